@@ -1,0 +1,33 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install demo test postgres lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	rm -f pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm
+	$(BIN)/pmo-ledger --config config/demo.toml demo
+
+# The suite runs every ledger test on SQLite and on PostgreSQL.
+test: install postgres
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+postgres:
+	@bash scripts/ensure-postgres
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache

@@ -1,0 +1,173 @@
+"""Run bookkeeping: sync runs, per-stream figures, checkpoints, leases, control totals,
+quarantine and reconciliation variances."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.models.base import Base, UtcDateTime
+from ledger.types import Money
+
+RUN_STATUSES = ("running", "succeeded", "partial", "failed", "interrupted", "abandoned")
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_run"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s}'" for s in RUN_STATUSES) + ")", name="status"
+        ),
+        Index(None, "connector", "started_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12))
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual | api | cli
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    message: Mapped[str | None] = mapped_column(Text)
+    holder: Mapped[str | None] = mapped_column(String(255))
+
+
+class SyncRunStream(Base):
+    __tablename__ = "sync_run_stream"
+    __table_args__ = (PrimaryKeyConstraint("run_id", "stream"),)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id"))
+    stream: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12))
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_written: Mapped[int] = mapped_column(Integer)
+    rows_unchanged: Mapped[int] = mapped_column(Integer)
+    rows_quarantined: Mapped[int] = mapped_column(Integer)
+    rows_deleted: Mapped[int] = mapped_column(Integer)
+    amounts: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # per currency: read, written
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SyncState(Base):
+    """The committed checkpoint of one connector stream (a `Cursor` as JSON)."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (PrimaryKeyConstraint("connector", "stream"),)
+    connector: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(100))
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SyncLock(Base):
+    """The lease of one connector (or '@reconcile'): free, held, or expired after lease_ttl."""
+
+    __tablename__ = "sync_lock"
+    connector: Mapped[str] = mapped_column(String(100), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    holder: Mapped[str | None] = mapped_column(String(255))
+    acquired_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    pending: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+
+class ControlTotal(Base):
+    """Source aggregates against the ledger's for one run, stream, project and currency."""
+
+    __tablename__ = "control_total"
+    __table_args__ = (Index(None, "source", "stream", "checked_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(100))
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    project_ref: Mapped[str | None] = mapped_column(String(255))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    source_count: Mapped[int] = mapped_column(Integer)
+    source_amount: Mapped[Decimal] = mapped_column(Money())
+    ledger_count: Mapped[int] = mapped_column(Integer)
+    ledger_amount: Mapped[Decimal] = mapped_column(Money())
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Quarantine(Base):
+    """At most one open entry per (source, stream, external_id): what could not load, and why."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        CheckConstraint("status IN ('open','resolved')", name="status"),
+        Index(
+            "uq_quarantine_open_key",
+            "source",
+            "stream",
+            "external_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(None, "status", "reason"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    payload_kind: Mapped[str] = mapped_column(String(10))  # record | raw
+    payload: Mapped[Any | None] = mapped_column(JSON)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    source_modified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(10))
+    resolution: Mapped[str | None] = mapped_column(String(40))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Variance(Base):
+    """A reconciliation finding keyed by (rule, subject_type, subject_id, dimension, period)."""
+
+    __tablename__ = "variance"
+    __table_args__ = (
+        UniqueConstraint("rule", "subject_type", "subject_id", "dimension", "period"),
+        CheckConstraint("status IN ('open','acknowledged','resolved')", name="status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(255))
+    dimension: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(7))
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(14))
+    message: Mapped[str | None] = mapped_column(Text)
+    measures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    as_known_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reopened_count: Mapped[int] = mapped_column(Integer)
