@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from ledger import migrate
+from ledger.db import make_engine
 from ledger.models import Base
 
 
@@ -42,10 +45,12 @@ def test_models_match_migrations(engine: Engine) -> None:
     assert diff == []
 
 
-@pytest.mark.parametrize("pragma,expected", [("journal_mode", "wal"), ("busy_timeout", 5000), ("foreign_keys", 1)])
-def test_sqlite_pragmas(engine: Engine, pragma: str, expected: object) -> None:
+@pytest.mark.parametrize(
+    "pragma,expected", [("journal_mode", "wal"), ("busy_timeout", 5000), ("foreign_keys", 1)]
+)
+def test_sqlite_pragmas(tmp_path: Path, pragma: str, expected: object) -> None:
     """SQLite connections set WAL, busy_timeout=5000 and foreign keys."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite only")
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql(f"PRAGMA {pragma}").scalar() == expected
+    engine.dispose()
