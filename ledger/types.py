@@ -60,17 +60,17 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return self
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads as a type in column declarations
+def Money() -> ExactDecimal:
     """Amounts: Numeric(20,4); on SQLite an integer x10^4."""
     return ExactDecimal(20, 4)
 
 
-def Rate() -> ExactDecimal:  # noqa: N802
+def Rate() -> ExactDecimal:
     """FX and cost rates: Numeric(18,8); on SQLite an integer x10^8."""
     return ExactDecimal(18, 8)
 
 
-def Hours() -> ExactDecimal:  # noqa: N802
+def Hours() -> ExactDecimal:
     """Hours and quantities: Numeric(14,4); on SQLite an integer x10^4."""
     return ExactDecimal(14, 4)
 

@@ -40,7 +40,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_database() -> Iterator[str]:
     """URL of this worker's own migrated PostgreSQL database."""
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"pmo_ledger_test_{_worker()}"
+    name = f"pmo_ledger_test_{_worker()}_{os.getpid()}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

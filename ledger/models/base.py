@@ -9,6 +9,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 from ledger.types import UtcDateTime
 
+__all__ = ["NAMING_CONVENTION", "Base", "UtcDateTime", "utcnow"]
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

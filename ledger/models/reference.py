@@ -42,9 +42,7 @@ class FxRateDaily(Base):
     """fx_rate forward-filled to one row per day, so conversion is one equi-join."""
 
     __tablename__ = "fx_rate_daily"
-    __table_args__ = (
-        PrimaryKeyConstraint("source", "rate_type", "from_ccy", "to_ccy", "day"),
-    )
+    __table_args__ = (PrimaryKeyConstraint("source", "rate_type", "from_ccy", "to_ccy", "day"),)
     source: Mapped[str] = mapped_column(String(100))
     rate_type: Mapped[str] = mapped_column(String(40))
     from_ccy: Mapped[str] = mapped_column(String(3))

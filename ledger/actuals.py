@@ -1,0 +1,326 @@
+"""Applying ActualRecords and deletions of one (source, stream) to actual_line (rules 1-9).
+
+Per batch: validate in Python; stage the keys and look up, set-based, the current lines, the
+project placements, tasks, resources, rates and open quarantine entries; build each line's
+new version in Python (Decimal, per-line rounding); then `LineWriter.flush` writes lines and
+entries with INSERT ... SELECT / UPDATE ... FROM from the stage.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from ledger import quarantine, staging
+from ledger.calendar import parse_period
+from ledger.context import WriteContext
+from ledger.currencies import in_range, is_currency, round_money
+from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
+from ledger.fx import RateBook
+from ledger.hashing import HASH_VERSION, content_hash
+from ledger.models import ActualLine
+from ledger.records import ActualRecord, record_to_json
+from ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
+from ledger.valuation import CostRates
+
+
+@dataclass
+class ApplyStats:
+    """What one batch did, for the run's counters."""
+
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    entries: int = 0
+    amounts_read: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+    def add(self, other: ApplyStats) -> None:
+        for name in ("read", "written", "unchanged", "quarantined", "deleted", "entries"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for ccy, amount in other.amounts_read.items():
+            self.amounts_read[ccy] += amount
+
+
+def validate(record: ActualRecord) -> tuple[str, str] | None:
+    """(reason, detail) when the record cannot enter the ledger, else None."""
+    if not record.external_id:
+        return "missing_key", "the record has no external id"
+    if not isinstance(record.posted_on, date) or isinstance(record.posted_on, datetime):
+        return "bad_date", f"posted_on is not a date: {record.posted_on!r}"
+    if record.kind not in ("cost", "revenue"):
+        return "bad_kind", f"kind must be cost or revenue, got {record.kind!r}"
+    if record.amount is None and record.hours is None:
+        return "missing_amount", "neither an amount nor hours"
+    for name in ("amount", "hours", "quantity", "base_amount"):
+        value = getattr(record, name)
+        if value is None:
+            continue
+        if not isinstance(value, Decimal) or not value.is_finite():
+            return "bad_number", f"{name} is not a finite Decimal: {value!r}"
+        if not in_range(value):
+            return "amount_out_of_range", f"{name} {value} is beyond +/-900,000,000,000,000"
+    if record.amount is not None and not is_currency(record.currency):
+        if record.currency is None:
+            return "missing_currency", f"amount {record.amount} has no currency"
+        return "unknown_currency", f"unknown currency {record.currency!r}"
+    if record.period is not None:
+        try:
+            parse_period(record.period)
+        except ValueError as exc:
+            return "bad_period", str(exc)
+    return None
+
+
+def _latest(records: Iterable[ActualRecord]) -> dict[str, ActualRecord]:
+    """One record per key: the newest by source_modified_at, else the last one given."""
+    out: dict[str, ActualRecord] = {}
+    for r in records:
+        prev = out.get(r.external_id)
+        if (
+            prev is None
+            or r.source_modified_at is None
+            or prev.source_modified_at is None
+            or r.source_modified_at >= prev.source_modified_at
+        ):
+            out[r.external_id] = r
+    return out
+
+
+def current_lines(
+    session: Session, source: str, stream: str, keys: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored lines of these keys (deleted ones too), as dicts of column values."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    k = staging.stage_key
+    t = ActualLine.__table__
+    rows = session.execute(
+        select(t).join(
+            k, and_(t.c.source == source, t.c.stream == stream, t.c.external_id == k.c.external_id)
+        )
+    ).mappings()
+    return {r["external_id"]: dict(r) for r in rows}
+
+
+def apply_actuals(
+    ctx: WriteContext,
+    stream: str,
+    records: Sequence[ActualRecord],
+    deletions: Sequence[str] = (),
+    *,
+    writer: LineWriter,
+    held: list[quarantine.Held],
+) -> ApplyStats:
+    """Stage the line changes of `records` and `deletions` into `writer` (the caller flushes)
+    and append quarantine items to `held`. Resolves quarantine entries of loaded keys."""
+    s, source, now = ctx.session, ctx.source, ctx.recorded_at
+    stats = ApplyStats(read=len(records))
+    for r in records:
+        if r.amount is not None and r.currency:
+            stats.amounts_read[r.currency] += r.amount
+    latest = _latest(records)
+    valid: dict[str, ActualRecord] = {}
+    invalid: dict[str, ActualRecord] = {}
+    for key, r in latest.items():
+        problem = validate(r)
+        if problem is None:
+            valid[key] = r
+        else:
+            invalid[key] = r
+            held.append(
+                quarantine.Held(
+                    r.external_id or None,
+                    problem[0],
+                    problem[1],
+                    record_to_json(r),
+                    source_modified_at=r.source_modified_at,
+                )
+            )
+    existing = current_lines(s, source, stream, [*latest, *deletions])
+    open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions])
+
+    ctx.cover_dates({r.posted_on for r in valid.values()})
+    ctx.cover_periods({r.period for r in valid.values() if r.period})
+    placements = resolve_projects(
+        s,
+        ctx.settings,
+        source,
+        {(r.project_ref_type, r.project_ref) for r in valid.values() if r.project_ref},
+        now,
+    )
+    tasks = resolve_keys(s, source, "task", (r.task_ref for r in valid.values() if r.task_ref))
+    resources = resolve_keys(
+        s, source, "resource", (r.resource_ref for r in valid.values() if r.resource_ref)
+    )
+    book = RateBook.load(s, ctx.settings, {r.currency for r in valid.values() if r.currency})
+    hours_only = [r for r in valid.values() if r.amount is None]
+    valuation = CostRates(
+        s,
+        {resources[r.resource_ref] for r in hours_only if r.resource_ref in resources},
+        {r.role for r in hours_only if r.role},
+    )
+    ctx.authority.load_scopes(s, {p.project_id for p in placements.values()})
+
+    loaded: dict[str, datetime | None] = {}
+    for key, r in valid.items():
+        old = existing.get(key)
+        if old is not None and _older(r.source_modified_at, old["source_modified_at"]):
+            stats.unchanged += 1  # a retry or late page never goes back in time
+            continue
+        digest = content_hash(r)
+        placement = (
+            placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
+            if r.project_ref
+            else UNMAPPED
+        )
+        if old is not None and old["deleted_at"] is None and old["content_hash"] == digest:
+            stats.unchanged += 1
+            if placement.mapped:
+                loaded[key] = r.source_modified_at
+            continue
+        new = build_line(ctx, stream, r, digest, placement, tasks, resources, book, valuation)
+        reason = "restate" if old is not None and old["deleted_at"] is None else "insert"
+        stats.entries += writer.add(LineChange(old["id"] if old else None, old, new, reason))
+        stats.written += 1
+        if placement.mapped:
+            loaded[key] = r.source_modified_at
+        else:
+            held.append(
+                quarantine.Held(
+                    key,
+                    "unmapped",
+                    f"no project for {r.project_ref_type} {r.project_ref!r}"
+                    if r.project_ref
+                    else "the record names no project",
+                    record_to_json(r),
+                    source_modified_at=r.source_modified_at,
+                )
+            )
+    for key in invalid:
+        old = existing.get(key)
+        if (
+            old is not None
+            and old["deleted_at"] is None
+            and not _older(invalid[key].source_modified_at, old["source_modified_at"])
+        ):
+            stats.entries += writer.add(
+                LineChange(old["id"], old, _deleted(old, now, "superseded_invalid"), "delete")
+            )
+            stats.deleted += 1
+    gone: dict[str, datetime | None] = {}
+    for key in dict.fromkeys(deletions):
+        old = existing.get(key)
+        gone[key] = None
+        if old is not None and old["deleted_at"] is None:
+            stats.entries += writer.add(
+                LineChange(old["id"], old, _deleted(old, now, "deleted"), "delete")
+            )
+            stats.deleted += 1
+    stats.quarantined = sum(1 for h in held)
+    quarantine.resolve(s, source, stream, loaded, "loaded", now, current=open_q)
+    quarantine.resolve(s, source, stream, gone, "deleted", now, current=open_q)
+    return stats
+
+
+def _older(new: datetime | None, old: datetime | None) -> bool:
+    return new is not None and old is not None and new < old
+
+
+def _deleted(old: dict[str, Any], now: datetime, why: str) -> dict[str, Any]:
+    new = {c: old[c] for c in LINE_COLUMNS}
+    new["deleted_at"] = now
+    new["deleted_reason"] = why
+    return new
+
+
+def build_line(
+    ctx: WriteContext,
+    stream: str,
+    r: ActualRecord,
+    digest: str,
+    placement: Placement,
+    tasks: dict[str, int],
+    resources: dict[str, int],
+    book: RateBook,
+    valuation: CostRates,
+) -> dict[str, Any]:
+    """The new version of a line (every LINE_COLUMNS value) for a valid record."""
+    resource_id = resources.get(r.resource_ref) if r.resource_ref else None
+    period = r.period or ctx.periods.period_for(r.posted_on)
+    amount, currency, valuation_rate = r.amount, r.currency, None
+    if amount is None and r.hours is not None:
+        priced = valuation.rate(resource_id, r.role, r.posted_on)
+        if priced is not None:
+            valuation_rate, currency = priced
+            amount = round_money(r.hours * valuation_rate, currency)
+    rate = rate_valid_from = fx_source = None
+    stale = False
+    base = None
+    if r.base_amount is not None:
+        base, fx_source = r.base_amount, "source"
+    elif amount is not None and currency is not None:
+        hit = book.lookup(currency, r.posted_on)
+        if hit is not None:
+            rate, rate_valid_from, fx_source, stale = (
+                hit.rate,
+                hit.valid_from,
+                hit.fx_source,
+                hit.stale,
+            )
+            base = book.convert(amount, hit)
+    task_id = tasks.get(r.task_ref) if r.task_ref else placement.task_id
+    cost_type = placement.cost_type or r.cost_type
+    auth = ctx.authority
+    pid = placement.project_id
+    return {
+        "source": ctx.source,
+        "stream": stream,
+        "external_id": r.external_id,
+        "project_id": pid,
+        "task_id": task_id,
+        "resource_id": resource_id,
+        "project_ref_type": r.project_ref_type if r.project_ref else None,
+        "project_ref": r.project_ref,
+        "task_ref": r.task_ref,
+        "resource_ref": r.resource_ref,
+        "role": r.role,
+        "kind": r.kind,
+        "cost_type": cost_type,
+        "period": period,
+        "posted_on": r.posted_on,
+        "currency": currency,
+        "amount": amount,
+        "rate": rate,
+        "rate_valid_from": rate_valid_from,
+        "fx_source": fx_source,
+        "stale_rate": stale,
+        "rate_outdated": False,
+        "base_amount": base,
+        "hours": r.hours,
+        "quantity": r.quantity,
+        "uom": r.uom,
+        "valuation_rate": valuation_rate,
+        "counts_amount": auth.counts(ctx.source, auth.money_measure(r.kind, cost_type), pid),
+        "counts_hours": r.hours is not None and auth.counts(ctx.source, "hours", pid),
+        "late": ctx.periods.is_closed(period),
+        "description": r.description,
+        "source_modified_at": r.source_modified_at,
+        "source_url": r.source_url,
+        "content_hash": digest,
+        "hash_version": HASH_VERSION,
+        "deleted_at": None,
+        "deleted_reason": None,
+        "updated_at": ctx.recorded_at,
+        "last_run_id": ctx.run_id,
+    }

@@ -1,0 +1,97 @@
+"""actual_period_total: maintained inline for small batches, rebuilt set-based otherwise (rule 12).
+
+The aggregate holds live lines (not deleted) per (source, project, kind, cost type, period,
+counting flags): base amount (NULL counts 0), hours, line count and lines still waiting for
+a rate. A batch that changes fewer than `aggregate_inline_max` lines recomputes exactly the
+groups its entries touched; a larger one marks its source stale, and `rebuild` recomputes
+the whole source with one INSERT ... SELECT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, case, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from ledger.models import ActualLine, ActualPeriodTotal, AggregateState
+from ledger.staging import stage_entry
+from ledger.upsert import upsert
+
+_al = ActualLine.__table__
+_apt = ActualPeriodTotal.__table__
+_GROUP = ("source", "project_id", "kind", "cost_type", "period", "counts_amount", "counts_hours")
+
+
+def _grouped(where: object) -> object:
+    cols = [_al.c[g] for g in _GROUP]
+    return (
+        select(
+            *cols,
+            func.sum(func.coalesce(_al.c.base_amount, 0)),
+            func.sum(func.coalesce(_al.c.hours, 0)),
+            func.count(),
+            func.sum(
+                case(
+                    (and_(_al.c.amount.is_not(None), _al.c.base_amount.is_(None)), 1),
+                    else_=0,
+                )
+            ),
+        )
+        .where(_al.c.deleted_at.is_(None), where)  # type: ignore[arg-type]
+        .group_by(*cols)
+    )
+
+
+def _insert_grouped(session: Session, where: object) -> None:
+    target = [*_GROUP, "base_amount", "hours", "lines", "unconverted_lines"]
+    session.execute(insert(_apt).from_select(target, _grouped(where)))  # type: ignore[arg-type]
+
+
+def refresh_staged_groups(session: Session) -> None:
+    """Recompute the groups that the entries in `stage_entry` touched, from actual_line."""
+    touched = select(*[stage_entry.c[g] for g in _GROUP]).distinct()
+    session.execute(delete(_apt).where(tuple_(*[_apt.c[g] for g in _GROUP]).in_(touched)))
+    _insert_grouped(session, tuple_(*[_al.c[g] for g in _GROUP]).in_(touched))
+
+
+def mark_stale(session: Session, sources: Iterable[str], now: datetime) -> None:
+    """Flag sources whose aggregates must be rebuilt (keeps the earliest stale_since)."""
+    for source in sorted(set(sources)):
+        upsert(
+            session,
+            AggregateState.__table__,  # type: ignore[arg-type]
+            [{"source": source, "stale_since": now, "rebuilt_at": None}],
+            ["source"],
+            update=[],
+        )
+        session.execute(
+            update(AggregateState)
+            .where(AggregateState.source == source, AggregateState.stale_since.is_(None))
+            .values(stale_since=now)
+        )
+
+
+def stale_sources(session: Session) -> list[str]:
+    """Sources whose aggregates are marked stale."""
+    return list(
+        session.scalars(
+            select(AggregateState.source)
+            .where(AggregateState.stale_since.is_not(None))
+            .order_by(AggregateState.source)
+        )
+    )
+
+
+def rebuild(session: Session, source: str | None = None, *, now: datetime) -> None:
+    """Rebuild the aggregates of `source` (None: every source) set-based; clear its flag."""
+    where = literal(True) if source is None else _al.c.source == source
+    session.execute(
+        delete(_apt).where(literal(True) if source is None else _apt.c.source == source)
+    )
+    _insert_grouped(session, where)
+    flag = update(AggregateState).values(stale_since=None, rebuilt_at=now)
+    if source is not None:
+        flag = flag.where(AggregateState.source == source)
+    session.execute(flag)

@@ -1,0 +1,122 @@
+"""Re-valuing existing lines: FX rates that arrive or change (rule 7) and `rates apply` (rule 9).
+
+Waiting lines (no base amount yet) get one `fx_convert` entry; lines in open periods whose
+rate changed get one `fx_restate` entry; lines in closed periods keep their rate and are
+flagged `rate_outdated`. Lines whose source states the base amount are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from ledger.context import WriteContext
+from ledger.currencies import round_money
+from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
+from ledger.fx import RateBook
+from ledger.models import ActualLine
+from ledger.valuation import CostRates
+
+_al = ActualLine.__table__
+
+
+def _candidates(session: Session, where: Any) -> Iterable[dict[str, Any]]:
+    rows = session.execute(
+        select(_al).where(_al.c.deleted_at.is_(None), _al.c.amount.is_not(None), where)
+    ).mappings()
+    for row in rows:
+        yield dict(row)
+
+
+def reconvert(
+    ctx: WriteContext,
+    writer: LineWriter,
+    series: Iterable[tuple[str, str, str, str]],
+    since: date | None = None,
+) -> dict[str, int]:
+    """Convert waiting lines and restate open-period lines after the rate `series`
+    (source, rate_type, from, to) changed. Returns counts by outcome."""
+    settings = ctx.settings
+    changed = {s for s in series if s[0] in settings.rate_sources and s[1] == settings.rate_type}
+    counts = {"fx_convert": 0, "fx_restate": 0, "rate_outdated": 0}
+    if not changed:
+        return counts
+    currencies = {c for s in changed for c in s[2:]}
+    base = settings.base_currency
+    if settings.pivot_currency in currencies:
+        currency_filter: Any = _al.c.currency != base  # a pivot leg can move every currency
+    else:
+        currency_filter = _al.c.currency.in_(currencies - {base})
+    where = and_(
+        currency_filter,
+        or_(_al.c.fx_source.is_(None), _al.c.fx_source == "rate"),
+        or_(_al.c.base_amount.is_(None), _al.c.posted_on >= since) if since else True,
+    )
+    lines = list(_candidates(ctx.session, where))
+    book = RateBook.load(ctx.session, settings, {line["currency"] for line in lines})
+    for old in lines:
+        hit = book.lookup(old["currency"], old["posted_on"])
+        if hit is None or (hit.rate == old["rate"] and hit.stale == old["stale_rate"]):
+            continue
+        new = {c: old[c] for c in LINE_COLUMNS}
+        if old["base_amount"] is not None and ctx.periods.is_closed(old["period"]):
+            new["rate_outdated"] = True
+            counts["rate_outdated"] += 1
+            writer.add(LineChange(old["id"], old, new, "fx_restate"))
+            continue
+        reason = "fx_convert" if old["base_amount"] is None else "fx_restate"
+        new.update(
+            rate=hit.rate,
+            rate_valid_from=hit.valid_from,
+            fx_source=hit.fx_source,
+            stale_rate=hit.stale,
+            rate_outdated=False,
+            base_amount=book.convert(old["amount"], hit),
+        )
+        counts[reason] += 1
+        writer.add(LineChange(old["id"], old, new, reason))
+    return counts
+
+
+def revalue_hours(ctx: WriteContext, writer: LineWriter, since: date) -> int:
+    """`rates apply --from DATE`: re-value hours-only lines worked on or after `since` with the
+    resource or role rate now in force on their work date. Returns lines restated."""
+    lines = [
+        line
+        for line in _candidates(
+            ctx.session, and_(_al.c.valuation_rate.is_not(None), _al.c.posted_on >= since)
+        )
+    ]
+    valuation = CostRates(
+        ctx.session,
+        {line["resource_id"] for line in lines if line["resource_id"] is not None},
+        {line["role"] for line in lines if line["role"]},
+    )
+    book = RateBook.load(ctx.session, ctx.settings, {line["currency"] for line in lines})
+    restated = 0
+    for old in lines:
+        priced = valuation.rate(old["resource_id"], old["role"], old["posted_on"])
+        if priced is None or (priced[0] == old["valuation_rate"] and priced[1] == old["currency"]):
+            continue
+        rate, currency = priced
+        new = {c: old[c] for c in LINE_COLUMNS}
+        new.update(
+            valuation_rate=rate,
+            currency=currency,
+            amount=round_money(old["hours"] * rate, currency),
+        )
+        hit = book.lookup(currency, old["posted_on"])
+        new.update(
+            rate=hit.rate if hit else None,
+            rate_valid_from=hit.valid_from if hit else None,
+            fx_source=hit.fx_source if hit else None,
+            stale_rate=hit.stale if hit else False,
+            base_amount=book.convert(new["amount"], hit) if hit else None,
+        )
+        writer.add(LineChange(old["id"], old, new, "restate"))
+        restated += 1
+    return restated

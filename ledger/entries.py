@@ -1,0 +1,199 @@
+"""How a change to a line becomes append-only entries (rule 3), and the set-based write of
+line versions with their entries.
+
+A line's *live version* is its dimensions and measures while it is not deleted, else nothing.
+Going from one live version to another writes:
+- nothing, when no dimension and no measure changed;
+- one entry with the deltas, when only measures changed (a restatement, a rate arriving);
+- a full reversal of the old version plus the full new version, when a dimension changed.
+So for every line the sum of its entries equals its live measures, in every delta column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger import aggregates, staging
+from ledger.models import ActualLine, LedgerEntry
+
+#: A change in any of these moves money between analysis cells: reversal plus new version.
+LINE_DIMENSIONS = (
+    "project_id",
+    "task_id",
+    "resource_id",
+    "kind",
+    "cost_type",
+    "period",
+    "posted_on",
+    "currency",
+    "counts_amount",
+    "counts_hours",
+)
+MEASURES = (("amount", "amount_delta"), ("base_amount", "base_delta"), ("hours", "hours_delta"))
+#: Columns a line version carries (everything but the surrogate id and creation fields).
+LINE_COLUMNS = tuple(
+    c.name for c in staging.stage_line.columns if c.name not in ("line_id", "action")
+)
+
+_al = ActualLine.__table__
+_le = LedgerEntry.__table__
+
+
+def live(version: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The version that counts: None for a missing or deleted line."""
+    if version is None or version.get("deleted_at") is not None:
+        return None
+    return version
+
+
+def _neg(value: Decimal | None) -> Decimal | None:
+    return None if value is None else -value
+
+
+def _delta(new: Decimal | None, old: Decimal | None) -> Decimal | None:
+    if new is None and old is None:
+        return None
+    return (new or Decimal(0)) - (old or Decimal(0))
+
+
+def _entry(version: Mapping[str, Any], sign: int, reason: str) -> dict[str, Any]:
+    row = {d: version[d] for d in LINE_DIMENSIONS}
+    for measure, delta in MEASURES:
+        value = version.get(measure)
+        row[delta] = value if sign > 0 else _neg(value)
+    row["reason"] = reason
+    return row
+
+
+def entry_rows(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, reason: str
+) -> list[dict[str, Any]]:
+    """The entries that take a line's live version from `old` to `new` (rule 3)."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        assert new is not None
+        return [_entry(new, +1, reason)]
+    if new is None:
+        return [_entry(old, -1, reason)]
+    if any(old[d] != new[d] for d in LINE_DIMENSIONS):
+        return [_entry(old, -1, reason), _entry(new, +1, reason)]
+    deltas = {delta: _delta(new.get(m), old.get(m)) for m, delta in MEASURES}
+    if all(v is None or v == 0 for v in deltas.values()):
+        return []
+    row = {d: new[d] for d in LINE_DIMENSIONS}
+    row.update(deltas)
+    row["reason"] = reason
+    return [row]
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    """A line going from `old` (None: new line) to `new`, both full versions (LINE_COLUMNS)."""
+
+    line_id: int | None
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlushResult:
+    lines: int
+    entries: int
+    aggregates_inline: bool
+
+
+class LineWriter:
+    """Collects line changes of one batch and writes them set-based in `flush`.
+
+    Takes a session and never commits. `recorded_at` is the batch's one UTC timestamp.
+    """
+
+    def __init__(
+        self, session: Session, *, run_id: int | None, recorded_at: datetime, inline_max: int
+    ) -> None:
+        self.session = session
+        self.run_id = run_id
+        self.recorded_at = recorded_at
+        self.inline_max = inline_max
+        self._lines: list[dict[str, Any]] = []
+        self._entries: list[dict[str, Any]] = []
+
+    def add(self, change: LineChange) -> int:
+        """Stage one change; returns the number of entries it writes."""
+        new = dict(change.new)
+        new["updated_at"] = self.recorded_at
+        new["last_run_id"] = self.run_id
+        new["line_id"] = change.line_id
+        new["action"] = "insert" if change.line_id is None else "update"
+        self._lines.append(new)
+        rows = entry_rows(live(change.old), live(new), change.reason)
+        for row in rows:
+            row.update(
+                source=new["source"],
+                stream=new["stream"],
+                external_id=new["external_id"],
+                run_id=self.run_id,
+                recorded_at=self.recorded_at,
+            )
+        self._entries.extend(rows)
+        return len(rows)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def flush(self) -> FlushResult:
+        """Insert new lines, update changed ones, append entries, maintain aggregates."""
+        s = self.session
+        n_lines = staging.fill(s, staging.stage_line, self._lines)
+        st = staging.stage_line
+        if n_lines:
+            cols = list(LINE_COLUMNS)
+            s.execute(
+                insert(_al).from_select(
+                    [*cols, "created_at", "first_run_id"],
+                    select(*[st.c[c] for c in cols], st.c.updated_at, st.c.last_run_id).where(
+                        st.c.action == "insert"
+                    ),
+                )
+            )
+            s.execute(
+                update(_al)
+                .values({c: st.c[c] for c in cols if c not in ("source", "stream", "external_id")})
+                .where(_al.c.id == st.c.line_id, st.c.action == "update")
+            )
+        n_entries = staging.fill(s, staging.stage_entry, self._entries)
+        inline = True
+        if n_entries:
+            se = staging.stage_entry
+            cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
+            s.execute(
+                insert(_le).from_select(
+                    ["line_id", *cols],
+                    select(_al.c.id, *[se.c[c] for c in cols]).join(
+                        _al,
+                        and_(
+                            _al.c.source == se.c.source,
+                            _al.c.stream == se.c.stream,
+                            _al.c.external_id == se.c.external_id,
+                        ),
+                    ),
+                )
+            )
+            changed = len({(e["source"], e["stream"], e["external_id"]) for e in self._entries})
+            if changed < self.inline_max:
+                aggregates.refresh_staged_groups(s)
+            else:
+                inline = False
+                aggregates.mark_stale(s, {e["source"] for e in self._entries}, self.recorded_at)
+        self._lines.clear()
+        self._entries.clear()
+        return FlushResult(n_lines, n_entries, inline)

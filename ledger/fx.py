@@ -1,0 +1,212 @@
+"""FX rates (rule 7): stored as stated, forward-filled daily, looked up direct, inverse or via
+a pivot currency, and applied to waiting lines when they arrive.
+
+Conversion of one line is done in Python (rule 6: `base_amount = amount x rate` rounded to the
+base currency's minor unit, ROUND_HALF_UP, per line). The rate a line uses is quantized to the
+8 places the ledger stores, and the base amount is computed from that stored rate, so anybody
+can recompute a line's base amount from the line alone.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from ledger.currencies import round_money
+from ledger.models import FxRate, FxRateDaily
+from ledger.settings import LedgerSettings
+from ledger.upsert import upsert
+
+RATE_Q = Decimal("0.00000001")
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class RateHit:
+    """The rate to convert 1 unit of a currency into the base currency on a day."""
+
+    rate: Decimal
+    valid_from: date | None  # None for the identity (base currency)
+    fx_source: str  # identity | rate
+    stale: bool
+
+
+class RateBook:
+    """Rates of `[ledger] rate_type` from the configured sources, for in-memory lookups.
+
+    Load it once per batch with the currencies the batch needs; lookups bisect the sorted
+    valid_from dates, which is exactly what the forward-filled `fx_rate_daily` holds.
+    """
+
+    def __init__(
+        self, settings: LedgerSettings, rows: Iterable[tuple[str, str, str, date, Decimal]]
+    ):
+        self.settings = settings
+        self.base = settings.base_currency
+        self._series: dict[tuple[str, str, str], tuple[list[date], list[Decimal]]] = {}
+        grouped: dict[tuple[str, str, str], list[tuple[date, Decimal]]] = defaultdict(list)
+        for source, from_ccy, to_ccy, valid_from, rate in rows:
+            grouped[(source, from_ccy, to_ccy)].append((valid_from, rate))
+        for key, points in grouped.items():
+            points.sort()
+            self._series[key] = ([p[0] for p in points], [p[1] for p in points])
+
+    @classmethod
+    def load(
+        cls, session: Session, settings: LedgerSettings, currencies: Iterable[str]
+    ) -> RateBook:
+        """Rates touching `currencies`, the base and the pivot currency, from rate_sources."""
+        wanted = set(currencies) | {settings.base_currency}
+        if settings.pivot_currency:
+            wanted.add(settings.pivot_currency)
+        rows = session.execute(
+            select(
+                FxRate.source, FxRate.from_ccy, FxRate.to_ccy, FxRate.valid_from, FxRate.rate
+            ).where(
+                FxRate.rate_type == settings.rate_type,
+                FxRate.source.in_(settings.rate_sources),
+                or_(FxRate.from_ccy.in_(wanted), FxRate.to_ccy.in_(wanted)),
+            )
+        ).all()
+        return cls(settings, [tuple(r) for r in rows])  # type: ignore[misc]
+
+    def _point(self, source: str, a: str, b: str, day: date) -> tuple[Decimal, date] | None:
+        series = self._series.get((source, a, b))
+        if series is None:
+            return None
+        i = bisect.bisect_right(series[0], day) - 1
+        return None if i < 0 else (series[1][i], series[0][i])
+
+    def _leg(self, source: str, a: str, b: str, day: date) -> tuple[Decimal, date] | None:
+        direct = self._point(source, a, b, day)
+        if direct is not None:
+            return direct
+        inverse = self._point(source, b, a, day)
+        if inverse is not None and inverse[0] != 0:
+            return (ONE / inverse[0], inverse[1])
+        return None
+
+    def lookup(self, currency: str, day: date) -> RateHit | None:
+        """The rate for `currency` -> base on `day`, or None (a missing rate is never 1)."""
+        if currency == self.base:
+            return RateHit(ONE, None, "identity", False)
+        pivot = self.settings.pivot_currency
+        for source in self.settings.rate_sources:
+            hit = self._leg(source, currency, self.base, day)
+            if hit is None and pivot and currency != pivot and self.base != pivot:
+                first = self._leg(source, currency, pivot, day)
+                second = self._leg(source, pivot, self.base, day)
+                if first and second:
+                    hit = (first[0] * second[0], min(first[1], second[1]))
+            if hit is not None:
+                rate = hit[0].quantize(RATE_Q, rounding=ROUND_HALF_UP)
+                stale = day - hit[1] > self.settings.max_rate_age
+                return RateHit(rate, hit[1], "rate", stale)
+        return None
+
+    def convert(self, amount: Decimal, hit: RateHit) -> Decimal:
+        """`amount` in the base currency, rounded to its minor unit, ROUND_HALF_UP."""
+        return round_money(amount * hit.rate, self.base)
+
+
+# --- storing rates ---------------------------------------------------------------------------
+
+
+def upsert_rates(
+    session: Session,
+    source: str,
+    rates: Iterable[tuple[str, str, str, date, Decimal]],
+    now: datetime,
+) -> set[tuple[str, str, str, str]]:
+    """Store (rate_type, from, to, valid_from, rate) rows of `source`; returns the
+    (source, rate_type, from, to) series that changed (new or different rate)."""
+    incoming = {(t, f, to, d): r for t, f, to, d, r in rates}
+    if not incoming:
+        return set()
+    existing = {
+        (r.rate_type, r.from_ccy, r.to_ccy, r.valid_from): r.rate
+        for r in session.execute(
+            select(FxRate.rate_type, FxRate.from_ccy, FxRate.to_ccy, FxRate.valid_from, FxRate.rate)
+            .where(FxRate.source == source)
+            .where(FxRate.from_ccy.in_({k[1] for k in incoming}))
+        )
+    }
+    changed = {k: r for k, r in incoming.items() if existing.get(k) != r.quantize(RATE_Q)}
+    upsert(
+        session,
+        FxRate.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "source": source,
+                "rate_type": t,
+                "from_ccy": f,
+                "to_ccy": to,
+                "valid_from": d,
+                "rate": r,
+                "recorded_at": now,
+                "updated_at": now,
+            }
+            for (t, f, to, d), r in changed.items()
+        ],
+        ["source", "rate_type", "from_ccy", "to_ccy", "valid_from"],
+        update=["rate", "updated_at"],
+    )
+    series = {(source, t, f, to) for (t, f, to, _d) in changed}
+    rebuild_daily(session, series, today=now.date())
+    return series
+
+
+def rebuild_daily(
+    session: Session, series: Iterable[tuple[str, str, str, str]], *, today: date
+) -> int:
+    """Re-derive fx_rate_daily for each (source, rate_type, from, to): one row per day from the
+    first valid_from through the end of the year after max(today, last valid_from)."""
+    written = 0
+    for source, rate_type, from_ccy, to_ccy in sorted(set(series)):
+        key = and_(
+            FxRateDaily.source == source,
+            FxRateDaily.rate_type == rate_type,
+            FxRateDaily.from_ccy == from_ccy,
+            FxRateDaily.to_ccy == to_ccy,
+        )
+        session.execute(delete(FxRateDaily).where(key))
+        points = session.execute(
+            select(FxRate.valid_from, FxRate.rate)
+            .where(
+                FxRate.source == source,
+                FxRate.rate_type == rate_type,
+                FxRate.from_ccy == from_ccy,
+                FxRate.to_ccy == to_ccy,
+            )
+            .order_by(FxRate.valid_from)
+        ).all()
+        if not points:
+            continue
+        end = date(max(today, points[-1][0]).year + 1, 12, 31)
+        rows = []
+        for i, (valid_from, rate) in enumerate(points):
+            stop = points[i + 1][0] if i + 1 < len(points) else end + timedelta(days=1)
+            day = valid_from
+            while day < stop:
+                rows.append(
+                    {
+                        "source": source,
+                        "rate_type": rate_type,
+                        "from_ccy": from_ccy,
+                        "to_ccy": to_ccy,
+                        "day": day,
+                        "rate": rate,
+                        "valid_from": valid_from,
+                    }
+                )
+                day += timedelta(days=1)
+        session.execute(insert(FxRateDaily), rows)
+        written += len(rows)
+    return written

@@ -1,0 +1,204 @@
+"""Mappings from source keys to ledger projects, and re-pointing what waited as UNMAPPED.
+
+`map add` / `map import` store explicit project_link or cost_object_map rows; then every
+live UNMAPPED line whose key now resolves is re-pointed with `remap` entries (a reversal
+under UNMAPPED and the full line under its project) and its quarantine entry resolves.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from ledger import quarantine
+from ledger.context import WriteContext
+from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
+from ledger.models import UNMAPPED_ID, ActualLine, CostObjectMap, Project, ProjectLink, Task
+from ledger.resolve import resolve_projects, rule_project_code
+from ledger.settings import LedgerSettings
+from ledger.upsert import upsert
+
+_al = ActualLine.__table__
+
+#: Object types stored in project_link; every other type is a cost object.
+PROJECT_OBJECT_TYPES = ("project", "opportunity", "program")
+
+
+class MappingError(ValueError):
+    """A mapping that names an unknown project or task, or a malformed import row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    source: str
+    object_type: str
+    external_id: str
+    project_code: str
+    task: str | None = None
+    cost_type: str | None = None
+
+
+def add_mappings(
+    session: Session, mappings: Iterable[Mapping], now: Any, origin: str = "manual"
+) -> int:
+    """Store mappings (replacing an earlier mapping of the same key). Raises MappingError
+    naming the first unknown project code or task."""
+    items = list(mappings)
+    codes = {m.project_code for m in items}
+    ids = dict(
+        session.execute(select(Project.code, Project.id).where(Project.code.in_(codes))).all()
+    )
+    links: list[dict[str, Any]] = []
+    maps: list[dict[str, Any]] = []
+    for m in items:
+        if m.project_code not in ids:
+            raise MappingError(f"unknown project code {m.project_code!r}")
+        key = {"source": m.source, "object_type": m.object_type, "external_id": m.external_id}
+        row = {
+            **key,
+            "project_id": ids[m.project_code],
+            "origin": origin,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if m.object_type in PROJECT_OBJECT_TYPES and m.task is None and m.cost_type is None:
+            links.append(row)
+            continue
+        task_id = None
+        if m.task:
+            task_id = session.scalar(
+                select(Task.id).where(
+                    Task.project_id == ids[m.project_code],
+                    (Task.external_id == m.task) | (Task.wbs_code == m.task),
+                )
+            )
+            if task_id is None:
+                raise MappingError(f"unknown task {m.task!r} in project {m.project_code!r}")
+        maps.append({**row, "task_id": task_id, "cost_type": m.cost_type})
+    keys = ["source", "object_type", "external_id"]
+    upsert(
+        session, ProjectLink.__table__, links, keys, update=["project_id", "origin", "updated_at"]
+    )  # type: ignore[arg-type]
+    upsert(
+        session,
+        CostObjectMap.__table__,
+        maps,
+        keys,
+        update=["project_id", "task_id", "cost_type", "origin", "updated_at"],
+    )  # type: ignore[arg-type]
+    return len(items)
+
+
+def read_mapping_csv(path: Path) -> list[Mapping]:
+    """Rows of a CSV with header source,object_type,external_id,project_code[,task,cost_type].
+    Raises MappingError with the line number of the first bad row."""
+    required = ("source", "object_type", "external_id", "project_code")
+    out: list[Mapping] = []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise MappingError(f"{path}: missing column(s) {', '.join(missing)}")
+        for row in reader:
+            empty = [c for c in required if not (row.get(c) or "").strip()]
+            if empty:
+                raise MappingError(f"{path}: line {reader.line_num}: empty {', '.join(empty)}")
+            out.append(
+                Mapping(
+                    row["source"].strip(),
+                    row["object_type"].strip(),
+                    row["external_id"].strip(),
+                    row["project_code"].strip(),
+                    (row.get("task") or "").strip() or None,
+                    (row.get("cost_type") or "").strip() or None,
+                )
+            )
+    return out
+
+
+def remap_unmapped(ctx: WriteContext, writer: LineWriter, source: str | None = None) -> int:
+    """Re-point live UNMAPPED lines whose key now resolves; the caller flushes `writer`.
+    Returns the number of lines re-pointed."""
+    s = ctx.session
+    where = [
+        _al.c.project_id == UNMAPPED_ID,
+        _al.c.deleted_at.is_(None),
+        _al.c.project_ref.is_not(None),
+    ]
+    if source is not None:
+        where.append(_al.c.source == source)
+    lines = [dict(r) for r in s.execute(select(_al).where(and_(*where))).mappings()]
+    by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in lines:
+        by_source[line["source"]].append(line)
+    moved = 0
+    for src, group in by_source.items():
+        placements = resolve_projects(
+            s,
+            ctx.settings,
+            src,
+            {(x["project_ref_type"], x["project_ref"]) for x in group},
+            ctx.recorded_at,
+        )
+        auth = ctx.authority
+        auth.load_scopes(s, {p.project_id for p in placements.values()})
+        resolved: dict[str, dict[str, Any]] = defaultdict(dict)
+        for old in group:
+            p = placements[(old["project_ref_type"], old["project_ref"])]
+            if not p.mapped:
+                continue
+            new = {c: old[c] for c in LINE_COLUMNS}
+            cost_type = p.cost_type or old["cost_type"]
+            new.update(
+                project_id=p.project_id,
+                task_id=old["task_id"] if old["task_id"] is not None else p.task_id,
+                cost_type=cost_type,
+                counts_amount=auth.counts(
+                    src, auth.money_measure(old["kind"], cost_type), p.project_id
+                ),
+                counts_hours=old["hours"] is not None and auth.counts(src, "hours", p.project_id),
+            )
+            writer.add(LineChange(old["id"], old, new, "remap"))
+            resolved[old["stream"]][old["external_id"]] = None
+            moved += 1
+        for stream, keys in resolved.items():
+            quarantine.resolve(
+                s, src, stream, keys, "remapped", ctx.recorded_at, reasons=("unmapped",)
+            )
+    return moved
+
+
+def remap(
+    session: Session, settings: LedgerSettings, source: str | None = None, run_id: int | None = None
+) -> int:
+    """Re-point UNMAPPED lines after mappings changed, in the caller's transaction."""
+    ctx = WriteContext(session, settings, source or "", run_id)
+    writer = LineWriter(
+        session,
+        run_id=run_id,
+        recorded_at=ctx.recorded_at,
+        inline_max=settings.aggregate_inline_max,
+    )
+    moved = remap_unmapped(ctx, writer, source)
+    writer.flush()
+    return moved
+
+
+def match_rule(
+    settings: LedgerSettings, source: str, object_type: str, external_id: str
+) -> tuple[int, str] | None:
+    """(rule index, project code) of the first link rule matching the key, or None."""
+    for i, rule in enumerate(settings.link_rules):
+        code = rule_project_code(rule, source, (object_type, external_id))
+        if code is not None:
+            return i, code
+    return None
+
+

@@ -1,0 +1,89 @@
+"""TEMP staging tables: a batch is staged with one executemany, then applied with set-based SQL.
+
+Each table mirrors the columns (and so the exact types) of the table it feeds. They are
+created on the session's connection when first used and emptied before each use; TEMP tables
+are private to the connection, so concurrent writers never see each other's stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
+
+from ledger.models import ActualLine, BudgetLine, LedgerEntry
+
+_META = MetaData()
+
+
+def _mirror(name: str, source: Table, skip: set[str], extra: list[Column[Any]]) -> Table:
+    cols: list[Column[Any]] = [
+        Column(c.name, c.type, nullable=True) for c in source.columns if c.name not in skip
+    ]
+    return Table(name, _META, *cols, *extra, prefixes=["TEMPORARY"])
+
+
+#: Final versions of actual lines to insert or update (line_id set for updates).
+stage_line = _mirror(
+    "stage_line",
+    ActualLine.__table__,  # type: ignore[arg-type]
+    {"id", "created_at", "first_run_id"},
+    [Column("line_id", Integer), Column("action", String(10))],
+)
+
+#: Entries to append, joined to their line by (source, stream, external_id).
+stage_entry = _mirror(
+    "stage_entry",
+    LedgerEntry.__table__,  # type: ignore[arg-type]
+    {"id", "line_id"},
+    [Column("stream", String(100)), Column("external_id", String(255))],
+)
+
+#: Keys a batch touched, for lookups by key (existing lines, quarantine resolution...).
+stage_key = Table(
+    "stage_key",
+    _META,
+    Column("external_id", String(255)),
+    Column("ref_type", String(40)),
+    Column("ref", String(255)),
+    prefixes=["TEMPORARY"],
+)
+
+#: Final versions of budget lines to insert or update.
+stage_budget_line = _mirror(
+    "stage_budget_line",
+    BudgetLine.__table__,  # type: ignore[arg-type]
+    {"id", "created_at"},
+    [Column("line_id", Integer), Column("action", String(10))],
+)
+
+#: Keys seen inside an open scope (filled by the runner from each batch's stage).
+scope_seen = Table(
+    "scope_seen",
+    _META,
+    Column("scope_key", String(255)),
+    Column("external_id", String(255)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def ensure(session: Session, table: Table) -> None:
+    """Create the TEMP table on this session's connection if it is not there yet.
+
+    Always issued (IF NOT EXISTS): on PostgreSQL a rolled-back transaction also rolls back
+    the CREATE, so remembering "created" on the connection would lie after a rollback.
+    """
+    session.execute(CreateTable(table, if_not_exists=True))
+
+
+def fill(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Empty `table` and insert `rows` with one executemany. Returns the row count."""
+    ensure(session, table)
+    session.execute(delete(table))
+    batch = list(rows)
+    if batch:
+        session.execute(insert(table), batch)
+    return len(batch)

@@ -1,0 +1,276 @@
+"""The writer: applies one batch of a (source, stream) to the ledger (rules 1-12).
+
+`apply_batch` validates, resolves, hashes and upserts set-based, writes the append-only
+entries, holds what cannot load in quarantine, converts lines when rates arrive and keeps the
+aggregates. It takes a session and never commits: the caller (the sync runner, a CLI command,
+a test) owns the transaction. A batch the database rejects is bisected inside savepoints until
+the offending records are quarantined as `db_rejected`, so a stream never stalls on one record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from ledger import quarantine
+from ledger.actuals import ApplyStats, apply_actuals
+from ledger.context import WriteContext
+from ledger.conversion import reconvert
+from ledger.currencies import is_currency
+from ledger.entries import LineWriter
+from ledger.fx import upsert_rates
+from ledger.models import utcnow
+from ledger.quarantine import Held
+from ledger.records import (
+    ActualRecord,
+    AllocationRecord,
+    BudgetRecord,
+    CapacityRecord,
+    DependencyRecord,
+    FxRateRecord,
+    ProgressRecord,
+    ProjectRecord,
+    Record,
+    Rejected,
+    ResourceRateRecord,
+    ResourceRecord,
+    RevenueForecastRecord,
+    TaskRecord,
+    record_to_json,
+)
+from ledger.settings import LedgerSettings
+
+log = structlog.get_logger(__name__)
+
+#: What a stream's deletions remove: the record type the stream carries.
+DELETION_KINDS = (
+    "actual",
+    "budget",
+    "forecast",
+    "allocation",
+    "project",
+    "task",
+    "dependency",
+    "resource",
+    "resource_rate",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """An external id the source reported deleted."""
+
+    external_id: str
+
+
+@dataclass
+class BatchResult:
+    recorded_at: datetime
+    stats: ApplyStats = field(default_factory=ApplyStats)
+    fx: dict[str, int] = field(default_factory=dict)
+    remapped: int = 0
+    held: int = 0
+
+
+def _appliers() -> dict[type[Any], Callable[..., ApplyStats]]:
+    # Imported here: the order of this table is the order a batch is applied in (rates and
+    # structure before the money that refers to them).
+    from ledger.budgets import apply_budgets
+    from ledger.dimensions import (
+        apply_allocations,
+        apply_capacity,
+        apply_dependencies,
+        apply_progress,
+        apply_projects,
+        apply_resource_rates,
+        apply_resources,
+        apply_tasks,
+    )
+    from ledger.forecasts import apply_forecasts
+
+    return {
+        ProjectRecord: apply_projects,
+        ResourceRecord: apply_resources,
+        ResourceRateRecord: apply_resource_rates,
+        TaskRecord: apply_tasks,
+        DependencyRecord: apply_dependencies,
+        CapacityRecord: apply_capacity,
+        AllocationRecord: apply_allocations,
+        BudgetRecord: apply_budgets,
+        RevenueForecastRecord: apply_forecasts,
+        ProgressRecord: apply_progress,
+    }
+
+
+_DELETION_TYPE: dict[str, type[Any]] = {
+    "actual": ActualRecord,
+    "budget": BudgetRecord,
+    "forecast": RevenueForecastRecord,
+    "allocation": AllocationRecord,
+    "project": ProjectRecord,
+    "task": TaskRecord,
+    "dependency": DependencyRecord,
+    "resource": ResourceRecord,
+    "resource_rate": ResourceRateRecord,
+}
+
+
+def apply_batch(
+    session: Session,
+    settings: LedgerSettings,
+    source: str,
+    stream: str,
+    records: Sequence[Record] = (),
+    deletions: Sequence[str] = (),
+    rejected: Sequence[Rejected] = (),
+    *,
+    run_id: int | None = None,
+    recorded_at: datetime | None = None,
+    deletion_kind: str = "actual",
+) -> BatchResult:
+    """Apply one batch of `source`/`stream`. Never commits. Raises ValueError for an unknown
+    deletion_kind; database errors are bisected down to quarantined records."""
+    if deletion_kind not in DELETION_KINDS:
+        raise ValueError(f"deletion_kind must be one of {', '.join(DELETION_KINDS)}")
+    ctx = WriteContext(session, settings, source, run_id, recorded_at or utcnow())
+    result = BatchResult(ctx.recorded_at)
+    held = [Held(r.external_id, r.reason, None, r.payload, payload_kind="raw") for r in rejected]
+    items: list[Record | Deletion] = [*records, *(Deletion(k) for k in deletions)]
+    _apply_bisecting(ctx, stream, items, deletion_kind, held, result)
+    result.held = quarantine.hold(session, source, stream, held, run_id=run_id, now=ctx.recorded_at)
+    result.stats.quarantined = len(held)
+    log.debug(
+        "batch_applied",
+        source=source,
+        stream=stream,
+        read=result.stats.read,
+        written=result.stats.written,
+        unchanged=result.stats.unchanged,
+        quarantined=result.stats.quarantined,
+        deleted=result.stats.deleted,
+    )
+    return result
+
+
+def _apply_bisecting(
+    ctx: WriteContext,
+    stream: str,
+    items: list[Record | Deletion],
+    deletion_kind: str,
+    held: list[Held],
+    result: BatchResult,
+) -> None:
+    savepoint = ctx.session.begin_nested()
+    local: list[Held] = []
+    try:
+        _apply(ctx, stream, items, deletion_kind, local, result)
+        savepoint.commit()
+    except DBAPIError as exc:
+        savepoint.rollback()
+        ctx.reset_caches()
+        if len(items) == 1:
+            item = items[0]
+            payload = (
+                {"deletion": item.external_id}
+                if isinstance(item, Deletion)
+                else record_to_json(item)
+            )
+            held.append(Held(item.external_id, "db_rejected", str(exc.orig)[:1000], payload))
+            log.warning(
+                "db_rejected",
+                source=ctx.source,
+                stream=stream,
+                external_id=item.external_id,
+                error=str(exc.orig)[:200],
+            )
+            return
+        mid = len(items) // 2
+        _apply_bisecting(ctx, stream, items[:mid], deletion_kind, held, result)
+        _apply_bisecting(ctx, stream, items[mid:], deletion_kind, held, result)
+        return
+    held.extend(local)
+
+
+def _apply(
+    ctx: WriteContext,
+    stream: str,
+    items: list[Record | Deletion],
+    deletion_kind: str,
+    held: list[Held],
+    result: BatchResult,
+) -> None:
+    by_type: dict[type[Any], list[Any]] = {}
+    deletions: list[str] = []
+    for item in items:
+        if isinstance(item, Deletion):
+            deletions.append(item.external_id)
+        else:
+            by_type.setdefault(type(item), []).append(item)
+    deleted_type = _DELETION_TYPE[deletion_kind]
+    series, since = _apply_rates(ctx, by_type.pop(FxRateRecord, []), held, result.stats)
+    structure_changed = False
+    needs_others = deleted_type is not ActualRecord or any(t is not ActualRecord for t in by_type)
+    for record_type, apply in (_appliers() if needs_others else {}).items():
+        records = by_type.pop(record_type, [])
+        gone = deletions if deleted_type is record_type else []
+        if records or gone:
+            stats = apply(ctx, stream, records, gone, held=held)
+            result.stats.add(stats)
+            structure_changed |= record_type is ProjectRecord and stats.written > 0
+    writer = LineWriter(
+        ctx.session,
+        run_id=ctx.run_id,
+        recorded_at=ctx.recorded_at,
+        inline_max=ctx.settings.aggregate_inline_max,
+    )
+    actuals = by_type.pop(ActualRecord, [])
+    gone = deletions if deleted_type is ActualRecord else []
+    if actuals or gone:
+        result.stats.add(apply_actuals(ctx, stream, actuals, gone, writer=writer, held=held))
+        writer.flush()
+    if by_type:
+        raise TypeError(f"the writer does not know {', '.join(t.__name__ for t in by_type)}")
+    if series:
+        result.fx = reconvert(ctx, writer, series, since)
+        writer.flush()
+    if structure_changed:
+        from ledger.mapping import remap_unmapped
+
+        result.remapped += remap_unmapped(ctx, writer)
+        writer.flush()
+
+
+def _apply_rates(
+    ctx: WriteContext, records: list[FxRateRecord], held: list[Held], stats: ApplyStats
+) -> tuple[set[tuple[str, str, str, str]], date | None]:
+    good = []
+    for r in records:
+        problem = None
+        if not (is_currency(r.from_ccy) and is_currency(r.to_ccy)):
+            problem = ("unknown_currency", f"unknown currency in {r.from_ccy}/{r.to_ccy}")
+        elif not r.rate.is_finite() or r.rate <= 0:
+            problem = ("bad_rate", f"rate must be a positive number, got {r.rate}")
+        if problem:
+            held.append(
+                Held(
+                    r.external_id,
+                    problem[0],
+                    problem[1],
+                    record_to_json(r),
+                    source_modified_at=r.source_modified_at,
+                )
+            )
+        else:
+            good.append((r.rate_type, r.from_ccy, r.to_ccy, r.valid_from, r.rate))
+    stats.read += len(records)
+    if not good:
+        return set(), None
+    series = upsert_rates(ctx.session, ctx.source, good, ctx.recorded_at)
+    stats.written += len(series)
+    return series, min(g[3] for g in good)
