@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.models import UNMAPPED_ID, LedgerEntry, Quarantine
+from ledger.records import FxRateRecord
 from tests.builders import (
     T0,
     actual,
@@ -56,3 +57,136 @@ def test_replay_changes_nothing(session: Session) -> None:
     load(session, batch, at=T0 + timedelta(hours=1))
     assert counts(session) == before
     assert line(session, "a1").updated_at == updated
+
+
+def test_restated_amount_adds_one_entry_with_the_delta(session: Session) -> None:
+    """100.00 restated to 92.50 adds one restate entry of -7.50."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("a1", "100.00")], at=T0)
+    load(session, [actual("a1", "92.50")], at=T0 + timedelta(days=1))
+    assert _entries(session, "a1") == [
+        ("insert", p1, Decimal("100.0000"), "USD", Decimal("100.0000")),
+        ("restate", p1, Decimal("-7.5000"), "USD", Decimal("-7.5000")),
+    ]
+    assert project_total(session, p1) == Decimal("92.50")
+    assert_entries_match_lines(session)
+
+
+def test_changed_hash_without_money_change_writes_no_entry(session: Session) -> None:
+    """A new description updates the line and writes no entry."""
+    add_project(session, "P1")
+    load(session, [actual("a1", description="old")], at=T0)
+    load(session, [actual("a1", description="new")], at=T0 + timedelta(days=1))
+    assert line(session, "a1").description == "new"
+    assert len(_entries(session, "a1")) == 1
+
+
+def test_move_between_projects_keeps_history(session: Session) -> None:
+    """A line moved from A to B: A as known before is unchanged; after, A drops and B rises."""
+    a = add_project(session, "A")
+    b = add_project(session, "B")
+    load(session, [actual("x", "40.00", project_ref="A")], at=T0)
+    t1 = T0 + timedelta(days=1)
+    load(session, [actual("x", "40.00", project_ref="B")], at=t1)
+    assert project_total(session, a, as_known_at=T0) == Decimal("40.00")
+    assert project_total(session, b, as_known_at=T0) == Decimal("0")
+    assert project_total(session, a) == Decimal("0")
+    assert project_total(session, b) == Decimal("40.00")
+    assert [e[0:3] for e in _entries(session, "x")] == [
+        ("insert", a, Decimal("40.0000")),
+        ("restate", a, Decimal("-40.0000")),
+        ("restate", b, Decimal("40.0000")),
+    ]
+    assert_entries_match_lines(session)
+
+
+def test_currency_restatement_reverses_usd_and_adds_eur(session: Session) -> None:
+    """100.00 USD restated to 92.00 EUR: a USD reversal and a EUR entry."""
+    p1 = add_project(session, "P1")
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 1),
+                                rate=Decimal("1.08"))], source="manual", stream="fx", at=T0)
+    load(session, [actual("a1", "100.00")], at=T0)
+    load(session, [actual("a1", "92.00", currency="EUR")], at=T0 + timedelta(days=1))
+    assert _entries(session, "a1") == [
+        ("insert", p1, Decimal("100.0000"), "USD", Decimal("100.0000")),
+        ("restate", p1, Decimal("-100.0000"), "USD", Decimal("-100.0000")),
+        ("restate", p1, Decimal("92.0000"), "EUR", Decimal("99.3600")),
+    ]
+    assert line(session, "a1").rate == Decimal("1.08000000")
+    assert_entries_match_lines(session)
+
+
+def test_rate_arriving_later_converts_each_waiting_line_once(session: Session) -> None:
+    """Lines without a rate wait with base NULL; the rate adds one fx_convert entry per line."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("e1", "10.00", currency="EUR"), actual("e2", "20.00", currency="EUR")], at=T0)
+    assert line(session, "e1").base_amount is None
+    assert project_total(session, p1) == Decimal("0")
+    result = load(
+        session,
+        [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 1), rate=Decimal("1.1"))],
+        source="manual", stream="fx", at=T0 + timedelta(days=1),
+    )
+    assert result.fx == {"fx_convert": 2, "fx_restate": 0, "rate_outdated": 0}
+    assert [e[0] for e in _entries(session, "e1")] == ["insert", "fx_convert"]
+    assert _entries(session, "e2")[1] == ("fx_convert", p1, Decimal("0.0000"), "EUR", Decimal("22.0000"))
+    assert project_total(session, p1) == Decimal("33.00")
+    assert_entries_match_lines(session)
+
+
+def test_changed_rate_restates_open_periods_and_flags_closed_ones(session: Session) -> None:
+    """A changed rate: fx_restate in open periods; closed periods keep their rate, flagged."""
+    from ledger.calendar import close_period
+
+    add_project(session, "P1")
+    fx = dict(source="manual", stream="fx")
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1),
+                                rate=Decimal("1.10"))], at=T0, **fx)
+    load(session, [actual("sep", "100.00", currency="EUR", posted_on=date(2025, 9, 10)),
+                   actual("oct", "100.00", currency="EUR")], at=T0)
+    close_period(session, "fiscal", "2025-09", T0)
+    session.commit()
+    result = load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1),
+                                         rate=Decimal("1.20"))], at=T0 + timedelta(days=1), **fx)
+    assert result.fx == {"fx_convert": 0, "fx_restate": 1, "rate_outdated": 1}
+    assert line(session, "oct").base_amount == Decimal("120.0000")
+    sep = line(session, "sep")
+    assert (sep.base_amount, sep.rate_outdated) == (Decimal("110.0000"), True)
+    assert_entries_match_lines(session)
+
+
+def test_deletion_reverses_and_keeps_history(session: Session) -> None:
+    """A deleted key writes a delete entry; the line stays, marked deleted."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("a1", "70.00"), actual("a2", "5.00")], at=T0)
+    load(session, deletions=["a1"], at=T0 + timedelta(days=1))
+    stored = line(session, "a1")
+    assert stored.deleted_at is not None and stored.amount == Decimal("70.0000")
+    assert [e[0] for e in _entries(session, "a1")] == ["insert", "delete"]
+    assert project_total(session, p1) == Decimal("5.00")
+    assert project_total(session, p1, as_known_at=T0) == Decimal("75.00")
+    assert_entries_match_lines(session)
+
+
+def test_deleted_line_comes_back_with_an_insert(session: Session) -> None:
+    """A key that returns after its deletion is inserted again."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("a1", "70.00")], at=T0)
+    load(session, deletions=["a1"], at=T0 + timedelta(days=1))
+    load(session, [actual("a1", "70.00")], at=T0 + timedelta(days=2))
+    assert [e[0] for e in _entries(session, "a1")] == ["insert", "delete", "insert"]
+    assert project_total(session, p1) == Decimal("70.00")
+    assert_entries_match_lines(session)
+
+
+def test_as_known_at_before_and_after_each_change(session: Session) -> None:
+    """Totals as known at T follow recorded_at, whatever the posting dates."""
+    p1 = add_project(session, "P1")
+    times = [T0 + timedelta(hours=h) for h in range(4)]
+    load(session, [actual("a1", "10.00")], at=times[0])
+    load(session, [actual("a1", "15.00"), actual("a2", "1.00")], at=times[1])
+    load(session, deletions=["a2"], at=times[2])
+    assert [project_total(session, p1, t) for t in times] == [
+        Decimal("10.00"), Decimal("16.00"), Decimal("15.00"), Decimal("15.00"),
+    ]
+    assert project_total(session, p1, T0 - timedelta(seconds=1)) == Decimal("0")

@@ -1,0 +1,326 @@
+"""Operator actions on the ledger: authority apply, rates apply, project merge, connector
+rename, quarantine retry / purge. Each takes a session and never commits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from ledger.context import WriteContext
+from ledger.conversion import revalue_hours
+from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
+from ledger.models import (
+    ActualLine,
+    Base,
+    BudgetEntry,
+    BudgetLine,
+    Project,
+    Quarantine,
+    RevenueForecast,
+    utcnow,
+)
+from ledger.records import record_from_json
+from ledger.settings import LedgerSettings
+
+_al = ActualLine.__table__
+
+
+class AdminError(ValueError):
+    """An operator action that cannot be done as asked (unknown project, name in use...)."""
+
+
+def _writer(ctx: WriteContext) -> LineWriter:
+    return LineWriter(
+        ctx.session,
+        run_id=ctx.run_id,
+        recorded_at=ctx.recorded_at,
+        inline_max=ctx.settings.aggregate_inline_max,
+    )
+
+
+def _live_lines(session: Session, where: Any) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        for r in session.execute(select(_al).where(_al.c.deleted_at.is_(None), where)).mappings()
+    ]
+
+
+def authority_apply(
+    session: Session, settings: LedgerSettings, run_id: int | None = None
+) -> dict[str, int]:
+    """Re-evaluate counting flags after `[ledger.authority]` changed: `reclass` entries for
+    actual lines, budget lines and forecasts whose flags change (rule 8)."""
+    ctx = WriteContext(session, settings, "", run_id)
+    auth = ctx.authority
+    writer = _writer(ctx)
+    lines = _live_lines(session, literal(True))
+    auth.load_scopes(session, {x["project_id"] for x in lines})
+    changed = 0
+    for old in lines:
+        src = old["source"]
+        ca = auth.counts(src, auth.money_measure(old["kind"], old["cost_type"]), old["project_id"])
+        ch = old["hours"] is not None and auth.counts(src, "hours", old["project_id"])
+        if (ca, ch) != (old["counts_amount"], old["counts_hours"]):
+            new = {c: old[c] for c in LINE_COLUMNS}
+            new.update(counts_amount=ca, counts_hours=ch)
+            writer.add(LineChange(old["id"], old, new, "reclass"))
+            changed += 1
+    writer.flush()
+    budget = _reclass_budget_lines(ctx)
+    forecasts = 0
+    rows = session.execute(
+        select(
+            RevenueForecast.id,
+            RevenueForecast.source,
+            RevenueForecast.project_id,
+            RevenueForecast.counts,
+        ).where(RevenueForecast.deleted_at.is_(None))
+    ).all()
+    auth.load_scopes(session, {r.project_id for r in rows})
+    for fid, src, pid, counted in rows:
+        now_counts = auth.counts(src, "revenue", pid)
+        if now_counts != counted:
+            session.execute(
+                update(RevenueForecast).where(RevenueForecast.id == fid).values(counts=now_counts)
+            )
+            forecasts += 1
+    return {"lines": changed, "budget_lines": budget, "forecasts": forecasts}
+
+
+def _budget_entry_rows(
+    line: Any, sign: int, counts: bool, ctx: WriteContext, reason: str
+) -> dict[str, Any]:
+    neg = (lambda v: None if v is None else -v) if sign < 0 else (lambda v: v)
+    return {
+        "budget_line_id": line.id,
+        "version_id": line.version_id,
+        "project_id": line.project_id,
+        "task_id": line.task_id,
+        "cost_type": line.cost_type,
+        "period": line.period,
+        "currency": line.currency,
+        "counts": counts,
+        "amount_delta": neg(line.amount),
+        "base_delta": neg(line.base_amount),
+        "hours_delta": neg(line.hours),
+        "run_id": ctx.run_id,
+        "recorded_at": ctx.recorded_at,
+        "reason": reason,
+    }
+
+
+def _reclass_budget_lines(ctx: WriteContext) -> int:
+    from ledger.models import BudgetVersion
+
+    s, auth = ctx.session, ctx.authority
+    rows = s.execute(
+        select(BudgetLine, BudgetVersion.source)
+        .join(BudgetVersion, BudgetVersion.id == BudgetLine.version_id)
+        .where(BudgetLine.deleted_at.is_(None))
+    ).all()
+    auth.load_scopes(s, {r[0].project_id for r in rows})
+    entries: list[dict[str, Any]] = []
+    for bl, src in rows:
+        counts = auth.counts(src, "budget", bl.project_id)
+        if counts != bl.counts:
+            entries.append(_budget_entry_rows(bl, -1, bl.counts, ctx, "reclass"))
+            entries.append(_budget_entry_rows(bl, +1, counts, ctx, "reclass"))
+            bl.counts = counts
+    if entries:
+        s.execute(insert(BudgetEntry), entries)
+    s.flush()
+    return len(entries) // 2
+
+
+def rates_apply(
+    session: Session, settings: LedgerSettings, since: date, run_id: int | None = None
+) -> int:
+    """Re-value hours-only lines worked on or after `since` with the rates now in force."""
+    ctx = WriteContext(session, settings, "", run_id)
+    writer = _writer(ctx)
+    n = revalue_hours(ctx, writer, since)
+    writer.flush()
+    return n
+
+
+def project_merge(
+    session: Session, settings: LedgerSettings, keep: str, drop: str, run_id: int | None = None
+) -> dict[str, int]:
+    """Merge project DROP into KEEP: links, maps, tasks, plans and budgets move; lines move
+    with `remap` entries; DROP stays as a tombstone with merged_into_id. Raises AdminError."""
+    ids = dict(
+        session.execute(
+            select(Project.code, Project.id).where(Project.code.in_([keep, drop]))
+        ).all()
+    )
+    for code in (keep, drop):
+        if code not in ids:
+            raise AdminError(f"unknown project code {code!r}")
+    if keep == drop or ids[drop] == 0 or ids[keep] == 0:
+        raise AdminError("merge needs two different projects, neither of them UNMAPPED")
+    keep_id, drop_id = ids[keep], ids[drop]
+    ctx = WriteContext(session, settings, "", run_id)
+    auth = ctx.authority
+    auth.load_scopes(session, {keep_id})
+    writer = _writer(ctx)
+    lines = _live_lines(session, _al.c.project_id == drop_id)
+    for old in lines:
+        new = {c: old[c] for c in LINE_COLUMNS}
+        src = old["source"]
+        new.update(
+            project_id=keep_id,
+            counts_amount=auth.counts(
+                src, auth.money_measure(old["kind"], old["cost_type"]), keep_id
+            ),
+            counts_hours=old["hours"] is not None and auth.counts(src, "hours", keep_id),
+        )
+        writer.add(LineChange(old["id"], old, new, "remap"))
+    writer.flush()
+    budget_lines = session.scalars(
+        select(BudgetLine).where(BudgetLine.project_id == drop_id, BudgetLine.deleted_at.is_(None))
+    ).all()
+    entries = []
+    for bl in budget_lines:
+        entries.append(_budget_entry_rows(bl, -1, bl.counts, ctx, "remap"))
+        bl.project_id = keep_id
+        entries.append(_budget_entry_rows(bl, +1, bl.counts, ctx, "remap"))
+    if entries:
+        session.flush()
+        session.execute(insert(BudgetEntry), entries)
+    moved = {"lines": len(lines), "budget_lines": len(budget_lines)}
+    for table in Base.metadata.sorted_tables:
+        if table.name in (
+            "project",
+            "actual_line",
+            "ledger_entry",
+            "budget_line",
+            "budget_entry",
+            "actual_period_total",
+        ):
+            continue
+        if "project_id" in table.c:
+            res = session.execute(
+                update(table).where(table.c.project_id == drop_id).values(project_id=keep_id)
+            )
+            moved[table.name] = res.rowcount or 0
+    session.execute(
+        update(Project)
+        .where(Project.id == drop_id)
+        .values(merged_into_id=keep_id, updated_at=ctx.recorded_at)
+    )
+    return moved
+
+
+#: Columns that hold a connector name, by table.
+_SOURCE_COLUMNS = {
+    "sync_run": "connector",
+    "sync_state": "connector",
+    "sync_lock": "connector",
+}
+
+
+def connectors_rename(session: Session, old: str, new: str) -> dict[str, int]:
+    """Rewrite every key that names connector OLD to NEW, in the caller's one transaction.
+    Raises AdminError when NEW already has data or OLD has none."""
+    if old == new:
+        raise AdminError("old and new names are the same")
+    touched: dict[str, int] = {}
+    tables = [
+        t for t in Base.metadata.sorted_tables if _SOURCE_COLUMNS.get(t.name, "source") in t.c
+    ]
+    for table in tables:
+        col = table.c[_SOURCE_COLUMNS.get(table.name, "source")]
+        if session.scalar(select(func.count()).select_from(table).where(col == new)):
+            raise AdminError(f"connector name {new!r} already has data in {table.name}")
+    for table in tables:
+        col = table.c[_SOURCE_COLUMNS.get(table.name, "source")]
+        res = session.execute(update(table).where(col == old).values({col.name: new}))
+        if res.rowcount:
+            touched[table.name] = res.rowcount
+    if not touched:
+        raise AdminError(f"no data for connector {old!r}")
+    return touched
+
+
+def quarantine_retry(
+    session: Session,
+    settings: LedgerSettings,
+    *,
+    source: str | None = None,
+    reason: str | None = None,
+    run_id: int | None = None,
+) -> dict[str, int]:
+    """Re-apply stored normalized records of open entries through the writer. A record older
+    than its line resolves as `superseded` (a retry never goes back in time); raw rejects wait
+    for the next read of their key. Unmapped entries are re-pointed by `remap`."""
+    from ledger.mapping import remap
+    from ledger.writer import apply_batch
+
+    remapped = remap(session, settings, source, run_id)
+    q = select(Quarantine).where(
+        Quarantine.status == "open",
+        Quarantine.payload_kind == "record",
+        Quarantine.reason != "unmapped",
+    )
+    if source:
+        q = q.where(Quarantine.source == source)
+    if reason:
+        q = q.where(Quarantine.reason == reason)
+    groups: dict[tuple[str, str], list[Quarantine]] = defaultdict(list)
+    for entry in session.scalars(q):
+        groups[(entry.source, entry.stream)].append(entry)
+    retried = superseded = 0
+    for (src, stream), entries in groups.items():
+        records = [record_from_json(e.payload) for e in entries]
+        apply_batch(session, settings, src, stream, records, run_id=run_id)
+        retried += len(records)
+        for e, r in zip(entries, records, strict=True):
+            session.refresh(e)
+            if e.status != "open":
+                continue
+            line_at = session.scalar(
+                select(ActualLine.source_modified_at).where(
+                    ActualLine.source == src,
+                    ActualLine.stream == stream,
+                    ActualLine.external_id == e.external_id,
+                )
+            )
+            if (
+                line_at is not None
+                and r.source_modified_at is not None
+                and r.source_modified_at < line_at
+            ):
+                e.status, e.resolution, e.resolved_at = "resolved", "superseded", utcnow()
+                superseded += 1
+    session.flush()
+    still_open = (
+        session.scalar(
+            select(func.count()).select_from(Quarantine).where(Quarantine.status == "open")
+        )
+        or 0
+    )
+    return {
+        "remapped": remapped,
+        "retried": retried,
+        "superseded": superseded,
+        "open": int(still_open),
+    }
+
+
+def quarantine_purge(session: Session, resolved_before: date) -> int:
+    """Drop the payloads of entries resolved before `resolved_before` (the rows stay as history)."""
+    cutoff = datetime.combine(resolved_before, datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
+    res = session.execute(
+        update(Quarantine)
+        .where(
+            Quarantine.status == "resolved",
+            Quarantine.resolved_at < cutoff,
+            Quarantine.payload.is_not(None),
+        )
+        .values(payload=None)
+    )
+    return int(res.rowcount or 0)

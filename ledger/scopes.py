@@ -1,0 +1,129 @@
+"""Scope reversal: at ScopeEnd, reverse the scope's live lines the source did not list.
+
+Between ScopeStart and ScopeEnd a source lists *every* key of the scope; the runner records
+the keys it saw in the TEMP table `scope_seen(scope_key, external_id)` on the run's
+connection. What the scope holds in the ledger but was not seen is gone at the source.
+Scope keys: the stream name (the whole stream), `project:<source project key>`,
+`period:<YYYY-PP>`, or `dates:<YYYY-MM-DD>..<YYYY-MM-DD>` (posted_on, inclusive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from ledger import staging
+from ledger.calendar import parse_period
+from ledger.context import WriteContext
+from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
+from ledger.models import ActualLine
+from ledger.settings import LedgerSettings
+
+_al = ActualLine.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeCheck:
+    """How many live lines a scope holds and how many of them the source did not list."""
+
+    open_lines: int
+    unseen: int
+
+    def allowed(self, settings: LedgerSettings) -> bool:
+        """The mass-delete guard: at most max_scope_reversal of the open lines, at least
+        max_scope_reversal_min lines, may be reversed by one ScopeEnd."""
+        limit = max(settings.max_scope_reversal * self.open_lines, settings.max_scope_reversal_min)
+        return self.unseen <= limit
+
+
+def scope_filter(source: str, stream: str, scope_key: str) -> Any:
+    """The WHERE clause selecting a scope's live lines. Raises ValueError for a bad key."""
+    base = [_al.c.source == source, _al.c.stream == stream, _al.c.deleted_at.is_(None)]
+    kind, _, value = scope_key.partition(":")
+    if scope_key == stream:
+        pass
+    elif kind == "project" and value:
+        base.append(_al.c.project_ref == value)
+    elif kind == "period" and value:
+        parse_period(value)
+        base.append(_al.c.period == value)
+    elif kind == "dates" and ".." in value:
+        start, end = (date.fromisoformat(v) for v in value.split("..", 1))
+        base.append(_al.c.posted_on.between(start, end))
+    else:
+        raise ValueError(
+            f"unknown scope {scope_key!r}: expected the stream name, project:<key>, "
+            "period:<YYYY-PP> or dates:<from>..<to>"
+        )
+    return and_(*base)
+
+
+def _unseen(scope_key: str) -> Any:
+    seen = staging.scope_seen
+    return ~exists().where(seen.c.scope_key == scope_key, seen.c.external_id == _al.c.external_id)
+
+
+def check_scope(session: Session, source: str, stream: str, scope_key: str) -> ScopeCheck:
+    """Open lines of the scope and how many were not seen."""
+    staging.ensure(session, staging.scope_seen)
+    where = scope_filter(source, stream, scope_key)
+    total = session.scalar(select(func.count()).select_from(_al).where(where)) or 0
+    unseen = (
+        session.scalar(select(func.count()).select_from(_al).where(where, _unseen(scope_key))) or 0
+    )
+    return ScopeCheck(int(total), int(unseen))
+
+
+def reverse_unseen(ctx: WriteContext, stream: str, scope_key: str, writer: LineWriter) -> int:
+    """Stage deletions of the scope's lines that were not seen; the caller flushes."""
+    staging.ensure(ctx.session, staging.scope_seen)
+    where = and_(scope_filter(ctx.source, stream, scope_key), _unseen(scope_key))
+    n = 0
+    for row in ctx.session.execute(select(_al).where(where)).mappings():
+        old = dict(row)
+        new = {c: old[c] for c in LINE_COLUMNS}
+        new.update(deleted_at=ctx.recorded_at, deleted_reason="scope_reversal")
+        writer.add(LineChange(old["id"], old, new, "delete"))
+        n += 1
+    return n
+
+
+def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> None:
+    """Add keys seen in an open scope (the runner fills it from each batch)."""
+    staging.ensure(session, staging.scope_seen)
+    if external_ids:
+        session.execute(
+            staging.scope_seen.insert(),
+            [{"scope_key": scope_key, "external_id": k} for k in external_ids],
+        )
+
+
+def end_scope(
+    session: Session,
+    settings: LedgerSettings,
+    source: str,
+    stream: str,
+    scope_key: str,
+    *,
+    run_id: int | None = None,
+    recorded_at: Any = None,
+    allow_mass_delete: bool = False,
+) -> tuple[ScopeCheck, int]:
+    """Apply a ScopeEnd: reverse what the scope did not list, unless the mass-delete guard
+    stops it. Returns the check and the number of lines reversed (0 when guarded)."""
+    check = check_scope(session, source, stream, scope_key)
+    if check.unseen == 0 or (not allow_mass_delete and not check.allowed(settings)):
+        return check, 0
+    ctx = WriteContext(session, settings, source, run_id)
+    if recorded_at is not None:
+        ctx.recorded_at = recorded_at
+    writer = LineWriter(
+        session, run_id=run_id, recorded_at=ctx.recorded_at, inline_max=settings.aggregate_inline_max
+    )
+    n = reverse_unseen(ctx, stream, scope_key, writer)
+    writer.flush()
+    return check, n

@@ -1,0 +1,158 @@
+"""Exact money on both engines (rule 6) and the quarantine's promises (rule 5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from ledger.admin import quarantine_retry
+from ledger.models import UNMAPPED_ID, Quarantine
+from tests.builders import T0, actual, add_project, counts, line, load, project_total, settings
+
+
+def _view_row(session: Session, code: str) -> dict[str, object]:
+    row = session.execute(
+        text("SELECT * FROM v_project_budget_vs_actual WHERE project_code = :c"), {"c": code}
+    ).mappings().one()
+    return dict(row)
+
+
+def _open(session: Session) -> list[tuple[str, str]]:
+    return [
+        (q.external_id, q.reason)
+        for q in session.scalars(select(Quarantine).where(Quarantine.status == "open").order_by(Quarantine.external_id))
+    ]
+
+
+def test_view_sums_exactly(session: Session, engine: Engine) -> None:
+    """0.10 + 0.20 is exactly 0.30 in a raw SELECT from the view, on both engines."""
+    add_project(session, "P1")
+    load(session, [actual("a", "0.10"), actual("b", "0.20")], at=T0)
+    row = _view_row(session, "P1")
+    if engine.dialect.name == "sqlite":
+        assert (row["actual"], row["actual_e4"]) == ("0.3000", 3000)
+        assert row["variance"] == "-0.3000"
+    else:
+        assert row["actual"] == Decimal("0.30")
+        assert isinstance(row["actual"], Decimal)
+
+
+def test_largest_amount_round_trips(session: Session) -> None:
+    """899,999,999,999,999.9999 is stored and read back exactly."""
+    add_project(session, "P1")
+    load(session, [actual("big", "899999999999999.9999")], at=T0)
+    assert line(session, "big").amount == Decimal("899999999999999.9999")
+
+
+def test_amount_beyond_range_is_quarantined(session: Session) -> None:
+    """Amounts beyond +/-900,000,000,000,000 are held as amount_out_of_range; others load."""
+    add_project(session, "P1")
+    load(session, [actual("huge", "900000000000000.0001"), actual("ok", "1.00")], at=T0)
+    assert _open(session) == [("huge", "amount_out_of_range")]
+    assert line(session, "ok").amount == Decimal("1.0000")
+
+
+def test_half_cent_ties_round_half_up_on_both_engines(session: Session) -> None:
+    """Ties round half up per line: 0.125 EUR -> 0.13 USD, -0.125 -> -0.13, 0.005 USD -> 0.01."""
+    from datetime import date
+
+    from ledger.records import FxRateRecord
+
+    p1 = add_project(session, "P1")
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 1, 1), rate=Decimal("1"))],
+         source="manual", stream="fx", at=T0)
+    load(session, [actual("t1", "0.125", currency="EUR"), actual("t2", "-0.125", currency="EUR"),
+                   actual("t3", "0.005"), actual("t4", "0.00005")], at=T0)
+    assert line(session, "t1").base_amount == Decimal("0.1300")
+    assert line(session, "t2").base_amount == Decimal("-0.1300")
+    assert line(session, "t3").base_amount == Decimal("0.0100")
+    assert line(session, "t4").amount == Decimal("0.0001")
+    assert project_total(session, p1) == Decimal("0.01")
+
+
+def test_invalid_and_unmapped_are_held_with_reasons_while_the_rest_loads(session: Session) -> None:
+    """Invalid records stay out; unmapped ones load under UNMAPPED without counting."""
+    p1 = add_project(session, "P1")
+    load(session, [
+        actual("ok", "10.00"),
+        actual("noamt", None),
+        actual("ccy", "5.00", currency="XYZ"),
+        actual("noccy", "5.00", currency=None),
+        actual("orphan", "7.00", project_ref="NOPE"),
+        actual("noproj", "3.00", project_ref=None),
+    ], at=T0)
+    assert _open(session) == [
+        ("ccy", "unknown_currency"), ("noamt", "missing_amount"), ("noccy", "missing_currency"),
+        ("noproj", "unmapped"), ("orphan", "unmapped"),
+    ]
+    orphan = line(session, "orphan")
+    assert (orphan.project_id, orphan.counts_amount, orphan.amount) == (UNMAPPED_ID, False, Decimal("7.0000"))
+    assert project_total(session, p1) == Decimal("10.00")
+    assert project_total(session, UNMAPPED_ID) == Decimal("0")
+    before = counts(session)
+    load(session, [actual("ccy", "5.00", currency="XYZ"), actual("orphan", "7.00", project_ref="NOPE")],
+         at=T0 + timedelta(hours=1))
+    assert counts(session) == before
+    assert _open(session)[0] == ("ccy", "unknown_currency")
+
+
+def test_newer_version_resolves_the_held_one(session: Session) -> None:
+    """A newer valid version loads and resolves the open entry of its key."""
+    add_project(session, "P1")
+    load(session, [actual("a", "5.00", currency="XYZ", source_modified_at=T0)], at=T0)
+    load(session, [actual("a", "5.00", source_modified_at=T0 + timedelta(minutes=5))], at=T0 + timedelta(hours=1))
+    assert _open(session) == []
+    q = session.scalars(select(Quarantine)).one()
+    assert (q.status, q.resolution) == ("resolved", "loaded")
+
+
+def test_older_version_never_replaces_a_newer_one(session: Session) -> None:
+    """A late page with an older version leaves the line and the quarantine as they are."""
+    add_project(session, "P1")
+    load(session, [actual("a", "9.00", source_modified_at=T0 + timedelta(minutes=10))], at=T0)
+    load(session, [actual("a", "1.00", source_modified_at=T0)], at=T0 + timedelta(hours=1))
+    assert line(session, "a").amount == Decimal("9.0000")
+
+
+def test_invalid_new_version_reverses_the_loaded_line(session: Session) -> None:
+    """A loaded line whose new version is invalid is reversed (superseded_invalid)."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("a", "9.00", source_modified_at=T0)], at=T0)
+    load(session, [actual("a", "9.00", currency="???", source_modified_at=T0 + timedelta(minutes=1))],
+         at=T0 + timedelta(hours=1))
+    stored = line(session, "a")
+    assert (stored.deleted_reason, project_total(session, p1)) == ("superseded_invalid", Decimal("0"))
+    assert _open(session) == [("a", "unknown_currency")]
+
+
+def test_retry_reapplies_stored_records_and_never_goes_back_in_time(session: Session) -> None:
+    """quarantine retry loads what is now loadable and resolves older versions as superseded."""
+    add_project(session, "P1")
+    cfg = settings()
+    load(session, [actual("late", "4.00", posted_on=__import__("datetime").date(2025, 10, 3),
+                          period="2025-99", source_modified_at=T0)], at=T0)
+    assert _open(session) == [("late", "bad_period")]
+    # A newer valid version arrived meanwhile, outside the quarantine.
+    load(session, [actual("late", "6.00", source_modified_at=T0 + timedelta(days=1))], at=T0 + timedelta(days=1))
+    assert _open(session) == []
+    load(session, [actual("bad", "1.00", period="2025-99", source_modified_at=T0)], at=T0)
+    result = quarantine_retry(session, cfg)
+    session.commit()
+    assert result["retried"] == 1 and _open(session) == [("bad", "bad_period")]
+    assert line(session, "late").amount == Decimal("6.0000")
+
+
+def test_mapping_fix_remaps_unmapped_lines(session: Session) -> None:
+    """Adding a mapping re-points UNMAPPED lines with remap entries and resolves quarantine."""
+    from ledger.mapping import Mapping, add_mappings, remap
+
+    p1 = add_project(session, "P1")
+    load(session, [actual("o", "7.00", project_ref="OLD-1")], at=T0)
+    add_mappings(session, [Mapping("psa", "project", "OLD-1", "P1")], T0)
+    assert remap(session, settings()) == 1
+    session.commit()
+    assert (line(session, "o").project_id, project_total(session, p1)) == (p1, Decimal("7.00"))
+    assert _open(session) == []
