@@ -168,14 +168,16 @@ def _apply_bisecting(
 ) -> None:
     savepoint = ctx.session.begin_nested()
     local: list[Held] = []
+    attempt = BatchResult(result.recorded_at)  # merged only when the savepoint commits
     try:
-        _apply(ctx, stream, items, deletion_kind, local, result)
+        _apply(ctx, stream, items, deletion_kind, local, attempt)
         savepoint.commit()
     except DBAPIError as exc:
         savepoint.rollback()
         ctx.reset_caches()
         if len(items) == 1:
             item = items[0]
+            result.stats.read += 0 if isinstance(item, Deletion) else 1
             payload = (
                 {"deletion": item.external_id}
                 if isinstance(item, Deletion)
@@ -195,6 +197,10 @@ def _apply_bisecting(
         _apply_bisecting(ctx, stream, items[mid:], deletion_kind, held, result)
         return
     held.extend(local)
+    result.stats.add(attempt.stats)
+    for key, n in attempt.fx.items():
+        result.fx[key] = result.fx.get(key, 0) + n
+    result.remapped += attempt.remapped
 
 
 def _apply(

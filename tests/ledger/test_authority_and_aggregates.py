@@ -1,0 +1,208 @@
+"""One system of record (rule 8), aggregates (rule 12), bisecting rejected batches, scopes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from ledger import aggregates
+from ledger.admin import authority_apply
+from ledger.models import ActualPeriodTotal, AggregateState, LedgerEntry, Quarantine
+from ledger.scopes import end_scope, record_seen
+from ledger.settings import AuthoritySettings
+from tests.builders import T0, actual, add_project, assert_entries_match_lines, line, load, project_total, settings
+
+TWO_SOURCES = AuthoritySettings(
+    projects="psa", labor="psa", expense="sap", hours="psa", revenue="psa", budget="sap"
+)
+
+
+def _view_actual(session: Session, code: str) -> Decimal:
+    value = session.execute(
+        text("SELECT actual FROM v_project_budget_vs_actual WHERE project_code = :c"), {"c": code}
+    ).scalar_one()
+    return Decimal(value)
+
+
+def test_two_sources_for_one_project_count_once(session: Session) -> None:
+    """PSA and SAP both report the same labor: only the labor authority's lines count."""
+    p1 = add_project(session, "P1")
+    add_project_link = text(
+        "INSERT INTO project_link (source, object_type, external_id, project_id, origin, created_at, updated_at)"
+        " VALUES ('sap', 'wbs', 'P1.01', :p, 'manual', :t, :t)"
+    )
+    session.execute(add_project_link, {"p": p1, "t": T0.replace(tzinfo=None)})
+    cfg = settings(authority=TWO_SOURCES)
+    load(session, [actual("tc1", "500.00", cost_type="labor")], cfg=cfg, at=T0)
+    load(session, [actual("co1", "500.00", cost_type="labor", project_ref="P1.01", project_ref_type="wbs")],
+         source="sap", cfg=cfg, at=T0)
+    assert (line(session, "tc1").counts_amount, line(session, "co1", "sap").counts_amount) == (True, False)
+    assert project_total(session, p1) == Decimal("500.00")
+    assert _view_actual(session, "P1") == Decimal("500.00")
+
+
+def test_hours_from_one_source_and_labor_cost_from_another_each_count_once(session: Session) -> None:
+    """Hours count from the hours authority, labor cost from the labor authority."""
+    p1 = add_project(session, "P1")
+    session.execute(
+        text("INSERT INTO project_link (source, object_type, external_id, project_id, origin, created_at,"
+             " updated_at) VALUES ('sap', 'project', 'P1', :p, 'manual', :t, :t)"),
+        {"p": p1, "t": T0.replace(tzinfo=None)},
+    )
+    cfg = settings(authority=AuthoritySettings(
+        projects="psa", labor="sap", expense="sap", hours="psa", revenue="psa", budget="sap"))
+    load(session, [actual("tc", "800.00", hours=Decimal("8"), cost_type="labor")], cfg=cfg, at=T0)
+    load(session, [actual("co", "760.00", hours=Decimal("8"), cost_type="labor")], source="sap", cfg=cfg, at=T0)
+    psa, sap = line(session, "tc"), line(session, "co", "sap")
+    assert (psa.counts_amount, psa.counts_hours, sap.counts_amount, sap.counts_hours) == (False, True, True, False)
+    row = session.execute(
+        text("SELECT actual, actual_hours FROM v_project_budget_vs_actual WHERE project_code = 'P1'")
+    ).one()
+    assert (Decimal(row[0]), Decimal(row[1])) == (Decimal("760.00"), Decimal("8"))
+    assert project_total(session, p1) == Decimal("760.00")
+
+
+def test_authority_apply_reclasses_with_entries(session: Session) -> None:
+    """Changing the labor authority and applying it writes reclass entries and moves totals."""
+    p1 = add_project(session, "P1")
+    session.execute(
+        text("INSERT INTO project_link (source, object_type, external_id, project_id, origin, created_at,"
+             " updated_at) VALUES ('sap', 'project', 'P1', :p, 'manual', :t, :t)"),
+        {"p": p1, "t": T0.replace(tzinfo=None)},
+    )
+    cfg = settings(authority=TWO_SOURCES)
+    load(session, [actual("tc", "500.00", cost_type="labor")], cfg=cfg, at=T0)
+    load(session, [actual("co", "450.00", cost_type="labor")], source="sap", cfg=cfg, at=T0)
+    assert project_total(session, p1) == Decimal("500.00")
+    swapped = settings(authority=AuthoritySettings(
+        projects="psa", labor="sap", expense="sap", hours="psa", revenue="psa", budget="sap"))
+    result = authority_apply(session, swapped)
+    session.commit()
+    assert result["lines"] == 2
+    assert project_total(session, p1) == Decimal("450.00")
+    reasons = session.scalars(select(LedgerEntry.reason).order_by(LedgerEntry.id)).all()
+    assert reasons == ["insert", "insert", "reclass", "reclass", "reclass", "reclass"]
+    assert_entries_match_lines(session)
+
+
+def _grouped_lines(session: Session) -> list[tuple[object, ...]]:
+    rows = session.execute(
+        text(
+            "SELECT source, project_id, kind, cost_type, period, counts_amount, counts_hours,"
+            " sum(coalesce(base_amount, 0)), sum(coalesce(hours, 0)), count(*),"
+            " sum(CASE WHEN amount IS NOT NULL AND base_amount IS NULL THEN 1 ELSE 0 END)"
+            " FROM actual_line WHERE deleted_at IS NULL"
+            " GROUP BY source, project_id, kind, cost_type, period, counts_amount, counts_hours"
+            " ORDER BY 1, 2, 3, 4, 5, 6, 7"
+        )
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+def _aggregate_rows(session: Session) -> list[tuple[object, ...]]:
+    rows = session.execute(
+        text(
+            "SELECT source, project_id, kind, cost_type, period, counts_amount, counts_hours,"
+            " base_amount, hours, lines, unconverted_lines FROM actual_period_total"
+            " ORDER BY 1, 2, 3, 4, 5, 6, 7"
+        )
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+@pytest.mark.parametrize("n,inline", [(4999, True), (5000, False)])
+def test_aggregates_equal_a_group_by_over_lines(session: Session, n: int, inline: bool) -> None:
+    """Below aggregate_inline_max the batch keeps the aggregates; at it, they go stale and
+    the rebuild makes them equal to a GROUP BY over actual_line."""
+    add_project(session, "P1")
+    add_project(session, "P2")
+    load(session, [actual("seed", "1.00")], at=T0)
+    batch = [
+        actual(f"l{i}", f"{i}.{i % 100:02d}", project_ref="P1" if i % 3 else "P2",
+               cost_type=("labor", "travel", "expense")[i % 3], currency="EUR" if i % 7 == 0 else "USD",
+               posted_on=T0.date() - timedelta(days=i % 90), hours=Decimal(i % 5) if i % 2 else None)
+        for i in range(n)
+    ]
+    load(session, batch, at=T0 + timedelta(hours=1))
+    stale = aggregates.stale_sources(session)
+    assert stale == ([] if inline else ["psa"])
+    if not inline:
+        aggregates.rebuild(session, "psa", now=T0)
+        session.commit()
+        assert aggregates.stale_sources(session) == []
+    assert _aggregate_rows(session) == _grouped_lines(session)
+    # A small follow-up batch keeps them equal inline.
+    load(session, [actual("l1", "999.99"), actual("l2", "3.00", project_ref="P2")], deletions=["l3"],
+         at=T0 + timedelta(hours=2))
+    if not inline:
+        assert session.get(AggregateState, "psa").stale_since is None
+    assert _aggregate_rows(session) == _grouped_lines(session)
+
+
+def _reject_trigger(engine: Engine, session: Session) -> None:
+    """A trigger that makes the database refuse one external id."""
+    if engine.dialect.name == "sqlite":
+        session.execute(text(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON actual_line WHEN NEW.external_id = 'poison'"
+            " BEGIN SELECT RAISE(ABORT, 'poison refused'); END"))
+    else:
+        session.execute(text(
+            "CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN"
+            " IF NEW.external_id = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql"))
+        session.execute(text(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON actual_line FOR EACH ROW"
+            " EXECUTE FUNCTION refuse_poison()"))
+    session.commit()
+
+
+def test_rejected_batch_is_bisected_to_the_offending_record(session: Session, engine: Engine) -> None:
+    """The database refuses one record: it is quarantined db_rejected and the other 9 load."""
+    p1 = add_project(session, "P1")
+    _reject_trigger(engine, session)
+    batch = [actual(f"a{i}", "1.00") for i in range(9)]
+    batch.insert(4, actual("poison", "1000.00"))
+    result = load(session, batch, at=T0)
+    assert result.stats.written == 9
+    held = session.scalars(select(Quarantine)).one()
+    assert (held.external_id, held.reason, "poison refused" in (held.detail or "")) == ("poison", "db_rejected", True)
+    assert project_total(session, p1) == Decimal("9.00")
+    assert_entries_match_lines(session)
+
+
+def test_scope_end_reverses_what_the_scope_did_not_list(session: Session) -> None:
+    """A project scope lists 2 of its 3 lines: the third is reversed; other projects stay."""
+    p1 = add_project(session, "P1")
+    p2 = add_project(session, "P2")
+    load(session, [actual("a", "1.00"), actual("b", "2.00"), actual("c", "4.00"),
+                   actual("z", "8.00", project_ref="P2")], at=T0)
+    record_seen(session, "project:P1", ["a", "b"])
+    check, reversed_ = end_scope(session, settings(max_scope_reversal_min=0, max_scope_reversal=Decimal("0.5")),
+                                 "psa", "actuals", "project:P1")
+    session.commit()
+    assert (check.open_lines, check.unseen, reversed_) == (3, 1, 1)
+    assert (project_total(session, p1), project_total(session, p2)) == (Decimal("3.00"), Decimal("8.00"))
+    assert line(session, "c").deleted_reason == "scope_reversal"
+
+
+def test_scope_end_over_the_guard_reverses_nothing_unless_allowed(session: Session) -> None:
+    """Reversing 2 of 3 lines is over a 5%/min-1 guard; allow_mass_delete applies it."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("a", "1.00"), actual("b", "2.00"), actual("c", "4.00")], at=T0)
+    cfg = settings(max_scope_reversal_min=1)
+    record_seen(session, "actuals", ["a"])
+    check, n = end_scope(session, cfg, "psa", "actuals", "actuals")
+    assert (check.unseen, n, project_total(session, p1)) == (2, 0, Decimal("7.00"))
+    check, n = end_scope(session, cfg, "psa", "actuals", "actuals", allow_mass_delete=True)
+    session.commit()
+    assert (n, project_total(session, p1)) == (2, Decimal("1.00"))
+
+
+def test_unknown_scope_key_is_refused(session: Session) -> None:
+    """A malformed scope key raises a clear ValueError."""
+    with pytest.raises(ValueError, match="unknown scope 'region:EU'"):
+        end_scope(session, settings(), "psa", "actuals", "region:EU")
