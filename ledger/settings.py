@@ -1,4 +1,4 @@
-"""Settings of the ledger itself: the `[ledger]`, `[ledger.calendar]` and `[ledger.authority]` tables.
+"""Settings of the ledger: the `[ledger]`, `[ledger.calendar]` and `[ledger.authority]` tables.
 
 Built by the entry point from the TOML file (`jobs.config`) and passed down; nothing here reads
 the environment.
@@ -51,7 +51,7 @@ class CalendarSettings(_Strict):
 
     name: str = "fiscal"
     type: Literal["months", "445", "454", "544", "13x4", "file"] = "months"
-    #: Month (1-12) the fiscal year starts in (months) or ends in (week-based calendars).
+    #: Month (1-12) the fiscal year starts in; week-based years end near the end of the month before.
     start_month: int = Field(default=1, ge=1, le=12)
     #: Fiscal year named after the calendar year it starts or ends in.
     year_label: Literal["start", "end"] = "end"
@@ -140,7 +140,7 @@ class LinkRule(_Strict):
 class LedgerSettings(_Strict):
     """The `[ledger]` table."""
 
-    url: str = "sqlite:///pmo-ledger.db"
+    url: str = Field(default="sqlite:///pmo-ledger.db", repr=False)  # may hold a password
     base_currency: Currency = "USD"
     rate_type: str = "corporate"
     rate_sources: list[str] = Field(default_factory=lambda: ["manual"])
