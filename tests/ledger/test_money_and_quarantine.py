@@ -128,21 +128,30 @@ def test_invalid_new_version_reverses_the_loaded_line(session: Session) -> None:
     assert _open(session) == [("a", "unknown_currency")]
 
 
-def test_retry_reapplies_stored_records_and_never_goes_back_in_time(session: Session) -> None:
-    """quarantine retry loads what is now loadable and resolves older versions as superseded."""
+def test_retry_never_goes_back_in_time(session: Session) -> None:
+    """A held version older than its line is resolved as superseded by retry, never applied."""
     add_project(session, "P1")
-    cfg = settings()
-    load(session, [actual("late", "4.00", posted_on=__import__("datetime").date(2025, 10, 3),
-                          period="2025-99", source_modified_at=T0)], at=T0)
-    assert _open(session) == [("late", "bad_period")]
-    # A newer valid version arrived meanwhile, outside the quarantine.
-    load(session, [actual("late", "6.00", source_modified_at=T0 + timedelta(days=1))], at=T0 + timedelta(days=1))
-    assert _open(session) == []
-    load(session, [actual("bad", "1.00", period="2025-99", source_modified_at=T0)], at=T0)
-    result = quarantine_retry(session, cfg)
+    load(session, [actual("a", "6.00", source_modified_at=T0 + timedelta(days=1))], at=T0)
+    load(session, [actual("a", "4.00", currency="XYZ", source_modified_at=T0)], at=T0 + timedelta(days=2))
+    assert _open(session) == [("a", "unknown_currency")]
+    result = quarantine_retry(session, settings())
     session.commit()
-    assert result["retried"] == 1 and _open(session) == [("bad", "bad_period")]
-    assert line(session, "late").amount == Decimal("6.0000")
+    assert (result["retried"], result["superseded"], _open(session)) == (1, 1, [])
+    assert line(session, "a").amount == Decimal("6.0000")
+
+
+def test_retry_loads_what_the_database_refused_before(session: Session, engine: Engine) -> None:
+    """A db_rejected record loads on retry once the database accepts it."""
+    from tests.ledger.test_authority_and_aggregates import _reject_trigger
+
+    p1 = add_project(session, "P1")
+    _reject_trigger(engine, session)
+    load(session, [actual("poison", "2.00"), actual("ok", "1.00")], at=T0)
+    assert _open(session) == [("poison", "db_rejected")]
+    session.execute(text("DROP TRIGGER refuse_poison" + (" ON actual_line" if engine.dialect.name != "sqlite" else "")))
+    result = quarantine_retry(session, settings())
+    session.commit()
+    assert (result["retried"], _open(session), project_total(session, p1)) == (1, [], Decimal("3.00"))
 
 
 def test_mapping_fix_remaps_unmapped_lines(session: Session) -> None:
