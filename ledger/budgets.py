@@ -1,0 +1,374 @@
+"""Budgets (rule 11): versions, phased lines and their append-only `budget_entry` history.
+
+A BudgetRecord is one version of a project's budget with all its lines. A version is keyed by
+(source, stream, external_id); its lines by (version, external_id). A line without a period is
+phased by `[ledger] budget_phasing` into one line per period (`<line id>@<period>`):
+- `lump`: the whole amount in the period of the version's planned_start (else effective_from);
+- `linear`: evenly over the periods between planned_start and planned_finish, each share
+  rounded to the currency's minor unit (hours to 4 places) ROUND_HALF_UP, the rounding
+  remainder in the last period so the shares add up exactly; `lump` when a date is missing.
+Base amounts use the rate of the line's period's last day: a budget plans a whole period, and
+period-end is the rate period reports are closed with.
+
+Line history (`budget_entry`) works as for actuals: see `ledger.budget_history`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Table, exists, update
+
+from ledger import quarantine
+from ledger.actuals import ApplyStats
+from ledger.budget_history import BudgetLineBatch, deleted_version, live, stored_lines
+from ledger.calendar import parse_period
+from ledger.context import WriteContext
+from ledger.currencies import is_currency, round_money
+from ledger.fx import RateBook
+from ledger.hashing import content_hash
+from ledger.keyed_rows import (
+    HOURS_Q,
+    differs,
+    is_period,
+    latest_by_key,
+    number_problem,
+    q,
+    stored_rows,
+)
+from ledger.keyed_rows import held as held_item
+from ledger.models import BudgetVersion
+from ledger.records import BudgetLineRecord, BudgetRecord
+from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from ledger.upsert import upsert
+
+KINDS = ("baseline", "current", "forecast", "plan")
+
+_version: Table = BudgetVersion.__table__  # type: ignore[assignment]
+_VERSION_UPDATE = (
+    "project_id",
+    "project_ref",
+    "kind",
+    "label",
+    "number",
+    "status",
+    "effective_from",
+    "planned_start",
+    "planned_finish",
+    "content_hash",
+    "deleted_at",
+    "updated_at",
+)
+
+
+# --- phasing ---------------------------------------------------------------------------------
+
+
+def split_evenly(
+    amount: Decimal, hours: Decimal | None, currency: str, n: int
+) -> list[tuple[Decimal, Decimal | None]]:
+    """`amount` and `hours` in `n` shares: each rounded (minor unit; hours 4 places)
+    ROUND_HALF_UP, the remainder in the last share so they sum exactly. Raises ValueError
+    for n < 1."""
+    if n < 1:
+        raise ValueError("a budget is split over at least one period")
+    share = round_money(amount / n, currency)
+    amounts = [share] * (n - 1) + [amount - share * (n - 1)]
+    if hours is None:
+        return [(a, None) for a in amounts]
+    h = (hours / n).quantize(HOURS_Q, rounding=ROUND_HALF_UP)
+    hours_list = [h] * (n - 1) + [hours - h * (n - 1)]
+    return list(zip(amounts, hours_list, strict=True))
+
+
+def phase_line(
+    ctx: WriteContext, version: BudgetRecord, line: BudgetLineRecord
+) -> list[tuple[str, str, Decimal, Decimal | None, str]]:
+    """(external_id, period, amount, hours, phasing) of the lines one source line becomes.
+    Raises LookupError when a date or period is outside the fiscal calendar."""
+    if line.period is not None:
+        ctx.periods.bounds(line.period)  # LookupError for a period the calendar lacks
+        return [(line.external_id, line.period, line.amount, line.hours, "source")]
+    start, finish = version.planned_start, version.planned_finish
+    if ctx.settings.budget_phasing == "linear" and start and finish and start <= finish:
+        periods = ctx.periods.periods_between(start, finish)
+        if periods:
+            shares = split_evenly(line.amount, line.hours, line.currency, len(periods))
+            return [
+                (f"{line.external_id}@{p}", p, a, h, "linear")
+                for p, (a, h) in zip(periods, shares, strict=True)
+            ]
+    period = ctx.periods.period_for(start or version.effective_from)
+    return [(f"{line.external_id}@{period}", period, line.amount, line.hours, "lump")]
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def validate_budget(r: BudgetRecord) -> tuple[str, str] | None:
+    """(reason, detail) when a budget version cannot be loaded, else None."""
+    if not r.external_id:
+        return "missing_key", "the record has no external id"
+    if r.kind not in KINDS:
+        return "bad_kind", f"kind must be one of {', '.join(KINDS)}, got {r.kind!r}"
+    for name in ("effective_from", "planned_start", "planned_finish"):
+        value = getattr(r, name)
+        if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+            return "bad_date", f"{name} is not a date: {value!r}"
+    if not isinstance(r.effective_from, date):
+        return "bad_date", "the version has no effective_from"
+    seen: set[str] = set()
+    for line in r.lines:
+        problem = _line_problem(line)
+        if problem is None and line.external_id in seen:
+            problem = ("duplicate_line", f"line {line.external_id!r} is given twice")
+        if problem is not None:
+            return problem
+        seen.add(line.external_id)
+    return None
+
+
+def _line_problem(line: BudgetLineRecord) -> tuple[str, str] | None:
+    if not line.external_id:
+        return "missing_key", "a budget line has no external id"
+    if line.amount is None:
+        return "missing_amount", f"line {line.external_id!r} has no amount"
+    problem = number_problem("amount", line.amount) or number_problem("hours", line.hours)
+    if problem is not None:
+        return problem
+    if not is_currency(line.currency):
+        return "unknown_currency", f"unknown currency {line.currency!r}"
+    if line.period is not None:
+        try:
+            parse_period(line.period)
+        except ValueError as exc:
+            return "bad_period", str(exc)
+    return None
+
+
+def _digest(r: BudgetRecord, phasing: str) -> str:
+    """The version's content hash; with the phasing setting when some line needs phasing,
+    so changing the setting re-phases the version on its next read."""
+    digest = content_hash(r)
+    if any(line.period is None for line in r.lines):
+        digest = hashlib.blake2b(f"{digest}|{phasing}".encode(), digest_size=20).hexdigest()
+    return digest
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def apply_budgets(
+    ctx: WriteContext,
+    stream: str,
+    records: Sequence[BudgetRecord],
+    deletions: Sequence[str] = (),
+    *,
+    held: list[quarantine.Held],
+) -> ApplyStats:
+    """Upsert budget versions with their phased lines and budget_entry history (rule 11).
+
+    An unchanged version (same content hash, same project) writes nothing. A higher-numbered
+    `current` version of the same project and source supersedes the lower ones. Deleting a
+    version key, or a new version of it that is invalid, sets its deleted_at and reverses its
+    lines. Held: validation reasons, 'bad_period', and 'unmapped' (not loaded: a budget needs
+    a project).
+    """
+    s, source, now = ctx.session, ctx.source, ctx.recorded_at
+    stats = ApplyStats(read=len(records))
+    latest = latest_by_key(records)
+    ctx.cover_dates(
+        {
+            d
+            for r in latest.values()
+            for d in (r.effective_from, r.planned_start, r.planned_finish)
+            if isinstance(d, date)
+        }
+    )
+    ctx.cover_periods(
+        {ln.period for r in latest.values() for ln in r.lines if ln.period and is_period(ln.period)}
+    )
+    gone_keys = set(deletions)
+    valid: dict[str, BudgetRecord] = {}
+    phased: dict[str, list[list[tuple[str, str, Decimal, Decimal | None, str]]]] = {}
+    for key, r in latest.items():
+        problem = validate_budget(r)
+        if key in gone_keys:
+            continue  # reported deleted in the same batch: the deletion wins
+        if problem is None:
+            try:
+                phased[key] = [phase_line(ctx, r, line) for line in r.lines]
+            except LookupError as exc:
+                problem = ("bad_period", str(exc))
+        if problem is None:
+            ids = [piece[0] for pieces in phased[key] for piece in pieces]
+            if len(set(ids)) < len(ids):
+                problem = ("duplicate_line", "two lines phase into the same line id")
+        if problem is None:
+            valid[key] = r
+        else:
+            held.append(held_item(key, *problem, r))
+    placements = resolve_projects(
+        s, ctx.settings, source, {(r.project_ref_type, r.project_ref) for r in valid.values()}, now
+    )
+    here = (_version.c.source == source, _version.c.stream == stream)
+    existing = stored_rows(s, _version, "external_id", [*latest, *deletions], *here)
+
+    rows: list[dict[str, Any]] = []
+    loaded: dict[str, datetime | None] = {}
+    for key, r in valid.items():
+        placement = placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
+        if not placement.mapped:
+            detail = f"no project for {r.project_ref_type} {r.project_ref!r}"
+            held.append(held_item(key, "unmapped", detail, r))
+            continue
+        loaded[key] = r.source_modified_at
+        row = _version_row(r, placement.project_id, _digest(r, ctx.settings.budget_phasing))
+        old = existing.get(key)
+        if old is not None and not differs(old, row):
+            stats.unchanged += 1
+            continue
+        rows.append(
+            {
+                **row,
+                "source": source,
+                "stream": stream,
+                "superseded_at": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    upsert(s, _version, rows, ["source", "stream", "external_id"], update=_VERSION_UPDATE)
+    stats.written = len(rows)
+    if rows:
+        _supersede(ctx)
+
+    # Versions to delete: reported deleted, or re-sent invalid (rule 5, superseded_invalid).
+    invalid = [k for k in latest if k not in valid and k not in gone_keys]
+    gone = {
+        k: existing[k]
+        for k in (*deletions, *invalid)
+        if k in existing and existing[k]["deleted_at"] is None
+    }
+    written = stored_rows(s, _version, "external_id", [row["external_id"] for row in rows], *here)
+    lines = stored_lines(s, [v["id"] for v in (*written.values(), *gone.values())])
+    batch = BudgetLineBatch(ctx)
+    if written:
+        ctx.authority.load_scopes(s, {v["project_id"] for v in written.values()})
+        book = RateBook.load(
+            s, ctx.settings, {ln.currency for r in valid.values() for ln in r.lines}
+        )
+        tasks = resolve_keys(
+            s,
+            source,
+            "task",
+            (ln.task_ref for r in valid.values() for ln in r.lines if ln.task_ref),
+        )
+        for key, version in written.items():
+            new = _line_rows(ctx, version, valid[key], phased[key], book, tasks)
+            old = lines.get(version["id"], {})
+            for ext, row in new.items():
+                prior = old.get(ext)
+                batch.change(prior, row, "restate" if live(prior) else "insert")
+            for ext, prior in old.items():
+                if ext not in new and live(prior) is not None:
+                    batch.change(prior, deleted_version(prior, now), "delete")
+    for version in gone.values():
+        for prior in lines.get(version["id"], {}).values():
+            if live(prior) is not None:
+                batch.change(prior, deleted_version(prior, now), "delete")
+    if gone:
+        s.execute(
+            update(_version)
+            .where(_version.c.id.in_([v["id"] for v in gone.values()]))
+            .values(deleted_at=now, updated_at=now)
+        )
+    stats.deleted = len(gone)
+    stats.entries = batch.flush()
+    quarantine.resolve(s, source, stream, loaded, "loaded", now)
+    quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
+    return stats
+
+
+def _version_row(r: BudgetRecord, project_id: int, digest: str) -> dict[str, Any]:
+    """The compared columns of a version's new state (keys and timestamps aside)."""
+    return {
+        "external_id": r.external_id,
+        "project_id": project_id,
+        "project_ref": r.project_ref,
+        "kind": r.kind,
+        "label": r.label,
+        "number": r.number,
+        "status": r.status,
+        "effective_from": r.effective_from,
+        "planned_start": r.planned_start,
+        "planned_finish": r.planned_finish,
+        "content_hash": digest,
+        "deleted_at": None,
+    }
+
+
+def _line_rows(
+    ctx: WriteContext,
+    version: Mapping[str, Any],
+    r: BudgetRecord,
+    phased: list[list[tuple[str, str, Decimal, Decimal | None, str]]],
+    book: RateBook,
+    tasks: Mapping[str, int],
+) -> dict[str, dict[str, Any]]:
+    """Every line of a version's new state (every line column), by line external id."""
+    pid = version["project_id"]
+    counts = ctx.authority.counts(ctx.source, "budget", pid)
+    out: dict[str, dict[str, Any]] = {}
+    for line, pieces in zip(r.lines, phased, strict=True):
+        for ext, period, amount, hours, phasing in pieces:
+            # The rate of the period's last day (see the module docstring).
+            hit = book.lookup(line.currency, ctx.periods.bounds(period)[1])
+            value = q(amount)
+            assert value is not None
+            out[ext] = {
+                "version_id": version["id"],
+                "external_id": ext,
+                "project_id": pid,
+                "task_id": tasks.get(line.task_ref) if line.task_ref else None,
+                "cost_type": line.cost_type,
+                "period": period,
+                "currency": line.currency,
+                "amount": value,
+                "rate": hit.rate if hit else None,
+                "base_amount": book.convert(value, hit) if hit else None,
+                "hours": q(hours),
+                "phasing": phasing,
+                "counts": counts,
+                "deleted_at": None,
+                "updated_at": ctx.recorded_at,
+            }
+    return out
+
+
+def _supersede(ctx: WriteContext) -> None:
+    """Mark `current` versions of the source that a higher-numbered live `current` version
+    of the same project follows: superseded_at = the batch's recorded_at."""
+    newer = _version.alias("newer")
+    later = exists().where(
+        newer.c.source == _version.c.source,
+        newer.c.project_id == _version.c.project_id,
+        newer.c.kind == "current",
+        newer.c.deleted_at.is_(None),
+        newer.c.number > _version.c.number,
+    )
+    ctx.session.execute(
+        update(_version)
+        .where(
+            _version.c.source == ctx.source,
+            _version.c.kind == "current",
+            _version.c.superseded_at.is_(None),
+            _version.c.deleted_at.is_(None),
+            later,
+        )
+        .values(superseded_at=ctx.recorded_at, updated_at=ctx.recorded_at)
+    )
