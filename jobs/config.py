@@ -287,7 +287,7 @@ class LoggingConfig(_Section):
     ] = "INFO"
 
 
-def _mask_url(url: str) -> str:
+def mask_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -324,13 +324,13 @@ class AppConfig(_Section):
     ) -> Any:
         dumped = handler(value)
         if isinstance(dumped, dict) and isinstance(dumped.get("url"), str):
-            dumped["url"] = _mask_url(dumped["url"])
+            dumped["url"] = mask_url(dumped["url"])
         return dumped
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
             if name == "ledger" and isinstance(value, LedgerSettings):
-                value = value.model_copy(update={"url": _mask_url(value.url)})
+                value = value.model_copy(update={"url": mask_url(value.url)})
             yield name, value
 
     def authority_for(

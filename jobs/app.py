@@ -1,0 +1,112 @@
+"""What one command needs, built in order: config -> logging -> engine -> session factory.
+
+The CLI (and later the service) calls `build_app` once per invocation with the environment it
+was started with; nothing here reads the environment or keeps module-level state. The engine
+is created on first use, so `--help` and config errors never touch the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs.config import AppConfig, load_or_exit
+from jobs.config import mask_url as masked_url
+from jobs.logconfig import configure_logging
+from ledger import migrate
+from ledger.db import make_engine, session_factory
+from ledger.settings import LedgerSettings
+
+LogFormat = Literal["auto", "json", "console"]
+UPGRADE_HINT = "run: pmo-ledger db upgrade"
+
+
+class SchemaNotCurrentError(RuntimeError):
+    """The ledger database is not migrated to the head revision of the code."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the ledger database is not at the current schema ({UPGRADE_HINT})")
+
+
+@dataclass
+class App:
+    """A command's configuration and its (lazily created) ledger engine and sessions."""
+
+    config: AppConfig
+    config_path: Path | None = None
+    _engine: Engine | None = field(default=None, repr=False)
+    _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> LedgerSettings:
+        return self.config.ledger
+
+    @property
+    def url(self) -> str:
+        """The ledger URL with its password masked."""
+        return masked_url(self.settings.url)
+
+    def scrub(self, text: str) -> str:
+        """`text` with the ledger URL's password, if any, replaced by '***'."""
+        try:
+            password = make_url(self.settings.url).password
+        except ArgumentError:
+            return text
+        return text.replace(str(password), "***") if password else text
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.url)
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = session_factory(self.engine)
+        return self._sessions
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One session in one transaction: committed when the block ends, rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads; nothing is committed."""
+        with self.sessions() as session:
+            yield session
+
+    def require_head(self) -> None:
+        """Raise SchemaNotCurrentError unless the database is at the migration head."""
+        if not migrate.at_head(self.engine):
+            raise SchemaNotCurrentError()
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = self._sessions = None
+
+
+def build_app(
+    config_path: Path | None,
+    environ: Mapping[str, str],
+    *,
+    log_format: LogFormat | None = None,
+    log_level: str | None = None,
+) -> App:
+    """Load the configuration (exit 2 listing its problems), configure logging (the options
+    override `[logging]`) and return the App; the engine is made on first use."""
+    config = load_or_exit(config_path, environ)
+    configure_logging(log_format or config.logging.format, log_level or config.logging.level)
+    return App(config, config_path)
