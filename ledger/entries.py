@@ -138,13 +138,14 @@ class LineWriter:
         rows = entry_rows(live(change.old), live(new), change.reason)
         for row in rows:
             row.update(
+                seq=len(self._entries),
                 source=new["source"],
                 stream=new["stream"],
                 external_id=new["external_id"],
                 run_id=self.run_id,
                 recorded_at=self.recorded_at,
             )
-        self._entries.extend(rows)
+            self._entries.append(row)
         return len(rows)
 
     def __len__(self) -> int:
@@ -178,14 +179,16 @@ class LineWriter:
             s.execute(
                 insert(_le).from_select(
                     ["line_id", *cols],
-                    select(_al.c.id, *[se.c[c] for c in cols]).join(
+                    select(_al.c.id, *[se.c[c] for c in cols])
+                    .join(
                         _al,
                         and_(
                             _al.c.source == se.c.source,
                             _al.c.stream == se.c.stream,
                             _al.c.external_id == se.c.external_id,
                         ),
-                    ),
+                    )
+                    .order_by(se.c.seq),
                 )
             )
             changed = len({(e["source"], e["stream"], e["external_id"]) for e in self._entries})

@@ -56,9 +56,11 @@ def rule_project_code(rule: LinkRule, source: str, ref: Ref) -> str | None:
     match = re.fullmatch(rule.pattern, ref[1])
     if match is None:
         return None
-    groups = {str(i): g for i, g in enumerate((match.group(0), *match.groups()))}
-    groups.update({k: v for k, v in match.groupdict().items() if v is not None})
-    return rule.project.format_map(groups) if groups else rule.project
+    named = {k: v for k, v in match.groupdict().items() if v is not None}
+    try:
+        return rule.project.format(match.group(0), *match.groups(), **named)
+    except (IndexError, KeyError) as exc:
+        raise ValueError(f"link rule {rule.pattern!r}: template {rule.project!r} names {exc}") from None
 
 
 def resolve_projects(

@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, delete, insert, text
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ledger.models import ActualLine, BudgetLine, LedgerEntry
 
 _META = MetaData()
 
 
-def _mirror(name: str, source: Table, skip: set[str], extra: list[Column[Any]]) -> Table:
+def _mirror(name: str, source: Table, skip: set[str], extra: list[Any]) -> Table:
     cols: list[Column[Any]] = [
         Column(c.name, c.type, nullable=True) for c in source.columns if c.name not in skip
     ]
@@ -31,7 +31,7 @@ stage_line = _mirror(
     "stage_line",
     ActualLine.__table__,  # type: ignore[arg-type]
     {"id", "created_at", "first_run_id"},
-    [Column("line_id", Integer), Column("action", String(10))],
+    [Column("line_id", Integer), Column("action", String(10)), Index("ix_stage_line_id", "line_id")],
 )
 
 #: Entries to append, joined to their line by (source, stream, external_id).
@@ -39,7 +39,12 @@ stage_entry = _mirror(
     "stage_entry",
     LedgerEntry.__table__,  # type: ignore[arg-type]
     {"id", "line_id"},
-    [Column("stream", String(100)), Column("external_id", String(255))],
+    [
+        Column("stream", String(100)),
+        Column("external_id", String(255)),
+        Column("seq", Integer),  # entries keep the order they were made in (reversal first)
+        Index("ix_stage_entry_key", "source", "stream", "external_id"),
+    ],
 )
 
 #: Keys a batch touched, for lookups by key (existing lines, quarantine resolution...).
@@ -49,6 +54,8 @@ stage_key = Table(
     Column("external_id", String(255)),
     Column("ref_type", String(40)),
     Column("ref", String(255)),
+    Index("ix_stage_key_external_id", "external_id"),
+    Index("ix_stage_key_ref", "ref_type", "ref"),
     prefixes=["TEMPORARY"],
 )
 
@@ -66,6 +73,7 @@ scope_seen = Table(
     _META,
     Column("scope_key", String(255)),
     Column("external_id", String(255)),
+    Index("ix_scope_seen_key", "scope_key", "external_id"),
     prefixes=["TEMPORARY"],
 )
 
@@ -77,6 +85,8 @@ def ensure(session: Session, table: Table) -> None:
     the CREATE, so remembering "created" on the connection would lie after a rollback.
     """
     session.execute(CreateTable(table, if_not_exists=True))
+    for index in table.indexes:
+        session.execute(CreateIndex(index, if_not_exists=True))
 
 
 def fill(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -86,4 +96,8 @@ def fill(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> i
     batch = list(rows)
     if batch:
         session.execute(insert(table), batch)
+        if session.get_bind().dialect.name == "postgresql":
+            # TEMP tables have no statistics: without them the planner guesses a size and may
+            # choose a nested loop over the whole ledger table.
+            session.execute(text(f"ANALYZE {table.name}"))
     return len(batch)

@@ -998,12 +998,16 @@ def _text_e4(expr: str) -> str:
 
 
 def create_views(dialect: str) -> None:
-    """v_project_budget_vs_actual: counting values only (rule 8), exact on both engines (rule 6)."""
+    """v_project_budget_vs_actual: counting values only (rule 8), exact on both engines (rule 6).
+
+    `actual` is cost (what the budget is spent on), `revenue` is counting revenue lines.
+    """
     zero = "0"
     inner = f"""
         SELECT p.id AS project_id, p.code AS project_code, p.name AS project_name,
                pf.code AS portfolio_code, pg.code AS program_code,
                coalesce(b.budget, {zero}) AS budget, coalesce(a.actual, {zero}) AS actual,
+               coalesce(a.revenue, {zero}) AS revenue,
                coalesce(a.hours, {zero}) AS actual_hours,
                coalesce(a.lines, 0) AS lines, coalesce(a.unconverted_lines, 0) AS unconverted_lines
         FROM project p
@@ -1011,7 +1015,10 @@ def create_views(dialect: str) -> None:
         LEFT JOIN program pg ON pg.id = p.program_id
         LEFT JOIN (
             SELECT l.project_id,
-                   sum(CASE WHEN l.counts_amount THEN coalesce(l.base_amount, 0) ELSE 0 END) AS actual,
+                   sum(CASE WHEN l.counts_amount AND l.kind = 'cost'
+                            THEN coalesce(l.base_amount, 0) ELSE 0 END) AS actual,
+                   sum(CASE WHEN l.counts_amount AND l.kind = 'revenue'
+                            THEN coalesce(l.base_amount, 0) ELSE 0 END) AS revenue,
                    sum(CASE WHEN l.counts_hours THEN coalesce(l.hours, 0) ELSE 0 END) AS hours,
                    sum(CASE WHEN l.counts_amount OR l.counts_hours THEN 1 ELSE 0 END) AS lines,
                    sum(CASE WHEN l.counts_amount AND l.amount IS NOT NULL AND l.base_amount IS NULL
@@ -1036,6 +1043,7 @@ def create_views(dialect: str) -> None:
                actual AS actual_e4, {_text_e4("actual")} AS actual,
                budget - actual AS variance_e4, {_text_e4("budget - actual")} AS variance,
                actual_hours AS actual_hours_e4, {_text_e4("actual_hours")} AS actual_hours,
+               revenue AS revenue_e4, {_text_e4("revenue")} AS revenue,
                lines, unconverted_lines
         FROM ({inner}) t
         """
@@ -1045,7 +1053,8 @@ def create_views(dialect: str) -> None:
         SELECT project_id, project_code, project_name, portfolio_code, program_code,
                budget::numeric(20,4) AS budget, actual::numeric(20,4) AS actual,
                (budget - actual)::numeric(20,4) AS variance,
-               actual_hours::numeric(14,4) AS actual_hours, lines, unconverted_lines
+               actual_hours::numeric(14,4) AS actual_hours, revenue::numeric(20,4) AS revenue,
+               lines, unconverted_lines
         FROM ({inner}) t
         """
     op.execute(sql)

@@ -6,15 +6,24 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ledger import aggregates
 from ledger.admin import authority_apply
-from ledger.models import ActualPeriodTotal, AggregateState, LedgerEntry, Quarantine
+from ledger.models import AggregateState, LedgerEntry, Quarantine
 from ledger.scopes import end_scope, record_seen
 from ledger.settings import AuthoritySettings
-from tests.builders import T0, actual, add_project, assert_entries_match_lines, line, load, project_total, settings
+from tests.builders import (
+    T0,
+    actual,
+    add_project,
+    assert_entries_match_lines,
+    line,
+    load,
+    project_total,
+    settings,
+)
 
 TWO_SOURCES = AuthoritySettings(
     projects="psa", labor="psa", expense="sap", hours="psa", revenue="psa", budget="sap"
@@ -143,27 +152,10 @@ def test_aggregates_equal_a_group_by_over_lines(session: Session, n: int, inline
     assert _aggregate_rows(session) == _grouped_lines(session)
 
 
-def _reject_trigger(engine: Engine, session: Session) -> None:
-    """A trigger that makes the database refuse one external id."""
-    if engine.dialect.name == "sqlite":
-        session.execute(text(
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON actual_line WHEN NEW.external_id = 'poison'"
-            " BEGIN SELECT RAISE(ABORT, 'poison refused'); END"))
-    else:
-        session.execute(text(
-            "CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN"
-            " IF NEW.external_id = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF;"
-            " RETURN NEW; END $$ LANGUAGE plpgsql"))
-        session.execute(text(
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON actual_line FOR EACH ROW"
-            " EXECUTE FUNCTION refuse_poison()"))
-    session.commit()
-
-
-def test_rejected_batch_is_bisected_to_the_offending_record(session: Session, engine: Engine) -> None:
+@pytest.mark.usefixtures("poison_trigger")
+def test_rejected_batch_is_bisected_to_the_offending_record(session: Session) -> None:
     """The database refuses one record: it is quarantined db_rejected and the other 9 load."""
     p1 = add_project(session, "P1")
-    _reject_trigger(engine, session)
     batch = [actual(f"a{i}", "1.00") for i in range(9)]
     batch.insert(4, actual("poison", "1000.00"))
     result = load(session, batch, at=T0)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from ledger.admin import quarantine_retry
 from ledger.models import UNMAPPED_ID, Quarantine
 from tests.builders import T0, actual, add_project, counts, line, load, project_total, settings
+from tests.ledger.conftest import drop_poison_trigger
 
 
 def _view_row(session: Session, code: str) -> dict[str, object]:
@@ -140,15 +142,13 @@ def test_retry_never_goes_back_in_time(session: Session) -> None:
     assert line(session, "a").amount == Decimal("6.0000")
 
 
+@pytest.mark.usefixtures("poison_trigger")
 def test_retry_loads_what_the_database_refused_before(session: Session, engine: Engine) -> None:
     """A db_rejected record loads on retry once the database accepts it."""
-    from tests.ledger.test_authority_and_aggregates import _reject_trigger
-
     p1 = add_project(session, "P1")
-    _reject_trigger(engine, session)
     load(session, [actual("poison", "2.00"), actual("ok", "1.00")], at=T0)
     assert _open(session) == [("poison", "db_rejected")]
-    session.execute(text("DROP TRIGGER refuse_poison" + (" ON actual_line" if engine.dialect.name != "sqlite" else "")))
+    drop_poison_trigger(engine, session)
     result = quarantine_retry(session, settings())
     session.commit()
     assert (result["retried"], _open(session), project_total(session, p1)) == (1, [], Decimal("3.00"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.models import UNMAPPED_ID, LedgerEntry, Quarantine
+from ledger.models import LedgerEntry
 from ledger.records import FxRateRecord
 from tests.builders import (
     T0,
