@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 from ledger import quarantine, staging
 from ledger.calendar import parse_period
 from ledger.context import WriteContext
-from ledger.currencies import in_range, is_currency, round_money
+from ledger.currencies import is_currency, round_money
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from ledger.fx import RateBook
 from ledger.hashing import HASH_VERSION, content_hash
+from ledger.keyed_rows import held as held_item
+from ledger.keyed_rows import latest_by_key, number_problem
 from ledger.models import ActualLine
-from ledger.records import ActualRecord, record_to_json
+from ledger.records import ActualRecord
 from ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from ledger.valuation import CostRates
 
@@ -61,13 +63,9 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
     if record.amount is None and record.hours is None:
         return "missing_amount", "neither an amount nor hours"
     for name in ("amount", "hours", "quantity", "base_amount"):
-        value = getattr(record, name)
-        if value is None:
-            continue
-        if not isinstance(value, Decimal) or not value.is_finite():
-            return "bad_number", f"{name} is not a finite Decimal: {value!r}"
-        if not in_range(value):
-            return "amount_out_of_range", f"{name} {value} is beyond +/-900,000,000,000,000"
+        problem = number_problem(name, getattr(record, name))
+        if problem is not None:
+            return problem
     if record.amount is not None and not is_currency(record.currency):
         if record.currency is None:
             return "missing_currency", f"amount {record.amount} has no currency"
@@ -78,21 +76,6 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
         except ValueError as exc:
             return "bad_period", str(exc)
     return None
-
-
-def _latest(records: Iterable[ActualRecord]) -> dict[str, ActualRecord]:
-    """One record per key: the newest by source_modified_at, else the last one given."""
-    out: dict[str, ActualRecord] = {}
-    for r in records:
-        prev = out.get(r.external_id)
-        if (
-            prev is None
-            or r.source_modified_at is None
-            or prev.source_modified_at is None
-            or r.source_modified_at >= prev.source_modified_at
-        ):
-            out[r.external_id] = r
-    return out
 
 
 def current_lines(
@@ -129,7 +112,7 @@ def apply_actuals(
     for r in records:
         if r.amount is not None and r.currency:
             stats.amounts_read[r.currency] += r.amount
-    latest = _latest(records)
+    latest = latest_by_key(records)
     valid: dict[str, ActualRecord] = {}
     invalid: dict[str, ActualRecord] = {}
     for key, r in latest.items():
@@ -138,15 +121,7 @@ def apply_actuals(
             valid[key] = r
         else:
             invalid[key] = r
-            held.append(
-                quarantine.Held(
-                    r.external_id or None,
-                    problem[0],
-                    problem[1],
-                    record_to_json(r),
-                    source_modified_at=r.source_modified_at,
-                )
-            )
+            held.append(held_item(r.external_id, problem[0], problem[1], r))
     existing = current_lines(s, source, stream, [*latest, *deletions])
     open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions])
 
@@ -197,14 +172,13 @@ def apply_actuals(
             loaded[key] = r.source_modified_at
         else:
             held.append(
-                quarantine.Held(
+                held_item(
                     key,
                     "unmapped",
                     f"no project for {r.project_ref_type} {r.project_ref!r}"
                     if r.project_ref
                     else "the record names no project",
-                    record_to_json(r),
-                    source_modified_at=r.source_modified_at,
+                    r,
                 )
             )
     for key in invalid:

@@ -200,5 +200,3 @@ def match_rule(
         if code is not None:
             return i, code
     return None
-
-

@@ -60,7 +60,9 @@ def rule_project_code(rule: LinkRule, source: str, ref: Ref) -> str | None:
     try:
         return rule.project.format(match.group(0), *match.groups(), **named)
     except (IndexError, KeyError) as exc:
-        raise ValueError(f"link rule {rule.pattern!r}: template {rule.project!r} names {exc}") from None
+        raise ValueError(
+            f"link rule {rule.pattern!r}: template {rule.project!r} names {exc}"
+        ) from None
 
 
 def resolve_projects(

@@ -122,7 +122,10 @@ def end_scope(
     if recorded_at is not None:
         ctx.recorded_at = recorded_at
     writer = LineWriter(
-        session, run_id=run_id, recorded_at=ctx.recorded_at, inline_max=settings.aggregate_inline_max
+        session,
+        run_id=run_id,
+        recorded_at=ctx.recorded_at,
+        inline_max=settings.aggregate_inline_max,
     )
     n = reverse_unseen(ctx, stream, scope_key, writer)
     writer.flush()

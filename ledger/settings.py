@@ -51,7 +51,8 @@ class CalendarSettings(_Strict):
 
     name: str = "fiscal"
     type: Literal["months", "445", "454", "544", "13x4", "file"] = "months"
-    #: Month (1-12) the fiscal year starts in; week-based years end near the end of the month before.
+    #: Month (1-12) the fiscal year starts in; week-based years end near the end of the
+    #: month before.
     start_month: int = Field(default=1, ge=1, le=12)
     #: Fiscal year named after the calendar year it starts or ends in.
     year_label: Literal["start", "end"] = "end"

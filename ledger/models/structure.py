@@ -1,4 +1,4 @@
-"""Portfolio structure: portfolios, programs, projects, their source links, tasks and dependencies."""
+"""Portfolio structure: portfolios, programs, projects, source links, tasks, dependencies."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class Project(Base):
 
 
 class ProjectLink(Base):
-    """A source's project-like record (project, opportunity, WBS root...) pointing at a ledger project."""
+    """A source's project-like record (project, opportunity, WBS root...) -> a ledger project."""
 
     __tablename__ = "project_link"
     __table_args__ = (UniqueConstraint("source", "object_type", "external_id"),)
