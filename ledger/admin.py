@@ -7,17 +7,19 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
+from ledger.budget_history import LINE_COLUMNS as BUDGET_LINE_COLUMNS
+from ledger.budget_history import BudgetLineBatch
 from ledger.context import WriteContext
 from ledger.conversion import revalue_hours
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from ledger.models import (
     ActualLine,
     Base,
-    BudgetEntry,
     BudgetLine,
+    BudgetVersion,
     Project,
     Quarantine,
     RevenueForecast,
@@ -91,49 +93,45 @@ def authority_apply(
     return {"lines": changed, "budget_lines": budget, "forecasts": forecasts}
 
 
-def _budget_entry_rows(
-    line: Any, sign: int, counts: bool, ctx: WriteContext, reason: str
-) -> dict[str, Any]:
-    neg = (lambda v: None if v is None else -v) if sign < 0 else (lambda v: v)
-    return {
-        "budget_line_id": line.id,
-        "version_id": line.version_id,
-        "project_id": line.project_id,
-        "task_id": line.task_id,
-        "cost_type": line.cost_type,
-        "period": line.period,
-        "currency": line.currency,
-        "counts": counts,
-        "amount_delta": neg(line.amount),
-        "base_delta": neg(line.base_amount),
-        "hours_delta": neg(line.hours),
-        "run_id": ctx.run_id,
-        "recorded_at": ctx.recorded_at,
-        "reason": reason,
-    }
+def _live_budget_lines(session: Session, where: Any) -> list[dict[str, Any]]:
+    bl = BudgetLine.__table__
+    return [
+        dict(r)
+        for r in session.execute(
+            select(bl, BudgetVersion.source.label("version_source"))
+            .join(BudgetVersion, BudgetVersion.id == bl.c.version_id)
+            .where(bl.c.deleted_at.is_(None), where)
+        ).mappings()
+    ]
+
+
+def _change_budget_lines(
+    ctx: WriteContext, rows: list[dict[str, Any]], reason: str, **values: Any
+) -> int:
+    """Re-version budget lines with new column values (per row callables allowed)."""
+    batch = BudgetLineBatch(ctx)
+    changed = 0
+    for old in rows:
+        new = {c: old[c] for c in BUDGET_LINE_COLUMNS}
+        new.update({k: v(old) if callable(v) else v for k, v in values.items()})
+        new["updated_at"] = ctx.recorded_at
+        if any(new[c] != old[c] for c in values):
+            batch.change(old, new, reason)
+            changed += 1
+    batch.flush()
+    return changed
 
 
 def _reclass_budget_lines(ctx: WriteContext) -> int:
-    from ledger.models import BudgetVersion
-
-    s, auth = ctx.session, ctx.authority
-    rows = s.execute(
-        select(BudgetLine, BudgetVersion.source)
-        .join(BudgetVersion, BudgetVersion.id == BudgetLine.version_id)
-        .where(BudgetLine.deleted_at.is_(None))
-    ).all()
-    auth.load_scopes(s, {r[0].project_id for r in rows})
-    entries: list[dict[str, Any]] = []
-    for bl, src in rows:
-        counts = auth.counts(src, "budget", bl.project_id)
-        if counts != bl.counts:
-            entries.append(_budget_entry_rows(bl, -1, bl.counts, ctx, "reclass"))
-            entries.append(_budget_entry_rows(bl, +1, counts, ctx, "reclass"))
-            bl.counts = counts
-    if entries:
-        s.execute(insert(BudgetEntry), entries)
-    s.flush()
-    return len(entries) // 2
+    rows = _live_budget_lines(ctx.session, literal(True))
+    auth = ctx.authority
+    auth.load_scopes(ctx.session, {r["project_id"] for r in rows})
+    return _change_budget_lines(
+        ctx,
+        rows,
+        "reclass",
+        counts=lambda r: auth.counts(r["version_source"], "budget", r["project_id"]),
+    )
 
 
 def rates_apply(
@@ -180,18 +178,13 @@ def project_merge(
         )
         writer.add(LineChange(old["id"], old, new, "remap"))
     writer.flush()
-    budget_lines = session.scalars(
-        select(BudgetLine).where(BudgetLine.project_id == drop_id, BudgetLine.deleted_at.is_(None))
-    ).all()
-    entries = []
-    for bl in budget_lines:
-        entries.append(_budget_entry_rows(bl, -1, bl.counts, ctx, "remap"))
-        bl.project_id = keep_id
-        entries.append(_budget_entry_rows(bl, +1, bl.counts, ctx, "remap"))
-    if entries:
-        session.flush()
-        session.execute(insert(BudgetEntry), entries)
-    moved = {"lines": len(lines), "budget_lines": len(budget_lines)}
+    budget_lines = _change_budget_lines(
+        ctx,
+        _live_budget_lines(session, BudgetLine.project_id == drop_id),
+        "remap",
+        project_id=keep_id,
+    )
+    moved = {"lines": len(lines), "budget_lines": budget_lines}
     for table in Base.metadata.sorted_tables:
         if table.name in (
             "project",

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from ledger import staging
 from ledger.context import WriteContext
+from ledger.entries import entry_rows, live
 from ledger.keyed_rows import differs
 from ledger.models import BudgetEntry, BudgetLine
 
 #: A change in any of these moves money between analysis cells: reversal plus new version.
 BUDGET_DIMENSIONS = ("project_id", "task_id", "cost_type", "period", "currency", "counts")
-MEASURES = (("amount", "amount_delta"), ("base_amount", "base_delta"), ("hours", "hours_delta"))
 
 _line: Table = BudgetLine.__table__  # type: ignore[assignment]
 _entry: Table = BudgetEntry.__table__  # type: ignore[assignment]
@@ -49,40 +49,6 @@ LINE_COLUMNS = tuple(
 )
 
 
-def live(row: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The version that counts: None for a missing or deleted line."""
-    return None if row is None or row.get("deleted_at") is not None else row
-
-
-def _full(row: Mapping[str, Any], sign: int, reason: str) -> dict[str, Any]:
-    out = {d: row[d] for d in BUDGET_DIMENSIONS}
-    for measure, delta in MEASURES:
-        value = row[measure]
-        out[delta] = value if value is None or sign > 0 else -value
-    out["reason"] = reason
-    return out
-
-
-def budget_entry_rows(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, reason: str
-) -> list[dict[str, Any]]:
-    """Entries taking a budget line's live version from `old` to `new` (None: not live)."""
-    if old is None:
-        return [] if new is None else [_full(new, +1, reason)]
-    if new is None:
-        return [_full(old, -1, reason)]
-    if any(old[d] != new[d] for d in BUDGET_DIMENSIONS):
-        return [_full(old, -1, reason), _full(new, +1, reason)]
-    out: dict[str, Any] = {d: new[d] for d in BUDGET_DIMENSIONS}
-    for measure, delta in MEASURES:
-        a, b = new[measure], old[measure]
-        out[delta] = None if a is None and b is None else (a or 0) - (b or 0)
-    if all(out[delta] in (None, 0) for _m, delta in MEASURES):
-        return []
-    out["reason"] = reason
-    return [out]
-
-
 class BudgetLineBatch:
     """Budget line versions and their entries, written set-based in `flush`."""
 
@@ -100,7 +66,7 @@ class BudgetLineBatch:
         stage = {**new, "line_id": old["id"] if old else None}
         stage["action"] = "update" if old else "insert"
         self.lines.append(stage)
-        for row in budget_entry_rows(live(old), live(new), reason):
+        for row in entry_rows(live(old), live(new), reason, BUDGET_DIMENSIONS):
             row.update(
                 seq=len(self.entries),
                 version_id=new["version_id"],

@@ -18,7 +18,7 @@ from ledger.context import WriteContext
 from ledger.currencies import round_money
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from ledger.fx import RateBook
-from ledger.models import ActualLine
+from ledger.models import ActualLine, BudgetLine
 from ledger.valuation import CostRates
 
 _al = ActualLine.__table__
@@ -79,6 +79,50 @@ def reconvert(
         )
         counts[reason] += 1
         writer.add(LineChange(old["id"], old, new, reason))
+    return counts
+
+
+def reconvert_budget_lines(
+    ctx: WriteContext, series: Iterable[tuple[str, str, str, str]], since: date | None = None
+) -> dict[str, int]:
+    """The same as `reconvert` for budget lines (rate of the line's period's last day):
+    `fx_convert` for waiting lines, `fx_restate` in open periods, closed periods kept."""
+    from ledger.budget_history import LINE_COLUMNS as BUDGET_LINE_COLUMNS
+    from ledger.budget_history import BudgetLineBatch
+
+    settings = ctx.settings
+    changed = {s for s in series if s[0] in settings.rate_sources and s[1] == settings.rate_type}
+    counts = {"fx_convert": 0, "fx_restate": 0}
+    if not changed:
+        return counts
+    currencies = {c for s in changed for c in s[2:]}
+    bl = BudgetLine.__table__
+    where: Any = bl.c.currency != settings.base_currency
+    if settings.pivot_currency not in currencies:
+        where = and_(where, bl.c.currency.in_(currencies))
+    rows = [
+        dict(r)
+        for r in ctx.session.execute(select(bl).where(bl.c.deleted_at.is_(None), where)).mappings()
+    ]
+    book = RateBook.load(ctx.session, settings, {r["currency"] for r in rows})
+    batch = BudgetLineBatch(ctx)
+    for old in rows:
+        if ctx.periods.is_closed(old["period"]) and old["base_amount"] is not None:
+            continue
+        day = ctx.periods.bounds(old["period"])[1]
+        if since is not None and day < since and old["base_amount"] is not None:
+            continue
+        hit = book.lookup(old["currency"], day)
+        if hit is None or hit.rate == old["rate"]:
+            continue
+        reason = "fx_convert" if old["base_amount"] is None else "fx_restate"
+        new = {c: old[c] for c in BUDGET_LINE_COLUMNS}
+        new.update(
+            rate=hit.rate, base_amount=book.convert(old["amount"], hit), updated_at=ctx.recorded_at
+        )
+        batch.change(old, new, reason)
+        counts[reason] += 1
+    batch.flush()
     return counts
 
 

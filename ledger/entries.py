@@ -11,7 +11,7 @@ So for every line the sum of its entries equals its live measures, in every delt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -63,8 +63,10 @@ def _delta(new: Decimal | None, old: Decimal | None) -> Decimal | None:
     return (new or Decimal(0)) - (old or Decimal(0))
 
 
-def _entry(version: Mapping[str, Any], sign: int, reason: str) -> dict[str, Any]:
-    row = {d: version[d] for d in LINE_DIMENSIONS}
+def _entry(
+    version: Mapping[str, Any], sign: int, reason: str, dimensions: Sequence[str]
+) -> dict[str, Any]:
+    row = {d: version[d] for d in dimensions}
     for measure, delta in MEASURES:
         value = version.get(measure)
         row[delta] = value if sign > 0 else _neg(value)
@@ -73,22 +75,26 @@ def _entry(version: Mapping[str, Any], sign: int, reason: str) -> dict[str, Any]
 
 
 def entry_rows(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, reason: str
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    reason: str,
+    dimensions: Sequence[str] = LINE_DIMENSIONS,
 ) -> list[dict[str, Any]]:
-    """The entries that take a line's live version from `old` to `new` (rule 3)."""
+    """The entries that take a live version from `old` to `new` (rule 3). `dimensions` are the
+    columns whose change means reversal plus new version (budget lines have their own)."""
     if old is None and new is None:
         return []
     if old is None:
         assert new is not None
-        return [_entry(new, +1, reason)]
+        return [_entry(new, +1, reason, dimensions)]
     if new is None:
-        return [_entry(old, -1, reason)]
-    if any(old[d] != new[d] for d in LINE_DIMENSIONS):
-        return [_entry(old, -1, reason), _entry(new, +1, reason)]
+        return [_entry(old, -1, reason, dimensions)]
+    if any(old[d] != new[d] for d in dimensions):
+        return [_entry(old, -1, reason, dimensions), _entry(new, +1, reason, dimensions)]
     deltas = {delta: _delta(new.get(m), old.get(m)) for m, delta in MEASURES}
     if all(v is None or v == 0 for v in deltas.values()):
         return []
-    row = {d: new[d] for d in LINE_DIMENSIONS}
+    row = {d: new[d] for d in dimensions}
     row.update(deltas)
     row["reason"] = reason
     return [row]

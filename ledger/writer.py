@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ledger import quarantine
 from ledger.actuals import ApplyStats, apply_actuals
 from ledger.context import WriteContext
-from ledger.conversion import reconvert
+from ledger.conversion import reconvert, reconvert_budget_lines
 from ledger.currencies import is_currency
 from ledger.entries import LineWriter
 from ledger.fx import upsert_rates
@@ -74,6 +74,7 @@ class BatchResult:
     recorded_at: datetime
     stats: ApplyStats = field(default_factory=ApplyStats)
     fx: dict[str, int] = field(default_factory=dict)
+    budget_fx: dict[str, int] = field(default_factory=dict)
     remapped: int = 0
     held: int = 0
 
@@ -198,8 +199,9 @@ def _apply_bisecting(
         return
     held.extend(local)
     result.stats.add(attempt.stats)
-    for key, n in attempt.fx.items():
-        result.fx[key] = result.fx.get(key, 0) + n
+    for mine, theirs in ((result.fx, attempt.fx), (result.budget_fx, attempt.budget_fx)):
+        for key, n in theirs.items():
+            mine[key] = mine.get(key, 0) + n
     result.remapped += attempt.remapped
 
 
@@ -245,6 +247,7 @@ def _apply(
     if series:
         result.fx = reconvert(ctx, writer, series, since)
         writer.flush()
+        result.budget_fx = reconvert_budget_lines(ctx, series, since)
     if structure_changed:
         from ledger.mapping import remap_unmapped
 

@@ -56,8 +56,13 @@ def add_project(session: Session, code: str, source: str = "psa", ref: str | Non
     ).scalar_one()
     session.execute(
         ProjectLink.__table__.insert().values(
-            source=source, object_type="project", external_id=ref or code, project_id=pid,
-            origin="manual", created_at=now, updated_at=now,
+            source=source,
+            object_type="project",
+            external_id=ref or code,
+            project_id=pid,
+            origin="manual",
+            created_at=now,
+            updated_at=now,
         )
     )
     return int(pid)
@@ -81,7 +86,9 @@ def load(
     return result
 
 
-def project_total(session: Session, project_id: int, as_known_at: datetime | None = None) -> Decimal:
+def project_total(
+    session: Session, project_id: int, as_known_at: datetime | None = None
+) -> Decimal:
     """Counting base amount of a project from the entries (as known at T when given)."""
     q = select(func.coalesce(func.sum(LedgerEntry.base_delta), 0)).where(
         LedgerEntry.project_id == project_id, LedgerEntry.counts_amount.is_(True)
@@ -111,8 +118,14 @@ def assert_entries_match_lines(session: Session) -> None:
     al, le = ActualLine, LedgerEntry
     rows = session.execute(
         select(
-            al.id, al.deleted_at, al.amount, al.base_amount, al.hours,
-            func.sum(le.amount_delta), func.sum(le.base_delta), func.sum(le.hours_delta),
+            al.id,
+            al.deleted_at,
+            al.amount,
+            al.base_amount,
+            al.hours,
+            func.sum(le.amount_delta),
+            func.sum(le.base_delta),
+            func.sum(le.hours_delta),
         )
         .outerjoin(le, le.line_id == al.id)
         .group_by(al.id, al.deleted_at, al.amount, al.base_amount, al.hours)
@@ -121,4 +134,6 @@ def assert_entries_match_lines(session: Session) -> None:
     for lid, deleted_at, *values_and_sums in rows:
         for value, total in zip(values_and_sums[:3], values_and_sums[3:], strict=True):
             expected = Decimal(0) if deleted_at is not None or value is None else value
-            assert (total or Decimal(0)) == expected, f"line {lid}: entries {total} != line {expected}"
+            assert (total or Decimal(0)) == expected, (
+                f"line {lid}: entries {total} != line {expected}"
+            )

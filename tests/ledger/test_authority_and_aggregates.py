@@ -47,29 +47,57 @@ def test_two_sources_for_one_project_count_once(session: Session) -> None:
     session.execute(add_project_link, {"p": p1, "t": T0.replace(tzinfo=None)})
     cfg = settings(authority=TWO_SOURCES)
     load(session, [actual("tc1", "500.00", cost_type="labor")], cfg=cfg, at=T0)
-    load(session, [actual("co1", "500.00", cost_type="labor", project_ref="P1.01", project_ref_type="wbs")],
-         source="sap", cfg=cfg, at=T0)
-    assert (line(session, "tc1").counts_amount, line(session, "co1", "sap").counts_amount) == (True, False)
+    load(
+        session,
+        [actual("co1", "500.00", cost_type="labor", project_ref="P1.01", project_ref_type="wbs")],
+        source="sap",
+        cfg=cfg,
+        at=T0,
+    )
+    assert (line(session, "tc1").counts_amount, line(session, "co1", "sap").counts_amount) == (
+        True,
+        False,
+    )
     assert project_total(session, p1) == Decimal("500.00")
     assert _view_actual(session, "P1") == Decimal("500.00")
 
 
-def test_hours_from_one_source_and_labor_cost_from_another_each_count_once(session: Session) -> None:
+def test_hours_from_one_source_and_labor_cost_from_another_each_count_once(
+    session: Session,
+) -> None:
     """Hours count from the hours authority, labor cost from the labor authority."""
     p1 = add_project(session, "P1")
     session.execute(
-        text("INSERT INTO project_link (source, object_type, external_id, project_id, origin, created_at,"
-             " updated_at) VALUES ('sap', 'project', 'P1', :p, 'manual', :t, :t)"),
+        text(
+            "INSERT INTO project_link (source, object_type, external_id, project_id, origin, created_at,"
+            " updated_at) VALUES ('sap', 'project', 'P1', :p, 'manual', :t, :t)"
+        ),
         {"p": p1, "t": T0.replace(tzinfo=None)},
     )
-    cfg = settings(authority=AuthoritySettings(
-        projects="psa", labor="sap", expense="sap", hours="psa", revenue="psa", budget="sap"))
+    cfg = settings(
+        authority=AuthoritySettings(
+            projects="psa", labor="sap", expense="sap", hours="psa", revenue="psa", budget="sap"
+        )
+    )
     load(session, [actual("tc", "800.00", hours=Decimal("8"), cost_type="labor")], cfg=cfg, at=T0)
-    load(session, [actual("co", "760.00", hours=Decimal("8"), cost_type="labor")], source="sap", cfg=cfg, at=T0)
+    load(
+        session,
+        [actual("co", "760.00", hours=Decimal("8"), cost_type="labor")],
+        source="sap",
+        cfg=cfg,
+        at=T0,
+    )
     psa, sap = line(session, "tc"), line(session, "co", "sap")
-    assert (psa.counts_amount, psa.counts_hours, sap.counts_amount, sap.counts_hours) == (False, True, True, False)
+    assert (psa.counts_amount, psa.counts_hours, sap.counts_amount, sap.counts_hours) == (
+        False,
+        True,
+        True,
+        False,
+    )
     row = session.execute(
-        text("SELECT actual, actual_hours FROM v_project_budget_vs_actual WHERE project_code = 'P1'")
+        text(
+            "SELECT actual, actual_hours FROM v_project_budget_vs_actual WHERE project_code = 'P1'"
+        )
     ).one()
     assert (Decimal(row[0]), Decimal(row[1])) == (Decimal("760.00"), Decimal("8"))
     assert project_total(session, p1) == Decimal("760.00")
@@ -79,16 +107,21 @@ def test_authority_apply_reclasses_with_entries(session: Session) -> None:
     """Changing the labor authority and applying it writes reclass entries and moves totals."""
     p1 = add_project(session, "P1")
     session.execute(
-        text("INSERT INTO project_link (source, object_type, external_id, project_id, origin, created_at,"
-             " updated_at) VALUES ('sap', 'project', 'P1', :p, 'manual', :t, :t)"),
+        text(
+            "INSERT INTO project_link (source, object_type, external_id, project_id, origin, created_at,"
+            " updated_at) VALUES ('sap', 'project', 'P1', :p, 'manual', :t, :t)"
+        ),
         {"p": p1, "t": T0.replace(tzinfo=None)},
     )
     cfg = settings(authority=TWO_SOURCES)
     load(session, [actual("tc", "500.00", cost_type="labor")], cfg=cfg, at=T0)
     load(session, [actual("co", "450.00", cost_type="labor")], source="sap", cfg=cfg, at=T0)
     assert project_total(session, p1) == Decimal("500.00")
-    swapped = settings(authority=AuthoritySettings(
-        projects="psa", labor="sap", expense="sap", hours="psa", revenue="psa", budget="sap"))
+    swapped = settings(
+        authority=AuthoritySettings(
+            projects="psa", labor="sap", expense="sap", hours="psa", revenue="psa", budget="sap"
+        )
+    )
     result = authority_apply(session, swapped)
     session.commit()
     assert result["lines"] == 2
@@ -131,9 +164,15 @@ def test_aggregates_equal_a_group_by_over_lines(session: Session, n: int, inline
     add_project(session, "P2")
     load(session, [actual("seed", "1.00")], at=T0)
     batch = [
-        actual(f"l{i}", f"{i}.{i % 100:02d}", project_ref="P1" if i % 3 else "P2",
-               cost_type=("labor", "travel", "expense")[i % 3], currency="EUR" if i % 7 == 0 else "USD",
-               posted_on=T0.date() - timedelta(days=i % 90), hours=Decimal(i % 5) if i % 2 else None)
+        actual(
+            f"l{i}",
+            f"{i}.{i % 100:02d}",
+            project_ref="P1" if i % 3 else "P2",
+            cost_type=("labor", "travel", "expense")[i % 3],
+            currency="EUR" if i % 7 == 0 else "USD",
+            posted_on=T0.date() - timedelta(days=i % 90),
+            hours=Decimal(i % 5) if i % 2 else None,
+        )
         for i in range(n)
     ]
     load(session, batch, at=T0 + timedelta(hours=1))
@@ -145,8 +184,12 @@ def test_aggregates_equal_a_group_by_over_lines(session: Session, n: int, inline
         assert aggregates.stale_sources(session) == []
     assert _aggregate_rows(session) == _grouped_lines(session)
     # A small follow-up batch keeps them equal inline.
-    load(session, [actual("l1", "999.99"), actual("l2", "3.00", project_ref="P2")], deletions=["l3"],
-         at=T0 + timedelta(hours=2))
+    load(
+        session,
+        [actual("l1", "999.99"), actual("l2", "3.00", project_ref="P2")],
+        deletions=["l3"],
+        at=T0 + timedelta(hours=2),
+    )
     if not inline:
         assert session.get(AggregateState, "psa").stale_since is None
     assert _aggregate_rows(session) == _grouped_lines(session)
@@ -161,7 +204,11 @@ def test_rejected_batch_is_bisected_to_the_offending_record(session: Session) ->
     result = load(session, batch, at=T0)
     assert result.stats.written == 9
     held = session.scalars(select(Quarantine)).one()
-    assert (held.external_id, held.reason, "poison refused" in (held.detail or "")) == ("poison", "db_rejected", True)
+    assert (held.external_id, held.reason, "poison refused" in (held.detail or "")) == (
+        "poison",
+        "db_rejected",
+        True,
+    )
     assert project_total(session, p1) == Decimal("9.00")
     assert_entries_match_lines(session)
 
@@ -170,14 +217,30 @@ def test_scope_end_reverses_what_the_scope_did_not_list(session: Session) -> Non
     """A project scope lists 2 of its 3 lines: the third is reversed; other projects stay."""
     p1 = add_project(session, "P1")
     p2 = add_project(session, "P2")
-    load(session, [actual("a", "1.00"), actual("b", "2.00"), actual("c", "4.00"),
-                   actual("z", "8.00", project_ref="P2")], at=T0)
+    load(
+        session,
+        [
+            actual("a", "1.00"),
+            actual("b", "2.00"),
+            actual("c", "4.00"),
+            actual("z", "8.00", project_ref="P2"),
+        ],
+        at=T0,
+    )
     record_seen(session, "project:P1", ["a", "b"])
-    check, reversed_ = end_scope(session, settings(max_scope_reversal_min=0, max_scope_reversal=Decimal("0.5")),
-                                 "psa", "actuals", "project:P1")
+    check, reversed_ = end_scope(
+        session,
+        settings(max_scope_reversal_min=0, max_scope_reversal=Decimal("0.5")),
+        "psa",
+        "actuals",
+        "project:P1",
+    )
     session.commit()
     assert (check.open_lines, check.unseen, reversed_) == (3, 1, 1)
-    assert (project_total(session, p1), project_total(session, p2)) == (Decimal("3.00"), Decimal("8.00"))
+    assert (project_total(session, p1), project_total(session, p2)) == (
+        Decimal("3.00"),
+        Decimal("8.00"),
+    )
     assert line(session, "c").deleted_reason == "scope_reversal"
 
 

@@ -16,16 +16,22 @@ from tests.ledger.conftest import drop_poison_trigger
 
 
 def _view_row(session: Session, code: str) -> dict[str, object]:
-    row = session.execute(
-        text("SELECT * FROM v_project_budget_vs_actual WHERE project_code = :c"), {"c": code}
-    ).mappings().one()
+    row = (
+        session.execute(
+            text("SELECT * FROM v_project_budget_vs_actual WHERE project_code = :c"), {"c": code}
+        )
+        .mappings()
+        .one()
+    )
     return dict(row)
 
 
 def _open(session: Session) -> list[tuple[str, str]]:
     return [
         (q.external_id, q.reason)
-        for q in session.scalars(select(Quarantine).where(Quarantine.status == "open").order_by(Quarantine.external_id))
+        for q in session.scalars(
+            select(Quarantine).where(Quarantine.status == "open").order_by(Quarantine.external_id)
+        )
     ]
 
 
@@ -64,10 +70,27 @@ def test_half_cent_ties_round_half_up_on_both_engines(session: Session) -> None:
     from ledger.records import FxRateRecord
 
     p1 = add_project(session, "P1")
-    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 1, 1), rate=Decimal("1"))],
-         source="manual", stream="fx", at=T0)
-    load(session, [actual("t1", "0.125", currency="EUR"), actual("t2", "-0.125", currency="EUR"),
-                   actual("t3", "0.005"), actual("t4", "0.00005")], at=T0)
+    load(
+        session,
+        [
+            FxRateRecord(
+                from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 1, 1), rate=Decimal("1")
+            )
+        ],
+        source="manual",
+        stream="fx",
+        at=T0,
+    )
+    load(
+        session,
+        [
+            actual("t1", "0.125", currency="EUR"),
+            actual("t2", "-0.125", currency="EUR"),
+            actual("t3", "0.005"),
+            actual("t4", "0.00005"),
+        ],
+        at=T0,
+    )
     assert line(session, "t1").base_amount == Decimal("0.1300")
     assert line(session, "t2").base_amount == Decimal("-0.1300")
     assert line(session, "t3").base_amount == Decimal("0.0100")
@@ -78,25 +101,39 @@ def test_half_cent_ties_round_half_up_on_both_engines(session: Session) -> None:
 def test_invalid_and_unmapped_are_held_with_reasons_while_the_rest_loads(session: Session) -> None:
     """Invalid records stay out; unmapped ones load under UNMAPPED without counting."""
     p1 = add_project(session, "P1")
-    load(session, [
-        actual("ok", "10.00"),
-        actual("noamt", None),
-        actual("ccy", "5.00", currency="XYZ"),
-        actual("noccy", "5.00", currency=None),
-        actual("orphan", "7.00", project_ref="NOPE"),
-        actual("noproj", "3.00", project_ref=None),
-    ], at=T0)
+    load(
+        session,
+        [
+            actual("ok", "10.00"),
+            actual("noamt", None),
+            actual("ccy", "5.00", currency="XYZ"),
+            actual("noccy", "5.00", currency=None),
+            actual("orphan", "7.00", project_ref="NOPE"),
+            actual("noproj", "3.00", project_ref=None),
+        ],
+        at=T0,
+    )
     assert _open(session) == [
-        ("ccy", "unknown_currency"), ("noamt", "missing_amount"), ("noccy", "missing_currency"),
-        ("noproj", "unmapped"), ("orphan", "unmapped"),
+        ("ccy", "unknown_currency"),
+        ("noamt", "missing_amount"),
+        ("noccy", "missing_currency"),
+        ("noproj", "unmapped"),
+        ("orphan", "unmapped"),
     ]
     orphan = line(session, "orphan")
-    assert (orphan.project_id, orphan.counts_amount, orphan.amount) == (UNMAPPED_ID, False, Decimal("7.0000"))
+    assert (orphan.project_id, orphan.counts_amount, orphan.amount) == (
+        UNMAPPED_ID,
+        False,
+        Decimal("7.0000"),
+    )
     assert project_total(session, p1) == Decimal("10.00")
     assert project_total(session, UNMAPPED_ID) == Decimal("0")
     before = counts(session)
-    load(session, [actual("ccy", "5.00", currency="XYZ"), actual("orphan", "7.00", project_ref="NOPE")],
-         at=T0 + timedelta(hours=1))
+    load(
+        session,
+        [actual("ccy", "5.00", currency="XYZ"), actual("orphan", "7.00", project_ref="NOPE")],
+        at=T0 + timedelta(hours=1),
+    )
     assert counts(session) == before
     assert _open(session)[0] == ("ccy", "unknown_currency")
 
@@ -105,7 +142,11 @@ def test_newer_version_resolves_the_held_one(session: Session) -> None:
     """A newer valid version loads and resolves the open entry of its key."""
     add_project(session, "P1")
     load(session, [actual("a", "5.00", currency="XYZ", source_modified_at=T0)], at=T0)
-    load(session, [actual("a", "5.00", source_modified_at=T0 + timedelta(minutes=5))], at=T0 + timedelta(hours=1))
+    load(
+        session,
+        [actual("a", "5.00", source_modified_at=T0 + timedelta(minutes=5))],
+        at=T0 + timedelta(hours=1),
+    )
     assert _open(session) == []
     q = session.scalars(select(Quarantine)).one()
     assert (q.status, q.resolution) == ("resolved", "loaded")
@@ -123,10 +164,16 @@ def test_invalid_new_version_reverses_the_loaded_line(session: Session) -> None:
     """A loaded line whose new version is invalid is reversed (superseded_invalid)."""
     p1 = add_project(session, "P1")
     load(session, [actual("a", "9.00", source_modified_at=T0)], at=T0)
-    load(session, [actual("a", "9.00", currency="???", source_modified_at=T0 + timedelta(minutes=1))],
-         at=T0 + timedelta(hours=1))
+    load(
+        session,
+        [actual("a", "9.00", currency="???", source_modified_at=T0 + timedelta(minutes=1))],
+        at=T0 + timedelta(hours=1),
+    )
     stored = line(session, "a")
-    assert (stored.deleted_reason, project_total(session, p1)) == ("superseded_invalid", Decimal("0"))
+    assert (stored.deleted_reason, project_total(session, p1)) == (
+        "superseded_invalid",
+        Decimal("0"),
+    )
     assert _open(session) == [("a", "unknown_currency")]
 
 
@@ -134,7 +181,11 @@ def test_retry_never_goes_back_in_time(session: Session) -> None:
     """A held version older than its line is resolved as superseded by retry, never applied."""
     add_project(session, "P1")
     load(session, [actual("a", "6.00", source_modified_at=T0 + timedelta(days=1))], at=T0)
-    load(session, [actual("a", "4.00", currency="XYZ", source_modified_at=T0)], at=T0 + timedelta(days=2))
+    load(
+        session,
+        [actual("a", "4.00", currency="XYZ", source_modified_at=T0)],
+        at=T0 + timedelta(days=2),
+    )
     assert _open(session) == [("a", "unknown_currency")]
     result = quarantine_retry(session, settings())
     session.commit()
@@ -151,7 +202,11 @@ def test_retry_loads_what_the_database_refused_before(session: Session, engine: 
     drop_poison_trigger(engine, session)
     result = quarantine_retry(session, settings())
     session.commit()
-    assert (result["retried"], _open(session), project_total(session, p1)) == (1, [], Decimal("3.00"))
+    assert (result["retried"], _open(session), project_total(session, p1)) == (
+        1,
+        [],
+        Decimal("3.00"),
+    )
 
 
 def test_mapping_fix_remaps_unmapped_lines(session: Session) -> None:

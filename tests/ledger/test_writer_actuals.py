@@ -27,8 +27,11 @@ def _entries(session: Session, external_id: str) -> list[tuple[object, ...]]:
     lid = line(session, external_id).id
     rows = session.execute(
         select(
-            LedgerEntry.reason, LedgerEntry.project_id, LedgerEntry.amount_delta,
-            LedgerEntry.currency, LedgerEntry.base_delta,
+            LedgerEntry.reason,
+            LedgerEntry.project_id,
+            LedgerEntry.amount_delta,
+            LedgerEntry.currency,
+            LedgerEntry.base_delta,
         )
         .where(LedgerEntry.line_id == lid)
         .order_by(LedgerEntry.id)
@@ -103,8 +106,17 @@ def test_move_between_projects_keeps_history(session: Session) -> None:
 def test_currency_restatement_reverses_usd_and_adds_eur(session: Session) -> None:
     """100.00 USD restated to 92.00 EUR: a USD reversal and a EUR entry."""
     p1 = add_project(session, "P1")
-    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 1),
-                                rate=Decimal("1.08"))], source="manual", stream="fx", at=T0)
+    load(
+        session,
+        [
+            FxRateRecord(
+                from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 1), rate=Decimal("1.08")
+            )
+        ],
+        source="manual",
+        stream="fx",
+        at=T0,
+    )
     load(session, [actual("a1", "100.00")], at=T0)
     load(session, [actual("a1", "92.00", currency="EUR")], at=T0 + timedelta(days=1))
     assert _entries(session, "a1") == [
@@ -119,17 +131,33 @@ def test_currency_restatement_reverses_usd_and_adds_eur(session: Session) -> Non
 def test_rate_arriving_later_converts_each_waiting_line_once(session: Session) -> None:
     """Lines without a rate wait with base NULL; the rate adds one fx_convert entry per line."""
     p1 = add_project(session, "P1")
-    load(session, [actual("e1", "10.00", currency="EUR"), actual("e2", "20.00", currency="EUR")], at=T0)
+    load(
+        session,
+        [actual("e1", "10.00", currency="EUR"), actual("e2", "20.00", currency="EUR")],
+        at=T0,
+    )
     assert line(session, "e1").base_amount is None
     assert project_total(session, p1) == Decimal("0")
     result = load(
         session,
-        [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 1), rate=Decimal("1.1"))],
-        source="manual", stream="fx", at=T0 + timedelta(days=1),
+        [
+            FxRateRecord(
+                from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 1), rate=Decimal("1.1")
+            )
+        ],
+        source="manual",
+        stream="fx",
+        at=T0 + timedelta(days=1),
     )
     assert result.fx == {"fx_convert": 2, "fx_restate": 0, "rate_outdated": 0}
     assert [e[0] for e in _entries(session, "e1")] == ["insert", "fx_convert"]
-    assert _entries(session, "e2")[1] == ("fx_convert", p1, Decimal("0.0000"), "EUR", Decimal("22.0000"))
+    assert _entries(session, "e2")[1] == (
+        "fx_convert",
+        p1,
+        Decimal("0.0000"),
+        "EUR",
+        Decimal("22.0000"),
+    )
     assert project_total(session, p1) == Decimal("33.00")
     assert_entries_match_lines(session)
 
@@ -140,14 +168,36 @@ def test_changed_rate_restates_open_periods_and_flags_closed_ones(session: Sessi
 
     add_project(session, "P1")
     fx = dict(source="manual", stream="fx")
-    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1),
-                                rate=Decimal("1.10"))], at=T0, **fx)
-    load(session, [actual("sep", "100.00", currency="EUR", posted_on=date(2025, 9, 10)),
-                   actual("oct", "100.00", currency="EUR")], at=T0)
+    load(
+        session,
+        [
+            FxRateRecord(
+                from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1), rate=Decimal("1.10")
+            )
+        ],
+        at=T0,
+        **fx,
+    )
+    load(
+        session,
+        [
+            actual("sep", "100.00", currency="EUR", posted_on=date(2025, 9, 10)),
+            actual("oct", "100.00", currency="EUR"),
+        ],
+        at=T0,
+    )
     close_period(session, "fiscal", "2025-09", T0)
     session.commit()
-    result = load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1),
-                                         rate=Decimal("1.20"))], at=T0 + timedelta(days=1), **fx)
+    result = load(
+        session,
+        [
+            FxRateRecord(
+                from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1), rate=Decimal("1.20")
+            )
+        ],
+        at=T0 + timedelta(days=1),
+        **fx,
+    )
     assert result.fx == {"fx_convert": 0, "fx_restate": 1, "rate_outdated": 1}
     assert line(session, "oct").base_amount == Decimal("120.0000")
     sep = line(session, "sep")
@@ -187,6 +237,9 @@ def test_as_known_at_before_and_after_each_change(session: Session) -> None:
     load(session, [actual("a1", "15.00"), actual("a2", "1.00")], at=times[1])
     load(session, deletions=["a2"], at=times[2])
     assert [project_total(session, p1, t) for t in times] == [
-        Decimal("10.00"), Decimal("16.00"), Decimal("15.00"), Decimal("15.00"),
+        Decimal("10.00"),
+        Decimal("16.00"),
+        Decimal("15.00"),
+        Decimal("15.00"),
     ]
     assert project_total(session, p1, T0 - timedelta(seconds=1)) == Decimal("0")
