@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 #: Bump when the hashed form changes; lines with an older version are re-hashed, not re-written.
@@ -25,8 +26,14 @@ def _canon(value: Any) -> str:
     return str(value)
 
 
+@cache
+def _hashed_fields(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name not in _SKIP)
+
+
 def content_hash(record: Any) -> str:
     """Hash of a record's content, ignoring the source's change time."""
-    parts = [type(record).__name__]
-    parts.extend(_canon(getattr(record, f.name)) for f in fields(record) if f.name not in _SKIP)
+    cls = type(record)
+    parts = [cls.__name__]
+    parts.extend(_canon(getattr(record, name)) for name in _hashed_fields(cls))
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=20).hexdigest()
