@@ -25,10 +25,11 @@ from sqlalchemy import Table, exists, update
 
 from ledger import quarantine
 from ledger.actuals import ApplyStats
-from ledger.budget_history import BudgetLineBatch, deleted_version, live, stored_lines
+from ledger.budget_history import BudgetLineBatch, deleted_version, stored_lines
 from ledger.calendar import parse_period
 from ledger.context import WriteContext
 from ledger.currencies import is_currency, round_money
+from ledger.entries import live
 from ledger.fx import RateBook
 from ledger.hashing import content_hash
 from ledger.keyed_rows import (
