@@ -127,6 +127,13 @@ def apply_actuals(
 
     ctx.cover_dates({r.posted_on for r in valid.values()})
     ctx.cover_periods({r.period for r in valid.values() if r.period})
+    for key, r in list(valid.items()):
+        if ctx.period_of(r.posted_on, r.period) is None:
+            del valid[key]
+            invalid[key] = r
+            what = f"period {r.period}" if r.period else f"a period for {r.posted_on}"
+            cal = ctx.settings.calendar.name
+            held.append(held_item(key, "unknown_period", f"calendar {cal} has no {what}", r))
     placements = resolve_projects(
         s,
         ctx.settings,
@@ -231,7 +238,8 @@ def build_line(
 ) -> dict[str, Any]:
     """The new version of a line (every LINE_COLUMNS value) for a valid record."""
     resource_id = resources.get(r.resource_ref) if r.resource_ref else None
-    period = r.period or ctx.periods.period_for(r.posted_on)
+    period = ctx.period_of(r.posted_on, r.period)
+    assert period is not None  # apply_actuals held the records without one
     amount, currency, valuation_rate = r.amount, r.currency, None
     if amount is None and r.hours is not None:
         priced = valuation.rate(resource_id, r.role, r.posted_on)

@@ -42,13 +42,24 @@ class WriteContext:
         if not days:
             return
         cal = self.settings.calendar
-        missing = {fiscal_year_of(cal, d) for d in days if not self._covered(d)}
-        if not missing:
-            return
-        start = year_bounds(cal, min(missing))[0]
-        end = year_bounds(cal, max(missing))[1]
-        if ensure_periods(self.session, cal, start, end):
-            self._periods = None
+        missing: set[int] = set()
+        for d in days:
+            if not self._covered(d):
+                try:
+                    missing.add(fiscal_year_of(cal, d))
+                except LookupError:
+                    continue  # a calendar file that does not cover it: the writer holds the line
+        self._ensure_years(missing)
+
+    def _ensure_years(self, years: set[int]) -> None:
+        cal = self.settings.calendar
+        for year in sorted(years):
+            try:
+                start, end = year_bounds(cal, year)
+            except LookupError:
+                continue
+            if ensure_periods(self.session, cal, start, end):
+                self._periods = None
 
     def _covered(self, d: date) -> bool:
         try:
@@ -59,13 +70,17 @@ class WriteContext:
 
     def cover_periods(self, keys: set[str]) -> None:
         """Make sure the fiscal years of these 'YYYY-PP' keys exist in fiscal_period."""
-        cal = self.settings.calendar
-        years = {int(k[:4]) for k in keys if not self.periods.contains(k)}
-        if years:
-            start = year_bounds(cal, min(years))[0]
-            end = year_bounds(cal, max(years))[1]
-            if ensure_periods(self.session, cal, start, end):
-                self._periods = None
+        self._ensure_years({int(k[:4]) for k in keys if not self.periods.contains(k)})
+
+    def period_of(self, posted_on: date, stated: str | None) -> str | None:
+        """The line's period: the source's own when stated, else the one of `posted_on`;
+        None when the calendar has no such period."""
+        if stated is not None:
+            return stated if self.periods.contains(stated) else None
+        try:
+            return self.periods.period_for(posted_on)
+        except LookupError:
+            return None
 
     def reset_caches(self) -> None:
         """Forget cached periods and scopes (after a savepoint rolled back what they saw)."""

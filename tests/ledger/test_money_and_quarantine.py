@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -65,8 +65,6 @@ def test_amount_beyond_range_is_quarantined(session: Session) -> None:
 
 def test_half_cent_ties_round_half_up_on_both_engines(session: Session) -> None:
     """Ties round half up per line: 0.125 EUR -> 0.13 USD, -0.125 -> -0.13, 0.005 USD -> 0.01."""
-    from datetime import date
-
     from ledger.records import FxRateRecord
 
     p1 = add_project(session, "P1")
@@ -220,3 +218,24 @@ def test_mapping_fix_remaps_unmapped_lines(session: Session) -> None:
     session.commit()
     assert (line(session, "o").project_id, project_total(session, p1)) == (p1, Decimal("7.00"))
     assert _open(session) == []
+
+
+def test_period_the_calendar_lacks_is_held(session: Session) -> None:
+    """A stated special period of a calendar without special periods is held unknown_period."""
+    add_project(session, "P1")
+    load(session, [actual("p13", "5.00", period="2025-13"), actual("ok", "1.00", period="2025-12")], at=T0)
+    assert _open(session) == [("p13", "unknown_period")]
+    q = session.scalars(select(Quarantine).where(Quarantine.external_id == "p13")).one()
+    assert q.detail == "calendar fiscal has no period 2025-13"
+    assert line(session, "ok").period == "2025-12"
+
+
+def test_special_period_stated_by_the_source_is_kept(session: Session) -> None:
+    """With special periods configured, a posting the source files in 2025-13 stays there."""
+    from ledger.settings import CalendarSettings
+
+    add_project(session, "P1")
+    cfg = settings(calendar=CalendarSettings(special_periods=2))
+    load(session, [actual("adj", "5.00", posted_on=date(2025, 12, 31), period="2025-13")],
+         cfg=cfg, at=T0)
+    assert line(session, "adj").period == "2025-13"
