@@ -7,8 +7,9 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from ledger.calendar import PeriodIndex, ensure_periods, fiscal_year_of, year_bounds
+from ledger.calendar import fiscal_year_of, year_bounds
 from ledger.models import utcnow
+from ledger.periods import PeriodIndex, ensure_periods
 from ledger.resolve import Authority
 from ledger.settings import LedgerSettings
 

@@ -20,15 +20,10 @@ from jobs.cli.common import (
     table,
 )
 from ledger.admin import quarantine_purge, quarantine_retry
-from ledger.calendar import (
-    close_period,
-    default_range,
-    ensure_periods,
-    parse_period,
-    reopen_period,
-)
+from ledger.calendar import default_range, parse_period
 from ledger.dates import business_date
 from ledger.models import utcnow
+from ledger.periods import close_period, ensure_periods, reopen_period
 from ledger.queries import quarantine_entries
 from ledger.settings import CalendarSettings
 

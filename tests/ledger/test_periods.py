@@ -9,14 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.calendar import (
-    PeriodIndex,
-    close_period,
-    ensure_periods,
-    generate_years,
-    reopen_period,
-)
+from ledger.calendar import generate_years
 from ledger.models import FiscalPeriod
+from ledger.periods import PeriodIndex, close_period, ensure_periods, reopen_period
 from ledger.settings import CalendarSettings
 
 CLOSE_TIME = datetime(2025, 11, 3, 9, 30, tzinfo=timezone(timedelta(hours=-6)))

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from ledger.calendar import (
-    PeriodIndex,
     PeriodSpec,
     default_range,
     fiscal_year_of,
@@ -22,6 +21,7 @@ from ledger.calendar import (
     year_bounds,
 )
 from ledger.dates import business_date
+from ledger.periods import PeriodIndex
 from ledger.settings import CalendarSettings
 
 D = date
