@@ -1,0 +1,178 @@
+"""The connector contract (DESIGN.md "The connector contract").
+
+A connector is built from its validated settings, declares its streams, and for each stream
+yields `Page`s from `extract(stream, request)`. It never stores cursors, never touches the
+ledger and never opens a transaction: the runner (`jobs.sync`) owns state, batching and
+loading. Bad rows travel in `Page.rejected`; only whole-read failures raise (`connectors.errors`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.calendar import parse_period
+from ledger.records import Record, Rejected
+from ledger.writer import DELETION_KINDS
+
+CursorKind = Literal["timestamp", "period", "offset", "token"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position in a stream: a UTC timestamp, a 'YYYY-PP' period, an offset or an opaque token.
+
+    Stored as JSON in `sync_state` (`to_json` / `from_json`). Timestamps, periods and offsets
+    are ordered; tokens are not (a connector that uses them sets one on its last page only).
+    """
+
+    kind: CursorKind
+    value: datetime | str | int
+
+    def __post_init__(self) -> None:
+        ok = {
+            "timestamp": isinstance(self.value, datetime) and self.value.tzinfo is not None,
+            "period": isinstance(self.value, str),
+            "offset": isinstance(self.value, int) and not isinstance(self.value, bool),
+            "token": isinstance(self.value, str),
+        }[self.kind]
+        if not ok:
+            raise ValueError(f"a {self.kind} cursor cannot hold {self.value!r}")
+        if self.kind == "period":
+            parse_period(str(self.value))
+
+    def to_json(self) -> dict[str, Any]:
+        value = (
+            self.value.astimezone(UTC).isoformat()
+            if isinstance(self.value, datetime)
+            else self.value
+        )
+        return {"kind": self.kind, "value": value}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cursor:
+        kind, value = data["kind"], data["value"]
+        if kind == "timestamp":
+            value = datetime.fromisoformat(value)
+        return cls(kind, value)
+
+    def comparable(self, other: Cursor) -> bool:
+        """Whether the two can be ordered (same kind, not tokens)."""
+        return self.kind == other.kind and self.kind != "token"
+
+    def __lt__(self, other: Cursor) -> bool:
+        if not self.comparable(other):
+            raise TypeError(f"cannot order a {self.kind} cursor against a {other.kind} cursor")
+        return self.value < other.value  # type: ignore[operator]
+
+    def minus(self, lookback: timedelta) -> Cursor:
+        """A timestamp cursor moved back by the lookback; other kinds are returned as they are."""
+        if self.kind == "timestamp" and isinstance(self.value, datetime):
+            return Cursor("timestamp", self.value - lookback)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeStart:
+    """From here until ScopeEnd(key) the source lists every key of the scope."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeEnd:
+    """The scope is complete: what it holds in the ledger but was not listed is gone."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a stream. A ScopeStart applies before the page's records, a ScopeEnd after.
+
+    `checkpoint` is set only when every record with a smaller cursor value has been yielded.
+    """
+
+    records: Sequence[Record] = ()
+    deletions: Sequence[str] = ()
+    rejected: Sequence[Rejected] = ()
+    checkpoint: Cursor | None = None
+    scope: ScopeStart | ScopeEnd | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """Where to read from. `cursor`: the stored checkpoint minus the lookback, or the first open
+    period, or None for a full read; `checkpoint`: the stored value as it is; `scope`: None, or
+    the scope key of a `--project` / `--period` re-sync, read in full between ScopeStart and
+    ScopeEnd (or refused with ConnectorConfigError)."""
+
+    cursor: Cursor | None = None
+    checkpoint: Cursor | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A declared stream: its cursor kind, what its deletions remove, and how keys are made."""
+
+    name: str
+    cursor: CursorKind
+    deletes: str = "actual"  # one of ledger.writer.DELETION_KINDS
+    external_id: str = "<Id>"
+    counts: str = ""  # which source states count as actuals
+    scopes: tuple[str, ...] = ()  # scope kinds a re-sync may ask for: "project", "period"
+
+    def __post_init__(self) -> None:
+        if self.deletes not in DELETION_KINDS:
+            raise ValueError(
+                f"stream {self.name}: deletes must be one of {', '.join(DELETION_KINDS)}"
+            )
+
+
+class ConnectorSettings(BaseModel):
+    """Base of every kind's settings model: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class ConnectorContext:
+    """What every connector gets besides its own settings."""
+
+    name: str
+    connect_timeout: timedelta = timedelta(seconds=10)
+    read_timeout: timedelta = timedelta(seconds=120)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(ABC):
+    """Base class of a connector kind. Subclasses set `kind`, `settings_model` and `streams`."""
+
+    kind: ClassVar[str]
+    settings_model: ClassVar[type[ConnectorSettings]]
+    streams: ClassVar[Mapping[str, StreamSpec]]
+
+    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @property
+    def name(self) -> str:
+        return self.context.name
+
+    @abstractmethod
+    def check(self) -> None:
+        """A cheap authenticated call; raises a ConnectorError when the source cannot be read."""
+
+    @abstractmethod
+    def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
+        """Pages of `stream` from `request`. Raises ConnectorError for the whole read only."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sessions and sockets."""

@@ -1,0 +1,34 @@
+"""Errors a connector raises for a whole read, typed by what the caller must do.
+
+    ConnectorError
+     |- ConnectorConfigError     bad settings, 401/403 after re-login -> stop it, alert
+     |- ConnectorTransientError  429, 5xx, timeouts, API quota        -> keep cursor, retry
+     |- SourceError              the source answered with an error    -> fail the run
+
+A single bad row is never an exception: it travels in the page as `rejected` and lands in
+quarantine. Vendor exceptions are translated in one place per connector (`raise ... from exc`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ConnectorError(Exception):
+    """Base of every error a connector raises for a whole read."""
+
+
+class ConnectorConfigError(ConnectorError):
+    """The connector cannot work as configured (bad settings, credentials refused)."""
+
+
+class ConnectorTransientError(ConnectorError):
+    """Try again later: the checkpoint stays where it is. `retry_at` when the source said."""
+
+    def __init__(self, message: str, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class SourceError(ConnectorError):
+    """The source answered with an error the connector cannot recover from."""
