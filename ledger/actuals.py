@@ -8,7 +8,6 @@ entries with INSERT ... SELECT / UPDATE ... FROM from the stage.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,10 +31,13 @@ from ledger.records import ActualRecord
 from ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from ledger.valuation import CostRates
 
+OUTCOMES = ("read", "inserted", "restated", "unchanged", "quarantined", "deleted")
+
 
 @dataclass
 class ApplyStats:
-    """What one batch did, for the run's counters."""
+    """What one batch did, for the run's counters. `written` = inserted + restated (+ other
+    record types' writes); `amounts[outcome][currency]` sums the money of actual lines."""
 
     read: int = 0
     written: int = 0
@@ -43,13 +45,32 @@ class ApplyStats:
     quarantined: int = 0
     deleted: int = 0
     entries: int = 0
-    amounts_read: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    inserted: int = 0
+    restated: int = 0
+    amounts: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+    def count(self, outcome: str, currency: str | None, amount: Decimal | None) -> None:
+        """Add one line's money to the per-currency amounts of `outcome`."""
+        if amount is not None and currency:
+            per = self.amounts.setdefault(outcome, {})
+            per[currency] = per.get(currency, Decimal(0)) + amount
 
     def add(self, other: ApplyStats) -> None:
-        for name in ("read", "written", "unchanged", "quarantined", "deleted", "entries"):
+        for name in (
+            "read",
+            "written",
+            "unchanged",
+            "quarantined",
+            "deleted",
+            "entries",
+            "inserted",
+            "restated",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for ccy, amount in other.amounts_read.items():
-            self.amounts_read[ccy] += amount
+        for outcome, per in other.amounts.items():
+            mine = self.amounts.setdefault(outcome, {})
+            for ccy, amount in per.items():
+                mine[ccy] = mine.get(ccy, Decimal(0)) + amount
 
 
 def validate(record: ActualRecord) -> tuple[str, str] | None:
@@ -109,9 +130,9 @@ def apply_actuals(
     and append quarantine items to `held`. Resolves quarantine entries of loaded keys."""
     s, source, now = ctx.session, ctx.source, ctx.recorded_at
     stats = ApplyStats(read=len(records))
+    held_before = len(held)
     for r in records:
-        if r.amount is not None and r.currency:
-            stats.amounts_read[r.currency] += r.amount
+        stats.count("read", r.currency, r.amount)
     latest = latest_by_key(records)
     valid: dict[str, ActualRecord] = {}
     invalid: dict[str, ActualRecord] = {}
@@ -122,6 +143,7 @@ def apply_actuals(
         else:
             invalid[key] = r
             held.append(held_item(r.external_id, problem[0], problem[1], r))
+            stats.count("quarantined", r.currency, r.amount)
     existing = current_lines(s, source, stream, [*latest, *deletions])
     open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions])
 
@@ -134,6 +156,7 @@ def apply_actuals(
             what = f"period {r.period}" if r.period else f"a period for {r.posted_on}"
             cal = ctx.settings.calendar.name
             held.append(held_item(key, "unknown_period", f"calendar {cal} has no {what}", r))
+            stats.count("quarantined", r.currency, r.amount)
     placements = resolve_projects(
         s,
         ctx.settings,
@@ -159,6 +182,7 @@ def apply_actuals(
         old = existing.get(key)
         if old is not None and _older(r.source_modified_at, old["source_modified_at"]):
             stats.unchanged += 1  # a retry or late page never goes back in time
+            stats.count("unchanged", r.currency, r.amount)
             continue
         digest = content_hash(r)
         placement = (
@@ -168,6 +192,7 @@ def apply_actuals(
         )
         if old is not None and old["deleted_at"] is None and old["content_hash"] == digest:
             stats.unchanged += 1
+            stats.count("unchanged", r.currency, r.amount)
             if placement.mapped:
                 loaded[key] = r.source_modified_at
             continue
@@ -175,6 +200,9 @@ def apply_actuals(
         reason = "restate" if old is not None and old["deleted_at"] is None else "insert"
         stats.entries += writer.add(LineChange(old["id"] if old else None, old, new, reason))
         stats.written += 1
+        outcome = "inserted" if reason == "insert" else "restated"
+        setattr(stats, outcome, getattr(stats, outcome) + 1)
+        stats.count(outcome, new["currency"], new["amount"])
         if placement.mapped:
             loaded[key] = r.source_modified_at
         else:
@@ -199,6 +227,7 @@ def apply_actuals(
                 LineChange(old["id"], old, _deleted(old, now, "superseded_invalid"), "delete")
             )
             stats.deleted += 1
+            stats.count("deleted", old["currency"], old["amount"])
     gone: dict[str, datetime | None] = {}
     for key in dict.fromkeys(deletions):
         old = existing.get(key)
@@ -208,7 +237,8 @@ def apply_actuals(
                 LineChange(old["id"], old, _deleted(old, now, "deleted"), "delete")
             )
             stats.deleted += 1
-    stats.quarantined = sum(1 for h in held)
+            stats.count("deleted", old["currency"], old["amount"])
+    stats.quarantined = len(held) - held_before
     quarantine.resolve(s, source, stream, loaded, "loaded", now, current=open_q)
     quarantine.resolve(s, source, stream, gone, "deleted", now, current=open_q)
     return stats

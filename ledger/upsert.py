@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
 def insert_for(session: Session, table: Table) -> Any:
     """The dialect's own `insert()` (the one that has `on_conflict_do_*`)."""
-    name = session.get_bind().dialect.name
+    return insert_for_dialect(session.get_bind().dialect, table)
+
+
+def insert_for_dialect(dialect: Dialect, table: Table) -> Any:
+    """The `insert()` of this dialect (SQLite or PostgreSQL)."""
+    name = dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":

@@ -1,0 +1,177 @@
+"""Leases in `sync_lock`: one holder per connector (or '@reconcile') across processes and
+machines, coordinated only by the database.
+
+`acquire` is one atomic upsert that succeeds only when the lease is free or expired (no
+heartbeat for `ttl`); the holder heartbeats every ttl/4 from a thread, and every batch
+transaction calls `confirm`, which renews the lease inside that transaction and fails when the
+lease is no longer this holder's: a run that lost its lease cannot commit.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import Engine, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from ledger.models import SyncLock, SyncRun, utcnow
+from ledger.upsert import insert_for_dialect
+
+log = structlog.get_logger(__name__)
+_lock = SyncLock.__table__
+
+
+class LeaseHeld(RuntimeError):
+    """Another holder has the lease; the message says which run since when."""
+
+
+class LeaseLost(RuntimeError):
+    """This holder's lease expired and was taken over: its work must not commit."""
+
+
+def new_holder() -> str:
+    """A holder name unique to this process and call: host:pid:random."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Lease:
+    """The lease of `name`, held (or not) by `holder`."""
+
+    engine: Engine
+    name: str
+    holder: str
+    ttl: timedelta
+
+    def acquire(self, now: datetime | None = None) -> str | None:
+        """Take the lease when free or expired. Returns None on success, else the holder's
+        description ("run N since HH:MM UTC"). The previous holder's run, if it was left
+        running with an expired lease, is marked abandoned."""
+        now = now or utcnow()
+        expiry = now - self.ttl
+        with self.engine.begin() as conn:
+            stmt = insert_for_dialect(conn.dialect, _lock).values(
+                connector=self.name,
+                holder=self.holder,
+                run_id=None,
+                acquired_at=now,
+                heartbeat_at=now,
+                pending=False,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["connector"],
+                set_={
+                    "holder": self.holder,
+                    "run_id": None,
+                    "acquired_at": now,
+                    "heartbeat_at": now,
+                },
+                where=(_lock.c.holder.is_(None)) | (_lock.c.heartbeat_at < expiry),
+            ).returning(_lock.c.holder)
+            # RETURNING gives a row only when this statement inserted or updated it.
+            taken = conn.execute(stmt).first() is not None
+            if taken:
+                self._abandon_orphans(conn, now)
+                return None
+            row = conn.execute(
+                select(_lock.c.run_id, _lock.c.acquired_at).where(_lock.c.connector == self.name)
+            ).one()
+        since = row.acquired_at.strftime("%H:%M") if row.acquired_at else "?"
+        return (
+            f"run {row.run_id} since {since} UTC"
+            if row.run_id
+            else f"a run starting since {since} UTC"
+        )
+
+    def _abandon_orphans(self, conn: Connection, now: datetime) -> None:
+        res = conn.execute(
+            update(SyncRun)
+            .where(SyncRun.connector == self.name, SyncRun.status == "running")
+            .values(
+                status="abandoned",
+                finished_at=now,
+                message="found running with an expired lease: its holder stopped heartbeating",
+            )
+        )
+        if res.rowcount:
+            log.warning("runs_abandoned", connector=self.name, runs=res.rowcount)
+
+    def attach(self, conn: Connection, run_id: int) -> None:
+        """Record the run that holds the lease (in the caller's transaction)."""
+        conn.execute(
+            update(_lock)
+            .where(_lock.c.connector == self.name, _lock.c.holder == self.holder)
+            .values(run_id=run_id)
+        )
+
+    def confirm(self, conn: Connection, now: datetime | None = None) -> None:
+        """Renew the lease inside the caller's transaction; raise LeaseLost when it is no longer
+        this holder's or has expired (the caller must roll back)."""
+        now = now or utcnow()
+        res = conn.execute(
+            update(_lock)
+            .where(
+                _lock.c.connector == self.name,
+                _lock.c.holder == self.holder,
+                _lock.c.heartbeat_at >= now - self.ttl,
+            )
+            .values(heartbeat_at=now)
+        )
+        if res.rowcount != 1:
+            raise LeaseLost(f"the lease of {self.name} was lost (expired or taken over)")
+
+    def heartbeat(self) -> bool:
+        """Renew the lease in its own transaction. False when it is no longer ours."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(_lock)
+                .where(_lock.c.connector == self.name, _lock.c.holder == self.holder)
+                .values(heartbeat_at=now)
+            )
+        return res.rowcount == 1
+
+    def release(self) -> None:
+        """Free the lease if it is still ours."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_lock)
+                .where(_lock.c.connector == self.name, _lock.c.holder == self.holder)
+                .values(holder=None, run_id=None)
+            )
+
+
+class Heartbeat:
+    """Renews a lease every ttl/4 from a daemon thread until stopped."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.name}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        interval = self.lease.ttl.total_seconds() / 4
+        while not self._stop.wait(interval):
+            try:
+                if not self.lease.heartbeat():
+                    self.lost.set()
+                    log.error("lease_lost", connector=self.lease.name)
+                    return
+            except OperationalError as exc:  # a busy database: try again next tick
+                log.warning("heartbeat_failed", connector=self.lease.name, error=str(exc.orig))
