@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from ledger import staging
+from ledger.actuals import ApplyStats
 from ledger.calendar import parse_period
 from ledger.context import WriteContext
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
@@ -78,8 +79,15 @@ def check_scope(session: Session, source: str, stream: str, scope_key: str) -> S
     return ScopeCheck(int(total), int(unseen))
 
 
-def reverse_unseen(ctx: WriteContext, stream: str, scope_key: str, writer: LineWriter) -> int:
-    """Stage deletions of the scope's lines that were not seen; the caller flushes."""
+def reverse_unseen(
+    ctx: WriteContext,
+    stream: str,
+    scope_key: str,
+    writer: LineWriter,
+    stats: ApplyStats | None = None,
+) -> int:
+    """Stage deletions of the scope's lines that were not seen; the caller flushes. Counts
+    them (and their money) as deleted in `stats` when given."""
     staging.ensure(ctx.session, staging.scope_seen)
     where = and_(scope_filter(ctx.source, stream, scope_key), _unseen(scope_key))
     n = 0
@@ -89,7 +97,16 @@ def reverse_unseen(ctx: WriteContext, stream: str, scope_key: str, writer: LineW
         new.update(deleted_at=ctx.recorded_at, deleted_reason="scope_reversal")
         writer.add(LineChange(old["id"], old, new, "delete"))
         n += 1
+        if stats is not None:
+            stats.deleted += 1
+            stats.count("deleted", old["currency"], old["amount"])
     return n
+
+
+def forget_scope(session: Session, scope_key: str) -> None:
+    """Empty the keys recorded for a scope (after its ScopeEnd)."""
+    staging.ensure(session, staging.scope_seen)
+    session.execute(staging.scope_seen.delete().where(staging.scope_seen.c.scope_key == scope_key))
 
 
 def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> None:
@@ -112,6 +129,7 @@ def end_scope(
     run_id: int | None = None,
     recorded_at: Any = None,
     allow_mass_delete: bool = False,
+    stats: ApplyStats | None = None,
 ) -> tuple[ScopeCheck, int]:
     """Apply a ScopeEnd: reverse what the scope did not list, unless the mass-delete guard
     stops it. Returns the check and the number of lines reversed (0 when guarded)."""
@@ -127,6 +145,6 @@ def end_scope(
         recorded_at=ctx.recorded_at,
         inline_max=settings.aggregate_inline_max,
     )
-    n = reverse_unseen(ctx, stream, scope_key, writer)
+    n = reverse_unseen(ctx, stream, scope_key, writer, stats)
     writer.flush()
     return check, n

@@ -1,0 +1,148 @@
+"""What a sync run records: `sync_run` (one row per run) and `sync_run_stream` (figures per
+stream, rewritten with each committed batch), and the results handed back to the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection
+
+from connectors.base import Cursor
+from ledger.actuals import ApplyStats
+from ledger.models import SyncRun, SyncRunStream, utcnow
+from ledger.upsert import insert_for_dialect
+
+_srs = SyncRunStream.__table__
+
+
+@dataclass
+class StreamResult:
+    """One stream of a run: status, figures, the committed checkpoint, what went wrong."""
+
+    stream: str
+    run_id: int | None = None
+    status: str = "running"
+    stats: ApplyStats = field(default_factory=ApplyStats)
+    reversed: int = 0
+    checkpoint: Cursor | None = None
+    message: str | None = None
+    retry_at: datetime | None = None
+    started_at: datetime = field(default_factory=utcnow)
+
+    def fail(self, status: str, message: str, retry_at: datetime | None = None) -> None:
+        self.status, self.message, self.retry_at = status, message, retry_at
+
+    def amounts_json(self) -> dict[str, dict[str, str]]:
+        return {o: {c: str(a) for c, a in per.items()} for o, per in self.stats.amounts.items()}
+
+    def amount(self, outcome: str) -> dict[str, Decimal]:
+        return dict(self.stats.amounts.get(outcome, {}))
+
+
+@dataclass
+class SyncResult:
+    """A run's outcome: succeeded | partial | failed | interrupted (abandoned is set by the
+    process that takes over an expired lease)."""
+
+    run_id: int | None
+    connector: str
+    dry_run: bool = False
+    status: str = "running"
+    message: str = ""
+    streams: list[StreamResult] = field(default_factory=list)
+    retry_at: datetime | None = None
+    lease_lost: bool = False
+
+    def finish(self, status: str, message: str) -> None:
+        self.status, self.message = status, message
+
+    def conclude(self) -> None:
+        """Status from the streams: all succeeded -> succeeded; some -> partial; none -> failed."""
+        if self.status != "running":
+            return
+        done = [s for s in self.streams if s.status == "succeeded"]
+        bad = [s for s in self.streams if s.status != "succeeded"]
+        if not bad:
+            read = sum(s.stats.read for s in self.streams)
+            self.finish("succeeded", f"{len(done)} stream(s), {read} records read")
+            return
+        problems = "; ".join(f"{s.stream}: {s.message}" for s in bad)
+        self.finish(
+            "partial" if done or any(s.status == "partial" for s in bad) else "failed", problems
+        )
+
+
+class RunRecorder:
+    """Writes the run's rows on the run's connection (nothing at all for a dry run)."""
+
+    def __init__(self, conn: Connection, connector: str, dry_run: bool) -> None:
+        self.conn, self.connector, self.dry_run = conn, connector, dry_run
+        self.run_id: int | None = None
+
+    def open(self, trigger: str, options: dict[str, Any]) -> SyncResult:
+        if self.dry_run:
+            return SyncResult(None, self.connector, dry_run=True)
+        with self.conn.begin():
+            self.run_id = self.conn.execute(
+                insert(SyncRun)
+                .values(
+                    connector=self.connector,
+                    status="running",
+                    trigger=trigger,
+                    options=options,
+                    started_at=utcnow(),
+                )
+                .returning(SyncRun.id)
+            ).scalar_one()
+        return SyncResult(self.run_id, self.connector)
+
+    def stream(self, outcome: StreamResult, conn: Connection | None = None) -> None:
+        """Write the stream's figures: in `conn`'s open transaction, else in one of its own."""
+        if self.dry_run or self.run_id is None:
+            return
+        row = {
+            "run_id": self.run_id,
+            "stream": outcome.stream,
+            "status": outcome.status,
+            "rows_read": outcome.stats.read,
+            "rows_written": outcome.stats.written,
+            "rows_unchanged": outcome.stats.unchanged,
+            "rows_quarantined": outcome.stats.quarantined,
+            "rows_deleted": outcome.stats.deleted,
+            "amounts": outcome.amounts_json(),
+            "checkpoint": outcome.checkpoint.to_json() if outcome.checkpoint else None,
+            "error": outcome.message,
+            "started_at": outcome.started_at,
+            "finished_at": None if outcome.status == "running" else utcnow(),
+        }
+        target = conn or self.conn
+        stmt = insert_for_dialect(target.dialect, _srs).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_id", "stream"],
+            set_={k: stmt.excluded[k] for k in row if k not in ("run_id", "stream", "started_at")},
+        )
+        if conn is not None:
+            conn.execute(stmt)
+        else:
+            with self.conn.begin():
+                self.conn.execute(stmt)
+
+    def close(self, result: SyncResult) -> None:
+        """Finish the run row unless another process already marked it (abandoned)."""
+        if self.dry_run or self.run_id is None:
+            return
+        with self.conn.begin():
+            self.conn.execute(
+                update(SyncRun)
+                .where(SyncRun.id == self.run_id, SyncRun.status == "running")
+                .values(
+                    status=result.status,
+                    finished_at=utcnow(),
+                    message=result.message,
+                    retry_at=result.retry_at,
+                )
+            )

@@ -1,0 +1,187 @@
+"""The sync runner (rules 4-5, Operations) on SQLite and PostgreSQL, with a scripted source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from connectors.base import Cursor, Page, ReadRequest, ScopeStart, StreamSpec
+from connectors.errors import ConnectorTransientError
+from jobs.sync import run_sync
+from ledger.models import ActualLine, SyncRun, SyncRunStream, SyncState
+from ledger.records import Rejected
+from tests.jobs.scripted import ScriptedConnector, line, make_app, pages_of, projects
+
+
+def _total(engine: Engine, project: str = "A") -> Decimal:
+    with Session(engine) as s:
+        value = s.execute(
+            text("SELECT actual FROM v_project_budget_vs_actual WHERE project_code = :p"), {"p": project}
+        ).scalar_one()
+    return Decimal(value)
+
+
+def _lines(engine: Engine) -> int:
+    with Session(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(ActualLine).where(ActualLine.deleted_at.is_(None))))
+
+
+def _checkpoint(engine: Engine, stream: str = "actuals") -> Any:
+    with Session(engine) as s:
+        return s.scalar(select(SyncState.checkpoint).where(SyncState.stream == stream))
+
+
+def _connector(actuals: Any, **more: Any) -> ScriptedConnector:
+    scripts = {"projects": lambda r: [projects("A", "B")], "actuals": actuals, **more}
+    specs = {
+        "projects": StreamSpec("projects", "offset", deletes="project"),
+        "actuals": StreamSpec("actuals", "offset", scopes=("project", "period")),
+    }
+    specs.update({k: StreamSpec(k, "offset") for k in more})
+    return ScriptedConnector(scripts, specs)
+
+
+def test_a_run_loads_commits_checkpoints_and_records_figures(engine: Engine, tmp_path: Path) -> None:
+    """Two pages load; the run succeeds with per-stream figures and the last checkpoint."""
+    app = make_app(engine, tmp_path)
+    records = [line(f"a{i}", "10.00") for i in range(5)] + [line("e1", "5.00", currency="EUR")]
+    result = run_sync(app, "s1", connector=_connector(lambda r: pages_of(records, 3)))
+    assert (result.status, _total(engine)) == ("succeeded", Decimal("50.00"))
+    assert _checkpoint(engine) == {"kind": "offset", "value": 6}
+    with Session(engine) as s:
+        row = s.scalars(select(SyncRunStream).where(SyncRunStream.stream == "actuals")).one()
+        run = s.get(SyncRun, result.run_id)
+    assert (row.rows_read, row.rows_written, row.status) == (6, 6, "succeeded")
+    assert row.amounts["read"] == {"USD": "50.00", "EUR": "5.00"}
+    assert run.status == "succeeded" and run.finished_at is not None
+
+
+def test_checkpoints_never_go_back(engine: Engine, tmp_path: Path) -> None:
+    """Page checkpoints 10, 5, none, 20 are stored as 10, 10, 10, 20 with checkpoint_regressed."""
+    app = make_app(engine, tmp_path, batch_rows=1)
+    marks = [10, 5, None, 20]
+    script = lambda r: [  # noqa: E731
+        Page(records=[line(f"c{i}")], checkpoint=Cursor("offset", m) if m is not None else None)
+        for i, m in enumerate(marks)
+    ]
+    stored: list[Any] = []
+    with structlog.testing.capture_logs() as logs:
+        run_sync(app, "s1", streams=["actuals"], connector=_connector(script),
+                 on_batch=lambda o: stored.append(_checkpoint(engine)["value"]))
+    assert stored == [10, 10, 10, 20]
+    assert next(e for e in logs if e["event"] == "checkpoint_regressed")["got"] == {"kind": "offset", "value": 5}
+
+
+def test_crash_between_batches_then_rerun_loads_exactly_once(engine: Engine, tmp_path: Path) -> None:
+    """A read that dies after its first batch committed: the re-run resumes, no duplicates."""
+    app = make_app(engine, tmp_path, batch_rows=3)
+    records = [line(f"k{i}", "1.00") for i in range(9)]
+
+    def dying(request: ReadRequest) -> Iterator[Page]:
+        start = int(request.cursor.value) if request.cursor else 0
+        for page in pages_of(records[start:], 3, start=start):
+            yield page
+            if start == 0 and page.checkpoint and page.checkpoint.value == 6:
+                raise RuntimeError("the process died")
+
+    first = run_sync(app, "s1", streams=["projects", "actuals"], connector=_connector(dying))
+    assert first.status == "partial"  # projects finished, actuals did not
+    assert (_checkpoint(engine)["value"], _lines(engine)) == (6, 6)
+    second = run_sync(app, "s1", streams=["actuals"], connector=_connector(dying))
+    assert second.status == "succeeded"
+    assert (_lines(engine), _total(engine)) == (9, Decimal("9.00"))
+
+
+def test_transient_error_keeps_the_checkpoint_and_ends_partial(engine: Engine, tmp_path: Path) -> None:
+    """An API quota error mid-read: committed pages stay, the run is partial with retry_at."""
+    app = make_app(engine, tmp_path, batch_rows=2)
+
+    def quota(request: ReadRequest) -> Iterator[Page]:
+        yield from pages_of([line("q1"), line("q2")], 2)
+        raise ConnectorTransientError("daily API allowance exhausted")
+
+    result = run_sync(app, "s1", connector=_connector(quota))
+    assert result.status == "partial"
+    assert "actuals stopped early: daily API allowance exhausted" in result.message
+    assert _checkpoint(engine)["value"] == 2
+
+
+def test_project_resync_reads_the_scope_and_reverses_what_vanished(engine: Engine, tmp_path: Path) -> None:
+    """--project A re-reads A in full: a line gone from A is reversed, B is untouched."""
+    app = make_app(engine, tmp_path)
+    everything = [line("a1"), line("a2"), line("a3"), line("b1", project="B")]
+    run_sync(app, "s1", connector=_connector(lambda r: pages_of(everything, 10)))
+    survivors = [line("a1"), line("a3")]
+    conn = _connector(lambda r: pages_of(survivors, 10, scope=r.scope))
+    result = run_sync(app, "s1", project="A", allow_mass_delete=True, connector=conn)
+    assert conn.requests[-1][1].scope == "project:A"
+    assert result.status == "succeeded" and result.streams[0].reversed == 1
+    assert (_total(engine, "A"), _total(engine, "B")) == (Decimal("20.00"), Decimal("10.00"))
+
+
+def test_scope_that_stops_before_its_end_reverses_nothing(engine: Engine, tmp_path: Path) -> None:
+    """A full read that fails before ScopeEnd leaves every line in place."""
+    app = make_app(engine, tmp_path, batch_rows=1)
+    run_sync(app, "s1", connector=_connector(lambda r: pages_of([line("x1"), line("x2")], 1)))
+
+    def broken(request: ReadRequest) -> Iterator[Page]:
+        yield Page(records=[line("x1")], scope=ScopeStart("actuals"))
+        raise ConnectorTransientError("timeout")
+
+    result = run_sync(app, "s1", full=True, streams=["actuals"], connector=_connector(broken))
+    assert result.status in ("partial", "failed")
+    assert _lines(engine) == 2
+
+
+def test_mass_delete_guard_then_allow(engine: Engine, tmp_path: Path) -> None:
+    """A full read listing 1 of 4 lines would reverse 3: partial with the command; allowed, it applies."""
+    app = make_app(engine, tmp_path, max_scope_reversal_min=1)
+    run_sync(app, "s1", connector=_connector(lambda r: pages_of([line(f"m{i}") for i in range(4)], 10)))
+    before = _checkpoint(engine)
+    shrunk = lambda r: pages_of([line("m0")], 10, scope="actuals", start=100)  # noqa: E731
+    guarded = run_sync(app, "s1", full=True, streams=["actuals"], connector=_connector(shrunk))
+    assert guarded.status == "partial"
+    assert "mass_delete_guard" in guarded.message
+    assert "pmo-ledger sync s1 --stream actuals --full --allow-mass-delete" in guarded.message
+    assert (_lines(engine), _checkpoint(engine)) == (4, before)
+    allowed = run_sync(app, "s1", full=True, streams=["actuals"], allow_mass_delete=True,
+                       connector=_connector(shrunk))
+    assert (allowed.status, _lines(engine), _total(engine)) == ("succeeded", 1, Decimal("10.00"))
+
+
+def test_rejected_rows_are_quarantined_and_the_run_goes_on(engine: Engine, tmp_path: Path) -> None:
+    """A page with a rejected row: the row is held, the rest loads, the run succeeds."""
+    app = make_app(engine, tmp_path)
+    page = Page(records=[line("ok")], rejected=[Rejected("bad", "bad_amount", {"Amount": "n/a"})],
+                checkpoint=Cursor("offset", 1))
+    result = run_sync(app, "s1", connector=_connector(lambda r: [page]))
+    assert result.status == "succeeded" and result.streams[1].stats.quarantined == 1
+    with Session(engine) as s:
+        held = s.execute(text("SELECT external_id, reason, payload_kind FROM quarantine")).all()
+    assert [tuple(h) for h in held] == [("bad", "bad_amount", "raw")]
+
+
+def test_dry_run_writes_nothing_and_reports(engine: Engine, tmp_path: Path) -> None:
+    """A dry run reports what would be added, changed and reversed, and writes no row."""
+    app = make_app(engine, tmp_path)
+    run_sync(app, "s1", connector=_connector(lambda r: pages_of([line("d1"), line("d2"), line("d3")], 10)))
+    with Session(engine) as s:
+        before = {t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in
+                  ("actual_line", "ledger_entry", "sync_run", "sync_run_stream", "sync_state", "quarantine")}
+    changed = [line("d1", "15.00"), line("d3"), line("d4", "2.50")]
+    result = run_sync(app, "s1", full=True, streams=["actuals"], dry_run=True, allow_mass_delete=True,
+                      connector=_connector(lambda r: pages_of(changed, 10, scope="actuals")))
+    stats = result.streams[0].stats
+    assert (result.run_id, stats.inserted, stats.restated, stats.deleted) == (None, 1, 1, 1)
+    assert stats.amounts["inserted"] == {"USD": Decimal("2.50")}
+    assert stats.amounts["deleted"] == {"USD": Decimal("10.0000")}
+    with Session(engine) as s:
+        after = {t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in before}
+    assert after == before
+    assert _total(engine) == Decimal("30.00")
