@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 from ledger import quarantine, staging
 from ledger.calendar import parse_period
 from ledger.context import WriteContext
-from ledger.currencies import is_currency, round_money
+from ledger.currencies import in_range, is_currency, round_money
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from ledger.fx import RateBook
+from ledger.fx import RateBook, RateHit
 from ledger.hashing import HASH_VERSION, content_hash
 from ledger.keyed_rows import held as held_item
 from ledger.keyed_rows import latest_by_key, number_problem
-from ledger.models import ActualLine
+from ledger.mapping import repointed
+from ledger.models import UNMAPPED_ID, ActualLine
 from ledger.records import ActualRecord
 from ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from ledger.valuation import CostRates
@@ -73,10 +74,31 @@ class ApplyStats:
                 mine[ccy] = mine.get(ccy, Decimal(0)) + amount
 
 
+#: Text fields and the length their column holds (the same on both engines: SQLite would
+#: take longer text, PostgreSQL would refuse the whole batch).
+_LENGTHS = {
+    name: ActualLine.__table__.c[name].type.length  # type: ignore[attr-defined]
+    for name in (
+        "external_id",
+        "project_ref_type",
+        "project_ref",
+        "task_ref",
+        "resource_ref",
+        "role",
+        "cost_type",
+        "uom",
+    )
+}
+
+
 def validate(record: ActualRecord) -> tuple[str, str] | None:
     """(reason, detail) when the record cannot enter the ledger, else None."""
     if not record.external_id:
         return "missing_key", "the record has no external id"
+    for name, limit in _LENGTHS.items():
+        value = getattr(record, name)
+        if value is not None and len(value) > limit:
+            return "value_too_long", f"{name} is {len(value)} characters, at most {limit}"
     if not isinstance(record.posted_on, date) or isinstance(record.posted_on, datetime):
         return "bad_date", f"posted_on is not a date: {record.posted_on!r}"
     if record.kind not in ("cost", "revenue"):
@@ -133,7 +155,9 @@ def apply_actuals(
     held_before = len(held)
     for r in records:
         stats.count("read", r.currency, r.amount)
-    latest = latest_by_key(records)
+    gone_keys = set(deletions)
+    # A key both sent and deleted in one batch: the deletion wins (as for budgets).
+    latest = {k: r for k, r in latest_by_key(records).items() if k not in gone_keys}
     valid: dict[str, ActualRecord] = {}
     invalid: dict[str, ActualRecord] = {}
     for key, r in latest.items():
@@ -190,14 +214,45 @@ def apply_actuals(
             if r.project_ref
             else UNMAPPED
         )
-        if old is not None and old["deleted_at"] is None and old["content_hash"] == digest:
+        live = old is not None and old["deleted_at"] is None
+        if live and old["content_hash"] == digest:
+            if old["project_id"] == UNMAPPED_ID and placement.mapped:
+                # The same record, but its key now resolves: re-point the waiting line.
+                stats.entries += writer.add(
+                    LineChange(old["id"], old, repointed(old, placement, ctx.authority), "remap")
+                )
+                stats.written += 1
+                loaded[key] = r.source_modified_at
+                continue
             stats.unchanged += 1
             stats.count("unchanged", r.currency, r.amount)
-            if placement.mapped:
+            if old["project_id"] != UNMAPPED_ID:
                 loaded[key] = r.source_modified_at
             continue
-        new = build_line(ctx, stream, r, digest, placement, tasks, resources, book, valuation)
-        reason = "restate" if old is not None and old["deleted_at"] is None else "insert"
+        new = build_line(
+            ctx,
+            stream,
+            r,
+            digest,
+            placement,
+            tasks,
+            resources,
+            book,
+            valuation,
+            old if live else None,
+        )
+        if not in_range(new["base_amount"]) or not in_range(new["amount"]):
+            held.append(
+                held_item(
+                    key,
+                    "amount_out_of_range",
+                    f"base amount {new['base_amount']} is beyond +/-900,000,000,000,000",
+                    r,
+                )
+            )
+            stats.count("quarantined", r.currency, r.amount)
+            continue
+        reason = "restate" if live else "insert"
         stats.entries += writer.add(LineChange(old["id"] if old else None, old, new, reason))
         stats.written += 1
         outcome = "inserted" if reason == "insert" else "restated"
@@ -265,8 +320,10 @@ def build_line(
     resources: dict[str, int],
     book: RateBook,
     valuation: CostRates,
+    old: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The new version of a line (every LINE_COLUMNS value) for a valid record."""
+    """The new version of a line (every LINE_COLUMNS value) for a valid record. `old` is the
+    live version it replaces: in a closed period a line keeps the rate it was converted with."""
     resource_id = resources.get(r.resource_ref) if r.resource_ref else None
     period = ctx.period_of(r.posted_on, r.period)
     assert period is not None  # apply_actuals held the records without one
@@ -283,6 +340,17 @@ def build_line(
         base, fx_source = r.base_amount, "source"
     elif amount is not None and currency is not None:
         hit = book.lookup(currency, r.posted_on)
+        kept = (
+            old is not None
+            and old["fx_source"] == "rate"
+            and old["rate"] is not None
+            and old["currency"] == currency
+            and old["period"] == period
+            and ctx.periods.is_closed(period)
+        )
+        if kept:
+            assert old is not None
+            hit = RateHit(old["rate"], old["rate_valid_from"], "rate", old["stale_rate"])
         if hit is not None:
             rate, rate_valid_from, fx_source, stale = (
                 hit.rate,
@@ -317,7 +385,9 @@ def build_line(
         "rate_valid_from": rate_valid_from,
         "fx_source": fx_source,
         "stale_rate": stale,
-        "rate_outdated": False,
+        "rate_outdated": bool(
+            old and old["rate_outdated"] and fx_source == "rate" and rate == old["rate"]
+        ),
         "base_amount": base,
         "hours": r.hours,
         "quantity": r.quantity,

@@ -129,18 +129,23 @@ def reconvert_budget_lines(
 def revalue_hours(ctx: WriteContext, writer: LineWriter, since: date) -> int:
     """`rates apply --from DATE`: re-value hours-only lines worked on or after `since` with the
     resource or role rate now in force on their work date. Returns lines restated."""
+    valued_or_waiting = or_(
+        _al.c.valuation_rate.is_not(None), and_(_al.c.amount.is_(None), _al.c.hours.is_not(None))
+    )
     lines = [
-        line
-        for line in _candidates(
-            ctx.session, and_(_al.c.valuation_rate.is_not(None), _al.c.posted_on >= since)
-        )
+        dict(r)
+        for r in ctx.session.execute(
+            select(_al).where(
+                _al.c.deleted_at.is_(None), valued_or_waiting, _al.c.posted_on >= since
+            )
+        ).mappings()
     ]
     valuation = CostRates(
         ctx.session,
         {line["resource_id"] for line in lines if line["resource_id"] is not None},
         {line["role"] for line in lines if line["role"]},
     )
-    book = RateBook.load(ctx.session, ctx.settings, {line["currency"] for line in lines})
+    book = RateBook.load(ctx.session, ctx.settings, {x["currency"] for x in lines if x["currency"]})
     restated = 0
     for old in lines:
         priced = valuation.rate(old["resource_id"], old["role"], old["posted_on"])

@@ -138,7 +138,11 @@ def upsert_rates(
             .where(FxRate.from_ccy.in_({k[1] for k in incoming}))
         )
     }
-    changed = {k: r for k, r in incoming.items() if existing.get(k) != r.quantize(RATE_Q)}
+    changed = {
+        k: r
+        for k, r in incoming.items()
+        if existing.get(k) != r.quantize(RATE_Q, rounding=ROUND_HALF_UP)  # as stored
+    }
     upsert(
         session,
         FxRate.__table__,  # type: ignore[arg-type]

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger import quarantine
 from ledger.context import WriteContext
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from ledger.models import UNMAPPED_ID, ActualLine, CostObjectMap, Project, ProjectLink, Task
-from ledger.resolve import resolve_projects, rule_project_code
+from ledger.resolve import Authority, Placement, resolve_projects, rule_project_code
 from ledger.settings import LedgerSettings
 from ledger.upsert import upsert
 
@@ -123,22 +123,50 @@ def read_mapping_csv(path: Path) -> list[Mapping]:
     return out
 
 
-def remap_unmapped(ctx: WriteContext, writer: LineWriter, source: str | None = None) -> int:
-    """Re-point live UNMAPPED lines whose key now resolves; the caller flushes `writer`.
-    Returns the number of lines re-pointed."""
+def repointed(old: dict[str, Any], placement: Placement, auth: Authority) -> dict[str, Any]:
+    """A line's version placed on `placement`'s project (task and cost type from a cost object
+    map where it gives them), with counting flags re-evaluated there."""
+    new = {c: old[c] for c in LINE_COLUMNS}
+    cost_type = placement.cost_type or old["cost_type"]
+    src, pid = old["source"], placement.project_id
+    new.update(
+        project_id=pid,
+        task_id=placement.task_id if placement.task_id is not None else old["task_id"],
+        cost_type=cost_type,
+        counts_amount=auth.counts(src, auth.money_measure(old["kind"], cost_type), pid),
+        counts_hours=old["hours"] is not None and auth.counts(src, "hours", pid),
+    )
+    return new
+
+
+_PLACEMENT = ("project_id", "task_id", "cost_type", "counts_amount", "counts_hours")
+
+
+def remap_unmapped(
+    ctx: WriteContext,
+    writer: LineWriter,
+    source: str | None = None,
+    refs: Iterable[tuple[str, str, str]] | None = None,
+) -> int:
+    """Re-point live lines whose key now resolves elsewhere: every UNMAPPED line, plus the
+    lines of `refs` (source, object_type, key) whose mapping changed. The caller flushes
+    `writer`. Returns the number of lines re-pointed."""
     s = ctx.session
-    where = [
-        _al.c.project_id == UNMAPPED_ID,
-        _al.c.deleted_at.is_(None),
-        _al.c.project_ref.is_not(None),
-    ]
-    if source is not None:
-        where.append(_al.c.source == source)
-    lines = [dict(r) for r in s.execute(select(_al).where(and_(*where))).mappings()]
+    live = and_(_al.c.deleted_at.is_(None), _al.c.project_ref.is_not(None))
+    which: Any = _al.c.project_id == UNMAPPED_ID
+    changed = sorted(set(refs or ()))
+    if changed:
+        which = or_(
+            which,
+            tuple_(_al.c.source, _al.c.project_ref_type, _al.c.project_ref).in_(changed),
+        )
+    where = and_(live, which) if source is None else and_(live, which, _al.c.source == source)
+    lines = [dict(r) for r in s.execute(select(_al).where(where)).mappings()]
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
         by_source[line["source"]].append(line)
     moved = 0
+    auth = ctx.authority
     for src, group in by_source.items():
         placements = resolve_projects(
             s,
@@ -147,26 +175,18 @@ def remap_unmapped(ctx: WriteContext, writer: LineWriter, source: str | None = N
             {(x["project_ref_type"], x["project_ref"]) for x in group},
             ctx.recorded_at,
         )
-        auth = ctx.authority
         auth.load_scopes(s, {p.project_id for p in placements.values()})
         resolved: dict[str, dict[str, Any]] = defaultdict(dict)
         for old in group:
             p = placements[(old["project_ref_type"], old["project_ref"])]
-            if not p.mapped:
+            if not p.mapped and old["project_id"] == UNMAPPED_ID:
                 continue
-            new = {c: old[c] for c in LINE_COLUMNS}
-            cost_type = p.cost_type or old["cost_type"]
-            new.update(
-                project_id=p.project_id,
-                task_id=old["task_id"] if old["task_id"] is not None else p.task_id,
-                cost_type=cost_type,
-                counts_amount=auth.counts(
-                    src, auth.money_measure(old["kind"], cost_type), p.project_id
-                ),
-                counts_hours=old["hours"] is not None and auth.counts(src, "hours", p.project_id),
-            )
+            new = repointed(old, p, auth)
+            if all(new[c] == old[c] for c in _PLACEMENT):
+                continue
             writer.add(LineChange(old["id"], old, new, "remap"))
-            resolved[old["stream"]][old["external_id"]] = None
+            if p.mapped:
+                resolved[old["stream"]][old["external_id"]] = None
             moved += 1
         for stream, keys in resolved.items():
             quarantine.resolve(
@@ -176,9 +196,14 @@ def remap_unmapped(ctx: WriteContext, writer: LineWriter, source: str | None = N
 
 
 def remap(
-    session: Session, settings: LedgerSettings, source: str | None = None, run_id: int | None = None
+    session: Session,
+    settings: LedgerSettings,
+    source: str | None = None,
+    run_id: int | None = None,
+    refs: Iterable[tuple[str, str, str]] | None = None,
 ) -> int:
-    """Re-point UNMAPPED lines after mappings changed, in the caller's transaction."""
+    """Re-point UNMAPPED lines, and the lines of `refs` whose mapping changed, in the caller's
+    transaction. Returns the number of lines re-pointed."""
     ctx = WriteContext(session, settings, source or "", run_id)
     writer = LineWriter(
         session,
@@ -186,7 +211,7 @@ def remap(
         recorded_at=ctx.recorded_at,
         inline_max=settings.aggregate_inline_max,
     )
-    moved = remap_unmapped(ctx, writer, source)
+    moved = remap_unmapped(ctx, writer, source, refs)
     writer.flush()
     return moved
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, literal, select, union_all
+from sqlalchemy import and_, literal, select
 from sqlalchemy.orm import Session
 
 from ledger import staging
@@ -103,8 +103,9 @@ def resolve_projects(
         ),
     )
     found: dict[Ref, Placement] = {}
-    for ref_type, ref, project_id, task_id, cost_type in session.execute(union_all(maps, links)):
-        found[(ref_type, ref)] = Placement(project_id, task_id, cost_type)  # links win
+    for query in (maps, links):  # a project link wins over a cost object map of the same key
+        for ref_type, ref, project_id, task_id, cost_type in session.execute(query):
+            found[(ref_type, ref)] = Placement(project_id, task_id, cost_type)
     missing = [r for r in wanted if r not in found]
     if missing and settings.link_rules:
         found.update(_apply_rules(session, settings.link_rules, source, missing, now))

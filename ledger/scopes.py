@@ -10,13 +10,13 @@ Scope keys: the stream name (the whole stream), `project:<source project key>`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from ledger import staging
+from ledger import quarantine, staging
 from ledger.actuals import ApplyStats
 from ledger.calendar import parse_period
 from ledger.context import WriteContext
@@ -48,7 +48,7 @@ def scope_filter(source: str, stream: str, scope_key: str) -> Any:
     if scope_key == stream:
         pass
     elif kind == "project" and value:
-        base.append(_al.c.project_ref == value)
+        base.append(and_(_al.c.project_ref_type == "project", _al.c.project_ref == value))
     elif kind == "period" and value:
         parse_period(value)
         base.append(_al.c.period == value)
@@ -91,15 +91,18 @@ def reverse_unseen(
     staging.ensure(ctx.session, staging.scope_seen)
     where = and_(scope_filter(ctx.source, stream, scope_key), _unseen(scope_key))
     n = 0
+    gone: dict[str, datetime | None] = {}
     for row in ctx.session.execute(select(_al).where(where)).mappings():
         old = dict(row)
         new = {c: old[c] for c in LINE_COLUMNS}
         new.update(deleted_at=ctx.recorded_at, deleted_reason="scope_reversal")
         writer.add(LineChange(old["id"], old, new, "delete"))
+        gone[old["external_id"]] = None
         n += 1
         if stats is not None:
             stats.deleted += 1
             stats.count("deleted", old["currency"], old["amount"])
+    quarantine.resolve(ctx.session, ctx.source, stream, gone, "deleted", ctx.recorded_at)
     return n
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, delete, text
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -133,6 +134,29 @@ def _processed(
     return names, values()
 
 
+def _driver_error(session: Session) -> type[Exception]:
+    """The driver's base error class (sqlite3.Error, psycopg.Error)."""
+    error: type[Exception] = session.get_bind().dialect.loaded_dbapi.Error
+    return error
+
+
+def _wrapped(sql: str, exc: Exception) -> DBAPIError:
+    """A raw driver error (or a value the driver cannot send) as SQLAlchemy's error class, the
+    one the writer's bisecting looks for."""
+    if isinstance(exc, OverflowError | ValueError):
+        return DataError(sql, None, exc)
+    name = type(exc).__mro__
+    for cls, ours in (
+        ("IntegrityError", IntegrityError),
+        ("DataError", DataError),
+        ("InternalError", InternalError),
+        ("OperationalError", OperationalError),
+    ):
+        if any(c.__name__ == cls for c in name):
+            return ours(sql, None, exc)  # type: ignore[no-any-return]
+    return DBAPIError(sql, None, exc)
+
+
 def _executemany(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> None:
     """SQLite: one DBAPI executemany of processed values."""
     names, values = _processed(session, table, rows)
@@ -142,7 +166,10 @@ def _executemany(session: Session, table: Table, rows: list[Mapping[str, Any]]) 
     cur = dbapi.cursor()
     try:
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - our own names
-        cur.executemany(sql, values)
+        try:
+            cur.executemany(sql, values)
+        except (_driver_error(session), OverflowError, ValueError) as exc:
+            raise _wrapped(sql, exc) from exc
     finally:
         cur.close()
 
@@ -154,6 +181,10 @@ def _copy(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> None
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     columns = ", ".join(names)
-    with dbapi.cursor() as cur, cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-        for row in values:
-            copy.write_row(row)
+    sql = f"COPY {table.name} ({columns}) FROM STDIN"
+    try:
+        with dbapi.cursor() as cur, cur.copy(sql) as copy:
+            for row in values:
+                copy.write_row(row)
+    except (_driver_error(session), OverflowError, ValueError) as exc:
+        raise _wrapped(sql, exc) from exc

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import quarantine
@@ -175,16 +175,26 @@ def _apply_bisecting(
         savepoint.commit()
     except DBAPIError as exc:
         savepoint.rollback()
+        if not refused_data(exc):
+            raise
         ctx.reset_caches()
         if len(items) == 1:
             item = items[0]
             result.stats.read += 0 if isinstance(item, Deletion) else 1
-            payload = (
-                {"deletion": item.external_id}
-                if isinstance(item, Deletion)
-                else record_to_json(item)
+            if isinstance(item, Deletion):
+                payload: Any = {"external_id": item.external_id, "deletion_kind": deletion_kind}
+                kind = "deletion"
+            else:
+                payload, kind = record_to_json(item), "record"
+            held.append(
+                Held(
+                    item.external_id,
+                    "db_rejected",
+                    str(exc.orig)[:1000],
+                    payload,
+                    payload_kind=kind,
+                )
             )
-            held.append(Held(item.external_id, "db_rejected", str(exc.orig)[:1000], payload))
             log.warning(
                 "db_rejected",
                 source=ctx.source,
@@ -203,6 +213,20 @@ def _apply_bisecting(
         for key, n in theirs.items():
             mine[key] = mine.get(key, 0) + n
     result.remapped += attempt.remapped
+
+
+#: SQLSTATE classes that say "this data is refused": data exception, integrity constraint,
+#: and a PL/pgSQL RAISE (a trigger that refuses a row).
+_DATA_SQLSTATES = ("22", "23", "P0")
+
+
+def refused_data(exc: DBAPIError) -> bool:
+    """Whether the database refused the data (bisect it) rather than failed (locks, lost
+    connections, serialization failures, SQL errors: those propagate)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate)[:2] in _DATA_SQLSTATES
+    return isinstance(exc, IntegrityError | DataError)
 
 
 def _apply(

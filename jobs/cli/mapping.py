@@ -200,7 +200,7 @@ def add(
     item = Mapping(source, object_type, external_id, project_code, task, cost_type)
     with ledger_transaction(ctx) as session:
         add_mappings(session, [item], utcnow(), origin="manual")
-        moved = remap(session, app.settings, source)
+        moved = remap(session, app.settings, source, refs=[(source, object_type, external_id)])
     target = project_code + (f" task {task}" if task else "")
     target += f" as {cost_type}" if cost_type else ""
     out(
@@ -224,7 +224,8 @@ def import_csv(
     with ledger_transaction(ctx) as session:
         items = read_mapping_csv(file)
         add_mappings(session, items, utcnow(), origin="import")
-        moved = remap(session, app.settings)
+        refs = [(m.source, m.object_type, m.external_id) for m in items]
+        moved = remap(session, app.settings, refs=refs)
     out(f"imported {plural(len(items), 'mapping')} from {file}; {plural(moved, 'line')} re-pointed")
 
 

@@ -239,3 +239,156 @@ def test_special_period_stated_by_the_source_is_kept(session: Session) -> None:
     load(session, [actual("adj", "5.00", posted_on=date(2025, 12, 31), period="2025-13")],
          cfg=cfg, at=T0)
     assert line(session, "adj").period == "2025-13"
+
+
+def test_changed_mapping_moves_lines_already_mapped(session: Session) -> None:
+    """Re-mapping a key from P1 to P2 moves its existing lines with remap entries."""
+    from ledger.mapping import Mapping, add_mappings, remap
+
+    p1, p2 = add_project(session, "P1"), add_project(session, "P2")
+    add_mappings(session, [Mapping("psa", "wbs", "W-1", "P1")], T0)
+    load(session, [actual("w", "7.00", project_ref="W-1", project_ref_type="wbs")], at=T0)
+    assert project_total(session, p1) == Decimal("7.00")
+    add_mappings(session, [Mapping("psa", "wbs", "W-1", "P2")], T0)
+    assert remap(session, settings(), refs=[("psa", "wbs", "W-1")]) == 1
+    session.commit()
+    assert (project_total(session, p1), project_total(session, p2)) == (Decimal("0"), Decimal("7.00"))
+
+
+def test_replay_of_an_unmapped_line_after_a_link_rule_remaps_it(session: Session) -> None:
+    """An unchanged record whose key now resolves is re-pointed, and only then resolved."""
+    from ledger.settings import LinkRule
+
+    p1 = add_project(session, "P1")
+    load(session, [actual("u", "3.00", project_ref="X-P1")], at=T0)
+    cfg = settings(link_rules=[LinkRule(pattern=r"X-(P\d)", project="{1}")])
+    load(session, [actual("u", "3.00", project_ref="X-P1")], cfg=cfg, at=T0 + timedelta(hours=1))
+    assert (line(session, "u").project_id, project_total(session, p1)) == (p1, Decimal("3.00"))
+    assert _open(session) == []
+
+
+def test_record_and_deletion_of_one_key_in_one_batch(session: Session) -> None:
+    """A key restated and deleted in the same batch: the deletion wins, entries still sum."""
+    from tests.builders import assert_entries_match_lines
+
+    p1 = add_project(session, "P1")
+    load(session, [actual("a1", "100.00"), actual("a2", "1.00")], at=T0)
+    load(session, [actual("a1", "80.00"), actual("new", "5.00")], deletions=["a1", "new"],
+         at=T0 + timedelta(hours=1))
+    assert line(session, "a1").deleted_at is not None
+    assert project_total(session, p1) == Decimal("1.00")
+    assert_entries_match_lines(session)
+
+
+def test_too_long_values_are_held_on_both_engines(session: Session) -> None:
+    """A 41-character cost type is held as value_too_long (PostgreSQL would refuse the batch)."""
+    add_project(session, "P1")
+    load(session, [actual("long", "1.00", cost_type="x" * 41), actual("ok", "1.00")], at=T0)
+    assert _open(session) == [("long", "value_too_long")]
+
+
+def test_base_amount_beyond_range_is_held(session: Session) -> None:
+    """1e14 EUR at 160 JPY gives a base amount beyond the range: held, the batch loads."""
+    from ledger.records import FxRateRecord
+
+    cfg = settings(base_currency="JPY")
+    add_project(session, "P1")
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="JPY", valid_from=date(2025, 1, 1), rate=Decimal("160"))],
+         source="manual", stream="fx", cfg=cfg, at=T0)
+    load(session, [actual("huge", "100000000000000.00", currency="EUR"), actual("ok", "1.00", currency="EUR")],
+         cfg=cfg, at=T0)
+    assert _open(session) == [("huge", "amount_out_of_range")]
+    assert line(session, "ok").base_amount == Decimal("160.0000")
+
+
+def test_fx_replay_with_a_nine_place_rate_changes_nothing(session: Session) -> None:
+    """A rate with 9 places is stored rounded half up; replaying it is a no-op."""
+    from ledger.records import FxRateRecord
+
+    rate = FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 1, 1), rate=Decimal("1.123456785"))
+    load(session, [rate], source="manual", stream="fx", at=T0)
+    again = load(session, [rate], source="manual", stream="fx", at=T0 + timedelta(hours=1))
+    assert again.stats.written == 0
+
+
+def test_closed_period_line_keeps_its_rate_on_a_non_money_change(session: Session) -> None:
+    """After the period closed and the rate changed, a description edit writes no entry."""
+    from ledger.periods import close_period
+    from ledger.records import FxRateRecord
+
+    add_project(session, "P1")
+    fx = {"source": "manual", "stream": "fx"}
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1), rate=Decimal("1.10"))],
+         at=T0, **fx)
+    load(session, [actual("s", "100.00", currency="EUR", posted_on=date(2025, 9, 10))], at=T0)
+    close_period(session, "fiscal", "2025-09", T0)
+    session.commit()
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 9, 1), rate=Decimal("1.20"))],
+         at=T0 + timedelta(hours=1), **fx)
+    load(session, [actual("s", "100.00", currency="EUR", posted_on=date(2025, 9, 10), description="edited")],
+         at=T0 + timedelta(hours=2))
+    stored = line(session, "s")
+    assert (stored.base_amount, stored.rate_outdated, stored.description) == (Decimal("110.0000"), True, "edited")
+
+
+def test_project_scope_leaves_other_object_types_alone(session: Session) -> None:
+    """project:4711 does not reverse a cost_center 4711 line."""
+    from ledger.mapping import Mapping, add_mappings
+    from ledger.scopes import end_scope, record_seen
+
+    add_project(session, "P1", ref="4711")
+    add_mappings(session, [Mapping("psa", "cost_center", "4711", "P1")], T0)
+    load(session, [actual("p", "1.00", project_ref="4711"),
+                   actual("c", "2.00", project_ref="4711", project_ref_type="cost_center")], at=T0)
+    record_seen(session, "project:4711", [])
+    check, n = end_scope(session, settings(max_scope_reversal_min=5), "psa", "actuals", "project:4711")
+    assert (check.open_lines, n) == (1, 1)
+    assert line(session, "c").deleted_at is None
+
+
+def test_rates_apply_values_hours_lines_that_had_no_rate(session: Session) -> None:
+    """An hours-only line without a rate gets valued by rates apply once a rate exists."""
+    from ledger.admin import rates_apply
+    from ledger.records import ResourceRateRecord, ResourceRecord
+
+    p1 = add_project(session, "P1")
+    load(session, [ResourceRecord(external_id="r1", name="Ana")], stream="resources", at=T0)
+    load(session, [actual("h", None, hours=Decimal("8"), resource_ref="r1", cost_type="labor")], at=T0)
+    assert line(session, "h").amount is None
+    load(session, [ResourceRateRecord(external_id="rr1", resource_ref="r1", effective_from=date(2025, 1, 1),
+                                      cost_rate=Decimal("95"), currency="USD")], stream="rates", at=T0)
+    assert rates_apply(session, settings(), date(2025, 1, 1)) == 1
+    session.commit()
+    assert (line(session, "h").amount, project_total(session, p1)) == (Decimal("760.0000"), Decimal("760.00"))
+
+
+def test_refused_deletion_is_held_as_a_deletion_and_retried(session: Session, engine: Engine) -> None:
+    """A deletion the database refuses waits as a deletion; retry applies it once allowed."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("poison", "2.00"), actual("ok", "1.00")], at=T0)
+    if engine.dialect.name == "sqlite":
+        session.execute(text(
+            "CREATE TRIGGER refuse_update BEFORE UPDATE ON actual_line WHEN OLD.external_id = 'poison'"
+            " BEGIN SELECT RAISE(ABORT, 'update refused'); END"))
+        drop = "DROP TRIGGER refuse_update"
+    else:
+        session.execute(text(
+            "CREATE OR REPLACE FUNCTION refuse_update() RETURNS trigger AS $$ BEGIN"
+            " IF OLD.external_id = 'poison' THEN RAISE EXCEPTION 'update refused'; END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql"))
+        session.execute(text("CREATE TRIGGER refuse_update BEFORE UPDATE ON actual_line FOR EACH ROW"
+                             " EXECUTE FUNCTION refuse_update()"))
+        drop = "DROP TRIGGER refuse_update ON actual_line"
+    session.commit()
+    try:
+        load(session, deletions=["poison"], at=T0 + timedelta(hours=1))
+        held = session.scalars(select(Quarantine).where(Quarantine.status == "open")).one()
+        assert (held.reason, held.payload_kind) == ("db_rejected", "deletion")
+    finally:
+        session.rollback()
+        session.execute(text(drop))
+        session.commit()
+    result = quarantine_retry(session, settings())
+    session.commit()
+    assert (result["retried"], project_total(session, p1)) == (1, Decimal("1.00"))
+    assert line(session, "poison").deleted_at is not None
