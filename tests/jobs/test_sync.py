@@ -185,3 +185,24 @@ def test_dry_run_writes_nothing_and_reports(engine: Engine, tmp_path: Path) -> N
         after = {t: s.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in before}
     assert after == before
     assert _total(engine) == Decimal("30.00")
+
+
+def test_sync_health_view(engine: Engine, tmp_path: Path) -> None:
+    """v_sync_health shows each stream's last run, checkpoint, open quarantine and drift."""
+    app = make_app(engine, tmp_path)
+    page = Page(records=[line("h1")], rejected=[Rejected("h2", "bad_amount", {"x": 1})],
+                checkpoint=Cursor("offset", 7))
+    result = run_sync(app, "s1", connector=_connector(lambda r: [page]))
+    with Session(engine) as s:
+        s.execute(text(
+            "INSERT INTO control_total (run_id, source, stream, source_count, source_amount,"
+            " ledger_count, ledger_amount, checked_at) VALUES (:r, 's1', 'actuals', 3, :sa, 2, :la, :t)"),
+            {"r": result.run_id, "sa": 300000 if engine.dialect.name == "sqlite" else Decimal("30"),
+             "la": 100000 if engine.dialect.name == "sqlite" else Decimal("10"),
+             "t": "2025-10-02 00:00:00"})
+        s.commit()
+        row = s.execute(text(
+            "SELECT last_run_id, last_run_status, last_stream_status, open_quarantine, count_drift,"
+            " amount_drift FROM v_sync_health WHERE connector = 's1' AND stream = 'actuals'")).one()
+    assert tuple(row)[:5] == (result.run_id, "succeeded", "succeeded", 1, 1)
+    assert Decimal(row[5]) == Decimal("20")
