@@ -32,6 +32,7 @@ class StreamResult:
     message: str | None = None
     retry_at: datetime | None = None
     started_at: datetime = field(default_factory=utcnow)
+    regressions: int = 0  # pages whose checkpoint was below the one the run had
 
     def fail(self, status: str, message: str, retry_at: datetime | None = None) -> None:
         self.status, self.message, self.retry_at = status, message, retry_at

@@ -379,7 +379,7 @@ class _Run:
                 open_scopes.append(page.scope.key)
             buffer.add(page)
             if page.checkpoint is not None:
-                best = self._advance(spec.name, best, page.checkpoint)
+                best = self._advance(outcome, best, page.checkpoint)
             if isinstance(page.scope, ScopeEnd):
                 flush(page.scope)
                 if outcome.status == "partial":
@@ -402,16 +402,19 @@ class _Run:
             )
         outcome.status = "succeeded"
 
-    def _advance(self, stream: str, best: Cursor | None, checkpoint: Cursor) -> Cursor:
-        """The furthest checkpoint: never lower than the one we have."""
+    def _advance(self, outcome: StreamResult, best: Cursor | None, checkpoint: Cursor) -> Cursor:
+        """The furthest checkpoint: never lower than the one we have. The first regression of
+        a stream is logged (a full re-read regresses on every page: one line is enough)."""
         if best is not None and best.comparable(checkpoint) and checkpoint < best:
-            log.warning(
-                "checkpoint_regressed",
-                connector=self.name,
-                stream=stream,
-                have=best.to_json(),
-                got=checkpoint.to_json(),
-            )
+            outcome.regressions += 1
+            if outcome.regressions == 1:
+                log.warning(
+                    "checkpoint_regressed",
+                    connector=self.name,
+                    stream=outcome.stream,
+                    have=best.to_json(),
+                    got=checkpoint.to_json(),
+                )
             return best
         return checkpoint
 
