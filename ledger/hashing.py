@@ -35,5 +35,13 @@ def content_hash(record: Any) -> str:
     """Hash of a record's content, ignoring the source's change time."""
     cls = type(record)
     parts = [cls.__name__]
-    parts.extend(_canon(getattr(record, name)) for name in _hashed_fields(cls))
+    append = parts.append
+    for name in _hashed_fields(cls):  # the writer's hot path: the common types inline
+        value = getattr(record, name)
+        if value is None:
+            append("\x00")
+        elif type(value) is str:
+            append(value)
+        else:
+            append(_canon(value))
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=20).hexdigest()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ledger.models import ActualLine, BudgetLine, LedgerEntry
+from ledger.types import ExactDecimal, UtcDateTime
 
 _META = MetaData()
 
@@ -120,7 +121,7 @@ def _processed(
     to psycopg as floats). Bypasses SQLAlchemy's per-row parameter building on the hot path."""
     dialect = session.get_bind().dialect
     names = list(dict.fromkeys(k for row in rows for k in row))
-    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    procs = [_processor(table.c[n].type, dialect) for n in names]
     pairs = list(zip(names, procs, strict=True))
 
     def values() -> Iterator[list[Any]]:
@@ -132,6 +133,15 @@ def _processed(
             yield out
 
     return names, values()
+
+
+def _processor(column_type: Any, dialect: Any) -> Any:
+    """The bind processor for a COPY or executemany value. On PostgreSQL, Decimals and aware
+    datetimes go as they are: NUMERIC rounds ties away from zero exactly like ROUND_HALF_UP,
+    and psycopg sends aware datetimes as timestamptz (the writer never makes naive ones)."""
+    if dialect.name == "postgresql" and isinstance(column_type, ExactDecimal | UtcDateTime):
+        return None
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _driver_error(session: Session) -> type[Exception]:

@@ -1,5 +1,6 @@
 """Operator actions: `authority apply`, `rates apply --from DATE`, `project merge KEEP DROP`,
-`connectors rename OLD NEW`. Each runs in one transaction and prints one summary line."""
+`connectors rename OLD NEW`. Each runs in one transaction and prints one summary line.
+`connectors` alone lists the installed connector kinds and the configured connectors."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli.common import Group, app_of, group, ledger_transaction, out, plural
+from connectors.errors import ConnectorConfigError
+from connectors.registry import installed_kinds
+from jobs.cli.common import (
+    Group,
+    app_of,
+    console,
+    fail,
+    group,
+    ledger_transaction,
+    out,
+    plural,
+    table,
+)
 from ledger.admin import authority_apply, connectors_rename, project_merge, rates_apply
 from ledger.dates import business_date
 
@@ -19,7 +32,11 @@ def groups() -> list[Group]:
     rates.app.command("apply")(apply_rates)
     project = group("project", "Ledger projects.")
     project.app.command("merge")(merge)
-    connectors = group("connectors", "Connector names in the ledger.")
+    help_ = "Connector kinds and configured connectors (listed without a subcommand)."
+    connectors = Group(
+        "connectors", help_, typer.Typer(help=help_, rich_markup_mode=None, no_args_is_help=False)
+    )
+    connectors.app.callback(invoke_without_command=True)(list_connectors)
     connectors.app.command("rename")(rename)
     return [authority, rates, project, connectors]
 
@@ -83,3 +100,30 @@ def rename(
     out(f"renamed connector {old} to {new}: {_counts(touched)}")
     if new not in config.connectors:
         out(f"now rename [connectors.{old}] to [connectors.{new}] in the configuration")
+
+
+def list_connectors(ctx: typer.Context) -> None:
+    """List the installed connector kinds and the configured connectors."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = app_of(ctx).config
+    try:
+        kinds = installed_kinds()
+    except ConnectorConfigError as exc:
+        raise fail(str(exc)) from None
+    c = console()
+    installed = table("Installed kinds", "kind", "class", "streams")
+    for kind, cls in sorted(kinds.items()):
+        installed.add_row(kind, f"{cls.__module__}:{cls.__qualname__}", ", ".join(cls.streams))
+    if kinds:
+        c.print(installed)
+    else:
+        out("no connector kind is installed")
+    if not config.connectors:
+        out("no connector is configured")
+        return
+    configured = table("Configured connectors", "name", "kind", "schedule", "enabled")
+    for name, cfg in config.connectors.items():
+        kind = cfg.kind if cfg.kind in kinds else f"{cfg.kind} (not installed)"
+        configured.add_row(name, kind, cfg.schedule or "manual", "yes" if cfg.enabled else "no")
+    c.print(configured)
