@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job on an embedded SQLite ledger: two sample sources synced in full, then the report.
 demo: install
 	rm -f pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm
-	$(BIN)/pmo-ledger --config config/demo.toml demo
+	$(BIN)/pmo-ledger --config config/demo.toml db upgrade
+	$(BIN)/pmo-ledger --config config/demo.toml sync --all
+	$(BIN)/pmo-ledger --config config/demo.toml report
 
 # The suite runs every ledger test on SQLite and on PostgreSQL.
 test: install postgres

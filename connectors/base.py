@@ -157,6 +157,8 @@ class Connector(ABC):
     kind: ClassVar[str]
     settings_model: ClassVar[type[ConnectorSettings]]
     streams: ClassVar[Mapping[str, StreamSpec]]
+    #: A minimal settings table that builds the connector (the contract test uses it).
+    example_settings: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         self.settings = settings

@@ -33,6 +33,8 @@ class StreamResult:
     retry_at: datetime | None = None
     started_at: datetime = field(default_factory=utcnow)
     regressions: int = 0  # pages whose checkpoint was below the one the run had
+    regressions_in_run: int = 0  # ... below one this run's own pages had reached
+    reached: Cursor | None = None  # the furthest checkpoint this run's pages reached
 
     def fail(self, status: str, message: str, retry_at: datetime | None = None) -> None:
         self.status, self.message, self.retry_at = status, message, retry_at

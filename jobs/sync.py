@@ -276,6 +276,7 @@ class _Run:
                 self._stream(spec, outcome, recorder)
                 finished += 1
             except SyncCancelled:
+                outcome.fail("interrupted", "cancelled between two pages")
                 result.finish(
                     "interrupted",
                     f"cancelled during stream {spec.name}; "
@@ -283,6 +284,7 @@ class _Run:
                 )
                 return
             except LeaseLost as exc:
+                outcome.fail("failed", str(exc))
                 result.finish("failed", f"{exc}; this run's uncommitted batch was rolled back")
                 result.lease_lost = True
                 return
@@ -403,11 +405,15 @@ class _Run:
         outcome.status = "succeeded"
 
     def _advance(self, outcome: StreamResult, best: Cursor | None, checkpoint: Cursor) -> Cursor:
-        """The furthest checkpoint: never lower than the one we have. The first regression of
-        a stream is logged (a full re-read regresses on every page: one line is enough)."""
+        """The furthest checkpoint: never lower than the one we have. A page below a checkpoint
+        this run already reached is a regression of the source's order, logged once per stream
+        (pages below the stored checkpoint are the lookback or a full re-read: expected)."""
         if best is not None and best.comparable(checkpoint) and checkpoint < best:
             outcome.regressions += 1
-            if outcome.regressions == 1:
+            reached = outcome.reached
+            if reached is not None and reached.comparable(checkpoint) and checkpoint < reached:
+                outcome.regressions_in_run += 1
+            if outcome.regressions_in_run == 1:
                 log.warning(
                     "checkpoint_regressed",
                     connector=self.name,
@@ -416,6 +422,7 @@ class _Run:
                     got=checkpoint.to_json(),
                 )
             return best
+        outcome.reached = checkpoint
         return checkpoint
 
     def _end_scope(

@@ -1,4 +1,4 @@
-"""`pmo-ledger sync NAME | --all`, `runs [show ID]` and `check NAME`.
+"""`pmo-ledger sync NAME | --all` and `check NAME`.
 
 `sync` is exactly what a scheduled run does (`jobs.sync.run_sync`), with a live line per
 stream on a terminal, a summary table and one status line; its exit status tells a script
@@ -10,59 +10,27 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from collections.abc import Iterable
 from types import FrameType, TracebackType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import func, select
 
-from connectors.base import ConnectorContext, Cursor
+from connectors.base import ConnectorContext
 from connectors.errors import ConnectorError, ConnectorTransientError
 from connectors.registry import build_connector
 from jobs.app import App
-from jobs.cli.common import (
-    CENT,
-    Group,
-    app_of,
-    console,
-    fail,
-    ledger_reading,
-    out,
-    plural,
-    reported,
-    table,
-)
+from jobs.cli.common import app_of, console, fail, out, reported, table
+from jobs.cli.format import amounts_text, cursor_text, n, one_line, show, sum_amounts, when
 from jobs.run_records import StreamResult, SyncResult
 from jobs.sync import AlreadyRunning, run_sync
 from ledger.calendar import parse_period
 from ledger.dates import business_date
-from ledger.models import SyncRun, SyncRunStream
 
 #: Exit status of `sync` per run status.
 EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 1, "abandoned": 1, "partial": 3}
-#: Amount outcomes in the order an operator reads them.
-OUTCOMES = ("read", "inserted", "restated", "unchanged", "deleted", "quarantined")
-MESSAGE_WIDTH = 60
-#: Cells longer than this (errors) wrap.
-TEXT_WIDTH = 72
-
-
-def groups() -> list[Group]:
-    help_ = "Recent sync runs; `runs show ID` for one."
-    runs = Group(
-        "runs",
-        help_,
-        typer.Typer(help=help_, rich_markup_mode=None, no_args_is_help=False),
-    )
-    runs.app.callback(invoke_without_command=True)(list_runs)
-    runs.app.command("show")(show_run)
-    return [runs]
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -161,7 +129,7 @@ def _sync_one(
             typer.echo(f"error: {prefix}{exc}", err=True)
             return 1
         except ConnectorError as exc:
-            typer.echo(f"error: {prefix}{_one_line(exc)}", err=True)
+            typer.echo(f"error: {prefix}{one_line(exc)}", err=True)
             return 1
     print_result(result)
     return EXIT_CODES.get(result.status, 1)
@@ -290,156 +258,18 @@ def print_result(result: SyncResult) -> None:
     )
     t = table(title, "stream", "status", *headings, *extra, numeric=tuple(headings))
     for s in result.streams:
-        counts = [_n(getattr(s.stats, field)) for _, field in columns]
+        counts = [n(getattr(s.stats, field)) for _, field in columns]
         more = () if result.dry_run else (amounts_text(s.amount("read")), cursor_text(s.checkpoint))
         t.add_row(s.stream, s.status, *counts, *more)
     show(t)
     if not result.dry_run:
-        out(f"run {result.run_id} {result.status}: {_one_line(result.message)}")
+        out(f"run {result.run_id} {result.status}: {one_line(result.message)}")
         return
     for heading, field in DRY_RUN_COLUMNS[1:4]:  # would add, change, reverse
-        n = sum(getattr(s.stats, field) for s in result.streams)
-        amounts = _sum_amounts(s.amount(field) for s in result.streams)
-        out(f"{heading}: {n:,}" + (f" ({amounts_text(amounts)})" if amounts else ""))
-    out(f"dry run of {result.connector} {result.status}: {_one_line(result.message)}")
-
-
-# --- runs ------------------------------------------------------------------------------------
-
-
-def list_runs(
-    ctx: typer.Context,
-    connector: Annotated[
-        str | None, typer.Option("--connector", metavar="NAME", help="Only this connector.")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
-) -> None:
-    """List recent sync runs, newest first, with rows summed over their streams."""
-    if ctx.invoked_subcommand is not None:
-        return
-    srs = SyncRunStream
-    sums = (
-        select(
-            srs.run_id,
-            func.sum(srs.rows_read).label("read"),
-            func.sum(srs.rows_written).label("written"),
-            func.sum(srs.rows_quarantined).label("quarantined"),
-        )
-        .group_by(srs.run_id)
-        .subquery()
-    )
-    query = (
-        select(SyncRun, sums.c.read, sums.c.written, sums.c.quarantined)
-        .outerjoin(sums, sums.c.run_id == SyncRun.id)
-        .order_by(SyncRun.id.desc())
-        .limit(limit)
-    )
-    if connector:
-        query = query.where(SyncRun.connector == connector)
-    with ledger_reading(ctx) as session:
-        rows = session.execute(query).all()
-    if not rows:
-        out(f"no runs of {connector}" if connector else "no runs")
-        return
-    numeric = ("id", "duration", "read", "written", "quarantined")
-    t = table(
-        "Sync runs",
-        "id",
-        "connector",
-        "trigger",
-        "status",
-        "started (UTC)",
-        "duration",
-        "read",
-        "written",
-        "quarantined",
-        "message",
-        numeric=numeric,
-    )
-    for run, read, written, quarantined in rows:
-        t.add_row(
-            str(run.id),
-            run.connector,
-            run.trigger,
-            run.status,
-            _when(run.started_at),
-            duration_text(run.finished_at - run.started_at) if run.finished_at else "",
-            *map(_n, (read or 0, written or 0, quarantined or 0)),
-            _truncate(_one_line(run.message or "")),
-        )
-    show(t)
-    out(plural(len(rows), "run"))
-
-
-def show_run(
-    ctx: typer.Context, run_id: Annotated[int, typer.Argument(metavar="ID", help="Run id.")]
-) -> None:
-    """Show one run: its header, per-stream figures, checkpoints, errors and amounts."""
-    with ledger_reading(ctx) as session:
-        run = session.get(SyncRun, run_id)
-        if run is None:
-            raise fail(f"no run {run_id}")
-        streams = session.scalars(
-            select(SyncRunStream)
-            .where(SyncRunStream.run_id == run_id)
-            .order_by(SyncRunStream.started_at, SyncRunStream.stream)
-        ).all()
-    out(f"run {run.id} of {run.connector}: {run.status}")
-    out(f"trigger:  {run.trigger}")
-    out(f"options:  {options_text(run.options or {})}")
-    out(f"started:  {_when(run.started_at)} UTC")
-    if run.finished_at:
-        took = duration_text(run.finished_at - run.started_at)
-        out(f"finished: {_when(run.finished_at)} UTC ({took})")
-    if run.retry_at:
-        out(f"retry at: {_when(run.retry_at)} UTC")
-    if run.holder:
-        out(f"holder:   {run.holder}")
-    out(f"message:  {_one_line(run.message or '')}")
-    if not streams:
-        out("no stream figures")
-        return
-    t = table(
-        None,
-        "stream",
-        "status",
-        "read",
-        "written",
-        "unchanged",
-        "quarantined",
-        "deleted",
-        "checkpoint",
-        "error",
-        numeric=("read", "written", "unchanged", "quarantined", "deleted"),
-    )
-    for s in streams:
-        counts = (s.rows_read, s.rows_written, s.rows_unchanged, s.rows_quarantined, s.rows_deleted)
-        t.add_row(
-            s.stream,
-            s.status,
-            *map(_n, counts),
-            cursor_text(Cursor.from_json(s.checkpoint) if s.checkpoint else None),
-            _one_line(s.error or ""),
-        )
-    show(t)
-    amounts = [(s.stream, s.amounts) for s in streams if s.amounts]
-    if amounts:
-        show(amounts_table(amounts))
-
-
-def _outcome_rank(outcome: str) -> tuple[int, str]:
-    return (OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES), outcome)
-
-
-def amounts_table(per_stream: Sequence[tuple[str, Mapping[str, Mapping[str, str]]]]) -> Table:
-    """Stream x outcome rows, one column per currency."""
-    currencies = sorted({c for _, per in per_stream for amounts in per.values() for c in amounts})
-    t = table("Amounts", "stream", "outcome", *currencies, numeric=tuple(currencies))
-    for stream, per in per_stream:
-        for outcome in sorted(per, key=_outcome_rank):
-            cells = [per[outcome].get(c) for c in currencies]
-            t.add_row(stream, outcome, *("" if v is None else _money(Decimal(v)) for v in cells))
-    return t
+        count = sum(getattr(s.stats, field) for s in result.streams)
+        amounts = sum_amounts(s.amount(field) for s in result.streams)
+        out(f"{heading}: {count:,}" + (f" ({amounts_text(amounts)})" if amounts else ""))
+    out(f"dry run of {result.connector} {result.status}: {one_line(result.message)}")
 
 
 # --- check -----------------------------------------------------------------------------------
@@ -467,94 +297,10 @@ def check(
             connector.close()
     except ConnectorError as exc:
         retry = (
-            f" (retry at {_when(exc.retry_at)} UTC)"
+            f" (retry at {when(exc.retry_at)} UTC)"
             if isinstance(exc, ConnectorTransientError) and exc.retry_at
             else ""
         )
-        out(f"{label}: {type(exc).__name__}: {_one_line(exc)}{retry}")
+        out(f"{label}: {type(exc).__name__}: {one_line(exc)}{retry}")
         raise typer.Exit(1) from None
     out(f"{label}: ok")
-
-
-# --- formatting ------------------------------------------------------------------------------
-
-
-def show(t: Table) -> None:
-    """Print a table as wide as its rows need, on a terminal too (a cut figure is worse than
-    a line the terminal wraps); long texts (errors) wrap within TEXT_WIDTH."""
-    for column in t.columns:
-        if any(len(str(cell)) > TEXT_WIDTH for cell in column.cells):
-            column.max_width = TEXT_WIDTH
-    c = console()
-    c.width = max(c.width, c.measure(t, options=c.options.update_width(10_000)).maximum)
-    c.print(t)
-
-
-def _one_line(text: object) -> str:
-    """Several lines (e.g. one per settings problem) as one: joined with '; '."""
-    return "; ".join(" ".join(part.split()) for part in str(text).splitlines() if part.strip())
-
-
-def _n(value: int) -> str:
-    return f"{value:,}"
-
-
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(CENT):,}"
-
-
-def amounts_text(amounts: Mapping[str, Decimal]) -> str:
-    """'12,345.67 USD; 9.00 EUR' ('' for none)."""
-    return "; ".join(f"{_money(a)} {c}" for c, a in amounts.items())
-
-
-def _sum_amounts(parts: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
-    total: dict[str, Decimal] = {}
-    for part in parts:
-        for ccy, amount in part.items():
-            total[ccy] = total.get(ccy, Decimal(0)) + amount
-    return total
-
-
-def cursor_text(cursor: Cursor | None) -> str:
-    """A checkpoint as an operator reads it: ISO UTC time, period, offset or token."""
-    if cursor is None:
-        return ""
-    if isinstance(cursor.value, datetime):
-        return cursor.value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = str(cursor.value)
-    return text if len(text) <= 24 else text[:23] + "…"
-
-
-def duration_text(took: timedelta) -> str:
-    """'0.4s', '3m 04s', '1h 02m'."""
-    seconds = max(took.total_seconds(), 0.0)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
-
-
-def options_text(options: Mapping[str, Any]) -> str:
-    """The run's options as flags: 'full, streams=actuals, allow-mass-delete' ('none')."""
-    parts = []
-    for key, value in options.items():
-        if key == "dry_run" or value in (None, False, [], ""):
-            continue
-        flag = key.replace("_", "-")
-        if value is True:
-            parts.append(flag)
-        elif isinstance(value, list):
-            parts.append(f"{flag}={','.join(map(str, value))}")
-        else:
-            parts.append(f"{flag}={value.isoformat() if isinstance(value, date) else value}")
-    return ", ".join(parts) or "none"
-
-
-def _when(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _truncate(text: str, width: int = MESSAGE_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

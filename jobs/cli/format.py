@@ -1,0 +1,99 @@
+"""Formatting shared by `sync`, `check` and `runs`: tables as wide as their rows, counts,
+amounts, checkpoints, durations, run options and times as an operator reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from rich.table import Table
+
+from connectors.base import Cursor
+from jobs.cli.common import CENT, console
+
+MESSAGE_WIDTH = 60
+#: Cells longer than this (errors) wrap.
+TEXT_WIDTH = 72
+
+
+def show(t: Table) -> None:
+    """Print a table as wide as its rows need, on a terminal too (a cut figure is worse than
+    a line the terminal wraps); long texts (errors) wrap within TEXT_WIDTH."""
+    for column in t.columns:
+        if any(len(str(cell)) > TEXT_WIDTH for cell in column.cells):
+            column.max_width = TEXT_WIDTH
+    c = console()
+    c.width = max(c.width, c.measure(t, options=c.options.update_width(10_000)).maximum)
+    c.print(t)
+
+
+def one_line(text: object) -> str:
+    """Several lines (e.g. one per settings problem) as one: joined with '; '."""
+    return "; ".join(" ".join(part.split()) for part in str(text).splitlines() if part.strip())
+
+
+def n(value: int) -> str:
+    return f"{value:,}"
+
+
+def money(value: Decimal) -> str:
+    return f"{value.quantize(CENT):,}"
+
+
+def amounts_text(amounts: Mapping[str, Decimal]) -> str:
+    """'12,345.67 USD; 9.00 EUR' ('' for none)."""
+    return "; ".join(f"{money(a)} {c}" for c, a in amounts.items())
+
+
+def sum_amounts(parts: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
+    total: dict[str, Decimal] = {}
+    for part in parts:
+        for ccy, amount in part.items():
+            total[ccy] = total.get(ccy, Decimal(0)) + amount
+    return total
+
+
+def cursor_text(cursor: Cursor | None) -> str:
+    """A checkpoint as an operator reads it: ISO UTC time, period, offset or token."""
+    if cursor is None:
+        return ""
+    if isinstance(cursor.value, datetime):
+        return cursor.value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = str(cursor.value)
+    return text if len(text) <= 24 else text[:23] + "…"
+
+
+def duration_text(took: timedelta) -> str:
+    """'0.4s', '3m 04s', '1h 02m'."""
+    seconds = max(took.total_seconds(), 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
+
+
+def options_text(options: Mapping[str, Any]) -> str:
+    """The run's options as flags: 'full, streams=actuals, allow-mass-delete' ('none')."""
+    parts = []
+    for key, value in options.items():
+        if key == "dry_run" or value in (None, False, [], ""):
+            continue
+        flag = key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            parts.append(f"{flag}={','.join(map(str, value))}")
+        else:
+            parts.append(f"{flag}={value.isoformat() if isinstance(value, date) else value}")
+    return ", ".join(parts) or "none"
+
+
+def when(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def truncate(text: str, width: int = MESSAGE_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

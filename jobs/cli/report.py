@@ -1,0 +1,144 @@
+"""`pmo-ledger report`: budget vs actual per project, what waits on UNMAPPED and what does not
+count because another source is the authority (also printed by `demo`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import typer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jobs.app import App
+from jobs.cli.common import app_of, console, money, out, plural, reported, table
+from jobs.cli.mapping import UnmappedKey, amounts_text, unmapped_keys
+from ledger.models import UNMAPPED_CODE, UNMAPPED_ID, ActualLine
+from ledger.queries import BudgetVsActual, budget_vs_actual
+from ledger.resolve import Authority
+
+
+def report(ctx: typer.Context) -> None:
+    """Print budget vs actual per project (counting values only), unmapped postings and the
+    lines another source's authority keeps from counting."""
+    app = app_of(ctx)
+    with reported(app):
+        app.require_head()
+        with app.reading() as session:
+            data = budget_report(session)
+    print_budget_report(app, data)
+
+
+@dataclass(frozen=True)
+class BudgetReport:
+    rows: list[BudgetVsActual]
+    unmapped: list[UnmappedKey]
+    ignored: list[NotCounted]
+
+
+def budget_report(session: Session) -> BudgetReport:
+    """What `report` prints, read in one session."""
+    rows = [r for r in budget_vs_actual(session) if r.project_code != UNMAPPED_CODE]
+    return BudgetReport(rows, unmapped_keys(session), not_counted(session))
+
+
+def print_budget_report(app: App, data: BudgetReport) -> None:
+    print_budget_vs_actual(app, data.rows)
+    print_unmapped(app, data.unmapped)
+    print_authority(app, data.ignored)
+
+
+NotCounted = tuple[str, str, str, int, Decimal]
+
+
+def not_counted(session: Session) -> list[NotCounted]:
+    """(source, kind, cost type, lines, base amount) of live money lines on projects that do
+    not count (their source is not the authority for the line's measure)."""
+    al = ActualLine
+    return [
+        (source, kind, cost_type, lines, total or Decimal(0))
+        for source, kind, cost_type, lines, total in session.execute(
+            select(al.source, al.kind, al.cost_type, func.count(), func.sum(al.base_amount))
+            .where(
+                al.deleted_at.is_(None),
+                al.project_id != UNMAPPED_ID,
+                al.counts_amount.is_(False),
+                al.amount.is_not(None),
+            )
+            .group_by(al.source, al.kind, al.cost_type)
+            .order_by(al.source, al.kind, al.cost_type)
+        )
+    ]
+
+
+def print_budget_vs_actual(app: App, rows: list[BudgetVsActual]) -> None:
+    base = app.settings.base_currency
+    t = table(
+        f"Budget vs actual ({base})",
+        "project",
+        "name",
+        "budget",
+        "actual",
+        "variance",
+        "hours",
+        numeric=("budget", "actual", "variance", "hours"),
+    )
+    for r in rows:
+        t.add_row(
+            r.project_code,
+            r.project_name,
+            money(r.budget),
+            money(r.actual),
+            money(r.variance),
+            money(r.actual_hours),
+        )
+    total = [
+        sum((getattr(r, f) for r in rows), Decimal(0))
+        for f in ("budget", "actual", "variance", "actual_hours")
+    ]
+    t.add_section()
+    t.add_row("total", "", *(money(v) for v in total))
+    console().print(t)
+    waiting = sum(r.unconverted_lines for r in rows)
+    if waiting:
+        out(
+            f"{plural(waiting, 'line')} wait for an exchange rate and count 0 "
+            "(run: pmo-ledger fx import FILE.csv)"
+        )
+
+
+def command_prefix(app: App) -> str:
+    return "pmo-ledger" + (f" --config {app.config_path}" if app.config_path else "")
+
+
+def print_unmapped(app: App, keys: list[UnmappedKey]) -> None:
+    for k in keys:
+        line = (
+            f"Unmapped: {plural(k.lines, f'{k.source} posting')} ({amounts_text(k.amounts)}) "
+            f"on {k.object_type or 'no'} {k.key or 'project'} "
+            f"{'waits' if k.lines == 1 else 'wait'} on {UNMAPPED_CODE}, "
+            "quarantined 'unmapped'"
+        )
+        if k.key:
+            line += (
+                f"; map with: {command_prefix(app)} map add {k.source} {k.object_type} {k.key} "
+                "PROJECT_CODE"
+            )
+        out(line)
+
+
+def print_authority(app: App, ignored: list[NotCounted]) -> None:
+    auth = app.settings.authority
+    owners = ", ".join(
+        f"{measure} from {getattr(auth, measure)}"
+        for measure in ("labor", "hours", "expense", "revenue", "budget")
+        if getattr(auth, measure)
+    )
+    out(f"Only the authority's lines count ({owners}).")
+    measure = Authority(app.settings).money_measure
+    base = app.settings.base_currency
+    for source, kind, cost_type, lines, total in ignored:
+        out(
+            f"Not counted: {plural(lines, f'{source} {cost_type} line')} "
+            f"({money(total)} {base}): {source} is not the {measure(kind, cost_type)} authority"
+        )

@@ -1,0 +1,176 @@
+"""`pmo-ledger runs [show ID]`: recent sync runs, and one run in full."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from connectors.base import Cursor
+from jobs.cli.common import Group, fail, ledger_reading, out, plural, table
+from jobs.cli.format import (
+    cursor_text,
+    duration_text,
+    money,
+    n,
+    one_line,
+    options_text,
+    show,
+    truncate,
+    when,
+)
+from ledger.models import SyncRun, SyncRunStream
+
+#: Amount outcomes in the order an operator reads them.
+OUTCOMES = ("read", "inserted", "restated", "unchanged", "deleted", "quarantined")
+
+
+def groups() -> list[Group]:
+    help_ = "Recent sync runs; `runs show ID` for one."
+    runs = Group(
+        "runs",
+        help_,
+        typer.Typer(help=help_, rich_markup_mode=None, no_args_is_help=False),
+    )
+    runs.app.callback(invoke_without_command=True)(list_runs)
+    runs.app.command("show")(show_run)
+    return [runs]
+
+
+def list_runs(
+    ctx: typer.Context,
+    connector: Annotated[
+        str | None, typer.Option("--connector", metavar="NAME", help="Only this connector.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
+) -> None:
+    """List recent sync runs, newest first, with rows summed over their streams."""
+    if ctx.invoked_subcommand is not None:
+        return
+    srs = SyncRunStream
+    sums = (
+        select(
+            srs.run_id,
+            func.sum(srs.rows_read).label("read"),
+            func.sum(srs.rows_written).label("written"),
+            func.sum(srs.rows_quarantined).label("quarantined"),
+        )
+        .group_by(srs.run_id)
+        .subquery()
+    )
+    query = (
+        select(SyncRun, sums.c.read, sums.c.written, sums.c.quarantined)
+        .outerjoin(sums, sums.c.run_id == SyncRun.id)
+        .order_by(SyncRun.id.desc())
+        .limit(limit)
+    )
+    if connector:
+        query = query.where(SyncRun.connector == connector)
+    with ledger_reading(ctx) as session:
+        rows = session.execute(query).all()
+    if not rows:
+        out(f"no runs of {connector}" if connector else "no runs")
+        return
+    numeric = ("id", "duration", "read", "written", "quarantined")
+    t = table(
+        "Sync runs",
+        "id",
+        "connector",
+        "trigger",
+        "status",
+        "started (UTC)",
+        "duration",
+        "read",
+        "written",
+        "quarantined",
+        "message",
+        numeric=numeric,
+    )
+    for run, read, written, quarantined in rows:
+        t.add_row(
+            str(run.id),
+            run.connector,
+            run.trigger,
+            run.status,
+            when(run.started_at),
+            duration_text(run.finished_at - run.started_at) if run.finished_at else "",
+            *map(n, (read or 0, written or 0, quarantined or 0)),
+            truncate(one_line(run.message or "")),
+        )
+    show(t)
+    out(plural(len(rows), "run"))
+
+
+def show_run(
+    ctx: typer.Context, run_id: Annotated[int, typer.Argument(metavar="ID", help="Run id.")]
+) -> None:
+    """Show one run: its header, per-stream figures, checkpoints, errors and amounts."""
+    with ledger_reading(ctx) as session:
+        run = session.get(SyncRun, run_id)
+        if run is None:
+            raise fail(f"no run {run_id}")
+        streams = session.scalars(
+            select(SyncRunStream)
+            .where(SyncRunStream.run_id == run_id)
+            .order_by(SyncRunStream.started_at, SyncRunStream.stream)
+        ).all()
+    out(f"run {run.id} of {run.connector}: {run.status}")
+    out(f"trigger:  {run.trigger}")
+    out(f"options:  {options_text(run.options or {})}")
+    out(f"started:  {when(run.started_at)} UTC")
+    if run.finished_at:
+        took = duration_text(run.finished_at - run.started_at)
+        out(f"finished: {when(run.finished_at)} UTC ({took})")
+    if run.retry_at:
+        out(f"retry at: {when(run.retry_at)} UTC")
+    if run.holder:
+        out(f"holder:   {run.holder}")
+    out(f"message:  {one_line(run.message or '')}")
+    if not streams:
+        out("no stream figures")
+        return
+    t = table(
+        None,
+        "stream",
+        "status",
+        "read",
+        "written",
+        "unchanged",
+        "quarantined",
+        "deleted",
+        "checkpoint",
+        "error",
+        numeric=("read", "written", "unchanged", "quarantined", "deleted"),
+    )
+    for s in streams:
+        counts = (s.rows_read, s.rows_written, s.rows_unchanged, s.rows_quarantined, s.rows_deleted)
+        t.add_row(
+            s.stream,
+            s.status,
+            *map(n, counts),
+            cursor_text(Cursor.from_json(s.checkpoint) if s.checkpoint else None),
+            one_line(s.error or ""),
+        )
+    show(t)
+    amounts = [(s.stream, s.amounts) for s in streams if s.amounts]
+    if amounts:
+        show(amounts_table(amounts))
+
+
+def _outcome_rank(outcome: str) -> tuple[int, str]:
+    return (OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES), outcome)
+
+
+def amounts_table(per_stream: Sequence[tuple[str, Mapping[str, Mapping[str, str]]]]) -> Table:
+    """Stream x outcome rows, one column per currency."""
+    currencies = sorted({c for _, per in per_stream for amounts in per.values() for c in amounts})
+    t = table("Amounts", "stream", "outcome", *currencies, numeric=tuple(currencies))
+    for stream, per in per_stream:
+        for outcome in sorted(per, key=_outcome_rank):
+            cells = [per[outcome].get(c) for c in currencies]
+            t.add_row(stream, outcome, *("" if v is None else money(Decimal(v)) for v in cells))
+    return t
