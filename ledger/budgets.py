@@ -51,6 +51,7 @@ KINDS = ("baseline", "current", "forecast", "plan")
 
 _version: Table = BudgetVersion.__table__  # type: ignore[assignment]
 _VERSION_UPDATE = (
+    "source_modified_at",
     "project_id",
     "project_ref",
     "kind",
@@ -227,15 +228,19 @@ def apply_budgets(
             detail = f"no project for {r.project_ref_type} {r.project_ref!r}"
             held.append(held_item(key, "unmapped", detail, r))
             continue
+        old = existing.get(key)
+        if old is not None and _older(r.source_modified_at, old["source_modified_at"]):
+            stats.unchanged += 1  # a late page or a retry never goes back in time
+            continue
         loaded[key] = r.source_modified_at
         row = _version_row(r, placement.project_id, _digest(r, ctx.settings.budget_phasing))
-        old = existing.get(key)
         if old is not None and not differs(old, row):
             stats.unchanged += 1
             continue
         rows.append(
             {
                 **row,
+                "source_modified_at": r.source_modified_at,
                 "source": source,
                 "stream": stream,
                 "superseded_at": None,
@@ -293,6 +298,10 @@ def apply_budgets(
     quarantine.resolve(s, source, stream, loaded, "loaded", now)
     quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
     return stats
+
+
+def _older(new: datetime | None, old: datetime | None) -> bool:
+    return new is not None and old is not None and new < old
 
 
 def _version_row(r: BudgetRecord, project_id: int, digest: str) -> dict[str, Any]:

@@ -407,6 +407,7 @@ def upgrade() -> None:
         sa.Column("planned_start", sa.Date(), nullable=True),
         sa.Column("planned_finish", sa.Date(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("source_modified_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),

@@ -138,3 +138,23 @@ def test_project_merge_moves_budget_lines_with_remap_entries(session: Session) -
         == 0
     )
     _entries_match(session)
+
+
+def test_an_older_budget_version_never_overwrites_a_newer_one(session: Session) -> None:
+    """A late page with an older version of a budget leaves the newer one in place."""
+    _projects(session, "P1")
+    newer = BudgetRecord(
+        external_id="b-a1", project_ref="a1", kind="current", effective_from=date(2025, 10, 1),
+        source_modified_at=T0 + timedelta(hours=2),
+        lines=(BudgetLineRecord(external_id="L1", amount=Decimal("900.00"), currency="USD",
+                                cost_type="labor", period="2025-10"),),
+    )
+    older = BudgetRecord(
+        external_id="b-a1", project_ref="a1", kind="current", effective_from=date(2025, 10, 1),
+        source_modified_at=T0 + timedelta(hours=1),
+        lines=(BudgetLineRecord(external_id="L1", amount=Decimal("500.00"), currency="USD",
+                                cost_type="labor", period="2025-10"),),
+    )
+    load(session, [newer], stream="budgets", deletion_kind="budget", at=T0)
+    result = load(session, [older], stream="budgets", deletion_kind="budget", at=T0 + timedelta(hours=3))
+    assert (result.stats.unchanged, _view_budget(session, "P1")) == (1, Decimal("900.00"))
