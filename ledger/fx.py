@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -162,25 +162,33 @@ def upsert_rates(
         ["source", "rate_type", "from_ccy", "to_ccy", "valid_from"],
         update=["rate", "updated_at"],
     )
-    series = {(source, t, f, to) for (t, f, to, _d) in changed}
-    rebuild_daily(session, series, today=now.date())
-    return series
+    since: dict[tuple[str, str, str, str], date] = {}
+    for t, f, to, d in changed:
+        key = (source, t, f, to)
+        since[key] = min(d, since.get(key, d))
+    rebuild_daily(session, since, today=now.date())
+    return set(since)
 
 
 def rebuild_daily(
-    session: Session, series: Iterable[tuple[str, str, str, str]], *, today: date
+    session: Session,
+    series: Mapping[tuple[str, str, str, str], date | None] | Iterable[tuple[str, str, str, str]],
+    *,
+    today: date,
 ) -> int:
     """Re-derive fx_rate_daily for each (source, rate_type, from, to): one row per day from the
-    first valid_from through the end of the year after max(today, last valid_from)."""
+    first valid_from through the end of the year after max(today, last valid_from). With a
+    mapping series -> date, only the days from that date on are re-derived (a new rate never
+    changes the days before it)."""
+    since_of = dict(series) if isinstance(series, Mapping) else dict.fromkeys(series)
     written = 0
-    for source, rate_type, from_ccy, to_ccy in sorted(set(series)):
+    for (source, rate_type, from_ccy, to_ccy), since in sorted(since_of.items()):
         key = and_(
             FxRateDaily.source == source,
             FxRateDaily.rate_type == rate_type,
             FxRateDaily.from_ccy == from_ccy,
             FxRateDaily.to_ccy == to_ccy,
         )
-        session.execute(delete(FxRateDaily).where(key))
         points = session.execute(
             select(FxRate.valid_from, FxRate.rate)
             .where(
@@ -191,13 +199,21 @@ def rebuild_daily(
             )
             .order_by(FxRate.valid_from)
         ).all()
+        start = since if since is not None and points and since > points[0][0] else None
+        session.execute(
+            delete(FxRateDaily).where(key, FxRateDaily.day >= start)
+            if start
+            else delete(FxRateDaily).where(key)
+        )
         if not points:
             continue
         end = date(max(today, points[-1][0]).year + 1, 12, 31)
         rows = []
         for i, (valid_from, rate) in enumerate(points):
             stop = points[i + 1][0] if i + 1 < len(points) else end + timedelta(days=1)
-            day = valid_from
+            if start is not None and stop <= start:
+                continue  # days before `start` are kept as they are
+            day = max(valid_from, start) if start is not None else valid_from
             while day < stop:
                 rows.append(
                     {
@@ -211,6 +227,7 @@ def rebuild_daily(
                     }
                 )
                 day += timedelta(days=1)
-        session.execute(insert(FxRateDaily), rows)
+        if rows:
+            session.execute(insert(FxRateDaily), rows)
         written += len(rows)
     return written

@@ -243,3 +243,24 @@ def test_as_known_at_before_and_after_each_change(session: Session) -> None:
         Decimal("15.00"),
     ]
     assert project_total(session, p1, T0 - timedelta(seconds=1)) == Decimal("0")
+
+
+def test_fx_rate_daily_is_forward_filled_and_rederived_from_the_change(session: Session) -> None:
+    """fx_rate_daily holds each day's rate; a later rate re-derives only the days from it on."""
+    from sqlalchemy import text as sql
+
+    fx = {"source": "manual", "stream": "fx"}
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 1), rate=Decimal("1.1"))],
+         at=T0, **fx)
+    load(session, [FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 10, 20), rate=Decimal("1.2"))],
+         at=T0, **fx)
+    rows = dict(session.execute(sql(
+        "SELECT day, valid_from FROM fx_rate_daily WHERE day IN ('2025-10-01', '2025-10-19', '2025-10-20', '2026-12-31')"
+    )).all())
+    as_dates = {str(k)[:10]: str(v)[:10] for k, v in rows.items()}
+    assert as_dates == {
+        "2025-10-01": "2025-10-01", "2025-10-19": "2025-10-01",
+        "2025-10-20": "2025-10-20", "2026-12-31": "2025-10-20",
+    }
+    total = session.execute(sql("SELECT count(*) FROM fx_rate_daily")).scalar()
+    assert total == (date(2026, 12, 31) - date(2025, 10, 1)).days + 1
