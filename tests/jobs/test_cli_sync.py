@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
@@ -413,3 +413,30 @@ def test_connectors_lists_kinds_and_configured_connectors(engine: Engine, tmp_pa
     assert row(stdout, "demo")[1:] == ["sample", "15m", "yes"]
     assert row(stdout, "off")[1:] == ["sample", "manual", "no"]
     assert "rename" in ok(ledger.run("connectors", "--help"))
+
+
+def test_report_prints_budget_vs_actual_of_the_ledger(ledger: Ledger) -> None:
+    """After a sync, `report` prints every project's budget and actual exactly as the view has them."""
+    ok(ledger.run("sync", "demo"))
+    out = ok(ledger.run("report"))
+    assert "Budget vs actual (USD)" in out
+    with Session(ledger.engine) as s:
+        rows = s.execute(text(
+            "SELECT project_code, budget, actual FROM v_project_budget_vs_actual"
+            " WHERE project_code <> 'UNMAPPED' ORDER BY project_code")).all()
+    assert len(rows) == 3
+    for code, budget, actual in rows:
+        line = next(x for x in out.splitlines() if code in x)
+        assert f"{Decimal(budget):.2f}" in line and f"{Decimal(actual):.2f}" in line
+
+
+def test_report_refuses_an_unmigrated_ledger(tmp_path: Path) -> None:
+    """`report` on a database without the schema says how to fix it."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'[ledger]\nurl = "sqlite:///{tmp_path / "x.db"}"\n', encoding="utf-8")
+    try:
+        result = CliRunner().invoke(make_cli(), ["--config", str(config), "report"])
+    finally:
+        reset_logging()
+    assert result.exit_code == 1
+    assert "not at the current schema (run: pmo-ledger db upgrade)" in result.stderr
