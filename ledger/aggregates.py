@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, insert, literal, select, tuple_, union, update
 from sqlalchemy.orm import Session
 
 from ledger.models import ActualLine, ActualPeriodTotal, AggregateState
-from ledger.staging import stage_entry
+from ledger.staging import stage_entry, stage_line
 from ledger.upsert import upsert
 
 _al = ActualLine.__table__
@@ -50,8 +50,13 @@ def _insert_grouped(session: Session, where: object) -> None:
 
 
 def refresh_staged_groups(session: Session) -> None:
-    """Recompute the groups that the entries in `stage_entry` touched, from actual_line."""
-    touched = select(*[stage_entry.c[g] for g in _GROUP]).distinct()
+    """Recompute the groups that the staged entries touched (`stage_entry`, and the lines of
+    `stage_line` whose entry is derived from them), from actual_line."""
+    groups = union(
+        select(*[stage_entry.c[g] for g in _GROUP]),
+        select(*[stage_line.c[g] for g in _GROUP]).where(stage_line.c.entry_reason.is_not(None)),
+    ).subquery()
+    touched = select(*[groups.c[g] for g in _GROUP])
     session.execute(delete(_apt).where(tuple_(*[_apt.c[g] for g in _GROUP]).in_(touched)))
     _insert_grouped(session, tuple_(*[_al.c[g] for g in _GROUP]).in_(touched))
 

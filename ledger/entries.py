@@ -39,7 +39,9 @@ LINE_DIMENSIONS = (
 MEASURES = (("amount", "amount_delta"), ("base_amount", "base_delta"), ("hours", "hours_delta"))
 #: Columns a line version carries (everything but the surrogate id and creation fields).
 LINE_COLUMNS = tuple(
-    c.name for c in staging.stage_line.columns if c.name not in ("line_id", "action")
+    c.name
+    for c in staging.stage_line.columns
+    if c.name not in ("line_id", "action", "entry_reason")
 )
 
 _al = ActualLine.__table__
@@ -130,8 +132,7 @@ class LineWriter:
         self.run_id = run_id
         self.recorded_at = recorded_at
         self.inline_max = inline_max
-        self._lines: list[dict[str, Any]] = []
-        self._entries: list[dict[str, Any]] = []
+        self._reset()
 
     def add(self, change: LineChange) -> int:
         """Stage one change; returns the number of entries it writes."""
@@ -140,8 +141,18 @@ class LineWriter:
         new["last_run_id"] = self.run_id
         new["line_id"] = change.line_id
         new["action"] = "insert" if change.line_id is None else "update"
+        new["entry_reason"] = None
         self._lines.append(new)
-        rows = entry_rows(live(change.old), live(new), change.reason)
+        if change.line_id is None:
+            self._inserts += 1
+        old, now = live(change.old), live(new)
+        if old is None and now is not None:
+            # The entry is the whole new version: SQL derives it from the staged line.
+            new["entry_reason"] = change.reason
+            self._derived += 1
+            self._sources.add(new["source"])
+            return 1
+        rows = entry_rows(old, now, change.reason)
         for row in rows:
             row.update(
                 seq=len(self._entries),
@@ -152,6 +163,9 @@ class LineWriter:
                 recorded_at=self.recorded_at,
             )
             self._entries.append(row)
+        if rows:
+            self._changed_keys.add((new["source"], new["stream"], new["external_id"]))
+            self._sources.add(new["source"])
         return len(rows)
 
     def __len__(self) -> int:
@@ -162,8 +176,8 @@ class LineWriter:
         s = self.session
         n_lines = staging.fill(s, staging.stage_line, self._lines)
         st = staging.stage_line
-        if n_lines:
-            cols = list(LINE_COLUMNS)
+        cols = list(LINE_COLUMNS)
+        if self._inserts:
             s.execute(
                 insert(_al).from_select(
                     [*cols, "created_at", "first_run_id"],
@@ -172,20 +186,44 @@ class LineWriter:
                     ),
                 )
             )
+        if n_lines > self._inserts:
             s.execute(
                 update(_al)
                 .values({c: st.c[c] for c in cols if c not in ("source", "stream", "external_id")})
                 .where(_al.c.id == st.c.line_id, st.c.action == "update")
             )
-        n_entries = staging.fill(s, staging.stage_entry, self._entries)
-        inline = True
-        if n_entries:
-            se = staging.stage_entry
-            cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
+        on_key = and_(
+            _al.c.source == st.c.source,
+            _al.c.stream == st.c.stream,
+            _al.c.external_id == st.c.external_id,
+        )
+        entry_cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
+        if self._derived:
+            derived = {
+                **{d: st.c[d] for d in LINE_DIMENSIONS},
+                "source": st.c.source,
+                "amount_delta": st.c.amount,
+                "base_delta": st.c.base_amount,
+                "hours_delta": st.c.hours,
+                "run_id": st.c.last_run_id,
+                "recorded_at": st.c.updated_at,
+                "reason": st.c.entry_reason,
+            }
             s.execute(
                 insert(_le).from_select(
-                    ["line_id", *cols],
-                    select(_al.c.id, *[se.c[c] for c in cols])
+                    ["line_id", *entry_cols],
+                    select(_al.c.id, *[derived[c] for c in entry_cols])
+                    .join(_al, on_key)
+                    .where(st.c.entry_reason.is_not(None)),
+                )
+            )
+        n_entries = staging.fill(s, staging.stage_entry, self._entries)
+        if n_entries:
+            se = staging.stage_entry
+            s.execute(
+                insert(_le).from_select(
+                    ["line_id", *entry_cols],
+                    select(_al.c.id, *[se.c[c] for c in entry_cols])
                     .join(
                         _al,
                         and_(
@@ -197,12 +235,22 @@ class LineWriter:
                     .order_by(se.c.seq),
                 )
             )
-            changed = len({(e["source"], e["stream"], e["external_id"]) for e in self._entries})
+        inline = True
+        changed = self._derived + len(self._changed_keys)
+        if changed:
             if changed < self.inline_max:
                 aggregates.refresh_staged_groups(s)
             else:
                 inline = False
-                aggregates.mark_stale(s, {e["source"] for e in self._entries}, self.recorded_at)
-        self._lines.clear()
-        self._entries.clear()
-        return FlushResult(n_lines, n_entries, inline)
+                aggregates.mark_stale(s, self._sources, self.recorded_at)
+        total = n_entries + self._derived
+        self._reset()
+        return FlushResult(n_lines, total, inline)
+
+    def _reset(self) -> None:
+        self._lines: list[dict[str, Any]] = []
+        self._entries: list[dict[str, Any]] = []
+        self._inserts = 0
+        self._derived = 0
+        self._changed_keys: set[tuple[str, str, str]] = set()
+        self._sources: set[str] = set()

@@ -36,6 +36,8 @@ stage_line = _mirror(
     [
         Column("line_id", Integer),
         Column("action", String(10)),
+        # Set when the line's one entry is its whole new version (derived in SQL).
+        Column("entry_reason", String(12)),
         Index("ix_stage_line_id", "line_id"),
     ],
 )
