@@ -114,12 +114,11 @@ def forget_scope(session: Session, scope_key: str) -> None:
 
 def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> None:
     """Add keys seen in an open scope (the runner fills it from each batch)."""
-    staging.ensure(session, staging.scope_seen)
-    if external_ids:
-        session.execute(
-            staging.scope_seen.insert(),
-            [{"scope_key": scope_key, "external_id": k} for k in external_ids],
-        )
+    staging.append(
+        session,
+        staging.scope_seen,
+        ({"scope_key": scope_key, "external_id": k} for k in external_ids),
+    )
 
 
 def end_scope(

@@ -98,20 +98,30 @@ def ensure(session: Session, table: Table) -> None:
 
 
 def fill(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Empty `table` and insert `rows` with one executemany. Returns the row count."""
+    """Empty `table` and load `rows` (COPY on PostgreSQL, one executemany on SQLite). Returns
+    the row count."""
     ensure(session, table)
     session.execute(delete(table))
+    count = append(session, table, rows)
+    if count and session.get_bind().dialect.name == "postgresql":
+        # TEMP tables have no statistics: without them the planner guesses a size and may
+        # choose a nested loop over a whole ledger table. The row count and the indexed
+        # columns are what the joins need; sampling every column would cost more than it helps.
+        indexed = {c.name for index in table.indexes for c in index.columns}
+        columns = f" ({', '.join(sorted(indexed))})" if indexed else ""
+        session.execute(text(f"ANALYZE {table.name}{columns}"))
+    return count
+
+
+def append(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Load `rows` into `table` as `fill` does, keeping what it holds. Returns the row count."""
+    ensure(session, table)
     batch = list(rows)
     if batch:
-        dialect = session.get_bind().dialect
-        if dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             _copy(session, table, batch)
         else:
             _executemany(session, table, batch)
-        if dialect.name == "postgresql":
-            # TEMP tables have no statistics: without them the planner guesses a size and may
-            # choose a nested loop over the whole ledger table.
-            session.execute(text(f"ANALYZE {table.name}"))
     return len(batch)
 
 
