@@ -60,9 +60,14 @@ def open_entries(
     wanted = set(keys)
     if not wanted:
         return {}
+    q = Quarantine
+    any_open = session.scalar(
+        select(q.id).where(q.source == source, q.stream == stream, q.status == "open").limit(1)
+    )
+    if any_open is None:
+        return {}  # the common case: nothing waits for this stream
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
-    q = Quarantine
     rows = session.execute(
         select(q.id, q.external_id, q.reason, q.payload_hash, q.source_modified_at).join(
             k,
