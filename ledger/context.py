@@ -24,6 +24,7 @@ class WriteContext:
     run_id: int | None = None
     recorded_at: datetime = field(default_factory=utcnow)
     _periods: PeriodIndex | None = None
+    _period_of_day: dict[date, str | None] = field(default_factory=dict)
     _authority: Authority | None = None
 
     @property
@@ -61,6 +62,7 @@ class WriteContext:
                 continue
             if ensure_periods(self.session, cal, start, end):
                 self._periods = None
+                self._period_of_day = {}
 
     def _covered(self, d: date) -> bool:
         try:
@@ -78,12 +80,16 @@ class WriteContext:
         None when the calendar has no such period."""
         if stated is not None:
             return stated if self.periods.contains(stated) else None
-        try:
-            return self.periods.period_for(posted_on)
-        except LookupError:
-            return None
+        memo = self._period_of_day
+        if posted_on not in memo:
+            try:
+                memo[posted_on] = self.periods.period_for(posted_on)
+            except LookupError:
+                memo[posted_on] = None
+        return memo[posted_on]
 
     def reset_caches(self) -> None:
         """Forget cached periods and scopes (after a savepoint rolled back what they saw)."""
         self._periods = None
+        self._period_of_day = {}
         self._authority = None

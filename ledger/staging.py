@@ -132,16 +132,18 @@ def _processed(
     INSERT would send them (`dialect_impl`: the bare TypeDecorator would hand Numeric values
     to psycopg as floats). Bypasses SQLAlchemy's per-row parameter building on the hot path."""
     dialect = session.get_bind().dialect
-    names = list(dict.fromkeys(k for row in rows for k in row))
+    names = list(rows[0])
+    if any(len(row) != len(names) for row in rows):  # rows of one stage normally share keys
+        names = list(dict.fromkeys(k for row in rows for k in row))
     procs = [_processor(table.c[n].type, dialect) for n in names]
-    pairs = list(zip(names, procs, strict=True))
+    active = [(i, p) for i, p in enumerate(procs) if p is not None]
 
     def values() -> Iterator[list[Any]]:
         for row in rows:
-            out = []
-            for name, proc in pairs:
-                v = row.get(name)
-                out.append(v if proc is None or v is None else proc(v))
+            out = [row.get(n) for n in names]
+            for i, proc in active:
+                if out[i] is not None:
+                    out[i] = proc(out[i])
             yield out
 
     return names, values()
