@@ -18,14 +18,13 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from ledger import quarantine, staging
-from ledger.calendar import parse_period
 from ledger.context import WriteContext
 from ledger.currencies import in_range, is_currency, round_money
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from ledger.fx import RateBook, RateHit
 from ledger.hashing import HASH_VERSION, content_hash
 from ledger.keyed_rows import held as held_item
-from ledger.keyed_rows import latest_by_key, number_problem
+from ledger.keyed_rows import latest_by_key, number_problem, period_problem
 from ledger.mapping import repointed
 from ledger.models import UNMAPPED_ID, ActualLine
 from ledger.records import ActualRecord
@@ -113,12 +112,7 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
         if record.currency is None:
             return "missing_currency", f"amount {record.amount} has no currency"
         return "unknown_currency", f"unknown currency {record.currency!r}"
-    if record.period is not None:
-        try:
-            parse_period(record.period)
-        except ValueError as exc:
-            return "bad_period", str(exc)
-    return None
+    return period_problem(record.period)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,6 @@ from sqlalchemy import Table, exists, update
 from ledger import quarantine
 from ledger.actuals import ApplyStats
 from ledger.budget_history import BudgetLineBatch, deleted_version, stored_lines
-from ledger.calendar import parse_period
 from ledger.context import WriteContext
 from ledger.currencies import is_currency, round_money
 from ledger.entries import live
@@ -38,6 +37,7 @@ from ledger.keyed_rows import (
     is_period,
     latest_by_key,
     number_problem,
+    period_problem,
     q,
     stored_rows,
 )
@@ -144,12 +144,7 @@ def _line_problem(line: BudgetLineRecord) -> tuple[str, str] | None:
         return problem
     if not is_currency(line.currency):
         return "unknown_currency", f"unknown currency {line.currency!r}"
-    if line.period is not None:
-        try:
-            parse_period(line.period)
-        except ValueError as exc:
-            return "bad_period", str(exc)
-    return None
+    return period_problem(line.period)
 
 
 def _digest(r: BudgetRecord, phasing: str) -> str:

@@ -91,6 +91,17 @@ def percent_problem(name: str, value: Any) -> tuple[str, str] | None:
     return None
 
 
+def period_problem(value: str | None) -> tuple[str, str] | None:
+    """('bad_period', detail) for a stated period that is not 'YYYY-PP'; None otherwise."""
+    if value is None:
+        return None
+    try:
+        parse_period(value)
+    except (ValueError, TypeError) as exc:
+        return "bad_period", str(exc)
+    return None
+
+
 def is_period(value: Any) -> bool:
     """Whether `value` is a well-formed 'YYYY-PP' period key."""
     try:
