@@ -536,3 +536,18 @@ def test_every_stream_loads_into_the_ledger(session: Session) -> None:
     assert Counter(r.cost_type for r in read_back["actuals"]) == Counter(
         {"labor": 3_400, "travel": 745, "subcontract": 392, "software": 363}
     )
+
+
+def test_the_example_configuration_builds_the_sample_connector() -> None:
+    """config/pmo-ledger.example.toml's sample connector builds through the registry."""
+    import tomllib
+    from pathlib import Path
+
+    from connectors.registry import build_connector
+    from jobs.config import ConnectorConfig
+
+    path = Path(__file__).resolve().parents[2] / "config" / "pmo-ledger.example.toml"
+    table = tomllib.loads(path.read_text(encoding="utf-8"))["connectors"]["demo"]
+    cfg = ConnectorConfig.model_validate(table)
+    connector = build_connector("demo", cfg.kind, cfg.settings, ConnectorContext("demo"))
+    assert (connector.settings.projects, connector.settings.actuals) == (12, 5000)
