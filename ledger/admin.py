@@ -4,6 +4,7 @@ rename, quarantine retry / purge. Each takes a session and never commits."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -51,6 +52,26 @@ def _live_lines(session: Session, where: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _live_line_chunks(session: Session, size: int = 20_000) -> Iterator[list[dict[str, Any]]]:
+    """Every live line, `size` at a time in id order (keyset paging: each chunk is its own
+    query, so writing between chunks is safe on both engines)."""
+    last = 0
+    while True:
+        chunk = [
+            dict(r)
+            for r in session.execute(
+                select(_al)
+                .where(_al.c.deleted_at.is_(None), _al.c.id > last)
+                .order_by(_al.c.id)
+                .limit(size)
+            ).mappings()
+        ]
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1]["id"]
+
+
 def authority_apply(
     session: Session, settings: LedgerSettings, run_id: int | None = None
 ) -> dict[str, int]:
@@ -58,20 +79,20 @@ def authority_apply(
     actual lines, budget lines and forecasts whose flags change (rule 8)."""
     ctx = WriteContext(session, settings, "", run_id)
     auth = ctx.authority
-    writer = _writer(ctx)
-    lines = _live_lines(session, literal(True))
-    auth.load_scopes(session, {x["project_id"] for x in lines})
     changed = 0
-    for old in lines:
-        src = old["source"]
-        ca = auth.counts(src, auth.money_measure(old["kind"], old["cost_type"]), old["project_id"])
-        ch = old["hours"] is not None and auth.counts(src, "hours", old["project_id"])
-        if (ca, ch) != (old["counts_amount"], old["counts_hours"]):
-            new = {c: old[c] for c in LINE_COLUMNS}
-            new.update(counts_amount=ca, counts_hours=ch)
-            writer.add(LineChange(old["id"], old, new, "reclass"))
-            changed += 1
-    writer.flush()
+    for lines in _live_line_chunks(session):  # bounded memory on a ledger of any size
+        writer = _writer(ctx)
+        auth.load_scopes(session, {x["project_id"] for x in lines})
+        for old in lines:
+            src, pid = old["source"], old["project_id"]
+            ca = auth.counts(src, auth.money_measure(old["kind"], old["cost_type"]), pid)
+            ch = old["hours"] is not None and auth.counts(src, "hours", pid)
+            if (ca, ch) != (old["counts_amount"], old["counts_hours"]):
+                new = {c: old[c] for c in LINE_COLUMNS}
+                new.update(counts_amount=ca, counts_hours=ch)
+                writer.add(LineChange(old["id"], old, new, "reclass"))
+                changed += 1
+        writer.flush()
     budget = _reclass_budget_lines(ctx)
     forecasts = 0
     rows = session.execute(

@@ -261,3 +261,22 @@ def test_unknown_scope_key_is_refused(session: Session) -> None:
     """A malformed scope key raises a clear ValueError."""
     with pytest.raises(ValueError, match="unknown scope 'region:EU'"):
         end_scope(session, settings(), "psa", "actuals", "region:EU")
+
+
+def test_authority_apply_works_through_the_ledger_in_chunks(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With chunks of one line, authority apply still reclasses every line exactly once."""
+    import functools
+
+    from ledger import admin
+
+    p1 = add_project(session, "P1")
+    load(session, [actual(f"c{i}", "1.00", cost_type="labor") for i in range(5)], at=T0)
+    monkeypatch.setattr(admin, "_live_line_chunks", functools.partial(admin._live_line_chunks, size=1))
+    moved = settings(authority=AuthoritySettings(
+        projects="psa", labor="sap", expense="psa", hours="psa", revenue="psa", budget="psa"))
+    assert authority_apply(session, moved)["lines"] == 5
+    session.commit()
+    assert project_total(session, p1) == Decimal("0")
+    assert_entries_match_lines(session)
