@@ -176,5 +176,11 @@ class Connector(ABC):
     def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
         """Pages of `stream` from `request`. Raises ConnectorError for the whole read only."""
 
+    def stream_fingerprint(self, stream: str) -> str | None:
+        """What the stream reads, as configured (e.g. the source object). When it changes, the
+        runner retires the old stream: it reads the stream in full as one scope and reverses
+        the old lines that the new read does not list. None: the stream cannot change."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release sessions and sockets."""

@@ -319,15 +319,35 @@ class _Run:
 
     def _stream(self, spec: StreamSpec, outcome: StreamResult, recorder: RunRecorder) -> None:
         assert self.conn is not None
+        fingerprint = self.connector.stream_fingerprint(spec.name)
         with Session(bind=self.conn) as session:
-            stored = self._stored_checkpoint(session, spec.name)
+            stored, stored_fingerprint = self._stored_state(session, spec.name)
             self.scope = self._scope_key(session)
             request = self._request(session, spec, stored)
+        retired = (
+            not self.scope
+            and fingerprint is not None
+            and stored_fingerprint is not None
+            and fingerprint != stored_fingerprint
+        )
         outcome.checkpoint = stored
         committed, best = stored, stored
         pre_scope: Cursor | None = stored
         open_scopes: list[str] = []
         buffer = _Buffer()
+        if retired:
+            # The configured object changed: read the new one in full, as one scope, and
+            # reverse the old stream's lines it does not list (DESIGN.md, the contract).
+            log.warning(
+                "stream_retired",
+                connector=self.name,
+                stream=spec.name,
+                was=stored_fingerprint,
+                now=fingerprint,
+            )
+            request = ReadRequest(None, stored, None)
+            open_scopes.append(spec.name)
+            committed = best = pre_scope = None  # the old object's cursor means nothing now
         log.info(
             "sync_stream_started",
             connector=self.name,
@@ -358,10 +378,12 @@ class _Run:
                     for key in open_scopes:
                         record_seen(session, key, keys)
                 if scope_end is not None and scope_end.key in open_scopes:
-                    store = self._end_scope(session, spec, scope_end.key, outcome, pre_scope, best)
+                    store = self._end_scope(
+                        session, spec, scope_end.key, outcome, pre_scope, best, retired
+                    )
                     open_scopes.remove(scope_end.key)
                 if not self.dry_run and not self.scope and store is not None:
-                    self._store_checkpoint(session, spec.name, store, outcome.run_id)
+                    self._store_checkpoint(session, spec.name, store, outcome.run_id, fingerprint)
                 if not self.dry_run:
                     recorder.stream(outcome, session.connection())
                     assert self.lease is not None
@@ -374,7 +396,7 @@ class _Run:
                 self.on_batch(outcome)
 
         for page in self.connector.extract(spec.name, request):
-            if isinstance(page.scope, ScopeStart):
+            if isinstance(page.scope, ScopeStart) and page.scope.key not in open_scopes:
                 if buffer:
                     flush()
                 pre_scope = committed
@@ -396,6 +418,8 @@ class _Run:
                 raise SyncCancelled()
             if self.heartbeat is not None and self.heartbeat.lost.is_set():
                 raise LeaseLost(f"the lease of {self.name} was lost (expired or taken over)")
+        if retired and spec.name in open_scopes:
+            flush(ScopeEnd(spec.name))  # the implicit scope of a retirement ends with the read
         if buffer or best != committed:
             flush()
         if open_scopes:
@@ -433,6 +457,7 @@ class _Run:
         outcome: StreamResult,
         pre_scope: Cursor | None,
         best: Cursor | None,
+        retired: bool = False,
     ) -> Cursor | None:
         check, reversed_ = end_scope(
             session,
@@ -441,7 +466,8 @@ class _Run:
             spec.name,
             key,
             run_id=outcome.run_id,
-            allow_mass_delete=self.allow_mass_delete,
+            # A retired stream's old lines are meant to go: the guard does not apply.
+            allow_mass_delete=self.allow_mass_delete or (retired and key == spec.name),
             stats=outcome.stats,
         )
         forget_scope(session, key)
@@ -486,16 +512,24 @@ class _Run:
             yield session
             session.commit()  # releases the session's savepoint; `tx` commits (or rolls back)
 
-    def _stored_checkpoint(self, session: Session, stream: str) -> Cursor | None:
-        raw = session.scalar(
-            select(SyncState.checkpoint).where(
+    def _stored_state(self, session: Session, stream: str) -> tuple[Cursor | None, str | None]:
+        """The stream's stored checkpoint and the fingerprint it was read with."""
+        row = session.execute(
+            select(SyncState.checkpoint, SyncState.config_hash).where(
                 SyncState.connector == self.name, SyncState.stream == stream
             )
-        )
-        return Cursor.from_json(raw) if raw else None
+        ).first()
+        if row is None:
+            return None, None
+        return (Cursor.from_json(row[0]) if row[0] else None), row[1]
 
     def _store_checkpoint(
-        self, session: Session, stream: str, cursor: Cursor, run_id: int | None
+        self,
+        session: Session,
+        stream: str,
+        cursor: Cursor,
+        run_id: int | None,
+        fingerprint: str | None,
     ) -> None:
         upsert(
             session,
@@ -505,12 +539,13 @@ class _Run:
                     "connector": self.name,
                     "stream": stream,
                     "checkpoint": cursor.to_json(),
+                    "config_hash": fingerprint,
                     "run_id": run_id,
                     "updated_at": utcnow(),
                 }
             ],
             ["connector", "stream"],
-            update=["checkpoint", "run_id", "updated_at"],
+            update=["checkpoint", "config_hash", "run_id", "updated_at"],
         )
 
     def _rebuild_aggregates(self) -> None:

@@ -42,6 +42,10 @@ class ScriptedConnector(Connector):
             name: StreamSpec(name, "offset", scopes=("project", "period")) for name in scripts
         }
         self.requests: list[tuple[str, ReadRequest]] = []
+        self.fingerprints: dict[str, str] = {}
+
+    def stream_fingerprint(self, stream: str) -> str | None:
+        return self.fingerprints.get(stream)
 
     def check(self) -> None:
         return None

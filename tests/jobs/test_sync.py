@@ -206,3 +206,23 @@ def test_sync_health_view(engine: Engine, tmp_path: Path) -> None:
             " amount_drift FROM v_sync_health WHERE connector = 's1' AND stream = 'actuals'")).one()
     assert tuple(row)[:5] == (result.run_id, "succeeded", "succeeded", 1, 1)
     assert Decimal(row[5]) == Decimal("20")
+
+
+def test_a_stream_whose_object_changed_is_retired(engine: Engine, tmp_path: Path) -> None:
+    """Timecard splits become headers: the new object is read in full and the old lines reversed."""
+    app = make_app(engine, tmp_path)
+    splits = _connector(lambda r: pages_of([line("s1"), line("s2"), line("s3")], 10))
+    splits.fingerprints["actuals"] = "pse__Timecard__c"
+    run_sync(app, "s1", connector=splits)
+    headers = _connector(lambda r: pages_of([line("h1", "25.00")], 10, start=500))
+    headers.fingerprints["actuals"] = "pse__Timecard_Header__c"
+    with structlog.testing.capture_logs() as logs:
+        result = run_sync(app, "s1", connector=headers)
+    assert result.status == "succeeded" and result.streams[1].reversed == 3
+    assert headers.requests[-1][1].cursor is None
+    assert (_lines(engine), _total(engine)) == (1, Decimal("25.00"))
+    assert [e["now"] for e in logs if e["event"] == "stream_retired"] == ["pse__Timecard_Header__c"]
+    with Session(engine) as s:
+        assert s.scalar(select(SyncState.config_hash).where(SyncState.stream == "actuals")) == (
+            "pse__Timecard_Header__c"
+        )
