@@ -7,7 +7,8 @@ are private to the connection, so concurrent writers never see each other's stag
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, delete, text
@@ -127,20 +128,25 @@ def append(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) ->
 
 def _processed(
     session: Session, table: Table, rows: list[Mapping[str, Any]]
-) -> tuple[list[str], Iterator[list[Any]]]:
+) -> tuple[list[str], Iterator[Sequence[Any]]]:
     """Column names and rows of values after each column type's bind processing, as a compiled
     INSERT would send them (`dialect_impl`: the bare TypeDecorator would hand Numeric values
     to psycopg as floats). Bypasses SQLAlchemy's per-row parameter building on the hot path."""
     dialect = session.get_bind().dialect
     names = list(rows[0])
-    if any(len(row) != len(names) for row in rows):  # rows of one stage normally share keys
+    uniform = all(len(row) == len(names) for row in rows)  # rows of one stage share keys
+    if not uniform:
         names = list(dict.fromkeys(k for row in rows for k in row))
     procs = [_processor(table.c[n].type, dialect) for n in names]
     active = [(i, p) for i, p in enumerate(procs) if p is not None]
+    pick = itemgetter(*names) if uniform and len(names) > 1 else None
 
-    def values() -> Iterator[list[Any]]:
+    def values() -> Iterator[Sequence[Any]]:
         for row in rows:
-            out = [row.get(n) for n in names]
+            if pick is not None and not active:
+                yield pick(row)  # PostgreSQL's common case: values go as they are
+                continue
+            out = list(pick(row)) if pick is not None else [row.get(n) for n in names]
             for i, proc in active:
                 if out[i] is not None:
                     out[i] = proc(out[i])
