@@ -29,8 +29,11 @@ test: install postgres
 postgres:
 	@bash scripts/ensure-postgres
 
+# ruff and mypy --strict (not part of `make test`).
 lint: install
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	$(BIN)/ruff check .
+	$(BIN)/mypy ledger jobs connectors
 
 clean:
 	rm -rf $(VENV) pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache

@@ -21,11 +21,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from ledger.models import SyncLock, SyncRun, utcnow
+from ledger.models import SyncLock, SyncRun, table_of, utcnow
 from ledger.upsert import insert_for_dialect
 
 log = structlog.get_logger(__name__)
-_lock = SyncLock.__table__
+_lock = table_of(SyncLock)
 
 
 class LeaseHeld(RuntimeError):

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Connection
 
 from connectors.base import Cursor
 from ledger.actuals import ApplyStats
-from ledger.models import SyncRun, SyncRunStream, utcnow
+from ledger.models import SyncRun, SyncRunStream, table_of, utcnow
 from ledger.upsert import insert_for_dialect
 
-_srs = SyncRunStream.__table__
+_srs = table_of(SyncRunStream)
 
 
 @dataclass

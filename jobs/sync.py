@@ -47,7 +47,7 @@ from jobs.lease import Heartbeat, Lease, LeaseLost, new_holder
 from jobs.run_records import RunRecorder, StreamResult, SyncResult
 from ledger import aggregates
 from ledger.calendar import period_key
-from ledger.models import Project, ProjectLink, SyncState, utcnow
+from ledger.models import Project, ProjectLink, SyncState, table_of, utcnow
 from ledger.periods import PeriodIndex
 from ledger.records import ActualRecord
 from ledger.scopes import end_scope, forget_scope, record_seen
@@ -533,7 +533,7 @@ class _Run:
     ) -> None:
         upsert(
             session,
-            SyncState.__table__,  # type: ignore[arg-type]
+            table_of(SyncState),
             [
                 {
                     "connector": self.name,

@@ -26,7 +26,7 @@ from ledger.hashing import HASH_VERSION, content_hash
 from ledger.keyed_rows import held as held_item
 from ledger.keyed_rows import latest_by_key, number_problem, period_problem
 from ledger.mapping import repointed
-from ledger.models import UNMAPPED_ID, ActualLine
+from ledger.models import UNMAPPED_ID, ActualLine, table_of
 from ledger.records import ActualRecord
 from ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from ledger.valuation import CostRates
@@ -76,7 +76,7 @@ class ApplyStats:
 #: Text fields and the length their column holds (the same on both engines: SQLite would
 #: take longer text, PostgreSQL would refuse the whole batch).
 _LENGTHS = {
-    name: ActualLine.__table__.c[name].type.length  # type: ignore[attr-defined]
+    name: table_of(ActualLine).c[name].type.length  # type: ignore[attr-defined]
     for name in (
         "external_id",
         "project_ref_type",
@@ -134,7 +134,7 @@ def stored_versions(
         return {}
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
-    t = ActualLine.__table__
+    t = table_of(ActualLine)
     rows = session.execute(
         select(
             t.c.external_id,
@@ -158,7 +158,7 @@ def current_lines(
         return {}
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
-    t = ActualLine.__table__
+    t = table_of(ActualLine)
     rows = session.execute(
         select(t).join(
             k, and_(t.c.source == source, t.c.stream == stream, t.c.external_id == k.c.external_id)
@@ -264,7 +264,7 @@ def apply_actuals(
             else UNMAPPED
         )
         live = old is not None and old["deleted_at"] is None
-        if live and old["content_hash"] == digest:
+        if live and old is not None and old["content_hash"] == digest:
             if old["project_id"] == UNMAPPED_ID and placement.mapped:
                 # The same record, but its key now resolves: re-point the waiting line.
                 stats.entries += writer.add(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, literal, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ledger.budget_history import LINE_COLUMNS as BUDGET_LINE_COLUMNS
@@ -24,12 +25,13 @@ from ledger.models import (
     Project,
     Quarantine,
     RevenueForecast,
+    table_of,
     utcnow,
 )
 from ledger.records import record_from_json
 from ledger.settings import LedgerSettings
 
-_al = ActualLine.__table__
+_al = table_of(ActualLine)
 
 
 class AdminError(ValueError):
@@ -115,7 +117,7 @@ def authority_apply(
 
 
 def _live_budget_lines(session: Session, where: Any) -> list[dict[str, Any]]:
-    bl = BudgetLine.__table__
+    bl = table_of(BudgetLine)
     return [
         dict(r)
         for r in session.execute(
@@ -172,9 +174,9 @@ def project_merge(
     """Merge project DROP into KEEP: links, maps, tasks, plans and budgets move; lines move
     with `remap` entries; DROP stays as a tombstone with merged_into_id. Raises AdminError."""
     ids = dict(
-        session.execute(
-            select(Project.code, Project.id).where(Project.code.in_([keep, drop]))
-        ).all()
+        session.execute(select(Project.code, Project.id).where(Project.code.in_([keep, drop])))
+        .tuples()
+        .all()
     )
     for code in (keep, drop):
         if code not in ids:
@@ -217,8 +219,11 @@ def project_merge(
         ):
             continue
         if "project_id" in table.c:
-            res = session.execute(
-                update(table).where(table.c.project_id == drop_id).values(project_id=keep_id)
+            res = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(table).where(table.c.project_id == drop_id).values(project_id=keep_id)
+                ),
             )
             moved[table.name] = res.rowcount or 0
     session.execute(
@@ -252,7 +257,10 @@ def connectors_rename(session: Session, old: str, new: str) -> dict[str, int]:
             raise AdminError(f"connector name {new!r} already has data in {table.name}")
     for table in tables:
         col = table.c[_SOURCE_COLUMNS.get(table.name, "source")]
-        res = session.execute(update(table).where(col == old).values({col.name: new}))
+        res = cast(
+            CursorResult[Any],
+            session.execute(update(table).where(col == old).values({col.name: new})),
+        )
         if res.rowcount:
             touched[table.name] = res.rowcount
     if not touched:
@@ -350,13 +358,16 @@ def quarantine_retry(
 def quarantine_purge(session: Session, resolved_before: date) -> int:
     """Drop the payloads of entries resolved before `resolved_before` (the rows stay as history)."""
     cutoff = datetime.combine(resolved_before, datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
-    res = session.execute(
-        update(Quarantine)
-        .where(
-            Quarantine.status == "resolved",
-            Quarantine.resolved_at < cutoff,
-            Quarantine.payload.is_not(None),
-        )
-        .values(payload=None)
+    res = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Quarantine)
+            .where(
+                Quarantine.status == "resolved",
+                Quarantine.resolved_at < cutoff,
+                Quarantine.payload.is_not(None),
+            )
+            .values(payload=None)
+        ),
     )
     return int(res.rowcount or 0)

@@ -15,12 +15,12 @@ from datetime import datetime
 from sqlalchemy import and_, case, delete, func, insert, literal, select, tuple_, union, update
 from sqlalchemy.orm import Session
 
-from ledger.models import ActualLine, ActualPeriodTotal, AggregateState
+from ledger.models import ActualLine, ActualPeriodTotal, AggregateState, table_of
 from ledger.staging import stage_entry, stage_line
 from ledger.upsert import upsert
 
-_al = ActualLine.__table__
-_apt = ActualPeriodTotal.__table__
+_al = table_of(ActualLine)
+_apt = table_of(ActualPeriodTotal)
 _GROUP = ("source", "project_id", "kind", "cost_type", "period", "counts_amount", "counts_hours")
 
 
@@ -66,7 +66,7 @@ def mark_stale(session: Session, sources: Iterable[str], now: datetime) -> None:
     for source in sorted(set(sources)):
         upsert(
             session,
-            AggregateState.__table__,  # type: ignore[arg-type]
+            table_of(AggregateState),
             [{"source": source, "stale_since": now, "rebuilt_at": None}],
             ["source"],
             update=[],

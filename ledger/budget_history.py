@@ -22,13 +22,13 @@ from ledger import staging
 from ledger.context import WriteContext
 from ledger.entries import entry_rows, live
 from ledger.keyed_rows import differs
-from ledger.models import BudgetEntry, BudgetLine
+from ledger.models import BudgetEntry, BudgetLine, table_of
 
 #: A change in any of these moves money between analysis cells: reversal plus new version.
 BUDGET_DIMENSIONS = ("project_id", "task_id", "cost_type", "period", "currency", "counts")
 
-_line: Table = BudgetLine.__table__  # type: ignore[assignment]
-_entry: Table = BudgetEntry.__table__  # type: ignore[assignment]
+_line: Table = table_of(BudgetLine)
+_entry: Table = table_of(BudgetEntry)
 _META = MetaData()
 #: Entries to append, joined to their line by (version_id, external_id) once lines exist.
 stage_budget_history = Table(

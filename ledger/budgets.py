@@ -42,14 +42,14 @@ from ledger.keyed_rows import (
     stored_rows,
 )
 from ledger.keyed_rows import held as held_item
-from ledger.models import BudgetVersion
+from ledger.models import BudgetVersion, table_of
 from ledger.records import BudgetLineRecord, BudgetRecord
 from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
 from ledger.upsert import upsert
 
 KINDS = ("baseline", "current", "forecast", "plan")
 
-_version: Table = BudgetVersion.__table__  # type: ignore[assignment]
+_version: Table = table_of(BudgetVersion)
 _VERSION_UPDATE = (
     "source_modified_at",
     "project_id",

@@ -18,10 +18,10 @@ from ledger.context import WriteContext
 from ledger.currencies import round_money
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from ledger.fx import RateBook
-from ledger.models import ActualLine, BudgetLine
+from ledger.models import ActualLine, BudgetLine, table_of
 from ledger.valuation import CostRates
 
-_al = ActualLine.__table__
+_al = table_of(ActualLine)
 
 
 def _candidates(session: Session, where: Any) -> Iterable[dict[str, Any]]:
@@ -51,10 +51,13 @@ def reconvert(
         currency_filter: Any = _al.c.currency != base  # a pivot leg can move every currency
     else:
         currency_filter = _al.c.currency.in_(currencies - {base})
+    since_filter: Any = (
+        or_(_al.c.base_amount.is_(None), _al.c.posted_on >= since) if since else True
+    )
     where = and_(
         currency_filter,
         or_(_al.c.fx_source.is_(None), _al.c.fx_source == "rate"),
-        or_(_al.c.base_amount.is_(None), _al.c.posted_on >= since) if since else True,
+        since_filter,
     )
     lines = list(_candidates(ctx.session, where))
     book = RateBook.load(ctx.session, settings, {line["currency"] for line in lines})
@@ -96,7 +99,7 @@ def reconvert_budget_lines(
     if not changed:
         return counts
     currencies = {c for s in changed for c in s[2:]}
-    bl = BudgetLine.__table__
+    bl = table_of(BudgetLine)
     where: Any = bl.c.currency != settings.base_currency
     if settings.pivot_currency not in currencies:
         where = and_(where, bl.c.currency.in_(currencies))

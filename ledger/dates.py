@@ -74,8 +74,8 @@ def _parse(value: str) -> date | datetime:
         if m := _DATETIME.fullmatch(text):
             tz = _offset(m["tz"]) if m["tz"] else None
             micro = int((m["frac"] or "0")[:6].ljust(6, "0"))
-            fields = (m["y"], m["mo"], m["d"], m["h"], m["mi"], m["s"] or "0")
-            return datetime(*map(int, fields), micro, tzinfo=tz)
+            y, mo, d, h, mi, s = map(int, (m["y"], m["mo"], m["d"], m["h"], m["mi"], m["s"] or "0"))
+            return datetime(y, mo, d, h, mi, s, micro, tzinfo=tz)
     except ValueError as exc:  # a field out of range: month 13, February 30th, hour 24
         raise _bad(value, f"not a valid date or time ({exc})") from exc
     raise _bad(value)

@@ -21,7 +21,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import aggregates, staging
-from ledger.models import ActualLine, LedgerEntry
+from ledger.models import ActualLine, LedgerEntry, table_of
 
 #: A change in any of these moves money between analysis cells: reversal plus new version.
 LINE_DIMENSIONS = (
@@ -44,8 +44,8 @@ LINE_COLUMNS = tuple(
     if c.name not in ("line_id", "action", "entry_reason")
 )
 
-_al = ActualLine.__table__
-_le = LedgerEntry.__table__
+_al = table_of(ActualLine)
+_le = table_of(LedgerEntry)
 
 
 def live(version: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

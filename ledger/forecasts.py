@@ -34,12 +34,12 @@ from ledger.keyed_rows import (
     stored_rows,
 )
 from ledger.keyed_rows import held as held_item
-from ledger.models import RevenueForecast
+from ledger.models import RevenueForecast, table_of
 from ledger.records import RevenueForecastRecord
 from ledger.resolve import UNMAPPED, resolve_projects
 from ledger.upsert import upsert
 
-_forecast: Table = RevenueForecast.__table__  # type: ignore[assignment]
+_forecast: Table = table_of(RevenueForecast)
 _UPDATE = (
     "project_id",
     "project_ref",

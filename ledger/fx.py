@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.currencies import round_money
-from ledger.models import FxRate, FxRateDaily
+from ledger.models import FxRate, FxRateDaily, table_of
 from ledger.settings import LedgerSettings
 from ledger.upsert import upsert
 
@@ -75,7 +75,7 @@ class RateBook:
                 or_(FxRate.from_ccy.in_(wanted), FxRate.to_ccy.in_(wanted)),
             )
         ).all()
-        return cls(settings, [tuple(r) for r in rows])  # type: ignore[misc]
+        return cls(settings, [tuple(r) for r in rows])
 
     def _point(self, source: str, a: str, b: str, day: date) -> tuple[Decimal, date] | None:
         series = self._series.get((source, a, b))
@@ -145,7 +145,7 @@ def upsert_rates(
     }
     upsert(
         session,
-        FxRate.__table__,  # type: ignore[arg-type]
+        table_of(FxRate),
         [
             {
                 "source": source,

@@ -33,7 +33,7 @@ def _hashed_fields(cls: type[Any]) -> tuple[str, ...]:
 
 def content_hash(record: Any) -> str:
     """Hash of a record's content, ignoring the source's change time."""
-    cls = type(record)
+    cls: type = type(record)  # plain `type`: mypy sees type[Any] as not Hashable for @cache
     parts = [cls.__name__]
     append = parts.append
     for name in _hashed_fields(cls):  # the writer's hot path: the common types inline

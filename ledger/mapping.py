@@ -20,12 +20,20 @@ from sqlalchemy.orm import Session
 from ledger import quarantine
 from ledger.context import WriteContext
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from ledger.models import UNMAPPED_ID, ActualLine, CostObjectMap, Project, ProjectLink, Task
+from ledger.models import (
+    UNMAPPED_ID,
+    ActualLine,
+    CostObjectMap,
+    Project,
+    ProjectLink,
+    Task,
+    table_of,
+)
 from ledger.resolve import Authority, Placement, resolve_projects, rule_project_code
 from ledger.settings import LedgerSettings
 from ledger.upsert import upsert
 
-_al = ActualLine.__table__
+_al = table_of(ActualLine)
 
 #: Object types stored in project_link; every other type is a cost object.
 PROJECT_OBJECT_TYPES = ("project", "opportunity", "program")
@@ -53,7 +61,9 @@ def add_mappings(
     items = list(mappings)
     codes = {m.project_code for m in items}
     ids = dict(
-        session.execute(select(Project.code, Project.id).where(Project.code.in_(codes))).all()
+        session.execute(select(Project.code, Project.id).where(Project.code.in_(codes)))
+        .tuples()
+        .all()
     )
     links: list[dict[str, Any]] = []
     maps: list[dict[str, Any]] = []
@@ -84,15 +94,15 @@ def add_mappings(
         maps.append({**row, "task_id": task_id, "cost_type": m.cost_type})
     keys = ["source", "object_type", "external_id"]
     upsert(
-        session, ProjectLink.__table__, links, keys, update=["project_id", "origin", "updated_at"]
-    )  # type: ignore[arg-type]
+        session, table_of(ProjectLink), links, keys, update=["project_id", "origin", "updated_at"]
+    )
     upsert(
         session,
-        CostObjectMap.__table__,
+        table_of(CostObjectMap),
         maps,
         keys,
         update=["project_id", "task_id", "cost_type", "origin", "updated_at"],
-    )  # type: ignore[arg-type]
+    )
     return len(items)
 
 

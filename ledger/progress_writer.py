@@ -22,7 +22,7 @@ from ledger.actuals import ApplyStats
 from ledger.context import WriteContext
 from ledger.keyed_rows import held as held_item
 from ledger.keyed_rows import latest_by_key, percent_problem, q
-from ledger.models import ProgressSnapshot
+from ledger.models import ProgressSnapshot, table_of
 from ledger.records import ProgressRecord
 from ledger.resolve import resolve_keys, resolve_projects
 
@@ -35,7 +35,7 @@ stage_progress_key = Table(
     Column("task_id", Integer),
     prefixes=["TEMPORARY"],
 )
-_ps: Table = ProgressSnapshot.__table__  # type: ignore[assignment]
+_ps: Table = table_of(ProgressSnapshot)
 #: Orders of rows appended in this batch sort after every stored id of the same day, and the
 #: lookup probe after those.
 _NEW = 1 << 62

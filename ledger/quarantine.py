@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import staging
-from ledger.models import Quarantine
+from ledger.models import Quarantine, table_of
 
 
 def payload_hash(payload: Any) -> str:
@@ -144,8 +144,8 @@ def _older(new: datetime | None, old: datetime | None) -> bool:
 def _update_by_id(session: Session, rows: list[dict[str, Any]]) -> None:
     cols = [c for c in rows[0] if c != "b_id"]
     stmt = (
-        update(Quarantine.__table__)
-        .where(Quarantine.__table__.c.id == bindparam("b_id"))
+        update(table_of(Quarantine))
+        .where(table_of(Quarantine).c.id == bindparam("b_id"))
         .values({c: bindparam(c) for c in cols})
     )
     session.connection().execute(stmt, rows)

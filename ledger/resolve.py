@@ -26,6 +26,7 @@ from ledger.models import (
     ProjectLink,
     Resource,
     Task,
+    table_of,
 )
 from ledger.settings import AuthoritySettings, LedgerSettings, LinkRule
 from ledger.upsert import upsert
@@ -129,12 +130,14 @@ def _apply_rules(
             select(Project.code, Project.id).where(
                 Project.code.in_(set(codes.values())), Project.merged_into_id.is_(None)
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     placed = {ref: Placement(ids[code]) for ref, code in codes.items() if code in ids}
     upsert(
         session,
-        ProjectLink.__table__,  # type: ignore[arg-type]
+        table_of(ProjectLink),
         [
             {
                 "source": source,
@@ -158,7 +161,8 @@ def resolve_keys(session: Session, source: str, kind: str, keys: Iterable[str]) 
     wanted = {k for k in keys if k}
     if not wanted:
         return {}
-    model = {"task": Task, "resource": Resource}[kind]
+    models: dict[str, type[Task] | type[Resource]] = {"task": Task, "resource": Resource}
+    model = models[kind]
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
     rows = session.execute(

@@ -34,15 +34,15 @@ from ledger.keyed_rows import (
     stored_rows,
 )
 from ledger.keyed_rows import held as held_item
-from ledger.models import Allocation, Resource, ResourceCapacity, ResourceRate
+from ledger.models import Allocation, Resource, ResourceCapacity, ResourceRate, table_of
 from ledger.records import AllocationRecord, CapacityRecord, ResourceRateRecord, ResourceRecord
 from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
 from ledger.upsert import upsert
 
-_resource: Table = Resource.__table__  # type: ignore[assignment]
-_rate: Table = ResourceRate.__table__  # type: ignore[assignment]
-_capacity: Table = ResourceCapacity.__table__  # type: ignore[assignment]
-_alloc: Table = Allocation.__table__  # type: ignore[assignment]
+_resource: Table = table_of(Resource)
+_rate: Table = table_of(ResourceRate)
+_capacity: Table = table_of(ResourceCapacity)
+_alloc: Table = table_of(Allocation)
 
 
 _RESOURCE_UPDATE = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
@@ -21,10 +22,10 @@ from ledger.actuals import ApplyStats
 from ledger.calendar import parse_period
 from ledger.context import WriteContext
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from ledger.models import ActualLine
+from ledger.models import ActualLine, table_of
 from ledger.settings import LedgerSettings
 
-_al = ActualLine.__table__
+_al = table_of(ActualLine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,8 @@ class ScopeCheck:
     def allowed(self, settings: LedgerSettings) -> bool:
         """The mass-delete guard: at most max_scope_reversal of the open lines, at least
         max_scope_reversal_min lines, may be reversed by one ScopeEnd."""
-        limit = max(settings.max_scope_reversal * self.open_lines, settings.max_scope_reversal_min)
+        share: Decimal | int = settings.max_scope_reversal * self.open_lines
+        limit = max(share, settings.max_scope_reversal_min)
         return self.unseen <= limit
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, delete, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from ledger.models import ActualLine, BudgetLine, LedgerEntry
+from ledger.models import ActualLine, BudgetLine, LedgerEntry, table_of
 from ledger.types import ExactDecimal, UtcDateTime
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import psycopg
 
 _META = MetaData()
 
@@ -32,7 +37,7 @@ def _mirror(name: str, source: Table, skip: set[str], extra: list[Any]) -> Table
 #: Final versions of actual lines to insert or update (line_id set for updates).
 stage_line = _mirror(
     "stage_line",
-    ActualLine.__table__,  # type: ignore[arg-type]
+    table_of(ActualLine),
     {"id", "created_at", "first_run_id"},
     [
         Column("line_id", Integer),
@@ -46,7 +51,7 @@ stage_line = _mirror(
 #: Entries to append, joined to their line by (source, stream, external_id).
 stage_entry = _mirror(
     "stage_entry",
-    LedgerEntry.__table__,  # type: ignore[arg-type]
+    table_of(LedgerEntry),
     {"id", "line_id"},
     [
         Column("stream", String(100)),
@@ -71,7 +76,7 @@ stage_key = Table(
 #: Final versions of budget lines to insert or update.
 stage_budget_line = _mirror(
     "stage_budget_line",
-    BudgetLine.__table__,  # type: ignore[arg-type]
+    table_of(BudgetLine),
     {"id", "created_at"},
     [Column("line_id", Integer), Column("action", String(10))],
 )
@@ -183,7 +188,7 @@ def _wrapped(sql: str, exc: Exception) -> DBAPIError:
         ("OperationalError", OperationalError),
     ):
         if any(c.__name__ == cls for c in name):
-            return ours(sql, None, exc)  # type: ignore[no-any-return]
+            return ours(sql, None, exc)
     return DBAPIError(sql, None, exc)
 
 
@@ -193,7 +198,7 @@ def _executemany(session: Session, table: Table, rows: list[Mapping[str, Any]]) 
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     marks = ", ".join("?" for _ in names)
-    cur = dbapi.cursor()
+    cur = cast("sqlite3.Cursor", dbapi.cursor())
     try:
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - our own names
         try:
@@ -213,7 +218,7 @@ def _copy(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> None
     columns = ", ".join(names)
     sql = f"COPY {table.name} ({columns}) FROM STDIN"
     try:
-        with dbapi.cursor() as cur, cur.copy(sql) as copy:
+        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(sql) as copy:
             for row in values:
                 copy.write_row(row)
     except (_driver_error(session), OverflowError, ValueError) as exc:

@@ -30,16 +30,16 @@ from ledger.keyed_rows import (
     update_by_id,
 )
 from ledger.keyed_rows import held as held_item
-from ledger.models import UNMAPPED_CODE, Portfolio, Program, Project, ProjectLink
+from ledger.models import UNMAPPED_CODE, Portfolio, Program, Project, ProjectLink, table_of
 from ledger.progress_writer import Progress, append_progress
 from ledger.records import ProjectRecord
 from ledger.resolve import resolve_projects
 from ledger.upsert import upsert
 
-_project: Table = Project.__table__  # type: ignore[assignment]
-_link: Table = ProjectLink.__table__  # type: ignore[assignment]
-_portfolio: Table = Portfolio.__table__  # type: ignore[assignment]
-_program: Table = Program.__table__  # type: ignore[assignment]
+_project: Table = table_of(Project)
+_link: Table = table_of(ProjectLink)
+_portfolio: Table = table_of(Portfolio)
+_program: Table = table_of(Program)
 _FIELDS = (
     "name",
     "status",

@@ -30,14 +30,14 @@ from ledger.keyed_rows import (
     stored_rows,
 )
 from ledger.keyed_rows import held as held_item
-from ledger.models import Task, TaskDependency
+from ledger.models import Task, TaskDependency, table_of
 from ledger.progress_writer import Progress, append_progress
 from ledger.records import DependencyRecord, TaskRecord
 from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
 from ledger.upsert import upsert
 
-_task: Table = Task.__table__  # type: ignore[assignment]
-_dep: Table = TaskDependency.__table__  # type: ignore[assignment]
+_task: Table = table_of(Task)
+_dep: Table = table_of(TaskDependency)
 _FIELDS = (
     "name",
     "wbs_code",

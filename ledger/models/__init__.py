@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2.0 models of the project ledger (DESIGN.md "Model")."""
 
-from ledger.models.base import Base, UtcDateTime, utcnow
+from ledger.models.base import Base, UtcDateTime, table_of, utcnow
 from ledger.models.budget import BudgetEntry, BudgetLine, BudgetVersion
 from ledger.models.money import (
     ENTRY_REASONS,
@@ -70,5 +70,6 @@ __all__ = [
     "TaskDependency",
     "UtcDateTime",
     "Variance",
+    "table_of",
     "utcnow",
 ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 from ledger.types import UtcDateTime
 
-__all__ = ["NAMING_CONVENTION", "Base", "UtcDateTime", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "UtcDateTime", "table_of", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -27,3 +28,9 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table. SQLAlchemy types ``__table__`` as a FromClause; every model here is
+    mapped to a plain Table, so this only narrows the type (no runtime effect)."""
+    return cast(Table, model.__table__)
