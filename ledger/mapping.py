@@ -164,27 +164,34 @@ def remap_unmapped(
     s = ctx.session
     live = and_(_al.c.deleted_at.is_(None), _al.c.project_ref.is_not(None))
     which: Any = _al.c.project_id == UNMAPPED_ID
-    changed = sorted(set(refs or ()))
+    changed = set(refs or ())
     if changed:
         which = or_(
             which,
-            tuple_(_al.c.source, _al.c.project_ref_type, _al.c.project_ref).in_(changed),
+            tuple_(_al.c.source, _al.c.project_ref_type, _al.c.project_ref).in_(sorted(changed)),
         )
     where = and_(live, which) if source is None else and_(live, which, _al.c.source == source)
-    lines = [dict(r) for r in s.execute(select(_al).where(where)).mappings()]
-    by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for line in lines:
-        by_source[line["source"]].append(line)
+    # First the distinct keys (few, however many lines wait on them), then only the lines of
+    # the keys that now resolve somewhere else: a batch of projects stays cheap.
+    key_cols = (_al.c.source, _al.c.project_ref_type, _al.c.project_ref)
+    keys_by_source: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for src, ref_type, ref in s.execute(select(*key_cols).where(where).distinct()):
+        keys_by_source[src].add((ref_type, ref))
     moved = 0
     auth = ctx.authority
-    for src, group in by_source.items():
-        placements = resolve_projects(
-            s,
-            ctx.settings,
-            src,
-            {(x["project_ref_type"], x["project_ref"]) for x in group},
-            ctx.recorded_at,
-        )
+    for src, keys in keys_by_source.items():
+        placements = resolve_projects(s, ctx.settings, src, keys, ctx.recorded_at)
+        movable = [
+            (src, t, r) for (t, r), p in placements.items() if p.mapped or (src, t, r) in changed
+        ]
+        if not movable:
+            continue
+        group = [
+            dict(row)
+            for row in s.execute(
+                select(_al).where(where, tuple_(*key_cols).in_(sorted(movable)))
+            ).mappings()
+        ]
         auth.load_scopes(s, {p.project_id for p in placements.values()})
         resolved: dict[str, dict[str, Any]] = defaultdict(dict)
         for old in group:
@@ -198,9 +205,9 @@ def remap_unmapped(
             if p.mapped:
                 resolved[old["stream"]][old["external_id"]] = None
             moved += 1
-        for stream, keys in resolved.items():
+        for stream, stream_keys in resolved.items():
             quarantine.resolve(
-                s, src, stream, keys, "remapped", ctx.recorded_at, reasons=("unmapped",)
+                s, src, stream, stream_keys, "remapped", ctx.recorded_at, reasons=("unmapped",)
             )
     return moved
 
