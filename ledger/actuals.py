@@ -27,7 +27,7 @@ from ledger.keyed_rows import held as held_item
 from ledger.keyed_rows import latest_by_key, number_problem, period_problem
 from ledger.mapping import repointed
 from ledger.models import UNMAPPED_ID, ActualLine, table_of
-from ledger.records import ActualRecord
+from ledger.records import ActualRecord, older_version
 from ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from ledger.valuation import CostRates
 
@@ -203,7 +203,7 @@ def apply_actuals(
     digests: dict[str, str] = {}
     for key, r in list(valid.items()):
         v = slim.get(key)
-        if v is not None and _older(r.source_modified_at, v.source_modified_at):
+        if v is not None and older_version(r.source_modified_at, v.source_modified_at):
             del valid[key]  # a retry or late page never goes back in time
             stats.unchanged += 1
             stats.count("unchanged", r.currency, r.amount)
@@ -325,7 +325,7 @@ def apply_actuals(
         if (
             old is not None
             and old["deleted_at"] is None
-            and not _older(invalid[key].source_modified_at, old["source_modified_at"])
+            and not older_version(invalid[key].source_modified_at, old["source_modified_at"])
         ):
             stats.entries += writer.add(
                 LineChange(old["id"], old, _deleted(old, now, "superseded_invalid"), "delete")
@@ -346,10 +346,6 @@ def apply_actuals(
     quarantine.resolve(s, source, stream, loaded, "loaded", now, current=open_q)
     quarantine.resolve(s, source, stream, gone, "deleted", now, current=open_q)
     return stats
-
-
-def _older(new: datetime | None, old: datetime | None) -> bool:
-    return new is not None and old is not None and new < old
 
 
 def _deleted(old: dict[str, Any], now: datetime, why: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ledger.models import (
     table_of,
     utcnow,
 )
-from ledger.records import record_from_json
+from ledger.records import older_version, record_from_json
 from ledger.settings import LedgerSettings
 
 _al = table_of(ActualLine)
@@ -333,11 +333,7 @@ def quarantine_retry(
                     ActualLine.external_id == e.external_id,
                 )
             )
-            if (
-                line_at is not None
-                and r.source_modified_at is not None
-                and r.source_modified_at < line_at
-            ):
+            if older_version(r.source_modified_at, line_at):
                 e.status, e.resolution, e.resolved_at = "resolved", "superseded", utcnow()
                 superseded += 1
     session.flush()

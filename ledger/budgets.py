@@ -43,7 +43,7 @@ from ledger.keyed_rows import (
 )
 from ledger.keyed_rows import held as held_item
 from ledger.models import BudgetVersion, table_of
-from ledger.records import BudgetLineRecord, BudgetRecord
+from ledger.records import BudgetLineRecord, BudgetRecord, older_version
 from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
 from ledger.upsert import upsert
 
@@ -224,7 +224,7 @@ def apply_budgets(
             held.append(held_item(key, "unmapped", detail, r))
             continue
         old = existing.get(key)
-        if old is not None and _older(r.source_modified_at, old["source_modified_at"]):
+        if old is not None and older_version(r.source_modified_at, old["source_modified_at"]):
             stats.unchanged += 1  # a late page or a retry never goes back in time
             continue
         loaded[key] = r.source_modified_at
@@ -293,10 +293,6 @@ def apply_budgets(
     quarantine.resolve(s, source, stream, loaded, "loaded", now)
     quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
     return stats
-
-
-def _older(new: datetime | None, old: datetime | None) -> bool:
-    return new is not None and old is not None and new < old
 
 
 def _version_row(r: BudgetRecord, project_id: int, digest: str) -> dict[str, Any]:

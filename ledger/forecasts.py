@@ -35,7 +35,7 @@ from ledger.keyed_rows import (
 )
 from ledger.keyed_rows import held as held_item
 from ledger.models import RevenueForecast, table_of
-from ledger.records import RevenueForecastRecord
+from ledger.records import RevenueForecastRecord, older_version
 from ledger.resolve import UNMAPPED, resolve_projects
 from ledger.upsert import upsert
 
@@ -130,7 +130,7 @@ def apply_forecasts(
     loaded: dict[str, datetime | None] = {}
     for key, r in valid.items():
         old = existing.get(key)
-        if old is not None and _older(r.source_modified_at, old["source_modified_at"]):
+        if old is not None and older_version(r.source_modified_at, old["source_modified_at"]):
             stats.unchanged += 1  # a retry or a late page never goes back in time
             continue
         placement = (
@@ -160,10 +160,6 @@ def apply_forecasts(
     quarantine.resolve(s, source, stream, loaded, "loaded", now)
     quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
     return stats
-
-
-def _older(new: datetime | None, old: datetime | None) -> bool:
-    return new is not None and old is not None and new < old
 
 
 def _row(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ledger import staging
 from ledger.models import Quarantine, table_of
+from ledger.records import older_version
 
 
 def payload_hash(payload: Any) -> str:
@@ -126,7 +127,7 @@ def hold(
             )
         elif entry.payload_hash == digest:
             continue  # a replay changes nothing
-        elif _older(item.source_modified_at, entry.source_modified_at):
+        elif older_version(item.source_modified_at, entry.source_modified_at):
             continue  # never replace a newer version with an older one
         else:
             updates.append({**row, "b_id": entry.id})
@@ -135,10 +136,6 @@ def hold(
     if updates:
         _update_by_id(session, updates)
     return len(inserts) + len(updates)
-
-
-def _older(new: datetime | None, old: datetime | None) -> bool:
-    return new is not None and old is not None and new < old
 
 
 def _update_by_id(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -171,7 +168,7 @@ def resolve(
         {"b_id": e.id, "status": "resolved", "resolution": resolution, "resolved_at": now}
         for key, e in entries.items()
         if key in loaded
-        and not _older(loaded[key], e.source_modified_at)
+        and not older_version(loaded[key], e.source_modified_at)
         and (reasons is None or e.reason in reasons)
     ]
     if ids:

@@ -280,6 +280,12 @@ def record_from_json(payload: dict[str, Any]) -> Record:
     return record
 
 
+def older_version(new: datetime | None, old: datetime | None) -> bool:
+    """Whether a version changed at `new` is older than one changed at `old` (rule 5: a retry
+    or a late page never goes back in time). Unknown change times are never older."""
+    return new is not None and old is not None and new < old
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A row the connector could not normalize: it goes to quarantine, never raises."""
