@@ -11,7 +11,7 @@ from typing import Any
 from rich.table import Table
 
 from connectors.base import Cursor
-from jobs.cli.common import CENT, console
+from jobs.cli.common import CENT, console, money
 
 MESSAGE_WIDTH = 60
 #: Cells longer than this (errors) wrap.
@@ -38,13 +38,19 @@ def n(value: int) -> str:
     return f"{value:,}"
 
 
-def money(value: Decimal) -> str:
+def grouped_money(value: Decimal) -> str:
+    """'12,345.67': run figures, read across many lines."""
     return f"{value.quantize(CENT):,}"
 
 
-def amounts_text(amounts: Mapping[str, Decimal]) -> str:
-    """'12,345.67 USD; 9.00 EUR' ('' for none)."""
-    return "; ".join(f"{money(a)} {c}" for c, a in amounts.items())
+def grouped_amounts(amounts: Mapping[str, Decimal]) -> str:
+    """'12,345.67 USD; 9.00 EUR' ('' for none), in the order given (run figures)."""
+    return "; ".join(f"{grouped_money(a)} {c}" for c, a in amounts.items())
+
+
+def plain_amounts(amounts: Mapping[str, Decimal]) -> str:
+    """'1275.00 USD, 300.00 EUR' by currency (ledger reports, as the ledger holds them)."""
+    return ", ".join(f"{money(v)} {ccy}" for ccy, v in sorted(amounts.items()))
 
 
 def sum_amounts(parts: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:

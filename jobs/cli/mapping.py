@@ -23,12 +23,12 @@ from jobs.cli.common import (
     group,
     ledger_reading,
     ledger_transaction,
-    money,
     out,
     plural,
     sub_typer,
     table,
 )
+from jobs.cli.format import plain_amounts
 from ledger.mapping import Mapping, add_mappings, match_rule, read_mapping_csv, remap
 from ledger.models import (
     UNMAPPED_ID,
@@ -104,11 +104,6 @@ def unmapped_keys(session: Session) -> list[UnmappedKey]:
     return list(keys.values())
 
 
-def amounts_text(amounts: dict[str, Decimal]) -> str:
-    """'1275.00 USD, 300.00 EUR'."""
-    return ", ".join(f"{money(v)} {ccy}" for ccy, v in sorted(amounts.items()))
-
-
 def list_mappings(
     ctx: typer.Context,
     unmapped: Annotated[
@@ -132,7 +127,7 @@ def _print_unmapped(keys: list[UnmappedKey]) -> None:
     )
     for k in keys:
         t.add_row(
-            k.source, k.object_type or "", k.key or "(none)", str(k.lines), amounts_text(k.amounts)
+            k.source, k.object_type or "", k.key or "(none)", str(k.lines), plain_amounts(k.amounts)
         )
     console().print(t)
     out("map one with: pmo-ledger map add SOURCE OBJECT_TYPE KEY PROJECT_CODE")

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from jobs.app import App
 from jobs.cli.common import app_of, console, money, out, plural, reported, table
-from jobs.cli.mapping import UnmappedKey, amounts_text, unmapped_keys
+from jobs.cli.format import plain_amounts
+from jobs.cli.mapping import UnmappedKey, unmapped_keys
 from ledger.models import UNMAPPED_CODE, UNMAPPED_ID, ActualLine
 from ledger.queries import BudgetVsActual, budget_vs_actual
 from ledger.resolve import Authority
@@ -114,7 +115,7 @@ def command_prefix(app: App) -> str:
 def print_unmapped(app: App, keys: list[UnmappedKey]) -> None:
     for k in keys:
         line = (
-            f"Unmapped: {plural(k.lines, f'{k.source} posting')} ({amounts_text(k.amounts)}) "
+            f"Unmapped: {plural(k.lines, f'{k.source} posting')} ({plain_amounts(k.amounts)}) "
             f"on {k.object_type or 'no'} {k.key or 'project'} "
             f"{'waits' if k.lines == 1 else 'wait'} on {UNMAPPED_CODE}, "
             "quarantined 'unmapped'"

@@ -15,7 +15,7 @@ from jobs.cli.common import Group, fail, ledger_reading, out, plural, table
 from jobs.cli.format import (
     cursor_text,
     duration_text,
-    money,
+    grouped_money,
     n,
     one_line,
     options_text,
@@ -172,5 +172,7 @@ def amounts_table(per_stream: Sequence[tuple[str, Mapping[str, Mapping[str, str]
     for stream, per in per_stream:
         for outcome in sorted(per, key=_outcome_rank):
             cells = [per[outcome].get(c) for c in currencies]
-            t.add_row(stream, outcome, *("" if v is None else money(Decimal(v)) for v in cells))
+            t.add_row(
+                stream, outcome, *("" if v is None else grouped_money(Decimal(v)) for v in cells)
+            )
     return t

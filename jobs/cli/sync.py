@@ -23,7 +23,7 @@ from connectors.errors import ConnectorError, ConnectorTransientError
 from connectors.registry import build_connector
 from jobs.app import App
 from jobs.cli.common import app_of, console, fail, out, reported, table
-from jobs.cli.format import amounts_text, cursor_text, n, one_line, show, sum_amounts, when
+from jobs.cli.format import cursor_text, grouped_amounts, n, one_line, show, sum_amounts, when
 from jobs.run_records import StreamResult, SyncResult
 from jobs.sync import AlreadyRunning, run_sync
 from ledger.calendar import parse_period
@@ -259,7 +259,9 @@ def print_result(result: SyncResult) -> None:
     t = table(title, "stream", "status", *headings, *extra, numeric=tuple(headings))
     for s in result.streams:
         counts = [n(getattr(s.stats, field)) for _, field in columns]
-        more = () if result.dry_run else (amounts_text(s.amount("read")), cursor_text(s.checkpoint))
+        more = (
+            () if result.dry_run else (grouped_amounts(s.amount("read")), cursor_text(s.checkpoint))
+        )
         t.add_row(s.stream, s.status, *counts, *more)
     show(t)
     if not result.dry_run:
@@ -268,7 +270,7 @@ def print_result(result: SyncResult) -> None:
     for heading, field in DRY_RUN_COLUMNS[1:4]:  # would add, change, reverse
         count = sum(getattr(s.stats, field) for s in result.streams)
         amounts = sum_amounts(s.amount(field) for s in result.streams)
-        out(f"{heading}: {count:,}" + (f" ({amounts_text(amounts)})" if amounts else ""))
+        out(f"{heading}: {count:,}" + (f" ({grouped_amounts(amounts)})" if amounts else ""))
     out(f"dry run of {result.connector} {result.status}: {one_line(result.message)}")
 
 
