@@ -35,6 +35,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HttpsServer
     timeout = _IDLE_SECONDS  # an idle keep-alive connection ends
+    wbufsize = -1  # headers and body leave in one write (handle_one_request flushes)
 
     def do_GET(self) -> None:
         self._serve()
@@ -93,6 +94,8 @@ class _HttpsServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(_IDLE_SECONDS)
+        # Small answers on a keep-alive connection must not wait for delayed ACKs.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
