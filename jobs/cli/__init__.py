@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from jobs.app import build_app
-from jobs.cli import admin, db, demo, fx, mapping, ops, report, runs, sync
+from jobs.cli import admin, db, demo, fx, mapping, ops, report, runs, sandbox, sync
 
 
 class LogFormat(StrEnum):
@@ -80,6 +80,7 @@ def make_cli() -> typer.Typer:
     cli.command("check")(sync.check)
     cli.command("demo")(demo.demo)
     cli.command("report")(report.report)
+    cli.command("sandbox")(sandbox.sandbox)
     return cli
 
 
