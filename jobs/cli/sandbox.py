@@ -14,12 +14,14 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
 from jobs.cli.common import out
+
+if TYPE_CHECKING:
+    from connectors.salesforce.sandbox import SandboxServer
 
 
 def sandbox(
@@ -44,6 +46,9 @@ def sandbox(
     ] = False,
 ) -> None:
     """Serve a fake Salesforce org (demo PSA data) on HTTPS until interrupted."""
+    # Imported here: every other command starts without the sandbox's TLS and JWT stack.
+    from connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
+
     org = FakeOrg()
     seed = seed_demo(org, dirty=dirty)
     org.set_now(max(org.now(), datetime.now(UTC).replace(microsecond=0)))

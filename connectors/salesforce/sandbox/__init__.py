@@ -3,15 +3,24 @@ HTTPS on 127.0.0.1: SOAP and OAuth logins, REST query/queryAll with cursors, des
 getDeleted/getUpdated, limits, Bulk API 2.0 query jobs, with Salesforce's wire formats
 (Java-style numbers, `+0000` datetimes, JSON error lists, `Sforce-Limit-Info`).
 
-    org = FakeOrg()
-    seed_demo(org)
+    org = FakeOrg()                       # clock at DEFAULT_START, multi-currency
+    seed_demo(org)                        # or org.insert("pse__Proj__c", Name=...)
     with SandboxServer(org, page_size=500) as server:
-        ...  # log in at server.login_url, trust server.ca_file
+        session = requests.Session(); session.verify = str(server.ca_file)
+        sid, instance = SalesforceLogin(username=server.user.username, ...,
+                                        scratch_url=server.login_url, session=session)
+
+The org: `now/advance/set_now` (its own clock, +1 s per write), `insert`, `update` (user
+edit), `system_update` (only SystemModstamp), `update_silently` (no stamp), `delete`,
+`undelete`, `purge_delete_log`, `get`, `rows`, `describe`. The server: `page_size`,
+`api_limit`, `expire_sessions`, `expire_after`, `fail_next`, `bulk_polls_in_progress`,
+`requests` (the log), `url` / `login_url` / `instance_url`, `ca_file`.
 
 Modules: `org` (records, clock, delete log), `schema` (objects and fields), `soql_tokens` /
 `soql` (parser), `bind` / `execute` (evaluation), `values` (wire encoding), `auth` (logins,
-tokens), `rest` / `bulk` (resources), `api` (routing, limits, injected failures), `server`
-(HTTPS), `tls` (certificates), `seed` (the demo org), `ids` (record ids).
+tokens), `rest` / `bulk` (resources), `replies` (requests and answers), `api` (routing,
+limits, injected failures), `server` (HTTPS), `tls` (certificates), `seed` (the demo org),
+`ids` (record ids).
 """
 
 from connectors.salesforce.sandbox.api import LoggedRequest

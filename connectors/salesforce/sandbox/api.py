@@ -121,8 +121,6 @@ class SandboxApi:
         """Answer one request; `base_url` is `https://host:port` as the client reached it."""
         try:
             reply = self._route(request, base_url)
-        except SoqlError as exc:
-            reply = error_reply(400, exc.code, exc.message)
         except Exception as exc:  # noqa: BLE001 - a sandbox bug is a 500, as on a real org
             reply = error_reply(500, "UNKNOWN_EXCEPTION", f"{type(exc).__name__}: {exc}")
         scheme = request.headers.get("authorization", "").partition(" ")[0] or None
@@ -168,7 +166,10 @@ class SandboxApi:
         if limited:
             reply = error_reply(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         else:
-            reply = self._resource(request, version, parts)
+            try:
+                reply = self._resource(request, version, parts)
+            except SoqlError as exc:
+                reply = error_reply(400, exc.code, exc.message)
         reply.headers["Sforce-Limit-Info"] = usage
         return reply
 

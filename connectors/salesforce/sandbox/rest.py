@@ -219,7 +219,8 @@ def _replication(org: FakeOrg, obj: ObjectDef, request: Request, *, deleted: boo
             "INVALID_REPLICATION_DATE",
             f"start must be before end and within {reach.days} days of the org's clock",
         )
-    covered = min(end, now.replace(second=0, microsecond=0))
+    # Never before start: a client that takes it as its next start must not go back.
+    covered = max(start, min(end, now.replace(second=0, microsecond=0)))
     if deleted:
         records = [
             {"id": d.id, "deletedDate": json_datetime(d.deleted_at)}

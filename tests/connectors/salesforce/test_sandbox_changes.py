@@ -131,6 +131,37 @@ def test_get_deleted_and_purge(sf: Salesforce, org_ids: tuple[FakeOrg, dict[str,
     assert [r["Name"] for r in everything] == ["Alpha", "Gamma"]
 
 
+def test_undelete_restores_the_record(
+    sf: Salesforce, org_ids: tuple[FakeOrg, dict[str, str]]
+) -> None:
+    """An undeleted record is back in query with a newer SystemModstamp, out of getDeleted."""
+    org, ids = org_ids
+    start = org.now()
+    org.delete("pse__Proj__c", ids["P1"])
+    org.undelete("pse__Proj__c", ids["P1"])
+    org.advance(timedelta(minutes=2))
+    assert sf.pse__Proj__c.deleted(start, org.now())["deletedRecords"] == []
+    (record,) = sf.query(f"SELECT SystemModstamp FROM pse__Proj__c WHERE Id = '{ids['P1']}'")[
+        "records"
+    ]
+    assert record["SystemModstamp"] == (start + timedelta(seconds=2)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000+0000"
+    )
+
+
+def test_writes_are_checked_against_the_schema() -> None:
+    """Unknown fields, wrong value types and dangling lookups are refused."""
+    org, ids = small_org()
+    with pytest.raises(KeyError, match="no field 'Budget__c' on pse__Proj__c"):
+        org.insert("pse__Proj__c", Budget__c="1")
+    with pytest.raises(TypeError, match=r"not 1\.5"):
+        org.update("pse__Proj__c", ids["P1"], pse__Percent_Hours_Complete__c=1.5)
+    with pytest.raises(KeyError, match="no pse__Region__c a1R5g0000000009"):
+        org.insert("pse__Proj__c", Name="Dangling", pse__Region__c="a1R5g0000000009")
+    with pytest.raises(ValueError, match="set by the org"):
+        org.update("pse__Proj__c", ids["P1"], SystemModstamp=org.now())
+
+
 def test_get_deleted_refuses_a_start_beyond_15_days(
     sf: Salesforce, org_ids: tuple[FakeOrg, dict[str, str]]
 ) -> None:
