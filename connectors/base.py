@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ledger.calendar import parse_period
 from ledger.records import Record, Rejected
+from ledger.settings import CalendarSettings
 from ledger.writer import DELETION_KINDS
 
 CursorKind = Literal["timestamp", "period", "offset", "token"]
@@ -141,13 +144,26 @@ class ConnectorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceTotal:
+    """A source's own aggregate of one stream's counting rows for one project and currency
+    (`pmo-ledger verify` compares it with the ledger's lines)."""
+
+    project_ref: str | None
+    currency: str | None
+    count: int
+    amount: Decimal
+
+
 @dataclass
 class ConnectorContext:
-    """What every connector gets besides its own settings."""
+    """What every connector gets besides its own settings: its name, the source-call timeouts
+    and the ledger's fiscal calendar (to place source dates in periods)."""
 
     name: str
     connect_timeout: timedelta = timedelta(seconds=10)
     read_timeout: timedelta = timedelta(seconds=120)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,7 +172,8 @@ class Connector(ABC):
 
     kind: ClassVar[str]
     settings_model: ClassVar[type[ConnectorSettings]]
-    streams: ClassVar[Mapping[str, StreamSpec]]
+    #: Declared streams (a class attribute; an instance may narrow it to its enabled ones).
+    streams: Mapping[str, StreamSpec]
     #: A minimal settings table that builds the connector (the contract test uses it).
     example_settings: ClassVar[Mapping[str, Any]] = {}
 
@@ -180,6 +197,18 @@ class Connector(ABC):
         """What the stream reads, as configured (e.g. the source object). When it changes, the
         runner retires the old stream: it reads the stream in full as one scope and reverses
         the old lines that the new read does not list. None: the stream cannot change."""
+        return None
+
+    @classmethod
+    def sandbox(cls) -> AbstractContextManager[Mapping[str, Any]] | None:
+        """A local stand-in for the source, if the kind ships one: a context manager that runs
+        it and yields settings that read it (the contract test reads every kind through it).
+        None: the kind's `example_settings` read a source that needs no server."""
+        return None
+
+    def control_totals(self, stream: str) -> Sequence[SourceTotal] | None:
+        """The source's count and amount per project and currency of the stream's counting
+        rows, or None when the connector cannot aggregate this stream at the source."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -18,6 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.base import Connector, ConnectorContext
+from connectors.errors import ConnectorConfigError
+from connectors.registry import build_connector
 from jobs.config import AppConfig, load_or_exit
 from jobs.config import mask_url as masked_url
 from jobs.logconfig import configure_logging
@@ -61,6 +64,18 @@ class App:
         except ArgumentError:
             return text
         return text.replace(str(password), "***") if password else text
+
+    def connector(self, name: str) -> Connector:
+        """The configured connector `name`, built with its settings and the ledger's calendar.
+        Raises ConnectorConfigError for an unknown name or bad settings."""
+        cfg = self.config.connectors.get(name)
+        if cfg is None:
+            known = ", ".join(sorted(self.config.connectors)) or "none configured"
+            raise ConnectorConfigError(f"unknown connector {name!r} (configured: {known})")
+        context = ConnectorContext(
+            name, cfg.connect_timeout, cfg.read_timeout, calendar=self.settings.calendar
+        )
+        return build_connector(name, cfg.kind, cfg.settings, context)
 
     @property
     def engine(self) -> Engine:

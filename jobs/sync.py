@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from connectors.base import (
     Connector,
-    ConnectorContext,
     Cursor,
     Page,
     ReadRequest,
@@ -41,7 +40,6 @@ from connectors.errors import (
     ConnectorTransientError,
     SourceError,
 )
-from connectors.registry import build_connector
 from jobs.app import App
 from jobs.lease import Heartbeat, Lease, LeaseLost, new_holder
 from jobs.run_records import RunRecorder, StreamResult, SyncResult
@@ -112,8 +110,7 @@ def run_sync(
         known = ", ".join(sorted(app.config.connectors)) or "none configured"
         raise ConnectorConfigError(f"unknown connector {name!r} (configured: {known})")
     if connector is None:
-        context = ConnectorContext(name, cfg.connect_timeout, cfg.read_timeout)
-        connector = build_connector(name, cfg.kind, cfg.settings, context)
+        connector = app.connector(name)
     run = _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete, cancel, on_batch)
     run.select(full, since, streams, project, period)
     lease = Lease(app.engine, name, holder or new_holder(), app.settings.lease_ttl)

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from jobs.app import build_app
-from jobs.cli import admin, db, demo, fx, mapping, ops, report, runs, sandbox, sync
+from jobs.cli import admin, db, demo, fx, mapping, ops, report, runs, sandbox, sync, verify
 
 
 class LogFormat(StrEnum):
@@ -78,6 +78,7 @@ def make_cli() -> typer.Typer:
             cli.add_typer(group.app, name=group.name, help=group.help)
     cli.command("sync")(sync.sync)
     cli.command("check")(sync.check)
+    cli.command("verify")(verify.verify)
     cli.command("demo")(demo.demo)
     cli.command("report")(report.report)
     cli.command("sandbox")(sandbox.sandbox)

@@ -18,9 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from connectors.base import ConnectorContext
 from connectors.errors import ConnectorError, ConnectorTransientError
-from connectors.registry import build_connector
 from jobs.app import App
 from jobs.cli.common import app_of, console, fail, out, reported, table
 from jobs.cli.format import cursor_text, grouped_amounts, n, one_line, show, sum_amounts, when
@@ -291,8 +289,7 @@ def check(
         raise fail(_unknown(app, name))
     label = f"{name} ({cfg.kind})"
     try:
-        context = ConnectorContext(name, cfg.connect_timeout, cfg.read_timeout)
-        connector = build_connector(name, cfg.kind, cfg.settings, context)
+        connector = app.connector(name)
         try:
             connector.check()
         finally:
@@ -305,4 +302,5 @@ def check(
         )
         out(f"{label}: {type(exc).__name__}: {one_line(exc)}{retry}")
         raise typer.Exit(1) from None
-    out(f"{label}: ok")
+    detail = connector.context.extra.get("check")
+    out(f"{label}: ok" + (f" ({detail})" if detail else ""))

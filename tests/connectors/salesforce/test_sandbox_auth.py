@@ -95,7 +95,7 @@ def test_wrong_password_is_invalid_login(server: SandboxServer) -> None:
     with pytest.raises(SalesforceAuthenticationFailed) as caught:
         SalesforceLogin(
             username=server.user.username,
-            password="wrong",  # noqa: S106 - a wrong password on purpose
+            password="wrong",
             security_token=server.user.security_token,
             scratch_url=server.login_url,
             session=http(server),

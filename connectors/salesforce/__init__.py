@@ -1,0 +1,132 @@
+"""The Salesforce connector (`kind = "salesforce"`): Certinia PSA projects, budgets, timecards,
+expenses, assignments and resources, Opportunities, and the org's exchange rates.
+
+- `settings`: the configuration; `client`: login, HTTP, paging and the error table;
+- `objects`: the streams (object, default fields, what counts); `normalize`: rows -> records;
+- `reader`: how a stream is read (full scope, incremental, re-sync of one scope, Bulk 2.0);
+- `sandbox`: a local fake org that speaks the REST wire format (`pmo-ledger sandbox`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, ClassVar
+
+from connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorSettings,
+    Page,
+    ReadRequest,
+    SourceTotal,
+    StreamSpec,
+)
+from connectors.errors import ConnectorConfigError
+from connectors.salesforce.client import SalesforceClient, http_session
+from connectors.salesforce.objects import STREAMS
+from connectors.salesforce.reader import StreamReader
+from connectors.salesforce.settings import SalesforceSettings
+
+__all__ = ["SalesforceConnector", "SalesforceSettings"]
+
+
+class SalesforceConnector(Connector):
+    """Reads a Salesforce org through simple-salesforce; see the package docstring."""
+
+    kind: ClassVar[str] = "salesforce"
+    settings_model = SalesforceSettings
+    streams: Mapping[str, StreamSpec] = {name: s.spec for name, s in STREAMS.items()}
+    example_settings: ClassVar[dict[str, Any]] = {
+        "login_url": "https://test.salesforce.com",
+        "username": "integration@example.com",
+        "password": "secret",
+        "security_token": "token",
+    }
+
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        context: ConnectorContext,
+        *,
+        client: SalesforceClient | None = None,
+    ) -> None:
+        if not isinstance(settings, SalesforceSettings):
+            raise ConnectorConfigError(f"{context.name}: expected SalesforceSettings")
+        super().__init__(settings, context)
+        self.config = settings
+        unknown = sorted(set(settings.streams) - set(STREAMS))
+        if unknown:
+            raise ConnectorConfigError(
+                f"connectors.{context.name}.streams: unknown stream {', '.join(unknown)} "
+                f"(streams: {', '.join(STREAMS)})"
+            )
+        # Streams switched off (or FX in a single-currency org) are not declared at all.
+        fx = {"fx_rates", "currency_rates"}
+        self.streams = {
+            name: spec
+            for name, spec in type(self).streams.items()
+            if settings.stream(name).enabled and (settings.multi_currency or name not in fx)
+        }
+        self._client = client
+
+    @property
+    def client(self) -> SalesforceClient:
+        if self._client is None:
+            http = http_session(
+                self.config,
+                self.context.connect_timeout.total_seconds(),
+                self.context.read_timeout.total_seconds(),
+            )
+            self._client = SalesforceClient(self.config, http, self.name)
+        return self._client
+
+    @classmethod
+    def sandbox(cls) -> AbstractContextManager[Mapping[str, Any]]:
+        """The demo org of `pmo-ledger sandbox`, served on a free local port."""
+        return _sandbox_settings()
+
+    def _reader(self, stream: str) -> StreamReader:
+        if stream not in self.streams:
+            raise ConnectorConfigError(
+                f"{self.name} has no stream {stream!r} (streams: {', '.join(self.streams)})"
+            )
+        return StreamReader(self.client, self.config, STREAMS[stream], self.context)
+
+    def check(self) -> None:
+        """Log in and read the API allowance; raises ConnectorConfigError / Transient."""
+        self.context.extra["check"] = self.client.check()
+
+    def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
+        """Pages of `stream`; see `connectors.salesforce.reader`."""
+        return self._reader(stream).pages(request)
+
+    def stream_fingerprint(self, stream: str) -> str | None:
+        """The object a stream reads: changing it (timecard splits to headers) retires it."""
+        return self._reader(stream).sobject if stream in self.streams else None
+
+    def control_totals(self, stream: str) -> list[SourceTotal] | None:
+        """COUNT() and SUM(amount) per project and currency of the rows that count."""
+        reader = self._reader(stream)
+        return reader.control_totals()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+@contextmanager
+def _sandbox_settings() -> Iterator[Mapping[str, Any]]:
+    from connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
+
+    org = FakeOrg()
+    seed_demo(org)
+    with SandboxServer(org, page_size=500) as server:
+        yield {
+            "login_url": server.login_url,
+            "username": server.user.username,
+            "password": server.user.password,
+            "security_token": server.user.security_token,
+            "ca_bundle": str(server.ca_file),
+            "bulk_threshold": 0,
+        }

@@ -1,0 +1,400 @@
+"""The Salesforce client: login, one HTTP session, paged reads, and every vendor error translated.
+
+Built on simple-salesforce. We log in ourselves (its own login always calls
+`https://{domain}.salesforce.com`, so a configured `login_url` could not be honoured) with its
+`SalesforceLogin(scratch_url=...)` / `token_login` helpers, then hand it the session id. Such a
+client never re-logs in by itself, so `_call` does it: once per expired session, when the
+credentials allow it (not for a bare access token).
+
+The HTTP session sets connect/read timeouts on every call, retries timeouts and 5xx with
+exponential backoff (urllib3 `Retry`), and verifies TLS with `ca_bundle` per request, so that
+`REQUESTS_CA_BUNDLE` in the environment cannot override it (requests lets the environment win
+over a session's `verify`). JSON numbers are parsed as Decimal: Salesforce writes doubles the
+Java way (`9.9213206E7`).
+
+Errors (the one translation table, `translate`):
+
+    SalesforceAuthenticationFailed          -> ConnectorConfigError (credentials refused)
+    SalesforceExpiredSession (401)          -> log in again once, else ConnectorConfigError
+    SalesforceRefusedRequest (403)          -> REQUEST_LIMIT_EXCEEDED: ConnectorTransientError,
+                                               else ConnectorConfigError (permissions)
+    SalesforceMalformedRequest (400)        -> INVALID_QUERY_LOCATOR: ConnectorTransientError;
+                                               INVALID_FIELD / INVALID_TYPE / MALFORMED_QUERY:
+                                               ConnectorConfigError (mapping or permission set)
+    SalesforceResourceNotFound (404), 300   -> SourceError
+    SalesforceGeneralError >= 500           -> ConnectorTransientError (after the retries)
+    other SalesforceError                   -> SourceError
+    requests timeouts, connection errors    -> ConnectorTransientError
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import jwt
+import requests
+import structlog
+from requests.adapters import HTTPAdapter
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
+from simple_salesforce.login import SalesforceLogin, token_login
+from urllib3.util.retry import Retry
+
+from connectors.errors import (
+    ConnectorConfigError,
+    ConnectorError,
+    ConnectorTransientError,
+    SourceError,
+)
+from connectors.salesforce.settings import SalesforceSettings
+from ledger.dates import utc_timestamp
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+#: How long to wait after the daily allowance ran low (it is a rolling 24 hours).
+ALLOWANCE_RETRY = timedelta(hours=1)
+
+
+class HttpSession(requests.Session):
+    """A requests session with default timeouts and a CA bundle the environment cannot override."""
+
+    def __init__(self, timeout: tuple[float, float], ca_bundle: str | None) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.ca_bundle = ca_bundle
+        #: The source's clock, from the `Date` header of its last answer.
+        self.server_date: datetime | None = None
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        if self.ca_bundle is not None:
+            kwargs["verify"] = self.ca_bundle  # per request: wins over REQUESTS_CA_BUNDLE
+        response = super().request(method, url, *args, **kwargs)
+        stated = response.headers.get("Date")
+        if stated:
+            try:
+                self.server_date = parsedate_to_datetime(stated).astimezone(UTC)
+            except (TypeError, ValueError):
+                pass
+        return response
+
+
+def http_session(settings: SalesforceSettings, connect: float, read: float) -> HttpSession:
+    """The session every call of one connector uses (login, REST, Bulk 2.0)."""
+    http = HttpSession((connect, read), str(settings.ca_bundle) if settings.ca_bundle else None)
+    retry = Retry(
+        total=settings.max_retries,
+        connect=settings.max_retries,
+        read=settings.max_retries,
+        status=settings.max_retries,
+        backoff_factor=settings.backoff_seconds,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "POST"}),  # reads, logins, bulk query jobs
+        raise_on_status=False,  # the last answer goes to simple-salesforce's error handler
+        respect_retry_after_header=True,
+    )
+    http.mount("https://", HTTPAdapter(max_retries=retry))
+    return http
+
+
+def _error_code(exc: SalesforceError) -> str:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", ""))
+    return ""
+
+
+def _error_message(exc: SalesforceError) -> str:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return f"{content[0].get('errorCode', '')}: {content[0].get('message', '')}"
+    return str(content)[:300]
+
+
+def translate(exc: Exception, what: str) -> ConnectorError:
+    """The connector error for a vendor or transport exception raised while doing `what`."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    if isinstance(exc, SalesforceAuthenticationFailed):
+        return ConnectorConfigError(f"Salesforce refused the login: {exc.code}: {exc.message}")
+    if isinstance(exc, SalesforceExpiredSession):
+        return ConnectorConfigError(
+            f"{what}: the Salesforce session expired or is invalid ({_error_message(exc)}) and "
+            "these credentials cannot log in again: renew the access token"
+        )
+    if isinstance(exc, SalesforceRefusedRequest):
+        if _error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
+            return ConnectorTransientError(
+                f"{what}: Salesforce API allowance exhausted ({_error_message(exc)}); the "
+                "next run resumes from the last committed checkpoint",
+                retry_at=datetime.now(UTC) + ALLOWANCE_RETRY,
+            )
+        return ConnectorConfigError(
+            f"{what}: Salesforce refused the request ({_error_message(exc)}): check the "
+            "integration user's permission set"
+        )
+    if isinstance(exc, SalesforceMalformedRequest):
+        code = _error_code(exc)
+        if code == "INVALID_QUERY_LOCATOR":
+            return ConnectorTransientError(f"{what}: the query cursor expired ({code})")
+        return ConnectorConfigError(
+            f"{what}: {_error_message(exc)} (check the stream's object and field mapping and "
+            "the permission set's field access)"
+        )
+    if isinstance(exc, SalesforceGeneralError) and exc.status >= 500:
+        return ConnectorTransientError(f"{what}: Salesforce answered {exc.status}")
+    if isinstance(exc, SalesforceError):
+        return SourceError(f"{what}: Salesforce answered {exc.status}: {_error_message(exc)}")
+    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        return ConnectorTransientError(f"{what}: {exc.__class__.__name__}: {exc}")
+    if isinstance(exc, requests.RequestException | ValueError):
+        return SourceError(f"{what}: {exc.__class__.__name__}: {exc}")
+    raise exc
+
+
+class SalesforceClient:
+    """One logged-in org: paged SOQL reads, counts, the delete log and Bulk 2.0 queries.
+
+    `calls` counts REST calls made; `usage` is the last `Sforce-Limit-Info` seen (used, max).
+    """
+
+    def __init__(self, settings: SalesforceSettings, http: HttpSession, name: str) -> None:
+        self.settings = settings
+        self.http = http
+        self.name = name
+        self.calls = 0
+        self.usage: tuple[int, int] | None = None
+        self._sf: Salesforce | None = None
+
+    # --- login ---------------------------------------------------------------------------
+
+    @property
+    def sf(self) -> Salesforce:
+        if self._sf is None:
+            self._sf = self._login()
+        return self._sf
+
+    @property
+    def instance(self) -> str:
+        """The org's instance host[:port] (logging in when not yet done)."""
+        return str(self.sf.sf_instance)
+
+    @property
+    def can_relogin(self) -> bool:
+        return self.settings.inferred_auth() != "access_token"
+
+    def _login(self) -> Salesforce:
+        s = self.settings
+        try:
+            session_id, instance = self._credentials()
+        except Exception as exc:
+            raise translate(exc, f"login to {s.login_url}") from exc
+        log.info("salesforce_login", connector=self.name, auth=s.inferred_auth(), instance=instance)
+        return Salesforce(
+            session_id=session_id,
+            instance=instance,
+            version=s.api_version,
+            session=self.http,
+            parse_float=Decimal,
+        )
+
+    def _credentials(self) -> tuple[str, str]:
+        s = self.settings
+        auth = s.inferred_auth()
+        token_url = f"{s.login_url}/services/oauth2/token"
+        secret = _secret
+        if auth == "access_token":
+            assert s.instance_url is not None
+            return secret(s.access_token), s.instance_url.removeprefix("https://")
+        if auth == "password":
+            sid, instance = SalesforceLogin(
+                username=s.username,
+                password=secret(s.password),
+                security_token=secret(s.security_token),
+                sf_version=s.api_version,
+                session=self.http,
+                scratch_url=s.login_url,
+            )
+            return str(sid), str(instance)
+        if auth == "oauth_password":
+            data = {
+                "grant_type": "password",
+                "client_id": s.consumer_key,
+                "client_secret": secret(s.consumer_secret),
+                "username": s.username,
+                "password": secret(s.password) + secret(s.security_token),
+            }
+            return _pair(
+                token_login(token_url, data, "login", s.consumer_key or "", None, None, self.http)
+            )
+        if auth == "client_credentials":
+            basic = f"{s.consumer_key}:{secret(s.consumer_secret)}".encode()
+            headers = {"Authorization": "Basic " + base64.b64encode(basic).decode()}
+            data = {"grant_type": "client_credentials"}
+            return _pair(
+                token_login(
+                    token_url, data, "login", s.consumer_key or "", headers, None, self.http
+                )
+            )
+        claims = {
+            "iss": s.consumer_key,
+            "sub": s.username,
+            "aud": s.jwt_audience or s.login_url,
+            "exp": int((datetime.now(UTC) + timedelta(minutes=3)).timestamp()),
+        }
+        assertion = jwt.encode(claims, secret(s.private_key), algorithm="RS256")
+        data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+        return _pair(
+            token_login(token_url, data, "login", s.consumer_key or "", None, None, self.http)
+        )
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        """One REST call: the allowance checked first, one re-login on an expired session,
+        every failure translated."""
+        self._check_allowance(what)
+        relogged = False
+        while True:
+            try:
+                result = fn(self.sf)
+            except SalesforceExpiredSession as exc:
+                if relogged or not self.can_relogin:
+                    raise translate(exc, what) from exc
+                log.warning("salesforce_session_expired", connector=self.name, what=what)
+                self._sf = None
+                relogged = True
+                continue
+            except ConnectorError:
+                raise
+            except Exception as exc:
+                raise translate(exc, what) from exc
+            self.calls += 1
+            usage = self.sf.api_usage.get("api-usage")
+            if usage is not None:
+                self.usage = (int(usage.used), int(usage.total))
+            return result
+
+    def _check_allowance(self, what: str) -> None:
+        if self.usage is None:
+            return
+        used, total = self.usage
+        keep = self.settings.api_headroom * total
+        if total and total - used < keep:
+            raise ConnectorTransientError(
+                f"{what}: stopped to keep Salesforce API allowance for other integrations: "
+                f"{used:,} of {total:,} daily requests used, {total - used:,} left, "
+                f"api_headroom keeps {keep:,.0f}; the next run resumes from the last "
+                "committed checkpoint",
+                retry_at=datetime.now(UTC) + ALLOWANCE_RETRY,
+            )
+
+    def check(self) -> str:
+        """A cheap authenticated call; the allowance as text."""
+        limits = self._call("check", lambda sf: sf.limits())
+        daily = limits.get("DailyApiRequests", {}) if isinstance(limits, dict) else {}
+        return f"DailyApiRequests {daily.get('Remaining', '?')} of {daily.get('Max', '?')} left"
+
+    def pages(self, soql: str, *, include_deleted: bool) -> Iterator[list[dict[str, Any]]]:
+        """The records of a SOQL query, one REST page at a time (queryAll when
+        include_deleted), following nextRecordsUrl: never the whole result in memory."""
+        headers = {"Sforce-Query-Options": f"batchSize={self.settings.page_size}"}
+        page = self._call(
+            "query",
+            lambda sf: sf.query(soql, include_deleted=include_deleted, headers=headers),
+        )
+        while True:
+            yield list(page.get("records", []))
+            next_url: str | None = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+
+            def more(sf: Salesforce, url: str = next_url) -> Any:
+                return sf.query_more(url, identifier_is_url=True, headers=headers)
+
+            page = self._call("query_more", more)
+
+    def count(self, soql: str) -> int:
+        """`SELECT COUNT() ...`: the number of matching rows."""
+        result = self._call("count", lambda sf: sf.query(soql))
+        return int(result["totalSize"])
+
+    def rows(self, soql: str) -> list[dict[str, Any]]:
+        """All records of a small query (aggregates, lookups by a handful of ids)."""
+        return [r for page in self.pages(soql, include_deleted=False) for r in page]
+
+    def server_now(self) -> datetime:
+        """The org's clock (the `Date` of its last answer; one cheap call when none yet).
+        Windows such as the delete log's 15 days are the org's, not this machine's."""
+        if self.http.server_date is None:
+            self._call("clock", lambda sf: sf.limits())
+        return self.http.server_date or datetime.now(UTC)
+
+    def deleted_window(self, sobject: str, start: datetime, end: datetime) -> datetime | None:
+        """`earliestDateAvailable` of the object's delete log (None when not stated)."""
+        params = {
+            "start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            "end": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        }
+        result = self._call(
+            f"{sobject} delete log",
+            lambda sf: sf.restful(f"sobjects/{sobject}/deleted/", params=params),
+        )
+        earliest = result.get("earliestDateAvailable") if isinstance(result, dict) else None
+        if not earliest:
+            return None
+        return utc_timestamp(earliest)
+
+    def bulk_pages(self, sobject: str, soql: str) -> Iterator[list[dict[str, str]]]:
+        """A Bulk API 2.0 queryAll, one CSV result page at a time, rows as {column: text}
+        (empty text for null)."""
+        what = f"bulk query of {sobject}"
+        self._check_allowance(what)
+        try:
+            handler = getattr(self.sf.bulk2, sobject)
+            pages = handler.query_all(
+                soql,
+                max_records=self.settings.bulk_page_size,
+                wait=self.settings.bulk_poll_seconds,
+            )
+        except Exception as exc:
+            raise translate(exc, what) from exc
+        while True:
+            try:
+                text = next(pages)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise translate(exc, what) from exc
+            self.calls += 1
+            yield list(csv.DictReader(io.StringIO(str(text))))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _secret(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value.get_secret_value())
+
+
+def _pair(result: tuple[Any, Any]) -> tuple[str, str]:
+    return str(result[0]), str(result[1])

@@ -1,0 +1,422 @@
+"""How one Salesforce stream is read, as pages for the runner.
+
+- **Incremental** (`request.cursor` set): one queryAll `WHERE SystemModstamp >= :cursor ORDER
+  BY SystemModstamp, Id`. Live and recycle-bin rows come in one ordered stream, so every page's
+  checkpoint (its last SystemModstamp) is safe for records and deletions alike. Before it, the
+  object's delete log is asked for `earliestDateAvailable`: when it is later than the stored
+  checkpoint, deletions may have been forgotten and the stream is read as a full scope instead.
+- **Full** (no cursor): the same query without the cursor between ScopeStart(stream) and
+  ScopeEnd(stream), so the runner reverses actual lines the source no longer lists. Above
+  `bulk_threshold` rows it runs as a Bulk API 2.0 queryAll, with a checkpoint on its last page
+  only (Bulk pages carry no order guarantee we rely on).
+- **Scope** (`--project` / `--period`): that scope in full between ScopeStart(key) and
+  ScopeEnd(key), without checkpoints (it does not cover every smaller cursor value).
+
+A row that cannot be read is a `Rejected` row with the raw row as payload; a row that left the
+counting state (pse__Include_In_Financials__c false) is a deletion.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from connectors.base import (
+    ConnectorContext,
+    Cursor,
+    Page,
+    ReadRequest,
+    ScopeEnd,
+    ScopeStart,
+    SourceTotal,
+)
+from connectors.errors import ConnectorConfigError
+from connectors.salesforce import normalize as n
+from connectors.salesforce import soql
+from connectors.salesforce import values as v
+from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.objects import ObjectStream
+from connectors.salesforce.settings import SalesforceSettings
+from ledger.calendar import generate_year, parse_period
+from ledger.records import BudgetLineRecord, BudgetRecord, Record, Rejected
+
+log = structlog.get_logger(__name__)
+
+#: The delete log keeps 15 days; older checkpoints cannot be checked against it.
+DELETE_LOG_DAYS = 14
+#: Ids per `IN (...)` list of a follow-up query.
+IN_CHUNK = 200
+
+
+class StreamReader:
+    """Reads one stream of one org; built per extract call."""
+
+    def __init__(
+        self,
+        client: SalesforceClient,
+        settings: SalesforceSettings,
+        stream: ObjectStream,
+        context: ConnectorContext,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.stream = stream
+        self.context = context
+        own = settings.stream(stream.name)
+        self.sobject = own.object or stream.sobject
+        roles: dict[str, str | None] = dict(stream.roles)
+        if stream.name == "projects":
+            roles["portfolio"] = settings.portfolio_field
+            roles["program"] = settings.program_field
+        roles.update(own.fields)
+        if not settings.multi_currency:
+            roles["currency"] = None
+        self.roles = roles
+        self.user_where = own.where
+        self._ctx: n.RowContext | None = None
+
+    @property
+    def ctx(self) -> n.RowContext:
+        """The row context; its instance URL (for source_url) is known once logged in."""
+        if self._ctx is None:
+            self._ctx = self._row_context(f"https://{self.client.instance}")
+        return self._ctx
+
+    def _row_context(self, instance_url: str) -> n.RowContext:
+        settings, stream = self.settings, self.stream
+        return n.RowContext(
+            sobject=self.sobject,
+            fields=self.roles,
+            instance_url=instance_url,
+            currency=None if settings.multi_currency else settings.currency,
+            corporate_currency=settings.corporate_currency,
+            rate_type=(
+                settings.static_rate_type
+                if stream.name == "currency_rates"
+                else settings.dated_rate_type
+            ),
+            rates_from=settings.rates_from,
+            calendar=self.context.calendar,
+        )
+
+    # --- queries -------------------------------------------------------------------------
+
+    def fields(self) -> list[str]:
+        wanted = ["Id", "SystemModstamp"]
+        if self.stream.soft_deleted:
+            wanted.append("IsDeleted")
+        wanted += [f for f in self.roles.values() if f]
+        return list(dict.fromkeys(wanted))
+
+    def conditions(self, *extra: str | None) -> list[str | None]:
+        return [self.stream.base_where, self.user_where, *extra]
+
+    def _field(self, role: str | None) -> str:
+        path = self.roles.get(role) if role else None
+        if path is None:
+            raise ConnectorConfigError(
+                f"stream {self.stream.name} has no {role or 'scope'} field to filter on"
+            )
+        return path
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def pages(self, request: ReadRequest) -> Iterator[Page]:
+        """Pages for the request; see the module docstring."""
+        if request.scope is not None:
+            return self._scoped(request.scope)
+        cursor = request.cursor
+        if cursor is None:
+            return self._full()
+        if cursor.kind != "timestamp" or not isinstance(cursor.value, datetime):
+            raise ConnectorConfigError(
+                f"stream {self.stream.name} reads from a timestamp cursor, not {cursor.kind}"
+            )
+        return self._incremental(cursor.value, request.checkpoint)
+
+    def _incremental(self, since: datetime, checkpoint: Cursor | None) -> Iterator[Page]:
+        if self._delete_log_forgot(checkpoint):
+            yield from self._full()
+            return
+        query = soql.select(self.fields(), self.sobject, self.conditions(soql.since(since)))
+        for rows in self.client.pages(query, include_deleted=self.stream.soft_deleted):
+            yield self._page(rows, checkpoint=_last_stamp(rows))
+
+    def _delete_log_forgot(self, checkpoint: Cursor | None) -> bool:
+        """Whether the object's delete log no longer reaches back to the checkpoint."""
+        if not self.stream.soft_deleted or checkpoint is None:
+            return False
+        if not isinstance(checkpoint.value, datetime):
+            return False
+        now = self.client.server_now()
+        start = max(checkpoint.value, now - timedelta(days=DELETE_LOG_DAYS))
+        earliest = self.client.deleted_window(self.sobject, start, now)
+        forgot = checkpoint.value < now - timedelta(days=DELETE_LOG_DAYS) or (
+            earliest is not None and earliest > checkpoint.value
+        )
+        if forgot:
+            log.warning(
+                "salesforce_delete_log_forgot",
+                stream=self.stream.name,
+                sobject=self.sobject,
+                checkpoint=checkpoint.value.isoformat(),
+                earliest_available=earliest.isoformat() if earliest else None,
+                action="full scope read",
+            )
+        return forgot
+
+    def _full(self) -> Iterator[Page]:
+        key = self.stream.name
+        yield Page(scope=ScopeStart(key))
+        conditions = self.conditions()
+        threshold = self.settings.bulk_threshold
+        if threshold and self.stream.soft_deleted:
+            rows_there = self.client.count(soql.count(self.sobject, conditions))
+            if rows_there > threshold:
+                log.info("salesforce_bulk_read", stream=key, sobject=self.sobject, rows=rows_there)
+                yield from self._bulk(conditions)
+                yield Page(scope=ScopeEnd(key))
+                return
+        query = soql.select(self.fields(), self.sobject, conditions)
+        for rows in self.client.pages(query, include_deleted=self.stream.soft_deleted):
+            yield self._page(rows, checkpoint=_last_stamp(rows))
+        yield Page(scope=ScopeEnd(key))
+
+    def _bulk(self, conditions: list[str | None]) -> Iterator[Page]:
+        query = soql.select(self.fields(), self.sobject, conditions)
+        latest: datetime | None = None
+        pending: list[dict[str, str]] | None = None
+        for rows in self.client.bulk_pages(self.sobject, query):
+            if pending is not None:
+                yield self._page(pending)
+            pending = rows
+            for row in rows:
+                try:
+                    at = v.stamp(row, "SystemModstamp")
+                except ValueError:
+                    continue
+                if at is not None and (latest is None or at > latest):
+                    latest = at
+        if pending is not None:
+            yield self._page(pending, checkpoint=Cursor("timestamp", latest) if latest else None)
+
+    def _scoped(self, scope: str) -> Iterator[Page]:
+        kind, _, value = scope.partition(":")
+        if kind not in self.stream.spec.scopes or not value:
+            raise ConnectorConfigError(f"stream {self.stream.name} cannot re-sync scope {scope}")
+        if kind == "project":
+            condition = soql.equals(self._field(self.stream.project_role), value)
+        else:
+            first, last = self._period_dates(value)
+            condition = soql.between(self._field(self.stream.date_role), first, last)
+        query = soql.select(self.fields(), self.sobject, self.conditions(condition))
+        yield Page(scope=ScopeStart(scope))
+        for rows in self.client.pages(query, include_deleted=self.stream.soft_deleted):
+            yield self._page(rows)
+        yield Page(scope=ScopeEnd(scope))
+
+    def _period_dates(self, key: str) -> tuple[date, date]:
+        try:
+            year, number = parse_period(key)
+        except ValueError as exc:
+            raise ConnectorConfigError(f"cannot re-sync period {key}: {exc}") from None
+        for p in generate_year(self.context.calendar, year):
+            if p.period_no == number:
+                return p.start_on, p.end_on
+        raise ConnectorConfigError(f"the fiscal calendar has no period {key}")
+
+    # --- rows -> page --------------------------------------------------------------------
+
+    def _page(self, rows: Sequence[Mapping[str, Any]], checkpoint: Cursor | None = None) -> Page:
+        if self.stream.expand == "budgets":
+            return self._budget_page(rows, checkpoint)
+        if self.stream.expand == "opportunities":
+            return self._opportunity_page(rows, checkpoint)
+        records: list[Record] = []
+        deletions: list[str] = []
+        rejected: list[Rejected] = []
+        for row in rows:
+            rid = v.text(row, "Id")
+            if self.stream.soft_deleted and v.flag(row, "IsDeleted") is True:
+                if rid:
+                    deletions.append(rid)
+                continue
+            assert self.stream.normalize is not None
+            try:
+                out = self.stream.normalize(row, self.ctx)
+            except ValueError as exc:
+                rejected.append(_rejected(rid, exc, row))
+                continue
+            if out is None:
+                if rid and self.stream.none_deletes:
+                    deletions.append(rid)
+            elif isinstance(out, list):
+                records.extend(out)
+            else:
+                records.append(out)
+        return Page(records, deletions, rejected, checkpoint)
+
+    def _budget_page(self, rows: Sequence[Mapping[str, Any]], checkpoint: Cursor | None) -> Page:
+        """Budget rows name the projects whose budgets changed: each such project's counting
+        budgets are read again and emitted whole as its baseline and current versions."""
+        project_field = self._field("project")
+        projects = {p for p in (v.text(r, project_field) for r in rows) if p}
+        by_project: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        statuses = soql.one_of(self._field("status"), self.settings.budget_statuses)
+        fields = [f for f in self.fields() if f != "IsDeleted"]
+        for chunk in _chunks(sorted(projects), IN_CHUNK):
+            query = soql.select(
+                fields,
+                self.sobject,
+                self.conditions(soql.one_of(project_field, chunk), statuses),
+                ordered=False,
+            )
+            for row in self.client.rows(query):
+                by_project[v.text(row, project_field) or ""].append(row)
+        records: list[Record] = []
+        deletions: list[str] = []
+        rejected: list[Rejected] = []
+        for project in sorted(projects):
+            found = by_project.get(project)
+            if not found:
+                deletions += [f"{project}/baseline", f"{project}/current"]
+                continue
+            try:
+                records += self._budget_versions(project, found)
+            except ValueError as exc:
+                rejected.append(_rejected(f"{project}/current", exc, found[0]))
+        return Page(records, deletions, rejected, checkpoint)
+
+    def _budget_versions(self, project: str, rows: list[Mapping[str, Any]]) -> list[BudgetRecord]:
+        roles = self.roles
+        lines: list[tuple[date, str, BudgetLineRecord]] = []
+        for row in rows:
+            amount = v.number(row, roles.get("amount"))
+            rid = n.record_id(row)
+            if amount is None:
+                raise ValueError(f"budget {rid} has no {roles.get('amount')}")
+            effective = v.day(row, roles.get("effective")) or self.ctx.rates_from
+            line = BudgetLineRecord(
+                external_id=rid, amount=amount, currency=self.ctx.currency_of(row) or ""
+            )
+            lines.append((effective, rid, line))
+        lines.sort(key=lambda t: (t[0], t[1]))
+        first = rows[0]
+        start = v.day(first, roles.get("project_start"))
+        finish = v.day(first, roles.get("project_finish"))
+        modified = max((v.stamp(r, "SystemModstamp") for r in rows), default=None, key=_stamp_key)
+        common: dict[str, Any] = {
+            "project_ref": project,
+            "planned_start": start,
+            "planned_finish": finish,
+            "source_modified_at": modified,
+        }
+        baseline = BudgetRecord(
+            external_id=f"{project}/baseline",
+            kind="baseline",
+            number=1,
+            effective_from=lines[0][0],
+            lines=(lines[0][2],),
+            label="first approved budget",
+            **common,
+        )
+        current = BudgetRecord(
+            external_id=f"{project}/current",
+            kind="current",
+            number=2,
+            effective_from=lines[-1][0],
+            lines=tuple(t[2] for t in lines),
+            label="approved budgets",
+            **common,
+        )
+        return [baseline, current]
+
+    def _opportunity_page(
+        self, rows: Sequence[Mapping[str, Any]], checkpoint: Cursor | None
+    ) -> Page:
+        """Opportunities, each with the project whose pse__Opportunity__c names it."""
+        live = [r for r in rows if v.flag(r, "IsDeleted") is not True]
+        ids = [rid for rid in (v.text(r, "Id") for r in live) if rid]
+        project_of: dict[str, str] = {}
+        for chunk in _chunks(ids, IN_CHUNK):
+            query = soql.select(
+                ["Id", "pse__Opportunity__c"],
+                "pse__Proj__c",
+                [soql.one_of("pse__Opportunity__c", chunk)],
+                ordered=False,
+            )
+            for row in self.client.rows(query):
+                opp, proj = v.text(row, "pse__Opportunity__c"), v.text(row, "Id")
+                if opp and proj:
+                    project_of.setdefault(opp, proj)
+        records: list[Record] = []
+        rejected: list[Rejected] = []
+        deletions = [
+            rid for rid in (v.text(r, "Id") for r in rows if v.flag(r, "IsDeleted")) if rid
+        ]
+        for live_row in live:
+            rid = v.text(live_row, "Id")
+            try:
+                records.append(n.opportunity(live_row, self.ctx, project_of.get(rid or "")))
+            except ValueError as exc:
+                rejected.append(_rejected(rid, exc, live_row))
+        return Page(records, deletions, rejected, checkpoint)
+
+    # --- control totals ------------------------------------------------------------------
+
+    def control_totals(self) -> list[SourceTotal] | None:
+        """COUNT(Id) and SUM(amount) per project and currency of the counting rows."""
+        if self.stream.amount_role is None:
+            return None
+        project = self._field(self.stream.project_role)
+        amount = self._field(self.stream.amount_role)
+        currency = self.roles.get("currency")
+        counts = self.roles.get("counts")
+        groups = [project] + ([currency] if currency else [])
+        query = soql.totals(
+            groups, amount, self.sobject, self.conditions(f"{counts} = true" if counts else None)
+        )
+        out = []
+        for row in self.client.rows(query):
+            total = row.get("amount")
+            out.append(
+                SourceTotal(
+                    project_ref=v.text(row, project.split(".")[-1]) or v.text(row, project),
+                    currency=v.text(row, currency.split(".")[-1])
+                    if currency
+                    else self.settings.currency,
+                    count=int(row.get("n") or 0),
+                    amount=Decimal(str(total)) if total is not None else Decimal(0),
+                )
+            )
+        return out
+
+
+def _last_stamp(rows: Sequence[Mapping[str, Any]]) -> Cursor | None:
+    """The checkpoint of an ordered page: its last row's SystemModstamp."""
+    for row in reversed(rows):
+        try:
+            at = v.stamp(row, "SystemModstamp")
+        except ValueError:
+            continue
+        if at is not None:
+            return Cursor("timestamp", at)
+    return None
+
+
+def _stamp_key(value: datetime | None) -> datetime:
+    return value or datetime.min.replace(tzinfo=UTC)
+
+
+def _rejected(rid: str | None, exc: Exception, row: Mapping[str, Any]) -> Rejected:
+    return Rejected(rid, "unreadable_row", {"error": str(exc), "row": v.plain(row)})
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
