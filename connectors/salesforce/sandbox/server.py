@@ -160,8 +160,10 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        """`https://127.0.0.1:PORT`: the login URL and the instance URL (one host here)."""
-        return f"https://{self._host}:{self.port}"
+        """`https://127.0.0.1:PORT`: the login URL and the instance URL (one host here).
+        Listening on all addresses, it still names 127.0.0.1 (the certificate's name)."""
+        host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host  # noqa: S104
+        return f"https://{host}:{self.port}"
 
     @property
     def login_url(self) -> str:
