@@ -17,7 +17,7 @@ import structlog
 from connectors.base import Connector
 from connectors.errors import ConnectorConfigError
 from jobs.app import App
-from ledger.control_totals import Drift, compare, ledger_totals, record
+from ledger.control_totals import Drift, compare, ledger_totals, project_codes, record
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +40,8 @@ class VerifyResult:
     connector: str
     checked_at: datetime
     streams: list[StreamCheck] = field(default_factory=list)
+    #: Ledger project codes of the source's project keys (for display).
+    codes: dict[str, str] = field(default_factory=dict)
 
     @property
     def drift(self) -> bool:
@@ -77,6 +79,7 @@ def verify(
                 ledger_totals(session, name, stream),
             )
             record(session, name, stream, drifts, result.checked_at)
+            result.codes.update(project_codes(session, name, {d.project_ref for d in drifts}))
             check = StreamCheck(stream, drifts)
             result.streams.append(check)
             log.info(

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from ledger.models import ActualLine, ControlTotal, ProjectLink, table_of
+from ledger.models import ActualLine, ControlTotal, Project, ProjectLink, table_of
 
 _al = table_of(ActualLine)
 Key = tuple[str | None, str | None]  # (project_ref, currency)
@@ -69,6 +69,32 @@ def compare(
     return [Drift(k[0], k[1], *seen.get(k, zero), *ledger.get(k, zero)) for k in keys]
 
 
+def _project_ids(session: Session, source: str, refs: set[str]) -> dict[str, int]:
+    if not refs:
+        return {}
+    rows = session.execute(
+        select(ProjectLink.external_id, ProjectLink.project_id).where(
+            ProjectLink.source == source,
+            ProjectLink.object_type == "project",
+            ProjectLink.external_id.in_(refs),
+        )
+    ).tuples()
+    return dict(rows.all())
+
+
+def project_codes(session: Session, source: str, refs: set[str | None]) -> dict[str, str]:
+    """Ledger project codes of a source's project keys (those that are linked)."""
+    ids = _project_ids(session, source, {r for r in refs if r})
+    if not ids:
+        return {}
+    codes = dict(
+        session.execute(select(Project.id, Project.code).where(Project.id.in_(set(ids.values()))))
+        .tuples()
+        .all()
+    )
+    return {ref: codes[pid] for ref, pid in ids.items() if pid in codes}
+
+
 def record(
     session: Session,
     source: str,
@@ -78,22 +104,7 @@ def record(
     run_id: int | None = None,
 ) -> None:
     """Store one check's figures in `control_total` (the caller commits)."""
-    refs = {d.project_ref for d in drifts if d.project_ref}
-    projects = (
-        dict(
-            session.execute(
-                select(ProjectLink.external_id, ProjectLink.project_id).where(
-                    ProjectLink.source == source,
-                    ProjectLink.object_type == "project",
-                    ProjectLink.external_id.in_(refs),
-                )
-            )
-            .tuples()
-            .all()
-        )
-        if refs
-        else {}
-    )
+    projects = _project_ids(session, source, {d.project_ref for d in drifts if d.project_ref})
     rows = [
         {
             "run_id": run_id,

@@ -171,10 +171,10 @@ class SalesforceSettings(ConnectorSettings):
             return "access_token"
         if self.private_key is not None:
             return "jwt"
-        if self.username and self.password is not None and self.security_token is not None:
-            return "password"
         if self.username and self.password is not None and self.consumer_secret is not None:
             return "oauth_password"
+        if self.username and self.password is not None and self.security_token is not None:
+            return "password"
         if self.consumer_key and self.consumer_secret is not None:
             return "client_credentials"
         return None

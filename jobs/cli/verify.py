@@ -56,7 +56,7 @@ def verify(
             shown += 1
             t.add_row(
                 check.stream,
-                d.project_ref or "(none)",
+                result.codes.get(d.project_ref or "", d.project_ref or "(none)"),
                 d.currency or "",
                 str(d.source_count),
                 str(d.ledger_count),

@@ -91,13 +91,14 @@ class PsaOrg:
         self.expenses.append(eid)
         return eid
 
-    def source_totals(self) -> Totals:
+    def source_totals(self, streams: tuple[str, ...] = ("timecards", "expenses")) -> Totals:
         """What the org holds: counting, live timecards and expenses with an amount."""
         out: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
-        for sobject, amount in (
-            ("pse__Timecard__c", "pse__Total_Cost__c"),
-            ("pse__Expense__c", "pse__Amount__c"),
-        ):
+        objects = {
+            "timecards": ("pse__Timecard__c", "pse__Total_Cost__c"),
+            "expenses": ("pse__Expense__c", "pse__Amount__c"),
+        }
+        for sobject, amount in (objects[s] for s in streams):
             for row in self.org.rows(sobject):
                 if row["IsDeleted"] or not row["pse__Include_In_Financials__c"]:
                     continue
