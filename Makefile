@@ -15,12 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on an embedded SQLite ledger: two sample sources synced in full, then the report.
+# The main job on an embedded SQLite ledger: two sample sources and the Salesforce sandbox
+# synced in full, the sandbox's control totals verified, then the report (scripts/demo).
 demo: install
-	rm -f pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm
-	$(BIN)/pmo-ledger --config config/demo.toml db upgrade
-	$(BIN)/pmo-ledger --config config/demo.toml sync --all
-	$(BIN)/pmo-ledger --config config/demo.toml report
+	BIN=$(BIN) bash scripts/demo
 
 # The suite runs every ledger test on SQLite and on PostgreSQL.
 test: install postgres
@@ -36,4 +34,4 @@ lint: install
 	$(BIN)/mypy ledger jobs connectors
 
 clean:
-	rm -rf $(VENV) pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache
+	rm -rf $(VENV) pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox

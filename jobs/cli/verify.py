@@ -68,7 +68,8 @@ def verify(
         console().print(t)
     for check in result.streams:
         if check.skipped:
-            out(f"{check.stream}: not checked ({check.skipped})")
+            if stream:  # asked for by name: say why it was not checked
+                out(f"{check.stream}: not checked ({check.skipped})")
             continue
         drifted = check.drifted
         state = f"drift in {plural(len(drifted), 'group')}" if drifted else "no drift"

@@ -14,6 +14,7 @@ import pytest
 import structlog
 from pydantic import BaseModel, SecretStr
 
+from connectors.salesforce.settings import SalesforceSettings
 from jobs.config import (
     AppConfig,
     ConfigError,
@@ -134,7 +135,7 @@ def test_example_configuration_loads(tmp_path: Path) -> None:
     key.write_text("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n\n")
     text = EXAMPLE.read_text(encoding="utf-8").replace("/run/secrets/sf.key", str(key))
     environ = {
-        "SF_PASSWORD": "hunter2",
+        "SF_CONSUMER_KEY": "3MVG9example",
         "PMO_LEDGER_API_TOKEN": "t0ken-t0ken",
         "PMO_LEDGER_WEBHOOK_URL": "https://hooks.example.com/T1/B2",
     }
@@ -144,6 +145,8 @@ def test_example_configuration_loads(tmp_path: Path) -> None:
         "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"
     )
     assert config.authority_for("budget", portfolio="DEMO") == "demo"
+    psa = SalesforceSettings.model_validate(config.connectors["psa"].settings)
+    assert (psa.inferred_auth(), psa.consumer_key) == ("jwt", "3MVG9example")
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:
