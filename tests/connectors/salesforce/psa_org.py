@@ -179,7 +179,13 @@ def build_org(now: datetime | None = None) -> PsaOrg:
     return psa
 
 
-def sandbox_app(engine: Engine, tmp_path: Path, server: SandboxServer, **settings: Any) -> App:
+def sandbox_app(
+    engine: Engine,
+    tmp_path: Path,
+    server: SandboxServer,
+    ledger_extra: dict[str, Any] | None = None,
+    **settings: Any,
+) -> App:
     """An App whose one connector `crm` reads the sandbox; `settings` override the kind's."""
     user = server.user
     connector: dict[str, Any] = {
@@ -199,6 +205,7 @@ def sandbox_app(engine: Engine, tmp_path: Path, server: SandboxServer, **setting
         "base_currency": "USD",
         "rate_sources": ["crm", "manual"],
         "max_rate_age": "400d",
+        **(ledger_extra or {}),
     }
     return App(
         parse_config({"ledger": ledger, "connectors": {"crm": connector}}, {}, tmp_path),

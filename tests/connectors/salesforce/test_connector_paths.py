@@ -277,3 +277,58 @@ def test_cli_check_and_verify(
     assert [c.strip() for c in row.split("│")[1:-1]] == [
         "timecards", "P2", "USD", "3", "3", "1212.50", "1812.75", "-600.25",
     ]  # fmt: skip
+
+
+def test_a_source_that_does_not_answer_times_out_as_a_transient_error() -> None:
+    """A host that accepts the connection and never answers: the read timeout ends the call
+    (no hang), reported as transient so the checkpoint stays."""
+    import socket
+    import threading
+    import time
+    from datetime import timedelta as td
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    port = listener.getsockname()[1]
+    settings = SalesforceSettings.model_validate(
+        {"login_url": f"https://127.0.0.1:{port}", "username": "u", "password": "p",
+         "security_token": "", "max_retries": 0}
+    )  # fmt: skip
+    conn = SalesforceConnector(
+        settings, ConnectorContext("crm", connect_timeout=td(seconds=1), read_timeout=td(seconds=1))
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectorTransientError, match="Timeout"):
+            conn.check()
+    finally:
+        listener.close()
+        for s in held:
+            s.close()
+    assert time.monotonic() - started < 5
+
+
+def test_field_mapping_and_a_where_condition_shape_the_read(
+    engine: Engine, tmp_path: Path, psa: PsaOrg, server: SandboxServer
+) -> None:
+    """Lines keyed by the PSA project number (through the lookup) map to ledger projects by a
+    link rule; `where` keeps only the rows it selects."""
+    rule = {
+        "source": "crm",
+        "object_type": "project",
+        "pattern": r"^(?P<code>P\d)$",
+        "project": "{code}",
+    }
+    app = sandbox_app(
+        engine, tmp_path, server, {"link_rules": [rule]},
+        streams={
+            "expenses": {"fields": {"project": "pse__Project__r.pse__Project_ID__c"},
+                         "where": "CurrencyIsoCode = 'USD'"},
+        },
+    )  # fmt: skip
+    assert run_sync(app, "crm", streams=["projects", "expenses"]).status == "succeeded"
+    # P2's two USD expenses (121.40 and 123.40); P1's are EUR and stay out.
+    assert ledger_totals(app, ("expenses",)) == {("P2", "USD"): (2, Decimal("244.80"))}
