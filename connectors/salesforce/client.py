@@ -348,15 +348,23 @@ class SalesforceClient:
         return self.http.server_date or datetime.now(UTC)
 
     def deleted_window(self, sobject: str, start: datetime, end: datetime) -> datetime | None:
-        """`earliestDateAvailable` of the object's delete log (None when not stated)."""
+        """`earliestDateAvailable` of the object's delete log (None when not stated). A window
+        the org refuses as too old (INVALID_REPLICATION_DATE) answers `end`: nothing before
+        it can be vouched for."""
         params = {
             "start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
             "end": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
         }
-        result = self._call(
-            f"{sobject} delete log",
-            lambda sf: sf.restful(f"sobjects/{sobject}/deleted/", params=params),
-        )
+
+        def ask(sf: Salesforce) -> Any:
+            try:
+                return sf.restful(f"sobjects/{sobject}/deleted/", params=params)
+            except SalesforceMalformedRequest as exc:
+                if _error_code(exc) != "INVALID_REPLICATION_DATE":
+                    raise
+                return {"earliestDateAvailable": params["end"]}
+
+        result = self._call(f"{sobject} delete log", ask)
         earliest = result.get("earliestDateAvailable") if isinstance(result, dict) else None
         if not earliest:
             return None

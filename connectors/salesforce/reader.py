@@ -154,7 +154,13 @@ class StreamReader:
         if not isinstance(checkpoint.value, datetime):
             return False
         now = self.client.server_now()
-        start = max(checkpoint.value, now - timedelta(days=DELETE_LOG_DAYS))
+        # Only earliestDateAvailable matters; the window must be at least a minute long (the
+        # API truncates to minutes and refuses an empty window), so a very recent checkpoint
+        # asks from a little before it.
+        start = min(
+            max(checkpoint.value, now - timedelta(days=DELETE_LOG_DAYS)),
+            now - timedelta(minutes=2),
+        )
         earliest = self.client.deleted_window(self.sobject, start, now)
         forgot = checkpoint.value < now - timedelta(days=DELETE_LOG_DAYS) or (
             earliest is not None and earliest > checkpoint.value

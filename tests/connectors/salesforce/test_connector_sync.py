@@ -5,7 +5,7 @@ ledger's totals per project and currency against what the fake org serves."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -365,3 +365,23 @@ def test_opportunities_are_revenue_forecasts_of_the_linked_project(
         forecast = s.scalars(select(RevenueForecast)).one()
         assert forecast.amount == Decimal("99213206")
         assert s.get(Project, forecast.project_id).code == "P2"  # type: ignore[union-attr]
+
+
+def test_a_run_right_after_the_last_one_asks_the_delete_log_a_valid_window(
+    engine: Engine, tmp_path: Path, psa: PsaOrg, server: SandboxServer
+) -> None:
+    """A checkpoint seconds old still gets a delete-log window of minutes (the API refuses a
+    window under a minute), so the next run stays incremental and succeeds."""
+    # The org clock is a day behind this machine's: bring it to the wall clock, so the newest
+    # row (the checkpoint) is seconds old when the second run starts.
+    psa.org.set_now(max(psa.org.now(), datetime.now(UTC).replace(microsecond=0)))
+    psa.add_timecard("P3", "2.0", "150.00")
+    app = sandbox_app(engine, tmp_path, server)
+    assert run_sync(app, "crm").status == "succeeded"
+    psa.add_timecard("P3", "3.0", "225.00")
+    server.clear_log()
+    result = run_sync(app, "crm")
+    assert result.status == "succeeded", result.message
+    windows = [r for r in server.requests if r.path.endswith("/deleted/")]
+    assert windows and all(r.status == 200 for r in windows)
+    assert ledger_totals(app) == psa.source_totals()
