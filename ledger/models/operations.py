@@ -171,3 +171,7 @@ class Variance(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     reopened_count: Mapped[int] = mapped_column(Integer)
+    #: The operator's note when acknowledging it.
+    note: Mapped[str | None] = mapped_column(Text)
+    #: The project it concerns (project subjects and project-level findings), for views.
+    project_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -1,0 +1,109 @@
+"""Reconciliation: rules that compare budgets, forecasts, hours and sources and turn what they
+find into variances (DESIGN.md, Reconciliation; issue 5).
+
+`reconcile(session, settings, rules, ...)` runs the enabled rules against the ledger as it is
+(or as known at a past time, read-only) and, for a live run, writes the findings through the
+variance lifecycle (`store`). Each rule is a function `RuleContext -> list[Finding]` built on
+set-based SQL; see `budget_rules`, `evm_rules`, `resource_rules`, `quality_rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import aggregates
+from ledger.models import Project
+from ledger.reconcile.budget_rules import budget_overrun, burn_rate
+from ledger.reconcile.context import RuleContext, load_projects, period_of
+from ledger.reconcile.findings import Finding
+from ledger.reconcile.settings import RULES, ReconcileRules
+from ledger.reconcile.store import Lifecycle, apply_findings
+from ledger.settings import LedgerSettings
+
+log = structlog.get_logger(__name__)
+
+Rule = Callable[[RuleContext], list[Finding]]
+RULE_FUNCTIONS: dict[str, Rule] = {
+    "budget_overrun": budget_overrun,
+    "burn_rate": burn_rate,
+}
+
+
+@dataclass
+class ReconcileResult:
+    status_date: date
+    period: str
+    as_known_at: datetime | None
+    findings: list[Finding] = field(default_factory=list)
+    lifecycle: Lifecycle | None = None  # None: a read-only report
+    rules_run: list[str] = field(default_factory=list)
+
+    def count_by_rule(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.rules_run, 0)
+        for f in self.findings:
+            counts[f.rule] = counts.get(f.rule, 0) + 1
+        return counts
+
+
+def reconcile(
+    session: Session,
+    settings: LedgerSettings,
+    rules: ReconcileRules,
+    *,
+    now: datetime,
+    status_date: date | None = None,
+    as_known_at: datetime | None = None,
+    project: str | None = None,
+    write: bool = True,
+) -> ReconcileResult:
+    """Run the enabled rules. A live run (no `status_date` in the past, no `as_known_at`, and
+    `write`) rebuilds stale aggregates first and writes the variances; otherwise the result is
+    a read-only report. Raises LookupError for an unknown project or a date the calendar has
+    no period for."""
+    live = write and as_known_at is None and (status_date is None or status_date >= now.date())
+    day = status_date or now.date()
+    project_id = None
+    if project is not None:
+        project_id = session.scalar(select(Project.id).where(Project.code == project))
+        if project_id is None:
+            raise LookupError(f"no project {project!r}")
+    if live:
+        for source in aggregates.stale_sources(session):
+            aggregates.rebuild(session, source, now=now)
+    current, closed = period_of(session, settings.calendar.name, day)
+    ctx = RuleContext(
+        session=session,
+        settings=settings,
+        rules=rules,
+        status_date=day,
+        period=current,
+        last_closed=closed,
+        as_known_at=as_known_at,
+        project_id=project_id,
+        projects=load_projects(session, project_id),
+    )
+    result = ReconcileResult(day, current, as_known_at)
+    for name in RULES:
+        fn = RULE_FUNCTIONS.get(name)
+        if fn is None or (not rules.rule(name).enabled and not rules.has_overrides(name)):
+            continue
+        found = fn(ctx)
+        result.rules_run.append(name)
+        result.findings.extend(found)
+        log.info("reconcile_rule", rule=name, findings=len(found))
+    if live:
+        result.lifecycle = apply_findings(
+            session,
+            result.findings,
+            result.rules_run,
+            as_known_at=now,
+            now=now,
+            project_code=project,
+        )
+    return result

@@ -1,0 +1,146 @@
+"""What every rule gets: the session, the settings, the status date and its fiscal period, the
+project scope, each project's portfolio and program (for threshold overrides), and the actuals
+source: the live aggregates, or the ledger's entries as known at a past time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy.orm import Session
+
+from ledger.models import (
+    ActualPeriodTotal,
+    FiscalPeriod,
+    LedgerEntry,
+    Portfolio,
+    Program,
+    Project,
+    table_of,
+)
+from ledger.reconcile.settings import ReconcileRules, RuleSettings
+from ledger.settings import LedgerSettings
+
+_apt = table_of(ActualPeriodTotal)
+_le = table_of(LedgerEntry)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectInfo:
+    id: int
+    code: str
+    portfolio: str | None
+    program: str | None
+    planned_start: date | None
+    planned_finish: date | None
+    closed_on: date | None
+
+
+@dataclass
+class RuleContext:
+    session: Session
+    settings: LedgerSettings
+    rules: ReconcileRules
+    status_date: date
+    period: str  # the fiscal period holding status_date ('YYYY-PP')
+    last_closed: str | None  # the last closed period on or before it
+    as_known_at: datetime | None
+    project_id: int | None  # a --project run
+    projects: dict[int, ProjectInfo] = field(default_factory=dict)
+
+    def rule_for(self, name: str, project_id: int) -> RuleSettings:
+        info = self.projects.get(project_id)
+        if info is None:
+            return self.rules.rule(name)
+        return self.rules.for_subject(
+            name, portfolio=info.portfolio, program=info.program, project=info.code
+        )
+
+    def min_knob(self, name: str, knob: str) -> Decimal:
+        """The smallest value of a threshold over the global setting and its overrides: a
+        set-based pre-filter that no project's own threshold can be below."""
+        values: list[Decimal] = [getattr(self.rules.rule(name), knob)]
+        values += [
+            getattr(o, knob)
+            for o in self.rules.overrides
+            if o.rule in (None, name) and getattr(o, knob, None) is not None
+        ]
+        return min(values)
+
+    def in_scope(self, column: Any) -> Any:
+        return literal(True) if self.project_id is None else column == self.project_id
+
+    def actuals(self) -> Select[Any]:
+        """(source, project_id, kind, cost_type, period, counts_amount, counts_hours,
+        base_amount, hours): the live aggregates, or entries recorded up to as_known_at."""
+        if self.as_known_at is None:
+            return select(
+                _apt.c.source,
+                _apt.c.project_id,
+                _apt.c.kind,
+                _apt.c.cost_type,
+                _apt.c.period,
+                _apt.c.counts_amount,
+                _apt.c.counts_hours,
+                _apt.c.base_amount,
+                _apt.c.hours,
+            ).where(self.in_scope(_apt.c.project_id))
+        dims = (
+            _le.c.source,
+            _le.c.project_id,
+            _le.c.kind,
+            _le.c.cost_type,
+            _le.c.period,
+            _le.c.counts_amount,
+            _le.c.counts_hours,
+        )
+        return (
+            select(
+                *dims,
+                func.sum(func.coalesce(_le.c.base_delta, 0)).label("base_amount"),
+                func.sum(func.coalesce(_le.c.hours_delta, 0)).label("hours"),
+            )
+            .where(and_(_le.c.recorded_at <= self.as_known_at, self.in_scope(_le.c.project_id)))
+            .group_by(*dims)
+        )
+
+
+def load_projects(session: Session, project_id: int | None) -> dict[int, ProjectInfo]:
+    """Live projects (not merged, not deleted) with their portfolio and program codes."""
+    q = (
+        select(
+            Project.id,
+            Project.code,
+            Portfolio.code,
+            Program.code,
+            Project.planned_start,
+            Project.planned_finish,
+            Project.closed_on,
+        )
+        .outerjoin(Portfolio, Portfolio.id == Project.portfolio_id)
+        .outerjoin(Program, Program.id == Project.program_id)
+        .where(Project.merged_into_id.is_(None), Project.deleted_at.is_(None))
+    )
+    if project_id is not None:
+        q = q.where(Project.id == project_id)
+    return {r[0]: ProjectInfo(*r) for r in session.execute(q)}
+
+
+def period_of(session: Session, calendar: str, day: date) -> tuple[str, str | None]:
+    """The period holding `day` and the last closed period ending on or before it. Raises
+    LookupError when the calendar has no period for the day."""
+    fp = FiscalPeriod
+    current = session.scalar(
+        select(fp.period).where(fp.calendar == calendar, fp.start_on <= day, fp.end_on >= day)
+    )
+    if current is None:
+        raise LookupError(f"the fiscal calendar {calendar!r} has no period for {day}")
+    closed = session.scalar(
+        select(func.max(fp.period)).where(
+            fp.calendar == calendar, fp.status == "closed", fp.end_on <= day
+        )
+    )
+    return current, closed

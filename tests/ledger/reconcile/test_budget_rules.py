@@ -1,0 +1,102 @@
+"""budget_overrun and burn_rate on a hand-computed portfolio, and the variance lifecycle."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.models import Variance
+from ledger.reconcile.store import acknowledge
+from tests.ledger.reconcile.portfolio import NOW, base_portfolio, rules, run, spend
+
+
+def found(result) -> dict[tuple[str, str, str, str], tuple[str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+    return {
+        (f.rule, f.subject_id, f.dimension, f.period): (f.severity, {
+            k: f.measures[k] for k in ("actual", "budget", "over", "over_pct")
+        })
+        for f in result.findings
+    }  # fmt: skip
+
+
+def test_budget_overrun_to_date_and_per_period_and_burn_rate(session: Session) -> None:
+    """Status date 2025-10-20 (period 2025-10), rules at 10% and 100.
+    P1 labor to date: 1500 + 900 = 2400 vs 1000 + 1000 = 2000 -> 400 over, 20% (medium).
+    P1 travel to date: 2000 vs 500 -> 1500 over, 300% (high); the same in 2025-10.
+    P1 labor in 2025-09: 1500 vs 1000 -> 500 over, 50% (high); 2025-10 is under budget.
+    P2 has a 'total' budget of 5000: labor 3000 + travel 2600 = 5600 -> 600 over, 12%.
+    burn_rate on the last closed period 2025-09 (25%, 100): P1 labor 50% (medium, high above
+    50%)."""
+    base_portfolio(session)
+    result = run(session)
+    assert found(result) == {
+        ("budget_overrun", "P1", "labor", ""): (
+            "medium", {"actual": "2400.00", "budget": "2000.00", "over": "400.00", "over_pct": "20.0000"}),
+        ("budget_overrun", "P1", "travel", ""): (
+            "high", {"actual": "2000.00", "budget": "500.00", "over": "1500.00", "over_pct": "300.0000"}),
+        ("budget_overrun", "P1", "labor", "2025-09"): (
+            "high", {"actual": "1500.00", "budget": "1000.00", "over": "500.00", "over_pct": "50.0000"}),
+        ("budget_overrun", "P1", "travel", "2025-10"): (
+            "high", {"actual": "2000.00", "budget": "500.00", "over": "1500.00", "over_pct": "300.0000"}),
+        ("budget_overrun", "P2", "total", ""): (
+            "medium", {"actual": "5600.00", "budget": "5000.00", "over": "600.00", "over_pct": "12.0000"}),
+        ("budget_overrun", "P2", "total", "2025-10"): (
+            "medium", {"actual": "5600.00", "budget": "5000.00", "over": "600.00", "over_pct": "12.0000"}),
+        ("burn_rate", "P1", "labor", "2025-09"): (
+            "medium", {"actual": "1500.00", "budget": "1000.00", "over": "500.00", "over_pct": "50.0000"}),
+    }  # fmt: skip
+    assert result.lifecycle is not None and result.lifecycle.opened == 7
+
+
+def test_an_override_for_a_project_wins_over_the_global_threshold(session: Session) -> None:
+    """P2 at 15%: its 12% overrun is no longer a finding; P1 keeps the global 10%."""
+    base_portfolio(session)
+    cfg = rules(overrides=[{"project": "P2", "rule": "budget_overrun", "pct": 15}])
+    subjects = {f.subject_id for f in run(session, cfg).findings if f.rule == "budget_overrun"}
+    assert subjects == {"P1"}
+
+
+def test_the_lifecycle_open_unchanged_escalate_resolve_reopen(session: Session) -> None:
+    """A re-run changes nothing; more spend escalates an acknowledged variance back to open;
+    the overrun gone resolves it; its return reopens it."""
+    base_portfolio(session)
+    run(session)
+    again = run(session, now=NOW + timedelta(hours=1))
+    assert again.lifecycle is not None
+    assert (again.lifecycle.opened, again.lifecycle.unchanged, again.lifecycle.updated) == (0, 7, 0)
+
+    key = (Variance.rule == "budget_overrun", Variance.subject_id == "P1",
+           Variance.dimension == "labor", Variance.period == "")  # fmt: skip
+    v = session.scalars(select(Variance).where(*key)).one()
+    acknowledge(session, v.id, "known: extra consultant", "pmo", NOW)
+    session.commit()
+    # P1 labor to date 2400 + 300 = 2700 vs 2000: 35% -> high: escalated, back to open.
+    spend(session, "A6", "P1", "labor", date(2025, 10, 9), "300.00")
+    escalated = run(session, now=NOW + timedelta(hours=2))
+    assert escalated.lifecycle is not None and escalated.lifecycle.escalated >= 1
+    session.refresh(v)
+    assert (v.status, v.severity, v.note) == ("open", "high", "known: extra consultant")
+    assert v.escalated_at is not None and v.measures["over_pct"] == "35.0000"
+
+    # A credit brings labor to date to 2000: resolved.
+    spend(session, "A7", "P1", "labor", date(2025, 10, 10), "-700.00")
+    resolved = run(session, now=NOW + timedelta(hours=3))
+    session.refresh(v)
+    assert (v.status, v.resolved_at is not None) == ("resolved", True)
+    assert resolved.lifecycle is not None and resolved.lifecycle.resolved >= 1
+
+    spend(session, "A8", "P1", "labor", date(2025, 10, 11), "500.00")
+    run(session, now=NOW + timedelta(hours=4))
+    session.refresh(v)
+    assert (v.status, v.reopened_count, v.resolved_at) == ("open", 1, None)
+    assert v.measures["over"] == "500.00"
+
+
+def test_as_known_at_reports_without_touching_the_variances(session: Session) -> None:
+    """A report as known before the travel posting finds no travel overrun and writes nothing."""
+    base_portfolio(session)
+    report = run(session, as_known_at=NOW - timedelta(days=1))
+    assert report.lifecycle is None and report.findings == []
+    assert session.scalars(select(Variance)).all() == []
