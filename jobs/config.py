@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from jobs.secrets import Loc, Problem, resolve_secrets, wrap_secrets
+from ledger.reconcile.settings import ReconcileRules
 from ledger.settings import MEASURES, Duration, LedgerSettings, parse_duration
 
 CONFIG_ENV = "PMO_LEDGER_CONFIG"
@@ -165,61 +166,13 @@ class ConnectorConfig(_Section):
         return value
 
 
-class Thresholds(_Section):
-    """Reconciliation thresholds; amounts are in the base currency."""
-
-    budget_overrun_pct: Decimal = Field(default=Decimal(10), ge=0)
-    budget_overrun_amount: Decimal = Field(default=Decimal("1000.00"), ge=0)
-    cpi_min: Decimal = Field(default=Decimal("0.90"), ge=0)
-    spi_min: Decimal = Field(default=Decimal("0.90"), ge=0)
-
-
-class ThresholdOverride(_Section):
-    """Thresholds for one portfolio, program or project; the most specific wins."""
-
-    portfolio: str | None = None
-    program: str | None = None
-    project: str | None = None
-    budget_overrun_pct: Decimal | None = Field(default=None, ge=0)
-    budget_overrun_amount: Decimal | None = Field(default=None, ge=0)
-    cpi_min: Decimal | None = Field(default=None, ge=0)
-    spi_min: Decimal | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _one_scope(self) -> ThresholdOverride:
-        if len([s for s in (self.portfolio, self.program, self.project) if s]) != 1:
-            raise ValueError("an override names exactly one of portfolio, program or project")
-        return self
-
-
-class ReconcileConfig(_Section):
-    """The `[reconcile]` table."""
+class ReconcileConfig(ReconcileRules):
+    """The `[reconcile]` table: when reconciliation runs, and its rules (`[reconcile.rules.<rule>]`,
+    `[[reconcile.overrides]]`; see ledger.reconcile.settings)."""
 
     enabled: bool = True
     schedule: Schedule | None = None
     after_sync: bool = True
-    thresholds: Thresholds = Field(default_factory=Thresholds)
-    overrides: list[ThresholdOverride] = Field(default_factory=list)
-
-    def thresholds_for(
-        self,
-        *,
-        portfolio: str | None = None,
-        program: str | None = None,
-        project: str | None = None,
-    ) -> Thresholds:
-        """Thresholds in force for a subject: global, then portfolio, program, project overrides."""
-        result = self.thresholds
-        for kind, value in (("portfolio", portfolio), ("program", program), ("project", project)):
-            for override in self.overrides:
-                if value is not None and getattr(override, kind) == value:
-                    update = {
-                        name: getattr(override, name)
-                        for name in Thresholds.model_fields
-                        if getattr(override, name) is not None
-                    }
-                    result = result.model_copy(update=update)
-        return result
 
 
 def _is_loopback(host: str) -> bool:

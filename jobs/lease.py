@@ -138,6 +138,40 @@ class Lease:
             )
         return res.rowcount == 1
 
+    def request_rerun(self) -> bool:
+        """Ask the current holder for one more run after its own (`pending`). False when the
+        lease is free by now (the caller should take it instead)."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(_lock)
+                .where(_lock.c.connector == self.name, _lock.c.holder.is_not(None))
+                .values(pending=True)
+            )
+        return res.rowcount == 1
+
+    def release_unless_pending(self) -> bool:
+        """Free the lease unless a rerun was requested; in that case clear the request and
+        keep the lease (one atomic statement each, so no request is lost between the check
+        and the release). True when released."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(_lock)
+                .where(
+                    _lock.c.connector == self.name,
+                    _lock.c.holder == self.holder,
+                    _lock.c.pending.is_(False),
+                )
+                .values(holder=None, run_id=None)
+            )
+            if res.rowcount == 1:
+                return True
+            conn.execute(
+                update(_lock)
+                .where(_lock.c.connector == self.name, _lock.c.holder == self.holder)
+                .values(pending=False, heartbeat_at=utcnow())
+            )
+        return False
+
     def release(self) -> None:
         """Free the lease if it is still ours."""
         with self.engine.begin() as conn:

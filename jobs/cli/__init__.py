@@ -15,7 +15,20 @@ from typing import Annotated
 import typer
 
 from jobs.app import build_app
-from jobs.cli import admin, db, demo, fx, mapping, ops, report, runs, sandbox, sync, verify
+from jobs.cli import (
+    admin,
+    db,
+    demo,
+    fx,
+    mapping,
+    ops,
+    reconcile,
+    report,
+    runs,
+    sandbox,
+    sync,
+    verify,
+)
 
 
 class LogFormat(StrEnum):
@@ -73,12 +86,13 @@ def make_cli() -> typer.Typer:
         pretty_exceptions_show_locals=False,  # locals may hold secrets
     )
     cli.callback()(_root)
-    for module in (db, mapping, fx, ops, admin, runs):
+    for module in (db, mapping, fx, ops, admin, runs, reconcile):
         for group in module.groups():
             cli.add_typer(group.app, name=group.name, help=group.help)
     cli.command("sync")(sync.sync)
     cli.command("check")(sync.check)
     cli.command("verify")(verify.verify)
+    cli.command("reconcile")(reconcile.reconcile)
     cli.command("demo")(demo.demo)
     cli.command("report")(report.report)
     cli.command("sandbox")(sandbox.sandbox)

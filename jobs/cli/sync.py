@@ -17,11 +17,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.errors import ConnectorError, ConnectorTransientError
 from jobs.app import App
 from jobs.cli.common import app_of, console, fail, out, reported, table
 from jobs.cli.format import cursor_text, grouped_amounts, n, one_line, show, sum_amounts, when
+from jobs.reconcile import run_reconcile
 from jobs.run_records import StreamResult, SyncResult
 from jobs.sync import AlreadyRunning, run_sync
 from ledger.calendar import parse_period
@@ -109,7 +111,28 @@ def sync(
         )
         if skipped:
             codes.update(dict.fromkeys(skipped, 1))
+    cfg = app.config.reconcile
+    if cfg.enabled and cfg.after_sync and not dry_run and any(c in (0, 3) for c in codes.values()):
+        _reconcile_after(app)
     raise typer.Exit(_worst(codes.values()))
+
+
+def _reconcile_after(app: App) -> None:
+    """The rules after a sync that loaded something ([reconcile] after_sync); a failure is
+    reported and does not change the sync's exit status."""
+    try:
+        outcome = run_reconcile(app)
+    except (LookupError, ValueError, SQLAlchemyError) as exc:
+        typer.echo(f"error: reconcile after sync: {one_line(exc)}", err=True)
+        return
+    if outcome.queued:
+        out("reconcile: already running, one more run follows it")
+    elif outcome.last is not None and outcome.last.lifecycle is not None:
+        lc = outcome.last.lifecycle
+        out(
+            f"reconcile: {len(outcome.last.findings)} findings; {lc.opened} opened, "
+            f"{lc.resolved} resolved, {lc.escalated} escalated"
+        )
 
 
 def _sync_one(

@@ -76,7 +76,7 @@ def reconcile(
     if live:
         for source in aggregates.stale_sources(session):
             aggregates.rebuild(session, source, now=now)
-    current, closed = period_of(session, settings.calendar.name, day)
+    current, closed = period_of(session, settings.calendar, day)
     ctx = RuleContext(
         session=session,
         settings=settings,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, select
 from sqlalchemy.orm import Session
 
+from ledger.calendar import fiscal_year_of, generate_year
 from ledger.models import (
     ActualPeriodTotal,
     FiscalPeriod,
@@ -22,7 +23,7 @@ from ledger.models import (
     table_of,
 )
 from ledger.reconcile.settings import ReconcileRules, RuleSettings
-from ledger.settings import LedgerSettings
+from ledger.settings import CalendarSettings, LedgerSettings
 
 _apt = table_of(ActualPeriodTotal)
 _le = table_of(LedgerEntry)
@@ -129,18 +130,24 @@ def load_projects(session: Session, project_id: int | None) -> dict[int, Project
     return {r[0]: ProjectInfo(*r) for r in session.execute(q)}
 
 
-def period_of(session: Session, calendar: str, day: date) -> tuple[str, str | None]:
-    """The period holding `day` and the last closed period ending on or before it. Raises
-    LookupError when the calendar has no period for the day."""
-    fp = FiscalPeriod
-    current = session.scalar(
-        select(fp.period).where(fp.calendar == calendar, fp.start_on <= day, fp.end_on >= day)
+def period_of(session: Session, calendar: CalendarSettings, day: date) -> tuple[str, str | None]:
+    """The period holding `day` (from the calendar's settings: a read-only report needs no
+    stored period) and the last closed period ending on or before it. Raises LookupError when
+    the calendar has no period for the day."""
+    current = next(
+        (
+            p.key
+            for p in generate_year(calendar, fiscal_year_of(calendar, day))
+            if p.start_on <= day <= p.end_on and not p.special
+        ),
+        None,
     )
     if current is None:
-        raise LookupError(f"the fiscal calendar {calendar!r} has no period for {day}")
+        raise LookupError(f"the fiscal calendar {calendar.name!r} has no period for {day}")
+    fp = FiscalPeriod
     closed = session.scalar(
         select(func.max(fp.period)).where(
-            fp.calendar == calendar, fp.status == "closed", fp.end_on <= day
+            fp.calendar == calendar.name, fp.status == "closed", fp.end_on <= day
         )
     )
     return current, closed

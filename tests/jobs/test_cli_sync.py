@@ -25,7 +25,7 @@ from jobs.logconfig import reset_logging
 from jobs.run_records import StreamResult
 from jobs.sync import run_sync
 from ledger.actuals import ApplyStats
-from ledger.models import ActualLine, SyncLock, SyncRun, SyncRunStream
+from ledger.models import ActualLine, SyncLock, SyncRun, SyncRunStream, Variance
 
 SAMPLE = """\
 kind = "sample"
@@ -53,14 +53,18 @@ class Ledger:
     tmp_path: Path
     config: Path | None = None
 
-    def configure(self, connectors: dict[str, str], ledger: str = "") -> Ledger:
-        """Write the config: `[connectors.NAME]` tables of SAMPLE plus their extra lines."""
+    def configure(
+        self, connectors: dict[str, str], ledger: str = "", *, after_sync: bool = False
+    ) -> Ledger:
+        """Write the config: `[connectors.NAME]` tables of SAMPLE plus their extra lines;
+        reconciliation after syncs off unless asked for."""
         url = self.engine.url.render_as_string(hide_password=False)
         text = f'[ledger]\nurl = "{url}"\nbase_currency = "USD"\n{ledger}\n'
         if len(connectors) > 1:
             text += AUTHORITY
         for name, extra in connectors.items():
             text += f"\n[connectors.{name}]\n{SAMPLE}{extra}\n"
+        text += f"\n[reconcile]\nafter_sync = {str(after_sync).lower()}\n"
         text += '\n[logging]\nlevel = "ERROR"\n'
         self.config = self.tmp_path / "pmo-ledger.toml"
         self.config.write_text(text, encoding="utf-8")
@@ -440,3 +444,17 @@ def test_report_refuses_an_unmigrated_ledger(tmp_path: Path) -> None:
         reset_logging()
     assert result.exit_code == 1
     assert "not at the current schema (run: pmo-ledger db upgrade)" in result.stderr
+
+
+def test_sync_reconciles_after_loading_when_configured(engine: Engine, tmp_path: Path) -> None:
+    """[reconcile] after_sync: the rules run once the sync committed and say what they did;
+    a second sync that changes nothing leaves every variance unchanged."""
+    ledger = Ledger(engine, tmp_path).configure({"demo": ""}, after_sync=True)
+    first = ok(ledger.run("sync", "demo"))
+    line = last_line(first)
+    assert line.startswith("reconcile: ") and line.endswith("0 resolved, 0 escalated"), line
+    with Session(engine) as s:
+        opened = s.scalar(select(func.count()).select_from(Variance))
+    assert opened and f"{opened} opened" in line
+    second = ok(ledger.run("sync", "demo"))
+    assert last_line(second) == f"reconcile: {opened} findings; 0 opened, 0 resolved, 0 escalated"

@@ -464,22 +464,35 @@ def test_secrets_never_logged(tmp_path: Path) -> None:
 
 def test_thresholds_are_decimals(tmp_path: Path) -> None:
     """Threshold amounts and TOML float literals become exact Decimals, never floats."""
-    text = (
-        '[reconcile.thresholds]\nbudget_overrun_pct = 7.5\nbudget_overrun_amount = "1000.10"\n'
-        "cpi_min = 0.1\n"
+    text = '[reconcile.rules.budget_overrun]\npct = 7.5\namount = "1000.10"\nhigh_pct = 0.1\n'
+    rule = load(tmp_path, text).reconcile.rule("budget_overrun")
+    assert (rule.pct, rule.amount, rule.high_pct) == (
+        Decimal("7.5"),
+        Decimal("1000.10"),
+        Decimal("0.1"),
     )
-    thresholds = load(tmp_path, text).reconcile.thresholds
-    assert thresholds.budget_overrun_pct == Decimal("7.5")
-    assert thresholds.budget_overrun_amount == Decimal("1000.10")
-    assert thresholds.cpi_min == Decimal("0.1")
-    assert type(thresholds.cpi_min) is Decimal
+    assert type(rule.high_pct) is Decimal
 
 
 def test_threshold_override_keeps_wider_values(tmp_path: Path) -> None:
-    """A project override changes only the thresholds it sets."""
-    text = '[[reconcile.overrides]]\nproject = "P-1"\nbudget_overrun_pct = 5\n'
-    thresholds = load(tmp_path, text).reconcile.thresholds_for(project="P-1")
-    assert (thresholds.budget_overrun_pct, thresholds.budget_overrun_amount) == (
-        Decimal(5),
-        Decimal("1000.00"),
+    """A project override changes only the thresholds it sets; a rule keeps its own defaults
+    (burn_rate: 25%) where the table does not set them."""
+    text = (
+        '[reconcile.rules.burn_rate]\namount = 10\n'
+        '[[reconcile.overrides]]\nproject = "P-1"\npct = 5\n'
+        '[[reconcile.overrides]]\nportfolio = "PF"\nrule = "burn_rate"\npct = 30\namount = 7\n'
     )
+    cfg = load(tmp_path, text).reconcile
+    assert (cfg.rule("burn_rate").pct, cfg.rule("burn_rate").amount) == (Decimal(25), Decimal(10))
+    p1 = cfg.for_subject("budget_overrun", project="P-1")
+    assert (p1.pct, p1.amount) == (Decimal(5), Decimal(1000))
+    both = cfg.for_subject("burn_rate", portfolio="PF", project="P-1")
+    assert (both.pct, both.amount) == (Decimal(5), Decimal(7))
+
+
+def test_unknown_rules_are_refused(tmp_path: Path) -> None:
+    assert problems(tmp_path, "[reconcile.rules.budget_overun]\npct = 5\n") == [
+        "reconcile.rules: unknown rule budget_overun (rules: budget_overrun, forecast_overrun, "
+        "burn_rate, hours_overrun, over_allocation, under_utilization, source_disagreement, "
+        "data_quality)"
+    ]

@@ -1,0 +1,200 @@
+"""`pmo-ledger reconcile` and `pmo-ledger variances [ack ID --note TEXT]`.
+
+`reconcile` runs the rules live (under the `@reconcile` lease; a run already going means one
+more follows) or, with `--status-date` / `--as-known-at`, prints a read-only report that never
+touches the variances (table, json or csv; `--output FILE` to export).
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from jobs.cli.common import (
+    Group,
+    app_of,
+    fail,
+    ledger_reading,
+    ledger_transaction,
+    out,
+    reported,
+    table,
+)
+from jobs.cli.format import show, when
+from jobs.reconcile import reconcile_report, run_reconcile
+from ledger.dates import business_date, utc_timestamp
+from ledger.models import Variance
+from ledger.reconcile.findings import Finding
+from ledger.reconcile.store import acknowledge
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FIELDS = (
+    "id", "rule", "subject_type", "subject_id", "dimension", "period", "severity", "status",
+    "message", "first_seen_at", "last_seen_at", "acknowledged_by", "note",
+)  # fmt: skip
+
+
+def groups() -> list[Group]:
+    help_ = "Reconciliation findings; `variances ack ID --note TEXT` to acknowledge one."
+    variances = Group(
+        "variances", help_, typer.Typer(help=help_, rich_markup_mode=None, no_args_is_help=False)
+    )
+    variances.app.callback(invoke_without_command=True)(list_variances)
+    variances.app.command("ack")(ack)
+    return [variances]
+
+
+def reconcile(
+    ctx: typer.Context,
+    project: Annotated[
+        str | None, typer.Option("--project", metavar="P", help="Only this project.")
+    ] = None,
+    status_date: Annotated[
+        str | None,
+        typer.Option("--status-date", metavar="DATE", help="Report as of this date (read-only)."),
+    ] = None,
+    as_known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--as-known-at", metavar="TIMESTAMP", help="Report on the ledger as known then."
+        ),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", metavar="FILE", help="Write the report here.")
+    ] = None,
+) -> None:
+    """Run the reconciliation rules and update the variances, or print a read-only report."""
+    app = app_of(ctx)
+    with reported(app):
+        day = business_date(status_date) if status_date else None
+        known = utc_timestamp(as_known_at) if as_known_at else None
+        if day is not None or known is not None:
+            result = reconcile_report(app, status_date=day, as_known_at=known, project=project)
+            text = render(result.findings, fmt)
+            if output is not None:
+                output.write_text(text, encoding="utf-8")
+                out(f"{len(result.findings)} findings as of {result.status_date} "
+                    f"(period {result.period}) written to {output}")  # fmt: skip
+            else:
+                out(text)
+            return
+        outcome = run_reconcile(app, project=project)
+    if outcome.queued:
+        out("a reconcile is running: one more run follows it")
+        return
+    last = outcome.last
+    assert last is not None and last.lifecycle is not None
+    lc = last.lifecycle
+    counts = ", ".join(f"{rule} {n}" for rule, n in last.count_by_rule().items())
+    out(f"reconciled period {last.period} (status date {last.status_date}): {counts}")
+    out(f"variances: {lc.opened} opened, {lc.updated} updated, {lc.unchanged} unchanged, "
+        f"{lc.escalated} escalated, {lc.reopened} reopened, {lc.resolved} resolved")  # fmt: skip
+
+
+def render(findings: Sequence[Finding], fmt: Format) -> str:
+    """Findings of a report as a table, JSON or CSV text."""
+    rows = [
+        {"rule": f.rule, "subject_type": f.subject_type, "subject_id": f.subject_id,
+         "dimension": f.dimension, "period": f.period, "severity": f.severity,
+         "message": f.message, "measures": f.measures, "thresholds": f.thresholds}
+        for f in findings
+    ]  # fmt: skip
+    if fmt is Format.json:
+        return json.dumps(rows, indent=2)
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["rule"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "measures": json.dumps(r["measures"]),
+                        "thresholds": json.dumps(r["thresholds"])})  # fmt: skip
+        return buf.getvalue()
+    t = table(None, "rule", "subject", "dimension", "period", "severity", "message")
+    for f in findings:
+        t.add_row(f.rule, f.subject_id, f.dimension, f.period or "to date", f.severity, f.message)
+    buf = io.StringIO()
+    from rich.console import Console
+
+    Console(file=buf, width=200, highlight=False).print(t)
+    return buf.getvalue().rstrip("\n")
+
+
+def list_variances(
+    ctx: typer.Context,
+    open_: Annotated[bool, typer.Option("--open", help="Only open and acknowledged.")] = False,
+    project: Annotated[
+        str | None, typer.Option("--project", metavar="P", help="Only this project.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """List variances, most severe and newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with ledger_reading(ctx) as session:
+        q = select(Variance)
+        if open_:
+            q = q.where(Variance.status != "resolved")
+        if project:
+            q = q.where(Variance.subject_type == "project", Variance.subject_id == project)
+        found = list(session.scalars(q))
+    rank = {"high": 0, "medium": 1, "low": 2}
+    found.sort(key=lambda v: (rank.get(v.severity, 3), -v.id))
+    rows: list[dict[str, Any]] = [
+        {k: _jsonable(getattr(v, k)) for k in FIELDS} | {"measures": v.measures} for v in found
+    ]
+    if fmt is Format.json:
+        out(json.dumps(rows, indent=2))
+        return
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=[*FIELDS, "measures"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "measures": json.dumps(r["measures"])})
+        out(buf.getvalue().rstrip("\n"))
+        return
+    if not rows:
+        out("no variances")
+        return
+    t = table(None, "id", "rule", "subject", "dimension", "period", "severity", "status",
+              "message", numeric=("id",))  # fmt: skip
+    for v in found:
+        t.add_row(str(v.id), v.rule, v.subject_id, v.dimension, v.period or "to date",
+                  v.severity, v.status, v.message or "")  # fmt: skip
+    show(t)
+
+
+def _jsonable(value: Any) -> Any:
+    return when(value) if isinstance(value, datetime) else value
+
+
+def ack(
+    ctx: typer.Context,
+    variance_id: Annotated[int, typer.Argument(metavar="ID", help="The variance's id.")],
+    note: Annotated[str, typer.Option("--note", help="Why it is known and accepted.")],
+) -> None:
+    """Acknowledge a variance: it stays listed until resolved, and comes back to open if it
+    gets worse."""
+    if not note.strip():
+        raise fail("--note must say why the variance is acknowledged")
+    with ledger_transaction(ctx) as session:
+        v = acknowledge(session, variance_id, note.strip(), getpass.getuser(), datetime.now(UTC))
+        label = f"{v.rule} {v.subject_id} {v.dimension} {v.period or 'to date'}"
+    out(f"variance {variance_id} acknowledged ({label})")

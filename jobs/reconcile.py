@@ -1,0 +1,106 @@
+"""The reconcile runner: one live reconcile at a time across processes and machines.
+
+A live run takes the lease `@reconcile` (the same `sync_lock` row mechanism as syncs). A run
+triggered while it is held sets `pending` on the lease and returns; the holder, when done,
+releases the lease only if nothing is pending, else clears the flag and runs once more: however
+many triggers arrive during a run, exactly one more run follows. Reports (`status_date` in the
+past, `as_known_at`) read only and take no lease.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import structlog
+
+from jobs.app import App
+from jobs.lease import Heartbeat, Lease, new_holder
+from ledger.periods import ensure_periods
+from ledger.reconcile import ReconcileResult, reconcile
+
+log = structlog.get_logger(__name__)
+LEASE = "@reconcile"
+
+
+@dataclass
+class ReconcileOutcome:
+    """What a trigger did: the runs it made (the last one's result), or that it queued one."""
+
+    results: list[ReconcileResult] = field(default_factory=list)
+    queued: bool = False
+
+    @property
+    def last(self) -> ReconcileResult | None:
+        return self.results[-1] if self.results else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def reconcile_report(
+    app: App,
+    *,
+    status_date: date | None = None,
+    as_known_at: datetime | None = None,
+    project: str | None = None,
+) -> ReconcileResult:
+    """A read-only run: findings as of a status date or as known at a past time."""
+    app.require_head()
+    now = _now()
+    with app.reading() as session:
+        return reconcile(
+            session,
+            app.settings,
+            app.config.reconcile,
+            now=now,
+            status_date=status_date,
+            as_known_at=as_known_at,
+            project=project,
+            write=False,
+        )
+
+
+def run_reconcile(
+    app: App, *, project: str | None = None, holder: str | None = None
+) -> ReconcileOutcome:
+    """A live reconcile under the `@reconcile` lease, repeated once per pending request.
+    Raises LookupError for an unknown project."""
+    app.require_head()
+    lease = Lease(app.engine, LEASE, holder or new_holder(), app.settings.lease_ttl)
+    outcome = ReconcileOutcome()
+    while lease.acquire() is not None:
+        if lease.request_rerun():
+            log.info("reconcile_queued", reason="a reconcile is running; one more run follows")
+            outcome.queued = True
+            return outcome
+    try:
+        with Heartbeat(lease):
+            while True:
+                outcome.results.append(_live(app, project))
+                if lease.release_unless_pending():
+                    break
+                log.info("reconcile_rerun", reason="requested while running")
+    except BaseException:
+        lease.release()
+        raise
+    return outcome
+
+
+def _live(app: App, project: str | None) -> ReconcileResult:
+    now = _now()
+    with app.transaction() as session:
+        ensure_periods(session, app.settings.calendar, now.date(), now.date())
+        result = reconcile(session, app.settings, app.config.reconcile, now=now, project=project)
+    lc = result.lifecycle
+    log.info(
+        "reconcile_finished",
+        period=result.period,
+        findings=len(result.findings),
+        opened=lc.opened if lc else 0,
+        resolved=lc.resolved if lc else 0,
+        escalated=lc.escalated if lc else 0,
+        reopened=lc.reopened if lc else 0,
+    )
+    return result

@@ -1,0 +1,123 @@
+"""The reconcile runner (one at a time, exactly one more when triggered while running) and its
+CLI: reconcile, read-only reports, variances and ack. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+import jobs.reconcile as runner
+from jobs.app import App
+from jobs.config import load_config
+from jobs.lease import Lease
+from ledger.models import Variance
+from tests.jobs.test_cli import CONFIG, invoke, write_config
+from tests.ledger.reconcile.portfolio import base_portfolio
+
+RULES = """
+[reconcile.rules.budget_overrun]
+amount = 100
+
+[reconcile.rules.burn_rate]
+amount = 100
+"""
+
+
+@pytest.fixture
+def config(engine: Engine, tmp_path: Path, session: Session) -> Iterator[Path]:
+    base_portfolio(session)
+    yield write_config(tmp_path, engine.url.render_as_string(hide_password=False), CONFIG + RULES)
+
+
+def app_for(config: Path, engine: Engine) -> App:
+    return App(load_config(config, {}), config, _engine=engine)
+
+
+def test_reconcile_writes_variances_and_a_rerun_changes_nothing(config: Path) -> None:
+    first = invoke(config, "reconcile")
+    assert first.exit_code == 0, first.output
+    assert "budget_overrun 6, forecast_overrun" not in first.output
+    assert "budget_overrun 6, burn_rate 1" in first.output
+    assert "variances: 7 opened, 0 updated, 0 unchanged" in first.output
+    again = invoke(config, "reconcile")
+    assert "variances: 0 opened, 0 updated, 7 unchanged, 0 escalated, 0 reopened, 0 resolved" in (
+        again.output
+    )
+
+
+def test_variances_list_and_ack(config: Path, engine: Engine) -> None:
+    invoke(config, "reconcile")
+    listed = invoke(config, "variances", "--open", "--project", "P1", "--format", "json")
+    rows = json.loads(listed.output)
+    assert len(rows) == 5 and rows[0]["severity"] == "high"
+    target = next(r for r in rows if r["dimension"] == "labor" and r["period"] == "")
+    acked = invoke(config, "variances", "ack", str(target["id"]), "--note", "extra consultant")
+    assert acked.exit_code == 0, acked.output
+    assert acked.output == (
+        f"variance {target['id']} acknowledged (budget_overrun P1 labor to date)\n"
+    )
+    with Session(engine) as s:
+        v = s.get(Variance, target["id"])
+        assert v is not None and (v.status, v.note) == ("acknowledged", "extra consultant")
+    missing = invoke(config, "variances", "ack", "9999", "--note", "x")
+    assert (missing.exit_code, missing.output) == (1, "error: no variance 9999\n")
+
+
+def test_a_status_date_report_is_read_only_and_exports(
+    config: Path, tmp_path: Path, engine: Engine
+) -> None:
+    """--status-date 2025-09-30: through 2025-09 only P1 labor is over (1500 vs 1000, to date
+    and in the period); nothing is written to the variances."""
+    target = tmp_path / "report.csv"
+    result = invoke(config, "reconcile", "--status-date", "2025-09-30", "--format", "csv",
+                    "--output", str(target))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("rule,subject_type,subject_id,dimension,period,severity")
+    keys = sorted(tuple(line.split(",")[:5]) for line in lines[1:])
+    assert keys == [
+        ("budget_overrun", "project", "P1", "labor", ""),
+        ("budget_overrun", "project", "P1", "labor", "2025-09"),
+        ("burn_rate", "project", "P1", "labor", "2025-09"),
+    ]
+    with Session(engine) as s:
+        assert s.scalars(select(Variance)).all() == []
+    known = invoke(config, "reconcile", "--as-known-at", "2025-01-01T00:00:00Z", "--format", "json")
+    assert json.loads(known.output) == []
+
+
+def test_a_trigger_while_running_queues_exactly_one_more_run(
+    config: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three triggers during a run: the running reconcile runs once more, then releases."""
+    app = app_for(config, engine)
+    real = runner._live
+    calls: list[str] = []
+
+    def live(app_: App, project: str | None) -> object:
+        calls.append("run")
+        if len(calls) == 1:
+            for _ in range(3):
+                assert runner.run_reconcile(app_for(config, engine)).queued
+        return real(app_, project)
+
+    monkeypatch.setattr(runner, "_live", live)
+    outcome = runner.run_reconcile(app)
+    assert (len(outcome.results), outcome.queued, calls) == (2, False, ["run", "run"])
+    lease = Lease(engine, runner.LEASE, "someone", timedelta(minutes=10))
+    assert lease.acquire() is None  # released at the end
+
+
+def test_a_held_lease_queues_and_its_holder_runs_again(config: Path, engine: Engine) -> None:
+    other = Lease(engine, runner.LEASE, "other-host:1:abc", timedelta(minutes=10))
+    assert other.acquire() is None
+    outcome = runner.run_reconcile(app_for(config, engine))
+    assert outcome.queued and outcome.results == []
+    assert other.release_unless_pending() is False  # the request is taken: run once more
+    assert other.release_unless_pending() is True
