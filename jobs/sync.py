@@ -111,21 +111,23 @@ def run_sync(
         raise ConnectorConfigError(f"unknown connector {name!r} (configured: {known})")
     if connector is None:
         connector = app.connector(name)
-    run = _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete, cancel, on_batch)
-    run.select(full, since, streams, project, period)
-    lease = Lease(app.engine, name, holder or new_holder(), app.settings.lease_ttl)
-    if dry_run:
-        return run.execute(None, trigger)
-    held_by = lease.acquire()
-    if held_by is not None:
-        raise AlreadyRunning(f"already running: {held_by}")
     try:
-        with Heartbeat(lease) as heartbeat:
-            run.heartbeat = heartbeat
-            return run.execute(lease, trigger)
+        run = _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete, cancel, on_batch)
+        run.select(full, since, streams, project, period)
+        if dry_run:
+            return run.execute(None, trigger)
+        lease = Lease(app.engine, name, holder or new_holder(), app.settings.lease_ttl)
+        held_by = lease.acquire()
+        if held_by is not None:
+            raise AlreadyRunning(f"already running: {held_by}")
+        try:
+            with Heartbeat(lease) as heartbeat:
+                run.heartbeat = heartbeat
+                return run.execute(lease, trigger)
+        finally:
+            lease.release()
     finally:
-        lease.release()
-        connector.close()
+        connector.close()  # its sessions and sockets, on every path (dry runs, refusals)
 
 
 class _Run:

@@ -133,7 +133,7 @@ def translate(exc: Exception, what: str) -> ConnectorError:
     if isinstance(exc, ConnectorError):
         return exc
     if isinstance(exc, SalesforceAuthenticationFailed):
-        return ConnectorConfigError(f"Salesforce refused the login: {exc.code}: {exc.message}")
+        return ConnectorConfigError(f"Salesforce refused the login: {exc.code}: {exc.auth_message}")
     if isinstance(exc, SalesforceExpiredSession):
         return ConnectorConfigError(
             f"{what}: the Salesforce session expired or is invalid ({_error_message(exc)}) and "
@@ -162,6 +162,11 @@ def translate(exc: Exception, what: str) -> ConnectorError:
         return ConnectorTransientError(f"{what}: Salesforce answered {exc.status}")
     if isinstance(exc, SalesforceError):
         return SourceError(f"{what}: Salesforce answered {exc.status}: {_error_message(exc)}")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConnectorConfigError(
+            f"{what}: TLS verification failed ({exc}): set ca_bundle to the PEM file of the CA "
+            "that signs the Salesforce host (a corporate proxy's, or the sandbox's)"
+        )
     if isinstance(exc, requests.Timeout | requests.ConnectionError):
         return ConnectorTransientError(f"{what}: {exc.__class__.__name__}: {exc}")
     if isinstance(exc, requests.RequestException | ValueError):
@@ -259,7 +264,12 @@ class SalesforceClient:
             "aud": s.jwt_audience or s.login_url,
             "exp": int((datetime.now(UTC) + timedelta(minutes=3)).timestamp()),
         }
-        assertion = jwt.encode(claims, secret(s.private_key), algorithm="RS256")
+        key = (
+            s.private_key_file.read_text(encoding="utf-8")
+            if s.private_key is None and s.private_key_file is not None
+            else secret(s.private_key)
+        )
+        assertion = jwt.encode(claims, key, algorithm="RS256")
         data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
         return _pair(
             token_login(token_url, data, "login", s.consumer_key or "", None, None, self.http)
@@ -347,10 +357,13 @@ class SalesforceClient:
             self._call("clock", lambda sf: sf.limits())
         return self.http.server_date or datetime.now(UTC)
 
-    def deleted_window(self, sobject: str, start: datetime, end: datetime) -> datetime | None:
-        """`earliestDateAvailable` of the object's delete log (None when not stated). A window
-        the org refuses as too old (INVALID_REPLICATION_DATE) answers `end`: nothing before
-        it can be vouched for."""
+    def deleted_window(
+        self, sobject: str, start: datetime, end: datetime
+    ) -> tuple[datetime | None, list[str]]:
+        """The object's delete log from `start` to `end`: its `earliestDateAvailable` (None
+        when not stated) and the ids it lists. A window the org refuses as too old
+        (INVALID_REPLICATION_DATE) answers `end` as the earliest: nothing before it can be
+        vouched for."""
         params = {
             "start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
             "end": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
@@ -362,37 +375,43 @@ class SalesforceClient:
             except SalesforceMalformedRequest as exc:
                 if _error_code(exc) != "INVALID_REPLICATION_DATE":
                     raise
-                return {"earliestDateAvailable": params["end"]}
+                return {"earliestDateAvailable": params["end"], "deletedRecords": []}
 
         result = self._call(f"{sobject} delete log", ask)
-        earliest = result.get("earliestDateAvailable") if isinstance(result, dict) else None
-        if not earliest:
-            return None
-        return utc_timestamp(earliest)
+        if not isinstance(result, dict):
+            return None, []
+        ids = [str(r["id"]) for r in result.get("deletedRecords") or [] if r.get("id")]
+        earliest = result.get("earliestDateAvailable")
+        return (utc_timestamp(earliest) if earliest else None), ids
 
     def bulk_pages(self, sobject: str, soql: str) -> Iterator[list[dict[str, str]]]:
         """A Bulk API 2.0 queryAll, one CSV result page at a time, rows as {column: text}
-        (empty text for null)."""
+        (empty text for null). An expired session logs in again once and the job is run
+        again from its start (pages already yielded come again: harmless, rule 1)."""
         what = f"bulk query of {sobject}"
-        self._check_allowance(what)
-        try:
-            handler = getattr(self.sf.bulk2, sobject)
-            pages = handler.query_all(
-                soql,
-                max_records=self.settings.bulk_page_size,
-                wait=self.settings.bulk_poll_seconds,
-            )
-        except Exception as exc:
-            raise translate(exc, what) from exc
+        relogged = False
         while True:
+            self._check_allowance(what)
             try:
-                text = next(pages)
-            except StopIteration:
+                for text in self._bulk_job(sobject, soql):
+                    self.calls += 1
+                    yield list(csv.DictReader(io.StringIO(str(text))))
                 return
+            except SalesforceExpiredSession as exc:
+                if relogged or not self.can_relogin:
+                    raise translate(exc, what) from exc
+                log.warning("salesforce_session_expired", connector=self.name, what=what)
+                self._sf, relogged = None, True
+            except ConnectorError:
+                raise
             except Exception as exc:
                 raise translate(exc, what) from exc
-            self.calls += 1
-            yield list(csv.DictReader(io.StringIO(str(text))))
+
+    def _bulk_job(self, sobject: str, soql: str) -> Iterator[Any]:
+        handler = getattr(self.sf.bulk2, sobject)
+        yield from handler.query_all(
+            soql, max_records=self.settings.bulk_page_size, wait=self.settings.bulk_poll_seconds
+        )
 
     def close(self) -> None:
         self.http.close()

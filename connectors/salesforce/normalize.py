@@ -5,8 +5,9 @@ field roles resolved against its settings, the org's currencies, the calendar) a
 record, a list of records, `None` (the row does not count: the source state that makes it a
 deletion) or raises ValueError, which the reader turns into a `Rejected` row.
 
-Invalid values the ledger itself judges (no amount, an unknown currency, no project) are passed
-through: the writer quarantines them with its own reasons, or loads them under UNMAPPED, so
+Invalid values the ledger itself judges on actual lines (no amount, an unknown currency, no
+project) are passed through (an opportunity without an amount cannot be a record: it is a
+rejected row): the writer quarantines them with its own reasons, or loads them under UNMAPPED, so
 per-source totals keep matching the source (rule 5).
 """
 
@@ -109,7 +110,7 @@ def resource(row: Row, ctx: RowContext) -> ResourceRecord:
 def resource_rate(row: Row, ctx: RowContext) -> ResourceRateRecord | None:
     """A resource's cost rate per hour, in force from the resource's start date (or
     `rates_from`). A resource with no rate has none (None: a deletion of its rate)."""
-    rate = v.number(row, ctx.f("cost_rate"))
+    rate = v.number(row, ctx.f("cost_rate"), v.RATE_PLACES)
     if rate is None:
         return None
     return ResourceRateRecord(
@@ -236,7 +237,7 @@ def dated_rate(row: Row, ctx: RowContext) -> FxRateRecord | None:
     """DatedConversionRate: 1 corporate currency = ConversionRate IsoCode from StartDate
     (the first range starts in year 1: clamped to `rates_from`)."""
     iso = v.text(row, ctx.f("currency"))
-    rate = v.number(row, ctx.f("rate"))
+    rate = v.number(row, ctx.f("rate"), v.RATE_PLACES)
     start = v.day(row, ctx.f("start"))
     if iso is None or rate is None or start is None or iso == ctx.corporate_currency:
         return None
@@ -253,7 +254,7 @@ def dated_rate(row: Row, ctx: RowContext) -> FxRateRecord | None:
 def static_rate(row: Row, ctx: RowContext) -> FxRateRecord | None:
     """CurrencyType: the org's static rate of an active currency, from `rates_from`."""
     iso = v.text(row, ctx.f("currency"))
-    rate = v.number(row, ctx.f("rate"))
+    rate = v.number(row, ctx.f("rate"), v.RATE_PLACES)
     if iso is None or rate is None or iso == ctx.corporate_currency:
         return None
     if v.flag(row, ctx.f("active")) is False:

@@ -140,76 +140,76 @@ class StreamReader:
         return self._incremental(cursor.value, request.checkpoint)
 
     def _incremental(self, since: datetime, checkpoint: Cursor | None) -> Iterator[Page]:
-        if self._delete_log_forgot(checkpoint):
+        started = self.client.server_now()
+        purged = self._delete_log(checkpoint, started)
+        if purged is None:
             yield from self._full()
             return
         query = soql.select(self.fields(), self.sobject, self.conditions(soql.since(since)))
         for rows in self.client.pages(query, include_deleted=self.stream.soft_deleted):
             yield self._page(rows, checkpoint=_last_stamp(rows))
+        # Emptied from the recycle bin since the checkpoint: no longer in queryAll, still in
+        # the delete log. Then everything visible when the read started has been listed.
+        yield Page(deletions=self._deletions(purged), checkpoint=Cursor("timestamp", started))
 
-    def _delete_log_forgot(self, checkpoint: Cursor | None) -> bool:
-        """Whether the object's delete log no longer reaches back to the checkpoint."""
+    def _deletions(self, ids: list[str]) -> list[str]:
+        if self.stream.expand or not self.stream.none_deletes:
+            return []  # budget / opportunity keys are not the deleted rows' ids
+        return ids
+
+    def _delete_log(self, checkpoint: Cursor | None, now: datetime) -> list[str] | None:
+        """The ids the object's delete log lists since the checkpoint, or None when the log no
+        longer reaches back to it (deletions may have been forgotten: read in full)."""
         if not self.stream.soft_deleted or checkpoint is None:
-            return False
+            return []
         if not isinstance(checkpoint.value, datetime):
-            return False
-        now = self.client.server_now()
-        # Only earliestDateAvailable matters; the window must be at least a minute long (the
-        # API truncates to minutes and refuses an empty window), so a very recent checkpoint
-        # asks from a little before it.
+            return []
+        # The window must be at least a minute long (the API truncates to minutes and refuses
+        # an empty window), so a very recent checkpoint asks from a little before it.
         start = min(
             max(checkpoint.value, now - timedelta(days=DELETE_LOG_DAYS)),
             now - timedelta(minutes=2),
         )
-        earliest = self.client.deleted_window(self.sobject, start, now)
+        earliest, deleted = self.client.deleted_window(self.sobject, start, now)
         forgot = checkpoint.value < now - timedelta(days=DELETE_LOG_DAYS) or (
             earliest is not None and earliest > checkpoint.value
         )
-        if forgot:
-            log.warning(
-                "salesforce_delete_log_forgot",
-                stream=self.stream.name,
-                sobject=self.sobject,
-                checkpoint=checkpoint.value.isoformat(),
-                earliest_available=earliest.isoformat() if earliest else None,
-                action="full scope read",
-            )
-        return forgot
+        if not forgot:
+            return deleted
+        log.warning(
+            "salesforce_delete_log_forgot",
+            stream=self.stream.name,
+            sobject=self.sobject,
+            checkpoint=checkpoint.value.isoformat(),
+            earliest_available=earliest.isoformat() if earliest else None,
+            action="full scope read",
+        )
+        return None
 
     def _full(self) -> Iterator[Page]:
+        """The stream in full as one scope. Its pages carry no checkpoint: a read stopped
+        half-way must start again from where it started (else the next incremental read would
+        skip the ScopeEnd that reverses what vanished); the ScopeEnd carries the read's start."""
         key = self.stream.name
+        started = self.client.server_now()
         yield Page(scope=ScopeStart(key))
         conditions = self.conditions()
         threshold = self.settings.bulk_threshold
+        pages: Iterator[Sequence[Mapping[str, Any]]] | None = None
         if threshold and self.stream.soft_deleted:
             rows_there = self.client.count(soql.count(self.sobject, conditions))
             if rows_there > threshold:
                 log.info("salesforce_bulk_read", stream=key, sobject=self.sobject, rows=rows_there)
-                yield from self._bulk(conditions)
-                yield Page(scope=ScopeEnd(key))
-                return
-        query = soql.select(self.fields(), self.sobject, conditions)
-        for rows in self.client.pages(query, include_deleted=self.stream.soft_deleted):
-            yield self._page(rows, checkpoint=_last_stamp(rows))
-        yield Page(scope=ScopeEnd(key))
-
-    def _bulk(self, conditions: list[str | None]) -> Iterator[Page]:
-        query = soql.select(self.fields(), self.sobject, conditions)
-        latest: datetime | None = None
-        pending: list[dict[str, str]] | None = None
-        for rows in self.client.bulk_pages(self.sobject, query):
-            if pending is not None:
-                yield self._page(pending)
-            pending = rows
-            for row in rows:
-                try:
-                    at = v.stamp(row, "SystemModstamp")
-                except ValueError:
-                    continue
-                if at is not None and (latest is None or at > latest):
-                    latest = at
-        if pending is not None:
-            yield self._page(pending, checkpoint=Cursor("timestamp", latest) if latest else None)
+                pages = self.client.bulk_pages(
+                    self.sobject,
+                    soql.select(self.fields(), self.sobject, conditions, ordered=False),
+                )
+        if pages is None:
+            query = soql.select(self.fields(), self.sobject, conditions)
+            pages = self.client.pages(query, include_deleted=self.stream.soft_deleted)
+        for rows in pages:
+            yield self._page(rows)
+        yield Page(scope=ScopeEnd(key), checkpoint=Cursor("timestamp", started))
 
     def _scoped(self, scope: str) -> Iterator[Page]:
         kind, _, value = scope.partition(":")
@@ -376,31 +376,36 @@ class StreamReader:
     # --- control totals ------------------------------------------------------------------
 
     def control_totals(self) -> list[SourceTotal] | None:
-        """COUNT(Id) and SUM(amount) per project and currency of the counting rows."""
+        """Count and amount per project and currency of the counting rows, summed here from
+        the rows in their own currency: an org's SUM() with GROUP BY converts currency fields
+        to the corporate currency, and aggregate results cannot be paged past 2,000 groups."""
         if self.stream.amount_role is None:
             return None
         project = self._field(self.stream.project_role)
         amount = self._field(self.stream.amount_role)
         currency = self.roles.get("currency")
         counts = self.roles.get("counts")
-        groups = [project] + ([currency] if currency else [])
-        query = soql.totals(
-            groups, amount, self.sobject, self.conditions(f"{counts} = true" if counts else None)
+        fields = ["Id", project, amount] + ([currency] if currency else [])
+        query = soql.select(
+            list(dict.fromkeys(fields)),
+            self.sobject,
+            self.conditions(f"{counts} = true" if counts else None),
+            ordered=False,
         )
-        out = []
-        for row in self.client.rows(query):
-            total = row.get("amount")
-            out.append(
-                SourceTotal(
-                    project_ref=v.text(row, project.split(".")[-1]) or v.text(row, project),
-                    currency=v.text(row, currency.split(".")[-1])
-                    if currency
-                    else self.settings.currency,
-                    count=int(row.get("n") or 0),
-                    amount=Decimal(str(total)) if total is not None else Decimal(0),
+        sums: dict[tuple[str | None, str | None], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+        for rows in self.client.pages(query, include_deleted=False):
+            for row in rows:
+                key = (
+                    v.text(row, project),
+                    v.text(row, currency) if currency else self.settings.currency,
                 )
-            )
-        return out
+                group = sums[key]
+                group[0] += 1
+                try:
+                    group[1] += v.number(row, amount) or 0
+                except ValueError:
+                    pass  # an unreadable amount is counted, not summed (it is quarantined)
+        return [SourceTotal(p, c, n, total) for (p, c), (n, total) in sums.items()]
 
 
 def _last_stamp(rows: Sequence[Mapping[str, Any]]) -> Cursor | None:

@@ -68,6 +68,8 @@ class SalesforceSettings(ConnectorSettings):
     consumer_key: str | None = None
     consumer_secret: SecretStr | None = None
     private_key: SecretStr | None = None
+    #: The key's PEM file (in a config file, `private_key_file` is read into `private_key`).
+    private_key_file: Path | None = None
     access_token: SecretStr | None = None
     api_version: str = "59.0"
     # --- transport -----------------------------------------------------------------------
@@ -134,7 +136,7 @@ class SalesforceSettings(ConnectorSettings):
             raise ValueError(f"not a field path: {value!r}")
         return value
 
-    @field_validator("ca_bundle")
+    @field_validator("ca_bundle", "private_key_file")
     @classmethod
     def _ca_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
@@ -156,7 +158,11 @@ class SalesforceSettings(ConnectorSettings):
                 "no credentials: set username, password and security_token; or consumer_key "
                 "with consumer_secret or private_key_file; or instance_url and access_token"
             )
-        missing = [k for k in needs[auth] if getattr(self, k) is None]
+        missing = [
+            k
+            for k in needs[auth]
+            if getattr(self, k) is None and not (k == "private_key" and self.private_key_file)
+        ]
         if missing:
             raise ValueError(f"auth {auth} needs {', '.join(missing)}")
         if not self.multi_currency and self.currency is None:
@@ -169,7 +175,7 @@ class SalesforceSettings(ConnectorSettings):
             return self.auth
         if self.access_token is not None:
             return "access_token"
-        if self.private_key is not None:
+        if self.private_key is not None or self.private_key_file is not None:
             return "jwt"
         if self.username and self.password is not None and self.consumer_secret is not None:
             return "oauth_password"

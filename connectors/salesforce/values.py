@@ -17,9 +17,9 @@ from ledger.dates import business_date, utc_timestamp
 
 Row = Mapping[str, Any]
 
-#: Places the ledger keeps (money Numeric(20,4), hours Numeric(14,4)).
+#: Places the ledger keeps: money Numeric(20,4), hours Numeric(14,4), rates Numeric(18,8).
 PLACES = 4
-_QUANTUM = Decimal(1).scaleb(-PLACES)
+RATE_PLACES = 8
 
 
 def raw(row: Row, path: str) -> Any:
@@ -43,9 +43,9 @@ def text(row: Row, path: str | None) -> str | None:
     return None if value is None else str(value)
 
 
-def number(row: Row, path: str | None) -> Decimal | None:
-    """An exact Decimal with at most 4 places (Java's `9.9213206E7` is 99213206).
-    Raises ValueError for text that is not a number or that needs more places."""
+def number(row: Row, path: str | None, places: int = PLACES) -> Decimal | None:
+    """An exact Decimal with at most `places` places (Java's `9.9213206E7` is 99213206).
+    Raises ValueError for text that is not a number, too large, or that needs more places."""
     if path is None:
         return None
     value = raw(row, path)
@@ -59,9 +59,12 @@ def number(row: Row, path: str | None) -> Decimal | None:
         raise ValueError(f"{path} is not a number: {value!r}") from None
     if not d.is_finite():
         raise ValueError(f"{path} is not a finite number: {value!r}")
-    exact = d.quantize(_QUANTUM)
+    try:
+        exact = d.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:
+        raise ValueError(f"{path} is too large: {value!r}") from None
     if exact != d:
-        raise ValueError(f"{path} has more than {PLACES} decimal places: {value!r}")
+        raise ValueError(f"{path} has more than {places} decimal places: {value!r}")
     return exact
 
 

@@ -16,6 +16,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -71,6 +72,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header tells the org's clock, as a real org's does (clients judge
+        windows such as the delete log's 15 days by it)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return formatdate(self.server.api.org.now().timestamp(), usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: `SandboxServer.requests` is the log."""

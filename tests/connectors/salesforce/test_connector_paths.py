@@ -102,7 +102,10 @@ def test_every_login_flow_reaches_the_org(
 
 def test_a_refused_login_is_a_config_error_naming_the_code(server: SandboxServer) -> None:
     conn = connector(server, username=server.user.username, password="wrong", security_token="")
-    with pytest.raises(ConnectorConfigError, match="Salesforce refused the login: INVALID_LOGIN"):
+    with pytest.raises(
+        ConnectorConfigError,
+        match=r"^Salesforce refused the login: INVALID_LOGIN: Invalid username, password, secur",
+    ):
         conn.check()
 
 
@@ -110,14 +113,15 @@ def test_ca_bundle_wins_over_the_environment(
     server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """REQUESTS_CA_BUNDLE naming another CA does not override `ca_bundle`; without
-    `ca_bundle` the same environment makes TLS verification fail (a transient error)."""
+    `ca_bundle` the same environment makes TLS verification fail: a configuration error that
+    says what to set (retrying would not help)."""
     other = load_or_create(tmp_path / "other").ca_file
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
     user = server.user
     creds = {"username": user.username, "password": user.password,
              "security_token": user.security_token}  # fmt: skip
     connector(server, **creds).check()
-    with pytest.raises(ConnectorTransientError, match=r"SSLError.*CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(ConnectorConfigError, match=r"TLS verification failed.*set ca_bundle"):
         connector(server, ca_bundle=None, **creds).check()
 
 
@@ -332,3 +336,21 @@ def test_field_mapping_and_a_where_condition_shape_the_read(
     assert run_sync(app, "crm", streams=["projects", "expenses"]).status == "succeeded"
     # P2's two USD expenses (121.40 and 123.40); P1's are EUR and stay out.
     assert ledger_totals(app, ("expenses",)) == {("P2", "USD"): (2, Decimal("244.80"))}
+
+
+def test_a_session_expiring_during_a_bulk_read_logs_in_again(
+    engine: Engine, tmp_path: Path, psa: PsaOrg, server: SandboxServer
+) -> None:
+    """INVALID_SESSION_ID between two Bulk 2.0 calls: one new login, the job is run again,
+    the totals are exact."""
+    app = sandbox_app(
+        engine, tmp_path, server, bulk_threshold=5, bulk_page_size=3, bulk_poll_seconds=0
+    )
+    assert run_sync(app, "crm", streams=["projects"]).status == "succeeded"
+    server.clear_log()
+    server.expire_after(3)  # the count, the job's creation, one poll: then the session dies
+    result = run_sync(app, "crm", streams=["timecards"])
+    assert result.status == "succeeded", result.message
+    assert ledger_totals(app, ("timecards",)) == psa.source_totals(("timecards",))
+    logins = [r for r in server.requests if r.path.startswith("/services/Soap/u/")]
+    assert len(logins) == 2

@@ -385,3 +385,62 @@ def test_a_run_right_after_the_last_one_asks_the_delete_log_a_valid_window(
     windows = [r for r in server.requests if r.path.endswith("/deleted/")]
     assert windows and all(r.status == 200 for r in windows)
     assert ledger_totals(app) == psa.source_totals()
+
+
+def test_an_interrupted_recovery_read_still_reverses_what_the_log_forgot(
+    engine: Engine, tmp_path: Path, psa: PsaOrg, server: SandboxServer
+) -> None:
+    """The full read after a purged delete log stops half-way: its pages moved no checkpoint,
+    so the next run reads in full again and reverses the vanished line."""
+    app = sandbox_app(engine, tmp_path, server)
+    app.config.ledger.__dict__["max_scope_reversal_min"] = 5
+    assert run_sync(app, "crm").status == "succeeded"
+    psa.org.advance(timedelta(hours=1))
+    psa.org.delete("pse__Timecard__c", psa.timecards[3])
+    psa.org.advance(timedelta(hours=1))
+    psa.org.purge_delete_log(psa.org.now())
+    app.config.ledger.__dict__["batch_rows"] = 3
+
+    class Killed(BaseException):
+        pass
+
+    def die(outcome: StreamResult) -> None:
+        if outcome.stream == "timecards":
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_sync(app, "crm", streams=["timecards"], on_batch=die)
+    result = run_sync(app, "crm", streams=["timecards"])
+    assert result.status == "succeeded", result.message
+    assert ledger_totals(app, ("timecards",)) == psa.source_totals(("timecards",))
+
+
+def test_a_quiet_stream_stays_incremental(
+    engine: Engine, tmp_path: Path, psa: PsaOrg, server: SandboxServer
+) -> None:
+    """After a read, the checkpoint is the time the read started, not the newest row's
+    change: a stream nobody edits for weeks is not read in full on every run."""
+    app = sandbox_app(engine, tmp_path, server)
+    assert run_sync(app, "crm", streams=["timecards"]).status == "succeeded"
+    psa.org.advance(timedelta(days=20))  # no run for 20 days: the next one reads in full
+    assert run_sync(app, "crm", streams=["timecards"]).status == "succeeded"
+    psa.org.advance(timedelta(hours=1))
+    server.clear_log()
+    assert run_sync(app, "crm", streams=["timecards"]).status == "succeeded"
+    reads = [r.params["q"][0] for r in server.requests if r.path.endswith("/queryAll/")]
+    assert len(reads) == 1 and "SystemModstamp >=" in reads[0]
+
+
+def test_conversion_rates_keep_their_six_decimals(
+    engine: Engine, tmp_path: Path, psa: PsaOrg, server: SandboxServer
+) -> None:
+    """Rates are stored to 8 places: 0.912345 stays 0.912345 (money stays at 4)."""
+    psa.org.insert("DatedConversionRate", IsoCode="GBP", ConversionRate="0.912345",
+                   StartDate=date(2025, 6, 1), NextStartDate=None)  # fmt: skip
+    app = sandbox_app(engine, tmp_path, server)
+    assert run_sync(app, "crm", streams=["fx_rates"]).status == "succeeded"
+    with app.reading() as s:
+        rate = s.scalar(
+            select(FxRate.rate).where(FxRate.to_ccy == "GBP", FxRate.valid_from == date(2025, 6, 1))
+        )
+    assert rate == Decimal("0.912345")

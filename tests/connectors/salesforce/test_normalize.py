@@ -247,3 +247,10 @@ def test_settings_pick_the_login_flow_and_refuse_incomplete_credentials() -> Non
         SalesforceSettings(username="u", password="p", security_token="", login_url="http://x")
     with pytest.raises(ValidationError, match="needs `currency`"):
         SalesforceSettings(username="u", password="p", security_token="", multi_currency=False)
+
+
+def test_a_number_too_large_to_hold_is_an_unreadable_value() -> None:
+    """1E30 cannot be quantized to 4 places: a ValueError (the row is rejected), not an
+    exception that ends the stream."""
+    with pytest.raises(ValueError, match="pse__Total_Cost__c is too large"):
+        n.timecard(split(pse__Total_Cost__c=Decimal("1E30")), ctx("timecards"))
