@@ -21,6 +21,7 @@ from ledger import aggregates
 from ledger.models import Project
 from ledger.reconcile.budget_rules import budget_overrun, burn_rate
 from ledger.reconcile.context import RuleContext, load_projects, period_of
+from ledger.reconcile.evm_rules import forecast_overrun
 from ledger.reconcile.findings import Finding
 from ledger.reconcile.settings import RULES, ReconcileRules
 from ledger.reconcile.store import Lifecycle, apply_findings
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 Rule = Callable[[RuleContext], list[Finding]]
 RULE_FUNCTIONS: dict[str, Rule] = {
     "budget_overrun": budget_overrun,
+    "forecast_overrun": forecast_overrun,
     "burn_rate": burn_rate,
 }
 

@@ -1,0 +1,206 @@
+"""`forecast_overrun`: earned value per project at the status date; a finding when the
+estimate at completion (EAC) exceeds the budget at completion (BAC) by the thresholds.
+
+SQL yields, per project: BAC (the baseline in force at the status date: the latest baseline
+effective on or before it), PV (its lines through the status period), EV (the sum over tasks
+of task BAC x the task's latest percent complete on or before the status date; a baseline with
+no task lines uses project BAC x the project's latest percent) and AC (counting cost through
+the status period). CV, SV, CPI, SPI, EAC, ETC, VAC and TCPI follow in Python (`ledger.evm`).
+
+BAC x percent is summed in SQL as a raw product: exact NUMERIC on PostgreSQL, and on SQLite the
+product of two x10^4 integers (so x10^8), scaled back in Python.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Numeric, and_, case, func, literal, select, type_coerce, union_all
+
+from ledger.evm import Evm
+from ledger.models import BudgetLine, BudgetVersion, ProgressSnapshot, table_of
+from ledger.reconcile.context import RuleContext
+from ledger.reconcile.findings import Finding, knobs, money, pct_over, ratio
+from ledger.types import Money
+
+_bl = table_of(BudgetLine)
+_bv = table_of(BudgetVersion)
+_ps = table_of(ProgressSnapshot)
+HUNDRED = Decimal(100)
+
+
+def _baselines(ctx: RuleContext) -> Any:
+    """The baseline version in force per project at the status date."""
+    ranked = (
+        select(
+            _bv.c.id,
+            _bv.c.project_id,
+            func.row_number()
+            .over(
+                partition_by=_bv.c.project_id,
+                order_by=(_bv.c.effective_from.desc(), _bv.c.number.desc(), _bv.c.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            _bv.c.kind == "baseline",
+            _bv.c.deleted_at.is_(None),
+            _bv.c.effective_from <= ctx.status_date,
+            ctx.in_scope(_bv.c.project_id),
+        )
+        .subquery("ranked")
+    )
+    return select(ranked.c.id, ranked.c.project_id).where(ranked.c.rank == 1).subquery("bv")
+
+
+def _latest_percent(ctx: RuleContext, task_level: bool) -> Any:
+    """The latest percent complete on or before the status date, per task (or per project)."""
+    key = _ps.c.task_id if task_level else _ps.c.project_id
+    ranked = (
+        select(
+            _ps.c.project_id,
+            _ps.c.task_id,
+            _ps.c.percent,
+            func.row_number()
+            .over(
+                partition_by=key,
+                order_by=(_ps.c.status_date.desc(), _ps.c.recorded_at.desc(), _ps.c.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            _ps.c.status_date <= ctx.status_date,
+            _ps.c.task_id.is_not(None) if task_level else _ps.c.task_id.is_(None),
+            ctx.in_scope(_ps.c.project_id),
+        )
+        .subquery("ranked_progress")
+    )
+    return (
+        select(ranked.c.project_id, ranked.c.task_id, ranked.c.percent)
+        .where(ranked.c.rank == 1)
+        .subquery("pct_task" if task_level else "pct_project")
+    )
+
+
+def evm_rows(ctx: RuleContext) -> dict[int, Evm]:
+    """BAC, PV, EV and AC per project that has a baseline in force."""
+    bv = _baselines(ctx)
+    lines = (
+        select(
+            _bl.c.project_id,
+            _bl.c.task_id,
+            _bl.c.period,
+            func.coalesce(_bl.c.base_amount, 0).label("amount"),
+        )
+        .join(bv, bv.c.id == _bl.c.version_id)
+        .where(_bl.c.counts, _bl.c.deleted_at.is_(None))
+        .subquery("bl")
+    )
+    budget = _budget(ctx, lines, ctx.period)
+    scale = Decimal(10) ** 8 if ctx.session.get_bind().dialect.name == "sqlite" else Decimal(1)
+    earned = _earned(ctx, lines, scale)
+    actual = _actual_cost(ctx)
+    out: dict[int, Evm] = {}
+    for project_id, (bac, pv, has_tasks) in budget.items():
+        ev = earned.get((project_id, has_tasks), Decimal(0))
+        out[project_id] = Evm(bac=bac, pv=pv, ev=ev, ac=actual.get(project_id, Decimal(0)))
+    return out
+
+
+def _budget(ctx: RuleContext, lines: Any, through: str) -> dict[int, tuple[Decimal, Decimal, bool]]:
+    """(BAC, PV, whether the baseline has task lines) per project."""
+    to_date = case((lines.c.period <= through, lines.c.amount), else_=literal(0, Money()))
+    rows = ctx.session.execute(
+        select(
+            lines.c.project_id,
+            type_coerce(func.sum(lines.c.amount), Money()),
+            type_coerce(func.sum(to_date), Money()),
+            func.count(lines.c.task_id),
+        ).group_by(lines.c.project_id)
+    )
+    return {r[0]: (Decimal(r[1] or 0), Decimal(r[2] or 0), bool(r[3])) for r in rows}
+
+
+def _earned(ctx: RuleContext, lines: Any, scale: Decimal) -> dict[tuple[int, bool], Decimal]:
+    """EV per project, keyed (project, True) from task progress and (project, False) from
+    project progress (the caller picks the one its baseline calls for)."""
+    task_bac = (
+        select(lines.c.project_id, lines.c.task_id, func.sum(lines.c.amount).label("bac"))
+        .where(lines.c.task_id.is_not(None))
+        .group_by(lines.c.project_id, lines.c.task_id)
+        .subquery("tb")
+    )
+    project_bac = (
+        select(lines.c.project_id, func.sum(lines.c.amount).label("bac"))
+        .group_by(lines.c.project_id)
+        .subquery("pb")
+    )
+    pt = _latest_percent(ctx, task_level=True)
+    pp = _latest_percent(ctx, task_level=False)
+    raw = Numeric()
+    by_task = (
+        select(
+            task_bac.c.project_id,
+            literal(True).label("tasks"),
+            func.sum(type_coerce(task_bac.c.bac, raw) * type_coerce(pt.c.percent, raw)),
+        )
+        .join(pt, and_(pt.c.task_id == task_bac.c.task_id))
+        .group_by(task_bac.c.project_id)
+    )
+    by_project = select(
+        project_bac.c.project_id,
+        literal(False).label("tasks"),
+        type_coerce(project_bac.c.bac, raw) * type_coerce(pp.c.percent, raw),
+    ).join(pp, pp.c.project_id == project_bac.c.project_id)
+    out: dict[tuple[int, bool], Decimal] = {}
+    for project_id, tasks, product in ctx.session.execute(union_all(by_task, by_project)):
+        out[(project_id, bool(tasks))] = Decimal(product or 0) / scale / HUNDRED
+    return out
+
+
+def _actual_cost(ctx: RuleContext) -> dict[int, Decimal]:
+    a = ctx.actuals().subquery("a")
+    rows = ctx.session.execute(
+        select(a.c.project_id, type_coerce(func.sum(a.c.base_amount), Money()))
+        .where(a.c.counts_amount, a.c.kind == "cost", a.c.period <= ctx.period)
+        .group_by(a.c.project_id)
+    )
+    return {r[0]: Decimal(r[1] or 0) for r in rows}
+
+
+def forecast_overrun(ctx: RuleContext) -> list[Finding]:
+    """Projects whose EAC exceeds BAC by more than pct and amount."""
+    out: list[Finding] = []
+    for project_id, evm in evm_rows(ctx).items():
+        info = ctx.projects.get(project_id)
+        if info is None:
+            continue
+        s = ctx.rule_for("forecast_overrun", project_id)
+        eac = evm.eac(s.eac)
+        if not s.enabled or eac is None or evm.bac == 0:
+            continue
+        over = eac - evm.bac
+        pct = pct_over(eac, evm.bac)
+        if pct is None or over <= s.amount or pct <= s.pct:
+            continue
+        figures = evm.rounded(s.eac)
+        out.append(
+            Finding(
+                rule="forecast_overrun",
+                subject_type="project",
+                subject_id=info.code,
+                dimension="evm",
+                period="",
+                severity=s.severity(pct),
+                message=(
+                    f"{info.code}: EAC {figures['eac']} ({s.eac}) exceeds BAC {figures['bac']} "
+                    f"by {money(over)} ({ratio(pct)}%); CPI {figures['cpi']}, SPI {figures['spi']}"
+                ),
+                measures={**figures, "over": money(over), "over_pct": ratio(pct),
+                          "through": ctx.period, "status_date": ctx.status_date.isoformat()},
+                thresholds=knobs(pct=s.pct, amount=s.amount, high_pct=s.high_pct, eac=s.eac),
+                project_id=project_id,
+            )
+        )  # fmt: skip
+    return out
