@@ -1,0 +1,249 @@
+"""Hours and resource rules: `hours_overrun` (actual vs planned hours, per project and per
+resource, to date), `over_allocation` (a resource's planned hours across all projects in a
+period above its capacity, from the status period on) and `under_utilization` (actual hours
+in a past period below a floor of capacity). Counting hours only (rule 8).
+
+Resources are subjects of their own, keyed '<source>/<external id>'; their thresholds are the
+rule's global ones (overrides name portfolios, programs and projects).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, literal, select, type_coerce, union_all
+
+from ledger.models import (
+    ActualLine,
+    Allocation,
+    LedgerEntry,
+    Resource,
+    ResourceCapacity,
+    table_of,
+)
+from ledger.reconcile.context import RuleContext
+from ledger.reconcile.findings import Finding, knobs, pct_over, ratio
+from ledger.types import Hours
+
+_al = table_of(ActualLine)
+_le = table_of(LedgerEntry)
+_alloc = table_of(Allocation)
+_cap = table_of(ResourceCapacity)
+_res = table_of(Resource)
+HOUR = Decimal("0.01")
+
+
+def _h(value: Decimal) -> str:
+    return str(value.quantize(HOUR))
+
+
+def _resource_keys(ctx: RuleContext) -> dict[int, str]:
+    rows = ctx.session.execute(
+        select(_res.c.id, _res.c.source, _res.c.external_id).where(_res.c.deleted_at.is_(None))
+    )
+    return {r[0]: f"{r[1]}/{r[2]}" for r in rows}
+
+
+def _actual_hours_by_resource(ctx: RuleContext) -> Any:
+    """(resource_id, period, hours) of counting hours: live lines, or entries as known."""
+    if ctx.as_known_at is None:
+        return select(_al.c.resource_id, _al.c.period, _al.c.hours.label("hours")).where(
+            _al.c.deleted_at.is_(None),
+            _al.c.counts_hours,
+            _al.c.resource_id.is_not(None),
+            _al.c.hours.is_not(None),
+            ctx.in_scope(_al.c.project_id),
+        )
+    return select(_le.c.resource_id, _le.c.period, _le.c.hours_delta.label("hours")).where(
+        _le.c.recorded_at <= ctx.as_known_at,
+        _le.c.counts_hours,
+        _le.c.resource_id.is_not(None),
+        _le.c.hours_delta.is_not(None),
+        ctx.in_scope(_le.c.project_id),
+    )
+
+
+def _planned(ctx: RuleContext) -> Any:
+    return _alloc.c.deleted_at.is_(None), ctx.in_scope(_alloc.c.project_id)
+
+
+def _over(
+    ctx: RuleContext, rule: str, rows: Any, subject: str, key_of: Any, dimension: str,
+    period_of: Any, what: str,
+) -> list[Finding]:  # fmt: skip
+    out: list[Finding] = []
+    for row in ctx.session.execute(rows):
+        subject_id, project_id, s = key_of(row)
+        if subject_id is None or s is None or not s.enabled:
+            continue
+        actual, planned = Decimal(row.actual or 0), Decimal(row.planned or 0)
+        over, pct = actual - planned, pct_over(actual, planned)
+        if over <= s.hours or (pct is not None and pct <= s.pct):
+            continue
+        period = period_of(row)
+        out.append(
+            Finding(
+                rule=rule,
+                subject_type=subject,
+                subject_id=subject_id,
+                dimension=dimension,
+                period=period,
+                severity="high" if pct is None else s.severity(pct),
+                message=(
+                    f"{subject_id}: {what} {_h(actual)} h against {_h(planned)} h"
+                    f"{' in ' + period if period else ' to date'}: {_h(over)} h over"
+                    + (f" ({ratio(pct)}%)" if pct is not None else "")
+                ),
+                measures={"actual": _h(actual), "planned": _h(planned), "over": _h(over),
+                          "over_pct": ratio(pct), "through": ctx.period},
+                thresholds=knobs(pct=s.pct, hours=s.hours, high_pct=s.high_pct),
+                project_id=project_id,
+            )
+        )  # fmt: skip
+    return out
+
+
+def hours_overrun(ctx: RuleContext) -> list[Finding]:
+    """Actual counting hours vs planned hours (allocations) through the status period: per
+    project, and per resource across its projects."""
+    through = ctx.period
+    zero = literal(0, Hours())
+    a = ctx.actuals().subquery("a")
+    per_project = union_all(
+        select(a.c.project_id.label("pid"), a.c.hours.label("actual"), zero.label("planned"))
+        .where(a.c.counts_hours, a.c.period <= through),
+        select(_alloc.c.project_id, zero, _alloc.c.planned_hours)
+        .where(*_planned(ctx), _alloc.c.period <= through),
+    ).subquery("u")  # fmt: skip
+    project_rows = (
+        select(
+            per_project.c.pid,
+            type_coerce(func.sum(per_project.c.actual), Hours()).label("actual"),
+            type_coerce(func.sum(per_project.c.planned), Hours()).label("planned"),
+        )
+        .group_by(per_project.c.pid)
+        .having(func.sum(per_project.c.planned) > 0)
+        .having(func.sum(per_project.c.actual) > func.sum(per_project.c.planned))
+    )
+
+    def project_key(row: Any) -> tuple[str | None, int | None, Any]:
+        info = ctx.projects.get(row.pid)
+        if info is None:
+            return None, None, None
+        return info.code, row.pid, ctx.rule_for("hours_overrun", row.pid)
+
+    found = _over(ctx, "hours_overrun", project_rows, "project", project_key, "hours",
+                  lambda r: "", "actual hours")  # fmt: skip
+
+    h = _actual_hours_by_resource(ctx).subquery("h")
+    per_resource = union_all(
+        select(h.c.resource_id.label("rid"), h.c.hours.label("actual"), zero.label("planned"))
+        .where(h.c.period <= through),
+        select(_alloc.c.resource_id, zero, _alloc.c.planned_hours)
+        .where(*_planned(ctx), _alloc.c.period <= through, _alloc.c.resource_id.is_not(None)),
+    ).subquery("r")  # fmt: skip
+    resource_rows = (
+        select(
+            per_resource.c.rid,
+            type_coerce(func.sum(per_resource.c.actual), Hours()).label("actual"),
+            type_coerce(func.sum(per_resource.c.planned), Hours()).label("planned"),
+        )
+        .group_by(per_resource.c.rid)
+        .having(func.sum(per_resource.c.planned) > 0)
+        .having(func.sum(per_resource.c.actual) > func.sum(per_resource.c.planned))
+    )
+    keys = _resource_keys(ctx)
+    global_rule = ctx.rules.rule("hours_overrun")
+
+    def resource_key(row: Any) -> tuple[str | None, int | None, Any]:
+        return keys.get(row.rid), None, global_rule
+
+    return found + _over(ctx, "hours_overrun", resource_rows, "resource", resource_key, "hours",
+                         lambda r: "", "actual hours")  # fmt: skip
+
+
+def over_allocation(ctx: RuleContext) -> list[Finding]:
+    """A resource's planned hours across all projects in a period (the status period and
+    later) above its capacity in that period."""
+    zero = literal(0, Hours())
+    both = union_all(
+        select(_alloc.c.resource_id.label("rid"), _alloc.c.period.label("period"),
+               _alloc.c.planned_hours.label("actual"), zero.label("planned"))
+        .where(_alloc.c.deleted_at.is_(None), _alloc.c.resource_id.is_not(None),
+               _alloc.c.period >= ctx.period),
+        select(_cap.c.resource_id, _cap.c.period, zero, _cap.c.hours)
+        .where(_cap.c.period >= ctx.period),
+    ).subquery("u")  # fmt: skip
+    rows = (
+        select(
+            both.c.rid,
+            both.c.period,
+            type_coerce(func.sum(both.c.actual), Hours()).label("actual"),
+            type_coerce(func.sum(both.c.planned), Hours()).label("planned"),
+        )
+        .group_by(both.c.rid, both.c.period)
+        .having(func.sum(both.c.planned) > 0)
+        .having(func.sum(both.c.actual) > func.sum(both.c.planned))
+    )
+    if ctx.project_id is not None:
+        # A project-scoped run looks only at the resources that project plans.
+        planned_here = select(_alloc.c.resource_id).where(_alloc.c.project_id == ctx.project_id)
+        rows = rows.where(both.c.rid.in_(planned_here))
+    keys = _resource_keys(ctx)
+    s = ctx.rules.rule("over_allocation")
+    return _over(ctx, "over_allocation", rows, "resource", lambda r: (keys.get(r.rid), None, s),
+                 "capacity", lambda r: r.period, "planned")  # fmt: skip
+
+
+def under_utilization(ctx: RuleContext) -> list[Finding]:
+    """A resource's actual counting hours in a past period (before the status period) below
+    floor_pct of its capacity; high below high_floor_pct."""
+    s = ctx.rules.rule("under_utilization")
+    if not s.enabled:
+        return []
+    zero = literal(0, Hours())
+    h = _actual_hours_by_resource(ctx).subquery("h")
+    both = union_all(
+        select(h.c.resource_id.label("rid"), h.c.period.label("period"),
+               h.c.hours.label("actual"), zero.label("capacity"))
+        .where(h.c.period < ctx.period),
+        select(_cap.c.resource_id, _cap.c.period, zero, _cap.c.hours)
+        .where(_cap.c.period < ctx.period),
+    ).subquery("u")  # fmt: skip
+    floor = s.floor_pct / 100
+    rows = (
+        select(
+            both.c.rid,
+            both.c.period,
+            type_coerce(func.sum(both.c.actual), Hours()).label("actual"),
+            type_coerce(func.sum(both.c.capacity), Hours()).label("capacity"),
+        )
+        .group_by(both.c.rid, both.c.period)
+        .having(func.sum(both.c.capacity) > 0)
+    )
+    keys = _resource_keys(ctx)
+    out: list[Finding] = []
+    for row in ctx.session.execute(rows):
+        key = keys.get(row.rid)
+        actual, capacity = Decimal(row.actual or 0), Decimal(row.capacity)
+        if key is None or actual >= capacity * floor:
+            continue
+        used = actual * 100 / capacity
+        out.append(
+            Finding(
+                rule="under_utilization",
+                subject_type="resource",
+                subject_id=key,
+                dimension="capacity",
+                period=row.period,
+                severity="high" if used < s.high_floor_pct else "medium",
+                message=(
+                    f"{key}: {_h(actual)} h of {_h(capacity)} h capacity in {row.period} "
+                    f"({ratio(used)}%, floor {s.floor_pct}%)"
+                ),
+                measures={"actual": _h(actual), "capacity": _h(capacity), "used_pct": ratio(used)},
+                thresholds=knobs(floor_pct=s.floor_pct, high_floor_pct=s.high_floor_pct),
+            )
+        )
+    return out
