@@ -23,6 +23,7 @@ from ledger.reconcile.budget_rules import budget_overrun, burn_rate
 from ledger.reconcile.context import RuleContext, load_projects, period_of
 from ledger.reconcile.evm_rules import forecast_overrun
 from ledger.reconcile.findings import Finding
+from ledger.reconcile.quality_rules import data_quality, source_disagreement
 from ledger.reconcile.resource_rules import hours_overrun, over_allocation, under_utilization
 from ledger.reconcile.settings import RULES, ReconcileRules
 from ledger.reconcile.store import Lifecycle, apply_findings
@@ -38,6 +39,8 @@ RULE_FUNCTIONS: dict[str, Rule] = {
     "hours_overrun": hours_overrun,
     "over_allocation": over_allocation,
     "under_utilization": under_utilization,
+    "source_disagreement": source_disagreement,
+    "data_quality": data_quality,
 }
 
 

@@ -1,0 +1,172 @@
+"""`source_disagreement` (two systems' cost for the same project and period apart) and
+`data_quality` (what keeps the ledger from being trusted: quarantine, unmapped actuals,
+postings after a project closed or outside its dates, missing FX rates, negative hours).
+Both read all lines, counting or not (rule 8: they judge the sources, not the authority).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, literal, or_, select, type_coerce, union_all
+
+from ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantine, table_of
+from ledger.reconcile.context import RuleContext
+from ledger.reconcile.findings import Finding, knobs, money, ratio
+from ledger.reconcile.settings import Severity, SourcePair
+from ledger.types import Money
+
+_al = table_of(ActualLine)
+_pr = table_of(Project)
+_q = table_of(Quarantine)
+
+
+def _pair_rows(ctx: RuleContext, pair: SourcePair) -> Any:
+    a = ctx.actuals().subquery("a")
+    zero = literal(0, Money())
+    where = [a.c.kind == "cost", a.c.period <= ctx.period]
+    if pair.cost_types:
+        where.append(a.c.cost_type.in_(pair.cost_types))
+    both = union_all(
+        select(a.c.project_id.label("pid"), a.c.period.label("period"),
+               a.c.base_amount.label("left"), zero.label("right"))
+        .where(a.c.source == pair.left, *where),
+        select(a.c.project_id, a.c.period, zero, a.c.base_amount)
+        .where(a.c.source == pair.right, *where),
+    ).subquery("u")  # fmt: skip
+    left = func.sum(both.c.left)
+    right = func.sum(both.c.right)
+    floor = literal(ctx.min_knob("source_disagreement", "amount"), Money())
+    return (
+        select(
+            both.c.pid,
+            both.c.period,
+            type_coerce(left, Money()).label("left"),
+            type_coerce(right, Money()).label("right"),
+        )
+        .where(both.c.pid != UNMAPPED_ID)
+        .group_by(both.c.pid, both.c.period)
+        .having(or_(left - right > floor, right - left > floor))
+    )
+
+
+def source_disagreement(ctx: RuleContext) -> list[Finding]:
+    """Per configured pair, per project and period through the status period: the two
+    sources' cost (base currency) apart by more than pct (of the larger) and amount."""
+    out: list[Finding] = []
+    for pair in ctx.rules.rule("source_disagreement").pairs:
+        dimension = f"{pair.left}~{pair.right}" + (
+            f":{','.join(pair.cost_types)}" if pair.cost_types else ""
+        )
+        for row in ctx.session.execute(_pair_rows(ctx, pair)):
+            info = ctx.projects.get(row.pid)
+            if info is None:
+                continue
+            s = ctx.rule_for("source_disagreement", row.pid)
+            left, right = Decimal(row.left or 0), Decimal(row.right or 0)
+            gap = abs(left - right)
+            larger = max(abs(left), abs(right))
+            pct = gap * 100 / larger if larger else None
+            if not s.enabled or gap <= s.amount or pct is None or pct <= s.pct:
+                continue
+            out.append(
+                Finding(
+                    rule="source_disagreement",
+                    subject_type="project",
+                    subject_id=info.code,
+                    dimension=dimension[:100],
+                    period=row.period,
+                    severity=s.severity(pct),
+                    message=(
+                        f"{info.code} {row.period}: {pair.left} {money(left)} vs "
+                        f"{pair.right} {money(right)} ({money(gap)} apart, {ratio(pct)}%)"
+                    ),
+                    measures={"left": money(left), "right": money(right), "gap": money(gap),
+                              "gap_pct": ratio(pct), "left_source": pair.left,
+                              "right_source": pair.right},
+                    thresholds=knobs(pct=s.pct, amount=s.amount, high_pct=s.high_pct),
+                    project_id=row.pid,
+                )
+            )  # fmt: skip
+    return out
+
+
+_LINE_CHECKS: dict[str, tuple[Severity, str]] = {
+    "after_close": ("medium", "lines posted after the project closed"),
+    "outside_dates": ("low", "lines posted outside the project's planned dates"),
+    "missing_fx": ("medium", "lines without a rate to the base currency"),
+    "negative_hours": ("low", "lines with negative hours"),
+}
+
+
+def _line_checks(ctx: RuleContext) -> Any:
+    """(project_id, check, lines) of live lines failing each check, in one pass."""
+    live = [_al.c.deleted_at.is_(None), ctx.in_scope(_al.c.project_id)]
+    checks = {
+        "after_close": (_pr.c.closed_on.is_not(None)) & (_al.c.posted_on > _pr.c.closed_on),
+        "outside_dates": or_(
+            (_pr.c.planned_start.is_not(None)) & (_al.c.posted_on < _pr.c.planned_start),
+            (_pr.c.planned_finish.is_not(None)) & (_al.c.posted_on > _pr.c.planned_finish),
+        ),
+        "missing_fx": _al.c.amount.is_not(None) & _al.c.base_amount.is_(None),
+        "negative_hours": _al.c.hours < 0,
+    }
+    return union_all(
+        *(
+            select(_al.c.project_id, literal(name).label("check"), func.count().label("lines"))
+            .join(_pr, _pr.c.id == _al.c.project_id)
+            .where(*live, condition, _al.c.project_id != UNMAPPED_ID)
+            .group_by(_al.c.project_id)
+            for name, condition in checks.items()
+        )
+    )
+
+
+def data_quality(ctx: RuleContext) -> list[Finding]:
+    """Findings per source (open quarantine per stream, unmapped actuals) and per project
+    (the line checks above); any count above zero is a finding."""
+    s = ctx.rules.rule("data_quality")
+    if not s.enabled:
+        return []
+    out: list[Finding] = []
+    for row in ctx.session.execute(_line_checks(ctx)):
+        info = ctx.projects.get(row.project_id)
+        if info is None:
+            continue
+        severity, what = _LINE_CHECKS[row.check]
+        out.append(
+            Finding(
+                rule="data_quality", subject_type="project", subject_id=info.code,
+                dimension=row.check, period="", severity=severity,
+                message=f"{info.code}: {row.lines} {what}",
+                measures={"lines": int(row.lines)}, project_id=row.project_id,
+            )
+        )  # fmt: skip
+    if ctx.project_id is not None:
+        return out  # quarantine and UNMAPPED belong to sources, not to one project
+    held = select(_q.c.source, _q.c.stream, func.count()).where(_q.c.status == "open")
+    for source, stream, n in ctx.session.execute(held.group_by(_q.c.source, _q.c.stream)):
+        out.append(
+            Finding(
+                rule="data_quality", subject_type="source", subject_id=source,
+                dimension=f"quarantine:{stream}"[:100], period="", severity="medium",
+                message=f"{source}.{stream}: {n} records wait in quarantine",
+                measures={"entries": int(n)},
+            )
+        )  # fmt: skip
+    unmapped = (
+        select(_al.c.source, func.count(), type_coerce(func.sum(_al.c.base_amount), Money()))
+        .where(_al.c.deleted_at.is_(None), _al.c.project_id == UNMAPPED_ID)
+        .group_by(_al.c.source)
+    )
+    for source, n, amount in ctx.session.execute(unmapped):
+        out.append(
+            Finding(
+                rule="data_quality", subject_type="source", subject_id=source,
+                dimension="unmapped", period="", severity="medium",
+                message=f"{source}: {n} actual lines wait on UNMAPPED ({money(amount)} base)",
+                measures={"lines": int(n), "base_amount": money(amount)},
+            )
+        )  # fmt: skip
+    return out
