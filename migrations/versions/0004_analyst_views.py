@@ -429,8 +429,9 @@ def variance_lines_sql(sqlite: bool) -> str:
                    OR (k.period = '' AND l.period <= k.through))
               AND (k.dimension IN ('total', 'hours', 'evm') OR l.cost_type = k.dimension)
               AND (k.rule IN {ALL_LINE_RULES}
-                   OR (k.dimension = 'hours' AND l.counts_hours)
-                   OR (k.dimension <> 'hours' AND l.counts_amount AND l.kind = 'cost'))"""
+                   OR (k.dimension = 'hours' AND l.counts_hours AND l.hours IS NOT NULL)
+                   OR (k.dimension <> 'hours' AND l.counts_amount AND l.kind = 'cost'
+                       AND l.amount IS NOT NULL))"""
     inner = f"""
         WITH k AS (
             SELECT v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period,
