@@ -73,6 +73,7 @@ STREAMS: dict[str, StreamSpec] = {
         ),
         StreamSpec("fx_rates", _TS, external_id="corporate/<from>/<to>/<valid_from>"),
         StreamSpec("progress", _TS, external_id="<project Id>//<status date (month end)>"),
+        StreamSpec("capacity", _TS, external_id="<resource Id>/<YYYY-PP> (capacity_hours_per_day)"),
     )
 }
 
@@ -89,6 +90,8 @@ class SampleConnector(Connector):
             raise ConnectorConfigError(f"{context.name}: expected SampleSettings")
         super().__init__(settings, context)
         self.config = settings
+        if not settings.capacity_hours_per_day:
+            self.streams = {k: v for k, v in STREAMS.items() if k != "capacity"}
         self.world = World(settings)
         self.tables: dict[str, Table] = Structure(self.world).tables()
         largest = max([settings.actuals, *(t.size for t in self.tables.values())])

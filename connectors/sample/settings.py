@@ -37,6 +37,9 @@ class SampleSettings(ConnectorSettings):
     currencies: list[str] = Field(default_factory=lambda: ["USD", "EUR", "GBP"], min_length=1)
     base_currency: str = "USD"
     page_size: int = Field(default=2_000, ge=1, le=1_000_000)
+    #: Capacity of every resource per working day, in hours (the `capacity` stream: one record
+    #: per resource and month); 0 leaves the stream out.
+    capacity_hours_per_day: int = Field(default=0, ge=0, le=24)
     # --- mutations (round r applies rounds 1..r) -----------------------------------------
     round: int = Field(default=0, ge=0, le=1_000)
     #: In round r a line i with (i + r) % k == 0 gets a new amount (labor: a quarter hour more,

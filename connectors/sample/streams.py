@@ -20,6 +20,7 @@ from ledger.records import (
     AllocationRecord,
     BudgetLineRecord,
     BudgetRecord,
+    CapacityRecord,
     DependencyRecord,
     FxRateRecord,
     ProgressRecord,
@@ -99,6 +100,7 @@ class Structure:
             "budgets": Table(2 * len(w.projects), self.budget, self._budget_project),
             "fx_rates": Table(n_fx, self.fx_rate),
             "progress": Table(self.progress.size, self.progress_point),
+            "capacity": Table(len(w.resources) * len(w.month_starts), self.capacity),
         }
 
     # --- projects and their WBS ------------------------------------------------------------
@@ -346,6 +348,20 @@ class Structure:
         """Month ends of the generated months from the project's start on."""
         ends = [add_months(m, 1) - timedelta(days=1) for m in self.w.month_starts]
         return [d for d in ends if d >= p.start]
+
+    def capacity(self, i: int, at: datetime) -> CapacityRecord:
+        """Resource i // months' hours in month i % months: working days x hours per day."""
+        months = self.w.month_starts
+        r, m = divmod(i, len(months))
+        first = months[m]
+        last = add_months(first, 1) - timedelta(days=1)
+        per_day = self.w.settings.capacity_hours_per_day
+        return CapacityRecord(
+            resource_ref=self.w.resources[r].key,
+            period=f"{first.year:04d}-{first.month:02d}",
+            hours=Decimal(working_days(first, last) * per_day),
+            source_modified_at=at,
+        )
 
     def progress_point(self, i: int, at: datetime) -> ProgressRecord:
         proj, k = self.progress.locate(i)

@@ -2,13 +2,13 @@
 estimate at completion (EAC) exceeds the budget at completion (BAC) by the thresholds.
 
 SQL yields, per project: BAC (the baseline in force at the status date: the latest baseline
-effective on or before it), PV (its lines through the status period), EV (the sum over tasks
-of task BAC x the task's latest percent complete on or before the status date; a baseline with
-no task lines uses project BAC x the project's latest percent) and AC (counting cost through
-the status period). CV, SV, CPI, SPI, EAC, ETC, VAC and TCPI follow in Python (`ledger.evm`).
-
-BAC x percent is summed in SQL as a raw product: exact NUMERIC on PostgreSQL, and on SQLite the
-product of two x10^4 integers (so x10^8), scaled back in Python.
+effective on or before it), PV (its lines through the status period), AC (counting cost through
+the status period), and the inputs of EV: BAC per task and the latest percent complete on or
+before the status date per task and per project. EV (the sum over tasks of task BAC x task
+percent; a baseline with no task lines: project BAC x project percent) is multiplied out in
+Python with Decimal: joining the ranked progress in SQL made PostgreSQL re-run its window per
+row (4.5 s for 2,000 projects), and the product stays exact on SQLite's scaled integers.
+CV, SV, CPI, SPI, EAC, ETC, VAC and TCPI follow in Python (`ledger.evm`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, func, literal, select, type_coerce, union_all
+from sqlalchemy import case, func, literal, select, type_coerce
 
 from ledger.evm import Evm
 from ledger.models import BudgetLine, BudgetVersion, ProgressSnapshot, table_of
@@ -28,6 +28,12 @@ _bl = table_of(BudgetLine)
 _bv = table_of(BudgetVersion)
 _ps = table_of(ProgressSnapshot)
 HUNDRED = Decimal(100)
+
+
+def _materialized(cte: Any) -> Any:
+    """A CTE computed once (PostgreSQL would otherwise inline it into every reference and may
+    re-run its window function per joined row)."""
+    return cte.prefix_with("MATERIALIZED", dialect="postgresql")
 
 
 def _baselines(ctx: RuleContext) -> Any:
@@ -51,7 +57,9 @@ def _baselines(ctx: RuleContext) -> Any:
         )
         .subquery("ranked")
     )
-    return select(ranked.c.id, ranked.c.project_id).where(ranked.c.rank == 1).subquery("bv")
+    return _materialized(
+        select(ranked.c.id, ranked.c.project_id).where(ranked.c.rank == 1).cte("bv")
+    )
 
 
 def _latest_percent(ctx: RuleContext, task_level: bool) -> Any:
@@ -95,11 +103,11 @@ def evm_rows(ctx: RuleContext) -> dict[int, Evm]:
         )
         .join(bv, bv.c.id == _bl.c.version_id)
         .where(_bl.c.counts, _bl.c.deleted_at.is_(None))
-        .subquery("bl")
+        .cte("bl")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     budget = _budget(ctx, lines, ctx.period)
-    scale = Decimal(10) ** 8 if ctx.session.get_bind().dialect.name == "sqlite" else Decimal(1)
-    earned = _earned(ctx, lines, scale)
+    earned = _earned(ctx, lines)
     actual = _actual_cost(ctx)
     out: dict[int, Evm] = {}
     for project_id, (bac, pv, has_tasks) in budget.items():
@@ -122,40 +130,34 @@ def _budget(ctx: RuleContext, lines: Any, through: str) -> dict[int, tuple[Decim
     return {r[0]: (Decimal(r[1] or 0), Decimal(r[2] or 0), bool(r[3])) for r in rows}
 
 
-def _earned(ctx: RuleContext, lines: Any, scale: Decimal) -> dict[tuple[int, bool], Decimal]:
+def _percents(ctx: RuleContext, task_level: bool) -> dict[int, Decimal]:
+    """The latest percent complete on or before the status date, by task id (or project id):
+    one ranked query, read once (joined in SQL, PostgreSQL re-ran the window per row)."""
+    pct = _latest_percent(ctx, task_level)
+    key = pct.c.task_id if task_level else pct.c.project_id
+    return {r[0]: Decimal(r[1]) for r in ctx.session.execute(select(key, pct.c.percent))}
+
+
+def _earned(ctx: RuleContext, lines: Any) -> dict[tuple[int, bool], Decimal]:
     """EV per project, keyed (project, True) from task progress and (project, False) from
-    project progress (the caller picks the one its baseline calls for)."""
-    task_bac = (
-        select(lines.c.project_id, lines.c.task_id, func.sum(lines.c.amount).label("bac"))
-        .where(lines.c.task_id.is_not(None))
-        .group_by(lines.c.project_id, lines.c.task_id)
-        .subquery("tb")
-    )
-    project_bac = (
-        select(lines.c.project_id, func.sum(lines.c.amount).label("bac"))
-        .group_by(lines.c.project_id)
-        .subquery("pb")
-    )
-    pt = _latest_percent(ctx, task_level=True)
-    pp = _latest_percent(ctx, task_level=False)
-    raw = Numeric()
-    by_task = (
-        select(
-            task_bac.c.project_id,
-            literal(True).label("tasks"),
-            func.sum(type_coerce(task_bac.c.bac, raw) * type_coerce(pt.c.percent, raw)),
-        )
-        .join(pt, and_(pt.c.task_id == task_bac.c.task_id))
-        .group_by(task_bac.c.project_id)
-    )
-    by_project = select(
-        project_bac.c.project_id,
-        literal(False).label("tasks"),
-        type_coerce(project_bac.c.bac, raw) * type_coerce(pp.c.percent, raw),
-    ).join(pp, pp.c.project_id == project_bac.c.project_id)
+    project progress (the caller picks the one its baseline calls for): BAC per task and per
+    project from SQL, times the latest percents, in Decimal."""
+    task_pct = _percents(ctx, task_level=True)
+    project_pct = _percents(ctx, task_level=False)
     out: dict[tuple[int, bool], Decimal] = {}
-    for project_id, tasks, product in ctx.session.execute(union_all(by_task, by_project)):
-        out[(project_id, bool(tasks))] = Decimal(product or 0) / scale / HUNDRED
+    rows = ctx.session.execute(
+        select(
+            lines.c.project_id, lines.c.task_id, type_coerce(func.sum(lines.c.amount), Money())
+        ).group_by(lines.c.project_id, lines.c.task_id)
+    )
+    for project_id, task_id, bac in rows:
+        bac = Decimal(bac or 0)
+        if task_id is not None and task_id in task_pct:
+            key = (project_id, True)
+            out[key] = out.get(key, Decimal(0)) + bac * task_pct[task_id] / HUNDRED
+        if project_id in project_pct:
+            key = (project_id, False)
+            out[key] = out.get(key, Decimal(0)) + bac * project_pct[project_id] / HUNDRED
     return out
 
 

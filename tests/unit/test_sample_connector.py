@@ -551,3 +551,17 @@ def test_the_example_configuration_builds_the_sample_connector() -> None:
     cfg = ConnectorConfig.model_validate(table)
     connector = build_connector("demo", cfg.kind, cfg.settings, ConnectorContext("demo"))
     assert (connector.settings.projects, connector.settings.actuals) == (12, 5000)
+
+
+def test_capacity_is_a_stream_only_when_asked_for() -> None:
+    """capacity_hours_per_day = 8: one record per resource and month, working days x 8 h
+    (January 2025 has 23 working days, February 20); by default there is no such stream."""
+    assert "capacity" not in sample().streams
+    conn = sample(capacity_hours_per_day=8, resources=2, months=2)
+    got = [(r.resource_ref, r.period, r.hours) for r in records(read(conn, "capacity"))]
+    assert got == [
+        ("RES-0001", "2025-01", Decimal(184)),
+        ("RES-0001", "2025-02", Decimal(160)),
+        ("RES-0002", "2025-01", Decimal(184)),
+        ("RES-0002", "2025-02", Decimal(160)),
+    ]

@@ -1,0 +1,165 @@
+"""Reconcile benchmark: every rule over a large ledger loaded through the sample connector.
+
+    .venv/bin/python bench/reconcile.py --n 1000000 [--pg URL] [--skip-sqlite]
+
+Two sample sources (a PSA, the authority for projects, labor, hours and budgets, and an ERP
+whose projects link to the PSA's by code), N actual lines between them (70% / 30%), 2,000
+projects, 24 months of budgets, 500 resources with capacity and allocations, progress; months
+up to two before today closed. Then, on the aggregates as the load left them:
+- the from-scratch aggregate rebuild (`ledger.aggregates.rebuild`), timed on its own;
+- the first reconcile into an empty variance table, and an unchanged re-run; the slower of the
+  two is the figure.
+Every rule family must find at least one variance on its defaults (else exit 1); the count per
+rule is printed. The last line is `reconcile_seconds_postgresql=X reconcile_seconds_sqlite=Y`.
+Targets (issue 5): under 2 s on PostgreSQL, 5 s on SQLite; the rebuild under 3 s on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import Engine, func, select, text
+
+from jobs.app import App
+from jobs.config import parse_config
+from jobs.logconfig import configure_logging
+from jobs.sync import run_sync
+from ledger import aggregates, migrate
+from ledger.db import make_engine
+from ledger.models import ActualLine, FiscalPeriod
+from ledger.periods import close_period
+from ledger.reconcile import reconcile
+from ledger.reconcile.settings import RULES
+
+
+def config(url: str, n: int, tmp: Path) -> App:
+    common = {"kind": "sample", "projects": 2000, "resources": 500, "months": 24,
+              "start": "2025-01-01"}  # fmt: skip
+    data = {
+        "ledger": {
+            "url": url,
+            "base_currency": "USD",
+            "rate_sources": ["psa"],
+            "budget_phasing": "linear",
+            "max_rate_age": "400d",
+            "authority": {"projects": "psa", "labor": "psa", "hours": "psa", "revenue": "psa",
+                          "budget": "psa", "expense": "erp"},
+            "link_rules": [{"source": "erp", "object_type": "project",
+                            "pattern": r"^(?P<code>PRJ-\d{4})$", "project": "{code}"}],
+        },
+        "connectors": {
+            "psa": {**common, "seed": 42, "actuals": n * 7 // 10, "capacity_hours_per_day": 8},
+            "erp": {**common, "seed": 7, "actuals": n - n * 7 // 10},
+        },
+        "reconcile": {"rules": {"source_disagreement": {
+            "pairs": [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]}}},
+    }  # fmt: skip
+    return App(parse_config(data, {}, tmp), None)
+
+
+def fresh(url: str) -> Engine:
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as c:
+            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    migrate.upgrade(engine)
+    return engine
+
+
+def load(app: App) -> float:
+    start = time.perf_counter()
+    for name in ("psa", "erp"):
+        result = run_sync(app, name)
+        if result.status != "succeeded":
+            raise SystemExit(f"load of {name} ended {result.status}: {result.message}")
+    elapsed = time.perf_counter() - start
+    today = datetime.now(UTC).date()
+    with app.transaction() as s:
+        cal = app.settings.calendar.name
+        for period in s.scalars(
+            select(FiscalPeriod.period).where(
+                FiscalPeriod.calendar == cal, FiscalPeriod.end_on < date(today.year, today.month, 1)
+            )
+        ).all():
+            close_period(s, cal, period, datetime.now(UTC))
+    return elapsed
+
+
+def run(url: str, n: int, tmp: Path) -> float:
+    engine = fresh(url)
+    app = config(url, n, tmp)
+    app._engine = engine
+    label = engine.dialect.name
+    loaded = load(app)
+    with app.reading() as s:
+        lines = s.scalar(select(func.count()).select_from(ActualLine))
+    print(f"{label}: loaded {lines:,} lines in {loaded:.0f} s")
+    now = datetime.now(UTC)
+    with app.transaction() as s:
+        start = time.perf_counter()
+        aggregates.rebuild(s, None, now=now)
+        rebuild = time.perf_counter() - start
+    print(f"{label}: aggregate rebuild from scratch {rebuild:.2f} s")
+    times: list[float] = []
+    counts: dict[str, int] = {}
+    for attempt in ("first", "unchanged re-run"):
+        with app.transaction() as s:
+            start = time.perf_counter()
+            result = reconcile(s, app.settings, app.config.reconcile, now=datetime.now(UTC))
+            s.flush()
+            elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        lc = result.lifecycle
+        assert lc is not None
+        counts = result.count_by_rule()
+        print(f"{label}: {attempt} reconcile {elapsed:.2f} s ({len(result.findings):,} findings; "
+              f"{lc.opened} opened, {lc.unchanged} unchanged, {lc.updated} updated)")  # fmt: skip
+    print(f"{label}: findings per rule: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    missing = [r for r in RULES if not counts.get(r)]
+    if missing:
+        raise SystemExit(f"{label}: no variance from {', '.join(missing)}: the data misses a case")
+    engine.dispose()
+    return max(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument(
+        "--pg", default="postgresql://postgres@127.0.0.1:5432/pmo_ledger_bench_reconcile"
+    )
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    configure_logging("json", "WARNING")
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        admin = make_engine(args.pg.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+        name = args.pg.rsplit("/", 1)[1]
+        with admin.connect() as c:
+            if not c.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).scalar():
+                c.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        results["postgresql"] = run(args.pg, args.n, Path(tmp))
+        if not args.skip_sqlite:
+            results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", args.n, Path(tmp))
+    sqlite = f"{results['sqlite']:.2f}" if "sqlite" in results else "skipped"
+    print(
+        f"reconcile_seconds_postgresql={results['postgresql']:.2f} reconcile_seconds_sqlite={sqlite}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
