@@ -100,3 +100,24 @@ def test_as_known_at_reports_without_touching_the_variances(session: Session) ->
     report = run(session, as_known_at=NOW - timedelta(days=1))
     assert report.lifecycle is None and report.findings == []
     assert session.scalars(select(Variance)).all() == []
+
+
+def test_a_project_run_touches_only_that_projects_variances(session: Session) -> None:
+    """reconcile --project P2 after P1's and P2's overruns are gone: P2's resolve, P1's stay
+    open until a run that covers P1."""
+    base_portfolio(session)
+    run(session)
+    spend(session, "C1", "P1", "labor", date(2025, 10, 12), "-2000.00")
+    spend(session, "C2", "P1", "travel", date(2025, 10, 12), "-2000.00")
+    spend(session, "C3", "P2", "labor", date(2025, 10, 12), "-2000.00")
+    scoped = run(session, project="P2", now=NOW + timedelta(hours=1))
+    assert scoped.lifecycle is not None and scoped.lifecycle.resolved == 2
+    status = {
+        (v.subject_id, v.rule, v.dimension, v.period): v.status
+        for v in session.scalars(select(Variance))
+    }
+    assert {k: s for k, s in status.items() if k[0] == "P2"} == {
+        ("P2", "budget_overrun", "total", ""): "resolved",
+        ("P2", "budget_overrun", "total", "2025-10"): "resolved",
+    }
+    assert all(s == "open" for k, s in status.items() if k[0] == "P1")
