@@ -1,22 +1,64 @@
-"""`pmo-ledger db upgrade | downgrade REV | current | rebuild-aggregates [--source S]`."""
+"""`pmo-ledger db upgrade | downgrade REV | current | rebuild-aggregates [--source S] |
+grant-readonly ROLE [--login --password-env VAR]`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import re
+from typing import Annotated, Any
 
 import typer
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from jobs.cli.common import Group, app_of, group, ledger_transaction, out, reported
+from jobs.cli.common import Group, app_of, fail, group, ledger_transaction, out, reported
 from ledger import aggregates, migrate
 from ledger.models import utcnow
 
+#: Role names we create: lower case as PostgreSQL folds unquoted names, so analysts can type
+#: them bare; at most 63 bytes (NAMEDATALEN - 1).
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: Names that mean something else in GRANT / SET ROLE, and PostgreSQL's reserved prefix.
+RESERVED_ROLES = frozenset(
+    {"public", "none", "all", "current_user", "current_role", "session_user"}
+)
+#: The ledger schema's relations a role reads (tables, partitioned, views, materialized,
+#: foreign), per role `:r`: those it can read, those it owns, those it can write.
+_RELATIONS = (
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+)
+_READABLE = "SELECT count(*)" + _RELATIONS + " AND has_table_privilege(:r, c.oid, 'SELECT')"
+_OWNED = "SELECT count(*)" + _RELATIONS + " AND pg_get_userbyid(c.relowner) = :r"
+_WRITABLE = (
+    "SELECT c.relname"
+    + _RELATIONS
+    + " AND has_table_privilege(:r, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') ORDER BY 1"
+)
+#: Run in this order: take everything away, then give back exactly read access.
+_READ_ONLY = (
+    "REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}",
+    "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
+    "REVOKE CREATE ON SCHEMA {s} FROM {r}",
+    "REVOKE CREATE ON DATABASE {d} FROM {r}",
+    "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE ALL ON TABLES FROM {r}",
+    "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE ALL ON SEQUENCES FROM {r}",
+    "GRANT CONNECT ON DATABASE {d} TO {r}",
+    "GRANT USAGE ON SCHEMA {s} TO {r}",
+    "GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {r}",
+    # Tables and views that later migrations create (run as this same role) are readable too.
+    "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {r}",
+)
+
 
 def groups() -> list[Group]:
-    db = group("db", "Schema migrations and aggregates.")
+    db = group("db", "Schema migrations, aggregates and read-only access for analysts.")
     db.app.command("upgrade")(upgrade)
     db.app.command("downgrade")(downgrade)
     db.app.command("current")(current)
     db.app.command("rebuild-aggregates")(rebuild_aggregates)
+    db.app.command("grant-readonly")(grant_readonly)
     return [db]
 
 
@@ -72,3 +114,146 @@ def rebuild_aggregates(
     what = f"source {source}" if source else "every source"
     was = f" (stale before: {', '.join(stale)})" if stale else ""
     out(f"rebuilt the aggregates of {what}{was}")
+
+
+def grant_readonly(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Argument(help="The role to create or restrict, e.g. analyst.")],
+    login: Annotated[
+        bool, typer.Option("--login", help="The role may log in (needs --password-env).")
+    ] = False,
+    password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--password-env", metavar="VAR", help="Environment variable holding its password."
+        ),
+    ] = None,
+) -> None:
+    """PostgreSQL: let ROLE read every table and view of the ledger's schema (now and after
+    later migrations) and write nothing; create it when missing (NOLOGIN unless --login)."""
+    app = app_of(ctx)
+    if app.engine.dialect.name == "sqlite":
+        path = app.engine.url.database or "pmo-ledger.db"
+        raise fail(
+            "SQLite has no roles: give analysts the file read-only instead, e.g. "
+            f"sqlite3 'file:{path}?mode=ro'"
+        )
+    problem = _role_problem(role)
+    if problem:
+        raise fail(problem)
+    password = _password(login, password_env)
+    with ledger_transaction(ctx) as session:
+        created = _grant_readonly(session, role, login, password)
+        readable = session.execute(text(_READABLE), {"r": role}).scalar_one()
+        can_login = session.execute(
+            text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :r"), {"r": role}
+        ).scalar_one()
+        leaks = _write_paths(session, role)
+    if leaks:
+        raise fail(f"role {role} can still write: {leaks}")
+    out(
+        f"{'created' if created else 'updated'} role {role} "
+        f"({'LOGIN' if can_login else 'NOLOGIN'}): it reads the {readable} tables and views "
+        "of the ledger's schema and writes nothing"
+    )
+
+
+def _role_problem(role: str) -> str | None:
+    """Why `role` is refused as a name, or None."""
+    if not ROLE_NAME.fullmatch(role):
+        return (
+            f"role name {role!r} is not allowed: use 1-63 lower-case letters, digits and "
+            "underscores, starting with a letter or an underscore"
+        )
+    if role.startswith("pg_") or role in RESERVED_ROLES:
+        return f"role name {role!r} is reserved by PostgreSQL"
+    return None
+
+
+def _password(login: bool, password_env: str | None) -> str | None:
+    """The password from the named environment variable (read by the command, never shown);
+    only with --login. Raises typer.Exit(1) with one line otherwise."""
+    if password_env is None:
+        if login:
+            raise fail("--login needs --password-env VAR naming the password's variable")
+        return None
+    if not login:
+        raise fail("--password-env needs --login (a NOLOGIN role has no use for a password)")
+    password = os.environ.get(password_env, "")
+    if not password:
+        raise fail(f"environment variable {password_env} is not set or empty")
+    return password
+
+
+def _grant_readonly(session: Session, role: str, login: bool, password: str | None) -> bool:
+    """Create or restrict `role` in the session's transaction; True when it was created.
+
+    Refuses (ValueError) the role this command runs as, a superuser and a role owning
+    relations in the schema: revoking from them would lock the ledger's own writer out, and a
+    superuser writes regardless. Names are quoted by psycopg's `sql.Identifier`; a password
+    goes over as a SCRAM verifier made on this side, so no server log can show it."""
+    conn = session.connection()
+    raw: Any = conn.connection.driver_connection
+    me, schema, database = conn.execute(
+        text("SELECT current_user, current_schema(), current_database()")
+    ).one()
+    if role == me:
+        raise ValueError(f"role {role} is the role this command runs as (the ledger's owner)")
+    superuser = conn.execute(
+        text("SELECT rolsuper FROM pg_roles WHERE rolname = :r"), {"r": role}
+    ).scalar_one_or_none()
+    if superuser:
+        raise ValueError(f"role {role} is a superuser: it can never be read-only")
+    owned = conn.execute(text(_OWNED), {"r": role}).scalar_one()
+    if owned:
+        raise ValueError(f"role {role} owns {owned} tables or views of schema {schema}")
+
+    parts = {"r": sql.Identifier(role), "s": sql.Identifier(schema), "d": sql.Identifier(database)}
+
+    def run(statement: str, **extra: sql.Composable) -> None:
+        conn.exec_driver_sql(sql.SQL(statement).format(**parts, **extra).as_string(raw))
+
+    secret: sql.Composable = sql.SQL("")
+    if password is not None:
+        verifier = raw.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+        secret = sql.SQL(" PASSWORD {}").format(sql.Literal(verifier.decode()))
+    created = superuser is None
+    if created:
+        run("CREATE ROLE {r} " + ("LOGIN" if login else "NOLOGIN") + "{p}", p=secret)
+    elif login:
+        run("ALTER ROLE {r} LOGIN{p}", p=secret)
+    for statement in _READ_ONLY:
+        run(statement)
+    return created
+
+
+def _write_paths(session: Session, role: str) -> str:
+    """What the role can still write after the grants ('' for nothing): privileges it holds
+    through PUBLIC or the roles it is a member of, which this command leaves alone."""
+    conn = session.connection()
+    params = {"r": role}
+    writable = list(conn.execute(text(_WRITABLE), params).scalars())
+    create = conn.execute(
+        text("SELECT has_schema_privilege(:r, current_schema(), 'CREATE')"), params
+    ).scalar_one()
+    member_of = list(
+        conn.execute(
+            text(
+                "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+                " JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = :r ORDER BY g.rolname"
+            ),
+            params,
+        ).scalars()
+    )
+    found = []
+    if writable:
+        shown = ", ".join(writable[:5]) + (", ..." if len(writable) > 5 else "")
+        found.append(f"{len(writable)} tables ({shown})")
+    if create:
+        found.append(
+            "CREATE in the schema (held by PUBLIC? REVOKE CREATE ON SCHEMA ... FROM PUBLIC)"
+        )
+    if not found:
+        return ""
+    via = f"; it is a member of {', '.join(member_of)}" if member_of else ""
+    return "; ".join(found) + via
