@@ -422,35 +422,30 @@ def open_variances_sql() -> str:
 
 def variance_lines_sql(sqlite: bool) -> str:
     """The live actual lines behind each variance, matched over its key (no stored links)."""
-    through = "json_extract(v.measures, '$.through')" if sqlite else "(v.measures ->> 'through')"
-    match = f"""
-              l.deleted_at IS NULL
-              AND ((k.period <> '' AND l.period = k.period)
-                   OR (k.period = '' AND l.period <= k.through))
+    measured = "json_extract(k.measures, '$.through')" if sqlite else "(k.measures ->> 'through')"
+    match = f"""l.deleted_at IS NULL
               AND (k.dimension IN ('total', 'hours', 'evm') OR l.cost_type = k.dimension)
               AND (k.rule IN {ALL_LINE_RULES}
                    OR (k.dimension = 'hours' AND l.counts_hours AND l.hours IS NOT NULL)
                    OR (k.dimension <> 'hours' AND l.counts_amount AND l.kind = 'cost'
                        AND l.amount IS NOT NULL))"""
-    inner = f"""
-        WITH k AS (
-            SELECT v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period,
-                   v.project_id,
-                   CASE WHEN v.period <> '' THEN v.period
-                        ELSE coalesce({through}, '9999-99') END AS through
-            FROM variance v
-        )
-        SELECT k.id AS variance_id, k.through, l.id AS line_id
-        FROM k JOIN actual_line l ON l.project_id = k.project_id
-        WHERE k.subject_type = 'project' AND {match}
-        UNION ALL
-        SELECT k.id, k.through, l.id
-        FROM k
-        JOIN resource r ON r.source || '/' || r.external_id = k.subject_id
-        JOIN actual_line l ON l.resource_id = r.id
-        WHERE k.subject_type = 'resource'
-          AND (k.project_id IS NULL OR l.project_id = k.project_id) AND {match}
-    """
+    # One plain SELECT per subject and period kind, no CTE and no re-join: a variance of one
+    # period joins its lines on (project, period) or (resource, period), an equi-join both
+    # engines plan well, and a filter on variance_id, project or period reaches every branch.
+    subjects = {
+        "project": ("", "l.project_id = k.project_id"),
+        "resource": (
+            " JOIN resource r ON r.source || '/' || r.external_id = k.subject_id",
+            "l.resource_id = r.id AND (k.project_id IS NULL OR l.project_id = k.project_id)",
+        ),
+    }
+    through = f"coalesce({measured}, '9999-99')"
+    # Every branch's `through_period` is TEXT: PostgreSQL flattens a UNION ALL into the query
+    # around it (and pushes filters into it) only when the branches' column types agree.
+    periods = (
+        ("<>", "CAST(k.period AS TEXT)", "l.period = k.period"),
+        ("=", through, f"l.period <= {through}"),
+    )
     cols = ", ".join(
         (
             _money(sqlite, "l.amount", "amount"),
@@ -458,19 +453,22 @@ def variance_lines_sql(sqlite: bool) -> str:
             _money(sqlite, "l.hours", "hours", "numeric(14,4)"),
         )
     )
-    return f"""
-        CREATE VIEW v_variance_lines AS
-        SELECT m.variance_id, v.rule, v.subject_type, v.subject_id, v.dimension,
-               v.period AS variance_period, m.through AS through_period,
+    branches = [
+        f"""
+        SELECT k.id AS variance_id, k.rule, k.subject_type, k.subject_id, k.dimension,
+               k.period AS variance_period, {bound} AS through_period,
                l.id AS line_id, l.source, l.stream, l.external_id, l.project_id,
                p.code AS project_code, l.task_id, l.resource_id, l.kind, l.cost_type, l.period,
                l.posted_on, l.currency, {cols}, l.counts_amount, l.counts_hours,
                l.description, l.source_url
-        FROM ({inner}) m
-        JOIN variance v ON v.id = m.variance_id
-        JOIN actual_line l ON l.id = m.line_id
+        FROM variance k{resource_join}
+        JOIN actual_line l ON {on} AND {period}
         JOIN project p ON p.id = l.project_id
-    """
+        WHERE k.subject_type = '{subject}' AND k.period {op} '' AND {match}"""
+        for subject, (resource_join, on) in subjects.items()
+        for op, bound, period in periods
+    ]
+    return "CREATE VIEW v_variance_lines AS" + "\n        UNION ALL".join(branches)
 
 
 # --- upgrade / downgrade ------------------------------------------------------------------------
