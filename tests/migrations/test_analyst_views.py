@@ -6,11 +6,16 @@ times 10^4 (the helper checks it); both engines then compare `x` as an exact Dec
 
 from __future__ import annotations
 
+import importlib
+import sqlite3
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from ledger.models import Project, Variance
@@ -454,3 +459,61 @@ def test_variance_lines_over_the_key(session: Session) -> None:
     ]
     travel = [r for r in rows if r["variance_id"] == ids["travel_all"]]
     assert [r["through_period"] for r in travel] == ["9999-99", "9999-99"]
+
+
+# --- the exact integer arithmetic the views use --------------------------------------------------
+
+VIEWS_0004 = importlib.import_module("migrations.versions.0004_analyst_views")
+E6 = 10**6
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(-(2 * 10**18), 2 * 10**18), st.integers(0, E6)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_sqlite_ev_is_the_exact_product_rounded_half_up(tasks: list[tuple[int, int]]) -> None:
+    """EV x10^4 = sum(bac_e4 x pct_e4) / 10^6 rounded half away from zero, for task BACs of any
+    sign whose sum stays within 64 bits (as the view's own sum of BAC must): the split products
+    and the integer rounding never overflow, where bac_e4 x pct_e4 alone would."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (bac INTEGER, pct INTEGER)")
+    db.executemany("INSERT INTO t VALUES (?, ?)", tasks)
+    ev = VIEWS_0004._round_e6("e.whole + e.frac / 1000000", "e.frac % 1000000")
+    (got, kind), = db.execute(
+        f"SELECT {ev}, typeof({ev}) FROM (SELECT sum((bac / 1000000) * pct) AS whole,"
+        " sum((bac % 1000000) * pct) AS frac FROM t) e"
+    ).fetchall()  # fmt: skip
+    exact = sum((Decimal(b) * p for b, p in tasks), Decimal(0)) / E6
+    assert kind == "integer"
+    assert got == int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+@pytest.mark.parametrize(
+    "num,den,expected",
+    [
+        (140, 160, 875000), (1, 3, 333333), (2, 3, 666667), (-2, 3, -666667), (2, -3, -666667),
+        (1, 2 * E6, 1), (-1, 2 * E6, -1), (1, 2 * E6 + 1, 0), (0, 5, 0), (7, 0, None),
+        (None, 5, None), (7, None, None),
+    ],
+)  # fmt: skip
+def test_percent_is_rounded_half_away_from_zero_on_both_engines(
+    engine: Engine, num: int | None, den: int | None, expected: int | None
+) -> None:
+    """num / den x 100 to 4 places (x10^4), exact in integers: 1/3 -> 33.3333%, a tie at the
+    fifth place (1 / 2,000,000) rounds away from zero, no capacity gives NULL."""
+    sqlite = engine.dialect.name == "sqlite"
+    expr = VIEWS_0004._pct_e4(sqlite, "x.num", "x.den")
+    kind = "INTEGER" if sqlite else "numeric"
+    with engine.connect() as conn:
+        got = conn.execute(
+            text(
+                f"SELECT {expr} FROM (SELECT CAST(:num AS {kind}) AS num,"
+                f" CAST(:den AS {kind}) AS den) x"
+            ),
+            {"num": num, "den": den},
+        ).scalar_one()
+    assert (None if got is None else int(got)) == expected
