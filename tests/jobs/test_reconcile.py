@@ -42,8 +42,10 @@ def app_for(config: Path, engine: Engine) -> App:
 def test_reconcile_writes_variances_and_a_rerun_changes_nothing(config: Path) -> None:
     first = invoke(config, "reconcile")
     assert first.exit_code == 0, first.output
-    assert "budget_overrun 6, forecast_overrun" not in first.output
-    assert "budget_overrun 6, burn_rate 1" in first.output
+    assert (
+        "budget_overrun 6, forecast_overrun 0, burn_rate 1, hours_overrun 0, over_allocation 0, "
+        "under_utilization 0, source_disagreement 0, data_quality 0\n"
+    ) in first.output
     assert "variances: 7 opened, 0 updated, 0 unchanged" in first.output
     again = invoke(config, "reconcile")
     assert "variances: 0 opened, 0 updated, 7 unchanged, 0 escalated, 0 reopened, 0 resolved" in (

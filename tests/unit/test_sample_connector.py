@@ -75,7 +75,8 @@ def content(r: Any) -> Any:
 
 def test_same_settings_give_identical_pages() -> None:
     """Two connectors with the same settings yield equal pages on every stream."""
-    a, b = sample(reject_every=50), sample(reject_every=50)
+    a = sample(reject_every=50, capacity_hours_per_day=8)
+    b = sample(reject_every=50, capacity_hours_per_day=8)
     for stream in SampleConnector.streams:
         assert read(a, stream) == read(b, stream), stream
 
