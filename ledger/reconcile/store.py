@@ -2,31 +2,60 @@
 (rule, subject_type, subject_id, dimension, period).
 
 - a new key opens a variance;
-- a key seen again updates its measures, thresholds, severity and `as_known_at`;
+- a key seen again with other figures updates its measures, thresholds, severity, message,
+  `as_known_at` and `last_seen_at`; with the same ones (the `fingerprint`) nothing is written:
+  an open variance was seen by every reconcile of its rule since `last_seen_at` (rewriting
+  every open row on every run cost more than all the rules together);
 - a worse severity sets `escalated_at` and moves an acknowledged variance back to open;
 - a resolved key that returns reopens (`reopened_count` + 1);
 - an open or acknowledged key of a rule that ran, in the run's scope, that no finding
   repeated is resolved.
 
-Findings are few (per project, resource and period, never per line), so transitions are
-decided in Python against the stored keys of the rules that ran and written in bulk.
+Set-based: the findings are staged in a TEMP table (COPY on PostgreSQL) and each transition is
+one statement joining the stage to `variance` on its unique key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from ledger import staging
 from ledger.models import Variance, table_of
 from ledger.reconcile.findings import Finding
 from ledger.reconcile.settings import SEVERITY_RANK
+from ledger.types import UtcDateTime
 
 _v = table_of(Variance)
+KEY = ("rule", "subject_type", "subject_id", "dimension", "period")
+
+#: Findings of one run, mirroring `variance`, with the severity's rank.
+stage_finding = staging._mirror(
+    "stage_finding",
+    _v,
+    {"id"},
+    [Column("rank", Integer), Index("ix_stage_finding_key", *KEY)],
+)
 
 
 @dataclass
@@ -39,6 +68,16 @@ class Lifecycle:
     escalated: int = 0
     reopened: int = 0
     resolved: int = 0
+
+
+def fingerprint(f: Finding) -> str:
+    """A hash of what a finding says."""
+    text = json.dumps([f.severity, f.message, f.measures, f.thresholds], sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _rank(column: Any) -> Any:
+    return case(*((column == k, v) for k, v in SEVERITY_RANK.items()), else_=0)
 
 
 def apply_findings(
@@ -56,103 +95,81 @@ def apply_findings(
     stats = Lifecycle()
     if not rules:
         return stats
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for f in findings:
+        rows.setdefault(
+            f.key,
+            {
+                **dict(zip(KEY, f.key, strict=True)),
+                "severity": f.severity,
+                "rank": SEVERITY_RANK[f.severity],
+                "message": f.message,
+                "measures": f.measures,
+                "thresholds": f.thresholds,
+                "project_id": f.project_id,
+                "fingerprint": fingerprint(f),
+            },
+        )
+    staging.fill(session, stage_finding, rows.values())
+    st = stage_finding
+    match = and_(*(st.c[k] == _v.c[k] for k in KEY))
     scope: list[Any] = [_v.c.rule.in_(rules)]
     if project_code is not None:
         scope.append(and_(_v.c.subject_type == "project", _v.c.subject_id == project_code))
-    stored = {
-        (r.rule, r.subject_type, r.subject_id, r.dimension, r.period): r
-        for r in session.execute(
-            select(
-                _v.c.id,
-                _v.c.rule,
-                _v.c.subject_type,
-                _v.c.subject_id,
-                _v.c.dimension,
-                _v.c.period,
-                _v.c.status,
-                _v.c.severity,
-                _v.c.message,
-                _v.c.measures,
-                _v.c.thresholds,
-            ).where(*scope)
-        )
+    live = _v.c.status.in_(("open", "acknowledged"))
+    values = {
+        "severity": st.c.severity,
+        "message": st.c.message,
+        "measures": st.c.measures,
+        "thresholds": st.c.thresholds,
+        "fingerprint": st.c.fingerprint,
+        "as_known_at": as_known_at,
+        "last_seen_at": now,
     }
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    seen: set[tuple[str, str, str, str, str]] = set()
-    for f in findings:
-        if f.key in seen:
-            continue
-        seen.add(f.key)
-        old = stored.get(f.key)
-        values = {
-            "severity": f.severity,
-            "message": f.message,
-            "measures": f.measures,
-            "thresholds": f.thresholds,
-        }
-        if old is None:
-            inserts.append(
-                {
-                    "rule": f.rule,
-                    "subject_type": f.subject_type,
-                    "subject_id": f.subject_id,
-                    "dimension": f.dimension,
-                    "period": f.period,
-                    "status": "open",
-                    "as_known_at": as_known_at,
-                    "first_seen_at": now,
-                    "last_seen_at": now,
-                    "reopened_count": 0,
-                    "project_id": f.project_id,
-                    **values,
-                }
-            )
-            stats.opened += 1
-            continue
-        change: dict[str, Any] = {}
-        if old.status == "resolved":
-            change.update(status="open", resolved_at=None, reopened_count=_v.c.reopened_count + 1)
-            stats.reopened += 1
-        elif SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(old.severity, 0):
-            change.update(escalated_at=now, status="open")
-            stats.escalated += 1
-        same = (
-            old.severity == f.severity
-            and old.message == f.message
-            and old.measures == f.measures
-            and old.thresholds == f.thresholds
-        )
-        if same and not change:
-            stats.unchanged += 1
-            continue
-        updates.append({"_id": old.id, **values, **change, "as_known_at": as_known_at})
-        if not change:
-            stats.updated += 1
-    if inserts:
-        session.execute(insert(_v), inserts)
-    for row in updates:  # few rows; each may set different columns
-        vid = row.pop("_id")
-        row["last_seen_at"] = now
-        session.execute(update(_v).where(_v.c.id == vid).values(**row))
-    gone = [
-        old.id
-        for key, old in stored.items()
-        if key not in seen and old.status in ("open", "acknowledged")
-    ]
-    for i in range(0, len(gone), 500):
-        session.execute(
-            update(_v)
-            .where(_v.c.id.in_(gone[i : i + 500]))
-            .values(status="resolved", resolved_at=now)
-        )
-    stats.resolved = len(gone)
-    # Everything still open in scope was found again by this run.
-    session.execute(
+
+    def run(stmt: Any) -> int:
+        result: Any = session.execute(stmt)
+        return int(result.rowcount or 0)
+
+    stats.resolved = run(
         update(_v)
-        .where(*scope, or_(_v.c.status == "open", _v.c.status == "acknowledged"))
-        .values(last_seen_at=now)
+        .where(*scope, live, ~exists().where(match))
+        .values(status="resolved", resolved_at=now)
     )
+    stats.reopened = run(
+        update(_v)
+        .where(match, _v.c.status == "resolved")
+        .values(**values, status="open", resolved_at=None, reopened_count=_v.c.reopened_count + 1)
+    )
+    stats.escalated = run(
+        update(_v)
+        .where(match, live, st.c.rank > _rank(_v.c.severity))
+        .values(**values, status="open", escalated_at=now)
+    )
+    stats.updated = run(
+        update(_v)
+        .where(
+            match,
+            live,
+            or_(_v.c.fingerprint.is_(None), _v.c.fingerprint != st.c.fingerprint),
+        )
+        .values(**values)
+    )
+    new = ~exists().where(match)
+    stats.opened = int(session.scalar(select(func.count()).select_from(st).where(new)) or 0)
+    session.execute(
+        insert(_v).from_select(
+            [*KEY, "severity", "message", "measures", "thresholds", "project_id", "fingerprint",
+             "status", "as_known_at", "first_seen_at", "last_seen_at", "reopened_count"],
+            select(
+                *(st.c[k] for k in KEY), st.c.severity, st.c.message, st.c.measures,
+                st.c.thresholds, st.c.project_id, st.c.fingerprint,
+                literal("open"), literal(as_known_at, UtcDateTime()),
+                literal(now, UtcDateTime()), literal(now, UtcDateTime()), literal(0),
+            ).where(new),
+        )
+    )  # fmt: skip
+    stats.unchanged = len(rows) - stats.opened - stats.reopened - stats.escalated - stats.updated
     return stats
 
 
