@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import case, func, literal, or_, select, type_coerce, union_all
 
 from ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantine, table_of
 from ledger.reconcile.context import RuleContext
@@ -101,8 +101,7 @@ _LINE_CHECKS: dict[str, tuple[Severity, str]] = {
 
 
 def _line_checks(ctx: RuleContext) -> Any:
-    """(project_id, check, lines) of live lines failing each check, in one pass."""
-    live = [_al.c.deleted_at.is_(None), ctx.in_scope(_al.c.project_id)]
+    """(project_id, lines failing each check...) of live lines, in one pass over the lines."""
     checks = {
         "after_close": (_pr.c.closed_on.is_not(None)) & (_al.c.posted_on > _pr.c.closed_on),
         "outside_dates": or_(
@@ -112,14 +111,17 @@ def _line_checks(ctx: RuleContext) -> Any:
         "missing_fx": _al.c.amount.is_not(None) & _al.c.base_amount.is_(None),
         "negative_hours": _al.c.hours < 0,
     }
-    return union_all(
-        *(
-            select(_al.c.project_id, literal(name).label("check"), func.count().label("lines"))
-            .join(_pr, _pr.c.id == _al.c.project_id)
-            .where(*live, condition, _al.c.project_id != UNMAPPED_ID)
-            .group_by(_al.c.project_id)
-            for name, condition in checks.items()
+    counts = [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in checks.items()]
+    return (
+        select(_al.c.project_id, *counts)
+        .join(_pr, _pr.c.id == _al.c.project_id)
+        .where(
+            _al.c.deleted_at.is_(None),
+            ctx.in_scope(_al.c.project_id),
+            _al.c.project_id != UNMAPPED_ID,
+            or_(*checks.values()),
         )
+        .group_by(_al.c.project_id)
     )
 
 
@@ -134,15 +136,18 @@ def data_quality(ctx: RuleContext) -> list[Finding]:
         info = ctx.projects.get(row.project_id)
         if info is None:
             continue
-        severity, what = _LINE_CHECKS[row.check]
-        out.append(
-            Finding(
-                rule="data_quality", subject_type="project", subject_id=info.code,
-                dimension=row.check, period="", severity=severity,
-                message=f"{info.code}: {row.lines} {what}",
-                measures={"lines": int(row.lines)}, project_id=row.project_id,
-            )
-        )  # fmt: skip
+        for check, (severity, what) in _LINE_CHECKS.items():
+            lines = int(getattr(row, check) or 0)
+            if not lines:
+                continue
+            out.append(
+                Finding(
+                    rule="data_quality", subject_type="project", subject_id=info.code,
+                    dimension=check, period="", severity=severity,
+                    message=f"{info.code}: {lines} {what}",
+                    measures={"lines": lines}, project_id=row.project_id,
+                )
+            )  # fmt: skip
     if ctx.project_id is not None:
         return out  # quarantine and UNMAPPED belong to sources, not to one project
     held = select(_q.c.source, _q.c.stream, func.count()).where(_q.c.status == "open")
