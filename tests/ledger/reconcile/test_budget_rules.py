@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal as D
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,3 +122,34 @@ def test_a_project_run_touches_only_that_projects_variances(session: Session) ->
         ("P2", "budget_overrun", "total", "2025-10"): "resolved",
     }
     assert all(s == "open" for k, s in status.items() if k[0] == "P1")
+
+
+def test_as_known_at_uses_the_budget_as_it_was_then(session: Session) -> None:
+    """P1's October labor budget goes from 1,000 to 2,000 a day later: live, P1 labor to date
+    (2,400 vs 3,000) is no overrun; as known an hour after the first load it still is (2,400 vs
+    2,000), from the budget entries recorded by then."""
+    from ledger.records import BudgetLineRecord, BudgetRecord
+    from tests.builders import load
+    from tests.ledger.reconcile.portfolio import CFG
+
+    base_portfolio(session)
+    raised = BudgetRecord(
+        external_id="P1/CUR", project_ref="P1", kind="current", effective_from=date(2025, 1, 1),
+        lines=tuple(
+            BudgetLineRecord(external_id=f"P1/{ct}/{p}", amount=D(a), currency="USD",
+                             cost_type=ct, period=p)
+            for ct, p, a in (("labor", "2025-09", "1000"), ("labor", "2025-10", "2000"),
+                             ("travel", "2025-10", "500"))
+        ),
+    )  # fmt: skip
+    load(session, [raised], stream="budgets", cfg=CFG, at=NOW + timedelta(days=1))
+    later = NOW + timedelta(days=2)
+    live = {(f.subject_id, f.dimension, f.period) for f in run(session, now=later).findings
+            if f.rule == "budget_overrun"}  # fmt: skip
+    assert ("P1", "labor", "") not in live
+    then = run(session, now=later, as_known_at=NOW + timedelta(hours=1))
+    to_date = [f for f in then.findings
+               if (f.rule, f.subject_id, f.dimension, f.period) == ("budget_overrun", "P1", "labor", "")]  # fmt: skip
+    assert [(f.measures["actual"], f.measures["budget"]) for f in to_date] == [
+        ("2400.00", "2000.00")
+    ]
