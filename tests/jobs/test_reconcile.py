@@ -123,3 +123,20 @@ def test_a_held_lease_queues_and_its_holder_runs_again(config: Path, engine: Eng
     assert outcome.queued and outcome.results == []
     assert other.release_unless_pending() is False  # the request is taken: run once more
     assert other.release_unless_pending() is True
+
+
+def test_variances_as_csv_and_table_and_a_project_run(config: Path) -> None:
+    """CSV has a header and one row per variance; the table names each rule; `reconcile
+    --project P2` reports P2's findings only; an unknown project is one error line."""
+    invoke(config, "reconcile")
+    rows = invoke(config, "variances", "--format", "csv").output.splitlines()
+    assert rows[0].startswith("id,rule,subject_type,subject_id,dimension,period,severity,status")
+    assert len(rows) == 1 + 7
+    table = invoke(config, "variances", "--open", "--project", "P2").output
+    assert table.count("budget_overrun") == 2 and "P1" not in table
+    scoped = invoke(config, "reconcile", "--project", "P2")
+    assert scoped.exit_code == 0, scoped.output
+    assert "budget_overrun 2, forecast_overrun 0, burn_rate 0" in scoped.output
+    assert "variances: 0 opened, 0 updated, 2 unchanged" in scoped.output
+    unknown = invoke(config, "reconcile", "--project", "NOPE")
+    assert (unknown.exit_code, unknown.output) == (1, "error: no project 'NOPE'\n")
