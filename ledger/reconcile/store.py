@@ -11,8 +11,10 @@
 - an open or acknowledged key of a rule that ran, in the run's scope, that no finding
   repeated is resolved.
 
-Set-based: the findings are staged in a TEMP table (COPY on PostgreSQL) and each transition is
-one statement joining the stage to `variance` on its unique key.
+The stored keys of the run's scope are read slim (key, status, fingerprint): unchanged findings
+and the keys to resolve are known from that; only the findings that change something are staged
+in a TEMP table (COPY on PostgreSQL), and each transition is one statement joining the stage to
+`variance` on its unique key.
 """
 
 from __future__ import annotations
@@ -95,27 +97,54 @@ def apply_findings(
     stats = Lifecycle()
     if not rules:
         return stats
-    rows: dict[tuple[str, ...], dict[str, Any]] = {}
-    for f in findings:
-        rows.setdefault(
-            f.key,
-            {
-                **dict(zip(KEY, f.key, strict=True)),
-                "severity": f.severity,
-                "rank": SEVERITY_RANK[f.severity],
-                "message": f.message,
-                "measures": f.measures,
-                "thresholds": f.thresholds,
-                "project_id": f.project_id,
-                "fingerprint": fingerprint(f),
-            },
-        )
-    staging.fill(session, stage_finding, rows.values())
-    st = stage_finding
-    match = and_(*(st.c[k] == _v.c[k] for k in KEY))
     scope: list[Any] = [_v.c.rule.in_(rules)]
     if project_code is not None:
         scope.append(and_(_v.c.subject_type == "project", _v.c.subject_id == project_code))
+    # The stored keys of the run's scope, slim: what deciding "unchanged" and "gone" needs.
+    stored = {
+        tuple(r[1:6]): (r[0], r[6], r[7])
+        for r in session.execute(
+            select(_v.c.id, *(_v.c[k] for k in KEY), _v.c.status, _v.c.fingerprint).where(*scope)
+        )
+    }
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for f in findings:
+        if f.key in rows:
+            continue
+        mark = fingerprint(f)
+        old = stored.get(f.key)
+        if old is not None and old[1] != "resolved" and old[2] == mark:
+            rows[f.key] = {}  # unchanged: nothing to write
+            continue
+        rows[f.key] = {
+            **dict(zip(KEY, f.key, strict=True)),
+            "severity": f.severity,
+            "rank": SEVERITY_RANK[f.severity],
+            "message": f.message,
+            "measures": f.measures,
+            "thresholds": f.thresholds,
+            "project_id": f.project_id,
+            "fingerprint": mark,
+        }
+    changed = [r for r in rows.values() if r]
+    stats.unchanged = len(rows) - len(changed)
+
+    def run(stmt: Any) -> int:
+        result: Any = session.execute(stmt)
+        return int(result.rowcount or 0)
+
+    gone = [v[0] for key, v in stored.items() if key not in rows and v[1] != "resolved"]
+    for i in range(0, len(gone), 500):
+        stats.resolved += run(
+            update(_v)
+            .where(_v.c.id.in_(gone[i : i + 500]))
+            .values(status="resolved", resolved_at=now)
+        )
+    if not changed:
+        return stats
+    staging.fill(session, stage_finding, changed)
+    st = stage_finding
+    match = and_(*(st.c[k] == _v.c[k] for k in KEY))
     live = _v.c.status.in_(("open", "acknowledged"))
     values = {
         "severity": st.c.severity,
@@ -126,16 +155,6 @@ def apply_findings(
         "as_known_at": as_known_at,
         "last_seen_at": now,
     }
-
-    def run(stmt: Any) -> int:
-        result: Any = session.execute(stmt)
-        return int(result.rowcount or 0)
-
-    stats.resolved = run(
-        update(_v)
-        .where(*scope, live, ~exists().where(match))
-        .values(status="resolved", resolved_at=now)
-    )
     stats.reopened = run(
         update(_v)
         .where(match, _v.c.status == "resolved")
@@ -169,7 +188,6 @@ def apply_findings(
             ).where(new),
         )
     )  # fmt: skip
-    stats.unchanged = len(rows) - stats.opened - stats.reopened - stats.escalated - stats.updated
     return stats
 
 
