@@ -51,6 +51,8 @@ class RuleContext:
     as_known_at: datetime | None
     project_id: int | None  # a --project run
     projects: dict[int, ProjectInfo] = field(default_factory=dict)
+    #: What several rules read, computed once per run.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def rule_for(self, name: str, project_id: int) -> RuleSettings:
         info = self.projects.get(project_id)

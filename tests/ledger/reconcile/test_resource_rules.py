@@ -88,3 +88,12 @@ def test_under_utilization_in_past_periods(session: Session) -> None:
     lenient = rules(under_utilization={"high_floor_pct": 20})
     severities = {k: v[0] for k, v in keyed(run(session, lenient), "under_utilization").items()}
     assert severities[("psa/R2", "capacity", "2025-09")] == "medium"
+
+
+def test_a_project_run_does_not_judge_resources(session: Session) -> None:
+    """Resource figures span projects: a run scoped to P1 finds P1's hours overrun only."""
+    hours_portfolio(session)
+    scoped = run(session, rules(), project="P1")
+    assert {(f.rule, f.subject_type, f.subject_id) for f in scoped.findings} == {
+        ("hours_overrun", "project", "P1")
+    }
