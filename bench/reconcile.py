@@ -4,8 +4,9 @@
 
 Two sample sources (a PSA, the authority for projects, labor, hours and budgets, and an ERP
 whose projects link to the PSA's by code), N actual lines between them (70% / 30%), 2,000
-projects, 24 months of budgets, 500 resources with capacity and allocations, progress; months
-up to two before today closed. Then, on the aggregates as the load left them:
+projects, 24 months of budgets, 500 resources with capacity and allocations, progress (every
+50th PSA project plans a tenth of its team's hours, so some work runs over plan); the months
+before the current one closed. Then, on the aggregates as the load left them:
 - the from-scratch aggregate rebuild (`ledger.aggregates.rebuild`), timed on its own;
 - the first reconcile into an empty variance table, and an unchanged re-run; the slower of the
   two is the figure.
@@ -55,7 +56,8 @@ def config(url: str, n: int, tmp: Path) -> App:
                             "pattern": r"^(?P<code>PRJ-\d{4})$", "project": "{code}"}],
         },
         "connectors": {
-            "psa": {**common, "seed": 42, "actuals": n * 7 // 10, "capacity_hours_per_day": 8},
+            "psa": {**common, "seed": 42, "actuals": n * 7 // 10, "capacity_hours_per_day": 8,
+                    "underplanned_every": 50},
             "erp": {**common, "seed": 7, "actuals": n - n * 7 // 10},
         },
         "reconcile": {"rules": {"source_disagreement": {

@@ -54,6 +54,9 @@ class SampleSettings(ConnectorSettings):
     move_every: int = Field(default=0, ge=0)
     #: In round r a line i with (i + r) % k == 0 changes to the next currency (amount converted).
     currency_every: int = Field(default=0, ge=0)
+    #: Project i with i % k == k - 1 plans a tenth of its team's hours (allocations and the
+    #: labor budget): its timecards overrun the plan. 0: off.
+    underplanned_every: int = Field(default=0, ge=0)
     #: Line i with i % k == k - 1 cannot be normalized: Rejected(id, "bad_amount", raw row).
     reject_every: int = Field(default=0, ge=0)
     #: Raise ConnectorTransientError when a read would yield more than this many pages.

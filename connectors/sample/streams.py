@@ -236,10 +236,13 @@ class Structure:
         return 25 * (1 + self.w.h(0x41, p.index * 1024 + member) % 4)
 
     def _planned_hours(self, p: ProjectSpec, member: int, month: date) -> int:
-        """Planned hundredths of an hour of a member in a month of the project."""
+        """Planned hundredths of an hour of a member in a month of the project (a tenth of
+        it on the projects `underplanned_every` picks: their actuals overrun the plan)."""
         start = max(month, p.start)
         finish = min(add_months(month, 1) - timedelta(days=1), p.finish)
-        return working_days(start, finish) * 8 * self._fte(p, member)
+        planned = working_days(start, finish) * 8 * self._fte(p, member)
+        k = self.w.settings.underplanned_every
+        return planned // 10 if k and p.index % k == k - 1 else planned
 
     def _alloc_project(self, i: int) -> str:
         return self.w.projects[self.alloc.locate(i)[0]].key

@@ -566,3 +566,24 @@ def test_capacity_is_a_stream_only_when_asked_for() -> None:
         ("RES-0002", "2025-01", Decimal(184)),
         ("RES-0002", "2025-02", Decimal(160)),
     ]
+
+
+def test_underplanned_projects_plan_a_tenth_of_their_hours() -> None:
+    """underplanned_every = 3: projects 3, 6, 9 and 12 plan a tenth of the hours; the others
+    plan what the default world plans; actual lines do not change."""
+
+    def planned(conn: SampleConnector) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for r in records(read(conn, "allocations")):
+            out[r.project_ref] = out.get(r.project_ref, Decimal(0)) + r.planned_hours
+        return out
+
+    base, under = planned(sample()), planned(sample(underplanned_every=3))
+    picked = {k for k in base if int(k[-4:]) % 3 == 0}
+    assert picked == {"PRJ-0003", "PRJ-0006", "PRJ-0009", "PRJ-0012"}
+    for key, hours in base.items():
+        expected = hours / 10 if key in picked else hours
+        assert abs(under[key] - expected) < Decimal(1), key  # tenths of hundredths round down
+    assert read(sample(actuals=300), "actuals") == read(
+        sample(actuals=300, underplanned_every=3), "actuals"
+    )
