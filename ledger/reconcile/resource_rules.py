@@ -88,8 +88,13 @@ def _resource_period_hours(ctx: RuleContext) -> dict[tuple[int, str], Decimal]:
     return cached
 
 
-def _planned(ctx: RuleContext) -> Any:
-    return _alloc.c.deleted_at.is_(None), ctx.in_scope(_alloc.c.project_id)
+def _planned(ctx: RuleContext) -> tuple[Any, ...]:
+    """Live allocations of the run's scope, from the hours authority when one is configured
+    (rule 8: two sources planning the same project would otherwise count its plan twice;
+    per-portfolio overrides of the hours authority are not applied to plans)."""
+    where: tuple[Any, ...] = (_alloc.c.deleted_at.is_(None), ctx.in_scope(_alloc.c.project_id))
+    authority = ctx.settings.authority.hours
+    return (*where, _alloc.c.source == authority) if authority else where
 
 
 def _over(
@@ -195,7 +200,7 @@ def over_allocation(ctx: RuleContext) -> list[Finding]:
     both = union_all(
         select(_alloc.c.resource_id.label("rid"), _alloc.c.period.label("period"),
                _alloc.c.planned_hours.label("actual"), zero.label("planned"))
-        .where(_alloc.c.deleted_at.is_(None), _alloc.c.resource_id.is_not(None),
+        .where(*_planned(ctx), _alloc.c.resource_id.is_not(None),
                _alloc.c.period >= ctx.period),
         select(_cap.c.resource_id, _cap.c.period, zero, _cap.c.hours)
         .where(_cap.c.period >= ctx.period),

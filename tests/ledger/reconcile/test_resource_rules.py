@@ -97,3 +97,20 @@ def test_a_project_run_does_not_judge_resources(session: Session) -> None:
     assert {(f.rule, f.subject_type, f.subject_id) for f in scoped.findings} == {
         ("hours_overrun", "project", "P1")
     }
+
+
+def test_only_the_hours_authoritys_plan_counts(session: Session) -> None:
+    """The ERP also plans 1,000 h for P1 in 2025-10; psa is the hours authority, so P1's plan
+    stays 200 h and its 230 h still overrun it."""
+    from ledger.models import Project, ProjectLink
+
+    hours_portfolio(session)
+    pid = session.query(Project.id).filter(Project.code == "P1").scalar()
+    session.add(ProjectLink(source="erp", object_type="project", external_id="P1",
+                            project_id=pid, origin="manual", created_at=NOW, updated_at=NOW))  # fmt: skip
+    session.commit()
+    load(session, [AllocationRecord(external_id="E/P1", project_ref="P1", period="2025-10",
+                                    planned_hours=D(1000))],
+         source="erp", stream="allocations", cfg=CFG, at=NOW)  # fmt: skip
+    found = keyed(run(session, rules()), "hours_overrun")
+    assert found[("P1", "hours", "")][1]["planned"] == "200.00"
