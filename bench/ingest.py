@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchdb import ensure_database, fresh
 from sqlalchemy import Engine, text
 
 from connectors.base import ConnectorContext, ReadRequest
@@ -36,8 +37,6 @@ from jobs.app import App
 from jobs.config import parse_config
 from jobs.logconfig import configure_logging
 from jobs.sync import run_sync
-from ledger import migrate
-from ledger.db import make_engine
 from ledger.records import ActualRecord
 
 CEILING_FLOOR = 60_000
@@ -57,15 +56,6 @@ def make_app(url: str, n: int, tmp: Path) -> App:
         "connectors": {"bench": sample_settings(n)},
     }
     return App(parse_config(data, {}, tmp), None)
-
-
-def fresh(url: str) -> Engine:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    migrate.upgrade(engine)
-    return engine
 
 
 def wal_bytes(engine: Engine) -> int:
@@ -177,14 +167,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_sqlite:
             run(f"sqlite:///{tmp}/bench.db", args.n, Path(tmp))
-        admin = make_engine(args.pg.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-        name = args.pg.rsplit("/", 1)[1]
-        with admin.connect() as c:
-            if not c.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-            ).scalar():
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        ensure_database(args.pg)
         pg = run(args.pg, args.n, Path(tmp))
         ceil = ceiling(args.pg, args.n)
     ratio = Decimal(pg["first_rows_per_s"] / ceil).quantize(Decimal("0.001"))

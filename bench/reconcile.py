@@ -26,14 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, func, select, text
+from benchdb import ensure_database, fresh
+from sqlalchemy import func, select
 
 from jobs.app import App
 from jobs.config import parse_config
 from jobs.logconfig import configure_logging
 from jobs.sync import run_sync
-from ledger import aggregates, migrate
-from ledger.db import make_engine
+from ledger import aggregates
 from ledger.models import ActualLine, FiscalPeriod
 from ledger.periods import close_period
 from ledger.reconcile import reconcile
@@ -64,15 +64,6 @@ def config(url: str, n: int, tmp: Path) -> App:
             "pairs": [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]}}},
     }  # fmt: skip
     return App(parse_config(data, {}, tmp), None)
-
-
-def fresh(url: str) -> Engine:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    migrate.upgrade(engine)
-    return engine
 
 
 def load(app: App) -> float:
@@ -147,16 +138,7 @@ def main() -> int:
     results: dict[str, tuple[float, list[str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_postgresql:
-            admin = make_engine(
-                args.pg.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
-            )
-            name = args.pg.rsplit("/", 1)[1]
-            with admin.connect() as c:
-                if not c.execute(
-                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-                ).scalar():
-                    c.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
+            ensure_database(args.pg)
             results["postgresql"] = run(args.pg, args.n, Path(tmp))
         if not args.skip_sqlite:
             results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", args.n, Path(tmp))

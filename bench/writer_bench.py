@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchdb import ensure_database
 from sqlalchemy import text
 
 from ledger import migrate
@@ -142,14 +143,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run(f"sqlite:///{tmp}/bench.db", args.rows, args.batch)
     if args.pg:
-        admin = make_engine(args.pg.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-        name = args.pg.rsplit("/", 1)[1]
-        with admin.connect() as c:
-            if not c.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-            ).scalar():
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        ensure_database(args.pg)
         run(args.pg, args.rows, args.batch)
 
 
