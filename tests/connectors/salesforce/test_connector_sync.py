@@ -4,7 +4,7 @@ ledger's totals per project and currency against what the fake org serves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +30,20 @@ from ledger.models import (
 from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
 
 LINES = ("timecards", "expenses")
+
+
+class Killed(BaseException):
+    """The process dying: not an Exception, so no job boundary catches it."""
+
+
+def die_in(stream: str) -> Callable[[StreamResult], None]:
+    """An on_batch callback that kills the run after the first batch of `stream` commits."""
+
+    def die(outcome: StreamResult) -> None:
+        if outcome.stream == stream:
+            raise Killed
+
+    return die
 
 
 @pytest.fixture(scope="module")
@@ -291,15 +305,8 @@ def test_a_run_killed_between_two_pages_runs_again_to_exact_totals(
     app = sandbox_app(engine, tmp_path, server)
     app.config.ledger.__dict__["batch_rows"] = 5  # small batches: several commits per stream
 
-    class Killed(BaseException):
-        pass
-
-    def die(outcome: StreamResult) -> None:
-        if outcome.stream == "timecards":
-            raise Killed
-
     with pytest.raises(Killed):
-        run_sync(app, "crm", on_batch=die)
+        run_sync(app, "crm", on_batch=die_in("timecards"))
     with app.reading() as s:
         first = s.scalar(
             select(func.count()).select_from(ActualLine).where(ActualLine.stream == "timecards")
@@ -401,15 +408,8 @@ def test_an_interrupted_recovery_read_still_reverses_what_the_log_forgot(
     psa.org.purge_delete_log(psa.org.now())
     app.config.ledger.__dict__["batch_rows"] = 3
 
-    class Killed(BaseException):
-        pass
-
-    def die(outcome: StreamResult) -> None:
-        if outcome.stream == "timecards":
-            raise Killed
-
     with pytest.raises(Killed):
-        run_sync(app, "crm", streams=["timecards"], on_batch=die)
+        run_sync(app, "crm", streams=["timecards"], on_batch=die_in("timecards"))
     result = run_sync(app, "crm", streams=["timecards"])
     assert result.status == "succeeded", result.message
     assert ledger_totals(app, ("timecards",)) == psa.source_totals(("timecards",))
