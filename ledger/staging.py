@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 _META = MetaData()
 
 
-def _mirror(name: str, source: Table, skip: set[str], extra: list[Any]) -> Table:
+def mirror(name: str, source: Table, skip: set[str], extra: list[Any]) -> Table:
+    """A TEMP table with `source`'s columns (all nullable) but `skip`, plus `extra`."""
     cols: list[Column[Any]] = [
         Column(c.name, c.type, nullable=True) for c in source.columns if c.name not in skip
     ]
@@ -35,7 +36,7 @@ def _mirror(name: str, source: Table, skip: set[str], extra: list[Any]) -> Table
 
 
 #: Final versions of actual lines to insert or update (line_id set for updates).
-stage_line = _mirror(
+stage_line = mirror(
     "stage_line",
     table_of(ActualLine),
     {"id", "created_at", "first_run_id"},
@@ -49,7 +50,7 @@ stage_line = _mirror(
 )
 
 #: Entries to append, joined to their line by (source, stream, external_id).
-stage_entry = _mirror(
+stage_entry = mirror(
     "stage_entry",
     table_of(LedgerEntry),
     {"id", "line_id"},
@@ -74,7 +75,7 @@ stage_key = Table(
 )
 
 #: Final versions of budget lines to insert or update.
-stage_budget_line = _mirror(
+stage_budget_line = mirror(
     "stage_budget_line",
     table_of(BudgetLine),
     {"id", "created_at"},

@@ -13,64 +13,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, union_all
+from sqlalchemy import case, func, literal, select, union_all
 
-from ledger.models import BudgetEntry, BudgetLine, BudgetVersion, table_of
+from ledger.reconcile.budget_source import current_versions, version_lines
 from ledger.reconcile.context import RuleContext
 from ledger.reconcile.findings import Finding, knobs, money, pct_over, ratio
 from ledger.types import Money
 
-_bl = table_of(BudgetLine)
-_bv = table_of(BudgetVersion)
-_be = table_of(BudgetEntry)
 TOTAL = "total"
-
-
-def _budget_lines(ctx: RuleContext) -> Any:
-    """(project_id, cost_type, period, base_amount) of the current budgets' counting lines; as
-    known at a past time: the entries recorded by then of the versions current then."""
-    if ctx.as_known_at is not None:
-        at = ctx.as_known_at
-        return (
-            select(
-                _be.c.project_id,
-                _be.c.cost_type,
-                _be.c.period,
-                func.coalesce(_be.c.base_delta, 0).label("base_amount"),
-            )
-            .join(_bv, _bv.c.id == _be.c.version_id)
-            .where(
-                _be.c.counts,
-                _be.c.recorded_at <= at,
-                _bv.c.kind == "current",
-                _bv.c.created_at <= at,
-                or_(_bv.c.superseded_at.is_(None), _bv.c.superseded_at > at),
-                or_(_bv.c.deleted_at.is_(None), _bv.c.deleted_at > at),
-                ctx.in_scope(_be.c.project_id),
-            )
-        )
-    return (
-        select(
-            _bl.c.project_id,
-            _bl.c.cost_type,
-            _bl.c.period,
-            func.coalesce(_bl.c.base_amount, 0).label("base_amount"),
-        )
-        .join(_bv, _bv.c.id == _bl.c.version_id)
-        .where(
-            _bl.c.counts,
-            _bl.c.deleted_at.is_(None),
-            _bv.c.deleted_at.is_(None),
-            _bv.c.kind == "current",
-            _bv.c.superseded_at.is_(None),
-            ctx.in_scope(_bl.c.project_id),
-        )
-    )
 
 
 def _compared(ctx: RuleContext, rule: str, periods: Any, by_period: bool) -> Any:
     """Rows (project_id, dimension, period, actual, budget) over the candidate amount."""
-    budget = _budget_lines(ctx).subquery("b")
+    budget = version_lines(ctx, current_versions(ctx)).subquery("b")
     actual = ctx.actuals().subquery("a")
     total_only = (
         select(budget.c.project_id)
@@ -99,7 +54,7 @@ def _compared(ctx: RuleContext, rule: str, periods: Any, by_period: bool) -> Any
             budget.c.cost_type,
             b_period,
             zero,
-            budget.c.base_amount,
+            budget.c.amount,
         ).where(*b_where),
     ).subquery("u")
     floor = literal(ctx.min_knob(rule, "amount"), Money())

@@ -16,18 +16,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, type_coerce
+from sqlalchemy import case, func, literal, select, type_coerce
 
 from ledger.evm import Evm
-from ledger.models import BudgetEntry, BudgetLine, BudgetVersion, ProgressSnapshot, table_of
+from ledger.models import BudgetVersion, ProgressSnapshot, table_of
+from ledger.reconcile.budget_source import existing_versions, version_lines
 from ledger.reconcile.context import RuleContext
 from ledger.reconcile.findings import Finding, knobs, money, pct_over, ratio
 from ledger.types import Money
 
-_bl = table_of(BudgetLine)
 _bv = table_of(BudgetVersion)
 _ps = table_of(ProgressSnapshot)
-_be = table_of(BudgetEntry)
 HUNDRED = Decimal(100)
 
 
@@ -35,14 +34,6 @@ def _materialized(cte: Any) -> Any:
     """A CTE computed once (PostgreSQL would otherwise inline it into every reference and may
     re-run its window function per joined row)."""
     return cte.prefix_with("MATERIALIZED", dialect="postgresql")
-
-
-def _existing(ctx: RuleContext) -> list[Any]:
-    """Versions that exist (as known at a past time: existed then)."""
-    at = ctx.as_known_at
-    if at is None:
-        return [_bv.c.deleted_at.is_(None)]
-    return [_bv.c.created_at <= at, or_(_bv.c.deleted_at.is_(None), _bv.c.deleted_at > at)]
 
 
 def _baselines(ctx: RuleContext) -> Any:
@@ -62,7 +53,7 @@ def _baselines(ctx: RuleContext) -> Any:
             _bv.c.kind == "baseline",
             _bv.c.effective_from <= ctx.status_date,
             ctx.in_scope(_bv.c.project_id),
-            *_existing(ctx),
+            *existing_versions(ctx),
         )
         .subquery("ranked")
     )
@@ -103,28 +94,7 @@ def _latest_percent(ctx: RuleContext, task_level: bool) -> Any:
 def evm_rows(ctx: RuleContext) -> dict[int, Evm]:
     """BAC, PV, EV and AC per project that has a baseline in force."""
     bv = _baselines(ctx)
-    if ctx.as_known_at is None:
-        lines_q = (
-            select(
-                _bl.c.project_id,
-                _bl.c.task_id,
-                _bl.c.period,
-                func.coalesce(_bl.c.base_amount, 0).label("amount"),
-            )
-            .join(bv, bv.c.id == _bl.c.version_id)
-            .where(_bl.c.counts, _bl.c.deleted_at.is_(None))
-        )
-    else:  # the baseline's entries recorded by then
-        lines_q = (
-            select(
-                _be.c.project_id,
-                _be.c.task_id,
-                _be.c.period,
-                func.coalesce(_be.c.base_delta, 0).label("amount"),
-            )
-            .join(bv, bv.c.id == _be.c.version_id)
-            .where(_be.c.counts, _be.c.recorded_at <= ctx.as_known_at)
-        )
+    lines_q = version_lines(ctx, bv)
     lines = lines_q.cte("bl").prefix_with("MATERIALIZED", dialect="postgresql")
     budget = _budget(ctx, lines, ctx.period)
     earned = _earned(ctx, lines)

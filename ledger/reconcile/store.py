@@ -52,7 +52,7 @@ _v = table_of(Variance)
 KEY = ("rule", "subject_type", "subject_id", "dimension", "period")
 
 #: Findings of one run, mirroring `variance`, with the severity's rank.
-stage_finding = staging._mirror(
+stage_finding = staging.mirror(
     "stage_finding",
     _v,
     {"id"},
