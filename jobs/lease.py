@@ -32,6 +32,21 @@ class LeaseHeld(RuntimeError):
     """Another holder has the lease; the message says which run since when."""
 
 
+@dataclass(frozen=True)
+class Held:
+    """Who holds a lease another caller asked for: its run (None while the run is starting)
+    and since when. `str()` is the operator's description."""
+
+    run_id: int | None
+    since: datetime | None
+
+    def __str__(self) -> str:
+        since = self.since.strftime("%H:%M") if self.since else "?"
+        if self.run_id:
+            return f"run {self.run_id} since {since} UTC"
+        return f"a run starting since {since} UTC"
+
+
 class LeaseLost(RuntimeError):
     """This holder's lease expired and was taken over: its work must not commit."""
 
@@ -50,10 +65,10 @@ class Lease:
     holder: str
     ttl: timedelta
 
-    def acquire(self, now: datetime | None = None) -> str | None:
-        """Take the lease when free or expired. Returns None on success, else the holder's
-        description ("run N since HH:MM UTC"). The previous holder's run, if it was left
-        running with an expired lease, is marked abandoned."""
+    def acquire(self, now: datetime | None = None) -> Held | None:
+        """Take the lease when free or expired. Returns None on success, else who holds it
+        (`str()`: "run N since HH:MM UTC"). The previous holder's run, if it was left running
+        with an expired lease, is marked abandoned."""
         now = now or utcnow()
         expiry = now - self.ttl
         with self.engine.begin() as conn:
@@ -83,12 +98,7 @@ class Lease:
             row = conn.execute(
                 select(_lock.c.run_id, _lock.c.acquired_at).where(_lock.c.connector == self.name)
             ).one()
-        since = row.acquired_at.strftime("%H:%M") if row.acquired_at else "?"
-        return (
-            f"run {row.run_id} since {since} UTC"
-            if row.run_id
-            else f"a run starting since {since} UTC"
-        )
+        return Held(row.run_id, row.acquired_at)
 
     def _abandon_orphans(self, conn: Connection, now: datetime) -> None:
         res = conn.execute(

@@ -86,7 +86,8 @@ class RunRecorder:
         self.conn, self.connector, self.dry_run = conn, connector, dry_run
         self.run_id: int | None = None
 
-    def open(self, trigger: str, options: dict[str, Any]) -> SyncResult:
+    def open(self, trigger: str, options: dict[str, Any], holder: str | None = None) -> SyncResult:
+        """Insert the run row (`running`, by `holder`), in a transaction of its own."""
         if self.dry_run:
             return SyncResult(None, self.connector, dry_run=True)
         with self.conn.begin():
@@ -98,10 +99,21 @@ class RunRecorder:
                     trigger=trigger,
                     options=options,
                     started_at=utcnow(),
+                    holder=holder,
                 )
                 .returning(SyncRun.id)
             ).scalar_one()
         return SyncResult(self.run_id, self.connector)
+
+    def adopt(self, run_id: int | None) -> SyncResult:
+        """Record into a run row opened before (`open` on another connection); None: a dry
+        run, which writes nothing."""
+        if self.dry_run:
+            return SyncResult(None, self.connector, dry_run=True)
+        if run_id is None:
+            raise ValueError("a run that writes needs its run row (start_sync opens it)")
+        self.run_id = run_id
+        return SyncResult(run_id, self.connector)
 
     def stream(self, outcome: StreamResult, conn: Connection | None = None) -> None:
         """Write the stream's figures: in `conn`'s open transaction, else in one of its own."""

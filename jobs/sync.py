@@ -21,7 +21,7 @@ from datetime import time as dtime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -41,11 +41,11 @@ from connectors.errors import (
     SourceError,
 )
 from jobs.app import App
-from jobs.lease import Heartbeat, Lease, LeaseLost, new_holder
+from jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
 from jobs.run_records import RunRecorder, StreamResult, SyncResult
 from ledger import aggregates
 from ledger.calendar import period_key
-from ledger.models import Project, ProjectLink, SyncState, table_of, utcnow
+from ledger.models import Project, ProjectLink, SyncRun, SyncState, table_of, utcnow
 from ledger.periods import PeriodIndex
 from ledger.records import ActualRecord
 from ledger.scopes import end_scope, forget_scope, record_seen
@@ -57,6 +57,10 @@ log = structlog.get_logger(__name__)
 
 class AlreadyRunning(RuntimeError):
     """The connector's lease is held: "already running: run N since HH:MM UTC"."""
+
+    def __init__(self, held: Held) -> None:
+        super().__init__(f"already running: {held}")
+        self.run_id = held.run_id
 
 
 class SyncCancelled(Exception):
@@ -105,29 +109,126 @@ def run_sync(
 ) -> SyncResult:
     """Run one sync of connector `name`. Raises AlreadyRunning when its lease is held (no
     run row is written) and ConnectorConfigError for an unknown connector or bad settings."""
+    if dry_run:
+        run = _prepare(app, name, connector, allow_mass_delete, dry_run=True)
+        try:
+            run.select(full, since, streams, project, period)
+            run.cancel, run.on_batch = cancel or run.cancel, on_batch
+            return run.execute(None, None)
+        finally:
+            run.connector.close()
+    started = start_sync(
+        app,
+        name,
+        full,
+        since,
+        streams,
+        project,
+        period,
+        allow_mass_delete,
+        trigger=trigger,
+        connector=connector,
+        holder=holder,
+    )
+    return started.execute(cancel, on_batch)
+
+
+@dataclass
+class StartedSync:
+    """A run that holds its connector's lease and has its `sync_run` row: `execute` it, in
+    this thread or another, or `discard` it. Either one releases the lease."""
+
+    run: _Run
+    lease: Lease
+    run_id: int
+    trigger: str
+
+    @property
+    def connector(self) -> Connector:
+        return self.run.connector
+
+    def execute(
+        self,
+        cancel: threading.Event | None = None,
+        on_batch: Callable[[StreamResult], None] | None = None,
+    ) -> SyncResult:
+        """Read the selected streams (DESIGN.md rules 4-5) and finish the run row."""
+        self.run.cancel = cancel or self.run.cancel
+        self.run.on_batch = on_batch
+        try:
+            with Heartbeat(self.lease) as heartbeat:
+                self.run.heartbeat = heartbeat
+                return self.run.execute(self.lease, self.run_id)
+        finally:
+            self.lease.release()
+            self.run.connector.close()  # its sessions and sockets, on every path
+
+    def discard(self, message: str) -> None:
+        """Never execute it: the run ends interrupted with `message` and the lease is freed."""
+        try:
+            with self.run.app.engine.begin() as conn:
+                conn.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == self.run_id, SyncRun.status == "running")
+                    .values(status="interrupted", finished_at=utcnow(), message=message)
+                )
+        finally:
+            self.lease.release()
+            self.run.connector.close()
+
+
+def start_sync(
+    app: App,
+    name: str,
+    full: bool = False,
+    since: date | None = None,
+    streams: list[str] | None = None,
+    project: str | None = None,
+    period: str | None = None,
+    allow_mass_delete: bool = False,
+    *,
+    trigger: str = "cli",
+    connector: Connector | None = None,
+    holder: str | None = None,
+) -> StartedSync:
+    """Take connector `name`'s lease and open its run row, ready to execute. Raises
+    AlreadyRunning when the lease is held (no run row is written), ConnectorConfigError for an
+    unknown connector, bad settings or a selection the connector cannot read."""
+    run = _prepare(app, name, connector, allow_mass_delete, dry_run=False)
+    try:
+        run.select(full, since, streams, project, period)
+        lease = Lease(app.engine, name, holder or new_holder(), app.settings.lease_ttl)
+        held = lease.acquire()
+        if held is not None:
+            raise AlreadyRunning(held)
+        try:
+            with app.engine.connect() as conn:
+                opened = RunRecorder(conn, name, False).open(
+                    trigger, run.options(), holder=lease.holder
+                )
+                assert opened.run_id is not None
+                with conn.begin():
+                    lease.attach(conn, opened.run_id)
+        except BaseException:
+            lease.release()
+            raise
+    except BaseException:
+        run.connector.close()
+        raise
+    log.info("sync_run_started", connector=name, run_id=opened.run_id, trigger=trigger)
+    return StartedSync(run, lease, opened.run_id, trigger)
+
+
+def _prepare(
+    app: App, name: str, connector: Connector | None, allow_mass_delete: bool, *, dry_run: bool
+) -> _Run:
     cfg = app.config.connectors.get(name)
     if cfg is None:
         known = ", ".join(sorted(app.config.connectors)) or "none configured"
         raise ConnectorConfigError(f"unknown connector {name!r} (configured: {known})")
     if connector is None:
         connector = app.connector(name)
-    try:
-        run = _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete, cancel, on_batch)
-        run.select(full, since, streams, project, period)
-        if dry_run:
-            return run.execute(None, trigger)
-        lease = Lease(app.engine, name, holder or new_holder(), app.settings.lease_ttl)
-        held_by = lease.acquire()
-        if held_by is not None:
-            raise AlreadyRunning(f"already running: {held_by}")
-        try:
-            with Heartbeat(lease) as heartbeat:
-                run.heartbeat = heartbeat
-                return run.execute(lease, trigger)
-        finally:
-            lease.release()
-    finally:
-        connector.close()  # its sessions and sockets, on every path (dry runs, refusals)
+    return _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete, None, None)
 
 
 class _Run:
@@ -228,15 +329,13 @@ class _Run:
 
     # --- the run -------------------------------------------------------------------------
 
-    def execute(self, lease: Lease | None, trigger: str) -> SyncResult:
+    def execute(self, lease: Lease | None, run_id: int | None) -> SyncResult:
+        """Run the streams; `run_id` is the run row `start_sync` opened (None: a dry run)."""
         self.lease = lease
         with self.app.engine.connect() as conn:
             self.conn = conn
             recorder = RunRecorder(conn, self.name, self.dry_run)
-            result = recorder.open(trigger, self._options())
-            if lease is not None and result.run_id is not None:
-                with conn.begin():
-                    lease.attach(conn, result.run_id)
+            result = recorder.adopt(run_id)
             outer = conn.begin() if self.dry_run else None
             try:
                 self._streams(result, recorder)
@@ -255,7 +354,7 @@ class _Run:
         )
         return result
 
-    def _options(self) -> dict[str, Any]:
+    def options(self) -> dict[str, Any]:
         return {
             "full": self.full,
             "since": self.since.isoformat() if self.since else None,
@@ -554,4 +653,4 @@ class _Run:
                 log.info("aggregates_rebuilt", connector=self.name)
 
 
-__all__ = ["AlreadyRunning", "StreamResult", "SyncResult", "run_sync"]
+__all__ = ["AlreadyRunning", "StartedSync", "StreamResult", "SyncResult", "run_sync", "start_sync"]

@@ -133,6 +133,7 @@ class SampleConnector(Connector):
             scope=scope,
             checkpoints=cp,
             fail_after=self.config.fail_after_pages,
+            delay=self.config.page_delay,
             what=f"{self.name}.{stream}",
         )
 

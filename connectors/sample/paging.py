@@ -8,6 +8,7 @@ of one page gets a second, empty page for its ScopeEnd.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,14 +76,18 @@ def pages(
     checkpoints: bool,
     fail_after: int | None = None,
     what: str = "read",
+    delay: float = 0,
 ) -> Iterator[Page]:
     """The pages of a read. `scope`: wrap them in ScopeStart/ScopeEnd of that key.
     `checkpoints`: set each page's checkpoint (off for a scope that is a part of the stream).
-    Raises ConnectorTransientError before a page past `fail_after`."""
+    Raises ConnectorTransientError before a page past `fail_after`; waits `delay` seconds
+    before each page."""
     yielded = 0
 
     def page(chunk: Chunk | None, marker: ScopeStart | ScopeEnd | None, last: Any) -> Page:
         nonlocal yielded
+        if delay:
+            time.sleep(delay)
         if fail_after is not None and yielded >= fail_after:
             raise ConnectorTransientError(f"{what}: the sample fails after {fail_after} pages")
         yielded += 1

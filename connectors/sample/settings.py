@@ -61,6 +61,9 @@ class SampleSettings(ConnectorSettings):
     reject_every: int = Field(default=0, ge=0)
     #: Raise ConnectorTransientError when a read would yield more than this many pages.
     fail_after_pages: int | None = Field(default=None, ge=0)
+    #: Seconds the source takes to serve each page (a slow source: to watch a run, cancel it or
+    #: stop the service in the middle of it). 0: as fast as the generator goes.
+    page_delay: float = Field(default=0, ge=0, le=60)
     #: check() raises ConnectorConfigError.
     check_fails: bool = False
 

@@ -35,7 +35,7 @@ def test_two_processes_one_loads_the_other_is_refused(engine: Engine, tmp_path: 
     url = engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "tests.jobs.slow_sync", url, str(tmp_path)]
-    first = subprocess.Popen([*cmd, "6", "0.5"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen([*cmd, "8", "1.0"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while _scalar(engine, "SELECT count(*) FROM sync_lock WHERE run_id IS NOT NULL") == 0:
         assert time.monotonic() < deadline, "the first process never took the lease"
@@ -49,7 +49,7 @@ def test_two_processes_one_loads_the_other_is_refused(engine: Engine, tmp_path: 
     assert second.stdout.strip() == f"already running: run 1 since {since.strftime('%H:%M')} UTC"
     assert out.strip() == "run 1 succeeded"
     assert _scalar(engine, "SELECT count(*) FROM sync_run") == 1
-    assert _scalar(engine, "SELECT count(*) FROM actual_line") == 6
+    assert _scalar(engine, "SELECT count(*) FROM actual_line") == 8
 
 
 def test_expired_lease_is_taken_over_and_the_stalled_run_cannot_commit(engine: Engine, tmp_path: Path) -> None:
