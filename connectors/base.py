@@ -155,6 +155,19 @@ class SourceTotal:
     amount: Decimal
 
 
+@dataclass(frozen=True)
+class Allowance:
+    """A source's metered API allowance as last seen: requests used of the limit (Salesforce:
+    the rolling 24-hour `DailyApiRequests`)."""
+
+    used: int
+    limit: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
 @dataclass
 class ConnectorContext:
     """What every connector gets besides its own settings: its name, the source-call timeouts
@@ -209,6 +222,11 @@ class Connector(ABC):
     def control_totals(self, stream: str) -> Sequence[SourceTotal] | None:
         """The source's count and amount per project and currency of the stream's counting
         rows, or None when the connector cannot aggregate this stream at the source."""
+        return None
+
+    def api_allowance(self) -> Allowance | None:
+        """The source's API allowance as this connector's last call saw it; None when the
+        source does not meter calls or no call was made yet."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -175,7 +175,7 @@ class ReconcileConfig(ReconcileRules):
     after_sync: bool = True
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -193,6 +193,9 @@ class ServiceConfig(_Section):
     read_requires_token: bool = False
     stop_timeout: PositiveDuration = timedelta(seconds=8)
     webhooks: list[SecretStr] = Field(default_factory=list)
+    #: Each webhook POST gives up after this long; a failed one is tried this many times in all.
+    webhook_timeout: PositiveDuration = timedelta(seconds=5)
+    webhook_attempts: int = Field(default=3, ge=1, le=10)
     #: Time zone of cron schedules.
     timezone: str = "UTC"
 
@@ -223,7 +226,7 @@ class ServiceConfig(_Section):
     def _token(self) -> ServiceConfig:
         if self.api_token is None and self.read_requires_token:
             raise _Problems([(("read_requires_token",), "needs service.api_token")])
-        if self.api_token is None and not _is_loopback(self.host):
+        if self.api_token is None and not is_loopback(self.host):
             raise _Problems(
                 [(("api_token",), f"required when host is not loopback ({self.host!r})")]
             )

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from jobs.app import App
 from jobs.lease import Heartbeat, Lease, new_holder
+from ledger.models import Variance
 from ledger.periods import ensure_periods
 from ledger.reconcile import ReconcileResult, reconcile
 
@@ -23,12 +26,27 @@ log = structlog.get_logger(__name__)
 LEASE = "@reconcile"
 
 
+@dataclass(frozen=True)
+class Raised:
+    """A variance that became high and open in a run: opened, escalated or reopened."""
+
+    id: int
+    rule: str
+    subject_type: str
+    subject_id: str
+    dimension: str
+    period: str
+    message: str | None
+
+
 @dataclass
 class ReconcileOutcome:
-    """What a trigger did: the runs it made (the last one's result), or that it queued one."""
+    """What a trigger did: the runs it made (the last one's result), or that it queued one;
+    `raised`: the variances its runs made high and open (for notifications)."""
 
     results: list[ReconcileResult] = field(default_factory=list)
     queued: bool = False
+    raised: list[Raised] = field(default_factory=list)
 
     @property
     def last(self) -> ReconcileResult | None:
@@ -78,7 +96,9 @@ def run_reconcile(
     try:
         with Heartbeat(lease):
             while True:
-                outcome.results.append(_live(app, project))
+                result, raised = _live(app, project)
+                outcome.results.append(result)
+                outcome.raised.extend(raised)
                 if lease.release_unless_pending():
                     break
                 log.info("reconcile_rerun", reason="requested while running")
@@ -88,11 +108,26 @@ def run_reconcile(
     return outcome
 
 
-def _live(app: App, project: str | None) -> ReconcileResult:
+def _high_open(session: Session) -> set[int]:
+    return set(
+        session.scalars(
+            select(Variance.id).where(Variance.severity == "high", Variance.status == "open")
+        )
+    )
+
+
+def _live(app: App, project: str | None) -> tuple[ReconcileResult, list[Raised]]:
     now = _now()
     with app.transaction() as session:
         ensure_periods(session, app.settings.calendar, now.date(), now.date())
+        before = _high_open(session)
         result = reconcile(session, app.settings, app.config.reconcile, now=now, project=project)
+        new = sorted(_high_open(session) - before)
+        raised = [
+            Raised(v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period, v.message)
+            for i in range(0, len(new), 500)
+            for v in session.scalars(select(Variance).where(Variance.id.in_(new[i : i + 500])))
+        ]
     lc = result.lifecycle
     log.info(
         "reconcile_finished",
@@ -102,5 +137,6 @@ def _live(app: App, project: str | None) -> ReconcileResult:
         resolved=lc.resolved if lc else 0,
         escalated=lc.escalated if lc else 0,
         reopened=lc.reopened if lc else 0,
+        raised_high=len(raised),
     )
-    return result
+    return result, raised

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 from connectors.base import (
+    Allowance,
     Connector,
     ConnectorContext,
     ConnectorSettings,
@@ -109,6 +110,11 @@ class SalesforceConnector(Connector):
         """COUNT() and SUM(amount) per project and currency of the rows that count."""
         reader = self._reader(stream)
         return reader.control_totals()
+
+    def api_allowance(self) -> Allowance | None:
+        """`DailyApiRequests` from the last `Sforce-Limit-Info` header seen."""
+        usage = self._client.usage if self._client is not None else None
+        return Allowance(*usage) if usage is not None else None
 
     def close(self) -> None:
         if self._client is not None:

@@ -26,6 +26,7 @@ from jobs.cli import (
     report,
     runs,
     sandbox,
+    serve,
     sync,
     verify,
 )
@@ -96,6 +97,7 @@ def make_cli() -> typer.Typer:
     cli.command("demo")(demo.demo)
     cli.command("report")(report.report)
     cli.command("sandbox")(sandbox.sandbox)
+    cli.command("serve")(serve.serve)
     return cli
 
 

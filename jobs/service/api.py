@@ -1,0 +1,298 @@
+"""The HTTP API of `pmo-ledger serve` (FastAPI; the OpenAPI spec is at `/openapi.json`).
+
+- `GET /healthz` liveness; `GET /readyz` database reachable and migrations at head (503 if not);
+- `GET /metrics` Prometheus (jobs.service.metrics);
+- `GET /runs`, `GET /runs/{id}`; `POST /syncs/{connector}` (202 with the run id; 409 with the
+  running run's id when the connector's lease is held);
+- `GET /variances`, `POST /variances/{id}/ack`.
+
+Write endpoints need `Authorization: Bearer <[service] api_token>`, compared in constant time;
+with no token configured they are refused (403). Read endpoints need it too when
+`read_requires_token`. `/healthz`, `/readyz` and `/metrics` are always open (probes and
+scrapers).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the parameters' annotations, and
+# the connector path parameter's names are a local of create_api.
+
+import hmac
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import case, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.errors import ConnectorConfigError
+from jobs.app import SchemaNotCurrentError
+from jobs.service import schemas
+from jobs.service.metrics import registry
+from jobs.service.worker import ServiceStopping, Worker
+from jobs.sync import AlreadyRunning
+from ledger import migrate
+from ledger.models import SyncRun, SyncRunStream, Variance, utcnow
+from ledger.reconcile.store import acknowledge
+
+RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", "abandoned"]
+VarianceStatus = Literal["open", "acknowledged", "resolved"]
+Severity = Literal["high", "medium", "low"]
+#: Listing order of severities.
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+#: Ids are INTEGER columns.
+MAX_ID = 2**31 - 1
+
+
+def _package_version() -> str:
+    try:
+        return version("pmo-ledger")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _problem(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": schemas.Problem, "description": description}}
+
+
+UNAUTHORIZED = {
+    **_problem(401, "Missing or wrong bearer token"),
+    **_problem(403, "Write endpoints are off: no api_token is configured"),
+}
+UNAVAILABLE = _problem(503, "The ledger database is unreachable or not at the current schema")
+
+
+def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: False) -> FastAPI:
+    """The API over `worker` (its App, its runs)."""
+    app = worker.app
+    cfg = app.config.service
+    connectors = sorted(app.config.connectors)
+    bearer = HTTPBearer(auto_error=False, description="[service] api_token")
+    metrics = registry(worker)
+
+    def token_ok(credentials: HTTPAuthorizationCredentials | None) -> None:
+        assert cfg.api_token is not None
+        expected = cfg.api_token.get_secret_value().encode()
+        given = credentials.credentials.encode() if credentials is not None else b""
+        if credentials is None or not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    def write_access(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        if cfg.api_token is None:
+            raise HTTPException(403, "write endpoints are off: set [service] api_token")
+        token_ok(credentials)
+
+    def read_access(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        token_ok(credentials)
+
+    reads: list[Any] = [Depends(read_access)] if cfg.read_requires_token else []
+    read_errors = {**(UNAUTHORIZED if cfg.read_requires_token else {}), **UNAVAILABLE}
+    api = FastAPI(
+        title="pmo-ledger",
+        version=_package_version(),
+        description="Operator API of the pmo-ledger service: runs, syncs, variances, health.",
+    )
+
+    @api.exception_handler(SQLAlchemyError)
+    async def _database(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        reason = app.scrub(" ".join(str(getattr(exc, "orig", None) or exc).split()))
+        return JSONResponse({"detail": f"ledger database error: {reason}"}, status_code=503)
+
+    @api.exception_handler(SchemaNotCurrentError)
+    async def _schema(_request: Request, exc: SchemaNotCurrentError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    # --- probes ----------------------------------------------------------------------------
+
+    @api.get("/healthz", tags=["health"])
+    def healthz() -> schemas.Health:
+        """Liveness: the process answers."""
+        return schemas.Health(
+            status="ok",
+            scheduler="running" if scheduler_running() else "stopped",
+            running_runs=worker.running(),
+        )
+
+    @api.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"model": schemas.Ready, "description": "Not ready"}},
+    )
+    def readyz(response: Response) -> schemas.Ready:
+        """Readiness: the ledger database answers and is migrated to the code's head."""
+        try:
+            current = migrate.at_head(app.engine)
+        except SQLAlchemyError as exc:
+            response.status_code = 503
+            reason = app.scrub(" ".join(str(getattr(exc, "orig", None) or exc).split()))
+            return schemas.Ready(
+                status="not ready", database="unreachable", schema_current=False, detail=reason
+            )
+        if not current:
+            response.status_code = 503
+            return schemas.Ready(
+                status="not ready",
+                database="reachable",
+                schema_current=False,
+                detail="run: pmo-ledger db upgrade",
+            )
+        return schemas.Ready(status="ready", database="reachable", schema_current=True)
+
+    @api.get(
+        "/metrics",
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
+    def get_metrics() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    # --- runs ------------------------------------------------------------------------------
+
+    @api.get("/runs", tags=["runs"], dependencies=reads, responses=read_errors)
+    def list_runs(
+        connector: Annotated[str | None, Query(max_length=100)] = None,
+        status: RunStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[schemas.RunOut]:
+        """Sync runs, newest first."""
+        q = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+        if connector is not None:
+            q = q.where(SyncRun.connector == connector)
+        if status is not None:
+            q = q.where(SyncRun.status == status)
+        with app.reading() as s:
+            return [schemas.RunOut.model_validate(r, from_attributes=True) for r in s.scalars(q)]
+
+    @api.get(
+        "/runs/{run_id}",
+        tags=["runs"],
+        dependencies=reads,
+        responses={**read_errors, **_problem(404, "No such run")},
+    )
+    def get_run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> schemas.RunDetail:
+        """One run with its figures per stream."""
+        with app.reading() as s:
+            run = s.get(SyncRun, run_id)
+            if run is None:
+                raise HTTPException(404, f"no run {run_id}")
+            streams = s.scalars(
+                select(SyncRunStream)
+                .where(SyncRunStream.run_id == run_id)
+                .order_by(SyncRunStream.started_at, SyncRunStream.stream)
+            ).all()
+            out = schemas.RunOut.model_validate(run, from_attributes=True)
+            return schemas.RunDetail(
+                **out.model_dump(),
+                streams=[
+                    schemas.StreamOut.model_validate(r, from_attributes=True) for r in streams
+                ],
+            )
+
+    @api.post(
+        "/syncs/{connector}",
+        tags=["runs"],
+        status_code=202,
+        dependencies=[Depends(write_access)],
+        responses={
+            **UNAUTHORIZED,
+            **UNAVAILABLE,
+            **_problem(404, "No such connector"),
+            409: {"model": schemas.Conflict, "description": "A run of the connector is going"},
+            **_problem(400, "The connector cannot run as configured"),
+        },
+    )
+    def trigger_sync(
+        connector: Annotated[
+            str, Path(max_length=100, json_schema_extra={"enum": connectors} if connectors else {})
+        ],
+        body: schemas.SyncRequest | None = None,
+    ) -> Any:
+        """Start a sync of `connector` now; returns its run id. 409 while one is running."""
+        if connector not in app.config.connectors:
+            raise HTTPException(404, f"no connector {connector!r} is configured")
+        request = body or schemas.SyncRequest()
+        app.require_head()
+        try:
+            started = worker.start(connector, full=request.full, since=request.since, trigger="api")
+        except AlreadyRunning as exc:
+            return JSONResponse({"detail": str(exc), "run_id": exc.run_id}, status_code=409)
+        except ServiceStopping as exc:
+            raise HTTPException(503, str(exc)) from None
+        except ConnectorConfigError as exc:
+            raise HTTPException(400, str(exc)) from None
+        worker.submit(started)
+        return schemas.SyncStarted(
+            run_id=started.run_id,
+            connector=connector,
+            status="running",
+            url=f"/runs/{started.run_id}",
+        )
+
+    # --- variances -------------------------------------------------------------------------
+
+    @api.get("/variances", tags=["variances"], dependencies=reads, responses=read_errors)
+    def list_variances(
+        status: VarianceStatus | None = None,
+        open_only: Annotated[
+            bool, Query(alias="open", description="Only open and acknowledged ones.")
+        ] = False,
+        project: Annotated[str | None, Query(max_length=255)] = None,
+        rule: Annotated[str | None, Query(max_length=40)] = None,
+        severity: Severity | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[schemas.VarianceOut]:
+        """Variances, most severe and newest first."""
+        rank = case(SEVERITY_ORDER, value=Variance.severity, else_=len(SEVERITY_ORDER))
+        q = select(Variance).order_by(rank, Variance.id.desc()).limit(limit)
+        if status is not None:
+            q = q.where(Variance.status == status)
+        if open_only:
+            q = q.where(Variance.status != "resolved")
+        if project is not None:
+            q = q.where(Variance.subject_type == "project", Variance.subject_id == project)
+        if rule is not None:
+            q = q.where(Variance.rule == rule)
+        if severity is not None:
+            q = q.where(Variance.severity == severity)
+        with app.reading() as s:
+            return [
+                schemas.VarianceOut.model_validate(v, from_attributes=True) for v in s.scalars(q)
+            ]
+
+    @api.post(
+        "/variances/{variance_id}/ack",
+        tags=["variances"],
+        dependencies=[Depends(write_access)],
+        responses={
+            **UNAUTHORIZED,
+            **UNAVAILABLE,
+            **_problem(404, "No such variance"),
+            **_problem(409, "The variance is resolved"),
+        },
+    )
+    def ack_variance(
+        variance_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: schemas.AckRequest
+    ) -> schemas.VarianceOut:
+        """Acknowledge a variance with a note: it stays listed until resolved, and comes back
+        to open if it gets worse."""
+        with app.transaction() as s:
+            try:
+                v = acknowledge(s, variance_id, body.note, body.by or "api", utcnow())
+            except LookupError as exc:
+                raise HTTPException(404, str(exc.args[0] if exc.args else exc)) from None
+            except ValueError as exc:
+                raise HTTPException(409, str(exc)) from None
+            s.flush()
+            return schemas.VarianceOut.model_validate(v, from_attributes=True)
+
+    return api

@@ -1,0 +1,130 @@
+"""`pmo-ledger serve`: the scheduler, the worker and the HTTP API in one process.
+
+`serve` owns the signal handling: uvicorn runs in a thread of its own with its signal capture
+replaced by nothing, and SIGTERM or SIGINT only set the stop event. Then, in order: the
+scheduler stops (no job starts), the runner's cancel event is set (new triggers get 503; runs
+stop at their next page boundary, committing the pages they hold), the worker waits at most
+`[service] stop_timeout` for them, marks the runs still going interrupted and frees their
+leases; the HTTP server closes, queued webhooks get what time is left, and the process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import structlog
+import uvicorn
+
+from jobs.app import App
+from jobs.service.api import create_api
+from jobs.service.notify import Notifier
+from jobs.service.schedule import build_scheduler
+from jobs.service.worker import Worker
+
+log = structlog.get_logger(__name__)
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: `serve` handles SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Service:
+    """One `serve` process: see the module docstring. `start` then `stop` (tests), or `run`."""
+
+    def __init__(self, app: App, host: str | None = None, port: int | None = None) -> None:
+        cfg = app.config.service
+        self.app = app
+        self.notifier = Notifier(
+            [url.get_secret_value() for url in cfg.webhooks],
+            timeout=cfg.webhook_timeout,
+            attempts=cfg.webhook_attempts,
+        )
+        self.worker = Worker(app, self.notifier)
+        self.scheduler: Any = build_scheduler(app.config, self.worker)
+        self.api = create_api(self.worker, lambda: bool(self.scheduler.running))
+        self.server = _ApiServer(
+            uvicorn.Config(
+                self.api,
+                host=host or cfg.host,
+                port=cfg.port if port is None else port,
+                log_config=None,  # uvicorn's records go through our logging (structlog)
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=2,
+            )
+        )
+        self.stop_requested = threading.Event()
+        self.interrupted: list[int] = []
+        self._http = threading.Thread(target=self.server.run, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        """The port the API listens on (the real one when configured as 0)."""
+        for server in self.server.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return int(self.server.config.port)
+
+    def start(self, ready_timeout: float = 15) -> None:
+        """Start webhooks, the scheduler and the HTTP API; returns once the API listens."""
+        self.app.require_head()
+        self.notifier.start()
+        self.scheduler.start()
+        self._http.start()
+        deadline = time.monotonic() + ready_timeout
+        while not self.server.started:
+            if not self._http.is_alive() or time.monotonic() > deadline:
+                self.scheduler.shutdown(wait=False)
+                raise RuntimeError(
+                    f"the HTTP API could not listen on {self.server.config.host}:"
+                    f"{self.server.config.port}"
+                )
+            time.sleep(0.02)
+        jobs = [job.id for job in self.scheduler.get_jobs()]
+        log.info("service_started", host=self.server.config.host, port=self.port, jobs=jobs)
+
+    def stop(self) -> list[int]:
+        """Stop in the order of the module docstring; returns the runs marked interrupted."""
+        timeout = self.app.config.service.stop_timeout.total_seconds()
+        started = time.monotonic()
+        log.info("service_stopping", stop_timeout=timeout, running=self.worker.running())
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.interrupted = self.worker.stop(timeout)
+        self.server.should_exit = True
+        self._http.join(5)
+        self.notifier.close(max(0.5, timeout - (time.monotonic() - started)))
+        self.app.close()
+        log.info("service_stopped", interrupted=self.interrupted)
+        return self.interrupted
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.stop_requested.is_set():
+            log.info("signal_received", signal=signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def run(self) -> int:
+        """Serve until SIGTERM or SIGINT (main thread only); exit status 0."""
+        signals = (signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in signals}
+        try:
+            self.start()
+            while not self.stop_requested.wait(0.5):
+                if not self._http.is_alive():
+                    log.error("http_server_stopped")
+                    break
+            self.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
