@@ -192,6 +192,46 @@ class Lease:
             )
 
 
+def unlock(
+    engine: Engine, name: str, ttl: timedelta, *, force: bool = False, now: datetime | None = None
+) -> Held | None:
+    """Free the lease `name` (an operator's action on a stuck lock) and mark its run, if still
+    running, abandoned. Returns who held it, None when it was free. Raises LeaseHeld when the
+    holder heartbeated within `ttl` (it is alive) unless `force`."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(_lock.c.holder, _lock.c.run_id, _lock.c.acquired_at, _lock.c.heartbeat_at)
+            .where(_lock.c.connector == name)
+            .with_for_update()
+        ).first()
+        if row is None or row.holder is None:
+            return None
+        held = Held(row.run_id, row.acquired_at)
+        if not force and row.heartbeat_at is not None and row.heartbeat_at >= now - ttl:
+            ago = int((now - row.heartbeat_at).total_seconds())
+            raise LeaseHeld(
+                f"{name} is held by {row.holder} ({held}), which heartbeated {ago}s ago: it is "
+                "alive; stop that process, or use --force if you are sure it is gone"
+            )
+        conn.execute(
+            update(_lock).where(_lock.c.connector == name).values(holder=None, run_id=None)
+        )
+        if row.run_id is not None:
+            conn.execute(
+                update(SyncRun)
+                .where(SyncRun.id == row.run_id, SyncRun.status == "running")
+                .values(
+                    status="abandoned",
+                    finished_at=now,
+                    message="its lease was freed by an operator (pmo-ledger runs unlock)",
+                )
+            )
+    log.warning("lease_unlocked", connector=name, holder=row.holder, run_id=row.run_id,
+                forced=force)  # fmt: skip
+    return held
+
+
 class Heartbeat:
     """Renews a lease every ttl/4 from a daemon thread until stopped."""
 

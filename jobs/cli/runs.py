@@ -11,7 +11,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from connectors.base import Cursor
-from jobs.cli.common import Group, fail, ledger_reading, out, plural, table
+from jobs.cli.common import Group, app_of, fail, ledger_reading, out, plural, reported, table
 from jobs.cli.format import (
     cursor_text,
     duration_text,
@@ -23,6 +23,7 @@ from jobs.cli.format import (
     truncate,
     when,
 )
+from jobs.lease import LeaseHeld, unlock
 from ledger.models import SyncRun, SyncRunStream
 
 #: Amount outcomes in the order an operator reads them.
@@ -38,6 +39,7 @@ def groups() -> list[Group]:
     )
     runs.app.callback(invoke_without_command=True)(list_runs)
     runs.app.command("show")(show_run)
+    runs.app.command("unlock")(unlock_connector)
     return [runs]
 
 
@@ -176,3 +178,25 @@ def amounts_table(per_stream: Sequence[tuple[str, Mapping[str, Mapping[str, str]
                 stream, outcome, *("" if v is None else grouped_money(Decimal(v)) for v in cells)
             )
     return t
+
+
+def unlock_connector(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The connector (or @reconcile).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Free it even though its holder still heartbeats.")
+    ] = False,
+) -> None:
+    """Free a stuck lease: its holder stopped without releasing it.
+
+    Refused while the holder heartbeats within [ledger] lease_ttl (it is alive) unless
+    --force. The run that held it, if still marked running, becomes abandoned.
+    """
+    app = app_of(ctx)
+    with reported(app):
+        app.require_head()
+        try:
+            held = unlock(app.engine, name, app.settings.lease_ttl, force=force)
+        except LeaseHeld as exc:
+            raise fail(str(exc)) from None
+    out(f"{name}: not locked" if held is None else f"{name}: unlocked ({held})")

@@ -44,6 +44,7 @@ class Service:
     def __init__(self, app: App, host: str | None = None, port: int | None = None) -> None:
         cfg = app.config.service
         self.app = app
+        app.require_head()  # before the scheduler reads the run history
         self.notifier = Notifier(
             [url.get_secret_value() for url in cfg.webhooks],
             timeout=cfg.webhook_timeout,
@@ -77,7 +78,6 @@ class Service:
 
     def start(self, ready_timeout: float = 15) -> None:
         """Start webhooks, the scheduler and the HTTP API; returns once the API listens."""
-        self.app.require_head()
         self.notifier.start()
         self.scheduler.start()
         self._http.start()

@@ -151,6 +151,7 @@ def test_console_script_help_lists_the_command_groups() -> None:
         "project",
         "connectors",
         "demo",
+        "serve",
     ):
         assert f" {name} " in result.stdout
 
@@ -192,7 +193,8 @@ def test_downgrade_to_base_empties_the_database(fresh_sqlite: tuple[Path, Path])
 def test_a_command_on_an_unmigrated_database_refuses(fresh_sqlite: tuple[Path, Path]) -> None:
     """Every ledger command first checks the schema: exact message, exit 1."""
     config, _ = fresh_sqlite
-    for args in (("map", "list"), ("period", "close", "2025-10"), ("authority", "apply")):
+    for args in (("map", "list"), ("period", "close", "2025-10"), ("authority", "apply"),
+                 ("serve", "--port", "0")):  # fmt: skip
         assert failed(invoke(config, *args)) == NOT_AT_HEAD
 
 
@@ -436,3 +438,29 @@ def test_log_options_are_accepted(ledger: Ledger) -> None:
     result = invoke(ledger.config, "--log-format", "json", "--log-level", "debug", "db", "current")
     assert result.exit_code == 0
     assert invoke(ledger.config, "--log-format", "xml", "db", "current").exit_code == 2
+
+
+def test_serve_on_a_public_host_needs_the_token(fresh_sqlite: tuple[Path, Path]) -> None:
+    """`serve --host` off loopback without [service] api_token is refused before it starts."""
+    config, _ = fresh_sqlite
+    result = invoke(config, "serve", "--host", "0.0.0.0")
+    assert result.exit_code == 2
+    assert "--host 0.0.0.0 is not a loopback address: set [service] api_token first" in (
+        " ".join(result.stderr.split()).replace("│", "").replace("  ", " ")
+    )
+
+
+def test_runs_unlock_frees_a_stuck_lock_and_refuses_a_live_one(ledger: Ledger) -> None:
+    """`runs unlock NAME`: one line each way; a live holder is an error line, exit 1."""
+    from jobs.lease import Lease
+
+    assert ok(ledger.run("runs", "unlock", "psa")) == "psa: not locked\n"
+    stuck = Lease(ledger.engine, "psa", "host:1:gone", timedelta(minutes=10))
+    past = utcnow() - timedelta(hours=1)
+    assert stuck.acquire(now=past) is None
+    since = past.strftime("%H:%M")
+    assert ok(ledger.run("runs", "unlock", "psa")) == f"psa: unlocked (a run starting since {since} UTC)\n"
+    assert Lease(ledger.engine, "psa", "host:2:alive", timedelta(minutes=10)).acquire() is None
+    refused = failed(ledger.run("runs", "unlock", "psa"))
+    assert refused.startswith("error: psa is held by host:2:alive (a run starting since ")
+    assert ok(ledger.run("runs", "unlock", "psa", "--force")).startswith("psa: unlocked (")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Cursor, Page, ScopeEnd, ScopeStart
-from jobs.lease import Lease, LeaseLost
+from jobs.lease import Lease, LeaseHeld, LeaseLost, unlock
 from jobs.sync import run_sync
 from ledger.models import SyncLock, SyncRun, utcnow
 from tests.jobs.scripted import ScriptedConnector, line, make_app, pages_of, projects
@@ -114,3 +114,34 @@ def test_peak_memory_does_not_grow_with_the_scope(engine: Engine, tmp_path: Path
     assert large < small * 1.25, (small, large)
     assert _scalar(engine, "SELECT count(*) FROM actual_line WHERE deleted_at IS NULL") == 8_000
     assert Decimal(_scalar(engine, "SELECT count(*) FROM actual_line")) == 8_000
+
+
+def test_unlock_frees_a_stuck_lease_but_not_a_live_one(engine: Engine) -> None:
+    """`runs unlock`: a holder that stopped heartbeating is freed and its run abandoned; a live
+    holder is refused unless forced; a free lease says so."""
+    ttl = timedelta(minutes=10)
+    assert unlock(engine, "s1", ttl) is None  # never locked
+    stuck = Lease(engine, "s1", "host:1:dead", ttl)
+    assert stuck.acquire(now=utcnow() - timedelta(minutes=30)) is None
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            SyncRun.__table__.insert()
+            .values(connector="s1", status="running", trigger="schedule", started_at=utcnow())
+            .returning(SyncRun.id)
+        ).scalar_one()
+        stuck.attach(conn, run_id)
+    held = unlock(engine, "s1", ttl)
+    assert held is not None and held.run_id == run_id
+    with Session(engine) as s:
+        run = s.get(SyncRun, run_id)
+        assert (run.status, run.message) == (
+            "abandoned", "its lease was freed by an operator (pmo-ledger runs unlock)"
+        )  # fmt: skip
+        assert s.get(SyncLock, "s1").holder is None
+    alive = Lease(engine, "s1", "host:2:alive", ttl)
+    assert alive.acquire() is None
+    with pytest.raises(LeaseHeld, match=r"^s1 is held by host:2:alive \(a run starting since "
+                       r"\d\d:\d\d UTC\), which heartbeated \d+s ago: it is alive"):  # fmt: skip
+        unlock(engine, "s1", ttl)
+    assert unlock(engine, "s1", ttl, force=True) is not None
+    assert alive.acquire() is None  # free again: taken at once
