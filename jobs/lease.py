@@ -101,17 +101,8 @@ class Lease:
         return Held(row.run_id, row.acquired_at)
 
     def _abandon_orphans(self, conn: Connection, now: datetime) -> None:
-        res = conn.execute(
-            update(SyncRun)
-            .where(SyncRun.connector == self.name, SyncRun.status == "running")
-            .values(
-                status="abandoned",
-                finished_at=now,
-                message="found running with an expired lease: its holder stopped heartbeating",
-            )
-        )
-        if res.rowcount:
-            log.warning("runs_abandoned", connector=self.name, runs=res.rowcount)
+        why = "found running with an expired lease: its holder stopped heartbeating"
+        _abandon_running(conn, self.name, now, why)
 
     def attach(self, conn: Connection, run_id: int) -> None:
         """Record the run that holds the lease (in the caller's transaction)."""
@@ -192,6 +183,17 @@ class Lease:
             )
 
 
+def _abandon_running(conn: Connection, name: str, now: datetime, message: str) -> None:
+    """Mark the runs of `name` still recorded as running abandoned (no live holder has them)."""
+    res = conn.execute(
+        update(SyncRun)
+        .where(SyncRun.connector == name, SyncRun.status == "running")
+        .values(status="abandoned", finished_at=now, message=message)
+    )
+    if res.rowcount:
+        log.warning("runs_abandoned", connector=name, runs=res.rowcount, reason=message)
+
+
 def unlock(
     engine: Engine, name: str, ttl: timedelta, *, force: bool = False, now: datetime | None = None
 ) -> Held | None:
@@ -217,16 +219,9 @@ def unlock(
         conn.execute(
             update(_lock).where(_lock.c.connector == name).values(holder=None, run_id=None)
         )
-        if row.run_id is not None:
-            conn.execute(
-                update(SyncRun)
-                .where(SyncRun.id == row.run_id, SyncRun.status == "running")
-                .values(
-                    status="abandoned",
-                    finished_at=now,
-                    message="its lease was freed by an operator (pmo-ledger runs unlock)",
-                )
-            )
+        _abandon_running(
+            conn, name, now, "its lease was freed by an operator (pmo-ledger runs unlock)"
+        )
     log.warning("lease_unlocked", connector=name, holder=row.holder, run_id=row.run_id,
                 forced=force)  # fmt: skip
     return held

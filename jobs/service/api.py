@@ -230,7 +230,10 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
             raise HTTPException(503, str(exc)) from None
         except ConnectorConfigError as exc:
             raise HTTPException(400, str(exc)) from None
-        worker.submit(started)
+        try:
+            worker.submit(started)
+        except ServiceStopping as exc:
+            raise HTTPException(503, str(exc)) from None
         return schemas.SyncStarted(
             run_id=started.run_id,
             connector=connector,

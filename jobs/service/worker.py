@@ -97,7 +97,11 @@ class Worker:
         return start_sync(self.app, name, full, since, trigger=trigger)
 
     def submit(self, started: StartedSync) -> None:
-        """Execute a started run in a thread of its own."""
+        """Execute a started run in a thread of its own. Raises ServiceStopping (the run is
+        discarded: interrupted, its lease freed) when the service began stopping meanwhile."""
+        if self.stopping:
+            started.discard("the service stopped before the run began")
+            raise ServiceStopping("the service is stopping; it starts no more runs")
         thread = threading.Thread(
             target=self._execute, args=(started,), name=f"sync-{started.run_id}", daemon=True
         )

@@ -20,7 +20,7 @@ from jobs.lease import Lease
 from jobs.reconcile import run_reconcile
 from jobs.service.api import create_api
 from jobs.service.notify import Notifier
-from jobs.service.worker import Worker
+from jobs.service.worker import ServiceStopping, Worker
 from ledger.db import make_engine
 from ledger.models import SyncRun, SyncRunStream, Variance, utcnow
 from tests.service.helpers import finished, live_actuals, make_app, wait_for
@@ -255,3 +255,21 @@ def test_readyz_tells_a_database_behind_the_code_or_unreachable(tmp_path: Path) 
     assert runs.json()["detail"].startswith("ledger database error: ")
     fresh.dispose()
     down.dispose()
+
+
+def test_a_trigger_while_stopping_gets_503_and_leaves_nothing_running(
+    api: tuple[TestClient, Worker], engine: Engine
+) -> None:
+    client, worker = api
+    started = worker.start("psa", trigger="api")
+    worker.cancel.set()  # the service began stopping between start and hand-over
+    with pytest.raises(ServiceStopping):
+        worker.submit(started)
+    with Session(engine) as s:
+        run = s.get(SyncRun, started.run_id)
+        assert (run.status, run.message) == ("interrupted", "the service stopped before the run began")
+    answer = client.post("/syncs/psa", headers=AUTH)
+    assert (answer.status_code, answer.json()) == (
+        503, {"detail": "the service is stopping; it starts no more runs"}
+    )  # fmt: skip
+    assert Lease(engine, "psa", "next", worker.app.settings.lease_ttl).acquire() is None
