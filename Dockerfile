@@ -31,6 +31,7 @@ RUN pip install . \
 USER pmo-ledger
 WORKDIR /var/lib/pmo-ledger
 EXPOSE 8080
+# The health check asks port 8080: change it too if CMD's --port changes.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
 # The API must listen beyond loopback in a container, so [service] api_token is required.

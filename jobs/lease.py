@@ -199,7 +199,8 @@ def unlock(
 ) -> Held | None:
     """Free the lease `name` (an operator's action on a stuck lock) and mark its run, if still
     running, abandoned. Returns who held it, None when it was free. Raises LeaseHeld when the
-    holder heartbeated within `ttl` (it is alive) unless `force`."""
+    holder heartbeated within `ttl` / 2 (it beats every ttl/4: two beats missed mean it is
+    gone; a run would take the lease over only after `ttl`) unless `force`."""
     now = now or utcnow()
     with engine.begin() as conn:
         row = conn.execute(
@@ -210,7 +211,7 @@ def unlock(
         if row is None or row.holder is None:
             return None
         held = Held(row.run_id, row.acquired_at)
-        if not force and row.heartbeat_at is not None and row.heartbeat_at >= now - ttl:
+        if not force and row.heartbeat_at is not None and row.heartbeat_at >= now - ttl / 2:
             ago = int((now - row.heartbeat_at).total_seconds())
             raise LeaseHeld(
                 f"{name} is held by {row.holder} ({held}), which heartbeated {ago}s ago: it is "

@@ -27,6 +27,8 @@ SECRET_KEYS = re.compile(
     re.IGNORECASE,
 )
 _HANDLER_NAME = "pmo-ledger"
+#: Libraries whose INFO and DEBUG lines name URLs that may carry credentials.
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 def mask_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -124,6 +126,9 @@ def configure_logging(
     _remove_handler(root)
     root.addHandler(handler)
     root.setLevel(_level_number(level))
+    # httpx logs every request's full URL at INFO; webhook URLs carry their credentials.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, _level_number(level)))
     logging.captureWarnings(True)  # SQLAlchemy / alembic warnings come out as log lines
 
 

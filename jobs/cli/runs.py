@@ -189,8 +189,9 @@ def unlock_connector(
 ) -> None:
     """Free a stuck lease: its holder stopped without releasing it.
 
-    Refused while the holder heartbeats within [ledger] lease_ttl (it is alive) unless
-    --force. The run that held it, if still marked running, becomes abandoned.
+    Refused while the holder heartbeated within half of [ledger] lease_ttl (it is alive)
+    unless --force; a run would take the lease over by itself only after the whole ttl.
+    The run that held it, if still marked running, becomes abandoned.
     """
     app = app_of(ctx)
     with reported(app):

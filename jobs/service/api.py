@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import case, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from connectors.errors import ConnectorConfigError
 from jobs.app import SchemaNotCurrentError
@@ -61,7 +61,12 @@ UNAUTHORIZED = {
     **_problem(401, "Missing or wrong bearer token"),
     **_problem(403, "Write endpoints are off: no api_token is configured"),
 }
-UNAVAILABLE = _problem(503, "The ledger database is unreachable or not at the current schema")
+UNAVAILABLE = {
+    **_problem(503, "The ledger database is unreachable or not at the current schema"),
+    **_problem(400, "The database refused a value"),
+}
+#: Text parameters: anything but NUL (PostgreSQL text cannot hold it).
+TEXT = r"^[^\x00]*$"
 
 
 def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: False) -> FastAPI:
@@ -106,6 +111,11 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         reason = app.scrub(" ".join(str(getattr(exc, "orig", None) or exc).split()))
         return JSONResponse({"detail": f"ledger database error: {reason}"}, status_code=503)
 
+    @api.exception_handler(DataError)
+    async def _bad_value(_request: Request, exc: DataError) -> JSONResponse:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        return JSONResponse({"detail": f"the database refused a value: {reason}"}, 400)
+
     @api.exception_handler(SchemaNotCurrentError)
     async def _schema(_request: Request, exc: SchemaNotCurrentError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
@@ -127,7 +137,8 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         responses={503: {"model": schemas.Ready, "description": "Not ready"}},
     )
     def readyz(response: Response) -> schemas.Ready:
-        """Readiness: the ledger database answers and is migrated to the code's head."""
+        """Readiness: the ledger database answers and is migrated to the code's head, and the
+        service is not stopping."""
         try:
             current = migrate.at_head(app.engine)
         except SQLAlchemyError as exc:
@@ -143,6 +154,11 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
                 database="reachable",
                 schema_current=False,
                 detail="run: pmo-ledger db upgrade",
+            )
+        if worker.stopping:
+            response.status_code = 503
+            return schemas.Ready(
+                status="not ready", database="reachable", schema_current=True, detail="stopping"
             )
         return schemas.Ready(status="ready", database="reachable", schema_current=True)
 
@@ -160,7 +176,7 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
 
     @api.get("/runs", tags=["runs"], dependencies=reads, responses=read_errors)
     def list_runs(
-        connector: Annotated[str | None, Query(max_length=100)] = None,
+        connector: Annotated[str | None, Query(max_length=100, pattern=TEXT)] = None,
         status: RunStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> list[schemas.RunOut]:
@@ -249,8 +265,8 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         open_only: Annotated[
             bool, Query(alias="open", description="Only open and acknowledged ones.")
         ] = False,
-        project: Annotated[str | None, Query(max_length=255)] = None,
-        rule: Annotated[str | None, Query(max_length=40)] = None,
+        project: Annotated[str | None, Query(max_length=255, pattern=TEXT)] = None,
+        rule: Annotated[str | None, Query(max_length=40, pattern=TEXT)] = None,
         severity: Severity | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[schemas.VarianceOut]:

@@ -4,7 +4,7 @@ Everything but the API allowance is read from the ledger at scrape time, so ever
 the service reports the same figures for the same database (sum nothing across replicas; take
 one). The allowance is what this process's last run of each connector saw.
 
-- `pmo_ledger_sync_runs_total{connector,status}`: runs ever recorded;
+- `pmo_ledger_sync_runs_total{connector,status}`: finished runs, by how they ended;
 - `pmo_ledger_sync_rows_total{connector,stream,outcome}`: rows read, written, unchanged,
   quarantined and deleted, summed over every run;
 - `pmo_ledger_sync_running{connector}`: runs in progress (1 or 0, the lease);
@@ -84,7 +84,8 @@ class LedgerCollector(Collector):
             PREFIX + "sync_runs", "Sync runs recorded, by status.", labels=["connector", "status"]
         )
         for connector, status, count in runs:
-            total.add_metric([connector, status], int(count))
+            if status != "running":  # a counter never goes down: running is a gauge below
+                total.add_metric([connector, status], int(count))
         yield total
 
         moved = CounterMetricFamily(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -172,11 +173,12 @@ class Notifier:
     def close(self, timeout: float) -> None:
         """Deliver what is queued within `timeout` seconds, then stop (the rest is dropped)."""
         if self._started:
+            deadline = time.monotonic() + timeout
             try:
                 self._queue.put(None, timeout=timeout)
             except queue.Full:
                 pass
-            self._thread.join(timeout)
+            self._thread.join(max(0.0, deadline - time.monotonic()))
             left = self._queue.qsize()
             if self._thread.is_alive() and left:
                 log.warning("notifications_dropped", pending=left, reason="stopping")
@@ -214,7 +216,7 @@ class Notifier:
             log.warning("webhook_failed", webhook=index, notification=kind,
                         attempts=self.attempts, error=error)  # fmt: skip
             return
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # redirects are not followed: not delivered
             self.failed += 1
             status = response.status_code
             log.warning("webhook_refused", webhook=index, notification=kind, status=status)

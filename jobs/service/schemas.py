@@ -116,4 +116,6 @@ class AckRequest(_Body):
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be blank")
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
         return value.strip() if value is not None else None

@@ -77,19 +77,23 @@ class Service:
         return int(self.server.config.port)
 
     def start(self, ready_timeout: float = 15) -> None:
-        """Start webhooks, the scheduler and the HTTP API; returns once the API listens."""
-        self.notifier.start()
-        self.scheduler.start()
+        """Start the HTTP API, then (once it listens) webhooks and the scheduler. Raises
+        OSError when the API cannot listen (nothing else was started)."""
         self._http.start()
         deadline = time.monotonic() + ready_timeout
         while not self.server.started:
             if not self._http.is_alive() or time.monotonic() > deadline:
-                self.scheduler.shutdown(wait=False)
-                raise RuntimeError(
-                    f"the HTTP API could not listen on {self.server.config.host}:"
-                    f"{self.server.config.port}"
+                self.server.should_exit = True
+                self._http.join(5)
+                self.app.close()
+                cfg = self.server.config
+                raise OSError(
+                    f"the HTTP API could not listen on {cfg.host}:{cfg.port} "
+                    "(is the port in use? --port or [service] port)"
                 )
             time.sleep(0.02)
+        self.notifier.start()
+        self.scheduler.start()
         jobs = [job.id for job in self.scheduler.get_jobs()]
         log.info("service_started", host=self.server.config.host, port=self.port, jobs=jobs)
 

@@ -53,15 +53,17 @@ class ServiceStopping(RuntimeError):
     """The service is shutting down and starts no more runs."""
 
 
-@dataclass
-class _Active:
-    started: StartedSync
-    thread: threading.Thread
+STOPPING = "the service is stopping; it starts no more runs"
 
 
 @dataclass
 class Worker:
-    """Runs syncs and reconciles for the service; see the module docstring."""
+    """Runs syncs and reconciles for the service; see the module docstring.
+
+    Every run is registered in `_active` by `start`, under the same lock as the check that the
+    service is not stopping, so `stop` sees every run that got past that check: runs still in
+    `start` are waited for (`_starting`), and a run that registers after `stop` has finished
+    is discarded at once."""
 
     app: App
     notifier: Notifier
@@ -72,8 +74,10 @@ class Worker:
     #: The source API allowance each connector's last run saw.
     allowances: dict[str, Allowance] = field(default_factory=dict)
     reconcile_holder: str = field(default_factory=new_holder)
-    _active: dict[int, _Active] = field(default_factory=dict)
-    _reconciling: threading.Event = field(default_factory=threading.Event)
+    _active: dict[int, StartedSync] = field(default_factory=dict)
+    _starting: int = 0
+    _reconciles: int = 0
+    _stopped: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -85,33 +89,60 @@ class Worker:
         with self._lock:
             return sorted(self._active)
 
+    def _busy(self) -> bool:
+        with self._lock:
+            return bool(self._active or self._starting or self._reconciles)
+
     # --- syncs ---------------------------------------------------------------------------
 
     def start(
         self, name: str, *, full: bool = False, since: date | None = None, trigger: str
     ) -> StartedSync:
-        """Take the lease and open the run row. Raises ServiceStopping, AlreadyRunning (with
-        the running run's id) or ConnectorConfigError."""
-        if self.stopping:
-            raise ServiceStopping("the service is stopping; it starts no more runs")
-        return start_sync(self.app, name, full, since, trigger=trigger)
+        """Take the lease, open the run row and register the run. Raises ServiceStopping,
+        AlreadyRunning (with the running run's id) or ConnectorConfigError."""
+        with self._lock:
+            if self.stopping:
+                raise ServiceStopping(STOPPING)
+            self._starting += 1
+        started: StartedSync | None = None
+        try:
+            started = start_sync(self.app, name, full, since, trigger=trigger)
+        finally:
+            with self._lock:
+                self._starting -= 1
+                late = started is not None and self._stopped.is_set()
+                if started is not None and not late:
+                    self._active[started.run_id] = started
+        if late:
+            assert started is not None
+            started.discard("the service stopped before the run began")
+            raise ServiceStopping(STOPPING)
+        assert started is not None
+        return started
 
     def submit(self, started: StartedSync) -> None:
         """Execute a started run in a thread of its own. Raises ServiceStopping (the run is
         discarded: interrupted, its lease freed) when the service began stopping meanwhile."""
-        if self.stopping:
+        with self._lock:
+            stopping = self.stopping
+            if stopping:
+                self._active.pop(started.run_id, None)
+        if stopping:
             started.discard("the service stopped before the run began")
-            raise ServiceStopping("the service is stopping; it starts no more runs")
-        thread = threading.Thread(
+            raise ServiceStopping(STOPPING)
+        self._thread(started).start()
+
+    def _thread(self, started: StartedSync) -> threading.Thread:
+        # A daemon: a run still inside a page read when the service exits must not hold the
+        # process (stop has marked it interrupted and freed its lease by then).
+        return threading.Thread(
             target=self._execute, args=(started,), name=f"sync-{started.run_id}", daemon=True
         )
-        with self._lock:
-            self._active[started.run_id] = _Active(started, thread)
-        thread.start()
 
     def scheduled_sync(self, name: str) -> None:
-        """The job of `sync:<name>`: run it here unless another replica ran it recently or is
-        running it now."""
+        """The job of `sync:<name>`: run it unless another replica ran it recently or is
+        running it now. The run goes on a daemon thread that this job waits for, until the
+        service has stopped (the scheduler's own threads are joined when the process exits)."""
         if self.stopping:
             return
         interval = self.intervals.get(name)
@@ -127,12 +158,15 @@ class Worker:
         except AlreadyRunning as exc:
             log.info("sync_skipped", connector=name, reason=str(exc))
             return
-        except (ConnectorError, ServiceStopping, SQLAlchemyError) as exc:
+        except ServiceStopping:
+            return
+        except (ConnectorError, SQLAlchemyError) as exc:
             log.error("sync_not_started", connector=name, error=str(exc))
             return
-        with self._lock:
-            self._active[started.run_id] = _Active(started, threading.current_thread())
-        self._execute(started)
+        thread = self._thread(started)
+        thread.start()
+        while thread.is_alive() and not self._stopped.is_set():
+            thread.join(0.2)
 
     def _execute(self, started: StartedSync) -> None:
         name = started.run.name
@@ -149,8 +183,8 @@ class Worker:
         allowance = started.connector.api_allowance()
         if allowance is not None:
             self.allowances[name] = allowance
-        if result is None:
-            return
+        if result is None or (result.lease_lost and self.stopping):
+            return  # stopped by the service: `stop` marked it interrupted
         self.notifier.send(run_event(result, started.trigger))
         cfg = self.app.config.reconcile
         if cfg.enabled and cfg.after_sync and result.status in ("succeeded", "partial"):
@@ -165,40 +199,37 @@ class Worker:
     def reconcile(self) -> None:
         """A live reconcile (one more follows if one is running anywhere); new high-severity
         variances go to the webhooks. Never raises."""
-        if self.stopping:
-            return
-        self._reconciling.set()
+        with self._lock:
+            if self.stopping:
+                return
+            self._reconciles += 1
         try:
             outcome = run_reconcile(self.app, holder=self.reconcile_holder)
         except Exception:  # the job boundary
             log.exception("reconcile_crashed")
             return
         finally:
-            self._reconciling.clear()
+            with self._lock:
+                self._reconciles -= 1
         self.notifier.send(variance_event(outcome.raised))
 
     # --- stopping ------------------------------------------------------------------------
 
     def stop(self, timeout: float) -> list[int]:
         """Set the cancel event, wait at most `timeout` seconds for the runs in progress to
-        finish their batch, then mark those still running interrupted and free their leases.
-        Returns the ids of the runs it had to mark."""
+        finish their batch (and for runs being started and reconciles), then mark those still
+        running interrupted and free their leases. Returns the ids of the runs it marked."""
         self.cancel.set()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                busy = list(self._active.values())
-            if not busy and not self._reconciling.is_set():
-                break
-            for each in busy:
-                each.thread.join(max(0.0, min(0.1, deadline - time.monotonic())))
-            if not busy:
-                time.sleep(0.05)
+        while self._busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
         with self._lock:
+            self._stopped.set()  # from here on a run that registers is discarded by `start`
             left = list(self._active.values())
+            reconciling = self._reconciles > 0
         marked = []
-        for each in left:
-            run_id = each.started.run_id
+        for started in left:
+            run_id = started.run_id
             try:
                 with self.app.engine.begin() as conn:
                     res = conn.execute(
@@ -211,14 +242,14 @@ class Worker:
                             "boundary; the next run resumes from the last committed checkpoint",
                         )
                     )
-                each.started.lease.release()  # a batch still in flight cannot commit now
+                started.lease.release()  # a batch still in flight cannot commit now
             except SQLAlchemyError as exc:
                 log.error("run_not_marked", run_id=run_id, error=str(exc))
                 continue
             if res.rowcount:
                 marked.append(run_id)
                 log.warning("run_interrupted", run_id=run_id, reason="stop timeout")
-        if self._reconciling.is_set():
+        if reconciling:
             Lease(
                 self.app.engine, RECONCILE_LEASE, self.reconcile_holder, self.app.settings.lease_ttl
             ).release()

@@ -138,6 +138,10 @@ def test_unlock_frees_a_stuck_lease_but_not_a_live_one(engine: Engine) -> None:
             "abandoned", "its lease was freed by an operator (pmo-ledger runs unlock)"
         )  # fmt: skip
         assert s.get(SyncLock, "s1").holder is None
+    quiet = Lease(engine, "s1", "host:3:quiet", ttl)  # missed two heartbeats: gone
+    assert quiet.acquire(now=utcnow() - timedelta(minutes=6)) is None
+    assert Lease(engine, "s1", "next-run", ttl).acquire() is not None  # a run would wait...
+    assert unlock(engine, "s1", ttl) is not None  # ...unlock frees it now
     alive = Lease(engine, "s1", "host:2:alive", ttl)
     assert alive.acquire() is None
     with pytest.raises(LeaseHeld, match=r"^s1 is held by host:2:alive \(a run starting since "

@@ -198,11 +198,12 @@ def test_probes_and_metrics(api: tuple[TestClient, Worker], engine: Engine) -> N
     run_reconcile(worker.app)
     worker.allowances["psa"] = Allowance(used=1_250, limit=15_000)
     with engine.begin() as conn:
-        conn.execute(
-            SyncRun.__table__.insert().values(
-                connector="psa", status="failed", trigger="cli", started_at=utcnow()
+        for status in ("failed", "running"):
+            conn.execute(
+                SyncRun.__table__.insert().values(
+                    connector="psa", status=status, trigger="cli", started_at=utcnow()
+                )
             )
-        )
     text = client.get("/metrics").text
     with Session(engine) as s:
         severities = dict(s.execute(select(Variance.severity, func.count())
@@ -211,6 +212,7 @@ def test_probes_and_metrics(api: tuple[TestClient, Worker], engine: Engine) -> N
             SyncRunStream.run_id == run_id, SyncRunStream.stream == "projects"))  # fmt: skip
         started = s.get(SyncRun, run_id).started_at
     got = _samples(text)
+    assert not [k for k in got if ("status", "running") in k[1]]  # counters never go down
     assert got[("pmo_ledger_sync_runs_total", (("connector", "psa"), ("status", "succeeded")))] == 1
     assert got[("pmo_ledger_sync_runs_total", (("connector", "psa"), ("status", "failed")))] == 1
     rows = "pmo_ledger_sync_rows_total"
@@ -218,7 +220,7 @@ def test_probes_and_metrics(api: tuple[TestClient, Worker], engine: Engine) -> N
     assert got[(rows, (("connector", "psa"), ("outcome", "written"), ("stream", "projects")))] == (
         written
     )
-    assert got[("pmo_ledger_sync_running", (("connector", "psa"),))] == 0
+    assert got[("pmo_ledger_sync_running", (("connector", "psa"),))] == 1
     last = got[("pmo_ledger_last_success_timestamp_seconds", (("connector", "psa"),))]
     assert last == pytest.approx(started.timestamp(), abs=1e-3)
     for severity in ("high", "medium", "low"):
@@ -273,3 +275,21 @@ def test_a_trigger_while_stopping_gets_503_and_leaves_nothing_running(
         503, {"detail": "the service is stopping; it starts no more runs"}
     )  # fmt: skip
     assert Lease(engine, "psa", "next", worker.app.settings.lease_ttl).acquire() is None
+
+
+def test_nul_characters_are_refused_as_bad_input(api: tuple[TestClient, Worker]) -> None:
+    """PostgreSQL text cannot hold NUL: a 422 for the client, not a database error."""
+    client, _ = api
+    for path, params in (("/runs", {"connector": "a\x00b"}), ("/variances", {"project": "P\x00"}),
+                         ("/variances", {"rule": "\x00"})):  # fmt: skip
+        assert client.get(path, params=params).status_code == 422, (path, params)
+    ack = client.post("/variances/1/ack", headers=AUTH, json={"note": "a\x00b"})
+    assert ack.status_code == 422
+    assert "must not contain NUL characters" in ack.text
+
+
+def test_readyz_is_not_ready_while_stopping(api: tuple[TestClient, Worker]) -> None:
+    client, worker = api
+    worker.cancel.set()
+    answer = client.get("/readyz")
+    assert (answer.status_code, answer.json()["detail"]) == (503, "stopping")

@@ -108,3 +108,24 @@ def test_new_high_variances_are_notified_once(engine: Engine, tmp_path: Path) ->
     assert receiver.bodies[0]["title"] == f"pmo-ledger: {high} new high-severity variance" + (
         "s" if high != 1 else ""
     )
+
+
+def test_webhook_urls_never_reach_the_log() -> None:
+    """httpx would log each request's URL at INFO; webhook URLs carry credentials."""
+    from io import StringIO
+
+    from jobs.logconfig import configure_logging, reset_logging
+
+    out = StringIO()
+    configure_logging("json", "DEBUG", stream=out)
+    try:
+        with Receiver(statuses=[500]) as receiver:
+            notifier = Notifier([receiver.url], backoff=0.01).start()
+            notifier.send(Event("sync_failed", "t", "x"))
+            wait_for("the delivery", lambda: notifier.delivered == 1)
+            notifier.close(5)
+    finally:
+        reset_logging()
+    text = out.getvalue()
+    assert '"event": "webhook_delivered"' in text and '"webhook": 0' in text
+    assert "secret-path" not in text and "127.0.0.1" not in text

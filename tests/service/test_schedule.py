@@ -90,7 +90,7 @@ def test_a_fired_job_runs_the_sync_and_the_reconcile_after_it(
         scheduler.get_job("sync:psa").modify(next_run_time=utcnow())
         scheduler.wakeup()
         wait_for("the fired run", lambda: len(runs(engine)) == 2 and finished(engine, 2))
-        wait_for("the reconcile after it", lambda: not worker._reconciling.is_set())
+        wait_for("the reconcile after it", lambda: not worker._busy())
     finally:
         scheduler.shutdown(wait=True)
     assert runs(engine)[1][1:3] == ("succeeded", "schedule")

@@ -111,18 +111,52 @@ def test_sigterm_in_the_middle_of_a_run_interrupts_it_at_a_page_boundary(
     clean.dispose()
 
 
+@pytest.mark.parametrize("trigger", ["api", "schedule"])
 def test_a_page_that_outlasts_stop_timeout_is_marked_interrupted(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, trigger: str
 ) -> None:
-    config = _config(tmp_path, engine, "page_delay = 20\n", service='stop_timeout = "1s"')
+    """The run is inside a 20 s page read: after stop_timeout (1 s) it is marked interrupted,
+    its lease freed, and the process exits at once (no thread holds it)."""
+    schedule = 'schedule = "1h"\n' if trigger == "schedule" else ""  # never ran: fires at start-up
+    config = _config(tmp_path, engine, f"{schedule}page_delay = 20\n", service='stop_timeout = "1s"')
     with serving(config, tmp_path / "serve.log", free_port()) as serve:
-        started = httpx.post(f"{serve.url}/syncs/psa", headers={"Authorization": f"Bearer {TOKEN}"})
-        assert started.status_code == 202
-        run_id = started.json()["run_id"]
-        assert serve.terminate(timeout=15) == 0
+        if trigger == "api":
+            started = httpx.post(f"{serve.url}/syncs/psa", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert started.status_code == 202
+            run_id = started.json()["run_id"]
+        else:
+            run_id = wait_for("the scheduled run", lambda: runs(engine) and runs(engine)[0][0])
+        assert serve.terminate(timeout=10) == 0  # well before the page would return
         stopped = serve.event("service_stopped")
     assert stopped is not None and stopped["interrupted"] == [run_id]
-    assert runs(engine) == [(run_id, "interrupted", "api", "the service stopped before the run "
+    assert runs(engine) == [(run_id, "interrupted", trigger, "the service stopped before the run "
                              "reached a page boundary; the next run resumes from the last "
                              "committed checkpoint")]  # fmt: skip
     assert _lease_free(engine)
+
+
+def test_serve_on_a_busy_port_is_one_error_line_and_runs_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from tests.service.helpers import ROOT
+
+    config = _config(tmp_path, engine, 'schedule = "1h"\n')  # overdue: would fire at start-up
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "jobs.cli", "--config", str(config), "serve", "--port", str(port)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"error: the HTTP API could not listen on 127.0.0.1:{port} "
+        "(is the port in use? --port or [service] port)"
+    )
+    assert "Traceback" not in done.stderr
+    assert runs(engine) == []
