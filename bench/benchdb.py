@@ -3,7 +3,7 @@ from an empty ledger at the migration head."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from ledger import migrate
 from ledger.db import make_engine
@@ -32,3 +32,30 @@ def fresh(url: str) -> Engine:
             c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     migrate.upgrade(engine)
     return engine
+
+
+def reusable(url: str, lines: int) -> Engine | None:
+    """An engine on the ledger an earlier run loaded, migrated to the head, when it holds
+    exactly `lines` actual lines; None when there is none to reuse."""
+    engine = make_engine(url)
+    try:
+        if inspect(engine).has_table("actual_line"):
+            with engine.connect() as c:
+                held = c.execute(text("SELECT count(*) FROM actual_line")).scalar()
+            if held == lines:
+                migrate.upgrade(engine)
+                return engine
+    except Exception:
+        engine.dispose()
+        raise
+    engine.dispose()
+    return None
+
+
+def settle(engine: Engine) -> None:
+    """PostgreSQL: VACUUM ANALYZE, what autovacuum would have done after a load (this machine's
+    server runs with autovacuum off: without it the planner has no statistics and index-only
+    scans no visibility map). SQLite: nothing (the ledger never runs ANALYZE there)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM ANALYZE"))
