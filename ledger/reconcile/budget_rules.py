@@ -3,9 +3,11 @@ closed period). Counting values only (rule 8), in the base currency.
 
 Both compare actual cost with the current budget version's time-phased lines. A project whose
 budget is not split by cost type (its lines are 'total') is compared in total; otherwise per
-cost type. Sums come from one `UNION ALL` of the two sides grouped once (no FULL JOIN: SQLite
-has none it plans well); SQL keeps only rows over the smallest configured amount, and Python
-applies each project's own thresholds to those few rows with Decimal.
+cost type. Sums come from one `UNION ALL` of the two sides grouped once per (project,
+dimension, period) (no FULL JOIN: SQLite has none it plans well); the cumulative, per-period
+and last-closed-period comparisons are read from those groups in one statement shared by both
+rules. SQL keeps only rows over the smallest configured amount, and Python applies each
+project's own thresholds to those rows with Decimal.
 """
 
 from __future__ import annotations
@@ -13,18 +15,26 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy import case, func, literal, select, type_coerce, union_all
 
 from ledger.reconcile.budget_source import current_versions, version_lines
 from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, knobs, money, pct_over, ratio
+from ledger.reconcile.findings import Finding, money, pct_over, ratio
 from ledger.types import Money
 
 TOTAL = "total"
 
 
-def _compared(ctx: RuleContext, rule: str, periods: Any, by_period: bool) -> Any:
-    """Rows (project_id, dimension, period, actual, budget) over the candidate amount."""
+def _compared(ctx: RuleContext) -> dict[str, list[Any]]:
+    """Rows (project_id, dimension, period, actual, budget) over the candidate amounts, by
+    what they compare: 'to_date' (period ''), 'period' (each period through the status
+    period), 'burn' (the last closed period). One statement, read once per run and shared by
+    budget_overrun and burn_rate: the two sides are grouped per (project, dimension, period)
+    once (a materialized CTE) and the cumulative rows are summed from those groups."""
+    cached: dict[str, list[Any]] | None = ctx.cache.get("budget_compared")
+    if cached is not None:
+        return cached
+    through = ctx.period
     budget = version_lines(ctx, current_versions(ctx)).subquery("b")
     actual = ctx.actuals().subquery("a")
     total_only = (
@@ -33,47 +43,64 @@ def _compared(ctx: RuleContext, rule: str, periods: Any, by_period: bool) -> Any
         .having(func.max(case((budget.c.cost_type == TOTAL, 0), else_=1)) == 0)
     )
     a_dim = case((actual.c.project_id.in_(total_only), literal(TOTAL)), else_=actual.c.cost_type)
-    a_period = actual.c.period if by_period else literal("")
-    b_period = budget.c.period if by_period else literal("")
     zero = literal(0, Money())
-    a_where = [actual.c.counts_amount, actual.c.kind == "cost"]
-    b_where: list[Any] = []
-    if periods is not None:
-        a_where.append(periods(actual.c.period))
-        b_where.append(periods(budget.c.period))
     both = union_all(
         select(
             actual.c.project_id.label("project_id"),
             a_dim.label("dim"),
-            a_period.label("period"),
+            actual.c.period.label("period"),
             actual.c.base_amount.label("actual"),
             zero.label("budget"),
-        ).where(*a_where),
+        ).where(actual.c.counts_amount, actual.c.kind == "cost", actual.c.period <= through),
         select(
-            budget.c.project_id,
-            budget.c.cost_type,
-            b_period,
-            zero,
-            budget.c.amount,
-        ).where(*b_where),
+            budget.c.project_id, budget.c.cost_type, budget.c.period, zero, budget.c.amount
+        ).where(budget.c.period <= through),
     ).subquery("u")
-    floor = literal(ctx.min_knob(rule, "amount"), Money())
-    return (
+    groups = (
         select(
             both.c.project_id,
             both.c.dim,
             both.c.period,
-            func.sum(both.c.actual),
-            func.sum(both.c.budget),
+            type_coerce(func.sum(both.c.actual), Money()).label("actual"),
+            type_coerce(func.sum(both.c.budget), Money()).label("budget"),
         )
         .group_by(both.c.project_id, both.c.dim, both.c.period)
-        .having(func.sum(both.c.actual) - func.sum(both.c.budget) > floor)
+        .cte("per_period")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+        .prefix_with("MATERIALIZED", dialect="sqlite")
     )
+    g = groups.c
+    over = g.actual - g.budget
+
+    def floor(rule: str) -> Any:
+        return literal(ctx.min_knob(rule, "amount"), Money())
+
+    parts = [
+        select(literal("period").label("what"), g.project_id, g.dim, g.period, g.actual,
+               g.budget).where(over > floor("budget_overrun")),
+        select(literal("to_date"), g.project_id, g.dim, literal(""),
+               type_coerce(func.sum(g.actual), Money()),
+               type_coerce(func.sum(g.budget), Money()))
+        .group_by(g.project_id, g.dim)
+        .having(func.sum(g.actual) - func.sum(g.budget) > floor("budget_overrun")),
+    ]  # fmt: skip
+    if ctx.last_closed is not None:
+        parts.append(
+            select(literal("burn"), g.project_id, g.dim, g.period, g.actual, g.budget).where(
+                g.period == ctx.last_closed, over > floor("burn_rate")
+            )
+        )
+    cached = {"period": [], "to_date": [], "burn": []}
+    for row in ctx.session.execute(union_all(*parts)).all():
+        cached[row[0]].append(row[1:])
+    ctx.cache["budget_compared"] = cached
+    return cached
 
 
-def _overruns(ctx: RuleContext, rule: str, rows: Any, what: str) -> list[Finding]:
+def _overruns(ctx: RuleContext, rule: str, rows: list[Any], what: str) -> list[Finding]:
     out: list[Finding] = []
-    for project_id, dim, period, actual, budget in ctx.session.execute(rows):
+    through = ctx.period
+    for project_id, dim, period, actual, budget in rows:
         info = ctx.projects.get(project_id)
         if info is None:
             continue
@@ -87,6 +114,7 @@ def _overruns(ctx: RuleContext, rule: str, rows: Any, what: str) -> list[Finding
             continue
         severity = "high" if pct is None else s.severity(pct)
         where = f" in {period}" if period else " to date"
+        a, b, o, p = money(actual), money(budget), money(over), ratio(pct)
         out.append(
             Finding(
                 rule=rule,
@@ -96,18 +124,11 @@ def _overruns(ctx: RuleContext, rule: str, rows: Any, what: str) -> list[Finding
                 period=period,
                 severity=severity,
                 message=(
-                    f"{info.code} {dim}: {what} {money(actual)} against a budget of "
-                    f"{money(budget)}{where}: {money(over)} over"
-                    + (f" ({ratio(pct)}%)" if pct is not None else " (no budget)")
+                    f"{info.code} {dim}: {what} {a} against a budget of {b}{where}: {o} over"
+                    + (f" ({p}%)" if pct is not None else " (no budget)")
                 ),
-                measures={
-                    "actual": money(actual),
-                    "budget": money(budget),
-                    "over": money(over),
-                    "over_pct": ratio(pct),
-                    "through": ctx.period,
-                },
-                thresholds=knobs(pct=s.pct, amount=s.amount, high_pct=s.high_pct),
+                measures={"actual": a, "budget": b, "over": o, "over_pct": p, "through": through},
+                thresholds=ctx.thresholds(s, "pct", "amount", "high_pct"),
                 project_id=project_id,
             )
         )
@@ -117,26 +138,14 @@ def _overruns(ctx: RuleContext, rule: str, rows: Any, what: str) -> list[Finding
 def budget_overrun(ctx: RuleContext) -> list[Finding]:
     """Cumulative actual cost vs cumulative time-phased budget through the status date's
     period, per project and cost type; and the same per period (each period to date)."""
-    through = ctx.period
-
-    def to_date(col: Any) -> Any:
-        return col <= through
-
-    cumulative = _compared(ctx, "budget_overrun", to_date, by_period=False)
-    per_period = _compared(ctx, "budget_overrun", to_date, by_period=True)
-    return _overruns(ctx, "budget_overrun", cumulative, "actual cost") + _overruns(
-        ctx, "budget_overrun", per_period, "actual cost"
+    rows = _compared(ctx)
+    return _overruns(ctx, "budget_overrun", rows["to_date"], "actual cost") + _overruns(
+        ctx, "budget_overrun", rows["period"], "actual cost"
     )
 
 
 def burn_rate(ctx: RuleContext) -> list[Finding]:
     """The last closed period's actual cost vs that period's budget, per project."""
-    period = ctx.last_closed
-    if period is None:
+    if ctx.last_closed is None:
         return []
-
-    def that_period(col: Any) -> Any:
-        return col == period
-
-    rows = _compared(ctx, "burn_rate", that_period, by_period=True)
-    return _overruns(ctx, "burn_rate", rows, "spent")
+    return _overruns(ctx, "burn_rate", _compared(ctx)["burn"], "spent")

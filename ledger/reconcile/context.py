@@ -22,6 +22,7 @@ from ledger.models import (
     Project,
     table_of,
 )
+from ledger.reconcile.findings import knobs
 from ledger.reconcile.settings import ReconcileRules, RuleSettings
 from ledger.settings import CalendarSettings, LedgerSettings
 
@@ -53,14 +54,42 @@ class RuleContext:
     projects: dict[int, ProjectInfo] = field(default_factory=dict)
     #: What several rules read, computed once per run.
     cache: dict[str, Any] = field(default_factory=dict)
+    #: Each (rule, project)'s settings and each set of thresholds as stored, made once per run
+    #: (tens of thousands of findings share a few).
+    _settings: dict[tuple[str, int | None], RuleSettings] = field(default_factory=dict)
+    _thresholds: dict[tuple[int, tuple[str, ...]], tuple[RuleSettings, dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     def rule_for(self, name: str, project_id: int) -> RuleSettings:
-        info = self.projects.get(project_id)
-        if info is None:
-            return self.rules.rule(name)
-        return self.rules.for_subject(
-            name, portfolio=info.portfolio, program=info.program, project=info.code
-        )
+        """The rule's settings for one project (its overrides applied)."""
+        found = self._settings.get((name, project_id))
+        if found is None:
+            info = self.projects.get(project_id)
+            if info is None or not self.rules.has_overrides(name):
+                found = self.global_rule(name)
+            else:
+                found = self.rules.for_subject(
+                    name, portfolio=info.portfolio, program=info.program, project=info.code
+                )
+            self._settings[(name, project_id)] = found
+        return found
+
+    def global_rule(self, name: str) -> RuleSettings:
+        """The rule's global settings."""
+        found = self._settings.get((name, None))
+        if found is None:
+            found = self._settings[(name, None)] = self.rules.rule(name)
+        return found
+
+    def thresholds(self, s: RuleSettings, *names: str) -> dict[str, Any]:
+        """`knobs` of the named settings of `s`: one shared dict per settings object (findings
+        never change theirs)."""
+        key = (id(s), names)
+        found = self._thresholds.get(key)
+        if found is None or found[0] is not s:  # the object kept: its id is not reused
+            found = self._thresholds[key] = (s, knobs(**{n: getattr(s, n) for n in names}))
+        return found[1]
 
     def min_knob(self, name: str, knob: str) -> Decimal:
         """The smallest value of a threshold over the global setting and its overrides: a

@@ -22,7 +22,7 @@ from ledger.evm import Evm
 from ledger.models import BudgetVersion, ProgressSnapshot, table_of
 from ledger.reconcile.budget_source import existing_versions, version_lines
 from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, knobs, money, pct_over, ratio
+from ledger.reconcile.findings import Finding, money, pct_over, ratio
 from ledger.types import Money
 
 _bv = table_of(BudgetVersion)
@@ -93,31 +93,13 @@ def _latest_percent(ctx: RuleContext, task_level: bool) -> Any:
 
 def evm_rows(ctx: RuleContext) -> dict[int, Evm]:
     """BAC, PV, EV and AC per project that has a baseline in force."""
-    bv = _baselines(ctx)
-    lines_q = version_lines(ctx, bv)
-    lines = lines_q.cte("bl").prefix_with("MATERIALIZED", dialect="postgresql")
-    budget = _budget(ctx, lines, ctx.period)
-    earned = _earned(ctx, lines)
+    budget, earned = _budget_and_earned(ctx)
     actual = _actual_cost(ctx)
     out: dict[int, Evm] = {}
     for project_id, (bac, pv, has_tasks) in budget.items():
         ev = earned.get((project_id, has_tasks), Decimal(0))
         out[project_id] = Evm(bac=bac, pv=pv, ev=ev, ac=actual.get(project_id, Decimal(0)))
     return out
-
-
-def _budget(ctx: RuleContext, lines: Any, through: str) -> dict[int, tuple[Decimal, Decimal, bool]]:
-    """(BAC, PV, whether the baseline has task lines) per project."""
-    to_date = case((lines.c.period <= through, lines.c.amount), else_=literal(0, Money()))
-    rows = ctx.session.execute(
-        select(
-            lines.c.project_id,
-            type_coerce(func.sum(lines.c.amount), Money()),
-            type_coerce(func.sum(to_date), Money()),
-            func.count(lines.c.task_id),
-        ).group_by(lines.c.project_id)
-    )
-    return {r[0]: (Decimal(r[1] or 0), Decimal(r[2] or 0), bool(r[3])) for r in rows}
 
 
 def _percents(ctx: RuleContext, task_level: bool) -> dict[int, Decimal]:
@@ -128,27 +110,39 @@ def _percents(ctx: RuleContext, task_level: bool) -> dict[int, Decimal]:
     return {r[0]: Decimal(r[1]) for r in ctx.session.execute(select(key, pct.c.percent))}
 
 
-def _earned(ctx: RuleContext, lines: Any) -> dict[tuple[int, bool], Decimal]:
-    """EV per project, keyed (project, True) from task progress and (project, False) from
-    project progress (the caller picks the one its baseline calls for): BAC per task and per
-    project from SQL, times the latest percents, in Decimal."""
+def _budget_and_earned(
+    ctx: RuleContext,
+) -> tuple[dict[int, tuple[Decimal, Decimal, bool]], dict[tuple[int, bool], Decimal]]:
+    """(BAC, PV, whether the baseline has task lines) per project, and EV per project keyed
+    (project, True) from task progress and (project, False) from project progress (the caller
+    picks the one its baseline calls for). One grouped read of the baseline's lines per
+    (project, task): BAC and PV per task, summed per project and times the latest percents
+    in Decimal."""
+    lines = version_lines(ctx, _baselines(ctx)).subquery("bl")
+    to_date = case((lines.c.period <= ctx.period, lines.c.amount), else_=literal(0, Money()))
     task_pct = _percents(ctx, task_level=True)
     project_pct = _percents(ctx, task_level=False)
-    out: dict[tuple[int, bool], Decimal] = {}
+    budget: dict[int, tuple[Decimal, Decimal, bool]] = {}
+    earned: dict[tuple[int, bool], Decimal] = {}
     rows = ctx.session.execute(
         select(
-            lines.c.project_id, lines.c.task_id, type_coerce(func.sum(lines.c.amount), Money())
+            lines.c.project_id,
+            lines.c.task_id,
+            type_coerce(func.sum(lines.c.amount), Money()),
+            type_coerce(func.sum(to_date), Money()),
         ).group_by(lines.c.project_id, lines.c.task_id)
-    )
-    for project_id, task_id, bac in rows:
-        bac = Decimal(bac or 0)
+    ).all()
+    for project_id, task_id, task_bac, task_pv in rows:
+        bac, pv = Decimal(task_bac or 0), Decimal(task_pv or 0)
+        total_bac, total_pv, has_tasks = budget.get(project_id, (Decimal(0), Decimal(0), False))
+        budget[project_id] = (total_bac + bac, total_pv + pv, has_tasks or task_id is not None)
         if task_id is not None and task_id in task_pct:
             key = (project_id, True)
-            out[key] = out.get(key, Decimal(0)) + bac * task_pct[task_id] / HUNDRED
+            earned[key] = earned.get(key, Decimal(0)) + bac * task_pct[task_id] / HUNDRED
         if project_id in project_pct:
             key = (project_id, False)
-            out[key] = out.get(key, Decimal(0)) + bac * project_pct[project_id] / HUNDRED
-    return out
+            earned[key] = earned.get(key, Decimal(0)) + bac * project_pct[project_id] / HUNDRED
+    return budget, earned
 
 
 def _actual_cost(ctx: RuleContext) -> dict[int, Decimal]:
@@ -191,7 +185,7 @@ def forecast_overrun(ctx: RuleContext) -> list[Finding]:
                 ),
                 measures={**figures, "over": money(over), "over_pct": ratio(pct),
                           "through": ctx.period, "status_date": ctx.status_date.isoformat()},
-                thresholds=knobs(pct=s.pct, amount=s.amount, high_pct=s.high_pct, eac=s.eac),
+                thresholds=ctx.thresholds(s, "pct", "amount", "high_pct", "eac"),
                 project_id=project_id,
             )
         )  # fmt: skip

@@ -24,7 +24,7 @@ from ledger.models import (
     table_of,
 )
 from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, knobs, pct_over, ratio
+from ledger.reconcile.findings import Finding, pct_over, ratio
 from ledger.types import Hours
 
 _al = table_of(ActualLine)
@@ -126,7 +126,7 @@ def _over(
                 ),
                 measures={"actual": _h(actual), "planned": _h(planned), "over": _h(over),
                           "over_pct": ratio(pct), "through": ctx.period},
-                thresholds=knobs(pct=s.pct, hours=s.hours, high_pct=s.high_pct),
+                thresholds=ctx.thresholds(s, "pct", "hours", "high_pct"),
                 project_id=project_id,
             )
         )  # fmt: skip
@@ -182,7 +182,7 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
         if planned and actual_by_resource.get(rid, Decimal(0)) > planned
     ]
     keys = _resource_keys(ctx)
-    global_rule = ctx.rules.rule("hours_overrun")
+    global_rule = ctx.global_rule("hours_overrun")
 
     def resource_key(row: Any) -> tuple[str | None, int | None, Any]:
         return keys.get(row.rid), None, global_rule
@@ -217,7 +217,7 @@ def over_allocation(ctx: RuleContext) -> list[Finding]:
         .having(func.sum(both.c.actual) > func.sum(both.c.planned))
     )
     keys = _resource_keys(ctx)
-    s = ctx.rules.rule("over_allocation")
+    s = ctx.global_rule("over_allocation")
     return _over(ctx, "over_allocation", rows, "resource", lambda r: (keys.get(r.rid), None, s),
                  "capacity", lambda r: r.period, "planned")  # fmt: skip
 
@@ -225,7 +225,7 @@ def over_allocation(ctx: RuleContext) -> list[Finding]:
 def under_utilization(ctx: RuleContext) -> list[Finding]:
     """A resource's actual counting hours in a past period (before the status period) below
     floor_pct of its capacity; high below high_floor_pct. Not in a project-scoped run."""
-    s = ctx.rules.rule("under_utilization")
+    s = ctx.global_rule("under_utilization")
     if not s.enabled or ctx.project_id is not None:
         return []
     floor = s.floor_pct / 100
@@ -262,7 +262,7 @@ def under_utilization(ctx: RuleContext) -> list[Finding]:
                     f"({ratio(used)}%, floor {s.floor_pct}%)"
                 ),
                 measures={"actual": _h(actual), "capacity": _h(capacity), "used_pct": ratio(used)},
-                thresholds=knobs(floor_pct=s.floor_pct, high_floor_pct=s.high_floor_pct),
+                thresholds=ctx.thresholds(s, "floor_pct", "high_floor_pct"),
             )
         )
     return out
