@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +26,36 @@ from ledger.types import Hours, Money, Rate
 
 ENTRY_REASONS = ("insert", "restate", "reclass", "delete", "fx_convert", "fx_restate", "remap")
 _REASON_CHECK = "reason IN (" + ",".join(f"'{r}'" for r in ENTRY_REASONS) + ")"
+
+
+def _live_lines_index(name: str, *columns: str, where: str = "", sqlite: str = "") -> Index:
+    """A partial index over live lines (`deleted_at IS NULL` and `where`): the reconcile rules
+    scan it instead of the lines (migration 0006). SQLite uses a partial index only when the
+    query repeats its terms, so its predicate is spelled as SQLAlchemy renders the rules' own
+    (`counts_hours = 1`); `sqlite` overrides `where` there."""
+    pg = " AND ".join(["deleted_at IS NULL", *([where] if where else [])])
+    lite = " AND ".join(["deleted_at IS NULL", *([sqlite or where] if where else [])])
+    return Index(name, *columns, postgresql_where=text(pg), sqlite_where=text(lite))
+
+
+#: The partial indexes of `_live_lines_index`, by name: (columns, where, SQLite's where).
+LIVE_LINE_INDEXES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    # Counting hours per resource and period (hours_overrun, under_utilization).
+    "ix_actual_line_resource_hours": (
+        ("resource_id", "period", "hours"),
+        "counts_hours AND resource_id IS NOT NULL AND hours IS NOT NULL",
+        "counts_hours = 1 AND resource_id IS NOT NULL AND hours IS NOT NULL",
+    ),
+    # Lines posted before, after or past a project's dates (data_quality).
+    "ix_actual_line_project_posted_on": (("project_id", "posted_on"), "", ""),
+    # Lines waiting for a rate, lines with negative hours (data_quality): few.
+    "ix_actual_line_missing_fx": (
+        ("project_id",),
+        "amount IS NOT NULL AND base_amount IS NULL",
+        "",
+    ),
+    "ix_actual_line_negative_hours": (("project_id",), "hours < 0", ""),
+}
 
 
 class ActualLine(Base):
@@ -37,6 +68,10 @@ class ActualLine(Base):
         Index(None, "project_id", "period"),
         Index(None, "source", "project_ref_type", "project_ref"),
         Index(None, "currency", "posted_on"),
+        *(
+            _live_lines_index(name, *cols, where=where, sqlite=lite)
+            for name, (cols, where, lite) in LIVE_LINE_INDEXES.items()
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(100))

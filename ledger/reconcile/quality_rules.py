@@ -9,11 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import func, literal, or_, select, type_coerce, union_all
 
 from ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantine, table_of
 from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, knobs, money, ratio
+from ledger.reconcile.findings import Finding, money, ratio
 from ledger.reconcile.settings import Severity, SourcePair
 from ledger.types import Money
 
@@ -55,38 +55,39 @@ def source_disagreement(ctx: RuleContext) -> list[Finding]:
     """Per configured pair, per project and period through the status period: the two
     sources' cost (base currency) apart by more than pct (of the larger) and amount."""
     out: list[Finding] = []
-    for pair in ctx.rules.rule("source_disagreement").pairs:
+    for pair in ctx.global_rule("source_disagreement").pairs:
         dimension = f"{pair.left}~{pair.right}" + (
             f":{','.join(pair.cost_types)}" if pair.cost_types else ""
         )
-        for row in ctx.session.execute(_pair_rows(ctx, pair)):
-            info = ctx.projects.get(row.pid)
+        dimension = dimension[:100]
+        for pid, period, left, right in ctx.session.execute(_pair_rows(ctx, pair)).all():
+            info = ctx.projects.get(pid)
             if info is None:
                 continue
-            s = ctx.rule_for("source_disagreement", row.pid)
-            left, right = Decimal(row.left or 0), Decimal(row.right or 0)
+            s = ctx.rule_for("source_disagreement", pid)
+            left, right = Decimal(left or 0), Decimal(right or 0)
             gap = abs(left - right)
             larger = max(abs(left), abs(right))
             pct = gap * 100 / larger if larger else None
             if not s.enabled or gap <= s.amount or pct is None or pct <= s.pct:
                 continue
+            lm, rm, gm, pr = money(left), money(right), money(gap), ratio(pct)
             out.append(
                 Finding(
                     rule="source_disagreement",
                     subject_type="project",
                     subject_id=info.code,
-                    dimension=dimension[:100],
-                    period=row.period,
+                    dimension=dimension,
+                    period=period,
                     severity=s.severity(pct),
                     message=(
-                        f"{info.code} {row.period}: {pair.left} {money(left)} vs "
-                        f"{pair.right} {money(right)} ({money(gap)} apart, {ratio(pct)}%)"
+                        f"{info.code} {period}: {pair.left} {lm} vs "
+                        f"{pair.right} {rm} ({gm} apart, {pr}%)"
                     ),
-                    measures={"left": money(left), "right": money(right), "gap": money(gap),
-                              "gap_pct": ratio(pct), "left_source": pair.left,
-                              "right_source": pair.right},
-                    thresholds=knobs(pct=s.pct, amount=s.amount, high_pct=s.high_pct),
-                    project_id=row.pid,
+                    measures={"left": lm, "right": rm, "gap": gm, "gap_pct": pr,
+                              "left_source": pair.left, "right_source": pair.right},
+                    thresholds=ctx.thresholds(s, "pct", "amount", "high_pct"),
+                    project_id=pid,
                 )
             )  # fmt: skip
     return out
@@ -101,43 +102,54 @@ _LINE_CHECKS: dict[str, tuple[Severity, str]] = {
 
 
 def _line_checks(ctx: RuleContext) -> Any:
-    """(project_id, lines failing each check...) of live lines, in one pass over the lines."""
-    checks = {
-        "after_close": (_pr.c.closed_on.is_not(None)) & (_al.c.posted_on > _pr.c.closed_on),
-        "outside_dates": or_(
-            (_pr.c.planned_start.is_not(None)) & (_al.c.posted_on < _pr.c.planned_start),
-            (_pr.c.planned_finish.is_not(None)) & (_al.c.posted_on > _pr.c.planned_finish),
-        ),
-        "missing_fx": _al.c.amount.is_not(None) & _al.c.base_amount.is_(None),
-        "negative_hours": _al.c.hours < 0,
-    }
-    counts = [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in checks.items()]
-    return (
-        select(_al.c.project_id, *counts)
-        .join(_pr, _pr.c.id == _al.c.project_id)
-        .where(
-            _al.c.deleted_at.is_(None),
-            ctx.in_scope(_al.c.project_id),
-            _al.c.project_id != UNMAPPED_ID,
-            or_(*checks.values()),
+    """(project_id, lines failing each check...) per project: for each project, one count per
+    check over the partial index that holds its candidates (migration 0006), not a pass over
+    every line. The lines before a project's start, after its finish or after it closed are
+    ranges of (project_id, posted_on); lines waiting for a rate or with negative hours are
+    indexed apart. A line both before the start and after the finish (dates reversed) counts
+    once. Correlated counts keep the project the outer loop on both engines (joined, SQLite
+    walked the whole index and looked each line's project up)."""
+
+    def count(*where: Any) -> Any:
+        return (
+            select(func.count())
+            .where(_al.c.project_id == _pr.c.id, _al.c.deleted_at.is_(None), *where)
+            .correlate(_pr)
+            .scalar_subquery()
         )
-        .group_by(_al.c.project_id)
-    )
+
+    return select(
+        _pr.c.id.label("project_id"),
+        count(_al.c.posted_on > _pr.c.closed_on).label("after_close"),
+        count(_al.c.posted_on < _pr.c.planned_start).label("before_start"),
+        count(
+            _al.c.posted_on > _pr.c.planned_finish,
+            or_(_pr.c.planned_start.is_(None), _al.c.posted_on >= _pr.c.planned_start),
+        ).label("after_finish"),
+        count(_al.c.amount.is_not(None), _al.c.base_amount.is_(None)).label("missing_fx"),
+        count(_al.c.hours < 0).label("negative_hours"),
+    ).where(ctx.in_scope(_pr.c.id), _pr.c.id != UNMAPPED_ID)
 
 
 def data_quality(ctx: RuleContext) -> list[Finding]:
     """Findings per source (open quarantine per stream, unmapped actuals) and per project
     (the line checks above); any count above zero is a finding."""
-    s = ctx.rules.rule("data_quality")
+    s = ctx.global_rule("data_quality")
     if not s.enabled:
         return []
     out: list[Finding] = []
-    for row in ctx.session.execute(_line_checks(ctx)):
+    for row in ctx.session.execute(_line_checks(ctx)).all():
         info = ctx.projects.get(row.project_id)
         if info is None:
             continue
+        failing = {
+            "after_close": row.after_close,
+            "outside_dates": row.before_start + row.after_finish,
+            "missing_fx": row.missing_fx,
+            "negative_hours": row.negative_hours,
+        }
         for check, (severity, what) in _LINE_CHECKS.items():
-            lines = int(getattr(row, check) or 0)
+            lines = int(failing[check])
             if not lines:
                 continue
             out.append(
