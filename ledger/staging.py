@@ -7,11 +7,12 @@ are private to the connection, so concurrent writers never see each other's stag
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, delete, text
+from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, delete, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -132,8 +133,30 @@ def append(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) ->
     return len(batch)
 
 
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    shared: Iterable[str] = (),
+) -> int:
+    """Insert `rows` (dicts of the same keys) into a ledger table the way a stage is filled:
+    COPY on PostgreSQL, one executemany on SQLite. For many rows the caller knows are new
+    (a conflict raises). `shared`: columns whose values are a few objects shared by the rows
+    (a timestamp, a dict of thresholds): each object is bind-processed once. Returns the row
+    count."""
+    if rows:
+        if session.get_bind().dialect.name == "postgresql":
+            _copy(session, table, list(rows), frozenset(shared))
+        else:
+            _executemany(session, table, list(rows), frozenset(shared))
+    return len(rows)
+
+
 def _processed(
-    session: Session, table: Table, rows: list[Mapping[str, Any]]
+    session: Session,
+    table: Table,
+    rows: list[Mapping[str, Any]],
+    shared: frozenset[str] = frozenset(),
 ) -> tuple[list[str], Iterator[Sequence[Any]]]:
     """Column names and rows of values after each column type's bind processing, as a compiled
     INSERT would send them (`dialect_impl`: the bare TypeDecorator would hand Numeric values
@@ -144,6 +167,9 @@ def _processed(
     if not uniform:
         names = list(dict.fromkeys(k for row in rows for k in row))
     procs = [_processor(table.c[n].type, dialect) for n in names]
+    procs = [
+        _once_per_object(p) if p and n in shared else p for n, p in zip(names, procs, strict=True)
+    ]
     active = [(i, p) for i, p in enumerate(procs) if p is not None]
     pick = itemgetter(*names) if uniform and len(names) > 1 else None
 
@@ -161,12 +187,31 @@ def _processed(
     return names, values()
 
 
+def _once_per_object(proc: Any) -> Any:
+    """`proc`, computed once per distinct object (by identity: the rows keep every object
+    alive while they are processed, so an id is never reused meanwhile)."""
+    done: dict[int, Any] = {}
+
+    def processed(value: Any) -> Any:
+        key = id(value)
+        if key not in done:
+            done[key] = proc(value)
+        return done[key]
+
+    return processed
+
+
 def _processor(column_type: Any, dialect: Any) -> Any:
     """The bind processor for a COPY or executemany value. On PostgreSQL, Decimals and aware
     datetimes go as they are: NUMERIC rounds ties away from zero exactly like ROUND_HALF_UP,
-    and psycopg sends aware datetimes as timestamptz (the writer never makes naive ones)."""
-    if dialect.name == "postgresql" and isinstance(column_type, ExactDecimal | UtcDateTime):
-        return None
+    and psycopg sends aware datetimes as timestamptz (the writer never makes naive ones); JSON
+    goes as its text (the bind processor wraps it for psycopg, which serialized it again per
+    row)."""
+    if dialect.name == "postgresql":
+        if isinstance(column_type, ExactDecimal | UtcDateTime):
+            return None
+        if isinstance(column_type, JSON):
+            return json.dumps
     return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
@@ -193,9 +238,14 @@ def _wrapped(sql: str, exc: Exception) -> DBAPIError:
     return DBAPIError(sql, None, exc)
 
 
-def _executemany(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> None:
+def _executemany(
+    session: Session,
+    table: Table,
+    rows: list[Mapping[str, Any]],
+    shared: frozenset[str] = frozenset(),
+) -> None:
     """SQLite: one DBAPI executemany of processed values."""
-    names, values = _processed(session, table, rows)
+    names, values = _processed(session, table, rows, shared)
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     marks = ", ".join("?" for _ in names)
@@ -210,10 +260,15 @@ def _executemany(session: Session, table: Table, rows: list[Mapping[str, Any]]) 
         cur.close()
 
 
-def _copy(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> None:
+def _copy(
+    session: Session,
+    table: Table,
+    rows: list[Mapping[str, Any]],
+    shared: frozenset[str] = frozenset(),
+) -> None:
     """PostgreSQL: COPY the rows into the stage (psycopg's executemany sends one statement per
     row)."""
-    names, values = _processed(session, table, rows)
+    names, values = _processed(session, table, rows, shared)
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     columns = ", ".join(names)
