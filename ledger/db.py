@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -41,3 +43,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit (jobs read them after committing)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def work_mem(session: Session, size: str) -> Iterator[None]:
+    """PostgreSQL: the statements inside run with `work_mem` at `size` (e.g. '64MB'; SET LOCAL,
+    so only in this transaction), and the value before is put back after them. At the default
+    4MB, grouping a few hundred thousand rows spills its sort or hash table to disk. Nothing on
+    other engines. An error inside leaves the setting raised until the transaction ends (it is
+    rolled back, or a statement after a failed one would fail too)."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    before = session.scalar(text("SELECT current_setting('work_mem')"))
+    session.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": size})
+    yield
+    session.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": before})

@@ -9,6 +9,7 @@ set-based SQL; see `budget_rules`, `evm_rules`, `resource_rules`, `quality_rules
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import aggregates
+from ledger.db import work_mem
 from ledger.models import Project
 from ledger.reconcile.budget_rules import budget_overrun, burn_rate
 from ledger.reconcile.context import RuleContext, load_projects, period_of
@@ -30,6 +32,9 @@ from ledger.reconcile.store import Lifecycle, apply_findings
 from ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
+#: work_mem of the rules on PostgreSQL: their groupings (a few hundred thousand aggregate and
+#: budget rows) sort and hash in memory instead of spilling to disk at the default 4MB.
+RULES_WORK_MEM = "64MB"
 
 Rule = Callable[[RuleContext], list[Finding]]
 RULE_FUNCTIONS: dict[str, Rule] = {
@@ -98,14 +103,21 @@ def reconcile(
         projects=load_projects(session, project_id),
     )
     result = ReconcileResult(day, current, as_known_at)
-    for name in RULES:
-        fn = RULE_FUNCTIONS.get(name)
-        if fn is None or (not rules.rule(name).enabled and not rules.has_overrides(name)):
-            continue
-        found = fn(ctx)
-        result.rules_run.append(name)
-        result.findings.extend(found)
-        log.info("reconcile_rule", rule=name, findings=len(found))
+    with work_mem(session, RULES_WORK_MEM):
+        for name in RULES:
+            fn = RULE_FUNCTIONS.get(name)
+            if fn is None or (not rules.rule(name).enabled and not rules.has_overrides(name)):
+                continue
+            start = time.perf_counter()
+            found = fn(ctx)
+            result.rules_run.append(name)
+            result.findings.extend(found)
+            log.info(
+                "reconcile_rule",
+                rule=name,
+                findings=len(found),
+                seconds=round(time.perf_counter() - start, 3),
+            )
     if live:
         result.lifecycle = apply_findings(
             session,
