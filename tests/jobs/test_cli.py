@@ -443,7 +443,7 @@ def test_log_options_are_accepted(ledger: Ledger) -> None:
 def test_serve_on_a_public_host_needs_the_token(fresh_sqlite: tuple[Path, Path]) -> None:
     """`serve --host` off loopback without [service] api_token is refused before it starts."""
     config, _ = fresh_sqlite
-    result = invoke(config, "serve", "--host", "0.0.0.0")
+    result = invoke(config, "serve", "--host", "0.0.0.0")  # noqa: S104 - the refused case
     assert result.exit_code == 2
     assert "--host 0.0.0.0 is not a loopback address: set [service] api_token first" in (
         " ".join(result.stderr.split()).replace("│", "").replace("  ", " ")
