@@ -53,7 +53,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             if isinstance(value, float):  # an expression that left the integer domain
                 raise TypeError("ExactDecimal read a REAL from SQLite: the query lost exactness")
-            return (Decimal(int(value)) / self.factor).quantize(self.quantum)
+            # Exactly (int / 10^scale) at the column's scale: the integer's digits with the
+            # exponent moved (an int64 has 19 digits, within the context's 28: no rounding).
+            return Decimal(int(value)).scaleb(-self.scale)
         return Decimal(value).quantize(self.quantum)
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
