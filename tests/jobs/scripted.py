@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from connectors.base import (
     Connector,
@@ -23,6 +23,8 @@ from connectors.base import (
 )
 from jobs.app import App
 from jobs.config import parse_config
+from jobs.lease import Lease
+from ledger.models import SyncRun, utcnow
 from ledger.records import ActualRecord, ProjectRecord
 
 Script = Callable[[ReadRequest], Iterable[Page]]
@@ -89,3 +91,16 @@ def pages_of(records: list[Any], size: int, scope: str | None = None, start: int
         out[0] = Page(out[0].records, checkpoint=out[0].checkpoint, scope=ScopeStart(scope))
         out.append(Page(scope=ScopeEnd(scope)))
     return out
+
+
+def held_run(engine: Engine, lease: Lease) -> int:
+    """A `running` scheduled run of the lease's connector, attached to the (acquired) lease,
+    as another process would leave it; returns its id."""
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            insert(SyncRun)
+            .values(connector=lease.name, status="running", trigger="schedule", started_at=utcnow())
+            .returning(SyncRun.id)
+        ).scalar_one()
+        lease.attach(conn, run_id)
+    return int(run_id)

@@ -20,7 +20,7 @@ from connectors.base import Cursor, Page, ScopeEnd, ScopeStart
 from jobs.lease import Lease, LeaseHeld, LeaseLost, unlock
 from jobs.sync import run_sync
 from ledger.models import SyncLock, SyncRun, utcnow
-from tests.jobs.scripted import ScriptedConnector, line, make_app, pages_of, projects
+from tests.jobs.scripted import ScriptedConnector, held_run, line, make_app, pages_of, projects
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,13 +123,7 @@ def test_unlock_frees_a_stuck_lease_but_not_a_live_one(engine: Engine) -> None:
     assert unlock(engine, "s1", ttl) is None  # never locked
     stuck = Lease(engine, "s1", "host:1:dead", ttl)
     assert stuck.acquire(now=utcnow() - timedelta(minutes=30)) is None
-    with engine.begin() as conn:
-        run_id = conn.execute(
-            SyncRun.__table__.insert()
-            .values(connector="s1", status="running", trigger="schedule", started_at=utcnow())
-            .returning(SyncRun.id)
-        ).scalar_one()
-        stuck.attach(conn, run_id)
+    run_id = held_run(engine, stuck)
     held = unlock(engine, "s1", ttl)
     assert held is not None and held.run_id == run_id
     with Session(engine) as s:

@@ -23,6 +23,7 @@ from jobs.service.notify import Notifier
 from jobs.service.worker import ServiceStopping, Worker
 from ledger.db import make_engine
 from ledger.models import SyncRun, SyncRunStream, Variance, utcnow
+from tests.jobs.scripted import held_run
 from tests.service.helpers import finished, live_actuals, make_app, wait_for
 
 TOKEN = "t0ken-for-tests"
@@ -100,13 +101,7 @@ def test_a_running_sync_answers_409_with_its_run_id(
     client, _ = api
     lease = Lease(engine, "psa", "another-replica", api[1].app.settings.lease_ttl)
     assert lease.acquire() is None
-    with engine.begin() as conn:
-        run_id = conn.execute(
-            SyncRun.__table__.insert()
-            .values(connector="psa", status="running", trigger="schedule", started_at=utcnow())
-            .returning(SyncRun.id)
-        ).scalar_one()
-        lease.attach(conn, run_id)
+    run_id = held_run(engine, lease)
     answer = client.post("/syncs/psa", headers=AUTH)
     assert answer.status_code == 409
     body = answer.json()
