@@ -25,7 +25,7 @@ from jobs.config import AppConfig, load_or_exit
 from jobs.config import mask_url as masked_url
 from jobs.logconfig import configure_logging
 from ledger import migrate
-from ledger.db import make_engine, session_factory
+from ledger.db import WRITING, make_engine, session_factory
 from ledger.settings import LedgerSettings
 
 LogFormat = Literal["auto", "json", "console"]
@@ -91,8 +91,10 @@ class App:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One session in one transaction: committed when the block ends, rolled back on error."""
+        """One session in one transaction: committed when the block ends, rolled back on error.
+        On SQLite it holds the write lock from its start (`ledger.db.WRITING`)."""
         with self.sessions.begin() as session:
+            session.connection(execution_options=WRITING)
             yield session
 
     @contextmanager

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from ledger.db import WRITING
 from ledger.models import SyncLock, SyncRun, table_of, utcnow
 from ledger.upsert import insert_for_dialect
 
@@ -202,7 +203,7 @@ def unlock(
     holder heartbeated within `ttl` / 2 (it beats every ttl/4: two beats missed mean it is
     gone; a run would take the lease over only after `ttl`) unless `force`."""
     now = now or utcnow()
-    with engine.begin() as conn:
+    with engine.connect() as conn, conn.execution_options(**WRITING).begin():
         row = conn.execute(
             select(_lock.c.holder, _lock.c.run_id, _lock.c.acquired_at, _lock.c.heartbeat_at)
             .where(_lock.c.connector == name)

@@ -45,6 +45,7 @@ from jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
 from jobs.run_records import RunRecorder, StreamResult, SyncResult
 from ledger import aggregates
 from ledger.calendar import period_key
+from ledger.db import WRITING
 from ledger.models import Project, ProjectLink, SyncRun, SyncState, table_of, utcnow
 from ledger.periods import PeriodIndex
 from ledger.records import ActualRecord
@@ -333,6 +334,7 @@ class _Run:
         """Run the streams; `run_id` is the run row `start_sync` opened (None: a dry run)."""
         self.lease = lease
         with self.app.engine.connect() as conn:
+            conn.execution_options(**WRITING)  # SQLite: each batch takes the write lock at BEGIN
             self.conn = conn
             recorder = RunRecorder(conn, self.name, self.dry_run)
             result = recorder.adopt(run_id)

@@ -18,10 +18,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+#: Execution options of a connection whose transactions write (see `_sqlite_begin`).
+WRITING = {"sqlite_immediate": True}
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # pysqlite defers BEGIN until the first DML; take the write lock up front instead so
-    # a batch transaction never fails half way with "database is locked".
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+    # A deferred transaction that reads and then writes fails at once with "database is
+    # locked" (SQLITE_BUSY_SNAPSHOT, no busy wait) when another connection committed after its
+    # read: a lease heartbeat in the middle of a batch. Writers (execution option
+    # `sqlite_immediate`, `WRITING`) take the write lock at BEGIN instead and wait for it
+    # (busy_timeout); readers stay deferred so they never block writers.
+    immediate = conn.get_execution_options().get("sqlite_immediate")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -143,3 +143,46 @@ def test_unlock_frees_a_stuck_lease_but_not_a_live_one(engine: Engine) -> None:
         unlock(engine, "s1", ttl)
     assert unlock(engine, "s1", ttl, force=True) is not None
     assert alive.acquire() is None  # free again: taken at once
+
+
+def test_a_heartbeat_committed_in_the_middle_of_a_batch_does_not_fail_it(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch reads, another connection commits (the lease heartbeat), the batch writes.
+    On SQLite a deferred transaction would fail at its first write ("database is locked",
+    no busy wait); batches take the write lock at BEGIN, so the heartbeat waits instead."""
+    import threading
+
+    from jobs import sync as sync_module
+
+    real_apply = sync_module.apply_batch
+    beats: list[BaseException | None] = []
+
+    def apply_with_a_beat_inside(session: Session, *args: Any, **kw: Any) -> Any:
+        session.execute(select(SyncLock.holder)).all()  # the batch has read
+
+        def beat() -> None:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(SyncLock).values(heartbeat_at=utcnow()))
+                beats.append(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test
+                beats.append(exc)
+
+        thread = threading.Thread(target=beat)
+        thread.start()
+        thread.join(0.5)  # committed by now unless it waits for this batch's lock
+        return real_apply(session, *args, **kw)
+
+    monkeypatch.setattr(sync_module, "apply_batch", apply_with_a_beat_inside)
+    app = make_app(engine, tmp_path)
+    connector = ScriptedConnector(
+        {"projects": lambda r: [projects("A")], "actuals": lambda r: pages_of([line("t1"), line("t2")], 1)}
+    )
+    result = run_sync(app, "s1", connector=connector)
+    assert result.status == "succeeded", result.message
+    assert _scalar(engine, "SELECT count(*) FROM actual_line") == 2
+    wait = time.monotonic() + 10
+    while len(beats) < 2 and time.monotonic() < wait:  # one beat per batch: projects, actuals
+        time.sleep(0.05)
+    assert beats == [None, None]
