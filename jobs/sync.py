@@ -164,17 +164,25 @@ class StartedSync:
             self.lease.release()
             self.run.connector.close()  # its sessions and sockets, on every path
 
-    def discard(self, message: str) -> None:
-        """Never execute it: the run ends interrupted with `message` and the lease is freed."""
+    def interrupt(self, message: str) -> bool:
+        """Mark the run interrupted with `message` (unless it already ended) and free the
+        lease, so a batch still in flight cannot commit. True when the row was marked."""
         try:
             with self.run.app.engine.begin() as conn:
-                conn.execute(
+                res = conn.execute(
                     update(SyncRun)
                     .where(SyncRun.id == self.run_id, SyncRun.status == "running")
                     .values(status="interrupted", finished_at=utcnow(), message=message)
                 )
         finally:
             self.lease.release()
+        return bool(res.rowcount)
+
+    def discard(self, message: str) -> None:
+        """Never execute it: the run ends interrupted with `message` and the lease is freed."""
+        try:
+            self.interrupt(message)
+        finally:
             self.run.connector.close()
 
 
@@ -229,7 +237,7 @@ def _prepare(
         raise ConnectorConfigError(f"unknown connector {name!r} (configured: {known})")
     if connector is None:
         connector = app.connector(name)
-    return _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete, None, None)
+    return _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete)
 
 
 class _Run:
@@ -243,15 +251,13 @@ class _Run:
         lookback: Any,
         dry_run: bool,
         allow_mass_delete: bool,
-        cancel: threading.Event | None,
-        on_batch: Callable[[StreamResult], None] | None,
     ) -> None:
         self.app, self.name, self.connector = app, name, connector
         self.settings = app.settings
         self.lookback = lookback
         self.dry_run, self.allow_mass_delete = dry_run, allow_mass_delete
-        self.cancel = cancel or threading.Event()
-        self.on_batch = on_batch
+        self.cancel = threading.Event()  # the caller's event is set by execute
+        self.on_batch: Callable[[StreamResult], None] | None = None
         self.heartbeat: Heartbeat | None = None
         self.lease: Lease | None = None
         self.conn: Connection | None = None

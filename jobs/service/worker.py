@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -231,22 +231,14 @@ class Worker:
         for started in left:
             run_id = started.run_id
             try:
-                with self.app.engine.begin() as conn:
-                    res = conn.execute(
-                        update(SyncRun)
-                        .where(SyncRun.id == run_id, SyncRun.status == "running")
-                        .values(
-                            status="interrupted",
-                            finished_at=utcnow(),
-                            message="the service stopped before the run reached a page "
-                            "boundary; the next run resumes from the last committed checkpoint",
-                        )
-                    )
-                started.lease.release()  # a batch still in flight cannot commit now
+                interrupted = started.interrupt(
+                    "the service stopped before the run reached a page boundary; the next run "
+                    "resumes from the last committed checkpoint"
+                )
             except SQLAlchemyError as exc:
                 log.error("run_not_marked", run_id=run_id, error=str(exc))
                 continue
-            if res.rowcount:
+            if interrupted:
                 marked.append(run_id)
                 log.warning("run_interrupted", run_id=run_id, reason="stop timeout")
         if reconciling:
