@@ -132,7 +132,7 @@ def run(url: str, n: int, tmp: Path, reuse: bool) -> tuple[float, list[str]]:
         lc = result.lifecycle
         assert lc is not None
         counts = result.count_by_rule()
-        print(f"{label}: {attempt} reconcile {elapsed:.2f} s ({len(result.findings):,} findings; "
+        print(f"{label}: {attempt} reconcile {elapsed:.2f} s ({result.total:,} findings; "
               f"{lc.opened} opened, {lc.unchanged} unchanged, {lc.updated} updated)")  # fmt: skip
     print(f"{label}: findings per rule: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     missing = [r for r in RULES if not counts.get(r)]

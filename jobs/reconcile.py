@@ -132,7 +132,7 @@ def _live(app: App, project: str | None) -> tuple[ReconcileResult, list[Raised]]
     log.info(
         "reconcile_finished",
         period=result.period,
-        findings=len(result.findings),
+        findings=result.total,
         opened=lc.opened if lc else 0,
         resolved=lc.resolved if lc else 0,
         escalated=lc.escalated if lc else 0,

@@ -33,7 +33,8 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`. SQLite connections set WAL, busy_timeout=5000 and foreign keys."""
+    """An engine for `url`. SQLite connections set WAL, busy_timeout=5000 and foreign keys, and
+    get the ledger's SQL functions (`ledger.sqlite_functions`)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, **kwargs)
@@ -41,8 +42,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # Let SQLAlchemy, not pysqlite, emit BEGIN (SQLAlchemy docs, "Serializable isolation").
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, record: Any) -> None:
+            from ledger import sqlite_functions  # imports the rules' helpers: not at load time
+
             dbapi_connection.isolation_level = None
             _sqlite_pragmas(dbapi_connection, record)
+            sqlite_functions.register(dbapi_connection)
 
         event.listen(engine, "begin", _sqlite_begin)
     return engine

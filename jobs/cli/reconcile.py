@@ -87,10 +87,11 @@ def reconcile(
         known = utc_timestamp(as_known_at) if as_known_at else None
         if day is not None or known is not None:
             result = reconcile_report(app, status_date=day, as_known_at=known, project=project)
-            text = render(result.findings, fmt)
+            findings = result.findings or []  # a report always has its findings
+            text = render(findings, fmt)
             if output is not None:
                 output.write_text(text, encoding="utf-8")
-                out(f"{len(result.findings)} findings as of {result.status_date} "
+                out(f"{len(findings)} findings as of {result.status_date} "
                     f"(period {result.period}) written to {output}")  # fmt: skip
             else:
                 out(text)

@@ -130,7 +130,7 @@ def _reconcile_after(app: App) -> None:
     elif outcome.last is not None and outcome.last.lifecycle is not None:
         lc = outcome.last.lifecycle
         out(
-            f"reconcile: {len(outcome.last.findings)} findings; {lc.opened} opened, "
+            f"reconcile: {outcome.last.total} findings; {lc.opened} opened, "
             f"{lc.resolved} resolved, {lc.escalated} escalated"
         )
 

@@ -175,5 +175,3 @@ class Variance(Base):
     note: Mapped[str | None] = mapped_column(Text)
     #: The project it concerns (project subjects and project-level findings), for views.
     project_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    #: A hash of what the finding says (severity, message, measures, thresholds).
-    fingerprint: Mapped[str | None] = mapped_column(String(40))

@@ -2,9 +2,11 @@
 find into variances (DESIGN.md, Reconciliation; issue 5).
 
 `reconcile(session, settings, rules, ...)` runs the enabled rules against the ledger as it is
-(or as known at a past time, read-only) and, for a live run, writes the findings through the
-variance lifecycle (`store`). Each rule is a function `RuleContext -> list[Finding]` built on
-set-based SQL; see `budget_rules`, `evm_rules`, `resource_rules`, `quality_rules`.
+(or as known at a past time, read-only), gathers their findings in a stage and, for a live
+run, writes them through the variance lifecycle (`store`). Each rule is a function of a
+`RuleContext` built on set-based SQL: the rules with many findings return them rendered in
+SQL (`rendered.Rendered`), the others as `Finding`s; see `budget_rules`, `evm_rules`,
+`resource_rules`, `quality_rules`.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from ledger.reconcile.context import RuleContext, load_projects, period_of
 from ledger.reconcile.evm_rules import forecast_overrun
 from ledger.reconcile.findings import Finding
 from ledger.reconcile.quality_rules import data_quality, source_disagreement
+from ledger.reconcile.rendered import Rendered
 from ledger.reconcile.resource_rules import hours_overrun, over_allocation, under_utilization
 from ledger.reconcile.settings import RULES, ReconcileRules
-from ledger.reconcile.store import Lifecycle, apply_findings
+from ledger.reconcile.store import Lifecycle, apply_staged, stage, staged_counts, staged_findings
 from ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
@@ -36,7 +39,9 @@ log = structlog.get_logger(__name__)
 #: budget rows) sort and hash in memory instead of spilling to disk at the default 4MB.
 RULES_WORK_MEM = "64MB"
 
-Rule = Callable[[RuleContext], list[Finding]]
+#: A rule: its findings, rendered in SQL, or None (nothing to find: the rule still ran, so its
+#: open variances are resolved).
+Rule = Callable[[RuleContext], list[Finding] | Rendered | None]
 RULE_FUNCTIONS: dict[str, Rule] = {
     "budget_overrun": budget_overrun,
     "forecast_overrun": forecast_overrun,
@@ -54,15 +59,19 @@ class ReconcileResult:
     status_date: date
     period: str
     as_known_at: datetime | None
-    findings: list[Finding] = field(default_factory=list)
     lifecycle: Lifecycle | None = None  # None: a read-only report
     rules_run: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # findings per rule
+    #: The findings themselves: a report's, or a live run's when asked for (`keep_findings`).
+    findings: list[Finding] | None = None
+
+    @property
+    def total(self) -> int:
+        """How many findings the run made."""
+        return sum(self.counts.values())
 
     def count_by_rule(self) -> dict[str, int]:
-        counts = dict.fromkeys(self.rules_run, 0)
-        for f in self.findings:
-            counts[f.rule] = counts.get(f.rule, 0) + 1
-        return counts
+        return {rule: self.counts.get(rule, 0) for rule in self.rules_run}
 
 
 def reconcile(
@@ -75,11 +84,13 @@ def reconcile(
     as_known_at: datetime | None = None,
     project: str | None = None,
     write: bool = True,
+    keep_findings: bool = False,
 ) -> ReconcileResult:
     """Run the enabled rules. A live run (no `status_date` in the past, no `as_known_at`, and
     `write`) rebuilds stale aggregates first and writes the variances; otherwise the result is
-    a read-only report. Raises LookupError for an unknown project or a date the calendar has
-    no period for."""
+    a read-only report, with its findings. `keep_findings`: a live run's findings too (reading
+    tens of thousands back costs a noticeable part of a run). Raises LookupError for an
+    unknown project or a date the calendar has no period for."""
     live = write and as_known_at is None and (status_date is None or status_date >= now.date())
     day = status_date or now.date()
     project_id = None
@@ -103,28 +114,40 @@ def reconcile(
         projects=load_projects(session, project_id),
     )
     result = ReconcileResult(day, current, as_known_at)
+    rendered: list[Rendered] = []
+    found: list[Finding] = []
     with work_mem(session, RULES_WORK_MEM):
         for name in RULES:
             fn = RULE_FUNCTIONS.get(name)
             if fn is None or (not rules.rule(name).enabled and not rules.has_overrides(name)):
                 continue
             start = time.perf_counter()
-            found = fn(ctx)
+            out = fn(ctx)
             result.rules_run.append(name)
-            result.findings.extend(found)
+            if isinstance(out, Rendered):
+                rendered.append(out)
+            elif out is not None:
+                found.extend(out)
             log.info(
                 "reconcile_rule",
                 rule=name,
-                findings=len(found),
+                findings="in SQL" if isinstance(out, Rendered) else len(out or ()),
                 seconds=round(time.perf_counter() - start, 3),
             )
-    if live:
-        result.lifecycle = apply_findings(
-            session,
-            result.findings,
-            result.rules_run,
-            as_known_at=now,
-            now=now,
-            project_code=project,
+        start = time.perf_counter()
+        stage(session, rendered, found)
+        result.counts = staged_counts(session)
+        log.info(
+            "reconcile_staged",
+            findings=result.total,
+            seconds=round(time.perf_counter() - start, 3),
         )
+    if not live or keep_findings:
+        result.findings = staged_findings(session)
+    if live:
+        start = time.perf_counter()
+        result.lifecycle = apply_staged(
+            session, result.rules_run, as_known_at=now, now=now, project_code=project
+        )
+        log.info("reconcile_lifecycle", seconds=round(time.perf_counter() - start, 3))
     return result

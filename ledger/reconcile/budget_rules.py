@@ -6,36 +6,46 @@ budget is not split by cost type (its lines are 'total') is compared in total; o
 cost type. Sums come from one `UNION ALL` of the two sides grouped once per (project,
 dimension, period) (no FULL JOIN: SQLite has none it plans well); the cumulative, per-period
 and last-closed-period comparisons are read from those groups in one statement shared by both
-rules. SQL keeps only rows over the smallest configured amount, and Python applies each
-project's own thresholds to those rows with Decimal.
+rules. The findings are rendered in SQL (`rendered`): each project's own thresholds, exact
+comparisons, and the message and measures as text.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, literal, select, type_coerce, union_all
 
+from ledger.models import Project, table_of
 from ledger.reconcile.budget_source import current_versions, version_lines
 from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, money, pct_over, ratio
+from ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
 from ledger.types import Money
+
+_pr = table_of(Project)
 
 TOTAL = "total"
 
 
-def _compared(ctx: RuleContext) -> dict[str, list[Any]]:
-    """Rows (project_id, dimension, period, actual, budget) over the candidate amounts, by
-    what they compare: 'to_date' (period ''), 'period' (each period through the status
-    period), 'burn' (the last closed period). One statement, read once per run and shared by
-    budget_overrun and burn_rate: the two sides are grouped per (project, dimension, period)
-    once (a materialized CTE) and the cumulative rows are summed from those groups."""
-    cached: dict[str, list[Any]] | None = ctx.cache.get("budget_compared")
+def _compared(ctx: RuleContext) -> Any:
+    """A CTE of rows (what, project_id, dim, period, actual, budget) over the smallest
+    configured amount, by what they compare: 'to_date' (period ''), 'period' (each period
+    through the status period), 'burn' (the last closed period). Shared by budget_overrun and
+    burn_rate (their SELECTs go into one statement): the two sides are grouped per (project,
+    dimension, period) once (a materialized CTE) and the cumulative rows summed from those
+    groups."""
+    cached: Any = ctx.cache.get("budget_compared")
     if cached is not None:
         return cached
     through = ctx.period
-    budget = version_lines(ctx, current_versions(ctx)).subquery("b")
+    sql = ctx.sql
+    # Read once (materialized), for the projects budgeted in total and for the sums.
+    budget = (
+        version_lines(ctx, current_versions(ctx))
+        .cte("b")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+        .prefix_with("MATERIALIZED", dialect="sqlite")
+    )
     actual = ctx.actuals().subquery("a")
     total_only = (
         select(budget.c.project_id)
@@ -70,82 +80,97 @@ def _compared(ctx: RuleContext) -> dict[str, list[Any]]:
         .prefix_with("MATERIALIZED", dialect="sqlite")
     )
     g = groups.c
-    over = g.actual - g.budget
 
-    def floor(rule: str) -> Any:
-        return literal(ctx.min_knob(rule, "amount"), Money())
+    def over(actual: Any, budget: Any, rule: str) -> Any:
+        return sql.raw(actual) - sql.raw(budget) > sql.value(ctx.min_knob(rule, "amount"))
 
     parts = [
         select(literal("period").label("what"), g.project_id, g.dim, g.period, g.actual,
-               g.budget).where(over > floor("budget_overrun")),
+               g.budget).where(over(g.actual, g.budget, "budget_overrun")),
         select(literal("to_date"), g.project_id, g.dim, literal(""),
                type_coerce(func.sum(g.actual), Money()),
                type_coerce(func.sum(g.budget), Money()))
         .group_by(g.project_id, g.dim)
-        .having(func.sum(g.actual) - func.sum(g.budget) > floor("budget_overrun")),
+        .having(over(func.sum(g.actual), func.sum(g.budget), "budget_overrun")),
     ]  # fmt: skip
     if ctx.last_closed is not None:
         parts.append(
             select(literal("burn"), g.project_id, g.dim, g.period, g.actual, g.budget).where(
-                g.period == ctx.last_closed, over > floor("burn_rate")
+                g.period == ctx.last_closed, over(g.actual, g.budget, "burn_rate")
             )
         )
-    cached = {"period": [], "to_date": [], "burn": []}
-    for row in ctx.session.execute(union_all(*parts)).all():
-        cached[row[0]].append(row[1:])
+    cached = union_all(*parts).cte("compared")
     ctx.cache["budget_compared"] = cached
     return cached
 
 
-def _overruns(ctx: RuleContext, rule: str, rows: list[Any], what: str) -> list[Finding]:
-    out: list[Finding] = []
-    through = ctx.period
-    for project_id, dim, period, actual, budget in rows:
-        info = ctx.projects.get(project_id)
-        if info is None:
-            continue
-        s = ctx.rule_for(rule, project_id)
-        if not s.enabled:
-            continue
-        actual, budget = Decimal(actual or 0), Decimal(budget or 0)
-        over = actual - budget
-        pct = pct_over(actual, budget)
-        if over <= s.amount or (pct is not None and pct <= s.pct):
-            continue
-        severity = "high" if pct is None else s.severity(pct)
-        where = f" in {period}" if period else " to date"
-        a, b, o, p = money(actual), money(budget), money(over), ratio(pct)
-        out.append(
-            Finding(
-                rule=rule,
-                subject_type="project",
-                subject_id=info.code,
-                dimension=dim,
-                period=period,
-                severity=severity,
-                message=(
-                    f"{info.code} {dim}: {what} {a} against a budget of {b}{where}: {o} over"
-                    + (f" ({p}%)" if pct is not None else " (no budget)")
-                ),
-                measures={"actual": a, "budget": b, "over": o, "over_pct": p, "through": through},
-                thresholds=ctx.thresholds(s, "pct", "amount", "high_pct"),
-                project_id=project_id,
-            )
+def _overruns(ctx: RuleContext, rule: str, whats: tuple[str, ...], what: str) -> Rendered:
+    """The rule's findings from the compared rows of `whats`: actual above budget by more
+    than the project's amount and pct (no budget: any amount over, severity high)."""
+    c = _compared(ctx).c
+    sql = ctx.sql
+    groups = ctx.project_groups(rule)
+
+    def knob(project_id: Any, render: Any) -> Any:
+        return sql.knob(groups, project_id, render)
+
+    actual, budget = sql.raw(c.actual), sql.raw(c.budget)
+    over = actual - budget
+    no_budget = budget == 0
+    high_pct = knob(c.project_id, lambda s: sql.pct_literal(s.high_pct))
+    pct = knob(c.project_id, lambda s: sql.pct_literal(s.pct))
+    # The figures as text, each computed once (materialized: inlined, every use would
+    # compute it again), then put together into the message and measures.
+    f = once(
+        select(
+            c.project_id,
+            _pr.c.code,
+            c.dim,
+            c.period,
+            no_budget.label("no_budget"),
+            (no_budget | sql.pct_gt(over, budget, high_pct)).label("high"),
+            sql.money(actual).label("a"),
+            sql.money(budget).label("b"),
+            sql.money(over).label("o"),
+            sql.ratio(over, budget).label("p"),
         )
-    return out
+        .join_from(_compared(ctx), _pr, _pr.c.id == c.project_id)
+        .where(
+            c.what.in_(whats),
+            _pr.c.merged_into_id.is_(None),
+            _pr.c.deleted_at.is_(None),
+            knob(c.project_id, lambda s: literal(s.enabled)),
+            over > knob(c.project_id, lambda s: sql.value(s.amount)),
+            no_budget | sql.pct_gt(over, budget, pct),
+        ),
+        f"{rule}_found",
+    ).c
+    message = cat(
+        f.code, " ", f.dim, f": {what} ", f.a, " against a budget of ", f.b,
+        case((f.period == "", text_of(" to date")), else_=cat(" in ", f.period)),
+        ": ", f.o, " over",
+        case((f.no_budget, text_of(" (no budget)")), else_=cat(" (", f.p, "%)")),
+    )  # fmt: skip
+    measures = sql.json_object(
+        [("actual", f.a), ("budget", f.b), ("over", f.o), ("over_pct", f.p),
+         ("through", ctx.period)]
+    )  # fmt: skip
+    query = project_finding(
+        sql, rule, code=f.code, dimension=f.dim, period=f.period, high=f.high, message=message,
+        measures=measures, project_id=f.project_id,
+        thresholds=ctx.thresholds_text(rule, f.project_id, "pct", "amount", "high_pct"),
+    )  # fmt: skip
+    return Rendered((query,))
 
 
-def budget_overrun(ctx: RuleContext) -> list[Finding]:
+def budget_overrun(ctx: RuleContext) -> Rendered:
     """Cumulative actual cost vs cumulative time-phased budget through the status date's
     period, per project and cost type; and the same per period (each period to date)."""
-    rows = _compared(ctx)
-    return _overruns(ctx, "budget_overrun", rows["to_date"], "actual cost") + _overruns(
-        ctx, "budget_overrun", rows["period"], "actual cost"
-    )
+    return _overruns(ctx, "budget_overrun", ("to_date", "period"), "actual cost")
 
 
-def burn_rate(ctx: RuleContext) -> list[Finding]:
+def burn_rate(ctx: RuleContext) -> Rendered | None:
     """The last closed period's actual cost vs that period's budget, per project."""
     if ctx.last_closed is None:
-        return []
-    return _overruns(ctx, "burn_rate", _compared(ctx)["burn"], "spent")
+        return None
+    return _overruns(ctx, "burn_rate", ("burn",), "spent")

@@ -4,12 +4,13 @@ source: the live aggregates, or the ledger's entries as known at a past time."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import Select, Text, and_, func, literal, select
 from sqlalchemy.orm import Session
 
 from ledger.calendar import fiscal_year_of, generate_year
@@ -23,7 +24,8 @@ from ledger.models import (
     table_of,
 )
 from ledger.reconcile.findings import knobs
-from ledger.reconcile.settings import ReconcileRules, RuleSettings
+from ledger.reconcile.rendered import Sql
+from ledger.reconcile.settings import KNOBS, ReconcileRules, RuleSettings
 from ledger.settings import CalendarSettings, LedgerSettings
 
 _apt = table_of(ActualPeriodTotal)
@@ -90,6 +92,34 @@ class RuleContext:
         if found is None or found[0] is not s:  # the object kept: its id is not reused
             found = self._thresholds[key] = (s, knobs(**{n: getattr(s, n) for n in names}))
         return found[1]
+
+    @property
+    def sql(self) -> Sql:
+        """Money expressions of this session's engine (findings rendered in SQL)."""
+        return Sql(self.session.get_bind().dialect.name)
+
+    def project_groups(self, name: str) -> list[tuple[RuleSettings, list[int]]]:
+        """The rule's settings and the projects (in scope) they apply to, for `Sql.knob`: the
+        groups that overrides make, then the global settings (last, with no project list:
+        every other project)."""
+        default = self.global_rule(name)
+        if not self.rules.has_overrides(name):
+            return [(default, [])]
+        groups: dict[tuple[Any, ...], tuple[RuleSettings, list[int]]] = {}
+        for project_id in sorted(self.projects):
+            s = self.rule_for(name, project_id)
+            key = tuple(getattr(s, k) for k in KNOBS)
+            if key != tuple(getattr(default, k) for k in KNOBS):
+                groups.setdefault(key, (s, []))[1].append(project_id)
+        return [*groups.values(), (default, [])]
+
+    def thresholds_text(self, name: str, project_id: Any, *names: str) -> Any:
+        """SQL: each project's `thresholds` of the rule as stored (JSON text)."""
+        return self.sql.knob(
+            self.project_groups(name),
+            project_id,
+            lambda s: literal(json.dumps(self.thresholds(s, *names)), Text()),
+        )
 
     def min_knob(self, name: str, knob: str) -> Decimal:
         """The smallest value of a threshold over the global setting and its overrides: a

@@ -6,14 +6,14 @@ Both read all lines, counting or not (rule 8: they judge the sources, not the au
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import case, func, literal, or_, select, type_coerce, union_all
 
 from ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantine, table_of
 from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, money, ratio
+from ledger.reconcile.findings import Finding, money
+from ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
 from ledger.reconcile.settings import Severity, SourcePair
 from ledger.types import Money
 
@@ -23,7 +23,10 @@ _q = table_of(Quarantine)
 
 
 def _pair_rows(ctx: RuleContext, pair: SourcePair) -> Any:
+    """(pid, period, left, right): the pair's cost per project and period, where the two are
+    apart by more than the smallest configured amount."""
     a = ctx.actuals().subquery("a")
+    sql = ctx.sql
     zero = literal(0, Money())
     where = [a.c.kind == "cost", a.c.period <= ctx.period]
     if pair.cost_types:
@@ -35,62 +38,86 @@ def _pair_rows(ctx: RuleContext, pair: SourcePair) -> Any:
         select(a.c.project_id, a.c.period, zero, a.c.base_amount)
         .where(a.c.source == pair.right, *where),
     ).subquery("u")  # fmt: skip
-    left = func.sum(both.c.left)
-    right = func.sum(both.c.right)
-    floor = literal(ctx.min_knob("source_disagreement", "amount"), Money())
+    left = sql.raw(func.sum(both.c.left))
+    right = sql.raw(func.sum(both.c.right))
+    floor = sql.value(ctx.min_knob("source_disagreement", "amount"))
     return (
         select(
             both.c.pid,
             both.c.period,
-            type_coerce(left, Money()).label("left"),
-            type_coerce(right, Money()).label("right"),
+            type_coerce(func.sum(both.c.left), Money()).label("left"),
+            type_coerce(func.sum(both.c.right), Money()).label("right"),
         )
         .where(both.c.pid != UNMAPPED_ID)
         .group_by(both.c.pid, both.c.period)
         .having(or_(left - right > floor, right - left > floor))
+        .subquery("pair")
     )
 
 
-def source_disagreement(ctx: RuleContext) -> list[Finding]:
+def source_disagreement(ctx: RuleContext) -> Rendered | None:
     """Per configured pair, per project and period through the status period: the two
-    sources' cost (base currency) apart by more than pct (of the larger) and amount."""
-    out: list[Finding] = []
-    for pair in ctx.global_rule("source_disagreement").pairs:
+    sources' cost (base currency) apart by more than pct (of the larger) and amount. Rendered
+    in SQL (`rendered`): the figures as text once per row, then the message and measures."""
+    sql = ctx.sql
+    groups = ctx.project_groups("source_disagreement")
+    selects = []
+    for i, pair in enumerate(ctx.global_rule("source_disagreement").pairs):
         dimension = f"{pair.left}~{pair.right}" + (
             f":{','.join(pair.cost_types)}" if pair.cost_types else ""
         )
-        dimension = dimension[:100]
-        for pid, period, left, right in ctx.session.execute(_pair_rows(ctx, pair)).all():
-            info = ctx.projects.get(pid)
-            if info is None:
-                continue
-            s = ctx.rule_for("source_disagreement", pid)
-            left, right = Decimal(left or 0), Decimal(right or 0)
-            gap = abs(left - right)
-            larger = max(abs(left), abs(right))
-            pct = gap * 100 / larger if larger else None
-            if not s.enabled or gap <= s.amount or pct is None or pct <= s.pct:
-                continue
-            lm, rm, gm, pr = money(left), money(right), money(gap), ratio(pct)
-            out.append(
-                Finding(
-                    rule="source_disagreement",
-                    subject_type="project",
-                    subject_id=info.code,
-                    dimension=dimension,
-                    period=period,
-                    severity=s.severity(pct),
-                    message=(
-                        f"{info.code} {period}: {pair.left} {lm} vs "
-                        f"{pair.right} {rm} ({gm} apart, {pr}%)"
-                    ),
-                    measures={"left": lm, "right": rm, "gap": gm, "gap_pct": pr,
-                              "left_source": pair.left, "right_source": pair.right},
-                    thresholds=ctx.thresholds(s, "pct", "amount", "high_pct"),
-                    project_id=pid,
-                )
-            )  # fmt: skip
-    return out
+        rows = _pair_rows(ctx, pair)
+        p = rows.c
+
+        def knob(project_id: Any, render: Any) -> Any:
+            return sql.knob(groups, project_id, render)
+
+        left, right = sql.raw(p.left), sql.raw(p.right)
+        gap = case((left >= right, left - right), else_=right - left)
+        larger = case((func.abs(left) >= func.abs(right), func.abs(left)), else_=func.abs(right))
+        high_pct = knob(p.pid, lambda s: sql.pct_literal(s.high_pct))
+        pct = knob(p.pid, lambda s: sql.pct_literal(s.pct))
+        f = once(
+            select(
+                p.pid,
+                _pr.c.code,
+                p.period,
+                sql.pct_gt(gap, larger, high_pct).label("high"),
+                sql.money(left).label("lm"),
+                sql.money(right).label("rm"),
+                sql.money(gap).label("gm"),
+                sql.ratio(gap, larger).label("pr"),
+            )
+            .join_from(rows, _pr, _pr.c.id == p.pid)
+            .where(
+                _pr.c.merged_into_id.is_(None),
+                _pr.c.deleted_at.is_(None),
+                knob(p.pid, lambda s: literal(s.enabled)),
+                larger != 0,
+                gap > knob(p.pid, lambda s: sql.value(s.amount)),
+                sql.pct_gt(gap, larger, pct),
+            ),
+            f"disagreement_{i}",
+        ).c
+        message = cat(f.code, " ", f.period, f": {pair.left} ", f.lm, f" vs {pair.right} ", f.rm,
+                      " (", f.gm, " apart, ", f.pr, "%)")  # fmt: skip
+        measures = sql.json_object(
+            [("left", f.lm), ("right", f.rm), ("gap", f.gm), ("gap_pct", f.pr),
+             ("left_source", pair.left), ("right_source", pair.right)]
+        )  # fmt: skip
+        thresholds = ctx.thresholds_text(
+            "source_disagreement", f.pid, "pct", "amount", "high_pct"
+        )
+        selects.append(
+            project_finding(
+                sql, "source_disagreement", code=f.code, dimension=text_of(dimension[:100]),
+                period=f.period, high=f.high, message=message, measures=measures,
+                thresholds=thresholds, project_id=f.pid,
+            )
+        )  # fmt: skip
+    if not selects:
+        return None
+    return Rendered(tuple(selects))
 
 
 _LINE_CHECKS: dict[str, tuple[Severity, str]] = {
@@ -148,14 +175,14 @@ def data_quality(ctx: RuleContext) -> list[Finding]:
             "missing_fx": row.missing_fx,
             "negative_hours": row.negative_hours,
         }
-        for check, (severity, what) in _LINE_CHECKS.items():
+        for check, (level, what) in _LINE_CHECKS.items():
             lines = int(failing[check])
             if not lines:
                 continue
             out.append(
                 Finding(
                     rule="data_quality", subject_type="project", subject_id=info.code,
-                    dimension=check, period="", severity=severity,
+                    dimension=check, period="", severity=level,
                     message=f"{info.code}: {lines} {what}",
                     measures={"lines": lines}, project_id=row.project_id,
                 )

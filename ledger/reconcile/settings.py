@@ -35,7 +35,8 @@ RULES = (
 Severity = Literal["low", "medium", "high"]
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
 EacMethod = Literal["cpi", "remaining_at_budget", "cpi_spi"]
-_KNOBS = ("enabled", "pct", "amount", "hours", "high_pct", "floor_pct", "high_floor_pct")
+#: What an override may change.
+KNOBS = ("enabled", "pct", "amount", "hours", "high_pct", "floor_pct", "high_floor_pct")
 
 
 class _Strict(BaseModel):
@@ -107,7 +108,7 @@ class RuleOverride(_Strict):
         return self
 
     def changes(self) -> dict[str, object]:
-        return {k: getattr(self, k) for k in _KNOBS if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in KNOBS if getattr(self, k) is not None}
 
 
 class ReconcileRules(_Strict):

@@ -2,39 +2,48 @@
 (rule, subject_type, subject_id, dimension, period).
 
 - a new key opens a variance;
-- a key seen again with other figures updates its measures, thresholds, severity, message,
-  `as_known_at` and `last_seen_at`; with the same ones (the `fingerprint`) nothing is written:
-  an open variance was seen by every reconcile of its rule since `last_seen_at` (rewriting
+- a key seen again that says something else (severity, message, measures or thresholds)
+  updates them, `as_known_at` and `last_seen_at`; one that says the same is not written: an
+  open variance was seen by every reconcile of its rule since `last_seen_at` (rewriting
   every open row on every run cost more than all the rules together);
 - a worse severity sets `escalated_at` and moves an acknowledged variance back to open;
 - a resolved key that returns reopens (`reopened_count` + 1);
 - an open or acknowledged key of a rule that ran, in the run's scope, that no finding
   repeated is resolved.
 
-The stored keys of the run's scope are read slim (key, status, fingerprint): unchanged findings,
-new keys and the keys to resolve are known from that. New keys are loaded straight into
-`variance` (COPY on PostgreSQL; the run holds the `@reconcile` lease, so no other run adds
-keys meanwhile); the findings that change a stored key are staged in a TEMP table, and each
-transition is one statement joining the stage to `variance` on its unique key.
+A run's findings are gathered first in the TEMP table `stage_finding` (`stage`), in one
+INSERT ... SELECT: the rules that render their findings in SQL, and the other rules' `Finding`s
+(loaded into `stage_python` first), each row joined to the variance of its key when there is
+one (its id, status and severity rank, and whether it says the same). That is the run's only
+join on the five-column key: each transition then picks its rows from the stage and writes
+them by `variance.id`; new keys are the rows with no variance (an anti-join against the table
+being filled once made PostgreSQL rescan it per inserted row).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Index,
     Integer,
+    String,
+    Text,
     and_,
     case,
-    or_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
     select,
+    text,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -42,18 +51,36 @@ from sqlalchemy.orm import Session
 from ledger import staging
 from ledger.models import Variance, table_of
 from ledger.reconcile.findings import Finding
-from ledger.reconcile.settings import SEVERITY_RANK
+from ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
+from ledger.reconcile.settings import RULES, SEVERITY_RANK
+from ledger.types import UtcDateTime
 
 _v = table_of(Variance)
+#: A run that opens this many variances analyzes the table (PostgreSQL).
+ANALYZE_AFTER = 10_000
 KEY = ("rule", "subject_type", "subject_id", "dimension", "period")
 
-#: Findings of one run whose key is stored, mirroring `variance`, with the severity's rank.
+#: `Finding`s of the rules that make them in Python, before they join the stage.
+stage_python = staging.mirror(
+    "stage_python", _v, {c.name for c in _v.columns} - set(STAGE_COLUMNS), [Column("rank", Integer)]
+)
+#: One run's findings (`STAGE_COLUMNS`), each with the variance of its key, if any.
 stage_finding = staging.mirror(
     "stage_finding",
     _v,
-    {"id"},
-    [Column("rank", Integer), Index("ix_stage_finding_key", *KEY)],
+    {c.name for c in _v.columns} - set(STAGE_COLUMNS),
+    [
+        Column("rank", Integer),
+        Column("variance_id", Integer),
+        Column("stored_status", String(14)),
+        Column("stored_rank", Integer),
+        Column("same", Boolean),  # says what the variance says (severity, message, measures...)
+        # SQLite's UPDATE ... FROM and NOT EXISTS look the stage up per variance
+        Index("ix_stage_finding_variance_id", "variance_id"),
+    ],
 )
+_st = stage_finding
+_py = stage_python
 
 
 @dataclass
@@ -68,143 +95,154 @@ class Lifecycle:
     resolved: int = 0
 
 
-def fingerprint(f: Finding) -> str:
-    """A hash of what a finding says. Measures and thresholds hold text, numbers and None, in
-    the order each rule builds them: their `repr` is as stable as JSON and costs a fraction of
-    it (tens of thousands of findings per run). A rule that reorders its measures changes its
-    fingerprints once: the next run rewrites those variances, the one after finds them
-    unchanged."""
-    text = repr((f.severity, f.message, f.measures, f.thresholds))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
 def _rank(column: Any) -> Any:
     return case(*((column == k, v) for k, v in SEVERITY_RANK.items()), else_=0)
 
 
-def apply_findings(
+def stage(session: Session, rendered: Sequence[Rendered], findings: Iterable[Finding]) -> None:
+    """Empty the stage and fill it with one run's findings, in one statement: the rendered
+    SELECTs (CTEs they share are computed once) and the `Finding`s (the first of a key wins),
+    each joined to the stored variance of its key."""
+    staging.ensure(session, _st)
+    session.execute(_st.delete())
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for f in findings:
+        if f.key not in rows:
+            rows[f.key] = {
+                "rule": f.rule,
+                "subject_type": f.subject_type,
+                "subject_id": f.subject_id,
+                "dimension": f.dimension,
+                "period": f.period,
+                "severity": f.severity,
+                "rank": SEVERITY_RANK[f.severity],
+                "message": f.message,
+                "measures": f.measures,
+                "thresholds": f.thresholds,
+                "project_id": f.project_id,
+            }
+    staging.fill(session, _py, rows.values())
+    # The Finding rows first: a UNION's columns are named after its first SELECT.
+    selects = [select(*(_py.c[c] for c in STAGE_COLUMNS))]
+    selects += [s for r in rendered for s in r.selects]
+    found = union_all(*selects).subquery("found")
+    same = and_(
+        _v.c.severity == found.c.severity,
+        _v.c.message.is_not_distinct_from(found.c.message),
+        cast(_v.c.measures, Text()).is_not_distinct_from(cast(found.c.measures, Text())),
+        cast(_v.c.thresholds, Text()).is_not_distinct_from(cast(found.c.thresholds, Text())),
+    )
+    joined = select(
+        *(found.c[c] for c in STAGE_COLUMNS),
+        _v.c.id,
+        _v.c.status,
+        _rank(_v.c.severity),
+        case((_v.c.id.is_(None), None), (same, True), else_=False),
+    ).outerjoin_from(found, _v, and_(*(found.c[k] == _v.c[k] for k in KEY)))
+    columns = [*STAGE_COLUMNS, "variance_id", "stored_status", "stored_rank", "same"]
+    session.execute(insert(_st).from_select(columns, joined))
+    if session.get_bind().dialect.name == "postgresql":
+        # A TEMP table has no statistics: the transitions' plans need its size.
+        session.execute(text(f"ANALYZE {_st.name} (variance_id, stored_status, same)"))
+
+
+def staged_counts(session: Session) -> dict[str, int]:
+    """Findings per rule in the stage."""
+    rows = session.execute(select(_st.c.rule, func.count()).group_by(_st.c.rule))
+    return {rule: int(n) for rule, n in rows}
+
+
+def staged_findings(session: Session) -> list[Finding]:
+    """The stage as `Finding`s, by rule (in RULES order), subject, dimension and period."""
+    order = case(*((_st.c.rule == r, i) for i, r in enumerate(RULES)), else_=len(RULES))
+    rows = session.execute(
+        select(*(_st.c[c] for c in STAGE_COLUMNS if c != "rank")).order_by(
+            order, *(_st.c[k] for k in KEY[1:])
+        )
+    )
+    return [
+        Finding(
+            rule=r.rule, subject_type=r.subject_type, subject_id=r.subject_id,
+            dimension=r.dimension, period=r.period, severity=r.severity, message=r.message,
+            measures=r.measures or {}, thresholds=r.thresholds or {}, project_id=r.project_id,
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def apply_staged(
     session: Session,
-    findings: Sequence[Finding],
     rules_run: Iterable[str],
     *,
     as_known_at: datetime,
     now: datetime,
     project_code: str | None = None,
 ) -> Lifecycle:
-    """Write the findings of `rules_run` through the lifecycle. `project_code`: a run scoped
-    to one project resolves only that project's variances."""
+    """Write the staged findings of `rules_run` through the lifecycle. `project_code`: a run
+    scoped to one project resolves only that project's variances."""
     rules = sorted(set(rules_run))
     stats = Lifecycle()
     if not rules:
         return stats
-    scope: list[Any] = [_v.c.rule.in_(rules)]
-    if project_code is not None:
-        scope.append(and_(_v.c.subject_type == "project", _v.c.subject_id == project_code))
-    # The stored keys of the run's scope, slim: what deciding "unchanged" and "gone" needs.
-    stored = {
-        tuple(r[1:6]): (r[0], r[6], r[7])
-        for r in session.execute(
-            select(_v.c.id, *(_v.c[k] for k in KEY), _v.c.status, _v.c.fingerprint).where(*scope)
-        ).all()
-    }
-    opened = {"status": "open", "as_known_at": as_known_at, "first_seen_at": now,
-              "last_seen_at": now, "reopened_count": 0}  # fmt: skip
-    seen: set[tuple[str, ...]] = set()
-    new: list[dict[str, Any]] = []  # keys never stored: inserted as they are
-    changed: list[dict[str, Any]] = []  # stored keys whose finding says something else
-    for f in findings:
-        key = f.key
-        if key in seen:
-            continue
-        seen.add(key)
-        mark = fingerprint(f)
-        old = stored.get(key)
-        if old is not None and old[1] != "resolved" and old[2] == mark:
-            stats.unchanged += 1  # nothing to write
-            continue
-        row = {
-            "rule": f.rule,
-            "subject_type": f.subject_type,
-            "subject_id": f.subject_id,
-            "dimension": f.dimension,
-            "period": f.period,
-            "severity": f.severity,
-            "message": f.message,
-            "measures": f.measures,
-            "thresholds": f.thresholds,
-            "project_id": f.project_id,
-            "fingerprint": mark,
-            **(opened if old is None else {"rank": SEVERITY_RANK[f.severity]}),
-        }
-        (new if old is None else changed).append(row)
 
     def run(stmt: Any) -> int:
         result: Any = session.execute(stmt)
         return int(result.rowcount or 0)
 
-    gone = [v[0] for key, v in stored.items() if key not in seen and v[1] != "resolved"]
-    for i in range(0, len(gone), 500):
-        stats.resolved += run(
-            update(_v)
-            .where(_v.c.id.in_(gone[i : i + 500]))
-            .values(status="resolved", resolved_at=now)
-        )
-    if changed:
-        _apply_changed(session, changed, stats, as_known_at=as_known_at, now=now)
-    if new:
-        # Loaded straight into `variance` (COPY on PostgreSQL), in key order (the unique
-        # index is filled in order): no stage, no join.
-        new.sort(key=itemgetter(*KEY))
-        stats.opened = staging.insert_rows(session, _v, new, shared=(*opened, "thresholds"))
-    return stats
-
-
-def _apply_changed(
-    session: Session,
-    changed: list[dict[str, Any]],
-    stats: Lifecycle,
-    *,
-    as_known_at: datetime,
-    now: datetime,
-) -> None:
-    """Reopen, escalate or update the stored variances of `changed`, through the stage."""
-
-    def run(stmt: Any) -> int:
-        result: Any = session.execute(stmt)
-        return int(result.rowcount or 0)
-
-    staging.fill(session, stage_finding, changed)
-    st = stage_finding
-    match = and_(*(st.c[k] == _v.c[k] for k in KEY))
-    live = _v.c.status.in_(("open", "acknowledged"))
+    staged = int(session.scalar(select(func.count()).select_from(_st)) or 0)
+    stored = _st.c.variance_id == _v.c.id
+    live = _st.c.stored_status.in_(("open", "acknowledged"))
     values = {
-        "severity": st.c.severity,
-        "message": st.c.message,
-        "measures": st.c.measures,
-        "thresholds": st.c.thresholds,
-        "fingerprint": st.c.fingerprint,
+        "severity": _st.c.severity,
+        "message": _st.c.message,
+        "measures": _st.c.measures,
+        "thresholds": _st.c.thresholds,
         "as_known_at": as_known_at,
         "last_seen_at": now,
     }
     stats.reopened = run(
         update(_v)
-        .where(match, _v.c.status == "resolved")
+        .where(stored, _st.c.stored_status == "resolved")
         .values(**values, status="open", resolved_at=None, reopened_count=_v.c.reopened_count + 1)
     )
     stats.escalated = run(
         update(_v)
-        .where(match, live, st.c.rank > _rank(_v.c.severity))
+        .where(stored, live, _st.c.rank > _st.c.stored_rank)
         .values(**values, status="open", escalated_at=now)
     )
     stats.updated = run(
         update(_v)
-        .where(
-            match,
-            live,
-            or_(_v.c.fingerprint.is_(None), _v.c.fingerprint != st.c.fingerprint),
-        )
+        .where(stored, live, _st.c.rank <= _st.c.stored_rank, _st.c.same.is_(False))
         .values(**values)
     )
+    scope: list[Any] = [_v.c.rule.in_(rules), _v.c.status.in_(("open", "acknowledged"))]
+    if project_code is not None:
+        scope += [_v.c.subject_type == "project", _v.c.subject_id == project_code]
+    stats.resolved = run(
+        update(_v)
+        .where(*scope, ~exists(select(1).where(_st.c.variance_id == _v.c.id)))
+        .values(status="resolved", resolved_at=now)
+    )
+    opened = insert(_v).from_select(
+        [*(c for c in STAGE_COLUMNS if c != "rank"), "status", "as_known_at", "first_seen_at",
+         "last_seen_at", "reopened_count"],
+        select(
+            *(_st.c[c] for c in STAGE_COLUMNS if c != "rank"),
+            literal("open"), literal(as_known_at, UtcDateTime()), literal(now, UtcDateTime()),
+            literal(now, UtcDateTime()), literal(0),
+        )
+        .where(_st.c.variance_id.is_(None))
+        .order_by(*(_st.c[k] for k in KEY)),  # the unique index is filled in order
+    )  # fmt: skip
+    # rowcount of an INSERT is kept only when asked for (SQLAlchemy 2.0.28+)
+    stats.opened = run(opened.execution_options(preserve_rowcount=True))
+    stats.unchanged = staged - stats.opened - stats.reopened - stats.escalated - stats.updated
+    if stats.opened >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # The planner would see the new rows only after autovacuum's next pass; the next
+        # run's join of the stage to `variance` is planned on the table's real size now.
+        # Its size and the key columns are what that join's plan needs.
+        session.execute(text(f"ANALYZE {_v.name} ({', '.join(KEY)})"))
+    return stats
 
 
 def acknowledge(session: Session, variance_id: int, note: str, by: str, now: datetime) -> Variance:

@@ -86,6 +86,7 @@ def rules(
 
 def run(session: Session, cfg: ReconcileRules | None = None, **kw: Any) -> ReconcileResult:
     kw.setdefault("now", NOW)
+    kw.setdefault("keep_findings", True)
     result = reconcile(session, CFG, cfg or rules(), **kw)
     session.commit()
     return result

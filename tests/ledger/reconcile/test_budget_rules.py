@@ -8,7 +8,7 @@ from decimal import Decimal as D
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.models import Variance
+from ledger.models import Project, Variance
 from ledger.reconcile.store import acknowledge
 from tests.ledger.reconcile.portfolio import NOW, base_portfolio, rules, run, spend
 
@@ -49,14 +49,42 @@ def test_budget_overrun_to_date_and_per_period_and_burn_rate(session: Session) -
             "medium", {"actual": "1500.00", "budget": "1000.00", "over": "500.00", "over_pct": "50.0000"}),
     }  # fmt: skip
     assert result.lifecycle is not None and result.lifecycle.opened == 7
+    # As stored (rendered in SQL): the message, the measures and thresholds as JSON objects.
+    v = session.scalars(
+        select(Variance).where(Variance.rule == "budget_overrun", Variance.subject_id == "P2",
+                               Variance.period == "")
+    ).one()  # fmt: skip
+    p2 = session.scalar(select(Project.id).where(Project.code == "P2"))
+    assert (v.severity, v.status, v.project_id) == ("medium", "open", p2)
+    assert v.message == (
+        "P2 total: actual cost 5600.00 against a budget of 5000.00 to date: 600.00 over (12.0000%)"
+    )
+    assert v.measures == {"actual": "5600.00", "budget": "5000.00", "over": "600.00",
+                          "over_pct": "12.0000", "through": "2025-10"}  # fmt: skip
+    assert v.thresholds == {"pct": "10", "amount": "100", "high_pct": "25"}
+    burn = session.scalars(select(Variance).where(Variance.rule == "burn_rate")).one()
+    assert burn.message == (
+        "P1 labor: spent 1500.00 against a budget of 1000.00 in 2025-09: 500.00 over (50.0000%)"
+    )
+    assert burn.thresholds == {"pct": "25", "amount": "100", "high_pct": "50"}
 
 
 def test_an_override_for_a_project_wins_over_the_global_threshold(session: Session) -> None:
-    """P2 at 15%: its 12% overrun is no longer a finding; P1 keeps the global 10%."""
+    """P2 at 15%: its 12% overrun is no longer a finding; P1 keeps the global 10%. P1 at 19%
+    high above 20% (its labor 20% to date turns high, and stores its own thresholds)."""
     base_portfolio(session)
     cfg = rules(overrides=[{"project": "P2", "rule": "budget_overrun", "pct": 15}])
     subjects = {f.subject_id for f in run(session, cfg).findings if f.rule == "budget_overrun"}
     assert subjects == {"P1"}
+    cfg = rules(overrides=[{"project": "P2", "rule": "budget_overrun", "pct": 15},
+                           {"project": "P1", "rule": "budget_overrun", "pct": "19.99",
+                            "high_pct": "19.9999"}])  # fmt: skip
+    (labor,) = [f for f in run(session, cfg).findings
+                if f.rule == "budget_overrun" and f.dimension == "labor" and not f.period]  # fmt: skip
+    assert labor.severity == "high"
+    assert labor.thresholds == {"pct": "19.99", "amount": "100", "high_pct": "19.9999"}
+    stored = session.scalars(select(Variance).where(Variance.rule == "budget_overrun")).all()
+    assert {v.subject_id: v.thresholds["pct"] for v in stored if v.status == "open"} == {"P1": "19.99"}
 
 
 def test_the_lifecycle_open_unchanged_escalate_resolve_reopen(session: Session) -> None:
