@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger import sqlite_functions
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
@@ -42,8 +44,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # Let SQLAlchemy, not pysqlite, emit BEGIN (SQLAlchemy docs, "Serializable isolation").
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, record: Any) -> None:
-            from ledger import sqlite_functions  # imports the rules' helpers: not at load time
-
             dbapi_connection.isolation_level = None
             _sqlite_pragmas(dbapi_connection, record)
             sqlite_functions.register(dbapi_connection)

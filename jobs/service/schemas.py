@@ -105,10 +105,24 @@ class VarianceOut(BaseModel):
     note: str | None
 
 
+#: What the spec says of a text without NUL (the validator below refuses it with its own
+#: message; without the pattern in the spec a client, or schemathesis, takes NUL as valid).
+NO_NUL = {"pattern": r"^[^\x00]*$"}
+
+
 class AckRequest(_Body):
-    note: str = Field(min_length=1, max_length=2000, description="Why it is known and accepted.")
+    note: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Why it is known and accepted.",
+        json_schema_extra=NO_NUL,
+    )
     by: str | None = Field(
-        default=None, min_length=1, max_length=255, description="Who acknowledges it."
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Who acknowledges it.",
+        json_schema_extra=NO_NUL,
     )
 
     @field_validator("note", "by")

@@ -31,7 +31,14 @@ from ledger.reconcile.quality_rules import data_quality, source_disagreement
 from ledger.reconcile.rendered import Rendered
 from ledger.reconcile.resource_rules import hours_overrun, over_allocation, under_utilization
 from ledger.reconcile.settings import RULES, ReconcileRules
-from ledger.reconcile.store import Lifecycle, apply_staged, stage, staged_counts, staged_findings
+from ledger.reconcile.store import (
+    Lifecycle,
+    apply_staged,
+    report_findings,
+    stage,
+    staged_counts,
+    staged_findings,
+)
 from ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
@@ -135,14 +142,19 @@ def reconcile(
                 seconds=round(time.perf_counter() - start, 3),
             )
         start = time.perf_counter()
-        stage(session, rendered, found)
-        result.counts = staged_counts(session)
+        if live:
+            stage(session, rendered, found)
+            result.counts = staged_counts(session)
+        else:
+            result.findings = report_findings(session, rendered, found)
+            for f in result.findings:
+                result.counts[f.rule] = result.counts.get(f.rule, 0) + 1
         log.info(
-            "reconcile_staged",
+            "reconcile_staged" if live else "reconcile_reported",
             findings=result.total,
             seconds=round(time.perf_counter() - start, 3),
         )
-    if not live or keep_findings:
+    if live and keep_findings:
         result.findings = staged_findings(session)
     if live:
         start = time.perf_counter()

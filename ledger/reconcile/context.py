@@ -102,16 +102,24 @@ class RuleContext:
         """The rule's settings and the projects (in scope) they apply to, for `Sql.knob`: the
         groups that overrides make, then the global settings (last, with no project list:
         every other project)."""
+        cached: list[tuple[RuleSettings, list[int]]] | None = self.cache.get(f"groups:{name}")
+        if cached is not None:
+            return cached
         default = self.global_rule(name)
         if not self.rules.has_overrides(name):
             return [(default, [])]
-        groups: dict[tuple[Any, ...], tuple[RuleSettings, list[int]]] = {}
+
+        def key(s: RuleSettings) -> tuple[str, ...]:
+            # As written, not as compared: '30' and '30.0' are stored as given.
+            return tuple(str(getattr(s, k)) for k in KNOBS)
+
+        groups: dict[tuple[str, ...], tuple[RuleSettings, list[int]]] = {}
         for project_id in sorted(self.projects):
             s = self.rule_for(name, project_id)
-            key = tuple(getattr(s, k) for k in KNOBS)
-            if key != tuple(getattr(default, k) for k in KNOBS):
-                groups.setdefault(key, (s, []))[1].append(project_id)
-        return [*groups.values(), (default, [])]
+            if key(s) != key(default):
+                groups.setdefault(key(s), (s, []))[1].append(project_id)
+        cached = self.cache[f"groups:{name}"] = [*groups.values(), (default, [])]
+        return cached
 
     def thresholds_text(self, name: str, project_id: Any, *names: str) -> Any:
         """SQL: each project's `thresholds` of the rule as stored (JSON text)."""

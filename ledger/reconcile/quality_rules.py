@@ -62,10 +62,14 @@ def source_disagreement(ctx: RuleContext) -> Rendered | None:
     sql = ctx.sql
     groups = ctx.project_groups("source_disagreement")
     selects = []
+    dimensions: set[str] = set()
     for i, pair in enumerate(ctx.global_rule("source_disagreement").pairs):
         dimension = f"{pair.left}~{pair.right}" + (
             f":{','.join(pair.cost_types)}" if pair.cost_types else ""
         )
+        if dimension[:100] in dimensions:
+            continue  # the same key as an earlier pair: its findings stand (the first wins)
+        dimensions.add(dimension[:100])
         rows = _pair_rows(ctx, pair)
         p = rows.c
 

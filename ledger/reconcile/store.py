@@ -22,6 +22,7 @@ being filled once made PostgreSQL rescan it per inserted row).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,21 +154,45 @@ def staged_counts(session: Session) -> dict[str, int]:
 
 
 def staged_findings(session: Session) -> list[Finding]:
-    """The stage as `Finding`s, by rule (in RULES order), subject, dimension and period."""
-    order = case(*((_st.c.rule == r, i) for i, r in enumerate(RULES)), else_=len(RULES))
-    rows = session.execute(
-        select(*(_st.c[c] for c in STAGE_COLUMNS if c != "rank")).order_by(
-            order, *(_st.c[k] for k in KEY[1:])
-        )
-    )
-    return [
-        Finding(
-            rule=r.rule, subject_type=r.subject_type, subject_id=r.subject_id,
-            dimension=r.dimension, period=r.period, severity=r.severity, message=r.message,
-            measures=r.measures or {}, thresholds=r.thresholds or {}, project_id=r.project_id,
-        )
-        for r in rows
-    ]  # fmt: skip
+    """The stage as `Finding`s, in report order (`_in_order`)."""
+    rows = session.execute(select(*(_st.c[c] for c in STAGE_COLUMNS if c != "rank")))
+    return _in_order(_finding(*r) for r in rows)
+
+
+def report_findings(
+    session: Session, rendered: Sequence[Rendered], findings: Iterable[Finding]
+) -> list[Finding]:
+    """A report's findings, read without the stage (a report writes nothing, not even a TEMP
+    table: it also runs in a read-only transaction): the `Finding`s (the first of a key wins)
+    and the rows of the rendered SELECTs, in report order."""
+    out = {f.key: f for f in reversed(list(findings))}
+    selects = [s for r in rendered for s in r.selects]
+    if selects:
+        query = selects[0] if len(selects) == 1 else union_all(*selects)
+        for row in session.execute(query):
+            f = _finding(*(v for c, v in zip(STAGE_COLUMNS, row, strict=True) if c != "rank"))
+            out.setdefault(f.key, f)
+    return _in_order(out.values())
+
+
+def _finding(
+    rule: str, subject_type: str, subject_id: str, dimension: str, period: str, severity: Any,
+    message: str, measures: Any, thresholds: Any, project_id: int | None,
+) -> Finding:  # fmt: skip
+    def parsed(value: Any) -> dict[str, Any]:  # SQLite hands a rendered SELECT's JSON as text
+        return (json.loads(value) if isinstance(value, str) else value) or {}
+
+    return Finding(
+        rule=rule, subject_type=subject_type, subject_id=subject_id, dimension=dimension,
+        period=period, severity=severity, message=message, measures=parsed(measures),
+        thresholds=parsed(thresholds), project_id=project_id,
+    )  # fmt: skip
+
+
+def _in_order(findings: Iterable[Finding]) -> list[Finding]:
+    """By rule (in RULES order), then subject, dimension and period."""
+    order = {r: i for i, r in enumerate(RULES)}
+    return sorted(findings, key=lambda f: (order.get(f.rule, len(RULES)), f.key[1:]))
 
 
 def apply_staged(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal as D
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ledger.models import Project, Variance
@@ -181,3 +181,45 @@ def test_as_known_at_uses_the_budget_as_it_was_then(session: Session) -> None:
     assert [(f.measures["actual"], f.measures["budget"]) for f in to_date] == [
         ("2400.00", "2000.00")
     ]
+
+
+def test_each_project_stores_its_thresholds_as_written(session: Session) -> None:
+    """Overrides equal in value but written differently ('30' and '30.0') are stored as each
+    project's own, and a run scoped to one project rewrites nothing a full run wrote."""
+    base_portfolio(session)
+    cfg = rules(overrides=[{"project": "P1", "rule": "budget_overrun", "high_pct": "30"},
+                           {"project": "P2", "rule": "budget_overrun", "high_pct": "30.0"}])  # fmt: skip
+    run(session, cfg)
+    stored = session.scalars(
+        select(Variance).where(Variance.rule == "budget_overrun", Variance.period == "")
+    ).all()
+    assert {(v.subject_id, v.dimension): v.thresholds["high_pct"] for v in stored} == {
+        ("P1", "labor"): "30", ("P1", "travel"): "30", ("P2", "total"): "30.0"}  # fmt: skip
+    scoped = run(session, cfg, project="P2").lifecycle
+    full = run(session, cfg).lifecycle
+    assert scoped is not None and full is not None
+    assert (scoped.updated, scoped.unchanged, full.updated, full.unchanged) == (0, 2, 0, 7)
+
+
+def test_a_report_reads_only(session: Session) -> None:
+    """A report writes nothing, not even a TEMP table: it runs in a read-only transaction
+    (a PostgreSQL standby) and finds what a live run would."""
+    base_portfolio(session)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET TRANSACTION READ ONLY"))
+    else:
+        session.execute(text("PRAGMA query_only = ON"))
+    try:
+        report = run(session, status_date=date(2025, 10, 20), write=False)
+    finally:
+        session.rollback()
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("PRAGMA query_only = OFF"))
+    assert report.lifecycle is None
+    assert report.count_by_rule()["budget_overrun"] == 6
+    assert [(f.subject_id, f.dimension, f.period) for f in report.findings or []
+            if f.rule == "budget_overrun"] == [
+        ("P1", "labor", ""), ("P1", "labor", "2025-09"), ("P1", "travel", ""),
+        ("P1", "travel", "2025-10"), ("P2", "total", ""), ("P2", "total", "2025-10")]  # fmt: skip
+    (burn,) = [f for f in report.findings or [] if f.rule == "burn_rate"]
+    assert burn.measures["over_pct"] == "50.0000" and burn.thresholds["high_pct"] == "50"

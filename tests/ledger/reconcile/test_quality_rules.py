@@ -62,6 +62,11 @@ def test_two_sources_apart_on_the_same_project_and_period(session: Session) -> N
                                      "pairs": labor})  # fmt: skip
     (f,) = [f for f in run(session, cfg).findings if f.rule == "source_disagreement"]
     assert (f.period, f.severity) == ("2025-10", "medium")
+    # the same pair twice: one key, the first pair's finding (a key is staged once)
+    cfg = rules(source_disagreement={"amount": 100, "pairs": labor + labor})
+    again = run(session, cfg)
+    assert again.count_by_rule()["source_disagreement"] == 1
+    assert again.lifecycle is not None and again.lifecycle.opened == 0
     cfg = rules(source_disagreement={"amount": 100, "pct": "23.077", "pairs": labor})
     assert keyed(run(session, cfg), "source_disagreement") == {}
 

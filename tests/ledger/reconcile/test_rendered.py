@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from sqlalchemy import literal, select
@@ -33,6 +34,7 @@ RATIOS = [("1", "3"), ("2", "3"), ("-1", "3"), ("1", "-3"), ("0", "-5"), ("0", "
 # with knobs finer than the money scale, a negative denominator and huge amounts.
 COMPARED = [("10", "100", "10"), ("10.0001", "100", "10"), ("9.9999", "100", "10"),
             ("1", "3", "33.3333"), ("1", "3", "33.33333333333333333333333334"),
+            ("1", "3", "33.33333333333333333333333333"),  # 28 digits: Decimal would say no
             ("-10", "-100", "10"), ("10", "-100", "-10"), ("11", "-100", "-10"),
             ("1000.0001", "10000", "10.000001"), ("1000.0001", "10000", "10.000000"),
             ("899999999999999.9999", "1", "89999999999999999.99"),
@@ -81,7 +83,8 @@ def test_ratio_text_of_a_few_values(session: Session) -> None:
 def test_pct_gt_compares_exactly(session: Session, num: str, den: str, knob: str) -> None:
     sql = _sql(session)
     expr = sql.pct_gt(_money(num), _money(den), sql.pct_literal(Decimal(knob)))
-    assert bool(_one(session, expr)) is (Decimal(num) * 100 / Decimal(den) > Decimal(knob))
+    exact = Fraction(Decimal(num)) * 100 / Fraction(Decimal(den)) > Fraction(Decimal(knob))
+    assert bool(_one(session, expr)) is exact
 
 
 @pytest.mark.parametrize(
