@@ -133,30 +133,10 @@ def append(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) ->
     return len(batch)
 
 
-def insert_rows(
-    session: Session,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    shared: Iterable[str] = (),
-) -> int:
-    """Insert `rows` (dicts of the same keys) into a ledger table the way a stage is filled:
-    COPY on PostgreSQL, one executemany on SQLite. For many rows the caller knows are new
-    (a conflict raises). `shared`: columns whose values are a few objects shared by the rows
-    (a timestamp, a dict of thresholds): each object is bind-processed once. Returns the row
-    count."""
-    if rows:
-        if session.get_bind().dialect.name == "postgresql":
-            _copy(session, table, list(rows), frozenset(shared))
-        else:
-            _executemany(session, table, list(rows), frozenset(shared))
-    return len(rows)
-
-
 def _processed(
     session: Session,
     table: Table,
     rows: list[Mapping[str, Any]],
-    shared: frozenset[str] = frozenset(),
 ) -> tuple[list[str], Iterator[Sequence[Any]]]:
     """Column names and rows of values after each column type's bind processing, as a compiled
     INSERT would send them (`dialect_impl`: the bare TypeDecorator would hand Numeric values
@@ -167,9 +147,6 @@ def _processed(
     if not uniform:
         names = list(dict.fromkeys(k for row in rows for k in row))
     procs = [_processor(table.c[n].type, dialect) for n in names]
-    procs = [
-        _once_per_object(p) if p and n in shared else p for n, p in zip(names, procs, strict=True)
-    ]
     active = [(i, p) for i, p in enumerate(procs) if p is not None]
     pick = itemgetter(*names) if uniform and len(names) > 1 else None
 
@@ -185,20 +162,6 @@ def _processed(
             yield out
 
     return names, values()
-
-
-def _once_per_object(proc: Any) -> Any:
-    """`proc`, computed once per distinct object (by identity: the rows keep every object
-    alive while they are processed, so an id is never reused meanwhile)."""
-    done: dict[int, Any] = {}
-
-    def processed(value: Any) -> Any:
-        key = id(value)
-        if key not in done:
-            done[key] = proc(value)
-        return done[key]
-
-    return processed
 
 
 def _processor(column_type: Any, dialect: Any) -> Any:
@@ -242,10 +205,9 @@ def _executemany(
     session: Session,
     table: Table,
     rows: list[Mapping[str, Any]],
-    shared: frozenset[str] = frozenset(),
 ) -> None:
     """SQLite: one DBAPI executemany of processed values."""
-    names, values = _processed(session, table, rows, shared)
+    names, values = _processed(session, table, rows)
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     marks = ", ".join("?" for _ in names)
@@ -264,11 +226,10 @@ def _copy(
     session: Session,
     table: Table,
     rows: list[Mapping[str, Any]],
-    shared: frozenset[str] = frozenset(),
 ) -> None:
     """PostgreSQL: COPY the rows into the stage (psycopg's executemany sends one statement per
     row)."""
-    names, values = _processed(session, table, rows, shared)
+    names, values = _processed(session, table, rows)
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     columns = ", ".join(names)

@@ -154,9 +154,9 @@ def reconcile(
             findings=result.total,
             seconds=round(time.perf_counter() - start, 3),
         )
-    if live and keep_findings:
-        result.findings = staged_findings(session)
     if live:
+        if keep_findings:
+            result.findings = staged_findings(session)
         start = time.perf_counter()
         result.lifecycle = apply_staged(
             session, result.rules_run, as_known_at=now, now=now, project_code=project

@@ -60,6 +60,8 @@ _v = table_of(Variance)
 #: A run that opens this many variances analyzes the table (PostgreSQL).
 ANALYZE_AFTER = 10_000
 KEY = ("rule", "subject_type", "subject_id", "dimension", "period")
+#: The stage's columns that are a `Finding`'s fields (and `variance` columns): all but rank.
+FINDING_COLUMNS = tuple(c for c in STAGE_COLUMNS if c != "rank")
 
 #: `Finding`s of the rules that make them in Python, before they join the stage.
 stage_python = staging.mirror(
@@ -106,23 +108,14 @@ def stage(session: Session, rendered: Sequence[Rendered], findings: Iterable[Fin
     each joined to the stored variance of its key."""
     staging.ensure(session, _st)
     session.execute(_st.delete())
-    rows: dict[tuple[str, ...], dict[str, Any]] = {}
-    for f in findings:
-        if f.key not in rows:
-            rows[f.key] = {
-                "rule": f.rule,
-                "subject_type": f.subject_type,
-                "subject_id": f.subject_id,
-                "dimension": f.dimension,
-                "period": f.period,
-                "severity": f.severity,
-                "rank": SEVERITY_RANK[f.severity],
-                "message": f.message,
-                "measures": f.measures,
-                "thresholds": f.thresholds,
-                "project_id": f.project_id,
-            }
-    staging.fill(session, _py, rows.values())
+    staging.fill(
+        session,
+        _py,
+        (
+            {**{c: getattr(f, c) for c in FINDING_COLUMNS}, "rank": SEVERITY_RANK[f.severity]}
+            for f in _first_of_each_key(findings).values()
+        ),
+    )
     # The Finding rows first: a UNION's columns are named after its first SELECT.
     selects = [select(*(_py.c[c] for c in STAGE_COLUMNS))]
     selects += [s for r in rendered for s in r.selects]
@@ -155,7 +148,7 @@ def staged_counts(session: Session) -> dict[str, int]:
 
 def staged_findings(session: Session) -> list[Finding]:
     """The stage as `Finding`s, in report order (`_in_order`)."""
-    rows = session.execute(select(*(_st.c[c] for c in STAGE_COLUMNS if c != "rank")))
+    rows = session.execute(select(*(_st.c[c] for c in FINDING_COLUMNS)))
     return _in_order(_finding(*r) for r in rows)
 
 
@@ -165,7 +158,7 @@ def report_findings(
     """A report's findings, read without the stage (a report writes nothing, not even a TEMP
     table: it also runs in a read-only transaction): the `Finding`s (the first of a key wins)
     and the rows of the rendered SELECTs, in report order."""
-    out = {f.key: f for f in reversed(list(findings))}
+    out = _first_of_each_key(findings)
     selects = [s for r in rendered for s in r.selects]
     if selects:
         query = selects[0] if len(selects) == 1 else union_all(*selects)
@@ -173,6 +166,14 @@ def report_findings(
             f = _finding(*(v for c, v in zip(STAGE_COLUMNS, row, strict=True) if c != "rank"))
             out.setdefault(f.key, f)
     return _in_order(out.values())
+
+
+def _first_of_each_key(findings: Iterable[Finding]) -> dict[tuple[str, ...], Finding]:
+    """The findings by key, the first of a key kept (a rule that repeats a key)."""
+    out: dict[tuple[str, ...], Finding] = {}
+    for f in findings:
+        out.setdefault(f.key, f)
+    return out
 
 
 def _finding(
@@ -249,10 +250,10 @@ def apply_staged(
         .values(status="resolved", resolved_at=now)
     )
     opened = insert(_v).from_select(
-        [*(c for c in STAGE_COLUMNS if c != "rank"), "status", "as_known_at", "first_seen_at",
+        [*FINDING_COLUMNS, "status", "as_known_at", "first_seen_at",
          "last_seen_at", "reopened_count"],
         select(
-            *(_st.c[c] for c in STAGE_COLUMNS if c != "rank"),
+            *(_st.c[c] for c in FINDING_COLUMNS),
             literal("open"), literal(as_known_at, UtcDateTime()), literal(now, UtcDateTime()),
             literal(now, UtcDateTime()), literal(0),
         )
