@@ -59,15 +59,22 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def work_mem(session: Session, size: str) -> Iterator[None]:
-    """PostgreSQL: the statements inside run with `work_mem` at `size` (e.g. '64MB'; SET LOCAL,
-    so only in this transaction), and the value before is put back after them. At the default
-    4MB, grouping a few hundred thousand rows spills its sort or hash table to disk. Nothing on
-    other engines. An error inside leaves the setting raised until the transaction ends (it is
-    rolled back, or a statement after a failed one would fail too)."""
+    """PostgreSQL: the statements inside run with `work_mem` at `size` (e.g. '64MB'). At the
+    default 4MB, grouping a few hundred thousand rows spills its sort or hash table to disk."""
+    with local_setting(session, "work_mem", size):
+        yield
+
+
+@contextmanager
+def local_setting(session: Session, name: str, value: str) -> Iterator[None]:
+    """PostgreSQL: the statements inside run with the setting `name` at `value` (SET LOCAL, so
+    only in this transaction), and the value before is put back after them. Nothing on other
+    engines. An error inside leaves the setting until the transaction ends (it is rolled back,
+    or a statement after a failed one would fail too)."""
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
-    before = session.scalar(text("SELECT current_setting('work_mem')"))
-    session.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": size})
+    before = session.scalar(text("SELECT current_setting(:name)"), {"name": name})
+    session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
     yield
-    session.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": before})
+    session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": before})

@@ -71,14 +71,13 @@ def _unseen(scope_key: str) -> Any:
 
 
 def check_scope(session: Session, source: str, stream: str, scope_key: str) -> ScopeCheck:
-    """Open lines of the scope and how many were not seen."""
+    """Open lines of the scope and how many were not seen (one pass over the scope)."""
     staging.ensure(session, staging.scope_seen)
     where = scope_filter(source, stream, scope_key)
-    total = session.scalar(select(func.count()).select_from(_al).where(where)) or 0
-    unseen = (
-        session.scalar(select(func.count()).select_from(_al).where(where, _unseen(scope_key))) or 0
-    )
-    return ScopeCheck(int(total), int(unseen))
+    total, unseen = session.execute(
+        select(func.count(), func.count().filter(_unseen(scope_key))).select_from(_al).where(where)
+    ).one()
+    return ScopeCheck(int(total or 0), int(unseen or 0))
 
 
 def reverse_unseen(

@@ -154,12 +154,13 @@ def reconcile(
             findings=result.total,
             seconds=round(time.perf_counter() - start, 3),
         )
-    if live:
-        if keep_findings:
-            result.findings = staged_findings(session)
-        start = time.perf_counter()
-        result.lifecycle = apply_staged(
-            session, result.rules_run, as_known_at=now, now=now, project_code=project
-        )
-        log.info("reconcile_lifecycle", seconds=round(time.perf_counter() - start, 3))
+        if live:
+            if keep_findings:
+                result.findings = staged_findings(session)
+            start = time.perf_counter()
+            # In work_mem too: new variances are inserted in key order (a sort of the stage).
+            result.lifecycle = apply_staged(
+                session, result.rules_run, as_known_at=now, now=now, project_code=project
+            )
+            log.info("reconcile_lifecycle", seconds=round(time.perf_counter() - start, 3))
     return result

@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger import staging
+from ledger.db import local_setting
 from ledger.models import Variance, table_of
 from ledger.reconcile.findings import Finding
 from ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
@@ -257,8 +258,9 @@ def apply_staged(
             literal("open"), literal(as_known_at, UtcDateTime()), literal(now, UtcDateTime()),
             literal(now, UtcDateTime()), literal(0),
         )
-        .where(_st.c.variance_id.is_(None))
-        .order_by(*(_st.c[k] for k in KEY)),  # the unique index is filled in order
+        # Not sorted by key: a sort of tens of thousands of text keys (collation-aware) cost
+        # more than inserting them into the unique index in stage order saves.
+        .where(_st.c.variance_id.is_(None)),
     )  # fmt: skip
     # rowcount of an INSERT is kept only when asked for (SQLAlchemy 2.0.28+)
     stats.opened = run(opened.execution_options(preserve_rowcount=True))
@@ -266,8 +268,11 @@ def apply_staged(
     if stats.opened >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # The planner would see the new rows only after autovacuum's next pass; the next
         # run's join of the stage to `variance` is planned on the table's real size now.
-        # Its size and the key columns are what that join's plan needs.
-        session.execute(text(f"ANALYZE {_v.name} ({', '.join(KEY)})"))
+        # Its size and the key columns are what that join's plan needs: a small sample
+        # (statistics target 10, for this transaction) gives both (PostgreSQL, 77,801 new
+        # variances: 0.23 s -> 0.02 s; the join is still a hash join).
+        with local_setting(session, "default_statistics_target", "10"):
+            session.execute(text(f"ANALYZE {_v.name} ({', '.join(KEY)})"))
     return stats
 
 
