@@ -10,8 +10,15 @@ For PostgreSQL (and SQLite, rows/s only) it measures, on the same N sample actua
 - the ceiling, in the same process on the same records: psycopg COPY of 13 plain columns into
   a temp staging table, then one INSERT ... SELECT ... ON CONFLICT (source, external_id) DO
   UPDATE ... WHERE changed into a table with that key and one more b-tree index.
-Both timers include generating the records. Peak RSS is reported per N. Prints
-`ingest_rows_per_s=X` for the first load and, last, `ingest_ratio=R`; exits 1 when the
+Both timers include generating the records. Peak RSS is reported per N.
+
+Also the write floor (PostgreSQL): only the writes the ledger itself requires for new lines,
+timed on up to 200,000 of the loaded lines and their entries: one INSERT ... SELECT from a
+TEMP copy into a table like `actual_line` and one into a table like `ledger_entry`, with
+their indexes and foreign keys, and nothing else (no records to generate, no Python, no stage,
+no lookups). Its share of the ceiling is the highest `ingest_ratio` this schema allows here.
+
+Prints `ingest_rows_per_s=X` for the first load and, last, `ingest_ratio=R`; exits 1 when the
 ceiling is below 60,000 rows/s at N = 1,000,000 (the machine is too slow to judge).
 """
 
@@ -126,6 +133,48 @@ def ceiling(url: str, n: int) -> float:
     return n / elapsed
 
 
+FLOOR_LINES = 200_000
+
+
+def write_floor(engine: Engine, limit: int = FLOOR_LINES) -> float:
+    """rows/s of the ledger's own writes for new lines, from TEMP copies of loaded ones: into
+    tables like actual_line and ledger_entry (every index, check and foreign key)."""
+    relations = {"actual_line": "floor_actual_line", "ledger_entry": "floor_ledger_entry"}
+    with engine.connect() as c:
+        c.execute(text("CREATE TEMP TABLE floor_line AS SELECT * FROM actual_line ORDER BY id LIMIT :n"), {"n": limit})  # fmt: skip
+        c.execute(text("CREATE TEMP TABLE floor_entry AS SELECT e.* FROM ledger_entry e JOIN floor_line l ON l.id = e.line_id ORDER BY e.id"))  # fmt: skip
+        lines = c.execute(text("SELECT count(*) FROM floor_line")).scalar_one()
+        entries = c.execute(text("SELECT count(*) FROM floor_entry")).scalar_one()
+        for table, copy in relations.items():
+            c.execute(text(f"CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)"))
+        fks = c.execute(
+            text(
+                "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE contype = 'f' AND conrelid IN ('actual_line'::regclass, 'ledger_entry'::regclass)"
+            )
+        ).all()
+        for table, definition in fks:
+            target = definition.replace("REFERENCES actual_line(", "REFERENCES floor_actual_line(")
+            c.execute(text(f"ALTER TABLE {relations[table]} ADD {target}"))
+        c.commit()
+        try:
+            start = time.perf_counter()
+            c.execute(text("INSERT INTO floor_actual_line SELECT * FROM floor_line"))
+            c.execute(text("INSERT INTO floor_ledger_entry SELECT * FROM floor_entry"))
+            c.commit()
+            elapsed = time.perf_counter() - start
+        finally:
+            c.rollback()
+            c.execute(text("DROP TABLE floor_ledger_entry, floor_actual_line, floor_line, floor_entry"))
+            c.commit()
+    print(
+        f"write floor: {lines:,} lines and {entries:,} entries inserted from TEMP copies"
+        f" (indexes and foreign keys, nothing else) {lines / elapsed:,.0f} lines/s",
+        flush=True,
+    )
+    return lines / elapsed
+
+
 def run(url: str, n: int, tmp: Path) -> dict[str, float]:
     engine = fresh(url)
     app = make_app(url, n, tmp)
@@ -145,6 +194,8 @@ def run(url: str, n: int, tmp: Path) -> dict[str, float]:
         "rerun_wal_mb": (wal2 - wal1) / 2**20,
         "peak_rss_mb": rss_mb(),
     }
+    if engine.dialect.name == "postgresql":
+        out["floor_rows_per_s"] = write_floor(engine)
     print(
         f"{engine.dialect.name:10} N={n:>9,} first load {n / first_s:>9,.0f} rows/s ({first.status}),"
         f" unchanged re-run {n / again_s:>9,.0f} rows/s ({again.status}, {out['rerun_written']:.0f} written),"
@@ -172,6 +223,8 @@ def main() -> int:
         ceil = ceiling(args.pg, args.n)
     ratio = Decimal(pg["first_rows_per_s"] / ceil).quantize(Decimal("0.001"))
     print(f"ceiling {ceil:,.0f} rows/s (COPY + INSERT ... ON CONFLICT, records generated inside)")
+    floor_share = Decimal(pg["floor_rows_per_s"] / ceil).quantize(Decimal("0.001"))
+    print(f"write floor / ceiling = {floor_share}: the highest ingest_ratio this schema allows here")
     print(f"ingest_rows_per_s={pg['first_rows_per_s']:.0f}")
     print(f"ingest_ratio={ratio}")
     if args.n >= 1_000_000 and ceil < CEILING_FLOOR:
