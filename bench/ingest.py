@@ -165,7 +165,9 @@ def write_floor(engine: Engine, limit: int = FLOOR_LINES) -> float:
             elapsed = time.perf_counter() - start
         finally:
             c.rollback()
-            c.execute(text("DROP TABLE floor_ledger_entry, floor_actual_line, floor_line, floor_entry"))
+            c.execute(
+                text("DROP TABLE floor_ledger_entry, floor_actual_line, floor_line, floor_entry")
+            )
             c.commit()
     print(
         f"write floor: {lines:,} lines and {entries:,} entries inserted from TEMP copies"
@@ -224,7 +226,9 @@ def main() -> int:
     ratio = Decimal(pg["first_rows_per_s"] / ceil).quantize(Decimal("0.001"))
     print(f"ceiling {ceil:,.0f} rows/s (COPY + INSERT ... ON CONFLICT, records generated inside)")
     floor_share = Decimal(pg["floor_rows_per_s"] / ceil).quantize(Decimal("0.001"))
-    print(f"write floor / ceiling = {floor_share}: the highest ingest_ratio this schema allows here")
+    print(
+        f"write floor / ceiling = {floor_share}: the highest ingest_ratio this schema allows here"
+    )
     print(f"ingest_rows_per_s={pg['first_rows_per_s']:.0f}")
     print(f"ingest_ratio={ratio}")
     if args.n >= 1_000_000 and ceil < CEILING_FLOOR:
