@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from jobs.app import App
 from jobs.lease import Heartbeat, Lease, new_holder
+from ledger import aggregates
 from ledger.models import Variance
 from ledger.periods import ensure_periods
 from ledger.reconcile import ReconcileResult, reconcile
@@ -119,7 +120,12 @@ def _high_open(session: Session) -> set[int]:
 def _live(app: App, project: str | None) -> tuple[ReconcileResult, list[Raised]]:
     now = _now()
     with app.transaction() as session:
+        # Stale aggregates are rebuilt and committed first: a run whose transaction has
+        # written nothing reads its rules on two connections (`reconcile(parallel=True)`).
         ensure_periods(session, app.settings.calendar, now.date(), now.date())
+        for source in aggregates.stale_sources(session):
+            aggregates.rebuild(session, source, now=now)
+    with app.transaction() as session:
         before = _high_open(session)
         result = reconcile(session, app.settings, app.config.reconcile, now=now, project=project)
         new = sorted(_high_open(session) - before)

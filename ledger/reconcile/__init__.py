@@ -11,13 +11,15 @@ SQL (`rendered.Rendered`), the others as `Finding`s; see `budget_rules`, `evm_ru
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from ledger import aggregates
@@ -81,6 +83,57 @@ class ReconcileResult:
         return {rule: self.counts.get(rule, 0) for rule in self.rules_run}
 
 
+#: The rules whose findings are rendered in SQL (`Rendered`): a parallel live run computes them
+#: on the run's own connection while the other rules read on a second one.
+RENDERED_RULES = frozenset({"budget_overrun", "burn_rate", "source_disagreement"})
+
+
+def _run(ctx: RuleContext, names: list[str]) -> tuple[list[Rendered], list[Finding]]:
+    """Run the named rules in order: their rendered SELECTs and their Findings."""
+    rendered: list[Rendered] = []
+    found: list[Finding] = []
+    for name in names:
+        start = time.perf_counter()
+        out = RULE_FUNCTIONS[name](ctx)
+        if isinstance(out, Rendered):
+            rendered.append(out)
+        elif out is not None:
+            found.extend(out)
+        log.info(
+            "reconcile_rule",
+            rule=name,
+            findings="in SQL" if isinstance(out, Rendered) else len(out or ()),
+            seconds=round(time.perf_counter() - start, 3),
+        )
+    return rendered, found
+
+
+def _aside(session: Session) -> Session | None:
+    """A second session for the rules that return Findings, on its own connection: PostgreSQL,
+    a session bound to an engine, and a transaction that has written nothing yet (else the
+    second connection would not see what it wrote, e.g. aggregates rebuilt for this run)."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return None
+    if session.scalar(text("SELECT pg_current_xact_id_if_assigned()")) is not None:
+        return None
+    return Session(bind=bind)
+
+
+def _run_aside(ctx: RuleContext, names: list[str]) -> list[Finding]:
+    """`_run` on the second session, read only, closed after; its rules return Findings."""
+    session = ctx.session
+    try:
+        with work_mem(session, RULES_WORK_MEM):
+            rendered, found = _run(ctx, names)
+        if rendered:
+            raise TypeError(f"rules run aside must return Findings, not SQL: {names}")
+        return found
+    finally:
+        session.rollback()
+        session.close()
+
+
 def reconcile(
     session: Session,
     settings: LedgerSettings,
@@ -92,12 +145,16 @@ def reconcile(
     project: str | None = None,
     write: bool = True,
     keep_findings: bool = False,
+    parallel: bool = True,
 ) -> ReconcileResult:
     """Run the enabled rules. A live run (no `status_date` in the past, no `as_known_at`, and
     `write`) rebuilds stale aggregates first and writes the variances; otherwise the result is
     a read-only report, with its findings. `keep_findings`: a live run's findings too (reading
-    tens of thousands back costs a noticeable part of a run). Raises LookupError for an
-    unknown project or a date the calendar has no period for."""
+    tens of thousands back costs a noticeable part of a run). `parallel`: on PostgreSQL, a live
+    run whose transaction has written nothing yet runs the rules that return Findings on a
+    second connection while this one computes the rendered rules (each rule reads committed
+    data, as every statement of a READ COMMITTED run does). Raises LookupError for an unknown
+    project or a date the calendar has no period for."""
     live = write and as_known_at is None and (status_date is None or status_date >= now.date())
     day = status_date or now.date()
     project_id = None
@@ -121,29 +178,29 @@ def reconcile(
         projects=load_projects(session, project_id),
     )
     result = ReconcileResult(day, current, as_known_at)
-    rendered: list[Rendered] = []
+    result.rules_run = [
+        name
+        for name in RULES
+        if name in RULE_FUNCTIONS and (rules.rule(name).enabled or rules.has_overrides(name))
+    ]
+    aside = _aside(session) if live and parallel else None
     found: list[Finding] = []
-    with work_mem(session, RULES_WORK_MEM):
-        for name in RULES:
-            fn = RULE_FUNCTIONS.get(name)
-            if fn is None or (not rules.rule(name).enabled and not rules.has_overrides(name)):
-                continue
-            start = time.perf_counter()
-            out = fn(ctx)
-            result.rules_run.append(name)
-            if isinstance(out, Rendered):
-                rendered.append(out)
-            elif out is not None:
-                found.extend(out)
-            log.info(
-                "reconcile_rule",
-                rule=name,
-                findings="in SQL" if isinstance(out, Rendered) else len(out or ()),
-                seconds=round(time.perf_counter() - start, 3),
-            )
+    with work_mem(session, RULES_WORK_MEM), ThreadPoolExecutor(1, "reconcile-rules") as pool:
+        later: Future[list[Finding]] | None = None
+        here = result.rules_run
+        if aside is not None:
+            # The rules that return Findings read on a second connection while this one
+            # computes and stages the rendered ones: two server processes at work at once.
+            others = [n for n in result.rules_run if n not in RENDERED_RULES]
+            here = [n for n in result.rules_run if n in RENDERED_RULES]
+            side = replace(ctx, session=aside, cache={}, _settings={}, _thresholds={})
+            later = pool.submit(contextvars.copy_context().run, _run_aside, side, others)
+        rendered, found = _run(ctx, here)
         start = time.perf_counter()
         if live:
             stage(session, rendered, found)
+            if later is not None:
+                stage(session, [], later.result(), append=True)
             result.counts = staged_counts(session)
         else:
             result.findings = report_findings(session, rendered, found)
@@ -158,7 +215,7 @@ def reconcile(
             if keep_findings:
                 result.findings = staged_findings(session)
             start = time.perf_counter()
-            # In work_mem too: new variances are inserted in key order (a sort of the stage).
+            # In work_mem too: the transitions join the stage to `variance`.
             result.lifecycle = apply_staged(
                 session, result.rules_run, as_known_at=now, now=now, project_code=project
             )

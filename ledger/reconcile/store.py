@@ -103,12 +103,20 @@ def _rank(column: Any) -> Any:
     return case(*((column == k, v) for k, v in SEVERITY_RANK.items()), else_=0)
 
 
-def stage(session: Session, rendered: Sequence[Rendered], findings: Iterable[Finding]) -> None:
-    """Empty the stage and fill it with one run's findings, in one statement: the rendered
-    SELECTs (CTEs they share are computed once) and the `Finding`s (the first of a key wins),
-    each joined to the stored variance of its key."""
+def stage(
+    session: Session,
+    rendered: Sequence[Rendered],
+    findings: Iterable[Finding],
+    *,
+    append: bool = False,
+) -> None:
+    """Empty the stage (unless `append`) and fill it with findings, in one statement: the
+    rendered SELECTs (CTEs they share are computed once) and the `Finding`s (the first of a key
+    wins), each joined to the stored variance of its key. Rules never share keys (the rule is
+    part of the key), so one run's rules may be staged in several calls."""
     staging.ensure(session, _st)
-    session.execute(_st.delete())
+    if not append:
+        session.execute(_st.delete())
     staging.fill(
         session,
         _py,

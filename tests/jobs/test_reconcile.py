@@ -13,10 +13,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import jobs.reconcile as runner
+import ledger.reconcile as rules_module
 from jobs.app import App
 from jobs.config import load_config
 from jobs.lease import Lease
-from ledger.models import Variance
+from ledger import aggregates
+from ledger.models import ActualPeriodTotal, AggregateState, Variance, utcnow
 from tests.jobs.test_cli import CONFIG, invoke, write_config
 from tests.ledger.reconcile.portfolio import base_portfolio
 
@@ -140,3 +142,28 @@ def test_variances_as_csv_and_table_and_a_project_run(config: Path) -> None:
     assert "variances: 0 opened, 0 updated, 2 unchanged" in scoped.output
     unknown = invoke(config, "reconcile", "--project", "NOPE")
     assert (unknown.exit_code, unknown.output) == (1, "error: no project 'NOPE'\n")
+
+
+def test_stale_aggregates_are_rebuilt_and_committed_before_the_rules_run(
+    config: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live run after a sync that left its source stale rebuilds the aggregates in a
+    transaction of their own, so the run's rules still read on two connections (PostgreSQL);
+    the findings are those of the rebuilt aggregates."""
+    aside: list[list[str]] = []
+    real = rules_module._run_aside
+    monkeypatch.setattr(
+        rules_module, "_run_aside", lambda ctx, names: (aside.append(names), real(ctx, names))[1]
+    )
+    with Session(engine) as s:
+        s.query(ActualPeriodTotal).delete()  # what a large batch leaves for the rebuild
+        aggregates.mark_stale(s, ["psa"], utcnow())
+        s.commit()
+    outcome = runner.run_reconcile(app_for(config, engine))
+    assert outcome.last is not None and outcome.last.counts["budget_overrun"] == 6
+    assert aside == ([] if engine.dialect.name == "sqlite" else [[
+        "forecast_overrun", "hours_overrun", "over_allocation", "under_utilization",
+        "data_quality"]])  # fmt: skip
+    with Session(engine) as s:
+        assert aggregates.stale_sources(s) == []
+        assert s.get(AggregateState, "psa").stale_since is None  # type: ignore[union-attr]
