@@ -144,9 +144,6 @@ def stage(
     ).outerjoin_from(found, _v, and_(*(found.c[k] == _v.c[k] for k in KEY)))
     columns = [*STAGE_COLUMNS, "variance_id", "stored_status", "stored_rank", "same"]
     session.execute(insert(_st).from_select(columns, joined))
-    if session.get_bind().dialect.name == "postgresql":
-        # A TEMP table has no statistics: the transitions' plans need its size.
-        session.execute(text(f"ANALYZE {_st.name} (variance_id, stored_status, same)"))
 
 
 def staged_counts(session: Session) -> dict[str, int]:
@@ -224,6 +221,9 @@ def apply_staged(
         result: Any = session.execute(stmt)
         return int(result.rowcount or 0)
 
+    if session.get_bind().dialect.name == "postgresql":
+        # A TEMP table has no statistics: the transitions' plans need its size.
+        session.execute(text(f"ANALYZE {_st.name} (variance_id, stored_status, same)"))
     staged = int(session.scalar(select(func.count()).select_from(_st)) or 0)
     stored = _st.c.variance_id == _v.c.id
     live = _st.c.stored_status.in_(("open", "acknowledged"))
