@@ -110,12 +110,16 @@ def _run(ctx: RuleContext, names: list[str]) -> tuple[list[Rendered], list[Findi
 
 def _aside(session: Session) -> Session | None:
     """A second session for the rules that return Findings, on its own connection: PostgreSQL,
-    a session bound to an engine, and a transaction that has written nothing yet (else the
-    second connection would not see what it wrote, e.g. aggregates rebuilt for this run)."""
+    a session bound to an engine, and a READ COMMITTED transaction that has written nothing
+    yet (else the second connection would not see what it wrote, e.g. aggregates rebuilt for
+    this run, or would read newer data than a REPEATABLE READ snapshot)."""
     bind = session.get_bind()
     if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
         return None
-    if session.scalar(text("SELECT pg_current_xact_id_if_assigned()")) is not None:
+    written, isolation = session.execute(
+        text("SELECT pg_current_xact_id_if_assigned(), current_setting('transaction_isolation')")
+    ).one()
+    if written is not None or isolation != "read committed":
         return None
     return Session(bind=bind)
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import ledger.reconcile as reconcile_module
@@ -114,3 +114,16 @@ def test_an_error_on_the_second_connection_fails_the_run(
     engine = session.get_bind()
     session.close()
     assert engine.pool.checkedout() == 0  # type: ignore[union-attr]
+
+
+def test_a_repeatable_read_run_stays_on_one_connection(
+    engine: Engine, aside_runs: list[list[str]]
+) -> None:
+    """A second connection would read newer data than the run's snapshot."""
+    with Session(engine) as s:
+        portfolio_with_quality_findings(s)
+    level = "REPEATABLE READ" if engine.dialect.name == "postgresql" else "SERIALIZABLE"
+    with Session(engine.execution_options(isolation_level=level)) as s:
+        result = run(s, rules())
+    assert aside_runs == []
+    assert result.counts["data_quality"] == 3
