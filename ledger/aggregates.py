@@ -12,17 +12,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, literal, select, tuple_, union, update
+from sqlalchemy import (
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from ledger import staging
 from ledger.db import work_mem
 from ledger.models import ActualLine, ActualPeriodTotal, AggregateState, table_of
-from ledger.staging import stage_entry, stage_line
+from ledger.staging import stage_entry, stage_line, stage_total
 from ledger.upsert import upsert
 
 _al = table_of(ActualLine)
 _apt = table_of(ActualPeriodTotal)
 _GROUP = ("source", "project_id", "kind", "cost_type", "period", "counts_amount", "counts_hours")
+_MEASURES = ("base_amount", "hours", "lines", "unconverted_lines")
+_TARGET = [*_GROUP, *_MEASURES]
 
 
 def _grouped(where: object) -> object:
@@ -44,8 +59,7 @@ def _grouped(where: object) -> object:
 
 
 def _insert_grouped(session: Session, where: object) -> None:
-    target = [*_GROUP, "base_amount", "hours", "lines", "unconverted_lines"]
-    session.execute(insert(_apt).from_select(target, _grouped(where)))  # type: ignore[arg-type]
+    session.execute(insert(_apt).from_select(_TARGET, _grouped(where)))  # type: ignore[arg-type]
 
 
 def refresh_staged_groups(session: Session) -> None:
@@ -96,12 +110,46 @@ REBUILD_WORK_MEM = "256MB"
 def rebuild(session: Session, source: str | None = None, *, now: datetime) -> None:
     """Rebuild the aggregates of `source` (None: every source) set-based; clear its flag."""
     where = literal(True) if source is None else _al.c.source == source
-    session.execute(
-        delete(_apt).where(literal(True) if source is None else _apt.c.source == source)
-    )
+    mine = literal(True) if source is None else _apt.c.source == source
     with work_mem(session, REBUILD_WORK_MEM):
-        _insert_grouped(session, where)
+        stored = session.scalar(select(exists(select(literal(1)).select_from(_apt).where(mine))))
+        if stored and session.get_bind().dialect.name == "postgresql":
+            _rewrite_differences(session, where, mine)
+        else:  # nothing stored yet (a first load), or SQLite
+            session.execute(delete(_apt).where(mine))
+            _insert_grouped(session, where)
     flag = update(AggregateState).values(stale_since=None, rebuilt_at=now)
     if source is not None:
         flag = flag.where(AggregateState.source == source)
     session.execute(flag)
+
+
+def _rewrite_differences(session: Session, where: object, mine: object) -> None:
+    """PostgreSQL: every group computed from the lines into a TEMP stage, then only the
+    differences written: groups gone deleted, changed ones updated, new ones inserted.
+
+    Deleting every group and inserting it again cost more than computing them (1,000,000
+    lines: each new row's unique check met its own key, deleted by the same transaction), and
+    rewrote every row (dead rows, WAL) where a rebuild mostly finds the groups unchanged
+    (1,000,000 lines, none changed: 5.1 s -> 4.0 s). When every group changed it is about as
+    slow as deleting and inserting, or slower (5.3-6.3 s against 4.4-5.2 s); with nothing
+    stored yet the groups are simply inserted. On SQLite, which has neither cost, it was slower
+    than deleting and inserting (5.2 s -> 6.3 s, medians of four runs), so SQLite does that."""
+    staging.ensure(session, stage_total)
+    session.execute(delete(stage_total))
+    session.execute(insert(stage_total).from_select(_TARGET, _grouped(where)))  # type: ignore[arg-type]
+    key = tuple_(*[_apt.c[g] for g in _GROUP])
+    staged = select(*[stage_total.c[g] for g in _GROUP])
+    # Row-valued NOT IN is a hashed subplan (an anti-join on the seven columns was planned
+    # as a merge join over two sorts of text).
+    session.execute(delete(_apt).where(mine, key.not_in(staged)))  # type: ignore[arg-type]
+    same_key = and_(*[_apt.c[g] == stage_total.c[g] for g in _GROUP])
+    changed = or_(*[_apt.c[m].is_distinct_from(stage_total.c[m]) for m in _MEASURES])
+    session.execute(
+        update(_apt).values({m: stage_total.c[m] for m in _MEASURES}).where(same_key, changed)
+    )
+    stored = select(*[_apt.c[g] for g in _GROUP]).where(mine)  # type: ignore[arg-type]
+    new = select(*[stage_total.c[c] for c in _TARGET]).where(
+        tuple_(*[stage_total.c[g] for g in _GROUP]).not_in(stored)
+    )
+    session.execute(insert(_apt).from_select(_TARGET, new))

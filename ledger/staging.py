@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError,
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from ledger.models import ActualLine, BudgetLine, LedgerEntry, table_of
+from ledger.models import ActualLine, ActualPeriodTotal, BudgetLine, LedgerEntry, table_of
 from ledger.types import ExactDecimal, UtcDateTime
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ stage_budget_line = mirror(
     {"id", "created_at"},
     [Column("line_id", Integer), Column("action", String(10))],
 )
+
+#: The aggregate groups a rebuild computed, compared with the stored ones (`aggregates.rebuild`).
+stage_total = mirror("stage_total", table_of(ActualPeriodTotal), set(), [])
 
 #: Keys seen inside an open scope (filled by the runner from each batch's stage).
 scope_seen = Table(

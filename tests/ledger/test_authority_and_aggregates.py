@@ -195,6 +195,64 @@ def test_aggregates_equal_a_group_by_over_lines(session: Session, n: int, inline
     assert _aggregate_rows(session) == _grouped_lines(session)
 
 
+def test_a_rebuild_writes_only_what_differs(session: Session) -> None:
+    """Groups gone are deleted, wrong ones corrected, missing ones added; a group that is right
+    is not rewritten (PostgreSQL: its row version stays); another source's rows are left to a
+    rebuild of that source."""
+    add_project(session, "P1")
+    add_project(session, "P2")
+    load(session, [actual("a", "10.00"), actual("b", "5.50", project_ref="P2", hours=Decimal(2))],
+         at=T0)  # fmt: skip
+    load(session, [actual("s", "7.00", cost_type="travel")], source="sap", at=T0)
+    right = _aggregate_rows(session)
+    assert right == _grouped_lines(session) and len(right) == 3
+
+    def version(project_code: str) -> object:
+        if session.get_bind().dialect.name != "postgresql":
+            return None
+        return session.execute(
+            text(
+                "SELECT t.xmin::text FROM actual_period_total t JOIN project p"
+                " ON p.id = t.project_id WHERE t.source = 'psa' AND p.code = :c"
+            ),
+            {"c": project_code},
+        ).scalar_one()
+
+    kept = version("P2")
+    p1 = "SELECT id FROM project WHERE code = 'P1'"
+    session.execute(
+        text(
+            "UPDATE actual_period_total SET base_amount = 99, lines = 7"
+            f" WHERE (source = 'psa' AND project_id = ({p1})) OR source = 'sap'"
+        )
+    )
+    session.execute(
+        text(
+            "INSERT INTO actual_period_total (source, project_id, kind, cost_type, period,"
+            " counts_amount, counts_hours, base_amount, hours, lines, unconverted_lines)"
+            f" VALUES ('psa', ({p1}), 'cost', 'ghost', '2020-01', true, true, 1, 0, 1, 0),"
+            f" ('sap', ({p1}), 'cost', 'ghost', '2020-01', true, true, 2, 0, 1, 0)"
+        )
+    )
+    session.commit()
+    aggregates.rebuild(session, "psa", now=T0)
+    session.commit()
+    rows = _aggregate_rows(session)
+    assert [r for r in rows if r[0] == "psa"] == [r for r in right if r[0] == "psa"]
+    # sap's rows are not psa's rebuild's to fix: its ghost and its wrong total stay
+    assert sorted((r[3], r[7]) for r in rows if r[0] == "sap") == [("ghost", 2), ("travel", 99)]
+    assert version("P2") == kept
+    aggregates.rebuild(session, None, now=T0)
+    session.commit()
+    assert _aggregate_rows(session) == right
+    assert version("P2") == kept
+    # Nothing stored (a first load's rebuild): every group inserted.
+    session.execute(text("DELETE FROM actual_period_total"))
+    aggregates.rebuild(session, "psa", now=T0)
+    session.commit()
+    assert _aggregate_rows(session) == [r for r in right if r[0] == "psa"]
+
+
 @pytest.mark.usefixtures("poison_trigger")
 def test_rejected_batch_is_bisected_to_the_offending_record(session: Session) -> None:
     """The database refuses one record: it is quarantined db_rejected and the other 9 load."""
