@@ -4,7 +4,7 @@ The aggregate holds live lines (not deleted) per (source, project, kind, cost ty
 counting flags): base amount (NULL counts 0), hours, line count and lines still waiting for
 a rate. A batch that changes fewer than `aggregate_inline_max` lines recomputes exactly the
 groups its entries touched; a larger one marks its source stale, and `rebuild` recomputes
-the whole source with one INSERT ... SELECT.
+the whole source with one GROUP BY (on PostgreSQL, writing only the groups that differ).
 """
 
 from __future__ import annotations
