@@ -112,8 +112,9 @@ def rebuild(session: Session, source: str | None = None, *, now: datetime) -> No
     where = literal(True) if source is None else _al.c.source == source
     mine = literal(True) if source is None else _apt.c.source == source
     with work_mem(session, REBUILD_WORK_MEM):
-        stored = session.scalar(select(exists(select(literal(1)).select_from(_apt).where(mine))))
-        if stored and session.get_bind().dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql" and session.scalar(
+            select(exists(select(literal(1)).select_from(_apt).where(mine)))
+        ):
             _rewrite_differences(session, where, mine)
         else:  # nothing stored yet (a first load), or SQLite
             session.execute(delete(_apt).where(mine))

@@ -188,7 +188,6 @@ def reconcile(
         if name in RULE_FUNCTIONS and (rules.rule(name).enabled or rules.has_overrides(name))
     ]
     aside = _aside(session) if live and parallel else None
-    found: list[Finding] = []
     with work_mem(session, RULES_WORK_MEM), ThreadPoolExecutor(1, "reconcile-rules") as pool:
         later: Future[list[Finding]] | None = None
         here = result.rules_run
