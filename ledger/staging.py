@@ -243,3 +243,41 @@ def _copy(
                 copy.write_row(row)
     except (_driver_error(session), OverflowError, ValueError) as exc:
         raise _wrapped(sql, exc) from exc
+
+
+def copy_out(session: Session, query: Any) -> list[bytes]:
+    """PostgreSQL: the rows of `query` as COPY text (`COPY (query) TO STDOUT`), in the blocks the
+    server sent, for `copy_in` on another connection: rows move between two connections without
+    being parsed into Python values and written back one by one. The query is rendered with its
+    values inline (COPY takes no bound parameters)."""
+    dialect = session.get_bind().dialect
+    # Our own SQL: its values rendered and quoted by SQLAlchemy, no parameter left.
+    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    if dialect.paramstyle in ("format", "pyformat"):
+        # '%' is written '%%' for the driver to undo when it merges parameters; a statement
+        # without parameters goes to the server as it is.
+        sql = sql.replace("%%", "%")
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    blocks: list[bytes] = []
+    with (
+        cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur,
+        cur.copy(f"COPY ({sql}) TO STDOUT") as copy,
+    ):
+        for block in copy:
+            blocks.append(bytes(block))
+    return blocks
+
+
+def copy_in(
+    session: Session, table: Table, columns: Sequence[str], blocks: Iterable[bytes]
+) -> None:
+    """PostgreSQL: append COPY text blocks (`copy_out`, with `columns` in its order) to
+    `table`."""
+    ensure(session, table)
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(sql) as copy:
+        for block in blocks:
+            copy.write(block)

@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from ledger import aggregates
+from ledger import aggregates, staging
 from ledger.db import work_mem
 from ledger.models import Project
 from ledger.reconcile.budget_rules import budget_overrun, burn_rate
@@ -83,9 +83,9 @@ class ReconcileResult:
         return {rule: self.counts.get(rule, 0) for rule in self.rules_run}
 
 
-#: The rules whose findings are rendered in SQL (`Rendered`): a parallel live run computes them
-#: on the run's own connection while the other rules read on a second one.
-RENDERED_RULES = frozenset({"budget_overrun", "burn_rate", "source_disagreement"})
+#: The rules a parallel live run computes on the run's own connection while the others run on a
+#: second one: the budget rules, whose findings are most of a run's and share one statement.
+HERE_RULES = frozenset({"budget_overrun", "burn_rate"})
 
 
 def _run(ctx: RuleContext, names: list[str]) -> tuple[list[Rendered], list[Finding]]:
@@ -109,7 +109,7 @@ def _run(ctx: RuleContext, names: list[str]) -> tuple[list[Rendered], list[Findi
 
 
 def _aside(session: Session) -> Session | None:
-    """A second session for the rules that return Findings, on its own connection: PostgreSQL,
+    """A second session for the rules other than the budget rules (`HERE_RULES`): PostgreSQL,
     a session bound to an engine, and a READ COMMITTED transaction that has written nothing
     yet (else the second connection would not see what it wrote, e.g. aggregates rebuilt for
     this run, or would read newer data than a REPEATABLE READ snapshot)."""
@@ -124,15 +124,15 @@ def _aside(session: Session) -> Session | None:
     return Session(bind=bind)
 
 
-def _run_aside(ctx: RuleContext, names: list[str]) -> list[Finding]:
-    """`_run` on the second session, read only, closed after; its rules return Findings."""
+def _run_aside(ctx: RuleContext, names: list[str]) -> tuple[list[Finding], list[bytes]]:
+    """`_run` on the second session, read only, closed after: the Findings, and the rows of the
+    rendered SELECTs as COPY text for the run's own connection (`staging.copy_out`)."""
     session = ctx.session
     try:
         with work_mem(session, RULES_WORK_MEM):
             rendered, found = _run(ctx, names)
-        if rendered:
-            raise TypeError(f"rules run aside must return Findings, not SQL: {names}")
-        return found
+            copied = [b for r in rendered for s in r.selects for b in staging.copy_out(session, s)]
+        return found, copied
     finally:
         session.rollback()
         session.close()
@@ -155,8 +155,8 @@ def reconcile(
     `write`) rebuilds stale aggregates first and writes the variances; otherwise the result is
     a read-only report, with its findings. `keep_findings`: a live run's findings too (reading
     tens of thousands back costs a noticeable part of a run). `parallel`: on PostgreSQL, a live
-    run whose transaction has written nothing yet runs the rules that return Findings on a
-    second connection while this one computes the rendered rules (each rule reads committed
+    run whose transaction has written nothing yet runs the rules other than the budget rules on
+    a second connection while this one computes the budget rules (each rule reads committed
     data, as every statement of a READ COMMITTED run does). Raises LookupError for an unknown
     project or a date the calendar has no period for."""
     live = write and as_known_at is None and (status_date is None or status_date >= now.date())
@@ -189,13 +189,13 @@ def reconcile(
     ]
     aside = _aside(session) if live and parallel else None
     with work_mem(session, RULES_WORK_MEM), ThreadPoolExecutor(1, "reconcile-rules") as pool:
-        later: Future[list[Finding]] | None = None
+        later: Future[tuple[list[Finding], list[bytes]]] | None = None
         here = result.rules_run
         if aside is not None:
-            # The rules that return Findings read on a second connection while this one
-            # computes and stages the rendered ones: two server processes at work at once.
-            others = [n for n in result.rules_run if n not in RENDERED_RULES]
-            here = [n for n in result.rules_run if n in RENDERED_RULES]
+            # The other rules run on a second connection while this one computes and stages
+            # the budget rules: two server processes at work at once.
+            others = [n for n in result.rules_run if n not in HERE_RULES]
+            here = [n for n in result.rules_run if n in HERE_RULES]
             side = replace(ctx, session=aside, cache={}, _settings={}, _thresholds={})
             later = pool.submit(contextvars.copy_context().run, _run_aside, side, others)
         rendered, found = _run(ctx, here)
@@ -203,7 +203,8 @@ def reconcile(
         if live:
             stage(session, rendered, found)
             if later is not None:
-                stage(session, [], later.result(), append=True)
+                found_aside, copied = later.result()
+                stage(session, [], found_aside, append=True, copied=copied)
             result.counts = staged_counts(session)
         else:
             result.findings = report_findings(session, rendered, found)

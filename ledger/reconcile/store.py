@@ -11,13 +11,14 @@
 - an open or acknowledged key of a rule that ran, in the run's scope, that no finding
   repeated is resolved.
 
-A run's findings are gathered first in the TEMP table `stage_finding` (`stage`), in one
-INSERT ... SELECT: the rules that render their findings in SQL, and the other rules' `Finding`s
-(loaded into `stage_python` first), each row joined to the variance of its key when there is
-one (its id, status and severity rank, and whether it says the same). That is the run's only
-join on the five-column key: each transition then picks its rows from the stage and writes
-them by `variance.id`; new keys are the rows with no variance (an anti-join against the table
-being filled once made PostgreSQL rescan it per inserted row).
+A run's findings are gathered first in the TEMP table `stage_finding` (`stage`), in one INSERT ...
+SELECT: the rules that render their findings in SQL, and the other rules' `Finding`s (loaded into
+`stage_python` first, with the rows that rendered rules run on a second connection copied), each
+row joined to the variance of its key when there is one (its id, status and severity rank, and
+whether it says the same). That is the run's only join on the five-column key: each transition then
+picks its rows from the stage and writes them by `variance.id`; new keys are the rows with no
+variance (an anti-join against the table being filled once made PostgreSQL rescan it per inserted
+row).
 """
 
 from __future__ import annotations
@@ -109,11 +110,14 @@ def stage(
     findings: Iterable[Finding],
     *,
     append: bool = False,
+    copied: Sequence[bytes] = (),
 ) -> None:
     """Empty the stage (unless `append`) and fill it with findings, in one statement: the
-    rendered SELECTs (CTEs they share are computed once) and the `Finding`s (the first of a key
-    wins), each joined to the stored variance of its key. Rules never share keys (the rule is
-    part of the key), so one run's rules may be staged in several calls."""
+    rendered SELECTs (CTEs they share are computed once), the `Finding`s (the first of a key
+    wins) and rows of rendered SELECTs run on another connection (`copied`: COPY text of
+    `STAGE_COLUMNS`, `staging.copy_out`; PostgreSQL), each joined to the stored variance of its
+    key. Rules never share keys (the rule is part of the key), so one run's rules may be staged
+    in several calls."""
     staging.ensure(session, _st)
     if not append:
         session.execute(_st.delete())
@@ -125,6 +129,8 @@ def stage(
             for f in _first_of_each_key(findings).values()
         ),
     )
+    if copied:
+        staging.copy_in(session, _py, STAGE_COLUMNS, copied)
     # The Finding rows first: a UNION's columns are named after its first SELECT.
     selects = [select(*(_py.c[c] for c in STAGE_COLUMNS))]
     selects += [s for r in rendered for s in r.selects]

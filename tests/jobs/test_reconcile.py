@@ -163,7 +163,7 @@ def test_stale_aggregates_are_rebuilt_and_committed_before_the_rules_run(
     assert outcome.last is not None and outcome.last.counts["budget_overrun"] == 6
     assert aside == ([] if engine.dialect.name == "sqlite" else [[
         "forecast_overrun", "hours_overrun", "over_allocation", "under_utilization",
-        "data_quality"]])  # fmt: skip
+        "source_disagreement", "data_quality"]])  # fmt: skip
     with Session(engine) as s:
         assert aggregates.stale_sources(s) == []
         assert s.get(AggregateState, "psa").stale_since is None  # type: ignore[union-attr]

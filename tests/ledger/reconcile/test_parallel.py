@@ -1,7 +1,7 @@
-"""A live run on PostgreSQL runs the rules that return Findings on a second connection while
-its own computes the rendered ones: the same variances as one connection, the path taken only
-when the run's transaction has written nothing, and an error on the second connection raised
-by the run."""
+"""A live run on PostgreSQL runs the rules other than the budget rules on a second connection
+while its own computes the budget rules: the same variances as one connection (rows a rendered
+rule selects there arrive by COPY, exactly), the path taken only when the run's transaction has
+written nothing, and an error on the second connection raised by the run."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import ledger.reconcile as reconcile_module
-from ledger.models import Variance
+from ledger.models import Project, ProjectLink, Variance
+from ledger.periods import ensure_periods
 from tests.builders import actual, load
-from tests.ledger.reconcile.portfolio import CFG, NOW, base_portfolio, rules, run
+from tests.ledger.reconcile.portfolio import CFG, NOW, base_portfolio, projects, rules, run, spend
 
 STORED = ("rule", "subject_type", "subject_id", "dimension", "period", "severity", "message",
           "measures", "thresholds", "project_id", "status")  # fmt: skip
@@ -66,7 +67,7 @@ def test_second_connection_stores_what_one_connection_stores(
     postgres = session.get_bind().dialect.name == "postgresql"
     assert aside_runs == (
         [["forecast_overrun", "hours_overrun", "over_allocation", "under_utilization",
-          "data_quality"]] if postgres else []
+          "source_disagreement", "data_quality"]] if postgres else []
     )  # fmt: skip
     assert stored(session) == one_connection
     assert parallel.counts == serial.counts
@@ -79,6 +80,55 @@ def test_second_connection_stores_what_one_connection_stores(
         f.key for f in serial.findings or []
     )
     assert parallel.lifecycle is not None and parallel.lifecycle.opened == len(one_connection)
+
+
+#: A code with what COPY's text format escapes (tab, newline, backslash) and what SQL and the
+#: driver treat apart (quote, percent), and text beyond ASCII.
+ODD = "Q\t1\\x\n'%s%%é"
+
+
+def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
+    session: Session, aside_runs: list[list[str]]
+) -> None:
+    """source_disagreement, rendered in SQL, runs on the second connection on PostgreSQL: its
+    rows are copied as COPY text to the run's connection. psa 1,000.00 vs erp 1,300.00 labor on
+    the odd code's project in 2025-10 (300.00 apart, 23.0769% of the larger): the stored
+    variance is the same as one connection's, character for character."""
+    ensure_periods(session, CFG.calendar, date(2025, 1, 1), date(2025, 12, 31))
+    projects(session, ODD)
+    pid = session.query(Project.id).filter(Project.code == ODD).scalar()
+    session.add(ProjectLink(source="erp", object_type="project", external_id=ODD, project_id=pid,
+                            origin="manual", created_at=NOW, updated_at=NOW))  # fmt: skip
+    session.commit()
+    spend(session, "S1", ODD, "labor", date(2025, 10, 3), "1000.00")
+    load(session, [actual("E1", "1300.00", project_ref=ODD, cost_type="labor",
+                          posted_on=date(2025, 10, 4))],
+         source="erp", cfg=CFG, at=NOW)  # fmt: skip
+    session.commit()
+    cfg = rules(source_disagreement={
+        "amount": 100, "pairs": [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]})  # fmt: skip
+    run(session, cfg, parallel=False)
+    one_connection = stored(session)
+    session.query(Variance).delete()
+    session.commit()
+
+    result = run(session, cfg)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    assert ["source_disagreement" in names for names in aside_runs] == ([True] if postgres else [])
+    assert stored(session) == one_connection
+    (v,) = session.query(Variance).filter(Variance.rule == "source_disagreement").all()
+    assert (v.subject_id, v.dimension, v.period, v.severity, v.project_id) == (
+        ODD,
+        "psa~erp:labor",
+        "2025-10",
+        "high",
+        pid,
+    )
+    assert v.message == f"{ODD} 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
+    assert v.measures == {"left": "1000.00", "right": "1300.00", "gap": "300.00",
+                          "gap_pct": "23.0769", "left_source": "psa", "right_source": "erp"}  # fmt: skip
+    assert v.thresholds == {"pct": "5", "amount": "100", "high_pct": "20"}
+    assert result.counts["source_disagreement"] == 1
 
 
 def test_a_run_after_writes_in_its_transaction_stays_on_one_connection(
