@@ -91,22 +91,29 @@ def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
     session: Session, aside_runs: list[list[str]]
 ) -> None:
     """source_disagreement, rendered in SQL, runs on the second connection on PostgreSQL: its
-    rows are copied as COPY text to the run's connection. psa 1,000.00 vs erp 1,300.00 labor on
-    the odd code's project in 2025-10 (300.00 apart, 23.0769% of the larger): the stored
-    variance is the same as one connection's, character for character."""
+    rows are copied as COPY text to the run's connection. psa 1,000.00 vs erp 1,300.00 labor in
+    2025-10 on the odd code's project and on Q2 (300.00 apart, 23.0769% of the larger): high
+    above 20%, but medium for the odd code, whose override puts high at 30% (the override's
+    project list is written into the statement). The stored variances are one connection's,
+    character for character."""
     ensure_periods(session, CFG.calendar, date(2025, 1, 1), date(2025, 12, 31))
-    projects(session, ODD)
-    pid = session.query(Project.id).filter(Project.code == ODD).scalar()
-    session.add(ProjectLink(source="erp", object_type="project", external_id=ODD, project_id=pid,
-                            origin="manual", created_at=NOW, updated_at=NOW))  # fmt: skip
+    projects(session, ODD, "Q2")
+    ids = dict(session.query(Project.code, Project.id).all())
+    for code in (ODD, "Q2"):
+        session.add(ProjectLink(source="erp", object_type="project", external_id=code,
+                                project_id=ids[code], origin="manual", created_at=NOW,
+                                updated_at=NOW))  # fmt: skip
+        session.commit()
+        spend(session, f"S-{code}", code, "labor", date(2025, 10, 3), "1000.00")
+        load(session, [actual(f"E-{code}", "1300.00", project_ref=code, cost_type="labor",
+                              posted_on=date(2025, 10, 4))],
+             source="erp", cfg=CFG, at=NOW)  # fmt: skip
     session.commit()
-    spend(session, "S1", ODD, "labor", date(2025, 10, 3), "1000.00")
-    load(session, [actual("E1", "1300.00", project_ref=ODD, cost_type="labor",
-                          posted_on=date(2025, 10, 4))],
-         source="erp", cfg=CFG, at=NOW)  # fmt: skip
-    session.commit()
-    cfg = rules(source_disagreement={
-        "amount": 100, "pairs": [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]})  # fmt: skip
+    cfg = rules(
+        [{"project": ODD, "rule": "source_disagreement", "high_pct": "30"}],
+        source_disagreement={
+            "amount": 100, "pairs": [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]},
+    )  # fmt: skip
     run(session, cfg, parallel=False)
     one_connection = stored(session)
     session.query(Variance).delete()
@@ -116,19 +123,22 @@ def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
     postgres = session.get_bind().dialect.name == "postgresql"
     assert ["source_disagreement" in names for names in aside_runs] == ([True] if postgres else [])
     assert stored(session) == one_connection
-    (v,) = session.query(Variance).filter(Variance.rule == "source_disagreement").all()
-    assert (v.subject_id, v.dimension, v.period, v.severity, v.project_id) == (
-        ODD,
-        "psa~erp:labor",
-        "2025-10",
-        "high",
-        pid,
-    )
-    assert v.message == f"{ODD} 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
-    assert v.measures == {"left": "1000.00", "right": "1300.00", "gap": "300.00",
-                          "gap_pct": "23.0769", "left_source": "psa", "right_source": "erp"}  # fmt: skip
-    assert v.thresholds == {"pct": "5", "amount": "100", "high_pct": "20"}
-    assert result.counts["source_disagreement"] == 1
+    found = {
+        v.subject_id: v
+        for v in session.query(Variance).filter(Variance.rule == "source_disagreement")
+    }
+    assert sorted(found) == sorted([ODD, "Q2"])
+    measures = {"left": "1000.00", "right": "1300.00", "gap": "300.00", "gap_pct": "23.0769",
+                "left_source": "psa", "right_source": "erp"}  # fmt: skip
+    for code, severity, high_pct in ((ODD, "medium", "30"), ("Q2", "high", "20")):
+        v = found[code]
+        assert (v.dimension, v.period, v.severity, v.project_id) == (
+            "psa~erp:labor", "2025-10", severity, ids[code]
+        )  # fmt: skip
+        assert v.message == f"{code} 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
+        assert v.measures == measures
+        assert v.thresholds == {"pct": "5", "amount": "100", "high_pct": high_pct}
+    assert result.counts["source_disagreement"] == 2
 
 
 def test_a_run_after_writes_in_its_transaction_stays_on_one_connection(
