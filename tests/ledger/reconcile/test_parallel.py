@@ -139,6 +139,15 @@ def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
         assert v.measures == measures
         assert v.thresholds == {"pct": "5", "amount": "100", "high_pct": high_pct}
     assert result.counts["source_disagreement"] == 2
+    # A run scoped to Q2 (its id written into the copied statement) finds Q2's alone and
+    # leaves the odd code's variance open.
+    scoped = run(session, cfg, project="Q2")
+    assert len(aside_runs) == (2 if postgres else 0)
+    assert [f.subject_id for f in scoped.findings or [] if f.rule == "source_disagreement"] == [
+        "Q2"
+    ]
+    session.refresh(found[ODD])
+    assert found[ODD].status == "open"
 
 
 def test_a_run_after_writes_in_its_transaction_stays_on_one_connection(
