@@ -242,7 +242,18 @@ def _copy(
             for row in values:
                 copy.write_row(row)
     except (_driver_error(session), OverflowError, ValueError) as exc:
-        raise _wrapped(sql, exc) from exc
+        raise _copy_failed(session, sql, exc) from exc
+
+
+def _copy_failed(session: Session, sql: str, exc: Exception) -> DBAPIError:
+    """A COPY's error as SQLAlchemy's class (`_wrapped`). A COPY runs on the driver's
+    connection, out of SQLAlchemy's sight: a connection it lost is invalidated here, as
+    SQLAlchemy does for its own statements, so that the session's rollback does not fail in
+    turn and hide this error."""
+    dbapi: Any = session.connection().connection.dbapi_connection
+    if dbapi is None or dbapi.closed or dbapi.broken:
+        session.connection().invalidate(exc)
+    return _wrapped(sql, exc)
 
 
 def copy_out(session: Session, query: Any) -> list[bytes]:
@@ -260,12 +271,13 @@ def copy_out(session: Session, query: Any) -> list[bytes]:
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     blocks: list[bytes] = []
-    with (
-        cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur,
-        cur.copy(f"COPY ({sql}) TO STDOUT") as copy,
-    ):
-        for block in copy:
-            blocks.append(bytes(block))
+    statement = f"COPY ({sql}) TO STDOUT"
+    try:
+        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(statement) as copy:
+            for block in copy:
+                blocks.append(bytes(block))
+    except _driver_error(session) as exc:
+        raise _copy_failed(session, statement, exc) from exc
     return blocks
 
 
@@ -278,6 +290,9 @@ def copy_in(
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(sql) as copy:
-        for block in blocks:
-            copy.write(block)
+    try:
+        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(sql) as copy:
+            for block in blocks:
+                copy.write(block)
+    except _driver_error(session) as exc:
+        raise _copy_failed(session, sql, exc) from exc

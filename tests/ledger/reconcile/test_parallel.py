@@ -1,7 +1,8 @@
 """A live run on PostgreSQL runs the rules other than the budget rules on a second connection
 while its own computes the budget rules: the same variances as one connection (rows a rendered
 rule selects there arrive by COPY, exactly), the path taken only when the run's transaction has
-written nothing, and an error on the second connection raised by the run."""
+written nothing, and an error on the second connection (a rule's, its COPY's, a lost connection)
+raised by the run."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, literal_column, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 import ledger.reconcile as reconcile_module
+from ledger.db import make_engine
 from ledger.models import Project, ProjectLink, Variance
 from ledger.periods import ensure_periods
+from ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
 from tests.builders import actual, load
+from tests.conftest import _empty_postgres
 from tests.ledger.reconcile.portfolio import CFG, NOW, base_portfolio, projects, rules, run, spend
 
 STORED = ("rule", "subject_type", "subject_id", "dimension", "period", "severity", "message",
@@ -183,6 +188,56 @@ def test_an_error_on_the_second_connection_fails_the_run(
     engine = session.get_bind()
     session.close()
     assert engine.pool.checkedout() == 0  # type: ignore[union-attr]
+
+
+def test_a_database_error_in_a_copied_rule_fails_the_run_as_a_database_error(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rendered rule whose SQL fails: on the second connection (PostgreSQL, its COPY) as on
+    one connection (SQLite), the run raises SQLAlchemy's error, which the CLI reports as one
+    line and `sync` after a batch catches; nothing is written and no connection stays out."""
+    portfolio_with_quality_findings(session)
+
+    def broken(ctx: Any) -> Any:
+        return Rendered((select(*[literal_column("no_such_column")] * len(STAGE_COLUMNS)),))
+
+    monkeypatch.setitem(reconcile_module.RULE_FUNCTIONS, "source_disagreement", broken)
+    with pytest.raises(DBAPIError, match="no_such_column"):
+        run(session, rules())
+    session.rollback()
+    assert session.query(Variance).count() == 0
+    engine = session.get_bind()
+    session.close()
+    assert engine.pool.checkedout() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_a_second_connection_lost_in_its_copy_fails_the_run_with_that_error(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second connection's server process ends during its COPY: the run raises that error
+    (not a failed rollback after it), the lost connection leaves the pool, and the next run
+    works."""
+    engine = make_engine(pg_database)
+    _empty_postgres(engine)
+    try:
+        with Session(engine) as s:
+            portfolio_with_quality_findings(s)
+
+        def lost(ctx: Any) -> Any:
+            end = func.pg_terminate_backend(func.pg_backend_pid())
+            return Rendered((select(*[end] * len(STAGE_COLUMNS)),))
+
+        monkeypatch.setitem(reconcile_module.RULE_FUNCTIONS, "source_disagreement", lost)
+        with Session(engine) as s, pytest.raises(OperationalError, match="terminating connection"):
+            run(s, rules())
+        assert engine.pool.checkedout() == 0
+        monkeypatch.undo()
+        with Session(engine) as s:
+            again = run(s, rules())
+        assert again.counts["data_quality"] == 3 and again.counts["budget_overrun"] >= 1
+    finally:
+        engine.dispose()
 
 
 def test_a_repeatable_read_run_stays_on_one_connection(
