@@ -172,37 +172,36 @@ def test_a_run_after_writes_in_its_transaction_stays_on_one_connection(
     }
 
 
+def _raises(ctx: Any) -> Any:
+    raise RuntimeError("data_quality broke")
+
+
+def _fails_in_sql(ctx: Any) -> Any:
+    return Rendered((select(*[literal_column("no_such_column")] * len(STAGE_COLUMNS)),))
+
+
+@pytest.mark.parametrize(
+    ("rule", "broken", "error", "match"),
+    [
+        ("data_quality", _raises, RuntimeError, "data_quality broke"),
+        ("source_disagreement", _fails_in_sql, DBAPIError, "no_such_column"),
+    ],
+)
 def test_an_error_on_the_second_connection_fails_the_run(
-    session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    rule: str,
+    broken: Any,
+    error: type[Exception],
+    match: str,
 ) -> None:
+    """A rule that raises, and a rendered rule whose SQL fails (on PostgreSQL in its COPY on
+    the second connection: SQLAlchemy's error all the same, which the CLI reports as one line
+    and `sync` after a batch catches): the run raises it, nothing is written and no connection
+    stays out."""
     portfolio_with_quality_findings(session)
-
-    def broken(ctx: Any) -> Any:
-        raise RuntimeError("data_quality broke")
-
-    monkeypatch.setitem(reconcile_module.RULE_FUNCTIONS, "data_quality", broken)
-    with pytest.raises(RuntimeError, match="data_quality broke"):
-        run(session, rules())
-    session.rollback()
-    assert session.query(Variance).count() == 0
-    engine = session.get_bind()
-    session.close()
-    assert engine.pool.checkedout() == 0  # type: ignore[union-attr]
-
-
-def test_a_database_error_in_a_copied_rule_fails_the_run_as_a_database_error(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A rendered rule whose SQL fails: on the second connection (PostgreSQL, its COPY) as on
-    one connection (SQLite), the run raises SQLAlchemy's error, which the CLI reports as one
-    line and `sync` after a batch catches; nothing is written and no connection stays out."""
-    portfolio_with_quality_findings(session)
-
-    def broken(ctx: Any) -> Any:
-        return Rendered((select(*[literal_column("no_such_column")] * len(STAGE_COLUMNS)),))
-
-    monkeypatch.setitem(reconcile_module.RULE_FUNCTIONS, "source_disagreement", broken)
-    with pytest.raises(DBAPIError, match="no_such_column"):
+    monkeypatch.setitem(reconcile_module.RULE_FUNCTIONS, rule, broken)
+    with pytest.raises(error, match=match):
         run(session, rules())
     session.rollback()
     assert session.query(Variance).count() == 0
