@@ -103,7 +103,7 @@ def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
     character for character."""
     ensure_periods(session, CFG.calendar, date(2025, 1, 1), date(2025, 12, 31))
     projects(session, ODD, "Q2")
-    ids = dict(session.query(Project.code, Project.id).all())
+    ids: dict[str, int] = {code: pid for code, pid in session.query(Project.code, Project.id)}
     for code in (ODD, "Q2"):
         session.add(ProjectLink(source="erp", object_type="project", external_id=code,
                                 project_id=ids[code], origin="manual", created_at=NOW,
@@ -230,7 +230,7 @@ def test_a_second_connection_lost_in_its_copy_fails_the_run_with_that_error(
         monkeypatch.setitem(reconcile_module.RULE_FUNCTIONS, "source_disagreement", lost)
         with Session(engine) as s, pytest.raises(OperationalError, match="terminating connection"):
             run(s, rules())
-        assert engine.pool.checkedout() == 0
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
         monkeypatch.undo()
         with Session(engine) as s:
             again = run(s, rules())
