@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from ledger import aggregates, staging
-from ledger.db import work_mem
+from ledger.db import local_setting, work_mem
 from ledger.models import Project
 from ledger.reconcile.budget_rules import budget_overrun, burn_rate
 from ledger.reconcile.context import RuleContext, load_projects, period_of
@@ -129,7 +129,12 @@ def _run_aside(ctx: RuleContext, names: list[str]) -> tuple[list[Finding], list[
     rendered SELECTs as COPY text for the run's own connection (`staging.copy_out`)."""
     session = ctx.session
     try:
-        with work_mem(session, RULES_WORK_MEM):
+        # No parallel workers: the two connections already keep the cores busy, and workers
+        # slowed the run's own connection (its budget statement 0.8 s -> 0.6 s without them).
+        with (
+            work_mem(session, RULES_WORK_MEM),
+            local_setting(session, "max_parallel_workers_per_gather", "0"),
+        ):
             rendered, found = _run(ctx, names)
             copied = [b for r in rendered for s in r.selects for b in staging.copy_out(session, s)]
         return found, copied

@@ -149,7 +149,11 @@ def stage(
         case((_v.c.id.is_(None), None), (same, True), else_=False),
     ).outerjoin_from(found, _v, and_(*(found.c[k] == _v.c[k] for k in KEY)))
     columns = [*STAGE_COLUMNS, "variance_id", "stored_status", "stored_rank", "same"]
-    session.execute(insert(_st).from_select(columns, joined))
+    # Hash joins (PostgreSQL): the planner's estimates of the rendered findings are far too low
+    # (a CASE in the budget rules' group key, then a default selectivity per filter: 7 rows
+    # for 38,407), so it probed variance's unique key once per finding and `project`'s per row.
+    with local_setting(session, "enable_nestloop", "off"):
+        session.execute(insert(_st).from_select(columns, joined))
 
 
 def staged_counts(session: Session) -> dict[str, int]:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, literal_column, select
+from sqlalchemy import Engine, func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -90,6 +90,30 @@ def test_second_connection_stores_what_one_connection_stores(
 #: A code with what COPY's text format escapes (tab, newline, backslash) and what SQL and the
 #: driver treat apart (quote, percent), and text beyond ASCII.
 ODD = "Q\t1\\x\n'%s%%é"
+
+
+def test_the_second_connection_starts_no_parallel_workers(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the rules on the second connection run with max_parallel_workers_per_gather
+    0 (both connections already use the cores); the run's own connection keeps its setting.
+    SQLite: every rule runs on the run's connection."""
+    portfolio_with_quality_findings(session)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    workers = text("SELECT current_setting('max_parallel_workers_per_gather')")
+    seen: list[tuple[bool, str | None]] = []
+    real = reconcile_module.RULE_FUNCTIONS["data_quality"]
+
+    def recording(ctx: Any) -> Any:
+        seen.append((ctx.session is session, ctx.session.scalar(workers) if postgres else None))
+        return real(ctx)
+
+    monkeypatch.setitem(reconcile_module.RULE_FUNCTIONS, "data_quality", recording)
+    before = session.scalar(workers) if postgres else None
+    run(session, rules())
+    run(session, rules(), parallel=False)
+    assert seen == ([(False, "0"), (True, before)] if postgres else [(True, None), (True, None)])
+    assert before != "0"
 
 
 def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
