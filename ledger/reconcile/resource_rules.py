@@ -11,9 +11,9 @@ project does not judge them (their figures span projects).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import func, literal, select, type_coerce, union_all
+from sqlalchemy import and_, func, literal, select, type_coerce, union_all
 
 from ledger.models import (
     ActualLine,
@@ -33,13 +33,6 @@ _alloc = table_of(Allocation)
 _cap = table_of(ResourceCapacity)
 _res = table_of(Resource)
 HOUR = Decimal("0.01")
-
-
-class _Compared(NamedTuple):
-    rid: int
-    period: str
-    actual: Decimal
-    planned: Decimal
 
 
 def _h(value: Decimal) -> str:
@@ -72,22 +65,6 @@ def _actual_hours_by_resource(ctx: RuleContext) -> Any:
     )
 
 
-def _resource_period_hours(ctx: RuleContext) -> dict[tuple[int, str], Decimal]:
-    """Counting hours per (resource, period), grouped in SQL once per run (hours_overrun and
-    under_utilization both read them: one pass over the lines instead of two)."""
-    cached = ctx.cache.get("resource_period_hours")
-    if cached is None:
-        h = _actual_hours_by_resource(ctx).subquery("h")
-        rows = ctx.session.execute(
-            select(h.c.resource_id, h.c.period, type_coerce(func.sum(h.c.hours), Hours())).group_by(
-                h.c.resource_id, h.c.period
-            )
-        )
-        cached = {(r[0], r[1]): Decimal(r[2] or 0) for r in rows}
-        ctx.cache["resource_period_hours"] = cached
-    return cached
-
-
 def _planned(ctx: RuleContext) -> tuple[Any, ...]:
     """Live allocations of the run's scope, from the hours authority when one is configured
     (rule 8: two sources planning the same project would otherwise count its plan twice;
@@ -102,7 +79,7 @@ def _over(
     period_of: Any, what: str,
 ) -> list[Finding]:  # fmt: skip
     out: list[Finding] = []
-    for row in rows if isinstance(rows, list) else ctx.session.execute(rows):
+    for row in ctx.session.execute(rows):
         subject_id, project_id, s = key_of(row)
         if subject_id is None or s is None or not s.enabled:
             continue
@@ -167,20 +144,23 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
     if ctx.project_id is not None:
         return found  # a resource's figures span projects: not judged from one project
 
-    planned_rows = ctx.session.execute(
-        select(_alloc.c.resource_id, type_coerce(func.sum(_alloc.c.planned_hours), Hours()))
-        .where(*_planned(ctx), _alloc.c.period <= through, _alloc.c.resource_id.is_not(None))
-        .group_by(_alloc.c.resource_id)
+    h = _actual_hours_by_resource(ctx).subquery("h")
+    per_resource = union_all(
+        select(h.c.resource_id.label("rid"), h.c.hours.label("actual"), zero.label("planned"))
+        .where(h.c.period <= through),
+        select(_alloc.c.resource_id, zero, _alloc.c.planned_hours)
+        .where(*_planned(ctx), _alloc.c.period <= through, _alloc.c.resource_id.is_not(None)),
+    ).subquery("r")  # fmt: skip
+    resource_rows = (
+        select(
+            per_resource.c.rid,
+            type_coerce(func.sum(per_resource.c.actual), Hours()).label("actual"),
+            type_coerce(func.sum(per_resource.c.planned), Hours()).label("planned"),
+        )
+        .group_by(per_resource.c.rid)
+        .having(func.sum(per_resource.c.planned) > 0)
+        .having(func.sum(per_resource.c.actual) > func.sum(per_resource.c.planned))
     )
-    actual_by_resource: dict[int, Decimal] = {}
-    for (rid, period), hours in _resource_period_hours(ctx).items():
-        if period <= through:
-            actual_by_resource[rid] = actual_by_resource.get(rid, Decimal(0)) + hours
-    resource_rows = [
-        _Compared(rid, "", actual_by_resource.get(rid, Decimal(0)), Decimal(planned or 0))
-        for rid, planned in planned_rows
-        if planned and actual_by_resource.get(rid, Decimal(0)) > planned
-    ]
     keys = _resource_keys(ctx)
     global_rule = ctx.global_rule("hours_overrun")
 
@@ -228,27 +208,52 @@ def under_utilization(ctx: RuleContext) -> list[Finding]:
     s = ctx.global_rule("under_utilization")
     if not s.enabled or ctx.project_id is not None:
         return []
-    floor = s.floor_pct / 100
-    rows = (
+    sql = ctx.sql
+    past = ctx.period
+    cap = (
         select(
             _cap.c.resource_id.label("rid"),
             _cap.c.period,
             type_coerce(func.sum(_cap.c.hours), Hours()).label("capacity"),
         )
-        .where(_cap.c.period < ctx.period)
+        .where(_cap.c.period < past)
         .group_by(_cap.c.resource_id, _cap.c.period)
         .having(func.sum(_cap.c.hours) > 0)
+        .subquery("cap")
     )
-    hours = _resource_period_hours(ctx)
+    h = _actual_hours_by_resource(ctx).subquery("h")
+    worked = (
+        select(h.c.resource_id, h.c.period, func.sum(h.c.hours).label("hours"))
+        .where(h.c.period < past)
+        .group_by(h.c.resource_id, h.c.period)
+        .subquery("worked")
+    )
+    actual = func.coalesce(worked.c.hours, literal(0, Hours()))
+    # used < floor_pct, exactly: (capacity - actual) x 100 / capacity > 100 - floor_pct
+    below = sql.pct_gt(
+        sql.raw(cap.c.capacity) - sql.raw(actual),
+        cap.c.capacity,
+        sql.pct_literal(Decimal(100) - s.floor_pct),
+    )
+    rows = (
+        select(
+            cap.c.rid, cap.c.period, cap.c.capacity, type_coerce(actual, Hours()).label("actual")
+        )
+        .select_from(
+            cap.outerjoin(
+                worked, and_(worked.c.resource_id == cap.c.rid, worked.c.period == cap.c.period)
+            )
+        )
+        .where(below)
+    )
     keys = _resource_keys(ctx)
     out: list[Finding] = []
-    for row in ctx.session.execute(rows):
+    for row in ctx.session.execute(rows):  # the findings only: the comparison ran in SQL
         key = keys.get(row.rid)
-        actual = hours.get((row.rid, row.period), Decimal(0))
-        capacity = Decimal(row.capacity)
-        if key is None or actual >= capacity * floor:
+        if key is None:
             continue
-        used = actual * 100 / capacity
+        actual_h, capacity = Decimal(row.actual or 0), Decimal(row.capacity)
+        used = actual_h * 100 / capacity
         out.append(
             Finding(
                 rule="under_utilization",
@@ -258,10 +263,14 @@ def under_utilization(ctx: RuleContext) -> list[Finding]:
                 period=row.period,
                 severity="high" if used < s.high_floor_pct else "medium",
                 message=(
-                    f"{key}: {_h(actual)} h of {_h(capacity)} h capacity in {row.period} "
+                    f"{key}: {_h(actual_h)} h of {_h(capacity)} h capacity in {row.period} "
                     f"({ratio(used)}%, floor {s.floor_pct}%)"
                 ),
-                measures={"actual": _h(actual), "capacity": _h(capacity), "used_pct": ratio(used)},
+                measures={
+                    "actual": _h(actual_h),
+                    "capacity": _h(capacity),
+                    "used_pct": ratio(used),
+                },
                 thresholds=ctx.thresholds(s, "floor_pct", "high_floor_pct"),
             )
         )

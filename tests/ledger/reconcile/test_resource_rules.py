@@ -90,6 +90,26 @@ def test_under_utilization_in_past_periods(session: Session) -> None:
     assert severities[("psa/R2", "capacity", "2025-09")] == "medium"
 
 
+def test_under_utilization_at_the_floor_exactly(session: Session) -> None:
+    """R3, 160 h of capacity a month: 96 h in 2025-09 is 60% exactly, the floor (not below it);
+    95.9999 h in 2025-08 is 59.9999375%: below (medium, above the 30% high floor). Compared in
+    SQL, exactly, on both engines."""
+    ensure_periods(session, CFG.calendar, date(2025, 1, 1), date(2025, 12, 31))
+    projects(session, "P1")
+    load(session, [ResourceRecord(external_id="R3", name="R3")], stream="resources", cfg=CFG,
+         at=NOW)  # fmt: skip
+    load(session, [CapacityRecord(resource_ref="R3", period=p, hours=D(160))
+                   for p in ("2025-08", "2025-09")], stream="capacity", cfg=CFG, at=NOW)  # fmt: skip
+    spend(session, "H8", "P1", "labor", date(2025, 8, 15), "0", hours=D("95.9999"),
+          resource_ref="R3")  # fmt: skip
+    spend(session, "H9", "P1", "labor", date(2025, 9, 15), "0", hours=D(96), resource_ref="R3")
+    session.commit()
+    assert keyed(run(session, rules()), "under_utilization") == {
+        ("psa/R3", "capacity", "2025-08"): ("medium", {
+            "actual": "96.00", "capacity": "160.00", "used_pct": "59.9999"}),
+    }  # fmt: skip
+
+
 def test_a_project_run_does_not_judge_resources(session: Session) -> None:
     """Resource figures span projects: a run scoped to P1 finds P1's hours overrun only."""
     hours_portfolio(session)
