@@ -74,6 +74,22 @@ def _planned(ctx: RuleContext) -> tuple[Any, ...]:
     return (*where, _alloc.c.source == authority) if authority else where
 
 
+def _over_plan(sums: Any, *keys: Any) -> Any:
+    """(keys..., actual, planned) summed from the `actual` and `planned` columns of `sums`
+    per `keys`, where something is planned and the actual is above it."""
+    actual, planned = func.sum(sums.c.actual), func.sum(sums.c.planned)
+    return (
+        select(
+            *keys,
+            type_coerce(actual, Hours()).label("actual"),
+            type_coerce(planned, Hours()).label("planned"),
+        )
+        .group_by(*keys)
+        .having(planned > 0)
+        .having(actual > planned)
+    )
+
+
 def _over(
     ctx: RuleContext, rule: str, rows: Any, subject: str, key_of: Any, dimension: str,
     period_of: Any, what: str,
@@ -122,16 +138,7 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
         select(_alloc.c.project_id, zero, _alloc.c.planned_hours)
         .where(*_planned(ctx), _alloc.c.period <= through),
     ).subquery("u")  # fmt: skip
-    project_rows = (
-        select(
-            per_project.c.pid,
-            type_coerce(func.sum(per_project.c.actual), Hours()).label("actual"),
-            type_coerce(func.sum(per_project.c.planned), Hours()).label("planned"),
-        )
-        .group_by(per_project.c.pid)
-        .having(func.sum(per_project.c.planned) > 0)
-        .having(func.sum(per_project.c.actual) > func.sum(per_project.c.planned))
-    )
+    project_rows = _over_plan(per_project, per_project.c.pid)
 
     def project_key(row: Any) -> tuple[str | None, int | None, Any]:
         info = ctx.projects.get(row.pid)
@@ -151,16 +158,7 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
         select(_alloc.c.resource_id, zero, _alloc.c.planned_hours)
         .where(*_planned(ctx), _alloc.c.period <= through, _alloc.c.resource_id.is_not(None)),
     ).subquery("r")  # fmt: skip
-    resource_rows = (
-        select(
-            per_resource.c.rid,
-            type_coerce(func.sum(per_resource.c.actual), Hours()).label("actual"),
-            type_coerce(func.sum(per_resource.c.planned), Hours()).label("planned"),
-        )
-        .group_by(per_resource.c.rid)
-        .having(func.sum(per_resource.c.planned) > 0)
-        .having(func.sum(per_resource.c.actual) > func.sum(per_resource.c.planned))
-    )
+    resource_rows = _over_plan(per_resource, per_resource.c.rid)
     keys = _resource_keys(ctx)
     global_rule = ctx.global_rule("hours_overrun")
 
@@ -185,17 +183,7 @@ def over_allocation(ctx: RuleContext) -> list[Finding]:
         select(_cap.c.resource_id, _cap.c.period, zero, _cap.c.hours)
         .where(_cap.c.period >= ctx.period),
     ).subquery("u")  # fmt: skip
-    rows = (
-        select(
-            both.c.rid,
-            both.c.period,
-            type_coerce(func.sum(both.c.actual), Hours()).label("actual"),
-            type_coerce(func.sum(both.c.planned), Hours()).label("planned"),
-        )
-        .group_by(both.c.rid, both.c.period)
-        .having(func.sum(both.c.planned) > 0)
-        .having(func.sum(both.c.actual) > func.sum(both.c.planned))
-    )
+    rows = _over_plan(both, both.c.rid, both.c.period)
     keys = _resource_keys(ctx)
     s = ctx.global_rule("over_allocation")
     return _over(ctx, "over_allocation", rows, "resource", lambda r: (keys.get(r.rid), None, s),
