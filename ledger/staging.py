@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
@@ -233,27 +234,26 @@ def _copy(
     """PostgreSQL: COPY the rows into the stage (psycopg's executemany sends one statement per
     row)."""
     names, values = _processed(session, table, rows)
-    dbapi = session.connection().connection.dbapi_connection
-    assert dbapi is not None
-    columns = ", ".join(names)
-    sql = f"COPY {table.name} ({columns}) FROM STDIN"
-    try:
-        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(sql) as copy:
-            for row in values:
-                copy.write_row(row)
-    except (_driver_error(session), OverflowError, ValueError) as exc:
-        raise _copy_failed(session, sql, exc) from exc
+    with _copying(session, f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
 
 
-def _copy_failed(session: Session, sql: str, exc: Exception) -> DBAPIError:
-    """A COPY's error as SQLAlchemy's class (`_wrapped`). A COPY runs on the driver's
-    connection, out of SQLAlchemy's sight: a connection it lost is invalidated here, as
+@contextmanager
+def _copying(session: Session, sql: str) -> Iterator[psycopg.Copy]:
+    """PostgreSQL: the COPY `sql` on the session's connection. A driver error, or a value the
+    driver cannot send, comes out as SQLAlchemy's class (`_wrapped`). A COPY runs on the
+    driver's connection, out of SQLAlchemy's sight: a connection it lost is invalidated here, as
     SQLAlchemy does for its own statements, so that the session's rollback does not fail in
     turn and hide this error."""
     dbapi: Any = session.connection().connection.dbapi_connection
-    if dbapi is None or dbapi.closed or dbapi.broken:
-        session.connection().invalidate(exc)
-    return _wrapped(sql, exc)
+    try:
+        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(sql) as copy:
+            yield copy
+    except (_driver_error(session), OverflowError, ValueError) as exc:
+        if dbapi.closed or dbapi.broken:
+            session.connection().invalidate(exc)
+        raise _wrapped(sql, exc) from exc
 
 
 def copy_out(session: Session, query: Any) -> list[bytes]:
@@ -268,17 +268,8 @@ def copy_out(session: Session, query: Any) -> list[bytes]:
         # '%' is written '%%' for the driver to undo when it merges parameters; a statement
         # without parameters goes to the server as it is.
         sql = sql.replace("%%", "%")
-    dbapi = session.connection().connection.dbapi_connection
-    assert dbapi is not None
-    blocks: list[bytes] = []
-    statement = f"COPY ({sql}) TO STDOUT"
-    try:
-        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(statement) as copy:
-            for block in copy:
-                blocks.append(bytes(block))
-    except _driver_error(session) as exc:
-        raise _copy_failed(session, statement, exc) from exc
-    return blocks
+    with _copying(session, f"COPY ({sql}) TO STDOUT") as copy:
+        return [bytes(block) for block in copy]
 
 
 def copy_in(
@@ -287,12 +278,6 @@ def copy_in(
     """PostgreSQL: append COPY text blocks (`copy_out`, with `columns` in its order) to
     `table`."""
     ensure(session, table)
-    dbapi = session.connection().connection.dbapi_connection
-    assert dbapi is not None
-    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    try:
-        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cur, cur.copy(sql) as copy:
-            for block in blocks:
-                copy.write(block)
-    except _driver_error(session) as exc:
-        raise _copy_failed(session, sql, exc) from exc
+    with _copying(session, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for block in blocks:
+            copy.write(block)
