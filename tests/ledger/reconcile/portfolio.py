@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ledger.models import Project, ProjectLink
 from ledger.periods import close_period, ensure_periods
 from ledger.reconcile import ReconcileResult, reconcile
 from ledger.reconcile.settings import ReconcileRules
@@ -25,6 +26,14 @@ def projects(session: Session, *codes: str) -> None:
         for c in codes
     ]
     load(session, records, stream="projects", cfg=CFG, at=NOW)
+
+
+def link(session: Session, source: str, code: str) -> None:
+    """`source`'s project `code` is the ledger project of that code (a manual link)."""
+    pid = session.query(Project.id).filter(Project.code == code).scalar()
+    session.add(ProjectLink(source=source, object_type="project", external_id=code,
+                            project_id=pid, origin="manual", created_at=NOW, updated_at=NOW))  # fmt: skip
+    session.commit()
 
 
 def budget(session: Session, project: str, *lines: tuple[str, str, str]) -> None:

@@ -17,12 +17,21 @@ from sqlalchemy.orm import Session
 
 import ledger.reconcile as reconcile_module
 from ledger.db import make_engine
-from ledger.models import Project, ProjectLink, Variance
+from ledger.models import Project, Variance
 from ledger.periods import ensure_periods
 from ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
 from tests.builders import actual, load
 from tests.conftest import _empty_postgres
-from tests.ledger.reconcile.portfolio import CFG, NOW, base_portfolio, projects, rules, run, spend
+from tests.ledger.reconcile.portfolio import (
+    CFG,
+    NOW,
+    base_portfolio,
+    link,
+    projects,
+    rules,
+    run,
+    spend,
+)
 
 STORED = ("rule", "subject_type", "subject_id", "dimension", "period", "severity", "message",
           "measures", "thresholds", "project_id", "status")  # fmt: skip
@@ -129,10 +138,7 @@ def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
     projects(session, ODD, "Q2")
     ids: dict[str, int] = {code: pid for code, pid in session.query(Project.code, Project.id)}
     for code in (ODD, "Q2"):
-        session.add(ProjectLink(source="erp", object_type="project", external_id=code,
-                                project_id=ids[code], origin="manual", created_at=NOW,
-                                updated_at=NOW))  # fmt: skip
-        session.commit()
+        link(session, "erp", code)
         spend(session, f"S-{code}", code, "labor", date(2025, 10, 3), "1000.00")
         load(session, [actual(f"E-{code}", "1300.00", project_ref=code, cost_type="labor",
                               posted_on=date(2025, 10, 4))],

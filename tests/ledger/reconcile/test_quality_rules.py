@@ -7,18 +7,10 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from ledger.models import Project, ProjectLink
 from ledger.periods import ensure_periods
 from ledger.records import ProjectRecord
 from tests.builders import actual, load
-from tests.ledger.reconcile.portfolio import CFG, NOW, projects, rules, run, spend
-
-
-def _link(session: Session, source: str, code: str) -> None:
-    pid = session.query(Project.id).filter(Project.code == code).scalar()
-    session.add(ProjectLink(source=source, object_type="project", external_id=code,
-                            project_id=pid, origin="manual", created_at=NOW, updated_at=NOW))  # fmt: skip
-    session.commit()
+from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects, rules, run, spend
 
 
 def keyed(result, rule: str) -> dict[tuple[str, str, str], tuple[str, dict[str, object]]]:  # type: ignore[no-untyped-def]
@@ -32,7 +24,7 @@ def test_two_sources_apart_on_the_same_project_and_period(session: Session) -> N
     lines do not count (psa is the authority) and are compared all the same."""
     ensure_periods(session, CFG.calendar, date(2025, 1, 1), date(2025, 12, 31))
     projects(session, "P1")
-    _link(session, "erp", "P1")
+    link(session, "erp", "P1")
     spend(session, "S1", "P1", "labor", date(2025, 10, 3), "1000.00")
     spend(session, "S2", "P1", "labor", date(2025, 9, 3), "500.00")
     for key, ct, day, amount in (

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ledger.periods import ensure_periods
 from ledger.records import AllocationRecord, CapacityRecord, ResourceRecord
 from tests.builders import load
-from tests.ledger.reconcile.portfolio import CFG, NOW, projects, rules, run, spend
+from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects, rules, run, spend
 
 D = Decimal
 
@@ -122,13 +122,8 @@ def test_a_project_run_does_not_judge_resources(session: Session) -> None:
 def test_only_the_hours_authoritys_plan_counts(session: Session) -> None:
     """The ERP also plans 1,000 h for P1 in 2025-10; psa is the hours authority, so P1's plan
     stays 200 h and its 230 h still overrun it."""
-    from ledger.models import Project, ProjectLink
-
     hours_portfolio(session)
-    pid = session.query(Project.id).filter(Project.code == "P1").scalar()
-    session.add(ProjectLink(source="erp", object_type="project", external_id="P1",
-                            project_id=pid, origin="manual", created_at=NOW, updated_at=NOW))  # fmt: skip
-    session.commit()
+    link(session, "erp", "P1")
     load(session, [AllocationRecord(external_id="E/P1", project_ref="P1", period="2025-10",
                                     planned_hours=D(1000))],
          source="erp", stream="allocations", cfg=CFG, at=NOW)  # fmt: skip
