@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The main job on an embedded SQLite ledger: two sample sources and the Salesforce sandbox
-# synced in full, the sandbox's control totals verified, then the report (scripts/demo).
+# synced in full, the PSA's and the sandbox's control totals verified, then the report
+# (scripts/demo).
 demo: install
 	BIN=$(BIN) bash scripts/demo
 

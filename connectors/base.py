@@ -147,12 +147,21 @@ class ConnectorSettings(BaseModel):
 @dataclass(frozen=True, slots=True)
 class SourceTotal:
     """A source's own aggregate of one stream's counting rows for one project and currency
-    (`pmo-ledger verify` compares it with the ledger's lines)."""
+    (`pmo-ledger verify` compares it with the ledger's; `ledger.control_totals`).
+
+    An actual stream: `count` rows, the sum of their `amount`s and, where the source states
+    hours, the sum of their `hours` (None: the stream has no hours; a row without hours adds
+    0). A budget stream (`StreamSpec.deletes == "budget"`): the project's current budget, the
+    rows that make up the version it is loaded as (`kind = "current"`): `count` budget rows,
+    `amount` their sum (compared as the measure `budget`), `hours` the budgeted hours where
+    the source states them. `project_ref` is the key the stream's records name the project by.
+    """
 
     project_ref: str | None
     currency: str | None
     count: int
     amount: Decimal
+    hours: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -220,8 +229,9 @@ class Connector(ABC):
         return None
 
     def control_totals(self, stream: str) -> Sequence[SourceTotal] | None:
-        """The source's count and amount per project and currency of the stream's counting
-        rows, or None when the connector cannot aggregate this stream at the source."""
+        """The source's count, amount (a budget stream: budget) and hours per project and
+        currency of the stream's counting rows (see `SourceTotal`), or None when the connector
+        cannot aggregate this stream at the source."""
         return None
 
     def api_allowance(self) -> Allowance | None:

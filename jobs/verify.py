@@ -1,6 +1,6 @@
-"""`verify`: compare a connector's source aggregates with the ledger's lines, per stream,
-project and currency, and store the figures in `control_total` (the latest drift shows in
-`v_sync_health`).
+"""`verify`: compare a connector's source aggregates with the ledger, per stream, project,
+currency and measure (count, amount, hours; budget on a budget stream), and store the figures
+in `control_total` (the latest drift shows in `v_sync_health`).
 
 The source is asked first (outside any ledger transaction: it may take a while), then the
 ledger is read and the figures stored in one transaction with one `checked_at`. A sync running
@@ -17,7 +17,15 @@ import structlog
 from connectors.base import Connector
 from connectors.errors import ConnectorConfigError
 from jobs.app import App
-from ledger.control_totals import Drift, compare, ledger_totals, project_codes, record
+from ledger.control_totals import (
+    Drift,
+    Figures,
+    budget_totals,
+    compare,
+    ledger_totals,
+    project_codes,
+    record,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +41,18 @@ class StreamCheck:
     @property
     def drifted(self) -> list[Drift]:
         return [d for d in self.drifts if d.drifted]
+
+    @property
+    def measures(self) -> list[str]:
+        """The measures compared, in order (count, amount or budget, hours)."""
+        seen = [m.name for d in self.drifts for m in d.measures]
+        return list(dict.fromkeys(seen))
+
+    @property
+    def drifted_measures(self) -> list[str]:
+        """The measures that drift in some group, in order."""
+        seen = [m.name for d in self.drifts for m in d.drifted_measures]
+        return list(dict.fromkeys(seen))
 
 
 @dataclass
@@ -64,6 +84,7 @@ def verify(
                 f"(streams: {', '.join(conn.streams)})"
             )
         source_side = {s: conn.control_totals(s) for s in wanted}
+        budgets = {s for s in wanted if conn.streams[s].deletes == "budget"}
     finally:
         if connector is None:
             conn.close()
@@ -74,9 +95,14 @@ def verify(
             if totals is None:
                 result.streams.append(StreamCheck(stream, skipped="no source aggregates"))
                 continue
+            budget = stream in budgets
             drifts = compare(
-                (((t.project_ref, t.currency), t.count, t.amount) for t in totals),
-                ledger_totals(session, name, stream),
+                (
+                    ((t.project_ref, t.currency), Figures(t.count, t.amount, t.hours))
+                    for t in totals
+                ),
+                (budget_totals if budget else ledger_totals)(session, name, stream),
+                "budget" if budget else "amount",
             )
             record(session, name, stream, drifts, result.checked_at)
             result.codes.update(project_codes(session, name, {d.project_ref for d in drifts}))
@@ -88,5 +114,7 @@ def verify(
                 stream=stream,
                 groups=len(drifts),
                 drifted=len(check.drifted),
+                measures=check.measures,
+                drifted_measures=check.drifted_measures,
             )
     return result

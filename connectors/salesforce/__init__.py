@@ -107,7 +107,9 @@ class SalesforceConnector(Connector):
         return self._reader(stream).sobject if stream in self.streams else None
 
     def control_totals(self, stream: str) -> list[SourceTotal] | None:
-        """COUNT() and SUM(amount) per project and currency of the rows that count."""
+        """Per project and currency of the rows that count: count, amount and hours (where
+        the stream maps hours: timecards); budgets: the budgets in a counting status, which
+        the `current` version holds. None for streams without amounts."""
         reader = self._reader(stream)
         return reader.control_totals()
 

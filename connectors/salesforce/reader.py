@@ -376,23 +376,43 @@ class StreamReader:
     # --- control totals ------------------------------------------------------------------
 
     def control_totals(self) -> list[SourceTotal] | None:
-        """Count and amount per project and currency of the counting rows, summed here from
-        the rows in their own currency: an org's SUM() with GROUP BY converts currency fields
-        to the corporate currency, and aggregate results cannot be paged past 2,000 groups."""
+        """Count, amount and hours (where the stream maps hours) per project and currency of
+        the counting rows; a budget stream's current budget (`_budget_totals`). Summed here
+        from the rows in their own currency: an org's SUM() with GROUP BY converts currency
+        fields to the corporate currency, and aggregate results cannot be paged past 2,000
+        groups."""
+        if self.stream.expand == "budgets":
+            return self._budget_totals()
         if self.stream.amount_role is None:
             return None
-        project = self._field(self.stream.project_role)
-        amount = self._field(self.stream.amount_role)
-        currency = self.roles.get("currency")
         counts = self.roles.get("counts")
-        fields = ["Id", project, amount] + ([currency] if currency else [])
-        query = soql.select(
-            list(dict.fromkeys(fields)),
-            self.sobject,
+        return self._totals(
+            self._field(self.stream.amount_role),
+            self.roles.get("hours"),
             self.conditions(f"{counts} = true" if counts else None),
-            ordered=False,
         )
-        sums: dict[tuple[str | None, str | None], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+
+    def _budget_totals(self) -> list[SourceTotal]:
+        """The rows of each project's `current` version: its budgets in a counting status
+        (`budget_statuses`), counted and summed per project and currency. Rows without a
+        project belong to no project's budget: the stream never reads them."""
+        project = self._field(self.stream.project_role)
+        statuses = soql.one_of(self._field("status"), self.settings.budget_statuses)
+        totals = self._totals(
+            self._field("amount"), None, self.conditions(f"{project} != null", statuses)
+        )
+        return [t for t in totals if t.project_ref]
+
+    def _totals(
+        self, amount: str, hours: str | None, conditions: list[str | None]
+    ) -> list[SourceTotal]:
+        project = self._field(self.stream.project_role)
+        currency = self.roles.get("currency")
+        fields = ["Id", project, amount] + [f for f in (hours, currency) if f]
+        query = soql.select(list(dict.fromkeys(fields)), self.sobject, conditions, ordered=False)
+        sums: dict[tuple[str | None, str | None], list[Any]] = defaultdict(
+            lambda: [0, Decimal(0), Decimal(0)]
+        )
         for rows in self.client.pages(query, include_deleted=False):
             for row in rows:
                 key = (
@@ -401,11 +421,16 @@ class StreamReader:
                 )
                 group = sums[key]
                 group[0] += 1
-                try:
-                    group[1] += v.number(row, amount) or 0
-                except ValueError:
-                    pass  # an unreadable amount is counted, not summed (it is quarantined)
-        return [SourceTotal(p, c, n, total) for (p, c), (n, total) in sums.items()]
+                # An unreadable number is counted, not summed (the row is quarantined).
+                for i, path in ((1, amount), (2, hours)):
+                    try:
+                        group[i] += v.number(row, path) or 0
+                    except ValueError:
+                        pass
+        return [
+            SourceTotal(p, c, n, total, spent if hours else None)
+            for (p, c), (n, total, spent) in sums.items()
+        ]
 
 
 def _last_stamp(rows: Sequence[Mapping[str, Any]]) -> Cursor | None:

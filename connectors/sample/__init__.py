@@ -11,7 +11,8 @@ page at a time: record i is a pure function of (settings, i), never a stream hel
 
 - `world`: the fixed structure (projects, resources) and the clock;
 - `streams`: the structure streams; `actuals`: the actuals and the mutation rounds;
-- `paging`: pages, checkpoints and scope markers.
+- `paging`: pages, checkpoints and scope markers;
+- `totals`: the control totals `pmo-ledger verify` compares with the ledger.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from connectors.base import (
     CursorKind,
     Page,
     ReadRequest,
+    SourceTotal,
     StreamSpec,
 )
 from connectors.errors import ConnectorConfigError
@@ -34,6 +36,7 @@ from connectors.sample.actuals import ActualLines, period_match, project_match
 from connectors.sample.paging import pages
 from connectors.sample.settings import SampleSettings
 from connectors.sample.streams import Structure, Table
+from connectors.sample.totals import actual_totals, budget_totals
 from connectors.sample.world import World, add_months
 from ledger.calendar import parse_period
 
@@ -164,6 +167,19 @@ class SampleConnector(Connector):
                 continue
             at = e0 + timedelta(seconds=i)
             yield table.make(i, at)
+
+    def control_totals(self, stream: str) -> list[SourceTotal] | None:
+        """`actuals`: count, amount and hours per project and currency of the lines as they
+        stand; `budgets`: each project's current version (see `connectors.sample.totals`).
+        None for the other streams. Raises ConnectorConfigError for an unknown stream."""
+        if stream not in self.streams:
+            known = ", ".join(self.streams)
+            raise ConnectorConfigError(f"the sample has no stream {stream!r} (streams: {known})")
+        if stream == "actuals":
+            return actual_totals(self.actuals.items(None, deletions=False))
+        if stream == "budgets":
+            return budget_totals(self.tables["budgets"], self.world.e0)
+        return None
 
     def _scoped(self, stream: str, scope: str) -> Iterator[Page]:
         """A re-sync of `project:<Id>` or `period:<YYYY-PP>`, in full, without checkpoints (it

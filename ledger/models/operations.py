@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.models.base import Base, UtcDateTime
-from ledger.types import Money
+from ledger.types import Hours, Money
 
 RUN_STATUSES = ("running", "succeeded", "partial", "failed", "interrupted", "abandoned")
 
@@ -91,7 +91,11 @@ class SyncLock(Base):
 
 
 class ControlTotal(Base):
-    """Source aggregates against the ledger's for one run, stream, project and currency."""
+    """Source aggregates against the ledger's for one check, stream, project and currency.
+
+    A measure the check did not compare is NULL on both sides: amounts on an actual stream,
+    the budget (the current version's lines) on a budget stream, hours where the source
+    states them (`ledger.control_totals`)."""
 
     __tablename__ = "control_total"
     __table_args__ = (Index(None, "source", "stream", "checked_at"),)
@@ -103,9 +107,13 @@ class ControlTotal(Base):
     project_ref: Mapped[str | None] = mapped_column(String(255))
     currency: Mapped[str | None] = mapped_column(String(3))
     source_count: Mapped[int] = mapped_column(Integer)
-    source_amount: Mapped[Decimal] = mapped_column(Money())
+    source_amount: Mapped[Decimal | None] = mapped_column(Money())
     ledger_count: Mapped[int] = mapped_column(Integer)
-    ledger_amount: Mapped[Decimal] = mapped_column(Money())
+    ledger_amount: Mapped[Decimal | None] = mapped_column(Money())
+    source_hours: Mapped[Decimal | None] = mapped_column(Hours())
+    ledger_hours: Mapped[Decimal | None] = mapped_column(Hours())
+    source_budget: Mapped[Decimal | None] = mapped_column(Money())
+    ledger_budget: Mapped[Decimal | None] = mapped_column(Money())
     checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -271,15 +271,17 @@ def test_cli_check_and_verify(
     assert runner.invoke(cli, ["sync", "crm"]).exit_code == 0
     clean = runner.invoke(cli, ["verify", "crm"])
     assert clean.exit_code == 0, clean.output
-    assert "timecards: 3 groups checked, no drift" in clean.output
+    assert "timecards: 3 groups checked (count, amount, hours), no drift" in clean.output
     psa.org.update_silently("pse__Timecard__c", psa.timecards[1], pse__Total_Cost__c="1.00")
     drift = runner.invoke(cli, ["verify", "crm", "--stream", "timecards"])
     assert drift.exit_code == 4, drift.output
-    assert "timecards: 3 groups checked, drift in 1 group" in drift.output
+    assert "timecards: 3 groups checked (count, amount, hours), drift in 1 group: amount" in (
+        drift.output
+    )
     row = next(line for line in drift.output.splitlines() if "timecards" in line and "P2" in line)
     # P2's splits were 601.25 + 604.25 + 607.25; one of them is now 1.00 at the source.
     assert [c.strip() for c in row.split("│")[1:-1]] == [
-        "timecards", "P2", "USD", "3", "3", "1212.50", "1812.75", "-600.25",
+        "timecards", "P2", "USD", "amount", "1212.50", "1812.75", "-600.25",
     ]  # fmt: skip
 
 
