@@ -6,7 +6,7 @@ versions with exactly the budgets that still count, whatever their SystemModstam
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,14 +56,15 @@ def versions(app: App, code: str) -> dict[str, tuple[Decimal, Decimal, int]]:
             )
             .group_by(BudgetVersion.kind)
         ).all()
-        entries = dict(
-            s.execute(
+        entries: dict[str, Decimal] = {
+            kind: total
+            for kind, total in s.execute(
                 select(BudgetVersion.kind, func.sum(BudgetEntry.amount_delta))
                 .join(BudgetVersion, BudgetVersion.id == BudgetEntry.version_id)
                 .where(BudgetVersion.project_id == pid, BudgetVersion.deleted_at.is_(None))
                 .group_by(BudgetVersion.kind)
-            ).all()
-        )
+            ).tuples()
+        }
     return {kind: (Decimal(total), Decimal(entries[kind]), n) for kind, total, n in rows}
 
 
@@ -141,6 +142,7 @@ def test_versions_are_derived_and_stamped_with_the_re_read_time(
     SystemModstamp."""
     newest = second_budget(psa, "38030.50")
     changed = psa.org.get("pse__Budget__c", newest)["SystemModstamp"]
+    assert isinstance(changed, datetime)
     read_at = psa.org.advance(timedelta(hours=2))
     settings = SalesforceSettings.model_validate(
         {
