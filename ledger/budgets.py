@@ -11,6 +11,12 @@ Base amounts use the rate of the line's period's last day: a budget plans a whol
 period-end is the rate period reports are closed with.
 
 Line history (`budget_entry`) works as for actuals: see `ledger.budget_history`.
+
+Rule 5's guard (a version older than the stored one is skipped) holds for versions that are
+one source row. A `derived` version (`BudgetRecord.derived`: re-derived by the connector from
+a full re-read of the rows that make it) is not one row, and its timestamps cannot say which
+read is newer: it replaces the stored version whenever its content differs, and within a
+batch the last one given wins (pages arrive in the order they were read).
 """
 
 from __future__ import annotations
@@ -35,7 +41,6 @@ from ledger.keyed_rows import (
     HOURS_Q,
     differs,
     is_period,
-    latest_by_key,
     number_problem,
     period_problem,
     q,
@@ -177,7 +182,7 @@ def apply_budgets(
     """
     s, source, now = ctx.session, ctx.source, ctx.recorded_at
     stats = ApplyStats(read=len(records))
-    latest = latest_by_key(records)
+    latest = _latest_versions(records)
     ctx.cover_dates(
         {
             d
@@ -224,10 +229,15 @@ def apply_budgets(
             held.append(held_item(key, "unmapped", detail, r))
             continue
         old = existing.get(key)
-        if old is not None and older_version(r.source_modified_at, old["source_modified_at"]):
+        if (
+            not r.derived
+            and old is not None
+            and older_version(r.source_modified_at, old["source_modified_at"])
+        ):
             stats.unchanged += 1  # a late page or a retry never goes back in time
             continue
-        loaded[key] = r.source_modified_at
+        # A derived version resolves any held version of its key: it is the newest read.
+        loaded[key] = None if r.derived else r.source_modified_at
         row = _version_row(r, placement.project_id, _digest(r, ctx.settings.budget_phasing))
         if old is not None and not differs(old, row):
             stats.unchanged += 1
@@ -293,6 +303,21 @@ def apply_budgets(
     quarantine.resolve(s, source, stream, loaded, "loaded", now)
     quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
     return stats
+
+
+def _latest_versions(records: Sequence[BudgetRecord]) -> dict[str, BudgetRecord]:
+    """One version per key: the last one given when it is derived (see the module
+    docstring), else the newest by source_modified_at (rule 5), ties to the last given."""
+    out: dict[str, BudgetRecord] = {}
+    for r in records:
+        prev = out.get(r.external_id)
+        if (
+            prev is None
+            or r.derived
+            or not older_version(r.source_modified_at, prev.source_modified_at)
+        ):
+            out[r.external_id] = r
+    return out
 
 
 def _version_row(r: BudgetRecord, project_id: int, digest: str) -> dict[str, Any]:

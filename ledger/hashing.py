@@ -11,7 +11,8 @@ from typing import Any
 
 #: Bump when the hashed form changes; lines with an older version are re-hashed, not re-written.
 HASH_VERSION = 1
-_SKIP = frozenset({"source_modified_at"})
+#: Not content: the source's change time, and how a budget version was read (`derived`).
+_SKIP = frozenset({"source_modified_at", "derived"})
 
 
 def _canon(value: Any) -> str:

@@ -136,7 +136,15 @@ class BudgetLineRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BudgetRecord:
-    """A budget version of a project with its lines."""
+    """A budget version of a project with its lines.
+
+    `derived` marks a version the connector built from a full re-read of every source row
+    that makes it (all of a project's counting budgets), not from one source row: such a
+    version replaces the stored one whenever its content differs, whatever the timestamps
+    say (rule 5's "never older" guard is for single-row records; a derived version whose
+    newest row was deleted looks older than the stored one). Its `source_modified_at` is
+    the time of that read (the source's clock); see docs/architecture.md, "Budgets".
+    """
 
     external_id: str
     project_ref: str
@@ -150,6 +158,7 @@ class BudgetRecord:
     planned_start: date | None = None
     planned_finish: date | None = None
     source_modified_at: datetime | None = None
+    derived: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

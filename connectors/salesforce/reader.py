@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -269,7 +269,8 @@ class StreamReader:
 
     def _budget_page(self, rows: Sequence[Mapping[str, Any]], checkpoint: Cursor | None) -> Page:
         """Budget rows name the projects whose budgets changed: each such project's counting
-        budgets are read again and emitted whole as its baseline and current versions."""
+        budgets are read again and emitted whole as its baseline and current versions,
+        `derived` from that read and stamped with its time on the org's clock."""
         project_field = self._field("project")
         projects = {p for p in (v.text(r, project_field) for r in rows) if p}
         by_project: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -284,6 +285,7 @@ class StreamReader:
             )
             for row in self.client.rows(query):
                 by_project[v.text(row, project_field) or ""].append(row)
+        read_at = self.client.server_now() if projects else None
         records: list[Record] = []
         deletions: list[str] = []
         rejected: list[Rejected] = []
@@ -293,12 +295,19 @@ class StreamReader:
                 deletions += [f"{project}/baseline", f"{project}/current"]
                 continue
             try:
-                records += self._budget_versions(project, found)
+                records += self._budget_versions(project, found, read_at)
             except ValueError as exc:
                 rejected.append(_rejected(f"{project}/current", exc, found[0]))
         return Page(records, deletions, rejected, checkpoint)
 
-    def _budget_versions(self, project: str, rows: list[Mapping[str, Any]]) -> list[BudgetRecord]:
+    def _budget_versions(
+        self, project: str, rows: list[Mapping[str, Any]], read_at: datetime | None
+    ) -> list[BudgetRecord]:
+        """The project's baseline (its earliest counting budget) and current (all of them)
+        versions. Both are `derived` from the re-read of every counting budget, so the
+        ledger replaces the stored versions whenever their content differs: the newest
+        SystemModstamp among the budgets that still count says nothing when the newest one
+        was deleted or left a counting status. Stamped `read_at`, the re-read's time."""
         roles = self.roles
         lines: list[tuple[date, str, BudgetLineRecord]] = []
         for row in rows:
@@ -315,12 +324,12 @@ class StreamReader:
         first = rows[0]
         start = v.day(first, roles.get("project_start"))
         finish = v.day(first, roles.get("project_finish"))
-        modified = max((v.stamp(r, "SystemModstamp") for r in rows), default=None, key=_stamp_key)
         common: dict[str, Any] = {
             "project_ref": project,
             "planned_start": start,
             "planned_finish": finish,
-            "source_modified_at": modified,
+            "source_modified_at": read_at,
+            "derived": True,
         }
         baseline = BudgetRecord(
             external_id=f"{project}/baseline",
@@ -443,10 +452,6 @@ def _last_stamp(rows: Sequence[Mapping[str, Any]]) -> Cursor | None:
         if at is not None:
             return Cursor("timestamp", at)
     return None
-
-
-def _stamp_key(value: datetime | None) -> datetime:
-    return value or datetime.min.replace(tzinfo=UTC)
 
 
 def _rejected(rid: str | None, exc: Exception, row: Mapping[str, Any]) -> Rejected:

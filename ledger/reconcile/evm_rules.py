@@ -2,11 +2,12 @@
 estimate at completion (EAC) exceeds the budget at completion (BAC) by the thresholds.
 
 SQL yields, per project: BAC (the baseline in force at the status date: the latest baseline
-effective on or before it), PV (its lines through the status period), AC (counting cost through
-the status period), and the inputs of EV: BAC per task and the latest percent complete on or
-before the status date per task and per project. EV (the sum over tasks of task BAC x task
-percent; a baseline with no task lines: project BAC x project percent) is multiplied out in
-Python with Decimal: joining the ranked progress in SQL made PostgreSQL re-run its window per
+effective on or before it among those that count, the project's budget authority's, rule 8:
+`budget_source.counting_versions`), PV (its lines through the status period), AC (counting
+cost through the status period), and the inputs of EV: BAC per task and the latest percent
+complete on or before the status date per task and per project. EV (the sum over tasks of task
+BAC x task percent; a baseline with no task lines: project BAC x project percent) is multiplied
+out in Python with Decimal: joining the ranked progress in SQL made PostgreSQL re-run its window per
 row (4.5 s for 2,000 projects), and the product stays exact on SQLite's scaled integers.
 CV, SV, CPI, SPI, EAC, ETC, VAC and TCPI follow in Python (`ledger.evm`).
 """
@@ -20,7 +21,7 @@ from sqlalchemy import case, func, literal, select, type_coerce
 
 from ledger.evm import Evm
 from ledger.models import BudgetVersion, ProgressSnapshot, table_of
-from ledger.reconcile.budget_source import existing_versions, version_lines
+from ledger.reconcile.budget_source import counting_versions, existing_versions, version_lines
 from ledger.reconcile.context import RuleContext
 from ledger.reconcile.findings import Finding, money, pct_over, ratio
 from ledger.types import Money
@@ -37,7 +38,8 @@ def _materialized(cte: Any) -> Any:
 
 
 def _baselines(ctx: RuleContext) -> Any:
-    """The baseline version in force per project at the status date."""
+    """The baseline version in force per project at the status date: the latest of the
+    baselines that count (the budget authority's; another source's never hides it)."""
     ranked = (
         select(
             _bv.c.id,
@@ -54,6 +56,7 @@ def _baselines(ctx: RuleContext) -> Any:
             _bv.c.effective_from <= ctx.status_date,
             ctx.in_scope(_bv.c.project_id),
             *existing_versions(ctx),
+            counting_versions(ctx),
         )
         .subquery("ranked")
     )

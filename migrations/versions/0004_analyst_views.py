@@ -236,8 +236,12 @@ def _latest_percent(key: str, task_level: bool) -> str:
             ) r WHERE r.rn = 1"""
 
 
-def evm_sql(sqlite: bool) -> str:
+def evm_sql(sqlite: bool, *, counting_baselines: bool = False) -> str:
     """BAC, PV, EV, AC (and CV, SV) per project with a baseline in force at CURRENT_DATE.
+
+    `counting_baselines` (migration 0008's view; this revision's is without it): only
+    baselines with a live counting line are ranked, i.e. the project's budget authority's
+    (rule 8); without it the latest baseline of any source is in force.
 
     EV is the sum over tasks of (the baseline's lines of the task) x percent / 100, or, when
     the baseline has no task line, BAC x the project's percent / 100; rounded half away from
@@ -254,6 +258,15 @@ def evm_sql(sqlite: bool) -> str:
         task_parts = "sum(tb.bac * tp.percent) AS whole, 0 AS frac"
         project_whole = "coalesce(bu.bac, 0) * pp.percent"
         project_frac = "0"
+    counting = (
+        """
+              AND EXISTS (
+                  SELECT 1 FROM budget_line cl
+                  WHERE cl.version_id = bv.id AND cl.counts AND cl.deleted_at IS NULL
+              )"""
+        if counting_baselines
+        else ""
+    )
     inner = f"""
         WITH {_STATUS},
         ranked AS (
@@ -264,7 +277,7 @@ def evm_sql(sqlite: bool) -> str:
                    ) AS rn
             FROM budget_version bv
             WHERE bv.kind = 'baseline' AND bv.deleted_at IS NULL
-              AND bv.effective_from <= CURRENT_DATE
+              AND bv.effective_from <= CURRENT_DATE{counting}
         ),
         baseline AS (
             SELECT id, project_id, label, number, effective_from FROM ranked WHERE rn = 1
