@@ -16,7 +16,7 @@ Downgrade: a budget row's figures move back into the amount columns (what verify
 it told budgets apart), hours are dropped, and 0002's view returns.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-28
 """
 
@@ -30,7 +30,7 @@ from alembic import op
 import ledger.types
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
