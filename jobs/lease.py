@@ -49,7 +49,7 @@ class Held:
 
 
 class LeaseLost(RuntimeError):
-    """This holder's lease expired and was taken over: its work must not commit."""
+    """This holder's lease was taken over (or freed): its work must not commit."""
 
 
 def new_holder() -> str:
@@ -114,20 +114,34 @@ class Lease:
         )
 
     def confirm(self, conn: Connection, now: datetime | None = None) -> None:
-        """Renew the lease inside the caller's transaction; raise LeaseLost when it is no longer
-        this holder's or has expired (the caller must roll back)."""
+        """Renew the lease inside the caller's write transaction; raise LeaseLost when it is no
+        longer this holder's (the caller must roll back).
+
+        Whether the lease expired meanwhile does not matter, only whether it was taken: an
+        expired lease is one another run MAY take, and every take-over (and `unlock`) writes
+        another holder (or none) into the row, while no one but this holder ever writes this
+        holder's name. So a row that still names this holder was never taken since `acquire`,
+        and the renewal keeps it from being taken until the caller commits:
+        - SQLite: the batch transaction began with BEGIN IMMEDIATE and holds the write lock
+          until it ends, and every take-over writes, so none can land between this UPDATE and
+          the commit. The same lock blocks this run's own heartbeat thread for as long as the
+          batch lasts, which is why a check of the heartbeat's age here failed every batch
+          longer than the TTL, on every retry.
+        - PostgreSQL: this UPDATE locks the row until the commit. A take-over (the upsert,
+          the dead holder's take-over after `SELECT ... FOR UPDATE`, `unlock`) that committed
+          first changed the holder, so this UPDATE matches nothing; one that comes later waits
+          for the commit and then sees a fresh heartbeat (or, when it found this holder's
+          advisory lock free because its session dropped, takes the row only after this
+          batch committed under it; the next batch fails here).
+        """
         now = now or utcnow()
         res = conn.execute(
             update(_lock)
-            .where(
-                _lock.c.connector == self.name,
-                _lock.c.holder == self.holder,
-                _lock.c.heartbeat_at >= now - self.ttl,
-            )
+            .where(_lock.c.connector == self.name, _lock.c.holder == self.holder)
             .values(heartbeat_at=now)
         )
         if res.rowcount != 1:
-            raise LeaseLost(f"the lease of {self.name} was lost (expired or taken over)")
+            raise LeaseLost(f"the lease of {self.name} was lost (taken over or freed)")
 
     def heartbeat(self) -> bool:
         """Renew the lease in its own transaction. False when it is no longer ours."""
@@ -154,7 +168,8 @@ class Lease:
     def release_unless_pending(self) -> bool:
         """Free the lease unless a rerun was requested; in that case clear the request and
         keep the lease (one atomic statement each, so no request is lost between the check
-        and the release). True when released."""
+        and the release). True when released, or when the lease is no longer this holder's
+        (nothing may run again under it)."""
         with self.engine.begin() as conn:
             res = conn.execute(
                 update(_lock)
@@ -165,14 +180,18 @@ class Lease:
                 )
                 .values(holder=None, run_id=None)
             )
-            if res.rowcount == 1:
-                return True
-            conn.execute(
-                update(_lock)
-                .where(_lock.c.connector == self.name, _lock.c.holder == self.holder)
-                .values(pending=False, heartbeat_at=utcnow())
-            )
-        return False
+            kept = 0
+            if res.rowcount != 1:
+                kept = conn.execute(
+                    update(_lock)
+                    .where(_lock.c.connector == self.name, _lock.c.holder == self.holder)
+                    .values(pending=False, heartbeat_at=utcnow())
+                ).rowcount
+        if kept == 1:
+            return False
+        if res.rowcount != 1:
+            log.error("lease_lost", connector=self.name, holder=self.holder)
+        return True
 
     def release(self) -> None:
         """Free the lease if it is still ours."""
