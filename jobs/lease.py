@@ -106,7 +106,7 @@ class Lease:
                 try:
                     held = self._take(now)
                     break
-                except _Freed:  # the holder released between two statements: again
+                except _Freed:  # the row changed between two statements: again
                     continue
         except BaseException:
             if not had_key:
@@ -160,7 +160,7 @@ class Lease:
 
     def _take(self, now: datetime) -> Held | None:
         """One try in one transaction: the upsert, else the take-over of a dead holder's row.
-        Raises _Freed when the row was freed between the two."""
+        Raises _Freed when the row changed between the two."""
         expiry = now - self.ttl
         with self.engine.begin() as conn:
             stmt = insert_for_dialect(conn.dialect, _lock).values(
@@ -198,11 +198,13 @@ class Lease:
             why = None if row.holder == self.holder else dead_holder(conn, row.holder)
             if why is None:
                 return Held(row.run_id, row.acquired_at)
-            conn.execute(
+            res = conn.execute(
                 update(_lock)
                 .where(_lock.c.connector == self.name, _lock.c.holder == row.holder)
                 .values(holder=self.holder, run_id=None, acquired_at=now, heartbeat_at=now)
             )
+            if res.rowcount != 1:  # changed after all (the locks above say it cannot): again
+                raise _Freed()
             _abandon_running(conn, self.name, now, why)
         log.warning("lease_taken_over", connector=self.name, dead_holder=row.holder,
                     run_id=row.run_id, reason=why)  # fmt: skip
@@ -316,7 +318,7 @@ class Lease:
 
 
 class _Freed(Exception):
-    """`Lease._take`: the row was freed between the upsert and the take-over; try again."""
+    """`Lease._take`: the row changed between the upsert and the take-over; try again."""
 
 
 def _abandon_running(conn: Connection, name: str, now: datetime, message: str) -> None:
