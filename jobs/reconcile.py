@@ -97,7 +97,7 @@ def run_reconcile(
     try:
         with Heartbeat(lease):
             while True:
-                result, raised = _live(app, project)
+                result, raised = _live(app, project, lease)
                 outcome.results.append(result)
                 outcome.raised.extend(raised)
                 if lease.release_unless_pending():
@@ -117,7 +117,9 @@ def _high_open(session: Session) -> set[int]:
     )
 
 
-def _live(app: App, project: str | None) -> tuple[ReconcileResult, list[Raised]]:
+def _live(app: App, project: str | None, lease: Lease) -> tuple[ReconcileResult, list[Raised]]:
+    # Each transaction renews the lease before it commits (`Lease.confirm`): on SQLite it
+    # holds the write lock, and so blocks the heartbeat, for as long as it lasts.
     now = _now()
     with app.transaction() as session:
         # Stale aggregates are rebuilt and committed first: a run whose transaction has
@@ -125,9 +127,11 @@ def _live(app: App, project: str | None) -> tuple[ReconcileResult, list[Raised]]
         ensure_periods(session, app.settings.calendar, now.date(), now.date())
         for source in aggregates.stale_sources(session):
             aggregates.rebuild(session, source, now=now)
+        lease.confirm(session.connection())
     with app.transaction() as session:
         before = _high_open(session)
         result = reconcile(session, app.settings, app.config.reconcile, now=now, project=project)
+        lease.confirm(session.connection())
         new = sorted(_high_open(session) - before)
         raised = [
             Raised(v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period, v.message)

@@ -523,7 +523,7 @@ class _Run:
                     flush()
                 raise SyncCancelled()
             if self.heartbeat is not None and self.heartbeat.lost.is_set():
-                raise LeaseLost(f"the lease of {self.name} was lost (expired or taken over)")
+                raise LeaseLost(f"the lease of {self.name} was lost (taken over or freed)")
         if retired and spec.name in open_scopes:
             flush(ScopeEnd(spec.name))  # the implicit scope of a retirement ends with the read
         if buffer or best != committed:

@@ -184,13 +184,14 @@ def unlock_connector(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="The connector (or @reconcile).")],
     force: Annotated[
-        bool, typer.Option("--force", help="Free it even though its holder still heartbeats.")
+        bool, typer.Option("--force", help="Free it even though its holder may be alive.")
     ] = False,
 ) -> None:
     """Free a stuck lease: its holder stopped without releasing it.
 
-    Refused while the holder heartbeated within half of [ledger] lease_ttl (it is alive)
-    unless --force; a run would take the lease over by itself only after the whole ttl.
+    Refused while the holder heartbeated within half of [ledger] lease_ttl (it may be alive)
+    unless it is provably dead (PostgreSQL: its database session ended; SQLite: its process
+    on this machine is gone; a run takes such a lease over by itself at once) or --force.
     The run that held it, if still marked running, becomes abandoned.
     """
     app = app_of(ctx)

@@ -104,12 +104,12 @@ def test_a_trigger_while_running_queues_exactly_one_more_run(
     real = runner._live
     calls: list[str] = []
 
-    def live(app_: App, project: str | None) -> object:
+    def live(app_: App, project: str | None, lease: Lease) -> object:
         calls.append("run")
         if len(calls) == 1:
             for _ in range(3):
                 assert runner.run_reconcile(app_for(config, engine)).queued
-        return real(app_, project)
+        return real(app_, project, lease)
 
     monkeypatch.setattr(runner, "_live", live)
     outcome = runner.run_reconcile(app)
