@@ -2,8 +2,8 @@
 last read to its end (`sync_state.finished_at`), where an unfinished full read continues
 (`sync_state.resume`), and the keys such a read listed in earlier runs (`scope_listed`).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import ledger.types
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
