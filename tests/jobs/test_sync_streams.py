@@ -4,6 +4,7 @@ own progress, and a transient stop before any row is partial."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,27 @@ def test_full_starts_a_cut_off_read_over(engine: Engine, tmp_path: Path) -> None
         state = s.get(SyncState, ("s1", "actuals"))
         assert state is not None and state.resume is None
         assert s.scalar(select(func.count()).select_from(ScopeListed)) == 0
+
+
+def test_a_cancelled_full_read_resumes_too(engine: Engine, tmp_path: Path) -> None:
+    """Cancelled between two pages (a service stopping): the run is interrupted, the page it
+    read is committed with its position, and the next run goes on after it."""
+    app = make_app(engine, tmp_path)
+    source = FullRead([f"k{i}" for i in range(1, 7)])
+    cancel = threading.Event()
+
+    def cancelled(request: ReadRequest) -> Iterator[Page]:
+        for page in source(request):
+            if page.records:
+                cancel.set()  # the runner sees it once it has taken this page
+            yield page
+
+    stopped = run_sync(app, "s1", connector=connector({"actuals": cancelled}), cancel=cancel)
+    assert stopped.status == "interrupted"
+    assert live_keys(engine) == ["k1", "k2"]
+    source.read = []
+    conn = connector({"actuals": source})
+    assert run_sync(app, "s1", connector=conn).status == "succeeded"
+    assert conn.requests[0][1].resume == Cursor("token", "2")
+    assert source.read == ["k3", "k4", "k5", "k6"]
+    assert live_keys(engine) == [f"k{i}" for i in range(1, 7)]
