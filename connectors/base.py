@@ -99,6 +99,10 @@ class Page:
     """One page of a stream. A ScopeStart applies before the page's records, a ScopeEnd after.
 
     `checkpoint` is set only when every record with a smaller cursor value has been yielded.
+    `resume` (optional) is where a full read of the stream's own scope (ScopeStart(stream))
+    could continue after this page: when the read stops before its ScopeEnd, the runner keeps
+    the last one it committed with the keys the scope listed so far and hands it back as
+    `ReadRequest.resume`. A connector that sets it must honour that request.
     """
 
     records: Sequence[Record] = ()
@@ -106,6 +110,7 @@ class Page:
     rejected: Sequence[Rejected] = ()
     checkpoint: Cursor | None = None
     scope: ScopeStart | ScopeEnd | None = None
+    resume: Cursor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +118,14 @@ class ReadRequest:
     """Where to read from. `cursor`: the stored checkpoint minus the lookback, or the first open
     period, or None for a full read; `checkpoint`: the stored value as it is; `scope`: None, or
     the scope key of a `--project` / `--period` re-sync, read in full between ScopeStart and
-    ScopeEnd (or refused with ConnectorConfigError)."""
+    ScopeEnd (or refused with ConnectorConfigError); `resume`: None, or the `Page.resume` of a
+    full read of the stream that stopped before its ScopeEnd: the connector continues that same
+    read (same scope, same start) after it, whatever `cursor` says."""
 
     cursor: Cursor | None = None
     checkpoint: Cursor | None = None
     scope: str | None = None
+    resume: Cursor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +138,9 @@ class StreamSpec:
     external_id: str = "<Id>"
     counts: str = ""  # which source states count as actuals
     scopes: tuple[str, ...] = ()  # scope kinds a re-sync may ask for: "project", "period"
+    #: Streams whose records this stream's records point to (budgets -> projects): a run that
+    #: reads both reads those first, whatever else the runner's order says.
+    after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.deletes not in DELETION_KINDS:

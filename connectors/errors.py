@@ -2,6 +2,7 @@
 
     ConnectorError
      |- ConnectorConfigError     bad settings, 401/403 after re-login -> stop it, alert
+     |   |- StreamConfigError    one stream's object or field is wrong -> stop that stream
      |- ConnectorTransientError  429, 5xx, timeouts, API quota        -> keep cursor, retry
      |- SourceError              the source answered with an error    -> fail the run
 
@@ -20,6 +21,11 @@ class ConnectorError(Exception):
 
 class ConnectorConfigError(ConnectorError):
     """The connector cannot work as configured (bad settings, credentials refused)."""
+
+
+class StreamConfigError(ConnectorConfigError):
+    """One stream cannot be read as configured (its object or a field it needs is not in the
+    source): that stream stops, the others go on. The message names the stream and the fix."""
 
 
 class ConnectorTransientError(ConnectorError):

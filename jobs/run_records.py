@@ -35,6 +35,7 @@ class StreamResult:
     regressions: int = 0  # pages whose checkpoint was below the one the run had
     regressions_in_run: int = 0  # ... below one this run's own pages had reached
     reached: Cursor | None = None  # the furthest checkpoint this run's pages reached
+    resume_kept: bool = False  # its full read stopped early and the next run continues it
 
     def fail(self, status: str, message: str, retry_at: datetime | None = None) -> None:
         self.status, self.message, self.retry_at = status, message, retry_at

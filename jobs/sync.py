@@ -7,6 +7,11 @@ its furthest checkpoint, the run's counters and `sync_run_stream` figures. Keys 
 open scope go to the TEMP table `scope_seen` on the run's one connection; at ScopeEnd the
 writer reverses what the scope did not list, unless the mass-delete guard stops it. Runs end
 succeeded | partial | failed | interrupted | abandoned (DESIGN.md "Operations").
+
+The streams furthest behind go first (`_ordered`). A stream whose own settings are wrong
+(StreamConfigError) fails alone and the run goes on. A full read of a stream that stops early
+(transient error, cancel) keeps its connector's `Page.resume` and the keys it listed, and the
+next run continues it (docs/architecture.md, "Streams in order, full reads that resume").
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -39,6 +44,7 @@ from connectors.errors import (
     ConnectorError,
     ConnectorTransientError,
     SourceError,
+    StreamConfigError,
 )
 from jobs.app import App
 from jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
@@ -49,7 +55,14 @@ from ledger.db import WRITING
 from ledger.models import Project, ProjectLink, SyncRun, SyncState, table_of, utcnow
 from ledger.periods import PeriodIndex
 from ledger.records import ActualRecord
-from ledger.scopes import end_scope, forget_scope, record_seen
+from ledger.scopes import (
+    drop_listed,
+    end_scope,
+    forget_scope,
+    record_seen,
+    restore_listed,
+    save_listed,
+)
 from ledger.upsert import upsert
 from ledger.writer import apply_batch
 
@@ -66,6 +79,16 @@ class AlreadyRunning(RuntimeError):
 
 class SyncCancelled(Exception):
     """The cancel event was set: the run stops between pages."""
+
+
+@dataclass(frozen=True)
+class _State:
+    """A stream's row in `sync_state`, as the run found it."""
+
+    checkpoint: Cursor | None = None
+    fingerprint: str | None = None
+    finished_at: datetime | None = None
+    resume: dict[str, Any] | None = None
 
 
 @dataclass
@@ -375,7 +398,7 @@ class _Run:
 
     def _streams(self, result: SyncResult, recorder: RunRecorder) -> None:
         finished = 0
-        for spec in self.specs:
+        for spec in self._ordered(self.specs):
             outcome = StreamResult(spec.name, run_id=result.run_id)
             result.streams.append(outcome)
             try:
@@ -395,14 +418,26 @@ class _Run:
                 result.lease_lost = True
                 return
             except ConnectorTransientError as exc:
+                # Partial even when nothing was read yet: what committed is consistent, the
+                # checkpoints stay, and the next run goes on from them (exit 3, not 1).
                 outcome.fail("partial", str(exc), exc.retry_at)
                 result.retry_at = exc.retry_at
-                result.finish(
-                    "partial" if finished or outcome.stats.read else "failed",
-                    f"stream {spec.name} stopped early: {exc}; the next run resumes "
-                    "from the last committed checkpoint",
+                goes_on = (
+                    "the next run continues its full read where it stopped"
+                    if outcome.resume_kept
+                    else "the next run resumes from the last committed checkpoint"
                 )
+                result.finish("partial", f"stream {spec.name} stopped early: {exc}; {goes_on}")
                 return
+            except StreamConfigError as exc:
+                # One stream's object or field: that stream stops, the others go on.
+                outcome.fail("failed", str(exc))
+                log.warning(
+                    "sync_stream_misconfigured",
+                    connector=self.name,
+                    stream=spec.name,
+                    error=str(exc),
+                )
             except ConnectorConfigError as exc:
                 outcome.fail("failed", str(exc))
                 result.finish("failed", f"connector {self.name} is misconfigured: {exc}")
@@ -427,7 +462,8 @@ class _Run:
         assert self.conn is not None
         fingerprint = self.connector.stream_fingerprint(spec.name)
         with Session(bind=self.conn) as session:
-            stored, stored_fingerprint = self._stored_state(session, spec.name)
+            state = self._stored_state(session, spec.name)
+            stored, stored_fingerprint = state.checkpoint, state.fingerprint
             self.scope = self._scope_key(session)
             request = self._request(session, spec, stored)
         retired = (
@@ -441,6 +477,9 @@ class _Run:
         pre_scope: Cursor | None = stored
         open_scopes: list[str] = []
         buffer = _Buffer()
+        # Only a full read of the stream's own scope resumes (not a re-sync, not a retirement).
+        resumable = not self.scope and not retired
+        resume_at: Cursor | None = None  # the furthest Page.resume this read has reached
         if retired:
             # The configured object changed: read the new one in full, as one scope, and
             # reverse the old stream's lines it does not list (DESIGN.md, the contract).
@@ -454,6 +493,20 @@ class _Run:
             request = ReadRequest(None, stored, None)
             open_scopes.append(spec.name)
             committed = best = pre_scope = None  # the old object's cursor means nothing now
+        elif resumable and not self.full and self.since is None and _resumes(state, spec.name):
+            assert state.resume is not None
+            resume_at = Cursor.from_json(state.resume["token"])
+            request = replace(request, resume=resume_at)
+            open_scopes.append(spec.name)  # the scope opened in an earlier run
+            with self._tx() as session:
+                listed = restore_listed(session, self.name, spec.name, spec.name)
+            log.info(
+                "full_read_resumed",
+                connector=self.name,
+                stream=spec.name,
+                listed=listed,
+                resume=resume_at.to_json(),
+            )
         log.info(
             "sync_stream_started",
             connector=self.name,
@@ -462,9 +515,13 @@ class _Run:
             scope=request.scope,
         )
 
-        def flush(scope_end: ScopeEnd | None = None) -> None:
+        def flush(
+            scope_end: ScopeEnd | None = None, *, stopping: bool = False, done: bool = False
+        ) -> None:
             nonlocal committed
             store = best
+            # A flush that only records the stream's end is not a batch for `on_batch`.
+            batch = bool(buffer) or scope_end is not None or best != committed
             with self._tx() as session:
                 if buffer:
                     result = apply_batch(
@@ -488,8 +545,16 @@ class _Run:
                         session, spec, scope_end.key, outcome, pre_scope, best, retired
                     )
                     open_scopes.remove(scope_end.key)
+                    if scope_end.key == spec.name and not self.dry_run:
+                        self._forget_resume(session, spec.name)
                 if not self.dry_run and not self.scope and store is not None:
                     self._store_checkpoint(session, spec.name, store, outcome.run_id, fingerprint)
+                if stopping and resumable and resume_at and spec.name in open_scopes:
+                    self._keep_resume(session, spec.name, resume_at, outcome, fingerprint)
+                if done and not self.dry_run and not self.scope:
+                    self._store_state(
+                        session, spec.name, outcome.run_id, fingerprint, finished_at=utcnow()
+                    )
                 if not self.dry_run:
                     recorder.stream(outcome, session.connection())
                     assert self.lease is not None
@@ -498,18 +563,35 @@ class _Run:
             buffer.clear()
             committed = store
             outcome.checkpoint = committed
-            if self.on_batch:
+            if self.on_batch and batch:
                 self.on_batch(outcome)
 
-        for page in self.connector.extract(spec.name, request):
+        def stop() -> None:
+            """The read stops early: commit its complete pages and keep where it can go on."""
+            keep = resumable and resume_at is not None and spec.name in open_scopes
+            if buffer or keep:
+                flush(stopping=True)
+
+        def read() -> Iterator[Page]:
+            try:
+                yield from self.connector.extract(spec.name, request)
+            except ConnectorTransientError:
+                stop()  # the pages read so far are complete
+                raise
+
+        for page in read():
             if isinstance(page.scope, ScopeStart) and page.scope.key not in open_scopes:
                 if buffer:
                     flush()
                 pre_scope = committed
                 open_scopes.append(page.scope.key)
+                if page.scope.key == spec.name:
+                    resume_at = None  # a new full read: an older one's position is void
             buffer.add(page)
             if page.checkpoint is not None:
                 best = self._advance(outcome, best, page.checkpoint)
+            if page.resume is not None and spec.name in open_scopes:
+                resume_at = page.resume
             if isinstance(page.scope, ScopeEnd):
                 flush(page.scope)
                 if outcome.status == "partial":
@@ -519,14 +601,15 @@ class _Run:
             ):
                 flush()
             if self.cancel.is_set():
-                if buffer:
-                    flush()
+                stop()
                 raise SyncCancelled()
             if self.heartbeat is not None and self.heartbeat.lost.is_set():
                 raise LeaseLost(f"the lease of {self.name} was lost (taken over or freed)")
         if retired and spec.name in open_scopes:
             flush(ScopeEnd(spec.name))  # the implicit scope of a retirement ends with the read
-        if buffer or best != committed:
+        if not self.dry_run and not self.scope:
+            flush(done=True)  # also: when the stream last read to its end (the runner's order)
+        elif buffer or best != committed:
             flush()
         if open_scopes:
             log.warning(
@@ -618,16 +701,114 @@ class _Run:
             yield session
             session.commit()  # releases the session's savepoint; `tx` commits (or rolls back)
 
-    def _stored_state(self, session: Session, stream: str) -> tuple[Cursor | None, str | None]:
-        """The stream's stored checkpoint and the fingerprint it was read with."""
+    def _stored_state(self, session: Session, stream: str) -> _State:
+        """The stream's stored checkpoint, the fingerprint it was read with, when it last read
+        to its end and where an unfinished full read of it continues."""
         row = session.execute(
-            select(SyncState.checkpoint, SyncState.config_hash).where(
-                SyncState.connector == self.name, SyncState.stream == stream
-            )
+            select(
+                SyncState.checkpoint,
+                SyncState.config_hash,
+                SyncState.finished_at,
+                SyncState.resume,
+            ).where(SyncState.connector == self.name, SyncState.stream == stream)
         ).first()
         if row is None:
-            return None, None
-        return (Cursor.from_json(row[0]) if row[0] else None), row[1]
+            return _State()
+        checkpoint = Cursor.from_json(row[0]) if row[0] else None
+        return _State(checkpoint, row[1], row[2], row[3] or None)
+
+    def _ordered(self, specs: list[StreamSpec]) -> list[StreamSpec]:
+        """The streams furthest behind first: those that never read to their end (a first
+        read, or one cut off every time), then the one whose last complete read is oldest;
+        ties in declared order. A stream still goes after the selected streams it names in
+        `StreamSpec.after`. A re-sync of a project or period keeps the declared order."""
+        if self.scope_kind or len(specs) < 2:
+            return specs
+        assert self.conn is not None
+        with Session(bind=self.conn) as session:
+            done: dict[str, datetime | None] = dict(
+                session.execute(
+                    select(SyncState.stream, SyncState.finished_at).where(
+                        SyncState.connector == self.name
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        declared = {s.name: i for i, s in enumerate(specs)}
+        by_name = {s.name: s for s in specs}
+        never = datetime.min.replace(tzinfo=UTC)
+
+        def behind(spec: StreamSpec) -> tuple[bool, datetime, int]:
+            at = done.get(spec.name)
+            return at is not None, at or never, declared[spec.name]
+
+        order: list[StreamSpec] = []
+        placing: set[str] = set()
+
+        def place(spec: StreamSpec) -> None:
+            if spec.name in placing:
+                return  # placed, or a cycle of `after`: the furthest behind goes first
+            placing.add(spec.name)
+            for needed in sorted((by_name[d] for d in spec.after if d in by_name), key=behind):
+                place(needed)
+            order.append(spec)
+
+        for spec in sorted(specs, key=behind):
+            place(spec)
+        return order
+
+    def _keep_resume(
+        self,
+        session: Session,
+        stream: str,
+        resume_at: Cursor,
+        outcome: StreamResult,
+        fingerprint: str | None,
+    ) -> None:
+        """A full read of `stream` stops before its ScopeEnd: keep the keys it listed and
+        where it continues, in the transaction of its last batch."""
+        if self.dry_run:
+            return
+        listed = save_listed(session, self.name, stream, stream)
+        resume = {"scope": stream, "token": resume_at.to_json(), "listed": listed}
+        self._store_state(session, stream, outcome.run_id, fingerprint, resume=resume)
+        outcome.resume_kept = True
+        log.info("full_read_kept", connector=self.name, stream=stream, listed=listed, resume=resume)
+
+    def _forget_resume(self, session: Session, stream: str) -> None:
+        """The stream's own scope ended: what an unfinished read of it kept is void."""
+        drop_listed(session, self.name, stream, stream)
+        session.execute(
+            update(SyncState)
+            .where(SyncState.connector == self.name, SyncState.stream == stream)
+            .values(resume=null())
+        )
+
+    def _store_state(
+        self,
+        session: Session,
+        stream: str,
+        run_id: int | None,
+        fingerprint: str | None,
+        **values: Any,
+    ) -> None:
+        """Write `values` (finished_at, resume) into the stream's sync_state row."""
+        row = {
+            "connector": self.name,
+            "stream": stream,
+            "config_hash": fingerprint,
+            "run_id": run_id,
+            "updated_at": utcnow(),
+            **values,
+        }
+        upsert(
+            session,
+            table_of(SyncState),
+            [row],
+            ["connector", "stream"],
+            update=[k for k in row if k not in ("connector", "stream")],
+        )
 
     def _store_checkpoint(
         self,
@@ -659,6 +840,12 @@ class _Run:
             if self.name in aggregates.stale_sources(session):
                 aggregates.rebuild(session, self.name, now=utcnow())
                 log.info("aggregates_rebuilt", connector=self.name)
+
+
+def _resumes(state: _State, stream: str) -> bool:
+    """Whether an unfinished full read of the stream's own scope waits to be continued."""
+    resume = state.resume
+    return bool(resume and resume.get("scope") == stream and resume.get("token"))
 
 
 __all__ = ["AlreadyRunning", "StartedSync", "StreamResult", "SyncResult", "run_sync", "start_sync"]

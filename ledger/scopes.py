@@ -5,6 +5,10 @@ the keys it saw in the TEMP table `scope_seen(scope_key, external_id)` on the ru
 connection. What the scope holds in the ledger but was not seen is gone at the source.
 Scope keys: the stream name (the whole stream), `project:<source project key>`,
 `period:<YYYY-PP>`, or `dates:<YYYY-MM-DD>..<YYYY-MM-DD>` (posted_on, inclusive).
+
+A full read that stops before its ScopeEnd and will resume keeps its keys in the table
+`scope_listed` (`save_listed`); the run that resumes it loads them back into `scope_seen`
+(`restore_listed`), so its ScopeEnd reverses only what no part of the read listed.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from ledger import quarantine, staging
@@ -22,10 +26,11 @@ from ledger.actuals import ApplyStats
 from ledger.calendar import parse_period
 from ledger.context import WriteContext
 from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from ledger.models import ActualLine, table_of
+from ledger.models import ActualLine, ScopeListed, table_of
 from ledger.settings import LedgerSettings
 
 _al = table_of(ActualLine)
+_listed = table_of(ScopeListed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,50 @@ def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> No
         session,
         staging.scope_seen,
         ({"scope_key": scope_key, "external_id": k} for k in external_ids),
+    )
+
+
+def save_listed(session: Session, source: str, stream: str, scope_key: str) -> int:
+    """Keep the keys seen so far in an open scope (`scope_seen`, which holds those restored
+    from earlier runs too) for a later run: they replace what was kept. Returns how many."""
+    staging.ensure(session, staging.scope_seen)
+    drop_listed(session, source, stream, scope_key)
+    seen = staging.scope_seen
+    keys = (
+        select(literal(source), literal(stream), seen.c.scope_key, seen.c.external_id)
+        .where(seen.c.scope_key == scope_key)
+        .distinct()
+    )
+    columns = ["connector", "stream", "scope_key", "external_id"]
+    session.execute(insert(_listed).from_select(columns, keys))
+    return int(
+        session.scalar(
+            select(func.count()).select_from(_listed).where(_listed_of(source, stream, scope_key))
+        )
+        or 0
+    )
+
+
+def restore_listed(session: Session, source: str, stream: str, scope_key: str) -> int:
+    """Load the keys a resumed scope listed in earlier runs into `scope_seen`. Returns how
+    many."""
+    staging.ensure(session, staging.scope_seen)
+    seen = staging.scope_seen
+    keys = select(_listed.c.scope_key, _listed.c.external_id).where(
+        _listed_of(source, stream, scope_key)
+    )
+    result = session.execute(insert(seen).from_select(["scope_key", "external_id"], keys))
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+def drop_listed(session: Session, source: str, stream: str, scope_key: str) -> None:
+    """Forget the keys kept for a scope (it ended, or a new read of it starts over)."""
+    session.execute(delete(_listed).where(_listed_of(source, stream, scope_key)))
+
+
+def _listed_of(source: str, stream: str, scope_key: str) -> Any:
+    return and_(
+        _listed.c.connector == source, _listed.c.stream == stream, _listed.c.scope_key == scope_key
     )
 
 

@@ -25,7 +25,7 @@ from connectors.base import (
 )
 from connectors.errors import ConnectorConfigError
 from connectors.salesforce.client import SalesforceClient, http_session
-from connectors.salesforce.objects import STREAMS
+from connectors.salesforce.objects import STREAMS, role_problems
 from connectors.salesforce.reader import StreamReader
 from connectors.salesforce.settings import SalesforceSettings
 
@@ -62,6 +62,11 @@ class SalesforceConnector(Connector):
                 f"connectors.{context.name}.streams: unknown stream {', '.join(unknown)} "
                 f"(streams: {', '.join(STREAMS)})"
             )
+        problems = role_problems(
+            context.name, settings.streams, multi_currency=settings.multi_currency
+        )
+        if problems:
+            raise ConnectorConfigError("\n".join(problems))
         # Streams switched off (or FX in a single-currency org) are not declared at all.
         fx = {"fx_rates", "currency_rates"}
         self.streams = {

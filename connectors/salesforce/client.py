@@ -19,9 +19,10 @@ Errors (the one translation table, `translate`):
     SalesforceRefusedRequest (403)          -> REQUEST_LIMIT_EXCEEDED: ConnectorTransientError,
                                                else ConnectorConfigError (permissions)
     SalesforceMalformedRequest (400)        -> INVALID_QUERY_LOCATOR: ConnectorTransientError;
-                                               INVALID_FIELD / INVALID_TYPE / MALFORMED_QUERY:
-                                               ConnectorConfigError (mapping or permission set)
-    SalesforceResourceNotFound (404), 300   -> SourceError
+                                               INVALID_FIELD / INVALID_TYPE / MALFORMED_QUERY
+                                               and others: StreamConfigError (the query's
+                                               stream: its mapping or the field access)
+    SalesforceResourceNotFound (404), 300   -> SourceError (describe: None, no such object)
     SalesforceGeneralError >= 500           -> ConnectorTransientError (after the retries)
     other SalesforceError                   -> SourceError
     requests timeouts, connection errors    -> ConnectorTransientError
@@ -50,6 +51,7 @@ from simple_salesforce.exceptions import (
     SalesforceGeneralError,
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
 )
 from simple_salesforce.login import SalesforceLogin, token_login
 from urllib3.util.retry import Retry
@@ -59,7 +61,9 @@ from connectors.errors import (
     ConnectorError,
     ConnectorTransientError,
     SourceError,
+    StreamConfigError,
 )
+from connectors.salesforce.describe import Described
 from connectors.salesforce.settings import SalesforceSettings
 from ledger.dates import utc_timestamp
 
@@ -142,8 +146,7 @@ def translate(exc: Exception, what: str) -> ConnectorError:
     if isinstance(exc, SalesforceRefusedRequest):
         if _error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
             return ConnectorTransientError(
-                f"{what}: Salesforce API allowance exhausted ({_error_message(exc)}); the "
-                "next run resumes from the last committed checkpoint",
+                f"{what}: Salesforce API allowance exhausted ({_error_message(exc)})",
                 retry_at=datetime.now(UTC) + ALLOWANCE_RETRY,
             )
         return ConnectorConfigError(
@@ -154,7 +157,8 @@ def translate(exc: Exception, what: str) -> ConnectorError:
         code = _error_code(exc)
         if code == "INVALID_QUERY_LOCATOR":
             return ConnectorTransientError(f"{what}: the query cursor expired ({code})")
-        return ConnectorConfigError(
+        # A 400 names what one query asked for: its stream's object, fields or condition.
+        return StreamConfigError(
             f"{what}: {_error_message(exc)} (check the stream's object and field mapping and "
             "the permission set's field access)"
         )
@@ -187,6 +191,7 @@ class SalesforceClient:
         self.calls = 0
         self.usage: tuple[int, int] | None = None
         self._sf: Salesforce | None = None
+        self._described: dict[str, Described | None] = {}
 
     # --- login ---------------------------------------------------------------------------
 
@@ -311,8 +316,7 @@ class SalesforceClient:
             raise ConnectorTransientError(
                 f"{what}: stopped to keep Salesforce API allowance for other integrations: "
                 f"{used:,} of {total:,} daily requests used, {total - used:,} left, "
-                f"api_headroom keeps {keep:,.0f}; the next run resumes from the last "
-                "committed checkpoint",
+                f"api_headroom keeps {keep:,.0f}",
                 retry_at=datetime.now(UTC) + ALLOWANCE_RETRY,
             )
 
@@ -321,6 +325,25 @@ class SalesforceClient:
         limits = self._call("check", lambda sf: sf.limits())
         daily = limits.get("DailyApiRequests", {}) if isinstance(limits, dict) else {}
         return f"DailyApiRequests {daily.get('Remaining', '?')} of {daily.get('Max', '?')} left"
+
+    def describe(self, sobject: str) -> Described | None:
+        """The object's `describe` (asked once per client, i.e. per connector run), or None
+        when the org has no such object or the integration user cannot see it (404)."""
+        key = sobject.casefold()
+        if key not in self._described:
+
+            def ask(sf: Salesforce) -> Any:
+                try:
+                    return getattr(sf, sobject).describe()
+                except SalesforceResourceNotFound:
+                    return None
+
+            reply = self._call(f"describe {sobject}", ask)
+            try:
+                self._described[key] = None if reply is None else Described.parse(reply)
+            except ValueError as exc:
+                raise SourceError(f"describe {sobject}: {exc}") from None
+        return self._described[key]
 
     def pages(self, soql: str, *, include_deleted: bool) -> Iterator[list[dict[str, Any]]]:
         """The records of a SOQL query, one REST page at a time (queryAll when

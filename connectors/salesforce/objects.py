@@ -3,9 +3,11 @@ row is normalized, what its deletions remove and which states count.
 
 Field roles are the connector's vocabulary (`amount`, `hours`, `project`...); the defaults
 below are Certinia PSA's field names and `[connectors.<name>.streams.<stream>] fields` overrides
-any of them (`fields = { amount = "My_Cost__c" }`). Certinia field names beyond the project
-lookup and status were taken from public metadata dumps (see
-../shared/reference/source-apis.md section 1.8): confirm them with `describe()` on the org.
+any of them (`fields = { amount = "My_Cost__c" }`) or unsets an optional one
+(`percent_complete = ""`). A stream's `required` roles cannot be unset: without them its
+records would be wrong, not just poorer. Certinia field names beyond the project lookup and
+status were taken from public metadata dumps (see ../shared/reference/source-apis.md section
+1.8): the reader checks them against the org's `describe` before its first query.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class ObjectStream:
     sobject: str
     roles: Mapping[str, str | None]
     normalize: Callable[..., Any] | None
+    #: Roles the stream cannot do without (a required field the org lacks stops the stream).
+    required: frozenset[str] = frozenset()
     #: A condition every read adds (e.g. only resource contacts).
     base_where: str | None = None
     #: A normalizer's None means the row left the counting state: a deletion (else: skip).
@@ -45,6 +49,15 @@ class ObjectStream:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def role_names(self) -> set[str]:
+        """The roles `fields` may set: the defaults, and portfolio / program of projects."""
+        extra = {"portfolio", "program"} if self.name == "projects" else set()
+        return set(self.roles) | extra
+
+
+def _required(*roles: str) -> frozenset[str]:
+    return frozenset(roles)
 
 
 _ACTUAL_ROLES: dict[str, str | None] = {
@@ -86,7 +99,9 @@ STREAMS: dict[str, ObjectStream] = {
             base_where="pse__Is_Resource__c = true",
         ),
         ObjectStream(
-            StreamSpec("resource_rates", _TS, "resource_rate", "<Contact.Id>"),
+            StreamSpec(
+                "resource_rates", _TS, "resource_rate", "<Contact.Id>", after=("resources",)
+            ),
             "Contact",
             {
                 "cost_rate": "pse__Default_Cost_Rate__c",
@@ -94,6 +109,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "currency": "CurrencyIsoCode",
             },
             n.resource_rate,
+            _required("cost_rate", "currency"),
             base_where="pse__Is_Resource__c = true",
         ),
         ObjectStream(
@@ -103,6 +119,7 @@ STREAMS: dict[str, ObjectStream] = {
             "DatedConversionRate",
             {"currency": "IsoCode", "rate": "ConversionRate", "start": "StartDate"},
             n.dated_rate,
+            _required("currency", "rate", "start"),
             none_deletes=False,
             soft_deleted=False,
         ),
@@ -113,6 +130,7 @@ STREAMS: dict[str, ObjectStream] = {
             "CurrencyType",
             {"currency": "IsoCode", "rate": "ConversionRate", "active": "IsActive"},
             n.static_rate,
+            _required("currency", "rate"),
             none_deletes=False,
             soft_deleted=False,
         ),
@@ -123,6 +141,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "allocation",
                 "<pse__Assignment__c.Id>, one record per fiscal period it spans",
                 scopes=("project",),
+                after=("projects", "resources"),
             ),
             "pse__Assignment__c",
             {
@@ -133,6 +152,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "hours": "pse__Scheduled_Hours__c",
             },
             n.allocation,
+            _required("project", "start", "end", "hours"),
             project_role="project",
         ),
         ObjectStream(
@@ -144,6 +164,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "<pse__Budget__c.Id>",
                 counts="pse__Budget__c rows whose pse__Status__c is in budget_statuses",
                 scopes=("project",),
+                after=("projects",),
             ),
             "pse__Budget__c",
             {
@@ -157,6 +178,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "project_finish": "pse__Project__r.pse__End_Date__c",
             },
             None,
+            _required("project", "amount", "status", "currency"),
             project_role="project",
             expand="budgets",
         ),
@@ -179,6 +201,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "description": "Name",
             },
             n.timecard,
+            _required("project", "date", "amount", "hours", "counts", "currency"),
             project_role="project",
             date_role="date",
             amount_role="amount",
@@ -201,6 +224,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "description": "pse__Description__c",
             },
             n.expense,
+            _required("project", "date", "amount", "counts", "currency"),
             project_role="project",
             date_role="date",
             amount_role="amount",
@@ -224,7 +248,35 @@ STREAMS: dict[str, ObjectStream] = {
                 "currency": "CurrencyIsoCode",
             },
             None,
+            _required("amount", "currency"),
             expand="opportunities",
         ),
     )
 }
+
+
+def role_problems(
+    name: str, streams: Mapping[str, Any], *, multi_currency: bool = True
+) -> list[str]:
+    """What is wrong with the `fields` of `[connectors.<name>.streams.<stream>]` tables
+    (`streams`: stream name -> its StreamSettings): a role the stream does not have, or a
+    required role unset (""). One line each, naming the key."""
+    problems: list[str] = []
+    for stream, own in streams.items():
+        spec = STREAMS.get(stream)
+        if spec is None:
+            continue  # unknown streams are refused on their own
+        known = spec.role_names()
+        for role, path in own.fields.items():
+            key = f"connectors.{name}.streams.{stream}.fields.{role}"
+            if role not in known:
+                problems.append(
+                    f"{key}: stream {stream} has no role {role!r} "
+                    f"(roles: {', '.join(sorted(known))})"
+                )
+            elif not path and role in spec.required and (multi_currency or role != "currency"):
+                problems.append(
+                    f"{key}: stream {stream} needs its {role} field, it cannot be unset; "
+                    f'map it to the org\'s field instead ({role} = "Field__c")'
+                )
+    return problems

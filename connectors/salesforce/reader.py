@@ -6,20 +6,30 @@
   object's delete log is asked for `earliestDateAvailable`: when it is later than the stored
   checkpoint, deletions may have been forgotten and the stream is read as a full scope instead.
 - **Full** (no cursor): the same query without the cursor between ScopeStart(stream) and
-  ScopeEnd(stream), so the runner reverses actual lines the source no longer lists. Above
+  ScopeEnd(stream), so the runner reverses actual lines the source no longer lists. Its pages
+  carry a `resume` position (the last row's SystemModstamp and Id, and the read's start): a
+  read cut off half-way is continued by the next run after that row (`request.resume`), and
+  its ScopeEnd still carries the start of the first part as the checkpoint. Above
   `bulk_threshold` rows it runs as a Bulk API 2.0 queryAll, with a checkpoint on its last page
-  only (Bulk pages carry no order guarantee we rely on).
+  only and no resume (Bulk pages carry no order guarantee we rely on).
 - **Scope** (`--project` / `--period`): that scope in full between ScopeStart(key) and
   ScopeEnd(key), without checkpoints (it does not cover every smaller cursor value).
 
-A row that cannot be read is a `Rejected` row with the raw row as payload; a row that left the
-counting state (pse__Include_In_Financials__c false) is a deletion.
+Before its first query a stream describes its object (`describe.py`): an optional field the
+org does not list is dropped with one `salesforce_field_missing` warning; a required one, or
+a query the org refuses (INVALID_FIELD...), stops this stream with a StreamConfigError that
+names the config key to fix. A row that cannot be read is a `Rejected` row with the raw row as
+payload; a row that left the counting state (pse__Include_In_Financials__c false) is a
+deletion.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,11 +45,12 @@ from connectors.base import (
     ScopeStart,
     SourceTotal,
 )
-from connectors.errors import ConnectorConfigError
+from connectors.errors import ConnectorConfigError, StreamConfigError
 from connectors.salesforce import normalize as n
 from connectors.salesforce import soql
 from connectors.salesforce import values as v
 from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.describe import missing_part
 from connectors.salesforce.objects import ObjectStream
 from connectors.salesforce.settings import SalesforceSettings
 from ledger.calendar import generate_year, parse_period
@@ -51,6 +62,8 @@ log = structlog.get_logger(__name__)
 DELETE_LOG_DAYS = 14
 #: Ids per `IN (...)` list of a follow-up query.
 IN_CHUNK = 200
+#: The column or relationship an INVALID_FIELD error names.
+_NAMED = re.compile(r"(?:No such column|Didn't understand relationship) '([^']+)'")
 
 
 class StreamReader:
@@ -73,12 +86,13 @@ class StreamReader:
         if stream.name == "projects":
             roles["portfolio"] = settings.portfolio_field
             roles["program"] = settings.program_field
-        roles.update(own.fields)
+        roles.update({role: path or None for role, path in own.fields.items()})  # "": unset
         if not settings.multi_currency:
             roles["currency"] = None
         self.roles = roles
         self.user_where = own.where
         self._ctx: n.RowContext | None = None
+        self._checked = False
 
     @property
     def ctx(self) -> n.RowContext:
@@ -127,9 +141,19 @@ class StreamReader:
     # --- reads ---------------------------------------------------------------------------
 
     def pages(self, request: ReadRequest) -> Iterator[Page]:
-        """Pages for the request; see the module docstring."""
+        """Pages for the request; see the module docstring. Raises StreamConfigError naming
+        the fix when the org lacks the object or a required field, or refuses the query."""
+        self.check_fields()
+        try:
+            yield from self._read(request)
+        except StreamConfigError as exc:
+            raise StreamConfigError(self._explained(exc)) from exc
+
+    def _read(self, request: ReadRequest) -> Iterator[Page]:
         if request.scope is not None:
             return self._scoped(request.scope)
+        if request.resume is not None:
+            return self._full(request.resume)
         cursor = request.cursor
         if cursor is None:
             return self._full()
@@ -186,17 +210,22 @@ class StreamReader:
         )
         return None
 
-    def _full(self) -> Iterator[Page]:
-        """The stream in full as one scope. Its pages carry no checkpoint: a read stopped
-        half-way must start again from where it started (else the next incremental read would
-        skip the ScopeEnd that reverses what vanished); the ScopeEnd carries the read's start."""
+    def _full(self, resume: Cursor | None = None) -> Iterator[Page]:
+        """The stream in full as one scope, in SystemModstamp, Id order. Its pages carry no
+        checkpoint (the stream's checkpoint must not pass rows not yet listed, nor skip the
+        ScopeEnd that reverses what vanished) but a `resume` position; from `resume` the read
+        goes on after that row, with the start of its first part. The ScopeEnd carries that
+        start: the next incremental read looks for changes and deletions from there."""
         key = self.stream.name
-        started = self.client.server_now()
+        position = self._resumed(resume)
+        started = position.started if position is not None else self.client.server_now()
         yield Page(scope=ScopeStart(key))
         conditions = self.conditions()
+        if position is not None:
+            conditions = self.conditions(soql.after_row(position.stamp, position.row_id))
         threshold = self.settings.bulk_threshold
         pages: Iterator[Sequence[Mapping[str, Any]]] | None = None
-        if threshold and self.stream.soft_deleted:
+        if threshold and self.stream.soft_deleted and position is None:
             rows_there = self.client.count(soql.count(self.sobject, conditions))
             if rows_there > threshold:
                 log.info("salesforce_bulk_read", stream=key, sobject=self.sobject, rows=rows_there)
@@ -204,12 +233,29 @@ class StreamReader:
                     self.sobject,
                     soql.select(self.fields(), self.sobject, conditions, ordered=False),
                 )
+        ordered = pages is None
         if pages is None:
             query = soql.select(self.fields(), self.sobject, conditions)
             pages = self.client.pages(query, include_deleted=self.stream.soft_deleted)
         for rows in pages:
-            yield self._page(rows)
+            page = self._page(rows)
+            if ordered:
+                position = _Position.after(started, rows) or position
+                if position is not None:
+                    page = replace(page, resume=position.cursor())
+            yield page
         yield Page(scope=ScopeEnd(key), checkpoint=Cursor("timestamp", started))
+
+    def _resumed(self, resume: Cursor | None) -> _Position | None:
+        if resume is None:
+            return None
+        try:
+            return _Position.of(resume)
+        except ValueError:
+            log.warning(
+                "salesforce_resume_unreadable", stream=self.stream.name, resume=resume.to_json()
+            )
+            return None  # start the read over: slower, never wrong
 
     def _scoped(self, scope: str) -> Iterator[Page]:
         kind, _, value = scope.partition(":")
@@ -235,6 +281,65 @@ class StreamReader:
             if p.period_no == number:
                 return p.start_on, p.end_on
         raise ConnectorConfigError(f"the fiscal calendar has no period {key}")
+
+    # --- the org's describe ------------------------------------------------------------
+
+    def check_fields(self) -> None:
+        """Describe the object before the first query: an optional role whose field the org
+        does not list is dropped (one `salesforce_field_missing` warning); a missing required
+        one, or a missing object, raises StreamConfigError with the fix."""
+        if self._checked:
+            return
+        stream, sobject = self.stream.name, self.sobject
+        if self.client.describe(sobject) is None:
+            raise StreamConfigError(
+                f"stream {stream}: the org has no object {sobject} (or the integration user "
+                f'cannot read it); set [{self._key()}] object = "<the org\'s object>", or '
+                "enabled = false"
+            )
+        for role, path in list(self.roles.items()):
+            if not path:
+                continue
+            missing = missing_part(self.client.describe, sobject, path)
+            if missing is None:
+                continue
+            if role in self.stream.required:
+                raise StreamConfigError(
+                    f"stream {stream}: the org does not list {missing} ({role} = {path!r}), "
+                    f"which the stream needs; map it to the org's field: "
+                    f'[{self._key()}.fields] {role} = "<field of {sobject}>"{_hint(role)}'
+                )
+            log.warning(
+                "salesforce_field_missing",
+                connector=self.context.name,
+                stream=stream,
+                sobject=sobject,
+                field=path,
+                role=role,
+            )
+            self.roles[role] = None
+        self._checked = True
+
+    def _key(self) -> str:
+        return f"connectors.{self.context.name}.streams.{self.stream.name}"
+
+    def _explained(self, exc: StreamConfigError) -> str:
+        """The org's refusal of a query, with the stream and the config key to fix."""
+        text = str(exc)
+        named = _NAMED.search(text)
+        part = named.group(1).rsplit(".", 1)[-1].casefold() if named else None
+        roles = [
+            r
+            for r, path in self.roles.items()
+            if path and part and part in (p.casefold() for p in path.split("."))
+        ]
+        if roles and roles[0] not in self.stream.required:
+            fix = f'[{self._key()}.fields] {roles[0]} = "" (or the org\'s field)'
+        elif roles:
+            fix = f'[{self._key()}.fields] {roles[0]} = "<field of {self.sobject}>"'
+        else:
+            fix = f"[{self._key()}] object, fields or where"
+        return f"stream {self.stream.name}: {text}; fix: {fix}"
 
     # --- rows -> page --------------------------------------------------------------------
 
@@ -452,6 +557,56 @@ def _last_stamp(rows: Sequence[Mapping[str, Any]]) -> Cursor | None:
         if at is not None:
             return Cursor("timestamp", at)
     return None
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where a full read goes on: after the row (`stamp`, `row_id`) in SystemModstamp, Id
+    order, in the read that started at `started` (the org's clock)."""
+
+    started: datetime
+    stamp: datetime
+    row_id: str
+
+    @classmethod
+    def after(cls, started: datetime, rows: Sequence[Mapping[str, Any]]) -> _Position | None:
+        """After the last row of an ordered page (None: the page has no such row)."""
+        for row in reversed(rows):
+            rid = v.text(row, "Id")
+            try:
+                at = v.stamp(row, "SystemModstamp")
+            except ValueError:
+                continue
+            if rid and at is not None:
+                return cls(started, at, rid)
+        return None
+
+    @classmethod
+    def of(cls, cursor: Cursor) -> _Position:
+        """From a `resume` token. Raises ValueError for one this connector did not write."""
+        try:
+            data = json.loads(str(cursor.value))
+            return cls(
+                datetime.fromisoformat(data["started"]),
+                datetime.fromisoformat(data["stamp"]),
+                str(data["id"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a Salesforce resume position: {cursor}") from exc
+
+    def cursor(self) -> Cursor:
+        data = {
+            "started": self.started.isoformat(),
+            "stamp": self.stamp.isoformat(),
+            "id": self.row_id,
+        }
+        return Cursor("token", json.dumps(data, sort_keys=True))
+
+
+def _hint(role: str) -> str:
+    if role == "currency":
+        return ' (a single-currency org: multi_currency = false and currency = "<ISO code>")'
+    return ""
 
 
 def _rejected(rid: str | None, exc: Exception, row: Mapping[str, Any]) -> Rejected:

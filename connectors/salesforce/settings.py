@@ -36,10 +36,12 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 class StreamSettings(ConnectorSettings):
     """`[connectors.<name>.streams.<stream>]`: switch a stream off, read another object,
-    rename fields (role = "Field__c" or "Lookup__r.Field__c"), add a SOQL condition."""
+    rename fields (role = "Field__c" or "Lookup__r.Field__c") or unset an optional one
+    (role = ""), add a SOQL condition."""
 
     enabled: bool = True
     object: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    #: role -> field path; "" unsets an optional role (TOML has no null), like portfolio_field.
     fields: dict[str, str] = Field(default_factory=dict)
     #: Appended with AND to every read of the stream (trusted: it comes from the operator).
     where: str | None = None
@@ -47,9 +49,9 @@ class StreamSettings(ConnectorSettings):
     @field_validator("fields")
     @classmethod
     def _paths(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [f"{k} = {v!r}" for k, v in value.items() if not _FIELD_PATH.fullmatch(v)]
+        bad = [f"{k} = {v!r}" for k, v in value.items() if v and not _FIELD_PATH.fullmatch(v)]
         if bad:
-            raise ValueError(f"not a field path: {', '.join(bad)}")
+            raise ValueError(f'not a field path: {", ".join(bad)} ("" unsets the role)')
         return value
 
 

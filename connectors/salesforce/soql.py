@@ -18,6 +18,14 @@ def since(when: datetime) -> str:
     return f"SystemModstamp >= {literal}"
 
 
+def after_row(stamp: datetime, row_id: str) -> str:
+    """The rows after (`stamp`, `row_id`) in SystemModstamp, Id order. The literal is floored
+    to the second (a fraction of it is read again: harmless)."""
+    literal = stamp.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    same = format_soql("Id > {}", row_id)
+    return f"SystemModstamp > {literal} OR (SystemModstamp = {literal} AND {same})"
+
+
 def equals(field: str, value: str) -> str:
     return format_soql(f"{field} = {{}}", value)
 

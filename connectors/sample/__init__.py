@@ -47,16 +47,31 @@ STREAMS: dict[str, StreamSpec] = {
     s.name: s
     for s in (
         StreamSpec("projects", _TS, "project", "<project Id>, e.g. PRJ-0001 (also its code)"),
-        StreamSpec("tasks", _TS, "task", "<project Id>.T<slot 01-12>, e.g. PRJ-0001.T05"),
-        StreamSpec("dependencies", _TS, "dependency", "<project Id>.D<link 01-07>"),
+        StreamSpec(
+            "tasks",
+            _TS,
+            "task",
+            "<project Id>.T<slot 01-12>, e.g. PRJ-0001.T05",
+            after=("projects",),
+        ),
+        StreamSpec(
+            "dependencies", _TS, "dependency", "<project Id>.D<link 01-07>", after=("tasks",)
+        ),
         StreamSpec("resources", _TS, "resource", "<resource Id>, e.g. RES-0001"),
-        StreamSpec("resource_rates", _TS, "resource_rate", "<resource Id>/<effective_from>"),
+        StreamSpec(
+            "resource_rates",
+            _TS,
+            "resource_rate",
+            "<resource Id>/<effective_from>",
+            after=("resources",),
+        ),
         StreamSpec(
             "allocations",
             _TS,
             "allocation",
             "<project Id>/<resource Id> (the assignment), one record per period YYYY-PP",
             scopes=("project",),
+            after=("projects", "tasks", "resources"),
         ),
         StreamSpec(
             "budgets",
@@ -65,6 +80,7 @@ STREAMS: dict[str, StreamSpec] = {
             "<project Id>/BL (baseline, number 1) or <project Id>/CUR (current, number 2); "
             "lines <version Id>/<cost type>[/<YYYY-PP>]",
             scopes=("project",),
+            after=("projects", "tasks"),
         ),
         StreamSpec(
             "actuals",
@@ -73,10 +89,21 @@ STREAMS: dict[str, StreamSpec] = {
             "ACT-<line number, 9 digits>",
             counts="every posted line: approved timecards (hours and cost) and expense lines",
             scopes=("project", "period"),
+            after=("projects", "tasks", "resources"),
         ),
         StreamSpec("fx_rates", _TS, external_id="corporate/<from>/<to>/<valid_from>"),
-        StreamSpec("progress", _TS, external_id="<project Id>//<status date (month end)>"),
-        StreamSpec("capacity", _TS, external_id="<resource Id>/<YYYY-PP> (capacity_hours_per_day)"),
+        StreamSpec(
+            "progress",
+            _TS,
+            external_id="<project Id>//<status date (month end)>",
+            after=("projects", "tasks"),
+        ),
+        StreamSpec(
+            "capacity",
+            _TS,
+            external_id="<resource Id>/<YYYY-PP> (capacity_hours_per_day)",
+            after=("resources",),
+        ),
     )
 }
 

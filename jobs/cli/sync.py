@@ -71,7 +71,8 @@ def sync(
 
     Reads connector NAME, or every enabled connector with --all, into the ledger.
     Exit status: 0 succeeded; 1 failed or interrupted (or, with --all, any connector did);
-    3 partial (some streams stopped early: the next run resumes from their checkpoints).
+    3 partial (a stream stopped early, even before its first row, or failed alone: the next
+    run resumes from the checkpoints).
     Ctrl-C stops the run between pages (it ends interrupted); a second Ctrl-C aborts.
     """
     app = app_of(ctx)

@@ -14,6 +14,7 @@ from ledger.models.money import (
 from ledger.models.operations import (
     ControlTotal,
     Quarantine,
+    ScopeListed,
     SyncLock,
     SyncRun,
     SyncRunStream,
@@ -62,6 +63,7 @@ __all__ = [
     "ResourceCapacity",
     "ResourceRate",
     "RevenueForecast",
+    "ScopeListed",
     "SyncLock",
     "SyncRun",
     "SyncRunStream",

@@ -66,7 +66,10 @@ class SyncRunStream(Base):
 
 
 class SyncState(Base):
-    """The committed checkpoint of one connector stream (a `Cursor` as JSON)."""
+    """The committed checkpoint of one connector stream (a `Cursor` as JSON), when the stream
+    last read to its end (`finished_at`: the runner reads the streams furthest behind first),
+    and where an unfinished full read of the stream continues (`resume`: its scope and the
+    connector's `Page.resume`, with the keys listed so far in `scope_listed`)."""
 
     __tablename__ = "sync_state"
     __table_args__ = (PrimaryKeyConstraint("connector", "stream"),)
@@ -76,6 +79,20 @@ class SyncState(Base):
     config_hash: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resume: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ScopeListed(Base):
+    """The keys an unfinished full read of a stream listed in the runs before this one (a
+    resumed scope reverses only what none of its parts listed); emptied at its ScopeEnd."""
+
+    __tablename__ = "scope_listed"
+    __table_args__ = (PrimaryKeyConstraint("connector", "stream", "scope_key", "external_id"),)
+    connector: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(100))
+    scope_key: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(255))
 
 
 class SyncLock(Base):

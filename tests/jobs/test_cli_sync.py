@@ -162,19 +162,29 @@ def test_sync_all_runs_every_enabled_connector_and_fails_if_one_did(
 ) -> None:
     """A failing connector does not stop the next one; a disabled one is skipped; exit 1."""
     ledger = Ledger(engine, tmp_path).configure(
-        {"broken": "fail_after_pages = 0", "demo": "", "off": "enabled = false"}
+        {"broken": 'seed = "x"', "demo": "", "off": "enabled = false"}
     )
     result = ledger.run("sync", "--all")
     stdout = ok(result, 1)
-    assert "run 1 failed: " in stdout
-    assert f"run 2 succeeded: 10 stream(s), {ledger.read(2)} records read" in stdout
+    assert "error: broken: connectors.broken.seed: " in result.stderr
+    assert f"run 1 succeeded: 10 stream(s), {ledger.read(1)} records read" in stdout
     assert last_line(stdout) == "all: broken failed, demo succeeded"
     with Session(engine) as s:
         runs = s.execute(select(SyncRun.id, SyncRun.connector).order_by(SyncRun.id))
-        assert [tuple(r) for r in runs] == [
-            (1, "broken"),
-            (2, "demo"),
-        ]
+        assert [tuple(r) for r in runs] == [(1, "demo")]
+
+
+def test_sync_all_is_partial_when_one_stopped_before_reading_anything(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A connector stopped by a transient error (the API allowance) before its first row ends
+    partial, not failed: `sync --all` exits 3 and names it."""
+    ledger = Ledger(engine, tmp_path).configure({"spent": "fail_after_pages = 0", "demo": ""})
+    stdout = ok(ledger.run("sync", "--all"), 3)
+    assert "run 1 partial: stream projects stopped early: " in stdout
+    assert last_line(stdout) == "all: spent partial, demo succeeded"
+    with Session(engine) as s:
+        assert s.get(SyncRun, 1).status == "partial"  # type: ignore[union-attr]
 
 
 def test_sync_all_succeeds_with_exit_0(ledger: Ledger) -> None:

@@ -12,7 +12,8 @@ getDeleted/getUpdated, limits, Bulk API 2.0 query jobs, with Salesforce's wire f
 
 The org: `now/advance/set_now` (its own clock, +1 s per write), `insert`, `update` (user
 edit), `system_update` (only SystemModstamp), `update_silently` (no stamp), `delete`,
-`undelete`, `purge_delete_log`, `get`, `rows`, `describe`. The server: `page_size`,
+`undelete`, `purge_delete_log`, `get`, `rows`, `describe`, `drop_field` (the org lacks a
+field: describe omits it, a query naming it is INVALID_FIELD). The server: `page_size`,
 `api_limit`, `expire_sessions`, `expire_after`, `fail_next`, `bulk_polls_in_progress`,
 `requests` (the log), `url` / `login_url` / `instance_url`, `ca_file`.
 

@@ -13,6 +13,10 @@ Writes model what a connector must cope with:
   delete-log entry for getDeleted. `purge_delete_log(before)` empties both up to `before`, and
   getDeleted's earliestDateAvailable moves to `before`.
 
+`drop_field` takes a field out of the org's schema (an org without that package field, or one
+whose field-level security hides it from the integration user): `describe` no longer lists it
+and a query naming it is 400 INVALID_FIELD "No such column 'X' on entity 'Y'...".
+
 Rows are replaced, never changed in place, so a query's snapshot stays as it was.
 """
 
@@ -102,6 +106,19 @@ class FakeOrg:
             if obj.name.casefold() == name.casefold():
                 return obj
         raise KeyError(f"no object {name!r} in the org")
+
+    def drop_field(self, sobject: str, field: str) -> None:
+        """The org no longer has `field` on `sobject` (see the module docstring). Raises
+        KeyError for an unknown object or field, ValueError for a system field."""
+        obj = self.describe(sobject)
+        found = obj.field(field)
+        if found is None:
+            raise KeyError(f"no field {field!r} on {obj.name}")
+        if found.name in SYSTEM_FIELDS:
+            raise ValueError(f"{found.name} is a system field: every object has it")
+        kept = tuple(f for f in obj.fields if f is not found)
+        with self._lock:
+            self.schema[obj.name] = ObjectDef(obj.name, obj.key_prefix, obj.label, kept)
 
     def get(self, sobject: str, record_id: str) -> dict[str, Value]:
         """A copy of one record (deleted ones too). Raises KeyError."""

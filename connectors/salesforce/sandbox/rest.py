@@ -26,7 +26,7 @@ from connectors.salesforce.sandbox.execute import QueryResult, run_query
 from connectors.salesforce.sandbox.ids import to18
 from connectors.salesforce.sandbox.org import FakeOrg
 from connectors.salesforce.sandbox.replies import Reply, Request, error_reply, json_reply, not_found
-from connectors.salesforce.sandbox.schema import FieldType, ObjectDef
+from connectors.salesforce.sandbox.schema import SYSTEM_FIELDS, FieldType, ObjectDef
 from connectors.salesforce.sandbox.values import json_datetime, wire
 
 #: API versions the versions resource lists (any vNN.N path is answered).
@@ -106,15 +106,39 @@ def query(
 # --- sObjects ------------------------------------------------------------------------------
 
 
+#: `soapType` of each field type, as describe states it.
+_SOAP_TYPES = {
+    FieldType.ID: "tns:ID",
+    FieldType.REFERENCE: "tns:ID",
+    FieldType.STRING: "xsd:string",
+    FieldType.PICKLIST: "xsd:string",
+    FieldType.DATE: "xsd:date",
+    FieldType.DATETIME: "xsd:dateTime",
+    FieldType.BOOLEAN: "xsd:boolean",
+    FieldType.CURRENCY: "xsd:double",
+    FieldType.DOUBLE: "xsd:double",
+    FieldType.PERCENT: "xsd:double",
+    FieldType.INT: "xsd:int",
+}
+
+
 def _field_describe(obj: ObjectDef, name: str) -> dict[str, Any]:
     field = obj.field(name)
     assert field is not None
+    writable = field.name not in SYSTEM_FIELDS
     described: dict[str, Any] = {
         "name": field.name,
         "label": field.label,
         "type": field.type.value,
+        "soapType": _SOAP_TYPES[field.type],
         "nillable": field.nillable,
         "custom": field.name.endswith("__c"),
+        "calculated": False,
+        "createable": writable,
+        "updateable": writable,
+        "filterable": True,
+        "sortable": True,
+        "picklistValues": [],
         "referenceTo": [field.reference_to] if field.reference_to else [],
         "relationshipName": field.relationship_name,
     }
@@ -159,7 +183,14 @@ def sobject(org: FakeOrg, request: Request, version: str, parts: list[str]) -> R
         return json_reply(200, {"objectDescribe": _summary(obj, version), "recentItems": []})
     if rest == ["describe"]:
         fields = [_field_describe(obj, f.name) for f in obj.fields]
-        return json_reply(200, _summary(obj, version) | {"fields": fields})
+        more = {
+            "labelPlural": f"{obj.label}s",
+            "retrieveable": True,
+            "searchable": True,
+            "childRelationships": [],
+            "recordTypeInfos": [],
+        }
+        return json_reply(200, _summary(obj, version) | more | {"fields": fields})
     if rest == ["deleted"]:
         return _replication(org, obj, request, deleted=True)
     if rest == ["updated"]:

@@ -237,3 +237,38 @@ def test_clock_moves_forward_only() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         org.set_now(datetime(2025, 6, 1))  # noqa: DTZ001 - refused on purpose
     assert org.now() == datetime(2025, 5, 2, tzinfo=UTC)
+
+
+def test_a_dropped_field_leaves_describe_and_a_query_naming_it_is_invalid_field(
+    org_ids: tuple[FakeOrg, dict[str, str]], sf: Salesforce
+) -> None:
+    """An org without a field: describe no longer lists it, a query naming it gets the org's
+    INVALID_FIELD list, and the rest of the object reads as before."""
+    org, ids = org_ids
+    before = {f["name"] for f in sf.pse__Proj__c.describe()["fields"]}
+    org.drop_field("pse__Proj__c", "pse__Percent_Hours_Complete__c")
+    described = sf.pse__Proj__c.describe()
+    after = {f["name"] for f in described["fields"]}
+    assert before - after == {"pse__Percent_Hours_Complete__c"}
+    assert described["name"] == "pse__Proj__c" and described["queryable"] is True
+    start = next(f for f in described["fields"] if f["name"] == "pse__Start_Date__c")
+    assert (start["type"], start["soapType"], start["nillable"]) == ("date", "xsd:date", True)
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Id, pse__Percent_Hours_Complete__c FROM pse__Proj__c")
+    assert caught.value.status == 400
+    assert caught.value.content == [
+        {
+            "message": "\nSELECT Id, pse__Percent_Hours_Complete__c FROM pse__Proj__c\n"
+            "           ^\nERROR at Row:1:Column:12\nNo such column "
+            "'pse__Percent_Hours_Complete__c' on entity 'pse__Proj__c'. If you are attempting "
+            "to use a custom field, be sure to append the '__c' after the custom field name. "
+            "Please reference your WSDL or the describe call for the appropriate names.",
+            "errorCode": "INVALID_FIELD",
+        }
+    ]
+    rows = sf.query(f"SELECT Id, Name FROM pse__Proj__c WHERE Id = '{ids['P1']}'")["records"]
+    assert [r["Name"] for r in rows] == ["Alpha"]
+    with pytest.raises(KeyError, match="no field 'pse__Percent_Hours_Complete__c'"):
+        org.drop_field("pse__Proj__c", "pse__Percent_Hours_Complete__c")
+    with pytest.raises(ValueError, match="SystemModstamp is a system field"):
+        org.drop_field("pse__Proj__c", "SystemModstamp")
