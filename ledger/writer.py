@@ -22,9 +22,9 @@ from ledger import quarantine
 from ledger.actuals import ApplyStats, apply_actuals
 from ledger.context import WriteContext
 from ledger.conversion import reconvert, reconvert_budget_lines
-from ledger.currencies import is_currency
 from ledger.entries import LineWriter
 from ledger.fx import upsert_rates
+from ledger.fx_checks import rate_record_problem
 from ledger.models import utcnow
 from ledger.quarantine import Held
 from ledger.records import (
@@ -283,12 +283,9 @@ def _apply_rates(
     ctx: WriteContext, records: list[FxRateRecord], held: list[Held], stats: ApplyStats
 ) -> tuple[set[tuple[str, str, str, str]], date | None]:
     good = []
+    today = ctx.recorded_at.date()
     for r in records:
-        problem = None
-        if not (is_currency(r.from_ccy) and is_currency(r.to_ccy)):
-            problem = ("unknown_currency", f"unknown currency in {r.from_ccy}/{r.to_ccy}")
-        elif not r.rate.is_finite() or r.rate <= 0:
-            problem = ("bad_rate", f"rate must be a positive number, got {r.rate}")
+        problem = rate_record_problem(r, today)  # a rate 8 places cannot hold, a day far out
         if problem:
             held.append(
                 Held(
