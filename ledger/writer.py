@@ -77,6 +77,8 @@ class BatchResult:
     budget_fx: dict[str, int] = field(default_factory=dict)
     remapped: int = 0
     held: int = 0
+    #: What the batch held in quarantine (invalid records, rows the database refused).
+    held_items: list[Held] = field(default_factory=list)
 
 
 def _appliers() -> dict[type[Any], Callable[..., ApplyStats]]:
@@ -145,6 +147,7 @@ def apply_batch(
     items: list[Record | Deletion] = [*records, *(Deletion(k) for k in deletions)]
     _apply_bisecting(ctx, stream, items, deletion_kind, held, result)
     result.held = quarantine.hold(session, source, stream, held, run_id=run_id, now=ctx.recorded_at)
+    result.held_items = held
     result.stats.quarantined = len(held)
     log.debug(
         "batch_applied",
