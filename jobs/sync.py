@@ -77,6 +77,14 @@ class AlreadyRunning(RuntimeError):
         self.run_id = held.run_id
 
 
+class ConnectorDisabled(ConnectorConfigError):
+    """The connector has `enabled = false`: it runs only when the caller allows it explicitly."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"connector {name} is disabled (enabled = false in [connectors.{name}])")
+        self.name = name
+
+
 class SyncCancelled(Exception):
     """The cancel event was set: the run stops between pages."""
 
@@ -130,11 +138,15 @@ def run_sync(
     connector: Connector | None = None,
     holder: str | None = None,
     on_batch: Callable[[StreamResult], None] | None = None,
+    allow_disabled: bool = False,
 ) -> SyncResult:
     """Run one sync of connector `name`. Raises AlreadyRunning when its lease is held (no
-    run row is written) and ConnectorConfigError for an unknown connector or bad settings."""
+    run row is written), ConnectorDisabled for a disabled connector unless `allow_disabled`
+    (nothing is written), and ConnectorConfigError for an unknown connector or bad settings."""
     if dry_run:
-        run = _prepare(app, name, connector, allow_mass_delete, dry_run=True)
+        run = _prepare(
+            app, name, connector, allow_mass_delete, dry_run=True, allow_disabled=allow_disabled
+        )
         try:
             run.select(full, since, streams, project, period)
             run.cancel, run.on_batch = cancel or run.cancel, on_batch
@@ -153,6 +165,7 @@ def run_sync(
         trigger=trigger,
         connector=connector,
         holder=holder,
+        allow_disabled=allow_disabled,
     )
     return started.execute(cancel, on_batch)
 
@@ -222,11 +235,15 @@ def start_sync(
     trigger: str = "cli",
     connector: Connector | None = None,
     holder: str | None = None,
+    allow_disabled: bool = False,
 ) -> StartedSync:
     """Take connector `name`'s lease and open its run row, ready to execute. Raises
-    AlreadyRunning when the lease is held (no run row is written), ConnectorConfigError for an
+    AlreadyRunning when the lease is held (no run row is written), ConnectorDisabled for a
+    disabled connector unless `allow_disabled` (no run row either), ConnectorConfigError for an
     unknown connector, bad settings or a selection the connector cannot read."""
-    run = _prepare(app, name, connector, allow_mass_delete, dry_run=False)
+    run = _prepare(
+        app, name, connector, allow_mass_delete, dry_run=False, allow_disabled=allow_disabled
+    )
     try:
         run.select(full, since, streams, project, period)
         lease = Lease(app.engine, name, holder or new_holder(), app.settings.lease_ttl)
@@ -252,15 +269,28 @@ def start_sync(
 
 
 def _prepare(
-    app: App, name: str, connector: Connector | None, allow_mass_delete: bool, *, dry_run: bool
+    app: App,
+    name: str,
+    connector: Connector | None,
+    allow_mass_delete: bool,
+    *,
+    dry_run: bool,
+    allow_disabled: bool,
 ) -> _Run:
     cfg = app.config.connectors.get(name)
     if cfg is None:
         known = ", ".join(sorted(app.config.connectors)) or "none configured"
         raise ConnectorConfigError(f"unknown connector {name!r} (configured: {known})")
+    # Before the connector is built: a disabled one may hold settings that no longer work.
+    if not cfg.enabled and not allow_disabled:
+        raise ConnectorDisabled(name)
     if connector is None:
         connector = app.connector(name)
-    return _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete)
+    run = _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete)
+    if not cfg.enabled:
+        run.allow_disabled = True  # recorded in the run's options
+        log.warning("disabled_connector_run", connector=name, dry_run=dry_run)
+    return run
 
 
 class _Run:
@@ -279,6 +309,7 @@ class _Run:
         self.settings = app.settings
         self.lookback = lookback
         self.dry_run, self.allow_mass_delete = dry_run, allow_mass_delete
+        self.allow_disabled = False  # a disabled connector run by explicit override
         self.cancel = threading.Event()  # the caller's event is set by execute
         self.on_batch: Callable[[StreamResult], None] | None = None
         self.heartbeat: Heartbeat | None = None
@@ -394,6 +425,7 @@ class _Run:
             "period": self._period,
             "dry_run": self.dry_run,
             "allow_mass_delete": self.allow_mass_delete,
+            "allow_disabled": self.allow_disabled,
         }
 
     def _streams(self, result: SyncResult, recorder: RunRecorder) -> None:

@@ -4,14 +4,16 @@ a pivot currency, and applied to waiting lines when they arrive.
 Conversion of one line is done in Python (rule 6: `base_amount = amount x rate` rounded to the
 base currency's minor unit, ROUND_HALF_UP, per line). The rate a line uses is quantized to the
 8 places the ledger stores, and the base amount is computed from that stored rate, so anybody
-can recompute a line's base amount from the line alone.
+can recompute a line's base amount from the line alone. A rate 8 places cannot hold
+(ledger.fx_checks: an inverse of 1e-10 would be 0) is never used: the lookup goes on to the
+next way, and a line with none waits unconverted.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,11 +22,11 @@ from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.currencies import round_money
+from ledger.fx_checks import RATE_Q, held_rate
 from ledger.models import FxRate, FxRateDaily, table_of
 from ledger.settings import LedgerSettings
 from ledger.upsert import upsert
 
-RATE_Q = Decimal("0.00000001")
 ONE = Decimal(1)
 
 
@@ -85,30 +87,39 @@ class RateBook:
         return None if i < 0 else (series[1][i], series[0][i])
 
     def _leg(self, source: str, a: str, b: str, day: date) -> tuple[Decimal, date] | None:
+        """a -> b on `day`: the direct rate, else the inverse of b -> a (a stored 0 is none)."""
         direct = self._point(source, a, b, day)
-        if direct is not None:
+        if direct is not None and direct[0] > 0:
             return direct
         inverse = self._point(source, b, a, day)
-        if inverse is not None and inverse[0] != 0:
+        if inverse is not None and inverse[0] > 0:
             return (ONE / inverse[0], inverse[1])
         return None
 
+    def _ways(self, source: str, currency: str, day: date) -> Iterator[tuple[Decimal, date]]:
+        """The rates of `source` for `currency` -> base on `day`: direct or inverse, then
+        through the pivot currency."""
+        hit = self._leg(source, currency, self.base, day)
+        if hit is not None:
+            yield hit
+        pivot = self.settings.pivot_currency
+        if pivot and currency != pivot and self.base != pivot:
+            first = self._leg(source, currency, pivot, day)
+            second = self._leg(source, pivot, self.base, day)
+            if first and second:
+                yield (first[0] * second[0], min(first[1], second[1]))
+
     def lookup(self, currency: str, day: date) -> RateHit | None:
-        """The rate for `currency` -> base on `day`, or None (a missing rate is never 1)."""
+        """The rate for `currency` -> base on `day`, or None (a missing rate is never 1, and a
+        rate 8 places cannot hold is missing, never 0)."""
         if currency == self.base:
             return RateHit(ONE, None, "identity", False)
-        pivot = self.settings.pivot_currency
         for source in self.settings.rate_sources:
-            hit = self._leg(source, currency, self.base, day)
-            if hit is None and pivot and currency != pivot and self.base != pivot:
-                first = self._leg(source, currency, pivot, day)
-                second = self._leg(source, pivot, self.base, day)
-                if first and second:
-                    hit = (first[0] * second[0], min(first[1], second[1]))
-            if hit is not None:
-                rate = hit[0].quantize(RATE_Q, rounding=ROUND_HALF_UP)
-                stale = day - hit[1] > self.settings.max_rate_age
-                return RateHit(rate, hit[1], "rate", stale)
+            for value, valid_from in self._ways(source, currency, day):
+                rate = held_rate(value)
+                if rate is not None:
+                    stale = day - valid_from > self.settings.max_rate_age
+                    return RateHit(rate, valid_from, "rate", stale)
         return None
 
     def convert(self, amount: Decimal, hit: RateHit) -> Decimal:

@@ -3,29 +3,63 @@
 Columns: from_ccy,to_ccy,valid_from,rate[,rate_type]. Rates land under the source `manual`
 (put "manual" in `[ledger] rate_sources` to use them) and convert waiting lines like any
 source's rates.
+
+A file is imported whole or not at all. Every row is checked first (ledger.fx_checks: a rate
+the ledger's 8 places cannot hold, a rate of 10^10 or more, a valid_from outside the sane
+range, a key twice), and the first bad one refuses the file, naming its line. Then the rows are
+applied in one savepoint; a row the database refuses (the writer would hold it in quarantine
+and apply the others) rolls the savepoint back and refuses the file naming that row, on both
+engines.
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ledger.currencies import is_currency
+from sqlalchemy.orm import Session
+
 from ledger.dates import business_date
+from ledger.fx_checks import rate_record_problem
+from ledger.models import utcnow
 from ledger.records import FxRateRecord
+from ledger.settings import LedgerSettings
+from ledger.writer import BatchResult, apply_batch
 
 MANUAL_SOURCE = "manual"
+#: The stream the writer records imported rates under.
+IMPORT_STREAM = "fx_import"
 
 
 class FxFileError(ValueError):
-    """A rate file that cannot be read; the message names the file and line."""
+    """A rate file that cannot be read or imported; the message names the file and line."""
 
 
-def read_fx_csv(path: Path, default_rate_type: str) -> list[FxRateRecord]:
-    """Every rate of the file, or FxFileError naming the first bad line (nothing is applied)."""
+@dataclass(frozen=True, slots=True)
+class FxRow:
+    """One rate of the file and the line it is on."""
+
+    line: int
+    record: FxRateRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FxImport:
+    """What importing a file did."""
+
+    rates: int
+    result: BatchResult
+
+
+def read_fx_csv(path: Path, default_rate_type: str, today: date) -> list[FxRow]:
+    """Every rate of the file, or FxFileError naming the first bad line (nothing is applied).
+    `today` bounds the valid_from dates (ledger.fx_checks.latest_rate_day)."""
     required = ("from_ccy", "to_ccy", "valid_from", "rate")
-    records: list[FxRateRecord] = []
+    rows: list[FxRow] = []
+    seen: dict[str, int] = {}
     try:
         f = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -37,27 +71,64 @@ def read_fx_csv(path: Path, default_rate_type: str) -> list[FxRateRecord]:
             raise FxFileError(f"{path}: missing column(s) {', '.join(missing)}")
         for row in reader:
             where = f"{path}: line {reader.line_num}"
-            src, dst = (
-                (row["from_ccy"] or "").strip().upper(),
-                (row["to_ccy"] or "").strip().upper(),
-            )
-            for code in (src, dst):
-                if not is_currency(code):
-                    raise FxFileError(f"{where}: unknown currency {code!r}")
+            text = (row["rate"] or "").strip()
             try:
-                rate = Decimal((row["rate"] or "").strip())
+                rate = Decimal(text)
             except InvalidOperation:
                 raise FxFileError(f"{where}: rate {row['rate']!r} is not a number") from None
-            if not rate.is_finite() or rate <= 0:
-                raise FxFileError(f"{where}: rate must be positive, got {row['rate']!r}")
             try:
                 valid_from = business_date((row["valid_from"] or "").strip())
             except ValueError as exc:
                 raise FxFileError(f"{where}: {exc}") from None
-            rate_type = (row.get("rate_type") or "").strip() or default_rate_type
-            records.append(
-                FxRateRecord(
-                    from_ccy=src, to_ccy=dst, valid_from=valid_from, rate=rate, rate_type=rate_type
-                )
+            record = FxRateRecord(
+                from_ccy=(row["from_ccy"] or "").strip().upper(),
+                to_ccy=(row["to_ccy"] or "").strip().upper(),
+                valid_from=valid_from,
+                rate=rate,
+                rate_type=(row.get("rate_type") or "").strip() or default_rate_type,
             )
-    return records
+            problem = rate_record_problem(record, today, repr(text))
+            if problem is not None:
+                raise FxFileError(f"{where}: {problem[1]}")
+            if record.external_id in seen:
+                raise FxFileError(
+                    f"{where}: {_named(record)} is also on line {seen[record.external_id]}"
+                )
+            seen[record.external_id] = reader.line_num
+            rows.append(FxRow(reader.line_num, record))
+    return rows
+
+
+def import_fx_csv(
+    session: Session, settings: LedgerSettings, path: Path, *, now: datetime | None = None
+) -> FxImport:
+    """Check every row of `path`, then apply them all as source 'manual' in the caller's
+    transaction (waiting and open-period lines are converted). Raises FxFileError naming the
+    line of the first bad row, or of a row the database refused; then nothing of the file is
+    in the session. Never commits."""
+    at = now or utcnow()
+    rows = read_fx_csv(path, settings.rate_type, at.date())
+    by_key = {r.record.external_id: r for r in rows}
+    savepoint = session.begin_nested()
+    result = apply_batch(
+        session, settings, MANUAL_SOURCE, IMPORT_STREAM, [r.record for r in rows], recorded_at=at
+    )
+    if result.held_items:
+        savepoint.rollback()
+        refused = [(by_key.get(h.external_id or ""), h) for h in result.held_items]
+        row, held = min(refused, key=lambda pair: pair[0].line if pair[0] else 0)
+        what = f"line {row.line}: " if row else ""
+        named = _named(row.record) if row else "a rate"
+        reason = (held.detail or held.reason).strip().splitlines()[0]
+        raise FxFileError(
+            f"{path}: {what}the database refused {named}: {reason}; nothing was imported"
+        )
+    savepoint.commit()
+    return FxImport(len(rows), result)
+
+
+def _named(record: FxRateRecord) -> str:
+    return (
+        f"the {record.rate_type} rate {record.from_ccy}/{record.to_ccy} "
+        f"from {record.valid_from.isoformat()}"
+    )

@@ -22,9 +22,9 @@ from ledger import quarantine
 from ledger.actuals import ApplyStats, apply_actuals
 from ledger.context import WriteContext
 from ledger.conversion import reconvert, reconvert_budget_lines
-from ledger.currencies import is_currency
 from ledger.entries import LineWriter
 from ledger.fx import upsert_rates
+from ledger.fx_checks import rate_record_problem
 from ledger.models import utcnow
 from ledger.quarantine import Held
 from ledger.records import (
@@ -77,6 +77,8 @@ class BatchResult:
     budget_fx: dict[str, int] = field(default_factory=dict)
     remapped: int = 0
     held: int = 0
+    #: What the batch held in quarantine (invalid records, rows the database refused).
+    held_items: list[Held] = field(default_factory=list)
 
 
 def _appliers() -> dict[type[Any], Callable[..., ApplyStats]]:
@@ -145,6 +147,7 @@ def apply_batch(
     items: list[Record | Deletion] = [*records, *(Deletion(k) for k in deletions)]
     _apply_bisecting(ctx, stream, items, deletion_kind, held, result)
     result.held = quarantine.hold(session, source, stream, held, run_id=run_id, now=ctx.recorded_at)
+    result.held_items = held
     result.stats.quarantined = len(held)
     log.debug(
         "batch_applied",
@@ -283,12 +286,9 @@ def _apply_rates(
     ctx: WriteContext, records: list[FxRateRecord], held: list[Held], stats: ApplyStats
 ) -> tuple[set[tuple[str, str, str, str]], date | None]:
     good = []
+    today = ctx.recorded_at.date()
     for r in records:
-        problem = None
-        if not (is_currency(r.from_ccy) and is_currency(r.to_ccy)):
-            problem = ("unknown_currency", f"unknown currency in {r.from_ccy}/{r.to_ccy}")
-        elif not r.rate.is_finite() or r.rate <= 0:
-            problem = ("bad_rate", f"rate must be a positive number, got {r.rate}")
+        problem = rate_record_problem(r, today)  # a rate 8 places cannot hold, a day far out
         if problem:
             held.append(
                 Held(

@@ -18,9 +18,8 @@ from jobs.cli.common import (
     plural,
     table,
 )
-from ledger.fx_import import MANUAL_SOURCE, read_fx_csv
+from ledger.fx_import import MANUAL_SOURCE, import_fx_csv
 from ledger.queries import fx_rates
-from ledger.writer import apply_batch
 
 
 def groups() -> list[Group]:
@@ -37,22 +36,25 @@ def import_csv(
         typer.Argument(help="CSV: from_ccy,to_ccy,valid_from,rate[,rate_type]", dir_okay=False),
     ],
 ) -> None:
-    """Import rates as source 'manual'; waiting and open-period lines are converted."""
+    """Import rates as source 'manual'; waiting and open-period lines are converted.
+
+    The file is imported whole or not at all: a bad row (a rate 8 decimal places cannot hold,
+    10^10 or more, a valid_from before 1900 or over 50 years ahead, a key twice) or a row the
+    database refuses stops it with one line naming the row, exit 1.
+    """
     settings = app_of(ctx).settings
     with ledger_transaction(ctx) as session:
-        records = read_fx_csv(file, settings.rate_type)
-        result = apply_batch(session, settings, MANUAL_SOURCE, "fx_import", records)
+        imported = import_fx_csv(session, settings, file)
+    result = imported.result
     converted, restated = result.fx.get("fx_convert", 0), result.fx.get("fx_restate", 0)
     outdated = result.fx.get("rate_outdated", 0)
     line = (
-        f"imported {plural(len(records), 'rate')} from {file}; "
+        f"imported {plural(imported.rates, 'rate')} from {file}; "
         f"{plural(converted, 'line')} converted, {restated} restated"
     )
     if outdated:
         line += f", {plural(outdated, 'line')} in closed periods kept their rate"
     out(line)
-    if result.held:
-        out(f"{plural(result.held, 'rate')} held in quarantine (see: pmo-ledger quarantine list)")
     if MANUAL_SOURCE not in settings.rate_sources:
         out(
             f'note: "{MANUAL_SOURCE}" is not in [ledger] rate_sources: '

@@ -2,8 +2,9 @@
 
 `sync` is exactly what a scheduled run does (`jobs.sync.run_sync`), with a live line per
 stream on a terminal, a summary table and one status line; its exit status tells a script
-what happened (0 succeeded, 1 failed or interrupted, 3 partial). Ctrl-C sets the run's cancel
-event, so the runner stops between pages and the run ends interrupted; a second Ctrl-C aborts.
+what happened (0 succeeded, 1 failed or interrupted, 2 refused: the connector is disabled,
+3 partial). Ctrl-C sets the run's cancel event, so the runner stops between pages and the run
+ends interrupted; a second Ctrl-C aborts.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from jobs.cli.common import app_of, console, fail, out, reported, table
 from jobs.cli.format import cursor_text, grouped_amounts, n, one_line, show, sum_amounts, when
 from jobs.reconcile import run_reconcile
 from jobs.run_records import StreamResult, SyncResult
-from jobs.sync import AlreadyRunning, run_sync
+from jobs.sync import AlreadyRunning, ConnectorDisabled, run_sync
 from ledger.calendar import parse_period
 from ledger.dates import business_date
 
@@ -66,11 +67,16 @@ def sync(
         bool,
         typer.Option("--allow-mass-delete", help="Let a scope reverse more than the guard allows."),
     ] = False,
+    allow_disabled: Annotated[
+        bool,
+        typer.Option("--allow-disabled", help="Run connector NAME once although enabled = false."),
+    ] = False,
 ) -> None:
     """Sync a connector (or --all) into the ledger.
 
     Reads connector NAME, or every enabled connector with --all, into the ledger.
     Exit status: 0 succeeded; 1 failed or interrupted (or, with --all, any connector did);
+    2 refused: NAME is disabled (enabled = false) and --allow-disabled was not given;
     3 partial (a stream stopped early, even before its first row, or failed alone: the next
     run resumes from the checkpoints).
     Ctrl-C stops the run between pages (it ends interrupted); a second Ctrl-C aborts.
@@ -80,6 +86,12 @@ def sync(
         raise fail("name one connector, or use --all")
     if name is not None and name not in app.config.connectors:
         raise fail(_unknown(app, name))
+    if name is not None and not allow_disabled and not app.config.connectors[name].enabled:
+        refused = f"{ConnectorDisabled(name)}; use --allow-disabled to run it once anyway"
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(2)
+    if all_ and allow_disabled:
+        raise fail("--allow-disabled runs one named connector; --all runs the enabled ones")
     names = [name] if name else [n for n, c in app.config.connectors.items() if c.enabled]
     if not names:
         raise fail("no enabled connector is configured")
@@ -96,6 +108,7 @@ def sync(
         "period": period,
         "dry_run": dry_run,
         "allow_mass_delete": allow_mass_delete,
+        "allow_disabled": allow_disabled,
     }
     codes: dict[str, int] = {}
     with CancelOnInterrupt() as cancel:

@@ -3,7 +3,7 @@
 - `GET /healthz` liveness; `GET /readyz` database reachable and migrations at head (503 if not);
 - `GET /metrics` Prometheus (jobs.service.metrics);
 - `GET /runs`, `GET /runs/{id}`; `POST /syncs/{connector}` (202 with the run id; 409 with the
-  running run's id when the connector's lease is held);
+  running run's id when the connector's lease is held, and 409 for a disabled connector);
 - `GET /variances`, `POST /variances/{id}/ack`.
 
 Write endpoints need `Authorization: Bearer <[service] api_token>`, compared in constant time;
@@ -32,7 +32,7 @@ from jobs.app import SchemaNotCurrentError
 from jobs.service import schemas
 from jobs.service.metrics import registry
 from jobs.service.worker import ServiceStopping, Worker
-from jobs.sync import AlreadyRunning
+from jobs.sync import AlreadyRunning, ConnectorDisabled
 from ledger import migrate
 from ledger.models import SyncRun, SyncRunStream, Variance, utcnow
 from ledger.reconcile.store import acknowledge
@@ -223,7 +223,10 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
             **UNAUTHORIZED,
             **UNAVAILABLE,
             **_problem(404, "No such connector"),
-            409: {"model": schemas.Conflict, "description": "A run of the connector is going"},
+            409: {
+                "model": schemas.Conflict,
+                "description": "A run of the connector is going, or the connector is disabled",
+            },
             **_problem(400, "The connector cannot run as configured"),
         },
     )
@@ -233,7 +236,8 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         ],
         body: schemas.SyncRequest | None = None,
     ) -> Any:
-        """Start a sync of `connector` now; returns its run id. 409 while one is running."""
+        """Start a sync of `connector` now; returns its run id. 409 while one is running, and
+        for a connector with `enabled = false` (nothing runs, no run row is written)."""
         if connector not in app.config.connectors:
             raise HTTPException(404, f"no connector {connector!r} is configured")
         request = body or schemas.SyncRequest()
@@ -241,7 +245,11 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         try:
             started = worker.start(connector, full=request.full, since=request.since, trigger="api")
         except AlreadyRunning as exc:
-            return JSONResponse({"detail": str(exc), "run_id": exc.run_id}, status_code=409)
+            conflict = schemas.Conflict(detail=str(exc), run_id=exc.run_id, reason="running")
+            return JSONResponse(conflict.model_dump(), status_code=409)
+        except ConnectorDisabled as exc:
+            conflict = schemas.Conflict(detail=str(exc), run_id=None, reason="disabled")
+            return JSONResponse(conflict.model_dump(), status_code=409)
         except ServiceStopping as exc:
             raise HTTPException(503, str(exc)) from None
         except ConnectorConfigError as exc:

@@ -20,9 +20,11 @@ class Problem(BaseModel):
 
 
 class Conflict(Problem):
-    """A sync of the connector is running: its run id (None while it is starting)."""
+    """The connector cannot start now: a sync of it is running (`reason` "running", its run
+    id, None while it is starting), or it is disabled (`reason` "disabled", no run id)."""
 
     run_id: int | None
+    reason: Literal["running", "disabled"]
 
 
 class Health(BaseModel):

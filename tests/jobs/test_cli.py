@@ -7,12 +7,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
@@ -22,9 +22,19 @@ from jobs.logconfig import reset_logging
 from ledger import migrate
 from ledger.db import make_engine, session_factory
 from ledger.mapping import Mapping, add_mappings
-from ledger.models import UNMAPPED_ID, ActualLine, FiscalPeriod, Project, Quarantine, utcnow
+from ledger.models import (
+    UNMAPPED_ID,
+    ActualLine,
+    FiscalPeriod,
+    FxRate,
+    FxRateDaily,
+    Project,
+    Quarantine,
+    utcnow,
+)
 from ledger.settings import LedgerSettings
 from tests.builders import T0, actual, add_project, line, load
+from tests.ledger.conftest import refusing_rates_from
 
 NOT_AT_HEAD = (
     "error: the ledger database is not at the current schema (run: pmo-ledger db upgrade)\n"
@@ -321,6 +331,71 @@ def test_fx_import_bad_file_names_the_line(ledger: Ledger, tmp_path: Path) -> No
     assert failed(ledger.run("fx", "import", str(csv))) == (
         f"error: {csv}: line 2: rate must be positive, got '-1'\n"
     )
+
+
+def test_fx_import_refuses_a_rate_8_places_cannot_hold_and_imports_nothing(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """1e-20 was stored as 0 (and gave GBP lines a base amount of 0): now the file is refused,
+    naming the row and the value; the EUR row before it is not imported either."""
+    with ledger.session() as s:
+        add_project(s, "P1")
+        load(s, [actual("g1", "769.00", currency="GBP")], cfg=ledger.settings, at=T0)
+    csv = tmp_path / "rates.csv"
+    csv.write_text(
+        "from_ccy,to_ccy,valid_from,rate\nEUR,USD,2025-10-01,1.1\nGBP,USD,2025-10-01,1e-20\n",
+        "utf-8",
+    )
+    assert failed(ledger.run("fx", "import", str(csv))) == (
+        f"error: {csv}: line 3: rate '1e-20' cannot be held at 8 decimal places: it would be "
+        "stored as 0.00000000, more than 0.1% away\n"
+    )
+    with ledger.session() as s:
+        assert s.scalar(select(func.count()).select_from(FxRate)) == 0
+        assert (line(s, "g1").rate, line(s, "g1").base_amount) == (None, None)
+
+
+def test_fx_import_refuses_a_date_far_out_at_once(ledger: Ledger, tmp_path: Path) -> None:
+    """Year 9999 crashed the daily horizon and year 1 wrote 744,000 daily rows: both are
+    refused before anything is written, naming the row."""
+    csv = tmp_path / "rates.csv"
+    for day, line_no in (("9999-12-31", 2), ("0001-01-01", 2)):
+        csv.write_text(f"from_ccy,to_ccy,valid_from,rate\nEUR,USD,{day},1.1\n", "utf-8")
+        latest = date.today().year + 50  # noqa: DTZ011 - the CLI's today, as the file is read
+        assert failed(ledger.run("fx", "import", str(csv))) == (
+            f"error: {csv}: line {line_no}: valid_from {day} is outside 1900-01-01 .. "
+            f"{latest}-12-31\n"
+        )
+    with ledger.session() as s:
+        assert s.scalar(select(func.count()).select_from(FxRateDaily)) == 0
+
+
+def test_fx_import_a_row_the_database_refuses_rolls_back_the_file(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """The database refuses the second of three rows (a trigger, on both engines): exit 1 with
+    the row named (not the connection), and no rate, daily row or quarantine entry stays."""
+    with ledger.session() as s:
+        add_project(s, "P1")
+        load(s, [actual("e1", "100.00", currency="EUR")], cfg=ledger.settings, at=T0)
+    csv = tmp_path / "rates.csv"
+    csv.write_text(
+        "from_ccy,to_ccy,valid_from,rate\n"
+        "EUR,USD,2025-10-01,1.1\nCHF,USD,2025-10-01,1.12\nGBP,USD,2025-10-01,1.25\n",
+        "utf-8",
+    )
+    with refusing_rates_from(ledger.engine, "CHF"):
+        stderr = failed(ledger.run("fx", "import", str(csv)))
+    errors = [x for x in stderr.splitlines() if x.startswith("error:")]  # (after the log event)
+    assert errors == [
+        f"error: {csv}: line 3: the database refused the corporate rate CHF/USD from "
+        "2025-10-01: CHF refused; nothing was imported"
+    ]
+    with ledger.session() as s:
+        counts = [
+            s.scalar(select(func.count()).select_from(t)) for t in (FxRate, FxRateDaily, Quarantine)
+        ]
+        assert (counts, line(s, "e1").base_amount) == ([0, 0, 0], None)
 
 
 def test_period_close_then_reopen(ledger: Ledger) -> None:

@@ -262,6 +262,31 @@ def test_unknown_connector_is_one_error_line(ledger: Ledger) -> None:
     assert failed(ledger.run("check", "nope")) == expected
 
 
+def test_a_disabled_connector_is_refused_with_one_line_and_exit_2(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`sync off` (enabled = false) runs nothing: one error line naming the key, exit 2, no run
+    row, no line; --allow-disabled runs it once, and `runs show` lists that option."""
+    ledger = Ledger(engine, tmp_path).configure({"off": "enabled = false"})
+    lines = select(func.count()).select_from(ActualLine)
+    for args in (("sync", "off"), ("sync", "off", "--dry-run"), ("sync", "off", "--full")):
+        result = ledger.run(*args)
+        assert (result.exit_code, result.stdout) == (2, ""), args
+        assert result.stderr == (
+            "error: connector off is disabled (enabled = false in [connectors.off]); "
+            "use --allow-disabled to run it once anyway\n"
+        )
+    assert (ledger.runs(), ledger.scalar(lines)) == (0, 0)
+    assert failed(ledger.run("sync", "--all", "--allow-disabled")) == (
+        "error: --allow-disabled runs one named connector; --all runs the enabled ones\n"
+    )
+    stdout = ok(ledger.run("sync", "off", "--allow-disabled"))
+    assert last_line(stdout) == f"run 1 succeeded: 10 stream(s), {ledger.read(1)} records read"
+    assert (ledger.runs(), ledger.scalar(lines)) == (1, 200)
+    shown = ok(ledger.run("runs", "show", "1")).splitlines()
+    assert next(x for x in shown if x.startswith("options:")).endswith(", allow-disabled")
+
+
 def test_bad_settings_are_one_error_line(engine: Engine, tmp_path: Path) -> None:
     """A settings value the kind refuses: one `error: connectors.NAME.key: ...` line."""
     ledger = Ledger(engine, tmp_path).configure({"demo": "programs = 0"})

@@ -7,13 +7,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.base import Cursor, Page, ReadRequest, ScopeStart, StreamSpec
 from connectors.errors import ConnectorTransientError
-from jobs.sync import run_sync
+from jobs.app import App
+from jobs.config import parse_config
+from jobs.sync import ConnectorDisabled, run_sync, start_sync
 from ledger.models import ActualLine, SyncRun, SyncRunStream, SyncState
 from ledger.records import Rejected
 from tests.jobs.scripted import ScriptedConnector, line, make_app, pages_of, projects
@@ -226,3 +229,28 @@ def test_a_stream_whose_object_changed_is_retired(engine: Engine, tmp_path: Path
         assert s.scalar(select(SyncState.config_hash).where(SyncState.stream == "actuals")) == (
             "pse__Timecard_Header__c"
         )
+
+
+def test_a_disabled_connector_runs_only_when_allowed(engine: Engine, tmp_path: Path) -> None:
+    """enabled = false: a run, a dry run and a start are refused before the source is read (no
+    run row, no line); allow_disabled runs it once and the run's options say so."""
+    data = {
+        "ledger": {"url": engine.url.render_as_string(hide_password=False), "base_currency": "USD"},
+        "connectors": {"s1": {"kind": "scripted", "lookback": "15m", "enabled": False}},
+    }
+    app = App(parse_config(data, {}, tmp_path), None, _engine=engine)
+    source = _connector(lambda r: pages_of([line("a1", "10.00")], 10))
+    refused = r"^connector s1 is disabled \(enabled = false in \[connectors\.s1\]\)$"
+    with pytest.raises(ConnectorDisabled, match=refused):
+        run_sync(app, "s1", connector=source)
+    with pytest.raises(ConnectorDisabled, match=refused):
+        run_sync(app, "s1", dry_run=True, connector=source)
+    with pytest.raises(ConnectorDisabled, match=refused):
+        start_sync(app, "s1", connector=source)
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(SyncRun)) == 0
+    assert (_lines(engine), source.requests) == (0, [])
+    result = run_sync(app, "s1", connector=source, allow_disabled=True)
+    assert (result.status, _lines(engine), _total(engine)) == ("succeeded", 1, Decimal("10.00"))
+    with Session(engine) as s:
+        assert s.get(SyncRun, result.run_id).options["allow_disabled"] is True

@@ -105,11 +105,30 @@ def test_a_running_sync_answers_409_with_its_run_id(
     answer = client.post("/syncs/psa", headers=AUTH)
     assert answer.status_code == 409
     body = answer.json()
-    assert body["run_id"] == run_id
+    assert (body["run_id"], body["reason"]) == (run_id, "running")
     assert body["detail"].startswith(f"already running: run {run_id} since ")
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SyncRun)) == 1  # no row for the refusal
     lease.release()
+
+
+def test_a_disabled_connector_answers_409_and_runs_nothing(engine: Engine, tmp_path: Path) -> None:
+    app = make_app(engine, tmp_path, {"psa": "", "off": "enabled = false"},
+                   service=f'api_token = "{TOKEN}"')  # fmt: skip
+    client, worker = _client(app)
+    answer = client.post("/syncs/off", headers=AUTH, json={"full": True})
+    assert (answer.status_code, answer.json()) == (409, {
+        "detail": "connector off is disabled (enabled = false in [connectors.off])",
+        "run_id": None,
+        "reason": "disabled",
+    })  # fmt: skip
+    assert worker.running() == []
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(SyncRun)) == 0  # no row, no lease
+    assert live_actuals(engine, "off") == (0, {})
+    worker.scheduled_sync("off")  # a job for it (there is none) would be refused the same way
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(SyncRun)) == 0
 
 
 def test_write_endpoints_need_the_token(api: tuple[TestClient, Worker], engine: Engine) -> None:

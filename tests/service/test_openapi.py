@@ -24,8 +24,11 @@ TOKEN = "spec-t0ken"
 
 @pytest.fixture
 def api_schema(engine: Engine, tmp_path: Path) -> Iterator[Any]:
-    """The API over a ledger with one synced and reconciled sample source."""
-    app = make_app(engine, tmp_path, {"psa": ""}, service=f'api_token = "{TOKEN}"')
+    """The API over a ledger with one synced and reconciled sample source, and a disabled one
+    (its trigger answers 409 as the spec says)."""
+    app = make_app(
+        engine, tmp_path, {"psa": "", "off": "enabled = false"}, service=f'api_token = "{TOKEN}"'
+    )
     run_sync(app, "psa")
     run_reconcile(app)
     worker = Worker(app, Notifier([]))

@@ -1,0 +1,231 @@
+"""FX rates keep their value (rule 7) on SQLite and PostgreSQL: a rate the ledger's 8 places
+cannot hold, one of 10^10 or more, or one dated far out is refused (a file names the row, a
+source stream's record waits in quarantine), never rounded to zero; a rate file is imported
+whole or not at all."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session
+
+from ledger.fx_import import FxFileError, import_fx_csv
+from ledger.models import ActualLine, FxRate, FxRateDaily, LedgerEntry, Quarantine
+from ledger.records import FxRateRecord
+from tests.builders import T0, actual, add_project, line, load, settings
+from tests.ledger.conftest import refusing_rates_from
+
+HEADER = "from_ccy,to_ccy,valid_from,rate,rate_type\n"
+
+
+def rate(ccy: str, value: str, valid_from: date = date(2025, 1, 1), to: str = "USD") -> FxRateRecord:
+    return FxRateRecord(from_ccy=ccy, to_ccy=to, valid_from=valid_from, rate=Decimal(value))
+
+
+def ledger_state(session: Session) -> dict[str, Any]:
+    """What a refused rate or file must leave as it was."""
+    lines = session.execute(
+        select(ActualLine.external_id, ActualLine.rate, ActualLine.base_amount).order_by(
+            ActualLine.external_id
+        )
+    ).all()
+    return {
+        "fx_rate": session.scalar(select(func.count()).select_from(FxRate)),
+        "fx_rate_daily": session.scalar(select(func.count()).select_from(FxRateDaily)),
+        "quarantine": session.scalar(select(func.count()).select_from(Quarantine)),
+        "ledger_entry": session.scalar(select(func.count()).select_from(LedgerEntry)),
+        "lines": [tuple(r) for r in lines],
+    }
+
+
+# --- source streams ----------------------------------------------------------------------------
+
+
+def test_source_rates_the_ledger_cannot_hold_wait_in_quarantine(session: Session) -> None:
+    """1e-20 (stored as 0 before), 1.5e-8 (would be 2e-8), 1e12, year 1 and year 9999 are held
+    with their reason; the rates that keep their value load (0.00000167 exactly too); a GBP
+    line stays unconverted instead of getting a base amount of 0."""
+    add_project(session, "P1")
+    load(session, [actual("g1", "769.00", currency="GBP", posted_on=date(2025, 3, 3))], at=T0)
+    result = load(
+        session,
+        [
+            rate("GBP", "1e-20"),
+            rate("JPY", "0.000000015"),
+            rate("CHF", "1e12"),
+            rate("SEK", "0.095", date(1, 1, 1)),
+            rate("NOK", "0.093", date(9999, 1, 1)),
+            rate("EUR", "1.10"),
+            rate("IRR", "0.00000167"),
+        ],
+        source="manual",
+        stream="fx",
+        at=T0,
+    )
+    held = {q.external_id: (q.reason, q.detail) for q in session.scalars(select(Quarantine))}
+    assert held == {
+        "corporate/GBP/USD/2025-01-01": (
+            "rate_out_of_precision",
+            "rate 1E-20 cannot be held at 8 decimal places: it would be stored as 0.00000000, "
+            "more than 0.1% away",
+        ),
+        "corporate/JPY/USD/2025-01-01": (
+            "rate_out_of_precision",
+            "rate 1.5E-8 cannot be held at 8 decimal places: it would be stored as 0.00000002, "
+            "more than 0.1% away",
+        ),
+        "corporate/CHF/USD/2025-01-01": (
+            "rate_out_of_range",
+            "rate 1E+12 is too large: rates must be below 10,000,000,000",
+        ),
+        "corporate/SEK/USD/0001-01-01": (
+            "date_out_of_range",
+            "valid_from 0001-01-01 is outside 1900-01-01 .. 2075-12-31",
+        ),
+        "corporate/NOK/USD/9999-01-01": (
+            "date_out_of_range",
+            "valid_from 9999-01-01 is outside 1900-01-01 .. 2075-12-31",
+        ),
+    }
+    assert (result.stats.read, result.stats.quarantined) == (7, 5)
+    stored = session.execute(select(FxRate.from_ccy, FxRate.rate).order_by(FxRate.from_ccy)).all()
+    assert [tuple(r) for r in stored] == [
+        ("EUR", Decimal("1.10000000")),
+        ("IRR", Decimal("0.00000167")),
+    ]
+    # Two series, each 2025-01-01 .. 2026-12-31 (the end of the year after today, T0).
+    assert session.scalar(select(func.count()).select_from(FxRateDaily)) == 2 * 730
+    g1 = line(session, "g1")
+    assert (g1.rate, g1.base_amount) == (None, None)
+
+
+def test_a_derived_rate_8_places_cannot_hold_leaves_the_line_waiting(
+    session: Session, engine: Engine
+) -> None:
+    """An inverse of 1/9,000,000,000 would round to 0, and a 0 stored before the checks is
+    not a rate: both lines wait unconverted, neither gets a base amount of 0."""
+    add_project(session, "P1")
+    load(session, [rate("USD", "9000000000", to="VND")], source="manual", stream="fx", at=T0)
+    session.execute(
+        insert(FxRate).values(
+            source="manual", rate_type="corporate", from_ccy="GBP", to_ccy="USD",
+            valid_from=date(2025, 1, 1), rate=Decimal(0), recorded_at=T0, updated_at=T0,
+        )
+    )  # fmt: skip
+    load(
+        session,
+        [actual("v1", "1000000.00", currency="VND"), actual("g1", "769.00", currency="GBP")],
+        at=T0,
+    )
+    assert [(line(session, k).rate, line(session, k).base_amount) for k in ("v1", "g1")] == [
+        (None, None),
+        (None, None),
+    ]
+
+
+def test_a_pivot_that_holds_the_rate_is_used_when_the_inverse_cannot(session: Session) -> None:
+    """VND -> USD through EUR: the inverse of USD -> VND cannot be held, the pivot can."""
+    cfg = settings(pivot_currency="EUR")
+    add_project(session, "P1")
+    load(
+        session,
+        [
+            rate("USD", "9000000000", to="VND"),
+            rate("VND", "0.00004", to="EUR"),
+            rate("EUR", "1.10"),
+        ],
+        source="manual",
+        stream="fx",
+        cfg=cfg,
+        at=T0,
+    )
+    load(session, [actual("v1", "1000000.00", currency="VND")], cfg=cfg, at=T0)
+    v1 = line(session, "v1")
+    assert (v1.rate, v1.base_amount) == (Decimal("0.00004400"), Decimal("44.0000"))
+
+
+# --- rate files --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("GBP,USD,2025-10-01,1e-20,", "rate '1e-20' cannot be held at 8 decimal places: it would "
+         "be stored as 0.00000000, more than 0.1% away"),
+        ("GBP,USD,2025-10-01,0.0000000123,", "rate '0.0000000123' cannot be held at 8 decimal "
+         "places: it would be stored as 0.00000001, more than 0.1% away"),
+        ("GBP,USD,2025-10-01,1e12,", "rate '1e12' is too large: rates must be below "
+         "10,000,000,000"),
+        ("GBP,USD,2025-10-01,9999999999.999999996,", "rate '9999999999.999999996' is too large: "
+         "rates must be below 10,000,000,000"),
+        ("GBP,USD,2025-10-01,NaN,", "rate must be positive, got 'NaN'"),
+        ("GBP,USD,2025-10-01,0,", "rate must be positive, got '0'"),
+        ("GBP,USD,0001-01-01,1.25,", "valid_from 0001-01-01 is outside 1900-01-01 .. 2075-12-31"),
+        ("GBP,USD,9999-12-31,1.25,", "valid_from 9999-12-31 is outside 1900-01-01 .. 2075-12-31"),
+        ("GBP,USD,2025-10-01,1.25," + "b" * 41, "rate_type must be 1 to 40 characters without "
+         f"NUL, got '{'b' * 41}'"),
+        ("EUR,USD,2025-10-01,1.2,", "the corporate rate EUR/USD from 2025-10-01 is also on "
+         "line 2"),
+    ],
+    ids=["1e-20", "1.23e-8", "1e12", "10^10", "NaN", "0", "year-1", "year-9999", "rate-type", "twice"],
+)  # fmt: skip
+def test_a_rate_file_with_a_bad_row_is_refused_naming_it(
+    session: Session, tmp_path: Path, row: str, problem: str
+) -> None:
+    """The third line is refused with its value; the good line before it is not imported."""
+    add_project(session, "P1")
+    load(session, [actual("e1", "100.00", currency="EUR")], at=T0)
+    before = ledger_state(session)
+    path = tmp_path / "rates.csv"
+    path.write_text(f"{HEADER}EUR,USD,2025-10-01,1.1,\n{row}\n", "utf-8")
+    with pytest.raises(FxFileError) as refused:
+        import_fx_csv(session, settings(), path, now=T0)
+    assert str(refused.value) == f"{path}: line 3: {problem}"
+    assert ledger_state(session) == before
+
+
+def test_a_rate_file_the_database_refuses_in_part_is_refused_whole(
+    session: Session, engine: Engine, tmp_path: Path
+) -> None:
+    """The database refuses the second of three rows: nothing of the file stays (no rate, no
+    daily row, no quarantine entry, no conversion), and the error names the row."""
+    add_project(session, "P1")
+    load(session, [rate("EUR", "1.05", date(2025, 9, 1))], source="manual", stream="fx", at=T0)
+    load(session, [actual("e1", "100.00", currency="EUR"), actual("g1", "10.00", currency="GBP")],
+         at=T0)  # fmt: skip
+    before = ledger_state(session)
+    assert before["lines"] == [
+        ("e1", Decimal("1.05000000"), Decimal("105.0000")),
+        ("g1", None, None),
+    ]
+    session.rollback()  # no read snapshot older than the trigger (SQLite could not write then)
+    path = tmp_path / "rates.csv"
+    path.write_text(
+        f"{HEADER}EUR,USD,2025-10-01,1.1,\nCHF,USD,2025-10-01,1.12,\nGBP,USD,2025-10-01,1.25,\n",
+        "utf-8",
+    )
+    with refusing_rates_from(engine, "CHF"):
+        try:
+            with pytest.raises(FxFileError) as refused:
+                import_fx_csv(session, settings(), path, now=T0 + timedelta(hours=1))
+            session.commit()  # a caller that commits after the refusal commits nothing of it
+        finally:
+            session.rollback()  # (else PostgreSQL's DROP TRIGGER waits for this transaction)
+    assert str(refused.value) == (
+        f"{path}: line 3: the database refused the corporate rate CHF/USD from 2025-10-01: "
+        "CHF refused; nothing was imported"
+    )
+    assert ledger_state(session) == before
+    imported = import_fx_csv(session, settings(), path, now=T0 + timedelta(hours=2))
+    assert (imported.rates, imported.result.fx) == (
+        3, {"fx_convert": 1, "fx_restate": 1, "rate_outdated": 0}
+    )  # fmt: skip
+    assert ledger_state(session)["lines"] == [
+        ("e1", Decimal("1.10000000"), Decimal("110.0000")),
+        ("g1", Decimal("1.25000000"), Decimal("12.5000")),
+    ]
