@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+import structlog
 from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.currencies import round_money
-from ledger.fx_checks import RATE_Q, held_rate
+from ledger.fx_checks import RATE_Q, held_rate, rate_day_problem
 from ledger.models import FxRate, FxRateDaily, table_of
 from ledger.settings import LedgerSettings
 from ledger.upsert import upsert
+
+log = structlog.get_logger(__name__)
 
 ONE = Decimal(1)
 
@@ -210,6 +214,7 @@ def rebuild_daily(
             )
             .order_by(FxRate.valid_from)
         ).all()
+        points = _in_range(points, (source, rate_type, from_ccy, to_ccy), today)
         start = since if since is not None and points and since > points[0][0] else None
         session.execute(
             delete(FxRateDaily).where(key, FxRateDaily.day >= start)
@@ -242,3 +247,17 @@ def rebuild_daily(
             session.execute(insert(FxRateDaily), rows)
         written += len(rows)
     return written
+
+
+def _in_range(points: Sequence[Any], series: tuple[str, str, str, str], today: date) -> list[Any]:
+    """The (valid_from, rate) points a daily table can hold: a rate stored before its date was
+    checked (year 1, year 9999) would write a row per day for millennia, or crash on the year
+    after 9999: it is left out of fx_rate_daily and logged."""
+    kept = [p for p in points if rate_day_problem(p[0], today) is None]
+    if len(kept) < len(points):
+        log.warning(
+            "fx_rate_daily_skipped",
+            series="/".join(series),
+            valid_from=[p[0].isoformat() for p in points if p not in kept],
+        )
+    return kept

@@ -23,7 +23,9 @@ from tests.ledger.conftest import refusing_rates_from
 HEADER = "from_ccy,to_ccy,valid_from,rate,rate_type\n"
 
 
-def rate(ccy: str, value: str, valid_from: date = date(2025, 1, 1), to: str = "USD") -> FxRateRecord:
+def rate(
+    ccy: str, value: str, valid_from: date = date(2025, 1, 1), to: str = "USD"
+) -> FxRateRecord:
     return FxRateRecord(from_ccy=ccy, to_ccy=to, valid_from=valid_from, rate=Decimal(value))
 
 
@@ -229,3 +231,30 @@ def test_a_rate_file_the_database_refuses_in_part_is_refused_whole(
         ("e1", Decimal("1.10000000"), Decimal("110.0000")),
         ("g1", Decimal("1.25000000"), Decimal("12.5000")),
     ]
+
+
+def test_rates_stored_before_dates_were_checked_stay_out_of_the_daily_table(
+    session: Session,
+) -> None:
+    """A year-1 or year-9999 rate already in fx_rate (stored before its date was checked) is
+    left out when its series' daily table is rebuilt: no 744,000 rows, no crash past 9999."""
+    from ledger.fx import rebuild_daily
+
+    series = ("manual", "corporate", "EUR", "USD")
+    session.execute(
+        insert(FxRate),
+        [
+            {"source": "manual", "rate_type": "corporate", "from_ccy": "EUR", "to_ccy": "USD",
+             "valid_from": day, "rate": Decimal(value), "recorded_at": T0, "updated_at": T0}
+            for day, value in (
+                (date(1, 1, 1), "0.9"), (date(2025, 1, 1), "1.10"), (date(9999, 1, 1), "1.2")
+            )
+        ],
+    )  # fmt: skip
+    written = rebuild_daily(session, [series], today=date(2025, 6, 30))
+    days = session.execute(
+        select(func.min(FxRateDaily.day), func.max(FxRateDaily.day), func.count())
+    ).one()
+    assert written == 730
+    assert tuple(days) == (date(2025, 1, 1), date(2026, 12, 31), 730)
+    assert session.scalar(select(func.count()).where(FxRateDaily.rate != Decimal("1.10"))) == 0
