@@ -5,17 +5,22 @@ in `control_total` (the latest drift shows in `v_sync_health`).
 The source is asked first (outside any ledger transaction: it may take a while), then the
 ledger is read and the figures stored in one transaction with one `checked_at`. A sync running
 at the same time can show as drift; run verify again after it.
+
+A stream whose own settings the source refuses (StreamConfigError: a field or object the org
+lacks) is not checked, with the error and the fix, and the other streams are: verify checks
+what it can. Any other connector error (login, allowance, the source down) stops it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 
-from connectors.base import Connector
-from connectors.errors import ConnectorConfigError
+from connectors.base import Connector, SourceTotal
+from connectors.errors import ConnectorConfigError, StreamConfigError
 from jobs.app import App
 from ledger.control_totals import (
     Drift,
@@ -32,11 +37,13 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class StreamCheck:
-    """One stream's check: its groups, or why it was not checked."""
+    """One stream's check: its groups, or why it was not checked (`skipped`: it has no
+    source totals; `error`: the source refused the stream's settings)."""
 
     stream: str
     drifts: list[Drift] = field(default_factory=list)
     skipped: str | None = None
+    error: str | None = None
 
     @property
     def drifted(self) -> list[Drift]:
@@ -67,13 +74,19 @@ class VerifyResult:
     def drift(self) -> bool:
         return any(s.drifted for s in self.streams)
 
+    @property
+    def failed(self) -> list[StreamCheck]:
+        """The streams that could not be checked because of their settings."""
+        return [s for s in self.streams if s.error]
+
 
 def verify(
     app: App, name: str, streams: list[str] | None = None, *, connector: Connector | None = None
 ) -> VerifyResult:
     """Check connector `name`'s streams (all that can aggregate at the source, or `streams`).
     Raises ConnectorConfigError for an unknown connector or stream, and the connector's errors
-    when the source cannot be read."""
+    when the source cannot be read; a stream the source refuses (StreamConfigError) is reported
+    in its StreamCheck and the others are checked."""
     conn = connector or app.connector(name)
     try:
         wanted = streams or list(conn.streams)
@@ -83,7 +96,14 @@ def verify(
                 f"connector {name} has no stream {', '.join(unknown)} "
                 f"(streams: {', '.join(conn.streams)})"
             )
-        source_side = {s: conn.control_totals(s) for s in wanted}
+        source_side: dict[str, Sequence[SourceTotal] | None] = {}
+        refused: dict[str, str] = {}
+        for s in wanted:
+            try:
+                source_side[s] = conn.control_totals(s)
+            except StreamConfigError as exc:
+                refused[s] = str(exc)
+                log.warning("verify_stream_refused", connector=name, stream=s, error=str(exc))
         budgets = {s for s in wanted if conn.streams[s].deletes == "budget"}
     finally:
         if connector is None:
@@ -91,7 +111,11 @@ def verify(
     result = VerifyResult(name, datetime.now(UTC))
     app.require_head()
     with app.transaction() as session:
-        for stream, totals in source_side.items():
+        for stream in wanted:
+            if stream in refused:
+                result.streams.append(StreamCheck(stream, error=refused[stream]))
+                continue
+            totals = source_side[stream]
             if totals is None:
                 result.streams.append(StreamCheck(stream, skipped="no source aggregates"))
                 continue

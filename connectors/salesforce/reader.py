@@ -494,11 +494,19 @@ class StreamReader:
         the counting rows; a budget stream's current budget (`_budget_totals`). Summed here
         from the rows in their own currency: an org's SUM() with GROUP BY converts currency
         fields to the corporate currency, and aggregate results cannot be paged past 2,000
-        groups."""
+        groups. Raises StreamConfigError naming the fix, as `pages` does."""
+        if self.stream.expand != "budgets" and self.stream.amount_role is None:
+            return None
+        self.check_fields()
+        try:
+            return self._control_totals()
+        except StreamConfigError as exc:
+            raise StreamConfigError(self._explained(exc)) from exc
+
+    def _control_totals(self) -> list[SourceTotal]:
         if self.stream.expand == "budgets":
             return self._budget_totals()
-        if self.stream.amount_role is None:
-            return None
+        assert self.stream.amount_role is not None
         counts = self.roles.get("counts")
         return self._totals(
             self._field(self.stream.amount_role),

@@ -3,7 +3,9 @@
 Prints one row per project, currency and measure that drifts (every one with `--all-groups`):
 the stream, the project's code, the measure (count, amount, hours; budget on a budget stream)
 and both sides' figures; then a line per stream and one for the connector, also when nothing
-drifts. Exit 0 when nothing drifts, 1 on an error, 4 when any measure of any stream drifts.
+drifts. A stream the source refuses (a field or object its org lacks) is named with the fix
+and the others are checked. Exit 4 when any measure of any stream drifts; else 1 when a stream
+could not be checked or on an error; else 0.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def _stream_line(check: StreamCheck) -> str:
 
 
 def _summary(result: VerifyResult) -> str:
-    checked = [c for c in result.streams if not c.skipped]
+    checked = [c for c in result.streams if not c.skipped and not c.error]
     if not checked:
         return f"{result.connector}: nothing checked (no stream has source totals)"
     groups = sum(len(c.drifts) for c in checked)
@@ -73,6 +75,14 @@ def _summary(result: VerifyResult) -> str:
         return f"{head}, no drift in {_listed(measures) if measures else 'anything'}"
     names = _ordered(m for c in checked for m in c.drifted_measures)
     return f"{head}, drift in {plural(drifted, 'group')}: {', '.join(names)}"
+
+
+def _not_checked(result: VerifyResult) -> str:
+    """The connector's line about the streams it could not check ('' when none)."""
+    failed = [c.stream for c in result.failed]
+    if not failed:
+        return ""
+    return f"{result.connector}: {plural(len(failed), 'stream')} not checked: {', '.join(failed)}"
 
 
 def verify(
@@ -122,11 +132,18 @@ def verify(
     if t.row_count:
         console().print(t)
     for check in result.streams:
+        if check.error:
+            out(f"{check.stream}: not checked: {check.error}")
+            continue
         if check.skipped:
             if stream:  # asked for by name: say why it was not checked
                 out(f"{check.stream}: not checked ({check.skipped})")
             continue
         out(_stream_line(check))
     out(_summary(result))
+    if result.failed:
+        out(_not_checked(result))
     if result.drift:
         raise typer.Exit(DRIFT_EXIT)
+    if result.failed:
+        raise typer.Exit(1)

@@ -155,3 +155,46 @@ def test_verify_of_an_unknown_stream_is_an_error_and_stores_nothing(app: App) ->
     )
     with app.reading() as s:
         assert s.scalar(select(func.count()).select_from(ControlTotal)) == 0
+
+
+def test_a_stream_the_org_refuses_is_named_and_the_others_are_checked(
+    app: App, psa: PsaOrg
+) -> None:
+    """The org loses the timecards' cost field after the load: verify names that stream with
+    the fix, checks budgets and expenses, stores their figures and exits 1."""
+    psa.org.drop_field("pse__Timecard__c", "pse__Total_Cost__c")
+    partial = cli("verify", "crm")
+    assert partial.exit_code == 1, partial.output
+    lines = printed(partial, 5)
+    assert lines[0] == CLEAN[0]
+    assert lines[1].startswith(
+        "timecards: not checked: stream timecards: the org does not list "
+        "pse__Timecard__c.pse__Total_Cost__c "
+        "(amount = 'pse__Total_Cost__c'), which the stream needs; map it to the org's field: "
+        '[connectors.crm.streams.timecards.fields] amount = "<field of pse__Timecard__c>"'
+    )
+    assert lines[2:] == [
+        CLEAN[2],
+        "crm: 2 streams checked, 5 groups, no drift in counts, amounts or budgets",
+        "crm: 1 stream not checked: timecards",
+    ]
+    with app.reading() as s:
+        streams = s.scalars(select(ControlTotal.stream).distinct()).all()
+    assert sorted(streams) == ["budgets", "expenses"]
+
+
+def test_drift_beside_a_refused_stream_still_exits_4(app: App, psa: PsaOrg) -> None:
+    """A drift found in one stream wins over another stream that could not be checked."""
+    psa.org.drop_field("pse__Timecard__c", "pse__Total_Cost__c")
+    (budget,) = (
+        row["Id"]
+        for row in psa.org.rows("pse__Budget__c")
+        if row["pse__Project__c"] == psa.projects["P3"]
+    )
+    psa.org.update_silently("pse__Budget__c", str(budget), pse__Amount__c="55000.00")
+    drift = cli("verify", "crm")
+    assert drift.exit_code == 4, drift.output
+    assert printed(drift, 1) == ["crm: 1 stream not checked: timecards"]
+    assert drift_rows(drift) == [
+        ["budgets", "P3", "USD", "budget", "55000.00", "50000.00", "5000.00"]
+    ]
