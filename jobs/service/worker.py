@@ -73,7 +73,9 @@ class Worker:
     intervals: dict[str, timedelta] = field(default_factory=dict)
     #: The source API allowance each connector's last run saw.
     allowances: dict[str, Allowance] = field(default_factory=dict)
-    reconcile_holder: str = field(default_factory=new_holder)
+    #: The holder names of this process's reconciles in progress: each run has its own, so a
+    #: stalled run whose lease expired cannot confirm the lease its successor took.
+    _reconcile_holders: set[str] = field(default_factory=set)
     _active: dict[int, StartedSync] = field(default_factory=dict)
     _starting: int = 0
     _reconciles: int = 0
@@ -203,14 +205,17 @@ class Worker:
             if self.stopping:
                 return
             self._reconciles += 1
+            holder = new_holder()
+            self._reconcile_holders.add(holder)
         try:
-            outcome = run_reconcile(self.app, holder=self.reconcile_holder)
+            outcome = run_reconcile(self.app, holder=holder)
         except Exception:  # the job boundary
             log.exception("reconcile_crashed")
             return
         finally:
             with self._lock:
                 self._reconciles -= 1
+                self._reconcile_holders.discard(holder)
         self.notifier.send(variance_event(outcome.raised))
 
     # --- stopping ------------------------------------------------------------------------
@@ -226,7 +231,7 @@ class Worker:
         with self._lock:
             self._stopped.set()  # from here on a run that registers is discarded by `start`
             left = list(self._active.values())
-            reconciling = self._reconciles > 0
+            reconciling = sorted(self._reconcile_holders)
         marked = []
         for started in left:
             run_id = started.run_id
@@ -241,8 +246,6 @@ class Worker:
             if interrupted:
                 marked.append(run_id)
                 log.warning("run_interrupted", run_id=run_id, reason="stop timeout")
-        if reconciling:
-            Lease(
-                self.app.engine, RECONCILE_LEASE, self.reconcile_holder, self.app.settings.lease_ttl
-            ).release()
+        for holder in reconciling:
+            Lease(self.app.engine, RECONCILE_LEASE, holder, self.app.settings.lease_ttl).release()
         return marked

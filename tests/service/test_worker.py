@@ -84,3 +84,24 @@ def test_stop_waits_for_a_reconcile_even_when_another_one_returned(
     release.set()
     first.join(30)
     wait_for("the worker to be idle", lambda: not worker._busy())
+
+
+def test_each_reconcile_has_its_own_holder(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two reconciles of one worker hold the lease under two names, so a stalled one whose
+    lease expired cannot confirm the lease the next one took; none is left registered."""
+    app = make_app(engine, tmp_path, {"psa": ""})
+    worker = Worker(app, Notifier([]))
+    holders: list[str] = []
+
+    def fake_reconcile(app: Any, holder: str) -> ReconcileOutcome:
+        holders.append(holder)
+        assert worker._reconcile_holders == {holder}
+        return ReconcileOutcome()
+
+    monkeypatch.setattr(worker_module, "run_reconcile", fake_reconcile)
+    worker.reconcile()
+    worker.reconcile()
+    assert len(set(holders)) == 2
+    assert worker._reconcile_holders == set()
