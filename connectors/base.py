@@ -8,6 +8,8 @@ loading. Bad rows travel in `Page.rejected`; only whole-read failures raise (`co
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -82,9 +84,15 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class ScopeStart:
-    """From here until ScopeEnd(key) the source lists every key of the scope."""
+    """From here until ScopeEnd(key) the source lists every key of the scope.
+
+    `restarted`: the connector was asked to continue a cut-off full read (`ReadRequest.resume`)
+    and could not (its position is unreadable or no longer valid): it reads the scope again
+    from the start, and the keys the earlier parts listed no longer count.
+    """
 
     key: str
+    restarted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +128,9 @@ class ReadRequest:
     the scope key of a `--project` / `--period` re-sync, read in full between ScopeStart and
     ScopeEnd (or refused with ConnectorConfigError); `resume`: None, or the `Page.resume` of a
     full read of the stream that stopped before its ScopeEnd: the connector continues that same
-    read (same scope, same start) after it, whatever `cursor` says."""
+    read (same scope, same start) after it, whatever `cursor` says. A connector that cannot
+    continue from it reads the stream in full from the start and says so on its first page,
+    `ScopeStart(stream, restarted=True)`; the runner then forgets the earlier parts' keys."""
 
     cursor: Cursor | None = None
     checkpoint: Cursor | None = None
@@ -147,6 +157,12 @@ class StreamSpec:
             raise ValueError(
                 f"stream {self.name}: deletes must be one of {', '.join(DELETION_KINDS)}"
             )
+
+
+def fingerprint(data: Any) -> str:
+    """A short stable digest of JSON-able `data` (keys sorted): 16 hex digits of SHA-256."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class ConnectorSettings(BaseModel):
@@ -231,6 +247,15 @@ class Connector(ABC):
         runner retires the old stream: it reads the stream in full as one scope and reverses
         the old lines that the new read does not list. None: the stream cannot change."""
         return None
+
+    def read_fingerprint(self, stream: str) -> str | None:
+        """What decides which rows a full read of the stream lists and how they become
+        records (its query's object, fields and conditions, the counting rule), as configured.
+        The runner keeps it with a cut-off full read's `resume` and starts that read over when
+        it differs: the parts of one read must list by the same rule. This default covers
+        every setting of the connector (any change starts over: slower, never wrong); a
+        connector that sets `Page.resume` narrows it to what its reads depend on."""
+        return fingerprint(self.settings.model_dump(mode="json"))
 
     @classmethod
     def sandbox(cls) -> AbstractContextManager[Mapping[str, Any]] | None:

@@ -10,8 +10,10 @@ succeeded | partial | failed | interrupted | abandoned (DESIGN.md "Operations").
 
 The streams furthest behind go first (`_ordered`). A stream whose own settings are wrong
 (StreamConfigError) fails alone and the run goes on. A full read of a stream that stops early
-(transient error, cancel) keeps its connector's `Page.resume` and the keys it listed, and the
-next run continues it (docs/architecture.md, "Streams in order, full reads that resume").
+(an error the connector raised, a cancel) keeps its connector's `Page.resume`, the keys it
+listed and what read it is, and the next run continues it when it is the same read with all
+of its keys, or starts it over (docs/architecture.md, "Streams in order, full reads that
+resume").
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from connectors.base import (
     ScopeEnd,
     ScopeStart,
     StreamSpec,
+    fingerprint,
 )
 from connectors.errors import (
     ConnectorConfigError,
@@ -58,6 +61,7 @@ from ledger.records import ActualRecord
 from ledger.scopes import (
     drop_listed,
     end_scope,
+    forget_all_scopes,
     forget_scope,
     record_seen,
     restore_listed,
@@ -398,12 +402,14 @@ class _Run:
             self.conn = conn
             recorder = RunRecorder(conn, self.name, self.dry_run)
             result = recorder.adopt(run_id)
+            self._clear_seen()  # a pooled connection may hold another run's scope keys
             outer = conn.begin() if self.dry_run else None
             try:
                 self._streams(result, recorder)
             finally:
                 if outer is not None:
                     outer.rollback()
+            self._clear_seen()  # and this run's, of a scope it left open, must not stay
             if not self.dry_run and result.status not in ("failed", "interrupted"):
                 self._rebuild_aggregates()
             recorder.close(result)
@@ -512,6 +518,10 @@ class _Run:
         # Only a full read of the stream's own scope resumes (not a re-sync, not a retirement).
         resumable = not self.scope and not retired
         resume_at: Cursor | None = None  # the furthest Page.resume this read has reached
+        read_key = self._read_key(spec.name, fingerprint)
+        # A cut-off full read of the stream waits: until a read of the stream's own scope ends
+        # (or starts it over), the stream has not read to its end (`finished_at`).
+        resume_waiting = _resumes(state, spec.name)
         if retired:
             # The configured object changed: read the new one in full, as one scope, and
             # reverse the old stream's lines it does not list (DESIGN.md, the contract).
@@ -524,21 +534,16 @@ class _Run:
             )
             request = ReadRequest(None, stored, None)
             open_scopes.append(spec.name)
+            self._forget_seen(spec.name)
             committed = best = pre_scope = None  # the old object's cursor means nothing now
-        elif resumable and not self.full and self.since is None and _resumes(state, spec.name):
-            assert state.resume is not None
-            resume_at = Cursor.from_json(state.resume["token"])
-            request = replace(request, resume=resume_at)
-            open_scopes.append(spec.name)  # the scope opened in an earlier run
-            with self._tx() as session:
-                listed = restore_listed(session, self.name, spec.name, spec.name)
-            log.info(
-                "full_read_resumed",
-                connector=self.name,
-                stream=spec.name,
-                listed=listed,
-                resume=resume_at.to_json(),
-            )
+        elif resumable and not self.full and self.since is None and resume_waiting:
+            resume_at = self._continue(spec.name, state, read_key)
+            if resume_at is not None:
+                request = replace(request, resume=resume_at)
+                open_scopes.append(spec.name)  # the scope opened in an earlier run
+            else:
+                request = ReadRequest(None, stored, None)  # the full read starts over
+                resume_waiting = False
         log.info(
             "sync_stream_started",
             connector=self.name,
@@ -550,7 +555,7 @@ class _Run:
         def flush(
             scope_end: ScopeEnd | None = None, *, stopping: bool = False, done: bool = False
         ) -> None:
-            nonlocal committed
+            nonlocal committed, resume_waiting
             store = best
             # A flush that only records the stream's end is not a batch for `on_batch`.
             batch = bool(buffer) or scope_end is not None or best != committed
@@ -577,12 +582,14 @@ class _Run:
                         session, spec, scope_end.key, outcome, pre_scope, best, retired
                     )
                     open_scopes.remove(scope_end.key)
-                    if scope_end.key == spec.name and not self.dry_run:
-                        self._forget_resume(session, spec.name)
+                    if scope_end.key == spec.name:
+                        resume_waiting = False
+                        if not self.dry_run:
+                            self._forget_resume(session, spec.name)
                 if not self.dry_run and not self.scope and store is not None:
                     self._store_checkpoint(session, spec.name, store, outcome.run_id, fingerprint)
                 if stopping and resumable and resume_at and spec.name in open_scopes:
-                    self._keep_resume(session, spec.name, resume_at, outcome, fingerprint)
+                    self._keep_resume(session, spec.name, resume_at, outcome, fingerprint, read_key)
                 if done and not self.dry_run and not self.scope:
                     self._store_state(
                         session, spec.name, outcome.run_id, fingerprint, finished_at=utcnow()
@@ -607,18 +614,30 @@ class _Run:
         def read() -> Iterator[Page]:
             try:
                 yield from self.connector.extract(spec.name, request)
-            except ConnectorTransientError:
-                stop()  # the pages read so far are complete
+            except ConnectorError:
+                # Transient, a stream's config, the source's error: the read stops, but each
+                # page it yielded is complete. Commit them, and where a full read can go on.
+                stop()
                 raise
 
         for page in read():
-            if isinstance(page.scope, ScopeStart) and page.scope.key not in open_scopes:
-                if buffer:
-                    flush()
-                pre_scope = committed
-                open_scopes.append(page.scope.key)
-                if page.scope.key == spec.name:
-                    resume_at = None  # a new full read: an older one's position is void
+            if isinstance(page.scope, ScopeStart):
+                key = page.scope.key
+                if key not in open_scopes:
+                    if buffer:
+                        flush()
+                    pre_scope = committed
+                    open_scopes.append(key)
+                    self._forget_seen(key)  # an earlier opening's keys are not this one's
+                    if key == spec.name:
+                        resume_at = None  # a new full read: an older one's position is void
+                elif page.scope.restarted:
+                    # The connector could not continue the cut-off read: it starts over.
+                    if buffer:
+                        flush()
+                    self._restart(spec.name, key)
+                    if key == spec.name:
+                        resume_at, resume_waiting = None, False
             buffer.add(page)
             if page.checkpoint is not None:
                 best = self._advance(outcome, best, page.checkpoint)
@@ -640,7 +659,10 @@ class _Run:
         if retired and spec.name in open_scopes:
             flush(ScopeEnd(spec.name))  # the implicit scope of a retirement ends with the read
         if not self.dry_run and not self.scope:
-            flush(done=True)  # also: when the stream last read to its end (the runner's order)
+            # Read to its end: no scope of its own left open, no cut-off full read waiting.
+            # `finished_at` then says so (the runner's order); a `--since` run while a full
+            # read waits, or a read that never closed its scope, leaves it as it was.
+            flush(done=spec.name not in open_scopes and not resume_waiting)
         elif buffer or best != committed:
             flush()
         if open_scopes:
@@ -790,6 +812,83 @@ class _Run:
             place(spec)
         return order
 
+    def _read_key(self, stream: str, stream_fingerprint: str | None) -> str:
+        """What a full read of `stream` is: the object it reads and what decides which rows
+        it lists (`Connector.read_fingerprint`). Kept with a cut-off read's `resume`."""
+        return fingerprint([stream_fingerprint, self.connector.read_fingerprint(stream)])
+
+    def _continue(self, stream: str, state: _State, read_key: str) -> Cursor | None:
+        """Take up the cut-off full read of `stream` kept in `state.resume`: the keys its
+        parts listed become the scope's keys in `scope_seen`, and its position is returned.
+        None when it cannot be continued: it was a read by other settings, its position is
+        unreadable, or its keys are not all there (e.g. not renamed with the connector); then
+        what it kept is dropped, `full_read_restarted` logged, and the read starts over."""
+        resume = state.resume or {}
+        kept = resume.get("listed")
+        reason: str | None = None
+        restored: int | None = None
+        at: Cursor | None = None
+        if resume.get("read") != read_key:
+            reason = "the stream's settings changed since the read was cut off"
+        else:
+            try:
+                at = Cursor.from_json(resume["token"])
+            except (KeyError, TypeError, ValueError):
+                reason = "its position cannot be read"
+        with self._tx() as session:
+            if reason is None:
+                restored = restore_listed(session, self.name, stream, stream)
+                if restored != kept:
+                    reason = f"{restored} of the {kept} keys it listed are kept"
+            if reason is not None:
+                forget_scope(session, stream)
+                if not self.dry_run:
+                    self._forget_resume(session, stream)
+        if reason is not None or at is None:
+            log.warning(
+                "full_read_restarted",
+                connector=self.name,
+                stream=stream,
+                reason=reason,
+                read_was=resume.get("read"),
+                read_now=read_key,
+            )
+            return None
+        log.info(
+            "full_read_resumed",
+            connector=self.name,
+            stream=stream,
+            listed=restored,
+            resume=at.to_json(),
+        )
+        return at
+
+    def _restart(self, stream: str, key: str) -> None:
+        """The connector reads scope `key` again from its start (`ScopeStart.restarted`): the
+        keys listed before, in this run or restored from earlier ones, no longer count."""
+        with self._tx() as session:
+            forget_scope(session, key)
+            if key == stream and not self.dry_run:
+                self._forget_resume(session, stream)
+        log.warning(
+            "full_read_restarted",
+            connector=self.name,
+            stream=stream,
+            scope=key,
+            reason="the connector could not continue it and reads it from the start",
+        )
+
+    def _forget_seen(self, key: str) -> None:
+        """Scope `key` opens: what `scope_seen` holds for it is an earlier opening's."""
+        with self._tx() as session:
+            forget_scope(session, key)
+
+    def _clear_seen(self) -> None:
+        """Empty `scope_seen` on the run's connection (at its start and end: it is pooled)."""
+        assert self.conn is not None
+        with self.conn.begin(), Session(bind=self.conn) as session:
+            forget_all_scopes(session)
+
     def _keep_resume(
         self,
         session: Session,
@@ -797,13 +896,19 @@ class _Run:
         resume_at: Cursor,
         outcome: StreamResult,
         fingerprint: str | None,
+        read_key: str,
     ) -> None:
-        """A full read of `stream` stops before its ScopeEnd: keep the keys it listed and
-        where it continues, in the transaction of its last batch."""
+        """A full read of `stream` stops before its ScopeEnd: keep the keys it listed, where
+        it continues and what read it is, in the transaction of its last batch."""
         if self.dry_run:
             return
         listed = save_listed(session, self.name, stream, stream)
-        resume = {"scope": stream, "token": resume_at.to_json(), "listed": listed}
+        resume = {
+            "scope": stream,
+            "token": resume_at.to_json(),
+            "listed": listed,
+            "read": read_key,
+        }
         self._store_state(session, stream, outcome.run_id, fingerprint, resume=resume)
         outcome.resume_kept = True
         log.info("full_read_kept", connector=self.name, stream=stream, listed=listed, resume=resume)

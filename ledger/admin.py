@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import Table, func, literal, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -234,12 +234,14 @@ def project_merge(
     return moved
 
 
-#: Columns that hold a connector name, by table.
-_SOURCE_COLUMNS = {
-    "sync_run": "connector",
-    "sync_state": "connector",
-    "sync_lock": "connector",
-}
+def _source_column(table: Table) -> str | None:
+    """The column of `table` that holds a connector name: `connector` (the runner's tables:
+    sync_run, sync_state, sync_lock, scope_listed), else `source` (the ledger's), else None.
+    Found from the columns, so a new table that names its connector is renamed too."""
+    for name in ("connector", "source"):
+        if name in table.c:
+            return name
+    return None
 
 
 def connectors_rename(session: Session, old: str, new: str) -> dict[str, int]:
@@ -248,15 +250,16 @@ def connectors_rename(session: Session, old: str, new: str) -> dict[str, int]:
     if old == new:
         raise AdminError("old and new names are the same")
     touched: dict[str, int] = {}
-    tables = [
-        t for t in Base.metadata.sorted_tables if _SOURCE_COLUMNS.get(t.name, "source") in t.c
+    columns = [
+        table.c[name]
+        for table in Base.metadata.sorted_tables
+        if (name := _source_column(table)) is not None
     ]
-    for table in tables:
-        col = table.c[_SOURCE_COLUMNS.get(table.name, "source")]
-        if session.scalar(select(func.count()).select_from(table).where(col == new)):
-            raise AdminError(f"connector name {new!r} already has data in {table.name}")
-    for table in tables:
-        col = table.c[_SOURCE_COLUMNS.get(table.name, "source")]
+    for col in columns:
+        if session.scalar(select(func.count()).select_from(col.table).where(col == new)):
+            raise AdminError(f"connector name {new!r} already has data in {col.table.name}")
+    for col in columns:
+        table = col.table
         res = cast(
             CursorResult[Any],
             session.execute(update(table).where(col == old).values({col.name: new})),

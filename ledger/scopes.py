@@ -2,7 +2,9 @@
 
 Between ScopeStart and ScopeEnd a source lists *every* key of the scope; the runner records
 the keys it saw in the TEMP table `scope_seen(scope_key, external_id)` on the run's
-connection. What the scope holds in the ledger but was not seen is gone at the source.
+connection (emptied for a scope when it opens, and wholly at the start and end of a run: the
+connection goes back to the pool). What the scope holds in the ledger but was not seen is
+gone at the source.
 Scope keys: the stream name (the whole stream), `project:<source project key>`,
 `period:<YYYY-PP>`, or `dates:<YYYY-MM-DD>..<YYYY-MM-DD>` (posted_on, inclusive).
 
@@ -113,9 +115,17 @@ def reverse_unseen(
 
 
 def forget_scope(session: Session, scope_key: str) -> None:
-    """Empty the keys recorded for a scope (after its ScopeEnd)."""
+    """Empty the keys recorded for a scope (when it opens, and after its ScopeEnd)."""
     staging.ensure(session, staging.scope_seen)
     session.execute(staging.scope_seen.delete().where(staging.scope_seen.c.scope_key == scope_key))
+
+
+def forget_all_scopes(session: Session) -> None:
+    """Empty `scope_seen`. It lives on a connection, and a pooled connection outlives a run:
+    a run that stopped inside a scope leaves that scope's keys there for whoever gets the
+    connection next, where they would count as listed."""
+    staging.ensure(session, staging.scope_seen)
+    session.execute(staging.scope_seen.delete())
 
 
 def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> None:
@@ -149,15 +159,19 @@ def save_listed(session: Session, source: str, stream: str, scope_key: str) -> i
 
 
 def restore_listed(session: Session, source: str, stream: str, scope_key: str) -> int:
-    """Load the keys a resumed scope listed in earlier runs into `scope_seen`. Returns how
-    many."""
-    staging.ensure(session, staging.scope_seen)
+    """Make the keys a resumed scope listed in earlier runs the scope's keys in `scope_seen`
+    (what it held for the scope before is dropped). Returns how many."""
+    forget_scope(session, scope_key)
     seen = staging.scope_seen
     keys = select(_listed.c.scope_key, _listed.c.external_id).where(
         _listed_of(source, stream, scope_key)
     )
-    result = session.execute(insert(seen).from_select(["scope_key", "external_id"], keys))
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    session.execute(insert(seen).from_select(["scope_key", "external_id"], keys))
+    # Counted, not the INSERT's rowcount: psycopg reports -1 for an INSERT ... SELECT here.
+    return int(
+        session.scalar(select(func.count()).select_from(seen).where(seen.c.scope_key == scope_key))
+        or 0
+    )
 
 
 def drop_listed(session: Session, source: str, stream: str, scope_key: str) -> None:

@@ -22,6 +22,7 @@ from connectors.base import (
     ReadRequest,
     SourceTotal,
     StreamSpec,
+    fingerprint,
 )
 from connectors.errors import ConnectorConfigError
 from connectors.salesforce.client import SalesforceClient, http_session
@@ -110,6 +111,14 @@ class SalesforceConnector(Connector):
     def stream_fingerprint(self, stream: str) -> str | None:
         """The object a stream reads: changing it (timecard splits to headers) retires it."""
         return self._reader(stream).sobject if stream in self.streams else None
+
+    def read_fingerprint(self, stream: str) -> str | None:
+        """What decides the rows a read of the stream lists and the records they make: its
+        object, fields, conditions and the org settings its rows are read with (not the
+        login or transport: changing `api_headroom` does not start a cut-off read over)."""
+        if stream not in self.streams:
+            return None
+        return fingerprint(self._reader(stream).definition())
 
     def control_totals(self, stream: str) -> list[SourceTotal] | None:
         """Per project and currency of the rows that count: count, amount and hours (where

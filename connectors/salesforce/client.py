@@ -18,10 +18,16 @@ Errors (the one translation table, `translate`):
     SalesforceExpiredSession (401)          -> log in again once, else ConnectorConfigError
     SalesforceRefusedRequest (403)          -> REQUEST_LIMIT_EXCEEDED: ConnectorTransientError,
                                                else ConnectorConfigError (permissions)
-    SalesforceMalformedRequest (400)        -> INVALID_QUERY_LOCATOR: ConnectorTransientError;
-                                               INVALID_FIELD / INVALID_TYPE / MALFORMED_QUERY
-                                               and others: StreamConfigError (the query's
-                                               stream: its mapping or the field access)
+    SalesforceMalformedRequest (400)        -> by its errorCode:
+        INVALID_QUERY_LOCATOR                  ConnectorTransientError (the cursor expired)
+        QUERY_TIMEOUT, REQUEST_RUNNING_TOO_LONG
+                                               ConnectorTransientError, retry_at in 10 minutes
+                                               (the org stopped a long query: a full read
+                                               keeps its position and goes on next run)
+        INVALID_FIELD, INVALID_TYPE, MALFORMED_QUERY, INVALID_QUERY_FILTER_OPERATOR,
+        INVALID_FIELD_FOR_INSERT_UPDATE        StreamConfigError (the query's stream: its
+                                               object, fields, where or the field access)
+        any other                              SourceError
     SalesforceResourceNotFound (404), 300   -> SourceError (describe: None, no such object)
     SalesforceGeneralError >= 500           -> ConnectorTransientError (after the retries)
     other SalesforceError                   -> SourceError
@@ -72,6 +78,22 @@ T = TypeVar("T")
 
 #: How long to wait after the daily allowance ran low (it is a rolling 24 hours).
 ALLOWANCE_RETRY = timedelta(hours=1)
+#: How long to wait after the org stopped a query that ran too long (a busy org, a large scan).
+BUSY_RETRY = timedelta(minutes=10)
+
+#: 400 errorCodes that name what one stream's query asks for: its object, a field, the
+#: `where`. That stream stops (StreamConfigError); the others go on.
+STREAM_CONFIG_CODES = frozenset(
+    {
+        "INVALID_FIELD",
+        "INVALID_TYPE",
+        "MALFORMED_QUERY",
+        "INVALID_QUERY_FILTER_OPERATOR",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+    }
+)
+#: 400 errorCodes of a query the org stopped for its running time: try again later.
+BUSY_CODES = frozenset({"QUERY_TIMEOUT", "REQUEST_RUNNING_TOO_LONG"})
 
 
 class HttpSession(requests.Session):
@@ -157,11 +179,18 @@ def translate(exc: Exception, what: str) -> ConnectorError:
         code = _error_code(exc)
         if code == "INVALID_QUERY_LOCATOR":
             return ConnectorTransientError(f"{what}: the query cursor expired ({code})")
-        # A 400 names what one query asked for: its stream's object, fields or condition.
-        return StreamConfigError(
-            f"{what}: {_error_message(exc)} (check the stream's object and field mapping and "
-            "the permission set's field access)"
-        )
+        if code in BUSY_CODES:
+            return ConnectorTransientError(
+                f"{what}: Salesforce stopped a query that ran too long ({_error_message(exc)})",
+                retry_at=datetime.now(UTC) + BUSY_RETRY,
+            )
+        if code in STREAM_CONFIG_CODES:
+            # It names what one query asked for: its stream's object, fields or condition.
+            return StreamConfigError(
+                f"{what}: {_error_message(exc)} (check the stream's object and field mapping "
+                "and the permission set's field access)"
+            )
+        return SourceError(f"{what}: Salesforce answered 400: {_error_message(exc)}")
     if isinstance(exc, SalesforceGeneralError) and exc.status >= 500:
         return ConnectorTransientError(f"{what}: Salesforce answered {exc.status}")
     if isinstance(exc, SalesforceError):

@@ -9,7 +9,8 @@
   ScopeEnd(stream), so the runner reverses actual lines the source no longer lists. Its pages
   carry a `resume` position (the last row's SystemModstamp and Id, and the read's start): a
   read cut off half-way is continued by the next run after that row (`request.resume`), and
-  its ScopeEnd still carries the start of the first part as the checkpoint. Above
+  its ScopeEnd still carries the start of the first part as the checkpoint. A position it
+  cannot read starts the read over, its ScopeStart marked `restarted`. Above
   `bulk_threshold` rows it runs as a Bulk API 2.0 queryAll, with a checkpoint on its last page
   only and no resume (Bulk pages carry no order guarantee we rely on).
 - **Scope** (`--project` / `--period`): that scope in full between ScopeStart(key) and
@@ -118,6 +119,23 @@ class StreamReader:
             calendar=self.context.calendar,
         )
 
+    def definition(self) -> dict[str, Any]:
+        """What decides which rows a read lists and what records they make, as configured
+        (before the org's describe): the object, each role's field, the conditions and the
+        org settings rows are read with. `SalesforceConnector.read_fingerprint` digests it."""
+        s = self.settings
+        return {
+            "object": self.sobject,
+            "fields": self.roles,
+            "where": [self.stream.base_where, self.user_where],
+            "multi_currency": s.multi_currency,
+            "currency": s.currency,
+            "corporate_currency": s.corporate_currency,
+            "rate_types": [s.dated_rate_type, s.static_rate_type],
+            "budget_statuses": s.budget_statuses,
+            "rates_from": s.rates_from.isoformat(),
+        }
+
     # --- queries -------------------------------------------------------------------------
 
     def fields(self) -> list[str]:
@@ -219,7 +237,8 @@ class StreamReader:
         key = self.stream.name
         position = self._resumed(resume)
         started = position.started if position is not None else self.client.server_now()
-        yield Page(scope=ScopeStart(key))
+        # Asked to continue but cannot: the read starts over, and says so.
+        yield Page(scope=ScopeStart(key, restarted=resume is not None and position is None))
         conditions = self.conditions()
         if position is not None:
             conditions = self.conditions(soql.after_row(position.stamp, position.row_id))

@@ -68,8 +68,9 @@ class SyncRunStream(Base):
 class SyncState(Base):
     """The committed checkpoint of one connector stream (a `Cursor` as JSON), when the stream
     last read to its end (`finished_at`: the runner reads the streams furthest behind first),
-    and where an unfinished full read of the stream continues (`resume`: its scope and the
-    connector's `Page.resume`, with the keys listed so far in `scope_listed`)."""
+    and where an unfinished full read of the stream continues (`resume`: its scope, the
+    connector's `Page.resume` as `token`, `listed`: how many keys it kept in `scope_listed`,
+    and `read`: a digest of what read it is; the runner continues it only when both match)."""
 
     __tablename__ = "sync_state"
     __table_args__ = (PrimaryKeyConstraint("connector", "stream"),)

@@ -45,9 +45,14 @@ class ScriptedConnector(Connector):
         }
         self.requests: list[tuple[str, ReadRequest]] = []
         self.fingerprints: dict[str, str] = {}
+        #: What a stream's full read lists by (its query, as configured): see read_fingerprint.
+        self.reads: dict[str, str] = {}
 
     def stream_fingerprint(self, stream: str) -> str | None:
         return self.fingerprints.get(stream)
+
+    def read_fingerprint(self, stream: str) -> str | None:
+        return self.reads.get(stream) or super().read_fingerprint(stream)
 
     def check(self) -> None:
         return None

@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from connectors.base import Cursor, Page, ReadRequest, ScopeEnd, ScopeStart, StreamSpec
+from connectors.base import (
+    Cursor,
+    Page,
+    ReadRequest,
+    ScopeEnd,
+    ScopeStart,
+    StreamSpec,
+    fingerprint,
+)
 from connectors.errors import ConnectorConfigError, ConnectorTransientError, StreamConfigError
 from jobs.cli.sync import EXIT_CODES
 from jobs.sync import run_sync
@@ -189,6 +197,11 @@ class FullRead:
         yield Page(scope=ScopeEnd("actuals"))
 
 
+def read_key(conn: ScriptedConnector, stream: str) -> str:
+    """What the runner keeps with a cut-off read of `stream` to know it is the same read."""
+    return fingerprint([conn.stream_fingerprint(stream), conn.read_fingerprint(stream)])
+
+
 def live_keys(engine: Engine) -> list[str]:
     with Session(engine) as s:
         keys = s.scalars(
@@ -226,6 +239,7 @@ def test_a_cut_off_full_read_resumes_and_reverses_only_what_no_part_listed(
             "scope": "actuals",
             "token": {"kind": "token", "value": "4"},
             "listed": 4,
+            "read": read_key(connector(streams), "actuals"),
         }
         kept = s.scalars(select(ScopeListed.external_id).order_by(ScopeListed.external_id))
         assert list(kept) == ["k1", "k2", "k3", "k5"]

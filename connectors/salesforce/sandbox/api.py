@@ -41,6 +41,12 @@ _FAILURES = {
     504: ("SERVER_UNAVAILABLE", "Gateway timeout"),
 }
 
+#: The org's own message for an error code a test injects (`fail_next(error_code=...)`).
+_MESSAGES = {
+    "QUERY_TIMEOUT": "Your query request was running for too long.",
+    "REQUEST_RUNNING_TOO_LONG": "Your request was running for too long, and has been stopped.",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class LoggedRequest:
@@ -103,6 +109,7 @@ class SandboxApi:
     ) -> None:
         """The next `calls` authenticated REST calls answer `status` with a JSON error list."""
         code, message = _FAILURES.get(status, ("UNKNOWN_EXCEPTION", f"HTTP {status}"))
+        message = _MESSAGES.get(error_code or "", message)
         with self._lock:
             self._failures += [(status, error_code or code, message)] * calls
 
