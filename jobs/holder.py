@@ -138,8 +138,12 @@ class LockSession:
         return cls(conn)
 
     def close(self) -> None:
-        """Free the lock (close the connection); a connection already broken is no error."""
+        """Free the lock, then close the connection; a connection already broken is no error.
+        The unlock is explicit because the server ends a closed session's backend a moment
+        after the client hangs up: until then the lock would still show in `pg_locks`."""
         with suppress(Exception):  # a broken connection has lost the lock already
+            self._conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        with suppress(Exception):
             self._conn.close()
 
 
