@@ -56,6 +56,8 @@ class RateBook:
     ):
         self.settings = settings
         self.base = settings.base_currency
+        #: Answers by (currency, day): a batch asks once per line, for few distinct pairs.
+        self._hits: dict[tuple[str, date], RateHit | None] = {}
         self._series: dict[tuple[str, str, str], tuple[list[date], list[Decimal]]] = {}
         grouped: dict[tuple[str, str, str], list[tuple[date, Decimal]]] = defaultdict(list)
         for source, from_ccy, to_ccy, valid_from, rate in rows:
@@ -116,6 +118,14 @@ class RateBook:
     def lookup(self, currency: str, day: date) -> RateHit | None:
         """The rate for `currency` -> base on `day`, or None (a missing rate is never 1, and a
         rate 8 places cannot hold is missing, never 0)."""
+        key = (currency, day)
+        if key in self._hits:
+            return self._hits[key]
+        hit = self._find(currency, day)
+        self._hits[key] = hit
+        return hit
+
+    def _find(self, currency: str, day: date) -> RateHit | None:
         if currency == self.base:
             return RateHit(ONE, None, "identity", False)
         for source in self.settings.rate_sources:
