@@ -5,7 +5,6 @@ versions with exactly the budgets that still count, whatever their SystemModstam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,28 +14,12 @@ from sqlalchemy import Engine, func, select
 
 from connectors.base import ConnectorContext, ReadRequest
 from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import SandboxServer
 from jobs.app import App
 from jobs.sync import run_sync
 from ledger.models import BudgetEntry, BudgetLine, BudgetVersion, Project
 from ledger.records import BudgetRecord
-from tests.connectors.salesforce.psa_org import PsaOrg, build_org, sandbox_app
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def psa() -> PsaOrg:
-    return build_org()
-
-
-@pytest.fixture
-def server(psa: PsaOrg, tls: TlsFiles) -> Iterator[SandboxServer]:
-    with SandboxServer(psa.org, tls=tls, page_size=5) as running:
-        yield running
+from tests.connectors.salesforce.psa_org import PsaOrg, sandbox_app
 
 
 def versions(app: App, code: str) -> dict[str, tuple[Decimal, Decimal, int]]:

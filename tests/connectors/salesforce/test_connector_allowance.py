@@ -4,7 +4,6 @@ so the actuals load too, and a stop before any row is partial (exit 3)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import SandboxServer
 from jobs.run_records import StreamResult
 from jobs.sync import run_sync
 from ledger.models import (
@@ -26,23 +25,12 @@ from ledger.models import (
 from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
 def psa() -> PsaOrg:
     org = build_org()
     for i in range(10):
         org.add_timecard("P3", "1.0", f"{10 + i}.00")
     return org  # 18 timecard splits
-
-
-@pytest.fixture
-def server(psa: PsaOrg, tls: TlsFiles) -> Iterator[SandboxServer]:
-    with SandboxServer(psa.org, tls=tls, page_size=5) as running:
-        yield running
 
 
 def spend_after_first_batch(server: SandboxServer, stream: str) -> object:

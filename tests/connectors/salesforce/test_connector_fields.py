@@ -4,7 +4,6 @@ is dropped with one warning, an optional role can be unset, a required one canno
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,26 +14,10 @@ from sqlalchemy import Engine, func, select
 from connectors.base import ConnectorContext
 from connectors.errors import ConnectorConfigError
 from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import SandboxServer
 from jobs.sync import run_sync
 from ledger.models import ActualLine, Project, SyncRunStream
-from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def psa() -> PsaOrg:
-    return build_org()
-
-
-@pytest.fixture
-def server(psa: PsaOrg, tls: TlsFiles) -> Iterator[SandboxServer]:
-    with SandboxServer(psa.org, tls=tls, page_size=5) as running:
-        yield running
+from tests.connectors.salesforce.psa_org import PsaOrg, ledger_totals, sandbox_app
 
 
 def queries(server: SandboxServer, sobject: str) -> list[str]:

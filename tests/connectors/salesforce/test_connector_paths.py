@@ -27,22 +27,12 @@ from connectors.salesforce.sandbox import (
 )
 from jobs.sync import run_sync
 from ledger.models import ActualLine
-from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
+from tests.connectors.salesforce.psa_org import PsaOrg, ledger_totals, sandbox_app
 
 
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def psa() -> PsaOrg:
-    return build_org()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ without the first part's keys. What a read depends on is `read_fingerprint`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,12 @@ from sqlalchemy import Engine, func, select, update
 
 from connectors.base import ConnectorContext
 from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import SandboxServer
 from jobs.app import App
 from jobs.run_records import StreamResult, SyncResult
 from jobs.sync import run_sync
 from ledger.models import ActualLine, ScopeListed, SyncRunStream, SyncState
 from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -35,12 +29,6 @@ def psa() -> PsaOrg:
     for i in range(10):
         org.add_timecard("P3", "1.0", f"{10 + i}.00")
     return org  # 18 timecard splits: 0, 3 and 6 in EUR, the others in USD
-
-
-@pytest.fixture
-def server(psa: PsaOrg, tls: TlsFiles) -> Iterator[SandboxServer]:
-    with SandboxServer(psa.org, tls=tls, page_size=5) as running:
-        yield running
 
 
 def app_of(engine: Engine, tmp_path: Path, server: SandboxServer, **settings: Any) -> App:

@@ -4,7 +4,7 @@ ledger's totals per project and currency against what the fake org serves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +13,7 @@ import pytest
 import structlog
 from sqlalchemy import Engine, func, select, text
 
-from connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import SandboxServer
 from jobs.run_records import StreamResult
 from jobs.sync import run_sync
 from jobs.verify import verify
@@ -27,7 +27,7 @@ from ledger.models import (
     Quarantine,
     RevenueForecast,
 )
-from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
+from tests.connectors.salesforce.psa_org import PsaOrg, ledger_totals, sandbox_app
 
 LINES = ("timecards", "expenses")
 
@@ -44,22 +44,6 @@ def die_in(stream: str) -> Callable[[StreamResult], None]:
             raise Killed
 
     return die
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def psa() -> PsaOrg:
-    return build_org()
-
-
-@pytest.fixture
-def server(psa: PsaOrg, tls: TlsFiles) -> Iterator[SandboxServer]:
-    with SandboxServer(psa.org, tls=tls, page_size=5) as running:
-        yield running
 
 
 def test_first_load_matches_the_org_per_project_and_currency(

@@ -14,15 +14,10 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles
 from tests.connectors.salesforce.sandbox_support import login, small_org
 
 PROJECTS = "SELECT Name, IsDeleted FROM pse__Proj__c ORDER BY Name"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

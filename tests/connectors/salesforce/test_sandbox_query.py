@@ -14,15 +14,10 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
-from connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles
 from tests.connectors.salesforce.sandbox_support import demo_org, http, login
 
 SPLITS = "SELECT Id, SystemModstamp, pse__Total_Cost__c FROM pse__Timecard__c"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ measure; agreement exits 0 with a line that says so."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner, Result
 
-from connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
+from connectors.salesforce.sandbox import SandboxServer
 from jobs.app import App
 from ledger.models import ControlTotal
-from tests.connectors.salesforce.psa_org import PsaOrg, build_org, sandbox_app
+from tests.connectors.salesforce.psa_org import PsaOrg, sandbox_app
 
 CLEAN = [
     "budgets: 3 groups checked (count, budget), no drift",
@@ -24,22 +23,6 @@ CLEAN = [
     "expenses: 2 groups checked (count, amount), no drift",
     "crm: 3 streams checked, 8 groups, no drift in counts, amounts, budgets or hours",
 ]
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return load_or_create(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def psa() -> PsaOrg:
-    return build_org()
-
-
-@pytest.fixture
-def server(psa: PsaOrg, tls: TlsFiles) -> Iterator[SandboxServer]:
-    with SandboxServer(psa.org, tls=tls, page_size=5) as running:
-        yield running
 
 
 @pytest.fixture
