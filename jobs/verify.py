@@ -6,9 +6,10 @@ The source is asked first (outside any ledger transaction: it may take a while),
 ledger is read and the figures stored in one transaction with one `checked_at`. A sync running
 at the same time can show as drift; run verify again after it.
 
-A stream whose own settings the source refuses (StreamConfigError: a field or object the org
-lacks) is not checked, with the error and the fix, and the other streams are: verify checks
-what it can. Any other connector error (login, allowance, the source down) stops it.
+A stream the source cannot total (its settings refused: StreamConfigError, a field or object
+the org lacks; its query failed: SourceError; or timed out or was limited:
+ConnectorTransientError) is not checked, with the error, and the other streams are: verify
+checks what it can. A connector-wide error (login, TLS, bad settings) stops it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from datetime import UTC, datetime
 import structlog
 
 from connectors.base import Connector, SourceTotal
-from connectors.errors import ConnectorConfigError, StreamConfigError
+from connectors.errors import (
+    ConnectorConfigError,
+    ConnectorTransientError,
+    SourceError,
+    StreamConfigError,
+)
 from jobs.app import App
 from ledger.control_totals import (
     Drift,
@@ -38,7 +44,7 @@ log = structlog.get_logger(__name__)
 @dataclass
 class StreamCheck:
     """One stream's check: its groups, or why it was not checked (`skipped`: it has no
-    source totals; `error`: the source refused the stream's settings)."""
+    source totals; `error`: the source could not total it)."""
 
     stream: str
     drifts: list[Drift] = field(default_factory=list)
@@ -76,7 +82,7 @@ class VerifyResult:
 
     @property
     def failed(self) -> list[StreamCheck]:
-        """The streams that could not be checked because of their settings."""
+        """The streams the source could not total."""
         return [s for s in self.streams if s.error]
 
 
@@ -85,8 +91,9 @@ def verify(
 ) -> VerifyResult:
     """Check connector `name`'s streams (all that can aggregate at the source, or `streams`).
     Raises ConnectorConfigError for an unknown connector or stream, and the connector's errors
-    when the source cannot be read; a stream the source refuses (StreamConfigError) is reported
-    in its StreamCheck and the others are checked."""
+    when the source cannot be read at all; a stream the source cannot total (StreamConfigError,
+    SourceError, ConnectorTransientError) is reported in its StreamCheck and the others are
+    checked."""
     conn = connector or app.connector(name)
     try:
         wanted = streams or list(conn.streams)
@@ -101,7 +108,7 @@ def verify(
         for s in wanted:
             try:
                 source_side[s] = conn.control_totals(s)
-            except StreamConfigError as exc:
+            except (StreamConfigError, SourceError, ConnectorTransientError) as exc:
                 refused[s] = str(exc)
                 log.warning("verify_stream_refused", connector=name, stream=s, error=str(exc))
         budgets = {s for s in wanted if conn.streams[s].deletes == "budget"}

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorContext, ReadRequest
+from connectors.errors import ConnectorTransientError, SourceError
 from connectors.sample import SampleConnector, SampleSettings
 from ledger.models import ControlTotal
 from ledger.records import ActualRecord
@@ -111,3 +113,38 @@ def test_verify_of_the_sample_names_the_drift_of_a_later_round(ledger: Ledger) -
         f"{drifted} groups: amount, hours",
         f"demo: 1 stream checked, {len(after)} groups, drift in {drifted} groups: amount, hours",
     ]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        SourceError("QUERY_TOO_COMPLICATED: the aggregate query is too complex"),
+        ConnectorTransientError("QUERY_TIMEOUT: your query took too long"),
+    ],
+    ids=["source_error", "transient"],
+)
+def test_a_stream_the_source_cannot_total_is_named_and_the_others_are_checked(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """The source fails the budgets' totals query: verify names that stream with the error,
+    checks and stores the actuals, and exits 1."""
+    ok(ledger.run("sync", "demo"))
+    own = SampleConnector.control_totals
+
+    def failing(self: SampleConnector, stream: str) -> Any:
+        if stream == "budgets":
+            raise error
+        return own(self, stream)
+
+    monkeypatch.setattr(SampleConnector, "control_totals", failing)
+    result = ledger.run("verify", "demo")
+    assert result.exit_code == 1, result.output
+    groups = len(extracted())
+    assert result.output.splitlines()[-4:] == [
+        f"budgets: not checked: {error}",
+        f"actuals: {groups} groups checked (count, amount, hours), no drift",
+        f"demo: 1 stream checked, {groups} groups, no drift in counts, amounts or hours",
+        "demo: 1 stream not checked: budgets",
+    ]
+    assert stored(ledger, "budgets") == {}
+    assert stored(ledger, "actuals") != {}
