@@ -106,6 +106,29 @@ def test_source_rates_the_ledger_cannot_hold_wait_in_quarantine(session: Session
     assert (g1.rate, g1.base_amount) == (None, None)
 
 
+def test_a_rate_too_small_for_the_decimal_context_is_held_never_stored_as_0(
+    session: Session,
+) -> None:
+    """1e-999999999 underflowed the comparison (0.1% of it is 0 in the default context) and was
+    stored as 0: it waits in quarantine like 1e-20, and the GBP line waits unconverted."""
+    add_project(session, "P1")
+    load(session, [actual("g1", "769.00", currency="GBP", posted_on=date(2025, 3, 3))], at=T0)
+    result = load(session, [rate("GBP", "1e-999999999")], source="manual", stream="fx", at=T0)
+    held = [(q.external_id, q.reason, q.detail) for q in session.scalars(select(Quarantine))]
+    assert held == [
+        (
+            "corporate/GBP/USD/2025-01-01",
+            "rate_out_of_precision",
+            "rate 1E-999999999 cannot be held at 8 decimal places: it would be stored as "
+            "0.00000000, more than 0.1% away",
+        )
+    ]
+    assert (result.stats.read, result.stats.quarantined, result.fx) == (1, 1, {})
+    assert session.scalar(select(func.count()).select_from(FxRate)) == 0
+    g1 = line(session, "g1")
+    assert (g1.rate, g1.base_amount) == (None, None)
+
+
 def test_a_derived_rate_8_places_cannot_hold_leaves_the_line_waiting(
     session: Session, engine: Engine
 ) -> None:
@@ -159,6 +182,8 @@ def test_a_pivot_that_holds_the_rate_is_used_when_the_inverse_cannot(session: Se
     [
         ("GBP,USD,2025-10-01,1e-20,", "rate '1e-20' cannot be held at 8 decimal places: it would "
          "be stored as 0.00000000, more than 0.1% away"),
+        ("GBP,USD,2025-10-01,1e-999999999,", "rate '1e-999999999' cannot be held at 8 decimal "
+         "places: it would be stored as 0.00000000, more than 0.1% away"),
         ("GBP,USD,2025-10-01,0.0000000123,", "rate '0.0000000123' cannot be held at 8 decimal "
          "places: it would be stored as 0.00000001, more than 0.1% away"),
         ("GBP,USD,2025-10-01,1e12,", "rate '1e12' is too large: rates must be below "
@@ -174,7 +199,7 @@ def test_a_pivot_that_holds_the_rate_is_used_when_the_inverse_cannot(session: Se
         ("EUR,USD,2025-10-01,1.2,", "the corporate rate EUR/USD from 2025-10-01 is also on "
          "line 2"),
     ],
-    ids=["1e-20", "1.23e-8", "1e12", "10^10", "NaN", "0", "year-1", "year-9999", "rate-type", "twice"],
+    ids=["1e-20", "1e-999999999", "1.23e-8", "1e12", "10^10", "NaN", "0", "year-1", "year-9999", "rate-type", "twice"],
 )  # fmt: skip
 def test_a_rate_file_with_a_bad_row_is_refused_naming_it(
     session: Session, tmp_path: Path, row: str, problem: str
