@@ -129,6 +129,28 @@ def test_a_rate_too_small_for_the_decimal_context_is_held_never_stored_as_0(
     assert (g1.rate, g1.base_amount) == (None, None)
 
 
+def test_a_good_version_of_a_held_rate_resolves_its_quarantine_entry(session: Session) -> None:
+    """GBP/USD 1e-20 waits in quarantine; the same key with 1.25 loads, resolves the entry
+    (rule 5) and converts the waiting line. An entry for another key stays open."""
+    add_project(session, "P1")
+    load(session, [actual("g1", "769.00", currency="GBP", posted_on=date(2025, 3, 3))], at=T0)
+    load(session, [rate("GBP", "1e-20"), rate("JPY", "1e-20")], source="manual", stream="fx",
+         at=T0)  # fmt: skip
+    later = T0 + timedelta(hours=1)
+    result = load(session, [rate("GBP", "1.25")], source="manual", stream="fx", at=later)
+    entries = session.execute(
+        select(Quarantine.external_id, Quarantine.status, Quarantine.resolution,
+               Quarantine.resolved_at).order_by(Quarantine.external_id)
+    ).all()  # fmt: skip
+    assert [tuple(e) for e in entries] == [
+        ("corporate/GBP/USD/2025-01-01", "resolved", "loaded", later),
+        ("corporate/JPY/USD/2025-01-01", "open", None, None),
+    ]
+    assert result.fx == {"fx_convert": 1, "fx_restate": 0, "rate_outdated": 0}
+    g1 = line(session, "g1")
+    assert (g1.rate, g1.base_amount) == (Decimal("1.25000000"), Decimal("961.2500"))
+
+
 def test_a_derived_rate_8_places_cannot_hold_leaves_the_line_waiting(
     session: Session, engine: Engine
 ) -> None:
