@@ -15,9 +15,24 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from ledger.fx_import import FxFileError, import_fx_csv
-from ledger.models import ActualLine, FxRate, FxRateDaily, LedgerEntry, Quarantine
+from ledger.models import (
+    ActualLine,
+    ActualPeriodTotal,
+    FxRate,
+    FxRateDaily,
+    LedgerEntry,
+    Quarantine,
+)
 from ledger.records import FxRateRecord
-from tests.builders import T0, actual, add_project, line, load, settings
+from tests.builders import (
+    T0,
+    actual,
+    add_project,
+    assert_entries_match_lines,
+    line,
+    load,
+    settings,
+)
 from tests.ledger.conftest import refusing_rates_from
 
 HEADER = "from_ccy,to_ccy,valid_from,rate,rate_type\n"
@@ -149,6 +164,65 @@ def test_a_good_version_of_a_held_rate_resolves_its_quarantine_entry(session: Se
     assert result.fx == {"fx_convert": 1, "fx_restate": 0, "rate_outdated": 0}
     g1 = line(session, "g1")
     assert (g1.rate, g1.base_amount) == (Decimal("1.25000000"), Decimal("961.2500"))
+
+
+def test_a_new_rate_8_places_cannot_hold_sends_open_lines_back_to_waiting(
+    session: Session,
+) -> None:
+    """USD->IRR 420,000 converts two IRR lines (inverse 0.00000238). USD->IRR 600,000 from
+    February cannot be held inverted (1/600,000 = 0.0000016667 -> 0.00000167, 0.2% off): the
+    open April line goes back to waiting (an fx_restate entry reversing its base, rate and base
+    NULL, counted unconverted), the closed March line keeps its rate, flagged rate_outdated.
+    Before, both kept the superseded rate (a base 43% too high), unflagged."""
+    from ledger.periods import close_period
+
+    add_project(session, "P1")
+    fx = {"source": "manual", "stream": "fx"}
+    load(session, [rate("USD", "420000", date(2025, 1, 1), "IRR")], at=T0, **fx)
+    load(
+        session,
+        [
+            actual("mar", "42000000.00", currency="IRR", posted_on=date(2025, 3, 3)),
+            actual("apr", "21000000.00", currency="IRR", posted_on=date(2025, 4, 3)),
+        ],
+        at=T0,
+    )
+    close_period(session, "fiscal", "2025-03", T0)
+    session.commit()
+    later = T0 + timedelta(days=1)
+    result = load(session, [rate("USD", "600000", date(2025, 2, 1), "IRR")], at=later, **fx)
+    assert result.fx == {"fx_convert": 0, "fx_restate": 1, "rate_outdated": 1}
+    lines = {
+        key: (ln.rate, ln.rate_valid_from, ln.fx_source, ln.base_amount, ln.rate_outdated)
+        for key in ("mar", "apr")
+        for ln in [line(session, key)]
+    }
+    assert lines == {
+        "mar": (Decimal("0.00000238"), date(2025, 1, 1), "rate", Decimal("99.9600"), True),
+        "apr": (None, None, None, None, False),
+    }
+    entries = session.execute(
+        select(ActualLine.external_id, LedgerEntry.reason, LedgerEntry.amount_delta,
+               LedgerEntry.base_delta)
+        .join(ActualLine, ActualLine.id == LedgerEntry.line_id)
+        .order_by(ActualLine.external_id, LedgerEntry.id)
+    ).all()  # fmt: skip
+    assert [tuple(e) for e in entries] == [
+        ("apr", "insert", Decimal("21000000.0000"), Decimal("49.9800")),
+        ("apr", "fx_restate", Decimal("0.0000"), Decimal("-49.9800")),
+        ("mar", "insert", Decimal("42000000.0000"), Decimal("99.9600")),
+    ]
+    assert_entries_match_lines(session)
+    totals = session.execute(
+        select(ActualPeriodTotal.period, ActualPeriodTotal.base_amount, ActualPeriodTotal.lines,
+               ActualPeriodTotal.unconverted_lines).order_by(ActualPeriodTotal.period)
+    ).all()  # fmt: skip
+    assert [tuple(t) for t in totals] == [
+        ("2025-03", Decimal("99.9600"), 1, 0),
+        ("2025-04", Decimal("0.0000"), 1, 1),
+    ]
+    again = load(session, [rate("USD", "600000", date(2025, 2, 1), "IRR")], at=later, **fx)
+    assert again.fx == {}  # the same rate again: nothing changed, nothing written
 
 
 def test_a_derived_rate_8_places_cannot_hold_leaves_the_line_waiting(
