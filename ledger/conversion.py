@@ -2,7 +2,8 @@
 
 Waiting lines (no base amount yet) get one `fx_convert` entry; lines in open periods whose
 rate changed get one `fx_restate` entry (back to waiting, base NULL, when the rate now in force
-cannot be held); lines in closed periods keep their rate and are flagged `rate_outdated`. Lines whose source states the base amount are never touched.
+cannot be held); lines in closed periods keep their rate and are flagged `rate_outdated`.
+Lines whose source states the base amount are never touched.
 """
 
 from __future__ import annotations
