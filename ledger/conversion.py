@@ -1,8 +1,9 @@
 """Re-valuing existing lines: FX rates that arrive or change (rule 7) and `rates apply` (rule 9).
 
 Waiting lines (no base amount yet) get one `fx_convert` entry; lines in open periods whose
-rate changed get one `fx_restate` entry; lines in closed periods keep their rate and are
-flagged `rate_outdated`. Lines whose source states the base amount are never touched.
+rate changed get one `fx_restate` entry (back to waiting, base NULL, when the rate now in force
+cannot be held); lines in closed periods keep their rate and are flagged `rate_outdated`.
+Lines whose source states the base amount are never touched.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def reconvert(
     book = RateBook.load(ctx.session, settings, {line["currency"] for line in lines})
     for old in lines:
         hit = book.lookup(old["currency"], old["posted_on"])
-        if hit is None or (hit.rate == old["rate"] and hit.stale == old["stale_rate"]):
+        if hit is None:
+            _lost_rate(ctx, writer, old, counts)
+            continue
+        if hit.rate == old["rate"] and hit.stale == old["stale_rate"]:
             continue
         new = {c: old[c] for c in LINE_COLUMNS}
         if old["base_amount"] is not None and ctx.periods.is_closed(old["period"]):
@@ -83,6 +87,35 @@ def reconvert(
         counts[reason] += 1
         writer.add(LineChange(old["id"], old, new, reason))
     return counts
+
+
+def _lost_rate(
+    ctx: WriteContext, writer: LineWriter, old: dict[str, Any], counts: dict[str, int]
+) -> None:
+    """A converted line whose rate is gone: the rate now in force for it cannot be held (the
+    inverse of a new USD->IRR 600,000) or was removed. Rule 7: a missing rate is never the old
+    one. In an open period the line goes back to waiting (an `fx_restate` entry reversing its
+    base amount; rate and base NULL, counted unconverted); in a closed one it keeps its rate
+    and is flagged `rate_outdated`."""
+    if old["base_amount"] is None:
+        return  # waiting already
+    new = {c: old[c] for c in LINE_COLUMNS}
+    if ctx.periods.is_closed(old["period"]):
+        if old["rate_outdated"]:
+            return
+        new["rate_outdated"] = True
+        counts["rate_outdated"] += 1
+    else:
+        new.update(
+            rate=None,
+            rate_valid_from=None,
+            fx_source=None,
+            stale_rate=False,
+            rate_outdated=False,
+            base_amount=None,
+        )
+        counts["fx_restate"] += 1
+    writer.add(LineChange(old["id"], old, new, "fx_restate"))
 
 
 def reconvert_budget_lines(

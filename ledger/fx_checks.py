@@ -15,7 +15,7 @@ years from today: `fx_rate_daily` holds one row per day from the first rate on.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
 
 from ledger.currencies import is_currency
 from ledger.records import FxRateRecord
@@ -26,6 +26,8 @@ RATE_Q = Decimal("0.00000001")
 MAX_RATE = Decimal(10) ** 10
 #: The largest change storing a rate at 8 places may make, as a part of the rate (0.1 %).
 MAX_RATE_ROUNDING = Decimal("0.001")
+#: Where held_rate compares: enough digits and exponent range that nothing rounds or underflows.
+_EXACT = Context(prec=200, Emin=MIN_EMIN, Emax=MAX_EMAX)
 #: The earliest valid_from a rate may have.
 EARLIEST_RATE_DAY = date(1900, 1, 1)
 #: A rate may be valid from at most the end of the year this many years from today.
@@ -41,8 +43,13 @@ def held_rate(rate: Decimal) -> Decimal | None:
     if not rate.is_finite() or rate <= 0 or rate >= MAX_RATE:
         return None  # (checked before quantize: 1e30 has more digits than the context holds)
     stored = rate.quantize(RATE_Q, rounding=ROUND_HALF_UP)
-    if stored >= MAX_RATE or abs(stored - rate) > rate * MAX_RATE_ROUNDING:
-        return None
+    if stored == 0 or stored >= MAX_RATE:
+        return None  # 0 is never a rate (1e-999999999 quantizes to 0E-8)
+    # stored >= 1e-8, so rate >= 5e-9 here: the 0.1% bound is at least 5e-12, far inside the
+    # exponent range, and the exact difference needs at most 18 + the rate's own digits.
+    with localcontext(_EXACT):
+        if abs(stored - rate) > rate * MAX_RATE_ROUNDING:
+            return None
     return stored
 
 

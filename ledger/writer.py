@@ -248,7 +248,7 @@ def _apply(
         else:
             by_type.setdefault(type(item), []).append(item)
     deleted_type = _DELETION_TYPE[deletion_kind]
-    series, since = _apply_rates(ctx, by_type.pop(FxRateRecord, []), held, result.stats)
+    series, since = _apply_rates(ctx, stream, by_type.pop(FxRateRecord, []), held, result.stats)
     structure_changed = False
     needs_others = deleted_type is not ActualRecord or any(t is not ActualRecord for t in by_type)
     for record_type, apply in (_appliers() if needs_others else {}).items():
@@ -283,9 +283,14 @@ def _apply(
 
 
 def _apply_rates(
-    ctx: WriteContext, records: list[FxRateRecord], held: list[Held], stats: ApplyStats
+    ctx: WriteContext,
+    stream: str,
+    records: list[FxRateRecord],
+    held: list[Held],
+    stats: ApplyStats,
 ) -> tuple[set[tuple[str, str, str, str]], date | None]:
     good = []
+    loaded: dict[str, datetime | None] = {}
     today = ctx.recorded_at.date()
     for r in records:
         problem = rate_record_problem(r, today)  # a rate 8 places cannot hold, a day far out
@@ -301,9 +306,12 @@ def _apply_rates(
             )
         else:
             good.append((r.rate_type, r.from_ccy, r.to_ccy, r.valid_from, r.rate))
+            loaded[r.external_id] = r.source_modified_at
     stats.read += len(records)
     if not good:
         return set(), None
     series = upsert_rates(ctx.session, ctx.source, good, ctx.recorded_at)
+    # A rate key held before (1e-20) is resolved by a good version of it (rule 5).
+    quarantine.resolve(ctx.session, ctx.source, stream, loaded, "loaded", ctx.recorded_at)
     stats.written += len(series)
     return series, min(g[3] for g in good)

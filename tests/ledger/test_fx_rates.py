@@ -15,9 +15,24 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from ledger.fx_import import FxFileError, import_fx_csv
-from ledger.models import ActualLine, FxRate, FxRateDaily, LedgerEntry, Quarantine
+from ledger.models import (
+    ActualLine,
+    ActualPeriodTotal,
+    FxRate,
+    FxRateDaily,
+    LedgerEntry,
+    Quarantine,
+)
 from ledger.records import FxRateRecord
-from tests.builders import T0, actual, add_project, line, load, settings
+from tests.builders import (
+    T0,
+    actual,
+    add_project,
+    assert_entries_match_lines,
+    line,
+    load,
+    settings,
+)
 from tests.ledger.conftest import refusing_rates_from
 
 HEADER = "from_ccy,to_ccy,valid_from,rate,rate_type\n"
@@ -106,6 +121,110 @@ def test_source_rates_the_ledger_cannot_hold_wait_in_quarantine(session: Session
     assert (g1.rate, g1.base_amount) == (None, None)
 
 
+def test_a_rate_too_small_for_the_decimal_context_is_held_never_stored_as_0(
+    session: Session,
+) -> None:
+    """1e-999999999 underflowed the comparison (0.1% of it is 0 in the default context) and was
+    stored as 0: it waits in quarantine like 1e-20, and the GBP line waits unconverted."""
+    add_project(session, "P1")
+    load(session, [actual("g1", "769.00", currency="GBP", posted_on=date(2025, 3, 3))], at=T0)
+    result = load(session, [rate("GBP", "1e-999999999")], source="manual", stream="fx", at=T0)
+    held = [(q.external_id, q.reason, q.detail) for q in session.scalars(select(Quarantine))]
+    assert held == [
+        (
+            "corporate/GBP/USD/2025-01-01",
+            "rate_out_of_precision",
+            "rate 1E-999999999 cannot be held at 8 decimal places: it would be stored as "
+            "0.00000000, more than 0.1% away",
+        )
+    ]
+    assert (result.stats.read, result.stats.quarantined, result.fx) == (1, 1, {})
+    assert session.scalar(select(func.count()).select_from(FxRate)) == 0
+    g1 = line(session, "g1")
+    assert (g1.rate, g1.base_amount) == (None, None)
+
+
+def test_a_good_version_of_a_held_rate_resolves_its_quarantine_entry(session: Session) -> None:
+    """GBP/USD 1e-20 waits in quarantine; the same key with 1.25 loads, resolves the entry
+    (rule 5) and converts the waiting line. An entry for another key stays open."""
+    add_project(session, "P1")
+    load(session, [actual("g1", "769.00", currency="GBP", posted_on=date(2025, 3, 3))], at=T0)
+    load(session, [rate("GBP", "1e-20"), rate("JPY", "1e-20")], source="manual", stream="fx",
+         at=T0)  # fmt: skip
+    later = T0 + timedelta(hours=1)
+    result = load(session, [rate("GBP", "1.25")], source="manual", stream="fx", at=later)
+    entries = session.execute(
+        select(Quarantine.external_id, Quarantine.status, Quarantine.resolution,
+               Quarantine.resolved_at).order_by(Quarantine.external_id)
+    ).all()  # fmt: skip
+    assert [tuple(e) for e in entries] == [
+        ("corporate/GBP/USD/2025-01-01", "resolved", "loaded", later),
+        ("corporate/JPY/USD/2025-01-01", "open", None, None),
+    ]
+    assert result.fx == {"fx_convert": 1, "fx_restate": 0, "rate_outdated": 0}
+    g1 = line(session, "g1")
+    assert (g1.rate, g1.base_amount) == (Decimal("1.25000000"), Decimal("961.2500"))
+
+
+def test_a_new_rate_8_places_cannot_hold_sends_open_lines_back_to_waiting(
+    session: Session,
+) -> None:
+    """USD->IRR 420,000 converts two IRR lines (inverse 0.00000238). USD->IRR 600,000 from
+    February cannot be held inverted (1/600,000 = 0.0000016667 -> 0.00000167, 0.2% off): the
+    open April line goes back to waiting (an fx_restate entry reversing its base, rate and base
+    NULL, counted unconverted), the closed March line keeps its rate, flagged rate_outdated.
+    Before, both kept the superseded rate (a base 43% too high), unflagged."""
+    from ledger.periods import close_period
+
+    add_project(session, "P1")
+    fx = {"source": "manual", "stream": "fx"}
+    load(session, [rate("USD", "420000", date(2025, 1, 1), "IRR")], at=T0, **fx)
+    load(
+        session,
+        [
+            actual("mar", "42000000.00", currency="IRR", posted_on=date(2025, 3, 3)),
+            actual("apr", "21000000.00", currency="IRR", posted_on=date(2025, 4, 3)),
+        ],
+        at=T0,
+    )
+    close_period(session, "fiscal", "2025-03", T0)
+    session.commit()
+    later = T0 + timedelta(days=1)
+    result = load(session, [rate("USD", "600000", date(2025, 2, 1), "IRR")], at=later, **fx)
+    assert result.fx == {"fx_convert": 0, "fx_restate": 1, "rate_outdated": 1}
+    lines = {
+        key: (ln.rate, ln.rate_valid_from, ln.fx_source, ln.base_amount, ln.rate_outdated)
+        for key in ("mar", "apr")
+        for ln in [line(session, key)]
+    }
+    assert lines == {
+        "mar": (Decimal("0.00000238"), date(2025, 1, 1), "rate", Decimal("99.9600"), True),
+        "apr": (None, None, None, None, False),
+    }
+    entries = session.execute(
+        select(ActualLine.external_id, LedgerEntry.reason, LedgerEntry.amount_delta,
+               LedgerEntry.base_delta)
+        .join(ActualLine, ActualLine.id == LedgerEntry.line_id)
+        .order_by(ActualLine.external_id, LedgerEntry.id)
+    ).all()  # fmt: skip
+    assert [tuple(e) for e in entries] == [
+        ("apr", "insert", Decimal("21000000.0000"), Decimal("49.9800")),
+        ("apr", "fx_restate", Decimal("0.0000"), Decimal("-49.9800")),
+        ("mar", "insert", Decimal("42000000.0000"), Decimal("99.9600")),
+    ]
+    assert_entries_match_lines(session)
+    totals = session.execute(
+        select(ActualPeriodTotal.period, ActualPeriodTotal.base_amount, ActualPeriodTotal.lines,
+               ActualPeriodTotal.unconverted_lines).order_by(ActualPeriodTotal.period)
+    ).all()  # fmt: skip
+    assert [tuple(t) for t in totals] == [
+        ("2025-03", Decimal("99.9600"), 1, 0),
+        ("2025-04", Decimal("0.0000"), 1, 1),
+    ]
+    again = load(session, [rate("USD", "600000", date(2025, 2, 1), "IRR")], at=later, **fx)
+    assert again.fx == {}  # the same rate again: nothing changed, nothing written
+
+
 def test_a_derived_rate_8_places_cannot_hold_leaves_the_line_waiting(
     session: Session, engine: Engine
 ) -> None:
@@ -159,6 +278,8 @@ def test_a_pivot_that_holds_the_rate_is_used_when_the_inverse_cannot(session: Se
     [
         ("GBP,USD,2025-10-01,1e-20,", "rate '1e-20' cannot be held at 8 decimal places: it would "
          "be stored as 0.00000000, more than 0.1% away"),
+        ("GBP,USD,2025-10-01,1e-999999999,", "rate '1e-999999999' cannot be held at 8 decimal "
+         "places: it would be stored as 0.00000000, more than 0.1% away"),
         ("GBP,USD,2025-10-01,0.0000000123,", "rate '0.0000000123' cannot be held at 8 decimal "
          "places: it would be stored as 0.00000001, more than 0.1% away"),
         ("GBP,USD,2025-10-01,1e12,", "rate '1e12' is too large: rates must be below "
@@ -174,7 +295,7 @@ def test_a_pivot_that_holds_the_rate_is_used_when_the_inverse_cannot(session: Se
         ("EUR,USD,2025-10-01,1.2,", "the corporate rate EUR/USD from 2025-10-01 is also on "
          "line 2"),
     ],
-    ids=["1e-20", "1.23e-8", "1e12", "10^10", "NaN", "0", "year-1", "year-9999", "rate-type", "twice"],
+    ids=["1e-20", "1e-999999999", "1.23e-8", "1e12", "10^10", "NaN", "0", "year-1", "year-9999", "rate-type", "twice"],
 )  # fmt: skip
 def test_a_rate_file_with_a_bad_row_is_refused_naming_it(
     session: Session, tmp_path: Path, row: str, problem: str
