@@ -10,11 +10,11 @@ succeeded | partial | failed | interrupted | abandoned (DESIGN.md "Operations").
 
 The streams furthest behind go first (`_ordered`). A stream whose own settings are wrong
 (StreamConfigError), or whose query ran too long (StreamTransientError, `partial`), stops alone
-and the run goes on. A full read of a stream that stops early
-(an error the connector raised, a cancel) keeps its connector's `Page.resume`, the keys it
-listed and what read it is, and the next run continues it when it is the same read with all
-of its keys, or starts it over (docs/architecture.md, "Streams in order, full reads that
-resume").
+and the run goes on. A full read of a stream that stops early (an error the connector raised,
+a cancel) keeps its connector's `Page.resume`, the keys it listed and what read it is, and the
+next run continues it when it is the same read with all of its keys, or starts it over
+(docs/architecture.md, "Streams in order, full reads that resume"). A retirement (the stream's
+object changed) keeps the old object's sync_state until its implicit ScopeEnd.
 """
 
 from __future__ import annotations
@@ -597,7 +597,12 @@ class _Run:
                         resume_waiting = False
                         if not self.dry_run:
                             self._forget_resume(session, spec.name)
-                if not self.dry_run and not self.scope and store is not None:
+                # While a retirement's scope is open, sync_state stays the old object's (its
+                # checkpoint and fingerprint): a run cut off before the ScopeEnd leaves the
+                # stream retiring, and the next run reads the new object in full again. The
+                # new fingerprint is stored in the transaction of the implicit ScopeEnd.
+                retiring = retired and spec.name in open_scopes
+                if not self.dry_run and not self.scope and store is not None and not retiring:
                     self._store_checkpoint(session, spec.name, store, outcome.run_id, fingerprint)
                 if stopping and resumable and resume_at and spec.name in open_scopes:
                     self._keep_resume(session, spec.name, resume_at, outcome, fingerprint, read_key)
@@ -612,7 +617,8 @@ class _Run:
                 session.flush()
             buffer.clear()
             committed = store
-            outcome.checkpoint = committed
+            # What sync_state holds: a retirement still open keeps the old object's.
+            outcome.checkpoint = stored if retired and spec.name in open_scopes else committed
             if self.on_batch and batch:
                 self.on_batch(outcome)
 
