@@ -3,7 +3,10 @@
     ConnectorError
      |- ConnectorConfigError     bad settings, 401/403 after re-login -> stop it, alert
      |   |- StreamConfigError    one stream's object or field is wrong -> stop that stream
-     |- ConnectorTransientError  429, 5xx, timeouts, API quota        -> keep cursor, retry
+     |- ConnectorTransientError  429, 5xx, network, API quota         -> keep cursor, retry,
+     |   |                                                               the run stops
+     |   |- StreamTransientError one stream's query ran too long      -> keep its cursor, retry
+     |                                                                   it; the others go on
      |- SourceError              the source answered with an error    -> fail the run
 
 A single bad row is never an exception: it travels in the page as `rejected` and lands in
@@ -34,6 +37,12 @@ class ConnectorTransientError(ConnectorError):
     def __init__(self, message: str, retry_at: datetime | None = None) -> None:
         super().__init__(message)
         self.retry_at = retry_at
+
+
+class StreamTransientError(ConnectorTransientError):
+    """Try this one stream again later: its query ran too long at the source. The rest of the
+    source answers, so the run commits what the stream read, records it `partial` with its
+    `retry_at` and goes on with the other streams; the message names the stream's query."""
 
 
 class SourceError(ConnectorError):

@@ -9,11 +9,12 @@ writer reverses what the scope did not list, unless the mass-delete guard stops 
 succeeded | partial | failed | interrupted | abandoned (DESIGN.md "Operations").
 
 The streams furthest behind go first (`_ordered`). A stream whose own settings are wrong
-(StreamConfigError) fails alone and the run goes on. A full read of a stream that stops early
-(an error the connector raised, a cancel) keeps its connector's `Page.resume`, the keys it
-listed and what read it is, and the next run continues it when it is the same read with all
-of its keys, or starts it over (docs/architecture.md, "Streams in order, full reads that
-resume").
+(StreamConfigError), or whose query ran too long (StreamTransientError, `partial`), stops alone
+and the run goes on. A full read of a stream that stops early (an error the connector raised,
+a cancel) keeps its connector's `Page.resume`, the keys it listed and what read it is, and the
+next run continues it when it is the same read with all of its keys, or starts it over
+(docs/architecture.md, "Streams in order, full reads that resume"). A retirement (the stream's
+object changed) keeps the old object's sync_state until its implicit ScopeEnd.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from connectors.errors import (
     ConnectorTransientError,
     SourceError,
     StreamConfigError,
+    StreamTransientError,
 )
 from jobs.app import App
 from jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
@@ -455,17 +457,26 @@ class _Run:
                 result.finish("failed", f"{exc}; this run's uncommitted batch was rolled back")
                 result.lease_lost = True
                 return
+            except StreamTransientError as exc:
+                # One stream's query ran too long: what it read is committed (`read` stops it
+                # as a cancel would), it is retried next run, and the other streams go on.
+                outcome.fail("partial", f"stopped early: {exc}; {_goes_on(outcome)}", exc.retry_at)
+                result.retry_at = _earliest(result.retry_at, exc.retry_at)
+                log.warning(
+                    "sync_stream_stopped",
+                    connector=self.name,
+                    stream=spec.name,
+                    error=str(exc),
+                    retry_at=exc.retry_at.isoformat() if exc.retry_at else None,
+                )
             except ConnectorTransientError as exc:
                 # Partial even when nothing was read yet: what committed is consistent, the
                 # checkpoints stay, and the next run goes on from them (exit 3, not 1).
                 outcome.fail("partial", str(exc), exc.retry_at)
                 result.retry_at = exc.retry_at
-                goes_on = (
-                    "the next run continues its full read where it stopped"
-                    if outcome.resume_kept
-                    else "the next run resumes from the last committed checkpoint"
+                result.finish(
+                    "partial", f"stream {spec.name} stopped early: {exc}; {_goes_on(outcome)}"
                 )
-                result.finish("partial", f"stream {spec.name} stopped early: {exc}; {goes_on}")
                 return
             except StreamConfigError as exc:
                 # One stream's object or field: that stream stops, the others go on.
@@ -586,7 +597,12 @@ class _Run:
                         resume_waiting = False
                         if not self.dry_run:
                             self._forget_resume(session, spec.name)
-                if not self.dry_run and not self.scope and store is not None:
+                # While a retirement's scope is open, sync_state stays the old object's (its
+                # checkpoint and fingerprint): a run cut off before the ScopeEnd leaves the
+                # stream retiring, and the next run reads the new object in full again. The
+                # new fingerprint is stored in the transaction of the implicit ScopeEnd.
+                retiring = retired and spec.name in open_scopes
+                if not self.dry_run and not self.scope and store is not None and not retiring:
                     self._store_checkpoint(session, spec.name, store, outcome.run_id, fingerprint)
                 if stopping and resumable and resume_at and spec.name in open_scopes:
                     self._keep_resume(session, spec.name, resume_at, outcome, fingerprint, read_key)
@@ -601,7 +617,8 @@ class _Run:
                 session.flush()
             buffer.clear()
             committed = store
-            outcome.checkpoint = committed
+            # What sync_state holds: a retirement still open keeps the old object's.
+            outcome.checkpoint = stored if retired and spec.name in open_scopes else committed
             if self.on_batch and batch:
                 self.on_batch(outcome)
 
@@ -977,6 +994,18 @@ class _Run:
             if self.name in aggregates.stale_sources(session):
                 aggregates.rebuild(session, self.name, now=utcnow())
                 log.info("aggregates_rebuilt", connector=self.name)
+
+
+def _goes_on(outcome: StreamResult) -> str:
+    """How the next run takes up a stream that stopped early."""
+    if outcome.resume_kept:
+        return "the next run continues its full read where it stopped"
+    return "the next run resumes from the last committed checkpoint"
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The sooner of two retry times (None: the source did not say)."""
+    return min(a, b) if a is not None and b is not None else a or b
 
 
 def _resumes(state: _State, stream: str) -> bool:

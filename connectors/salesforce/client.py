@@ -21,9 +21,10 @@ Errors (the one translation table, `translate`):
     SalesforceMalformedRequest (400)        -> by its errorCode:
         INVALID_QUERY_LOCATOR                  ConnectorTransientError (the cursor expired)
         QUERY_TIMEOUT, REQUEST_RUNNING_TOO_LONG
-                                               ConnectorTransientError, retry_at in 10 minutes
-                                               (the org stopped a long query: a full read
-                                               keeps its position and goes on next run)
+                                               StreamTransientError, retry_at in 10 minutes
+                                               (the org stopped one long query: that stream
+                                               stops, a full read keeps its position and goes
+                                               on next run, the other streams still run)
         INVALID_FIELD, INVALID_TYPE, MALFORMED_QUERY, INVALID_QUERY_FILTER_OPERATOR,
         INVALID_FIELD_FOR_INSERT_UPDATE        StreamConfigError (the query's stream: its
                                                object, fields, where or the field access)
@@ -68,6 +69,7 @@ from connectors.errors import (
     ConnectorTransientError,
     SourceError,
     StreamConfigError,
+    StreamTransientError,
 )
 from connectors.salesforce.describe import Described
 from connectors.salesforce.settings import SalesforceSettings
@@ -180,7 +182,7 @@ def translate(exc: Exception, what: str) -> ConnectorError:
         if code == "INVALID_QUERY_LOCATOR":
             return ConnectorTransientError(f"{what}: the query cursor expired ({code})")
         if code in BUSY_CODES:
-            return ConnectorTransientError(
+            return StreamTransientError(
                 f"{what}: Salesforce stopped a query that ran too long ({_error_message(exc)})",
                 retry_at=datetime.now(UTC) + BUSY_RETRY,
             )

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.base import Cursor, Page, ReadRequest, ScopeStart, StreamSpec
-from connectors.errors import ConnectorTransientError
+from connectors.errors import ConnectorTransientError, SourceError
 from jobs.app import App
 from jobs.config import parse_config
 from jobs.sync import ConnectorDisabled, run_sync, start_sync
@@ -229,6 +229,65 @@ def test_a_stream_whose_object_changed_is_retired(engine: Engine, tmp_path: Path
         assert s.scalar(select(SyncState.config_hash).where(SyncState.stream == "actuals")) == (
             "pse__Timecard_Header__c"
         )
+
+
+def test_a_retirement_cut_off_is_taken_up_by_the_next_run(engine: Engine, tmp_path: Path) -> None:
+    """The read of the new object stops mid-way (a batch committed, then a SourceError): the
+    stream stays the old object's in sync_state, so the next run retires it again, reads the
+    new object in full from its start and reverses the old lines: only the new ones count."""
+    app = make_app(engine, tmp_path, batch_rows=1)  # each page is a batch of its own
+    splits = _connector(lambda r: pages_of([line("s1"), line("s2"), line("s3")], 10))
+    splits.fingerprints["actuals"] = "pse__Timecard__c"
+    run_sync(app, "s1", connector=splits)
+
+    def state() -> tuple[Any, ...]:
+        with Session(engine) as s:
+            row = s.execute(
+                select(SyncState.checkpoint, SyncState.config_hash, SyncState.resume).where(
+                    SyncState.stream == "actuals"
+                )
+            ).one()
+            return tuple(row)
+
+    old = ({"kind": "offset", "value": 10}, "pse__Timecard__c", None)
+    assert state() == old
+    headers = [line("h1", "25.00"), line("h2", "5.00")]
+
+    def cut(request: ReadRequest) -> Iterator[Page]:
+        yield from pages_of(headers, 1, start=500)
+        raise SourceError("Salesforce answered 400: UNKNOWN_EXCEPTION")
+
+    first = _connector(cut)
+    first.fingerprints["actuals"] = "pse__Timecard_Header__c"
+    cut_off = run_sync(app, "s1", connector=first)
+    assert (cut_off.status, cut_off.message) == (
+        "partial",
+        "actuals: source error: Salesforce answered 400: UNKNOWN_EXCEPTION",
+    )
+    actuals = next(o for o in cut_off.streams if o.stream == "actuals")
+    # No line reversed yet, and the checkpoint recorded is the old object's one that stays.
+    assert (actuals.stats.read, actuals.reversed) == (2, 0)
+    assert actuals.checkpoint == Cursor("offset", 10)
+    assert (_lines(engine), _total(engine)) == (5, Decimal("60.00"))  # nothing reversed yet
+    assert state() == old  # still retiring: the old object's checkpoint and fingerprint
+
+    second = _connector(lambda r: pages_of(headers, 1, start=500))
+    second.fingerprints["actuals"] = "pse__Timecard_Header__c"
+    with structlog.testing.capture_logs() as logs:
+        done = run_sync(app, "s1", connector=second)
+    actuals = next(o for o in done.streams if o.stream == "actuals")
+    assert (done.status, actuals.reversed) == ("succeeded", 3)
+    assert second.requests[-1][1].cursor is None  # the new object read in full again
+    assert [e["was"] for e in logs if e["event"] == "stream_retired"] == ["pse__Timecard__c"]
+    assert (_lines(engine), _total(engine)) == (2, Decimal("30.00"))
+    with Session(engine) as s:
+        live = s.scalars(
+            select(ActualLine.external_id)
+            .where(ActualLine.deleted_at.is_(None))
+            .order_by(ActualLine.external_id)
+        )
+        assert list(live) == ["h1", "h2"]
+    assert state() == ({"kind": "offset", "value": 502}, "pse__Timecard_Header__c", None)
 
 
 def test_a_disabled_connector_runs_only_when_allowed(engine: Engine, tmp_path: Path) -> None:

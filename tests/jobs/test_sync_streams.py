@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceRefusedRequest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,13 @@ from connectors.base import (
     StreamSpec,
     fingerprint,
 )
-from connectors.errors import ConnectorConfigError, ConnectorTransientError, StreamConfigError
+from connectors.errors import (
+    ConnectorConfigError,
+    ConnectorTransientError,
+    StreamConfigError,
+    StreamTransientError,
+)
+from connectors.salesforce.client import translate
 from jobs.cli.sync import EXIT_CODES
 from jobs.sync import run_sync
 from ledger.models import ActualLine, ScopeListed, SyncRun, SyncRunStream, SyncState
@@ -118,6 +125,73 @@ def test_a_transient_stop_before_any_row_is_partial_exit_3(engine: Engine, tmp_p
     with Session(engine) as s:
         assert s.get(SyncRun, result.run_id).status == "partial"  # type: ignore[union-attr]
         assert s.scalar(select(func.count()).select_from(SyncState)) == 0
+
+
+def test_a_query_that_always_times_out_stops_only_its_stream(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Salesforce stops stream a's query (QUERY_TIMEOUT) in every run: a commits the page it
+    read and is partial with its retry_at, b still loads in the first run and every run after,
+    and the run ends partial (exit 3) naming a."""
+    app = make_app(engine, tmp_path)
+    busy = SalesforceMalformedRequest(
+        "u", 400, "query", [{"errorCode": "QUERY_TIMEOUT", "message": "too long"}]
+    )
+
+    def times_out(request: ReadRequest) -> Iterator[Page]:
+        yield from pages_of([line("a1", "4.00")], 1)
+        raise translate(busy, "query a")
+
+    def b(request: ReadRequest) -> list[Page]:
+        return pages_of([line("b1", "6.00")], 1)
+
+    specs = {"a": StreamSpec("a", "offset"), "b": StreamSpec("b", "offset")}
+    message = (
+        "a: stopped early: query a: Salesforce stopped a query that ran too long (QUERY_TIMEOUT: "
+        "too long); the next run resumes from the last committed checkpoint"
+    )
+    for _ in range(2):
+        conn = ScriptedConnector({"a": times_out, "b": b}, specs)
+        result = run_sync(app, "s1", connector=conn)
+        assert order_of(conn) == ["a", "b"]  # a never read to its end: it goes first
+        assert (result.status, result.message) == ("partial", message)
+        assert EXIT_CODES[result.status] == 3
+        a = result.streams[0]
+        assert [(o.stream, o.status, o.stats.read) for o in result.streams] == [
+            ("a", "partial", 1),
+            ("b", "succeeded", 1),
+        ]
+        assert a.retry_at is not None and result.retry_at == a.retry_at
+        assert stream_rows(engine, result.run_id) == {
+            "a": ("partial", message.removeprefix("a: ")),
+            "b": ("succeeded", None),
+        }
+        with Session(engine) as s:
+            run = s.get(SyncRun, result.run_id)
+            assert run is not None and (run.status, run.retry_at) == ("partial", a.retry_at)
+            states = s.execute(
+                select(
+                    SyncState.stream, SyncState.checkpoint, SyncState.finished_at.is_(None)
+                ).order_by(SyncState.stream)
+            ).all()
+            assert [tuple(r) for r in states] == [
+                ("a", {"kind": "offset", "value": 1}, True),
+                ("b", {"kind": "offset", "value": 1}, False),
+            ]
+    assert live_keys(engine) == ["a1", "b1"]
+
+
+def test_a_stream_transient_error_is_a_transient_error_of_the_connector() -> None:
+    """The Salesforce timeouts are StreamTransientError (a ConnectorTransientError, so
+    callers that retry on it still do); the API allowance stays a ConnectorTransientError of
+    the whole connector."""
+    for code in ("QUERY_TIMEOUT", "REQUEST_RUNNING_TOO_LONG"):
+        err = translate(SalesforceMalformedRequest("u", 400, "q", [{"errorCode": code}]), "q")
+        assert type(err) is StreamTransientError and isinstance(err, ConnectorTransientError)
+    spent = translate(
+        SalesforceRefusedRequest("u", 403, "q", [{"errorCode": "REQUEST_LIMIT_EXCEEDED"}]), "q"
+    )
+    assert type(spent) is ConnectorTransientError
 
 
 # --- order ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from connectors.errors import (
     ConnectorTransientError,
     SourceError,
     StreamConfigError,
+    StreamTransientError,
 )
 from connectors.salesforce import client
 from connectors.salesforce.client import translate
@@ -33,8 +34,8 @@ URL = "https://org.example.com/services/data/v59.0/query/"
 #: Each errorCode of a 400 (and the 403 one) -> the error the connector raises for it.
 BY_CODE: dict[str, type[Exception]] = {
     "INVALID_QUERY_LOCATOR": ConnectorTransientError,
-    "QUERY_TIMEOUT": ConnectorTransientError,
-    "REQUEST_RUNNING_TOO_LONG": ConnectorTransientError,
+    "QUERY_TIMEOUT": StreamTransientError,
+    "REQUEST_RUNNING_TOO_LONG": StreamTransientError,
     "INVALID_FIELD": StreamConfigError,
     "INVALID_TYPE": StreamConfigError,
     "MALFORMED_QUERY": StreamConfigError,

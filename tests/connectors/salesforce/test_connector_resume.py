@@ -75,17 +75,21 @@ def test_a_query_timeout_keeps_the_full_read_for_the_next_run(
     engine: Engine, tmp_path: Path, psa: PsaOrg, server: SandboxServer
 ) -> None:
     """QUERY_TIMEOUT half-way through a full read is not the stream's configuration: the
-    run ends partial with a retry time, keeps the read's position and the 5 keys it listed,
-    and the next run reads only the 13 rows after them."""
+    stream and the run end partial with a retry time (the message names the stream), the
+    read's position and the 5 keys it listed are kept, and the next run reads only the 13 rows
+    after them."""
     app = app_of(engine, tmp_path, server)
     before = datetime.now(UTC)
     cut = cut_by_query_timeout(app, server)
     assert cut.status == "partial"
     assert cut.message == (
-        "stream timecards stopped early: query_more: Salesforce stopped a query that ran too "
+        "timecards: stopped early: query_more: Salesforce stopped a query that ran too "
         "long (QUERY_TIMEOUT: Your query request was running for too long.); the next run "
         "continues its full read where it stopped"
     )
+    assert [(o.stream, o.status, o.retry_at) for o in cut.streams] == [
+        ("timecards", "partial", cut.retry_at)
+    ]
     assert cut.retry_at is not None and cut.retry_at >= before + timedelta(minutes=10)
     assert rows_read(app, cut.run_id) == 5
     with app.reading() as s:
