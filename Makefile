@@ -28,11 +28,14 @@ test: install postgres
 postgres:
 	@bash scripts/ensure-postgres
 
-# ruff and mypy --strict (not part of `make test`).
+# ruff and mypy --strict. The folders install as `pmo_ledger.<folder>` through setuptools'
+# editable finder, which mypy cannot follow: it reads them through a tree of links instead.
 lint: install
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	$(BIN)/ruff check .
-	$(BIN)/mypy ledger jobs connectors
+	@mkdir -p .lint/pmo_ledger
+	@for d in config connectors jobs ledger migrations; do ln -sfn ../../$$d .lint/pmo_ledger/$$d; done
+	MYPYPATH=.lint $(BIN)/mypy -p pmo_ledger.ledger -p pmo_ledger.jobs -p pmo_ledger.connectors
 
 clean:
-	rm -rf $(VENV) pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox
+	rm -rf $(VENV) .lint pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect, text
 
-from ledger import migrate
-from ledger.db import make_engine
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.db import make_engine
 
 
 def ensure_database(url: str) -> None:

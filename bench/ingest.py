@@ -38,13 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchdb import ensure_database, fresh
 from sqlalchemy import Engine, text
 
-from connectors.base import ConnectorContext, ReadRequest
-from connectors.sample import SampleConnector, SampleSettings
-from jobs.app import App
-from jobs.config import parse_config
-from jobs.logconfig import configure_logging
-from jobs.sync import run_sync
-from ledger.records import ActualRecord
+from pmo_ledger.connectors.base import ConnectorContext, ReadRequest
+from pmo_ledger.connectors.sample import SampleConnector, SampleSettings
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.jobs.logconfig import configure_logging
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.records import ActualRecord
 
 CEILING_FLOOR = 60_000
 

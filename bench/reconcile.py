@@ -36,15 +36,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchdb import ensure_database, fresh, reusable, settle
 from sqlalchemy import delete, func, select, text
 
-from jobs.app import App
-from jobs.config import parse_config
-from jobs.logconfig import configure_logging
-from jobs.sync import run_sync
-from ledger import aggregates
-from ledger.models import ActualLine, FiscalPeriod, Variance
-from ledger.periods import close_period
-from ledger.reconcile import reconcile
-from ledger.reconcile.settings import RULES
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.jobs.logconfig import configure_logging
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger import aggregates
+from pmo_ledger.ledger.models import ActualLine, FiscalPeriod, Variance
+from pmo_ledger.ledger.periods import close_period
+from pmo_ledger.ledger.reconcile import reconcile
+from pmo_ledger.ledger.reconcile.settings import RULES
 
 
 def config(url: str, n: int, tmp: Path) -> App:

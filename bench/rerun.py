@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ingest
 from benchdb import ensure_database, fresh
 
-from jobs.logconfig import configure_logging
-from jobs.sync import run_sync
+from pmo_ledger.jobs.logconfig import configure_logging
+from pmo_ledger.jobs.sync import run_sync
 
 
 def main() -> int:

@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchdb import ensure_database
 from sqlalchemy import text
 
-from ledger import migrate
-from ledger.db import make_engine, session_factory
-from ledger.records import ActualRecord
-from ledger.settings import AuthoritySettings, LedgerSettings
-from ledger.writer import apply_batch
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.db import make_engine, session_factory
+from pmo_ledger.ledger.records import ActualRecord
+from pmo_ledger.ledger.settings import AuthoritySettings, LedgerSettings
+from pmo_ledger.ledger.writer import apply_batch
 
 PROJECTS = 200
 

@@ -20,10 +20,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.calendar import parse_period
-from ledger.records import Record, Rejected
-from ledger.settings import CalendarSettings
-from ledger.writer import DELETION_KINDS
+from pmo_ledger.ledger.calendar import parse_period
+from pmo_ledger.ledger.records import Record, Rejected
+from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.writer import DELETION_KINDS
 
 CursorKind = Literal["timestamp", "period", "offset", "token"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.base import Connector, ConnectorContext
-from connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.base import Connector, ConnectorContext
+from pmo_ledger.connectors.errors import ConnectorConfigError
 
 GROUP = "pmo_ledger.connectors"
 

@@ -18,15 +18,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import Connector, ConnectorContext
-from connectors.errors import ConnectorConfigError
-from connectors.registry import build_connector
-from jobs.config import AppConfig, load_or_exit
-from jobs.config import mask_url as masked_url
-from jobs.logconfig import configure_logging
-from ledger import migrate
-from ledger.db import WRITING, make_engine, session_factory
-from ledger.settings import LedgerSettings
+from pmo_ledger.connectors.base import Connector, ConnectorContext
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.registry import build_connector
+from pmo_ledger.jobs.config import AppConfig, load_or_exit
+from pmo_ledger.jobs.config import mask_url as masked_url
+from pmo_ledger.jobs.logconfig import configure_logging
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.db import WRITING, make_engine, session_factory
+from pmo_ledger.ledger.settings import LedgerSettings
 
 LogFormat = Literal["auto", "json", "console"]
 UPGRADE_HINT = "run: pmo-ledger db upgrade"

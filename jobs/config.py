@@ -40,9 +40,9 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from jobs.secrets import Loc, Problem, resolve_secrets, wrap_secrets
-from ledger.reconcile.settings import ReconcileRules
-from ledger.settings import MEASURES, Duration, LedgerSettings, parse_duration
+from pmo_ledger.jobs.secrets import Loc, Problem, resolve_secrets, wrap_secrets
+from pmo_ledger.ledger.reconcile.settings import ReconcileRules
+from pmo_ledger.ledger.settings import MEASURES, Duration, LedgerSettings, parse_duration
 
 CONFIG_ENV = "PMO_LEDGER_CONFIG"
 DEFAULT_CONFIG_FILE = Path("pmo-ledger.toml")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ledger.records import Record, record_from_json
-from ledger.settings import LedgerSettings
-from ledger.writer import apply_batch
+from pmo_ledger.ledger.records import Record, record_from_json
+from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.writer import apply_batch
 
 #: The sample portfolio shipped with the code.
 DEMO_PORTFOLIO = "demo_portfolio.json"
@@ -52,7 +52,7 @@ class DemoLoad:
 
 def default_portfolio() -> Path:
     """The sample portfolio file of the `config` package."""
-    return Path(str(files("config") / DEMO_PORTFOLIO))
+    return Path(str(files("pmo_ledger.config") / DEMO_PORTFOLIO))
 
 
 def read_portfolio(path: Path) -> list[Batch]:

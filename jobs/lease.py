@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from jobs.holder import (
+from pmo_ledger.jobs.holder import (
     SESSION_ENDED,
     LockSession,
     new_holder,
@@ -29,9 +29,9 @@ from jobs.holder import (
     process_ended,
     session_ended,
 )
-from ledger.db import WRITING
-from ledger.models import SyncLock, SyncRun, table_of, utcnow
-from ledger.upsert import insert_for_dialect
+from pmo_ledger.ledger.db import WRITING
+from pmo_ledger.ledger.models import SyncLock, SyncRun, table_of, utcnow
+from pmo_ledger.ledger.upsert import insert_for_dialect
 
 log = structlog.get_logger(__name__)
 _lock = table_of(SyncLock)

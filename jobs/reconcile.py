@@ -16,12 +16,12 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.app import App
-from jobs.lease import Heartbeat, Lease, new_holder
-from ledger import aggregates
-from ledger.models import Variance
-from ledger.periods import ensure_periods
-from ledger.reconcile import ReconcileResult, reconcile
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.lease import Heartbeat, Lease, new_holder
+from pmo_ledger.ledger import aggregates
+from pmo_ledger.ledger.models import Variance
+from pmo_ledger.ledger.periods import ensure_periods
+from pmo_ledger.ledger.reconcile import ReconcileResult, reconcile
 
 log = structlog.get_logger(__name__)
 LEASE = "@reconcile"

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
 
-from connectors.base import Cursor
-from ledger.actuals import ApplyStats
-from ledger.models import SyncRun, SyncRunStream, table_of, utcnow
-from ledger.upsert import insert_for_dialect
+from pmo_ledger.connectors.base import Cursor
+from pmo_ledger.ledger.actuals import ApplyStats
+from pmo_ledger.ledger.models import SyncRun, SyncRunStream, table_of, utcnow
+from pmo_ledger.ledger.upsert import insert_for_dialect
 
 _srs = table_of(SyncRunStream)
 

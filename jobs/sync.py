@@ -33,7 +33,7 @@ from sqlalchemy import null, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from connectors.base import (
+from pmo_ledger.connectors.base import (
     Connector,
     Cursor,
     Page,
@@ -43,7 +43,7 @@ from connectors.base import (
     StreamSpec,
     fingerprint,
 )
-from connectors.errors import (
+from pmo_ledger.connectors.errors import (
     ConnectorConfigError,
     ConnectorError,
     ConnectorTransientError,
@@ -51,16 +51,16 @@ from connectors.errors import (
     StreamConfigError,
     StreamTransientError,
 )
-from jobs.app import App
-from jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
-from jobs.run_records import RunRecorder, StreamResult, SyncResult
-from ledger import aggregates
-from ledger.calendar import period_key
-from ledger.db import WRITING
-from ledger.models import Project, ProjectLink, SyncRun, SyncState, table_of, utcnow
-from ledger.periods import PeriodIndex
-from ledger.records import ActualRecord
-from ledger.scopes import (
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
+from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult
+from pmo_ledger.ledger import aggregates
+from pmo_ledger.ledger.calendar import period_key
+from pmo_ledger.ledger.db import WRITING
+from pmo_ledger.ledger.models import Project, ProjectLink, SyncRun, SyncState, table_of, utcnow
+from pmo_ledger.ledger.periods import PeriodIndex
+from pmo_ledger.ledger.records import ActualRecord
+from pmo_ledger.ledger.scopes import (
     drop_listed,
     end_scope,
     forget_all_scopes,
@@ -69,8 +69,8 @@ from ledger.scopes import (
     restore_listed,
     save_listed,
 )
-from ledger.upsert import upsert
-from ledger.writer import apply_batch
+from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.writer import apply_batch
 
 log = structlog.get_logger(__name__)
 

@@ -20,15 +20,15 @@ from datetime import UTC, datetime
 
 import structlog
 
-from connectors.base import Connector, SourceTotal
-from connectors.errors import (
+from pmo_ledger.connectors.base import Connector, SourceTotal
+from pmo_ledger.connectors.errors import (
     ConnectorConfigError,
     ConnectorTransientError,
     SourceError,
     StreamConfigError,
 )
-from jobs.app import App
-from ledger.control_totals import (
+from pmo_ledger.jobs.app import App
+from pmo_ledger.ledger.control_totals import (
     Drift,
     Figures,
     budget_totals,

@@ -17,19 +17,19 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from ledger import quarantine, staging
-from ledger.context import WriteContext
-from ledger.currencies import in_range, is_currency, round_money
-from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from ledger.fx import RateBook, RateHit
-from ledger.hashing import HASH_VERSION, content_hash
-from ledger.keyed_rows import held as held_item
-from ledger.keyed_rows import latest_by_key, number_problem, period_problem
-from ledger.mapping import repointed
-from ledger.models import UNMAPPED_ID, ActualLine, table_of
-from ledger.records import ActualRecord, older_version
-from ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
-from ledger.valuation import CostRates
+from pmo_ledger.ledger import quarantine, staging
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.currencies import in_range, is_currency, round_money
+from pmo_ledger.ledger.entries import LINE_COLUMNS, LineChange, LineWriter
+from pmo_ledger.ledger.fx import RateBook, RateHit
+from pmo_ledger.ledger.hashing import HASH_VERSION, content_hash
+from pmo_ledger.ledger.keyed_rows import held as held_item
+from pmo_ledger.ledger.keyed_rows import latest_by_key, number_problem, period_problem
+from pmo_ledger.ledger.mapping import repointed
+from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
+from pmo_ledger.ledger.records import ActualRecord, older_version
+from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
+from pmo_ledger.ledger.valuation import CostRates
 
 OUTCOMES = ("read", "inserted", "restated", "unchanged", "quarantined", "deleted")
 

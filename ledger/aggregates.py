@@ -27,11 +27,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ledger import staging
-from ledger.db import work_mem
-from ledger.models import ActualLine, ActualPeriodTotal, AggregateState, table_of
-from ledger.staging import stage_entry, stage_line, stage_total
-from ledger.upsert import upsert
+from pmo_ledger.ledger import staging
+from pmo_ledger.ledger.db import work_mem
+from pmo_ledger.ledger.models import ActualLine, ActualPeriodTotal, AggregateState, table_of
+from pmo_ledger.ledger.staging import stage_entry, stage_line, stage_total
+from pmo_ledger.ledger.upsert import upsert
 
 _al = table_of(ActualLine)
 _apt = table_of(ActualPeriodTotal)

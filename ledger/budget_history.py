@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Column, Integer, MetaData, String, Table, and_, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger import staging
-from ledger.context import WriteContext
-from ledger.entries import entry_rows, live
-from ledger.keyed_rows import differs
-from ledger.models import BudgetEntry, BudgetLine, table_of
+from pmo_ledger.ledger import staging
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.entries import entry_rows, live
+from pmo_ledger.ledger.keyed_rows import differs
+from pmo_ledger.ledger.models import BudgetEntry, BudgetLine, table_of
 
 #: A change in any of these moves money between analysis cells: reversal plus new version.
 BUDGET_DIMENSIONS = ("project_id", "task_id", "cost_type", "period", "currency", "counts")

@@ -29,15 +29,15 @@ from typing import Any
 
 from sqlalchemy import Table, exists, update
 
-from ledger import quarantine
-from ledger.actuals import ApplyStats
-from ledger.budget_history import BudgetLineBatch, deleted_version, stored_lines
-from ledger.context import WriteContext
-from ledger.currencies import is_currency, round_money
-from ledger.entries import live
-from ledger.fx import RateBook
-from ledger.hashing import content_hash
-from ledger.keyed_rows import (
+from pmo_ledger.ledger import quarantine
+from pmo_ledger.ledger.actuals import ApplyStats
+from pmo_ledger.ledger.budget_history import BudgetLineBatch, deleted_version, stored_lines
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.currencies import is_currency, round_money
+from pmo_ledger.ledger.entries import live
+from pmo_ledger.ledger.fx import RateBook
+from pmo_ledger.ledger.hashing import content_hash
+from pmo_ledger.ledger.keyed_rows import (
     HOURS_Q,
     differs,
     is_period,
@@ -46,11 +46,11 @@ from ledger.keyed_rows import (
     q,
     stored_rows,
 )
-from ledger.keyed_rows import held as held_item
-from ledger.models import BudgetVersion, table_of
-from ledger.records import BudgetLineRecord, BudgetRecord, older_version
-from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from ledger.upsert import upsert
+from pmo_ledger.ledger.keyed_rows import held as held_item
+from pmo_ledger.ledger.models import BudgetVersion, table_of
+from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.upsert import upsert
 
 KINDS = ("baseline", "current", "forecast", "plan")
 

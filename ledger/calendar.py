@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from itertools import pairwise
 from pathlib import Path
 
-from ledger.settings import CalendarSettings
+from pmo_ledger.ledger.settings import CalendarSettings
 
 MAX_PERIOD_NO = 16
 FILE_HEADER = ("fiscal_year", "period_no", "start_on", "end_on")

@@ -24,7 +24,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, case, distinct, func, insert, select
 from sqlalchemy.orm import Session
 
-from ledger.models import (
+from pmo_ledger.ledger.models import (
     ActualLine,
     BudgetLine,
     BudgetVersion,

@@ -7,7 +7,7 @@ from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
-from ledger.types import MAX_AMOUNT
+from pmo_ledger.ledger.types import MAX_AMOUNT
 
 # Codes that are not money a project can spend: test, no-currency and precious-metal codes.
 _NOT_MONEY = {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XBA", "XBB", "XBC", "XBD"}

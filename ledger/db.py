@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import sqlite_functions
+from pmo_ledger.ledger import sqlite_functions
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,15 +13,15 @@ entries of keys that loaded or were deleted. Replaying a batch writes nothing.
 
 from __future__ import annotations
 
-from ledger.progress_writer import Progress, append_progress, apply_progress
-from ledger.resource_writer import (
+from pmo_ledger.ledger.progress_writer import Progress, append_progress, apply_progress
+from pmo_ledger.ledger.resource_writer import (
     apply_allocations,
     apply_capacity,
     apply_resource_rates,
     apply_resources,
 )
-from ledger.structure_writer import apply_projects
-from ledger.task_writer import apply_dependencies, apply_tasks
+from pmo_ledger.ledger.structure_writer import apply_projects
+from pmo_ledger.ledger.task_writer import apply_dependencies, apply_tasks
 
 __all__ = [
     "Progress",

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger import aggregates, staging
-from ledger.models import ActualLine, LedgerEntry, table_of
+from pmo_ledger.ledger import aggregates, staging
+from pmo_ledger.ledger.models import ActualLine, LedgerEntry, table_of
 
 #: A change in any of these moves money between analysis cells: reversal plus new version.
 LINE_DIMENSIONS = (

@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from ledger import quarantine
-from ledger.actuals import ApplyStats
-from ledger.context import WriteContext
-from ledger.currencies import is_currency, round_money
-from ledger.fx import RateBook
-from ledger.hashing import content_hash
-from ledger.keyed_rows import (
+from pmo_ledger.ledger import quarantine
+from pmo_ledger.ledger.actuals import ApplyStats
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.currencies import is_currency, round_money
+from pmo_ledger.ledger.fx import RateBook
+from pmo_ledger.ledger.hashing import content_hash
+from pmo_ledger.ledger.keyed_rows import (
     HUNDRED,
     RATE_Q,
     differs,
@@ -33,11 +33,11 @@ from ledger.keyed_rows import (
     soft_delete,
     stored_rows,
 )
-from ledger.keyed_rows import held as held_item
-from ledger.models import RevenueForecast, table_of
-from ledger.records import RevenueForecastRecord, older_version
-from ledger.resolve import UNMAPPED, resolve_projects
-from ledger.upsert import upsert
+from pmo_ledger.ledger.keyed_rows import held as held_item
+from pmo_ledger.ledger.models import RevenueForecast, table_of
+from pmo_ledger.ledger.records import RevenueForecastRecord, older_version
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_projects
+from pmo_ledger.ledger.upsert import upsert
 
 _forecast: Table = table_of(RevenueForecast)
 _UPDATE = (

@@ -23,11 +23,11 @@ import structlog
 from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ledger.currencies import round_money
-from ledger.fx_checks import RATE_Q, held_rate, rate_day_problem
-from ledger.models import FxRate, FxRateDaily, table_of
-from ledger.settings import LedgerSettings
-from ledger.upsert import upsert
+from pmo_ledger.ledger.currencies import round_money
+from pmo_ledger.ledger.fx_checks import RATE_Q, held_rate, rate_day_problem
+from pmo_ledger.ledger.models import FxRate, FxRateDaily, table_of
+from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.upsert import upsert
 
 log = structlog.get_logger(__name__)
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
 
-from ledger.currencies import is_currency
-from ledger.records import FxRateRecord
+from pmo_ledger.ledger.currencies import is_currency
+from pmo_ledger.ledger.records import FxRateRecord
 
 #: The places a rate is stored with.
 RATE_Q = Decimal("0.00000001")

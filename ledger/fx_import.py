@@ -22,12 +22,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ledger.dates import business_date
-from ledger.fx_checks import rate_record_problem
-from ledger.models import utcnow
-from ledger.records import FxRateRecord
-from ledger.settings import LedgerSettings
-from ledger.writer import BatchResult, apply_batch
+from pmo_ledger.ledger.dates import business_date
+from pmo_ledger.ledger.fx_checks import rate_record_problem
+from pmo_ledger.ledger.models import utcnow
+from pmo_ledger.ledger.records import FxRateRecord
+from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.writer import BatchResult, apply_batch
 
 MANUAL_SOURCE = "manual"
 #: The stream the writer records imported rates under.

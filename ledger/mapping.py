@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from ledger import quarantine
-from ledger.context import WriteContext
-from ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from ledger.models import (
+from pmo_ledger.ledger import quarantine
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.entries import LINE_COLUMNS, LineChange, LineWriter
+from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     ActualLine,
     CostObjectMap,
@@ -29,9 +29,9 @@ from ledger.models import (
     Task,
     table_of,
 )
-from ledger.resolve import Authority, Placement, resolve_projects, rule_project_code
-from ledger.settings import LedgerSettings
-from ledger.upsert import upsert
+from pmo_ledger.ledger.resolve import Authority, Placement, resolve_projects, rule_project_code
+from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.upsert import upsert
 
 _al = table_of(ActualLine)
 

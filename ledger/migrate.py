@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config whose env.py runs on `engine` (no alembic.ini needed)."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(files("migrations")))
+    cfg.set_main_option("script_location", str(files("pmo_ledger.migrations")))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return cfg
 

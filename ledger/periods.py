@@ -12,9 +12,9 @@ from itertools import pairwise
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ledger.calendar import PeriodSpec, parse_period, periods_overlapping
-from ledger.models.reference import FiscalPeriod
-from ledger.settings import CalendarSettings
+from pmo_ledger.ledger.calendar import PeriodSpec, parse_period, periods_overlapping
+from pmo_ledger.ledger.models.reference import FiscalPeriod
+from pmo_ledger.ledger.settings import CalendarSettings
 
 
 class PeriodIndex:

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger import staging
-from ledger.models import Quarantine, table_of
-from ledger.records import older_version
+from pmo_ledger.ledger import staging
+from pmo_ledger.ledger.models import Quarantine, table_of
+from pmo_ledger.ledger.records import older_version
 
 
 def payload_hash(payload: Any) -> str:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ledger.models import FxRate, LedgerEntry, Project, Quarantine
+from pmo_ledger.ledger.models import FxRate, LedgerEntry, Project, Quarantine
 
 
 @dataclass(frozen=True, slots=True)

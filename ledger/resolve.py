@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import and_, literal, select
 from sqlalchemy.orm import Session
 
-from ledger import staging
-from ledger.models import (
+from pmo_ledger.ledger import staging
+from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     CostObjectMap,
     Portfolio,
@@ -28,8 +28,8 @@ from ledger.models import (
     Task,
     table_of,
 )
-from ledger.settings import AuthoritySettings, LedgerSettings, LinkRule
-from ledger.upsert import upsert
+from pmo_ledger.ledger.settings import AuthoritySettings, LedgerSettings, LinkRule
+from pmo_ledger.ledger.upsert import upsert
 
 Ref = tuple[str, str]  # (object_type, external_id)
 

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, select
 from sqlalchemy.orm import Session
 
-from ledger import quarantine, staging
-from ledger.actuals import ApplyStats
-from ledger.calendar import parse_period
-from ledger.context import WriteContext
-from ledger.currencies import is_currency
-from ledger.hashing import content_hash
-from ledger.keyed_rows import (
+from pmo_ledger.ledger import quarantine, staging
+from pmo_ledger.ledger.actuals import ApplyStats
+from pmo_ledger.ledger.calendar import parse_period
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.currencies import is_currency
+from pmo_ledger.ledger.hashing import content_hash
+from pmo_ledger.ledger.keyed_rows import (
     RATE_Q,
     differs,
     is_period,
@@ -33,11 +33,16 @@ from ledger.keyed_rows import (
     soft_delete,
     stored_rows,
 )
-from ledger.keyed_rows import held as held_item
-from ledger.models import Allocation, Resource, ResourceCapacity, ResourceRate, table_of
-from ledger.records import AllocationRecord, CapacityRecord, ResourceRateRecord, ResourceRecord
-from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from ledger.upsert import upsert
+from pmo_ledger.ledger.keyed_rows import held as held_item
+from pmo_ledger.ledger.models import Allocation, Resource, ResourceCapacity, ResourceRate, table_of
+from pmo_ledger.ledger.records import (
+    AllocationRecord,
+    CapacityRecord,
+    ResourceRateRecord,
+    ResourceRecord,
+)
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.upsert import upsert
 
 _resource: Table = table_of(Resource)
 _rate: Table = table_of(ResourceRate)

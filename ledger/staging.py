@@ -18,8 +18,14 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError,
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from ledger.models import ActualLine, ActualPeriodTotal, BudgetLine, LedgerEntry, table_of
-from ledger.types import ExactDecimal, UtcDateTime
+from pmo_ledger.ledger.models import (
+    ActualLine,
+    ActualPeriodTotal,
+    BudgetLine,
+    LedgerEntry,
+    table_of,
+)
+from pmo_ledger.ledger.types import ExactDecimal, UtcDateTime
 
 if TYPE_CHECKING:
     import sqlite3

@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger import quarantine, staging
-from ledger.actuals import ApplyStats
-from ledger.context import WriteContext
-from ledger.currencies import is_currency
-from ledger.keyed_rows import (
+from pmo_ledger.ledger import quarantine, staging
+from pmo_ledger.ledger.actuals import ApplyStats
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.currencies import is_currency
+from pmo_ledger.ledger.keyed_rows import (
     differs,
     latest_by_key,
     percent_problem,
@@ -29,12 +29,19 @@ from ledger.keyed_rows import (
     stored_rows,
     update_by_id,
 )
-from ledger.keyed_rows import held as held_item
-from ledger.models import UNMAPPED_CODE, Portfolio, Program, Project, ProjectLink, table_of
-from ledger.progress_writer import Progress, append_progress
-from ledger.records import ProjectRecord
-from ledger.resolve import resolve_projects
-from ledger.upsert import upsert
+from pmo_ledger.ledger.keyed_rows import held as held_item
+from pmo_ledger.ledger.models import (
+    UNMAPPED_CODE,
+    Portfolio,
+    Program,
+    Project,
+    ProjectLink,
+    table_of,
+)
+from pmo_ledger.ledger.progress_writer import Progress, append_progress
+from pmo_ledger.ledger.records import ProjectRecord
+from pmo_ledger.ledger.resolve import resolve_projects
+from pmo_ledger.ledger.upsert import upsert
 
 _project: Table = table_of(Project)
 _link: Table = table_of(ProjectLink)

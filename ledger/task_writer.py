@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, and_, select, update
 from sqlalchemy.orm import Session
 
-from ledger import quarantine, staging
-from ledger.actuals import ApplyStats
-from ledger.context import WriteContext
-from ledger.hashing import content_hash
-from ledger.keyed_rows import (
+from pmo_ledger.ledger import quarantine, staging
+from pmo_ledger.ledger.actuals import ApplyStats
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.hashing import content_hash
+from pmo_ledger.ledger.keyed_rows import (
     differs,
     latest_by_key,
     number_problem,
@@ -29,12 +29,12 @@ from ledger.keyed_rows import (
     soft_delete,
     stored_rows,
 )
-from ledger.keyed_rows import held as held_item
-from ledger.models import Task, TaskDependency, table_of
-from ledger.progress_writer import Progress, append_progress
-from ledger.records import DependencyRecord, TaskRecord
-from ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from ledger.upsert import upsert
+from pmo_ledger.ledger.keyed_rows import held as held_item
+from pmo_ledger.ledger.models import Task, TaskDependency, table_of
+from pmo_ledger.ledger.progress_writer import Progress, append_progress
+from pmo_ledger.ledger.records import DependencyRecord, TaskRecord
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.upsert import upsert
 
 _task: Table = table_of(Task)
 _dep: Table = table_of(TaskDependency)

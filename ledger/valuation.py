@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from ledger.models import ResourceRate
+from pmo_ledger.ledger.models import ResourceRate
 
 
 class CostRates:

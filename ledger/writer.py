@@ -18,16 +18,16 @@ import structlog
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from ledger import quarantine
-from ledger.actuals import ApplyStats, apply_actuals
-from ledger.context import WriteContext
-from ledger.conversion import reconvert, reconvert_budget_lines
-from ledger.entries import LineWriter
-from ledger.fx import upsert_rates
-from ledger.fx_checks import rate_record_problem
-from ledger.models import utcnow
-from ledger.quarantine import Held
-from ledger.records import (
+from pmo_ledger.ledger import quarantine
+from pmo_ledger.ledger.actuals import ApplyStats, apply_actuals
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.conversion import reconvert, reconvert_budget_lines
+from pmo_ledger.ledger.entries import LineWriter
+from pmo_ledger.ledger.fx import upsert_rates
+from pmo_ledger.ledger.fx_checks import rate_record_problem
+from pmo_ledger.ledger.models import utcnow
+from pmo_ledger.ledger.quarantine import Held
+from pmo_ledger.ledger.records import (
     ActualRecord,
     AllocationRecord,
     BudgetRecord,
@@ -44,7 +44,7 @@ from ledger.records import (
     TaskRecord,
     record_to_json,
 )
-from ledger.settings import LedgerSettings
+from pmo_ledger.ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -84,8 +84,8 @@ class BatchResult:
 def _appliers() -> dict[type[Any], Callable[..., ApplyStats]]:
     # Imported here: the order of this table is the order a batch is applied in (rates and
     # structure before the money that refers to them).
-    from ledger.budgets import apply_budgets
-    from ledger.dimensions import (
+    from pmo_ledger.ledger.budgets import apply_budgets
+    from pmo_ledger.ledger.dimensions import (
         apply_allocations,
         apply_capacity,
         apply_dependencies,
@@ -95,7 +95,7 @@ def _appliers() -> dict[type[Any], Callable[..., ApplyStats]]:
         apply_resources,
         apply_tasks,
     )
-    from ledger.forecasts import apply_forecasts
+    from pmo_ledger.ledger.forecasts import apply_forecasts
 
     return {
         ProjectRecord: apply_projects,
@@ -276,7 +276,7 @@ def _apply(
         writer.flush()
         result.budget_fx = reconvert_budget_lines(ctx, series, since)
     if structure_changed:
-        from ledger.mapping import remap_unmapped
+        from pmo_ledger.ledger.mapping import remap_unmapped
 
         result.remapped += remap_unmapped(ctx, writer)
         writer.flush()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from ledger.db import make_engine
-from ledger.models import Base
+from pmo_ledger.ledger.db import make_engine
+from pmo_ledger.ledger.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -24,7 +24,7 @@ def _run(connection: Connection) -> None:
         include_object=_include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        user_module_prefix="ledger.types.",
+        user_module_prefix="ledger_types.",
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import ledger.types
+from pmo_ledger.ledger import types as ledger_types
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from ledger import migrate
-from ledger.db import make_engine, session_factory
-from ledger.models import Base
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.db import make_engine, session_factory
+from pmo_ledger.ledger.models import Base
 
 PG_URL = os.environ.get("PMO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

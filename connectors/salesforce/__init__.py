@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
-from connectors.base import (
+from pmo_ledger.connectors.base import (
     Allowance,
     Connector,
     ConnectorContext,
@@ -24,11 +24,11 @@ from connectors.base import (
     StreamSpec,
     fingerprint,
 )
-from connectors.errors import ConnectorConfigError
-from connectors.salesforce.client import SalesforceClient, http_session
-from connectors.salesforce.objects import STREAMS, role_problems
-from connectors.salesforce.reader import StreamReader
-from connectors.salesforce.settings import SalesforceSettings
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.salesforce.client import SalesforceClient, http_session
+from pmo_ledger.connectors.salesforce.objects import STREAMS, role_problems
+from pmo_ledger.connectors.salesforce.reader import StreamReader
+from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
 
 __all__ = ["SalesforceConnector", "SalesforceSettings"]
 
@@ -139,7 +139,7 @@ class SalesforceConnector(Connector):
 
 @contextmanager
 def _sandbox_settings() -> Iterator[Mapping[str, Any]]:
-    from connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
+    from pmo_ledger.connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
 
     org = FakeOrg()
     seed_demo(org)

@@ -63,7 +63,7 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin, token_login
 from urllib3.util.retry import Retry
 
-from connectors.errors import (
+from pmo_ledger.connectors.errors import (
     ConnectorConfigError,
     ConnectorError,
     ConnectorTransientError,
@@ -71,9 +71,9 @@ from connectors.errors import (
     StreamConfigError,
     StreamTransientError,
 )
-from connectors.salesforce.describe import Described
-from connectors.salesforce.settings import SalesforceSettings
-from ledger.dates import utc_timestamp
+from pmo_ledger.connectors.salesforce.describe import Described
+from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
+from pmo_ledger.ledger.dates import utc_timestamp
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

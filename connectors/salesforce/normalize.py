@@ -19,9 +19,9 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connectors.salesforce import values as v
-from ledger.calendar import PeriodSpec, periods_overlapping
-from ledger.records import (
+from pmo_ledger.connectors.salesforce import values as v
+from pmo_ledger.ledger.calendar import PeriodSpec, periods_overlapping
+from pmo_ledger.ledger.records import (
     ActualRecord,
     AllocationRecord,
     FxRateRecord,
@@ -31,7 +31,7 @@ from ledger.records import (
     ResourceRecord,
     RevenueForecastRecord,
 )
-from ledger.settings import CalendarSettings
+from pmo_ledger.ledger.settings import CalendarSettings
 
 Row = v.Row
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import CursorKind, StreamSpec
-from connectors.salesforce import normalize as n
+from pmo_ledger.connectors.base import CursorKind, StreamSpec
+from pmo_ledger.connectors.salesforce import normalize as n
 
 _TS: CursorKind = "timestamp"
 

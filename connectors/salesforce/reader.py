@@ -37,7 +37,7 @@ from typing import Any
 
 import structlog
 
-from connectors.base import (
+from pmo_ledger.connectors.base import (
     ConnectorContext,
     Cursor,
     Page,
@@ -46,16 +46,16 @@ from connectors.base import (
     ScopeStart,
     SourceTotal,
 )
-from connectors.errors import ConnectorConfigError, StreamConfigError
-from connectors.salesforce import normalize as n
-from connectors.salesforce import soql
-from connectors.salesforce import values as v
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.describe import missing_part
-from connectors.salesforce.objects import ObjectStream
-from connectors.salesforce.settings import SalesforceSettings
-from ledger.calendar import generate_year, parse_period
-from ledger.records import BudgetLineRecord, BudgetRecord, Record, Rejected
+from pmo_ledger.connectors.errors import ConnectorConfigError, StreamConfigError
+from pmo_ledger.connectors.salesforce import normalize as n
+from pmo_ledger.connectors.salesforce import soql
+from pmo_ledger.connectors.salesforce import values as v
+from pmo_ledger.connectors.salesforce.client import SalesforceClient
+from pmo_ledger.connectors.salesforce.describe import missing_part
+from pmo_ledger.connectors.salesforce.objects import ObjectStream
+from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
+from pmo_ledger.ledger.calendar import generate_year, parse_period
+from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, Record, Rejected
 
 log = structlog.get_logger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import ConnectorSettings
+from pmo_ledger.connectors.base import ConnectorSettings
 
 AuthKind = Literal["password", "oauth_password", "client_credentials", "jwt", "access_token"]
 _VERSION = re.compile(r"\d{2,3}\.0")

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
-from connectors.base import (
+from pmo_ledger.connectors.base import (
     Connector,
     ConnectorContext,
     ConnectorSettings,
@@ -31,14 +31,14 @@ from connectors.base import (
     SourceTotal,
     StreamSpec,
 )
-from connectors.errors import ConnectorConfigError
-from connectors.sample.actuals import ActualLines, period_match, project_match
-from connectors.sample.paging import pages
-from connectors.sample.settings import SampleSettings
-from connectors.sample.streams import Structure, Table
-from connectors.sample.totals import actual_totals, budget_totals
-from connectors.sample.world import World, add_months
-from ledger.calendar import parse_period
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.sample.actuals import ActualLines, period_match, project_match
+from pmo_ledger.connectors.sample.paging import pages
+from pmo_ledger.connectors.sample.settings import SampleSettings
+from pmo_ledger.connectors.sample.streams import Structure, Table
+from pmo_ledger.connectors.sample.totals import actual_totals, budget_totals
+from pmo_ledger.connectors.sample.world import World, add_months
+from pmo_ledger.ledger.calendar import parse_period
 
 __all__ = ["SampleConnector", "SampleSettings"]
 

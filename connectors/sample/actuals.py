@@ -25,10 +25,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import chain, groupby
 
-from connectors.sample.fastrecord import actual
-from connectors.sample.paging import Item, Marked
-from connectors.sample.world import GOLDEN, M64, ProjectSpec, World, convert_cents, mix
-from ledger.records import ActualRecord, Rejected
+from pmo_ledger.connectors.sample.fastrecord import actual
+from pmo_ledger.connectors.sample.paging import Item, Marked
+from pmo_ledger.connectors.sample.world import GOLDEN, M64, ProjectSpec, World, convert_cents, mix
+from pmo_ledger.ledger.records import ActualRecord, Rejected
 
 SALT = 0xAC7
 SECOND = timedelta(seconds=1)

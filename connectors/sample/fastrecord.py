@@ -14,7 +14,7 @@ from dataclasses import MISSING, fields
 from datetime import date, datetime
 from decimal import Decimal
 
-from ledger.records import ActualRecord
+from pmo_ledger.ledger.records import ActualRecord
 
 #: The fields of ActualRecord this builder sets from its arguments, in order.
 ARGUMENTS = (

@@ -15,9 +15,9 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from connectors.base import Cursor, Page, ScopeEnd, ScopeStart
-from connectors.errors import ConnectorTransientError
-from ledger.records import Record, Rejected
+from pmo_ledger.connectors.base import Cursor, Page, ScopeEnd, ScopeStart
+from pmo_ledger.connectors.errors import ConnectorTransientError
+from pmo_ledger.ledger.records import Record, Rejected
 
 
 @dataclass(frozen=True, slots=True)

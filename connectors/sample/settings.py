@@ -13,8 +13,8 @@ from datetime import date
 
 from pydantic import Field, field_validator, model_validator
 
-from connectors.base import ConnectorSettings
-from connectors.sample.world import USD_VALUE
+from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.sample.world import USD_VALUE
 
 #: Lines a round may hold: round r's changes are r's time + (line index) milliseconds, and
 #: rounds are at least 7 days apart.

@@ -15,8 +15,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 
-from connectors.sample.world import PROGRAMS, USD_VALUE, ProjectSpec, World, add_months, mix
-from ledger.records import (
+from pmo_ledger.connectors.sample.world import (
+    PROGRAMS,
+    USD_VALUE,
+    ProjectSpec,
+    World,
+    add_months,
+    mix,
+)
+from pmo_ledger.ledger.records import (
     AllocationRecord,
     BudgetLineRecord,
     BudgetRecord,

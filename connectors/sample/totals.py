@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from connectors.base import SourceTotal
-from connectors.sample.paging import Item, Marked
-from connectors.sample.streams import Table
-from ledger.records import ActualRecord, BudgetRecord, Rejected
+from pmo_ledger.connectors.base import SourceTotal
+from pmo_ledger.connectors.sample.paging import Item, Marked
+from pmo_ledger.connectors.sample.streams import Table
+from pmo_ledger.ledger.records import ActualRecord, BudgetRecord, Rejected
 
 Key = tuple[str | None, str | None]
 

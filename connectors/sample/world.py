@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from connectors.sample.settings import SampleSettings
+    from pmo_ledger.connectors.sample.settings import SampleSettings
 
 M64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15

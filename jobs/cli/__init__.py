@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from jobs.app import build_app
-from jobs.cli import (
+from pmo_ledger.jobs.app import build_app
+from pmo_ledger.jobs.cli import (
     admin,
     db,
     demo,

@@ -1,5 +1,5 @@
-"""`python -m jobs.cli`: the same as the `pmo-ledger` console script."""
+"""`python -m pmo_ledger.jobs.cli`: the same as the `pmo-ledger` console script."""
 
-from jobs.cli import main
+from pmo_ledger.jobs.cli import main
 
 main()

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from connectors.errors import ConnectorConfigError
-from connectors.registry import installed_kinds
-from jobs.cli.common import (
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.registry import installed_kinds
+from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
     console,
@@ -21,8 +21,8 @@ from jobs.cli.common import (
     plural,
     table,
 )
-from ledger.admin import authority_apply, connectors_rename, project_merge, rates_apply
-from ledger.dates import business_date
+from pmo_ledger.ledger.admin import authority_apply, connectors_rename, project_merge, rates_apply
+from pmo_ledger.ledger.dates import business_date
 
 
 def groups() -> list[Group]:

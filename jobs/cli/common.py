@@ -20,7 +20,7 @@ from rich.table import Table
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from jobs.app import App, SchemaNotCurrentError
+from pmo_ledger.jobs.app import App, SchemaNotCurrentError
 
 CENT = Decimal("0.01")
 

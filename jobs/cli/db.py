@@ -12,9 +12,9 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from jobs.cli.common import Group, app_of, fail, group, ledger_transaction, out, reported
-from ledger import aggregates, migrate
-from ledger.models import utcnow
+from pmo_ledger.jobs.cli.common import Group, app_of, fail, group, ledger_transaction, out, reported
+from pmo_ledger.ledger import aggregates, migrate
+from pmo_ledger.ledger.models import utcnow
 
 #: Role names we create: lower case as PostgreSQL folds unquoted names, so analysts can type
 #: them bare; at most 63 bytes (NAMEDATALEN - 1).

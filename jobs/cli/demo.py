@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 
-from jobs.app import App
-from jobs.cli.common import app_of, out, plural, reported
-from jobs.cli.report import budget_report, print_budget_report
-from jobs.demo import DemoLoad, default_portfolio, load_demo, read_portfolio, sources_of
-from ledger import migrate
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.cli.common import app_of, out, plural, reported
+from pmo_ledger.jobs.cli.report import budget_report, print_budget_report
+from pmo_ledger.jobs.demo import DemoLoad, default_portfolio, load_demo, read_portfolio, sources_of
+from pmo_ledger.ledger import migrate
 
 
 def demo(

@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.table import Table
 
-from connectors.base import Cursor
-from jobs.cli.common import CENT, console, money
+from pmo_ledger.connectors.base import Cursor
+from pmo_ledger.jobs.cli.common import CENT, console, money
 
 MESSAGE_WIDTH = 60
 #: Cells longer than this (errors) wrap.

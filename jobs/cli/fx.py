@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli.common import (
+from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
     console,
@@ -18,8 +18,8 @@ from jobs.cli.common import (
     plural,
     table,
 )
-from ledger.fx_import import MANUAL_SOURCE, import_fx_csv
-from ledger.queries import fx_rates
+from pmo_ledger.ledger.fx_import import MANUAL_SOURCE, import_fx_csv
+from pmo_ledger.ledger.queries import fx_rates
 
 
 def groups() -> list[Group]:

@@ -16,7 +16,7 @@ import typer
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from jobs.cli.common import (
+from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
     console,
@@ -28,9 +28,9 @@ from jobs.cli.common import (
     sub_typer,
     table,
 )
-from jobs.cli.format import plain_amounts
-from ledger.mapping import Mapping, add_mappings, match_rule, read_mapping_csv, remap
-from ledger.models import (
+from pmo_ledger.jobs.cli.format import plain_amounts
+from pmo_ledger.ledger.mapping import Mapping, add_mappings, match_rule, read_mapping_csv, remap
+from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     ActualLine,
     CostObjectMap,

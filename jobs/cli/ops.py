@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from jobs.cli.common import (
+from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
     console,
@@ -19,13 +19,13 @@ from jobs.cli.common import (
     plural,
     table,
 )
-from ledger.admin import quarantine_purge, quarantine_retry
-from ledger.calendar import default_range, parse_period
-from ledger.dates import business_date
-from ledger.models import utcnow
-from ledger.periods import close_period, ensure_periods, reopen_period
-from ledger.queries import quarantine_entries
-from ledger.settings import CalendarSettings
+from pmo_ledger.ledger.admin import quarantine_purge, quarantine_retry
+from pmo_ledger.ledger.calendar import default_range, parse_period
+from pmo_ledger.ledger.dates import business_date
+from pmo_ledger.ledger.models import utcnow
+from pmo_ledger.ledger.periods import close_period, ensure_periods, reopen_period
+from pmo_ledger.ledger.queries import quarantine_entries
+from pmo_ledger.ledger.settings import CalendarSettings
 
 
 def groups() -> list[Group]:

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from jobs.cli.common import (
+from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
     fail,
@@ -30,12 +30,12 @@ from jobs.cli.common import (
     reported,
     table,
 )
-from jobs.cli.format import show, when
-from jobs.reconcile import reconcile_report, run_reconcile
-from ledger.dates import business_date, utc_timestamp
-from ledger.models import Variance
-from ledger.reconcile.findings import Finding
-from ledger.reconcile.store import acknowledge
+from pmo_ledger.jobs.cli.format import show, when
+from pmo_ledger.jobs.reconcile import reconcile_report, run_reconcile
+from pmo_ledger.ledger.dates import business_date, utc_timestamp
+from pmo_ledger.ledger.models import Variance
+from pmo_ledger.ledger.reconcile.findings import Finding
+from pmo_ledger.ledger.reconcile.store import acknowledge
 
 
 class Format(StrEnum):

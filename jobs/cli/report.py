@@ -10,13 +10,13 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jobs.app import App
-from jobs.cli.common import app_of, console, money, out, plural, reported, table
-from jobs.cli.format import plain_amounts
-from jobs.cli.mapping import UnmappedKey, unmapped_keys
-from ledger.models import UNMAPPED_CODE, UNMAPPED_ID, ActualLine
-from ledger.queries import BudgetVsActual, budget_vs_actual
-from ledger.resolve import Authority
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.cli.common import app_of, console, money, out, plural, reported, table
+from pmo_ledger.jobs.cli.format import plain_amounts
+from pmo_ledger.jobs.cli.mapping import UnmappedKey, unmapped_keys
+from pmo_ledger.ledger.models import UNMAPPED_CODE, UNMAPPED_ID, ActualLine
+from pmo_ledger.ledger.queries import BudgetVsActual, budget_vs_actual
+from pmo_ledger.ledger.resolve import Authority
 
 
 def report(ctx: typer.Context) -> None:

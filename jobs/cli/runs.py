@@ -10,9 +10,18 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from connectors.base import Cursor
-from jobs.cli.common import Group, app_of, fail, ledger_reading, out, plural, reported, table
-from jobs.cli.format import (
+from pmo_ledger.connectors.base import Cursor
+from pmo_ledger.jobs.cli.common import (
+    Group,
+    app_of,
+    fail,
+    ledger_reading,
+    out,
+    plural,
+    reported,
+    table,
+)
+from pmo_ledger.jobs.cli.format import (
     cursor_text,
     duration_text,
     grouped_money,
@@ -23,8 +32,8 @@ from jobs.cli.format import (
     truncate,
     when,
 )
-from jobs.lease import LeaseHeld, unlock
-from ledger.models import SyncRun, SyncRunStream
+from pmo_ledger.jobs.lease import LeaseHeld, unlock
+from pmo_ledger.ledger.models import SyncRun, SyncRunStream
 
 #: Amount outcomes in the order an operator reads them.
 OUTCOMES = ("read", "inserted", "restated", "unchanged", "deleted", "quarantined")

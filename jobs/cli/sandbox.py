@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from jobs.cli.common import out
+from pmo_ledger.jobs.cli.common import out
 
 if TYPE_CHECKING:
-    from connectors.salesforce.sandbox import SandboxServer
+    from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
 
 
 def sandbox(
@@ -47,7 +47,7 @@ def sandbox(
 ) -> None:
     """Serve a fake Salesforce org (demo PSA data) on HTTPS until interrupted."""
     # Imported here: every other command starts without the sandbox's TLS and JWT stack.
-    from connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
+    from pmo_ledger.connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
 
     org = FakeOrg()
     seed = seed_demo(org, dirty=dirty)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli.common import app_of, reported
-from jobs.config import is_loopback
+from pmo_ledger.jobs.cli.common import app_of, reported
+from pmo_ledger.jobs.config import is_loopback
 
 
 def serve(
@@ -26,7 +26,7 @@ def serve(
     overdue connectors run once at start-up. SIGTERM or SIGINT stops it: running syncs stop
     at their next page boundary (at most `[service] stop_timeout`), then it exits 0.
     """
-    from jobs.service.serve import Service  # uvicorn and FastAPI only for this command
+    from pmo_ledger.jobs.service.serve import Service  # uvicorn and FastAPI only for this command
 
     app = app_of(ctx)
     cfg = app.config.service

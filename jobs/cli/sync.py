@@ -20,15 +20,23 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.errors import ConnectorError, ConnectorTransientError
-from jobs.app import App
-from jobs.cli.common import app_of, console, fail, out, reported, table
-from jobs.cli.format import cursor_text, grouped_amounts, n, one_line, show, sum_amounts, when
-from jobs.reconcile import run_reconcile
-from jobs.run_records import StreamResult, SyncResult
-from jobs.sync import AlreadyRunning, ConnectorDisabled, run_sync
-from ledger.calendar import parse_period
-from ledger.dates import business_date
+from pmo_ledger.connectors.errors import ConnectorError, ConnectorTransientError
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.cli.common import app_of, console, fail, out, reported, table
+from pmo_ledger.jobs.cli.format import (
+    cursor_text,
+    grouped_amounts,
+    n,
+    one_line,
+    show,
+    sum_amounts,
+    when,
+)
+from pmo_ledger.jobs.reconcile import run_reconcile
+from pmo_ledger.jobs.run_records import StreamResult, SyncResult
+from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled, run_sync
+from pmo_ledger.ledger.calendar import parse_period
+from pmo_ledger.ledger.dates import business_date
 
 #: Exit status of `sync` per run status.
 EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 1, "abandoned": 1, "partial": 3}

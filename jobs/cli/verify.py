@@ -16,11 +16,11 @@ from typing import Annotated
 
 import typer
 
-from connectors.errors import ConnectorError
-from jobs.cli.common import CENT, app_of, console, fail, out, plural, reported, table
-from jobs.cli.format import one_line
-from jobs.verify import StreamCheck, VerifyResult
-from jobs.verify import verify as run_verify
+from pmo_ledger.connectors.errors import ConnectorError
+from pmo_ledger.jobs.cli.common import CENT, app_of, console, fail, out, plural, reported, table
+from pmo_ledger.jobs.cli.format import one_line
+from pmo_ledger.jobs.verify import StreamCheck, VerifyResult
+from pmo_ledger.jobs.verify import verify as run_verify
 
 #: Exit status when the source and the ledger disagree.
 DRIFT_EXIT = 4

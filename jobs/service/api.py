@@ -27,15 +27,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import case, select
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
-from connectors.errors import ConnectorConfigError
-from jobs.app import SchemaNotCurrentError
-from jobs.service import schemas
-from jobs.service.metrics import registry
-from jobs.service.worker import ServiceStopping, Worker
-from jobs.sync import AlreadyRunning, ConnectorDisabled
-from ledger import migrate
-from ledger.models import SyncRun, SyncRunStream, Variance, utcnow
-from ledger.reconcile.store import acknowledge
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.jobs.app import SchemaNotCurrentError
+from pmo_ledger.jobs.service import schemas
+from pmo_ledger.jobs.service.metrics import registry
+from pmo_ledger.jobs.service.worker import ServiceStopping, Worker
+from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.models import SyncRun, SyncRunStream, Variance, utcnow
+from pmo_ledger.ledger.reconcile.store import acknowledge
 
 RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", "abandoned"]
 VarianceStatus = Literal["open", "acknowledged", "resolved"]

@@ -23,8 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
-from jobs.service.worker import Worker
-from ledger.models import Quarantine, SyncRun, SyncRunStream, Variance
+from pmo_ledger.jobs.service.worker import Worker
+from pmo_ledger.ledger.models import Quarantine, SyncRun, SyncRunStream, Variance
 
 PREFIX = "pmo_ledger_"
 OUTCOMES = ("read", "written", "unchanged", "quarantined", "deleted")

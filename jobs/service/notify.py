@@ -32,8 +32,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from jobs.reconcile import Raised
-from jobs.run_records import SyncResult
+from pmo_ledger.jobs.reconcile import Raised
+from pmo_ledger.jobs.run_records import SyncResult
 
 log = structlog.get_logger(__name__)
 

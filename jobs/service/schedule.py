@@ -19,9 +19,9 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from jobs.config import AppConfig, schedule_trigger
-from jobs.service.worker import Worker, last_done
-from ledger.models import utcnow
+from pmo_ledger.jobs.config import AppConfig, schedule_trigger
+from pmo_ledger.jobs.service.worker import Worker, last_done
+from pmo_ledger.ledger.models import utcnow
 
 log = structlog.get_logger(__name__)
 

@@ -21,11 +21,11 @@ from typing import Any
 import structlog
 import uvicorn
 
-from jobs.app import App
-from jobs.service.api import create_api
-from jobs.service.notify import Notifier
-from jobs.service.schedule import build_scheduler
-from jobs.service.worker import Worker
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.service.api import create_api
+from pmo_ledger.jobs.service.notify import Notifier
+from pmo_ledger.jobs.service.schedule import build_scheduler
+from pmo_ledger.jobs.service.worker import Worker
 
 log = structlog.get_logger(__name__)
 

@@ -22,16 +22,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from connectors.base import Allowance
-from connectors.errors import ConnectorError
-from jobs.app import App
-from jobs.lease import Lease, new_holder
-from jobs.reconcile import LEASE as RECONCILE_LEASE
-from jobs.reconcile import run_reconcile
-from jobs.run_records import SyncResult
-from jobs.service.notify import Notifier, run_event, variance_event
-from jobs.sync import AlreadyRunning, StartedSync, start_sync
-from ledger.models import SyncRun, utcnow
+from pmo_ledger.connectors.base import Allowance
+from pmo_ledger.connectors.errors import ConnectorError
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.lease import Lease, new_holder
+from pmo_ledger.jobs.reconcile import LEASE as RECONCILE_LEASE
+from pmo_ledger.jobs.reconcile import run_reconcile
+from pmo_ledger.jobs.run_records import SyncResult
+from pmo_ledger.jobs.service.notify import Notifier, run_event, variance_event
+from pmo_ledger.jobs.sync import AlreadyRunning, StartedSync, start_sync
+from pmo_ledger.ledger.models import SyncRun, utcnow
 
 log = structlog.get_logger(__name__)
 

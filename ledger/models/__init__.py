@@ -1,8 +1,8 @@
 """Typed SQLAlchemy 2.0 models of the project ledger (DESIGN.md "Model")."""
 
-from ledger.models.base import Base, UtcDateTime, table_of, utcnow
-from ledger.models.budget import BudgetEntry, BudgetLine, BudgetVersion
-from ledger.models.money import (
+from pmo_ledger.ledger.models.base import Base, UtcDateTime, table_of, utcnow
+from pmo_ledger.ledger.models.budget import BudgetEntry, BudgetLine, BudgetVersion
+from pmo_ledger.ledger.models.money import (
     ENTRY_REASONS,
     ActualLine,
     ActualPeriodTotal,
@@ -11,7 +11,7 @@ from ledger.models.money import (
     ProgressSnapshot,
     RevenueForecast,
 )
-from ledger.models.operations import (
+from pmo_ledger.ledger.models.operations import (
     ControlTotal,
     Quarantine,
     ScopeListed,
@@ -21,9 +21,9 @@ from ledger.models.operations import (
     SyncState,
     Variance,
 )
-from ledger.models.reference import FiscalPeriod, FxRate, FxRateDaily
-from ledger.models.resources import Allocation, Resource, ResourceCapacity, ResourceRate
-from ledger.models.structure import (
+from pmo_ledger.ledger.models.reference import FiscalPeriod, FxRate, FxRateDaily
+from pmo_ledger.ledger.models.resources import Allocation, Resource, ResourceCapacity, ResourceRate
+from pmo_ledger.ledger.models.structure import (
     UNMAPPED_CODE,
     UNMAPPED_ID,
     CostObjectMap,

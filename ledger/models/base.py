@@ -8,7 +8,7 @@ from typing import cast
 from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
-from ledger.types import UtcDateTime
+from pmo_ledger.ledger.types import UtcDateTime
 
 __all__ = ["NAMING_CONVENTION", "Base", "UtcDateTime", "table_of", "utcnow"]
 

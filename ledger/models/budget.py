@@ -17,9 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models.base import Base, UtcDateTime
-from ledger.models.money import _REASON_CHECK
-from ledger.types import Hours, Money, Rate
+from pmo_ledger.ledger.models.base import Base, UtcDateTime
+from pmo_ledger.ledger.models.money import _REASON_CHECK
+from pmo_ledger.ledger.types import Hours, Money, Rate
 
 
 class BudgetVersion(Base):

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models.base import Base, UtcDateTime
-from ledger.types import Hours, Money, Rate
+from pmo_ledger.ledger.models.base import Base, UtcDateTime
+from pmo_ledger.ledger.types import Hours, Money, Rate
 
 ENTRY_REASONS = ("insert", "restate", "reclass", "delete", "fx_convert", "fx_restate", "remap")
 _REASON_CHECK = "reason IN (" + ",".join(f"'{r}'" for r in ENTRY_REASONS) + ")"

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models.base import Base, UtcDateTime
-from ledger.types import Hours, Money
+from pmo_ledger.ledger.models.base import Base, UtcDateTime
+from pmo_ledger.ledger.types import Hours, Money
 
 RUN_STATUSES = ("running", "succeeded", "partial", "failed", "interrupted", "abandoned")
 

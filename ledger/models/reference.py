@@ -18,8 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models.base import Base, UtcDateTime
-from ledger.types import Rate
+from pmo_ledger.ledger.models.base import Base, UtcDateTime
+from pmo_ledger.ledger.types import Rate
 
 
 class FxRate(Base):

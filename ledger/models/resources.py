@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models.base import Base, UtcDateTime
-from ledger.types import Hours, Rate
+from pmo_ledger.ledger.models.base import Base, UtcDateTime
+from pmo_ledger.ledger.types import Hours, Rate
 
 
 class Resource(Base):

@@ -17,8 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models.base import Base, UtcDateTime
-from ledger.types import Hours
+from pmo_ledger.ledger.models.base import Base, UtcDateTime
+from pmo_ledger.ledger.types import Hours
 
 #: Code of the built-in project that holds valid records no mapping could place (rule 5).
 UNMAPPED_CODE = "UNMAPPED"

@@ -22,18 +22,22 @@ import structlog
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from ledger import aggregates, staging
-from ledger.db import local_setting, work_mem
-from ledger.models import Project
-from ledger.reconcile.budget_rules import budget_overrun, burn_rate
-from ledger.reconcile.context import RuleContext, load_projects, period_of
-from ledger.reconcile.evm_rules import forecast_overrun
-from ledger.reconcile.findings import Finding
-from ledger.reconcile.quality_rules import data_quality, source_disagreement
-from ledger.reconcile.rendered import Rendered
-from ledger.reconcile.resource_rules import hours_overrun, over_allocation, under_utilization
-from ledger.reconcile.settings import RULES, ReconcileRules
-from ledger.reconcile.store import (
+from pmo_ledger.ledger import aggregates, staging
+from pmo_ledger.ledger.db import local_setting, work_mem
+from pmo_ledger.ledger.models import Project
+from pmo_ledger.ledger.reconcile.budget_rules import budget_overrun, burn_rate
+from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
+from pmo_ledger.ledger.reconcile.evm_rules import forecast_overrun
+from pmo_ledger.ledger.reconcile.findings import Finding
+from pmo_ledger.ledger.reconcile.quality_rules import data_quality, source_disagreement
+from pmo_ledger.ledger.reconcile.rendered import Rendered
+from pmo_ledger.ledger.reconcile.resource_rules import (
+    hours_overrun,
+    over_allocation,
+    under_utilization,
+)
+from pmo_ledger.ledger.reconcile.settings import RULES, ReconcileRules
+from pmo_ledger.ledger.reconcile.store import (
     Lifecycle,
     apply_staged,
     report_findings,
@@ -41,7 +45,7 @@ from ledger.reconcile.store import (
     staged_counts,
     staged_findings,
 )
-from ledger.settings import LedgerSettings
+from pmo_ledger.ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
 #: work_mem of the rules on PostgreSQL: their groupings (a few hundred thousand aggregate and

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import case, func, literal, select, type_coerce, union_all
 
-from ledger.models import Project, table_of
-from ledger.reconcile.budget_source import current_versions, version_lines
-from ledger.reconcile.context import RuleContext
-from ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
-from ledger.types import Money
+from pmo_ledger.ledger.models import Project, table_of
+from pmo_ledger.ledger.reconcile.budget_source import current_versions, version_lines
+from pmo_ledger.ledger.reconcile.context import RuleContext
+from pmo_ledger.ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
+from pmo_ledger.ledger.types import Money
 
 _pr = table_of(Project)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 
-from ledger.models import BudgetEntry, BudgetLine, BudgetVersion, table_of
-from ledger.reconcile.context import RuleContext
+from pmo_ledger.ledger.models import BudgetEntry, BudgetLine, BudgetVersion, table_of
+from pmo_ledger.ledger.reconcile.context import RuleContext
 
 bv = table_of(BudgetVersion)
 _bl = table_of(BudgetLine)

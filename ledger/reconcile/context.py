@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Select, Text, and_, func, literal, select
 from sqlalchemy.orm import Session
 
-from ledger.calendar import fiscal_year_of, generate_year
-from ledger.models import (
+from pmo_ledger.ledger.calendar import fiscal_year_of, generate_year
+from pmo_ledger.ledger.models import (
     ActualPeriodTotal,
     FiscalPeriod,
     LedgerEntry,
@@ -23,10 +23,10 @@ from ledger.models import (
     Project,
     table_of,
 )
-from ledger.reconcile.findings import knobs
-from ledger.reconcile.rendered import Sql
-from ledger.reconcile.settings import KNOBS, ReconcileRules, RuleSettings
-from ledger.settings import CalendarSettings, LedgerSettings
+from pmo_ledger.ledger.reconcile.findings import knobs
+from pmo_ledger.ledger.reconcile.rendered import Sql
+from pmo_ledger.ledger.reconcile.settings import KNOBS, ReconcileRules, RuleSettings
+from pmo_ledger.ledger.settings import CalendarSettings, LedgerSettings
 
 _apt = table_of(ActualPeriodTotal)
 _le = table_of(LedgerEntry)

@@ -19,12 +19,16 @@ from typing import Any
 
 from sqlalchemy import case, func, literal, select, type_coerce
 
-from ledger.evm import Evm
-from ledger.models import BudgetVersion, ProgressSnapshot, table_of
-from ledger.reconcile.budget_source import counting_versions, existing_versions, version_lines
-from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, money, pct_over, ratio
-from ledger.types import Money
+from pmo_ledger.ledger.evm import Evm
+from pmo_ledger.ledger.models import BudgetVersion, ProgressSnapshot, table_of
+from pmo_ledger.ledger.reconcile.budget_source import (
+    counting_versions,
+    existing_versions,
+    version_lines,
+)
+from pmo_ledger.ledger.reconcile.context import RuleContext
+from pmo_ledger.ledger.reconcile.findings import Finding, money, pct_over, ratio
+from pmo_ledger.ledger.types import Money
 
 _bv = table_of(BudgetVersion)
 _ps = table_of(ProgressSnapshot)

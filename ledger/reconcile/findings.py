@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ledger.reconcile.settings import Severity
+from pmo_ledger.ledger.reconcile.settings import Severity
 
 CENT = Decimal("0.01")
 RATIO = Decimal("0.0001")

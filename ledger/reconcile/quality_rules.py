@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import case, func, literal, or_, select, type_coerce, union_all
 
-from ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantine, table_of
-from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, money
-from ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
-from ledger.reconcile.settings import Severity, SourcePair
-from ledger.types import Money
+from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantine, table_of
+from pmo_ledger.ledger.reconcile.context import RuleContext
+from pmo_ledger.ledger.reconcile.findings import Finding, money
+from pmo_ledger.ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
+from pmo_ledger.ledger.reconcile.settings import Severity, SourcePair
+from pmo_ledger.ledger.types import Money
 
 _al = table_of(ActualLine)
 _pr = table_of(Project)

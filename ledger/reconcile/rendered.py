@@ -45,7 +45,7 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from ledger.reconcile.settings import SEVERITY_RANK, RuleSettings
+from pmo_ledger.ledger.reconcile.settings import SEVERITY_RANK, RuleSettings
 
 #: The columns a rendered SELECT yields, in order (the stage's, see `store`).
 STAGE_COLUMNS = (

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, select, type_coerce, union_all
 
-from ledger.models import (
+from pmo_ledger.ledger.models import (
     ActualLine,
     Allocation,
     LedgerEntry,
@@ -23,9 +23,9 @@ from ledger.models import (
     ResourceCapacity,
     table_of,
 )
-from ledger.reconcile.context import RuleContext
-from ledger.reconcile.findings import Finding, pct_over, ratio
-from ledger.types import Hours
+from pmo_ledger.ledger.reconcile.context import RuleContext
+from pmo_ledger.ledger.reconcile.findings import Finding, pct_over, ratio
+from pmo_ledger.ledger.types import Hours
 
 _al = table_of(ActualLine)
 _le = table_of(LedgerEntry)

@@ -50,13 +50,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ledger import staging
-from ledger.db import local_setting
-from ledger.models import Variance, table_of
-from ledger.reconcile.findings import Finding
-from ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
-from ledger.reconcile.settings import RULES, SEVERITY_RANK
-from ledger.types import UtcDateTime
+from pmo_ledger.ledger import staging
+from pmo_ledger.ledger.db import local_setting
+from pmo_ledger.ledger.models import Variance, table_of
+from pmo_ledger.ledger.reconcile.findings import Finding
+from pmo_ledger.ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
+from pmo_ledger.ledger.reconcile.settings import RULES, SEVERITY_RANK
+from pmo_ledger.ledger.types import UtcDateTime
 
 _v = table_of(Variance)
 #: A run that opens this many variances analyzes the table (PostgreSQL).

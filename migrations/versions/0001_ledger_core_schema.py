@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import ledger.types
-from ledger.types import UtcDateTime
+from pmo_ledger.ledger import types as ledger_types
+from pmo_ledger.ledger.types import UtcDateTime
 
 revision = "0001"
 down_revision = None
@@ -32,8 +32,8 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=7), nullable=False),
         sa.Column("counts_amount", sa.Boolean(), nullable=False),
         sa.Column("counts_hours", sa.Boolean(), nullable=False),
-        sa.Column("base_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=False),
-        sa.Column("hours", ledger.types.ExactDecimal(precision=14, scale=4), nullable=False),
+        sa.Column("base_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=False),
+        sa.Column("hours", ledger_types.ExactDecimal(precision=14, scale=4), nullable=False),
         sa.Column("lines", sa.Integer(), nullable=False),
         sa.Column("unconverted_lines", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
@@ -50,8 +50,8 @@ def upgrade() -> None:
     op.create_table(
         "aggregate_state",
         sa.Column("source", sa.String(length=100), nullable=False),
-        sa.Column("stale_since", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("rebuilt_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("stale_since", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("rebuilt_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("source", name=op.f("pk_aggregate_state")),
     )
     op.create_table(
@@ -65,13 +65,13 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("source_count", sa.Integer(), nullable=False),
         sa.Column(
-            "source_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=False
+            "source_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=False
         ),
         sa.Column("ledger_count", sa.Integer(), nullable=False),
         sa.Column(
-            "ledger_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=False
+            "ledger_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=False
         ),
-        sa.Column("checked_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("checked_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_control_total")),
     )
     with op.batch_alter_table("control_total", schema=None) as batch_op:
@@ -90,7 +90,7 @@ def upgrade() -> None:
         sa.Column("end_on", sa.Date(), nullable=False),
         sa.Column("special", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=6), nullable=False),
-        sa.Column("closed_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("status IN ('open','closed')", name=op.f("ck_fiscal_period_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fiscal_period")),
         sa.UniqueConstraint("calendar", "period", name=op.f("uq_fiscal_period_calendar_period")),
@@ -110,9 +110,9 @@ def upgrade() -> None:
         sa.Column("from_ccy", sa.String(length=3), nullable=False),
         sa.Column("to_ccy", sa.String(length=3), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
-        sa.Column("rate", ledger.types.ExactDecimal(precision=18, scale=8), nullable=False),
-        sa.Column("recorded_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("rate", ledger_types.ExactDecimal(precision=18, scale=8), nullable=False),
+        sa.Column("recorded_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fx_rate")),
         sa.UniqueConstraint(
             "source",
@@ -130,7 +130,7 @@ def upgrade() -> None:
         sa.Column("from_ccy", sa.String(length=3), nullable=False),
         sa.Column("to_ccy", sa.String(length=3), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("rate", ledger.types.ExactDecimal(precision=18, scale=8), nullable=False),
+        sa.Column("rate", ledger_types.ExactDecimal(precision=18, scale=8), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint(
             "source", "rate_type", "from_ccy", "to_ccy", "day", name=op.f("pk_fx_rate_daily")
@@ -141,8 +141,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=100), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portfolio")),
         sa.UniqueConstraint("code", name=op.f("uq_portfolio_code")),
     )
@@ -157,13 +157,13 @@ def upgrade() -> None:
         sa.Column("payload_kind", sa.String(length=10), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=True),
         sa.Column("payload_hash", sa.String(length=64), nullable=False),
-        sa.Column("source_modified_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("source_modified_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("resolution", sa.String(length=40), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=True),
-        sa.Column("first_seen_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("first_seen_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("status IN ('open','resolved')", name=op.f("ck_quarantine_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine")),
     )
@@ -190,9 +190,9 @@ def upgrade() -> None:
         sa.Column("department", sa.String(length=100), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resource")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_resource_source_external_id")),
     )
@@ -201,8 +201,8 @@ def upgrade() -> None:
         sa.Column("connector", sa.String(length=100), nullable=False),
         sa.Column("run_id", sa.Integer(), nullable=True),
         sa.Column("holder", sa.String(length=255), nullable=True),
-        sa.Column("acquired_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("heartbeat_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("acquired_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("pending", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.PrimaryKeyConstraint("connector", name=op.f("pk_sync_lock")),
     )
@@ -213,9 +213,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("trigger", sa.String(length=20), nullable=False),
         sa.Column("options", sa.JSON(), nullable=True),
-        sa.Column("started_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("retry_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("retry_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("holder", sa.String(length=255), nullable=True),
         sa.CheckConstraint(
@@ -236,7 +236,7 @@ def upgrade() -> None:
         sa.Column("checkpoint", sa.JSON(), nullable=True),
         sa.Column("config_hash", sa.String(length=64), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("connector", "stream", name=op.f("pk_sync_state")),
     )
     op.create_table(
@@ -252,13 +252,13 @@ def upgrade() -> None:
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("measures", sa.JSON(), nullable=True),
         sa.Column("thresholds", sa.JSON(), nullable=True),
-        sa.Column("as_known_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("first_seen_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("acknowledged_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("as_known_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("first_seen_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("acknowledged_by", sa.String(length=255), nullable=True),
-        sa.Column("resolved_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("escalated_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("escalated_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("reopened_count", sa.Integer(), nullable=False),
         sa.CheckConstraint(
             "status IN ('open','acknowledged','resolved')", name=op.f("ck_variance_status")
@@ -279,8 +279,8 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=100), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("portfolio_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["portfolio_id"], ["portfolio.id"], name=op.f("fk_program_portfolio_id_portfolio")
         ),
@@ -292,9 +292,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("resource_id", sa.Integer(), nullable=False),
         sa.Column("period", sa.String(length=7), nullable=False),
-        sa.Column("hours", ledger.types.ExactDecimal(precision=14, scale=4), nullable=False),
+        sa.Column("hours", ledger_types.ExactDecimal(precision=14, scale=4), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=True),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["resource_id"], ["resource.id"], name=op.f("fk_resource_capacity_resource_id_resource")
         ),
@@ -311,10 +311,10 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.Integer(), nullable=True),
         sa.Column("role", sa.String(length=100), nullable=True),
         sa.Column("effective_from", sa.Date(), nullable=False),
-        sa.Column("cost_rate", ledger.types.ExactDecimal(precision=18, scale=8), nullable=False),
+        sa.Column("cost_rate", ledger_types.ExactDecimal(precision=18, scale=8), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["resource_id"], ["resource.id"], name=op.f("fk_resource_rate_resource_id_resource")
         ),
@@ -346,8 +346,8 @@ def upgrade() -> None:
         sa.Column("amounts", sa.JSON(), nullable=True),
         sa.Column("checkpoint", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("started_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["run_id"], ["sync_run.id"], name=op.f("fk_sync_run_stream_run_id_sync_run")
         ),
@@ -369,15 +369,15 @@ def upgrade() -> None:
         sa.Column("actual_finish", sa.Date(), nullable=True),
         sa.Column("closed_on", sa.Date(), nullable=True),
         sa.Column(
-            "percent_complete", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True
+            "percent_complete", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True
         ),
         sa.Column("source", sa.String(length=100), nullable=True),
         sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.Column("source_url", sa.Text(), nullable=True),
         sa.Column("merged_into_id", sa.Integer(), nullable=True),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["merged_into_id"], ["project.id"], name=op.f("fk_project_merged_into_id_project")
         ),
@@ -403,14 +403,14 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=40), nullable=True),
         sa.Column("effective_from", sa.Date(), nullable=False),
-        sa.Column("superseded_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("superseded_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("planned_start", sa.Date(), nullable=True),
         sa.Column("planned_finish", sa.Date(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("source_modified_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("source_modified_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "kind IN ('baseline','current','forecast','plan')", name=op.f("ck_budget_version_kind")
         ),
@@ -440,8 +440,8 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("origin", sa.String(length=20), nullable=False),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_project_link_project_id_project")
         ),
@@ -468,25 +468,25 @@ def upgrade() -> None:
         sa.Column("project_ref", sa.String(length=255), nullable=True),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("stage", sa.String(length=100), nullable=True),
-        sa.Column("probability", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True),
+        sa.Column("probability", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True),
         sa.Column("close_date", sa.Date(), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=False),
+        sa.Column("amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=False),
         sa.Column(
-            "weighted_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=False
+            "weighted_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=False
         ),
-        sa.Column("rate", ledger.types.ExactDecimal(precision=18, scale=8), nullable=True),
-        sa.Column("base_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True),
+        sa.Column("rate", ledger_types.ExactDecimal(precision=18, scale=8), nullable=True),
+        sa.Column("base_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True),
         sa.Column(
-            "base_weighted_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True
+            "base_weighted_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True
         ),
         sa.Column("counts", sa.Boolean(), nullable=False),
-        sa.Column("source_modified_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("source_modified_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("source_url", sa.Text(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_revenue_forecast_project_id_project")
         ),
@@ -516,24 +516,24 @@ def upgrade() -> None:
         sa.Column("planned_finish", sa.Date(), nullable=True),
         sa.Column("actual_start", sa.Date(), nullable=True),
         sa.Column("actual_finish", sa.Date(), nullable=True),
-        sa.Column("effort_hours", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True),
+        sa.Column("effort_hours", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True),
         sa.Column(
-            "percent_complete", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True
+            "percent_complete", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True
         ),
         sa.Column(
-            "optimistic_days", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True
+            "optimistic_days", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True
         ),
         sa.Column(
-            "most_likely_days", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True
+            "most_likely_days", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True
         ),
         sa.Column(
-            "pessimistic_days", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True
+            "pessimistic_days", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True
         ),
         sa.Column("source_url", sa.Text(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["parent_id"], ["task.id"], name=op.f("fk_task_parent_id_task")),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_task_project_id_project")
@@ -563,33 +563,33 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=7), nullable=False),
         sa.Column("posted_on", sa.Date(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=True),
-        sa.Column("amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True),
-        sa.Column("rate", ledger.types.ExactDecimal(precision=18, scale=8), nullable=True),
+        sa.Column("amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True),
+        sa.Column("rate", ledger_types.ExactDecimal(precision=18, scale=8), nullable=True),
         sa.Column("rate_valid_from", sa.Date(), nullable=True),
         sa.Column("fx_source", sa.String(length=10), nullable=True),
         sa.Column("stale_rate", sa.Boolean(), nullable=False),
         sa.Column("rate_outdated", sa.Boolean(), nullable=False),
-        sa.Column("base_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True),
-        sa.Column("hours", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True),
-        sa.Column("quantity", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True),
+        sa.Column("base_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True),
+        sa.Column("hours", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True),
+        sa.Column("quantity", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True),
         sa.Column("uom", sa.String(length=20), nullable=True),
         sa.Column(
-            "valuation_rate", ledger.types.ExactDecimal(precision=18, scale=8), nullable=True
+            "valuation_rate", ledger_types.ExactDecimal(precision=18, scale=8), nullable=True
         ),
         sa.Column("counts_amount", sa.Boolean(), nullable=False),
         sa.Column("counts_hours", sa.Boolean(), nullable=False),
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("source_modified_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("source_modified_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("source_url", sa.Text(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("hash_version", sa.SmallInteger(), nullable=False),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("deleted_reason", sa.String(length=40), nullable=True),
         sa.Column("first_run_id", sa.Integer(), nullable=True),
         sa.Column("last_run_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("kind IN ('cost','revenue')", name=op.f("ck_actual_line_kind")),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_actual_line_project_id_project")
@@ -628,11 +628,11 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Integer(), nullable=True),
         sa.Column("period", sa.String(length=7), nullable=False),
         sa.Column(
-            "planned_hours", ledger.types.ExactDecimal(precision=14, scale=4), nullable=False
+            "planned_hours", ledger_types.ExactDecimal(precision=14, scale=4), nullable=False
         ),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_allocation_project_id_project")
         ),
@@ -665,15 +665,15 @@ def upgrade() -> None:
         sa.Column("cost_type", sa.String(length=40), nullable=False),
         sa.Column("period", sa.String(length=7), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=False),
-        sa.Column("rate", ledger.types.ExactDecimal(precision=18, scale=8), nullable=True),
-        sa.Column("base_amount", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True),
-        sa.Column("hours", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True),
+        sa.Column("amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=False),
+        sa.Column("rate", ledger_types.ExactDecimal(precision=18, scale=8), nullable=True),
+        sa.Column("base_amount", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True),
+        sa.Column("hours", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True),
         sa.Column("phasing", sa.String(length=10), nullable=False),
         sa.Column("counts", sa.Boolean(), nullable=False),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_budget_line_project_id_project")
         ),
@@ -703,8 +703,8 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Integer(), nullable=True),
         sa.Column("cost_type", sa.String(length=40), nullable=True),
         sa.Column("origin", sa.String(length=20), nullable=False),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_cost_object_map_project_id_project")
         ),
@@ -730,9 +730,9 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("task_id", sa.Integer(), nullable=True),
         sa.Column("status_date", sa.Date(), nullable=False),
-        sa.Column("percent", ledger.types.ExactDecimal(precision=14, scale=4), nullable=False),
+        sa.Column("percent", ledger_types.ExactDecimal(precision=14, scale=4), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
-        sa.Column("recorded_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["project.id"], name=op.f("fk_progress_snapshot_project_id_project")
         ),
@@ -756,10 +756,10 @@ def upgrade() -> None:
         sa.Column("predecessor_id", sa.Integer(), nullable=False),
         sa.Column("successor_id", sa.Integer(), nullable=False),
         sa.Column("dependency_type", sa.String(length=2), nullable=False),
-        sa.Column("lag_days", ledger.types.ExactDecimal(precision=14, scale=4), nullable=False),
-        sa.Column("deleted_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("lag_days", ledger_types.ExactDecimal(precision=14, scale=4), nullable=False),
+        sa.Column("deleted_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "dependency_type IN ('FS','SS','FF','SF')",
             name=op.f("ck_task_dependency_dependency_type"),
@@ -794,11 +794,11 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=7), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("counts", sa.Boolean(), nullable=False),
-        sa.Column("amount_delta", ledger.types.ExactDecimal(precision=20, scale=4), nullable=False),
-        sa.Column("base_delta", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True),
-        sa.Column("hours_delta", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True),
+        sa.Column("amount_delta", ledger_types.ExactDecimal(precision=20, scale=4), nullable=False),
+        sa.Column("base_delta", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True),
+        sa.Column("hours_delta", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=True),
-        sa.Column("recorded_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.String(length=12), nullable=False),
         sa.CheckConstraint(
             "reason IN ('insert','restate','reclass','delete','fx_convert','fx_restate','remap')",
@@ -837,11 +837,11 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("counts_amount", sa.Boolean(), nullable=False),
         sa.Column("counts_hours", sa.Boolean(), nullable=False),
-        sa.Column("amount_delta", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True),
-        sa.Column("base_delta", ledger.types.ExactDecimal(precision=20, scale=4), nullable=True),
-        sa.Column("hours_delta", ledger.types.ExactDecimal(precision=14, scale=4), nullable=True),
+        sa.Column("amount_delta", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True),
+        sa.Column("base_delta", ledger_types.ExactDecimal(precision=20, scale=4), nullable=True),
+        sa.Column("hours_delta", ledger_types.ExactDecimal(precision=14, scale=4), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=True),
-        sa.Column("recorded_at", ledger.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", ledger_types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.String(length=12), nullable=False),
         sa.CheckConstraint(
             "reason IN ('insert','restate','reclass','delete','fx_convert','fx_restate','remap')",

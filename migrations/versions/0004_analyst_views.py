@@ -509,7 +509,7 @@ def drop_views() -> None:
 
 def _core_schema() -> Any:
     """Revision 0001's module, whose `create_views` defines its v_project_budget_vs_actual."""
-    return importlib.import_module("migrations.versions.0001_ledger_core_schema")
+    return importlib.import_module("pmo_ledger.migrations.versions.0001_ledger_core_schema")
 
 
 def upgrade() -> None:

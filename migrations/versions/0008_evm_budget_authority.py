@@ -28,7 +28,7 @@ depends_on = None
 
 def _analyst_views() -> Any:
     """Revision 0004's module, which defines the analyst views."""
-    return importlib.import_module("migrations.versions.0004_analyst_views")
+    return importlib.import_module("pmo_ledger.migrations.versions.0004_analyst_views")
 
 
 def _create_evm(dialect: str, *, counting_baselines: bool) -> None:

@@ -27,7 +27,7 @@ import importlib
 import sqlalchemy as sa
 from alembic import op
 
-import ledger.types
+from pmo_ledger.ledger import types as ledger_types
 
 revision = "0009"
 down_revision = "0008"
@@ -130,8 +130,8 @@ def create_view(dialect: str) -> None:
     )
 
 
-def _money() -> ledger.types.ExactDecimal:
-    return ledger.types.ExactDecimal(precision=20, scale=4)
+def _money() -> ledger_types.ExactDecimal:
+    return ledger_types.ExactDecimal(precision=20, scale=4)
 
 
 def upgrade() -> None:
@@ -140,10 +140,10 @@ def upgrade() -> None:
         for name in _AMOUNTS:
             batch_op.alter_column(name, existing_type=_money(), nullable=True)
         batch_op.add_column(
-            sa.Column("source_hours", ledger.types.ExactDecimal(precision=14, scale=4))
+            sa.Column("source_hours", ledger_types.ExactDecimal(precision=14, scale=4))
         )
         batch_op.add_column(
-            sa.Column("ledger_hours", ledger.types.ExactDecimal(precision=14, scale=4))
+            sa.Column("ledger_hours", ledger_types.ExactDecimal(precision=14, scale=4))
         )
         batch_op.add_column(sa.Column("source_budget", _money()))
         batch_op.add_column(sa.Column("ledger_budget", _money()))
@@ -162,4 +162,4 @@ def downgrade() -> None:
             batch_op.drop_column(name)
         for name in _AMOUNTS:
             batch_op.alter_column(name, existing_type=_money(), nullable=False)
-    importlib.import_module("migrations.versions.0002_sync_health_view").upgrade()
+    importlib.import_module("pmo_ledger.migrations.versions.0002_sync_health_view").upgrade()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import ledger.types
+from pmo_ledger.ledger import types as ledger_types
 
 revision = "0010"
 down_revision = "0009"
@@ -23,7 +23,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column(
         "sync_state",
-        sa.Column("finished_at", ledger.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", ledger_types.UtcDateTime(timezone=True), nullable=True),
     )
     op.add_column("sync_state", sa.Column("resume", sa.JSON(), nullable=True))
     op.create_table(

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from connectors.base import (
+from pmo_ledger.connectors.base import (
     Connector,
     ConnectorContext,
     ConnectorSettings,
@@ -21,11 +21,11 @@ from connectors.base import (
     ScopeStart,
     StreamSpec,
 )
-from jobs.app import App
-from jobs.config import parse_config
-from jobs.lease import Lease
-from ledger.models import SyncRun, utcnow
-from ledger.records import ActualRecord, ProjectRecord
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.jobs.lease import Lease
+from pmo_ledger.ledger.models import SyncRun, utcnow
+from pmo_ledger.ledger.records import ActualRecord, ProjectRecord
 
 Script = Callable[[ReadRequest], Iterable[Page]]
 

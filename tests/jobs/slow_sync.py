@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from connectors.base import Cursor, Page
-from jobs.logconfig import configure_logging
-from jobs.sync import AlreadyRunning, run_sync
-from ledger.db import make_engine
+from pmo_ledger.connectors.base import Cursor, Page
+from pmo_ledger.jobs.logconfig import configure_logging
+from pmo_ledger.jobs.sync import AlreadyRunning, run_sync
+from pmo_ledger.ledger.db import make_engine
 from tests.jobs.scripted import ScriptedConnector, line, make_app, projects
 
 

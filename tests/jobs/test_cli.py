@@ -16,13 +16,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
-from jobs.cli import make_cli
-from jobs.config import load_config
-from jobs.logconfig import reset_logging
-from ledger import migrate
-from ledger.db import make_engine, session_factory
-from ledger.mapping import Mapping, add_mappings
-from ledger.models import (
+from pmo_ledger.jobs.cli import make_cli
+from pmo_ledger.jobs.config import load_config
+from pmo_ledger.jobs.logconfig import reset_logging
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.db import make_engine, session_factory
+from pmo_ledger.ledger.mapping import Mapping, add_mappings
+from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     ActualLine,
     FiscalPeriod,
@@ -32,7 +32,7 @@ from ledger.models import (
     Quarantine,
     utcnow,
 )
-from ledger.settings import LedgerSettings
+from pmo_ledger.ledger.settings import LedgerSettings
 from tests.builders import T0, actual, add_project, line, load
 from tests.ledger.conftest import refusing_rates_from
 
@@ -527,7 +527,7 @@ def test_serve_on_a_public_host_needs_the_token(fresh_sqlite: tuple[Path, Path])
 
 def test_runs_unlock_frees_a_stuck_lock_and_refuses_a_live_one(ledger: Ledger) -> None:
     """`runs unlock NAME`: one line each way; a live holder is an error line, exit 1."""
-    from jobs.lease import Lease
+    from pmo_ledger.jobs.lease import Lease
 
     assert ok(ledger.run("runs", "unlock", "psa")) == "psa: not locked\n"
     stuck = Lease(ledger.engine, "psa", "host:1:gone", timedelta(minutes=10))

@@ -19,13 +19,13 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
-import jobs.cli.sync as cli_sync
-from jobs.cli import make_cli
-from jobs.logconfig import reset_logging
-from jobs.run_records import StreamResult
-from jobs.sync import run_sync
-from ledger.actuals import ApplyStats
-from ledger.models import ActualLine, SyncLock, SyncRun, SyncRunStream, Variance
+import pmo_ledger.jobs.cli.sync as cli_sync
+from pmo_ledger.jobs.cli import make_cli
+from pmo_ledger.jobs.logconfig import reset_logging
+from pmo_ledger.jobs.run_records import StreamResult
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.actuals import ApplyStats
+from pmo_ledger.ledger.models import ActualLine, SyncLock, SyncRun, SyncRunStream, Variance
 
 SAMPLE = """\
 kind = "sample"
@@ -329,7 +329,7 @@ def test_ctrl_c_ends_the_run_interrupted(ledger: Ledger, monkeypatch: pytest.Mon
 
         return real(*args, on_batch=batch, **kw)
 
-    monkeypatch.setattr("jobs.cli.sync.run_sync", interrupted_run)
+    monkeypatch.setattr("pmo_ledger.jobs.cli.sync.run_sync", interrupted_run)
     result = ledger.run("sync", "demo")
     assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
     assert last_line(result.stdout) == (
@@ -447,7 +447,7 @@ def test_connectors_lists_kinds_and_configured_connectors(engine: Engine, tmp_pa
     )
     stdout = ok(ledger.run("connectors"))
     kind = row(stdout, "sample")
-    assert kind[1] == "connectors.sample:SampleConnector"
+    assert kind[1] == "pmo_ledger.connectors.sample:SampleConnector"
     assert kind[2].startswith("projects, tasks, ")
     assert row(stdout, "demo")[1:] == ["sample", "15m", "yes"]
     assert row(stdout, "off")[1:] == ["sample", "manual", "no"]

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from connectors.base import ConnectorContext, ReadRequest
-from connectors.errors import ConnectorTransientError, SourceError
-from connectors.sample import SampleConnector, SampleSettings
-from ledger.models import ControlTotal
-from ledger.records import ActualRecord
+from pmo_ledger.connectors.base import ConnectorContext, ReadRequest
+from pmo_ledger.connectors.errors import ConnectorTransientError, SourceError
+from pmo_ledger.connectors.sample import SampleConnector, SampleSettings
+from pmo_ledger.ledger.models import ControlTotal
+from pmo_ledger.ledger.records import ActualRecord
 from tests.jobs.test_cli_sync import Ledger, ok
 
 D = Decimal

@@ -18,10 +18,10 @@ import structlog
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
-from jobs.holder import NAMESPACE, SESSION_ENDED, LockSession, new_holder, parse_holder
-from jobs.lease import Held, Lease, LeaseHeld, unlock
-from jobs.sync import AlreadyRunning, run_sync
-from ledger.models import SyncLock, SyncRun, utcnow
+from pmo_ledger.jobs.holder import NAMESPACE, SESSION_ENDED, LockSession, new_holder, parse_holder
+from pmo_ledger.jobs.lease import Held, Lease, LeaseHeld, unlock
+from pmo_ledger.jobs.sync import AlreadyRunning, run_sync
+from pmo_ledger.ledger.models import SyncLock, SyncRun, utcnow
 from tests.jobs.scripted import ScriptedConnector, held_run, line, make_app, pages_of, projects
 
 ROOT = Path(__file__).resolve().parents[2]

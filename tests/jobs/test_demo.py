@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from jobs.demo import DemoDataError, default_portfolio, read_portfolio
-from ledger.models import ActualLine, BudgetEntry, BudgetLine, LedgerEntry, Quarantine
+from pmo_ledger.jobs.demo import DemoDataError, default_portfolio, read_portfolio
+from pmo_ledger.ledger.models import ActualLine, BudgetEntry, BudgetLine, LedgerEntry, Quarantine
 from tests.jobs.test_cli import invoke, ok
 
 DEMO_TOML = Path(__file__).resolve().parents[2] / "config" / "demo.toml"

@@ -18,10 +18,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner, Result
 
-from jobs.cli import make_cli
-from jobs.logconfig import reset_logging
-from ledger.db import make_engine
-from ledger.models import Base
+from pmo_ledger.jobs.cli import make_cli
+from pmo_ledger.jobs.logconfig import reset_logging
+from pmo_ledger.ledger.db import make_engine
+from pmo_ledger.ledger.models import Base
 from tests.conftest import PG_URL, _empty_postgres
 from tests.jobs.test_cli import failed, ok, write_config
 

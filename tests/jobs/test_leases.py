@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
-from connectors.base import Cursor, Page, ScopeEnd, ScopeStart
-from jobs.lease import Lease, LeaseHeld, LeaseLost, unlock
-from jobs.sync import run_sync
-from ledger.models import SyncLock, SyncRun, utcnow
+from pmo_ledger.connectors.base import Cursor, Page, ScopeEnd, ScopeStart
+from pmo_ledger.jobs.lease import Lease, LeaseHeld, LeaseLost, unlock
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import SyncLock, SyncRun, utcnow
 from tests.jobs.scripted import ScriptedConnector, held_run, line, make_app, pages_of, projects
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_a_heartbeat_committed_in_the_middle_of_a_batch_does_not_fail_it(
     no busy wait); batches take the write lock at BEGIN, so the heartbeat waits instead."""
     import threading
 
-    from jobs import sync as sync_module
+    from pmo_ledger.jobs import sync as sync_module
 
     real_apply = sync_module.apply_batch
     beats: list[BaseException | None] = []

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from connectors.base import Cursor, Page, ReadRequest
-from jobs import sync as sync_module
-from jobs.lease import Held, Lease
-from jobs.sync import run_sync
-from ledger.models import SyncLock, SyncRun, utcnow
-from ledger.records import ActualRecord
+from pmo_ledger.connectors.base import Cursor, Page, ReadRequest
+from pmo_ledger.jobs import sync as sync_module
+from pmo_ledger.jobs.lease import Held, Lease
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import SyncLock, SyncRun, utcnow
+from pmo_ledger.ledger.records import ActualRecord
 from tests.jobs.scripted import ScriptedConnector, line, make_app, projects
 
 TTL = timedelta(seconds=2)

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import jobs.reconcile as runner
-import ledger.reconcile as rules_module
-from jobs.app import App
-from jobs.config import load_config
-from jobs.lease import Lease
-from ledger import aggregates
-from ledger.models import ActualPeriodTotal, AggregateState, Variance, utcnow
+import pmo_ledger.jobs.reconcile as runner
+import pmo_ledger.ledger.reconcile as rules_module
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import load_config
+from pmo_ledger.jobs.lease import Lease
+from pmo_ledger.ledger import aggregates
+from pmo_ledger.ledger.models import ActualPeriodTotal, AggregateState, Variance, utcnow
 from tests.jobs.test_cli import CONFIG, invoke, write_config
 from tests.ledger.reconcile.portfolio import base_portfolio
 

@@ -12,13 +12,13 @@ import structlog
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from connectors.base import Cursor, Page, ReadRequest, ScopeStart, StreamSpec
-from connectors.errors import ConnectorTransientError, SourceError
-from jobs.app import App
-from jobs.config import parse_config
-from jobs.sync import ConnectorDisabled, run_sync, start_sync
-from ledger.models import ActualLine, SyncRun, SyncRunStream, SyncState
-from ledger.records import Rejected
+from pmo_ledger.connectors.base import Cursor, Page, ReadRequest, ScopeStart, StreamSpec
+from pmo_ledger.connectors.errors import ConnectorTransientError, SourceError
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.jobs.sync import ConnectorDisabled, run_sync, start_sync
+from pmo_ledger.ledger.models import ActualLine, SyncRun, SyncRunStream, SyncState
+from pmo_ledger.ledger.records import Rejected
 from tests.jobs.scripted import ScriptedConnector, line, make_app, pages_of, projects
 
 

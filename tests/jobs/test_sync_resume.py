@@ -16,13 +16,13 @@ import structlog
 from sqlalchemy import Engine, delete, event, func, select
 from sqlalchemy.orm import Session
 
-from connectors.base import Cursor, Page, ReadRequest, ScopeStart
-from connectors.errors import SourceError, StreamConfigError
-from jobs.app import App
-from jobs.config import parse_config
-from jobs.sync import run_sync
-from ledger.admin import connectors_rename
-from ledger.models import ActualLine, ScopeListed, SyncState
+from pmo_ledger.connectors.base import Cursor, Page, ReadRequest, ScopeStart
+from pmo_ledger.connectors.errors import SourceError, StreamConfigError
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.admin import connectors_rename
+from pmo_ledger.ledger.models import ActualLine, ScopeListed, SyncState
 from tests.jobs.scripted import line, make_app, pages_of, projects
 from tests.jobs.test_sync_streams import FullRead, connector, live_keys, order_of
 

@@ -13,7 +13,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceR
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from connectors.base import (
+from pmo_ledger.connectors.base import (
     Cursor,
     Page,
     ReadRequest,
@@ -22,16 +22,16 @@ from connectors.base import (
     StreamSpec,
     fingerprint,
 )
-from connectors.errors import (
+from pmo_ledger.connectors.errors import (
     ConnectorConfigError,
     ConnectorTransientError,
     StreamConfigError,
     StreamTransientError,
 )
-from connectors.salesforce.client import translate
-from jobs.cli.sync import EXIT_CODES
-from jobs.sync import run_sync
-from ledger.models import ActualLine, ScopeListed, SyncRun, SyncRunStream, SyncState
+from pmo_ledger.connectors.salesforce.client import translate
+from pmo_ledger.jobs.cli.sync import EXIT_CODES
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import ActualLine, ScopeListed, SyncRun, SyncRunStream, SyncState
 from tests.jobs.scripted import ScriptedConnector, line, make_app, pages_of, projects
 
 Script = Callable[[ReadRequest], Any]

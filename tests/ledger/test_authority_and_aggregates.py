@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ledger import aggregates
-from ledger.admin import authority_apply
-from ledger.models import AggregateState, LedgerEntry, Quarantine
-from ledger.scopes import end_scope, record_seen
-from ledger.settings import AuthoritySettings
+from pmo_ledger.ledger import aggregates
+from pmo_ledger.ledger.admin import authority_apply
+from pmo_ledger.ledger.models import AggregateState, LedgerEntry, Quarantine
+from pmo_ledger.ledger.scopes import end_scope, record_seen
+from pmo_ledger.ledger.settings import AuthoritySettings
 from tests.builders import (
     T0,
     actual,
@@ -327,7 +327,7 @@ def test_authority_apply_works_through_the_ledger_in_chunks(
     """With chunks of one line, authority apply still reclasses every line exactly once."""
     import functools
 
-    from ledger import admin
+    from pmo_ledger.ledger import admin
 
     p1 = add_project(session, "P1")
     load(session, [actual(f"c{i}", "1.00", cost_type="labor") for i in range(5)], at=T0)

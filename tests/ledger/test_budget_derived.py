@@ -9,9 +9,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.models import BudgetEntry, BudgetLine, BudgetVersion, Quarantine
-from ledger.records import BudgetRecord
-from ledger.writer import apply_batch
+from pmo_ledger.ledger.models import BudgetEntry, BudgetLine, BudgetVersion, Quarantine
+from pmo_ledger.ledger.records import BudgetRecord
+from pmo_ledger.ledger.writer import apply_batch
 from tests.ledger.test_budgets import (
     T0,
     T1,

@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ledger.admin import authority_apply, project_merge
-from ledger.models import BudgetEntry, BudgetLine, Project
-from ledger.records import BudgetLineRecord, BudgetRecord, FxRateRecord, ProjectRecord
-from ledger.settings import AuthoritySettings
+from pmo_ledger.ledger.admin import authority_apply, project_merge
+from pmo_ledger.ledger.models import BudgetEntry, BudgetLine, Project
+from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, FxRateRecord, ProjectRecord
+from pmo_ledger.ledger.settings import AuthoritySettings
 from tests.builders import T0, load, settings
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ledger.control_totals import (
+from pmo_ledger.ledger.control_totals import (
     Drift,
     Figures,
     Measure,
@@ -20,8 +20,8 @@ from ledger.control_totals import (
     ledger_totals,
     record,
 )
-from ledger.models import BudgetLine, BudgetVersion, ControlTotal, SyncState
-from ledger.records import BudgetLineRecord, BudgetRecord
+from pmo_ledger.ledger.models import BudgetLine, BudgetVersion, ControlTotal, SyncState
+from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord
 from tests.builders import T0, actual, add_project, load, settings
 
 D = Decimal

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import quarantine
-from ledger.context import WriteContext
-from ledger.dimensions import (
+from pmo_ledger.ledger import quarantine
+from pmo_ledger.ledger.context import WriteContext
+from pmo_ledger.ledger.dimensions import (
     apply_allocations,
     apply_capacity,
     apply_dependencies,
@@ -21,7 +21,7 @@ from ledger.dimensions import (
     apply_resources,
     apply_tasks,
 )
-from ledger.models import (
+from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     Allocation,
     Base,
@@ -36,8 +36,8 @@ from ledger.models import (
     Task,
     TaskDependency,
 )
-from ledger.quarantine import Held
-from ledger.records import (
+from pmo_ledger.ledger.quarantine import Held
+from pmo_ledger.ledger.records import (
     AllocationRecord,
     CapacityRecord,
     DependencyRecord,
@@ -47,7 +47,7 @@ from ledger.records import (
     ResourceRecord,
     TaskRecord,
 )
-from ledger.settings import AuthoritySettings, LedgerSettings, LinkRule
+from pmo_ledger.ledger.settings import AuthoritySettings, LedgerSettings, LinkRule
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from ledger.admin import quarantine_retry
-from ledger.models import UNMAPPED_ID, Quarantine
+from pmo_ledger.ledger.admin import quarantine_retry
+from pmo_ledger.ledger.models import UNMAPPED_ID, Quarantine
 from tests.builders import T0, actual, add_project, counts, line, load, project_total, settings
 from tests.ledger.conftest import drop_poison_trigger
 
@@ -65,7 +65,7 @@ def test_amount_beyond_range_is_quarantined(session: Session) -> None:
 
 def test_half_cent_ties_round_half_up_on_both_engines(session: Session) -> None:
     """Ties round half up per line: 0.125 EUR -> 0.13 USD, -0.125 -> -0.13, 0.005 USD -> 0.01."""
-    from ledger.records import FxRateRecord
+    from pmo_ledger.ledger.records import FxRateRecord
 
     p1 = add_project(session, "P1")
     load(
@@ -209,7 +209,7 @@ def test_retry_loads_what_the_database_refused_before(session: Session, engine: 
 
 def test_mapping_fix_remaps_unmapped_lines(session: Session) -> None:
     """Adding a mapping re-points UNMAPPED lines with remap entries and resolves quarantine."""
-    from ledger.mapping import Mapping, add_mappings, remap
+    from pmo_ledger.ledger.mapping import Mapping, add_mappings, remap
 
     p1 = add_project(session, "P1")
     load(session, [actual("o", "7.00", project_ref="OLD-1")], at=T0)
@@ -232,7 +232,7 @@ def test_period_the_calendar_lacks_is_held(session: Session) -> None:
 
 def test_special_period_stated_by_the_source_is_kept(session: Session) -> None:
     """With special periods configured, a posting the source files in 2025-13 stays there."""
-    from ledger.settings import CalendarSettings
+    from pmo_ledger.ledger.settings import CalendarSettings
 
     add_project(session, "P1")
     cfg = settings(calendar=CalendarSettings(special_periods=2))
@@ -243,7 +243,7 @@ def test_special_period_stated_by_the_source_is_kept(session: Session) -> None:
 
 def test_changed_mapping_moves_lines_already_mapped(session: Session) -> None:
     """Re-mapping a key from P1 to P2 moves its existing lines with remap entries."""
-    from ledger.mapping import Mapping, add_mappings, remap
+    from pmo_ledger.ledger.mapping import Mapping, add_mappings, remap
 
     p1, p2 = add_project(session, "P1"), add_project(session, "P2")
     add_mappings(session, [Mapping("psa", "wbs", "W-1", "P1")], T0)
@@ -257,7 +257,7 @@ def test_changed_mapping_moves_lines_already_mapped(session: Session) -> None:
 
 def test_replay_of_an_unmapped_line_after_a_link_rule_remaps_it(session: Session) -> None:
     """An unchanged record whose key now resolves is re-pointed, and only then resolved."""
-    from ledger.settings import LinkRule
+    from pmo_ledger.ledger.settings import LinkRule
 
     p1 = add_project(session, "P1")
     load(session, [actual("u", "3.00", project_ref="X-P1")], at=T0)
@@ -289,7 +289,7 @@ def test_too_long_values_are_held_on_both_engines(session: Session) -> None:
 
 def test_base_amount_beyond_range_is_held(session: Session) -> None:
     """1e14 EUR at 160 JPY gives a base amount beyond the range: held, the batch loads."""
-    from ledger.records import FxRateRecord
+    from pmo_ledger.ledger.records import FxRateRecord
 
     cfg = settings(base_currency="JPY")
     add_project(session, "P1")
@@ -303,7 +303,7 @@ def test_base_amount_beyond_range_is_held(session: Session) -> None:
 
 def test_fx_replay_with_a_nine_place_rate_changes_nothing(session: Session) -> None:
     """A rate with 9 places is stored rounded half up; replaying it is a no-op."""
-    from ledger.records import FxRateRecord
+    from pmo_ledger.ledger.records import FxRateRecord
 
     rate = FxRateRecord(from_ccy="EUR", to_ccy="USD", valid_from=date(2025, 1, 1), rate=Decimal("1.123456785"))
     load(session, [rate], source="manual", stream="fx", at=T0)
@@ -313,8 +313,8 @@ def test_fx_replay_with_a_nine_place_rate_changes_nothing(session: Session) -> N
 
 def test_closed_period_line_keeps_its_rate_on_a_non_money_change(session: Session) -> None:
     """After the period closed and the rate changed, a description edit writes no entry."""
-    from ledger.periods import close_period
-    from ledger.records import FxRateRecord
+    from pmo_ledger.ledger.periods import close_period
+    from pmo_ledger.ledger.records import FxRateRecord
 
     add_project(session, "P1")
     fx = {"source": "manual", "stream": "fx"}
@@ -333,8 +333,8 @@ def test_closed_period_line_keeps_its_rate_on_a_non_money_change(session: Sessio
 
 def test_project_scope_leaves_other_object_types_alone(session: Session) -> None:
     """project:4711 does not reverse a cost_center 4711 line."""
-    from ledger.mapping import Mapping, add_mappings
-    from ledger.scopes import end_scope, record_seen
+    from pmo_ledger.ledger.mapping import Mapping, add_mappings
+    from pmo_ledger.ledger.scopes import end_scope, record_seen
 
     add_project(session, "P1", ref="4711")
     add_mappings(session, [Mapping("psa", "cost_center", "4711", "P1")], T0)
@@ -348,8 +348,8 @@ def test_project_scope_leaves_other_object_types_alone(session: Session) -> None
 
 def test_rates_apply_values_hours_lines_that_had_no_rate(session: Session) -> None:
     """An hours-only line without a rate gets valued by rates apply once a rate exists."""
-    from ledger.admin import rates_apply
-    from ledger.records import ResourceRateRecord, ResourceRecord
+    from pmo_ledger.ledger.admin import rates_apply
+    from pmo_ledger.ledger.records import ResourceRateRecord, ResourceRecord
 
     p1 = add_project(session, "P1")
     load(session, [ResourceRecord(external_id="r1", name="Ana")], stream="resources", at=T0)

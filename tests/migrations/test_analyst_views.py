@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from ledger.models import Project, Variance
-from ledger.periods import ensure_periods
-from ledger.records import (
+from pmo_ledger.ledger.models import Project, Variance
+from pmo_ledger.ledger.periods import ensure_periods
+from pmo_ledger.ledger.records import (
     ActualRecord,
     AllocationRecord,
     BudgetLineRecord,
@@ -463,7 +463,7 @@ def test_variance_lines_over_the_key(session: Session) -> None:
 
 # --- the exact integer arithmetic the views use --------------------------------------------------
 
-VIEWS_0004 = importlib.import_module("migrations.versions.0004_analyst_views")
+VIEWS_0004 = importlib.import_module("pmo_ledger.migrations.versions.0004_analyst_views")
 E6 = 10**6
 
 

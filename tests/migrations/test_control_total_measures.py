@@ -9,12 +9,12 @@ from decimal import Decimal
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from ledger import migrate
-from ledger.control_totals import Drift, record
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.control_totals import Drift, record
 from tests.builders import T0
 
 D = Decimal
-REVISION = importlib.import_module("migrations.versions.0009_control_total_measures")
+REVISION = importlib.import_module("pmo_ledger.migrations.versions.0009_control_total_measures")
 
 
 def test_downgrade_keeps_a_budget_checks_figures_in_the_amount_columns(engine: Engine) -> None:

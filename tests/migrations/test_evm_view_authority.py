@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ledger import migrate
-from ledger.settings import LedgerSettings
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.settings import LedgerSettings
 from tests.ledger.reconcile.portfolio import CFG
 from tests.ledger.reconcile.test_evm_authority import budget_on_erp_for_e1, two_sources
 from tests.migrations.test_analyst_views import database_today, pick, view

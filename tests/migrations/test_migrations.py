@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from ledger import migrate
-from ledger.db import make_engine
-from ledger.models import Base
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.db import make_engine
+from pmo_ledger.ledger.models import Base
 
 
 def test_single_head(engine: Engine) -> None:

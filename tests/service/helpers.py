@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from jobs.app import App
-from jobs.config import parse_config
-from ledger.models import ActualLine, SyncRun
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.ledger.models import ActualLine, SyncRun
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A small sample portfolio; `extra` lines are added per connector.
@@ -134,7 +134,7 @@ class ServeProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jobs.cli", "--config", str(self.config),
+                [sys.executable, "-m", "pmo_ledger.jobs.cli", "--config", str(self.config),
                  "--log-format", "json", "serve", "--port", str(self.port)],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip

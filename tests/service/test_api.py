@@ -13,16 +13,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from connectors.base import Allowance
-from jobs.app import App
-from jobs.config import parse_config
-from jobs.lease import Lease
-from jobs.reconcile import run_reconcile
-from jobs.service.api import create_api
-from jobs.service.notify import Notifier
-from jobs.service.worker import ServiceStopping, Worker
-from ledger.db import make_engine
-from ledger.models import SyncRun, SyncRunStream, Variance, utcnow
+from pmo_ledger.connectors.base import Allowance
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.jobs.lease import Lease
+from pmo_ledger.jobs.reconcile import run_reconcile
+from pmo_ledger.jobs.service.api import create_api
+from pmo_ledger.jobs.service.notify import Notifier
+from pmo_ledger.jobs.service.worker import ServiceStopping, Worker
+from pmo_ledger.ledger.db import make_engine
+from pmo_ledger.ledger.models import SyncRun, SyncRunStream, Variance, utcnow
 from tests.jobs.scripted import held_run
 from tests.service.helpers import finished, live_actuals, make_app, wait_for
 

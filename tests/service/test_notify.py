@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from jobs.run_records import SyncResult
-from jobs.service.notify import Event, Notifier, run_event
-from jobs.service.worker import Worker
-from ledger.models import Variance
+from pmo_ledger.jobs.run_records import SyncResult
+from pmo_ledger.jobs.service.notify import Event, Notifier, run_event
+from pmo_ledger.jobs.service.worker import Worker
+from pmo_ledger.ledger.models import Variance
 from tests.service.helpers import Receiver, make_app, runs, wait_for
 
 
@@ -115,7 +115,7 @@ def test_webhook_urls_never_reach_the_log() -> None:
     """httpx would log each request's URL at INFO; webhook URLs carry credentials."""
     from io import StringIO
 
-    from jobs.logconfig import configure_logging, reset_logging
+    from pmo_ledger.jobs.logconfig import configure_logging, reset_logging
 
     out = StringIO()
     configure_logging("json", "DEBUG", stream=out)

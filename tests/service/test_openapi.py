@@ -12,11 +12,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine
 
-from jobs.reconcile import run_reconcile
-from jobs.service.api import create_api
-from jobs.service.notify import Notifier
-from jobs.service.worker import Worker
-from jobs.sync import run_sync
+from pmo_ledger.jobs.reconcile import run_reconcile
+from pmo_ledger.jobs.service.api import create_api
+from pmo_ledger.jobs.service.notify import Notifier
+from pmo_ledger.jobs.service.worker import Worker
+from pmo_ledger.jobs.sync import run_sync
 from tests.service.helpers import make_app
 
 TOKEN = "spec-t0ken"

@@ -10,11 +10,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, insert
 
-from jobs.lease import Lease
-from jobs.service.notify import Notifier
-from jobs.service.schedule import build_scheduler, interval_of
-from jobs.service.worker import Worker
-from ledger.models import SyncRun, utcnow
+from pmo_ledger.jobs.lease import Lease
+from pmo_ledger.jobs.service.notify import Notifier
+from pmo_ledger.jobs.service.schedule import build_scheduler, interval_of
+from pmo_ledger.jobs.service.worker import Worker
+from pmo_ledger.ledger.models import SyncRun, utcnow
 from tests.service.helpers import finished, live_actuals, make_app, runs, wait_for
 
 CONNECTORS = {

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from jobs.sync import run_sync
-from ledger import migrate
-from ledger.db import make_engine
-from ledger.models import SyncLock, SyncRunStream, SyncState
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.db import make_engine
+from pmo_ledger.ledger.models import SyncLock, SyncRunStream, SyncState
 from tests.service.helpers import (
     config_text,
     finished,
@@ -150,7 +150,7 @@ def test_serve_on_a_busy_port_is_one_error_line_and_runs_nothing(
         busy.listen()
         port = busy.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "jobs.cli", "--config", str(config), "serve", "--port", str(port)],
+            [sys.executable, "-m", "pmo_ledger.jobs.cli", "--config", str(config), "serve", "--port", str(port)],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert done.returncode == 1

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from jobs import sync as sync_module
-from jobs.lease import Lease
-from jobs.reconcile import LEASE, ReconcileOutcome
-from jobs.service import worker as worker_module
-from jobs.service.notify import Notifier
-from jobs.service.worker import ServiceStopping, Worker
+from pmo_ledger.jobs import sync as sync_module
+from pmo_ledger.jobs.lease import Lease
+from pmo_ledger.jobs.reconcile import LEASE, ReconcileOutcome
+from pmo_ledger.jobs.service import worker as worker_module
+from pmo_ledger.jobs.service.notify import Notifier
+from pmo_ledger.jobs.service.worker import ServiceStopping, Worker
 from tests.service.helpers import make_app, runs, wait_for
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.calendar import (
+from pmo_ledger.ledger.calendar import (
     PeriodSpec,
     default_range,
     fiscal_year_of,
@@ -20,9 +20,9 @@ from ledger.calendar import (
     read_calendar_file,
     year_bounds,
 )
-from ledger.dates import business_date
-from ledger.periods import PeriodIndex
-from ledger.settings import CalendarSettings
+from pmo_ledger.ledger.dates import business_date
+from pmo_ledger.ledger.periods import PeriodIndex
+from pmo_ledger.ledger.settings import CalendarSettings
 
 D = date
 

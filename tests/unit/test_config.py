@@ -14,8 +14,8 @@ import pytest
 import structlog
 from pydantic import BaseModel, SecretStr
 
-from connectors.salesforce.settings import SalesforceSettings
-from jobs.config import (
+from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
+from pmo_ledger.jobs.config import (
     AppConfig,
     ConfigError,
     format_config_error,
@@ -23,7 +23,7 @@ from jobs.config import (
     load_or_exit,
     resolve_config_path,
 )
-from jobs.logconfig import configure_logging, reset_logging
+from pmo_ledger.jobs.logconfig import configure_logging, reset_logging
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "pmo-ledger.example.toml"
 TWO_CONNECTORS = """

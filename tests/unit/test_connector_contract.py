@@ -18,7 +18,7 @@ from typing import Any, get_args
 
 import pytest
 
-from connectors.base import (
+from pmo_ledger.connectors.base import (
     Connector,
     ConnectorContext,
     ConnectorSettings,
@@ -28,9 +28,9 @@ from connectors.base import (
     ReadRequest,
     StreamSpec,
 )
-from connectors.registry import GROUP, installed_kinds
-from ledger.records import RECORD_TYPES, Rejected
-from ledger.writer import DELETION_KINDS
+from pmo_ledger.connectors.registry import GROUP, installed_kinds
+from pmo_ledger.ledger.records import RECORD_TYPES, Rejected
+from pmo_ledger.ledger.writer import DELETION_KINDS
 
 MAX_PAGES = 3
 SCOPE_KINDS = {"project", "period"}

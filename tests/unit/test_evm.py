@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.evm import Evm
+from pmo_ledger.ledger.evm import Evm
 
 D = Decimal
 

@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from jobs.holder import Holder, lock_key, new_holder, parse_holder, process_ended
+from pmo_ledger.jobs.holder import Holder, lock_key, new_holder, parse_holder, process_ended
 
 HOST = socket.gethostname()
 

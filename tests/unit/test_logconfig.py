@@ -12,7 +12,7 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from jobs.logconfig import configure_logging, mask_secrets, reset_logging
+from pmo_ledger.jobs.logconfig import configure_logging, mask_secrets, reset_logging
 
 
 @pytest.fixture

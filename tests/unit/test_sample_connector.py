@@ -14,11 +14,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from connectors.base import ConnectorContext, Cursor, Page, ReadRequest, ScopeEnd, ScopeStart
-from connectors.errors import ConnectorConfigError, ConnectorTransientError
-from connectors.sample import SampleConnector, SampleSettings
-from connectors.sample.fastrecord import actual, slow_actual
-from ledger.records import (
+from pmo_ledger.connectors.base import (
+    ConnectorContext,
+    Cursor,
+    Page,
+    ReadRequest,
+    ScopeEnd,
+    ScopeStart,
+)
+from pmo_ledger.connectors.errors import ConnectorConfigError, ConnectorTransientError
+from pmo_ledger.connectors.sample import SampleConnector, SampleSettings
+from pmo_ledger.connectors.sample.fastrecord import actual, slow_actual
+from pmo_ledger.ledger.records import (
     ActualRecord,
     BudgetRecord,
     ProgressRecord,
@@ -26,8 +33,8 @@ from ledger.records import (
     Record,
     TaskRecord,
 )
-from ledger.settings import AuthoritySettings
-from ledger.writer import apply_batch
+from pmo_ledger.ledger.settings import AuthoritySettings
+from pmo_ledger.ledger.writer import apply_batch
 from tests.builders import settings
 
 E0 = datetime(2026, 1, 1, tzinfo=UTC)  # round 0 of every stream, with the default settings
@@ -544,8 +551,8 @@ def test_the_example_configuration_builds_the_sample_connector() -> None:
     import tomllib
     from pathlib import Path
 
-    from connectors.registry import build_connector
-    from jobs.config import ConnectorConfig
+    from pmo_ledger.connectors.registry import build_connector
+    from pmo_ledger.jobs.config import ConnectorConfig
 
     path = Path(__file__).resolve().parents[2] / "config" / "pmo-ledger.example.toml"
     table = tomllib.loads(path.read_text(encoding="utf-8"))["connectors"]["demo"]

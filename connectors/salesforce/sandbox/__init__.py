@@ -24,13 +24,18 @@ limits, injected failures), `server` (HTTPS), `tls` (certificates), `seed` (the 
 `ids` (record ids).
 """
 
-from connectors.salesforce.sandbox.api import LoggedRequest
-from connectors.salesforce.sandbox.auth import SANDBOX_APP, SANDBOX_USER, ConnectedApp, SandboxUser
-from connectors.salesforce.sandbox.org import DEFAULT_START, FakeOrg
-from connectors.salesforce.sandbox.schema import FieldDef, FieldType, ObjectDef
-from connectors.salesforce.sandbox.seed import DemoSeed, seed_demo
-from connectors.salesforce.sandbox.server import SandboxServer
-from connectors.salesforce.sandbox.tls import TlsFiles, load_or_create
+from pmo_ledger.connectors.salesforce.sandbox.api import LoggedRequest
+from pmo_ledger.connectors.salesforce.sandbox.auth import (
+    SANDBOX_APP,
+    SANDBOX_USER,
+    ConnectedApp,
+    SandboxUser,
+)
+from pmo_ledger.connectors.salesforce.sandbox.org import DEFAULT_START, FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.schema import FieldDef, FieldType, ObjectDef
+from pmo_ledger.connectors.salesforce.sandbox.seed import DemoSeed, seed_demo
+from pmo_ledger.connectors.salesforce.sandbox.server import SandboxServer
+from pmo_ledger.connectors.salesforce.sandbox.tls import TlsFiles, load_or_create
 
 __all__ = [
     "DEFAULT_START",

@@ -19,18 +19,23 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from connectors.salesforce.sandbox import rest
-from connectors.salesforce.sandbox.auth import Authenticator, ConnectedApp, SandboxUser, Sessions
-from connectors.salesforce.sandbox.bulk import QueryJobs
-from connectors.salesforce.sandbox.org import FakeOrg
-from connectors.salesforce.sandbox.replies import (
+from pmo_ledger.connectors.salesforce.sandbox import rest
+from pmo_ledger.connectors.salesforce.sandbox.auth import (
+    Authenticator,
+    ConnectedApp,
+    SandboxUser,
+    Sessions,
+)
+from pmo_ledger.connectors.salesforce.sandbox.bulk import QueryJobs
+from pmo_ledger.connectors.salesforce.sandbox.org import FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.replies import (
     Reply,
     Request,
     error_reply,
     json_reply,
     not_found,
 )
-from connectors.salesforce.sandbox.soql_tokens import SoqlError
+from pmo_ledger.connectors.salesforce.sandbox.soql_tokens import SoqlError
 
 _VERSION = re.compile(r"v(\d{2,3}\.\d)")
 _LOGGED_HEADERS = ("sforce-query-options", "content-type", "accept", "soapaction")

@@ -32,7 +32,7 @@ from typing import Any
 import jwt
 from cryptography import x509
 
-from connectors.salesforce.sandbox.replies import Reply, json_reply
+from pmo_ledger.connectors.salesforce.sandbox.replies import Reply, json_reply
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

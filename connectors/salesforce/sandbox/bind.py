@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.salesforce.sandbox.ids import same_id
-from connectors.salesforce.sandbox.schema import (
+from pmo_ledger.connectors.salesforce.sandbox.ids import same_id
+from pmo_ledger.connectors.salesforce.sandbox.schema import (
     ID_TYPES,
     NUMBER_TYPES,
     TEXT_TYPES,
@@ -24,7 +24,7 @@ from connectors.salesforce.sandbox.schema import (
     FieldType,
     ObjectDef,
 )
-from connectors.salesforce.sandbox.soql import (
+from pmo_ledger.connectors.salesforce.sandbox.soql import (
     BoolOp,
     Condition,
     InList,
@@ -32,8 +32,8 @@ from connectors.salesforce.sandbox.soql import (
     Not,
     Path,
 )
-from connectors.salesforce.sandbox.soql_tokens import located, unescape_like
-from connectors.salesforce.sandbox.values import Value
+from pmo_ledger.connectors.salesforce.sandbox.soql_tokens import located, unescape_like
+from pmo_ledger.connectors.salesforce.sandbox.values import Value
 
 Row = Mapping[str, Value]
 #: object name -> id -> row: what a query reads lookups from.

@@ -22,11 +22,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.salesforce.sandbox.execute import BulkResult, run_bulk
-from connectors.salesforce.sandbox.ids import IdFactory
-from connectors.salesforce.sandbox.org import FakeOrg
-from connectors.salesforce.sandbox.replies import Reply, Request, error_reply, json_reply, not_found
-from connectors.salesforce.sandbox.values import json_datetime
+from pmo_ledger.connectors.salesforce.sandbox.execute import BulkResult, run_bulk
+from pmo_ledger.connectors.salesforce.sandbox.ids import IdFactory
+from pmo_ledger.connectors.salesforce.sandbox.org import FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.replies import (
+    Reply,
+    Request,
+    error_reply,
+    json_reply,
+    not_found,
+)
+from pmo_ledger.connectors.salesforce.sandbox.values import json_datetime
 
 DELIMITERS = {
     "COMMA": ",",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from connectors.salesforce.sandbox.bind import (
+from pmo_ledger.connectors.salesforce.sandbox.bind import (
     BoundPath,
     Row,
     Snapshot,
@@ -28,11 +28,16 @@ from connectors.salesforce.sandbox.bind import (
     parent,
     sort_key,
 )
-from connectors.salesforce.sandbox.org import FakeOrg
-from connectors.salesforce.sandbox.schema import NUMBER_TYPES, FieldDef, FieldType, ObjectDef
-from connectors.salesforce.sandbox.soql import Aggregate, Path, Query, parse
-from connectors.salesforce.sandbox.soql_tokens import SoqlError, located
-from connectors.salesforce.sandbox.values import Value, csv_cell, wire
+from pmo_ledger.connectors.salesforce.sandbox.org import FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.schema import (
+    NUMBER_TYPES,
+    FieldDef,
+    FieldType,
+    ObjectDef,
+)
+from pmo_ledger.connectors.salesforce.sandbox.soql import Aggregate, Path, Query, parse
+from pmo_ledger.connectors.salesforce.sandbox.soql_tokens import SoqlError, located
+from pmo_ledger.connectors.salesforce.sandbox.values import Value, csv_cell, wire
 
 _NO_TYPE = (
     "sObject type '{name}' is not supported. If you are attempting to use a custom object, be "

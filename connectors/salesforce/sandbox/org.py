@@ -27,9 +27,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from connectors.salesforce.sandbox.ids import IdFactory, same_id, to18
-from connectors.salesforce.sandbox.schema import SYSTEM_FIELDS, FieldType, ObjectDef, psa_schema
-from connectors.salesforce.sandbox.values import Value, coerce
+from pmo_ledger.connectors.salesforce.sandbox.ids import IdFactory, same_id, to18
+from pmo_ledger.connectors.salesforce.sandbox.schema import (
+    SYSTEM_FIELDS,
+    FieldType,
+    ObjectDef,
+    psa_schema,
+)
+from pmo_ledger.connectors.salesforce.sandbox.values import Value, coerce
 
 #: The default start of the org clock.
 DEFAULT_START = datetime(2025, 1, 2, 8, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from connectors.salesforce.sandbox.values import dumps
+from pmo_ledger.connectors.salesforce.sandbox.values import dumps
 
 JSON = "application/json;charset=UTF-8"
 

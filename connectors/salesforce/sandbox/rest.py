@@ -22,12 +22,18 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.salesforce.sandbox.execute import QueryResult, run_query
-from connectors.salesforce.sandbox.ids import to18
-from connectors.salesforce.sandbox.org import FakeOrg
-from connectors.salesforce.sandbox.replies import Reply, Request, error_reply, json_reply, not_found
-from connectors.salesforce.sandbox.schema import SYSTEM_FIELDS, FieldType, ObjectDef
-from connectors.salesforce.sandbox.values import json_datetime, wire
+from pmo_ledger.connectors.salesforce.sandbox.execute import QueryResult, run_query
+from pmo_ledger.connectors.salesforce.sandbox.ids import to18
+from pmo_ledger.connectors.salesforce.sandbox.org import FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.replies import (
+    Reply,
+    Request,
+    error_reply,
+    json_reply,
+    not_found,
+)
+from pmo_ledger.connectors.salesforce.sandbox.schema import SYSTEM_FIELDS, FieldType, ObjectDef
+from pmo_ledger.connectors.salesforce.sandbox.values import json_datetime, wire
 
 #: API versions the versions resource lists (any vNN.N path is answered).
 VERSIONS = (("Winter '24", "59.0"), ("Spring '24", "60.0"), ("Summer '24", "61.0"))

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from connectors.salesforce.sandbox.org import FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.org import FakeOrg
 
 CENT = Decimal("0.01")
 FIRST_WEEK = date(2025, 1, 6)

@@ -23,11 +23,16 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from connectors.salesforce.sandbox.api import LoggedRequest, SandboxApi
-from connectors.salesforce.sandbox.auth import SANDBOX_APP, SANDBOX_USER, ConnectedApp, SandboxUser
-from connectors.salesforce.sandbox.org import FakeOrg
-from connectors.salesforce.sandbox.replies import Request
-from connectors.salesforce.sandbox.tls import TlsFiles, load_or_create
+from pmo_ledger.connectors.salesforce.sandbox.api import LoggedRequest, SandboxApi
+from pmo_ledger.connectors.salesforce.sandbox.auth import (
+    SANDBOX_APP,
+    SANDBOX_USER,
+    ConnectedApp,
+    SandboxUser,
+)
+from pmo_ledger.connectors.salesforce.sandbox.org import FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.replies import Request
+from pmo_ledger.connectors.salesforce.sandbox.tls import TlsFiles, load_or_create
 
 _IDLE_SECONDS = 30
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from connectors.salesforce.sandbox.soql_tokens import Kind, Token, located, tokenize
+from pmo_ledger.connectors.salesforce.sandbox.soql_tokens import Kind, Token, located, tokenize
 
 AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG")
 _RESERVED = {"FROM", "WHERE", "GROUP", "ORDER", "LIMIT", "AND", "OR", "NOT", "IN", "LIKE"}

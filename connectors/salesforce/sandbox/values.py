@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.salesforce.sandbox.schema import FieldType
+from pmo_ledger.connectors.salesforce.sandbox.schema import FieldType
 
 #: What the org stores for a field (None is null).
 Value = str | bool | int | Decimal | date | datetime | None

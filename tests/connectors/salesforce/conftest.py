@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
+from pmo_ledger.connectors.salesforce.sandbox import SandboxServer, TlsFiles, load_or_create
 from tests.connectors.salesforce.psa_org import PsaOrg, build_org
 
 

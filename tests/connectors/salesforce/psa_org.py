@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from connectors.salesforce.sandbox import FakeOrg, SandboxServer
-from jobs.app import App
-from jobs.config import parse_config
-from ledger.models import ActualLine, Project
+from pmo_ledger.connectors.salesforce.sandbox import FakeOrg, SandboxServer
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.config import parse_config
+from pmo_ledger.ledger.models import ActualLine, Project
 
 Totals = dict[tuple[str, str], tuple[int, Decimal]]  # (project code, currency) -> (lines, sum)
 

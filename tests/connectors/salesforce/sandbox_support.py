@@ -16,7 +16,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.login import SalesforceLogin
 
-from connectors.salesforce.sandbox import DemoSeed, FakeOrg, SandboxServer, seed_demo
+from pmo_ledger.connectors.salesforce.sandbox import DemoSeed, FakeOrg, SandboxServer, seed_demo
 
 
 def http(server: SandboxServer) -> requests.Session:

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from connectors.base import ConnectorContext, ReadRequest
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sandbox import SandboxServer
-from jobs.app import App
-from jobs.sync import run_sync
-from ledger.models import BudgetEntry, BudgetLine, BudgetVersion, Project
-from ledger.records import BudgetRecord
+from pmo_ledger.connectors.base import ConnectorContext, ReadRequest
+from pmo_ledger.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import BudgetEntry, BudgetLine, BudgetVersion, Project
+from pmo_ledger.ledger.records import BudgetRecord
 from tests.connectors.salesforce.psa_org import PsaOrg, sandbox_app
 
 

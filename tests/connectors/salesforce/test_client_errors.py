@@ -19,15 +19,15 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from connectors.errors import (
+from pmo_ledger.connectors.errors import (
     ConnectorConfigError,
     ConnectorTransientError,
     SourceError,
     StreamConfigError,
     StreamTransientError,
 )
-from connectors.salesforce import client
-from connectors.salesforce.client import translate
+from pmo_ledger.connectors.salesforce import client
+from pmo_ledger.connectors.salesforce.client import translate
 
 URL = "https://org.example.com/services/data/v59.0/query/"
 

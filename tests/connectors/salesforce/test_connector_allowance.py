@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from connectors.salesforce.sandbox import SandboxServer
-from jobs.run_records import StreamResult
-from jobs.sync import run_sync
-from ledger.models import (
+from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
+from pmo_ledger.jobs.run_records import StreamResult
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import (
     ActualLine,
     BudgetVersion,
     LedgerEntry,
@@ -160,7 +160,7 @@ def test_an_allowance_spent_before_any_row_ends_partial_exit_3(
 ) -> None:  # fmt: skip
     """The org refuses the very first call (REQUEST_LIMIT_EXCEEDED): the run ends partial
     with a retry time, `sync` exits 3, and nothing was written."""
-    from jobs.cli import make_cli
+    from pmo_ledger.jobs.cli import make_cli
 
     app = sandbox_app(engine, tmp_path, server, api_headroom="0")
     server.api_limit(100, used=100)
@@ -172,7 +172,7 @@ def test_an_allowance_spent_before_any_row_ends_partial_exit_3(
         "exhausted (REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.)"
     )
     assert [(s.stream, s.status) for s in result.streams] == [("projects", "partial")]
-    monkeypatch.setattr("jobs.cli.build_app", lambda *a, **k: app)
+    monkeypatch.setattr("pmo_ledger.jobs.cli.build_app", lambda *a, **k: app)
     cli = CliRunner().invoke(make_cli(), ["sync", "crm"])
     assert cli.exit_code == 3, cli.output
     assert "run 2 partial: stream projects stopped early: " in cli.output

@@ -11,12 +11,12 @@ import pytest
 import structlog
 from sqlalchemy import Engine, func, select
 
-from connectors.base import ConnectorContext
-from connectors.errors import ConnectorConfigError
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sandbox import SandboxServer
-from jobs.sync import run_sync
-from ledger.models import ActualLine, Project, SyncRunStream
+from pmo_ledger.connectors.base import ConnectorContext
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import ActualLine, Project, SyncRunStream
 from tests.connectors.salesforce.psa_org import PsaOrg, ledger_totals, sandbox_app
 
 

@@ -15,18 +15,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from connectors.base import ConnectorContext
-from connectors.errors import ConnectorConfigError, ConnectorTransientError
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sandbox import (
+from pmo_ledger.connectors.base import ConnectorContext
+from pmo_ledger.connectors.errors import ConnectorConfigError, ConnectorTransientError
+from pmo_ledger.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from pmo_ledger.connectors.salesforce.sandbox import (
     SANDBOX_APP,
     ConnectedApp,
     SandboxServer,
     TlsFiles,
     load_or_create,
 )
-from jobs.sync import run_sync
-from ledger.models import ActualLine
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import ActualLine
 from tests.connectors.salesforce.psa_org import PsaOrg, ledger_totals, sandbox_app
 
 
@@ -194,7 +194,7 @@ def test_a_single_currency_org_loads_every_amount_in_its_currency(
     engine: Engine, tmp_path: Path, tls: TlsFiles
 ) -> None:
     """No CurrencyIsoCode anywhere: the FX streams are not declared and amounts are GBP."""
-    from connectors.salesforce.sandbox import FakeOrg
+    from pmo_ledger.connectors.salesforce.sandbox import FakeOrg
 
     org = FakeOrg(multi_currency=False, corporate_currency="GBP")
     project = org.insert("pse__Proj__c", Name="Solo", pse__Project_ID__c="S1")
@@ -250,10 +250,10 @@ def test_cli_check_and_verify(
 ) -> None:  # fmt: skip
     """`check crm` answers in one line with the allowance; `verify crm` exits 0 without
     drift and 4 with it, naming the project that drifts."""
-    from jobs.cli import make_cli
+    from pmo_ledger.jobs.cli import make_cli
 
     app = sandbox_app(engine, tmp_path, server)
-    monkeypatch.setattr("jobs.cli.build_app", lambda *a, **k: app)
+    monkeypatch.setattr("pmo_ledger.jobs.cli.build_app", lambda *a, **k: app)
     cli, runner = make_cli(), CliRunner()
     checked = runner.invoke(cli, ["check", "crm"])
     assert checked.exit_code == 0, checked.output

@@ -13,13 +13,13 @@ import pytest
 import structlog
 from sqlalchemy import Engine, func, select, update
 
-from connectors.base import ConnectorContext
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
-from connectors.salesforce.sandbox import SandboxServer
-from jobs.app import App
-from jobs.run_records import StreamResult, SyncResult
-from jobs.sync import run_sync
-from ledger.models import ActualLine, ScopeListed, SyncRunStream, SyncState
+from pmo_ledger.connectors.base import ConnectorContext
+from pmo_ledger.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
+from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.run_records import StreamResult, SyncResult
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import ActualLine, ScopeListed, SyncRunStream, SyncState
 from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
 
 

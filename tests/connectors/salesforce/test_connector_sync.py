@@ -13,11 +13,11 @@ import pytest
 import structlog
 from sqlalchemy import Engine, func, select, text
 
-from connectors.salesforce.sandbox import SandboxServer
-from jobs.run_records import StreamResult
-from jobs.sync import run_sync
-from jobs.verify import verify
-from ledger.models import (
+from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
+from pmo_ledger.jobs.run_records import StreamResult
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.jobs.verify import verify
+from pmo_ledger.ledger.models import (
     ActualLine,
     BudgetLine,
     BudgetVersion,

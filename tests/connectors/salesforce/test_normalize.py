@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.salesforce import normalize as n
-from connectors.salesforce import soql
-from connectors.salesforce import values as v
-from connectors.salesforce.objects import STREAMS
-from connectors.salesforce.settings import SalesforceSettings
-from ledger.settings import CalendarSettings
+from pmo_ledger.connectors.salesforce import normalize as n
+from pmo_ledger.connectors.salesforce import soql
+from pmo_ledger.connectors.salesforce import values as v
+from pmo_ledger.connectors.salesforce.objects import STREAMS
+from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
+from pmo_ledger.ledger.settings import CalendarSettings
 
 INSTANCE = "https://acme.my.salesforce.com"
 

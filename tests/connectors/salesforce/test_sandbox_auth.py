@@ -18,7 +18,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 from simple_salesforce.login import SalesforceLogin, token_login
 
-from connectors.salesforce.sandbox import (
+from pmo_ledger.connectors.salesforce.sandbox import (
     SANDBOX_APP,
     ConnectedApp,
     SandboxServer,

@@ -14,7 +14,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles
+from pmo_ledger.connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles
 from tests.connectors.salesforce.sandbox_support import login, small_org
 
 PROJECTS = "SELECT Name, IsDeleted FROM pse__Proj__c ORDER BY Name"

@@ -18,9 +18,9 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.login import SalesforceLogin
 
-from connectors.salesforce.sandbox import SANDBOX_USER
+from pmo_ledger.connectors.salesforce.sandbox import SANDBOX_USER
 
-LAUNCH = "from jobs.cli import main; main()"
+LAUNCH = "from pmo_ledger.jobs.cli import main; main()"
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -14,7 +14,7 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
-from connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles
+from pmo_ledger.connectors.salesforce.sandbox import FakeOrg, SandboxServer, TlsFiles
 from tests.connectors.salesforce.sandbox_support import demo_org, http, login
 
 SPLITS = "SELECT Id, SystemModstamp, pse__Total_Cost__c FROM pse__Timecard__c"

@@ -9,12 +9,17 @@ from typing import Any
 import pytest
 from simple_salesforce.format import format_soql
 
-from connectors.salesforce.sandbox import FakeOrg
-from connectors.salesforce.sandbox.execute import run_bulk, run_query
-from connectors.salesforce.sandbox.ids import checksum, same_id
-from connectors.salesforce.sandbox.soql import parse
-from connectors.salesforce.sandbox.soql_tokens import SoqlError
-from connectors.salesforce.sandbox.values import csv_datetime, java_double, json_datetime, plain
+from pmo_ledger.connectors.salesforce.sandbox import FakeOrg
+from pmo_ledger.connectors.salesforce.sandbox.execute import run_bulk, run_query
+from pmo_ledger.connectors.salesforce.sandbox.ids import checksum, same_id
+from pmo_ledger.connectors.salesforce.sandbox.soql import parse
+from pmo_ledger.connectors.salesforce.sandbox.soql_tokens import SoqlError
+from pmo_ledger.connectors.salesforce.sandbox.values import (
+    csv_datetime,
+    java_double,
+    json_datetime,
+    plain,
+)
 from tests.connectors.salesforce.sandbox_support import small_org
 
 

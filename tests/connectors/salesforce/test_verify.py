@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner, Result
 
-from connectors.salesforce.sandbox import SandboxServer
-from jobs.app import App
-from ledger.models import ControlTotal
+from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
+from pmo_ledger.jobs.app import App
+from pmo_ledger.ledger.models import ControlTotal
 from tests.connectors.salesforce.psa_org import PsaOrg, sandbox_app
 
 CLEAN = [
@@ -31,13 +31,13 @@ def app(
 ) -> App:
     """The sandbox's App behind the CLI, synced once."""
     app = sandbox_app(engine, tmp_path, server)
-    monkeypatch.setattr("jobs.cli.build_app", lambda *a, **k: app)
+    monkeypatch.setattr("pmo_ledger.jobs.cli.build_app", lambda *a, **k: app)
     assert cli("sync", "crm").exit_code == 0
     return app
 
 
 def cli(*args: str) -> Result:
-    from jobs.cli import make_cli
+    from pmo_ledger.jobs.cli import make_cli
 
     return CliRunner().invoke(make_cli(), list(args))
 

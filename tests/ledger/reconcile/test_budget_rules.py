@@ -8,8 +8,8 @@ from decimal import Decimal as D
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ledger.models import Project, Variance
-from ledger.reconcile.store import acknowledge
+from pmo_ledger.ledger.models import Project, Variance
+from pmo_ledger.ledger.reconcile.store import acknowledge
 from tests.ledger.reconcile.portfolio import NOW, base_portfolio, rules, run, spend
 
 
@@ -156,7 +156,7 @@ def test_as_known_at_uses_the_budget_as_it_was_then(session: Session) -> None:
     """P1's October labor budget goes from 1,000 to 2,000 a day later: live, P1 labor to date
     (2,400 vs 3,000) is no overrun; as known an hour after the first load it still is (2,400 vs
     2,000), from the budget entries recorded by then."""
-    from ledger.records import BudgetLineRecord, BudgetRecord
+    from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord
     from tests.builders import load
     from tests.ledger.reconcile.portfolio import CFG
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ledger.admin import authority_apply
-from ledger.periods import ensure_periods
-from ledger.reconcile import reconcile
-from ledger.reconcile.findings import Finding
-from ledger.records import BudgetLineRecord, BudgetRecord, ProgressRecord
-from ledger.settings import AuthorityOverride, LedgerSettings
+from pmo_ledger.ledger.admin import authority_apply
+from pmo_ledger.ledger.periods import ensure_periods
+from pmo_ledger.ledger.reconcile import reconcile
+from pmo_ledger.ledger.reconcile.findings import Finding
+from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, ProgressRecord
+from pmo_ledger.ledger.settings import AuthorityOverride, LedgerSettings
 from tests.builders import actual, load, settings
 from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects, rules
 

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-import ledger.reconcile as reconcile_module
-from ledger.db import make_engine
-from ledger.models import Project, Variance
-from ledger.periods import ensure_periods
-from ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
+import pmo_ledger.ledger.reconcile as reconcile_module
+from pmo_ledger.ledger.db import make_engine
+from pmo_ledger.ledger.models import Project, Variance
+from pmo_ledger.ledger.periods import ensure_periods
+from pmo_ledger.ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
 from tests.builders import actual, load
 from tests.conftest import _empty_postgres
 from tests.ledger.reconcile.portfolio import (

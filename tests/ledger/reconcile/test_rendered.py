@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
-from ledger.reconcile.findings import money, pct_over, ratio
-from ledger.reconcile.rendered import Sql, text_of
-from ledger.types import Money
+from pmo_ledger.ledger.reconcile.findings import money, pct_over, ratio
+from pmo_ledger.ledger.reconcile.rendered import Sql, text_of
+from pmo_ledger.ledger.types import Money
 
 pytestmark = pytest.mark.filterwarnings("ignore:SELECT statement has a cartesian product")
 
