@@ -14,9 +14,10 @@ import typer
 
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, out, plural, reported
-from pmo_ledger.jobs.cli.report import budget_report, print_budget_report
+from pmo_ledger.jobs.cli.report import print_budget_report
 from pmo_ledger.jobs.demo import DemoLoad, default_portfolio, load_demo, read_portfolio, sources_of
 from pmo_ledger.ledger import migrate
+from pmo_ledger.ledger.queries.reports import budget_report
 
 
 def demo(

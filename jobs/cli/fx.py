@@ -19,7 +19,7 @@ from pmo_ledger.jobs.cli.common import (
     table,
 )
 from pmo_ledger.ledger.fx_import import MANUAL_SOURCE, import_fx_csv
-from pmo_ledger.ledger.queries import fx_rates
+from pmo_ledger.ledger.queries.fx import fx_rates
 
 
 def groups() -> list[Group]:

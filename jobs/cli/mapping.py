@@ -7,14 +7,12 @@ UNMAPPED and now resolve are re-pointed in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, aliased
+from rich.console import Console
 
 from pmo_ledger.jobs.cli.common import (
     Group,
@@ -30,15 +28,16 @@ from pmo_ledger.jobs.cli.common import (
 )
 from pmo_ledger.jobs.cli.format import plain_amounts
 from pmo_ledger.ledger.mapping import Mapping, add_mappings, match_rule, read_mapping_csv, remap
-from pmo_ledger.ledger.models import (
-    UNMAPPED_ID,
-    ActualLine,
-    CostObjectMap,
-    Project,
-    ProjectLink,
-    Quarantine,
-    Task,
-    utcnow,
+from pmo_ledger.ledger.models import utcnow
+from pmo_ledger.ledger.queries.mappings import (
+    CostObjectMapRow,
+    ProjectLinkRow,
+    UnmappedKey,
+    cost_object_maps,
+    explicit_mapping,
+    live_project_id,
+    project_links,
+    unmapped_keys,
 )
 
 
@@ -56,54 +55,6 @@ def groups() -> list[Group]:
 # --- reading ---------------------------------------------------------------------------------
 
 
-@dataclass
-class UnmappedKey:
-    """Live lines waiting on UNMAPPED for one source key, with open 'unmapped' entries."""
-
-    source: str
-    object_type: str | None
-    key: str | None
-    lines: int = 0
-    amounts: dict[str, Decimal] = field(default_factory=dict)  # per currency
-    hours: Decimal = Decimal(0)
-
-
-def unmapped_keys(session: Session) -> list[UnmappedKey]:
-    """The keys that no link, map or rule places, by source, object type and key."""
-    al, q = ActualLine, Quarantine
-    rows = session.execute(
-        select(
-            al.source,
-            al.project_ref_type,
-            al.project_ref,
-            al.currency,
-            func.count(),
-            func.sum(al.amount),
-            func.sum(al.hours),
-        )
-        .join(
-            q,
-            and_(q.source == al.source, q.stream == al.stream, q.external_id == al.external_id),
-        )
-        .where(
-            q.status == "open",
-            q.reason == "unmapped",
-            al.project_id == UNMAPPED_ID,
-            al.deleted_at.is_(None),
-        )
-        .group_by(al.source, al.project_ref_type, al.project_ref, al.currency)
-        .order_by(al.source, al.project_ref_type, al.project_ref, al.currency)
-    ).all()
-    keys: dict[tuple[str, str | None, str | None], UnmappedKey] = {}
-    for source, object_type, key, currency, lines, amount, hours in rows:
-        item = keys.setdefault((source, object_type, key), UnmappedKey(source, object_type, key))
-        item.lines += lines
-        item.hours += hours or 0
-        if currency is not None and amount is not None:
-            item.amounts[currency] = item.amounts.get(currency, Decimal(0)) + amount
-    return list(keys.values())
-
-
 def list_mappings(
     ctx: typer.Context,
     unmapped: Annotated[
@@ -115,7 +66,7 @@ def list_mappings(
         if unmapped:
             _print_unmapped(unmapped_keys(session))
         else:
-            _print_mappings(session)
+            _print_mappings(project_links(session), cost_object_maps(session))
 
 
 def _print_unmapped(keys: list[UnmappedKey]) -> None:
@@ -133,45 +84,22 @@ def _print_unmapped(keys: list[UnmappedKey]) -> None:
     out("map one with: pmo-ledger map add SOURCE OBJECT_TYPE KEY PROJECT_CODE")
 
 
-def _print_mappings(session: Session) -> None:
-    links = session.execute(
-        select(
-            ProjectLink.source,
-            ProjectLink.object_type,
-            ProjectLink.external_id,
-            Project.code,
-            ProjectLink.origin,
-        )
-        .join(Project, Project.id == ProjectLink.project_id)
-        .order_by(ProjectLink.source, ProjectLink.object_type, ProjectLink.external_id)
-    ).all()
-    task = aliased(Task)
-    maps = session.execute(
-        select(
-            CostObjectMap.source,
-            CostObjectMap.object_type,
-            CostObjectMap.external_id,
-            Project.code,
-            func.coalesce(task.wbs_code, task.external_id),
-            CostObjectMap.cost_type,
-            CostObjectMap.origin,
-        )
-        .join(Project, Project.id == CostObjectMap.project_id)
-        .outerjoin(task, task.id == CostObjectMap.task_id)
-        .order_by(CostObjectMap.source, CostObjectMap.object_type, CostObjectMap.external_id)
-    ).all()
+def _print_mappings(links: list[ProjectLinkRow], maps: list[CostObjectMapRow]) -> None:
     c = console()
-    for title, rows, columns in (
-        ("Project links", links, ("project", "origin")),
-        ("Cost object maps", maps, ("project", "task", "cost type", "origin")),
-    ):
-        if not rows:
-            out(f"no {title.lower()}")
-            continue
-        t = table(title, "source", "object type", "key", *columns)
-        for row in rows:
-            t.add_row(*(v or "" for v in row))
-        c.print(t)
+    _print_rows(c, "Project links", links, ("project", "origin"))
+    _print_rows(c, "Cost object maps", maps, ("project", "task", "cost type", "origin"))
+
+
+def _print_rows(
+    c: Console, title: str, rows: Sequence[tuple[str | None, ...]], columns: tuple[str, ...]
+) -> None:
+    if not rows:
+        out(f"no {title.lower()}")
+        return
+    t = table(title, "source", "object type", "key", *columns)
+    for row in rows:
+        t.add_row(*(v or "" for v in row))
+    c.print(t)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -233,14 +161,15 @@ def rules_test(
     """Show where a source key would land: explicit mapping, link rule or UNMAPPED."""
     app = app_of(ctx)
     with ledger_reading(ctx) as session:
-        explicit = _explicit(session, source, object_type, key)
+        explicit = explicit_mapping(session, source, object_type, key)
         hit = match_rule(app.settings, source, object_type, key)
-        known = hit is not None and session.scalar(
-            select(Project.id).where(Project.code == hit[1], Project.merged_into_id.is_(None))
-        )
+        known = hit is not None and live_project_id(session, hit[1])
     subject = f"{source} {object_type} {key}"
     if explicit:
-        out(f"{subject} is linked to {explicit}; link rules are not consulted")
+        out(
+            f"{subject} is linked to {explicit.project_code} ({explicit.table}, "
+            f"origin {explicit.origin}); link rules are not consulted"
+        )
     if hit is None:
         out(f"no link rule matches {subject}" + ("" if explicit else ": it stays unmapped"))
         return
@@ -249,19 +178,3 @@ def rules_test(
     out(f"ledger.link_rules[{index}] (pattern {pattern!r}) gives {subject} -> {code}")
     if not known:
         out(f"no project {code} in the ledger: the key stays unmapped until it exists")
-
-
-def _explicit(session: Session, source: str, object_type: str, key: str) -> str | None:
-    for model in (ProjectLink, CostObjectMap):
-        row = session.execute(
-            select(Project.code, model.origin)
-            .join(Project, Project.id == model.project_id)
-            .where(
-                model.source == source,
-                model.object_type == object_type,
-                model.external_id == key,
-            )
-        ).first()
-        if row is not None:
-            return f"{row[0]} ({model.__tablename__}, origin {row[1]})"
-    return None

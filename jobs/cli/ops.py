@@ -24,7 +24,7 @@ from pmo_ledger.ledger.calendar import default_range, parse_period
 from pmo_ledger.ledger.dates import business_date
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.periods import close_period, ensure_periods, reopen_period
-from pmo_ledger.ledger.queries import quarantine_entries
+from pmo_ledger.ledger.queries.quarantine import quarantine_entries
 from pmo_ledger.ledger.settings import CalendarSettings
 
 

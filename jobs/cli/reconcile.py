@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from pmo_ledger.jobs.cli.common import (
     Group,
@@ -33,7 +32,7 @@ from pmo_ledger.jobs.cli.common import (
 from pmo_ledger.jobs.cli.format import show, when
 from pmo_ledger.jobs.reconcile import reconcile_report, run_reconcile
 from pmo_ledger.ledger.dates import business_date, utc_timestamp
-from pmo_ledger.ledger.models import Variance
+from pmo_ledger.ledger.queries.variances import list_variances as listed_variances
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.store import acknowledge
 
@@ -149,14 +148,7 @@ def list_variances(
     if ctx.invoked_subcommand is not None:
         return
     with ledger_reading(ctx) as session:
-        q = select(Variance)
-        if open_:
-            q = q.where(Variance.status != "resolved")
-        if project:
-            q = q.where(Variance.subject_type == "project", Variance.subject_id == project)
-        found = list(session.scalars(q))
-    rank = {"high": 0, "medium": 1, "low": 2}
-    found.sort(key=lambda v: (rank.get(v.severity, 3), -v.id))
+        found = listed_variances(session, open_only=open_, project=project or None)
     rows: list[dict[str, Any]] = [
         {k: _jsonable(getattr(v, k)) for k in FIELDS} | {"measures": v.measures} for v in found
     ]

@@ -3,19 +3,21 @@ count because another source is the authority (also printed by `demo`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, console, money, out, plural, reported, table
 from pmo_ledger.jobs.cli.format import plain_amounts
-from pmo_ledger.jobs.cli.mapping import UnmappedKey, unmapped_keys
-from pmo_ledger.ledger.models import UNMAPPED_CODE, UNMAPPED_ID, ActualLine
-from pmo_ledger.ledger.queries import BudgetVsActual, budget_vs_actual
+from pmo_ledger.ledger.models import UNMAPPED_CODE
+from pmo_ledger.ledger.queries.mappings import UnmappedKey
+from pmo_ledger.ledger.queries.reports import (
+    BudgetReport,
+    BudgetVsActual,
+    NotCounted,
+    budget_report,
+)
 from pmo_ledger.ledger.resolve import Authority
 
 
@@ -30,46 +32,10 @@ def report(ctx: typer.Context) -> None:
     print_budget_report(app, data)
 
 
-@dataclass(frozen=True)
-class BudgetReport:
-    rows: list[BudgetVsActual]
-    unmapped: list[UnmappedKey]
-    ignored: list[NotCounted]
-
-
-def budget_report(session: Session) -> BudgetReport:
-    """What `report` prints, read in one session."""
-    rows = [r for r in budget_vs_actual(session) if r.project_code != UNMAPPED_CODE]
-    return BudgetReport(rows, unmapped_keys(session), not_counted(session))
-
-
 def print_budget_report(app: App, data: BudgetReport) -> None:
     print_budget_vs_actual(app, data.rows)
     print_unmapped(app, data.unmapped)
     print_authority(app, data.ignored)
-
-
-NotCounted = tuple[str, str, str, int, Decimal]
-
-
-def not_counted(session: Session) -> list[NotCounted]:
-    """(source, kind, cost type, lines, base amount) of live money lines on projects that do
-    not count (their source is not the authority for the line's measure)."""
-    al = ActualLine
-    return [
-        (source, kind, cost_type, lines, total or Decimal(0))
-        for source, kind, cost_type, lines, total in session.execute(
-            select(al.source, al.kind, al.cost_type, func.count(), func.sum(al.base_amount))
-            .where(
-                al.deleted_at.is_(None),
-                al.project_id != UNMAPPED_ID,
-                al.counts_amount.is_(False),
-                al.amount.is_not(None),
-            )
-            .group_by(al.source, al.kind, al.cost_type)
-            .order_by(al.source, al.kind, al.cost_type)
-        )
-    ]
 
 
 def print_budget_vs_actual(app: App, rows: list[BudgetVsActual]) -> None:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
 from pmo_ledger.connectors.base import Cursor
 from pmo_ledger.jobs.cli.common import (
@@ -33,7 +32,8 @@ from pmo_ledger.jobs.cli.format import (
     when,
 )
 from pmo_ledger.jobs.lease import LeaseHeld, unlock
-from pmo_ledger.ledger.models import SyncRun, SyncRunStream
+from pmo_ledger.ledger.queries.runs import list_runs as listed_runs
+from pmo_ledger.ledger.queries.runs import run_with_streams
 
 #: Amount outcomes in the order an operator reads them.
 OUTCOMES = ("read", "inserted", "restated", "unchanged", "deleted", "quarantined")
@@ -62,27 +62,8 @@ def list_runs(
     """List recent sync runs, newest first, with rows summed over their streams."""
     if ctx.invoked_subcommand is not None:
         return
-    srs = SyncRunStream
-    sums = (
-        select(
-            srs.run_id,
-            func.sum(srs.rows_read).label("read"),
-            func.sum(srs.rows_written).label("written"),
-            func.sum(srs.rows_quarantined).label("quarantined"),
-        )
-        .group_by(srs.run_id)
-        .subquery()
-    )
-    query = (
-        select(SyncRun, sums.c.read, sums.c.written, sums.c.quarantined)
-        .outerjoin(sums, sums.c.run_id == SyncRun.id)
-        .order_by(SyncRun.id.desc())
-        .limit(limit)
-    )
-    if connector:
-        query = query.where(SyncRun.connector == connector)
     with ledger_reading(ctx) as session:
-        rows = session.execute(query).all()
+        rows = listed_runs(session, connector=connector or None, limit=limit)
     if not rows:
         out(f"no runs of {connector}" if connector else "no runs")
         return
@@ -101,7 +82,7 @@ def list_runs(
         "message",
         numeric=numeric,
     )
-    for run, read, written, quarantined in rows:
+    for run in rows:
         t.add_row(
             str(run.id),
             run.connector,
@@ -109,7 +90,7 @@ def list_runs(
             run.status,
             when(run.started_at),
             duration_text(run.finished_at - run.started_at) if run.finished_at else "",
-            *map(n, (read or 0, written or 0, quarantined or 0)),
+            *map(n, (run.rows_read, run.rows_written, run.rows_quarantined)),
             truncate(one_line(run.message or "")),
         )
     show(t)
@@ -121,14 +102,10 @@ def show_run(
 ) -> None:
     """Show one run: its header, per-stream figures, checkpoints, errors and amounts."""
     with ledger_reading(ctx) as session:
-        run = session.get(SyncRun, run_id)
-        if run is None:
-            raise fail(f"no run {run_id}")
-        streams = session.scalars(
-            select(SyncRunStream)
-            .where(SyncRunStream.run_id == run_id)
-            .order_by(SyncRunStream.started_at, SyncRunStream.stream)
-        ).all()
+        run = run_with_streams(session, run_id)
+    if run is None:
+        raise fail(f"no run {run_id}")
+    streams = run.streams
     out(f"run {run.id} of {run.connector}: {run.status}")
     out(f"trigger:  {run.trigger}")
     out(f"options:  {options_text(run.options or {})}")

@@ -24,7 +24,6 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import case, select
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from pmo_ledger.connectors.errors import ConnectorConfigError
@@ -34,14 +33,13 @@ from pmo_ledger.jobs.service.metrics import registry
 from pmo_ledger.jobs.service.worker import ServiceStopping, Worker
 from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled
 from pmo_ledger.ledger import migrate
-from pmo_ledger.ledger.models import SyncRun, SyncRunStream, Variance, utcnow
+from pmo_ledger.ledger.models import utcnow
+from pmo_ledger.ledger.queries import runs, variances
 from pmo_ledger.ledger.reconcile.store import acknowledge
 
 RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", "abandoned"]
 VarianceStatus = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["high", "medium", "low"]
-#: Listing order of severities.
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 #: Ids are INTEGER columns.
 MAX_ID = 2**31 - 1
 
@@ -181,13 +179,9 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> list[schemas.RunOut]:
         """Sync runs, newest first."""
-        q = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
-        if connector is not None:
-            q = q.where(SyncRun.connector == connector)
-        if status is not None:
-            q = q.where(SyncRun.status == status)
         with app.reading() as s:
-            return [schemas.RunOut.model_validate(r, from_attributes=True) for r in s.scalars(q)]
+            found = runs.list_runs(s, connector=connector, status=status, limit=limit)
+        return [schemas.RunOut.model_validate(r, from_attributes=True) for r in found]
 
     @api.get(
         "/runs/{run_id}",
@@ -198,21 +192,10 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
     def get_run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> schemas.RunDetail:
         """One run with its figures per stream."""
         with app.reading() as s:
-            run = s.get(SyncRun, run_id)
-            if run is None:
-                raise HTTPException(404, f"no run {run_id}")
-            streams = s.scalars(
-                select(SyncRunStream)
-                .where(SyncRunStream.run_id == run_id)
-                .order_by(SyncRunStream.started_at, SyncRunStream.stream)
-            ).all()
-            out = schemas.RunOut.model_validate(run, from_attributes=True)
-            return schemas.RunDetail(
-                **out.model_dump(),
-                streams=[
-                    schemas.StreamOut.model_validate(r, from_attributes=True) for r in streams
-                ],
-            )
+            run = runs.run_with_streams(s, run_id)
+        if run is None:
+            raise HTTPException(404, f"no run {run_id}")
+        return schemas.RunDetail.model_validate(run, from_attributes=True)
 
     @api.post(
         "/syncs/{connector}",
@@ -279,22 +262,17 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[schemas.VarianceOut]:
         """Variances, most severe and newest first."""
-        rank = case(SEVERITY_ORDER, value=Variance.severity, else_=len(SEVERITY_ORDER))
-        q = select(Variance).order_by(rank, Variance.id.desc()).limit(limit)
-        if status is not None:
-            q = q.where(Variance.status == status)
-        if open_only:
-            q = q.where(Variance.status != "resolved")
-        if project is not None:
-            q = q.where(Variance.subject_type == "project", Variance.subject_id == project)
-        if rule is not None:
-            q = q.where(Variance.rule == rule)
-        if severity is not None:
-            q = q.where(Variance.severity == severity)
         with app.reading() as s:
-            return [
-                schemas.VarianceOut.model_validate(v, from_attributes=True) for v in s.scalars(q)
-            ]
+            found = variances.list_variances(
+                s,
+                status=status,
+                open_only=open_only,
+                project=project,
+                rule=rule,
+                severity=severity,
+                limit=limit,
+            )
+        return [schemas.VarianceOut.model_validate(v, from_attributes=True) for v in found]
 
     @api.post(
         "/variances/{variance_id}/ack",

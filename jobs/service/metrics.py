@@ -21,13 +21,11 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import func, select
 
 from pmo_ledger.jobs.service.worker import Worker
-from pmo_ledger.ledger.models import Quarantine, SyncRun, SyncRunStream, Variance
+from pmo_ledger.ledger.queries.metrics import OUTCOMES, ledger_figures
 
 PREFIX = "pmo_ledger_"
-OUTCOMES = ("read", "written", "unchanged", "quarantined", "deleted")
 SEVERITIES = ("high", "medium", "low")
 
 
@@ -41,51 +39,18 @@ class LedgerCollector(Collector):
         app = self.worker.app
         connectors = list(app.config.connectors)
         with app.reading() as s:
-            runs = s.execute(
-                select(SyncRun.connector, SyncRun.status, func.count()).group_by(
-                    SyncRun.connector, SyncRun.status
-                )
-            ).all()
-            srs = SyncRunStream
-            rows = s.execute(
-                select(
-                    SyncRun.connector,
-                    srs.stream,
-                    *(func.coalesce(func.sum(getattr(srs, f"rows_{o}")), 0) for o in OUTCOMES),
-                )
-                .join(SyncRun, SyncRun.id == srs.run_id)
-                .group_by(SyncRun.connector, srs.stream)
-            ).all()
-            last_ok: dict[str, Any] = dict(
-                s.execute(  # type: ignore[arg-type]
-                    select(SyncRun.connector, func.max(SyncRun.started_at))
-                    .where(SyncRun.status == "succeeded")
-                    .group_by(SyncRun.connector)
-                ).all()
-            )
-            quarantine = s.execute(
-                select(Quarantine.source, func.count())
-                .where(Quarantine.status == "open")
-                .group_by(Quarantine.source)
-            ).all()
-            variances: dict[str, int] = dict(
-                s.execute(  # type: ignore[arg-type]
-                    select(Variance.severity, func.count())
-                    .where(Variance.status != "resolved")
-                    .group_by(Variance.severity)
-                ).all()
-            )
+            figures = ledger_figures(s)
         running = {name: 0 for name in connectors}
-        for connector, status, count in runs:
+        for connector, status, count in figures.runs:
             if status == "running":
-                running[connector] = int(count)
+                running[connector] = count
 
         total = CounterMetricFamily(
             PREFIX + "sync_runs", "Sync runs recorded, by status.", labels=["connector", "status"]
         )
-        for connector, status, count in runs:
+        for connector, status, count in figures.runs:
             if status != "running":  # a counter never goes down: running is a gauge below
-                total.add_metric([connector, status], int(count))
+                total.add_metric([connector, status], count)
         yield total
 
         moved = CounterMetricFamily(
@@ -93,9 +58,9 @@ class LedgerCollector(Collector):
             "Rows handled by sync runs, by outcome.",
             labels=["connector", "stream", "outcome"],
         )
-        for connector, stream, *counts in rows:
-            for outcome, count in zip(OUTCOMES, counts, strict=True):
-                moved.add_metric([connector, stream, outcome], int(count))
+        for connector, stream, counts in figures.stream_rows:
+            for outcome in OUTCOMES:
+                moved.add_metric([connector, stream, outcome], counts[outcome])
         yield moved
 
         yield _gauge("sync_running", "Runs in progress.", "connector", running)
@@ -103,14 +68,15 @@ class LedgerCollector(Collector):
             "last_success_timestamp_seconds",
             "Start of the last succeeded run, Unix time.",
             "connector",
-            {c: at.timestamp() for c, at in last_ok.items() if at is not None},
+            {c: at.timestamp() for c, at in figures.last_success.items()},
         )
         yield _gauge(
             "quarantine_open_rows",
             "Rows waiting in quarantine.",
             "source",
-            {source: count for source, count in quarantine},
+            figures.open_quarantine,
         )
+        variances = figures.open_variances
         yield _gauge(
             "open_variances",
             "Open and acknowledged variances.",

@@ -20,8 +20,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from pmo_ledger.jobs.config import AppConfig, schedule_trigger
-from pmo_ledger.jobs.service.worker import Worker, last_done
+from pmo_ledger.jobs.service.worker import Worker
 from pmo_ledger.ledger.models import utcnow
+from pmo_ledger.ledger.queries.runs import last_done
 
 log = structlog.get_logger(__name__)
 

@@ -15,12 +15,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import structlog
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from pmo_ledger.connectors.base import Allowance
 from pmo_ledger.connectors.errors import ConnectorError
@@ -31,22 +29,10 @@ from pmo_ledger.jobs.reconcile import run_reconcile
 from pmo_ledger.jobs.run_records import SyncResult
 from pmo_ledger.jobs.service.notify import Notifier, run_event, variance_event
 from pmo_ledger.jobs.sync import AlreadyRunning, StartedSync, start_sync
-from pmo_ledger.ledger.models import SyncRun, utcnow
+from pmo_ledger.ledger.models import utcnow
+from pmo_ledger.ledger.queries.runs import last_done
 
 log = structlog.get_logger(__name__)
-
-
-#: Runs that count for "overdue" and for "ran recently".
-DONE = ("succeeded", "partial")
-
-
-def last_done(session: Session, connector: str) -> datetime | None:
-    """When the connector's last succeeded or partial run started."""
-    return session.scalar(
-        select(func.max(SyncRun.started_at)).where(
-            SyncRun.connector == connector, SyncRun.status.in_(DONE)
-        )
-    )
 
 
 class ServiceStopping(RuntimeError):

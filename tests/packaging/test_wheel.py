@@ -27,8 +27,10 @@ FOLDERS = ("config", "connectors", "jobs", "ledger", "migrations")
 
 
 def _tracked_files() -> list[str]:
+    git = shutil.which("git")
+    assert git is not None, "the wheel test lists the tracked files with git"
     out = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+        [git, "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     return [name for name in out.split("\0") if name and (ROOT / name).is_file()]
 
