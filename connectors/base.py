@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from pmo_ledger.ledger.calendar import parse_period
 from pmo_ledger.ledger.records import Record, Rejected
 from pmo_ledger.ledger.settings import CalendarSettings
-from pmo_ledger.ledger.writer import DELETION_KINDS
+from pmo_ledger.ledger.write.batch import DELETION_KINDS
 
 CursorKind = Literal["timestamp", "period", "offset", "token"]
 

@@ -60,7 +60,9 @@ from pmo_ledger.ledger.db import WRITING
 from pmo_ledger.ledger.models import Project, ProjectLink, SyncRun, SyncState, table_of, utcnow
 from pmo_ledger.ledger.periods import PeriodIndex
 from pmo_ledger.ledger.records import ActualRecord
-from pmo_ledger.ledger.scopes import (
+from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.batch import apply_batch
+from pmo_ledger.ledger.write.scopes import (
     drop_listed,
     end_scope,
     forget_all_scopes,
@@ -69,8 +71,6 @@ from pmo_ledger.ledger.scopes import (
     restore_listed,
     save_listed,
 )
-from pmo_ledger.ledger.upsert import upsert
-from pmo_ledger.ledger.writer import apply_batch
 
 log = structlog.get_logger(__name__)
 

@@ -29,7 +29,6 @@ from pmo_ledger.jobs.cli.common import (
     table,
 )
 from pmo_ledger.jobs.cli.format import plain_amounts
-from pmo_ledger.ledger.mapping import Mapping, add_mappings, match_rule, read_mapping_csv, remap
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     ActualLine,
@@ -39,6 +38,13 @@ from pmo_ledger.ledger.models import (
     Quarantine,
     Task,
     utcnow,
+)
+from pmo_ledger.ledger.write.mapping import (
+    Mapping,
+    add_mappings,
+    match_rule,
+    read_mapping_csv,
+    remap,
 )
 
 

@@ -18,12 +18,15 @@ from typing import Any
 from sqlalchemy import Table
 
 from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import is_currency, round_money
 from pmo_ledger.ledger.fx import RateBook
-from pmo_ledger.ledger.hashing import content_hash
-from pmo_ledger.ledger.keyed_rows import (
+from pmo_ledger.ledger.models import RevenueForecast, table_of
+from pmo_ledger.ledger.records import RevenueForecastRecord, older_version
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_projects
+from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.hashing import content_hash
+from pmo_ledger.ledger.write.keyed_rows import (
     HUNDRED,
     RATE_Q,
     differs,
@@ -33,11 +36,8 @@ from pmo_ledger.ledger.keyed_rows import (
     soft_delete,
     stored_rows,
 )
-from pmo_ledger.ledger.keyed_rows import held as held_item
-from pmo_ledger.ledger.models import RevenueForecast, table_of
-from pmo_ledger.ledger.records import RevenueForecastRecord, older_version
-from pmo_ledger.ledger.resolve import UNMAPPED, resolve_projects
-from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.keyed_rows import held as held_item
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 _forecast: Table = table_of(RevenueForecast)
 _UPDATE = (

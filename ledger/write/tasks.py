@@ -17,10 +17,13 @@ from sqlalchemy import Column, MetaData, String, Table, and_, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.hashing import content_hash
-from pmo_ledger.ledger.keyed_rows import (
+from pmo_ledger.ledger.models import Task, TaskDependency, table_of
+from pmo_ledger.ledger.records import DependencyRecord, TaskRecord
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.hashing import content_hash
+from pmo_ledger.ledger.write.keyed_rows import (
     differs,
     latest_by_key,
     number_problem,
@@ -29,12 +32,9 @@ from pmo_ledger.ledger.keyed_rows import (
     soft_delete,
     stored_rows,
 )
-from pmo_ledger.ledger.keyed_rows import held as held_item
-from pmo_ledger.ledger.models import Task, TaskDependency, table_of
-from pmo_ledger.ledger.progress_writer import Progress, append_progress
-from pmo_ledger.ledger.records import DependencyRecord, TaskRecord
-from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.keyed_rows import held as held_item
+from pmo_ledger.ledger.write.progress import Progress, append_progress
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 _task: Table = table_of(Task)
 _dep: Table = table_of(TaskDependency)

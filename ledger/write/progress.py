@@ -18,13 +18,13 @@ from decimal import Decimal
 from sqlalchemy import Column, Integer, MetaData, Table, and_, func, insert, select
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.keyed_rows import held as held_item
-from pmo_ledger.ledger.keyed_rows import latest_by_key, percent_problem, q
 from pmo_ledger.ledger.models import ProgressSnapshot, table_of
 from pmo_ledger.ledger.records import ProgressRecord
 from pmo_ledger.ledger.resolve import resolve_keys, resolve_projects
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.keyed_rows import held as held_item
+from pmo_ledger.ledger.write.keyed_rows import latest_by_key, percent_problem, q
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 _META = MetaData()
 #: (project, task) pairs whose snapshot history a batch needs.

@@ -30,14 +30,17 @@ from typing import Any
 from sqlalchemy import Table, exists, update
 
 from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.budget_history import BudgetLineBatch, deleted_version, stored_lines
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import is_currency, round_money
-from pmo_ledger.ledger.entries import live
 from pmo_ledger.ledger.fx import RateBook
-from pmo_ledger.ledger.hashing import content_hash
-from pmo_ledger.ledger.keyed_rows import (
+from pmo_ledger.ledger.models import BudgetVersion, table_of
+from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.budget_history import BudgetLineBatch, deleted_version, stored_lines
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.entries import live
+from pmo_ledger.ledger.write.hashing import content_hash
+from pmo_ledger.ledger.write.keyed_rows import (
     HOURS_Q,
     differs,
     is_period,
@@ -46,11 +49,8 @@ from pmo_ledger.ledger.keyed_rows import (
     q,
     stored_rows,
 )
-from pmo_ledger.ledger.keyed_rows import held as held_item
-from pmo_ledger.ledger.models import BudgetVersion, table_of
-from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
-from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.keyed_rows import held as held_item
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 KINDS = ("baseline", "current", "forecast", "plan")
 

@@ -18,22 +18,8 @@ from sqlalchemy import Table, and_, delete, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.actuals import ApplyStats
 from pmo_ledger.ledger.calendar import parse_period
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import is_currency
-from pmo_ledger.ledger.hashing import content_hash
-from pmo_ledger.ledger.keyed_rows import (
-    RATE_Q,
-    differs,
-    is_period,
-    latest_by_key,
-    number_problem,
-    q,
-    soft_delete,
-    stored_rows,
-)
-from pmo_ledger.ledger.keyed_rows import held as held_item
 from pmo_ledger.ledger.models import Allocation, Resource, ResourceCapacity, ResourceRate, table_of
 from pmo_ledger.ledger.records import (
     AllocationRecord,
@@ -43,6 +29,20 @@ from pmo_ledger.ledger.records import (
 )
 from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
 from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.hashing import content_hash
+from pmo_ledger.ledger.write.keyed_rows import (
+    RATE_Q,
+    differs,
+    is_period,
+    latest_by_key,
+    number_problem,
+    q,
+    soft_delete,
+    stored_rows,
+)
+from pmo_ledger.ledger.write.keyed_rows import held as held_item
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 _resource: Table = table_of(Resource)
 _rate: Table = table_of(ResourceRate)

@@ -18,18 +18,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import is_currency
-from pmo_ledger.ledger.keyed_rows import (
-    differs,
-    latest_by_key,
-    percent_problem,
-    q,
-    stored_rows,
-    update_by_id,
-)
-from pmo_ledger.ledger.keyed_rows import held as held_item
 from pmo_ledger.ledger.models import (
     UNMAPPED_CODE,
     Portfolio,
@@ -38,10 +27,21 @@ from pmo_ledger.ledger.models import (
     ProjectLink,
     table_of,
 )
-from pmo_ledger.ledger.progress_writer import Progress, append_progress
 from pmo_ledger.ledger.records import ProjectRecord
 from pmo_ledger.ledger.resolve import resolve_projects
 from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.keyed_rows import (
+    differs,
+    latest_by_key,
+    percent_problem,
+    q,
+    stored_rows,
+    update_by_id,
+)
+from pmo_ledger.ledger.write.keyed_rows import held as held_item
+from pmo_ledger.ledger.write.progress import Progress, append_progress
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 _project: Table = table_of(Project)
 _link: Table = table_of(ProjectLink)

@@ -19,10 +19,6 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.actuals import ApplyStats, apply_actuals
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.conversion import reconvert, reconvert_budget_lines
-from pmo_ledger.ledger.entries import LineWriter
 from pmo_ledger.ledger.fx import upsert_rates
 from pmo_ledger.ledger.fx_checks import rate_record_problem
 from pmo_ledger.ledger.models import utcnow
@@ -45,6 +41,11 @@ from pmo_ledger.ledger.records import (
     record_to_json,
 )
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.write.actuals import apply_actuals
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.conversion import reconvert, reconvert_budget_lines
+from pmo_ledger.ledger.write.entries import LineWriter
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 log = structlog.get_logger(__name__)
 
@@ -84,18 +85,17 @@ class BatchResult:
 def _appliers() -> dict[type[Any], Callable[..., ApplyStats]]:
     # Imported here: the order of this table is the order a batch is applied in (rates and
     # structure before the money that refers to them).
-    from pmo_ledger.ledger.budgets import apply_budgets
-    from pmo_ledger.ledger.dimensions import (
+    from pmo_ledger.ledger.write.budgets import apply_budgets
+    from pmo_ledger.ledger.write.forecasts import apply_forecasts
+    from pmo_ledger.ledger.write.progress import apply_progress
+    from pmo_ledger.ledger.write.resources import (
         apply_allocations,
         apply_capacity,
-        apply_dependencies,
-        apply_progress,
-        apply_projects,
         apply_resource_rates,
         apply_resources,
-        apply_tasks,
     )
-    from pmo_ledger.ledger.forecasts import apply_forecasts
+    from pmo_ledger.ledger.write.structure import apply_projects
+    from pmo_ledger.ledger.write.tasks import apply_dependencies, apply_tasks
 
     return {
         ProjectRecord: apply_projects,
@@ -276,7 +276,7 @@ def _apply(
         writer.flush()
         result.budget_fx = reconvert_budget_lines(ctx, series, since)
     if structure_changed:
-        from pmo_ledger.ledger.mapping import remap_unmapped
+        from pmo_ledger.ledger.write.mapping import remap_unmapped
 
         result.remapped += remap_unmapped(ctx, writer)
         writer.flush()
