@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from pmo_ledger.connectors.base import Cursor
 from pmo_ledger.ledger.models import SyncRun, SyncRunStream, table_of, utcnow
 from pmo_ledger.ledger.upsert import insert_for_dialect
-from pmo_ledger.ledger.write.stats import ApplyStats
+from pmo_ledger.ledger.write import ApplyStats
 
 _srs = table_of(SyncRunStream)
 

@@ -282,8 +282,7 @@ def quarantine_retry(
     """Re-apply stored normalized records of open entries through the writer. A record older
     than its line resolves as `superseded` (a retry never goes back in time); raw rejects wait
     for the next read of their key. Unmapped entries are re-pointed by `remap`."""
-    from pmo_ledger.ledger.write.batch import apply_batch
-    from pmo_ledger.ledger.write.mapping import remap
+    from pmo_ledger.ledger.write import apply_batch, remap
 
     remapped = remap(session, settings, source, run_id)
     q = select(Quarantine).where(

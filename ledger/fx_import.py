@@ -27,7 +27,7 @@ from pmo_ledger.ledger.fx_checks import rate_record_problem
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.records import FxRateRecord
 from pmo_ledger.ledger.settings import LedgerSettings
-from pmo_ledger.ledger.write.batch import BatchResult, apply_batch
+from pmo_ledger.ledger.write import BatchResult, apply_batch
 
 MANUAL_SOURCE = "manual"
 #: The stream the writer records imported rates under.

@@ -39,7 +39,7 @@ from pmo_ledger.ledger.models import (
     Task,
     utcnow,
 )
-from pmo_ledger.ledger.write.mapping import (
+from pmo_ledger.ledger.write import (
     Mapping,
     add_mappings,
     match_rule,

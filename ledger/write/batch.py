@@ -45,6 +45,7 @@ from pmo_ledger.ledger.write.actuals import apply_actuals
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.conversion import reconvert, reconvert_budget_lines
 from pmo_ledger.ledger.write.entries import LineWriter
+from pmo_ledger.ledger.write.scopes import record_seen
 from pmo_ledger.ledger.write.stats import ApplyStats
 
 log = structlog.get_logger(__name__)
@@ -136,9 +137,15 @@ def apply_batch(
     run_id: int | None = None,
     recorded_at: datetime | None = None,
     deletion_kind: str = "actual",
+    open_scopes: Sequence[str] = (),
 ) -> BatchResult:
     """Apply one batch of `source`/`stream`. Never commits. Raises ValueError for an unknown
-    deletion_kind; database errors are bisected down to quarantined records."""
+    deletion_kind; database errors are bisected down to quarantined records.
+
+    `open_scopes` are the scopes the source opened and has not ended (ScopeStart without its
+    ScopeEnd yet): the keys of the batch's actual records and of its rejected records count
+    as listed in each of them, for `end_scope`.
+    """
     if deletion_kind not in DELETION_KINDS:
         raise ValueError(f"deletion_kind must be one of {', '.join(DELETION_KINDS)}")
     ctx = WriteContext(session, settings, source, run_id, recorded_at or utcnow())
@@ -149,6 +156,11 @@ def apply_batch(
     result.held = quarantine.hold(session, source, stream, held, run_id=run_id, now=ctx.recorded_at)
     result.held_items = held
     result.stats.quarantined = len(held)
+    if open_scopes:
+        keys = [r.external_id for r in records if isinstance(r, ActualRecord)]
+        keys += [r.external_id for r in rejected if r.external_id]
+        for key in open_scopes:
+            record_seen(session, key, keys)
     log.debug(
         "batch_applied",
         source=source,

@@ -32,7 +32,7 @@ from pmo_ledger.ledger.models import (
     utcnow,
 )
 from pmo_ledger.ledger.settings import LedgerSettings
-from pmo_ledger.ledger.write.mapping import Mapping, add_mappings
+from pmo_ledger.ledger.write import Mapping, add_mappings
 from tests.builders import T0, actual, add_project, line, load
 from tests.ledger.conftest import refusing_rates_from
 

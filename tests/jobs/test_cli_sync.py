@@ -25,7 +25,7 @@ from pmo_ledger.jobs.logconfig import reset_logging
 from pmo_ledger.jobs.run_records import StreamResult
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import ActualLine, SyncLock, SyncRun, SyncRunStream, Variance
-from pmo_ledger.ledger.write.stats import ApplyStats
+from pmo_ledger.ledger.write import ApplyStats
 
 SAMPLE = """\
 kind = "sample"
