@@ -25,8 +25,12 @@ from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
 from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
-from pmo_ledger.ledger.write.keyed_rows import held as held_item
-from pmo_ledger.ledger.write.keyed_rows import latest_by_key, number_problem, period_problem
+from pmo_ledger.ledger.write.keyed_rows import (
+    held_item,
+    latest_by_key,
+    number_problem,
+    period_problem,
+)
 from pmo_ledger.ledger.write.mapping import repointed
 from pmo_ledger.ledger.write.stats import ApplyStats
 from pmo_ledger.ledger.write.valuation import CostRates

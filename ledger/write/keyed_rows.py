@@ -53,7 +53,7 @@ def latest_by_key(records: Iterable[R], key: Callable[[R], str] = _ext_id) -> di
     return out
 
 
-def held(key: str | None, reason: str, detail: str, record: Record) -> quarantine.Held:
+def held_item(key: str | None, reason: str, detail: str, record: Record) -> quarantine.Held:
     """A quarantine item carrying the normalized record, so `quarantine retry` can replay it."""
     return quarantine.Held(
         key or None,

@@ -9,15 +9,14 @@ removed (lines valued with a rate keep the rate they used, rule 9).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger import quarantine, staging
+from pmo_ledger.ledger import staging
 from pmo_ledger.ledger.calendar import parse_period
 from pmo_ledger.ledger.currencies import is_currency
 from pmo_ledger.ledger.models import Allocation, Resource, ResourceCapacity, ResourceRate, table_of
@@ -27,22 +26,11 @@ from pmo_ledger.ledger.records import (
     ResourceRateRecord,
     ResourceRecord,
 )
-from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.hashing import content_hash
-from pmo_ledger.ledger.write.keyed_rows import (
-    RATE_Q,
-    differs,
-    is_period,
-    latest_by_key,
-    number_problem,
-    q,
-    soft_delete,
-    stored_rows,
-)
-from pmo_ledger.ledger.write.keyed_rows import held as held_item
-from pmo_ledger.ledger.write.stats import ApplyStats
+from pmo_ledger.ledger.write.keyed_rows import RATE_Q, is_period, number_problem, q, stored_rows
+from pmo_ledger.ledger.write.record_writer import RecordWriter, Row
 
 _resource: Table = table_of(Resource)
 _rate: Table = table_of(ResourceRate)
@@ -50,75 +38,40 @@ _capacity: Table = table_of(ResourceCapacity)
 _alloc: Table = table_of(Allocation)
 
 
-_RESOURCE_UPDATE = [
-    "name",
-    "email",
-    "role",
-    "department",
-    "active",
-    "content_hash",
-    "deleted_at",
-    "updated_at",
-]
-
-
-def _resolve_gone(
-    ctx: WriteContext,
-    stream: str,
-    loaded: dict[str, datetime | None],
-    deletions: Iterable[str],
-) -> None:
-    """Close the quarantine entries of keys that loaded or were deleted."""
-    now = ctx.recorded_at
-    quarantine.resolve(ctx.session, ctx.source, stream, loaded, "loaded", now)
-    quarantine.resolve(ctx.session, ctx.source, stream, dict.fromkeys(deletions), "deleted", now)
-
-
-def apply_resources(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[ResourceRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class ResourceWriter(RecordWriter[ResourceRecord]):
     """Upsert resources by (source, external_id); deletions set deleted_at.
     Held: 'missing_key', 'missing_name'."""
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    existing = stored_rows(
-        s, _resource, "external_id", (r.external_id for r in records), _resource.c.source == source
+
+    record_type = ResourceRecord
+    table = _resource
+    update = (
+        "name",
+        "email",
+        "role",
+        "department",
+        "active",
+        "content_hash",
+        "deleted_at",
+        "updated_at",
     )
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in latest_by_key(records).items():
-        if not key or not r.name:
-            reason = "missing_key" if not key else "missing_name"
-            held.append(held_item(key, reason, "a resource needs an external id and a name", r))
-            continue
-        loaded[key] = r.source_modified_at
-        row = {
+
+    def validate(self, record: ResourceRecord) -> tuple[str, str] | None:
+        if not record.external_id or not record.name:
+            reason = "missing_key" if not record.external_id else "missing_name"
+            return reason, "a resource needs an external id and a name"
+        return None
+
+    def row(self, key: str, record: ResourceRecord, old: Row | None) -> dict[str, Any]:
+        return {
             "external_id": key,
-            "name": r.name,
-            "email": r.email,
-            "role": r.role,
-            "department": r.department,
-            "active": r.active,
-            "content_hash": content_hash(r),
+            "name": record.name,
+            "email": record.email,
+            "role": record.role,
+            "department": record.department,
+            "active": record.active,
+            "content_hash": content_hash(record),
             "deleted_at": None,
         }
-        old = existing.get(key)
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            continue
-        rows.append({**row, "source": source, "created_at": now, "updated_at": now})
-    upsert(s, _resource, rows, ["source", "external_id"], update=_RESOURCE_UPDATE)
-    stats.written = len(rows)
-    stats.deleted = soft_delete(
-        s, _resource, "external_id", deletions, now, _resource.c.source == source
-    )
-    _resolve_gone(ctx, stream, loaded, deletions)
-    return stats
 
 
 def validate_rate(r: ResourceRateRecord) -> tuple[str, str] | None:
@@ -134,61 +87,41 @@ def validate_rate(r: ResourceRateRecord) -> tuple[str, str] | None:
     return None
 
 
-def apply_resource_rates(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[ResourceRateRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class ResourceRateWriter(RecordWriter[ResourceRateRecord]):
     """Upsert cost rates (per hour, in `currency`) of a resource or a role; deletions remove
     the rate. Held: validation reasons, 'unknown_resource'."""
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    valid: dict[str, ResourceRateRecord] = {}
-    for key, r in latest_by_key(records).items():
-        problem = validate_rate(r)
-        if problem is None:
-            valid[key] = r
-        else:
-            held.append(held_item(key, *problem, r))
-    resources = resolve_keys(s, source, "resource", (r.resource_ref or "" for r in valid.values()))
-    existing = stored_rows(s, _rate, "external_id", valid, _rate.c.source == source)
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in valid.items():
-        if r.resource_ref and r.resource_ref not in resources:
-            held.append(held_item(key, "unknown_resource", f"no resource {r.resource_ref!r}", r))
-            continue
-        loaded[key] = r.source_modified_at
-        row = {
+
+    record_type = ResourceRateRecord
+    table = _rate
+    update = ("resource_id", "role", "effective_from", "cost_rate", "currency", "updated_at")
+
+    def validate(self, record: ResourceRateRecord) -> tuple[str, str] | None:
+        return validate_rate(record)
+
+    def resolve(self, valid: Mapping[str, ResourceRateRecord]) -> None:
+        refs = (r.resource_ref or "" for r in valid.values())
+        self.resources = resolve_keys(self.ctx.session, self.ctx.source, "resource", refs)
+
+    def row(self, key: str, record: ResourceRateRecord, old: Row | None) -> dict[str, Any] | None:
+        r = record
+        if r.resource_ref and r.resource_ref not in self.resources:
+            self.hold(key, "unknown_resource", f"no resource {r.resource_ref!r}", r)
+            return None
+        return {
             "external_id": key,
-            "resource_id": resources.get(r.resource_ref) if r.resource_ref else None,
+            "resource_id": self.resources.get(r.resource_ref) if r.resource_ref else None,
             "role": r.role,
             "effective_from": r.effective_from,
             "cost_rate": q(r.cost_rate, RATE_Q),
             "currency": r.currency,
         }
-        old = existing.get(key)
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            continue
-        rows.append({**row, "source": source, "created_at": now, "updated_at": now})
-    upsert(
-        s,
-        _rate,
-        rows,
-        ["source", "external_id"],
-        update=["resource_id", "role", "effective_from", "cost_rate", "currency", "updated_at"],
-    )
-    stats.written = len(rows)
-    gone = stored_rows(s, _rate, "external_id", deletions, _rate.c.source == source)
-    if gone:
-        s.execute(delete(_rate).where(_rate.c.id.in_([row["id"] for row in gone.values()])))
-    stats.deleted = len(gone)
-    _resolve_gone(ctx, stream, loaded, deletions)
-    return stats
+
+    def delete(self, deletions: Sequence[str]) -> int:
+        s = self.ctx.session
+        gone = stored_rows(s, _rate, "external_id", deletions, *self.here())
+        if gone:
+            s.execute(delete(_rate).where(_rate.c.id.in_([row["id"] for row in gone.values()])))
+        return len(gone)
 
 
 def _period_problem(ctx: WriteContext, period: str) -> tuple[str, str] | None:
@@ -226,54 +159,54 @@ def _capacity_rows(
     return {(r["resource_ref"], r["period"]): dict(r) for r in rows}
 
 
-def apply_capacity(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[CapacityRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class CapacityWriter(RecordWriter[CapacityRecord]):
     """Upsert hours a resource can work per period, by (resource, period). Deletions
     ('<resource_ref>/<period>') remove the row. Held: 'bad_period', 'bad_hours',
     'bad_number', 'unknown_resource'."""
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    latest = latest_by_key(records)
-    ctx.cover_periods({r.period for r in latest.values() if is_period(r.period)})
-    valid: dict[str, CapacityRecord] = {}
-    for key, r in latest.items():
-        problem = _period_problem(ctx, r.period) or _hours_problem(r.hours)
-        if problem is None:
-            valid[key] = r
-        else:
-            held.append(held_item(key, *problem, r))
-    resources = resolve_keys(s, source, "resource", (r.resource_ref for r in valid.values()))
-    existing = _capacity_rows(s, source, ((r.resource_ref, r.period) for r in valid.values()))
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in valid.items():
-        if r.resource_ref not in resources:
-            held.append(held_item(key, "unknown_resource", f"no resource {r.resource_ref!r}", r))
-            continue
-        loaded[key] = r.source_modified_at
-        row = {"hours": q(r.hours), "source": source}
-        old = existing.get((r.resource_ref, r.period))
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            continue
-        rows.append(
-            {**row, "resource_id": resources[r.resource_ref], "period": r.period, "updated_at": now}
-        )
-    upsert(s, _capacity, rows, ["resource_id", "period"], update=["hours", "source", "updated_at"])
-    stats.written = len(rows)
-    pairs = [tuple(k.rsplit("/", 1)) for k in deletions if "/" in k]
-    gone = _capacity_rows(s, source, pairs)  # type: ignore[arg-type]
-    if gone:
-        s.execute(delete(_capacity).where(_capacity.c.id.in_([r["id"] for r in gone.values()])))
-    stats.deleted = len(gone)
-    _resolve_gone(ctx, stream, loaded, deletions)
-    return stats
+
+    record_type = CapacityRecord
+    table = _capacity
+    conflict = ("resource_id", "period")
+    update = ("hours", "source", "updated_at")
+
+    def cover(self, latest: Mapping[str, CapacityRecord]) -> None:
+        self.ctx.cover_periods({r.period for r in latest.values() if is_period(r.period)})
+
+    def validate(self, record: CapacityRecord) -> tuple[str, str] | None:
+        return _period_problem(self.ctx, record.period) or _hours_problem(record.hours)
+
+    def resolve(self, valid: Mapping[str, CapacityRecord]) -> None:
+        refs = (r.resource_ref for r in valid.values())
+        self.resources = resolve_keys(self.ctx.session, self.ctx.source, "resource", refs)
+
+    def stored(self, valid: Mapping[str, CapacityRecord]) -> Mapping[Any, Row]:
+        pairs = ((r.resource_ref, r.period) for r in valid.values())
+        return _capacity_rows(self.ctx.session, self.ctx.source, pairs)
+
+    def stored_key(self, key: str, record: CapacityRecord) -> Hashable:
+        return (record.resource_ref, record.period)
+
+    def row(self, key: str, record: CapacityRecord, old: Row | None) -> dict[str, Any] | None:
+        if record.resource_ref not in self.resources:
+            self.hold(key, "unknown_resource", f"no resource {record.resource_ref!r}", record)
+            return None
+        return {"hours": q(record.hours), "source": self.ctx.source}
+
+    def new_row(self, key: str, record: CapacityRecord, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **row,
+            "resource_id": self.resources[record.resource_ref],
+            "period": record.period,
+            "updated_at": self.ctx.recorded_at,
+        }
+
+    def delete(self, deletions: Sequence[str]) -> int:
+        s = self.ctx.session
+        pairs = [tuple(k.rsplit("/", 1)) for k in deletions if "/" in k]
+        gone = _capacity_rows(s, self.ctx.source, pairs)  # type: ignore[arg-type]
+        if gone:
+            s.execute(delete(_capacity).where(_capacity.c.id.in_([r["id"] for r in gone.values()])))
+        return len(gone)
 
 
 def _allocation_key(r: AllocationRecord) -> str:
@@ -290,89 +223,87 @@ def validate_allocation(ctx: WriteContext, r: AllocationRecord) -> tuple[str, st
     return _period_problem(ctx, r.period) or _hours_problem(r.planned_hours)
 
 
-def apply_allocations(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[AllocationRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class AllocationWriter(RecordWriter[AllocationRecord]):
     """Upsert planned hours by (source, stream, external_id, period); a deletion of an
     external id sets deleted_at on all its periods. Held (keyed '<external_id>@<period>'):
     validation reasons, 'unknown_resource' (not loaded), 'unmapped' (loaded under UNMAPPED)."""
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    latest = latest_by_key(records, _allocation_key)
-    ctx.cover_periods({r.period for r in latest.values() if is_period(r.period)})
-    valid: dict[str, AllocationRecord] = {}
-    for key, r in latest.items():
-        problem = validate_allocation(ctx, r)
-        if problem is None:
-            valid[key] = r
-        else:
-            held.append(held_item(key, *problem, r))
-    placements = resolve_projects(
-        s, ctx.settings, source, {(r.project_ref_type, r.project_ref) for r in valid.values()}, now
+
+    record_type = AllocationRecord
+    table = _alloc
+    conflict = ("source", "stream", "external_id", "period")
+    update = (
+        "resource_id",
+        "role",
+        "project_id",
+        "task_id",
+        "planned_hours",
+        "deleted_at",
+        "updated_at",
     )
-    resources = resolve_keys(s, source, "resource", (r.resource_ref or "" for r in valid.values()))
-    tasks = resolve_keys(s, source, "task", (r.task_ref or "" for r in valid.values()))
-    existing = _allocation_rows(
-        s, source, stream, ((r.external_id, r.period) for r in valid.values())
-    )
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in valid.items():
-        if r.resource_ref and r.resource_ref not in resources:
-            held.append(held_item(key, "unknown_resource", f"no resource {r.resource_ref!r}", r))
-            continue
-        placement = placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
-        if placement.mapped:
-            loaded[key] = r.source_modified_at
-        else:
+    by_stream = True
+
+    def key(self, record: AllocationRecord) -> str:
+        return _allocation_key(record)
+
+    def cover(self, latest: Mapping[str, AllocationRecord]) -> None:
+        self.ctx.cover_periods({r.period for r in latest.values() if is_period(r.period)})
+
+    def validate(self, record: AllocationRecord) -> tuple[str, str] | None:
+        return validate_allocation(self.ctx, record)
+
+    def resolve(self, valid: Mapping[str, AllocationRecord]) -> None:
+        s, ctx, source = self.ctx.session, self.ctx, self.ctx.source
+        refs = {(r.project_ref_type, r.project_ref) for r in valid.values()}
+        self.placements = resolve_projects(s, ctx.settings, source, refs, ctx.recorded_at)
+        resources = (r.resource_ref or "" for r in valid.values())
+        self.resources = resolve_keys(s, source, "resource", resources)
+        self.tasks = resolve_keys(s, source, "task", (r.task_ref or "" for r in valid.values()))
+
+    def stored(self, valid: Mapping[str, AllocationRecord]) -> Mapping[Any, Row]:
+        pairs = ((r.external_id, r.period) for r in valid.values())
+        return _allocation_rows(self.ctx.session, self.ctx.source, self.stream, pairs)
+
+    def stored_key(self, key: str, record: AllocationRecord) -> Hashable:
+        return (record.external_id, record.period)
+
+    def row(self, key: str, record: AllocationRecord, old: Row | None) -> dict[str, Any] | None:
+        r = record
+        if r.resource_ref and r.resource_ref not in self.resources:
+            self.hold(key, "unknown_resource", f"no resource {r.resource_ref!r}", r)
+            return None
+        placement: Placement = self.placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
+        if not placement.mapped:
             detail = f"no project for {r.project_ref_type} {r.project_ref!r}"
-            held.append(held_item(key, "unmapped", detail, r))
-        row = {
-            "resource_id": resources.get(r.resource_ref) if r.resource_ref else None,
+            self.hold(key, "unmapped", detail, r)
+        return {
+            "resource_id": self.resources.get(r.resource_ref) if r.resource_ref else None,
             "role": r.role,
             "project_id": placement.project_id,
-            "task_id": tasks.get(r.task_ref) if r.task_ref else placement.task_id,
+            "task_id": self.tasks.get(r.task_ref) if r.task_ref else placement.task_id,
             "planned_hours": q(r.planned_hours),
             "deleted_at": None,
         }
-        old = existing.get((r.external_id, r.period))
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            continue
-        rows.append(
-            {
-                **row,
-                "source": source,
-                "stream": stream,
-                "external_id": r.external_id,
-                "period": r.period,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    upsert(s, _alloc, rows, ["source", "stream", "external_id", "period"], update=_ALLOC_UPDATE)
-    stats.written = len(rows)
-    here = (_alloc.c.source == source, _alloc.c.stream == stream)
-    gone = _allocation_keys(s, deletions, *here)
-    stats.deleted = soft_delete(s, _alloc, "external_id", deletions, now, *here)
-    _resolve_gone(ctx, stream, loaded, gone)
-    return stats
+
+    def new_row(self, key: str, record: AllocationRecord, row: dict[str, Any]) -> dict[str, Any]:
+        now = self.ctx.recorded_at
+        return {
+            **row,
+            "source": self.ctx.source,
+            "stream": self.stream,
+            "external_id": record.external_id,
+            "period": record.period,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def closed(self, deletions: Sequence[str]) -> Iterable[str]:
+        return _allocation_keys(self.ctx.session, deletions, *self.here())
 
 
-_ALLOC_UPDATE = (
-    "resource_id",
-    "role",
-    "project_id",
-    "task_id",
-    "planned_hours",
-    "deleted_at",
-    "updated_at",
-)
+apply_resources = ResourceWriter.apply
+apply_resource_rates = ResourceRateWriter.apply
+apply_capacity = CapacityWriter.apply
+apply_allocations = AllocationWriter.apply
 
 
 def _allocation_rows(

@@ -9,32 +9,21 @@ a parent that is still missing leaves the task loaded with an 'unknown_parent' e
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, MetaData, String, Table, and_, select, update
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger import quarantine, staging
+from pmo_ledger.ledger import staging
 from pmo_ledger.ledger.models import Task, TaskDependency, table_of
 from pmo_ledger.ledger.records import DependencyRecord, TaskRecord
 from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from pmo_ledger.ledger.upsert import upsert
-from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.hashing import content_hash
-from pmo_ledger.ledger.write.keyed_rows import (
-    differs,
-    latest_by_key,
-    number_problem,
-    percent_problem,
-    q,
-    soft_delete,
-    stored_rows,
-)
-from pmo_ledger.ledger.write.keyed_rows import held as held_item
+from pmo_ledger.ledger.write.keyed_rows import number_problem, percent_problem, q
 from pmo_ledger.ledger.write.progress import Progress, append_progress
-from pmo_ledger.ledger.write.stats import ApplyStats
+from pmo_ledger.ledger.write.record_writer import RecordWriter, Row
 
 _task: Table = table_of(Task)
 _dep: Table = table_of(TaskDependency)
@@ -84,68 +73,65 @@ def validate_task(r: TaskRecord) -> tuple[str, str] | None:
     return percent_problem("percent_complete", r.percent_complete)
 
 
-def apply_tasks(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[TaskRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class TaskWriter(RecordWriter[TaskRecord]):
     """Upsert tasks, set their parents, append changed percent complete; deletions set
     deleted_at. Held: validation reasons, 'unmapped' (loaded under UNMAPPED), 'unknown_parent'
     (loaded without a parent)."""
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    valid: dict[str, TaskRecord] = {}
-    for key, r in latest_by_key(records).items():
-        problem = validate_task(r)
-        if problem is None:
-            valid[key] = r
-        else:
-            held.append(held_item(key, *problem, r))
-    placements = resolve_projects(
-        s, ctx.settings, source, {(r.project_ref_type, r.project_ref) for r in valid.values()}, now
-    )
-    existing = stored_rows(s, _task, "external_id", valid, _task.c.source == source)
-    rows: list[dict[str, Any]] = []
-    parents: dict[str, str | None] = {}
-    unmapped: set[str] = set()
-    for key, r in valid.items():
-        pid = placements.get((r.project_ref_type, r.project_ref), UNMAPPED).project_id
+
+    record_type = TaskRecord
+    table = _task
+    update = _TASK_UPDATE
+
+    def validate(self, record: TaskRecord) -> tuple[str, str] | None:
+        return validate_task(record)
+
+    def resolve(self, valid: Mapping[str, TaskRecord]) -> None:
+        ctx = self.ctx
+        refs = {(r.project_ref_type, r.project_ref) for r in valid.values()}
+        self.placements = resolve_projects(
+            ctx.session, ctx.settings, ctx.source, refs, ctx.recorded_at
+        )
+
+    def row(self, key: str, record: TaskRecord, old: Row | None) -> dict[str, Any]:
+        r = record
+        pid = self.placements.get((r.project_ref_type, r.project_ref), UNMAPPED).project_id
         if pid == UNMAPPED.project_id:
-            unmapped.add(key)
             detail = f"no project for {r.project_ref_type} {r.project_ref!r}"
-            held.append(held_item(key, "unmapped", detail, r))
-        digest = content_hash(r)
-        old = existing.get(key)
-        row = _task_row(r, pid, digest)
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            if r.parent_ref and old["parent_id"] is None:
-                parents[key] = r.parent_ref  # its parent may have arrived since
-            continue
-        rows.append({**row, "source": source, "created_at": now, "updated_at": now})
-        parents[key] = r.parent_ref
-    upsert(s, _task, rows, ["source", "external_id"], update=_TASK_UPDATE)
-    stats.written = len(rows)
-    orphans = _set_parents(s, source, parents)
-    for key in orphans - unmapped:
-        detail = f"no task {valid[key].parent_ref!r} (the parent) yet"
-        held.append(held_item(key, "unknown_parent", detail, valid[key]))
-    ids = resolve_keys(s, source, "task", (row["external_id"] for row in rows))
-    snapshots = []
-    for row in rows:
-        key, percent = row["external_id"], row["percent_complete"]
-        if percent is not None and key not in unmapped:  # progress under UNMAPPED means nothing
-            day = valid[key].status_date or now.date()
-            snapshots.append(Progress(row["project_id"], ids[key], day, percent))
-    append_progress(ctx, snapshots)
-    stats.deleted = soft_delete(s, _task, "external_id", deletions, now, _task.c.source == source)
-    loaded = {k: r.source_modified_at for k, r in valid.items() if k not in unmapped | orphans}
-    quarantine.resolve(s, source, stream, loaded, "loaded", now)
-    quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
-    return stats
+            self.hold(key, "unmapped", detail, r)
+        return _task_row(r, pid, content_hash(r))
+
+    def after(
+        self,
+        valid: Mapping[str, TaskRecord],
+        rows: list[dict[str, Any]],
+        existing: Mapping[Any, Row],
+        loaded: dict[str, datetime | None],
+    ) -> None:
+        """Set the parents of the written tasks, and of unchanged ones still without theirs
+        (it may have arrived since); append the written tasks' changed percent complete."""
+        s, source, now = self.ctx.session, self.ctx.source, self.ctx.recorded_at
+        unmapped = set(self.held_keys)
+        written = {row["external_id"] for row in rows}
+        parents: dict[str, str | None] = {}
+        for key, r in valid.items():
+            if key in written:
+                parents[key] = r.parent_ref
+            elif r.parent_ref and existing[key]["parent_id"] is None:
+                parents[key] = r.parent_ref
+        orphans = _set_parents(s, source, parents)
+        for key in orphans - unmapped:
+            detail = f"no task {valid[key].parent_ref!r} (the parent) yet"
+            self.hold(key, "unknown_parent", detail, valid[key])
+        for key in orphans:
+            loaded.pop(key, None)
+        ids = resolve_keys(s, source, "task", (row["external_id"] for row in rows))
+        snapshots = []
+        for row in rows:
+            key, percent = row["external_id"], row["percent_complete"]
+            if percent is not None and key not in unmapped:  # progress under UNMAPPED: nothing
+                day = valid[key].status_date or now.date()
+                snapshots.append(Progress(row["project_id"], ids[key], day, percent))
+        append_progress(self.ctx, snapshots)
 
 
 def _task_row(r: TaskRecord, project_id: int, digest: str) -> dict[str, Any]:
@@ -200,66 +186,45 @@ def validate_dependency(r: DependencyRecord) -> tuple[str, str] | None:
     return number_problem("lag_days", r.lag_days)
 
 
-def apply_dependencies(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[DependencyRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class DependencyWriter(RecordWriter[DependencyRecord]):
     """Upsert task_dependency rows by (source, external_id); deletions set deleted_at.
     Held: validation reasons, 'unknown_task' when either end is not a task of the source."""
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    valid: dict[str, DependencyRecord] = {}
-    for key, r in latest_by_key(records).items():
-        problem = validate_dependency(r)
-        if problem is None:
-            valid[key] = r
-        else:
-            held.append(held_item(key, *problem, r))
-    refs = {r.predecessor_ref for r in valid.values()} | {r.successor_ref for r in valid.values()}
-    tasks = resolve_keys(s, source, "task", refs)
-    existing = stored_rows(s, _dep, "external_id", valid, _dep.c.source == source)
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in valid.items():
-        missing = [t for t in (r.predecessor_ref, r.successor_ref) if t not in tasks]
+
+    record_type = DependencyRecord
+    table = _dep
+    update = (
+        "predecessor_id",
+        "successor_id",
+        "dependency_type",
+        "lag_days",
+        "deleted_at",
+        "updated_at",
+    )
+
+    def validate(self, record: DependencyRecord) -> tuple[str, str] | None:
+        return validate_dependency(record)
+
+    def resolve(self, valid: Mapping[str, DependencyRecord]) -> None:
+        refs = {r.predecessor_ref for r in valid.values()}
+        refs |= {r.successor_ref for r in valid.values()}
+        self.tasks = resolve_keys(self.ctx.session, self.ctx.source, "task", refs)
+
+    def row(self, key: str, record: DependencyRecord, old: Row | None) -> dict[str, Any] | None:
+        r = record
+        missing = [t for t in (r.predecessor_ref, r.successor_ref) if t not in self.tasks]
         if missing:
             detail = f"no task {', '.join(repr(t) for t in missing)}"
-            held.append(held_item(key, "unknown_task", detail, r))
-            continue
-        loaded[key] = r.source_modified_at
-        row = {
+            self.hold(key, "unknown_task", detail, r)
+            return None
+        return {
             "external_id": key,
-            "predecessor_id": tasks[r.predecessor_ref],
-            "successor_id": tasks[r.successor_ref],
+            "predecessor_id": self.tasks[r.predecessor_ref],
+            "successor_id": self.tasks[r.successor_ref],
             "dependency_type": r.dependency_type,
             "lag_days": q(r.lag_days),
             "deleted_at": None,
         }
-        old = existing.get(key)
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            continue
-        rows.append({**row, "source": source, "created_at": now, "updated_at": now})
-    upsert(
-        s,
-        _dep,
-        rows,
-        ["source", "external_id"],
-        update=[
-            "predecessor_id",
-            "successor_id",
-            "dependency_type",
-            "lag_days",
-            "deleted_at",
-            "updated_at",
-        ],
-    )
-    stats.written = len(rows)
-    stats.deleted = soft_delete(s, _dep, "external_id", deletions, now, _dep.c.source == source)
-    quarantine.resolve(s, source, stream, loaded, "loaded", now)
-    quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
-    return stats
+
+
+apply_tasks = TaskWriter.apply
+apply_dependencies = DependencyWriter.apply
