@@ -20,9 +20,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pmo_ledger.ledger.calendar import parse_period
 from pmo_ledger.ledger.records import DELETION_KINDS, Record, Rejected
 from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.time.calendar import parse_period
 
 CursorKind = Literal["timestamp", "period", "offset", "token"]
 

@@ -55,10 +55,10 @@ from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
 from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult
 from pmo_ledger.ledger import aggregates
-from pmo_ledger.ledger.calendar import period_key
 from pmo_ledger.ledger.db import WRITING
 from pmo_ledger.ledger.models import Project, ProjectLink, SyncRun, SyncState, utcnow
-from pmo_ledger.ledger.periods import PeriodIndex
+from pmo_ledger.ledger.time.calendar import period_key
+from pmo_ledger.ledger.time.periods import PeriodIndex
 from pmo_ledger.ledger.write import (
     apply_batch,
     end_scope,

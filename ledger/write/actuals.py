@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
 from pmo_ledger.ledger.currencies import in_range, is_currency, round_money
-from pmo_ledger.ledger.fx import RateBook, RateHit
+from pmo_ledger.ledger.fx.rates import RateBook, RateHit
 from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects

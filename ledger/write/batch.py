@@ -19,8 +19,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.fx import upsert_rates
-from pmo_ledger.ledger.fx_checks import rate_record_problem
+from pmo_ledger.ledger.fx.checks import rate_record_problem
+from pmo_ledger.ledger.fx.rates import upsert_rates
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.quarantine import Held
 from pmo_ledger.ledger.records import (

@@ -10,7 +10,7 @@ phased by `[ledger] budget_phasing` into one line per period (`<line id>@<period
 Base amounts use the rate of the line's period's last day: a budget plans a whole period, and
 period-end is the rate period reports are closed with.
 
-Line history (`budget_entry`) works as for actuals: see `ledger.budget_history`.
+Line history (`budget_entry`) works as for actuals: see `ledger.write.budget_history`.
 
 Rule 5's guard (a version older than the stored one is skipped) holds for versions that are
 one source row. A `derived` version (`BudgetRecord.derived`: re-derived by the connector from
@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Table, exists, update
 
 from pmo_ledger.ledger.currencies import is_currency, round_money
-from pmo_ledger.ledger.fx import RateBook
+from pmo_ledger.ledger.fx.rates import RateBook
 from pmo_ledger.ledger.models import BudgetVersion, table_of
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects

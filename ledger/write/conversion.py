@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.currencies import round_money
-from pmo_ledger.ledger.fx import RateBook
+from pmo_ledger.ledger.fx.rates import RateBook
 from pmo_ledger.ledger.models import ActualLine, BudgetLine, table_of
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Table
 
 from pmo_ledger.ledger.currencies import is_currency, round_money
-from pmo_ledger.ledger.fx import RateBook
+from pmo_ledger.ledger.fx.rates import RateBook
 from pmo_ledger.ledger.models import RevenueForecast, table_of
 from pmo_ledger.ledger.records import RevenueForecastRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, resolve_projects

@@ -16,9 +16,9 @@ from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.calendar import parse_period
 from pmo_ledger.ledger.currencies import in_range
 from pmo_ledger.ledger.records import Record, record_to_json
+from pmo_ledger.ledger.time.calendar import parse_period
 
 HOURS_Q = Decimal("0.0001")
 RATE_Q = Decimal("0.00000001")

@@ -1,7 +1,7 @@
 """The protocol a record type fills in to be written, and the one driver that runs it.
 
 Applying a batch of one record type is the same sequence for every type but actuals (money
-lines with their append-only entries, `ledger.write.actuals`) and FX rates (`ledger.fx`):
+lines with their append-only entries, `ledger.write.actuals`) and FX rates (`ledger.fx.rates`):
 
 1. `latest`: one record per `key`, the newest (rule 5);
 2. `cover`: the fiscal years its dates and periods fall in exist;

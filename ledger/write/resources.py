@@ -17,7 +17,6 @@ from sqlalchemy import Table, and_, delete, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import staging
-from pmo_ledger.ledger.calendar import parse_period
 from pmo_ledger.ledger.currencies import is_currency
 from pmo_ledger.ledger.models import Allocation, Resource, ResourceCapacity, ResourceRate, table_of
 from pmo_ledger.ledger.records import (
@@ -27,6 +26,7 @@ from pmo_ledger.ledger.records import (
     ResourceRecord,
 )
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
+from pmo_ledger.ledger.time.calendar import parse_period
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.hashing import content_hash
 from pmo_ledger.ledger.write.keyed_rows import RATE_Q, is_period, number_problem, q, stored_rows

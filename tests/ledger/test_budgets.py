@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.fx import upsert_rates
+from pmo_ledger.ledger.fx.rates import upsert_rates
 from pmo_ledger.ledger.models import Base, BudgetEntry, BudgetLine, BudgetVersion, Project
 from pmo_ledger.ledger.quarantine import Held
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, ProjectRecord

@@ -313,8 +313,8 @@ def test_fx_replay_with_a_nine_place_rate_changes_nothing(session: Session) -> N
 
 def test_closed_period_line_keeps_its_rate_on_a_non_money_change(session: Session) -> None:
     """After the period closed and the rate changed, a description edit writes no entry."""
-    from pmo_ledger.ledger.periods import close_period
     from pmo_ledger.ledger.records import FxRateRecord
+    from pmo_ledger.ledger.time.periods import close_period
 
     add_project(session, "P1")
     fx = {"source": "manual", "stream": "fx"}
