@@ -1,8 +1,8 @@
-"""Small set-based helpers the dimension, budget and forecast writers share.
+"""Small set-based helpers the record writers share (the sequence is `record_writer.py`'s).
 
-Every writer here works the same way: keep the newest record per key, validate in Python,
-look the stored rows up with one join over the staged keys, diff in Python so a replay
-writes nothing, then write the changed rows with one executemany.
+Every writer works the same way: keep the newest record per key, validate in Python, look
+the stored rows up with one join over the staged keys, diff in Python so a replay writes
+nothing, then write the changed rows with one executemany.
 """
 
 from __future__ import annotations

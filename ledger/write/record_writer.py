@@ -33,8 +33,13 @@ from sqlalchemy import Table
 from pmo_ledger.ledger import quarantine
 from pmo_ledger.ledger.upsert import upsert
 from pmo_ledger.ledger.write.context import WriteContext
-from pmo_ledger.ledger.write.keyed_rows import differs, held_item, latest_by_key, soft_delete
-from pmo_ledger.ledger.write.keyed_rows import stored_rows as stored_rows_of
+from pmo_ledger.ledger.write.keyed_rows import (
+    differs,
+    held_item,
+    latest_by_key,
+    soft_delete,
+    stored_rows,
+)
 from pmo_ledger.ledger.write.stats import ApplyStats
 
 R = TypeVar("R")
@@ -157,7 +162,7 @@ class RecordWriter(Generic[R]):
 
     def stored(self, valid: Mapping[str, R]) -> Mapping[Any, Row]:
         """The stored rows of the valid records, by `stored_key`."""
-        return stored_rows_of(self.ctx.session, self.table, "external_id", valid, *self.here())
+        return stored_rows(self.ctx.session, self.table, "external_id", valid, *self.here())
 
     def stored_key(self, key: str, record: R) -> Hashable:
         """The key of the record's stored row in `stored`."""
