@@ -42,9 +42,9 @@ from pmo_ledger.jobs.logconfig import configure_logging
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.models import ActualLine, FiscalPeriod, Variance
-from pmo_ledger.ledger.periods import close_period
 from pmo_ledger.ledger.reconcile import reconcile
 from pmo_ledger.ledger.reconcile.settings import RULES
+from pmo_ledger.ledger.time.periods import close_period
 
 
 def config(url: str, n: int, tmp: Path) -> App:

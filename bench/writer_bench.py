@@ -29,7 +29,7 @@ from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import make_engine, session_factory
 from pmo_ledger.ledger.records import ActualRecord
 from pmo_ledger.ledger.settings import AuthoritySettings, LedgerSettings
-from pmo_ledger.ledger.writer import apply_batch
+from pmo_ledger.ledger.write import apply_batch
 
 PROJECTS = 200
 

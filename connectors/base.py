@@ -20,10 +20,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pmo_ledger.ledger.calendar import parse_period
-from pmo_ledger.ledger.records import Record, Rejected
+from pmo_ledger.ledger.records import DELETION_KINDS, Record, Rejected
 from pmo_ledger.ledger.settings import CalendarSettings
-from pmo_ledger.ledger.writer import DELETION_KINDS
+from pmo_ledger.ledger.time.calendar import parse_period
 
 CursorKind = Literal["timestamp", "period", "offset", "token"]
 
@@ -144,7 +143,7 @@ class StreamSpec:
 
     name: str
     cursor: CursorKind
-    deletes: str = "actual"  # one of ledger.writer.DELETION_KINDS
+    deletes: str = "actual"  # one of ledger.records.DELETION_KINDS
     external_id: str = "<Id>"
     counts: str = ""  # which source states count as actuals
     scopes: tuple[str, ...] = ()  # scope kinds a re-sync may ask for: "project", "period"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.records import Record, record_from_json
 from pmo_ledger.ledger.settings import LedgerSettings
-from pmo_ledger.ledger.writer import apply_batch
+from pmo_ledger.ledger.write import apply_batch
 
 #: The sample portfolio shipped with the code.
 DEMO_PORTFOLIO = "demo_portfolio.json"

@@ -20,8 +20,8 @@ from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.lease import Heartbeat, Lease, new_holder
 from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.models import Variance
-from pmo_ledger.ledger.periods import ensure_periods
 from pmo_ledger.ledger.reconcile import ReconcileResult, reconcile
+from pmo_ledger.ledger.time.periods import ensure_periods
 
 log = structlog.get_logger(__name__)
 LEASE = "@reconcile"

@@ -12,9 +12,9 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
 
 from pmo_ledger.connectors.base import Cursor
-from pmo_ledger.ledger.actuals import ApplyStats
 from pmo_ledger.ledger.models import SyncRun, SyncRunStream, table_of, utcnow
 from pmo_ledger.ledger.upsert import insert_for_dialect
+from pmo_ledger.ledger.write import ApplyStats
 
 _srs = table_of(SyncRunStream)
 

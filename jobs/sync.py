@@ -29,7 +29,7 @@ from datetime import time as dtime
 from typing import Any
 
 import structlog
-from sqlalchemy import null, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -55,22 +55,20 @@ from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
 from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult
 from pmo_ledger.ledger import aggregates
-from pmo_ledger.ledger.calendar import period_key
 from pmo_ledger.ledger.db import WRITING
-from pmo_ledger.ledger.models import Project, ProjectLink, SyncRun, SyncState, table_of, utcnow
-from pmo_ledger.ledger.periods import PeriodIndex
-from pmo_ledger.ledger.records import ActualRecord
-from pmo_ledger.ledger.scopes import (
-    drop_listed,
+from pmo_ledger.ledger.models import Project, ProjectLink, SyncRun, SyncState, utcnow
+from pmo_ledger.ledger.time.calendar import period_key
+from pmo_ledger.ledger.time.periods import PeriodIndex
+from pmo_ledger.ledger.write import (
+    apply_batch,
     end_scope,
     forget_all_scopes,
+    forget_resume,
     forget_scope,
-    record_seen,
     restore_listed,
     save_listed,
+    store_checkpoint,
 )
-from pmo_ledger.ledger.upsert import upsert
-from pmo_ledger.ledger.writer import apply_batch
 
 log = structlog.get_logger(__name__)
 
@@ -582,12 +580,9 @@ class _Run:
                         buffer.rejected,
                         run_id=outcome.run_id,
                         deletion_kind=spec.deletes,
+                        open_scopes=open_scopes,
                     )
                     outcome.stats.add(result.stats)
-                    keys = [r.external_id for r in buffer.records if isinstance(r, ActualRecord)]
-                    keys += [r.external_id for r in buffer.rejected if r.external_id]
-                    for key in open_scopes:
-                        record_seen(session, key, keys)
                 if scope_end is not None and scope_end.key in open_scopes:
                     store = self._end_scope(
                         session, spec, scope_end.key, outcome, pre_scope, best, retired
@@ -596,19 +591,31 @@ class _Run:
                     if scope_end.key == spec.name:
                         resume_waiting = False
                         if not self.dry_run:
-                            self._forget_resume(session, spec.name)
+                            forget_resume(session, self.name, spec.name)
                 # While a retirement's scope is open, sync_state stays the old object's (its
                 # checkpoint and fingerprint): a run cut off before the ScopeEnd leaves the
                 # stream retiring, and the next run reads the new object in full again. The
                 # new fingerprint is stored in the transaction of the implicit ScopeEnd.
                 retiring = retired and spec.name in open_scopes
                 if not self.dry_run and not self.scope and store is not None and not retiring:
-                    self._store_checkpoint(session, spec.name, store, outcome.run_id, fingerprint)
+                    store_checkpoint(
+                        session,
+                        self.name,
+                        spec.name,
+                        checkpoint=store.to_json(),
+                        run_id=outcome.run_id,
+                        fingerprint=fingerprint,
+                    )
                 if stopping and resumable and resume_at and spec.name in open_scopes:
                     self._keep_resume(session, spec.name, resume_at, outcome, fingerprint, read_key)
                 if done and not self.dry_run and not self.scope:
-                    self._store_state(
-                        session, spec.name, outcome.run_id, fingerprint, finished_at=utcnow()
+                    store_checkpoint(
+                        session,
+                        self.name,
+                        spec.name,
+                        finished_at=utcnow(),
+                        run_id=outcome.run_id,
+                        fingerprint=fingerprint,
                     )
                 if not self.dry_run:
                     recorder.stream(outcome, session.connection())
@@ -860,7 +867,7 @@ class _Run:
             if reason is not None:
                 forget_scope(session, stream)
                 if not self.dry_run:
-                    self._forget_resume(session, stream)
+                    forget_resume(session, self.name, stream)
         if reason is not None or at is None:
             log.warning(
                 "full_read_restarted",
@@ -886,7 +893,7 @@ class _Run:
         with self._tx() as session:
             forget_scope(session, key)
             if key == stream and not self.dry_run:
-                self._forget_resume(session, stream)
+                forget_resume(session, self.name, stream)
         log.warning(
             "full_read_restarted",
             connector=self.name,
@@ -926,68 +933,16 @@ class _Run:
             "listed": listed,
             "read": read_key,
         }
-        self._store_state(session, stream, outcome.run_id, fingerprint, resume=resume)
+        store_checkpoint(
+            session,
+            self.name,
+            stream,
+            resume=resume,
+            run_id=outcome.run_id,
+            fingerprint=fingerprint,
+        )
         outcome.resume_kept = True
         log.info("full_read_kept", connector=self.name, stream=stream, listed=listed, resume=resume)
-
-    def _forget_resume(self, session: Session, stream: str) -> None:
-        """The stream's own scope ended: what an unfinished read of it kept is void."""
-        drop_listed(session, self.name, stream, stream)
-        session.execute(
-            update(SyncState)
-            .where(SyncState.connector == self.name, SyncState.stream == stream)
-            .values(resume=null())
-        )
-
-    def _store_state(
-        self,
-        session: Session,
-        stream: str,
-        run_id: int | None,
-        fingerprint: str | None,
-        **values: Any,
-    ) -> None:
-        """Write `values` (finished_at, resume) into the stream's sync_state row."""
-        row = {
-            "connector": self.name,
-            "stream": stream,
-            "config_hash": fingerprint,
-            "run_id": run_id,
-            "updated_at": utcnow(),
-            **values,
-        }
-        upsert(
-            session,
-            table_of(SyncState),
-            [row],
-            ["connector", "stream"],
-            update=[k for k in row if k not in ("connector", "stream")],
-        )
-
-    def _store_checkpoint(
-        self,
-        session: Session,
-        stream: str,
-        cursor: Cursor,
-        run_id: int | None,
-        fingerprint: str | None,
-    ) -> None:
-        upsert(
-            session,
-            table_of(SyncState),
-            [
-                {
-                    "connector": self.name,
-                    "stream": stream,
-                    "checkpoint": cursor.to_json(),
-                    "config_hash": fingerprint,
-                    "run_id": run_id,
-                    "updated_at": utcnow(),
-                }
-            ],
-            ["connector", "stream"],
-            update=["checkpoint", "config_hash", "run_id", "updated_at"],
-        )
 
     def _rebuild_aggregates(self) -> None:
         with self.app.transaction() as session:

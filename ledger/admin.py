@@ -12,11 +12,6 @@ from sqlalchemy import Table, func, literal, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.budget_history import LINE_COLUMNS as BUDGET_LINE_COLUMNS
-from pmo_ledger.ledger.budget_history import BudgetLineBatch
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.conversion import revalue_hours
-from pmo_ledger.ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from pmo_ledger.ledger.models import (
     ActualLine,
     Base,
@@ -30,6 +25,11 @@ from pmo_ledger.ledger.models import (
 )
 from pmo_ledger.ledger.records import older_version, record_from_json
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.write.budget_history import LINE_COLUMNS as BUDGET_LINE_COLUMNS
+from pmo_ledger.ledger.write.budget_history import BudgetLineBatch
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.conversion import revalue_hours
+from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
 
 _al = table_of(ActualLine)
 
@@ -282,8 +282,7 @@ def quarantine_retry(
     """Re-apply stored normalized records of open entries through the writer. A record older
     than its line resolves as `superseded` (a retry never goes back in time); raw rejects wait
     for the next read of their key. Unmapped entries are re-pointed by `remap`."""
-    from pmo_ledger.ledger.mapping import remap
-    from pmo_ledger.ledger.writer import apply_batch
+    from pmo_ledger.ledger.write import apply_batch, remap
 
     remapped = remap(session, settings, source, run_id)
     q = select(Quarantine).where(

@@ -41,7 +41,7 @@ Key = tuple[str | None, str | None]  # (project_ref, currency)
 #: What a stream's money figures are: an actual stream's amounts or a budget stream's budget.
 MoneyMeasure = Literal["amount", "budget"]
 ZERO = Decimal(0)
-#: `ledger.budgets.phase_line` names a phased piece `<source line id>@<YYYY-PP>`.
+#: `ledger.write.budgets.phase_line` names a phased piece `<source line id>@<YYYY-PP>`.
 _PHASED_SUFFIX = len("@YYYY-PP")
 
 

@@ -265,6 +265,19 @@ RECORD_TYPES: dict[str, type[Any]] = {
         ProgressRecord,
     )
 }
+#: What a stream's deletions remove (`StreamSpec.deletes`): the kind, in the order the writer
+#: knows them, and the record type a stream of that kind carries.
+DELETION_KINDS: dict[str, type[Any]] = {
+    "actual": ActualRecord,
+    "budget": BudgetRecord,
+    "forecast": RevenueForecastRecord,
+    "allocation": AllocationRecord,
+    "project": ProjectRecord,
+    "task": TaskRecord,
+    "dependency": DependencyRecord,
+    "resource": ResourceRecord,
+    "resource_rate": ResourceRateRecord,
+}
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pmo_ledger.ledger.models import ActualLine, LedgerEntry, Project, ProjectLink
 from pmo_ledger.ledger.records import ActualRecord, Record
 from pmo_ledger.ledger.settings import AuthoritySettings, LedgerSettings
-from pmo_ledger.ledger.writer import BatchResult, apply_batch
+from pmo_ledger.ledger.write import BatchResult, apply_batch
 
 T0 = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -73,7 +73,7 @@ from pmo_ledger.connectors.errors import (
 )
 from pmo_ledger.connectors.salesforce.describe import Described
 from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
-from pmo_ledger.ledger.dates import utc_timestamp
+from pmo_ledger.ledger.time.dates import utc_timestamp
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -20,7 +20,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pmo_ledger.connectors.salesforce import values as v
-from pmo_ledger.ledger.calendar import PeriodSpec, periods_overlapping
 from pmo_ledger.ledger.records import (
     ActualRecord,
     AllocationRecord,
@@ -32,6 +31,7 @@ from pmo_ledger.ledger.records import (
     RevenueForecastRecord,
 )
 from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.time.calendar import PeriodSpec, periods_overlapping
 
 Row = v.Row
 

@@ -54,8 +54,8 @@ from pmo_ledger.connectors.salesforce.client import SalesforceClient
 from pmo_ledger.connectors.salesforce.describe import missing_part
 from pmo_ledger.connectors.salesforce.objects import ObjectStream
 from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
-from pmo_ledger.ledger.calendar import generate_year, parse_period
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, Record, Rejected
+from pmo_ledger.ledger.time.calendar import generate_year, parse_period
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pmo_ledger.ledger.dates import business_date, utc_timestamp
+from pmo_ledger.ledger.time.dates import business_date, utc_timestamp
 
 Row = Mapping[str, Any]
 

@@ -38,7 +38,7 @@ from pmo_ledger.connectors.sample.settings import SampleSettings
 from pmo_ledger.connectors.sample.streams import Structure, Table
 from pmo_ledger.connectors.sample.totals import actual_totals, budget_totals
 from pmo_ledger.connectors.sample.world import World, add_months
-from pmo_ledger.ledger.calendar import parse_period
+from pmo_ledger.ledger.time.calendar import parse_period
 
 __all__ = ["SampleConnector", "SampleSettings"]
 

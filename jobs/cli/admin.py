@@ -22,7 +22,7 @@ from pmo_ledger.jobs.cli.common import (
     table,
 )
 from pmo_ledger.ledger.admin import authority_apply, connectors_rename, project_merge, rates_apply
-from pmo_ledger.ledger.dates import business_date
+from pmo_ledger.ledger.time.dates import business_date
 
 
 def groups() -> list[Group]:

@@ -18,7 +18,7 @@ from pmo_ledger.jobs.cli.common import (
     plural,
     table,
 )
-from pmo_ledger.ledger.fx_import import MANUAL_SOURCE, import_fx_csv
+from pmo_ledger.ledger.fx.file_import import MANUAL_SOURCE, import_fx_csv
 from pmo_ledger.ledger.queries.fx import fx_rates
 
 

@@ -27,7 +27,6 @@ from pmo_ledger.jobs.cli.common import (
     table,
 )
 from pmo_ledger.jobs.cli.format import plain_amounts
-from pmo_ledger.ledger.mapping import Mapping, add_mappings, match_rule, read_mapping_csv, remap
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.queries.mappings import (
     CostObjectMapRow,
@@ -38,6 +37,13 @@ from pmo_ledger.ledger.queries.mappings import (
     live_project_id,
     project_links,
     unmapped_keys,
+)
+from pmo_ledger.ledger.write import (
+    Mapping,
+    add_mappings,
+    match_rule,
+    read_mapping_csv,
+    remap,
 )
 
 

@@ -20,12 +20,12 @@ from pmo_ledger.jobs.cli.common import (
     table,
 )
 from pmo_ledger.ledger.admin import quarantine_purge, quarantine_retry
-from pmo_ledger.ledger.calendar import default_range, parse_period
-from pmo_ledger.ledger.dates import business_date
 from pmo_ledger.ledger.models import utcnow
-from pmo_ledger.ledger.periods import close_period, ensure_periods, reopen_period
 from pmo_ledger.ledger.queries.quarantine import quarantine_entries
 from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.time.calendar import default_range, parse_period
+from pmo_ledger.ledger.time.dates import business_date
+from pmo_ledger.ledger.time.periods import close_period, ensure_periods, reopen_period
 
 
 def groups() -> list[Group]:

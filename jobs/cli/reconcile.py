@@ -31,10 +31,10 @@ from pmo_ledger.jobs.cli.common import (
 )
 from pmo_ledger.jobs.cli.format import show, when
 from pmo_ledger.jobs.reconcile import reconcile_report, run_reconcile
-from pmo_ledger.ledger.dates import business_date, utc_timestamp
 from pmo_ledger.ledger.queries.variances import list_variances as listed_variances
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.store import acknowledge
+from pmo_ledger.ledger.time.dates import business_date, utc_timestamp
 
 
 class Format(StrEnum):

@@ -35,8 +35,8 @@ from pmo_ledger.jobs.cli.format import (
 from pmo_ledger.jobs.reconcile import run_reconcile
 from pmo_ledger.jobs.run_records import StreamResult, SyncResult
 from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled, run_sync
-from pmo_ledger.ledger.calendar import parse_period
-from pmo_ledger.ledger.dates import business_date
+from pmo_ledger.ledger.time.calendar import parse_period
+from pmo_ledger.ledger.time.dates import business_date
 
 #: Exit status of `sync` per run status.
 EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 1, "abandoned": 1, "partial": 3}

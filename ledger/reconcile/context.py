@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import Select, Text, and_, func, literal, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.calendar import fiscal_year_of, generate_year
 from pmo_ledger.ledger.models import (
     ActualPeriodTotal,
     FiscalPeriod,
@@ -27,6 +26,7 @@ from pmo_ledger.ledger.reconcile.findings import knobs
 from pmo_ledger.ledger.reconcile.rendered import Sql
 from pmo_ledger.ledger.reconcile.settings import KNOBS, ReconcileRules, RuleSettings
 from pmo_ledger.ledger.settings import CalendarSettings, LedgerSettings
+from pmo_ledger.ledger.time.calendar import fiscal_year_of, generate_year
 
 _apt = table_of(ActualPeriodTotal)
 _le = table_of(LedgerEntry)

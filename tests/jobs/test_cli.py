@@ -21,7 +21,6 @@ from pmo_ledger.jobs.config import load_config
 from pmo_ledger.jobs.logconfig import reset_logging
 from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import make_engine, session_factory
-from pmo_ledger.ledger.mapping import Mapping, add_mappings
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     ActualLine,
@@ -33,6 +32,7 @@ from pmo_ledger.ledger.models import (
     utcnow,
 )
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.write import Mapping, add_mappings
 from tests.builders import T0, actual, add_project, line, load
 from tests.ledger.conftest import refusing_rates_from
 

@@ -24,8 +24,8 @@ from pmo_ledger.jobs.cli import make_cli
 from pmo_ledger.jobs.logconfig import reset_logging
 from pmo_ledger.jobs.run_records import StreamResult
 from pmo_ledger.jobs.sync import run_sync
-from pmo_ledger.ledger.actuals import ApplyStats
 from pmo_ledger.ledger.models import ActualLine, SyncLock, SyncRun, SyncRunStream, Variance
+from pmo_ledger.ledger.write import ApplyStats
 
 SAMPLE = """\
 kind = "sample"

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.admin import authority_apply
 from pmo_ledger.ledger.models import AggregateState, LedgerEntry, Quarantine
-from pmo_ledger.ledger.scopes import end_scope, record_seen
 from pmo_ledger.ledger.settings import AuthoritySettings
+from pmo_ledger.ledger.write.scopes import end_scope, record_seen
 from tests.builders import (
     T0,
     actual,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import BudgetEntry, BudgetLine, BudgetVersion, Quarantine
 from pmo_ledger.ledger.records import BudgetRecord
-from pmo_ledger.ledger.writer import apply_batch
+from pmo_ledger.ledger.write.batch import apply_batch
 from tests.ledger.test_budgets import (
     T0,
     T1,

@@ -10,17 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.dimensions import (
-    apply_allocations,
-    apply_capacity,
-    apply_dependencies,
-    apply_progress,
-    apply_projects,
-    apply_resource_rates,
-    apply_resources,
-    apply_tasks,
-)
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     Allocation,
@@ -48,6 +37,16 @@ from pmo_ledger.ledger.records import (
     TaskRecord,
 )
 from pmo_ledger.ledger.settings import AuthoritySettings, LedgerSettings, LinkRule
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.progress import apply_progress
+from pmo_ledger.ledger.write.resources import (
+    apply_allocations,
+    apply_capacity,
+    apply_resource_rates,
+    apply_resources,
+)
+from pmo_ledger.ledger.write.structure import apply_projects
+from pmo_ledger.ledger.write.tasks import apply_dependencies, apply_tasks
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.dimensions import apply_projects
-from pmo_ledger.ledger.forecasts import apply_forecasts
-from pmo_ledger.ledger.fx import upsert_rates
+from pmo_ledger.ledger.fx.rates import upsert_rates
 from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, Project, RevenueForecast
 from pmo_ledger.ledger.quarantine import Held
 from pmo_ledger.ledger.records import ProjectRecord, RevenueForecastRecord
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.forecasts import apply_forecasts
+from pmo_ledger.ledger.write.structure import apply_projects
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.fx_import import FxFileError, import_fx_csv
+from pmo_ledger.ledger.fx.file_import import FxFileError, import_fx_csv
 from pmo_ledger.ledger.models import (
     ActualLine,
     ActualPeriodTotal,
@@ -174,7 +174,7 @@ def test_a_new_rate_8_places_cannot_hold_sends_open_lines_back_to_waiting(
     open April line goes back to waiting (an fx_restate entry reversing its base, rate and base
     NULL, counted unconverted), the closed March line keeps its rate, flagged rate_outdated.
     Before, both kept the superseded rate (a base 43% too high), unflagged."""
-    from pmo_ledger.ledger.periods import close_period
+    from pmo_ledger.ledger.time.periods import close_period
 
     add_project(session, "P1")
     fx = {"source": "manual", "stream": "fx"}
@@ -359,7 +359,7 @@ def test_rates_stored_before_dates_were_checked_stay_out_of_the_daily_table(
 ) -> None:
     """A year-1 or year-9999 rate already in fx_rate (stored before its date was checked) is
     left out when its series' daily table is rebuilt: no 744,000 rows, no crash past 9999."""
-    from pmo_ledger.ledger.fx import rebuild_daily
+    from pmo_ledger.ledger.fx.rates import rebuild_daily
 
     series = ("manual", "corporate", "EUR", "USD")
     session.execute(

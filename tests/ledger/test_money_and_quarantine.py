@@ -209,7 +209,7 @@ def test_retry_loads_what_the_database_refused_before(session: Session, engine: 
 
 def test_mapping_fix_remaps_unmapped_lines(session: Session) -> None:
     """Adding a mapping re-points UNMAPPED lines with remap entries and resolves quarantine."""
-    from pmo_ledger.ledger.mapping import Mapping, add_mappings, remap
+    from pmo_ledger.ledger.write.mapping import Mapping, add_mappings, remap
 
     p1 = add_project(session, "P1")
     load(session, [actual("o", "7.00", project_ref="OLD-1")], at=T0)
@@ -243,7 +243,7 @@ def test_special_period_stated_by_the_source_is_kept(session: Session) -> None:
 
 def test_changed_mapping_moves_lines_already_mapped(session: Session) -> None:
     """Re-mapping a key from P1 to P2 moves its existing lines with remap entries."""
-    from pmo_ledger.ledger.mapping import Mapping, add_mappings, remap
+    from pmo_ledger.ledger.write.mapping import Mapping, add_mappings, remap
 
     p1, p2 = add_project(session, "P1"), add_project(session, "P2")
     add_mappings(session, [Mapping("psa", "wbs", "W-1", "P1")], T0)
@@ -313,8 +313,8 @@ def test_fx_replay_with_a_nine_place_rate_changes_nothing(session: Session) -> N
 
 def test_closed_period_line_keeps_its_rate_on_a_non_money_change(session: Session) -> None:
     """After the period closed and the rate changed, a description edit writes no entry."""
-    from pmo_ledger.ledger.periods import close_period
     from pmo_ledger.ledger.records import FxRateRecord
+    from pmo_ledger.ledger.time.periods import close_period
 
     add_project(session, "P1")
     fx = {"source": "manual", "stream": "fx"}
@@ -333,8 +333,8 @@ def test_closed_period_line_keeps_its_rate_on_a_non_money_change(session: Sessio
 
 def test_project_scope_leaves_other_object_types_alone(session: Session) -> None:
     """project:4711 does not reverse a cost_center 4711 line."""
-    from pmo_ledger.ledger.mapping import Mapping, add_mappings
-    from pmo_ledger.ledger.scopes import end_scope, record_seen
+    from pmo_ledger.ledger.write.mapping import Mapping, add_mappings
+    from pmo_ledger.ledger.write.scopes import end_scope, record_seen
 
     add_project(session, "P1", ref="4711")
     add_mappings(session, [Mapping("psa", "cost_center", "4711", "P1")], T0)

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.calendar import generate_years
 from pmo_ledger.ledger.models import FiscalPeriod
-from pmo_ledger.ledger.periods import PeriodIndex, close_period, ensure_periods, reopen_period
 from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.time.calendar import generate_years
+from pmo_ledger.ledger.time.periods import PeriodIndex, close_period, ensure_periods, reopen_period
 
 CLOSE_TIME = datetime(2025, 11, 3, 9, 30, tzinfo=timezone(timedelta(hours=-6)))
 

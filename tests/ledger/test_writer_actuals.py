@@ -164,7 +164,7 @@ def test_rate_arriving_later_converts_each_waiting_line_once(session: Session) -
 
 def test_changed_rate_restates_open_periods_and_flags_closed_ones(session: Session) -> None:
     """A changed rate: fx_restate in open periods; closed periods keep their rate, flagged."""
-    from pmo_ledger.ledger.periods import close_period
+    from pmo_ledger.ledger.time.periods import close_period
 
     add_project(session, "P1")
     fx = dict(source="manual", stream="fx")

@@ -19,7 +19,6 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import Project, Variance
-from pmo_ledger.ledger.periods import ensure_periods
 from pmo_ledger.ledger.records import (
     ActualRecord,
     AllocationRecord,
@@ -30,6 +29,7 @@ from pmo_ledger.ledger.records import (
     ResourceRecord,
     TaskRecord,
 )
+from pmo_ledger.ledger.time.periods import ensure_periods
 from tests.builders import actual, load
 from tests.ledger.reconcile.portfolio import CFG, NOW, base_portfolio, projects, spend
 

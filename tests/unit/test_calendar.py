@@ -1,4 +1,4 @@
-"""ledger.calendar: fiscal periods generated from [ledger.calendar] (rule 10), exact dates."""
+"""ledger.time.calendar: fiscal periods generated from [ledger.calendar] (rule 10), exact dates."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pmo_ledger.ledger.calendar import (
+from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.time.calendar import (
     PeriodSpec,
     default_range,
     fiscal_year_of,
@@ -20,9 +21,8 @@ from pmo_ledger.ledger.calendar import (
     read_calendar_file,
     year_bounds,
 )
-from pmo_ledger.ledger.dates import business_date
-from pmo_ledger.ledger.periods import PeriodIndex
-from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.time.dates import business_date
+from pmo_ledger.ledger.time.periods import PeriodIndex
 
 D = date
 

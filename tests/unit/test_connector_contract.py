@@ -29,8 +29,7 @@ from pmo_ledger.connectors.base import (
     StreamSpec,
 )
 from pmo_ledger.connectors.registry import GROUP, installed_kinds
-from pmo_ledger.ledger.records import RECORD_TYPES, Rejected
-from pmo_ledger.ledger.writer import DELETION_KINDS
+from pmo_ledger.ledger.records import DELETION_KINDS, RECORD_TYPES, Rejected
 
 MAX_PAGES = 3
 SCOPE_KINDS = {"project", "period"}

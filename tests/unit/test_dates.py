@@ -1,4 +1,4 @@
-"""ledger.dates: the date a source meant, and technical timestamps in UTC."""
+"""ledger.time.dates: the date a source meant, and technical timestamps in UTC."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from pmo_ledger.ledger.dates import business_date, utc_timestamp
+from pmo_ledger.ledger.time.dates import business_date, utc_timestamp
 
 MINUS_6 = timezone(timedelta(hours=-6))
 EXPECTED = "expected a date like 2025-10-31, 20251031 or a timestamp like 2025-10-31T19:00:00-06:00"

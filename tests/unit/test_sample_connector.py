@@ -34,7 +34,7 @@ from pmo_ledger.ledger.records import (
     TaskRecord,
 )
 from pmo_ledger.ledger.settings import AuthoritySettings
-from pmo_ledger.ledger.writer import apply_batch
+from pmo_ledger.ledger.write import apply_batch
 from tests.builders import settings
 
 E0 = datetime(2026, 1, 1, tzinfo=UTC)  # round 0 of every stream, with the default settings

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import Project, ProjectLink
-from pmo_ledger.ledger.periods import close_period, ensure_periods
 from pmo_ledger.ledger.reconcile import ReconcileResult, reconcile
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, ProjectRecord
+from pmo_ledger.ledger.time.periods import close_period, ensure_periods
 from tests.builders import actual, load, settings
 
 NOW = datetime(2025, 10, 20, 12, 0, tzinfo=UTC)

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.admin import authority_apply
-from pmo_ledger.ledger.periods import ensure_periods
 from pmo_ledger.ledger.reconcile import reconcile
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, ProgressRecord
 from pmo_ledger.ledger.settings import AuthorityOverride, LedgerSettings
+from pmo_ledger.ledger.time.periods import ensure_periods
 from tests.builders import actual, load, settings
 from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects, rules
 

@@ -6,8 +6,8 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.periods import ensure_periods
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, ProgressRecord, TaskRecord
+from pmo_ledger.ledger.time.periods import ensure_periods
 from tests.builders import load
 from tests.ledger.reconcile.portfolio import CFG, NOW, projects, rules, run, spend
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 import pmo_ledger.ledger.reconcile as reconcile_module
 from pmo_ledger.ledger.db import make_engine
 from pmo_ledger.ledger.models import Project, Variance
-from pmo_ledger.ledger.periods import ensure_periods
 from pmo_ledger.ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
+from pmo_ledger.ledger.time.periods import ensure_periods
 from tests.builders import actual, load
 from tests.conftest import _empty_postgres
 from tests.ledger.reconcile.portfolio import (

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.periods import ensure_periods
 from pmo_ledger.ledger.records import AllocationRecord, CapacityRecord, ResourceRecord
+from pmo_ledger.ledger.time.periods import ensure_periods
 from tests.builders import load
 from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects, rules, run, spend
 

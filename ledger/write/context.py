@@ -7,11 +7,11 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.calendar import fiscal_year_of, year_bounds
 from pmo_ledger.ledger.models import utcnow
-from pmo_ledger.ledger.periods import PeriodIndex, ensure_periods
 from pmo_ledger.ledger.resolve import Authority
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.time.calendar import fiscal_year_of, year_bounds
+from pmo_ledger.ledger.time.periods import PeriodIndex, ensure_periods
 
 
 @dataclass

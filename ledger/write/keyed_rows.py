@@ -1,8 +1,8 @@
-"""Small set-based helpers the dimension, budget and forecast writers share.
+"""Small set-based helpers the record writers share (the sequence is `record_writer.py`'s).
 
-Every writer here works the same way: keep the newest record per key, validate in Python,
-look the stored rows up with one join over the staged keys, diff in Python so a replay
-writes nothing, then write the changed rows with one executemany.
+Every writer works the same way: keep the newest record per key, validate in Python, look
+the stored rows up with one join over the staged keys, diff in Python so a replay writes
+nothing, then write the changed rows with one executemany.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.calendar import parse_period
 from pmo_ledger.ledger.currencies import in_range
 from pmo_ledger.ledger.records import Record, record_to_json
+from pmo_ledger.ledger.time.calendar import parse_period
 
 HOURS_Q = Decimal("0.0001")
 RATE_Q = Decimal("0.00000001")
@@ -53,7 +53,7 @@ def latest_by_key(records: Iterable[R], key: Callable[[R], str] = _ext_id) -> di
     return out
 
 
-def held(key: str | None, reason: str, detail: str, record: Record) -> quarantine.Held:
+def held_item(key: str | None, reason: str, detail: str, record: Record) -> quarantine.Held:
     """A quarantine item carrying the normalized record, so `quarantine retry` can replay it."""
     return quarantine.Held(
         key or None,

@@ -5,7 +5,7 @@ Conversion of one line is done in Python (rule 6: `base_amount = amount x rate` 
 base currency's minor unit, ROUND_HALF_UP, per line). The rate a line uses is quantized to the
 8 places the ledger stores, and the base amount is computed from that stored rate, so anybody
 can recompute a line's base amount from the line alone. A rate 8 places cannot hold
-(ledger.fx_checks: an inverse of 1e-10 would be 0) is never used: the lookup goes on to the
+(ledger.fx.checks: an inverse of 1e-10 would be 0) is never used: the lookup goes on to the
 next way, and a line with none waits unconverted.
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.currencies import round_money
-from pmo_ledger.ledger.fx_checks import RATE_Q, held_rate, rate_day_problem
+from pmo_ledger.ledger.fx.checks import RATE_Q, held_rate, rate_day_problem
 from pmo_ledger.ledger.models import FxRate, FxRateDaily, table_of
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.upsert import upsert

@@ -9,69 +9,31 @@ entries with INSERT ... SELECT / UPDATE ... FROM from the stage.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import in_range, is_currency, round_money
-from pmo_ledger.ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from pmo_ledger.ledger.fx import RateBook, RateHit
-from pmo_ledger.ledger.hashing import HASH_VERSION, content_hash
-from pmo_ledger.ledger.keyed_rows import held as held_item
-from pmo_ledger.ledger.keyed_rows import latest_by_key, number_problem, period_problem
-from pmo_ledger.ledger.mapping import repointed
+from pmo_ledger.ledger.fx.rates import RateBook, RateHit
 from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
-from pmo_ledger.ledger.valuation import CostRates
-
-OUTCOMES = ("read", "inserted", "restated", "unchanged", "quarantined", "deleted")
-
-
-@dataclass
-class ApplyStats:
-    """What one batch did, for the run's counters. `written` = inserted + restated (+ other
-    record types' writes); `amounts[outcome][currency]` sums the money of actual lines."""
-
-    read: int = 0
-    written: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    deleted: int = 0
-    entries: int = 0
-    inserted: int = 0
-    restated: int = 0
-    amounts: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-
-    def count(self, outcome: str, currency: str | None, amount: Decimal | None) -> None:
-        """Add one line's money to the per-currency amounts of `outcome`."""
-        if amount is not None and currency:
-            per = self.amounts.setdefault(outcome, {})
-            per[currency] = per.get(currency, Decimal(0)) + amount
-
-    def add(self, other: ApplyStats) -> None:
-        for name in (
-            "read",
-            "written",
-            "unchanged",
-            "quarantined",
-            "deleted",
-            "entries",
-            "inserted",
-            "restated",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for outcome, per in other.amounts.items():
-            mine = self.amounts.setdefault(outcome, {})
-            for ccy, amount in per.items():
-                mine[ccy] = mine.get(ccy, Decimal(0)) + amount
-
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
+from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
+from pmo_ledger.ledger.write.keyed_rows import (
+    held_item,
+    latest_by_key,
+    number_problem,
+    period_problem,
+)
+from pmo_ledger.ledger.write.mapping import repointed
+from pmo_ledger.ledger.write.stats import ApplyStats
+from pmo_ledger.ledger.write.valuation import CostRates
 
 #: Text fields and the length their column holds (the same on both engines: SQLite would
 #: take longer text, PostgreSQL would refuse the whole batch).

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import round_money
-from pmo_ledger.ledger.entries import LINE_COLUMNS, LineChange, LineWriter
-from pmo_ledger.ledger.fx import RateBook
+from pmo_ledger.ledger.fx.rates import RateBook
 from pmo_ledger.ledger.models import ActualLine, BudgetLine, table_of
-from pmo_ledger.ledger.valuation import CostRates
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
+from pmo_ledger.ledger.write.valuation import CostRates
 
 _al = table_of(ActualLine)
 
@@ -123,8 +123,8 @@ def reconvert_budget_lines(
 ) -> dict[str, int]:
     """The same as `reconvert` for budget lines (rate of the line's period's last day):
     `fx_convert` for waiting lines, `fx_restate` in open periods, closed periods kept."""
-    from pmo_ledger.ledger.budget_history import LINE_COLUMNS as BUDGET_LINE_COLUMNS
-    from pmo_ledger.ledger.budget_history import BudgetLineBatch
+    from pmo_ledger.ledger.write.budget_history import LINE_COLUMNS as BUDGET_LINE_COLUMNS
+    from pmo_ledger.ledger.write.budget_history import BudgetLineBatch
 
     settings = ctx.settings
     changed = {s for s in series if s[0] in settings.rate_sources and s[1] == settings.rate_type}

@@ -9,7 +9,7 @@ the offending records are quarantined as `db_rejected`, so a stream never stalls
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -19,47 +19,40 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.actuals import ApplyStats, apply_actuals
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.conversion import reconvert, reconvert_budget_lines
-from pmo_ledger.ledger.entries import LineWriter
-from pmo_ledger.ledger.fx import upsert_rates
-from pmo_ledger.ledger.fx_checks import rate_record_problem
+from pmo_ledger.ledger.fx.checks import rate_record_problem
+from pmo_ledger.ledger.fx.rates import upsert_rates
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.quarantine import Held
 from pmo_ledger.ledger.records import (
+    DELETION_KINDS,
     ActualRecord,
-    AllocationRecord,
-    BudgetRecord,
-    CapacityRecord,
-    DependencyRecord,
     FxRateRecord,
-    ProgressRecord,
-    ProjectRecord,
     Record,
     Rejected,
-    ResourceRateRecord,
-    ResourceRecord,
-    RevenueForecastRecord,
-    TaskRecord,
     record_to_json,
 )
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.write.actuals import apply_actuals
+from pmo_ledger.ledger.write.budgets import BudgetWriter
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.conversion import reconvert, reconvert_budget_lines
+from pmo_ledger.ledger.write.entries import LineWriter
+from pmo_ledger.ledger.write.forecasts import ForecastWriter
+from pmo_ledger.ledger.write.mapping import remap_unmapped
+from pmo_ledger.ledger.write.progress import ProgressWriter
+from pmo_ledger.ledger.write.record_writer import RecordWriter
+from pmo_ledger.ledger.write.resources import (
+    AllocationWriter,
+    CapacityWriter,
+    ResourceRateWriter,
+    ResourceWriter,
+)
+from pmo_ledger.ledger.write.scopes import record_seen
+from pmo_ledger.ledger.write.stats import ApplyStats
+from pmo_ledger.ledger.write.structure import ProjectWriter
+from pmo_ledger.ledger.write.tasks import DependencyWriter, TaskWriter
 
 log = structlog.get_logger(__name__)
-
-#: What a stream's deletions remove: the record type the stream carries.
-DELETION_KINDS = (
-    "actual",
-    "budget",
-    "forecast",
-    "allocation",
-    "project",
-    "task",
-    "dependency",
-    "resource",
-    "resource_rate",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +64,9 @@ class Deletion:
 
 @dataclass
 class BatchResult:
+    """What one batch did: its counters, the lines new rates converted (`fx`, `budget_fx`,
+    by currency pair), the lines re-pointed to their project, and what it held."""
+
     recorded_at: datetime
     stats: ApplyStats = field(default_factory=ApplyStats)
     fx: dict[str, int] = field(default_factory=dict)
@@ -81,47 +77,20 @@ class BatchResult:
     held_items: list[Held] = field(default_factory=list)
 
 
-def _appliers() -> dict[type[Any], Callable[..., ApplyStats]]:
-    # Imported here: the order of this table is the order a batch is applied in (rates and
-    # structure before the money that refers to them).
-    from pmo_ledger.ledger.budgets import apply_budgets
-    from pmo_ledger.ledger.dimensions import (
-        apply_allocations,
-        apply_capacity,
-        apply_dependencies,
-        apply_progress,
-        apply_projects,
-        apply_resource_rates,
-        apply_resources,
-        apply_tasks,
-    )
-    from pmo_ledger.ledger.forecasts import apply_forecasts
-
-    return {
-        ProjectRecord: apply_projects,
-        ResourceRecord: apply_resources,
-        ResourceRateRecord: apply_resource_rates,
-        TaskRecord: apply_tasks,
-        DependencyRecord: apply_dependencies,
-        CapacityRecord: apply_capacity,
-        AllocationRecord: apply_allocations,
-        BudgetRecord: apply_budgets,
-        RevenueForecastRecord: apply_forecasts,
-        ProgressRecord: apply_progress,
-    }
-
-
-_DELETION_TYPE: dict[str, type[Any]] = {
-    "actual": ActualRecord,
-    "budget": BudgetRecord,
-    "forecast": RevenueForecastRecord,
-    "allocation": AllocationRecord,
-    "project": ProjectRecord,
-    "task": TaskRecord,
-    "dependency": DependencyRecord,
-    "resource": ResourceRecord,
-    "resource_rate": ResourceRateRecord,
-}
+#: The writer of each record type but actuals and FX rates, in the order a batch applies them:
+#: rates (before everything) and structure before the money that refers to it; actuals last.
+WRITERS: tuple[type[RecordWriter[Any]], ...] = (
+    ProjectWriter,
+    ResourceWriter,
+    ResourceRateWriter,
+    TaskWriter,
+    DependencyWriter,
+    CapacityWriter,
+    AllocationWriter,
+    BudgetWriter,
+    ForecastWriter,
+    ProgressWriter,
+)
 
 
 def apply_batch(
@@ -136,9 +105,15 @@ def apply_batch(
     run_id: int | None = None,
     recorded_at: datetime | None = None,
     deletion_kind: str = "actual",
+    open_scopes: Sequence[str] = (),
 ) -> BatchResult:
     """Apply one batch of `source`/`stream`. Never commits. Raises ValueError for an unknown
-    deletion_kind; database errors are bisected down to quarantined records."""
+    deletion_kind; database errors are bisected down to quarantined records.
+
+    `open_scopes` are the scopes the source opened and has not ended (ScopeStart without its
+    ScopeEnd yet): the keys of the batch's actual records and of its rejected records count
+    as listed in each of them, for `end_scope`.
+    """
     if deletion_kind not in DELETION_KINDS:
         raise ValueError(f"deletion_kind must be one of {', '.join(DELETION_KINDS)}")
     ctx = WriteContext(session, settings, source, run_id, recorded_at or utcnow())
@@ -149,6 +124,11 @@ def apply_batch(
     result.held = quarantine.hold(session, source, stream, held, run_id=run_id, now=ctx.recorded_at)
     result.held_items = held
     result.stats.quarantined = len(held)
+    if open_scopes:
+        keys = [r.external_id for r in records if isinstance(r, ActualRecord)]
+        keys += [r.external_id for r in rejected if r.external_id]
+        for key in open_scopes:
+            record_seen(session, key, keys)
     log.debug(
         "batch_applied",
         source=source,
@@ -247,17 +227,17 @@ def _apply(
             deletions.append(item.external_id)
         else:
             by_type.setdefault(type(item), []).append(item)
-    deleted_type = _DELETION_TYPE[deletion_kind]
+    deleted_type = DELETION_KINDS[deletion_kind]
     series, since = _apply_rates(ctx, stream, by_type.pop(FxRateRecord, []), held, result.stats)
     structure_changed = False
     needs_others = deleted_type is not ActualRecord or any(t is not ActualRecord for t in by_type)
-    for record_type, apply in (_appliers() if needs_others else {}).items():
-        records = by_type.pop(record_type, [])
-        gone = deletions if deleted_type is record_type else []
+    for type_writer in WRITERS if needs_others else ():
+        records = by_type.pop(type_writer.record_type, [])
+        gone = deletions if deleted_type is type_writer.record_type else []
         if records or gone:
-            stats = apply(ctx, stream, records, gone, held=held)
+            stats = type_writer.apply(ctx, stream, records, gone, held=held)
             result.stats.add(stats)
-            structure_changed |= record_type is ProjectRecord and stats.written > 0
+            structure_changed |= type_writer is ProjectWriter and stats.written > 0
     writer = LineWriter(
         ctx.session,
         run_id=ctx.run_id,
@@ -276,8 +256,6 @@ def _apply(
         writer.flush()
         result.budget_fx = reconvert_budget_lines(ctx, series, since)
     if structure_changed:
-        from pmo_ledger.ledger.mapping import remap_unmapped
-
         result.remapped += remap_unmapped(ctx, writer)
         writer.flush()
 

@@ -1,6 +1,6 @@
 """The stored fiscal calendar: `fiscal_period` rows, the in-memory PeriodIndex the writer
 files lines with, and closing / reopening periods (rule 10). Generating the periods is
-`ledger.calendar`'s job."""
+`ledger.time.calendar`'s job."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from itertools import pairwise
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.calendar import PeriodSpec, parse_period, periods_overlapping
 from pmo_ledger.ledger.models.reference import FiscalPeriod
 from pmo_ledger.ledger.settings import CalendarSettings
+from pmo_ledger.ledger.time.calendar import PeriodSpec, parse_period, periods_overlapping
 
 
 class PeriodIndex:

@@ -10,34 +10,22 @@ either can be recomputed from the row alone. A forecast counts only where its so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table
 
-from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import is_currency, round_money
-from pmo_ledger.ledger.fx import RateBook
-from pmo_ledger.ledger.hashing import content_hash
-from pmo_ledger.ledger.keyed_rows import (
-    HUNDRED,
-    RATE_Q,
-    differs,
-    latest_by_key,
-    number_problem,
-    q,
-    soft_delete,
-    stored_rows,
-)
-from pmo_ledger.ledger.keyed_rows import held as held_item
+from pmo_ledger.ledger.fx.rates import RateBook
 from pmo_ledger.ledger.models import RevenueForecast, table_of
 from pmo_ledger.ledger.records import RevenueForecastRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, resolve_projects
-from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.hashing import content_hash
+from pmo_ledger.ledger.write.keyed_rows import HUNDRED, RATE_Q, number_problem, q
+from pmo_ledger.ledger.write.record_writer import RecordWriter, Row
 
 _forecast: Table = table_of(RevenueForecast)
 _UPDATE = (
@@ -93,73 +81,57 @@ def weighted(amount: Decimal, probability: Decimal | None, currency: str) -> Dec
     return round_money(amount * probability / HUNDRED, currency)
 
 
-def apply_forecasts(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[RevenueForecastRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class ForecastWriter(RecordWriter[RevenueForecastRecord]):
     """Upsert opportunities by (source, stream, external_id); deletions set deleted_at.
 
     Held: validation reasons (not loaded) and 'unmapped' (loaded under UNMAPPED, not
     counting). An older version than the stored one (by source_modified_at) is skipped.
     """
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    valid: dict[str, RevenueForecastRecord] = {}
-    for key, r in latest_by_key(records).items():
-        problem = validate_forecast(r)
-        if problem is None:
-            valid[key] = r
-        else:
-            held.append(held_item(key, *problem, r))
-    placements = resolve_projects(
-        s,
-        ctx.settings,
-        source,
-        {(r.project_ref_type, r.project_ref) for r in valid.values() if r.project_ref},
-        now,
-    )
-    ctx.authority.load_scopes(s, {p.project_id for p in placements.values()})
-    book = RateBook.load(s, ctx.settings, {r.currency for r in valid.values()})
-    here = (_forecast.c.source == source, _forecast.c.stream == stream)
-    existing = stored_rows(s, _forecast, "external_id", valid, *here)
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in valid.items():
-        old = existing.get(key)
+
+    record_type = RevenueForecastRecord
+    table = _forecast
+    conflict = ("source", "stream", "external_id")
+    update = _UPDATE
+    by_stream = True
+
+    def validate(self, record: RevenueForecastRecord) -> tuple[str, str] | None:
+        return validate_forecast(record)
+
+    def resolve(self, valid: Mapping[str, RevenueForecastRecord]) -> None:
+        ctx, s = self.ctx, self.ctx.session
+        self.placements = resolve_projects(
+            s,
+            ctx.settings,
+            ctx.source,
+            {(r.project_ref_type, r.project_ref) for r in valid.values() if r.project_ref},
+            ctx.recorded_at,
+        )
+        ctx.authority.load_scopes(s, {p.project_id for p in self.placements.values()})
+        self.book = RateBook.load(s, ctx.settings, {r.currency for r in valid.values()})
+
+    def row(
+        self, key: str, record: RevenueForecastRecord, old: Row | None
+    ) -> dict[str, Any] | None:
+        r = record
         if old is not None and older_version(r.source_modified_at, old["source_modified_at"]):
-            stats.unchanged += 1  # a retry or a late page never goes back in time
-            continue
+            self.stats.unchanged += 1  # a retry or a late page never goes back in time
+            return None
         placement = (
-            placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
+            self.placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
             if r.project_ref
             else UNMAPPED
         )
-        if placement.mapped:
-            loaded[key] = r.source_modified_at
-        else:
+        if not placement.mapped:
             detail = (
                 f"no project for {r.project_ref_type} {r.project_ref!r}"
                 if r.project_ref
                 else "the opportunity names no project"
             )
-            held.append(held_item(key, "unmapped", detail, r))
-        row = _row(ctx, book, r, placement.project_id)
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            continue
-        rows.append(
-            {**row, "source": source, "stream": stream, "created_at": now, "updated_at": now}
-        )
-    upsert(s, _forecast, rows, ["source", "stream", "external_id"], update=_UPDATE)
-    stats.written = len(rows)
-    stats.deleted = soft_delete(s, _forecast, "external_id", deletions, now, *here)
-    quarantine.resolve(s, source, stream, loaded, "loaded", now)
-    quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
-    return stats
+            self.hold(key, "unmapped", detail, r)
+        return _row(self.ctx, self.book, r, placement.project_id)
+
+
+apply_forecasts = ForecastWriter.apply
 
 
 def _row(

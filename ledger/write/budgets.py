@@ -10,7 +10,7 @@ phased by `[ledger] budget_phasing` into one line per period (`<line id>@<period
 Base amounts use the rate of the line's period's last day: a budget plans a whole period, and
 period-end is the rate period reports are closed with.
 
-Line history (`budget_entry`) works as for actuals: see `ledger.budget_history`.
+Line history (`budget_entry`) works as for actuals: see `ledger.write.budget_history`.
 
 Rule 5's guard (a version older than the stored one is skipped) holds for versions that are
 one source row. A `derived` version (`BudgetRecord.derived`: re-derived by the connector from
@@ -29,30 +29,28 @@ from typing import Any
 
 from sqlalchemy import Table, exists, update
 
-from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.budget_history import BudgetLineBatch, deleted_version, stored_lines
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import is_currency, round_money
-from pmo_ledger.ledger.entries import live
-from pmo_ledger.ledger.fx import RateBook
-from pmo_ledger.ledger.hashing import content_hash
-from pmo_ledger.ledger.keyed_rows import (
+from pmo_ledger.ledger.fx.rates import RateBook
+from pmo_ledger.ledger.models import BudgetVersion, table_of
+from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
+from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.write.budget_history import BudgetLineBatch, deleted_version, stored_lines
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.entries import live
+from pmo_ledger.ledger.write.hashing import content_hash
+from pmo_ledger.ledger.write.keyed_rows import (
     HOURS_Q,
-    differs,
     is_period,
     number_problem,
     period_problem,
     q,
     stored_rows,
 )
-from pmo_ledger.ledger.keyed_rows import held as held_item
-from pmo_ledger.ledger.models import BudgetVersion, table_of
-from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
-from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
-from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.record_writer import RecordWriter, Row
 
 KINDS = ("baseline", "current", "forecast", "plan")
+#: A line as phased: (external_id, period, amount, hours, phasing).
+Phased = tuple[str, str, Decimal, Decimal | None, str]
 
 _version: Table = table_of(BudgetVersion)
 _VERSION_UPDATE = (
@@ -92,9 +90,7 @@ def split_evenly(
     return list(zip(amounts, hours_list, strict=True))
 
 
-def phase_line(
-    ctx: WriteContext, version: BudgetRecord, line: BudgetLineRecord
-) -> list[tuple[str, str, Decimal, Decimal | None, str]]:
+def phase_line(ctx: WriteContext, version: BudgetRecord, line: BudgetLineRecord) -> list[Phased]:
     """(external_id, period, amount, hours, phasing) of the lines one source line becomes.
     Raises LookupError when a date or period is outside the fiscal calendar."""
     if line.period is not None:
@@ -164,14 +160,7 @@ def _digest(r: BudgetRecord, phasing: str) -> str:
 # --- applying --------------------------------------------------------------------------------
 
 
-def apply_budgets(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[BudgetRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class BudgetWriter(RecordWriter[BudgetRecord]):
     """Upsert budget versions with their phased lines and budget_entry history (rule 11).
 
     An unchanged version (same content hash, same project) writes nothing. A higher-numbered
@@ -180,129 +169,171 @@ def apply_budgets(
     lines. Held: validation reasons, 'bad_period', and 'unmapped' (not loaded: a budget needs
     a project).
     """
-    s, source, now = ctx.session, ctx.source, ctx.recorded_at
-    stats = ApplyStats(read=len(records))
-    latest = _latest_versions(records)
-    ctx.cover_dates(
-        {
-            d
-            for r in latest.values()
-            for d in (r.effective_from, r.planned_start, r.planned_finish)
-            if isinstance(d, date)
-        }
-    )
-    ctx.cover_periods(
-        {ln.period for r in latest.values() for ln in r.lines if ln.period and is_period(ln.period)}
-    )
-    gone_keys = set(deletions)
-    valid: dict[str, BudgetRecord] = {}
-    phased: dict[str, list[list[tuple[str, str, Decimal, Decimal | None, str]]]] = {}
-    for key, r in latest.items():
-        problem = validate_budget(r)
-        if key in gone_keys:
-            continue  # reported deleted in the same batch: the deletion wins
-        if problem is None:
-            try:
-                phased[key] = [phase_line(ctx, r, line) for line in r.lines]
-            except LookupError as exc:
-                problem = ("bad_period", str(exc))
-        if problem is None:
-            ids = [piece[0] for pieces in phased[key] for piece in pieces]
-            if len(set(ids)) < len(ids):
-                problem = ("duplicate_line", "two lines phase into the same line id")
-        if problem is None:
-            valid[key] = r
-        else:
-            held.append(held_item(key, *problem, r))
-    placements = resolve_projects(
-        s, ctx.settings, source, {(r.project_ref_type, r.project_ref) for r in valid.values()}, now
-    )
-    here = (_version.c.source == source, _version.c.stream == stream)
-    existing = stored_rows(s, _version, "external_id", [*latest, *deletions], *here)
 
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in valid.items():
-        placement = placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
+    record_type = BudgetRecord
+    table = _version
+    conflict = ("source", "stream", "external_id")
+    update = _VERSION_UPDATE
+    by_stream = True
+
+    def latest(self, records: Sequence[BudgetRecord]) -> dict[str, BudgetRecord]:
+        return _latest_versions(records)
+
+    def cover(self, latest: Mapping[str, BudgetRecord]) -> None:
+        ctx = self.ctx
+        ctx.cover_dates(
+            {
+                d
+                for r in latest.values()
+                for d in (r.effective_from, r.planned_start, r.planned_finish)
+                if isinstance(d, date)
+            }
+        )
+        ctx.cover_periods(
+            {
+                ln.period
+                for r in latest.values()
+                for ln in r.lines
+                if ln.period and is_period(ln.period)
+            }
+        )
+
+    def check(
+        self, latest: Mapping[str, BudgetRecord], deletions: Sequence[str]
+    ) -> dict[str, BudgetRecord]:
+        """Valid versions whose lines phase into distinct line ids (kept in `phased`); a
+        version reported deleted in the same batch is neither loaded nor held."""
+        gone_keys = set(deletions)
+        valid: dict[str, BudgetRecord] = {}
+        self.phased: dict[str, list[list[Phased]]] = {}
+        for key, r in latest.items():
+            problem = validate_budget(r)
+            if key in gone_keys:
+                continue  # reported deleted in the same batch: the deletion wins
+            if problem is None:
+                try:
+                    self.phased[key] = [phase_line(self.ctx, r, line) for line in r.lines]
+                except LookupError as exc:
+                    problem = ("bad_period", str(exc))
+            if problem is None:
+                ids = [piece[0] for pieces in self.phased[key] for piece in pieces]
+                if len(set(ids)) < len(ids):
+                    problem = ("duplicate_line", "two lines phase into the same line id")
+            if problem is None:
+                valid[key] = r
+            else:
+                self.hold(key, *problem, r)
+        return valid
+
+    def resolve(self, valid: Mapping[str, BudgetRecord]) -> None:
+        ctx = self.ctx
+        refs = {(r.project_ref_type, r.project_ref) for r in valid.values()}
+        self.placements = resolve_projects(
+            ctx.session, ctx.settings, ctx.source, refs, ctx.recorded_at
+        )
+
+    def stored(self, valid: Mapping[str, BudgetRecord]) -> Mapping[Any, Row]:
+        """The stored versions of every key the batch names, deleted ones included."""
+        keys = [*self.latest_records, *self.deletions]
+        s = self.ctx.session
+        self.existing = stored_rows(s, _version, "external_id", keys, *self.here())
+        return self.existing
+
+    def row(self, key: str, record: BudgetRecord, old: Row | None) -> dict[str, Any] | None:
+        r = record
+        placement = self.placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
         if not placement.mapped:
             detail = f"no project for {r.project_ref_type} {r.project_ref!r}"
-            held.append(held_item(key, "unmapped", detail, r))
-            continue
-        old = existing.get(key)
+            self.hold(key, "unmapped", detail, r)
+            return None
         if (
             not r.derived
             and old is not None
             and older_version(r.source_modified_at, old["source_modified_at"])
         ):
-            stats.unchanged += 1  # a late page or a retry never goes back in time
-            continue
-        # A derived version resolves any held version of its key: it is the newest read.
-        loaded[key] = None if r.derived else r.source_modified_at
-        row = _version_row(r, placement.project_id, _digest(r, ctx.settings.budget_phasing))
-        if old is not None and not differs(old, row):
-            stats.unchanged += 1
-            continue
-        rows.append(
-            {
-                **row,
-                "source_modified_at": r.source_modified_at,
-                "source": source,
-                "stream": stream,
-                "superseded_at": None,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    upsert(s, _version, rows, ["source", "stream", "external_id"], update=_VERSION_UPDATE)
-    stats.written = len(rows)
-    if rows:
-        _supersede(ctx)
+            self.stats.unchanged += 1  # a late page or a retry never goes back in time
+            return None
+        digest = _digest(r, self.ctx.settings.budget_phasing)
+        return _version_row(r, placement.project_id, digest)
 
-    # Versions to delete: reported deleted, or re-sent invalid (rule 5, superseded_invalid).
-    invalid = [k for k in latest if k not in valid and k not in gone_keys]
-    gone = {
-        k: existing[k]
-        for k in (*deletions, *invalid)
-        if k in existing and existing[k]["deleted_at"] is None
-    }
-    written = stored_rows(s, _version, "external_id", [row["external_id"] for row in rows], *here)
-    lines = stored_lines(s, [v["id"] for v in (*written.values(), *gone.values())])
-    batch = BudgetLineBatch(ctx)
-    if written:
-        ctx.authority.load_scopes(s, {v["project_id"] for v in written.values()})
-        book = RateBook.load(
-            s, ctx.settings, {ln.currency for r in valid.values() for ln in r.lines}
-        )
-        tasks = resolve_keys(
-            s,
-            source,
-            "task",
-            (ln.task_ref for r in valid.values() for ln in r.lines if ln.task_ref),
-        )
-        for key, version in written.items():
-            new = _line_rows(ctx, version, valid[key], phased[key], book, tasks)
-            old = lines.get(version["id"], {})
-            for ext, row in new.items():
-                prior = old.get(ext)
-                batch.change(prior, row, "restate" if live(prior) else "insert")
-            for ext, prior in old.items():
-                if ext not in new and live(prior) is not None:
+    def loaded_at(self, record: BudgetRecord) -> datetime | None:
+        # A derived version resolves any held version of its key: it is the newest read.
+        return None if record.derived else record.source_modified_at
+
+    def new_row(self, key: str, record: BudgetRecord, row: dict[str, Any]) -> dict[str, Any]:
+        now = self.ctx.recorded_at
+        return {
+            **row,
+            "source_modified_at": record.source_modified_at,
+            "source": self.ctx.source,
+            "stream": self.stream,
+            "superseded_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def after(
+        self,
+        valid: Mapping[str, BudgetRecord],
+        rows: list[dict[str, Any]],
+        existing: Mapping[Any, Row],
+        loaded: dict[str, datetime | None],
+    ) -> None:
+        if rows:
+            _supersede(self.ctx)
+        self.valid, self.rows = valid, rows
+
+    def delete(self, deletions: Sequence[str]) -> int:
+        """Write the lines of the written versions; delete the versions reported deleted or
+        re-sent invalid (rule 5, superseded_invalid) and reverse their lines."""
+        ctx, valid, existing = self.ctx, self.valid, self.existing
+        s, source, now = ctx.session, ctx.source, ctx.recorded_at
+        gone_keys = set(deletions)
+        invalid = [k for k in self.latest_records if k not in valid and k not in gone_keys]
+        gone = {
+            k: existing[k]
+            for k in (*deletions, *invalid)
+            if k in existing and existing[k]["deleted_at"] is None
+        }
+        keys = [row["external_id"] for row in self.rows]
+        written = stored_rows(s, _version, "external_id", keys, *self.here())
+        lines = stored_lines(s, [v["id"] for v in (*written.values(), *gone.values())])
+        batch = BudgetLineBatch(ctx)
+        if written:
+            ctx.authority.load_scopes(s, {v["project_id"] for v in written.values()})
+            book = RateBook.load(
+                s, ctx.settings, {ln.currency for r in valid.values() for ln in r.lines}
+            )
+            tasks = resolve_keys(
+                s,
+                source,
+                "task",
+                (ln.task_ref for r in valid.values() for ln in r.lines if ln.task_ref),
+            )
+            for key, version in written.items():
+                new = _line_rows(ctx, version, valid[key], self.phased[key], book, tasks)
+                old = lines.get(version["id"], {})
+                for ext, row in new.items():
+                    prior = old.get(ext)
+                    batch.change(prior, row, "restate" if live(prior) else "insert")
+                for ext, prior in old.items():
+                    if ext not in new and live(prior) is not None:
+                        batch.change(prior, deleted_version(prior, now), "delete")
+        for version in gone.values():
+            for prior in lines.get(version["id"], {}).values():
+                if live(prior) is not None:
                     batch.change(prior, deleted_version(prior, now), "delete")
-    for version in gone.values():
-        for prior in lines.get(version["id"], {}).values():
-            if live(prior) is not None:
-                batch.change(prior, deleted_version(prior, now), "delete")
-    if gone:
-        s.execute(
-            update(_version)
-            .where(_version.c.id.in_([v["id"] for v in gone.values()]))
-            .values(deleted_at=now, updated_at=now)
-        )
-    stats.deleted = len(gone)
-    stats.entries = batch.flush()
-    quarantine.resolve(s, source, stream, loaded, "loaded", now)
-    quarantine.resolve(s, source, stream, dict.fromkeys(deletions), "deleted", now)
-    return stats
+        if gone:
+            s.execute(
+                update(_version)
+                .where(_version.c.id.in_([v["id"] for v in gone.values()]))
+                .values(deleted_at=now, updated_at=now)
+            )
+        self.stats.entries = batch.flush()
+        return len(gone)
+
+
+apply_budgets = BudgetWriter.apply
 
 
 def _latest_versions(records: Sequence[BudgetRecord]) -> dict[str, BudgetRecord]:
@@ -342,7 +373,7 @@ def _line_rows(
     ctx: WriteContext,
     version: Mapping[str, Any],
     r: BudgetRecord,
-    phased: list[list[tuple[str, str, Decimal, Decimal | None, str]]],
+    phased: list[list[Phased]],
     book: RateBook,
     tasks: Mapping[str, int],
 ) -> dict[str, dict[str, Any]]:

@@ -24,12 +24,12 @@ from sqlalchemy import and_, delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.calendar import parse_period
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from pmo_ledger.ledger.models import ActualLine, ScopeListed, table_of
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.time.calendar import parse_period
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 _al = table_of(ActualLine)
 _listed = table_of(ScopeListed)

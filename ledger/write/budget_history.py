@@ -19,10 +19,10 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, and_, insert, s
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import staging
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.entries import entry_rows, live
-from pmo_ledger.ledger.keyed_rows import differs
 from pmo_ledger.ledger.models import BudgetEntry, BudgetLine, table_of
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.entries import entry_rows, live
+from pmo_ledger.ledger.write.keyed_rows import differs
 
 #: A change in any of these moves money between analysis cells: reversal plus new version.
 BUDGET_DIMENSIONS = ("project_id", "task_id", "cost_type", "period", "currency", "counts")

@@ -18,8 +18,6 @@ from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.entries import LINE_COLUMNS, LineChange, LineWriter
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     ActualLine,
@@ -32,6 +30,8 @@ from pmo_ledger.ledger.models import (
 from pmo_ledger.ledger.resolve import Authority, Placement, resolve_projects, rule_project_code
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
 
 _al = table_of(ActualLine)
 

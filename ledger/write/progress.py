@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, and_, func, insert, select
 
-from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.context import WriteContext
-from pmo_ledger.ledger.keyed_rows import held as held_item
-from pmo_ledger.ledger.keyed_rows import latest_by_key, percent_problem, q
+from pmo_ledger.ledger import staging
 from pmo_ledger.ledger.models import ProgressSnapshot, table_of
 from pmo_ledger.ledger.records import ProgressRecord
 from pmo_ledger.ledger.resolve import resolve_keys, resolve_projects
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.keyed_rows import percent_problem, q
+from pmo_ledger.ledger.write.record_writer import RecordWriter, Row
 
 _META = MetaData()
 #: (project, task) pairs whose snapshot history a batch needs.
@@ -110,49 +110,60 @@ def append_progress(ctx: WriteContext, items: Iterable[Progress]) -> int:
     return len(new_rows)
 
 
-def apply_progress(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[ProgressRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class ProgressWriter(RecordWriter[ProgressRecord]):
     """Append changed percent complete snapshots of ProgressRecords (percent 0..100).
 
     Held: 'bad_percent', 'unmapped' (no project: a snapshot under UNMAPPED means nothing),
     'unknown_task'. Deletions are ignored: snapshots are history and never removed.
     """
-    s, source = ctx.session, ctx.source
-    stats = ApplyStats(read=len(records))
-    valid: dict[str, ProgressRecord] = {}
-    for key, r in latest_by_key(records).items():
-        problem = percent_problem("percent", r.percent)
-        if problem is not None:
-            held.append(held_item(key, *problem, r))
-        else:
-            valid[key] = r
-    placements = resolve_projects(
-        s,
-        ctx.settings,
-        source,
-        {(r.project_ref_type, r.project_ref) for r in valid.values()},
-        ctx.recorded_at,
-    )
-    tasks = resolve_keys(s, source, "task", (r.task_ref for r in valid.values() if r.task_ref))
-    items: list[Progress] = []
-    loaded: dict[str, datetime | None] = {}
-    for key, r in valid.items():
-        placement = placements[(r.project_ref_type, r.project_ref)]
+
+    record_type = ProgressRecord
+    table = _ps
+
+    def validate(self, record: ProgressRecord) -> tuple[str, str] | None:
+        return percent_problem("percent", record.percent)
+
+    def resolve(self, valid: Mapping[str, ProgressRecord]) -> None:
+        ctx = self.ctx
+        refs = {(r.project_ref_type, r.project_ref) for r in valid.values()}
+        self.placements = resolve_projects(
+            ctx.session, ctx.settings, ctx.source, refs, ctx.recorded_at
+        )
+        tasks = (r.task_ref for r in valid.values() if r.task_ref)
+        self.tasks = resolve_keys(ctx.session, ctx.source, "task", tasks)
+
+    def stored(self, valid: Mapping[str, ProgressRecord]) -> Mapping[Any, Row]:
+        return {}  # `append_progress` compares with the percent in force on the day
+
+    def row(self, key: str, record: ProgressRecord, old: Row | None) -> dict[str, Any] | None:
+        r = record
+        placement = self.placements[(r.project_ref_type, r.project_ref)]
         if not placement.mapped:
-            held.append(held_item(key, "unmapped", f"no project for {r.project_ref!r}", r))
-        elif r.task_ref and r.task_ref not in tasks:
-            held.append(held_item(key, "unknown_task", f"no task {r.task_ref!r}", r))
-        else:
-            task_id = tasks[r.task_ref] if r.task_ref else None
-            items.append(Progress(placement.project_id, task_id, r.status_date, r.percent))
-            loaded[key] = r.source_modified_at
-    stats.written = append_progress(ctx, items)
-    stats.unchanged = len(items) - stats.written
-    quarantine.resolve(s, source, stream, loaded, "loaded", ctx.recorded_at)
-    return stats
+            self.hold(key, "unmapped", f"no project for {r.project_ref!r}", r)
+            return None
+        if r.task_ref and r.task_ref not in self.tasks:
+            self.hold(key, "unknown_task", f"no task {r.task_ref!r}", r)
+            return None
+        task_id = self.tasks[r.task_ref] if r.task_ref else None
+        return {
+            "project_id": placement.project_id,
+            "task_id": task_id,
+            "status_date": r.status_date,
+            "percent": r.percent,
+        }
+
+    def new_row(self, key: str, record: ProgressRecord, row: dict[str, Any]) -> dict[str, Any]:
+        return row
+
+    def write(self, rows: list[dict[str, Any]]) -> int:
+        """Append the snapshots that change the percent in force; the others count unchanged."""
+        return append_progress(self.ctx, [Progress(**row) for row in rows])
+
+    def closed(self, deletions: Sequence[str]) -> Iterable[str]:
+        return ()
+
+    def delete(self, deletions: Sequence[str]) -> int:
+        return 0
+
+
+apply_progress = ProgressWriter.apply

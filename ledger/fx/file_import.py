@@ -4,7 +4,7 @@ Columns: from_ccy,to_ccy,valid_from,rate[,rate_type]. Rates land under the sourc
 (put "manual" in `[ledger] rate_sources` to use them) and convert waiting lines like any
 source's rates.
 
-A file is imported whole or not at all. Every row is checked first (ledger.fx_checks: a rate
+A file is imported whole or not at all. Every row is checked first (ledger.fx.checks: a rate
 the ledger's 8 places cannot hold, a rate of 10^10 or more, a valid_from outside the sane
 range, a key twice), and the first bad one refuses the file, naming its line. Then the rows are
 applied in one savepoint; a row the database refuses (the writer would hold it in quarantine
@@ -22,12 +22,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.dates import business_date
-from pmo_ledger.ledger.fx_checks import rate_record_problem
+from pmo_ledger.ledger.fx.checks import rate_record_problem
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.records import FxRateRecord
 from pmo_ledger.ledger.settings import LedgerSettings
-from pmo_ledger.ledger.writer import BatchResult, apply_batch
+from pmo_ledger.ledger.time.dates import business_date
+from pmo_ledger.ledger.write import BatchResult, apply_batch
 
 MANUAL_SOURCE = "manual"
 #: The stream the writer records imported rates under.
@@ -56,7 +56,7 @@ class FxImport:
 
 def read_fx_csv(path: Path, default_rate_type: str, today: date) -> list[FxRow]:
     """Every rate of the file, or FxFileError naming the first bad line (nothing is applied).
-    `today` bounds the valid_from dates (ledger.fx_checks.latest_rate_day)."""
+    `today` bounds the valid_from dates (ledger.fx.checks.latest_rate_day)."""
     required = ("from_ccy", "to_ccy", "valid_from", "rate")
     rows: list[FxRow] = []
     seen: dict[str, int] = {}

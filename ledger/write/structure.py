@@ -18,18 +18,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
-from pmo_ledger.ledger.actuals import ApplyStats
-from pmo_ledger.ledger.context import WriteContext
 from pmo_ledger.ledger.currencies import is_currency
-from pmo_ledger.ledger.keyed_rows import (
-    differs,
-    latest_by_key,
-    percent_problem,
-    q,
-    stored_rows,
-    update_by_id,
-)
-from pmo_ledger.ledger.keyed_rows import held as held_item
 from pmo_ledger.ledger.models import (
     UNMAPPED_CODE,
     Portfolio,
@@ -38,10 +27,21 @@ from pmo_ledger.ledger.models import (
     ProjectLink,
     table_of,
 )
-from pmo_ledger.ledger.progress_writer import Progress, append_progress
 from pmo_ledger.ledger.records import ProjectRecord
 from pmo_ledger.ledger.resolve import resolve_projects
 from pmo_ledger.ledger.upsert import upsert
+from pmo_ledger.ledger.write.context import WriteContext
+from pmo_ledger.ledger.write.keyed_rows import (
+    differs,
+    held_item,
+    percent_problem,
+    q,
+    stored_rows,
+    update_by_id,
+)
+from pmo_ledger.ledger.write.progress import Progress, append_progress
+from pmo_ledger.ledger.write.record_writer import RecordWriter
+from pmo_ledger.ledger.write.stats import ApplyStats
 
 _project: Table = table_of(Project)
 _link: Table = table_of(ProjectLink)
@@ -76,40 +76,46 @@ def validate_project(r: ProjectRecord) -> tuple[str, str] | None:
     return percent_problem("percent_complete", r.percent_complete)
 
 
-def apply_projects(
-    ctx: WriteContext,
-    stream: str,
-    records: Sequence[ProjectRecord],
-    deletions: Sequence[str] = (),
-    *,
-    held: list[quarantine.Held],
-) -> ApplyStats:
+class ProjectWriter(RecordWriter[ProjectRecord]):
     """Create/update (projects authority) or link (any other source) the batch's projects.
 
     Deletions by the authority set project.deleted_at; other sources' deletions only close
     their quarantine entries. Held: validation reasons, 'duplicate_code', 'unmapped_project'.
     """
-    stats = ApplyStats(read=len(records))
-    valid: dict[str, ProjectRecord] = {}
-    codes: dict[str, str] = {}
-    for key, r in latest_by_key(records).items():
-        problem = validate_project(r)
-        if problem is None and r.code in codes:
-            problem = ("duplicate_code", f"code {r.code!r} is also project {codes[r.code]!r}")
-        if problem is not None:
-            held.append(held_item(key, *problem, r))
-            continue
-        valid[key] = r
-        codes[r.code] = key
-    if ctx.authority.creates_projects(ctx.source):
-        loaded = _upsert_projects(ctx, valid, stats, held)
-        stats.deleted = _delete_projects(ctx, deletions)
-    else:
-        loaded = _link_projects(ctx, valid, stats, held)
-    s, now = ctx.session, ctx.recorded_at
-    quarantine.resolve(s, ctx.source, stream, loaded, "loaded", now)
-    quarantine.resolve(s, ctx.source, stream, dict.fromkeys(deletions), "deleted", now)
-    return stats
+
+    record_type = ProjectRecord
+    table = _project
+
+    def check(
+        self, latest: Mapping[str, ProjectRecord], deletions: Sequence[str]
+    ) -> dict[str, ProjectRecord]:
+        """Valid projects, a code given once: a second project with the same code is held."""
+        valid: dict[str, ProjectRecord] = {}
+        codes: dict[str, str] = {}
+        for key, r in latest.items():
+            problem = validate_project(r)
+            if problem is None and r.code in codes:
+                problem = ("duplicate_code", f"code {r.code!r} is also project {codes[r.code]!r}")
+            if problem is not None:
+                self.hold(key, *problem, r)
+                continue
+            valid[key] = r
+            codes[r.code] = key
+        return valid
+
+    def load(self, valid: Mapping[str, ProjectRecord]) -> dict[str, datetime | None]:
+        if self._authority():
+            return _upsert_projects(self.ctx, valid, self.stats, self.held)
+        return _link_projects(self.ctx, valid, self.stats, self.held)
+
+    def delete(self, deletions: Sequence[str]) -> int:
+        return _delete_projects(self.ctx, deletions) if self._authority() else 0
+
+    def _authority(self) -> bool:
+        return self.ctx.authority.creates_projects(self.ctx.source)
+
+
+apply_projects = ProjectWriter.apply
 
 
 def _upsert_projects(

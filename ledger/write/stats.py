@@ -1,0 +1,49 @@
+"""What one batch did, counted for the run: `ApplyStats`, which every record type's writer
+returns and the batch adds up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+#: The outcomes `ApplyStats.amounts` sums money under.
+OUTCOMES = ("read", "inserted", "restated", "unchanged", "quarantined", "deleted")
+
+
+@dataclass
+class ApplyStats:
+    """What one batch did, for the run's counters. `written` = inserted + restated (+ other
+    record types' writes); `amounts[outcome][currency]` sums the money of actual lines."""
+
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    entries: int = 0
+    inserted: int = 0
+    restated: int = 0
+    amounts: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+    def count(self, outcome: str, currency: str | None, amount: Decimal | None) -> None:
+        """Add one line's money to the per-currency amounts of `outcome`."""
+        if amount is not None and currency:
+            per = self.amounts.setdefault(outcome, {})
+            per[currency] = per.get(currency, Decimal(0)) + amount
+
+    def add(self, other: ApplyStats) -> None:
+        for name in (
+            "read",
+            "written",
+            "unchanged",
+            "quarantined",
+            "deleted",
+            "entries",
+            "inserted",
+            "restated",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for outcome, per in other.amounts.items():
+            mine = self.amounts.setdefault(outcome, {})
+            for ccy, amount in per.items():
+                mine[ccy] = mine.get(ccy, Decimal(0)) + amount
