@@ -42,7 +42,7 @@ Item = Record | Marked
 
 def modified_at(record: Record) -> Any:
     """A record's cursor value: its `source_modified_at` (the default of `ordered_pages`)."""
-    return record.source_modified_at  # type: ignore[union-attr]
+    return record.source_modified_at
 
 
 def ordered_pages(
@@ -88,9 +88,7 @@ def _value(obj: Item, position: Callable[[Record], Any]) -> Any:
     return obj.at if type(obj) is Marked else position(obj)  # type: ignore[arg-type]
 
 
-def _safe_value(
-    batch: list[Item], after: Any, position: Callable[[Record], Any]
-) -> Any:
+def _safe_value(batch: list[Item], after: Any, position: Callable[[Record], Any]) -> Any:
     """The largest value of `batch` below `after` (any, when nothing follows)."""
     for obj in reversed(batch):
         value = _value(obj, position)
@@ -156,9 +154,7 @@ def deletion_pages(
 ) -> Iterator[Page]:
     """Deleted keys in pages of `size`; the last page (an empty one when there are no keys)
     carries `checkpoint`, e.g. the time the delete log was read up to."""
-    return unordered(
-        (Page(deletions=chunk) for chunk in _chunks(iter(keys), size)), checkpoint
-    )
+    return unordered((Page(deletions=chunk) for chunk in _chunks(iter(keys), size)), checkpoint)
 
 
 def _chunks(it: Iterator[str], size: int) -> Iterator[list[str]]:

@@ -230,7 +230,9 @@ ERRORS = ErrorTable(
             exception=(requests.Timeout, requests.ConnectionError),
         ),
         ErrorRule(
-            SourceError, "{what}: {kind}: {detail}", exception=(requests.RequestException, ValueError)
+            SourceError,
+            "{what}: {kind}: {detail}",
+            exception=(requests.RequestException, ValueError),
         ),
     )
 )
