@@ -36,9 +36,9 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_any,
     wait_exponential,
 )
+from tenacity.stop import stop_base
 
 from pmo_ledger.connectors.errors import (
     ConnectorConfigError,
@@ -120,6 +120,21 @@ class RetryableAnswer(Exception):
         super().__init__(f"{response.status_code} {response.reason_phrase}")
         self.response = response
         self.retry_after = retry_after
+
+
+class _StopOnLongWait(stop_base):
+    """Stop when the source asks for a longer wait than the policy waits out."""
+
+    def __init__(self, longest: float) -> None:
+        self.longest = longest
+
+    def __call__(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return (
+            isinstance(exc, RetryableAnswer)
+            and exc.retry_after is not None
+            and exc.retry_after > self.longest
+        )
 
 
 def _now() -> datetime:
@@ -238,7 +253,7 @@ class HttpClient:
         policy = self.retry
         attempts = policy.attempts if method.upper() in policy.methods else 1
         return Retrying(
-            stop=stop_any(stop_after_attempt(attempts), self._too_long),
+            stop=stop_after_attempt(attempts) | _StopOnLongWait(policy.max_retry_after),
             wait=self._wait,
             retry=retry_if_exception(self._retryable),
             sleep=self.sleep,
@@ -252,15 +267,6 @@ class HttpClient:
             return True
         transport = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
         return isinstance(exc, transport) and tls_error(exc) is None
-
-    def _too_long(self, state: RetryCallState) -> bool:
-        """Stop when the source asks for a longer wait than the policy waits out."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        return (
-            isinstance(exc, RetryableAnswer)
-            and exc.retry_after is not None
-            and exc.retry_after > self.retry.max_retry_after
-        )
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
