@@ -12,7 +12,6 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import structlog
 import trustme
@@ -23,6 +22,7 @@ from pmo_ledger.connectors.errors import (
     SourceError,
 )
 from pmo_ledger.connectors.kit.http import HttpClient, RetryPolicy, retry_after_seconds
+from tests.connectors.kit.example_hours import vendor_error
 from tests.connectors.kit.local_server import Answer, Seen, scripted, serving, url
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -129,27 +129,16 @@ def test_a_4xx_is_not_retried(waits: Waits) -> None:
     assert "check the credentials of connectors.wf" in str(err.value)
 
 
-def workfront_error(response: httpx.Response) -> tuple[str, str] | None:
-    """Workfront's error body, `{"error": {"class": ..., "message": ...}}`, at any status."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return None
-    return str(error.get("class", "")), str(error.get("message", ""))
-
-
 def test_a_vendor_error_in_a_200_body_is_an_error(waits: Waits) -> None:
-    """A 200 whose body holds `error` fails through the table's catch-all row."""
+    """A 200 whose body holds `error` (read by the worked example's hook, Workfront's shape)
+    fails through the table's catch-all row."""
     body = {"error": {"class": "java.lang.IllegalArgumentException", "message": "$$LIMIT"}}
     with serving(scripted(Answer(200, body))) as server:
-        with client(url(server), waits, vendor_error=workfront_error) as http:
+        with client(url(server), waits, vendor_error=vendor_error) as http:
             with pytest.raises(SourceError) as err:
                 http.get_json("/hour/search", what="wf.actuals")
     assert str(err.value) == (
-        "wf.actuals: the source answered an error: java.lang.IllegalArgumentException: $$LIMIT"
+        "wf.actuals: the source answered an error: IllegalArgumentException: $$LIMIT"
     )
 
 

@@ -6,8 +6,10 @@ only through `SalesforceConnector.sandbox()`."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
 
@@ -62,15 +64,21 @@ def test_the_sandbox_is_reached_through_the_connector_class() -> None:
     assert out.splitlines()[-1].split() == ["False", "True", "True"]
 
 
-def test_the_cli_serves_only_kinds_that_ship_a_sandbox() -> None:
+LAUNCH = "from pmo_ledger.jobs.cli import main; main()"
+
+
+def test_the_cli_serves_only_kinds_that_ship_a_sandbox(tmp_path: Path) -> None:
     """`pmo-ledger sandbox --kind sample`: the sample needs no server, so it is refused with
-    the installed kinds named."""
-    from typer.testing import CliRunner
-
-    from pmo_ledger.jobs.cli import make_cli
-
-    result = CliRunner().invoke(make_cli(), ["sandbox", "--kind", "sample"])
-    assert result.exit_code == 2
-    said = " ".join(result.output.replace("│", " ").split())  # rich boxes and wraps it
+    the installed kinds named. (A process of its own: the CLI configures logging.)"""
+    env = {k: v for k, v in os.environ.items() if k != "PMO_LEDGER_CONFIG"}
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCH, "sandbox", "--kind", "sample"],
+        cwd=tmp_path,
+        env=env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    said = " ".join(done.stderr.replace("│", " ").split())  # rich boxes and wraps it
     assert "'sample' is not an installed kind that ships a sandbox" in said
     assert "(installed: salesforce, sample)" in said
