@@ -259,8 +259,12 @@ class StreamReader:
         if threshold and self.stream.soft_deleted and position is None:
             rows_there = self.client.count(soql.count(self.sobject, conditions))
             if rows_there > threshold:
-                key = self.stream.name
-                log.info("salesforce_bulk_read", stream=key, sobject=self.sobject, rows=rows_there)
+                log.info(
+                    "salesforce_bulk_read",
+                    stream=self.stream.name,
+                    sobject=self.sobject,
+                    rows=rows_there,
+                )
                 pages = self.client.bulk_pages(
                     self.sobject,
                     soql.select(self.fields(), self.sobject, conditions, ordered=False),
