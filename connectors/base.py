@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -203,6 +204,33 @@ class Allowance:
         return max(self.limit - self.used, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class SandboxOptions:
+    """How a kind's local stand-in should run (`pmo-ledger sandbox` options). `page_size`:
+    most records per page (None: the kind's default); `cert_dir`: where to keep its TLS files
+    (made once, reused; None: a temporary directory); `dirty`: add records a connector must
+    reject or survive; `live`: a person points a connector at it now, so its clock starts no
+    earlier than the wall clock (the source's time windows fall inside it)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    page_size: int | None = None
+    cert_dir: Path | None = None
+    dirty: bool = False
+    live: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """A running stand-in: the `settings` that read it (what a person pastes under
+    `[connectors.<table>]`, `kind` aside) and `lines` that describe it to a person (where it
+    listens, its users and files)."""
+
+    settings: Mapping[str, Any]
+    table: str
+    lines: Sequence[str] = ()
+
+
 @dataclass
 class ConnectorContext:
     """What every connector gets besides its own settings: its name, the source-call timeouts
@@ -257,10 +285,15 @@ class Connector(ABC):
         return fingerprint(self.settings.model_dump(mode="json"))
 
     @classmethod
-    def sandbox(cls) -> AbstractContextManager[Mapping[str, Any]] | None:
+    def sandbox(
+        cls, options: SandboxOptions | None = None
+    ) -> AbstractContextManager[Sandbox] | None:
         """A local stand-in for the source, if the kind ships one: a context manager that runs
-        it and yields settings that read it (the contract test reads every kind through it).
-        None: the kind's `example_settings` read a source that needs no server."""
+        it (in the background) and yields the `Sandbox` (settings that read it). `pmo-ledger
+        sandbox --kind` serves it; the contract test reads every kind through it. The stand-in
+        lives in its own module, imported by this method only, so the connector's read path
+        never loads it. None: the kind's `example_settings` read a source that needs no
+        server."""
         return None
 
     def control_totals(self, stream: str) -> Sequence[SourceTotal] | None:

@@ -4,13 +4,14 @@ expenses, assignments and resources, Opportunities, and the org's exchange rates
 - `settings`: the configuration; `client`: login, HTTP, paging and the error table;
 - `objects`: the streams (object, default fields, what counts); `normalize`: rows -> records;
 - `reader`: how a stream is read (full scope, incremental, re-sync of one scope, Bulk 2.0);
-- `sandbox`: a local fake org that speaks the REST wire format (`pmo-ledger sandbox`).
+- `sandbox`: a local fake org that speaks the REST wire format (`pmo-ledger sandbox`), reached
+  only through `SalesforceConnector.sandbox()`: importing the connector does not load it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from pmo_ledger.connectors.base import (
@@ -20,6 +21,8 @@ from pmo_ledger.connectors.base import (
     ConnectorSettings,
     Page,
     ReadRequest,
+    Sandbox,
+    SandboxOptions,
     SourceTotal,
     StreamSpec,
     fingerprint,
@@ -89,9 +92,12 @@ class SalesforceConnector(Connector):
         return self._client
 
     @classmethod
-    def sandbox(cls) -> AbstractContextManager[Mapping[str, Any]]:
-        """The demo org of `pmo-ledger sandbox`, served on a free local port."""
-        return _sandbox_settings()
+    def sandbox(cls, options: SandboxOptions | None = None) -> AbstractContextManager[Sandbox]:
+        """The demo org of `pmo-ledger sandbox` (`sandbox.run`), on a free local port unless
+        the options say. Imported here only: the read path never loads the sandbox."""
+        from pmo_ledger.connectors.salesforce.sandbox.run import running
+
+        return running(options or SandboxOptions())
 
     def _reader(self, stream: str) -> StreamReader:
         if stream not in self.streams:
@@ -135,20 +141,3 @@ class SalesforceConnector(Connector):
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
-
-
-@contextmanager
-def _sandbox_settings() -> Iterator[Mapping[str, Any]]:
-    from pmo_ledger.connectors.salesforce.sandbox import FakeOrg, SandboxServer, seed_demo
-
-    org = FakeOrg()
-    seed_demo(org)
-    with SandboxServer(org, page_size=500) as server:
-        yield {
-            "login_url": server.login_url,
-            "username": server.user.username,
-            "password": server.user.password,
-            "security_token": server.user.security_token,
-            "ca_bundle": str(server.ca_file),
-            "bulk_threshold": 0,
-        }

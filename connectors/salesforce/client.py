@@ -12,7 +12,7 @@ exponential backoff (urllib3 `Retry`), and verifies TLS with `ca_bundle` per req
 over a session's `verify`). JSON numbers are parsed as Decimal: Salesforce writes doubles the
 Java way (`9.9213206E7`).
 
-Errors (the one translation table, `translate`):
+Errors (the one translation table, `ERRORS`, rows of the connector kit's `ErrorTable`):
 
     SalesforceAuthenticationFailed          -> ConnectorConfigError (credentials refused)
     SalesforceExpiredSession (401)          -> log in again once, else ConnectorConfigError
@@ -71,6 +71,7 @@ from pmo_ledger.connectors.errors import (
     StreamConfigError,
     StreamTransientError,
 )
+from pmo_ledger.connectors.kit.errors import ErrorRule, ErrorTable, Fault
 from pmo_ledger.connectors.salesforce.describe import Described
 from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
 from pmo_ledger.ledger.time.dates import utc_timestamp
@@ -156,57 +157,105 @@ def _error_message(exc: SalesforceError) -> str:
     return str(content)[:300]
 
 
+_STREAM_CONFIG_MESSAGE = (
+    # It names what one query asked for: its stream's object, fields or condition.
+    "{what}: {detail} (check the stream's object and field mapping and the permission set's "
+    "field access)"
+)
+_BUSY_MESSAGE = "{what}: Salesforce stopped a query that ran too long ({detail})"
+_400 = SalesforceMalformedRequest
+
+#: The table of the module docstring, row by row (first match wins).
+ERRORS = ErrorTable(
+    (
+        ErrorRule(
+            ConnectorConfigError,
+            "Salesforce refused the login: {detail}",
+            exception=SalesforceAuthenticationFailed,
+        ),
+        ErrorRule(
+            ConnectorConfigError,
+            "{what}: the Salesforce session expired or is invalid ({detail}) and these "
+            "credentials cannot log in again: renew the access token",
+            exception=SalesforceExpiredSession,
+        ),
+        ErrorRule(
+            ConnectorTransientError,
+            "{what}: Salesforce API allowance exhausted ({detail})",
+            exception=SalesforceRefusedRequest,
+            code="REQUEST_LIMIT_EXCEEDED",
+            retry_in=ALLOWANCE_RETRY,
+        ),
+        ErrorRule(
+            ConnectorConfigError,
+            "{what}: Salesforce refused the request ({detail}): check the integration user's "
+            "permission set",
+            exception=SalesforceRefusedRequest,
+        ),
+        ErrorRule(
+            ConnectorTransientError,
+            "{what}: the query cursor expired ({code})",
+            exception=_400,
+            code="INVALID_QUERY_LOCATOR",
+        ),
+        *(
+            ErrorRule(
+                StreamTransientError, _BUSY_MESSAGE, exception=_400, code=c, retry_in=BUSY_RETRY
+            )
+            for c in sorted(BUSY_CODES)
+        ),
+        *(
+            ErrorRule(StreamConfigError, _STREAM_CONFIG_MESSAGE, exception=_400, code=c)
+            for c in sorted(STREAM_CONFIG_CODES)
+        ),
+        ErrorRule(SourceError, "{what}: Salesforce answered 400: {detail}", exception=_400),
+        ErrorRule(
+            ConnectorTransientError,
+            "{what}: Salesforce answered {status}",
+            exception=SalesforceGeneralError,
+            status=range(500, 1000),
+        ),
+        ErrorRule(
+            SourceError, "{what}: Salesforce answered {status}: {detail}", exception=SalesforceError
+        ),
+        ErrorRule(
+            ConnectorConfigError,
+            "{what}: TLS verification failed ({detail}): set ca_bundle to the PEM file of the CA "
+            "that signs the Salesforce host (a corporate proxy's, or the sandbox's)",
+            exception=requests.exceptions.SSLError,
+        ),
+        ErrorRule(
+            ConnectorTransientError,
+            "{what}: {kind}: {detail}",
+            exception=(requests.Timeout, requests.ConnectionError),
+        ),
+        ErrorRule(
+            SourceError,
+            "{what}: {kind}: {detail}",
+            exception=(requests.RequestException, ValueError),
+        ),
+    )
+)
+
+
+def fault(exc: BaseException) -> Fault:
+    """A vendor or transport exception as the table sees it."""
+    if isinstance(exc, SalesforceAuthenticationFailed):
+        return Fault(exc, detail=f"{exc.code}: {exc.auth_message}")
+    if isinstance(exc, SalesforceError):
+        return Fault(exc, exc.status, _error_code(exc), _error_message(exc))
+    return Fault(exc, detail=str(exc))
+
+
 def translate(exc: Exception, what: str) -> ConnectorError:
-    """The connector error for a vendor or transport exception raised while doing `what`."""
+    """The connector error for a vendor or transport exception raised while doing `what`
+    (`ERRORS`); an exception no row matches is raised as it is."""
     if isinstance(exc, ConnectorError):
         return exc
-    if isinstance(exc, SalesforceAuthenticationFailed):
-        return ConnectorConfigError(f"Salesforce refused the login: {exc.code}: {exc.auth_message}")
-    if isinstance(exc, SalesforceExpiredSession):
-        return ConnectorConfigError(
-            f"{what}: the Salesforce session expired or is invalid ({_error_message(exc)}) and "
-            "these credentials cannot log in again: renew the access token"
-        )
-    if isinstance(exc, SalesforceRefusedRequest):
-        if _error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
-            return ConnectorTransientError(
-                f"{what}: Salesforce API allowance exhausted ({_error_message(exc)})",
-                retry_at=datetime.now(UTC) + ALLOWANCE_RETRY,
-            )
-        return ConnectorConfigError(
-            f"{what}: Salesforce refused the request ({_error_message(exc)}): check the "
-            "integration user's permission set"
-        )
-    if isinstance(exc, SalesforceMalformedRequest):
-        code = _error_code(exc)
-        if code == "INVALID_QUERY_LOCATOR":
-            return ConnectorTransientError(f"{what}: the query cursor expired ({code})")
-        if code in BUSY_CODES:
-            return StreamTransientError(
-                f"{what}: Salesforce stopped a query that ran too long ({_error_message(exc)})",
-                retry_at=datetime.now(UTC) + BUSY_RETRY,
-            )
-        if code in STREAM_CONFIG_CODES:
-            # It names what one query asked for: its stream's object, fields or condition.
-            return StreamConfigError(
-                f"{what}: {_error_message(exc)} (check the stream's object and field mapping "
-                "and the permission set's field access)"
-            )
-        return SourceError(f"{what}: Salesforce answered 400: {_error_message(exc)}")
-    if isinstance(exc, SalesforceGeneralError) and exc.status >= 500:
-        return ConnectorTransientError(f"{what}: Salesforce answered {exc.status}")
-    if isinstance(exc, SalesforceError):
-        return SourceError(f"{what}: Salesforce answered {exc.status}: {_error_message(exc)}")
-    if isinstance(exc, requests.exceptions.SSLError):
-        return ConnectorConfigError(
-            f"{what}: TLS verification failed ({exc}): set ca_bundle to the PEM file of the CA "
-            "that signs the Salesforce host (a corporate proxy's, or the sandbox's)"
-        )
-    if isinstance(exc, requests.Timeout | requests.ConnectionError):
-        return ConnectorTransientError(f"{what}: {exc.__class__.__name__}: {exc}")
-    if isinstance(exc, requests.RequestException | ValueError):
-        return SourceError(f"{what}: {exc.__class__.__name__}: {exc}")
-    raise exc
+    error = ERRORS.error(fault(exc), what)
+    if error is None:
+        raise exc
+    return error
 
 
 class SalesforceClient:

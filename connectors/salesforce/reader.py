@@ -42,11 +42,10 @@ from pmo_ledger.connectors.base import (
     Cursor,
     Page,
     ReadRequest,
-    ScopeEnd,
-    ScopeStart,
     SourceTotal,
 )
 from pmo_ledger.connectors.errors import ConnectorConfigError, StreamConfigError
+from pmo_ledger.connectors.kit.pages import deletion_pages, scoped
 from pmo_ledger.connectors.salesforce import normalize as n
 from pmo_ledger.connectors.salesforce import soql
 from pmo_ledger.connectors.salesforce import values as v
@@ -192,7 +191,11 @@ class StreamReader:
             yield self._page(rows, checkpoint=_last_stamp(rows))
         # Emptied from the recycle bin since the checkpoint: no longer in queryAll, still in
         # the delete log. Then everything visible when the read started has been listed.
-        yield Page(deletions=self._deletions(purged), checkpoint=Cursor("timestamp", started))
+        yield from deletion_pages(
+            self._deletions(purged),
+            self.settings.page_size,
+            checkpoint=Cursor("timestamp", started),
+        )
 
     def _deletions(self, ids: list[str]) -> list[str]:
         if self.stream.expand or not self.stream.none_deletes:
@@ -234,11 +237,20 @@ class StreamReader:
         ScopeEnd that reverses what vanished) but a `resume` position; from `resume` the read
         goes on after that row, with the start of its first part. The ScopeEnd carries that
         start: the next incremental read looks for changes and deletions from there."""
-        key = self.stream.name
         position = self._resumed(resume)
         started = position.started if position is not None else self.client.server_now()
         # Asked to continue but cannot: the read starts over, and says so.
-        yield Page(scope=ScopeStart(key, restarted=resume is not None and position is None))
+        yield from scoped(
+            self.stream.name,
+            self._full_pages(started, position),
+            restarted=resume is not None and position is None,
+            markers_apart=True,
+            end_checkpoint=Cursor("timestamp", started),
+        )
+
+    def _full_pages(self, started: datetime, position: _Position | None) -> Iterator[Page]:
+        """The pages of a full read (after `position` when continuing one); run after its
+        ScopeStart was yielded."""
         conditions = self.conditions()
         if position is not None:
             conditions = self.conditions(soql.after_row(position.stamp, position.row_id))
@@ -247,7 +259,12 @@ class StreamReader:
         if threshold and self.stream.soft_deleted and position is None:
             rows_there = self.client.count(soql.count(self.sobject, conditions))
             if rows_there > threshold:
-                log.info("salesforce_bulk_read", stream=key, sobject=self.sobject, rows=rows_there)
+                log.info(
+                    "salesforce_bulk_read",
+                    stream=self.stream.name,
+                    sobject=self.sobject,
+                    rows=rows_there,
+                )
                 pages = self.client.bulk_pages(
                     self.sobject,
                     soql.select(self.fields(), self.sobject, conditions, ordered=False),
@@ -263,7 +280,6 @@ class StreamReader:
                 if position is not None:
                     page = replace(page, resume=position.cursor())
             yield page
-        yield Page(scope=ScopeEnd(key), checkpoint=Cursor("timestamp", started))
 
     def _resumed(self, resume: Cursor | None) -> _Position | None:
         if resume is None:
@@ -286,10 +302,8 @@ class StreamReader:
             first, last = self._period_dates(value)
             condition = soql.between(self._field(self.stream.date_role), first, last)
         query = soql.select(self.fields(), self.sobject, self.conditions(condition))
-        yield Page(scope=ScopeStart(scope))
-        for rows in self.client.pages(query, include_deleted=self.stream.soft_deleted):
-            yield self._page(rows)
-        yield Page(scope=ScopeEnd(scope))
+        rows = self.client.pages(query, include_deleted=self.stream.soft_deleted)
+        yield from scoped(scope, map(self._page, rows), markers_apart=True)
 
     def _period_dates(self, key: str) -> tuple[date, date]:
         try:

@@ -11,12 +11,13 @@ page at a time: record i is a pure function of (settings, i), never a stream hel
 
 - `world`: the fixed structure (projects, resources) and the clock;
 - `streams`: the structure streams; `actuals`: the actuals and the mutation rounds;
-- `paging`: pages, checkpoints and scope markers;
+- pages, checkpoints and scope markers come from the connector kit (`connectors.kit.pages`);
 - `totals`: the control totals `pmo-ledger verify` compares with the ledger.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
@@ -31,9 +32,9 @@ from pmo_ledger.connectors.base import (
     SourceTotal,
     StreamSpec,
 )
-from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.errors import ConnectorConfigError, ConnectorTransientError
+from pmo_ledger.connectors.kit.pages import Item, ordered_pages, scoped
 from pmo_ledger.connectors.sample.actuals import ActualLines, period_match, project_match
-from pmo_ledger.connectors.sample.paging import pages
 from pmo_ledger.connectors.sample.settings import SampleSettings
 from pmo_ledger.connectors.sample.streams import Structure, Table
 from pmo_ledger.connectors.sample.totals import actual_totals, budget_totals
@@ -155,21 +156,26 @@ class SampleConnector(Connector):
     # --- reads -------------------------------------------------------------------------
 
     def _pages(
-        self, stream: str, items: Iterator[Any], scope: str | None, cp: bool
+        self, stream: str, items: Iterator[Item], scope: str | None, cp: bool
     ) -> Iterator[Page]:
-        return pages(
-            items,
-            self.config.page_size,
-            scope=scope,
-            checkpoints=cp,
-            fail_after=self.config.fail_after_pages,
-            delay=self.config.page_delay,
-            what=f"{self.name}.{stream}",
-        )
+        """The kit's ordered pages of `items` (checkpoints when `cp`), in ScopeStart/ScopeEnd
+        of `scope` when set, slowed by `page_delay` and cut off by `fail_after_pages`."""
+        pages = ordered_pages(items, self.config.page_size, checkpoints=cp)
+        if scope is not None:
+            pages = scoped(scope, pages)
+        fail_after, delay = self.config.fail_after_pages, self.config.page_delay
+        for yielded, page in enumerate(pages):
+            if delay:
+                time.sleep(delay)
+            if fail_after is not None and yielded >= fail_after:
+                raise ConnectorTransientError(
+                    f"{self.name}.{stream}: the sample fails after {fail_after} pages"
+                )
+            yield page
 
     def _items(
         self, stream: str, since: datetime | None, project: str | None = None
-    ) -> Iterator[Any]:
+    ) -> Iterator[Item]:
         """Records (and Marked deletions and rejected rows) of a stream in order from `since`,
         optionally of one project only."""
         if stream == "actuals":

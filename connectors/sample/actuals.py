@@ -25,8 +25,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import chain, groupby
 
+from pmo_ledger.connectors.kit.pages import Item, Marked
 from pmo_ledger.connectors.sample.fastrecord import actual
-from pmo_ledger.connectors.sample.paging import Item, Marked
 from pmo_ledger.connectors.sample.world import GOLDEN, M64, ProjectSpec, World, convert_cents, mix
 from pmo_ledger.ledger.records import ActualRecord, Rejected
 

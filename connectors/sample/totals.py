@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from pmo_ledger.connectors.base import SourceTotal
-from pmo_ledger.connectors.sample.paging import Item, Marked
+from pmo_ledger.connectors.kit.pages import Item, Marked
 from pmo_ledger.connectors.sample.streams import Table
 from pmo_ledger.ledger.records import ActualRecord, BudgetRecord, Rejected
 

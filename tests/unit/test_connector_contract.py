@@ -44,7 +44,9 @@ def build(cls: type[Connector]) -> Iterator[Connector]:
     minimal settings."""
     with ExitStack() as stack:
         local = cls.sandbox()
-        settings = stack.enter_context(local) if local is not None else cls.example_settings
+        settings = (
+            stack.enter_context(local).settings if local is not None else cls.example_settings
+        )
         conn = cls(
             cls.settings_model.model_validate(dict(settings)),
             ConnectorContext(f"contract_{cls.kind}"),

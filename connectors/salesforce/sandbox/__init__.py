@@ -20,8 +20,8 @@ field: describe omits it, a query naming it is INVALID_FIELD). The server: `page
 Modules: `org` (records, clock, delete log), `schema` (objects and fields), `soql_tokens` /
 `soql` (parser), `bind` / `execute` (evaluation), `values` (wire encoding), `auth` (logins,
 tokens), `rest` / `bulk` (resources), `replies` (requests and answers), `api` (routing,
-limits, injected failures), `server` (HTTPS), `tls` (certificates), `seed` (the demo org),
-`ids` (record ids).
+limits, injected failures), `server` (HTTPS), `tls` (certificates, made with trustme), `seed`
+(the demo org), `ids` (record ids), `run` (the demo org served for `SalesforceConnector.sandbox()`).
 """
 
 from pmo_ledger.connectors.salesforce.sandbox.api import LoggedRequest

@@ -1,4 +1,5 @@
-"""Fixtures of the Salesforce connector's tests: one TLS identity per module, the PSA org of
+"""Fixtures of the Salesforce connector's tests: one TLS identity per module (a trustme CA and
+server certificate, written by the sandbox's `load_or_create`), the PSA org of
 `psa_org.build_org`, and the sandbox serving it over HTTPS on 127.0.0.1 with pages of 5 rows
 (so every read pages). A module that needs another org or server defines its own."""
 
