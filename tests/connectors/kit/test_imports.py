@@ -24,18 +24,11 @@ def loads(module: str, probe: str) -> bool:
         "pmo_ledger.connectors.kit",
         "pmo_ledger.connectors.kit.errors",
         "pmo_ledger.connectors.kit.http",
+        "pmo_ledger.connectors.kit.pages",
     ],
 )
 def test_kit_modules_load_no_sqlalchemy(module: str) -> None:
     assert not loads(module, "sqlalchemy")
-
-
-def test_the_pages_helper_loads_no_sqlalchemy_beyond_the_contract() -> None:
-    """`kit.pages` builds on `connectors.base`; whatever base loads, pages adds no SQLAlchemy
-    (base still imports the ledger's writer for DELETION_KINDS until that moves)."""
-    if loads("pmo_ledger.connectors.base", "sqlalchemy"):
-        pytest.skip("connectors.base itself still loads SQLAlchemy (ledger.writer)")
-    assert not loads("pmo_ledger.connectors.kit.pages", "sqlalchemy")
 
 
 def test_the_kit_package_loads_no_http_stack() -> None:
