@@ -59,7 +59,7 @@ HTTP_ERRORS: tuple[ErrorRule, ...] = (
         ConnectorConfigError,
         "{what}: TLS verification failed ({detail}): set connectors.{name}.ca_bundle to the "
         "PEM file of the CA that signs the host (a corporate proxy's, or the sandbox's)",
-        exception=ssl.SSLError,
+        exception=ssl.SSLCertVerificationError,
     ),
     ErrorRule(
         ConnectorTransientError,
@@ -69,7 +69,7 @@ HTTP_ERRORS: tuple[ErrorRule, ...] = (
     ErrorRule(
         ConnectorTransientError,
         "{what}: {kind}: {detail}",
-        exception=(httpx.NetworkError, httpx.RemoteProtocolError),
+        exception=(httpx.NetworkError, httpx.RemoteProtocolError, ssl.SSLError),
     ),
     ErrorRule(
         ConnectorTransientError,
@@ -141,28 +141,35 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: The longest `Retry-After` taken as said (a week): a larger one is read as this, so a source
+#: that asks for an absurd wait still gives a `retry_at` a date can hold.
+LONGEST_RETRY_AFTER = 7 * 24 * 3600.0
+
+
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """A `Retry-After` header as seconds from `now` (never negative); None when absent or
-    unreadable. It is either delay-seconds or an HTTP date."""
+    """A `Retry-After` header as seconds from `now` (never negative, at most a week); None when
+    absent or unreadable. It is either delay-seconds (ASCII digits) or an HTTP date."""
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():
+        return min(float(text), LONGEST_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - now).total_seconds(), 0.0)
+    return min(max((when - now).total_seconds(), 0.0), LONGEST_RETRY_AFTER)
 
 
-def tls_error(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl error behind a transport error (httpx wraps it in a ConnectError)."""
+def tls_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate the client could not verify, behind a transport error (httpx wraps it
+    in a ConnectError). Other TLS failures (a handshake cut off by a busy load balancer or a
+    restarting server: SSLEOFError, SSLZeroReturnError) are network errors, tried again."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ssl.SSLError):
+        if isinstance(seen, ssl.SSLCertVerificationError):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None

@@ -77,8 +77,8 @@ def ordered_pages(
                 records.append(obj)  # type: ignore[arg-type]
         checkpoint = None
         if checkpoints:
-            after = _value(following[0], position) if following else None
-            safe = _safe_value(batch, after, position)
+            after = _first_value(following, position)
+            safe = _safe_value(batch, after, position) if after is not _UNKNOWN else None
             checkpoint = Cursor(kind, safe) if safe is not None else None
         yield Page(records, deletions, rejected, checkpoint)
         batch = following
@@ -86,6 +86,21 @@ def ordered_pages(
 
 def _value(obj: Item, position: Callable[[Record], Any]) -> Any:
     return obj.at if type(obj) is Marked else position(obj)  # type: ignore[arg-type]
+
+
+#: The next page holds items, none of them with a value: what follows is not known.
+_UNKNOWN = object()
+
+
+def _first_value(following: list[Item], position: Callable[[Record], Any]) -> Any:
+    """The smallest value that follows a page: the first one of the next page (items come in
+    ascending order; those without a value are skipped). None when nothing follows, and
+    _UNKNOWN when the next page has items but no value, so no checkpoint is safe."""
+    for obj in following:
+        value = _value(obj, position)
+        if value is not None:
+            return value
+    return _UNKNOWN if following else None
 
 
 def _safe_value(batch: list[Item], after: Any, position: Callable[[Record], Any]) -> Any:

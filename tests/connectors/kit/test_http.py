@@ -5,7 +5,9 @@ Waits go to an injected `sleep` and the clock is fixed: no test waits for real."
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -213,7 +215,53 @@ def test_logs_name_the_path_never_the_secrets(waits: Waits) -> None:
         ("Mon, 02 Mar 2026 08:00:00 GMT", 0.0),  # in the past: no wait
         ("soon", None),
         (None, None),
+        ("\u00b2", None),  # a digit to str.isdigit, not to HTTP
+        ("99999999999999999999999", 7 * 24 * 3600.0),  # capped at a week
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 7 * 24 * 3600.0),
     ],
 )
 def test_retry_after_reads_seconds_and_dates(header: str | None, seconds: float | None) -> None:
     assert retry_after_seconds(header, NOW) == seconds
+
+
+def test_an_absurd_retry_after_is_a_transient_error_with_a_retry_at_a_week_away(
+    waits: Waits,
+) -> None:
+    """A 429 asking for 10^22 seconds: no OverflowError, a ConnectorTransientError at once
+    (longer than the policy waits) whose retry_at is a week from now."""
+    limited = Answer(429, {}, {"Retry-After": "99999999999999999999999"})
+    with serving(scripted(limited)) as server:
+        with client(url(server), waits) as http, pytest.raises(ConnectorTransientError) as err:
+            http.get_json("/hour/search")
+    assert err.value.retry_at == NOW + timedelta(days=7)
+    assert waits.seconds == []
+
+
+def test_a_handshake_the_server_cuts_off_is_retried_as_a_network_error(waits: Waits) -> None:
+    """A server that accepts and closes before the TLS handshake ends (a busy load balancer):
+    not a ca_bundle problem; tried again (4 attempts, 3 waits), then a transient error."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def accept_and_close() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.close()
+
+    thread = threading.Thread(target=accept_and_close, daemon=True)
+    thread.start()
+    try:
+        with client(f"https://127.0.0.1:{port}", waits) as http:
+            with pytest.raises(ConnectorTransientError) as err:
+                http.get_json("/proj/search")
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert "ca_bundle" not in str(err.value)
+    assert len(waits.seconds) == 3

@@ -159,3 +159,16 @@ def test_deletion_pages_chunk_the_keys_and_checkpoint_the_last() -> None:
         (["D3"], ts(50)),
     ]
     assert list(deletion_pages([], 2, checkpoint=ts(50))) == [Page(checkpoint=ts(50))]
+
+
+def test_a_value_less_item_does_not_hide_a_tie_that_goes_on() -> None:
+    """Rows 1, 2 | (a deletion with no value), 2 | 3: the next page's first value is 2, so the
+    first page's checkpoint stays before the tie at 2 (1), not 2."""
+    rows = [line("A", 1), line("B", 2), Marked(None, "X"), line("C", 2), line("D", 3)]
+    assert [p.checkpoint for p in ordered_pages(rows, 2)] == [ts(1), ts(2), ts(3)]
+
+
+def test_a_next_page_without_values_leaves_the_page_without_a_checkpoint() -> None:
+    """Rows 1, 2 | (two deletions with no value): what follows is unknown, so no checkpoint."""
+    rows = [line("A", 1), line("B", 2), Marked(None, "X"), Marked(None, "Y")]
+    assert [p.checkpoint for p in ordered_pages(rows, 2)] == [None, None]
