@@ -38,4 +38,4 @@ lint: install
 	MYPYPATH=.lint $(BIN)/mypy -p pmo_ledger.ledger -p pmo_ledger.jobs -p pmo_ledger.connectors
 
 clean:
-	rm -rf $(VENV) .lint pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox
+	rm -rf $(VENV) .lint build pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox

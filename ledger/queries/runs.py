@@ -85,7 +85,14 @@ def _run_fields(run: SyncRun) -> dict[str, Any]:
 def list_runs(
     session: Session, *, limit: int, connector: str | None = None, status: str | None = None
 ) -> list[ListedRun]:
-    """At most `limit` runs, newest first, of one connector and in one status when given."""
+    """At most `limit` runs, newest first, of one connector and in one status when given.
+    The stream totals are summed for those runs only (a service keeps every run)."""
+    picked = select(SyncRun.id).order_by(SyncRun.id.desc()).limit(limit)
+    if connector is not None:
+        picked = picked.where(SyncRun.connector == connector)
+    if status is not None:
+        picked = picked.where(SyncRun.status == status)
+    ids = picked.subquery()
     srs = SyncRunStream
     sums = (
         select(
@@ -94,19 +101,16 @@ def list_runs(
             func.sum(srs.rows_written).label("written"),
             func.sum(srs.rows_quarantined).label("quarantined"),
         )
+        .where(srs.run_id.in_(select(ids.c.id)))
         .group_by(srs.run_id)
         .subquery()
     )
     query = (
         select(SyncRun, sums.c.read, sums.c.written, sums.c.quarantined)
+        .join(ids, ids.c.id == SyncRun.id)
         .outerjoin(sums, sums.c.run_id == SyncRun.id)
         .order_by(SyncRun.id.desc())
-        .limit(limit)
     )
-    if connector is not None:
-        query = query.where(SyncRun.connector == connector)
-    if status is not None:
-        query = query.where(SyncRun.status == status)
     return [
         ListedRun(
             **_run_fields(run),
