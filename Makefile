@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOWEST := .venv-lowest
 PYTEST_ARGS ?=
 
-.PHONY: install demo test postgres lint clean
+.PHONY: install demo test test-lowest postgres lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,16 @@ test: install postgres
 postgres:
 	@bash scripts/ensure-postgres
 
+# The suite with every runtime and test dependency at the lower bound pyproject.toml declares
+# (constraints/lowest.txt pins them; tests/packaging/test_dependencies.py keeps the two equal),
+# in a venv of its own, built afresh each time.
+test-lowest: postgres
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet -c constraints/lowest.txt -e '.[test]'
+	$(LOWEST)/bin/python -m pytest -n 2 $(PYTEST_ARGS)
+
 # ruff and mypy --strict. The folders install as `pmo_ledger.<folder>` through setuptools'
 # editable finder, which mypy cannot follow: it reads them through a tree of links instead.
 lint: install
@@ -38,4 +49,4 @@ lint: install
 	MYPYPATH=.lint $(BIN)/mypy -p pmo_ledger.ledger -p pmo_ledger.jobs -p pmo_ledger.connectors
 
 clean:
-	rm -rf $(VENV) .lint pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox
+	rm -rf $(VENV) $(LOWEST) .lint pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox
