@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 LOWEST := .venv-lowest
 PYTEST_ARGS ?=
 
@@ -41,8 +42,13 @@ test-lowest: postgres
 
 # ruff and mypy --strict. The folders install as `pmo_ledger.<folder>` through setuptools'
 # editable finder, which mypy cannot follow: it reads them through a tree of links instead.
-lint: install
+# The dev tools go in once, after `make install`, with their own stamp: `make test` never waits
+# for them.
+$(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(DEV_STAMP)
+
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	@mkdir -p .lint/pmo_ledger
 	@for d in config connectors jobs ledger migrations; do ln -sfn ../../$$d .lint/pmo_ledger/$$d; done
