@@ -43,10 +43,10 @@ from pmo_ledger.ledger.queries.mappings import (
 )
 from pmo_ledger.ledger.write import (
     Mapping,
+    MappingCheck,
     MappingError,
     Move,
     add_mappings,
-    mapping_problem,
     match_rule,
     read_mapping_csv,
     remap,
@@ -143,7 +143,7 @@ def add(
     app = app_of(ctx)
     item = Mapping(source, object_type, external_id, project_code, task, cost_type)
     with ledger_transaction(ctx) as session, _refused():
-        problem = mapping_problem(session, app.settings, app.config.connectors, item)
+        problem = MappingCheck(session, app.settings, app.config.connectors).problem(item)
         if problem is not None:
             raise MappingError(problem)
         add_mappings(session, [item], utcnow(), origin="manual")
@@ -206,7 +206,9 @@ def import_csv(
     """Import mappings from a CSV file; re-point the lines that waited on them."""
     app = app_of(ctx)
     with ledger_transaction(ctx) as session:
-        items = read_mapping_csv(file)
+        items = read_mapping_csv(
+            file, MappingCheck(session, app.settings, app.config.connectors).problem
+        )
         add_mappings(session, items, utcnow(), origin="import")
         refs = [(m.source, m.object_type, m.external_id) for m in items]
         moved = remap(session, app.settings, refs=refs)

@@ -20,7 +20,7 @@ connection, the table `scope_listed` across runs):
   them back when that run continues the read; `forget_resume` voids what it kept.
 
 Other callers: `ApplyStats` (a run's counters), and the mapping operations of the CLI:
-`Mapping`, `MappingError`, `mapping_problem`, `add_mappings`, `remove_mapping`,
+`Mapping`, `MappingCheck`, `MappingError`, `add_mappings`, `remove_mapping`,
 `read_mapping_csv`, `match_rule`, `remap`, `remap_moves` (and its `Move`s).
 
 Inside the package: `batch` (apply_batch, savepoint bisection), `record_writer` (the protocol
@@ -35,10 +35,10 @@ from pmo_ledger.ledger.write.batch import BatchResult, apply_batch
 from pmo_ledger.ledger.write.checkpoint import forget_resume, store_checkpoint
 from pmo_ledger.ledger.write.mapping import (
     Mapping,
+    MappingCheck,
     MappingError,
     Move,
     add_mappings,
-    mapping_problem,
     match_rule,
     read_mapping_csv,
     remap,
@@ -58,6 +58,7 @@ __all__ = [
     "ApplyStats",
     "BatchResult",
     "Mapping",
+    "MappingCheck",
     "MappingError",
     "Move",
     "add_mappings",
@@ -66,7 +67,6 @@ __all__ = [
     "forget_all_scopes",
     "forget_resume",
     "forget_scope",
-    "mapping_problem",
     "match_rule",
     "read_mapping_csv",
     "remap",

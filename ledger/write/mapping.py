@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -68,45 +68,58 @@ class Mapping:
     cost_type: str | None = None
 
 
-def mapping_problem(
-    session: Session, settings: LedgerSettings, sources: Collection[str], m: Mapping
-) -> str | None:
-    """What is wrong with `m`, in one line, or None: the source must be one of `sources` (the
-    configured connectors), the object type one the ledger maps (a project-like type, a cost
-    object type, or a type the source's lines already name), the key non-empty, without
-    surrounding blanks or control characters and at most 255 characters, the cost type one
-    the ledger knows (`known_cost_types`), the project an existing, unmerged project other
-    than UNMAPPED. A project key of the projects authority is its identity: never mapped."""
-    if m.source not in sources:
-        return f"unknown source {m.source!r}: expected a configured connector ({_listed(sources)})"
-    types = object_types(session, m.source)
-    if m.object_type not in types:
-        return f"unknown object type {m.object_type!r}: expected one of {_listed(types)}"
-    key_problem = _key_problem(m.external_id)
-    if key_problem is not None:
-        return key_problem
-    if m.cost_type is not None:
-        costs = known_cost_types(session, settings)
-        if m.cost_type not in costs:
-            return f"unknown cost type {m.cost_type!r}: expected one of {_listed(costs)}"
-    if m.project_code == UNMAPPED_CODE:
-        return f"{UNMAPPED_CODE} is not a mapping target: a key without a mapping lands there"
-    row = session.execute(
-        select(Project.id, Project.merged_into_id).where(Project.code == m.project_code)
-    ).first()
-    if row is None:
-        return f"unknown project code {m.project_code!r}"
-    if row[1] is not None:
-        into = session.scalar(select(Project.code).where(Project.id == row[1]))
-        return f"project {m.project_code!r} was merged into {into!r}: map to {into!r}"
-    origin = session.scalar(
-        select(ProjectLink.origin).where(
-            *_key_of(ProjectLink, m.source, m.object_type, m.external_id)
-        )
-    )
-    if origin == "authority":
-        return f"{m.source} {m.object_type} {m.external_id} {_NOT_REMOVABLE['authority']}"
-    return None
+class MappingCheck:
+    """What is wrong with a mapping, in one line, or None (`problem`). The source must be one
+    of `sources` (the configured connectors), the object type one the ledger maps (a
+    project-like type, a cost object type, or a type the source's lines already name), the
+    key non-empty, without surrounding blanks or control characters and at most 255
+    characters, the cost type one the ledger knows (`known_cost_types`), the project an
+    existing, unmerged project other than UNMAPPED. A project key the projects authority
+    linked is its identity: never mapped. What the ledger knows is read once per check."""
+
+    def __init__(self, session: Session, settings: LedgerSettings, sources: Collection[str]):
+        self.session = session
+        self.settings = settings
+        self.sources = sources
+        self._types: dict[str, set[str]] = {}
+        self._costs: set[str] | None = None
+
+    def problem(self, m: Mapping) -> str | None:
+        if m.source not in self.sources:
+            listed = _listed(self.sources)
+            return f"unknown source {m.source!r}: expected a configured connector ({listed})"
+        types = self._types.get(m.source)
+        if types is None:
+            types = self._types[m.source] = object_types(self.session, m.source)
+        if m.object_type not in types:
+            return f"unknown object type {m.object_type!r}: expected one of {_listed(types)}"
+        key_problem = _key_problem(m.external_id)
+        if key_problem is not None:
+            return key_problem
+        if m.cost_type is not None:
+            if self._costs is None:
+                self._costs = known_cost_types(self.session, self.settings)
+            if m.cost_type not in self._costs:
+                listed = _listed(self._costs)
+                return f"unknown cost type {m.cost_type!r}: expected one of {listed}"
+        return self._project_problem(m)
+
+    def _project_problem(self, m: Mapping) -> str | None:
+        if m.project_code == UNMAPPED_CODE:
+            return f"{UNMAPPED_CODE} is not a mapping target: a key without a mapping lands there"
+        s = self.session
+        row = s.execute(
+            select(Project.id, Project.merged_into_id).where(Project.code == m.project_code)
+        ).first()
+        if row is None:
+            return f"unknown project code {m.project_code!r}"
+        if row[1] is not None:
+            into = s.scalar(select(Project.code).where(Project.id == row[1]))
+            return f"project {m.project_code!r} was merged into {into!r}: map to {into!r}"
+        key = _key_of(ProjectLink, m.source, m.object_type, m.external_id)
+        if s.scalar(select(ProjectLink.origin).where(*key)) == "authority":
+            return f"{m.source} {m.object_type} {m.external_id} {_NOT_REMOVABLE['authority']}"
+        return None
 
 
 def _key_problem(key: str) -> str | None:
@@ -245,11 +258,14 @@ def remove_mapping(session: Session, source: str, object_type: str, key: str) ->
     raise MappingError(f"no mapping of {source} {object_type} {key}")
 
 
-def read_mapping_csv(path: Path) -> list[Mapping]:
+def read_mapping_csv(
+    path: Path, check: Callable[[Mapping], str | None] | None = None
+) -> list[Mapping]:
     """Rows of a CSV with header source,object_type,external_id,project_code[,task,cost_type].
-    Raises MappingError with the line number of the first bad row."""
+    Raises MappingError with the line number of the first row with an empty column, else of
+    the first row `check` (MappingCheck.problem) finds a problem with."""
     required = ("source", "object_type", "external_id", "project_code")
-    out: list[Mapping] = []
+    out: list[tuple[int, Mapping]] = []
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
@@ -259,17 +275,20 @@ def read_mapping_csv(path: Path) -> list[Mapping]:
             empty = [c for c in required if not (row.get(c) or "").strip()]
             if empty:
                 raise MappingError(f"{path}: line {reader.line_num}: empty {', '.join(empty)}")
-            out.append(
-                Mapping(
-                    row["source"].strip(),
-                    row["object_type"].strip(),
-                    row["external_id"].strip(),
-                    row["project_code"].strip(),
-                    (row.get("task") or "").strip() or None,
-                    (row.get("cost_type") or "").strip() or None,
-                )
+            item = Mapping(
+                row["source"].strip(),
+                row["object_type"].strip(),
+                row["external_id"].strip(),
+                row["project_code"].strip(),
+                (row.get("task") or "").strip() or None,
+                (row.get("cost_type") or "").strip() or None,
             )
-    return out
+            out.append((reader.line_num, item))
+    for line, item in out:
+        problem = check(item) if check is not None else None
+        if problem is not None:
+            raise MappingError(f"{path}: line {line}: {problem}")
+    return [item for _, item in out]
 
 
 def repointed(old: dict[str, Any], placement: Placement, auth: Authority) -> dict[str, Any]:

@@ -5,8 +5,10 @@ project link of the same key. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
@@ -21,7 +23,7 @@ from pmo_ledger.ledger.models import (
 )
 from pmo_ledger.ledger.write import remap
 from tests.builders import T0, actual, add_project, line, load
-from tests.jobs.test_cli import Ledger, ledger, ok, unmapped_erp_line
+from tests.jobs.test_cli import Ledger, failed, ledger, ok, unmapped_erp_line
 
 __all__ = ["ledger"]  # the fixture, imported
 
@@ -247,3 +249,36 @@ def test_a_task_a_mapping_gave_does_not_follow_the_line_to_another_project(
 def project_id(s: Session, code: str) -> int:
     """The id of project `code` (UNMAPPED is 0)."""
     return int(s.scalar(select(Project.id).where(Project.code == code)) or 0)
+
+
+def test_map_add_refuses_a_merged_project_naming_the_one_it_went_into(ledger: Ledger) -> None:
+    """Lines mapped to a merged project would count on a tombstone: refused, exit 2."""
+    unmapped_erp_line(ledger)
+    with ledger.session() as s:
+        keep = add_project(s, "P2")
+        s.execute(update(Project).where(Project.code == "P1").values(merged_into_id=keep))
+        s.commit()
+    err = refused(ledger.run("map", "add", "erp", "wbs", "W-1", "P1"))
+    assert err == "error: project 'P1' was merged into 'P2': map to 'P2'\n"
+
+
+def test_map_import_checks_each_row_as_map_add_does(ledger: Ledger, tmp_path: Path) -> None:
+    """A row map add would refuse refuses the file, naming its line (exit 1, as for any bad
+    row of the file); the good row before it is not stored."""
+    unmapped_erp_line(ledger)
+    csv = tmp_path / "maps.csv"
+    for row, problem in (
+        ("erp,wsb,W-2,P1", "unknown object type 'wsb': expected one of cost_center, "
+         "opportunity, order, program, project, wbs"),
+        ("erp,wbs,W-2,UNMAPPED", "UNMAPPED is not a mapping target: a key without a mapping "
+         "lands there"),
+    ):  # fmt: skip
+        csv.write_text(
+            f"source,object_type,external_id,project_code\nerp,wbs,W-1,P1\n{row}\n", "utf-8"
+        )
+        assert failed(ledger.run("map", "import", str(csv))) == (
+            f"error: {csv}: line 3: {problem}\n"
+        )
+        with ledger.session() as s:
+            assert s.scalar(select(func.count()).select_from(CostObjectMap)) == 0
+            assert line(s, "e1", source="erp").project_id == UNMAPPED_ID
