@@ -296,7 +296,7 @@ def repointed(old: dict[str, Any], placement: Placement, auth: Authority) -> dic
     there. As the writer places a line: a line naming its own task keeps it, any other takes
     the task the placement gives (none when it gives none: a task of the project it leaves
     does not follow it); the cost type is the placement's where it gives one, else the line's
-    own (a cost type an earlier map gave stays until the source sends the line again)."""
+    own (a cost type an earlier map gave stays until the source changes the line)."""
     new = {c: old[c] for c in LINE_COLUMNS}
     cost_type = placement.cost_type or old["cost_type"]
     src, pid = old["source"], placement.project_id
