@@ -106,10 +106,15 @@ def test_map_add_refuses_the_projects_authoritys_own_key(ledger: Ledger) -> None
         pid = add_project(s, "P1", ref="OLD")
         s.execute(
             insert(ProjectLink).values(
-                source="psa", object_type="project", external_id="PSA-1", project_id=pid,
-                origin="authority", created_at=T0, updated_at=T0,
+                source="psa",
+                object_type="project",
+                external_id="PSA-1",
+                project_id=pid,
+                origin="authority",
+                created_at=T0,
+                updated_at=T0,
             )
-        )  # fmt: skip
+        )
         s.commit()
     err = refused(ledger.run("map", "add", "psa", "project", "PSA-1", "P2"))
     assert err == "error: psa project PSA-1 is the projects authority's own key\n"
@@ -150,10 +155,15 @@ def test_a_cost_type_mapping_moves_lines_a_project_link_of_the_key_held(
         pid = project_id(s, parked_on)
         s.execute(
             insert(ProjectLink).values(
-                source="erp", object_type="project", external_id="X-1", project_id=pid,
-                origin="manual", created_at=T0, updated_at=T0,
+                source="erp",
+                object_type="project",
+                external_id="X-1",
+                project_id=pid,
+                origin="manual",
+                created_at=T0,
+                updated_at=T0,
             )
-        )  # fmt: skip
+        )
         assert remap(s, ledger.settings, "erp") == (0 if pid == UNMAPPED_ID else 1)
         s.commit()
     out = ok(ledger.run("map", "add", "erp", "project", "X-1", "P2", "--cost-type", "labor"))
@@ -232,10 +242,15 @@ def test_a_task_a_mapping_gave_does_not_follow_the_line_to_another_project(
     with ledger.session() as s:
         s.execute(
             insert(Task).values(
-                source="psa", external_id="T1", project_id=project_id(s, "P1"), name="T1",
-                content_hash="x", created_at=T0, updated_at=T0,
+                source="psa",
+                external_id="T1",
+                project_id=project_id(s, "P1"),
+                name="T1",
+                content_hash="x",
+                created_at=T0,
+                updated_at=T0,
             )
-        )  # fmt: skip
+        )
         s.commit()
     ok(ledger.run("map", "add", "erp", "wbs", "W-1", "P1", "--task", "T1"))
     with ledger.session() as s:
@@ -268,11 +283,16 @@ def test_map_import_checks_each_row_as_map_add_does(ledger: Ledger, tmp_path: Pa
     unmapped_erp_line(ledger)
     csv = tmp_path / "maps.csv"
     for row, problem in (
-        ("erp,wsb,W-2,P1", "unknown object type 'wsb': expected one of cost_center, "
-         "opportunity, order, program, project, wbs"),
-        ("erp,wbs,W-2,UNMAPPED", "UNMAPPED is not a mapping target: a key without a mapping "
-         "lands there"),
-    ):  # fmt: skip
+        (
+            "erp,wsb,W-2,P1",
+            "unknown object type 'wsb': expected one of cost_center, "
+            "opportunity, order, program, project, wbs",
+        ),
+        (
+            "erp,wbs,W-2,UNMAPPED",
+            "UNMAPPED is not a mapping target: a key without a mapping lands there",
+        ),
+    ):
         csv.write_text(
             f"source,object_type,external_id,project_code\nerp,wbs,W-1,P1\n{row}\n", "utf-8"
         )
