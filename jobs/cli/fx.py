@@ -39,8 +39,10 @@ def import_csv(
     """Import rates as source 'manual'; waiting and open-period lines are converted.
 
     The file is imported whole or not at all: a bad row (a rate 8 decimal places cannot hold,
-    10^10 or more, a valid_from before 1900 or over 50 years ahead, a key twice) or a row the
-    database refuses stops it with one line naming the row, exit 1.
+    10^10 or more, a valid_from before 1900 or over 50 years ahead, a rate from a currency to
+    itself other than 1, a second rate for the same rate type, currencies and valid_from) or a
+    row the database refuses stops it with one line naming the row (both rows for two rates),
+    exit 1. The same rate twice is imported once; the summary counts the repeats skipped.
     """
     settings = app_of(ctx).settings
     with ledger_transaction(ctx) as session:
@@ -48,8 +50,9 @@ def import_csv(
     result = imported.result
     converted, restated = result.fx.get("fx_convert", 0), result.fx.get("fx_restate", 0)
     outdated = result.fx.get("rate_outdated", 0)
+    skipped = f" ({plural(imported.repeated, 'repeated row')} skipped)" if imported.repeated else ""
     line = (
-        f"imported {plural(imported.rates, 'rate')} from {file}; "
+        f"imported {plural(imported.rates, 'rate')} from {file}{skipped}; "
         f"{plural(converted, 'line')} converted, {restated} restated"
     )
     if outdated:

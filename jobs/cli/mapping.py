@@ -1,13 +1,16 @@
-"""`pmo-ledger map list [--unmapped] | add | import FILE.csv | rules test SOURCE TYPE KEY`.
+"""`pmo-ledger map list [--unmapped] | add | remove | import FILE.csv | rules test SOURCE TYPE KEY`.
 
 Explicit mappings (project_link for project-like keys, cost_object_map for WBS elements,
-cost centers, orders...) win over link rules; after every change the lines that waited on
-UNMAPPED and now resolve are re-pointed in the same transaction.
+cost centers, orders...) win over link rules; after every change the lines whose placement
+changed are re-pointed in the same transaction, and the command says what moved. `map add` and
+`map remove` refuse a bad argument or an unknown mapping with one `error:` line, exit 2,
+writing nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -40,10 +43,15 @@ from pmo_ledger.ledger.queries.mappings import (
 )
 from pmo_ledger.ledger.write import (
     Mapping,
+    MappingCheck,
+    MappingError,
+    Move,
     add_mappings,
     match_rule,
     read_mapping_csv,
     remap,
+    remap_moves,
+    remove_mapping,
 )
 
 
@@ -51,6 +59,7 @@ def groups() -> list[Group]:
     mapping = group("map", "Map source keys to ledger projects.")
     mapping.app.command("list")(list_mappings)
     mapping.app.command("add")(add)
+    mapping.app.command("remove")(remove)
     mapping.app.command("import")(import_csv)
     rules = sub_typer("Link rules ([[ledger.link_rules]]).")
     rules.command("test")(rules_test)
@@ -116,7 +125,7 @@ def add(
     source: Annotated[str, typer.Argument(help="Connector name.")],
     object_type: Annotated[str, typer.Argument(help="project, opportunity, wbs, cost_center...")],
     external_id: Annotated[str, typer.Argument(help="The source's key.")],
-    project_code: Annotated[str, typer.Argument(help="Ledger project code.")],
+    project_code: Annotated[str, typer.Argument(help="Ledger project code (not UNMAPPED).")],
     task: Annotated[
         str | None, typer.Option("--task", help="Task external id or WBS code.")
     ] = None,
@@ -124,18 +133,64 @@ def add(
         str | None, typer.Option("--cost-type", help="Cost type the lines take.")
     ] = None,
 ) -> None:
-    """Map one source key to a project (and task / cost type); re-point its waiting lines."""
+    """Map one source key to a project (and task / cost type); re-point its lines.
+
+    The source must be a configured connector, the object type one the ledger maps, the key
+    non-empty, the cost type one the ledger knows and the project an existing one other than
+    UNMAPPED: else one error line, exit 2, nothing written. A mapping replaces the key's
+    earlier one; the lines that move are listed, from and to which project, with their amounts.
+    """
     app = app_of(ctx)
     item = Mapping(source, object_type, external_id, project_code, task, cost_type)
-    with ledger_transaction(ctx) as session:
+    with ledger_transaction(ctx) as session, _refused():
+        problem = MappingCheck(session, app.settings, app.config.connectors).problem(item)
+        if problem is not None:
+            raise MappingError(problem)
         add_mappings(session, [item], utcnow(), origin="manual")
-        moved = remap(session, app.settings, source, refs=[(source, object_type, external_id)])
+        moves = remap_moves(
+            session, app.settings, source, refs=[(source, object_type, external_id)]
+        )
     target = project_code + (f" task {task}" if task else "")
     target += f" as {cost_type}" if cost_type else ""
-    out(
-        f"mapped {source} {object_type} {external_id} -> {target}; "
-        f"{plural(moved, 'line')} re-pointed"
-    )
+    _moved(f"mapped {source} {object_type} {external_id} -> {target}", moves)
+
+
+def remove(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Connector name.")],
+    object_type: Annotated[str, typer.Argument(help="The mapping's object type.")],
+    external_id: Annotated[str, typer.Argument(help="The source's key.")],
+) -> None:
+    """Remove a key's mapping (map add's or map import's); re-point its lines.
+
+    The lines it placed go where the link rules put the key, else back to UNMAPPED (waiting
+    again in `map list --unmapped`). A key with no such mapping is an error, exit 2.
+    """
+    app = app_of(ctx)
+    with ledger_transaction(ctx) as session, _refused():
+        table = remove_mapping(session, source, object_type, external_id)
+        moves = remap_moves(
+            session, app.settings, source, refs=[(source, object_type, external_id)]
+        )
+    _moved(f"removed the mapping of {source} {object_type} {external_id} ({table})", moves)
+
+
+@contextmanager
+def _refused() -> Iterator[None]:
+    """A refused mapping: one `error:` line, exit 2 (the transaction rolls back)."""
+    try:
+        yield
+    except MappingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _moved(done: str, moves: list[Move]) -> None:
+    """`done; N lines re-pointed`, then one line per move: from -> to, lines, amounts."""
+    out(f"{done}; {plural(sum(m.lines for m in moves), 'line')} re-pointed")
+    for m in moves:
+        amounts = f", {plain_amounts(m.amounts)}" if m.amounts else ""
+        out(f"  {m.from_code} -> {m.to_code}: {plural(m.lines, 'line')}{amounts}")
 
 
 def import_csv(
@@ -151,7 +206,9 @@ def import_csv(
     """Import mappings from a CSV file; re-point the lines that waited on them."""
     app = app_of(ctx)
     with ledger_transaction(ctx) as session:
-        items = read_mapping_csv(file)
+        items = read_mapping_csv(
+            file, MappingCheck(session, app.settings, app.config.connectors).problem
+        )
         add_mappings(session, items, utcnow(), origin="import")
         refs = [(m.source, m.object_type, m.external_id) for m in items]
         moved = remap(session, app.settings, refs=refs)

@@ -6,7 +6,10 @@ source's rates.
 
 A file is imported whole or not at all. Every row is checked first (ledger.fx.checks: a rate
 the ledger's 8 places cannot hold, a rate of 10^10 or more, a valid_from outside the sane
-range, a key twice), and the first bad one refuses the file, naming its line. Then the rows are
+range; here: a rate from a currency to itself other than 1, and two different rates for the
+same key, rate type, currencies and valid_from), and the first bad one refuses the file, naming
+its line (both lines for a key given two rates). The same rate twice for a key is one rate: the
+repeat is skipped and counted. Then the rows are
 applied in one savepoint; a row the database refuses (the writer would hold it in quarantine
 and apply the others) rolls the savepoint back and refuses the file naming that row, on both
 engines.
@@ -52,14 +55,25 @@ class FxImport:
 
     rates: int
     result: BatchResult
+    #: Rows that gave a key the same rate as an earlier row: skipped.
+    repeated: int = 0
 
 
-def read_fx_csv(path: Path, default_rate_type: str, today: date) -> list[FxRow]:
+@dataclass(frozen=True, slots=True)
+class FxFile:
+    """The rates of a file, each key once, and how many repeated rows were skipped."""
+
+    rows: list[FxRow]
+    repeated: int
+
+
+def read_fx_csv(path: Path, default_rate_type: str, today: date) -> FxFile:
     """Every rate of the file, or FxFileError naming the first bad line (nothing is applied).
     `today` bounds the valid_from dates (ledger.fx.checks.latest_rate_day)."""
     required = ("from_ccy", "to_ccy", "valid_from", "rate")
     rows: list[FxRow] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # key -> (line, the rate as written)
+    repeated = 0
     try:
         f = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -90,13 +104,23 @@ def read_fx_csv(path: Path, default_rate_type: str, today: date) -> list[FxRow]:
             problem = rate_record_problem(record, today, repr(text))
             if problem is not None:
                 raise FxFileError(f"{where}: {problem[1]}")
-            if record.external_id in seen:
+            if record.from_ccy == record.to_ccy and rate != 1:
                 raise FxFileError(
-                    f"{where}: {_named(record)} is also on line {seen[record.external_id]}"
+                    f"{where}: a rate from {record.from_ccy} to itself must be 1, got {text!r}"
                 )
-            seen[record.external_id] = reader.line_num
+            earlier = seen.get(record.external_id)
+            if earlier is not None:
+                first_line, first_text = earlier
+                if Decimal(first_text) != rate:
+                    raise FxFileError(
+                        f"{path}: lines {first_line} and {reader.line_num} give {_named(record)} "
+                        f"two rates, {first_text!r} and {text!r}; nothing was imported"
+                    )
+                repeated += 1
+                continue
+            seen[record.external_id] = (reader.line_num, text)
             rows.append(FxRow(reader.line_num, record))
-    return rows
+    return FxFile(rows, repeated)
 
 
 def import_fx_csv(
@@ -107,7 +131,8 @@ def import_fx_csv(
     line of the first bad row, or of a row the database refused; then nothing of the file is
     in the session. Never commits."""
     at = now or utcnow()
-    rows = read_fx_csv(path, settings.rate_type, at.date())
+    read = read_fx_csv(path, settings.rate_type, at.date())
+    rows = read.rows
     by_key = {r.record.external_id: r for r in rows}
     savepoint = session.begin_nested()
     result = apply_batch(
@@ -124,7 +149,7 @@ def import_fx_csv(
             f"{path}: {what}the database refused {named}: {reason}; nothing was imported"
         )
     savepoint.commit()
-    return FxImport(len(rows), result)
+    return FxImport(len(rows), result, read.repeated)
 
 
 def _named(record: FxRateRecord) -> str:

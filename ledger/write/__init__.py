@@ -20,7 +20,8 @@ connection, the table `scope_listed` across runs):
   them back when that run continues the read; `forget_resume` voids what it kept.
 
 Other callers: `ApplyStats` (a run's counters), and the mapping operations of the CLI:
-`Mapping`, `add_mappings`, `read_mapping_csv`, `match_rule`, `remap`.
+`Mapping`, `MappingCheck`, `MappingError`, `add_mappings`, `remove_mapping`,
+`read_mapping_csv`, `match_rule`, `remap`, `remap_moves` (and its `Move`s).
 
 Inside the package: `batch` (apply_batch, savepoint bisection), `record_writer` (the protocol
 every non-money record type fills in, and its driver), one module per record type
@@ -34,10 +35,15 @@ from pmo_ledger.ledger.write.batch import BatchResult, apply_batch
 from pmo_ledger.ledger.write.checkpoint import forget_resume, store_checkpoint
 from pmo_ledger.ledger.write.mapping import (
     Mapping,
+    MappingCheck,
+    MappingError,
+    Move,
     add_mappings,
     match_rule,
     read_mapping_csv,
     remap,
+    remap_moves,
+    remove_mapping,
 )
 from pmo_ledger.ledger.write.scopes import (
     end_scope,
@@ -52,6 +58,9 @@ __all__ = [
     "ApplyStats",
     "BatchResult",
     "Mapping",
+    "MappingCheck",
+    "MappingError",
+    "Move",
     "add_mappings",
     "apply_batch",
     "end_scope",
@@ -61,6 +70,8 @@ __all__ = [
     "match_rule",
     "read_mapping_csv",
     "remap",
+    "remap_moves",
+    "remove_mapping",
     "restore_listed",
     "save_listed",
     "store_checkpoint",

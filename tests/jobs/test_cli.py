@@ -230,16 +230,19 @@ def test_rebuild_aggregates(ledger: Ledger) -> None:
 
 
 def test_map_add_unknown_project(ledger: Ledger) -> None:
-    """Mapping to a project code the ledger does not have fails with its name."""
-    err = failed(ledger.run("map", "add", "erp", "wbs", "W-1", "NOPE"))
-    assert err == "error: unknown project code 'NOPE'\n"
+    """Mapping to a project code the ledger does not have is refused with its name, exit 2
+    (issue 18: a refused mapping exits 2; tests/jobs/test_cli_mapping.py has the others)."""
+    result = ledger.run("map", "add", "erp", "wbs", "W-1", "NOPE")
+    assert (result.exit_code, result.stderr) == (2, "error: unknown project code 'NOPE'\n")
 
 
 def test_map_add_repoints_the_unmapped_line(ledger: Ledger) -> None:
     """`map add` stores the mapping and re-points the waiting line in the same transaction."""
     unmapped_erp_line(ledger)
     out = ok(ledger.run("map", "add", "erp", "wbs", "W-1", "P1"))
-    assert out == "mapped erp wbs W-1 -> P1; 1 line re-pointed\n"
+    assert (
+        out == "mapped erp wbs W-1 -> P1; 1 line re-pointed\n  UNMAPPED -> P1: 1 line, 100.00 USD\n"
+    )
     with ledger.session() as s:
         assert line(s, "e1", source="erp").project_id != UNMAPPED_ID
         assert s.scalar(select(Quarantine.status)) == "resolved"
@@ -534,7 +537,10 @@ def test_runs_unlock_frees_a_stuck_lock_and_refuses_a_live_one(ledger: Ledger) -
     past = utcnow() - timedelta(hours=1)
     assert stuck.acquire(now=past) is None
     since = past.strftime("%H:%M")
-    assert ok(ledger.run("runs", "unlock", "psa")) == f"psa: unlocked (a run starting since {since} UTC)\n"
+    assert (
+        ok(ledger.run("runs", "unlock", "psa"))
+        == f"psa: unlocked (a run starting since {since} UTC)\n"
+    )
     assert Lease(ledger.engine, "psa", "host:2:alive", timedelta(minutes=10)).acquire() is None
     refused = failed(ledger.run("runs", "unlock", "psa"))
     assert refused.startswith("error: psa is held by host:2:alive (a run starting since ")

@@ -103,7 +103,10 @@ def test_demo_upgrades_a_new_file_and_the_unmapped_posting_can_be_mapped(
     config = demo_config(tmp_path, f"sqlite:///{db}")
     ok(invoke(config, "demo"))
     out = ok(invoke(config, "map", "add", "erp", "wbs", "OPS-7781.2", "PRJ-1004"))
-    assert out == "mapped erp wbs OPS-7781.2 -> PRJ-1004; 1 line re-pointed\n"
+    assert out.splitlines() == [
+        "mapped erp wbs OPS-7781.2 -> PRJ-1004; 1 line re-pointed",
+        "  UNMAPPED -> PRJ-1004: 1 line, 1275.00 USD",
+    ]
     rows = table_rows(ok(invoke(config, "demo")))
     assert rows[3] == [
         "PRJ-1004",

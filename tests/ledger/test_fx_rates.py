@@ -292,10 +292,9 @@ def test_a_pivot_that_holds_the_rate_is_used_when_the_inverse_cannot(session: Se
         ("GBP,USD,9999-12-31,1.25,", "valid_from 9999-12-31 is outside 1900-01-01 .. 2075-12-31"),
         ("GBP,USD,2025-10-01,1.25," + "b" * 41, "rate_type must be 1 to 40 characters without "
          f"NUL, got '{'b' * 41}'"),
-        ("EUR,USD,2025-10-01,1.2,", "the corporate rate EUR/USD from 2025-10-01 is also on "
-         "line 2"),
+        ("EUR,EUR,2025-10-01,1.2,", "a rate from EUR to itself must be 1, got '1.2'"),
     ],
-    ids=["1e-20", "1e-999999999", "1.23e-8", "1e12", "10^10", "NaN", "0", "year-1", "year-9999", "rate-type", "twice"],
+    ids=["1e-20", "1e-999999999", "1.23e-8", "1e12", "10^10", "NaN", "0", "year-1", "year-9999", "rate-type", "self"],
 )  # fmt: skip
 def test_a_rate_file_with_a_bad_row_is_refused_naming_it(
     session: Session, tmp_path: Path, row: str, problem: str
@@ -310,6 +309,29 @@ def test_a_rate_file_with_a_bad_row_is_refused_naming_it(
         import_fx_csv(session, settings(), path, now=T0)
     assert str(refused.value) == f"{path}: line 3: {problem}"
     assert ledger_state(session) == before
+
+
+def test_a_rate_file_giving_one_key_two_rates_is_refused_naming_both_lines(
+    session: Session, tmp_path: Path
+) -> None:
+    """1.1 on line 2 and 1.2 on line 3 for the same key: both lines and values are named and
+    nothing is imported (issue 18: before, "line 3: ... is also on line 2"). 1.1 then 1.10 is one
+    rate: imported once, the repeat counted."""
+    add_project(session, "P1")
+    load(session, [actual("e1", "100.00", currency="EUR")], at=T0)
+    before = ledger_state(session)
+    path = tmp_path / "rates.csv"
+    path.write_text(f"{HEADER}EUR,USD,2025-10-01,1.1,\nEUR,USD,2025-10-01,1.2,\n", "utf-8")
+    with pytest.raises(FxFileError) as refused:
+        import_fx_csv(session, settings(), path, now=T0)
+    assert str(refused.value) == (
+        f"{path}: lines 2 and 3 give the corporate rate EUR/USD from 2025-10-01 two rates, "
+        "'1.1' and '1.2'; nothing was imported"
+    )
+    assert ledger_state(session) == before
+    path.write_text(f"{HEADER}EUR,USD,2025-10-01,1.1,\nEUR,USD,2025-10-01,1.10,\n", "utf-8")
+    imported = import_fx_csv(session, settings(), path, now=T0)
+    assert (imported.rates, imported.repeated) == (1, 1)
 
 
 def test_a_rate_file_the_database_refuses_in_part_is_refused_whole(
