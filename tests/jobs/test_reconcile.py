@@ -25,9 +25,11 @@ from tests.ledger.reconcile.portfolio import base_portfolio
 RULES = """
 [reconcile.rules.budget_overrun]
 amount = 100
+high_amount = 0
 
 [reconcile.rules.burn_rate]
 amount = 100
+high_amount = 0
 """
 
 
