@@ -66,7 +66,11 @@ def test_a_triggered_sync_returns_its_run_and_runs_show_its_figures(
         run_id, "psa", "succeeded", "api"
     )  # fmt: skip
     actuals = next(s for s in run["streams"] if s["stream"] == "actuals")
-    assert (actuals["rows_read"], actuals["rows_written"], actuals["status"]) == (300, 300, "succeeded")
+    assert (actuals["rows_read"], actuals["rows_written"], actuals["status"]) == (
+        300,
+        300,
+        "succeeded",
+    )
     assert {c: Decimal(a) for c, a in actuals["amounts"]["inserted"].items()} == amounts
     listed = client.get("/runs", params={"connector": "psa", "status": "succeeded"}).json()
     assert [r["id"] for r in listed] == [run_id]
@@ -138,7 +142,9 @@ def test_write_endpoints_need_the_token(api: tuple[TestClient, Worker], engine: 
         assert answer.status_code == 401, headers
         assert answer.json() == {"detail": "a valid bearer token is required"}
         assert answer.headers["www-authenticate"] == "Bearer"
-        assert client.post("/variances/1/ack", headers=headers, json={"note": "x"}).status_code == 401
+        assert (
+            client.post("/variances/1/ack", headers=headers, json={"note": "x"}).status_code == 401
+        )
     assert client.get("/runs").status_code == 200  # reads are open by default
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SyncRun)) == 0
@@ -331,7 +337,10 @@ def test_a_trigger_while_stopping_gets_503_and_leaves_nothing_running(
         worker.submit(started)
     with Session(engine) as s:
         run = s.get(SyncRun, started.run_id)
-        assert (run.status, run.message) == ("interrupted", "the service stopped before the run began")
+        assert (run.status, run.message) == (
+            "interrupted",
+            "the service stopped before the run began",
+        )
     answer = client.post("/syncs/psa", headers=AUTH)
     assert (answer.status_code, answer.json()) == (
         503, {"detail": "the service is stopping; it starts no more runs"}

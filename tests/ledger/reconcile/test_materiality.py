@@ -103,7 +103,9 @@ def test_a_run_of_periods_that_grows_keeps_its_variance(session: Session) -> Non
     session.refresh(v)
     assert (v.status, v.severity, v.note) == ("acknowledged", "high", "vendor invoices early")
     assert (v.measures["actual"], v.measures["budget"], v.measures["last_period"]) == (
-        "71000.00", "40000.00", "2025-10"
+        "71000.00",
+        "40000.00",
+        "2025-10",
     )
     assert v.message is not None and "in 2025-07..2025-10 (4 periods)" in v.message
     alone = session.scalars(
