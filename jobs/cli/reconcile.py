@@ -33,6 +33,7 @@ from pmo_ledger.jobs.cli.format import show, when
 from pmo_ledger.jobs.reconcile import reconcile_report, run_reconcile
 from pmo_ledger.ledger.queries.variances import list_variances as listed_variances
 from pmo_ledger.ledger.reconcile.findings import Finding
+from pmo_ledger.ledger.reconcile.settings import RULES
 from pmo_ledger.ledger.reconcile.store import acknowledge
 from pmo_ledger.ledger.time.dates import business_date, utc_timestamp
 
@@ -136,19 +137,52 @@ def render(findings: Sequence[Finding], fmt: Format) -> str:
     return buf.getvalue().rstrip("\n")
 
 
+class Status(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+class Level(StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
 def list_variances(
     ctx: typer.Context,
     open_: Annotated[bool, typer.Option("--open", help="Only open and acknowledged.")] = False,
+    status: Annotated[Status | None, typer.Option("--status", help="Only this status.")] = None,
+    severity: Annotated[
+        Level | None, typer.Option("--severity", help="Only this severity.")
+    ] = None,
+    rule: Annotated[
+        str | None, typer.Option("--rule", metavar="RULE", help="Only this rule's.")
+    ] = None,
     project: Annotated[
         str | None, typer.Option("--project", metavar="P", help="Only this project.")
     ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, metavar="N", help="At most N (default: all).")
+    ] = None,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, metavar="N", help="Skip the first N.")
+    ] = 0,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
-    """List variances, most severe and newest first."""
+    """List variances, most severe and newest first; filters combine, `--limit`/`--offset`
+    page through them (the table says which rows of how many it shows)."""
     if ctx.invoked_subcommand is not None:
         return
+    if rule is not None and rule not in RULES:
+        raise fail(f"unknown rule {rule!r} (rules: {', '.join(RULES)})")
     with ledger_reading(ctx) as session:
-        found = listed_variances(session, open_only=open_, project=project or None)
+        page = listed_variances(
+            session, open_only=open_, status=status.value if status else None,
+            severity=severity.value if severity else None, rule=rule,
+            project=project or None, limit=limit, offset=offset,
+        )  # fmt: skip
+    found = page.items
     rows: list[dict[str, Any]] = [
         {k: _jsonable(getattr(v, k)) for k in FIELDS} | {"measures": v.measures} for v in found
     ]
@@ -164,7 +198,7 @@ def list_variances(
         out(buf.getvalue().rstrip("\n"))
         return
     if not rows:
-        out("no variances")
+        out("no variances" if page.total == 0 else f"no variances past {offset} of {page.total}")
         return
     t = table(None, "id", "rule", "subject", "dimension", "period", "severity", "status",
               "message", numeric=("id",))  # fmt: skip
@@ -172,6 +206,8 @@ def list_variances(
         t.add_row(str(v.id), v.rule, v.subject_id, v.dimension, v.period or "to date",
                   v.severity, v.status, v.message or "")  # fmt: skip
     show(t)
+    if len(found) < page.total:
+        out(f"variances {offset + 1}-{offset + len(found)} of {page.total}")
 
 
 def _jsonable(value: Any) -> Any:

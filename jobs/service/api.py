@@ -42,6 +42,8 @@ VarianceStatus = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["high", "medium", "low"]
 #: Ids are INTEGER columns.
 MAX_ID = 2**31 - 1
+#: The most variances one page of `GET /variances` holds.
+MAX_PAGE = 500
 
 
 def _package_version() -> str:
@@ -259,11 +261,18 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         project: Annotated[str | None, Query(max_length=255, pattern=TEXT)] = None,
         rule: Annotated[str | None, Query(max_length=40, pattern=TEXT)] = None,
         severity: Severity | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[schemas.VarianceOut]:
-        """Variances, most severe and newest first."""
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_PAGE, description=f"Rows per page (at most {MAX_PAGE}).")
+        ] = 100,
+        offset: Annotated[
+            int, Query(ge=0, le=MAX_ID, description="Rows of the filtered list to skip.")
+        ] = 0,
+    ) -> schemas.VariancePage:
+        """Variances, most severe and newest first, a page at a time: `items` from `offset`
+        on and `total`, how many the filters match (the next page starts at offset + limit
+        while that is below total)."""
         with app.reading() as s:
-            found = variances.list_variances(
+            page = variances.list_variances(
                 s,
                 status=status,
                 open_only=open_only,
@@ -271,8 +280,14 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
                 rule=rule,
                 severity=severity,
                 limit=limit,
+                offset=offset,
             )
-        return [schemas.VarianceOut.model_validate(v, from_attributes=True) for v in found]
+        return schemas.VariancePage(
+            items=[schemas.VarianceOut.model_validate(v, from_attributes=True) for v in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
 
     @api.post(
         "/variances/{variance_id}/ack",

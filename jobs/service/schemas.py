@@ -108,6 +108,15 @@ class VarianceOut(BaseModel):
     note: str | None
 
 
+class VariancePage(BaseModel):
+    """A page of `GET /variances`: its rows and how many rows the filters match in all."""
+
+    items: list[VarianceOut]
+    total: int = Field(description="Variances the filters match, over every page.")
+    limit: int
+    offset: int
+
+
 #: Characters a note may not consist of only: NUL, the other controls and every character
 #: Python's `str.isspace` takes for blank. The spec's pattern and the validator use the same
 #: class, so what the spec calls valid the API accepts (schemathesis checks it).

@@ -1,5 +1,6 @@
-"""Variances as `pmo-ledger variances` and `GET /variances` list them: filtered, most severe
-first and newest first within a severity."""
+"""Variances as `pmo-ledger variances` and `GET /variances` list them: filtered by status,
+project, rule and severity, most severe first and newest first within a severity, a page at a
+time (`limit`/`offset`) with the total of the filtered rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import Variance
@@ -41,6 +42,14 @@ class VarianceRow:
     note: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class VariancePage:
+    """One page of a filtered listing and how many rows the filter matched in all."""
+
+    items: list[VarianceRow]
+    total: int
+
+
 def list_variances(
     session: Session,
     *,
@@ -50,23 +59,32 @@ def list_variances(
     rule: str | None = None,
     severity: str | None = None,
     limit: int | None = None,
-) -> list[VarianceRow]:
-    """Variances by severity (high, medium, low), newest first within one, at most `limit`
-    (all without one). `open_only`: open and acknowledged ones; `project`: those whose
-    subject is that project."""
+    offset: int = 0,
+) -> VariancePage:
+    """Variances by severity (high, medium, low), newest first within one: `limit` of them
+    (all without one) from `offset` on, and the total the filters match. `open_only`: open and
+    acknowledged ones; `project`: those whose subject is that project."""
     rank = case(SEVERITY_ORDER, value=Variance.severity, else_=len(SEVERITY_ORDER))
-    q = select(Variance).order_by(rank, Variance.id.desc()).limit(limit)
+    where: list[ColumnElement[bool]] = []
     if status is not None:
-        q = q.where(Variance.status == status)
+        where.append(Variance.status == status)
     if open_only:
-        q = q.where(Variance.status != "resolved")
+        where.append(Variance.status != "resolved")
     if project is not None:
-        q = q.where(Variance.subject_type == "project", Variance.subject_id == project)
+        where += [Variance.subject_type == "project", Variance.subject_id == project]
     if rule is not None:
-        q = q.where(Variance.rule == rule)
+        where.append(Variance.rule == rule)
     if severity is not None:
-        q = q.where(Variance.severity == severity)
-    return [
+        where.append(Variance.severity == severity)
+    total = int(session.scalar(select(func.count()).select_from(Variance).where(*where)) or 0)
+    q = (
+        select(Variance)
+        .where(*where)
+        .order_by(rank, Variance.id.desc())
+        .limit(limit)
+        .offset(offset or None)
+    )
+    items = [
         VarianceRow(
             id=v.id,
             rule=v.rule,
@@ -90,3 +108,4 @@ def list_variances(
         )
         for v in session.scalars(q)
     ]
+    return VariancePage(items, total)

@@ -14,12 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, literal, select, type_coerce, union_all
+from sqlalchemy import (
+    Integer,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 
 from pmo_ledger.ledger.models import Project, table_of
 from pmo_ledger.ledger.reconcile.budget_source import current_versions, version_lines
 from pmo_ledger.ledger.reconcile.context import RuleContext
 from pmo_ledger.ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
+from pmo_ledger.ledger.time.calendar import fiscal_year_of, generate_year
 from pmo_ledger.ledger.types import Money
 
 _pr = table_of(Project)
@@ -104,9 +116,58 @@ def _compared(ctx: RuleContext) -> Any:
     return cached
 
 
+def _period_index(ctx: RuleContext, period: Any) -> Any:
+    """SQL: the position of a 'YYYY-PP' period in the calendar, consecutive for consecutive
+    regular periods (a special period 13-16 counts as the year's last regular one)."""
+    year = fiscal_year_of(ctx.settings.calendar, ctx.status_date)
+    per_year = sum(1 for p in generate_year(ctx.settings.calendar, year) if not p.special)
+    number = cast(func.substr(period, 6, 2), Integer())
+    return cast(func.substr(period, 1, 4), Integer()) * per_year + case(
+        (number > per_year, per_year), else_=number
+    )
+
+
+def _runs(ctx: RuleContext, found: Any) -> Any:
+    """The rows of `found` (what, project_id, dim, period, actual, budget) with consecutive
+    'period' rows of a project and dimension merged into one: (what, project_id, dim, period
+    (the first), last (the last period; NULL to date), n (periods), actual, budget), the
+    measures summed. Gaps and islands: a run's periods keep the same position minus rank."""
+    f = found.c
+    index = _period_index(ctx, f.period)
+    ranked = (
+        select(
+            f.project_id,
+            f.dim,
+            f.period,
+            f.actual,
+            f.budget,
+            (
+                index - func.dense_rank().over(partition_by=[f.project_id, f.dim], order_by=index)
+            ).label("island"),
+        )
+        .where(f.what == "period")
+        .subquery("ranked")
+    )
+    r = ranked.c
+    return union_all(
+        select(literal("period").label("what"), r.project_id, r.dim,
+               func.min(r.period).label("period"), func.max(r.period).label("last"),
+               func.count().label("n"), type_coerce(func.sum(r.actual), Money()).label("actual"),
+               type_coerce(func.sum(r.budget), Money()).label("budget"))
+        .group_by(r.project_id, r.dim, r.island),
+        select(f.what, f.project_id, f.dim, f.period,
+               case((f.what == "to_date", null()), else_=f.period), literal(1), f.actual,
+               f.budget)
+        .where(f.what != "period"),
+    ).subquery("runs")  # fmt: skip
+
+
 def _overruns(ctx: RuleContext, rule: str, whats: tuple[str, ...], what: str) -> Rendered:
     """The rule's findings from the compared rows of `whats`: actual above budget by more
-    than the project's amount and pct (no budget: any amount over, severity high)."""
+    than the project's amount and pct (no budget: any amount over). Consecutive periods over
+    budget are one finding (`_runs`). High only when material both ways: over by more than
+    high_pct and by at least high_amount; a period with no budget is at most medium (to date,
+    no budget at all is high from high_amount on)."""
     c = _compared(ctx).c
     sql = ctx.sql
     groups = ctx.project_groups(rule)
@@ -116,49 +177,69 @@ def _overruns(ctx: RuleContext, rule: str, whats: tuple[str, ...], what: str) ->
 
     actual, budget = sql.raw(c.actual), sql.raw(c.budget)
     over = actual - budget
-    no_budget = budget == 0
-    high_pct = knob(c.project_id, lambda s: sql.pct_literal(s.high_pct))
     pct = knob(c.project_id, lambda s: sql.pct_literal(s.pct))
+    found = (
+        select(c.what, c.project_id, c.dim, c.period, c.actual, c.budget)
+        .where(
+            c.what.in_(whats),
+            knob(c.project_id, lambda s: literal(s.enabled)),
+            over > knob(c.project_id, lambda s: sql.value(s.amount)),
+            (budget == 0) | sql.pct_gt(over, budget, pct),
+        )
+        .subquery("over_budget")
+    )
+    runs = _runs(ctx, found)
+    m = runs.c
+    actual, budget = sql.raw(m.actual), sql.raw(m.budget)
+    over = actual - budget
+    no_budget = budget == 0
+    high_pct = knob(m.project_id, lambda s: sql.pct_literal(s.high_pct))
+    material = over >= knob(m.project_id, lambda s: sql.value_at_least(s.high_amount))
+    high = material & case(
+        (no_budget, m.what == "to_date"), else_=sql.pct_gt(over, budget, high_pct)
+    )
     # The figures as text, each computed once (materialized: inlined, every use would
     # compute it again), then put together into the message and measures.
     f = once(
         select(
-            c.project_id,
+            m.project_id,
             _pr.c.code,
-            c.dim,
-            c.period,
+            m.dim,
+            m.period,
+            m.last,
+            m.n,
             no_budget.label("no_budget"),
-            (no_budget | sql.pct_gt(over, budget, high_pct)).label("high"),
+            high.label("high"),
             sql.money(actual).label("a"),
             sql.money(budget).label("b"),
             sql.money(over).label("o"),
             sql.ratio(over, budget).label("p"),
         )
-        .join_from(_compared(ctx), _pr, _pr.c.id == c.project_id)
-        .where(
-            c.what.in_(whats),
-            _pr.c.merged_into_id.is_(None),
-            _pr.c.deleted_at.is_(None),
-            knob(c.project_id, lambda s: literal(s.enabled)),
-            over > knob(c.project_id, lambda s: sql.value(s.amount)),
-            no_budget | sql.pct_gt(over, budget, pct),
-        ),
+        .join_from(runs, _pr, _pr.c.id == m.project_id)
+        .where(_pr.c.merged_into_id.is_(None), _pr.c.deleted_at.is_(None)),
         f"{rule}_found",
     ).c
+    periods = cat(
+        " in ", f.period,
+        case((f.n > 1, cat("..", f.last, " (", cast(f.n, Text()), " periods)")),
+             else_=text_of("")),
+    )  # fmt: skip
     message = cat(
         f.code, " ", f.dim, f": {what} ", f.a, " against a budget of ", f.b,
-        case((f.period == "", text_of(" to date")), else_=cat(" in ", f.period)),
+        case((f.period == "", text_of(" to date")), else_=periods),
         ": ", f.o, " over",
         case((f.no_budget, text_of(" (no budget)")), else_=cat(" (", f.p, "%)")),
     )  # fmt: skip
     measures = sql.json_object(
         [("actual", f.a), ("budget", f.b), ("over", f.o), ("over_pct", f.p),
-         ("through", ctx.period)]
+         ("through", ctx.period), ("last_period", f.last)]
     )  # fmt: skip
     query = project_finding(
         sql, rule, code=f.code, dimension=f.dim, period=f.period, high=f.high, message=message,
         measures=measures, project_id=f.project_id,
-        thresholds=ctx.thresholds_text(rule, f.project_id, "pct", "amount", "high_pct"),
+        thresholds=ctx.thresholds_text(
+            rule, f.project_id, "pct", "amount", "high_pct", "high_amount"
+        ),
     )  # fmt: skip
     return Rendered((query,))
 

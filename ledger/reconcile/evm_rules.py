@@ -185,14 +185,14 @@ def forecast_overrun(ctx: RuleContext) -> list[Finding]:
                 subject_id=info.code,
                 dimension="evm",
                 period="",
-                severity=s.severity(pct),
+                severity=s.severity(pct, amount=over),
                 message=(
                     f"{info.code}: EAC {figures['eac']} ({s.eac}) exceeds BAC {figures['bac']} "
                     f"by {money(over)} ({ratio(pct)}%); CPI {figures['cpi']}, SPI {figures['spi']}"
                 ),
                 measures={**figures, "over": money(over), "over_pct": ratio(pct),
                           "through": ctx.period, "status_date": ctx.status_date.isoformat()},
-                thresholds=ctx.thresholds(s, "pct", "amount", "high_pct", "eac"),
+                thresholds=ctx.thresholds(s, "pct", "amount", "high_pct", "high_amount", "eac"),
                 project_id=project_id,
             )
         )  # fmt: skip

@@ -86,7 +86,10 @@ def source_disagreement(ctx: RuleContext) -> Rendered | None:
                 p.pid,
                 _pr.c.code,
                 p.period,
-                sql.pct_gt(gap, larger, high_pct).label("high"),
+                (
+                    sql.pct_gt(gap, larger, high_pct)
+                    & (gap >= knob(p.pid, lambda s: sql.value_at_least(s.high_amount)))
+                ).label("high"),
                 sql.money(left).label("lm"),
                 sql.money(right).label("rm"),
                 sql.money(gap).label("gm"),
@@ -110,7 +113,7 @@ def source_disagreement(ctx: RuleContext) -> Rendered | None:
              ("left_source", pair.left), ("right_source", pair.right)]
         )  # fmt: skip
         thresholds = ctx.thresholds_text(
-            "source_disagreement", f.pid, "pct", "amount", "high_pct"
+            "source_disagreement", f.pid, "pct", "amount", "high_pct", "high_amount"
         )
         selects.append(
             project_finding(

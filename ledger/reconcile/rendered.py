@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import reduce
 from typing import Any
 
@@ -103,6 +103,13 @@ class Sql:
         its floor in units of 10^-4 (for an integer x, x > k exactly when x > floor(k))."""
         if self.sqlite:
             return literal(int((amount * _UNITS).to_integral_value(ROUND_FLOOR)), BigInteger())
+        return literal(amount, Numeric())
+
+    def value_at_least(self, amount: Decimal) -> ColumnElement[Any]:
+        """A knob amount that a money expression is at least (`x >= value_at_least(k)`):
+        exact on PostgreSQL; on SQLite its ceiling in units of 10^-4."""
+        if self.sqlite:
+            return literal(int((amount * _UNITS).to_integral_value(ROUND_CEILING)), BigInteger())
         return literal(amount, Numeric())
 
     def money(self, x: Any) -> ColumnElement[str]:

@@ -111,7 +111,7 @@ def _over(
                 subject_id=subject_id,
                 dimension=dimension,
                 period=period,
-                severity="high" if pct is None else s.severity(pct),
+                severity=s.severity(pct, hours=over),
                 message=(
                     f"{subject_id}: {what} {_h(actual)} h against {_h(planned)} h"
                     f"{' in ' + period if period else ' to date'}: {_h(over)} h over"
@@ -119,7 +119,7 @@ def _over(
                 ),
                 measures={"actual": _h(actual), "planned": _h(planned), "over": _h(over),
                           "over_pct": ratio(pct), "through": ctx.period},
-                thresholds=ctx.thresholds(s, "pct", "hours", "high_pct"),
+                thresholds=ctx.thresholds(s, "pct", "hours", "high_pct", "high_hours"),
                 project_id=project_id,
             )
         )  # fmt: skip

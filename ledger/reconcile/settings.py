@@ -6,7 +6,8 @@ global defaults, overridden per portfolio, program or project (the most specific
 [reconcile.rules.budget_overrun]
 pct = 10            # actual above budget by more than 10% ...
 amount = "1000"     # ... and by more than 1,000 in the base currency
-high_pct = 25       # above 25%: severity high (else medium)
+high_pct = 25       # high when above 25% ...
+high_amount = "10000"  # ... and by at least 10,000 (materiality: both, else medium)
 
 [[reconcile.overrides]]
 project = "PRJ-0042"
@@ -36,7 +37,10 @@ Severity = Literal["low", "medium", "high"]
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
 EacMethod = Literal["cpi", "remaining_at_budget", "cpi_spi"]
 #: What an override may change.
-KNOBS = ("enabled", "pct", "amount", "hours", "high_pct", "floor_pct", "high_floor_pct")
+KNOBS = (
+    "enabled", "pct", "amount", "hours", "high_pct", "high_amount", "high_hours", "floor_pct",
+    "high_floor_pct",
+)  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -62,8 +66,12 @@ class RuleSettings(_Strict):
     amount: Decimal = Field(default=Decimal(1000), ge=0)
     #: ... or this many hours (hours rules).
     hours: Decimal = Field(default=Decimal(8), ge=0)
-    #: Above this percent the finding is high, else medium.
+    #: Materiality: a finding is high only when it is over by more than this percent ...
     high_pct: Decimal = Field(default=Decimal(25), ge=0)
+    #: ... and by at least this amount in the base currency (money rules) ...
+    high_amount: Decimal = Field(default=Decimal(10000), ge=0)
+    #: ... or this many hours (hours rules); else medium.
+    high_hours: Decimal = Field(default=Decimal(80), ge=0)
     #: under_utilization: actual hours below this percent of capacity (high below the second).
     floor_pct: Decimal = Field(default=Decimal(60), ge=0, le=100)
     high_floor_pct: Decimal = Field(default=Decimal(30), ge=0, le=100)
@@ -72,8 +80,17 @@ class RuleSettings(_Strict):
     #: source_disagreement: the source pairs compared.
     pairs: list[SourcePair] = Field(default_factory=list)
 
-    def severity(self, pct_over: Decimal) -> Severity:
-        return "high" if pct_over > self.high_pct else "medium"
+    def severity(
+        self, pct_over: Decimal | None, *, amount: Decimal | None = None,
+        hours: Decimal | None = None,
+    ) -> Severity:
+        """High when over by more than `high_pct` (None: no plan to compare with, infinitely
+        over) and by at least `high_amount` (an `amount` given) or `high_hours` (`hours`
+        given): material in both senses; else medium."""
+        material = (amount is None or amount >= self.high_amount) and (
+            hours is None or hours >= self.high_hours
+        )
+        return "high" if material and (pct_over is None or pct_over > self.high_pct) else "medium"
 
 
 #: Defaults where a rule differs from RuleSettings' own.
@@ -96,6 +113,8 @@ class RuleOverride(_Strict):
     amount: Decimal | None = Field(default=None, ge=0)
     hours: Decimal | None = Field(default=None, ge=0)
     high_pct: Decimal | None = Field(default=None, ge=0)
+    high_amount: Decimal | None = Field(default=None, ge=0)
+    high_hours: Decimal | None = Field(default=None, ge=0)
     floor_pct: Decimal | None = Field(default=None, ge=0, le=100)
     high_floor_pct: Decimal | None = Field(default=None, ge=0, le=100)
 

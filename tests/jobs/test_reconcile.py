@@ -19,15 +19,17 @@ from pmo_ledger.jobs.config import load_config
 from pmo_ledger.jobs.lease import Lease
 from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.models import ActualPeriodTotal, AggregateState, Variance, utcnow
-from tests.jobs.test_cli import CONFIG, invoke, write_config
+from tests.jobs.test_cli import CONFIG, invoke, ok, write_config
 from tests.ledger.reconcile.portfolio import base_portfolio
 
 RULES = """
 [reconcile.rules.budget_overrun]
 amount = 100
+high_amount = 0
 
 [reconcile.rules.burn_rate]
 amount = 100
+high_amount = 0
 """
 
 
@@ -167,3 +169,34 @@ def test_stale_aggregates_are_rebuilt_and_committed_before_the_rules_run(
     with Session(engine) as s:
         assert aggregates.stale_sources(s) == []
         assert s.get(AggregateState, "psa").stale_since is None  # type: ignore[union-attr]
+
+
+def test_variances_filter_by_severity_rule_project_and_status_and_page(config: Path) -> None:
+    """The 7 variances of the portfolio: high P1 travel to date, P1 labor 2025-09, P1 travel
+    2025-10; the rest medium (issue 18, item 4)."""
+    invoke(config, "reconcile")
+
+    def listed(*args: str) -> list[tuple[str, str, str, str]]:
+        rows = json.loads(ok(invoke(config, "variances", "--format", "json", *args)))
+        return [(r["rule"], r["subject_id"], r["dimension"], r["period"]) for r in rows]
+
+    assert sorted(listed("--severity", "high")) == [
+        ("budget_overrun", "P1", "labor", "2025-09"),
+        ("budget_overrun", "P1", "travel", ""),
+        ("budget_overrun", "P1", "travel", "2025-10"),
+    ]
+    assert listed("--rule", "burn_rate") == [("burn_rate", "P1", "labor", "2025-09")]
+    assert sorted(listed("--project", "P2", "--severity", "medium")) == [
+        ("budget_overrun", "P2", "total", ""), ("budget_overrun", "P2", "total", "2025-10"),
+    ]  # fmt: skip
+    assert listed("--status", "resolved") == []
+    assert len(listed("--status", "open")) == 7
+    everything = listed()
+    assert listed("--limit", "2", "--offset", "1") == everything[1:3]
+    table = ok(invoke(config, "variances", "--limit", "2", "--offset", "1"))
+    assert table.rstrip("\n").endswith("variances 2-3 of 7")
+    assert ok(invoke(config, "variances", "--offset", "7")) == "no variances past 7 of 7\n"
+    bad = invoke(config, "variances", "--rule", "nope")
+    assert bad.exit_code == 1 and "unknown rule 'nope'" in bad.stderr
+    assert invoke(config, "variances", "--limit", "0").exit_code == 2
+    assert invoke(config, "variances", "--severity", "urgent").exit_code == 2

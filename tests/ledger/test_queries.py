@@ -182,11 +182,29 @@ def _variances(session: Session) -> None:
     session.commit()
 
 
+def test_variances_come_a_page_at_a_time_with_the_filtered_total(session: Session) -> None:
+    """`limit`/`offset` walk the same order; `total` counts every row the filters match,
+    whatever the page (issue 18, item 4)."""
+    _variances(session)
+
+    def page(**kw: Any) -> tuple[list[int], int]:
+        found = list_variances(session, **kw)
+        return [v.id for v in found.items], found.total
+
+    assert page(limit=2) == ([4, 2], 5)
+    assert page(limit=2, offset=2) == ([5, 3], 5)
+    assert page(limit=2, offset=4) == ([1], 5)
+    assert page(limit=2, offset=5) == ([], 5)
+    assert page(open_only=True, limit=1, offset=1) == ([5], 4)
+    assert page(severity="medium", rule="budget_overrun", project="P1") == ([3], 1)
+    assert page(status="resolved", limit=10) == ([2], 1)
+
+
 def test_variances_are_listed_most_severe_and_newest_first(session: Session) -> None:
     _variances(session)
 
     def ids(**kw: Any) -> list[int]:
-        return [v.id for v in list_variances(session, **kw)]
+        return [v.id for v in list_variances(session, **kw).items]
 
     assert ids() == [4, 2, 5, 3, 1]
     assert ids(open_only=True) == [4, 5, 3, 1]
@@ -198,7 +216,7 @@ def test_variances_are_listed_most_severe_and_newest_first(session: Session) -> 
     assert ids(severity="medium") == [5, 3]
     assert ids(severity="high", open_only=True) == [4]
     assert ids(limit=2) == [4, 2]
-    acknowledged = list_variances(session, status="acknowledged")[0]
+    acknowledged = list_variances(session, status="acknowledged").items[0]
     assert (
         acknowledged.rule, acknowledged.subject_type, acknowledged.subject_id,
         acknowledged.dimension, acknowledged.period, acknowledged.severity, acknowledged.message,

@@ -66,7 +66,11 @@ def test_a_triggered_sync_returns_its_run_and_runs_show_its_figures(
         run_id, "psa", "succeeded", "api"
     )  # fmt: skip
     actuals = next(s for s in run["streams"] if s["stream"] == "actuals")
-    assert (actuals["rows_read"], actuals["rows_written"], actuals["status"]) == (300, 300, "succeeded")
+    assert (actuals["rows_read"], actuals["rows_written"], actuals["status"]) == (
+        300,
+        300,
+        "succeeded",
+    )
     assert {c: Decimal(a) for c, a in actuals["amounts"]["inserted"].items()} == amounts
     listed = client.get("/runs", params={"connector": "psa", "status": "succeeded"}).json()
     assert [r["id"] for r in listed] == [run_id]
@@ -138,7 +142,9 @@ def test_write_endpoints_need_the_token(api: tuple[TestClient, Worker], engine: 
         assert answer.status_code == 401, headers
         assert answer.json() == {"detail": "a valid bearer token is required"}
         assert answer.headers["www-authenticate"] == "Bearer"
-        assert client.post("/variances/1/ack", headers=headers, json={"note": "x"}).status_code == 401
+        assert (
+            client.post("/variances/1/ack", headers=headers, json={"note": "x"}).status_code == 401
+        )
     assert client.get("/runs").status_code == 200  # reads are open by default
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SyncRun)) == 0
@@ -160,9 +166,56 @@ def test_reads_can_require_the_token(engine: Engine, tmp_path: Path) -> None:
     for path in ("/runs", "/runs/1", "/variances"):
         assert client.get(path).status_code == 401, path
     assert client.get("/runs", headers=AUTH).json() == []
-    assert client.get("/variances", headers=AUTH).json() == []
+    assert client.get("/variances", headers=AUTH).json() == {
+        "items": [], "total": 0, "limit": 100, "offset": 0
+    }  # fmt: skip
     for path in ("/healthz", "/readyz", "/metrics"):  # probes and scrapers stay open
         assert client.get(path).status_code == 200, path
+
+
+def test_variances_page_past_the_old_1000_row_stop_with_filters_and_a_total(
+    api: tuple[TestClient, Worker], engine: Engine
+) -> None:
+    """1,201 variances come in pages of at most 500 (a larger limit is a 422 naming it), each
+    page with the total; filters by severity, rule, project and status combine with paging
+    (issue 18, item 4)."""
+    client, _ = api
+    now = utcnow()
+    rows = [
+        {"rule": ("budget_overrun", "burn_rate")[i % 2], "subject_id": f"P{i % 4}",
+         "severity": ("high", "medium", "low")[i % 3], "status": ("open", "resolved")[i % 5 == 0]}
+        for i in range(1201)
+    ]  # fmt: skip
+    with Session(engine) as s:
+        s.add_all(
+            Variance(**r, subject_type="project", dimension="labor", period=f"{2000 + i}-01",
+                     message=f"finding {i}", as_known_at=now, first_seen_at=now,
+                     last_seen_at=now, reopened_count=0)
+            for i, r in enumerate(rows)
+        )  # fmt: skip
+        s.commit()
+    seen: list[int] = []
+    for offset in (0, 500, 1000):
+        page = client.get("/variances", params={"limit": 500, "offset": offset}).json()
+        assert (page["total"], page["limit"], page["offset"]) == (1201, 500, offset)
+        seen += [v["id"] for v in page["items"]]
+    assert len(seen) == len(set(seen)) == 1201
+    too_many = client.get("/variances", params={"limit": 501})
+    assert too_many.status_code == 422 and "limit" in too_many.text
+    assert client.get("/variances", params={"offset": -1}).status_code == 422
+    # i = 2, 8, ..., 1196: low burn_rate rows
+    low = client.get("/variances", params={"severity": "low", "rule": "burn_rate", "limit": 1})
+    assert (low.json()["total"], len(low.json()["items"])) == (200, 1)
+    wanted = {"subject_id": "P1", "severity": "high", "status": "open"}
+    expected = sum(1 for r in rows if wanted.items() <= r.items())
+    page = client.get("/variances", params={"project": "P1", "severity": "high",
+                                            "status": "open", "limit": 500}).json()  # fmt: skip
+    assert page["total"] == len(page["items"]) == expected == 80
+    assert {(v["subject_id"], v["severity"], v["status"]) for v in page["items"]} == {
+        ("P1", "high", "open")
+    }
+    page = client.get("/variances", params={"status": "resolved", "offset": 200}).json()
+    assert (page["total"], len(page["items"])) == (241, 41)
 
 
 def test_variances_are_listed_most_severe_first_and_acknowledged(
@@ -174,11 +227,12 @@ def test_variances_are_listed_most_severe_first_and_acknowledged(
     with Session(engine) as s:
         open_ = s.scalar(select(func.count()).where(Variance.status == "open"))
         high = s.scalar(select(func.count()).where(Variance.severity == "high"))
-    listed = client.get("/variances", params={"open": "true", "limit": 1000}).json()
-    assert len(listed) == open_ > 0
+    page = client.get("/variances", params={"open": "true", "limit": 500}).json()
+    listed = page["items"]
+    assert len(listed) == page["total"] == open_ > 0
     ranks = [{"high": 0, "medium": 1, "low": 2}[v["severity"]] for v in listed]
     assert ranks == sorted(ranks)
-    assert len(client.get("/variances", params={"severity": "high", "limit": 1000}).json()) == high
+    assert client.get("/variances", params={"severity": "high"}).json()["total"] == high
     target = listed[0]
     acked = client.post(f"/variances/{target['id']}/ack", headers=AUTH,
                         json={"note": "  known: vendor invoice early  ", "by": "pmo-lead"})  # fmt: skip
@@ -283,7 +337,10 @@ def test_a_trigger_while_stopping_gets_503_and_leaves_nothing_running(
         worker.submit(started)
     with Session(engine) as s:
         run = s.get(SyncRun, started.run_id)
-        assert (run.status, run.message) == ("interrupted", "the service stopped before the run began")
+        assert (run.status, run.message) == (
+            "interrupted",
+            "the service stopped before the run began",
+        )
     answer = client.post("/syncs/psa", headers=AUTH)
     assert (answer.status_code, answer.json()) == (
         503, {"detail": "the service is stopping; it starts no more runs"}

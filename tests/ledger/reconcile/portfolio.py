@@ -83,10 +83,15 @@ def base_portfolio(session: Session) -> None:
 def rules(
     overrides: list[dict[str, Any]] | None = None, **by_rule: dict[str, Any]
 ) -> ReconcileRules:
-    """Rules with small amounts so the hand-made figures trip them."""
+    """Rules with small amounts so the hand-made figures trip them, and no materiality
+    amount for high (the percent decides; `test_materiality` tests the amounts)."""
     base: dict[str, dict[str, Any]] = {
-        "budget_overrun": {"amount": 100},
-        "burn_rate": {"amount": 100},
+        "budget_overrun": {"amount": 100, "high_amount": 0},
+        "burn_rate": {"amount": 100, "high_amount": 0},
+        "forecast_overrun": {"high_amount": 0},
+        "source_disagreement": {"high_amount": 0},
+        "hours_overrun": {"high_hours": 0},
+        "over_allocation": {"high_hours": 0},
     }
     for name, knobs in by_rule.items():
         base[name] = {**base.get(name, {}), **knobs}

@@ -60,13 +60,13 @@ def test_budget_overrun_to_date_and_per_period_and_burn_rate(session: Session) -
         "P2 total: actual cost 5600.00 against a budget of 5000.00 to date: 600.00 over (12.0000%)"
     )
     assert v.measures == {"actual": "5600.00", "budget": "5000.00", "over": "600.00",
-                          "over_pct": "12.0000", "through": "2025-10"}  # fmt: skip
-    assert v.thresholds == {"pct": "10", "amount": "100", "high_pct": "25"}
+                          "over_pct": "12.0000", "through": "2025-10", "last_period": None}  # fmt: skip
+    assert v.thresholds == {"pct": "10", "amount": "100", "high_pct": "25", "high_amount": "0"}
     burn = session.scalars(select(Variance).where(Variance.rule == "burn_rate")).one()
     assert burn.message == (
         "P1 labor: spent 1500.00 against a budget of 1000.00 in 2025-09: 500.00 over (50.0000%)"
     )
-    assert burn.thresholds == {"pct": "25", "amount": "100", "high_pct": "50"}
+    assert burn.thresholds == {"pct": "25", "amount": "100", "high_pct": "50", "high_amount": "0"}
 
 
 def test_an_override_for_a_project_wins_over_the_global_threshold(session: Session) -> None:
@@ -82,7 +82,8 @@ def test_an_override_for_a_project_wins_over_the_global_threshold(session: Sessi
     (labor,) = [f for f in run(session, cfg).findings
                 if f.rule == "budget_overrun" and f.dimension == "labor" and not f.period]  # fmt: skip
     assert labor.severity == "high"
-    assert labor.thresholds == {"pct": "19.99", "amount": "100", "high_pct": "19.9999"}
+    assert labor.thresholds == {"pct": "19.99", "amount": "100", "high_pct": "19.9999",
+                                "high_amount": "0"}
     stored = session.scalars(select(Variance).where(Variance.rule == "budget_overrun")).all()
     assert {v.subject_id: v.thresholds["pct"] for v in stored if v.status == "open"} == {"P1": "19.99"}
 

@@ -172,7 +172,8 @@ def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
         )  # fmt: skip
         assert v.message == f"{code} 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
         assert v.measures == measures
-        assert v.thresholds == {"pct": "5", "amount": "100", "high_pct": high_pct}
+        assert v.thresholds == {"pct": "5", "amount": "100", "high_pct": high_pct,
+                                "high_amount": "0"}
     assert result.counts["source_disagreement"] == 2
     # A run scoped to Q2 (its id written into the copied statement) finds Q2's alone and
     # leaves the odd code's variance open.
