@@ -52,9 +52,7 @@ def condition_problem(text: str) -> str | None:
             depth -= 1
             if depth < 0:
                 return f"closes at column {i + 1} a parenthesis it did not open"
-        elif ch.isalpha() or ch == "_":
-            word = _WORD.match(text, i)
-            assert word is not None  # a letter or _ always starts a word
+        elif word := _WORD.match(text, i):
             if depth == 0 and word.group().upper() in CLAUSE_WORDS:
                 return (
                     f"has {word.group()!r} at column {i + 1}, outside parentheses: it would "

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from psycopg import sql
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.cli.common import Group, app_of, fail, group, ledger_transaction, out, reported
@@ -265,14 +265,15 @@ def _grant_readonly(session: Session, role: str, login: bool, password: str | No
         run("ALTER ROLE {r} LOGIN{p}", p=secret)
     for statement in _READ_ONLY:
         run(statement)
-    _revoke_public_defaults(conn, run)
+    _revoke_public_defaults(session, run)
     return created
 
 
-def _revoke_public_defaults(conn: Connection, run: Callable[..., None]) -> None:
+def _revoke_public_defaults(session: Session, run: Callable[..., None]) -> None:
     """Take from PUBLIC the TEMP, CREATE and large-object rights PostgreSQL gives every role,
     where this command's role may; TEMP is granted back by name to the ledger's writers that
     are no superusers. Other roles of this database that relied on PUBLIC lose them too."""
+    conn = session.connection()
     allowed = [bool(conn.execute(text(query)).scalar_one()) for query, _ in _PUBLIC_DEFAULTS]
     for (_, statement), may in zip(_PUBLIC_DEFAULTS, allowed, strict=True):
         if may:

@@ -82,6 +82,7 @@ def test_a_where_that_is_not_one_condition_is_refused_with_its_key(
     "where",
     [
         "Status__c = 'a) OR (b'",
+        "Name = 'Zoë (x' AND Name != 'Ærø'",
         "Name = 'it\\'s (open' AND Email != null",
         "Name LIKE '%ORDER BY%' OR Name = '-- /* ;'",
         "Id IN (SELECT pse__Resource__c FROM pse__Timecard_Header__c WHERE Id != null)",
