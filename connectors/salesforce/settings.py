@@ -27,6 +27,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.salesforce.condition import condition_problem
 
 AuthKind = Literal["password", "oauth_password", "client_credentials", "jwt", "access_token"]
 _VERSION = re.compile(r"\d{2,3}\.0")
@@ -43,7 +44,8 @@ class StreamSettings(ConnectorSettings):
     object: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     #: role -> field path; "" unsets an optional role (TOML has no null), like portfolio_field.
     fields: dict[str, str] = Field(default_factory=dict)
-    #: Appended with AND to every read of the stream (trusted: it comes from the operator).
+    #: ANDed, in parentheses, to every read of the stream. Trusted: SOQL the operator writes;
+    #: checked to be one balanced condition (condition.py), which guards against mistakes.
     where: str | None = None
 
     @field_validator("fields")
@@ -52,6 +54,14 @@ class StreamSettings(ConnectorSettings):
         bad = [f"{k} = {v!r}" for k, v in value.items() if v and not _FIELD_PATH.fullmatch(v)]
         if bad:
             raise ValueError(f'not a field path: {", ".join(bad)} ("" unsets the role)')
+        return value
+
+    @field_validator("where")
+    @classmethod
+    def _one_condition(cls, value: str | None) -> str | None:
+        problem = condition_problem(value) if value else None  # "" (TOML's unset): no filter
+        if problem:
+            raise ValueError(f"not one SOQL condition: {value!r} {problem}")
         return value
 
 

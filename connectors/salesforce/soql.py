@@ -39,6 +39,9 @@ def between(field: str, first: date, last: date) -> str:
 
 
 def where(conditions: Iterable[str | None]) -> str:
+    """` WHERE (c1) AND (c2) ...` of the present conditions, each in its own parentheses: a
+    stream's configured `where` (one balanced condition, condition.py) cannot reach past them
+    to widen the others."""
     parts = [f"({c})" for c in conditions if c]
     return f" WHERE {' AND '.join(parts)}" if parts else ""
 

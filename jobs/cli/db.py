@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -36,12 +37,22 @@ _WRITABLE = (
     + _RELATIONS
     + " AND has_table_privilege(:r, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') ORDER BY 1"
 )
+#: The functions that create a large object (a write outside any table): PUBLIC may run the
+#: first three by default; the server-side imports are a superuser's unless granted.
+LARGE_OBJECT_CREATORS = (
+    "lo_creat(integer)",
+    "lo_create(oid)",
+    "lo_from_bytea(oid, bytea)",
+    "lo_import(text)",
+    "lo_import(text, oid)",
+)
+_LO_FUNCTIONS = ", ".join(f"pg_catalog.{f}" for f in LARGE_OBJECT_CREATORS)
 #: Run in this order: take everything away, then give back exactly read access.
 _READ_ONLY = (
     "REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}",
     "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
     "REVOKE CREATE ON SCHEMA {s} FROM {r}",
-    "REVOKE CREATE ON DATABASE {d} FROM {r}",
+    "REVOKE CREATE, TEMPORARY ON DATABASE {d} FROM {r}",
     "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE ALL ON TABLES FROM {r}",
     "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE ALL ON SEQUENCES FROM {r}",
     "GRANT CONNECT ON DATABASE {d} TO {r}",
@@ -49,6 +60,36 @@ _READ_ONLY = (
     "GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {r}",
     # Tables and views that later migrations create (run as this same role) are readable too.
     "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {r}",
+)
+#: What PostgreSQL gives PUBLIC by default that lets any role write, as (may this command's
+#: role revoke it, the statement). The grantor test holds for the object's owner and a
+#: superuser; what stays granted is reported by `_write_paths`, with the statement to run.
+_PUBLIC_DEFAULTS = (
+    (
+        "SELECT has_database_privilege(current_database(), 'TEMPORARY WITH GRANT OPTION')",
+        "REVOKE TEMPORARY ON DATABASE {d} FROM PUBLIC",
+    ),
+    (
+        "SELECT has_schema_privilege(current_schema(), 'CREATE WITH GRANT OPTION')",
+        "REVOKE CREATE ON SCHEMA {s} FROM PUBLIC",
+    ),
+    (  # before PostgreSQL 15 every role may create in `public`
+        "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'public'"
+        " AND has_schema_privilege(oid, 'CREATE WITH GRANT OPTION'))",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    ),
+    (
+        "SELECT has_function_privilege('pg_catalog.lo_creat(integer)',"
+        " 'EXECUTE WITH GRANT OPTION')",
+        f"REVOKE EXECUTE ON FUNCTION {_LO_FUNCTIONS} FROM PUBLIC, {{r}}",
+    ),
+)
+#: The ledger's writers, who keep TEMP (the stages of sync, reconcile and aggregates) once
+#: PUBLIC has lost it: the role running the command and the owners of the schema's relations.
+_WRITERS = (
+    "SELECT rolname FROM pg_roles WHERE NOT rolsuper AND (rolname = current_user OR oid IN"
+    " (SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema())) ORDER BY 1"
 )
 
 
@@ -224,7 +265,22 @@ def _grant_readonly(session: Session, role: str, login: bool, password: str | No
         run("ALTER ROLE {r} LOGIN{p}", p=secret)
     for statement in _READ_ONLY:
         run(statement)
+    _revoke_public_defaults(session, run)
     return created
+
+
+def _revoke_public_defaults(session: Session, run: Callable[..., None]) -> None:
+    """Take from PUBLIC the TEMP, CREATE and large-object rights PostgreSQL gives every role,
+    where this command's role may; TEMP is granted back by name to the ledger's writers that
+    are no superusers. Other roles of this database that relied on PUBLIC lose them too."""
+    conn = session.connection()
+    allowed = [bool(conn.execute(text(query)).scalar_one()) for query, _ in _PUBLIC_DEFAULTS]
+    for (_, statement), may in zip(_PUBLIC_DEFAULTS, allowed, strict=True):
+        if may:
+            run(statement)
+    if allowed[0]:  # TEMP: the writers keep it by name
+        for writer in list(conn.execute(text(_WRITERS)).scalars()):
+            run("GRANT TEMPORARY ON DATABASE {d} TO {w}", w=sql.Identifier(writer))
 
 
 def _write_paths(session: Session, role: str) -> str:
@@ -233,9 +289,30 @@ def _write_paths(session: Session, role: str) -> str:
     conn = session.connection()
     params = {"r": role}
     writable = list(conn.execute(text(_WRITABLE), params).scalars())
-    create = conn.execute(
-        text("SELECT has_schema_privilege(:r, current_schema(), 'CREATE')"), params
-    ).scalar_one()
+    database, temp, create_db = conn.execute(
+        text(
+            "SELECT current_database(), has_database_privilege(:r, current_database(), "
+            "'TEMPORARY'), has_database_privilege(:r, current_database(), 'CREATE')"
+        ),
+        params,
+    ).one()
+    schemas = list(
+        conn.execute(
+            text(
+                "SELECT nspname FROM pg_namespace WHERE has_schema_privilege(:r, oid, 'CREATE')"
+                " ORDER BY 1"
+            ),
+            params,
+        ).scalars()
+    )
+    large_objects = [
+        f
+        for f in LARGE_OBJECT_CREATORS
+        if conn.execute(
+            text("SELECT has_function_privilege(:r, :f, 'EXECUTE')"),
+            {**params, "f": f"pg_catalog.{f}"},
+        ).scalar_one()
+    ]
     member_of = list(
         conn.execute(
             text(
@@ -249,9 +326,23 @@ def _write_paths(session: Session, role: str) -> str:
     if writable:
         shown = ", ".join(writable[:5]) + (", ..." if len(writable) > 5 else "")
         found.append(f"{len(writable)} tables ({shown})")
-    if create:
+    if temp:
         found.append(
-            "CREATE in the schema (held by PUBLIC? REVOKE CREATE ON SCHEMA ... FROM PUBLIC)"
+            f"TEMP tables (held by PUBLIC? the database's owner runs REVOKE TEMPORARY ON "
+            f"DATABASE {database} FROM PUBLIC)"
+        )
+    if create_db:
+        found.append("CREATE on the database")
+    for schema in schemas:
+        found.append(
+            f"CREATE in schema {schema} (held by PUBLIC? its owner runs REVOKE CREATE ON "
+            f"SCHEMA {schema} FROM PUBLIC)"
+        )
+    if large_objects:
+        names = ", ".join(f.split("(")[0] for f in dict.fromkeys(large_objects))
+        found.append(
+            f"large objects ({names}; a superuser runs REVOKE EXECUTE ON FUNCTION "
+            f"{', '.join(large_objects)} FROM PUBLIC)"
         )
     if not found:
         return ""

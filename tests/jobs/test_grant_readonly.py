@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner, Result
 
 from pmo_ledger.jobs.cli import make_cli
 from pmo_ledger.jobs.logconfig import reset_logging
+from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import make_engine
 from pmo_ledger.ledger.models import Base
 from tests.conftest import PG_URL, _empty_postgres
@@ -249,3 +251,162 @@ def test_sqlite_has_no_roles(tmp_path: Path) -> None:
         "error: SQLite has no roles: give analysts the file read-only instead, e.g. "
         f"sqlite3 'file:{db}?mode=ro'\n"
     )
+
+
+# --- what PostgreSQL gives every role (issue 18, item 13) -------------------------------------
+
+LARGE_OBJECTS_LEFT = (
+    "large objects (lo_creat, lo_create, lo_from_bytea; a superuser runs REVOKE EXECUTE ON "
+    "FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea) FROM PUBLIC)"
+)
+SYNC_CONFIG = """\
+[ledger]
+url = "{url}"
+base_currency = "USD"
+
+[connectors.demo]
+kind = "sample"
+actuals = 60
+projects = 3
+page_size = 25
+lookback = "0s"
+
+[reconcile]
+after_sync = false
+
+[logging]
+level = "ERROR"
+"""
+
+
+def _creates_nothing(engine: Engine, role: str) -> None:
+    """As `role`: TEMP tables, tables and functions in `public` or `pg_temp`, and large
+    objects (created, from bytea, imported) are refused with insufficient_privilege."""
+    for statement in (
+        "CREATE TEMP TABLE analyst_temp (a integer)",
+        "CREATE TABLE public.analyst_table (a integer)",
+        "CREATE FUNCTION public.analyst_f() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+        "CREATE FUNCTION pg_temp.analyst_f() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+        "SELECT lo_creat(-1)",
+        "SELECT lo_create(0)",
+        "SELECT lo_from_bytea(0, '\\x00'::bytea)",
+        "SELECT lo_import('/etc/hostname')",
+    ):
+        assert _refused(engine, role, statement) == INSUFFICIENT_PRIVILEGE, statement
+
+
+@pytest.mark.postgres
+def test_the_role_gets_no_temp_tables_functions_or_large_objects(
+    pg: Engine, role: str, tmp_path: Path
+) -> None:
+    """What PUBLIC holds by default (TEMP on the database, EXECUTE on the large-object
+    creators) is revoked: as the role, each way to write is refused; views still read."""
+    ok(invoke(_config(tmp_path, pg), "db", "grant-readonly", role))
+    _creates_nothing(pg, role)
+    assert _as(pg, role, "SELECT count(*) FROM v_open_variances") == [(0,)]
+    with pg.connect() as conn:
+        acl = conn.execute(
+            text("SELECT datacl::text FROM pg_database WHERE datname = current_database()")
+        ).scalar_one()
+    assert "=c/" in acl and "=Tc/" not in acl  # PUBLIC keeps CONNECT, not TEMP
+
+
+@pytest.mark.postgres
+def test_create_in_public_held_by_public_is_revoked(pg: Engine, role: str, tmp_path: Path) -> None:
+    """Before PostgreSQL 15 every role may create in `public` (granted here to stand for it):
+    the command revokes it and the role creates nothing there."""
+    with pg.begin() as conn:
+        conn.execute(text("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+    try:
+        ok(invoke(_config(tmp_path, pg), "db", "grant-readonly", role))
+        assert (
+            _refused(pg, role, "CREATE TABLE public.analyst_table (a integer)")
+            == INSUFFICIENT_PRIVILEGE
+        )
+    finally:
+        with pg.begin() as conn:
+            conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+
+
+@contextmanager
+def _writer_database(*, owned_by_writer: bool) -> Iterator[tuple[Engine, Engine]]:
+    """A database of its own, migrated by a LOGIN role that is no superuser (the ledger's
+    writer): owned by it, as docs/operations.md sets it up, or by the superuser with the
+    writer allowed to create in `public`. Yields (superuser engine, writer engine) on it."""
+    writer = _role_name("_writer")
+    name = f"pmo_ledger_{writer}"
+    server = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    _drop_role(server, writer)
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE ROLE "{writer}" LOGIN'))
+        owner = f' OWNER "{writer}"' if owned_by_writer else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{owner}'))
+    admin = make_engine(make_url(PG_URL).set(database=name).render_as_string(False))
+    if not owned_by_writer:
+        with admin.begin() as conn:
+            conn.execute(text(f'GRANT CREATE ON SCHEMA public TO "{writer}"'))
+    url = make_url(PG_URL).set(database=name, username=writer).render_as_string(False)
+    own = make_engine(url)
+    try:
+        migrate.upgrade(own)
+        yield admin, own
+    finally:
+        own.dispose()
+        admin.dispose()
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop_role(server, writer)
+        server.dispose()
+
+
+def _syncs(writer: Engine, tmp_path: Path) -> None:
+    """The writer syncs the sample connector and reconciles (both stage in TEMP tables)."""
+    config = tmp_path / "sync.toml"
+    url = writer.url.render_as_string(hide_password=False)
+    config.write_text(SYNC_CONFIG.format(url=url), encoding="utf-8")
+    ok(invoke(config, "sync", "demo"))
+    ok(invoke(config, "reconcile"))
+    with writer.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM actual_line")).scalar_one() == 60
+
+
+@pytest.mark.postgres
+def test_on_a_database_the_ledger_role_owns_large_objects_need_a_superuser(
+    role: str, tmp_path: Path
+) -> None:
+    """The documented set-up: the ledger's role owns the database and runs the command on a
+    role a superuser created. It takes TEMP and CREATE from PUBLIC; the large-object functions are a superuser's, so it
+    says what stays and the statement to run (exit 1). Once a superuser has run it, the
+    command succeeds; the role creates nothing and the writer still syncs and reconciles."""
+    with _writer_database(owned_by_writer=True) as (admin, writer):
+        with admin.begin() as conn:  # the ledger's role may not create roles
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        config = _config(tmp_path, writer)
+        stderr = failed(invoke(config, "db", "grant-readonly", role))
+        assert stderr == f"error: role {role} can still write: {LARGE_OBJECTS_LEFT}\n"
+        with admin.begin() as conn:
+            conn.execute(
+                text(
+                    "REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), "
+                    "lo_from_bytea(oid, bytea) FROM PUBLIC"
+                )
+            )
+        assert ok(invoke(config, "db", "grant-readonly", role)).startswith(
+            f"updated role {role} (NOLOGIN): "
+        )
+        _creates_nothing(admin, role)
+        assert _as(admin, role, "SELECT count(*) FROM v_project_evm") == [(0,)]
+        _syncs(writer, tmp_path)
+        _drop_role(admin, role)  # its grants live in this database
+
+
+@pytest.mark.postgres
+def test_a_writer_that_does_not_own_the_database_keeps_temp(role: str, tmp_path: Path) -> None:
+    """A superuser runs the command on a database it owns, where the ledger's writer owns the
+    tables: PUBLIC loses TEMP but the writer keeps it by name and syncs; the role cannot."""
+    with _writer_database(owned_by_writer=False) as (admin, writer):
+        ok(invoke(_config(tmp_path, admin), "db", "grant-readonly", role))
+        _creates_nothing(admin, role)
+        _syncs(writer, tmp_path)
+        _drop_role(admin, role)
