@@ -19,10 +19,17 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The ASGI interface's types (as the ASGI spec and every server define them).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Paths readable without the token even with `read_requires_token` (probes, scrapers, spec).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"})
