@@ -14,19 +14,17 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pmo_ledger.connectors.base import Connector, ConnectorContext
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.registry import build_connector
 from pmo_ledger.jobs.config import AppConfig, load_or_exit
-from pmo_ledger.jobs.config import mask_url as masked_url
 from pmo_ledger.jobs.logconfig import configure_logging
 from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import WRITING, make_engine, session_factory
 from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.urls import mask_url, scrub
 
 LogFormat = Literal["auto", "json", "console"]
 UPGRADE_HINT = "run: pmo-ledger db upgrade"
@@ -54,16 +52,12 @@ class App:
 
     @property
     def url(self) -> str:
-        """The ledger URL with its password masked."""
-        return masked_url(self.settings.url)
+        """The ledger URL with its password and secret parameters masked (ledger.urls)."""
+        return mask_url(self.settings.url)
 
     def scrub(self, text: str) -> str:
-        """`text` with the ledger URL's password, if any, replaced by '***'."""
-        try:
-            password = make_url(self.settings.url).password
-        except ArgumentError:
-            return text
-        return text.replace(str(password), "***") if password else text
+        """`text` with the ledger URL's secrets, if any, replaced by '***'."""
+        return scrub(text, self.settings.url)
 
     def connector(self, name: str) -> Connector:
         """The configured connector `name`, built with its settings and the ledger's calendar.

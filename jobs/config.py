@@ -37,12 +37,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from pmo_ledger.jobs.secrets import Loc, Problem, resolve_secrets, wrap_secrets
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.settings import MEASURES, Duration, LedgerSettings, parse_duration
+from pmo_ledger.ledger.urls import mask_url
 
 CONFIG_ENV = "PMO_LEDGER_CONFIG"
 DEFAULT_CONFIG_FILE = Path("pmo-ledger.toml")
@@ -198,6 +197,10 @@ class ServiceConfig(_Section):
     webhook_attempts: int = Field(default=3, ge=1, le=10)
     #: Time zone of cron schedules.
     timezone: str = "UTC"
+    #: A longer request body is refused with 413 before it is read (jobs.service.gate).
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    #: The request line and headers together; longer ones get 400 from the HTTP server.
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
 
     @field_validator("timezone")
     @classmethod
@@ -241,14 +244,6 @@ class LoggingConfig(_Section):
         Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
     ] = "INFO"
-
-
-def mask_url(url: str) -> str:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return url
-    return parsed.render_as_string(hide_password=True) if parsed.password else url
 
 
 class AppConfig(_Section):

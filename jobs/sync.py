@@ -52,6 +52,7 @@ from pmo_ledger.connectors.errors import (
     StreamTransientError,
 )
 from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.causes import short_cause
 from pmo_ledger.jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
 from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult
 from pmo_ledger.ledger import aggregates
@@ -492,12 +493,16 @@ class _Run:
             except (SourceError, ConnectorError) as exc:
                 outcome.fail("failed", f"source error: {exc}")
             except Exception as exc:  # the job boundary: record it, keep what committed
-                log.exception("sync_stream_crashed", connector=self.name, stream=spec.name)
-                outcome.fail("failed", f"unexpected error: {exc.__class__.__name__}: {exc}")
+                # The run's message is read by `/runs` and webhooks: the cause only (no SQL,
+                # no bound values); the whole error and its traceback go to the log.
+                log.exception("sync_stream_crashed", connector=self.name, stream=spec.name,
+                              run_id=result.run_id, error=str(exc))  # fmt: skip
+                cause = short_cause(exc)
+                outcome.fail("failed", f"unexpected error: {cause}")
                 result.finish(
                     "partial" if finished else "failed",
-                    f"stream {spec.name} failed: {exc.__class__.__name__}: {exc}; the next run "
-                    "resumes from the last committed checkpoint",
+                    f"stream {spec.name} failed: {cause}; the next run resumes from the last "
+                    f"committed checkpoint (details in the log, run_id={result.run_id})",
                 )
                 return
             finally:

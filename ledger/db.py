@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from pmo_ledger.ledger import sqlite_functions
+from pmo_ledger.ledger.urls import engine_url
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,7 +37,9 @@ def _sqlite_begin(conn: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`. SQLite connections set WAL, busy_timeout=5000 and foreign keys, and
-    get the ledger's SQL functions (`ledger.sqlite_functions`)."""
+    get the ledger's SQL functions (`ledger.sqlite_functions`). A raw `@` in a password is
+    taken as the operator meant it (`ledger.urls.engine_url`)."""
+    url = engine_url(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, **kwargs)

@@ -15,7 +15,9 @@ def alembic_config(engine: Engine) -> Config:
     """An Alembic config whose env.py runs on `engine` (no alembic.ini needed)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(files("pmo_ledger.migrations")))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # ConfigParser interpolates `%`: a percent-encoded password (`p%40ss`) must be doubled.
+    url = engine.url.render_as_string(hide_password=False)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 

@@ -9,7 +9,10 @@
 Write endpoints need `Authorization: Bearer <[service] api_token>`, compared in constant time;
 with no token configured they are refused (403). Read endpoints need it too when
 `read_requires_token`. `/healthz`, `/readyz` and `/metrics` are always open (probes and
-scrapers).
+scrapers). The gate (jobs.service.gate) checks the token and the body's size from the headers,
+before the body is read; the endpoints' own checks stay for the spec and as a second guard.
+A body the models refuse is a 422 naming its field, whatever it holds (NaN, 1e999, an unpaired
+surrogate): the error never echoes the value back.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the parameters' annotations, and
@@ -21,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -29,6 +33,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.jobs.app import SchemaNotCurrentError
 from pmo_ledger.jobs.service import schemas
+from pmo_ledger.jobs.service.gate import Gate
 from pmo_ledger.jobs.service.metrics import registry
 from pmo_ledger.jobs.service.worker import ServiceStopping, Worker
 from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled
@@ -69,6 +74,26 @@ UNAVAILABLE = {
 TEXT = r"^[^\x00]*$"
 
 
+def _printable(value: object) -> str | int:
+    """A location part or message as JSON can carry it: an unpaired surrogate escaped."""
+    if isinstance(value, int):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def invalid_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """What a 422 says: each error's type, the field's location and the message, never the
+    value (it may be NaN, infinite or an unpaired surrogate, which JSON cannot carry back)."""
+    return [
+        {
+            "type": error["type"],
+            "loc": [_printable(part) for part in error["loc"]],
+            "msg": _printable(error["msg"]),
+        }
+        for error in exc.errors()
+    ]
+
+
 def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: False) -> FastAPI:
     """The API over `worker` (its App, its runs)."""
     app = worker.app
@@ -105,6 +130,16 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         version=_package_version(),
         description="Operator API of the pmo-ledger service: runs, syncs, variances, health.",
     )
+    api.add_middleware(
+        Gate,
+        token=cfg.api_token,
+        read_requires_token=cfg.read_requires_token,
+        max_body_bytes=cfg.max_body_bytes,
+    )
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": invalid_fields(exc)}, status_code=422)
 
     @api.exception_handler(SQLAlchemyError)
     async def _database(_request: Request, exc: SQLAlchemyError) -> JSONResponse:

@@ -61,6 +61,9 @@ class Service:
                 log_config=None,  # uvicorn's records go through our logging (structlog)
                 access_log=False,
                 lifespan="off",
+                # h11 whatever is installed: it caps the request line and headers (400 above).
+                http="h11",
+                h11_max_incomplete_event_size=cfg.max_header_bytes,
                 timeout_graceful_shutdown=2,
             )
         )

@@ -64,3 +64,35 @@ def test_the_api_keeps_to_its_spec_with_the_token(api_schema: Any) -> None:
 
 def test_the_api_keeps_to_its_spec_without_the_token(api_schema: Any) -> None:
     assert _check_every_operation(api_schema, 15) == 8
+
+
+#: Bodies JSON parsers take but no model can hold (issue 18 item 9): NaN, infinities, numbers
+#: past a float and unpaired surrogates; (operation, path parameters, raw body, field named).
+MALFORMED = [
+    ("POST /syncs/{connector}", {"connector": "psa"}, b'{"full": NaN}', ["body", "full"]),
+    ("POST /syncs/{connector}", {"connector": "psa"}, b'{"full": 1e999}', ["body", "full"]),
+    ("POST /syncs/{connector}", {"connector": "psa"}, b'{"since": -Infinity}', ["body", "since"]),
+    ("POST /syncs/{connector}", {"connector": "psa"}, b'{"since": "\\ud800"}', ["body", "since"]),
+    ("POST /syncs/{connector}", {"connector": "psa"}, b'{"full": true, "x\\udc00": 1}',
+     ["body"]),  # a key that is no string: the body
+    ("POST /syncs/{connector}", {"connector": "psa"}, b"NaN", ["body"]),
+    ("POST /variances/{variance_id}/ack", {"variance_id": 1}, b'{"note": NaN}', ["body", "note"]),
+    ("POST /variances/{variance_id}/ack", {"variance_id": 1}, b'{"note": "a\\ud800b"}',
+     ["body", "note"]),
+    ("POST /variances/{variance_id}/ack", {"variance_id": 1}, b'{"note": "ok", "by": 1e999}',
+     ["body", "by"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "path", "body", "field"), MALFORMED)
+def test_a_body_no_model_can_hold_is_a_422_naming_the_field(
+    api_schema: Any, label: str, path: dict[str, Any], body: bytes, field: list[str]
+) -> None:
+    case = api_schema.find_operation_by_label(label).Case(
+        path_parameters=path, media_type="application/json"
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    answer = case.call(headers=headers, data=body)
+    assert answer.status_code == 422, answer.content
+    assert [e["loc"] for e in answer.json()["detail"]] == [field]
+    case.validate_response(answer)  # as the spec says, like the generated cases
