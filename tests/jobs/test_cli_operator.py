@@ -270,3 +270,29 @@ def test_demo_points_the_crm_connector_at_the_port_the_sandbox_took(tmp_path: Pa
         f"--config .sandbox/demo.toml {args}"
         for args in ("db upgrade", "sync --all", "verify psa", "verify crm", "report")
     ]
+
+
+# --- item 7: start-up ----------------------------------------------------------------------------
+
+
+def test_importing_the_cli_loads_no_server_or_migration_library() -> None:
+    """`pmo-ledger --help` pays for no web framework, ASGI server or migration library: they
+    are imported by the commands that use them (serve, db, the schema check)."""
+    code = (
+        "import sys, pmo_ledger.jobs.cli; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'alembic', 'httpx', 'simple_salesforce') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "[]\n"
+
+
+def test_an_unknown_revision_is_still_one_error_line(tmp_path: Path) -> None:
+    """alembic's CommandError, recognised without importing alembic up front."""
+    config = ledger_config(tmp_path, f"sqlite:///{tmp_path / 'l.db'}")
+    result = run(config, "db", "downgrade", "nope")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
