@@ -155,4 +155,11 @@ def _remove_handler(root: logging.Logger) -> None:
             root.removeHandler(handler)
 
 
-__all__ = ["ANNOUNCE_LOGGER", "MASK", "SECRET_KEYS", "configure_logging", "mask_secrets", "reset_logging"]
+__all__ = [
+    "ANNOUNCE_LOGGER",
+    "MASK",
+    "SECRET_KEYS",
+    "configure_logging",
+    "mask_secrets",
+    "reset_logging",
+]

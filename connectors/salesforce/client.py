@@ -262,9 +262,10 @@ def connection_failure(exc: BaseException) -> str:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         cause = current
-        where = getattr(current, "conn", None) or getattr(current, "pool", None)
-        if getattr(where, "host", None):
-            host = f"{where.host}:{where.port}" if getattr(where, "port", None) else where.host
+        where: Any = getattr(current, "conn", None) or getattr(current, "pool", None)
+        name, port = getattr(where, "host", None), getattr(where, "port", None)
+        if name:
+            host = f"{name}:{port}" if port else str(name)
         inner = getattr(current, "reason", None)
         if not isinstance(inner, BaseException):
             arg = current.args[0] if current.args else None
