@@ -124,5 +124,6 @@ def list_connectors(ctx: typer.Context) -> None:
         return
     configured = table("Configured connectors", "name", "kind", "schedule", "enabled")
     for name, cfg in config.connectors.items():
-        configured.add_row(name, cfg.kind, cfg.schedule or "manual", "yes" if cfg.enabled else "no")
+        kind = cfg.kind if cfg.kind in kinds else f"{cfg.kind} (not installed)"
+        configured.add_row(name, kind, cfg.schedule or "manual", "yes" if cfg.enabled else "no")
     c.print(configured)
