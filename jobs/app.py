@@ -21,7 +21,6 @@ from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.registry import build_connector
 from pmo_ledger.jobs.config import AppConfig, load_or_exit
 from pmo_ledger.jobs.logconfig import configure_logging
-from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import WRITING, make_engine, session_factory
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.urls import mask_url, scrub
@@ -99,6 +98,8 @@ class App:
 
     def require_head(self) -> None:
         """Raise SchemaNotCurrentError unless the database is at the migration head."""
+        from pmo_ledger.ledger import migrate  # alembic: not at CLI import (`--help`)
+
         if not migrate.at_head(self.engine):
             raise SchemaNotCurrentError()
 

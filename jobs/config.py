@@ -389,9 +389,42 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str], base_dir: 
             if not any(loc[: len(s)] == s for s in seen)
         ]
         raise ConfigError([_line(loc, msg) for loc, msg in problems]) from None
+    problems += connector_settings_problems(config)
     if problems:
         raise ConfigError([_line(loc, msg) for loc, msg in problems])
     return config
+
+
+def connector_settings_problems(config: AppConfig) -> list[Problem]:
+    """The typos in every configured connector's table: a key its installed kind's settings do
+    not know (`shedule = "15m"`, at any depth). Checked at load time, so they stop every
+    command, `serve` included (it would start without the connector's job). The settings' other
+    problems (no credentials, a bad value) and a kind that is not installed stay the
+    connector's to report when it is built (`sync`, `check`): a configuration may name a
+    connector it does not run, and tests build kinds of their own."""
+    from pmo_ledger.connectors.errors import ConnectorConfigError
+    from pmo_ledger.connectors.registry import installed_kinds
+
+    if not config.connectors:
+        return []
+    try:
+        kinds = installed_kinds()
+    except ConnectorConfigError as exc:
+        return [((), str(exc))]
+    problems: list[Problem] = []
+    for name, cfg in config.connectors.items():
+        cls = kinds.get(cfg.kind)
+        if cls is None:
+            continue
+        try:
+            cls.settings_model.model_validate(cfg.settings)
+        except ValidationError as exc:
+            problems += [
+                (("connectors", name, *error["loc"]), "unknown key")
+                for error in exc.errors()
+                if error["type"] == "extra_forbidden"
+            ]
+    return problems
 
 
 def load_or_exit(explicit: Path | None, environ: Mapping[str, str]) -> AppConfig:

@@ -28,7 +28,15 @@ SECRET_KEYS = re.compile(
 )
 _HANDLER_NAME = "pmo-ledger"
 #: Libraries whose INFO and DEBUG lines name URLs that may carry credentials.
-QUIET_LOGGERS = ("httpx", "httpcore")
+#: Loggers that pass warnings and errors only. httpx logs every request's full URL at INFO
+#: (webhook URLs carry their credentials); alembic logs "Context impl" and "Running upgrade"
+#: lines at INFO whenever a command checks the schema.
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic")
+#: Loggers that pass errors only: urllib3 warns "Retrying (Retry(...)) after connection broken
+#: by ..." on each retry, the pool's internals; the connector reports the failure in one line.
+SILENT_LOGGERS = ("urllib3",)
+#: Events an operator needs at any level: where `serve` listens.
+ANNOUNCE_LOGGER = "pmo_ledger.announce"
 
 
 def mask_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -126,9 +134,11 @@ def configure_logging(
     _remove_handler(root)
     root.addHandler(handler)
     root.setLevel(_level_number(level))
-    # httpx logs every request's full URL at INFO; webhook URLs carry their credentials.
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, _level_number(level)))
+    for name in SILENT_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.ERROR, _level_number(level)))
+    logging.getLogger(ANNOUNCE_LOGGER).setLevel(logging.INFO)
     logging.captureWarnings(True)  # SQLAlchemy / alembic warnings come out as log lines
 
 
@@ -145,4 +155,11 @@ def _remove_handler(root: logging.Logger) -> None:
             root.removeHandler(handler)
 
 
-__all__ = ["MASK", "SECRET_KEYS", "configure_logging", "mask_secrets", "reset_logging"]
+__all__ = [
+    "ANNOUNCE_LOGGER",
+    "MASK",
+    "SECRET_KEYS",
+    "configure_logging",
+    "mask_secrets",
+    "reset_logging",
+]

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+#: The ledger runs on SQLite and PostgreSQL (any driver suffix: postgresql+psycopg://).
+_LEDGER_URL = re.compile(r"^(?:sqlite|postgresql)(?:\+[a-z0-9_]+)?://")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MEASURES = ("labor", "expense", "hours", "revenue", "budget")
 
@@ -159,3 +161,15 @@ class LedgerSettings(_Strict):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     authority: AuthoritySettings = Field(default_factory=AuthoritySettings)
     link_rules: list[LinkRule] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        # Only the scheme is named: the rest of the URL may hold a password.
+        if not _LEDGER_URL.match(value):
+            scheme = value.split("://", 1)[0] if "://" in value else "no scheme"
+            raise ValueError(
+                f"unsupported database ({scheme}): expected sqlite:///FILE or "
+                "postgresql://USER@HOST/DB"
+            )
+        return value

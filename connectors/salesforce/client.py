@@ -244,7 +244,38 @@ def fault(exc: BaseException) -> Fault:
         return Fault(exc, detail=f"{exc.code}: {exc.auth_message}")
     if isinstance(exc, SalesforceError):
         return Fault(exc, exc.status, _error_code(exc), _error_message(exc))
+    if isinstance(exc, requests.ConnectionError) and not isinstance(
+        exc, (requests.exceptions.SSLError, requests.Timeout)
+    ):
+        return Fault(exc, detail=connection_failure(exc))
     return Fault(exc, detail=str(exc))
+
+
+def connection_failure(exc: BaseException) -> str:
+    """`cannot connect to HOST:PORT: CAUSE` for a connection that failed (refused, host not
+    found, unreachable), from the chain of wrappers requests and urllib3 put around the socket
+    error: the operator reads the host and the cause, not the pool's internals."""
+    host: str | None = None
+    cause: BaseException = exc
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        cause = current
+        where: Any = getattr(current, "conn", None) or getattr(current, "pool", None)
+        name, port = getattr(where, "host", None), getattr(where, "port", None)
+        if name:
+            host = f"{name}:{port}" if port else str(name)
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            arg = current.args[0] if current.args else None
+            inner = arg if isinstance(arg, BaseException) else current.__cause__
+        current = inner
+    if isinstance(cause, OSError) and cause.strerror:
+        text = cause.strerror  # "Connection refused", "Name or service not known"
+    else:  # urllib3 prefixes the connection's repr: keep the class and the last words
+        text = f"{type(cause).__name__}: {str(cause).rsplit(': ', 1)[-1]}"
+    return f"cannot connect to {host or 'the host'}: {text}"
 
 
 def translate(exc: Exception, what: str) -> ConnectorError:

@@ -2,19 +2,19 @@
 operator errors as one `error: ...` line on stderr (exit 1), and output helpers.
 
 Operator errors are the ledger's own refusals (AdminError, MappingError, FxFileError are
-ValueErrors; LookupError), unreadable files and database errors. Anything else is a bug and
-keeps its traceback.
+ValueErrors; LookupError), unreadable files, database errors and alembic's refusals. Anything
+else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 import typer
-from alembic.util import CommandError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -69,8 +69,6 @@ def reported(app: App) -> Iterator[None]:
         yield
     except SchemaNotCurrentError as exc:
         raise fail(str(exc)) from None
-    except CommandError as exc:  # alembic: unknown revision, no path to it...
-        raise fail(_one_line(str(exc))) from None
     except ArgumentError as exc:
         raise fail(
             f"cannot use the ledger URL {app.url}: {app.scrub(_one_line(str(exc)))}"
@@ -88,6 +86,17 @@ def reported(app: App) -> Iterator[None]:
         # str() of a KeyError (a LookupError) is quoted; its argument is the message.
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         raise fail(_one_line(str(text))) from None
+    except Exception as exc:
+        if not _alembic_refused(exc):
+            raise
+        raise fail(_one_line(str(exc))) from None
+
+
+def _alembic_refused(exc: BaseException) -> bool:
+    """An alembic CommandError (unknown revision, no path to it...), recognised without
+    importing alembic: only the commands that migrate load it."""
+    error = getattr(sys.modules.get("alembic.util"), "CommandError", None)
+    return isinstance(error, type) and isinstance(exc, error)
 
 
 @contextmanager

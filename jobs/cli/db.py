@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.cli.common import Group, app_of, fail, group, ledger_transaction, out, reported
-from pmo_ledger.ledger import aggregates, migrate
+from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.models import utcnow
 
 #: Role names we create: lower case as PostgreSQL folds unquoted names, so analysts can type
@@ -104,6 +104,8 @@ def groups() -> list[Group]:
 
 
 def _revision(ctx: typer.Context) -> str:
+    from pmo_ledger.ledger import migrate  # alembic only for the commands that migrate
+
     engine = app_of(ctx).engine
     rev = migrate.current(engine)
     if rev is None:
@@ -113,6 +115,8 @@ def _revision(ctx: typer.Context) -> str:
 
 def upgrade(ctx: typer.Context) -> None:
     """Migrate the ledger database to the current schema."""
+    from pmo_ledger.ledger import migrate
+
     app = app_of(ctx)
     with reported(app):
         before = migrate.current(app.engine)
@@ -129,6 +133,8 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' drops everything.")],
 ) -> None:
     """Migrate the ledger database down to REVISION."""
+    from pmo_ledger.ledger import migrate
+
     app = app_of(ctx)
     with reported(app):
         migrate.downgrade(app.engine, revision)

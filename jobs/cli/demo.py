@@ -16,7 +16,6 @@ from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, out, plural, reported
 from pmo_ledger.jobs.cli.report import print_budget_report
 from pmo_ledger.jobs.demo import DemoLoad, default_portfolio, load_demo, read_portfolio, sources_of
-from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.queries.reports import budget_report
 
 
@@ -30,6 +29,8 @@ def demo(
     ] = None,
 ) -> None:
     """Load a sample portfolio (PSA + ERP) and print budget vs actual."""
+    from pmo_ledger.ledger import migrate  # alembic only when the command runs
+
     app = app_of(ctx)
     with reported(app):
         batches = read_portfolio(portfolio or default_portfolio())

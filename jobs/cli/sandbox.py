@@ -13,6 +13,7 @@ import json
 import signal
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ import typer
 
 from pmo_ledger.connectors.base import SandboxOptions
 from pmo_ledger.connectors.registry import installed_kinds
-from pmo_ledger.jobs.cli.common import out
+from pmo_ledger.jobs.cli.common import fail, out
 
 
 def sandbox(
@@ -62,7 +63,12 @@ def sandbox(
             param_hint="--kind",
         )
     try:
-        with running as box:
+        with ExitStack() as stack:
+            try:
+                box = stack.enter_context(running)
+            except OSError as exc:  # the port is taken, the cert dir cannot be written...
+                where = exc.filename or f"cannot listen on {host}:{port}"
+                raise fail(f"{where}: {exc.strerror or exc}") from None
             for line in box.lines:
                 out(line)
             out("")

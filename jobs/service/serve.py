@@ -22,12 +22,15 @@ import structlog
 import uvicorn
 
 from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.logconfig import ANNOUNCE_LOGGER
 from pmo_ledger.jobs.service.api import create_api
 from pmo_ledger.jobs.service.notify import Notifier
 from pmo_ledger.jobs.service.schedule import build_scheduler
 from pmo_ledger.jobs.service.worker import Worker
 
 log = structlog.get_logger(__name__)
+#: `service_started` (where it listens) shows at any log level (jobs.logconfig).
+announce = structlog.get_logger(ANNOUNCE_LOGGER)
 
 
 class _ApiServer(uvicorn.Server):
@@ -98,7 +101,7 @@ class Service:
         self.notifier.start()
         self.scheduler.start()
         jobs = [job.id for job in self.scheduler.get_jobs()]
-        log.info("service_started", host=self.server.config.host, port=self.port, jobs=jobs)
+        announce.info("service_started", host=self.server.config.host, port=self.port, jobs=jobs)
 
     def stop(self) -> list[int]:
         """Stop in the order of the module docstring; returns the runs marked interrupted."""

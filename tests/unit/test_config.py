@@ -396,15 +396,15 @@ def test_secret_and_secret_file_together_are_refused(tmp_path: Path) -> None:
 
 def test_non_secret_connector_settings_stay_plain(tmp_path: Path) -> None:
     """Kind settings that are not credentials keep their TOML values and types."""
-    text = '[connectors.sf]\nkind = "salesforce"\nusername = "u@x.com"\ntoken_url = "https://t"\n'
+    text = '[connectors.sf]\nkind = "salesforce"\nusername = "u@x.com"\ninstance_url = "https://t"\n'
     settings = load(tmp_path, text).connectors["sf"].settings
-    assert settings == {"username": "u@x.com", "token_url": "https://t"}
+    assert settings == {"username": "u@x.com", "instance_url": "https://t"}
 
 
 def test_escaped_reference_is_literal(tmp_path: Path) -> None:
     """$${X} writes a literal ${X}."""
-    text = '[connectors.sf]\nkind = "salesforce"\nquery = "$${X}"\n'
-    assert load(tmp_path, text).connectors["sf"].settings["query"] == "${X}"
+    text = '[connectors.sf]\nkind = "salesforce"\nusername = "$${X}"\n'
+    assert load(tmp_path, text).connectors["sf"].settings["username"] == "${X}"
 
 
 SECRETS = {"SF_PASSWORD": "hunter2-sf", "API_TOKEN": "tok-4242", "HOOK": "https://h/s3cr3t"}

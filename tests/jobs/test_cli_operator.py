@@ -1,0 +1,296 @@
+"""Issue 18, the operator's side of the command line: typos in a connector's table stop every
+command (items 1), logs and errors are one readable line (item 5), tables fit 80 columns
+(item 6) and the CLI imports no heavy module before a command needs it (item 7)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
+
+from pmo_ledger.connectors.salesforce.client import translate
+from pmo_ledger.jobs.cli import make_cli
+from pmo_ledger.jobs.logconfig import reset_logging
+
+TYPO = """\
+[ledger]
+url = "sqlite:///{db}"
+
+[connectors.demo]
+kind = "sample"
+shedule = "15m"
+"""
+
+
+def run(config: Path, *args: str) -> Result:
+    """`pmo-ledger --config CONFIG ARGS...` in-process; logging is reset afterwards."""
+    try:
+        return CliRunner().invoke(make_cli(), ["--config", str(config), *args])
+    finally:
+        reset_logging()
+
+
+def typo_config(tmp_path: Path, text: str = TYPO) -> Path:
+    path = tmp_path / "pmo-ledger.toml"
+    path.write_text(text.format(db=tmp_path / "ledger.db"), encoding="utf-8")
+    return path
+
+
+# --- item 1: typos are caught everywhere -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("connectors",),
+        ("serve", "--port", "0"),
+        ("sync", "demo"),
+        ("runs", "list"),
+        ("db", "current"),
+        ("report",),
+        ("verify", "demo"),
+    ],
+)
+def test_an_unknown_key_in_a_connector_table_stops_every_command(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """`shedule = "15m"` is one `connectors.demo.shedule: unknown key` line and exit 2, before
+    any command runs: `serve` never starts without the connector's job."""
+    result = run(typo_config(tmp_path), *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    assert result.stderr == "connectors.demo.shedule: unknown key\n"
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "ledger.db").exists()
+
+
+def test_serve_lists_every_problem_of_every_connector(tmp_path: Path) -> None:
+    """The typos of every connector come together (a bad value is the connector's to report
+    when it is built: login_url is not among them)."""
+    text = (
+        '[ledger]\nurl = "sqlite:///{db}"\nbase_currency = "USD"\n'
+        '[ledger.authority]\nprojects = "a"\nlabor = "a"\nexpense = "a"\nhours = "a"\n'
+        'revenue = "a"\nbudget = "a"\n'
+        '[connectors.a]\nkind = "sample"\nprojcets = 3\n'
+        '[connectors.b]\nkind = "salesforce"\nlogin_url = "http://x"\npasword = "p"\n'
+        '[connectors.b.streams.projects]\nwehre = "X = 1"\n'
+    )
+    result = run(typo_config(tmp_path, text), "serve", "--port", "0")
+    assert result.exit_code == 2
+    assert sorted(result.stderr.splitlines()) == [
+        "connectors.a.projcets: unknown key",
+        "connectors.b.pasword: unknown key",
+        "connectors.b.streams.projects.wehre: unknown key",
+    ]
+
+
+# --- item 5: logs and errors -------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_process(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m pmo_ledger.jobs.cli ARGS...` in a process of its own (stderr not a terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pmo_ledger.jobs.cli", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )  # fmt: skip
+
+
+def ledger_config(tmp_path: Path, url: str, extra: str = "") -> Path:
+    path = tmp_path / "ledger.toml"
+    path.write_text(f'[ledger]\nurl = "{url}"\n{extra}', encoding="utf-8")
+    return path
+
+
+def test_db_upgrade_and_ordinary_commands_print_no_migration_log_lines(tmp_path: Path) -> None:
+    """alembic's "Context impl" / "Running upgrade" lines never reach the operator."""
+    config = ledger_config(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}")
+    upgraded = cli_process("--config", str(config), "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (upgraded.stderr, upgraded.stdout.count("\n")) == ("", 1)
+    current = cli_process("--config", str(config), "--log-level", "DEBUG", "db", "current")
+    assert current.returncode == 0, current.stderr
+    assert "alembic" not in current.stderr
+
+
+def test_commands_on_a_ledger_at_head_print_no_migration_log_lines(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """On SQLite and PostgreSQL: the schema check of every command logs nothing."""
+    config = ledger_config(tmp_path, engine.url.render_as_string(hide_password=False))
+    for args in (("db", "current"), ("quarantine", "list"), ("db", "upgrade")):
+        done = cli_process("--config", str(config), *args)
+        assert (done.returncode, done.stderr) == (0, ""), args
+
+
+def test_serve_logs_where_it_listens_at_any_level(tmp_path: Path) -> None:
+    """`service_started` with the host and port shows at --log-level ERROR too."""
+    config = ledger_config(tmp_path, f"sqlite:///{tmp_path / 'l.db'}")
+    assert cli_process("--config", str(config), "db", "upgrade").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pmo_ledger.jobs.cli", "--config", str(config),
+             "--log-format", "json", "--log-level", "ERROR", "serve", "--port", str(port)],
+            cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        started = None
+        while started is None and time.monotonic() < deadline and proc.poll() is None:
+            for line in log.read_text(encoding="utf-8").splitlines():
+                event = json.loads(line)
+                if event.get("event") == "service_started":
+                    started = event
+            time.sleep(0.1)
+        assert started is not None, log.read_text(encoding="utf-8")
+        assert (started["host"], started["port"]) == ("127.0.0.1", port)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+def test_an_unreachable_connector_host_is_one_line_with_the_host_and_the_cause(
+    tmp_path: Path,
+) -> None:
+    """`check` of a Salesforce connector on a closed port: the host and "Connection refused",
+    no urllib3 pool internals, no retry warnings."""
+    config = ledger_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'l.db'}",
+        '[connectors.sf]\nkind = "salesforce"\nlogin_url = "https://127.0.0.1:1"\n'
+        'username = "u"\npassword = "p"\nsecurity_token = "t"\nmax_retries = 1\n'
+        "backoff_seconds = 0\n",
+    )
+    done = cli_process("--config", str(config), "check", "sf")
+    assert done.returncode == 1
+    assert done.stderr == ""
+    assert done.stdout == (
+        "sf (salesforce): ConnectorTransientError: login to https://127.0.0.1:1: "
+        "ConnectionError: cannot connect to 127.0.0.1:1: Connection refused\n"
+    )
+
+
+def test_connection_failure_names_an_unknown_host() -> None:
+    """A name that does not resolve: the host and the resolver's cause."""
+    with pytest.raises(requests.ConnectionError) as err:
+        requests.get("https://nonexistent.invalid/", timeout=5)
+    text = translate(err.value, "login to https://nonexistent.invalid").args[0]
+    assert text.startswith(
+        "login to https://nonexistent.invalid: ConnectionError: "
+        "cannot connect to nonexistent.invalid:443: "
+    )
+    assert "HTTPSConnection" not in text and "Max retries" not in text
+
+
+def test_sandbox_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = cli_process("sandbox", "--port", str(port), "--cert-dir", str(tmp_path / "c"))
+    assert done.returncode == 1
+    assert done.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_an_unsupported_database_url_is_one_config_line(tmp_path: Path) -> None:
+    """mysql:// is a configuration problem (exit 2) naming the scheme, not the password."""
+    config = ledger_config(tmp_path, "mysql://pmo:s3cret@db/ledger")
+    done = cli_process("--config", str(config), "db", "current")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "ledger.url: unsupported database (mysql): expected sqlite:///FILE or "
+        "postgresql://USER@HOST/DB\n"
+    )
+
+
+FAKE_CLI = """#!/usr/bin/env bash
+echo "$*" >>"{calls}"
+if [ "$1" = sandbox ]; then
+  {sandbox}
+fi
+"""
+SANDBOX_SERVES = """printf 'listening\\n[connectors.psa]\\nlogin_url = "https://127.0.0.1:40123"\\n'
+  echo "Serving until Ctrl-C."
+  exec sleep 30"""
+
+
+def run_demo_script(tmp_path: Path, sandbox: str) -> subprocess.CompletedProcess[str]:
+    """scripts/demo in a copy of the repository's layout, with a stand-in pmo-ledger."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "demo.toml").write_text(
+        (ROOT / "config" / "demo.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "pmo-ledger.db").write_text("an earlier demo's ledger", encoding="utf-8")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pmo-ledger"
+    fake.write_text(FAKE_CLI.format(calls=tmp_path / "calls", sandbox=sandbox), encoding="utf-8")
+    fake.chmod(0o755)
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo")],
+        cwd=tmp_path, env={**os.environ, "BIN": str(bin_dir)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_demo_keeps_the_ledger_when_the_sandbox_does_not_start(tmp_path: Path) -> None:
+    done = run_demo_script(tmp_path, 'echo "error: cannot listen on 127.0.0.1:0" >&2; exit 1')
+    assert done.returncode == 1
+    assert "the ledger is left as it was" in done.stderr
+    assert (tmp_path / "pmo-ledger.db").read_text(encoding="utf-8") == "an earlier demo's ledger"
+    assert (tmp_path / "calls").read_text(encoding="utf-8").splitlines()[0].startswith(
+        "sandbox --port 0 "
+    )
+
+
+def test_demo_points_the_crm_connector_at_the_port_the_sandbox_took(tmp_path: Path) -> None:
+    done = run_demo_script(tmp_path, SANDBOX_SERVES)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "pmo-ledger.db").exists()
+    config = (tmp_path / ".sandbox" / "demo.toml").read_text(encoding="utf-8")
+    assert 'login_url = "https://127.0.0.1:40123"' in config
+    calls = (tmp_path / "calls").read_text(encoding="utf-8").splitlines()
+    assert calls[1:] == [
+        f"--config .sandbox/demo.toml {args}"
+        for args in ("db upgrade", "sync --all", "verify psa", "verify crm", "report")
+    ]
+
+
+# --- item 7: start-up ----------------------------------------------------------------------------
+
+
+def test_importing_the_cli_loads_no_server_or_migration_library() -> None:
+    """`pmo-ledger --help` pays for no web framework, ASGI server or migration library: they
+    are imported by the commands that use them (serve, db, the schema check)."""
+    code = (
+        "import sys, pmo_ledger.jobs.cli; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'alembic', 'httpx', 'simple_salesforce') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "[]\n"
+
+
+def test_an_unknown_revision_is_still_one_error_line(tmp_path: Path) -> None:
+    """alembic's CommandError, recognised without importing alembic up front."""
+    config = ledger_config(tmp_path, f"sqlite:///{tmp_path / 'l.db'}")
+    result = run(config, "db", "downgrade", "nope")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
