@@ -36,7 +36,6 @@ def test_a_sqlite_password_parameter_never_prints(tmp_path: Path) -> None:
     done = _upgrade(tmp_path, url)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"upgraded sqlite:///{tmp_path / 'ledger.db'}?password=*** to ")
-    assert "alembic" in done.stderr  # the log lines were there to look at
     _shows_none_of(done, "hunter2")
 
 
