@@ -3,6 +3,7 @@ amounts, checkpoints, durations, run options and times as an operator reads them
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -11,22 +12,47 @@ from typing import Any
 from rich.table import Table
 
 from pmo_ledger.connectors.base import Cursor
-from pmo_ledger.jobs.cli.common import CENT, console, money
+from pmo_ledger.jobs.cli.common import CENT, console, fits_width, money
 
 MESSAGE_WIDTH = 60
 #: Cells longer than this (errors) wrap.
 TEXT_WIDTH = 72
 
 
-def show(t: Table) -> None:
-    """Print a table as wide as its rows need, on a terminal too (a cut figure is worse than
-    a line the terminal wraps); long texts (errors) wrap within TEXT_WIDTH."""
+def show(t: Table, *, narrow_drops: tuple[str, ...] = ()) -> None:
+    """Print a table: within the width of a terminal (or COLUMNS), its texts folding and
+    wrapping, without its empty columns and the `narrow_drops` columns (dropped in order
+    while its rows are wider than that); to a pipe or a file whole, as wide as its rows
+    need. Long texts (errors) wrap within TEXT_WIDTH."""
     for column in t.columns:
         if any(len(str(cell)) > TEXT_WIDTH for cell in column.cells):
             column.max_width = TEXT_WIDTH
     c = console()
-    c.width = max(c.width, c.measure(t, options=c.options.update_width(10_000)).maximum)
+    natural = c.options.update_width(10_000)
+    if not fits_width(c):
+        c.width = max(c.width, c.measure(t, options=natural).maximum)
+    else:
+        t.columns[:] = [col for col in t.columns if any(str(cell) for cell in col.cells)]
+        for name in narrow_drops:
+            if c.measure(t, options=natural).maximum <= c.width:
+                break
+            t.columns[:] = [col for col in t.columns if col.header != name]
     c.print(t)
+
+
+def wrapped(label: str, text: str) -> str:
+    """`label text` as lines within the console's width (when tables must fit it), the
+    continuation lines indented under the text."""
+    c = console()
+    if not fits_width(c) or len(label) + len(text) <= c.width:
+        return label + text
+    return textwrap.fill(
+        text,
+        width=c.width,
+        initial_indent=label,
+        subsequent_indent=" " * len(label),
+        break_on_hyphens=False,
+    )
 
 
 def one_line(text: object) -> str:

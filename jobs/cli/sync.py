@@ -37,6 +37,7 @@ from pmo_ledger.jobs.run_records import StreamResult, SyncResult
 from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled, run_sync
 from pmo_ledger.ledger.time.calendar import parse_period
 from pmo_ledger.ledger.time.dates import business_date
+from pmo_ledger.ledger.write import ApplyStats
 
 #: Exit status of `sync` per run status.
 EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 1, "abandoned": 1, "partial": 3}
@@ -269,48 +270,65 @@ class LiveProgress:
         self.progress.update(self.tasks[outcome.stream], completed=outcome.stats.read)
 
 
-#: Summary columns of a run and of a dry run: (heading, ApplyStats field).
-RUN_COLUMNS = (
-    ("read", "read"),
-    ("written", "written"),
-    ("inserted", "inserted"),
-    ("changed", "restated"),
-    ("unchanged", "unchanged"),
-    ("reversed/deleted", "deleted"),
-    ("quarantined", "quarantined"),
+#: The summary's count columns; `read` is the sum of the next five (see `LEGEND`).
+COUNT_COLUMNS = ("read", "new", "changed", "same", "held", "other", "reversed")
+#: What the count columns count, printed under the summary (each line within 80 columns).
+LEGEND = (
+    "read = new + changed + same + held + other (records; rejected lines included)",
+    "new, changed: written; same: unchanged; held: quarantined, not written;",
+    "other: repeated in a batch, or rates merged into one series; reversed: deleted",
 )
-DRY_RUN_COLUMNS = (
-    ("read", "read"),
+#: The dry run's totals under its summary: (heading, ApplyStats field).
+DRY_RUN_TOTALS = (
     ("would add", "inserted"),
     ("would change", "restated"),
     ("would reverse", "deleted"),
-    ("unchanged", "unchanged"),
-    ("quarantined", "quarantined"),
 )
 
 
+def counts(stats: ApplyStats) -> tuple[int, ...]:
+    """A stream's figures in COUNT_COLUMNS, derived from its counters so they add up: read
+    counts the rejected lines too, lines parked under UNMAPPED are new or changed (not held),
+    and `other` is what no outcome counts (a key repeated in a batch, a key sent and deleted
+    together, fx rates written as one series)."""
+    read = stats.read + stats.rejected
+    new = stats.inserted
+    changed = stats.written - stats.inserted
+    held = stats.quarantined - stats.parked
+    other = read - new - changed - stats.unchanged - held
+    return read, new, changed, stats.unchanged, held, other, stats.deleted
+
+
 def print_result(result: SyncResult) -> None:
-    """The summary table of a run (or a dry run) and its status line."""
-    columns = DRY_RUN_COLUMNS if result.dry_run else RUN_COLUMNS
-    headings = [h for h, _ in columns]
-    extra = () if result.dry_run else ("amounts read", "checkpoint")
+    """The summary of a run (or a dry run): counts per stream with their legend, then per
+    stream its status, checkpoint and amounts read (a run), and the status line. Two tables
+    so that each fits 80 columns."""
     title = (
         f"{result.connector}: dry run: nothing was written"
         if result.dry_run
         else f"{result.connector}: run {result.run_id}"
     )
-    t = table(title, "stream", "status", *headings, *extra, numeric=tuple(headings))
+    t = table(title, "stream", *COUNT_COLUMNS, numeric=COUNT_COLUMNS)
     for s in result.streams:
-        counts = [n(getattr(s.stats, field)) for _, field in columns]
-        more = (
-            () if result.dry_run else (grouped_amounts(s.amount("read")), cursor_text(s.checkpoint))
-        )
-        t.add_row(s.stream, s.status, *counts, *more)
+        t.add_row(s.stream, *map(n, counts(s.stats)))
     show(t)
+    for line in LEGEND:
+        out(line)
+    parked = sum(s.stats.parked for s in result.streams)
+    if parked:
+        out(f"{parked:,} of the records written or unchanged wait for a mapping (also held)")
+    extra = () if result.dry_run else ("checkpoint", "amounts read")
+    more = table(None, "stream", "status", *extra)
+    for s in result.streams:
+        cells = (
+            () if result.dry_run else (cursor_text(s.checkpoint), grouped_amounts(s.amount("read")))
+        )
+        more.add_row(s.stream, s.status, *cells)
+    show(more)
     if not result.dry_run:
         out(f"run {result.run_id} {result.status}: {one_line(result.message)}")
         return
-    for heading, field in DRY_RUN_COLUMNS[1:4]:  # would add, change, reverse
+    for heading, field in DRY_RUN_TOTALS:
         count = sum(getattr(s.stats, field) for s in result.streams)
         amounts = sum_amounts(s.amount(field) for s in result.streams)
         out(f"{heading}: {count:,}" + (f" ({grouped_amounts(amounts)})" if amounts else ""))
