@@ -24,10 +24,14 @@ from pmo_ledger.connectors.errors import ConnectorError, ConnectorTransientError
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, console, fail, out, reported, table
 from pmo_ledger.jobs.cli.format import (
+    COUNT_COLUMNS,
+    LEGEND,
+    counts,
     cursor_text,
     grouped_amounts,
     n,
     one_line,
+    parked_line,
     show,
     sum_amounts,
     when,
@@ -37,7 +41,6 @@ from pmo_ledger.jobs.run_records import StreamResult, SyncResult
 from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled, run_sync
 from pmo_ledger.ledger.time.calendar import parse_period
 from pmo_ledger.ledger.time.dates import business_date
-from pmo_ledger.ledger.write import ApplyStats
 
 #: Exit status of `sync` per run status.
 EXIT_CODES = {"succeeded": 0, "failed": 1, "interrupted": 1, "abandoned": 1, "partial": 3}
@@ -270,33 +273,12 @@ class LiveProgress:
         self.progress.update(self.tasks[outcome.stream], completed=outcome.stats.read)
 
 
-#: The summary's count columns; `read` is the sum of the next five (see `LEGEND`).
-COUNT_COLUMNS = ("read", "new", "changed", "same", "held", "other", "reversed")
-#: What the count columns count, printed under the summary (each line within 80 columns).
-LEGEND = (
-    "read = new + changed + same + held + other (records; rejected lines included)",
-    "new, changed: written; same: unchanged; held: quarantined, not written;",
-    "other: repeated in a batch, or rates merged into one series; reversed: deleted",
-)
 #: The dry run's totals under its summary: (heading, ApplyStats field).
 DRY_RUN_TOTALS = (
     ("would add", "inserted"),
     ("would change", "restated"),
     ("would reverse", "deleted"),
 )
-
-
-def counts(stats: ApplyStats) -> tuple[int, ...]:
-    """A stream's figures in COUNT_COLUMNS, derived from its counters so they add up: read
-    counts the rejected lines too, lines parked under UNMAPPED are new or changed (not held),
-    and `other` is what no outcome counts (a key repeated in a batch, a key sent and deleted
-    together, fx rates written as one series)."""
-    read = stats.read + stats.rejected
-    new = stats.inserted
-    changed = stats.written - stats.inserted
-    held = stats.quarantined - stats.parked
-    other = read - new - changed - stats.unchanged - held
-    return read, new, changed, stats.unchanged, held, other, stats.deleted
 
 
 def print_result(result: SyncResult) -> None:
@@ -316,7 +298,7 @@ def print_result(result: SyncResult) -> None:
         out(line)
     parked = sum(s.stats.parked for s in result.streams)
     if parked:
-        out(f"{parked:,} of the records written or unchanged wait for a mapping (also held)")
+        out(parked_line(parked))
     extra = () if result.dry_run else ("checkpoint", "amounts read")
     more = table(None, "stream", "status", *extra)
     for s in result.streams:
