@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.records import Record, record_from_json
 from pmo_ledger.ledger.settings import LedgerSettings
-from pmo_ledger.ledger.write import apply_batch
+from pmo_ledger.ledger.write import ApplyStats, apply_batch
 
 #: The sample portfolio shipped with the code.
 DEMO_PORTFOLIO = "demo_portfolio.json"
@@ -43,10 +43,7 @@ class DemoLoad:
     """What loading the portfolio did, summed over the batches."""
 
     batches: int = 0
-    read: int = 0
-    written: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
+    stats: ApplyStats = field(default_factory=ApplyStats)
     sources: list[str] = field(default_factory=list)
 
 
@@ -91,8 +88,5 @@ def load_demo(session: Session, settings: LedgerSettings, batches: Sequence[Batc
     for batch in batches:
         result = apply_batch(session, settings, batch.source, batch.stream, batch.records)
         done.batches += 1
-        done.read += result.stats.read
-        done.written += result.stats.written
-        done.unchanged += result.stats.unchanged
-        done.quarantined += result.stats.quarantined
+        done.stats.add(result.stats)
     return done

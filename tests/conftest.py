@@ -22,6 +22,14 @@ from pmo_ledger.ledger.models import Base
 PG_URL = os.environ.get("PMO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_size_from_readline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No COLUMNS/LINES unless a test sets them: GNU readline, loaded in xdist workers, puts
+    COLUMNS=80 in the environment, and the CLI fits its tables to an explicit COLUMNS."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 

@@ -8,6 +8,7 @@ else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,12 +122,19 @@ def ledger_reading(ctx: typer.Context) -> Iterator[Session]:
 
 
 def console() -> Console:
-    """A console on the current stdout (made per call: tests swap sys.stdout); output that
-    goes to a pipe or a file gets whole table rows."""
+    """A console on the current stdout (made per call: tests swap sys.stdout). A terminal, or
+    an explicit COLUMNS, sets the width tables must fit; output that goes to a pipe or a file
+    without COLUMNS gets whole table rows (see `fits_width`)."""
     c = Console(highlight=False)
-    if not c.is_terminal:
+    if not fits_width(c):
         c.width = max(c.width, 120)
     return c
+
+
+def fits_width(c: Console) -> bool:
+    """Whether tables must fit the console's width (a terminal, or COLUMNS set): they fold
+    and wrap their cells; otherwise (a pipe, a file) they are as wide as their rows."""
+    return c.is_terminal or os.environ.get("COLUMNS", "").isdigit()
 
 
 def out(message: str) -> None:
@@ -149,5 +157,5 @@ def table(title: str | None, *columns: str, numeric: tuple[str, ...] = ()) -> Ta
     t = Table(title=title, title_justify="left")
     for name in columns:
         right = name in numeric
-        t.add_column(name, justify="right" if right else "left", no_wrap=right)
+        t.add_column(name, justify="right" if right else "left", no_wrap=right, overflow="fold")
     return t

@@ -14,6 +14,7 @@ import typer
 
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, out, plural, reported
+from pmo_ledger.jobs.cli.format import counts, parked_line
 from pmo_ledger.jobs.cli.report import print_budget_report
 from pmo_ledger.jobs.demo import DemoLoad, default_portfolio, load_demo, read_portfolio, sources_of
 from pmo_ledger.ledger.queries.reports import budget_report
@@ -52,6 +53,12 @@ def demo(
 def _print_load(app: App, loaded: DemoLoad) -> None:
     out(
         f"Loaded the sample portfolio into {app.url} from {', '.join(loaded.sources)} "
-        f"({plural(loaded.batches, 'batch', 'batches')}): {plural(loaded.read, 'record')} read, "
-        f"{loaded.written} written, {loaded.unchanged} unchanged, {loaded.quarantined} quarantined"
+        f"({plural(loaded.batches, 'batch', 'batches')}):"
     )
+    read, new, changed, same, held, other, _ = counts(loaded.stats)
+    out(
+        f"{read:,} records read = {new:,} new + {changed:,} changed + {same:,} same"
+        f" + {held:,} held + {other:,} other"
+    )
+    if loaded.stats.parked:
+        out(parked_line(loaded.stats.parked))

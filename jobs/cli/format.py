@@ -1,32 +1,62 @@
-"""Formatting shared by `sync`, `check` and `runs`: tables as wide as their rows, counts,
-amounts, checkpoints, durations, run options and times as an operator reads them."""
+"""Formatting shared by the commands: tables fitted to the width, counts (the sync summary's
+columns, which add up), amounts, checkpoints, durations, run options and times as an operator
+reads them."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from pmo_ledger.connectors.base import Cursor
-from pmo_ledger.jobs.cli.common import CENT, console, money
+from pmo_ledger.jobs.cli.common import CENT, console, fits_width, money
+
+if TYPE_CHECKING:
+    from pmo_ledger.ledger.write.stats import ApplyStats
 
 MESSAGE_WIDTH = 60
 #: Cells longer than this (errors) wrap.
 TEXT_WIDTH = 72
 
 
-def show(t: Table) -> None:
-    """Print a table as wide as its rows need, on a terminal too (a cut figure is worse than
-    a line the terminal wraps); long texts (errors) wrap within TEXT_WIDTH."""
+def show(t: Table, *, narrow_drops: tuple[str, ...] = ()) -> None:
+    """Print a table: within the width of a terminal (or COLUMNS), its texts folding and
+    wrapping, without its empty columns and the `narrow_drops` columns (dropped in order
+    while its rows are wider than that); to a pipe or a file whole, as wide as its rows
+    need. Long texts (errors) wrap within TEXT_WIDTH."""
     for column in t.columns:
         if any(len(str(cell)) > TEXT_WIDTH for cell in column.cells):
             column.max_width = TEXT_WIDTH
     c = console()
-    c.width = max(c.width, c.measure(t, options=c.options.update_width(10_000)).maximum)
+    natural = c.options.update_width(10_000)
+    if not fits_width(c):
+        c.width = max(c.width, c.measure(t, options=natural).maximum)
+    else:
+        t.columns[:] = [col for col in t.columns if any(str(cell) for cell in col.cells)]
+        for name in narrow_drops:
+            if c.measure(t, options=natural).maximum <= c.width:
+                break
+            t.columns[:] = [col for col in t.columns if col.header != name]
     c.print(t)
+
+
+def wrapped(label: str, text: str) -> str:
+    """`label text` as lines within the console's width (when tables must fit it), the
+    continuation lines indented under the text."""
+    c = console()
+    if not fits_width(c) or len(label) + len(text) <= c.width:
+        return label + text
+    return textwrap.fill(
+        text,
+        width=c.width,
+        initial_indent=label,
+        subsequent_indent=" " * len(label),
+        break_on_hyphens=False,
+    )
 
 
 def one_line(text: object) -> str:
@@ -103,3 +133,32 @@ def when(at: datetime) -> str:
 
 def truncate(text: str, width: int = MESSAGE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+#: The summary's count columns; `read` is the sum of the next five (see `LEGEND`).
+COUNT_COLUMNS = ("read", "new", "changed", "same", "held", "other", "reversed")
+#: What the count columns count, printed under the summary (each line within 80 columns).
+LEGEND = (
+    "read = new + changed + same + held + other (records; rejected lines included)",
+    "new, changed: written; same: unchanged; held: quarantined, not written;",
+    "other: repeated in a batch, or rates merged into one series; reversed: deleted",
+)
+
+
+def counts(stats: ApplyStats) -> tuple[int, ...]:
+    """A stream's figures in COUNT_COLUMNS, derived from its counters so they add up: read
+    counts the rejected lines too, records parked (written, waiting for a mapping) are new or
+    changed, not held,
+    and `other` is what no outcome counts (a key repeated in a batch, a key sent and deleted
+    together, fx rates written as one series)."""
+    read = stats.read + stats.rejected
+    new = stats.inserted
+    changed = stats.written - stats.inserted
+    held = stats.quarantined - stats.parked
+    other = read - new - changed - stats.unchanged - held
+    return read, new, changed, stats.unchanged, held, other, stats.deleted
+
+
+def parked_line(parked: int) -> str:
+    """The line under a summary naming the records that wait for a mapping."""
+    return f"{parked:,} of the records written or unchanged wait for a mapping (also held)"

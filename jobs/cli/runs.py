@@ -30,6 +30,7 @@ from pmo_ledger.jobs.cli.format import (
     show,
     truncate,
     when,
+    wrapped,
 )
 from pmo_ledger.jobs.lease import LeaseHeld, unlock
 from pmo_ledger.ledger.queries.runs import list_runs as listed_runs
@@ -93,7 +94,7 @@ def list_runs(
             *map(n, (run.rows_read, run.rows_written, run.rows_quarantined)),
             truncate(one_line(run.message or "")),
         )
-    show(t)
+    show(t, narrow_drops=("trigger", "duration", "message"))
     out(plural(len(rows), "run"))
 
 
@@ -108,7 +109,7 @@ def show_run(
     streams = run.streams
     out(f"run {run.id} of {run.connector}: {run.status}")
     out(f"trigger:  {run.trigger}")
-    out(f"options:  {options_text(run.options or {})}")
+    out(wrapped("options:  ", options_text(run.options or {})))
     out(f"started:  {when(run.started_at)} UTC")
     if run.finished_at:
         took = duration_text(run.finished_at - run.started_at)
@@ -117,7 +118,7 @@ def show_run(
         out(f"retry at: {when(run.retry_at)} UTC")
     if run.holder:
         out(f"holder:   {run.holder}")
-    out(f"message:  {one_line(run.message or '')}")
+    out(wrapped("message:  ", one_line(run.message or "")))
     if not streams:
         out("no stream figures")
         return
@@ -143,7 +144,7 @@ def show_run(
             cursor_text(Cursor.from_json(s.checkpoint) if s.checkpoint else None),
             one_line(s.error or ""),
         )
-    show(t)
+    show(t, narrow_drops=("checkpoint",))
     amounts = [(s.stream, s.amounts) for s in streams if s.amounts]
     if amounts:
         show(amounts_table(amounts))

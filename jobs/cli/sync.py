@@ -24,10 +24,14 @@ from pmo_ledger.connectors.errors import ConnectorError, ConnectorTransientError
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, console, fail, out, reported, table
 from pmo_ledger.jobs.cli.format import (
+    COUNT_COLUMNS,
+    LEGEND,
+    counts,
     cursor_text,
     grouped_amounts,
     n,
     one_line,
+    parked_line,
     show,
     sum_amounts,
     when,
@@ -269,48 +273,44 @@ class LiveProgress:
         self.progress.update(self.tasks[outcome.stream], completed=outcome.stats.read)
 
 
-#: Summary columns of a run and of a dry run: (heading, ApplyStats field).
-RUN_COLUMNS = (
-    ("read", "read"),
-    ("written", "written"),
-    ("inserted", "inserted"),
-    ("changed", "restated"),
-    ("unchanged", "unchanged"),
-    ("reversed/deleted", "deleted"),
-    ("quarantined", "quarantined"),
-)
-DRY_RUN_COLUMNS = (
-    ("read", "read"),
+#: The dry run's totals under its summary: (heading, ApplyStats field).
+DRY_RUN_TOTALS = (
     ("would add", "inserted"),
     ("would change", "restated"),
     ("would reverse", "deleted"),
-    ("unchanged", "unchanged"),
-    ("quarantined", "quarantined"),
 )
 
 
 def print_result(result: SyncResult) -> None:
-    """The summary table of a run (or a dry run) and its status line."""
-    columns = DRY_RUN_COLUMNS if result.dry_run else RUN_COLUMNS
-    headings = [h for h, _ in columns]
-    extra = () if result.dry_run else ("amounts read", "checkpoint")
+    """The summary of a run (or a dry run): counts per stream with their legend, then per
+    stream its status, checkpoint and amounts read (a run), and the status line. Two tables
+    so that each fits 80 columns."""
     title = (
         f"{result.connector}: dry run: nothing was written"
         if result.dry_run
         else f"{result.connector}: run {result.run_id}"
     )
-    t = table(title, "stream", "status", *headings, *extra, numeric=tuple(headings))
+    t = table(title, "stream", *COUNT_COLUMNS, numeric=COUNT_COLUMNS)
     for s in result.streams:
-        counts = [n(getattr(s.stats, field)) for _, field in columns]
-        more = (
-            () if result.dry_run else (grouped_amounts(s.amount("read")), cursor_text(s.checkpoint))
-        )
-        t.add_row(s.stream, s.status, *counts, *more)
+        t.add_row(s.stream, *map(n, counts(s.stats)))
     show(t)
+    for line in LEGEND:
+        out(line)
+    parked = sum(s.stats.parked for s in result.streams)
+    if parked:
+        out(parked_line(parked))
+    extra = () if result.dry_run else ("checkpoint", "amounts read")
+    more = table(None, "stream", "status", *extra)
+    for s in result.streams:
+        cells = (
+            () if result.dry_run else (cursor_text(s.checkpoint), grouped_amounts(s.amount("read")))
+        )
+        more.add_row(s.stream, s.status, *cells)
+    show(more)
     if not result.dry_run:
         out(f"run {result.run_id} {result.status}: {one_line(result.message)}")
         return
-    for heading, field in DRY_RUN_COLUMNS[1:4]:  # would add, change, reverse
+    for heading, field in DRY_RUN_TOTALS:
         count = sum(getattr(s.stats, field) for s in result.streams)
         amounts = sum_amounts(s.amount(field) for s in result.streams)
         out(f"{heading}: {count:,}" + (f" ({grouped_amounts(amounts)})" if amounts else ""))

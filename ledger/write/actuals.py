@@ -272,6 +272,7 @@ def apply_actuals(
         if placement.mapped:
             loaded[key] = r.source_modified_at
         else:
+            stats.parked += 1
             held.append(
                 held_item(
                     key,

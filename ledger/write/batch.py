@@ -124,6 +124,7 @@ def apply_batch(
     result.held = quarantine.hold(session, source, stream, held, run_id=run_id, now=ctx.recorded_at)
     result.held_items = held
     result.stats.quarantined = len(held)
+    result.stats.rejected = len(rejected)
     if open_scopes:
         keys = [r.external_id for r in records if isinstance(r, ActualRecord)]
         keys += [r.external_id for r in rejected if r.external_id]

@@ -139,7 +139,9 @@ class RecordWriter(Generic[R]):
             row = self.row(key, r, old)
             if row is None:
                 continue
-            if key not in self.held_keys:
+            if key in self.held_keys:
+                self.stats.parked += 1  # written (or unchanged) and held: waiting
+            else:
                 loaded[key] = self.loaded_at(r)
             if old is not None and not differs(old, row):
                 self.stats.unchanged += 1

@@ -13,7 +13,13 @@ OUTCOMES = ("read", "inserted", "restated", "unchanged", "quarantined", "deleted
 @dataclass
 class ApplyStats:
     """What one batch did, for the run's counters. `written` = inserted + restated (+ other
-    record types' writes); `amounts[outcome][currency]` sums the money of actual lines."""
+    record types' writes); `amounts[outcome][currency]` sums the money of actual lines.
+
+    `quarantined` counts every record held, `parked` those among them written (or found
+    unchanged) all the same, waiting for a mapping (an actual line under UNMAPPED, a task of
+    an unknown project), `rejected` the lines the source could not turn into records (held,
+    never in `read`).
+    """
 
     read: int = 0
     written: int = 0
@@ -23,6 +29,8 @@ class ApplyStats:
     entries: int = 0
     inserted: int = 0
     restated: int = 0
+    parked: int = 0
+    rejected: int = 0
     amounts: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
     def count(self, outcome: str, currency: str | None, amount: Decimal | None) -> None:
@@ -41,6 +49,8 @@ class ApplyStats:
             "entries",
             "inserted",
             "restated",
+            "parked",
+            "rejected",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for outcome, per in other.amounts.items():

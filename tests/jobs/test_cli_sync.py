@@ -124,13 +124,20 @@ def last_line(text: str) -> str:
     return text.rstrip("\n").rsplit("\n", 1)[-1]
 
 
-def row(text: str, first: str) -> list[str]:
-    """The cells of the first table row whose first cell is `first`."""
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
-        if cells[0] == first:
-            return cells
-    raise AssertionError(f"no row {first!r} in:\n{text}")
+def row(text: str, first: str, nth: int = 0) -> list[str]:
+    """The cells of the first (or the `nth` after it) table row whose first cell is `first`:
+    the sync summary's counts are in its first table, status, checkpoint and amounts read in
+    its second (nth=1)."""
+    found = [
+        cells
+        for cells in (
+            [c.strip() for c in line.strip("│┃ ").split("│")] for line in text.splitlines()
+        )
+        if cells[0] == first
+    ]
+    if len(found) <= nth:
+        raise AssertionError(f"no row {first!r} (#{nth}) in:\n{text}")
+    return found[nth]
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -142,9 +149,11 @@ def test_sync_loads_and_prints_the_summary(ledger: Ledger) -> None:
     read = ledger.read(1)
     assert stdout.startswith("demo: run 1")  # nothing printed while running (not a terminal)
     assert last_line(stdout) == f"run 1 succeeded: 10 stream(s), {read} records read"
-    assert row(stdout, "actuals")[1:6] == ["succeeded", "200", "200", "200", "0"]
+    # read, new, changed, same, held
+    assert row(stdout, "actuals")[1:6] == ["200", "200", "0", "0", "0"]
     amounts = ledger.inserted_amounts(1)
-    assert row(stdout, "actuals")[9] == "; ".join(f"{a:,} {c}" for c, a in amounts.items())
+    assert row(stdout, "actuals", 1)[1] == "succeeded"
+    assert row(stdout, "actuals", 1)[3] == "; ".join(f"{a:,} {c}" for c, a in amounts.items())
     assert ledger.scalar(select(func.count()).select_from(ActualLine)) == 200
 
 
@@ -154,7 +163,7 @@ def test_a_second_sync_is_incremental(ledger: Ledger) -> None:
     stdout = ok(ledger.run("sync", "demo"))
     assert ledger.read(2) < ledger.read(1)
     assert last_line(stdout) == f"run 2 succeeded: 10 stream(s), {ledger.read(2)} records read"
-    assert row(stdout, "actuals")[3:5] == ["0", "0"]  # written, inserted
+    assert row(stdout, "actuals")[2:4] == ["0", "0"]  # new, changed: nothing written
 
 
 def test_sync_all_runs_every_enabled_connector_and_fails_if_one_did(
@@ -198,7 +207,7 @@ def test_a_partial_run_exits_3(engine: Engine, tmp_path: Path) -> None:
     ledger = Ledger(engine, tmp_path).configure({"demo": "fail_after_pages = 3"})
     stdout = ok(ledger.run("sync", "demo"), 3)
     assert last_line(stdout).startswith("run 1 partial: stream actuals stopped early: ")
-    assert row(stdout, "actuals")[1] == "partial"
+    assert row(stdout, "actuals", 1)[1] == "partial"
 
 
 def test_dry_run_writes_nothing_and_reports_what_it_would_add(ledger: Ledger) -> None:
@@ -206,7 +215,8 @@ def test_dry_run_writes_nothing_and_reports_what_it_would_add(ledger: Ledger) ->
     stdout = ok(ledger.run("sync", "demo", "--dry-run"))
     assert (ledger.runs(), ledger.scalar(select(func.count()).select_from(ActualLine))) == (0, 0)
     assert stdout.startswith("demo: dry run: nothing was written")
-    assert row(stdout, "actuals")[1:4] == ["succeeded", "200", "200"]
+    assert row(stdout, "actuals")[1:3] == ["200", "200"]  # read, new
+    assert row(stdout, "actuals", 1)[1] == "succeeded"
     ok(ledger.run("sync", "demo"))
     amounts = "; ".join(f"{a:,} {c}" for c, a in ledger.inserted_amounts(1).items())
     assert stdout.splitlines()[-4:] == [
@@ -222,7 +232,7 @@ def test_a_period_re_sync_is_recorded_with_its_options(ledger: Ledger) -> None:
     ok(ledger.run("sync", "demo"))
     stdout = ok(ledger.run("sync", "demo", "--stream", "actuals", "--period", "2025-03"))
     assert last_line(stdout).startswith("run 2 succeeded: 1 stream(s), ")
-    assert row(stdout, "actuals")[3] == "0"  # nothing written: the scope is unchanged
+    assert row(stdout, "actuals")[2:4] == ["0", "0"]  # nothing written: the scope is unchanged
     shown = ok(ledger.run("runs", "show", "2"))
     assert "options:  streams=actuals, period=2025-03\n" in shown
 

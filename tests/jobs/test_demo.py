@@ -83,6 +83,21 @@ def test_demo_prints_the_hand_computed_totals(engine: Engine, tmp_path: Path) ->
     assert "Not counted: 1 erp labor line (2550.00 USD): erp is not the labor authority" in out
 
 
+def test_demo_load_counts_add_up(engine: Engine, tmp_path: Path) -> None:
+    """The load line's figures add up, and the posting parked under UNMAPPED (written and
+    quarantined) is counted once, as new, and named on its own line (issue 18 item 6)."""
+    config = demo_config(tmp_path, engine.url.render_as_string(hide_password=False))
+    out = ok(invoke(config, "demo"))
+    line = out.splitlines()[1]
+    read, rest = line.split(" records read = ")
+    parts = [p.split(" ") for p in rest.split(" + ")]
+    figures = {name: int(count.replace(",", "")) for count, name in parts}
+    assert list(figures) == ["new", "changed", "same", "held", "other"]
+    assert int(read.replace(",", "")) == sum(figures.values())
+    assert figures["new"] > 0 and figures["same"] == 0
+    assert "\n1 of the records written or unchanged wait for a mapping (also held)\n" in out
+
+
 def test_demo_twice_is_idempotent(engine: Engine, tmp_path: Path) -> None:
     """The second run replays the same batches: no line, entry or quarantine row changes."""
     config = demo_config(tmp_path, engine.url.render_as_string(hide_password=False))
@@ -91,7 +106,7 @@ def test_demo_twice_is_idempotent(engine: Engine, tmp_path: Path) -> None:
     assert before["ledger_entry"] > 0
     out = ok(invoke(config, "demo"))
     assert ledger_counts(engine) == before
-    assert ", 0 written, " in out.splitlines()[0]
+    assert " = 0 new + 0 changed + " in out.splitlines()[1]  # nothing written
     assert table_rows(out) == EXPECTED
 
 
