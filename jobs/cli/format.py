@@ -16,7 +16,7 @@ from pmo_ledger.connectors.base import Cursor
 from pmo_ledger.jobs.cli.common import CENT, console, fits_width, money
 
 if TYPE_CHECKING:
-    from pmo_ledger.ledger.write.stats import ApplyStats
+    from pmo_ledger.ledger.write import ApplyStats
 
 MESSAGE_WIDTH = 60
 #: Cells longer than this (errors) wrap.
