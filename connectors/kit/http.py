@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -47,6 +46,7 @@ from pmo_ledger.connectors.errors import (
     SourceError,
 )
 from pmo_ledger.connectors.kit.errors import ErrorRule, ErrorTable, Fault
+from pmo_ledger.ledger.time.dates import http_date
 
 log = structlog.get_logger(__name__)
 
@@ -154,12 +154,9 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     text = value.strip()
     if text.isascii() and text.isdigit():
         return min(float(text), LONGEST_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, OverflowError):
+    when = http_date(text)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     return min(max((when - now).total_seconds(), 0.0), LONGEST_RETRY_AFTER)
 
 
@@ -243,12 +240,7 @@ class HttpClient:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = self.http.request(method, path, **kwargs)
-        stated = response.headers.get("Date")
-        if stated:
-            try:
-                self.server_date = parsedate_to_datetime(stated).astimezone(UTC)
-            except (TypeError, ValueError):
-                pass
+        self.server_date = http_date(response.headers.get("Date")) or self.server_date
         if response.status_code in self.retry.statuses:
             wait = retry_after_seconds(response.headers.get("Retry-After"), self.clock())
             raise RetryableAnswer(response, wait)

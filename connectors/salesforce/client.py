@@ -43,7 +43,6 @@ import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import jwt
@@ -74,7 +73,7 @@ from pmo_ledger.connectors.errors import (
 from pmo_ledger.connectors.kit.errors import ErrorRule, ErrorTable, Fault
 from pmo_ledger.connectors.salesforce.describe import Described
 from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
-from pmo_ledger.ledger.time.dates import utc_timestamp
+from pmo_ledger.ledger.time.dates import http_date, utc_timestamp
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -116,12 +115,7 @@ class HttpSession(requests.Session):
         if self.ca_bundle is not None:
             kwargs["verify"] = self.ca_bundle  # per request: wins over REQUESTS_CA_BUNDLE
         response = super().request(method, url, *args, **kwargs)
-        stated = response.headers.get("Date")
-        if stated:
-            try:
-                self.server_date = parsedate_to_datetime(stated).astimezone(UTC)
-            except (TypeError, ValueError):
-                pass
+        self.server_date = http_date(response.headers.get("Date")) or self.server_date
         return response
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _SAP_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
@@ -115,3 +116,16 @@ def utc_timestamp(value: object) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP date header (`Date`, `Retry-After`: "Mon, 02 Mar 2026 09:00:30 GMT") as a
+    UTC-aware datetime; None when absent or unreadable (a header is the source's, never
+    trusted to parse). A date without a zone is taken as UTC, as HTTP dates are."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from pmo_ledger.ledger.time.dates import business_date, utc_timestamp
+from pmo_ledger.ledger.time.dates import business_date, http_date, utc_timestamp
 
 MINUS_6 = timezone(timedelta(hours=-6))
 EXPECTED = "expected a date like 2025-10-31, 20251031 or a timestamp like 2025-10-31T19:00:00-06:00"
@@ -120,3 +120,18 @@ def test_utc_timestamp_refuses_bad_input() -> None:
         utc_timestamp("00000000")
     with pytest.raises(ValueError, match=r"not float, got 1\.5$"):
         utc_timestamp(1.5)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Mon, 02 Mar 2026 09:00:30 GMT", datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC)),
+        ("Mon, 02 Mar 2026 10:00:30 +0100", datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC)),
+        ("Mon, 02 Mar 2026 09:00:30 -0000", datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC)),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_http_date_reads_a_header_as_utc(value: str | None, expected: datetime | None) -> None:
+    assert http_date(value) == expected
