@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import pmo_ledger.jobs.reconcile as runner
-import pmo_ledger.ledger.reconcile as rules_module
+import pmo_ledger.ledger.reconcile.run as rules_module
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.config import load_config
 from pmo_ledger.jobs.lease import Lease
