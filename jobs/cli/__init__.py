@@ -37,7 +37,7 @@ class Entry:
 
 
 #: name -> where the command lives, in the order `--help` lists them. A new command is one
-#: line here (tests/jobs/test_cli_startup.py checks each help against the loaded command).
+#: line here (tests/jobs/test_cli_operator.py checks each help against the loaded command).
 COMMANDS: dict[str, Entry] = {
     "sync": Entry("sync", "Sync a connector (or --all) into the ledger.", "sync"),
     "check": Entry("sync", "Check a connector can read its source (one line).", "check"),
