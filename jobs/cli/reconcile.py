@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import TypeAdapter
 
 from pmo_ledger.jobs.cli.common import (
     Group,
@@ -26,11 +27,13 @@ from pmo_ledger.jobs.cli.common import (
     ledger_reading,
     ledger_transaction,
     out,
+    plural,
     reported,
     table,
 )
 from pmo_ledger.jobs.cli.format import show, when
 from pmo_ledger.jobs.reconcile import reconcile_report, run_reconcile
+from pmo_ledger.ledger.queries.variances import VarianceRow
 from pmo_ledger.ledger.queries.variances import list_variances as listed_variances
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.settings import RULES
@@ -44,6 +47,8 @@ class Format(StrEnum):
     csv = "csv"
 
 
+#: A page's rows as JSON, written as `GET /variances` writes them (pydantic's JSON mode).
+_ROWS = TypeAdapter(list[VarianceRow])
 FIELDS = (
     "id", "rule", "subject_type", "subject_id", "dimension", "period", "severity", "status",
     "message", "first_seen_at", "last_seen_at", "acknowledged_by", "note",
@@ -171,7 +176,8 @@ def list_variances(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """List variances, most severe and newest first; filters combine, `--limit`/`--offset`
-    page through them (the table says which rows of how many it shows)."""
+    page through them (the table says which rows of how many it shows; JSON is GET
+    /variances's page with its total; CSV says them on stderr)."""
     if ctx.invoked_subcommand is not None:
         return
     if rule is not None and rule not in RULES:
@@ -183,21 +189,23 @@ def list_variances(
             project=project or None, limit=limit, offset=offset,
         )  # fmt: skip
     found = page.items
-    rows: list[dict[str, Any]] = [
-        {k: _jsonable(getattr(v, k)) for k in FIELDS} | {"measures": v.measures} for v in found
-    ]
     if fmt is Format.json:
-        out(json.dumps(rows, indent=2))
+        # GET /variances's shape: the page's rows, as the API writes them, and the total.
+        listed = {"items": _ROWS.dump_python(found, mode="json"), "total": page.total,
+                  "limit": limit, "offset": offset}  # fmt: skip
+        out(json.dumps(listed, indent=2))
         return
     if fmt is Format.csv:
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=[*FIELDS, "measures"])
         w.writeheader()
-        for r in rows:
-            w.writerow({**r, "measures": json.dumps(r["measures"])})
+        for v in found:
+            row = {k: _jsonable(getattr(v, k)) for k in FIELDS}
+            w.writerow(row | {"measures": json.dumps(v.measures)})
         out(buf.getvalue().rstrip("\n"))
+        typer.echo(rows_of(page.total, offset, len(found)), err=True)  # stdout stays CSV
         return
-    if not rows:
+    if not found:
         out("no variances" if page.total == 0 else f"no variances past {offset} of {page.total}")
         return
     t = table(None, "id", "rule", "subject", "dimension", "period", "severity", "status",
@@ -208,6 +216,13 @@ def list_variances(
     show(t)
     if len(found) < page.total:
         out(f"variances {offset + 1}-{offset + len(found)} of {page.total}")
+
+
+def rows_of(total: int, offset: int, shown: int) -> str:
+    """Which rows of how many a CSV export holds: '74 variances; rows 1-50'."""
+    if shown:
+        return f"{plural(total, 'variance')}; rows {offset + 1}-{offset + shown}"
+    return f"{plural(total, 'variance')}; no rows past {offset}" if total else "0 variances"
 
 
 def _jsonable(value: Any) -> Any:
