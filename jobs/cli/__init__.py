@@ -53,7 +53,9 @@ COMMANDS: dict[str, Entry] = {
         "Run the reconciliation rules and update the variances, or print a read-only report.",
         "reconcile",
     ),
-    "demo": Entry("demo", "Load a sample portfolio (PSA + ERP) and print budget vs actual.", "demo"),
+    "demo": Entry(
+        "demo", "Load a sample portfolio (PSA + ERP) and print budget vs actual.", "demo"
+    ),
     "report": Entry(
         "report",
         "Print budget vs actual per project (counting values only), unmapped postings and "
@@ -62,8 +64,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "sandbox": Entry(
         "sandbox",
-        "Serve a connector kind's local stand-in (Salesforce: the demo PSA org) until "
-        "interrupted.",
+        "Serve a connector kind's local stand-in (Salesforce: the demo PSA org) until interrupted.",
         "sandbox",
     ),
     "serve": Entry(

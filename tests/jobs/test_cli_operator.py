@@ -253,8 +253,11 @@ def test_demo_keeps_the_ledger_when_the_sandbox_does_not_start(tmp_path: Path) -
     assert done.returncode == 1
     assert "the ledger is left as it was" in done.stderr
     assert (tmp_path / "pmo-ledger.db").read_text(encoding="utf-8") == "an earlier demo's ledger"
-    assert (tmp_path / "calls").read_text(encoding="utf-8").splitlines()[0].startswith(
-        "sandbox --port 0 "
+    assert (
+        (tmp_path / "calls")
+        .read_text(encoding="utf-8")
+        .splitlines()[0]
+        .startswith("sandbox --port 0 ")
     )
 
 
@@ -311,7 +314,9 @@ def cli_in_subprocess(cwd: Path, *args: str) -> tuple[str, list[str]]:
 def test_importing_the_cli_loads_no_server_or_migration_library() -> None:
     """`pmo-ledger --help` pays for no web framework, ASGI server or migration library: they
     are imported by the commands that use them (serve, db, the schema check)."""
-    code = f"import sys, pmo_ledger.jobs.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    code = (
+        f"import sys, pmo_ledger.jobs.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
@@ -329,7 +334,7 @@ def test_connectors_loads_no_database_or_http_library(tmp_path: Path) -> None:
     installed kinds included) and loads every installed kind, without SQLAlchemy or an HTTP
     library: the kinds import theirs where they read a source."""
     (tmp_path / "pmo-ledger.toml").write_text(
-        '''[ledger]
+        """[ledger]
 url = "postgresql+psycopg://ledger@127.0.0.1/nowhere"
 authority = { projects = "psa", labor = "psa", expense = "psa", hours = "psa", revenue = "psa", budget = "psa" }
 
@@ -345,7 +350,7 @@ security_token = "t"
 
 [connectors.demo]
 kind = "sample"
-''',
+""",
         encoding="utf-8",
     )
     stdout, loaded = cli_in_subprocess(tmp_path, "connectors")

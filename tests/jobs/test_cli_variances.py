@@ -82,7 +82,11 @@ def test_json_is_the_page_get_variances_answers(config: Path, api: TestClient) -
     assert (newest_high["severity"], newest_high["subject_id"]) == (
         "high", "PRJ-0002 Northwind ERP migration"
     )  # fmt: skip
-    assert newest_high["measures"] == {"actual": "1234567.72", "budget": "1000000.00", "pct": "23.5"}
+    assert newest_high["measures"] == {
+        "actual": "1234567.72",
+        "budget": "1000000.00",
+        "pct": "23.5",
+    }
     rest = json.loads(listed(config, "--format", "json", "--offset", "50").stdout)
     assert (rest["total"], rest["limit"], rest["offset"], len(rest["items"])) == (N, None, 50, 24)
     high = json.loads(listed(config, "--format", "json", "--severity", "high").stdout)
