@@ -39,6 +39,8 @@ class Plan:
         projects = world.projects
         for i in range(world.settings.actuals):
             line = lines.line(i, 0, 0, 0, world.e0)
+            if line.project_ref is None or line.amount is None or line.currency is None:
+                continue  # never: every sample line has them (typed optional for other sources)
             p = world.project_index[line.project_ref]
             day = line.posted_on
             month = date(day.year, day.month, 1)
