@@ -7,7 +7,7 @@ of the project after the generated ones (no lines yet) plans the project's avera
 far. So, by default, no project spends above its budget, no resource books more hours than
 planned, and earned value stays on budget (its progress, 85-104% of the planned pace, against
 cost at most 1/1.2 of the budget to date). Computed once per connector, on the first
-allocation or budget record: a pass over the actuals (about 3 s per million lines), held as
+allocation or budget record: a pass over the actuals (about 4 s per million lines), held as
 O(projects x months) sums.
 """
 
@@ -37,19 +37,24 @@ class Plan:
         self.hours: list[dict[tuple[int, Month], int]] = [defaultdict(int) for _ in team]
         self.cost: list[dict[tuple[str, Month], int]] = [defaultdict(int) for _ in team]
         projects = world.projects
+        months: dict[date, Month] = {}  # posting day -> its month, made once per day
         for i in range(world.settings.actuals):
             line = lines.line(i, 0, 0, 0, world.e0)
             if line.project_ref is None or line.amount is None or line.currency is None:
                 continue  # never: every sample line has them (typed optional for other sources)
             p = world.project_index[line.project_ref]
             day = line.posted_on
-            month = date(day.year, day.month, 1)
+            month = months.get(day)
+            if month is None:
+                month = months[day] = date(day.year, day.month, 1)
             if line.resource_ref is not None and line.hours is not None:
                 member = team[p][line.resource_ref]
-                self.hours[p][(member, month)] += int(line.hours * 100)
+                self.hours[p][(member, month)] += int(line.hours.scaleb(2))
             else:
-                cents = convert_cents(int(line.amount * 100), line.currency, projects[p].currency)
-                self.cost[p][(line.cost_type, month)] += cents
+                cents = int(line.amount.scaleb(2))
+                self.cost[p][(line.cost_type, month)] += convert_cents(
+                    cents, line.currency, projects[p].currency
+                )
 
     def _booked_months(self, p: ProjectSpec) -> list[Month]:
         """The project's months among the generated ones (those its lines are posted in)."""
