@@ -9,6 +9,11 @@ v quarter hours more, expense: 3v% more), `move_every` (next project, same task 
 rounds every line of round 0 is gone). A line's state in world round R is the sum of its
 changes in rounds 1..R, all O(1) arithmetic.
 
+Lines actuals .. actuals + orphans - 1 are orphans: drawn like any line, but posted to a project
+the source has no record of (`PRJ-<projects + 1>`, no task). `planted.markup` raises the
+amounts of one project's cost type over a few months (another source of the same seed posts
+the same lines without it).
+
 Order: a line's modstamp is its last change: `e0 + i s` if none, else `round_time(r) + i ms`.
 So the stream, ordered by (modstamp, key), is: round 0's untouched lines by i, then for each
 round r the lines whose last change is r, by i. A cursor maps to (round, first i) directly;
@@ -27,7 +32,15 @@ from itertools import chain, groupby
 
 from pmo_ledger.connectors.kit.pages import Item, Marked
 from pmo_ledger.connectors.sample.fastrecord import actual
-from pmo_ledger.connectors.sample.world import GOLDEN, M64, ProjectSpec, World, convert_cents, mix
+from pmo_ledger.connectors.sample.world import (
+    GOLDEN,
+    M64,
+    ProjectSpec,
+    World,
+    add_months,
+    convert_cents,
+    mix,
+)
 from pmo_ledger.ledger.records import ActualRecord, Rejected
 
 SALT = 0xAC7
@@ -54,7 +67,11 @@ class ActualLines:
     def __init__(self, world: World) -> None:
         s = world.settings
         self.w = world
-        self.n, self.add, self.round = s.actuals, s.add, s.round
+        self.n, self.add, self.round = s.actuals + s.orphans, s.add, s.round
+        #: Orphan lines are [shared, n): posted to a project this source does not list.
+        self.shared = s.actuals
+        self.orphan_key = f"PRJ-{len(world.projects) + 1:04d}"
+        self.markup = self._markup(world)
         self.edit, self.delete = s.edit_every, s.delete_every
         self.move, self.ccy = s.move_every, s.currency_every
         self.reject = s.reject_every
@@ -82,6 +99,25 @@ class ActualLines:
              f"Timecard {r.name}")
             for r in world.resources
         ]  # fmt: skip
+
+    @staticmethod
+    def _markup(world: World) -> tuple[int, str, int, int, int] | None:
+        """`planted.markup` as (project index, cost type, first day ordinal, end ordinal
+        (exclusive), percent), or None."""
+        m = world.settings.planted.markup
+        if m is None or m.project not in world.project_index:
+            return None
+        first = date(int(m.first[:4]), int(m.first[5:]), 1)
+        end = add_months(first, m.months)
+        index = world.project_index[m.project]
+        return index, m.cost_type, first.toordinal(), end.toordinal(), m.pct
+
+    def _marked_up(self, cents: int, p: int, cost_type: str, day: int) -> int:
+        """`cents` with the planted markup applied when the line is one it names."""
+        m = self.markup
+        if m is None or p != m[0] or cost_type != m[1] or not m[2] <= day < m[3]:
+            return cents
+        return cents * (100 + m[4]) // 100
 
     def _leaf_starts(self, p: ProjectSpec) -> list[int]:
         """First planned day (ordinal) of each of the project's 8 WBS leaves."""
@@ -124,7 +160,10 @@ class ActualLines:
         h = mix(self.key, i)
         p0 = self.slots[h % len(self.slots)]
         post_from, post_days = self.proj[p0][:2]
-        return (p0 + moves) % self.n_projects, post_from + (h >> 20) % post_days
+        day = post_from + (h >> 20) % post_days
+        if self.shared <= i < self.n:
+            return -1, day  # an orphan: on no project of the world
+        return (p0 + moves) % self.n_projects, day
 
     def line(self, i: int, edits: int, moves: int, ccys: int, at: datetime) -> ActualRecord:
         """Line i with these many changes applied, last modified `at`."""
@@ -148,12 +187,15 @@ class ActualLines:
             leaf = bisect_right(leaf_starts, day) - 1
             if leaf == 5 and not (h >> 52) & 1:
                 leaf = 4
+            if self.markup is not None:
+                cents = self._marked_up(cents, p, "labor", day)
+            orphan = self.shared <= i < self.n
             return actual(
                 f"ACT-{i + 1:09d}",
-                self.proj_key[p],
+                self.orphan_key if orphan else self.proj_key[p],
                 self.days[day - self.day0],
                 "labor",
-                self.leaf_keys[p][max(leaf, 0)],
+                None if orphan else self.leaf_keys[p][max(leaf, 0)],
                 r_key,
                 currency,
                 Decimal(cents).scaleb(-2),
@@ -168,9 +210,11 @@ class ActualLines:
         if ccys:
             to = self.currencies[(self.ccy_index[currency] + ccys) % len(self.currencies)]
             cents, currency = convert_cents(cents, currency, to), to
+        if self.markup is not None:
+            cents = self._marked_up(cents, p, cost_type, day)
         return actual(
             f"ACT-{i + 1:09d}",
-            self.proj_key[p],
+            self.orphan_key if self.shared <= i < self.n else self.proj_key[p],
             self.days[day - self.day0],
             cost_type,
             None,
@@ -188,7 +232,7 @@ class ActualLines:
         key = self.external_id(i)
         payload = {
             "Id": key,
-            "Project__c": self.proj_key[project],
+            "Project__c": self.orphan_key if project < 0 else self.proj_key[project],
             "Date__c": date.fromordinal(day).isoformat(),
             "Amount__c": f"{mix(self.key, i) % 100_000:,}.{i % 100:02d},-",
             "LastModifiedDate": at.isoformat(),

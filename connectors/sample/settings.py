@@ -4,6 +4,10 @@ Every knob has a default, so `[connectors.demo] kind = "sample"` alone is a work
 The world is a pure function of these settings: the same settings always give the same pages.
 `round` is the world's version: round r applies the mutations of rounds 1..r (see
 `connectors.sample.actuals`). The `*_every` knobs are 0 (off) or k (every k-th line).
+
+By default the world keeps to its plan: allocations and budgets are what its lines book and
+spend, with headroom (`connectors.sample.plan`), and two sources of the same seed post the same
+lines. `planted` puts deliberate problems into it (`Planted`): the demo's findings.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
 from pmo_ledger.connectors.sample.world import USD_VALUE
@@ -19,6 +23,46 @@ from pmo_ledger.connectors.sample.world import USD_VALUE
 #: Lines a round may hold: round r's changes are r's time + (line index) milliseconds, and
 #: rounds are at least 7 days apart.
 MAX_LINES = 600_000_000
+_PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+_PROJECT = r"^PRJ-\d{4}$"
+
+
+class _Knobs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CostChange(_Knobs):
+    """One project's cost of one cost type over `months` calendar months from `first`."""
+
+    project: str = Field(pattern=_PROJECT)
+    cost_type: str = Field(default="labor", min_length=1, max_length=50)
+    first: str = Field(pattern=_PERIOD)  # YYYY-MM
+    months: int = Field(default=3, ge=1, le=120)
+    #: `short_budget`: the percent of the spend the current budget covers in those months;
+    #: `markup`: how many percent more this source's lines cost there.
+    pct: int = Field(ge=0, le=1_000)
+
+    def covers(self, project: str, cost_type: str, month: date) -> bool:
+        """Whether (project, cost type, month) is one this change applies to."""
+        year, number = int(self.first[:4]), int(self.first[5:])
+        index = (month.year - year) * 12 + month.month - number
+        return project == self.project and cost_type == self.cost_type and 0 <= index < self.months
+
+
+class Planted(_Knobs):
+    """Problems planted on purpose in a world that otherwise keeps to its plan; each raises the
+    findings its knob names (docs/configuration.md, `kind = "sample"`)."""
+
+    #: The current budget covers only `pct` of what the project spends there: budget_overrun.
+    short_budget: CostChange | None = None
+    #: A project whose progress runs at half the pace its spend implies: forecast_overrun (an
+    #: active project: one finished by the status date is 100% complete whatever its pace).
+    slipping: str | None = Field(default=None, pattern=_PROJECT)
+    #: A resource whose allocations plan a third of the hours it books: hours_overrun.
+    overbooked: str | None = Field(default=None, pattern=r"^RES-\d{4}$")
+    #: This source's lines cost `pct` more than the same lines of another source of the same
+    #: seed: source_disagreement, when the two are a configured pair.
+    markup: CostChange | None = None
 
 
 class SampleSettings(ConnectorSettings):
@@ -57,6 +101,11 @@ class SampleSettings(ConnectorSettings):
     #: Project i with i % k == k - 1 plans a tenth of its team's hours (allocations and the
     #: labor budget): its timecards overrun the plan. 0: off.
     underplanned_every: int = Field(default=0, ge=0)
+    #: Lines posted, after the `actuals`, to a project this source has no record of,
+    #: `PRJ-<projects + 1>` (opened in this source only: the ledger parks them on UNMAPPED).
+    orphans: int = Field(default=0, ge=0, le=1_000_000)
+    #: Deliberate problems (`Planted`); none by default.
+    planted: Planted = Field(default_factory=Planted)
     #: Line i with i % k == k - 1 cannot be normalized: Rejected(id, "bad_amount", raw row).
     reject_every: int = Field(default=0, ge=0)
     #: Raise ConnectorTransientError when a read would yield more than this many pages.
@@ -91,6 +140,6 @@ class SampleSettings(ConnectorSettings):
     def _consistent(self) -> SampleSettings:
         if self.base_currency not in self.currencies:
             raise ValueError(f"base_currency {self.base_currency} is not in currencies")
-        if self.actuals + self.round * self.add >= MAX_LINES:
-            raise ValueError(f"actuals + round * add must stay below {MAX_LINES:,}")
+        if self.actuals + self.orphans + self.round * self.add >= MAX_LINES:
+            raise ValueError(f"actuals + orphans + round * add must stay below {MAX_LINES:,}")
         return self

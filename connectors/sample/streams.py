@@ -4,6 +4,9 @@ allocations, budgets, FX rates and progress.
 Each is a `Table`: a size and `make(i, modstamp)`, the i-th record (a pure function of the
 world and i), plus, for streams a project re-sync may ask for, `project_of(i)`. These streams
 do not change between rounds: their record i was last modified at `e0 + i seconds`.
+
+Allocations and budgets follow the plan (`connectors.sample.plan`): what the lines book, with
+headroom, per month; `underplanned_every` and `planted` change it on purpose.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from itertools import accumulate
 
+from pmo_ledger.connectors.sample.plan import HEADROOM, Plan
 from pmo_ledger.connectors.sample.world import (
     PROGRAMS,
     USD_VALUE,
     ProjectSpec,
     World,
     add_months,
-    mix,
 )
 from pmo_ledger.ledger.records import (
     AllocationRecord,
@@ -50,7 +54,8 @@ TASKS_PER_PROJECT = 3 * len(PHASES)
 #: Leaf-to-leaf links (predecessor leaf, successor leaf, type); leaves are numbered 0..7.
 LINKS = ((0, 1, "FS"), (1, 2, "FS"), (2, 3, "FS"), (3, 4, "FS"), (4, 5, "SS"), (5, 6, "FS"),
          (6, 7, "FS"))  # fmt: skip
-BUDGET_EXTRAS = (("travel", 2), ("software", 0), ("subcontract", 18))  # % of labor (+ fixed)
+#: The expense types budgeted per month beside labor (the actuals' expense lines).
+BUDGET_EXTRAS = ("travel", "software", "subcontract")
 
 
 def money(cents: int) -> Decimal:
@@ -238,16 +243,15 @@ class Structure:
     def _alloc_months(self, p: ProjectSpec) -> list[date]:
         return self.w.months_between(p.start, p.finish)
 
-    def _fte(self, p: ProjectSpec, member: int) -> int:
-        """Percent of a full-time week a team member gives the project (25..100)."""
-        return 25 * (1 + self.w.h(0x41, p.index * 1024 + member) % 4)
+    @cached_property
+    def plan(self) -> Plan:
+        """The world's plan, made on first use (a pass over the actuals)."""
+        return Plan(self.w)
 
     def _planned_hours(self, p: ProjectSpec, member: int, month: date) -> int:
-        """Planned hundredths of an hour of a member in a month of the project (a tenth of
-        it on the projects `underplanned_every` picks: their actuals overrun the plan)."""
-        start = max(month, p.start)
-        finish = min(add_months(month, 1) - timedelta(days=1), p.finish)
-        planned = working_days(start, finish) * 8 * self._fte(p, member)
+        """Planned hundredths of an hour of a member in a month of the project: the plan (a
+        tenth of it on the projects `underplanned_every` picks: their actuals overrun it)."""
+        planned = self.plan.hours_of(p, member, month)
         k = self.w.settings.underplanned_every
         return planned // 10 if k and p.index % k == k - 1 else planned
 
@@ -260,11 +264,14 @@ class Structure:
         months = self._alloc_months(p)
         member, m = divmod(k, len(months))
         r = self.w.resources[p.team[member]]
+        planned = self._planned_hours(p, member, months[m])
+        if r.key == self.w.settings.planted.overbooked:
+            planned //= 3  # planted: it books three times what it is planned for
         return AllocationRecord(
             external_id=f"{p.key}/{r.key}",
             project_ref=p.key,
             period=f"{months[m].year:04d}-{months[m].month:02d}",
-            planned_hours=money(self._planned_hours(p, member, months[m])),
+            planned_hours=money(planned),
             resource_ref=r.key,
             source_modified_at=at,
         )
@@ -293,29 +300,31 @@ class Structure:
         h = w.h(0x42, i // 2)
         factor = 100 + (5 + h % 16 if current else 0)  # the current version is 5-20% higher
         key = f"{p.key}/{'CUR' if current else 'BL'}"
-        plan = self._labor_plan(p)
-        lines = [
-            BudgetLineRecord(
-                external_id=f"{key}/labor/{m.year:04d}-{m.month:02d}",
-                amount=money(cents * factor // 100),
+        short = w.settings.planted.short_budget if current else None
+
+        def line(cost_type: str, m: date, cents: int, hours: int | None = None) -> BudgetLineRecord:
+            period = f"{m.year:04d}-{m.month:02d}"
+            part, whole = factor, 100
+            if short is not None and short.covers(p.key, cost_type, m):
+                # planted: the current budget covers only `pct` of what is spent (the plan is
+                # the spend with headroom)
+                part, whole = short.pct, HEADROOM
+            return BudgetLineRecord(
+                external_id=f"{key}/{cost_type}/{period}",
+                amount=money(cents * part // whole),
                 currency=p.currency,
-                cost_type="labor",
-                period=f"{m.year:04d}-{m.month:02d}",
-                hours=money(hours * factor // 100),
+                cost_type=cost_type,
+                period=period,
+                hours=None if hours is None else money(hours * part // whole),
             )
-            for m, cents, hours in plan
+
+        lines = [line("labor", m, cents, hours) for m, cents, hours in self._labor_plan(p)]
+        lines += [
+            line(cost_type, m, self.plan.cost_of(p, cost_type, m))
+            for cost_type in BUDGET_EXTRAS
+            for m in self._alloc_months(p)
+            if self.plan.cost_of(p, cost_type, m)
         ]
-        labor = sum(cents for _, cents, _ in plan)
-        for n, (cost_type, share) in enumerate(BUDGET_EXTRAS):
-            fixed = 500_000 + mix(h, n) % 4_500_000  # 5,000.00 .. 50,000.00
-            lines.append(
-                BudgetLineRecord(
-                    external_id=f"{key}/{cost_type}",
-                    amount=money((labor * share // 100 + fixed) * factor // 100),
-                    currency=p.currency,
-                    cost_type=cost_type,
-                )
-            )
         third = p.start + timedelta((p.finish - p.start).days // 3)
         return BudgetRecord(
             external_id=key,

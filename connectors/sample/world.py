@@ -71,6 +71,8 @@ PROJECTS = (
     "Treasury Automation", "Loyalty Program Relaunch", "Document Management",
 )  # fmt: skip
 STATUS_ACTIVE, STATUS_DONE, STATUS_HOLD = "Active", "Completed", "On Hold"
+#: Percent of planned progress a `planted.slipping` project achieves (the others 85..104).
+SLIPPING_PERF = 50
 
 
 def mix(key: int, i: int) -> int:
@@ -123,6 +125,7 @@ class ProjectSpec:
     perf: int  # percent of planned progress achieved (85..104)
     post_from: int  # ordinal of the first day actuals are posted on
     post_days: int  # days in the posting window
+    slipping: bool = False  # planted: at half its pace, never finished (see percent_at)
 
 
 class World:
@@ -199,12 +202,16 @@ class World:
         status = STATUS_DONE if finish <= self.status_date else STATUS_ACTIVE
         if status == STATUS_ACTIVE and (h >> 28) % 11 == 0:
             status = STATUS_HOLD
+        slipping = f"PRJ-{p + 1:04d}" == s.planted.slipping
+        if slipping:
+            status = STATUS_ACTIVE  # still running past its planned finish
         post_from = max(start, self.window_start).toordinal()
         post_to = min(finish, self.status_date).toordinal()
         n = s.resources
+        key = f"PRJ-{p + 1:04d}"
         return ProjectSpec(
             index=p,
-            key=f"PRJ-{p + 1:04d}",
+            key=key,
             name=name,
             program=p % s.programs,
             currency=s.base_currency if pick == len(ccys) else ccys[pick],
@@ -212,9 +219,10 @@ class World:
             finish=finish,
             status=status,
             team=tuple((p * self.team_size + k) % n for k in range(self.team_size)),
-            perf=85 + (h >> 32) % 20,
+            perf=SLIPPING_PERF if slipping else 85 + (h >> 32) % 20,
             post_from=post_from,
             post_days=max(1, post_to - post_from + 1),
+            slipping=slipping,
         )
 
     def _slots(self) -> list[int]:
@@ -244,12 +252,13 @@ class World:
 
     def percent_at(self, project: ProjectSpec, start: date, finish: date, day: date) -> int:
         """Percent complete (in hundredths) of a piece of work planned [start, finish] as of
-        `day`, at the project's performance; 100.00 once finished."""
+        `day`, at the project's performance; 100.00 once finished (a slipping project's work
+        never is: it stops at its pace's share of the plan)."""
         if day < start:
             return 0
-        if day >= finish:
+        if day >= finish and not project.slipping:
             return 10_000
-        elapsed = (day - start).days * 10_000 // max(1, (finish - start).days)
+        elapsed = min(day - start, finish - start).days * 10_000 // max(1, (finish - start).days)
         return min(9_999, elapsed * project.perf // 100)
 
     def months_between(self, start: date, finish: date) -> list[date]:

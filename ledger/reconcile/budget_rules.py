@@ -15,10 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
-    Text,
     case,
-    cast,
     func,
     literal,
     null,
@@ -31,7 +28,7 @@ from pmo_ledger.ledger.models import Project, table_of
 from pmo_ledger.ledger.reconcile.budget_source import current_versions, version_lines
 from pmo_ledger.ledger.reconcile.context import RuleContext
 from pmo_ledger.ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
-from pmo_ledger.ledger.time.calendar import fiscal_year_of, generate_year
+from pmo_ledger.ledger.reconcile.runs import islands, periods_sql
 from pmo_ledger.ledger.types import Money
 
 _pr = table_of(Project)
@@ -116,45 +113,23 @@ def _compared(ctx: RuleContext) -> Any:
     return cached
 
 
-def _period_index(ctx: RuleContext, period: Any) -> Any:
-    """SQL: the position of a 'YYYY-PP' period in the calendar, consecutive for consecutive
-    regular periods (a special period 13-16 counts as the year's last regular one)."""
-    year = fiscal_year_of(ctx.settings.calendar, ctx.status_date)
-    per_year = sum(1 for p in generate_year(ctx.settings.calendar, year) if not p.special)
-    number = cast(func.substr(period, 6, 2), Integer())
-    return cast(func.substr(period, 1, 4), Integer()) * per_year + case(
-        (number > per_year, per_year), else_=number
-    )
-
-
 def _runs(ctx: RuleContext, found: Any) -> Any:
     """The rows of `found` (what, project_id, dim, period, actual, budget) with consecutive
-    'period' rows of a project and dimension merged into one: (what, project_id, dim, period
-    (the first), last (the last period; NULL to date), n (periods), actual, budget), the
-    measures summed. Gaps and islands: a run's periods keep the same position minus rank."""
+    'period' rows of a project and dimension merged into one (`runs.islands`): (what,
+    project_id, dim, period (the first), last (the last period; NULL to date), n (periods),
+    actual, budget), the measures summed."""
     f = found.c
-    index = _period_index(ctx, f.period)
-    ranked = (
-        select(
-            f.project_id,
-            f.dim,
-            f.period,
-            f.actual,
-            f.budget,
-            (
-                index - func.dense_rank().over(partition_by=[f.project_id, f.dim], order_by=index)
-            ).label("island"),
-        )
-        .where(f.what == "period")
-        .subquery("ranked")
+    per_period = select(f.project_id, f.dim, f.period, f.actual, f.budget).where(
+        f.what == "period"
     )
-    r = ranked.c
+    merged = islands(
+        ctx, per_period.subquery("per_period_over"), ("project_id", "dim"),
+        (("actual", Money()), ("budget", Money())),
+    ).subquery("merged")  # fmt: skip
+    m = merged.c
     return union_all(
-        select(literal("period").label("what"), r.project_id, r.dim,
-               func.min(r.period).label("period"), func.max(r.period).label("last"),
-               func.count().label("n"), type_coerce(func.sum(r.actual), Money()).label("actual"),
-               type_coerce(func.sum(r.budget), Money()).label("budget"))
-        .group_by(r.project_id, r.dim, r.island),
+        select(literal("period").label("what"), m.project_id, m.dim, m.period, m.last, m.n,
+               m.actual, m.budget),
         select(f.what, f.project_id, f.dim, f.period,
                case((f.what == "to_date", null()), else_=f.period), literal(1), f.actual,
                f.budget)
@@ -219,11 +194,7 @@ def _overruns(ctx: RuleContext, rule: str, whats: tuple[str, ...], what: str) ->
         .where(_pr.c.merged_into_id.is_(None), _pr.c.deleted_at.is_(None)),
         f"{rule}_found",
     ).c
-    periods = cat(
-        " in ", f.period,
-        case((f.n > 1, cat("..", f.last, " (", cast(f.n, Text()), " periods)")),
-             else_=text_of("")),
-    )  # fmt: skip
+    periods = periods_sql(f.period, f.last, f.n)
     message = cat(
         f.code, " ", f.dim, f": {what} ", f.a, " against a budget of ", f.b,
         case((f.period == "", text_of(" to date")), else_=periods),

@@ -14,6 +14,7 @@ from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantin
 from pmo_ledger.ledger.reconcile.context import RuleContext
 from pmo_ledger.ledger.reconcile.findings import Finding, money
 from pmo_ledger.ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
+from pmo_ledger.ledger.reconcile.runs import islands, periods_sql
 from pmo_ledger.ledger.reconcile.settings import Severity, SourcePair
 from pmo_ledger.ledger.types import Money
 
@@ -57,12 +58,24 @@ def _pair_rows(ctx: RuleContext, pair: SourcePair) -> Any:
 
 def source_disagreement(ctx: RuleContext) -> Rendered | None:
     """Per configured pair, per project and period through the status period: the two
-    sources' cost (base currency) apart by more than pct (of the larger) and amount. Rendered
-    in SQL (`rendered`): the figures as text once per row, then the message and measures."""
+    sources' cost (base currency) apart by more than pct (of the larger) and amount.
+    Consecutive periods of a project apart the same way (the same source the higher) are one
+    finding (`runs`), judged high on their sums. Rendered in SQL (`rendered`): the figures as
+    text once per finding, then the message and measures."""
     sql = ctx.sql
     groups = ctx.project_groups("source_disagreement")
     selects = []
     dimensions: set[str] = set()
+
+    def knob(project_id: Any, render: Any) -> Any:
+        return sql.knob(groups, project_id, render)
+
+    def apart(left: Any, right: Any) -> tuple[Any, Any]:
+        """(gap, the larger magnitude) of two money expressions."""
+        gap = case((left >= right, left - right), else_=right - left)
+        larger = case((func.abs(left) >= func.abs(right), func.abs(left)), else_=func.abs(right))
+        return gap, larger
+
     for i, pair in enumerate(ctx.global_rule("source_disagreement").pairs):
         dimension = f"{pair.left}~{pair.right}" + (
             f":{','.join(pair.cost_types)}" if pair.cost_types else ""
@@ -72,28 +85,11 @@ def source_disagreement(ctx: RuleContext) -> Rendered | None:
         dimensions.add(dimension[:100])
         rows = _pair_rows(ctx, pair)
         p = rows.c
-
-        def knob(project_id: Any, render: Any) -> Any:
-            return sql.knob(groups, project_id, render)
-
-        left, right = sql.raw(p.left), sql.raw(p.right)
-        gap = case((left >= right, left - right), else_=right - left)
-        larger = case((func.abs(left) >= func.abs(right), func.abs(left)), else_=func.abs(right))
-        high_pct = knob(p.pid, lambda s: sql.pct_literal(s.high_pct))
-        pct = knob(p.pid, lambda s: sql.pct_literal(s.pct))
-        f = once(
+        gap, larger = apart(sql.raw(p.left), sql.raw(p.right))
+        apart_periods = (
             select(
-                p.pid,
-                _pr.c.code,
-                p.period,
-                (
-                    sql.pct_gt(gap, larger, high_pct)
-                    & (gap >= knob(p.pid, lambda s: sql.value_at_least(s.high_amount)))
-                ).label("high"),
-                sql.money(left).label("lm"),
-                sql.money(right).label("rm"),
-                sql.money(gap).label("gm"),
-                sql.ratio(gap, larger).label("pr"),
+                p.pid, p.period, p.left, p.right,
+                case((sql.raw(p.left) >= sql.raw(p.right), 1), else_=0).label("left_higher"),
             )
             .join_from(rows, _pr, _pr.c.id == p.pid)
             .where(
@@ -102,15 +98,41 @@ def source_disagreement(ctx: RuleContext) -> Rendered | None:
                 knob(p.pid, lambda s: literal(s.enabled)),
                 larger != 0,
                 gap > knob(p.pid, lambda s: sql.value(s.amount)),
-                sql.pct_gt(gap, larger, pct),
-            ),
+                sql.pct_gt(gap, larger, knob(p.pid, lambda s: sql.pct_literal(s.pct))),
+            )
+            .subquery(f"apart_{i}")
+        )  # fmt: skip
+        merged = islands(
+            ctx, apart_periods, ("pid", "left_higher"), (("left", Money()), ("right", Money()))
+        ).subquery(f"apart_runs_{i}")
+        m = merged.c
+        left, right = sql.raw(m.left), sql.raw(m.right)
+        gap, larger = apart(left, right)
+        high_pct = knob(m.pid, lambda s: sql.pct_literal(s.high_pct))
+        f = once(
+            select(
+                m.pid,
+                _pr.c.code,
+                m.period,
+                m.last,
+                m.n,
+                (
+                    sql.pct_gt(gap, larger, high_pct)
+                    & (gap >= knob(m.pid, lambda s: sql.value_at_least(s.high_amount)))
+                ).label("high"),
+                sql.money(left).label("lm"),
+                sql.money(right).label("rm"),
+                sql.money(gap).label("gm"),
+                sql.ratio(gap, larger).label("pr"),
+            ).join_from(merged, _pr, _pr.c.id == m.pid),
             f"disagreement_{i}",
         ).c
-        message = cat(f.code, " ", f.period, f": {pair.left} ", f.lm, f" vs {pair.right} ", f.rm,
-                      " (", f.gm, " apart, ", f.pr, "%)")  # fmt: skip
+        message = cat(f.code, periods_sql(f.period, f.last, f.n), f": {pair.left} ", f.lm,
+                      f" vs {pair.right} ", f.rm, " (", f.gm, " apart, ", f.pr, "%)")  # fmt: skip
         measures = sql.json_object(
             [("left", f.lm), ("right", f.rm), ("gap", f.gm), ("gap_pct", f.pr),
-             ("left_source", pair.left), ("right_source", pair.right)]
+             ("left_source", pair.left), ("right_source", pair.right),
+             ("last_period", f.last)]
         )  # fmt: skip
         thresholds = ctx.thresholds_text(
             "source_disagreement", f.pid, "pct", "amount", "high_pct", "high_amount"

@@ -25,6 +25,7 @@ from pmo_ledger.ledger.models import (
 )
 from pmo_ledger.ledger.reconcile.context import RuleContext
 from pmo_ledger.ledger.reconcile.findings import Finding, pct_over, ratio
+from pmo_ledger.ledger.reconcile.runs import merge, periods_text
 from pmo_ledger.ledger.types import Hours
 
 _al = table_of(ActualLine)
@@ -90,20 +91,34 @@ def _over_plan(sums: Any, *keys: Any) -> Any:
     )
 
 
+def _exceeds(s: Any, actual: Decimal, planned: Decimal) -> bool:
+    """Over plan by more than the rule's hours and pct (nothing planned: any pct)."""
+    pct = pct_over(actual, planned)
+    return actual - planned > s.hours and (pct is None or pct > s.pct)
+
+
 def _over(
     ctx: RuleContext, rule: str, rows: Any, subject: str, key_of: Any, dimension: str,
     period_of: Any, what: str,
 ) -> list[Finding]:  # fmt: skip
+    """Findings of the rows (actual, planned, and what `key_of` and `period_of` read) over
+    plan; a row with a `last` period is a run of periods (`runs.Run`)."""
     out: list[Finding] = []
-    for row in ctx.session.execute(rows):
+    for row in rows:
         subject_id, project_id, s = key_of(row)
         if subject_id is None or s is None or not s.enabled:
             continue
         actual, planned = Decimal(row.actual or 0), Decimal(row.planned or 0)
-        over, pct = actual - planned, pct_over(actual, planned)
-        if over <= s.hours or (pct is not None and pct <= s.pct):
+        if not _exceeds(s, actual, planned):
             continue
+        over, pct = actual - planned, pct_over(actual, planned)
         period = period_of(row)
+        last = getattr(row, "last", None)
+        where = periods_text(period, last, row.n) if last else f" in {period}" if period else ""
+        measures = {"actual": _h(actual), "planned": _h(planned), "over": _h(over),
+                    "over_pct": ratio(pct), "through": ctx.period}  # fmt: skip
+        if last:
+            measures["last_period"] = last
         out.append(
             Finding(
                 rule=rule,
@@ -114,11 +129,10 @@ def _over(
                 severity=s.severity(pct, hours=over),
                 message=(
                     f"{subject_id}: {what} {_h(actual)} h against {_h(planned)} h"
-                    f"{' in ' + period if period else ' to date'}: {_h(over)} h over"
+                    f"{where or ' to date'}: {_h(over)} h over"
                     + (f" ({ratio(pct)}%)" if pct is not None else "")
                 ),
-                measures={"actual": _h(actual), "planned": _h(planned), "over": _h(over),
-                          "over_pct": ratio(pct), "through": ctx.period},
+                measures=measures,
                 thresholds=ctx.thresholds(s, "pct", "hours", "high_pct", "high_hours"),
                 project_id=project_id,
             )
@@ -146,8 +160,8 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
             return None, None, None
         return info.code, row.pid, ctx.rule_for("hours_overrun", row.pid)
 
-    found = _over(ctx, "hours_overrun", project_rows, "project", project_key, "hours",
-                  lambda r: "", "actual hours")  # fmt: skip
+    found = _over(ctx, "hours_overrun", ctx.session.execute(project_rows), "project",
+                  project_key, "hours", lambda r: "", "actual hours")  # fmt: skip
     if ctx.project_id is not None:
         return found  # a resource's figures span projects: not judged from one project
 
@@ -165,13 +179,15 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
     def resource_key(row: Any) -> tuple[str | None, int | None, Any]:
         return keys.get(row.rid), None, global_rule
 
-    return found + _over(ctx, "hours_overrun", resource_rows, "resource", resource_key, "hours",
-                         lambda r: "", "actual hours")  # fmt: skip
+    return found + _over(ctx, "hours_overrun", ctx.session.execute(resource_rows), "resource",
+                         resource_key, "hours", lambda r: "", "actual hours")  # fmt: skip
 
 
 def over_allocation(ctx: RuleContext) -> list[Finding]:
     """A resource's planned hours across all projects in a period (the status period and
-    later) above its capacity in that period. Not in a project-scoped run."""
+    later) above its capacity in that period by more than pct and hours; consecutive such
+    periods of a resource are one finding (`runs`), judged on their sums. Not in a
+    project-scoped run."""
     if ctx.project_id is not None:
         return []
     zero = literal(0, Hours())
@@ -186,8 +202,15 @@ def over_allocation(ctx: RuleContext) -> list[Finding]:
     rows = _over_plan(both, both.c.rid, both.c.period)
     keys = _resource_keys(ctx)
     s = ctx.global_rule("over_allocation")
-    return _over(ctx, "over_allocation", rows, "resource", lambda r: (keys.get(r.rid), None, s),
-                 "capacity", lambda r: r.period, "planned")  # fmt: skip
+    if not s.enabled:
+        return []
+    over = [
+        r for r in ctx.session.execute(rows)
+        if r.rid in keys and _exceeds(s, Decimal(r.actual or 0), Decimal(r.planned or 0))
+    ]  # fmt: skip
+    return _over(ctx, "over_allocation", merge(ctx, over, lambda r: r.rid), "resource",
+                 lambda r: (keys.get(r.key), None, s), "capacity", lambda r: r.period,
+                 "planned")  # fmt: skip
 
 
 def under_utilization(ctx: RuleContext) -> list[Finding]:

@@ -433,11 +433,38 @@ def open_variances_sql() -> str:
     """
 
 
-def variance_lines_sql(sqlite: bool) -> str:
-    """The live actual lines behind each variance, matched over its key (no stored links)."""
-    measured = "json_extract(k.measures, '$.through')" if sqlite else "(k.measures ->> 'through')"
+def variance_lines_sql(sqlite: bool, *, runs: bool = False) -> str:
+    """The live actual lines behind each variance, matched over its key (no stored links).
+    `runs` (migration 0011's view; this revision's is without it): a variance of a run of
+    periods (`measures.last_period`) matches the lines of every period of the run, and a
+    source_disagreement variance (dimension `<left>~<right>[:<cost types>]`) the cost lines of
+    its two sources (and cost types)."""
+
+    def measure(name: str) -> str:
+        return f"json_extract(k.measures, '$.{name}')" if sqlite else f"(k.measures ->> '{name}')"
+
+    measured = measure("through")
+    dimension = "k.dimension IN ('total', 'hours', 'evm') OR l.cost_type = k.dimension"
+    if runs:
+        find = "instr" if sqlite else "strpos"
+        colon = f"{find}(k.dimension, ':')"
+        pair = (
+            f"CASE WHEN {colon} > 0 THEN substr(k.dimension, 1, {colon} - 1) ELSE k.dimension END"
+        )
+        of_pair = (
+            f"(substr({pair}, 1, length(l.source) + 1) = l.source || '~'"
+            f" OR substr({pair}, length({pair}) - length(l.source)) = '~' || l.source)"
+        )
+        cost_types = (
+            f"({colon} = 0 OR {find}(',' || substr(k.dimension, {colon} + 1) || ',',"
+            f" ',' || l.cost_type || ',') > 0)"
+        )
+        dimension = (
+            f"CASE WHEN k.rule = 'source_disagreement' THEN l.kind = 'cost' AND {of_pair}"
+            f" AND {cost_types} ELSE {dimension} END"
+        )
     match = f"""l.deleted_at IS NULL
-              AND (k.dimension IN ('total', 'hours', 'evm') OR l.cost_type = k.dimension)
+              AND ({dimension})
               AND (k.rule IN {ALL_LINE_RULES}
                    OR (k.dimension = 'hours' AND l.counts_hours AND l.hours IS NOT NULL)
                    OR (k.dimension <> 'hours' AND l.counts_amount AND l.kind = 'cost'
@@ -455,10 +482,11 @@ def variance_lines_sql(sqlite: bool) -> str:
     through = f"coalesce({measured}, '9999-99')"
     # Every branch's `through_period` is TEXT: PostgreSQL flattens a UNION ALL into the query
     # around it (and pushes filters into it) only when the branches' column types agree.
-    periods = (
-        ("<>", "CAST(k.period AS TEXT)", "l.period = k.period"),
-        ("=", through, f"l.period <= {through}"),
-    )
+    one = ("<>", "CAST(k.period AS TEXT)", "l.period = k.period")
+    if runs:
+        last = f"coalesce({measure('last_period')}, CAST(k.period AS TEXT))"
+        one = ("<>", last, f"l.period >= k.period AND l.period <= {last}")
+    periods = (one, ("=", through, f"l.period <= {through}"))
     cols = ", ".join(
         (
             _money(sqlite, "l.amount", "amount"),

@@ -381,8 +381,9 @@ def variances(session: Session) -> dict[str, int]:
                              "resolved", "low", {"through": "2025-10"}, project="P2"),
         "travel_all": variance(session, ("budget_overrun", "project", "P1", "travel", ""),
                                "open", "low", None, project="P1"),
-        "disagree": variance(session, ("source_disagreement", "project", "P1", "labor",
-                                       "2025-10"), "open", "medium", project="P1"),
+        "disagree": variance(session, ("source_disagreement", "project", "P1",
+                                       "psa~erp:labor", "2025-10"), "open", "medium",
+                             project="P1"),
         "r1_hours": variance(session, ("under_utilization", "resource", "psa/R1", "hours",
                                        "2025-10"), "open", "high"),
     }  # fmt: skip
@@ -407,8 +408,8 @@ def test_open_variances_with_project_and_severity_rank(session: Session) -> None
          None, None),
         (ids["labor_oct"], "budget_overrun", "labor", "2025-10", "medium", 2, "open", "P1",
          "Project P1", "PF"),
-        (ids["disagree"], "source_disagreement", "labor", "2025-10", "medium", 2, "open", "P1",
-         "Project P1", "PF"),
+        (ids["disagree"], "source_disagreement", "psa~erp:labor", "2025-10", "medium", 2,
+         "open", "P1", "Project P1", "PF"),
         (ids["travel_all"], "budget_overrun", "travel", "", "low", 1, "open", "P1",
          "Project P1", "PF"),
     ]  # fmt: skip

@@ -508,8 +508,10 @@ def test_every_stream_loads_into_the_ledger(session: Session) -> None:
     ).all()
     assert [tuple(q) for q in quarantined] == [("actuals", "bad_amount", 100)]
     budgets: list[BudgetRecord] = read_back["budgets"]
-    # Lines with a period stay one line; the others are phased linearly over the project's months.
-    budget_lines = sum(len([ln for ln in b.lines if ln.period]) * (1 + 3) for b in budgets)
+    # Every line of the sample's budgets has its period (labor and each expense type per
+    # month): one budget_line each, none phased by the ledger.
+    assert all(ln.period for b in budgets for ln in b.lines)
+    budget_lines = sum(len(b.lines) for b in budgets)
     assert {
         "project": count("project"),
         "portfolio": count("portfolio"),

@@ -164,13 +164,13 @@ def test_rows_of_a_rendered_rule_on_the_second_connection_arrive_exactly(
     }
     assert sorted(found) == sorted([ODD, "Q2"])
     measures = {"left": "1000.00", "right": "1300.00", "gap": "300.00", "gap_pct": "23.0769",
-                "left_source": "psa", "right_source": "erp"}  # fmt: skip
+                "left_source": "psa", "right_source": "erp", "last_period": "2025-10"}  # fmt: skip
     for code, severity, high_pct in ((ODD, "medium", "30"), ("Q2", "high", "20")):
         v = found[code]
         assert (v.dimension, v.period, v.severity, v.project_id) == (
             "psa~erp:labor", "2025-10", severity, ids[code]
         )  # fmt: skip
-        assert v.message == f"{code} 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
+        assert v.message == f"{code} in 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
         assert v.measures == measures
         assert v.thresholds == {"pct": "5", "amount": "100", "high_pct": high_pct,
                                 "high_amount": "0"}

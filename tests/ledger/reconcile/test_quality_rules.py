@@ -43,10 +43,10 @@ def test_two_sources_apart_on_the_same_project_and_period(session: Session) -> N
     assert keyed(run(session, cfg), "source_disagreement") == {
         ("P1", "psa~erp:labor", "2025-10"): ("high", {
             "left": "1000.00", "right": "1300.00", "gap": "300.00", "gap_pct": "23.0769",
-            "left_source": "psa", "right_source": "erp"}),
+            "left_source": "psa", "right_source": "erp", "last_period": "2025-10"}),
     }  # fmt: skip
     (f,) = [f for f in run(session, cfg).findings if f.rule == "source_disagreement"]
-    assert f.message == "P1 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
+    assert f.message == "P1 in 2025-10: psa 1000.00 vs erp 1300.00 (300.00 apart, 23.0769%)"
     assert f.thresholds == {"pct": "5", "amount": "100", "high_pct": "20", "high_amount": "0"}
     # 23.0769% is high above 20%; at 23.08% it is medium, and at 23.077% no finding at all
     labor = [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]

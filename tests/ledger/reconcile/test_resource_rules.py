@@ -70,7 +70,7 @@ def test_over_allocation_from_the_status_period_on(session: Session) -> None:
     assert keyed(run(session, rules()), "over_allocation") == {
         ("psa/R1", "capacity", "2025-10"): ("medium", {
             "actual": "180.00", "planned": "160.00", "over": "20.00", "over_pct": "12.5000",
-            "through": "2025-10"}),
+            "through": "2025-10", "last_period": "2025-10"}),
     }  # fmt: skip
 
 

@@ -1,0 +1,113 @@
+"""Runs of periods beyond budget_overrun (issue 18, item 4): source_disagreement and
+over_allocation findings of the same project (or resource) over consecutive periods are one
+finding, keyed by its first period, with the sums of its periods and `last_period`; severity
+is judged on the sums. Status period 2025-10 (NOW)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+
+from sqlalchemy.orm import Session
+
+from pmo_ledger.ledger.records import AllocationRecord, CapacityRecord, ResourceRecord
+from pmo_ledger.ledger.time.periods import ensure_periods
+from tests.builders import actual, load
+from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects, rules, run, spend
+
+LABOR = [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]
+
+
+def _apart(session: Session) -> None:
+    """P1 labor, psa vs erp: 05 1,300 vs 1,000 (psa higher); 06 1,000 vs 1,300, 07 2,000 vs
+    2,600, 08 500 vs 700 (erp higher, 300 + 600 + 200 apart); 09 1,000 vs 1,000; 10 800 vs
+    1,000 (200 apart, 20% of the larger)."""
+    ensure_periods(session, CFG.calendar, date(2025, 1, 1), date(2025, 12, 31))
+    projects(session, "P1")
+    link(session, "erp", "P1")
+    for month, psa, erp in ((5, "1300", "1000"), (6, "1000", "1300"), (7, "2000", "2600"),
+                            (8, "500", "700"), (9, "1000", "1000"), (10, "800", "1000")):  # fmt: skip
+        spend(session, f"S{month}", "P1", "labor", date(2025, month, 3), psa)
+        load(session, [actual(f"E{month}", erp, project_ref="P1", cost_type="labor",
+                              posted_on=date(2025, month, 4))],
+             source="erp", cfg=CFG, at=NOW)  # fmt: skip
+    session.commit()
+
+
+def _disagreements(session: Session, **knobs: object) -> dict[str, tuple[str, ...]]:
+    result = run(session, rules(source_disagreement={"amount": 100, "pairs": LABOR, **knobs}))
+    return {
+        f.period: (f.severity, f.measures["left"], f.measures["right"], f.measures["gap"],
+                   f.measures["gap_pct"], f.measures["last_period"], f.message)
+        for f in result.findings or ()
+        if f.rule == "source_disagreement"
+    }  # fmt: skip
+
+
+def test_consecutive_periods_apart_the_same_way_are_one_disagreement(session: Session) -> None:
+    """06..08 are one finding: psa 3,500 vs erp 4,600, 1,100 apart (23.9130% of the larger:
+    high above 20%). 05 (psa the higher) and 10 (after 09, where they agree) stand alone; 10
+    is 20% apart, not above 20%: medium."""
+    _apart(session)
+    assert _disagreements(session) == {
+        "2025-05": ("high", "1300.00", "1000.00", "300.00", "23.0769", "2025-05",
+                    "P1 in 2025-05: psa 1300.00 vs erp 1000.00 (300.00 apart, 23.0769%)"),
+        "2025-06": ("high", "3500.00", "4600.00", "1100.00", "23.9130", "2025-08",
+                    "P1 in 2025-06..2025-08 (3 periods): psa 3500.00 vs erp 4600.00 "
+                    "(1100.00 apart, 23.9130%)"),
+        "2025-10": ("medium", "800.00", "1000.00", "200.00", "20.0000", "2025-10",
+                    "P1 in 2025-10: psa 800.00 vs erp 1000.00 (200.00 apart, 20.0000%)"),
+    }  # fmt: skip
+
+
+def test_a_run_of_disagreements_is_material_on_its_sums(session: Session) -> None:
+    """With high_amount 1,000, no single month of 06..08 is material (300, 600, 200 apart), but
+    the run is (1,100): high; 05 (300) is medium."""
+    _apart(session)
+    found = _disagreements(session, high_amount="1000")
+    assert {period: f[0] for period, f in found.items()} == {
+        "2025-05": "medium", "2025-06": "high", "2025-10": "medium"
+    }
+
+
+def _overbooked(session: Session) -> None:
+    """R1, 160 h capacity a month 2025-09..2026-02, planned on P1 and P2: 09 300 h (before
+    the status period: not judged), 10 200 h, 11 150 h, 12 180 h, 2026-01 260 h (P1 200 +
+    P2 60), 2026-02 160 h."""
+    ensure_periods(session, CFG.calendar, date(2025, 1, 1), date(2026, 12, 31))
+    projects(session, "P1", "P2")
+    load(session, [ResourceRecord(external_id="R1", name="R1")], stream="resources", cfg=CFG,
+         at=NOW)  # fmt: skip
+    months = ("2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02")
+    load(session, [CapacityRecord(resource_ref="R1", period=m, hours=D(160)) for m in months],
+         stream="capacity", cfg=CFG, at=NOW)  # fmt: skip
+    plan = [("P1", m, h) for m, h in zip(months, (300, 200, 150, 180, 200, 160), strict=True)]
+    plan.append(("P2", "2026-01", 60))
+    load(session, [AllocationRecord(external_id=f"{p}/R1", project_ref=p, resource_ref="R1",
+                                    period=m, planned_hours=D(h)) for p, m, h in plan],
+         stream="allocations", cfg=CFG, at=NOW)  # fmt: skip
+    session.commit()
+
+
+def test_consecutive_over_allocated_periods_are_one_finding(session: Session) -> None:
+    """10 alone (11 fits): 200 h of 160 h, 40 h, 25% over (not above 25%: medium); 12 and
+    2026-01, consecutive across the year end, one finding: 440 h of 320 h, 120 h, 37.5% over
+    (high). 02 is at capacity."""
+    _overbooked(session)
+    found = run(session, rules()).findings or []
+    assert {
+        f.period: (f.severity, f.measures, f.message)
+        for f in found
+        if f.rule == "over_allocation" and f.subject_id == "psa/R1"
+    } == {
+        "2025-10": ("medium", {"actual": "200.00", "planned": "160.00", "over": "40.00",
+                               "over_pct": "25.0000", "through": "2025-10",
+                               "last_period": "2025-10"},
+                    "psa/R1: planned 200.00 h against 160.00 h in 2025-10: 40.00 h over "
+                    "(25.0000%)"),
+        "2025-12": ("high", {"actual": "440.00", "planned": "320.00", "over": "120.00",
+                             "over_pct": "37.5000", "through": "2025-10",
+                             "last_period": "2026-01"},
+                    "psa/R1: planned 440.00 h against 320.00 h in 2025-12..2026-01 "
+                    "(2 periods): 120.00 h over (37.5000%)"),
+    }  # fmt: skip
