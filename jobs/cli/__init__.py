@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
 import typer.main
+
+if TYPE_CHECKING:
+    from pmo_ledger.jobs.app import App
+    from pmo_ledger.jobs.app import LogFormat as LogFormatName
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +197,6 @@ def _root(
 ) -> None:
     """A project ledger for PMOs: actuals, budgets and resources from PSA, ERP and
     project tools in one exact, append-only ledger."""
-    from pmo_ledger.jobs.app import build_app  # after parsing: `--help` loads no config
-
     app = build_app(
         config,
         os.environ,
@@ -203,6 +205,20 @@ def _root(
     )
     ctx.obj = app
     ctx.call_on_close(app.close)
+
+
+def build_app(
+    config: Path | None,
+    environ: Mapping[str, str],
+    *,
+    log_format: LogFormatName | None = None,
+    log_level: str | None = None,
+) -> App:
+    """`jobs.app.build_app`, imported when a command runs: `--help` loads no configuration
+    (tests replace this name to hand a command an App of their own)."""
+    from pmo_ledger.jobs.app import build_app as build
+
+    return build(config, environ, log_format=log_format, log_level=log_level)
 
 
 def make_cli() -> typer.Typer:
