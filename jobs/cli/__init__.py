@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +26,6 @@ import typer.main
 
 if TYPE_CHECKING:
     from pmo_ledger.jobs.app import App
-    from pmo_ledger.jobs.app import LogFormat as LogFormatName
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,18 +206,12 @@ def _root(
     ctx.call_on_close(app.close)
 
 
-def build_app(
-    config: Path | None,
-    environ: Mapping[str, str],
-    *,
-    log_format: LogFormatName | None = None,
-    log_level: str | None = None,
-) -> App:
+def build_app(*args: Any, **kwargs: Any) -> App:
     """`jobs.app.build_app`, imported when a command runs: `--help` loads no configuration
     (tests replace this name to hand a command an App of their own)."""
     from pmo_ledger.jobs.app import build_app as build
 
-    return build(config, environ, log_format=log_format, log_level=log_level)
+    return build(*args, **kwargs)
 
 
 def make_cli() -> typer.Typer:
