@@ -2,7 +2,8 @@
 
 The CLI (and later the service) calls `build_app` once per invocation with the environment it
 was started with; nothing here reads the environment or keeps module-level state. The engine
-is created on first use, so `--help` and config errors never touch the database.
+is created on first use, so `--help` and config errors never touch the database, and SQLAlchemy
+is imported then too: commands that need no database (`connectors`) start without it.
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Literal
 
 from pmo_ledger.connectors.base import Connector, ConnectorContext
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.registry import build_connector
 from pmo_ledger.jobs.config import AppConfig, load_or_exit
 from pmo_ledger.jobs.logconfig import configure_logging
-from pmo_ledger.ledger.db import WRITING, make_engine, session_factory
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.urls import mask_url, scrub
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 LogFormat = Literal["auto", "json", "console"]
 UPGRADE_HINT = "run: pmo-ledger db upgrade"
@@ -73,12 +74,16 @@ class App:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from pmo_ledger.ledger.db import make_engine  # SQLAlchemy: on first use only
+
             self._engine = make_engine(self.settings.url)
         return self._engine
 
     @property
     def sessions(self) -> sessionmaker[Session]:
         if self._sessions is None:
+            from pmo_ledger.ledger.db import session_factory
+
             self._sessions = session_factory(self.engine)
         return self._sessions
 
@@ -86,6 +91,8 @@ class App:
     def transaction(self) -> Iterator[Session]:
         """One session in one transaction: committed when the block ends, rolled back on error.
         On SQLite it holds the write lock from its start (`ledger.db.WRITING`)."""
+        from pmo_ledger.ledger.db import WRITING
+
         with self.sessions.begin() as session:
             session.connection(execution_options=WRITING)
             yield session

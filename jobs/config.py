@@ -18,12 +18,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -42,6 +39,9 @@ from pmo_ledger.jobs.secrets import Loc, Problem, resolve_secrets, wrap_secrets
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.settings import MEASURES, Duration, LedgerSettings, parse_duration
 from pmo_ledger.ledger.urls import mask_url
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
 
 CONFIG_ENV = "PMO_LEDGER_CONFIG"
 DEFAULT_CONFIG_FILE = Path("pmo-ledger.toml")
@@ -86,6 +86,9 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 def _schedule(value: object) -> str:
     if isinstance(value, str) and len(value.split()) == 5:
+        # APScheduler (and asyncio with it) only for a cron schedule: commands start faster.
+        from apscheduler.triggers.cron import CronTrigger
+
         try:
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as exc:
@@ -121,6 +124,9 @@ ConnectorName = Annotated[str, AfterValidator(_connector_name)]
 
 def schedule_trigger(schedule: str, timezone: str = "UTC") -> BaseTrigger:
     """APScheduler trigger for a validated schedule: an interval ("15m") or a 5-field cron."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
     if len(schedule.split()) == 5:
         return CronTrigger.from_crontab(schedule, timezone=timezone)
     seconds = int(parse_duration(schedule).total_seconds())

@@ -6,13 +6,17 @@ expenses, assignments and resources, Opportunities, and the org's exchange rates
 - `reader`: how a stream is read (full scope, incremental, re-sync of one scope, Bulk 2.0);
 - `sandbox`: a local fake org that speaks the REST wire format (`pmo-ledger sandbox`), reached
   only through `SalesforceConnector.sandbox()`: importing the connector does not load it.
+
+Importing the connector loads no HTTP library: `client` and `reader` (simple-salesforce,
+requests, structlog) are imported when a stream is first read or the org checked, so listing
+the installed kinds (`pmo-ledger connectors`, the configuration's key check) stays fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pmo_ledger.connectors.base import (
     Allowance,
@@ -28,10 +32,12 @@ from pmo_ledger.connectors.base import (
     fingerprint,
 )
 from pmo_ledger.connectors.errors import ConnectorConfigError
-from pmo_ledger.connectors.salesforce.client import SalesforceClient, http_session
 from pmo_ledger.connectors.salesforce.objects import STREAMS, role_problems
-from pmo_ledger.connectors.salesforce.reader import StreamReader
 from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
+
+if TYPE_CHECKING:
+    from pmo_ledger.connectors.salesforce.client import SalesforceClient
+    from pmo_ledger.connectors.salesforce.reader import StreamReader
 
 __all__ = ["SalesforceConnector", "SalesforceSettings"]
 
@@ -83,6 +89,8 @@ class SalesforceConnector(Connector):
     @property
     def client(self) -> SalesforceClient:
         if self._client is None:
+            from pmo_ledger.connectors.salesforce.client import SalesforceClient, http_session
+
             http = http_session(
                 self.config,
                 self.context.connect_timeout.total_seconds(),
@@ -100,6 +108,8 @@ class SalesforceConnector(Connector):
         return running(options or SandboxOptions())
 
     def _reader(self, stream: str) -> StreamReader:
+        from pmo_ledger.connectors.salesforce.reader import StreamReader
+
         if stream not in self.streams:
             raise ConnectorConfigError(
                 f"{self.name} has no stream {stream!r} (streams: {', '.join(self.streams)})"

@@ -1,6 +1,8 @@
 """Operator actions: `authority apply`, `rates apply --from DATE`, `project merge KEEP DROP`,
 `connectors rename OLD NEW`. Each runs in one transaction and prints one summary line.
-`connectors` alone lists the installed connector kinds and the configured connectors."""
+`connectors` alone lists the installed connector kinds and the configured connectors; it uses
+no database, so the ledger's modules are imported by the actions that use them (start-up,
+issue 18 item 7)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ from pmo_ledger.jobs.cli.common import (
     plural,
     table,
 )
-from pmo_ledger.ledger.admin import authority_apply, connectors_rename, project_merge, rates_apply
-from pmo_ledger.ledger.time.dates import business_date
 
 
 def groups() -> list[Group]:
@@ -47,6 +47,8 @@ def _counts(moved: dict[str, int]) -> str:
 
 def apply_authority(ctx: typer.Context) -> None:
     """Re-evaluate which lines count after [ledger.authority] changed (reclass entries)."""
+    from pmo_ledger.ledger.admin import authority_apply
+
     settings = app_of(ctx).settings
     with ledger_transaction(ctx) as session:
         done = authority_apply(session, settings)
@@ -64,6 +66,9 @@ def apply_rates(
     ],
 ) -> None:
     """Re-value hours-only lines with the cost rates now in force."""
+    from pmo_ledger.ledger.admin import rates_apply
+    from pmo_ledger.ledger.time.dates import business_date
+
     settings = app_of(ctx).settings
     with ledger_transaction(ctx) as session:
         day = business_date(since)
@@ -77,6 +82,8 @@ def merge(
     drop: Annotated[str, typer.Argument(help="Project code merged into KEEP.")],
 ) -> None:
     """Merge project DROP into KEEP: lines move with remap entries, DROP stays as a tombstone."""
+    from pmo_ledger.ledger.admin import project_merge
+
     settings = app_of(ctx).settings
     with ledger_transaction(ctx) as session:
         moved = project_merge(session, settings, keep, drop)
@@ -94,6 +101,8 @@ def rename(
     new: Annotated[str, typer.Argument(help="New connector name.")],
 ) -> None:
     """Rewrite every ledger key that names connector OLD to NEW, in one transaction."""
+    from pmo_ledger.ledger.admin import connectors_rename
+
     config = app_of(ctx).config
     with ledger_transaction(ctx) as session:
         touched = connectors_rename(session, old, new)

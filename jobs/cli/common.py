@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.app import App, SchemaNotCurrentError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 CENT = Decimal("0.01")
 
@@ -66,6 +68,9 @@ def _one_line(text: str) -> str:
 @contextmanager
 def reported(app: App) -> Iterator[None]:
     """Turn operator errors raised in the block into one `error:` line and exit 1."""
+    # Imported here: a command that uses no database (`connectors`) loads no SQLAlchemy.
+    from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
     try:
         yield
     except SchemaNotCurrentError as exc:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
 from rich.table import Table
 
 from pmo_ledger.connectors.base import Cursor
@@ -32,21 +33,32 @@ def show(t: Table, *, narrow_drops: tuple[str, ...] = ()) -> None:
         if any(len(str(cell)) > TEXT_WIDTH for cell in column.cells):
             column.max_width = TEXT_WIDTH
     c = console()
-    natural = c.options.update_width(10_000)
     if not fits_width(c):
-        c.width = max(c.width, c.measure(t, options=natural).maximum)
+        c.width = max(c.width, natural_width(c, t))
     else:
         t.columns[:] = [col for col in t.columns if any(str(cell) for cell in col.cells)]
         for name in narrow_drops:
-            if c.measure(t, options=natural).maximum <= c.width:
+            if natural_width(c, t) <= c.width:
                 break
             t.columns[:] = [col for col in t.columns if col.header != name]
     c.print(t)
 
 
-def wrapped(label: str, text: str) -> str:
+def natural_width(c: Console, t: Table) -> int:
+    """The width `t` takes with every cell on one line."""
+    return c.measure(t, options=c.options.update_width(10_000)).maximum
+
+
+def too_wide(t: Table) -> bool:
+    """Whether `t` must fit the width (a terminal, or COLUMNS) and its rows are wider: the
+    caller then shows a narrow form of it (fewer columns, cells stacked)."""
+    c = console()
+    return fits_width(c) and natural_width(c, t) > c.width
+
+
+def wrapped(label: str, text: str, *, hang: int | None = None) -> str:
     """`label text` as lines within the console's width (when tables must fit it), the
-    continuation lines indented under the text."""
+    continuation lines indented under the text (or by `hang` spaces)."""
     c = console()
     if not fits_width(c) or len(label) + len(text) <= c.width:
         return label + text
@@ -54,9 +66,16 @@ def wrapped(label: str, text: str) -> str:
         text,
         width=c.width,
         initial_indent=label,
-        subsequent_indent=" " * len(label),
+        subsequent_indent=" " * (len(label) if hang is None else hang),
         break_on_hyphens=False,
+        break_long_words=True,
     )
+
+
+def line_fitted(text: str) -> str:
+    """One line of prose (a summary, a hint) within the console's width when tables must fit
+    it: continuation lines indented by 2."""
+    return wrapped("", text, hang=2)
 
 
 def one_line(text: object) -> str:

@@ -10,7 +10,6 @@ import typer
 from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
-    console,
     group,
     ledger_reading,
     ledger_transaction,
@@ -18,6 +17,7 @@ from pmo_ledger.jobs.cli.common import (
     plural,
     table,
 )
+from pmo_ledger.jobs.cli.format import line_fitted, show
 from pmo_ledger.ledger.fx.file_import import MANUAL_SOURCE, import_fx_csv
 from pmo_ledger.ledger.queries.fx import fx_rates
 
@@ -57,12 +57,12 @@ def import_csv(
     )
     if outdated:
         line += f", {plural(outdated, 'line')} in closed periods kept their rate"
-    out(line)
+    out(line_fitted(line))
     if MANUAL_SOURCE not in settings.rate_sources:
-        out(
+        out(line_fitted(
             f'note: "{MANUAL_SOURCE}" is not in [ledger] rate_sources: '
             "these rates are stored but convert nothing"
-        )
+        ))  # fmt: skip
 
 
 def list_rates(
@@ -91,4 +91,4 @@ def list_rates(
         t.add_row(
             r.source, r.rate_type, r.from_ccy, r.to_ccy, r.valid_from.isoformat(), str(r.rate)
         )
-    console().print(t)
+    show(t, narrow_drops=("source",))

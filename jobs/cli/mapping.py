@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
-    console,
     group,
     ledger_reading,
     ledger_transaction,
@@ -29,7 +27,7 @@ from pmo_ledger.jobs.cli.common import (
     sub_typer,
     table,
 )
-from pmo_ledger.jobs.cli.format import plain_amounts
+from pmo_ledger.jobs.cli.format import line_fitted, plain_amounts, show, wrapped
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.queries.mappings import (
     CostObjectMapRow,
@@ -95,18 +93,17 @@ def _print_unmapped(keys: list[UnmappedKey]) -> None:
         t.add_row(
             k.source, k.object_type or "", k.key or "(none)", str(k.lines), plain_amounts(k.amounts)
         )
-    console().print(t)
+    show(t)
     out("map one with: pmo-ledger map add SOURCE OBJECT_TYPE KEY PROJECT_CODE")
 
 
 def _print_mappings(links: list[ProjectLinkRow], maps: list[CostObjectMapRow]) -> None:
-    c = console()
-    _print_rows(c, "Project links", links, ("project", "origin"))
-    _print_rows(c, "Cost object maps", maps, ("project", "task", "cost type", "origin"))
+    _print_rows("Project links", links, ("project", "origin"))
+    _print_rows("Cost object maps", maps, ("project", "task", "cost type", "origin"))
 
 
 def _print_rows(
-    c: Console, title: str, rows: Sequence[tuple[str | None, ...]], columns: tuple[str, ...]
+    title: str, rows: Sequence[tuple[str | None, ...]], columns: tuple[str, ...]
 ) -> None:
     if not rows:
         out(f"no {title.lower()}")
@@ -114,7 +111,7 @@ def _print_rows(
     t = table(title, "source", "object type", "key", *columns)
     for row in rows:
         t.add_row(*(v or "" for v in row))
-    c.print(t)
+    show(t, narrow_drops=("origin",))  # narrow: how a mapping was made goes first
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -187,10 +184,11 @@ def _refused() -> Iterator[None]:
 
 def _moved(done: str, moves: list[Move]) -> None:
     """`done; N lines re-pointed`, then one line per move: from -> to, lines, amounts."""
-    out(f"{done}; {plural(sum(m.lines for m in moves), 'line')} re-pointed")
+    out(line_fitted(f"{done}; {plural(sum(m.lines for m in moves), 'line')} re-pointed"))
     for m in moves:
         amounts = f", {plain_amounts(m.amounts)}" if m.amounts else ""
-        out(f"  {m.from_code} -> {m.to_code}: {plural(m.lines, 'line')}{amounts}")
+        out(wrapped(f"  {m.from_code} -> {m.to_code}: ", f"{plural(m.lines, 'line')}{amounts}",
+                    hang=4))  # fmt: skip
 
 
 def import_csv(
@@ -212,7 +210,9 @@ def import_csv(
         add_mappings(session, items, utcnow(), origin="import")
         refs = [(m.source, m.object_type, m.external_id) for m in items]
         moved = remap(session, app.settings, refs=refs)
-    out(f"imported {plural(len(items), 'mapping')} from {file}; {plural(moved, 'line')} re-pointed")
+    out(line_fitted(
+        f"imported {plural(len(items), 'mapping')} from {file}; {plural(moved, 'line')} re-pointed"
+    ))  # fmt: skip
 
 
 def rules_test(
@@ -229,15 +229,19 @@ def rules_test(
         known = hit is not None and live_project_id(session, hit[1])
     subject = f"{source} {object_type} {key}"
     if explicit:
-        out(
+        out(line_fitted(
             f"{subject} is linked to {explicit.project_code} ({explicit.table}, "
             f"origin {explicit.origin}); link rules are not consulted"
-        )
+        ))  # fmt: skip
     if hit is None:
-        out(f"no link rule matches {subject}" + ("" if explicit else ": it stays unmapped"))
+        out(
+            line_fitted(
+                f"no link rule matches {subject}" + ("" if explicit else ": it stays unmapped")
+            )
+        )
         return
     index, code = hit
     pattern = app.settings.link_rules[index].pattern
-    out(f"ledger.link_rules[{index}] (pattern {pattern!r}) gives {subject} -> {code}")
+    out(line_fitted(f"ledger.link_rules[{index}] (pattern {pattern!r}) gives {subject} -> {code}"))
     if not known:
-        out(f"no project {code} in the ledger: the key stays unmapped until it exists")
+        out(line_fitted(f"no project {code} in the ledger: the key stays unmapped until it exists"))

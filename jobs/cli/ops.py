@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from pmo_ledger.jobs.cli.common import (
     Group,
     app_of,
-    console,
     group,
     ledger_reading,
     ledger_transaction,
@@ -19,6 +18,7 @@ from pmo_ledger.jobs.cli.common import (
     plural,
     table,
 )
+from pmo_ledger.jobs.cli.format import line_fitted, show
 from pmo_ledger.ledger.admin import quarantine_purge, quarantine_retry
 from pmo_ledger.ledger.models import utcnow
 from pmo_ledger.ledger.queries.quarantine import quarantine_entries
@@ -121,7 +121,9 @@ def list_entries(
                 e.resolved_at.strftime("%Y-%m-%d %H:%M") if e.resolved_at else "",
             ]
         t.add_row(*row)
-    console().print(t)
+    # Narrow: the stream (the key and the detail say what the record is), then when an
+    # entry resolved was last seen, then the detail of a resolved one go first.
+    show(t, narrow_drops=("stream", "last seen (UTC)", "detail") if resolved else ("stream",))
     out(plural(len(entries), "entry", "entries"))
 
 
@@ -130,11 +132,11 @@ def retry(ctx: typer.Context, source: SourceOpt = None, reason: ReasonOpt = None
     settings = app_of(ctx).settings
     with ledger_transaction(ctx) as session:
         done = quarantine_retry(session, settings, source=source, reason=reason)
-    out(
+    out(line_fitted(
         f"retried {plural(done['retried'], 'record')} ({done['superseded']} superseded); "
         f"{plural(done['remapped'], 'line')} re-pointed; "
         f"{plural(done['open'], 'entry', 'entries')} still open"
-    )
+    ))  # fmt: skip
 
 
 def purge(

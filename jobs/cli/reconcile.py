@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import TypeAdapter
+from rich.table import Table
 
 from pmo_ledger.jobs.cli.common import (
     Group,
@@ -26,11 +28,13 @@ from pmo_ledger.jobs.cli.common import (
     ledger_reading,
     ledger_transaction,
     out,
+    plural,
     reported,
     table,
 )
-from pmo_ledger.jobs.cli.format import show, when
+from pmo_ledger.jobs.cli.format import line_fitted, show, too_wide, when
 from pmo_ledger.jobs.reconcile import reconcile_report, run_reconcile
+from pmo_ledger.ledger.queries.variances import VarianceRow
 from pmo_ledger.ledger.queries.variances import list_variances as listed_variances
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.settings import RULES
@@ -44,6 +48,8 @@ class Format(StrEnum):
     csv = "csv"
 
 
+#: A page's rows as JSON, written as `GET /variances` writes them (pydantic's JSON mode).
+_ROWS = TypeAdapter(list[VarianceRow])
 FIELDS = (
     "id", "rule", "subject_type", "subject_id", "dimension", "period", "severity", "status",
     "message", "first_seen_at", "last_seen_at", "acknowledged_by", "note",
@@ -88,11 +94,14 @@ def reconcile(
         if day is not None or known is not None:
             result = reconcile_report(app, status_date=day, as_known_at=known, project=project)
             findings = result.findings or []  # a report always has its findings
+            if output is None and fmt is Format.table:
+                show(findings_table(findings))  # within a terminal's width
+                return
             text = render(findings, fmt)
             if output is not None:
                 output.write_text(text, encoding="utf-8")
-                out(f"{len(findings)} findings as of {result.status_date} "
-                    f"(period {result.period}) written to {output}")  # fmt: skip
+                out(line_fitted(f"{len(findings)} findings as of {result.status_date} "
+                                f"(period {result.period}) written to {output}"))  # fmt: skip
             else:
                 out(text)
             return
@@ -104,9 +113,11 @@ def reconcile(
     assert last is not None and last.lifecycle is not None
     lc = last.lifecycle
     counts = ", ".join(f"{rule} {n}" for rule, n in last.count_by_rule().items())
-    out(f"reconciled period {last.period} (status date {last.status_date}): {counts}")
-    out(f"variances: {lc.opened} opened, {lc.updated} updated, {lc.unchanged} unchanged, "
-        f"{lc.escalated} escalated, {lc.reopened} reopened, {lc.resolved} resolved")  # fmt: skip
+    out(line_fitted(f"reconciled period {last.period} (status date {last.status_date}): {counts}"))
+    out(line_fitted(
+        f"variances: {lc.opened} opened, {lc.updated} updated, {lc.unchanged} unchanged, "
+        f"{lc.escalated} escalated, {lc.reopened} reopened, {lc.resolved} resolved"
+    ))  # fmt: skip
 
 
 def render(findings: Sequence[Finding], fmt: Format) -> str:
@@ -127,14 +138,36 @@ def render(findings: Sequence[Finding], fmt: Format) -> str:
             w.writerow({**r, "measures": json.dumps(r["measures"]),
                         "thresholds": json.dumps(r["thresholds"])})  # fmt: skip
         return buf.getvalue()
-    t = table(None, "rule", "subject", "dimension", "period", "severity", "message")
-    for f in findings:
-        t.add_row(f.rule, f.subject_id, f.dimension, f.period or "to date", f.severity, f.message)
     buf = io.StringIO()
     from rich.console import Console
 
-    Console(file=buf, width=200, highlight=False).print(t)
+    Console(file=buf, width=200, highlight=False).print(findings_table(findings))
     return buf.getvalue().rstrip("\n")
+
+
+def findings_table(found: Sequence[Finding] | Sequence[VarianceRow]) -> Table:
+    """Findings (a report's) or variances (with their id and status) as a table. Where it
+    must fit a narrower width, the subject and dimension columns go (the message starts
+    with the subject and names what it compares) and each rule stacks over its period and
+    each severity over its status, so the message keeps most of the width."""
+    listed = [(f, f.id, f.status) if isinstance(f, VarianceRow) else (f, None, None) for f in found]
+    ids = any(i is not None for _, i, _ in listed)
+    t = table(None, *(("id",) if ids else ()), "rule", "subject", "dimension", "period",
+              "severity", *(("status",) if ids else ()), "message", numeric=("id",))  # fmt: skip
+    for f, i, status in listed:
+        t.add_row(*((str(i),) if ids else ()), f.rule, f.subject_id, f.dimension,
+                  f.period or "to date", f.severity, *((status,) if ids else ()),
+                  f.message or "")  # fmt: skip
+    if not too_wide(t):
+        return t
+    stacked = ("rule\nperiod", "severity\nstatus" if ids else "severity", "message")
+    narrow = table(None, *(("id",) if ids else ()), *stacked, numeric=("id",))
+    for column in narrow.columns[:-1]:
+        column.no_wrap = True  # folds only the message
+    for f, i, status in listed:
+        narrow.add_row(*((str(i),) if ids else ()), f"{f.rule}\n{f.period or 'to date'}",
+                       f.severity + (f"\n{status}" if ids else ""), f.message or "")  # fmt: skip
+    return narrow
 
 
 class Status(StrEnum):
@@ -171,7 +204,8 @@ def list_variances(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """List variances, most severe and newest first; filters combine, `--limit`/`--offset`
-    page through them (the table says which rows of how many it shows)."""
+    page through them (the table says which rows of how many it shows; JSON is GET
+    /variances's page with its total; CSV says them on stderr)."""
     if ctx.invoked_subcommand is not None:
         return
     if rule is not None and rule not in RULES:
@@ -183,31 +217,35 @@ def list_variances(
             project=project or None, limit=limit, offset=offset,
         )  # fmt: skip
     found = page.items
-    rows: list[dict[str, Any]] = [
-        {k: _jsonable(getattr(v, k)) for k in FIELDS} | {"measures": v.measures} for v in found
-    ]
     if fmt is Format.json:
-        out(json.dumps(rows, indent=2))
+        # GET /variances's shape: the page's rows, as the API writes them, and the total.
+        listed = {"items": _ROWS.dump_python(found, mode="json"), "total": page.total,
+                  "limit": limit, "offset": offset}  # fmt: skip
+        out(json.dumps(listed, indent=2))
         return
     if fmt is Format.csv:
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=[*FIELDS, "measures"])
         w.writeheader()
-        for r in rows:
-            w.writerow({**r, "measures": json.dumps(r["measures"])})
+        for v in found:
+            row = {k: _jsonable(getattr(v, k)) for k in FIELDS}
+            w.writerow(row | {"measures": json.dumps(v.measures)})
         out(buf.getvalue().rstrip("\n"))
+        typer.echo(rows_of(page.total, offset, len(found)), err=True)  # stdout stays CSV
         return
-    if not rows:
+    if not found:
         out("no variances" if page.total == 0 else f"no variances past {offset} of {page.total}")
         return
-    t = table(None, "id", "rule", "subject", "dimension", "period", "severity", "status",
-              "message", numeric=("id",))  # fmt: skip
-    for v in found:
-        t.add_row(str(v.id), v.rule, v.subject_id, v.dimension, v.period or "to date",
-                  v.severity, v.status, v.message or "")  # fmt: skip
-    show(t)
+    show(findings_table(found))
     if len(found) < page.total:
         out(f"variances {offset + 1}-{offset + len(found)} of {page.total}")
+
+
+def rows_of(total: int, offset: int, shown: int) -> str:
+    """Which rows of how many a CSV export holds: '74 variances; rows 1-50'."""
+    if shown:
+        return f"{plural(total, 'variance')}; rows {offset + 1}-{offset + shown}"
+    return f"{plural(total, 'variance')}; no rows past {offset}" if total else "0 variances"
 
 
 def _jsonable(value: Any) -> Any:

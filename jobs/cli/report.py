@@ -6,10 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import typer
+from rich.table import Table
 
 from pmo_ledger.jobs.app import App
-from pmo_ledger.jobs.cli.common import app_of, console, money, out, plural, reported, table
-from pmo_ledger.jobs.cli.format import plain_amounts
+from pmo_ledger.jobs.cli.common import app_of, money, out, plural, reported, table
+from pmo_ledger.jobs.cli.format import line_fitted, plain_amounts, show, too_wide, wrapped
 from pmo_ledger.ledger.models import UNMAPPED_CODE
 from pmo_ledger.ledger.queries.mappings import UnmappedKey
 from pmo_ledger.ledger.queries.reports import (
@@ -39,39 +40,39 @@ def print_budget_report(app: App, data: BudgetReport) -> None:
 
 
 def print_budget_vs_actual(app: App, rows: list[BudgetVsActual]) -> None:
-    base = app.settings.base_currency
-    t = table(
-        f"Budget vs actual ({base})",
-        "project",
-        "name",
-        "budget",
-        "actual",
-        "variance",
-        "hours",
-        numeric=("budget", "actual", "variance", "hours"),
-    )
-    for r in rows:
-        t.add_row(
-            r.project_code,
-            r.project_name,
-            money(r.budget),
-            money(r.actual),
-            money(r.variance),
-            money(r.actual_hours),
-        )
+    """The table; where it must fit a narrower width, each project's name goes under its
+    code, so the amounts keep their whole width."""
     total = [
         sum((getattr(r, f) for r in rows), Decimal(0))
         for f in ("budget", "actual", "variance", "actual_hours")
     ]
-    t.add_section()
-    t.add_row("total", "", *(money(v) for v in total))
-    console().print(t)
+    t = _budget_table(app, rows, total, stacked=False)
+    if too_wide(t):
+        t = _budget_table(app, rows, total, stacked=True)
+    show(t)
     waiting = sum(r.unconverted_lines for r in rows)
     if waiting:
-        out(
+        out(line_fitted(
             f"{plural(waiting, 'line')} wait for an exchange rate and count 0 "
             "(run: pmo-ledger fx import FILE.csv)"
-        )
+        ))  # fmt: skip
+
+
+def _budget_table(
+    app: App, rows: list[BudgetVsActual], total: list[Decimal], *, stacked: bool
+) -> Table:
+    numbers = ("budget", "actual", "variance", "hours")
+    names = ("project",) if stacked else ("project", "name")
+    t = table(f"Budget vs actual ({app.settings.base_currency})", *names, *numbers,
+              numeric=numbers)  # fmt: skip
+    for r in rows:
+        project = (f"{r.project_code}\n{r.project_name}",) if stacked else (
+            r.project_code, r.project_name
+        )  # fmt: skip
+        t.add_row(*project, *(money(v) for v in (r.budget, r.actual, r.variance, r.actual_hours)))
+    t.add_section()
+    t.add_row("total", *(() if stacked else ("",)), *(money(v) for v in total))
+    return t
 
 
 def command_prefix(app: App) -> str:
@@ -86,12 +87,17 @@ def print_unmapped(app: App, keys: list[UnmappedKey]) -> None:
             f"{'waits' if k.lines == 1 else 'wait'} on {UNMAPPED_CODE}, "
             "quarantined 'unmapped'"
         )
-        if k.key:
-            line += (
-                f"; map with: {command_prefix(app)} map add {k.source} {k.object_type} {k.key} "
-                "PROJECT_CODE"
-            )
-        out(line)
+        command = (
+            f"{command_prefix(app)} map add {k.source} {k.object_type} {k.key} PROJECT_CODE"
+            if k.key
+            else None
+        )
+        fitted = line_fitted(line)
+        if command is not None and fitted != line:  # narrow: the command on lines of its own
+            out(f"{fitted};")
+            out(wrapped("  map with: ", command, hang=4))
+        else:
+            out(line + (f"; map with: {command}" if command else ""))
 
 
 def print_authority(app: App, ignored: list[NotCounted]) -> None:
@@ -101,11 +107,11 @@ def print_authority(app: App, ignored: list[NotCounted]) -> None:
         for measure in ("labor", "hours", "expense", "revenue", "budget")
         if getattr(auth, measure)
     )
-    out(f"Only the authority's lines count ({owners}).")
+    out(line_fitted(f"Only the authority's lines count ({owners})."))
     measure = Authority(app.settings).money_measure
     base = app.settings.base_currency
     for source, kind, cost_type, lines, total in ignored:
-        out(
+        out(line_fitted(
             f"Not counted: {plural(lines, f'{source} {cost_type} line')} "
             f"({money(total)} {base}): {source} is not the {measure(kind, cost_type)} authority"
-        )
+        ))  # fmt: skip

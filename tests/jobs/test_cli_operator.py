@@ -4,6 +4,7 @@ command (items 1), logs and errors are one readable line (item 5), tables fit 80
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from pmo_ledger.connectors.salesforce.client import translate
-from pmo_ledger.jobs.cli import make_cli
+from pmo_ledger.jobs.cli import COMMANDS, load_command, make_cli
 from pmo_ledger.jobs.logconfig import reset_logging
 
 TYPO = """\
@@ -252,8 +253,11 @@ def test_demo_keeps_the_ledger_when_the_sandbox_does_not_start(tmp_path: Path) -
     assert done.returncode == 1
     assert "the ledger is left as it was" in done.stderr
     assert (tmp_path / "pmo-ledger.db").read_text(encoding="utf-8") == "an earlier demo's ledger"
-    assert (tmp_path / "calls").read_text(encoding="utf-8").splitlines()[0].startswith(
-        "sandbox --port 0 "
+    assert (
+        (tmp_path / "calls")
+        .read_text(encoding="utf-8")
+        .splitlines()[0]
+        .startswith("sandbox --port 0 ")
     )
 
 
@@ -273,18 +277,132 @@ def test_demo_points_the_crm_connector_at_the_port_the_sandbox_took(tmp_path: Pa
 # --- item 7: start-up ----------------------------------------------------------------------------
 
 
+HEAVY = ("sqlalchemy", "fastapi", "uvicorn", "alembic", "httpx", "simple_salesforce", "requests")
+#: Runs `pmo-ledger ARGS` in this interpreter as the console script does, then prints which of
+#: HEAVY it loaded, on the last line of stderr.
+RUN_AND_LIST = """
+import sys
+from pmo_ledger.jobs.cli import main
+sys.argv = ["pmo-ledger", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def cli_in_subprocess(cwd: Path, *args: str) -> tuple[str, list[str]]:
+    """`pmo-ledger ARGS` in a fresh interpreter (exit 0 expected): stdout and the HEAVY
+    modules it loaded."""
+    env = {k: v for k, v in os.environ.items() if k != "PMO_LEDGER_CONFIG"}
+    env["COLUMNS"] = "80"
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stderr.strip().splitlines()[-1]
+    return done.stdout, json.loads(loaded.replace("'", '"'))
+
+
 def test_importing_the_cli_loads_no_server_or_migration_library() -> None:
     """`pmo-ledger --help` pays for no web framework, ASGI server or migration library: they
     are imported by the commands that use them (serve, db, the schema check)."""
     code = (
-        "import sys, pmo_ledger.jobs.cli; "
-        "print(sorted(m for m in ('fastapi', 'uvicorn', 'alembic', 'httpx', 'simple_salesforce') "
-        "if m in sys.modules))"
+        f"import sys, pmo_ledger.jobs.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout == "[]\n"
+
+
+def test_help_loads_no_database_or_http_library(tmp_path: Path) -> None:
+    stdout, loaded = cli_in_subprocess(tmp_path, "--help")
+    assert "Commands:" in stdout and "connectors  Connector kinds" in stdout
+    assert loaded == []
+
+
+def test_connectors_loads_no_database_or_http_library(tmp_path: Path) -> None:
+    """`connectors` reads the whole configuration (a [reconcile] table and connectors of both
+    installed kinds included) and loads every installed kind, without SQLAlchemy or an HTTP
+    library: the kinds import theirs where they read a source."""
+    (tmp_path / "pmo-ledger.toml").write_text(
+        """[ledger]
+url = "postgresql+psycopg://ledger@127.0.0.1/nowhere"
+authority = { projects = "psa", labor = "psa", expense = "psa", hours = "psa", revenue = "psa", budget = "psa" }
+
+[reconcile.rules.budget_overrun]
+pct = 15
+
+[connectors.psa]
+kind = "salesforce"
+login_url = "https://test.salesforce.com"
+username = "u@example.com"
+password = "p"
+security_token = "t"
+
+[connectors.demo]
+kind = "sample"
+""",
+        encoding="utf-8",
+    )
+    stdout, loaded = cli_in_subprocess(tmp_path, "connectors")
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in stdout.splitlines()]
+    assert [r[0] for r in rows if r[0] in ("salesforce", "sample")] == ["salesforce", "sample"]
+    assert [r for r in rows if r[0] in ("psa", "demo")] == [
+        ["psa", "salesforce", "manual", "yes"],
+        ["demo", "sample", "manual", "yes"],
+    ]
+    assert loaded == []
+
+
+def test_every_command_is_listed_with_the_help_it_has_when_loaded() -> None:
+    """The lazy table's one-line help is the loaded command's own, and `--help` lists every
+    command with it, in the table's order."""
+    shown = CliRunner().invoke(make_cli(), ["--help"])
+    assert shown.exit_code == 0, shown.output
+    listed = shown.stdout.split("Commands:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in listed] == list(COMMANDS)
+    for line, (name, entry) in zip(listed, COMMANDS.items(), strict=True):
+        loaded = load_command(name)
+        assert loaded.name == name
+        assert loaded.get_short_help_str(10_000) == entry.help, name
+        text = line.split(None, 1)[1]  # cut to click's 80 columns with "..."
+        assert entry.help == text or entry.help.startswith(text.removesuffix("...")), name
+    assert "verify      Compare the source's counts, amounts and hours" in shown.stdout
+
+
+def test_every_group_a_module_defines_is_in_the_table() -> None:
+    modules = {entry.module for entry in COMMANDS.values()}
+    defined = {
+        g.name
+        for module in modules
+        for g in getattr(importlib.import_module(f"pmo_ledger.jobs.cli.{module}"), "groups", list)()
+    }
+    grouped = {name for name, entry in COMMANDS.items() if entry.command is None}
+    assert defined == grouped
+    assert {"db", "map", "connectors", "variances", "runs", "quarantine"} <= grouped
+
+
+@pytest.mark.parametrize("name", ["sync", "map", "connectors", "variances", "serve"])
+def test_a_command_s_own_help_loads_it(name: str) -> None:
+    shown = CliRunner(env={"COLUMNS": "200"}).invoke(make_cli(), [name, "--help"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(f"Usage: pmo-ledger {name} [OPTIONS]")
+    assert COMMANDS[name].help in " ".join(shown.stdout.split())
+
+
+def test_a_mistyped_command_is_named_with_a_suggestion() -> None:
+    shown = CliRunner().invoke(make_cli(), ["mapping", "list"])
+    assert shown.exit_code == 2
+    assert "No such command 'mapping'. Did you mean 'map'?" in shown.stderr
 
 
 def test_an_unknown_revision_is_still_one_error_line(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import pmo_ledger.jobs.reconcile as runner
-import pmo_ledger.ledger.reconcile as rules_module
+import pmo_ledger.ledger.reconcile.run as rules_module
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.config import load_config
 from pmo_ledger.jobs.lease import Lease
@@ -60,7 +60,7 @@ def test_reconcile_writes_variances_and_a_rerun_changes_nothing(config: Path) ->
 def test_variances_list_and_ack(config: Path, engine: Engine) -> None:
     invoke(config, "reconcile")
     listed = invoke(config, "variances", "--open", "--project", "P1", "--format", "json")
-    rows = json.loads(listed.output)
+    rows = json.loads(listed.output)["items"]
     assert len(rows) == 5 and rows[0]["severity"] == "high"
     target = next(r for r in rows if r["dimension"] == "labor" and r["period"] == "")
     acked = invoke(config, "variances", "ack", str(target["id"]), "--note", "extra consultant")
@@ -133,7 +133,7 @@ def test_variances_as_csv_and_table_and_a_project_run(config: Path) -> None:
     """CSV has a header and one row per variance; the table names each rule; `reconcile
     --project P2` reports P2's findings only; an unknown project is one error line."""
     invoke(config, "reconcile")
-    rows = invoke(config, "variances", "--format", "csv").output.splitlines()
+    rows = invoke(config, "variances", "--format", "csv").stdout.splitlines()
     assert rows[0].startswith("id,rule,subject_type,subject_id,dimension,period,severity,status")
     assert len(rows) == 1 + 7
     table = invoke(config, "variances", "--open", "--project", "P2").output
@@ -177,7 +177,7 @@ def test_variances_filter_by_severity_rule_project_and_status_and_page(config: P
     invoke(config, "reconcile")
 
     def listed(*args: str) -> list[tuple[str, str, str, str]]:
-        rows = json.loads(ok(invoke(config, "variances", "--format", "json", *args)))
+        rows = json.loads(ok(invoke(config, "variances", "--format", "json", *args)))["items"]
         return [(r["rule"], r["subject_id"], r["dimension"], r["period"]) for r in rows]
 
     assert sorted(listed("--severity", "high")) == [

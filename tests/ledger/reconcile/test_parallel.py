@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-import pmo_ledger.ledger.reconcile as reconcile_module
+import pmo_ledger.ledger.reconcile.run as reconcile_module
 from pmo_ledger.ledger.db import make_engine
 from pmo_ledger.ledger.models import Project, Variance
 from pmo_ledger.ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
