@@ -120,7 +120,7 @@ def test_stream_sizes_of_the_default_world() -> None:
     assert sizes == {
         "projects": 12,
         "tasks": 144,
-        "dependencies": 84,
+        "dependencies": 120,
         "resources": 40,
         "resource_rates": 80,
         "allocations": 462,
@@ -530,7 +530,7 @@ def test_every_stream_loads_into_the_ledger(session: Session) -> None:
         "portfolio": 1,
         "program": 3,
         "task": 144,
-        "task_dependency": 84,
+        "task_dependency": 120,
         "resource": 40,
         "resource_rate": 80,
         "allocation": 462,
