@@ -17,11 +17,13 @@ import typer
 from pmo_ledger.jobs.app import build_app
 from pmo_ledger.jobs.cli import (
     admin,
+    chart,
     db,
     demo,
     fx,
     mapping,
     ops,
+    plan,
     reconcile,
     report,
     runs,
@@ -98,6 +100,8 @@ def make_cli() -> typer.Typer:
     cli.command("report")(report.report)
     cli.command("sandbox")(sandbox.sandbox)
     cli.command("serve")(serve.serve)
+    cli.command("plan")(plan.plan)
+    cli.command("chart")(chart.chart)
     return cli
 
 

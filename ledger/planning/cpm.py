@@ -22,6 +22,7 @@ from pmo_ledger.ledger.planning.model import OutsideLink, PlanLink, PlanTask
 from pmo_ledger.ledger.planning.network import Network, build_network
 from pmo_ledger.ledger.planning.passes import backward, forward, link_slack
 
+CENT = Decimal("0.01")
 #: Critical paths listed at most (their number is always given).
 MAX_PATHS = 20
 
@@ -203,8 +204,11 @@ def _leaf_row(
     if done:
         start = t.actual_start or start
         finish = t.actual_finish or finish
-    percent = Decimal(100) if done else (t.percent or Decimal(0)) if state == "started" else (
-        Decimal(0))  # fmt: skip
+    percent = Decimal(0)
+    if done:
+        percent = Decimal(100)
+    elif state == "started":
+        percent = min(Decimal(100), t.percent or Decimal(0))
     return ScheduledTask(
         key=t.key,
         name=t.name,
@@ -214,7 +218,7 @@ def _leaf_row(
         milestone=milestone,
         state=state,
         duration=days(net.duration[i]),
-        percent=percent,
+        percent=percent.quantize(CENT),
         early_start=start,
         early_finish=finish,
         late_start=None if done else (finish if milestone else tl.start_date(max(ls, 0))),
@@ -285,7 +289,7 @@ def _summary_row(
     total = sum((w for w, _ in weights), Decimal(0))
     percent = (
         sum((w * r.percent for w, r in weights), Decimal(0)) / total if total else Decimal(0)
-    ).quantize(Decimal("0.01"))
+    ).quantize(CENT)
     states = {r.state for r in leaves}
     state = "done" if states == {"done"} else "open" if states == {"open"} else "started"
     floats = [r.total_float for r in leaves if r.total_float is not None]

@@ -71,3 +71,25 @@ class CycleError(PlanningError):
         )
         many = "cycles" if len(cycles) > 1 else "a cycle"
         super().__init__(f"the dependencies form {many}: {shown}")
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodValue:
+    """Cumulative earned value figures through one fiscal period (base currency); EV and AC
+    only through the status date's period."""
+
+    period: str
+    end_on: date
+    pv: Decimal
+    ev: Decimal | None
+    ac: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class EarnedValueCurve:
+    project: str
+    status_date: date
+    periods: list[PeriodValue]
+    bac: Decimal
+    eac: Decimal | None
+    eac_method: str

@@ -104,7 +104,8 @@ def simulate(
         k = min(chunk, iterations - done)
         dur = _draw(rng, o, m, p, varies, live, distribution, scale, k)
         es, ef = forward(net, dur, np.maximum)
-        finish = np.broadcast_to(reduce(np.maximum, ef, np.float64(net.status_offset or 0)), (k,))
+        last = reduce(np.maximum, ef) if ef else np.float64(net.status_offset or 0)
+        finish = np.broadcast_to(last, (k,))
         ls, lf = backward(net, dur, es, ef, finish, np.minimum)
         for i in np.flatnonzero(live):
             critical_counts[i] += np.count_nonzero(

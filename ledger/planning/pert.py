@@ -69,7 +69,7 @@ class Pert:
         """P(finish by the end of `deadline`), normal approximation, to 4 places."""
         limit = Fraction(self.network.timeline.end_offset(deadline), UNIT)
         if self.variance == 0:
-            return Decimal(1) if self.mean <= limit else Decimal(0)
+            return Decimal("1.0000") if self.mean <= limit else Decimal("0.0000")
         z = float(limit - self.mean) / self.sd
         return four(NormalDist().cdf(z))
 

@@ -24,7 +24,7 @@ from pmo_ledger.ledger.models import (
     TaskDependency,
 )
 from pmo_ledger.ledger.planning.history import FinishedTask, HistoryLevel
-from pmo_ledger.ledger.planning.model import PlanLink, PlanTask
+from pmo_ledger.ledger.planning.model import EarnedValueCurve, PeriodValue, PlanLink, PlanTask
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
@@ -83,8 +83,9 @@ def plan_project(session: Session, code: str) -> PlanProject:
 
 def plan_data(session: Session, codes: Sequence[str], status_date: date | None) -> PlanData:
     """Live tasks of the projects `codes` with their percent complete at `status_date` (the
-    latest progress snapshot on or before it, else the task's own), and every live dependency
-    touching them. Raises LookupError for an unknown project."""
+    latest progress snapshot on or before it, none when its snapshots all come later; the
+    task's own for a task without snapshots), and every live dependency touching them. Raises
+    LookupError for an unknown project."""
     projects = [plan_project(session, c) for c in codes]
     ids = [p.id for p in projects]
     code_of = {p.id: p.code for p in projects}
@@ -94,6 +95,7 @@ def plan_data(session: Session, codes: Sequence[str], status_date: date | None) 
     found = list(rows)
     keys = _keys(found)
     percents = _percents(session, ids, status_date) if status_date is not None else {}
+    dated = _with_snapshots(session, ids) if status_date is not None else set()
     tasks = [
         PlanTask(
             key=keys[t.id],
@@ -105,7 +107,7 @@ def plan_data(session: Session, codes: Sequence[str], status_date: date | None) 
             planned_finish=t.planned_finish,
             actual_start=t.actual_start,
             actual_finish=t.actual_finish,
-            percent=percents.get(t.id, t.percent_complete),
+            percent=percents.get(t.id) if t.id in dated else t.percent_complete,
             optimistic=t.optimistic_days,
             most_likely=t.most_likely_days,
             pessimistic=t.pessimistic_days,
@@ -151,6 +153,16 @@ def _percents(session: Session, project_ids: list[int], status_date: date) -> di
         r[0]: Decimal(r[1])
         for r in session.execute(select(ranked.c.task_id, ranked.c.percent).where(ranked.c.rank == 1))
     }
+
+
+def _with_snapshots(session: Session, project_ids: list[int]) -> set[int]:
+    """Tasks of these projects with any progress snapshot."""
+    ps = ProgressSnapshot
+    return set(
+        session.scalars(
+            select(ps.task_id).where(ps.project_id.in_(project_ids), ps.task_id.is_not(None)).distinct()
+        )
+    )
 
 
 def _links(session: Session, keys: dict[int, str]) -> tuple[list[PlanLink], dict[str, str]]:
@@ -208,28 +220,6 @@ def history_levels(session: Session, project: PlanProject, status_date: date) ->
         HistoryLevel(level, code or "", [FinishedTask(*r) for r in session.execute(base.where(cond))])
         for level, code, cond in levels
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodValue:
-    """Cumulative earned value figures through one fiscal period (base currency); EV and AC
-    only through the status date's period."""
-
-    period: str
-    end_on: date
-    pv: Decimal
-    ev: Decimal | None
-    ac: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class EarnedValueCurve:
-    project: str
-    status_date: date
-    periods: list[PeriodValue]
-    bac: Decimal
-    eac: Decimal | None
-    eac_method: str
 
 
 def earned_value_curve(
