@@ -76,7 +76,8 @@ class Schedule:
     finish_offset: int
     critical_paths: list[list[str]]
     critical_path_count: int
-    links: list[tuple[str, str, str]] = field(default_factory=list)  # (pred, succ, type) used
+    #: (predecessor, successor, type) of every link between loaded leaves.
+    links: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def status_date(self) -> date | None:
@@ -136,11 +137,7 @@ def schedule_network(net: Network) -> Schedule:
         finish_offset=finish,
         critical_paths=paths,
         critical_path_count=count,
-        links=[
-            (net.keys[p], net.keys[s], kind)
-            for p in range(net.size)
-            for s, kind, _lag in net.succs[p]
-        ],
+        links=net.links,
     )
 
 

@@ -68,6 +68,8 @@ class Network:
     preds: list[list[Edge]]
     succs: list[list[Edge]]
     outside: list[OutsideLink] = field(default_factory=list)
+    #: Every link between loaded leaves (pred key, succ key, type), used or not (charts).
+    links: list[tuple[str, str, str]] = field(default_factory=list)
     without_duration: list[str] = field(default_factory=list)
     #: Open or started leaves counted with O = M = P (no complete three-point estimate).
     without_estimates: int = 0
@@ -188,6 +190,7 @@ def build_network(
     )
     for i, k in enumerate(order):
         _place(net, i, by_key[k])
+    net.links = [(p, s, kind) for p, s, kind, _lag in expanded]
     for p, s, kind, lag in expanded:
         i, j = index[p], index[s]
         if net.state[j] != "open":
