@@ -117,8 +117,9 @@ def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
         Patch(color=NORMAL, label="not critical"),
         Patch(color=PLANNED, label="planned"),
         Patch(color=NORMAL_DONE, label="% complete"),
-        Line2D([], [], color=STATUS, linestyle="--", label="status date"),
     ]
+    if sched.status_date is not None:
+        legend.append(Line2D([], [], color=STATUS, linestyle="--", label="status date"))
     fig.legend(handles=legend, loc="upper right", ncol=5, fontsize=7, frameon=False,
                bbox_to_anchor=(0.99, 1 - 0.08 / fig.get_figheight()))  # fmt: skip
     fig.suptitle(title or f"Schedule: finish {sched.finish.isoformat()}", fontsize=10,
