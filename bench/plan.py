@@ -38,7 +38,7 @@ KINDS = ["FS"] * 14 + ["SS"] * 3 + ["FF"] * 2 + ["SF"]
 
 def network(n: int, links: int, seed: int = 7) -> tuple[list[PlanTask], list[PlanLink]]:
     """n leaf tasks under summaries of nine (which come on top) and `links` links."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - generated test data
     tasks: list[PlanTask] = []
     leaves: list[str] = []
     parent = ""
@@ -50,16 +50,30 @@ def network(n: int, links: int, seed: int = 7) -> tuple[list[PlanTask], list[Pla
         key = f"T{i:05d}"
         m = rng.randint(1, 15)
         o, p = max(0, m - rng.randint(0, 3)), m + rng.randint(0, 10)
-        tasks.append(PlanTask(key, f"Task {i + 1}", parent=parent, wbs=f"{phase + 1}.{pos + 1}",
-                              optimistic=Decimal(o), most_likely=Decimal(m),
-                              pessimistic=Decimal(p)))  # fmt: skip
+        tasks.append(
+            PlanTask(
+                key,
+                f"Task {i + 1}",
+                parent=parent,
+                wbs=f"{phase + 1}.{pos + 1}",
+                optimistic=Decimal(o),
+                most_likely=Decimal(m),
+                pessimistic=Decimal(p),
+            )
+        )
         leaves.append(key)
     out: list[PlanLink] = []
     for _ in range(links):
         j = rng.randrange(1, len(leaves))
         i = rng.randrange(max(0, j - 50), j)
-        out.append(PlanLink(leaves[i], leaves[j], rng.choice(KINDS),  # type: ignore[arg-type]
-                            Decimal(rng.randint(-2, 5))))  # fmt: skip
+        out.append(
+            PlanLink(
+                leaves[i],
+                leaves[j],
+                rng.choice(KINDS),  # type: ignore[arg-type]
+                Decimal(rng.randint(-2, 5)),
+            )
+        )
     return tasks, out
 
 
@@ -81,9 +95,11 @@ def main() -> int:
     began = time.perf_counter()
     big = schedule(tasks, links, cal, start=START)
     cpm = time.perf_counter() - began
-    print(f"cpm: {big.network.size:,} tasks (and {len(tasks) - big.network.size:,} summaries), "
-          f"{len(links):,} links: "
-          f"{cpm:.3f} s; finish {big.finish}, {big.critical_path_count} critical paths")  # fmt: skip
+    print(
+        f"cpm: {big.network.size:,} tasks (and {len(tasks) - big.network.size:,} summaries), "
+        f"{len(links):,} links: "
+        f"{cpm:.3f} s; finish {big.finish}, {big.critical_path_count} critical paths"
+    )
 
     mc_tasks, mc_links = network(o.mc_tasks, o.mc_tasks * 3 // 2, seed=11)
     net = build_network(mc_tasks, mc_links, cal, start=START)
@@ -94,8 +110,10 @@ def main() -> int:
     mc = time.perf_counter() - began
     peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    print(f"montecarlo: {o.iterations:,} iterations x {net.size:,} tasks: {mc:.3f} s, "
-          f"peak {peak_mb:.1f} MB; P50 {sim.percentiles[0.5]}, P95 {sim.percentiles[0.95]}")  # fmt: skip
+    print(
+        f"montecarlo: {o.iterations:,} iterations x {net.size:,} tasks: {mc:.3f} s, "
+        f"peak {peak_mb:.1f} MB; P50 {sim.percentiles[0.5]}, P95 {sim.percentiles[0.95]}"
+    )
 
     g_tasks, g_links = network(o.gantt_tasks, o.gantt_tasks * 3 // 2, seed=13)
     small = schedule(g_tasks, g_links, cal, start=START, status_date=date(2026, 3, 2))
@@ -107,11 +125,15 @@ def main() -> int:
         size = (Path(folder) / "gantt.png").stat().st_size
         if o.keep is not None:
             o.keep.write_bytes((Path(folder) / "gantt.png").read_bytes())
-    print(f"gantt: {small.network.size:,} tasks ({len(small.rows):,} rows), {len(small.links):,} "
-          f"links: {gt:.3f} s "
-          f"({size / 1e6:.1f} MB PNG)")  # fmt: skip
-    print(f"cpm_seconds={cpm:.3f} montecarlo_seconds={mc:.3f} gantt_seconds={gt:.3f} "
-          f"montecarlo_peak_mb={peak_mb:.1f}")  # fmt: skip
+    print(
+        f"gantt: {small.network.size:,} tasks ({len(small.rows):,} rows), {len(small.links):,} "
+        f"links: {gt:.3f} s "
+        f"({size / 1e6:.1f} MB PNG)"
+    )
+    print(
+        f"cpm_seconds={cpm:.3f} montecarlo_seconds={mc:.3f} gantt_seconds={gt:.3f} "
+        f"montecarlo_peak_mb={peak_mb:.1f}"
+    )
     return 0
 
 

@@ -3,8 +3,9 @@
 Programs and projects with a WBS (three-point estimates in working days, FS/SS/FF/SF links
 with lags: `schedule`), resources with dated cost rates, allocations, baseline and current
 budgets, actuals (timecards with hours and money, expense lines) in several currencies,
-monthly corporate FX rates and progress. Used by `make demo`, tests and benchmarks; `round` and the `*_every` / `add` knobs mutate the
-actuals so they drive the real incremental, deletion and scope paths.
+monthly corporate FX rates and progress. Used by `make demo`, tests and benchmarks; `round`
+and the `*_every` / `add` knobs mutate the actuals so they drive the real incremental,
+deletion and scope paths.
 
 Every stream is ordered by (source_modified_at, external_id) and generated lazily, one
 page at a time: record i is a pure function of (settings, i), never a stream held whole.

@@ -32,7 +32,7 @@ LINKS_PER_PROJECT = len(LINKS) + len(EXTRA_LINKS)
 
 def _lags(seed: int, project: int) -> tuple[int, int, int]:
     """The extra links' lags of one project, in working days."""
-    rng = random.Random(f"pmo-ledger-sample-schedule/{seed}/{project}")
+    rng = random.Random(f"pmo-ledger-sample-schedule/{seed}/{project}")  # noqa: S311 - a sample
     return 0, rng.randint(1, 3), -rng.randint(1, 5)
 
 

@@ -62,15 +62,24 @@ def chart(
             return
         runs = simulate if kind is Kind.risk else 0
         with simulation_progress(runs) as bar:
-            result = build_plan(app, session, [project], day, simulate=runs, seed=seed, deadline=limit,
-                                progress=bar)  # fmt: skip
+            result = build_plan(
+                app, session, [project], day, simulate=runs, seed=seed, deadline=limit, progress=bar
+            )
         if kind is Kind.gantt:
             name = result.data.projects[0].name
-            charts.gantt(result.schedule, out_file, title=f"{project} {name}: status "
-                         f"{day}, finish {result.schedule.finish}")  # fmt: skip
-            out(f"Gantt chart of {project} ({len(result.schedule.rows)} tasks) written to {out_file}")
+            charts.gantt(
+                result.schedule,
+                out_file,
+                title=f"{project} {name}: status {day}, finish {result.schedule.finish}",
+            )
+            rows = len(result.schedule.rows)
+            out(f"Gantt chart of {project} ({rows} tasks) written to {out_file}")
         else:
             assert result.simulation is not None
-            charts.risk(result.simulation, out_file, deadline=limit,
-                        title=f"{project}: simulated finish dates at status {day}")  # fmt: skip
+            charts.risk(
+                result.simulation,
+                out_file,
+                deadline=limit,
+                title=f"{project}: simulated finish dates at status {day}",
+            )
             out(f"risk chart of {project} ({runs:,} iterations) written to {out_file}")

@@ -46,9 +46,20 @@ class Distribution(StrEnum):
 
 
 COLUMNS = (
-    "wbs", "key", "task", "state", "days", "%", "start", "finish", "late start", "late finish",
-    "total float", "free float", "critical",
-)  # fmt: skip
+    "wbs",
+    "key",
+    "task",
+    "state",
+    "days",
+    "%",
+    "start",
+    "finish",
+    "late start",
+    "late finish",
+    "total float",
+    "free float",
+    "critical",
+)
 #: Rows of the text histogram at most (days are grouped beyond).
 HISTOGRAM_ROWS = 20
 
@@ -132,8 +143,14 @@ def simulation_progress(iterations: int) -> Iterator[Callable[[int], None] | Non
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/"
-                  "{task.total:,}"), TimeElapsedColumn(), console=c, transient=True) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=c,
+        transient=True,
+    ) as bar:
         task = bar.add_task("simulate", total=iterations)
         yield lambda done: bar.update(task, completed=done)
 
@@ -176,10 +193,17 @@ def plan(
     runs = simulate if fmt is Format.table else 0
     with ledger_reading(ctx) as session, simulation_progress(runs) as bar:
         result = build_plan(
-            app, session, projects, day, simulate=simulate, seed=seed, deadline=limit,
-            distribution=distribution.value if distribution else None, history=history,
+            app,
+            session,
+            projects,
+            day,
+            simulate=simulate,
+            seed=seed,
+            deadline=limit,
+            distribution=distribution.value if distribution else None,
+            history=history,
             progress=bar,
-        )  # fmt: skip
+        )
     if fmt is Format.json:
         out(json.dumps(plan_json(result, limit), indent=2))
     elif fmt is Format.csv:
@@ -197,12 +221,20 @@ def _d(value: date | None) -> str:
 
 def _row_cells(r: ScheduledTask) -> list[str]:
     return [
-        r.wbs or "", r.key, "  " * r.level + r.name, r.state, str(r.duration), str(r.percent),
-        _d(r.early_start), _d(r.early_finish), _d(r.late_start), _d(r.late_finish),
+        r.wbs or "",
+        r.key,
+        "  " * r.level + r.name,
+        r.state,
+        str(r.duration),
+        str(r.percent),
+        _d(r.early_start),
+        _d(r.early_finish),
+        _d(r.late_start),
+        _d(r.late_finish),
         "" if r.total_float is None else str(r.total_float),
         "" if r.free_float is None else str(r.free_float),
         "yes" if r.critical else "",
-    ]  # fmt: skip
+    ]
 
 
 def schedule_csv(sched: Schedule) -> str:
@@ -218,8 +250,10 @@ def print_plan(result: Plan, deadline: date | None) -> None:
     sched, data = result.schedule, result.data
     names = ", ".join(f"{p.code} {p.name}" for p in data.projects)
     planned = [p.planned_finish for p in data.projects if p.planned_finish is not None]
-    out(f"{names}: status date {_d(sched.status_date)}, start {_d(sched.start)}, "
-        f"finish {_d(sched.finish)}" + (f" (planned {_d(max(planned))})" if planned else ""))  # fmt: skip
+    out(
+        f"{names}: status date {_d(sched.status_date)}, start {_d(sched.start)}, "
+        f"finish {_d(sched.finish)}" + (f" (planned {_d(max(planned))})" if planned else "")
+    )
     t = table(None, *COLUMNS, numeric=("days", "%", "total float", "free float"))
     for r in sched.rows:
         t.add_row(*_row_cells(r), style="bold" if r.summary else None)
@@ -229,8 +263,10 @@ def print_plan(result: Plan, deadline: date | None) -> None:
         head = "critical path" if sched.critical_path_count == 1 else f"critical path {i}"
         out(f"{head}: " + " -> ".join(labels(k) for k in path))
     if sched.critical_path_count > len(sched.critical_paths):
-        out(f"... {sched.critical_path_count} critical paths in all (the first "
-            f"{len(sched.critical_paths)} shown)")  # fmt: skip
+        out(
+            f"... {sched.critical_path_count} critical paths in all (the first "
+            f"{len(sched.critical_paths)} shown)"
+        )
     print_pert(result.pert, deadline)
     if result.simulation is not None:
         print_simulation(result.simulation, deadline)
@@ -241,22 +277,28 @@ def print_plan(result: Plan, deadline: date | None) -> None:
 def print_pert(p: Pert, deadline: date | None) -> None:
     from pmo_ledger.ledger.planning.pert import four
 
-    line = (f"PERT: expected finish {_d(p.expected_finish)} ({four(p.mean)} working days, "
-            f"sd {four(p.sd)}); 80% by {_d(p.finish_for(0.8))}, 95% by {_d(p.finish_for(0.95))}")  # fmt: skip
+    line = (
+        f"PERT: expected finish {_d(p.expected_finish)} ({four(p.mean)} working days, "
+        f"sd {four(p.sd)}); 80% by {_d(p.finish_for(0.8))}, 95% by {_d(p.finish_for(0.95))}"
+    )
     if deadline is not None:
         line += f"; P(finish by {_d(deadline)}) = {p.probability(deadline)}"
     out(line)
     if p.without_estimates:
-        out(f"PERT: {plural(p.without_estimates, 'task')} without a three-point estimate "
-            "counted with O = M = P")  # fmt: skip
+        out(
+            f"PERT: {plural(p.without_estimates, 'task')} without a three-point estimate "
+            "counted with O = M = P"
+        )
 
 
 def print_simulation(sim: Simulation, deadline: date | None) -> None:
     head = f"Monte Carlo: {sim.iterations:,} iterations ({sim.distribution}, seed {sim.seed})"
     if sim.history is not None:
         h = sim.history
-        head += (f", durations x the {h.level} {h.code}'s history ({len(h.ratios)} finished "
-                 f"tasks, mean actual/planned {h.mean:.2f})")  # fmt: skip
+        head += (
+            f", durations x the {h.level} {h.code}'s history ({len(h.ratios)} finished "
+            f"tasks, mean actual/planned {h.mean:.2f})"
+        )
     out(head)
     pcts = ", ".join(f"P{round(q * 100)} {_d(d)}" for q, d in sim.percentiles.items())
     line = f"  {pcts}; mean {sim.mean_days:.2f} working days, sd {sim.sd_days:.2f}"
@@ -275,7 +317,8 @@ def print_simulation(sim: Simulation, deadline: date | None) -> None:
     peak = max(c for _, c in rows)
     out("Finish dates" + (f" ({step} working days a row)" if step > 1 else "") + ":")
     for day, count in rows:
-        out(f"  {_d(day)} {'#' * max(1, round(40 * count / peak)):<40} {count / sim.iterations:6.1%}")
+        bar = "#" * max(1, round(40 * count / peak))
+        out(f"  {_d(day)} {bar:<40} {count / sim.iterations:6.1%}")
 
 
 def notes(result: Plan) -> list[str]:
@@ -291,8 +334,10 @@ def notes(result: Plan) -> list[str]:
     if sched.network.without_duration:
         keys = ", ".join(sched.network.without_duration[:10])
         more = len(sched.network.without_duration) - 10
-        lines.append(f"no estimate or planned dates (0 days): {keys}"
-                     + (f" and {more} more" if more > 0 else ""))  # fmt: skip
+        lines.append(
+            f"no estimate or planned dates (0 days): {keys}"
+            + (f" and {more} more" if more > 0 else "")
+        )
     return lines
 
 
@@ -300,15 +345,26 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
     from pmo_ledger.ledger.planning.pert import four
 
     sched, p, sim = result.schedule, result.pert, result.simulation
-    rows = [dict(zip(("wbs", "key", "name"), (r.wbs, r.key, r.name), strict=True)) | {
-        "project": r.project, "level": r.level, "summary": r.summary, "milestone": r.milestone,
-        "state": r.state, "duration_days": str(r.duration), "percent": str(r.percent),
-        "early_start": _d(r.early_start), "early_finish": _d(r.early_finish),
-        "late_start": _d(r.late_start) or None, "late_finish": _d(r.late_finish) or None,
-        "total_float": None if r.total_float is None else str(r.total_float),
-        "free_float": None if r.free_float is None else str(r.free_float),
-        "critical": r.critical,
-    } for r in sched.rows]  # fmt: skip
+    rows: list[dict[str, Any]] = [
+        dict(zip(("wbs", "key", "name"), (r.wbs, r.key, r.name), strict=True))
+        | {
+            "project": r.project,
+            "level": r.level,
+            "summary": r.summary,
+            "milestone": r.milestone,
+            "state": r.state,
+            "duration_days": str(r.duration),
+            "percent": str(r.percent),
+            "early_start": _d(r.early_start),
+            "early_finish": _d(r.early_finish),
+            "late_start": _d(r.late_start) or None,
+            "late_finish": _d(r.late_finish) or None,
+            "total_float": None if r.total_float is None else str(r.total_float),
+            "free_float": None if r.free_float is None else str(r.free_float),
+            "critical": r.critical,
+        }
+        for r in sched.rows
+    ]
     doc: dict[str, Any] = {
         "projects": [p.code for p in result.data.projects],
         "status_date": _d(sched.status_date),
@@ -318,31 +374,49 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
         "critical_paths": sched.critical_paths,
         "critical_path_count": sched.critical_path_count,
         "pert": {
-            "mean_days": str(four(p.mean)), "sd_days": str(four(p.sd)),
-            "expected_finish": _d(p.expected_finish), "p80": _d(p.finish_for(0.8)),
-            "p95": _d(p.finish_for(0.95)), "path": p.path,
+            "mean_days": str(four(p.mean)),
+            "sd_days": str(four(p.sd)),
+            "expected_finish": _d(p.expected_finish),
+            "p80": _d(p.finish_for(0.8)),
+            "p95": _d(p.finish_for(0.95)),
+            "path": p.path,
             "probability": str(p.probability(deadline)) if deadline else None,
             "tasks_without_estimates": p.without_estimates,
-            "tasks": {k: {"expected_days": str(four(t.expected)), "sd_days": str(four(t.sd))}
-                      for k, t in p.tasks.items()},
-        },  # fmt: skip
+            "tasks": {
+                k: {"expected_days": str(four(t.expected)), "sd_days": str(four(t.sd))}
+                for k, t in p.tasks.items()
+            },
+        },
         "outside_links": [
-            {"predecessor": o.link.predecessor, "successor": o.link.successor,
-             "type": o.link.type, "missing": o.missing, "project": o.project}
+            {
+                "predecessor": o.link.predecessor,
+                "successor": o.link.successor,
+                "type": o.link.type,
+                "missing": o.missing,
+                "project": o.project,
+            }
             for o in sched.outside
-        ],  # fmt: skip
+        ],
         "tasks_without_duration": sched.network.without_duration,
     }
     if sim is not None:
         doc["simulation"] = {
-            "iterations": sim.iterations, "seed": sim.seed, "distribution": sim.distribution,
+            "iterations": sim.iterations,
+            "seed": sim.seed,
+            "distribution": sim.distribution,
             "percentiles": {f"p{round(q * 100)}": _d(d) for q, d in sim.percentiles.items()},
-            "mean_days": round(sim.mean_days, 4), "sd_days": round(sim.sd_days, 4),
+            "mean_days": round(sim.mean_days, 4),
+            "sd_days": round(sim.sd_days, 4),
             "probability": round(sim.probability(deadline), 4) if deadline else None,
             "criticality": {k: round(v, 4) for k, v in sim.criticality.items()},
             "histogram": [[_d(d), c] for d, c in sim.histogram()],
-            "history": None if sim.history is None else {
-                "level": sim.history.level, "code": sim.history.code,
-                "tasks": len(sim.history.ratios), "mean_ratio": round(sim.history.mean, 4)},
-        }  # fmt: skip
+            "history": None
+            if sim.history is None
+            else {
+                "level": sim.history.level,
+                "code": sim.history.code,
+                "tasks": len(sim.history.ratios),
+                "mean_ratio": round(sim.history.mean, 4),
+            },
+        }
     return doc

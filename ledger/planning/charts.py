@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pmo_ledger.ledger.planning.model import EarnedValueCurve
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -35,6 +36,22 @@ DPI = 100
 WIDTH_IN = 12.0
 ROW_IN = 0.2  # inches per task row
 FORMATS = (".png", ".svg")
+
+
+def _num(day: date) -> float:
+    """A date as matplotlib's day number."""
+    import matplotlib.dates as mdates
+
+    return float(mdates.date2num(day))  # type: ignore[no-untyped-call]
+
+
+def _date_axis(ax: Axes) -> None:
+    """Concise automatic date ticks on the x axis."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -65,7 +82,6 @@ def _end(day: date) -> date:
 
 def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
     """Write the Gantt chart of a schedule to `out` (.png or .svg)."""
-    import matplotlib.dates as mdates
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -75,29 +91,49 @@ def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
     top, bottom = 0.95 / fig.get_figheight(), 0.55 / fig.get_figheight()
     ax = fig.add_axes((0.28, bottom, 0.70, 1 - top - bottom))
     y_of = {r.key: i for i, r in enumerate(rows)}
-    num = mdates.date2num
+    num = _num
     for i, r in enumerate(rows):
         if r.planned_start and r.planned_finish and not r.summary:
-            ax.barh(i + 0.28, num(_end(r.planned_finish)) - num(r.planned_start),
-                    left=num(r.planned_start), height=0.18, color=PLANNED, linewidth=0)  # fmt: skip
+            ax.barh(
+                i + 0.28,
+                num(_end(r.planned_finish)) - num(r.planned_start),
+                left=num(r.planned_start),
+                height=0.18,
+                color=PLANNED,
+                linewidth=0,
+            )
         start, finish = num(r.early_start), num(_end(r.early_finish))
         if r.summary:
             _bracket(ax, i, start, finish)
         elif r.milestone:
-            ax.plot([finish], [i], marker="D", markersize=6, linestyle="none",
-                    color=CRITICAL if r.critical else SUMMARY)  # fmt: skip
+            ax.plot(
+                [finish],
+                [i],
+                marker="D",
+                markersize=6,
+                linestyle="none",
+                color=CRITICAL if r.critical else SUMMARY,
+            )
         else:
             colour, done = (CRITICAL, CRITICAL_DONE) if r.critical else (NORMAL, NORMAL_DONE)
             ax.barh(i, finish - start, left=start, height=0.5, color=colour, linewidth=0)
             share = float(r.percent) / 100
             if share > 0:
-                ax.barh(i, (finish - start) * share, left=start, height=0.2, color=done,
-                        linewidth=0)  # fmt: skip
+                ax.barh(
+                    i, (finish - start) * share, left=start, height=0.2, color=done, linewidth=0
+                )
     segments, heads = _arrows(sched, y_of, {r.key: r for r in rows})
     if segments:
         ax.add_collection(LineCollection(segments, colors="#555555", linewidths=0.6, zorder=1))
-        ax.scatter([h[0] for h in heads], [h[1] for h in heads], marker=">", s=9, color="#555555",
-                   zorder=2, linewidths=0)  # fmt: skip
+        ax.scatter(
+            [h[0] for h in heads],
+            [h[1] for h in heads],
+            marker=">",
+            s=9,
+            color="#555555",
+            zorder=2,
+            linewidths=0,
+        )
     if sched.status_date is not None:
         ax.axvline(num(_end(sched.status_date)), color=STATUS, linestyle="--", linewidth=1.2)
     ax.set_yticks(range(len(rows)))
@@ -106,13 +142,11 @@ def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
         if r.summary:
             tick.set_fontweight("bold")
     ax.set_ylim(len(rows) - 0.4, -0.6)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _date_axis(ax)
     ax.tick_params(axis="x", labelsize=7, labeltop=True, top=True)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
-    legend = [
+    legend: list[Artist] = [
         Patch(color=CRITICAL, label="critical"),
         Patch(color=NORMAL, label="not critical"),
         Patch(color=PLANNED, label="planned"),
@@ -120,10 +154,22 @@ def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
     ]
     if sched.status_date is not None:
         legend.append(Line2D([], [], color=STATUS, linestyle="--", label="status date"))
-    fig.legend(handles=legend, loc="upper right", ncol=5, fontsize=7, frameon=False,
-               bbox_to_anchor=(0.99, 1 - 0.08 / fig.get_figheight()))  # fmt: skip
-    fig.suptitle(title or f"Schedule: finish {sched.finish.isoformat()}", fontsize=10,
-                 x=0.02, y=1 - 0.15 / fig.get_figheight(), ha="left", va="top")  # fmt: skip
+    fig.legend(
+        handles=legend,
+        loc="upper right",
+        ncol=5,
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.99, 1 - 0.08 / fig.get_figheight()),
+    )
+    fig.suptitle(
+        title or f"Schedule: finish {sched.finish.isoformat()}",
+        fontsize=10,
+        x=0.02,
+        y=1 - 0.15 / fig.get_figheight(),
+        ha="left",
+        va="top",
+    )
     return _save(fig, out)
 
 
@@ -143,9 +189,8 @@ def _arrows(
     sched: Schedule, y_of: dict[str, int], rows: dict[str, ScheduledTask]
 ) -> tuple[list[list[tuple[float, float]]], list[tuple[float, float]]]:
     """Elbow connectors from the predecessor's end of each link to the successor's end."""
-    import matplotlib.dates as mdates
 
-    num = mdates.date2num
+    num = _num
     segments: list[list[tuple[float, float]]] = []
     heads: list[tuple[float, float]] = []
     for pred, succ, kind in sched.links:
@@ -164,58 +209,92 @@ def scurve(curve: EarnedValueCurve, out: Path) -> Path:
     """Write the S-curve (cumulative PV, EV and AC by fiscal period, BAC and EAC) to `out`."""
     fig = _figure(10, 5.5)
     ax = fig.add_subplot()
-    x = [p.end_on for p in curve.periods]
-    ax.plot(x, [float(p.pv) for p in curve.periods], color=NORMAL, linestyle="--",
-            marker="o", markersize=3, label="PV (planned value)")  # fmt: skip
+    x = [_num(p.end_on) for p in curve.periods]
+    ax.plot(
+        x,
+        [float(p.pv) for p in curve.periods],
+        color=NORMAL,
+        linestyle="--",
+        marker="o",
+        markersize=3,
+        label="PV (planned value)",
+    )
     past = [p for p in curve.periods if p.ev is not None]
-    ax.plot([p.end_on for p in past], [float(p.ev or 0) for p in past], color=STATUS,
-            marker="o", markersize=3, label="EV (earned value)")  # fmt: skip
-    ax.plot([p.end_on for p in past], [float(p.ac or 0) for p in past], color=CRITICAL,
-            marker="o", markersize=3, label="AC (actual cost)")  # fmt: skip
+    ax.plot(
+        [_num(p.end_on) for p in past],
+        [float(p.ev or 0) for p in past],
+        color=STATUS,
+        marker="o",
+        markersize=3,
+        label="EV (earned value)",
+    )
+    ax.plot(
+        [_num(p.end_on) for p in past],
+        [float(p.ac or 0) for p in past],
+        color=CRITICAL,
+        marker="o",
+        markersize=3,
+        label="AC (actual cost)",
+    )
     ax.axhline(float(curve.bac), color=SUMMARY, linewidth=1, label=f"BAC {curve.bac:,.2f}")
     if curve.eac is not None:
-        ax.axhline(float(curve.eac), color="#ff7f0e", linestyle=":", linewidth=1.5,
-                   label=f"EAC {curve.eac:,.2f} ({curve.eac_method})")  # fmt: skip
-    ax.axvline(curve.status_date, color=STATUS, linestyle="--", linewidth=1)  # type: ignore[arg-type]
+        ax.axhline(
+            float(curve.eac),
+            color="#ff7f0e",
+            linestyle=":",
+            linewidth=1.5,
+            label=f"EAC {curve.eac:,.2f} ({curve.eac_method})",
+        )
+    ax.axvline(_num(curve.status_date), color=STATUS, linestyle="--", linewidth=1)
     ax.set_xticks(x)
     ax.set_xticklabels([p.period for p in curve.periods], rotation=45, ha="right", fontsize=7)
     ax.yaxis.set_major_formatter("{x:,.0f}")
     ax.grid(color="#e5e5e5", linewidth=0.6)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{curve.project}: earned value by fiscal period, status {curve.status_date}",
-                 fontsize=10)  # fmt: skip
+    ax.set_title(
+        f"{curve.project}: earned value by fiscal period, status {curve.status_date}", fontsize=10
+    )
     fig.tight_layout()
     return _save(fig, out)
 
 
 def risk(sim: Simulation, out: Path, *, deadline: date | None = None, title: str = "") -> Path:
     """Write the Monte Carlo histogram of finish dates with P50/P80/P95 and the deadline."""
-    import matplotlib.dates as mdates
 
     fig = _figure(10, 5.5)
     ax = fig.add_subplot()
     hist = sim.histogram()
     share = [c / sim.iterations * 100 for _, c in hist]
-    ax.bar([mdates.date2num(d) for d, _ in hist], share, width=0.8, color=NORMAL,
-           label=f"{sim.iterations:,} iterations ({sim.distribution})")  # fmt: skip
+    ax.bar(
+        [_num(d) for d, _ in hist],
+        share,
+        width=0.8,
+        color=NORMAL,
+        label=f"{sim.iterations:,} iterations ({sim.distribution})",
+    )
     styles: Sequence[tuple[float, str]] = ((0.5, "#555555"), (0.8, "#ff7f0e"), (0.95, "#9467bd"))
     for q, colour in styles:
         day = sim.percentiles[q]
-        ax.axvline(mdates.date2num(day), color=colour, linestyle="--", linewidth=1.3,
-                   label=f"P{round(q * 100)} {day.isoformat()}")  # fmt: skip
+        ax.axvline(
+            _num(day),
+            color=colour,
+            linestyle="--",
+            linewidth=1.3,
+            label=f"P{round(q * 100)} {day.isoformat()}",
+        )
     deadline = deadline or sim.deadline
     if deadline is not None:
         chance = sim.probability(deadline)
-        ax.axvline(mdates.date2num(deadline), color=CRITICAL, linewidth=2,
-                   label=f"deadline {deadline.isoformat()}: {chance:.0%} likely")  # fmt: skip
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.axvline(
+            _num(deadline),
+            color=CRITICAL,
+            linewidth=2,
+            label=f"deadline {deadline.isoformat()}: {chance:.0%} likely",
+        )
+    _date_axis(ax)
     ax.set_ylabel("% of iterations finishing that day")
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title or "Schedule risk: simulated finish dates", fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
-
-

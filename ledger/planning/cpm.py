@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pmo_ledger.ledger.planning.calendar import UNIT, WorkCalendar
+from pmo_ledger.ledger.planning.calendar import WorkCalendar
 from pmo_ledger.ledger.planning.model import OutsideLink, PlanLink, PlanTask
 from pmo_ledger.ledger.planning.network import Network, build_network
 from pmo_ledger.ledger.planning.passes import backward, forward, link_slack
@@ -276,13 +276,13 @@ def _fields(row: ScheduledTask) -> dict[str, Any]:
     return {name: getattr(row, name) for name in ScheduledTask.__slots__}
 
 
-def _summary_row(
-    net: Network, key: str, level: int, leaves: list[ScheduledTask]
-) -> ScheduledTask:
+def _summary_row(net: Network, key: str, level: int, leaves: list[ScheduledTask]) -> ScheduledTask:
     t, tl = net.tasks[key], net.timeline
     es = min(r.es for r in leaves)
     ef = max(r.ef for r in leaves)
-    weights = [(r.duration if r.state == "open" else max(r.duration, Decimal(1)), r) for r in leaves]
+    weights = [
+        (r.duration if r.state == "open" else max(r.duration, Decimal(1)), r) for r in leaves
+    ]
     total = sum((w for w, _ in weights), Decimal(0))
     percent = (
         sum((w * r.percent for w, r in weights), Decimal(0)) / total if total else Decimal(0)

@@ -92,8 +92,9 @@ def simulate(
     if distribution not in ("pert", "triangular"):
         raise ValueError(f"unknown distribution {distribution!r} (pert, triangular)")
     rng = np.random.default_rng(seed)
-    o, m, p = (np.asarray(v, dtype=np.float64) for v in (
-        net.optimistic, net.most_likely, net.pessimistic))  # fmt: skip
+    o, m, p = (
+        np.asarray(v, dtype=np.float64) for v in (net.optimistic, net.most_likely, net.pessimistic)
+    )
     live = np.array([s != "done" for s in net.state], dtype=bool)
     varies = live & (p > o)
     scale = None if history is None else np.asarray(history.ratios, dtype=np.float64)
@@ -106,7 +107,7 @@ def simulate(
         es, ef = forward(net, dur, np.maximum)
         last = reduce(np.maximum, ef) if ef else np.float64(net.status_offset or 0)
         finish = np.broadcast_to(last, (k,))
-        ls, lf = backward(net, dur, es, ef, finish, np.minimum)
+        _ls, lf = backward(net, dur, es, ef, finish, np.minimum)
         for i in np.flatnonzero(live):
             critical_counts[i] += np.count_nonzero(
                 np.broadcast_to(lf[i] - ef[i], (k,)) <= TOLERANCE
@@ -122,9 +123,7 @@ def simulate(
         distribution=distribution,
         finishes=finishes,
         criticality={
-            key: float(critical_counts[i]) / iterations
-            for i, key in enumerate(net.keys)
-            if live[i]
+            key: float(critical_counts[i]) / iterations for i, key in enumerate(net.keys) if live[i]
         },
         history=history,
         deadline=deadline,

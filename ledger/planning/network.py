@@ -257,8 +257,10 @@ def _place(net: Network, i: int, t: PlanTask) -> None:
         begin = t.actual_start or t.planned_start
         net.fixed_start[i] = min(sd, tl.start_offset(begin)) if begin is not None else sd
         left = (HUNDRED - min(HUNDRED, max(Decimal(0), t.percent or Decimal(0)))) / HUNDRED
-        o, m, p, full = (int((v * left).to_integral_value(ROUND_HALF_UP)) for v in (
-            Decimal(o), Decimal(m), Decimal(p), Decimal(full)))  # fmt: skip
+        o, m, p, full = (
+            int((v * left).to_integral_value(ROUND_HALF_UP))
+            for v in (Decimal(o), Decimal(m), Decimal(p), Decimal(full))
+        )
         net.floor[i] = sd
     elif sd is not None:
         net.floor[i] = sd

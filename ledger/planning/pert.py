@@ -83,15 +83,17 @@ class Pert:
 
 def pert(net: Network) -> Pert:
     """PERT figures of a built network (see the module docstring)."""
-    te = [Fraction(o + 4 * m + p, 6) for o, m, p in zip(
-        net.optimistic, net.most_likely, net.pessimistic, strict=True)]  # fmt: skip
+    te = [
+        Fraction(o + 4 * m + p, 6)
+        for o, m, p in zip(net.optimistic, net.most_likely, net.pessimistic, strict=True)
+    ]
     var = [Fraction(p - o, 6) ** 2 for o, p in zip(net.optimistic, net.pessimistic, strict=True)]
     for i, state in enumerate(net.state):
         if state == "done":
             te[i], var[i] = Fraction(net.duration[i]), Fraction(0)
     es, ef = forward(net, te)
     finish = max(ef, default=Fraction(net.status_offset or 0))
-    ls, lf = backward(net, te, es, ef, finish)
+    _ls, lf = backward(net, te, es, ef, finish)
     critical = [net.state[i] != "done" and lf[i] - ef[i] <= 0 for i in range(net.size)]
     paths, _count = critical_paths(net, es, ef, critical)
     index = {k: i for i, k in enumerate(net.keys)}

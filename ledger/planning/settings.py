@@ -35,11 +35,15 @@ class ProjectCalendar(_Strict):
     _weekend = field_validator("weekend")(_some_working_day)
 
 
+def _weekend() -> list[Weekday]:
+    return ["saturday", "sunday"]
+
+
 class PlanningSettings(_Strict):
     """`[planning]`: calendar, distribution and history defaults of `plan` and `chart`."""
 
     #: Days nobody works, every week.
-    weekend: list[Weekday] = Field(default_factory=lambda: ["saturday", "sunday"])
+    weekend: list[Weekday] = Field(default_factory=_weekend)
     #: Days nobody works, once (public holidays, company shutdown).
     holidays: list[date] = Field(default_factory=list)
     #: Per project code: its own weekend and holidays.
@@ -58,6 +62,4 @@ class PlanningSettings(_Strict):
         own = self.projects.get(project_code or "")
         weekend = own.weekend if own is not None and own.weekend is not None else self.weekend
         holidays = own.holidays if own is not None and own.holidays is not None else self.holidays
-        return WorkCalendar(
-            frozenset(WEEKDAYS.index(d) for d in weekend), frozenset(holidays)
-        )
+        return WorkCalendar(frozenset(WEEKDAYS.index(d) for d in weekend), frozenset(holidays))

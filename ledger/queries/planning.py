@@ -151,7 +151,9 @@ def _percents(session: Session, project_ids: list[int], status_date: date) -> di
     )
     return {
         r[0]: Decimal(r[1])
-        for r in session.execute(select(ranked.c.task_id, ranked.c.percent).where(ranked.c.rank == 1))
+        for r in session.execute(
+            select(ranked.c.task_id, ranked.c.percent).where(ranked.c.rank == 1)
+        )
     }
 
 
@@ -160,7 +162,9 @@ def _with_snapshots(session: Session, project_ids: list[int]) -> set[int]:
     ps = ProgressSnapshot
     return set(
         session.scalars(
-            select(ps.task_id).where(ps.project_id.in_(project_ids), ps.task_id.is_not(None)).distinct()
+            select(ps.task_id)
+            .where(ps.project_id.in_(project_ids), ps.task_id.is_not(None))
+            .distinct()
         )
     )
 
@@ -211,13 +215,27 @@ def history_levels(session: Session, project: PlanProject, status_date: date) ->
         ("project", project.code, Project.id == project.id),
     ]
     if project.program is not None:
-        levels.append(("program", project.program, Project.program_id.in_(
-            select(Program.id).where(Program.code == project.program))))  # fmt: skip
+        levels.append(
+            (
+                "program",
+                project.program,
+                Project.program_id.in_(select(Program.id).where(Program.code == project.program)),
+            )
+        )
     if project.portfolio is not None:
-        levels.append(("portfolio", project.portfolio, Project.portfolio_id.in_(
-            select(Portfolio.id).where(Portfolio.code == project.portfolio))))  # fmt: skip
+        levels.append(
+            (
+                "portfolio",
+                project.portfolio,
+                Project.portfolio_id.in_(
+                    select(Portfolio.id).where(Portfolio.code == project.portfolio)
+                ),
+            )
+        )
     return [
-        HistoryLevel(level, code or "", [FinishedTask(*r) for r in session.execute(base.where(cond))])
+        HistoryLevel(
+            level, code or "", [FinishedTask(*r) for r in session.execute(base.where(cond))]
+        )
         for level, code, cond in levels
     ]
 
@@ -245,7 +263,9 @@ def earned_value_curve(
 
     def at(day: date) -> Evm | None:
         current, closed = period_of(session, cal, day)
-        ctx = RuleContext(session, settings, rules, day, current, closed, None, project.id, projects)
+        ctx = RuleContext(
+            session, settings, rules, day, current, closed, None, project.id, projects
+        )
         return evm_rows(ctx).get(project.id)
 
     now = at(status_date)
@@ -258,8 +278,9 @@ def earned_value_curve(
         if evm is None:
             continue
         past = p.start_on <= status_date
-        out.append(PeriodValue(p.key, p.end_on, evm.pv, evm.ev if past else None,
-                               evm.ac if past else None))  # fmt: skip
+        out.append(
+            PeriodValue(p.key, p.end_on, evm.pv, evm.ev if past else None, evm.ac if past else None)
+        )
     return EarnedValueCurve(project.code, status_date, out, now.bac, now.eac(method), method)
 
 

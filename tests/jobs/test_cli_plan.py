@@ -64,12 +64,15 @@ def cli(engine: Engine, tmp_path: Path) -> Cli:
 def test_plan_prints_the_schedule_critical_path_pert_and_risk(cli: Cli) -> None:
     """PRJ-0010 at 31 December 2025, 1 January a holiday: Testing's 28.7 remaining days run
     2 January - 11 February, Go-live (35 days) to 1 April."""
-    result = cli.run("plan", "PRJ-0010", *STATUS, "--deadline", "2026-04-01", "--simulate",
-                     "2000", "--seed", "7")  # fmt: skip
+    result = cli.run(
+        "plan", "PRJ-0010", *STATUS, "--deadline", "2026-04-01", "--simulate", "2000", "--seed", "7"
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == ("PRJ-0010 Field Service App: status date 2025-12-31, start 2025-03-05, "
-                        "finish 2026-04-01 (planned 2026-03-29)")  # fmt: skip
+    assert lines[0] == (
+        "PRJ-0010 Field Service App: status date 2025-12-31, start 2025-03-05, "
+        "finish 2026-04-01 (planned 2026-03-29)"
+    )
     assert "critical path: PRJ-0010.T11 (Testing) -> PRJ-0010.T12 (Go-live)" in lines
     pert = next(line for line in lines if line.startswith("PERT: expected finish"))
     assert "; P(finish by 2026-04-01) = 0." in pert
@@ -117,8 +120,18 @@ def test_chart_writes_the_three_charts(cli: Cli, tmp_path: Path) -> None:
     }
     for kind, said in outputs.items():
         out = tmp_path / f"{kind}.png"
-        result = cli.run("chart", kind, "PRJ-0010", "--out", str(out), *STATUS,
-                         "--simulate", "500", "--deadline", "2026-04-01")  # fmt: skip
+        result = cli.run(
+            "chart",
+            kind,
+            "PRJ-0010",
+            "--out",
+            str(out),
+            *STATUS,
+            "--simulate",
+            "500",
+            "--deadline",
+            "2026-04-01",
+        )
         assert result.exit_code == 0, result.output
         assert result.output == f"{said} {out}\n"
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -130,8 +143,9 @@ def test_chart_writes_the_three_charts(cli: Cli, tmp_path: Path) -> None:
 def test_chart_refuses_a_format_it_cannot_write(cli: Cli, tmp_path: Path) -> None:
     result = cli.run("chart", "gantt", "PRJ-0010", "--out", str(tmp_path / "g.pdf"))
     assert (result.exit_code, result.output) == (
-        1, "error: --out: a chart is written as .png or .svg, not 'g.pdf'\n"
-    )  # fmt: skip
+        1,
+        "error: --out: a chart is written as .png or .svg, not 'g.pdf'\n",
+    )
     assert not (tmp_path / "g.pdf").exists()
 
 

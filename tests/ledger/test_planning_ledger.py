@@ -37,11 +37,15 @@ STATUS = date(2025, 12, 31)  # the sample world's status date (default settings)
 STREAMS = ("fx_rates", "projects", "tasks", "dependencies", "budgets", "actuals", "progress")
 SAMPLE_CFG = settings(
     authority=AuthoritySettings(
-        projects="sample", labor="sample", expense="sample", hours="sample",
-        revenue="sample", budget="sample",
+        projects="sample",
+        labor="sample",
+        expense="sample",
+        hours="sample",
+        revenue="sample",
+        budget="sample",
     ),
     rate_sources=["sample"],
-)  # fmt: skip
+)
 
 
 def load_sample(session: Session) -> None:
@@ -49,8 +53,14 @@ def load_sample(session: Session) -> None:
     conn = SampleConnector(SampleSettings(), ConnectorContext("sample"))
     for stream in STREAMS:
         for page in conn.extract(stream, ReadRequest(cursor=None, scope=None)):
-            load(session, page.records, source="sample", stream=stream, cfg=SAMPLE_CFG,
-                 deletion_kind=conn.streams[stream].deletes)  # fmt: skip
+            load(
+                session,
+                page.records,
+                source="sample",
+                stream=stream,
+                cfg=SAMPLE_CFG,
+                deletion_kind=conn.streams[stream].deletes,
+            )
 
 
 def test_the_sample_loads_every_link_type_and_the_estimates(session: Session) -> None:
@@ -67,8 +77,10 @@ def test_the_sample_loads_every_link_type_and_the_estimates(session: Session) ->
     assert all(t.optimistic <= t.most_likely <= t.pessimistic for t in leaves)  # type: ignore[operator]
     testing = next(t for t in data.tasks if t.key == "PRJ-0010.T11")
     assert (testing.percent, testing.most_likely, testing.actual_start) == (
-        D("18.00"), D("35.00"), date(2025, 12, 22)
-    )  # fmt: skip
+        D("18.00"),
+        D("35.00"),
+        date(2025, 12, 22),
+    )
 
 
 def test_the_sample_project_is_scheduled_from_the_ledger(session: Session) -> None:
@@ -81,8 +93,10 @@ def test_the_sample_project_is_scheduled_from_the_ledger(session: Session) -> No
     t11, t12 = s.row("PRJ-0010.T11"), s.row("PRJ-0010.T12")
     assert (t11.state, t11.duration, t11.early_finish) == ("started", D("28.70"), date(2026, 2, 10))
     assert (t12.state, t12.early_start, t12.early_finish) == (
-        "open", date(2026, 2, 10), date(2026, 3, 31)
-    )  # fmt: skip
+        "open",
+        date(2026, 2, 10),
+        date(2026, 3, 31),
+    )
     assert s.finish == date(2026, 3, 31)
     assert s.critical_paths == [["PRJ-0010.T11", "PRJ-0010.T12"]]
     assert sum(r.state == "done" for r in s.rows if not r.summary) == 6
@@ -94,22 +108,41 @@ def _late_team(prefix: str = "P1") -> list[Record]:
     from a Monday) that took 12 (to the Tuesday of the third week), then A -> B, certain 10-day
     tasks not started."""
     recs: list[Record] = [
-        ProjectRecord(external_id=prefix, code=prefix, name=f"Project {prefix}", program="PG1",
-                      portfolio="PF1", planned_start=date(2025, 1, 6))  # fmt: skip
+        ProjectRecord(
+            external_id=prefix,
+            code=prefix,
+            name=f"Project {prefix}",
+            program="PG1",
+            portfolio="PF1",
+            planned_start=date(2025, 1, 6),
+        )
     ]
     monday = date(2025, 1, 6)
     for i in range(5):
         start = monday + timedelta(weeks=3 * i)
-        recs.append(TaskRecord(
-            external_id=f"{prefix}.H{i}", project_ref=prefix, name=f"Done {i}",
-            planned_start=start, planned_finish=start + timedelta(days=11),
-            actual_start=start, actual_finish=start + timedelta(days=15), percent_complete=D(100),
-        ))  # fmt: skip
+        recs.append(
+            TaskRecord(
+                external_id=f"{prefix}.H{i}",
+                project_ref=prefix,
+                name=f"Done {i}",
+                planned_start=start,
+                planned_finish=start + timedelta(days=11),
+                actual_start=start,
+                actual_finish=start + timedelta(days=15),
+                percent_complete=D(100),
+            )
+        )
     for key in ("A", "B"):
-        recs.append(TaskRecord(
-            external_id=f"{prefix}.{key}", project_ref=prefix, name=key,
-            optimistic_days=D(10), most_likely_days=D(10), pessimistic_days=D(10),
-        ))  # fmt: skip
+        recs.append(
+            TaskRecord(
+                external_id=f"{prefix}.{key}",
+                project_ref=prefix,
+                name=key,
+                optimistic_days=D(10),
+                most_likely_days=D(10),
+                pessimistic_days=D(10),
+            )
+        )
     return recs
 
 
@@ -120,14 +153,19 @@ def test_a_late_team_in_the_ledger_is_forecast_late(session: Session) -> None:
     recs = _late_team()
     load(session, recs[:1], stream="projects")
     load(session, recs[1:], stream="tasks")
-    load(session, [DependencyRecord(external_id="P1.D1", predecessor_ref="P1.A",
-                                    successor_ref="P1.B")], stream="dependencies")  # fmt: skip
+    load(
+        session,
+        [DependencyRecord(external_id="P1.D1", predecessor_ref="P1.A", successor_ref="P1.B")],
+        stream="dependencies",
+    )
     status = date(2025, 6, 30)
     project = plan_project(session, "P1")
     levels = history_levels(session, project, status)
     assert [(lv.level, lv.code, len(lv.finished)) for lv in levels] == [
-        ("project", "P1", 5), ("program", "PG1", 5), ("portfolio", "PF1", 5)
-    ]  # fmt: skip
+        ("project", "P1", 5),
+        ("program", "PG1", 5),
+        ("portfolio", "PF1", 5),
+    ]
     scale = history_scale(levels, WorkCalendar(), 5)
     assert scale is not None and (scale.level, scale.ratios) == ("project", (1.2,) * 5)
     data = plan_data(session, ["P1"], status)
@@ -141,17 +179,31 @@ def test_a_late_team_in_the_ledger_is_forecast_late(session: Session) -> None:
 def test_a_link_to_another_project_is_reported_then_honoured(session: Session) -> None:
     """P2.X (5 days) must finish before P1.A starts: planning P1 alone reports the link with
     P2's code; planning both honours it (A starts on day 5)."""
-    load(session, [ProjectRecord(external_id=c, code=c, name=c, planned_start=date(2025, 1, 6))
-                   for c in ("P1", "P2")], stream="projects")  # fmt: skip
-    load(session, [
-        TaskRecord(external_id="P1.A", project_ref="P1", name="A", most_likely_days=D(3)),
-        TaskRecord(external_id="P2.X", project_ref="P2", name="X", most_likely_days=D(5)),
-    ], stream="tasks")  # fmt: skip
-    load(session, [DependencyRecord(external_id="L1", predecessor_ref="P2.X",
-                                    successor_ref="P1.A")], stream="dependencies")  # fmt: skip
+    load(
+        session,
+        [
+            ProjectRecord(external_id=c, code=c, name=c, planned_start=date(2025, 1, 6))
+            for c in ("P1", "P2")
+        ],
+        stream="projects",
+    )
+    load(
+        session,
+        [
+            TaskRecord(external_id="P1.A", project_ref="P1", name="A", most_likely_days=D(3)),
+            TaskRecord(external_id="P2.X", project_ref="P2", name="X", most_likely_days=D(5)),
+        ],
+        stream="tasks",
+    )
+    load(
+        session,
+        [DependencyRecord(external_id="L1", predecessor_ref="P2.X", successor_ref="P1.A")],
+        stream="dependencies",
+    )
     alone = plan_data(session, ["P1"], None)
-    s = schedule(alone.tasks, alone.links, start=alone.start,
-                 outside_projects=alone.outside_projects)  # fmt: skip
+    s = schedule(
+        alone.tasks, alone.links, start=alone.start, outside_projects=alone.outside_projects
+    )
     assert [(o.missing, o.project) for o in s.outside] == [("P2.X", "P2")]
     assert s.row("P1.A").es == 0
     both = plan_data(session, ["P1", "P2"], None)
@@ -161,12 +213,27 @@ def test_a_link_to_another_project_is_reported_then_honoured(session: Session) -
 
 def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None:
     """A source sent A -> B and B -> A: the plan names both tasks."""
-    load(session, [ProjectRecord(external_id="P1", code="P1", name="P1",
-                                 planned_start=date(2025, 1, 6))], stream="projects")  # fmt: skip
-    load(session, [TaskRecord(external_id=k, project_ref="P1", name=f"Task {k}",
-                              most_likely_days=D(1)) for k in ("A", "B")], stream="tasks")  # fmt: skip
-    load(session, [DependencyRecord(external_id=f"L{p}", predecessor_ref=p, successor_ref=s)
-                   for p, s in (("A", "B"), ("B", "A"))], stream="dependencies")  # fmt: skip
+    load(
+        session,
+        [ProjectRecord(external_id="P1", code="P1", name="P1", planned_start=date(2025, 1, 6))],
+        stream="projects",
+    )
+    load(
+        session,
+        [
+            TaskRecord(external_id=k, project_ref="P1", name=f"Task {k}", most_likely_days=D(1))
+            for k in ("A", "B")
+        ],
+        stream="tasks",
+    )
+    load(
+        session,
+        [
+            DependencyRecord(external_id=f"L{p}", predecessor_ref=p, successor_ref=s)
+            for p, s in (("A", "B"), ("B", "A"))
+        ],
+        stream="dependencies",
+    )
     data = plan_data(session, ["P1"], None)
     with pytest.raises(CycleError, match=r"a cycle: A \(Task A\) -> B \(Task B\) -> A"):
         schedule(data.tasks, data.links, start=data.start)
@@ -187,11 +254,24 @@ def test_the_s_curve_carries_the_ledgers_earned_value(session: Session) -> None:
     past = [p for p in curve.periods if p.ev is not None]
     assert past[-1].period == "2025-12" and len(past) == 10
     current, closed = period_of(session, SAMPLE_CFG.calendar, STATUS)
-    ctx = RuleContext(session, SAMPLE_CFG, rules, STATUS, current, closed, None, project.id,
-                      load_projects(session, project.id))  # fmt: skip
+    ctx = RuleContext(
+        session,
+        SAMPLE_CFG,
+        rules,
+        STATUS,
+        current,
+        closed,
+        None,
+        project.id,
+        load_projects(session, project.id),
+    )
     evm = evm_rows(ctx)[project.id]
     assert (past[-1].pv, past[-1].ev, past[-1].ac, curve.bac, curve.eac) == (
-        evm.pv, evm.ev, evm.ac, evm.bac, evm.eac("cpi")
-    )  # fmt: skip
+        evm.pv,
+        evm.ev,
+        evm.ac,
+        evm.bac,
+        evm.eac("cpi"),
+    )
     assert all(a.pv <= b.pv for a, b in zip(curve.periods, curve.periods[1:], strict=False))
     assert all(p.ac is not None and p.ac > 0 for p in past)

@@ -47,12 +47,21 @@ def project(n: int) -> list[PlanTask]:
         if i % 5 == 0:
             out.append(PlanTask(f"S{i}", f"Phase {i // 5 + 1}", wbs=str(i // 5 + 1)))
         start = MONDAY + timedelta(days=3 * i)
-        out.append(PlanTask(
-            f"T{i}", f"Task {i}", parent=f"S{i - i % 5}", wbs=f"{i // 5 + 1}.{i % 5 + 1}",
-            planned_start=start, planned_finish=start + timedelta(days=6),
-            optimistic=D(2), most_likely=D(3 + i % 4), pessimistic=D(9),
-            actual_start=start if i < 3 else None, percent=D(40) if i < 3 else None,
-        ))  # fmt: skip
+        out.append(
+            PlanTask(
+                f"T{i}",
+                f"Task {i}",
+                parent=f"S{i - i % 5}",
+                wbs=f"{i // 5 + 1}.{i % 5 + 1}",
+                planned_start=start,
+                planned_finish=start + timedelta(days=6),
+                optimistic=D(2),
+                most_likely=D(3 + i % 4),
+                pessimistic=D(9),
+                actual_start=start if i < 3 else None,
+                percent=D(40) if i < 3 else None,
+            )
+        )
     return out
 
 
@@ -63,8 +72,11 @@ def chain_links(n: int) -> list[PlanLink]:
 def test_a_gantt_of_the_schedule(tmp_path: Path) -> None:
     """20 tasks (24 rows): 1200 x (1.4 + 0.2 x 24) x 100 px, pixels vary, the critical colour
     and the ordinary bar colour are both there."""
-    s = schedule(project(20), chain_links(20) + [PlanLink("T2", "T19", "FF", D(0))],
-                 status_date=date(2025, 1, 15))  # fmt: skip
+    s = schedule(
+        project(20),
+        [*chain_links(20), PlanLink("T2", "T19", "FF", D(0))],
+        status_date=date(2025, 1, 15),
+    )
     img = pixels(gantt(s, tmp_path / "g.png"))
     width, height = gantt_size(len(s.rows))
     assert img.shape[:2] == (round(height * DPI), round(width * DPI)) == (620, 1200)
@@ -85,7 +97,7 @@ def test_a_gantt_as_svg_and_a_bad_suffix(tmp_path: Path) -> None:
     s = schedule(project(5), chain_links(5), start=MONDAY)
     svg = gantt(s, tmp_path / "g.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and CRITICAL in svg
-    with pytest.raises(ValueError, match="as .png or .svg, not 'g.jpg'"):
+    with pytest.raises(ValueError, match=r"as \.png or \.svg, not 'g\.jpg'"):
         gantt(s, tmp_path / "g.jpg")
     assert not (tmp_path / "g.jpg").exists()
 
@@ -104,8 +116,13 @@ def test_the_s_curve(tmp_path: Path) -> None:
     """Six periods, EV and AC through the fourth: 1000 x 550 px, AC drawn in the critical
     colour, PV in the ordinary one."""
     periods = [
-        PeriodValue(f"2025-{m:02d}", date(2025, m, 28), D(100 * m), D(90 * m) if m <= 4 else None,
-                    D(110 * m) if m <= 4 else None)  # fmt: skip
+        PeriodValue(
+            f"2025-{m:02d}",
+            date(2025, m, 28),
+            D(100 * m),
+            D(90 * m) if m <= 4 else None,
+            D(110 * m) if m <= 4 else None,
+        )
         for m in range(1, 7)
     ]
     curve = EarnedValueCurve("P1", date(2025, 4, 28), periods, D(600), D("733.33"), "cpi")

@@ -29,7 +29,14 @@ def link(p: str, s: str, kind: str = "FS", lag: int | str = 0) -> PlanLink:
 
 
 #: The worked example of docs/planning.md: every link type, a positive lag and a lead.
-TEXTBOOK_TASKS = [task("A", 3), task("B", 4), task("C", 5), task("D", 2), task("E", 4), task("F", 3)]
+TEXTBOOK_TASKS = [
+    task("A", 3),
+    task("B", 4),
+    task("C", 5),
+    task("D", 2),
+    task("E", 4),
+    task("F", 3),
+]
 TEXTBOOK_LINKS = [
     link("A", "B", "FS", 2),
     link("A", "C", "SS", 1),
@@ -44,10 +51,17 @@ TEXTBOOK_LINKS = [
 def figures(s: Schedule) -> dict[str, tuple[object, ...]]:
     """key -> (ES, EF, LS, LF in days, total float, free float, critical)."""
     return {
-        r.key: (r.es / 100, r.ef / 100, (r.ls or 0) / 100, (r.lf or 0) / 100,
-                r.total_float, r.free_float, r.critical)
+        r.key: (
+            r.es / 100,
+            r.ef / 100,
+            (r.ls or 0) / 100,
+            (r.lf or 0) / 100,
+            r.total_float,
+            r.free_float,
+            r.critical,
+        )
         for r in s.rows
-    }  # fmt: skip
+    }
 
 
 def test_textbook_network_with_all_four_link_types() -> None:
@@ -67,7 +81,12 @@ def test_textbook_network_with_all_four_link_types() -> None:
     assert s.critical_paths == [["A", "B", "D", "F"]]
     assert s.finish == date(2025, 1, 22)  # day 12: Wednesday of the third week
     dates = {r.key: (r.early_start, r.early_finish, r.late_start, r.late_finish) for r in s.rows}
-    assert dates["B"] == (date(2025, 1, 13), date(2025, 1, 16), date(2025, 1, 13), date(2025, 1, 16))
+    assert dates["B"] == (
+        date(2025, 1, 13),
+        date(2025, 1, 16),
+        date(2025, 1, 13),
+        date(2025, 1, 16),
+    )
     assert dates["C"] == (date(2025, 1, 7), date(2025, 1, 13), date(2025, 1, 14), date(2025, 1, 20))
 
 
@@ -77,8 +96,10 @@ def test_a_holiday_moves_the_work_after_it() -> None:
     s = schedule(TEXTBOOK_TASKS, TEXTBOOK_LINKS, cal, start=MONDAY)
     f = s.row("F")
     assert (f.early_start, f.early_finish, s.finish) == (
-        date(2025, 1, 21), date(2025, 1, 23), date(2025, 1, 23)
-    )  # fmt: skip
+        date(2025, 1, 21),
+        date(2025, 1, 23),
+        date(2025, 1, 23),
+    )
 
 
 def test_a_project_calendar_replaces_the_global_one_where_set() -> None:
@@ -87,15 +108,21 @@ def test_a_project_calendar_replaces_the_global_one_where_set() -> None:
         holidays=[date(2025, 1, 7)], projects={"P2": {"weekend": ["sunday"]}}
     )
     p1, p2 = settings.calendar_for("P1"), settings.calendar_for("P2")
-    assert (p1.working_days(MONDAY, date(2025, 1, 12)), p2.working_days(MONDAY, date(2025, 1, 12))) == (4, 5)
+    assert (
+        p1.working_days(MONDAY, date(2025, 1, 12)),
+        p2.working_days(MONDAY, date(2025, 1, 12)),
+    ) == (4, 5)
     only = PlanningSettings(holidays=[date(2025, 1, 7)], projects={"P3": {"holidays": []}})
     assert only.calendar_for("P3").working_days(MONDAY, date(2025, 1, 10)) == 5
 
 
 def test_a_week_without_a_working_day_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one working day"):
-        PlanningSettings(weekend=list(("monday", "tuesday", "wednesday", "thursday", "friday",
-                                       "saturday", "sunday")))  # fmt: skip
+        PlanningSettings(
+            weekend=list(
+                ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+            )
+        )
 
 
 def test_durations_come_from_planned_dates_in_working_days() -> None:
@@ -115,7 +142,12 @@ def test_fractional_durations_share_a_day() -> None:
     """1.5 + 1.5 days: the second task starts mid-day 1 and ends with day 2 (Wednesday)."""
     s = schedule([task("A", "1.5"), task("B", "1.5")], [link("A", "B")], start=MONDAY)
     b = s.row("B")
-    assert (b.es, b.ef, b.early_start, b.early_finish) == (150, 300, date(2025, 1, 7), date(2025, 1, 8))
+    assert (b.es, b.ef, b.early_start, b.early_finish) == (
+        150,
+        300,
+        date(2025, 1, 7),
+        date(2025, 1, 8),
+    )
 
 
 def test_progress_at_the_status_date() -> None:
@@ -134,16 +166,23 @@ def test_progress_at_the_status_date() -> None:
     rows = {r.key: r for r in s.rows}
     assert [rows[k].state for k in "PQRS"] == ["done", "started", "open", "open"]
     assert (rows["P"].early_start, rows["P"].early_finish, rows["P"].total_float) == (
-        MONDAY, date(2025, 1, 10), None
-    )  # fmt: skip
+        MONDAY,
+        date(2025, 1, 10),
+        None,
+    )
     q = rows["Q"]
     assert (q.early_start, q.early_finish, q.duration, q.total_float) == (
-        date(2025, 1, 13), date(2025, 1, 16), D("2.00"), D("0.00")
-    )  # fmt: skip
+        date(2025, 1, 13),
+        date(2025, 1, 16),
+        D("2.00"),
+        D("0.00"),
+    )
     assert (rows["R"].early_start, rows["R"].early_finish) == (date(2025, 1, 17), date(2025, 1, 21))
     assert (rows["S"].early_start, rows["S"].early_finish, rows["S"].total_float) == (
-        date(2025, 1, 15), date(2025, 1, 16), D("3.00")
-    )  # fmt: skip
+        date(2025, 1, 15),
+        date(2025, 1, 16),
+        D("3.00"),
+    )
     assert s.finish == date(2025, 1, 21)
     assert s.critical_paths == [["Q", "R"]]
 
@@ -158,8 +197,14 @@ def test_without_a_status_date_actuals_are_ignored() -> None:
 def test_ties_give_every_critical_path() -> None:
     """Two branches of 5 days between S and E: both are critical, both listed."""
     tasks = [task("S", 1), task("X1", 3), task("X2", 2), task("Y1", 2), task("Y2", 3), task("E", 1)]
-    links = [link("S", "X1"), link("X1", "X2"), link("X2", "E"),
-             link("S", "Y1"), link("Y1", "Y2"), link("Y2", "E")]  # fmt: skip
+    links = [
+        link("S", "X1"),
+        link("X1", "X2"),
+        link("X2", "E"),
+        link("S", "Y1"),
+        link("Y1", "Y2"),
+        link("Y2", "E"),
+    ]
     s = schedule(tasks, links, start=MONDAY)
     assert sorted(s.critical_paths) == [["S", "X1", "X2", "E"], ["S", "Y1", "Y2", "E"]]
     assert s.critical_path_count == 2
@@ -171,8 +216,11 @@ def test_a_milestone_sits_at_the_end_of_its_predecessor() -> None:
     s = schedule([task("A", 3), task("M", 0)], [link("A", "M")], start=MONDAY)
     m = s.row("M")
     assert (m.milestone, m.early_start, m.early_finish, m.critical) == (
-        True, date(2025, 1, 8), date(2025, 1, 8), True
-    )  # fmt: skip
+        True,
+        date(2025, 1, 8),
+        date(2025, 1, 8),
+        True,
+    )
 
 
 def test_summaries_roll_up_and_links_to_them_reach_their_leaves() -> None:
@@ -186,12 +234,17 @@ def test_summaries_roll_up_and_links_to_them_reach_their_leaves() -> None:
     ]
     s = schedule(tasks, [link("1", "C")], start=MONDAY)
     assert [(r.key, r.level, r.summary) for r in s.rows] == [
-        ("1", 0, True), ("A", 1, False), ("B", 1, False), ("C", 0, False)
-    ]  # fmt: skip
+        ("1", 0, True),
+        ("A", 1, False),
+        ("B", 1, False),
+        ("C", 0, False),
+    ]
     phase = s.row("1")
     assert (phase.early_start, phase.early_finish, phase.total_float) == (
-        MONDAY, date(2025, 1, 9), D("0.00")
-    )  # fmt: skip
+        MONDAY,
+        date(2025, 1, 9),
+        D("0.00"),
+    )
     assert (s.row("C").es, s.row("A").total_float) == (400, D("2.00"))
 
 
@@ -242,8 +295,12 @@ def test_the_timeline_counts_working_days_both_ways() -> None:
     """From Monday 6 January: Saturday 11 maps to Monday 13 (day 5); Friday 3 is day -1."""
     tl = Timeline(WorkCalendar(), MONDAY)
     assert (tl.index(date(2025, 1, 11)), tl.day(5), tl.index(date(2025, 1, 3))) == (
-        5, date(2025, 1, 13), -1
-    )  # fmt: skip
+        5,
+        date(2025, 1, 13),
+        -1,
+    )
     assert (tl.index(date(2025, 1, 4)), tl.day(-1), tl.finish_date(500)) == (
-        0, date(2025, 1, 3), date(2025, 1, 10)
-    )  # fmt: skip
+        0,
+        date(2025, 1, 3),
+        date(2025, 1, 10),
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -25,14 +26,16 @@ MONDAY = date(2025, 1, 6)
 def est(key: str, o: int | None, m: int, p: int | None) -> PlanTask:
     """A task with an optimistic, most-likely and pessimistic duration (working days)."""
     return PlanTask(
-        key, key,
-        optimistic=None if o is None else D(o), most_likely=D(m),
+        key,
+        key,
+        optimistic=None if o is None else D(o),
+        most_likely=D(m),
         pessimistic=None if p is None else D(p),
-    )  # fmt: skip
+    )
 
 
 def chain(*tasks: PlanTask) -> Network:
-    links = [PlanLink(a.key, b.key) for a, b in zip(tasks, tasks[1:], strict=False)]
+    links = [PlanLink(a.key, b.key) for a, b in pairwise(tasks)]
     return build_network(tasks, links, WorkCalendar(), start=MONDAY)
 
 
@@ -44,8 +47,9 @@ def test_pert_along_a_chain_to_four_decimals() -> None:
     r = pert(chain(est("A", 2, 4, 6), est("B", 3, 6, 15)))
     assert (r.mean, r.variance, four(r.sd)) == (11, Fraction(40, 9), D("2.1082"))
     assert [(t.key, four(t.expected), four(t.sd)) for t in r.tasks.values()] == [
-        ("A", D("4.0000"), D("0.6667")), ("B", D("7.0000"), D("2.0000"))
-    ]  # fmt: skip
+        ("A", D("4.0000"), D("0.6667")),
+        ("B", D("7.0000"), D("2.0000")),
+    ]
     assert r.probability(date(2025, 1, 22)) == D("0.8286")
     assert r.probability(date(2025, 1, 21)) == D("0.6824")
     assert r.probability(date(2025, 1, 20)) == D("0.5000")
@@ -58,8 +62,10 @@ def test_the_date_for_a_confidence() -> None:
     50%: 11 days, Monday 20."""
     r = pert(chain(est("A", 2, 4, 6), est("B", 3, 6, 15)))
     assert (r.finish_for(0.95), r.finish_for(0.5), r.expected_finish) == (
-        date(2025, 1, 24), date(2025, 1, 20), date(2025, 1, 20)
-    )  # fmt: skip
+        date(2025, 1, 24),
+        date(2025, 1, 20),
+        date(2025, 1, 20),
+    )
     with pytest.raises(ValueError, match="between 0 and 1"):
         r.finish_for(1.0)
 
@@ -80,9 +86,16 @@ def test_pert_takes_the_tied_path_with_the_most_variance() -> None:
 def test_a_started_task_keeps_the_variance_of_what_remains() -> None:
     """B (3, 6, 15) half done at the status date: O, M, P halve to 1.5, 3, 7.5."""
     tasks = [
-        PlanTask("B", "B", optimistic=D(3), most_likely=D(6), pessimistic=D(15),
-                 actual_start=MONDAY, percent=D(50)),
-    ]  # fmt: skip
+        PlanTask(
+            "B",
+            "B",
+            optimistic=D(3),
+            most_likely=D(6),
+            pessimistic=D(15),
+            actual_start=MONDAY,
+            percent=D(50),
+        ),
+    ]
     r = pert(build_network(tasks, [], WorkCalendar(), status_date=MONDAY))
     assert (r.tasks["B"].expected, r.variance) == (Fraction(7, 2), 1)
 
@@ -162,7 +175,9 @@ def _late(n: int, planned: int, actual: int) -> list[FinishedTask]:
     out = []
     for i in range(n):
         start = MONDAY + timedelta(weeks=4 * i)
-        out.append(FinishedTask(start, _after(cal, start, planned), start, _after(cal, start, actual)))
+        out.append(
+            FinishedTask(start, _after(cal, start, planned), start, _after(cal, start, actual))
+        )
     return out
 
 
@@ -193,5 +208,9 @@ def test_history_falls_back_to_the_program_then_the_portfolio_then_none() -> Non
         HistoryLevel("portfolio", "PF", _late(9, 10, 10)),
     ]
     scale = history_scale(levels, WorkCalendar(), 5)
-    assert scale is not None and (scale.level, scale.code, round(scale.mean, 4)) == ("program", "PG", 1.1)
+    assert scale is not None and (scale.level, scale.code, round(scale.mean, 4)) == (
+        "program",
+        "PG",
+        1.1,
+    )
     assert history_scale(levels[:1], WorkCalendar(), 5) is None
