@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pmo_ledger.ledger.planning.model import EarnedValueCurve
 
@@ -81,67 +81,62 @@ def _end(day: date) -> date:
 
 
 def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
-    """Write the Gantt chart of a schedule to `out` (.png or .svg)."""
+    """Write the Gantt chart of a schedule to `out` (.png or .svg). Bars, brackets, arrows and
+    milestones are drawn as one collection each and the task names as plain texts, so 500
+    tasks render in a few seconds (a bar or a tick object per row took several times longer)."""
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+    from matplotlib.transforms import blended_transform_factory
 
     rows = sched.rows
     fig = _figure(*gantt_size(len(rows)))
     top, bottom = 0.95 / fig.get_figheight(), 0.55 / fig.get_figheight()
     ax = fig.add_axes((0.28, bottom, 0.70, 1 - top - bottom))
     y_of = {r.key: i for i, r in enumerate(rows)}
-    num = _num
+    boxes: list[tuple[float, float, float, float, str]] = []  # x0, x1, y centre, height, colour
+    brackets: list[list[tuple[float, float]]] = []
+    milestones: list[tuple[float, float, str]] = []
     for i, r in enumerate(rows):
         if r.planned_start and r.planned_finish and not r.summary:
-            ax.barh(
-                i + 0.28,
-                num(_end(r.planned_finish)) - num(r.planned_start),
-                left=num(r.planned_start),
-                height=0.18,
-                color=PLANNED,
-                linewidth=0,
-            )
-        start, finish = num(r.early_start), num(_end(r.early_finish))
+            boxes.append((_num(r.planned_start), _num(_end(r.planned_finish)), i + 0.28, 0.18,
+                          PLANNED))  # fmt: skip
+        start, finish = _num(r.early_start), _num(_end(r.early_finish))
         if r.summary:
-            _bracket(ax, i, start, finish)
+            boxes.append((start, finish, i - 0.05, 0.14, SUMMARY))
+            brackets += [[(x, i - 0.12), (x, i + 0.22)] for x in (start, finish)]
         elif r.milestone:
-            ax.plot(
-                [finish],
-                [i],
-                marker="D",
-                markersize=6,
-                linestyle="none",
-                color=CRITICAL if r.critical else SUMMARY,
-            )
+            milestones.append((finish, i, CRITICAL if r.critical else SUMMARY))
         else:
             colour, done = (CRITICAL, CRITICAL_DONE) if r.critical else (NORMAL, NORMAL_DONE)
-            ax.barh(i, finish - start, left=start, height=0.5, color=colour, linewidth=0)
+            boxes.append((start, finish, i, 0.5, colour))
             share = float(r.percent) / 100
             if share > 0:
-                ax.barh(
-                    i, (finish - start) * share, left=start, height=0.2, color=done, linewidth=0
-                )
+                boxes.append((start, start + (finish - start) * share, i, 0.2, done))
+    ax.add_collection(_rectangles(boxes))
+    if brackets:
+        ax.add_collection(LineCollection(brackets, colors=SUMMARY, linewidths=1.5, zorder=3))
+    if milestones:
+        ax.scatter([m[0] for m in milestones], [m[1] for m in milestones], marker="D", s=30,
+                   c=[m[2] for m in milestones], zorder=4, linewidths=0)  # fmt: skip
     segments, heads = _arrows(sched, y_of, {r.key: r for r in rows})
     if segments:
         ax.add_collection(LineCollection(segments, colors="#555555", linewidths=0.6, zorder=1))
-        ax.scatter(
-            [h[0] for h in heads],
-            [h[1] for h in heads],
-            marker=">",
-            s=9,
-            color="#555555",
-            zorder=2,
-            linewidths=0,
-        )
+        ax.scatter([h[0] for h in heads], [h[1] for h in heads], marker=">", s=9,
+                   color="#555555", zorder=2, linewidths=0)  # fmt: skip
+    xs = [b[0] for b in boxes] + [b[1] for b in boxes] + [m[0] for m in milestones]
     if sched.status_date is not None:
-        ax.axvline(num(_end(sched.status_date)), color=STATUS, linestyle="--", linewidth=1.2)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([_label(r) for r in rows], fontsize=7)
-    for tick, r in zip(ax.get_yticklabels(), rows, strict=True):
-        if r.summary:
-            tick.set_fontweight("bold")
+        xs.append(_num(_end(sched.status_date)))
+        ax.axvline(xs[-1], color=STATUS, linestyle="--", linewidth=1.2, zorder=5)
+    low, high = (min(xs), max(xs)) if xs else (_num(sched.start), _num(sched.start) + 1)
+    pad = max(1.0, (high - low) * 0.01)
+    ax.set_xlim(low - pad, high + pad)
     ax.set_ylim(len(rows) - 0.4, -0.6)
+    ax.set_yticks([])
+    labels = blended_transform_factory(ax.transAxes, ax.transData)
+    for i, r in enumerate(rows):
+        ax.text(-0.01, i, _label(r), transform=labels, ha="right", va="center", fontsize=7,
+                fontweight="bold" if r.summary else "normal")  # fmt: skip
     _date_axis(ax)
     ax.tick_params(axis="x", labelsize=7, labeltop=True, top=True)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
@@ -154,35 +149,28 @@ def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
     ]
     if sched.status_date is not None:
         legend.append(Line2D([], [], color=STATUS, linestyle="--", label="status date"))
-    fig.legend(
-        handles=legend,
-        loc="upper right",
-        ncol=5,
-        fontsize=7,
-        frameon=False,
-        bbox_to_anchor=(0.99, 1 - 0.08 / fig.get_figheight()),
-    )
-    fig.suptitle(
-        title or f"Schedule: finish {sched.finish.isoformat()}",
-        fontsize=10,
-        x=0.02,
-        y=1 - 0.15 / fig.get_figheight(),
-        ha="left",
-        va="top",
-    )
+    fig.legend(handles=legend, loc="upper right", ncol=5, fontsize=7, frameon=False,
+               bbox_to_anchor=(0.99, 1 - 0.08 / fig.get_figheight()))  # fmt: skip
+    fig.suptitle(title or f"Schedule: finish {sched.finish.isoformat()}", fontsize=10, x=0.02,
+                 y=1 - 0.15 / fig.get_figheight(), ha="left", va="top")  # fmt: skip
     return _save(fig, out)
+
+
+def _rectangles(boxes: list[tuple[float, float, float, float, str]]) -> Any:
+    """One collection of filled rectangles (x0, x1, y centre, height, colour), in order."""
+    from matplotlib.collections import PolyCollection
+
+    verts = [
+        [(x0, y - h / 2), (x0, y + h / 2), (x1, y + h / 2), (x1, y - h / 2)]
+        for x0, x1, y, h, _ in boxes
+    ]
+    return PolyCollection(verts, facecolors=[b[4] for b in boxes], linewidths=0, zorder=2)
 
 
 def _label(r: ScheduledTask) -> str:
     text = f"{r.wbs} {r.name}" if r.wbs else r.name
     text = text if len(text) <= 42 else text[:41] + "…"
     return "   " * r.level + text
-
-
-def _bracket(ax: Axes, y: float, start: float, finish: float) -> None:
-    ax.barh(y - 0.05, finish - start, left=start, height=0.14, color=SUMMARY, linewidth=0)
-    for x in (start, finish):
-        ax.plot([x, x], [y - 0.12, y + 0.22], color=SUMMARY, linewidth=1.5)
 
 
 def _arrows(
