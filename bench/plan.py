@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import tempfile
 import time
 import tracemalloc
@@ -110,9 +111,11 @@ def main() -> int:
     mc = time.perf_counter() - began
     peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"montecarlo: {o.iterations:,} iterations x {net.size:,} tasks: {mc:.3f} s, "
-        f"peak {peak_mb:.1f} MB; P50 {sim.percentiles[0.5]}, P95 {sim.percentiles[0.95]}"
+        f"peak {peak_mb:.1f} MB (process max RSS so far {rss_mb:.0f} MB); "
+        f"P50 {sim.percentiles[0.5]}, P95 {sim.percentiles[0.95]}"
     )
 
     g_tasks, g_links = network(o.gantt_tasks, o.gantt_tasks * 3 // 2, seed=13)
