@@ -198,32 +198,15 @@ def scurve(curve: EarnedValueCurve, out: Path) -> Path:
     fig = _figure(10, 5.5)
     ax = fig.add_subplot()
     x = [_num(p.end_on) for p in curve.periods]
-    ax.plot(
-        x,
-        [float(p.pv) for p in curve.periods],
-        color=NORMAL,
-        linestyle="--",
-        marker="o",
-        markersize=3,
-        label="PV (planned value)",
-    )
     past = [p for p in curve.periods if p.ev is not None]
-    ax.plot(
-        [_num(p.end_on) for p in past],
-        [float(p.ev or 0) for p in past],
-        color=STATUS,
-        marker="o",
-        markersize=3,
-        label="EV (earned value)",
+    lines = (
+        (x, [p.pv for p in curve.periods], NORMAL, "--", "PV (planned value)"),
+        ([_num(p.end_on) for p in past], [p.ev for p in past], STATUS, "-", "EV (earned value)"),
+        ([_num(p.end_on) for p in past], [p.ac for p in past], CRITICAL, "-", "AC (actual cost)"),
     )
-    ax.plot(
-        [_num(p.end_on) for p in past],
-        [float(p.ac or 0) for p in past],
-        color=CRITICAL,
-        marker="o",
-        markersize=3,
-        label="AC (actual cost)",
-    )
+    for xs, values, colour, style, label in lines:
+        ys = [float(v or 0) for v in values]
+        ax.plot(xs, ys, color=colour, linestyle=style, marker="o", markersize=3, label=label)
     ax.axhline(float(curve.bac), color=SUMMARY, linewidth=1, label=f"BAC {curve.bac:,.2f}")
     if curve.eac is not None:
         ax.axhline(

@@ -29,23 +29,12 @@ from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, peri
 from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.records import DependencyRecord, ProjectRecord, Record, TaskRecord
-from pmo_ledger.ledger.settings import AuthoritySettings
-from tests.builders import load, settings
+from tests.builders import load, settings, sole_authority
 
 D = Decimal
 STATUS = date(2025, 12, 31)  # the sample world's status date (default settings)
 STREAMS = ("fx_rates", "projects", "tasks", "dependencies", "budgets", "actuals", "progress")
-SAMPLE_CFG = settings(
-    authority=AuthoritySettings(
-        projects="sample",
-        labor="sample",
-        expense="sample",
-        hours="sample",
-        revenue="sample",
-        budget="sample",
-    ),
-    rate_sources=["sample"],
-)
+SAMPLE_CFG = settings(authority=sole_authority("sample"), rate_sources=["sample"])
 
 
 def load_sample(session: Session) -> None:
