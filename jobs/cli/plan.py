@@ -99,7 +99,8 @@ def build_plan(
 ) -> Plan:
     """Read the projects' tasks from the ledger and compute their schedule, PERT and (when
     `simulate` > 0) the simulation. Raises LookupError for an unknown project and
-    PlanningError (a ValueError) for what cannot be scheduled."""
+    PlanningError (a ValueError) for what cannot be scheduled; LookupError too when the
+    projects have no tasks."""
     from pmo_ledger.ledger.planning.cpm import schedule
     from pmo_ledger.ledger.planning.history import history_scale
     from pmo_ledger.ledger.planning.montecarlo import simulate as run_simulation
@@ -108,6 +109,8 @@ def build_plan(
 
     cfg = app.config.planning
     data = plan_data(session, codes, status_date)
+    if not data.tasks:
+        raise LookupError(f"no tasks to schedule: {', '.join(codes)} has none in the ledger")
     use_history = cfg.history if history is None else history
     levels = history_levels(session, data.projects[0], status_date) if use_history else []
     calendar = cfg.calendar_for(data.projects[0].code)
@@ -310,7 +313,8 @@ def print_simulation(sim: Simulation, deadline: date | None) -> None:
     for key, share in sorted(sim.criticality.items(), key=lambda kv: (-kv[1], kv[0])):
         if share > 0:
             t.add_row(label(key), f"{share:.1%}")
-    show(t)
+    if t.row_count:
+        show(t)
     hist = sim.histogram()
     step = max(1, -(-len(hist) // HISTOGRAM_ROWS))
     rows = [(hist[i][0], sum(c for _, c in hist[i : i + step])) for i in range(0, len(hist), step)]

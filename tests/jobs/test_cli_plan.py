@@ -108,6 +108,11 @@ def test_plan_csv_has_a_row_per_task(cli: Cli) -> None:
 def test_plan_refuses_an_unknown_project_and_a_bad_date(cli: Cli) -> None:
     unknown = cli.run("plan", "NOPE", *STATUS)
     assert (unknown.exit_code, unknown.output) == (1, "error: no project 'NOPE'\n")
+    empty = cli.run("plan", "UNMAPPED", *STATUS)
+    assert (empty.exit_code, empty.output) == (
+        1,
+        "error: no tasks to schedule: UNMAPPED has none in the ledger\n",
+    )
     bad = cli.run("plan", "PRJ-0010", "--status-date", "31/12/2025")
     assert bad.exit_code == 1 and bad.output.startswith("error: --status-date: ")
 
