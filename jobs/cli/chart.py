@@ -24,7 +24,7 @@ class Kind(StrEnum):
 
 def chart(
     ctx: typer.Context,
-    kind: Annotated[Kind, typer.Argument(help="gantt, scurve or risk.")],
+    kind: Annotated[Kind, typer.Argument(metavar="KIND", help="gantt, scurve or risk.")],
     project: Annotated[str, typer.Argument(metavar="PROJECT", help="Project code.")],
     out_file: Annotated[
         Path, typer.Option("--out", metavar="FILE", help="FILE.png or FILE.svg.", dir_okay=False)

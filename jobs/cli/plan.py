@@ -161,7 +161,7 @@ def simulation_progress(iterations: int) -> Iterator[Callable[[int], None] | Non
 def plan(
     ctx: typer.Context,
     projects: Annotated[
-        list[str], typer.Argument(metavar="PROJECT...", help="Project code(s), scheduled together.")
+        list[str], typer.Argument(metavar="PROJECT", help="Project code(s), scheduled together.")
     ],
     status_date: Annotated[
         str | None,
