@@ -280,9 +280,8 @@ def _summary_row(net: Network, key: str, level: int, leaves: list[ScheduledTask]
     t, tl = net.tasks[key], net.timeline
     es = min(r.es for r in leaves)
     ef = max(r.ef for r in leaves)
-    weights = [
-        (r.duration if r.state == "open" else max(r.duration, Decimal(1)), r) for r in leaves
-    ]
+    index = net.index
+    weights = [(Decimal(max(net.whole[index[r.key]], 1)), r) for r in leaves]
     total = sum((w for w, _ in weights), Decimal(0))
     percent = (
         sum((w * r.percent for w, r in weights), Decimal(0)) / total if total else Decimal(0)

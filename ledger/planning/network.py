@@ -62,12 +62,16 @@ class Network:
     optimistic: list[int]
     most_likely: list[int]
     pessimistic: list[int]
+    #: The whole duration (estimate or planned), before progress: weights summaries' percent.
+    whole: list[int]
     floor: list[int]
     fixed_start: list[int | None]
     fixed_finish: list[int | None]
     preds: list[list[Edge]]
     succs: list[list[Edge]]
     outside: list[OutsideLink] = field(default_factory=list)
+    #: Leaf key -> its index (position in `keys`).
+    index: dict[str, int] = field(default_factory=dict)
     #: Every link between loaded leaves (pred key, succ key, type), used or not (charts).
     links: list[tuple[str, str, str]] = field(default_factory=list)
     without_duration: list[str] = field(default_factory=list)
@@ -181,12 +185,14 @@ def build_network(
         optimistic=[0] * n,
         most_likely=[0] * n,
         pessimistic=[0] * n,
+        whole=[0] * n,
         floor=[0] * n,
         fixed_start=[None] * n,
         fixed_finish=[None] * n,
         preds=[[] for _ in range(n)],
         succs=[[] for _ in range(n)],
         outside=outside,
+        index=index,
     )
     for i, k in enumerate(order):
         _place(net, i, by_key[k])
@@ -222,6 +228,7 @@ def _place(net: Network, i: int, t: PlanTask) -> None:
         if planned is None:
             net.without_duration.append(t.key)
         full = planned or 0
+    net.whole[i] = full
     three = (t.optimistic, t.most_likely, t.pessimistic)
     if all(v is not None for v in three):
         o, m, p = (units(v) for v in three if v is not None)

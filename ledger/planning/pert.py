@@ -96,7 +96,7 @@ def pert(net: Network) -> Pert:
     _ls, lf = backward(net, te, es, ef, finish)
     critical = [net.state[i] != "done" and lf[i] - ef[i] <= 0 for i in range(net.size)]
     paths, _count = critical_paths(net, es, ef, critical)
-    index = {k: i for i, k in enumerate(net.keys)}
+    index = net.index
     best: list[str] = []
     best_var = Fraction(-1)
     for path in paths:

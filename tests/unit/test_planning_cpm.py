@@ -304,3 +304,17 @@ def test_the_timeline_counts_working_days_both_ways() -> None:
         date(2025, 1, 3),
         date(2025, 1, 10),
     )
+
+
+def test_a_summary_percent_weighs_its_leaves_by_duration() -> None:
+    """A (2 days) done, B (6 days) not started: the phase is (2 x 100 + 6 x 0) / 8 = 25% done,
+    and `started` since some of it is done."""
+    tasks = [
+        PlanTask("1", "Phase 1", wbs="1"),
+        task("A", 2, parent="1", actual_start=MONDAY, actual_finish=date(2025, 1, 7)),
+        task("B", 6, parent="1"),
+    ]
+    s = schedule(tasks, [link("A", "B")], status_date=date(2025, 1, 8))
+    phase = s.row("1")
+    assert (phase.percent, phase.state) == (D("25.00"), "started")
+    assert (phase.early_start, phase.early_finish) == (MONDAY, date(2025, 1, 16))
