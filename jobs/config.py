@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from pmo_ledger.jobs.secrets import Loc, Problem, resolve_secrets, wrap_secrets
+from pmo_ledger.ledger.planning.settings import PlanningSettings
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.settings import MEASURES, Duration, LedgerSettings, parse_duration
 from pmo_ledger.ledger.urls import mask_url
@@ -259,6 +260,7 @@ class AppConfig(_Section):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     connectors: dict[ConnectorName, ConnectorConfig] = Field(default_factory=dict)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 

@@ -32,6 +32,13 @@ def settings(**overrides: Any) -> LedgerSettings:
     return LedgerSettings(**base)
 
 
+def sole_authority(source: str) -> AuthoritySettings:
+    """`source` the authority for projects and every measure."""
+    return AuthoritySettings(
+        projects=source, labor=source, expense=source, hours=source, revenue=source, budget=source
+    )
+
+
 def actual(external_id: str, amount: str | None = "100.00", **kw: Any) -> ActualRecord:
     """An actual on project ref 'P1' posted 2025-10-15 in USD."""
     values: dict[str, Any] = {

@@ -1,10 +1,11 @@
 """The built-in sample source: a realistic, deterministic PMO portfolio generated from a seed.
 
-Programs and projects with a WBS (three-point estimates, FS/SS links), resources with dated
-cost rates, allocations, baseline and current budgets, actuals (timecards with hours and
-money, expense lines) in several currencies, monthly corporate FX rates and progress. Used
-by `make demo`, tests and benchmarks; `round` and the `*_every` / `add` knobs mutate the
-actuals so they drive the real incremental, deletion and scope paths.
+Programs and projects with a WBS (three-point estimates in working days, FS/SS/FF/SF links
+with lags: `schedule`), resources with dated cost rates, allocations, baseline and current
+budgets, actuals (timecards with hours and money, expense lines) in several currencies,
+monthly corporate FX rates and progress. Used by `make demo`, tests and benchmarks; `round`
+and the `*_every` / `add` knobs mutate the actuals so they drive the real incremental,
+deletion and scope paths.
 
 Every stream is ordered by (source_modified_at, external_id) and generated lazily, one
 page at a time: record i is a pure function of (settings, i), never a stream held whole.
@@ -35,6 +36,7 @@ from pmo_ledger.connectors.base import (
 from pmo_ledger.connectors.errors import ConnectorConfigError, ConnectorTransientError
 from pmo_ledger.connectors.kit.pages import Item, ordered_pages, scoped
 from pmo_ledger.connectors.sample.actuals import ActualLines, period_match, project_match
+from pmo_ledger.connectors.sample.schedule import ScheduleLinks
 from pmo_ledger.connectors.sample.settings import SampleSettings
 from pmo_ledger.connectors.sample.streams import Structure, Table
 from pmo_ledger.connectors.sample.totals import actual_totals, budget_totals
@@ -56,7 +58,7 @@ STREAMS: dict[str, StreamSpec] = {
             after=("projects",),
         ),
         StreamSpec(
-            "dependencies", _TS, "dependency", "<project Id>.D<link 01-07>", after=("tasks",)
+            "dependencies", _TS, "dependency", "<project Id>.D<link 01-10>", after=("tasks",)
         ),
         StreamSpec("resources", _TS, "resource", "<resource Id>, e.g. RES-0001"),
         StreamSpec(
@@ -124,7 +126,9 @@ class SampleConnector(Connector):
         if not settings.capacity_hours_per_day:
             self.streams = {k: v for k, v in STREAMS.items() if k != "capacity"}
         self.world = World(settings)
-        self.tables: dict[str, Table] = Structure(self.world).tables()
+        structure = Structure(self.world)
+        self.tables: dict[str, Table] = structure.tables()
+        self.tables["dependencies"] = ScheduleLinks(structure, self.tables["dependencies"]).table()
         largest = max([settings.actuals, *(t.size for t in self.tables.values())])
         self.world.configure_clock(largest)
         self.actuals = ActualLines(self.world)

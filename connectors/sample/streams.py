@@ -168,7 +168,7 @@ class Structure:
             effort = self._leaf_effort(p, slot + 1) + self._leaf_effort(p, slot + 2)
         else:
             effort = self._leaf_effort(p, slot)
-        likely = ((finish - start).days + 1) * 100
+        likely = working_days(start, finish) * 100  # working days, as schedulers count
         h = w.h(0x55, i)
         pct = w.percent_at(p, start, finish, w.status_date)
         title, leaves = PHASES[phase]
@@ -197,11 +197,8 @@ class Structure:
         p = self.w.projects[proj]
         before, after, kind = LINKS[n]
         pred, succ = self.leaf_slot(before), self.leaf_slot(after)
-        lag = (
-            (self.w.task_window(p, succ)[0] - self.w.task_window(p, pred)[0]).days
-            if kind == "SS"
-            else 0
-        )
+        first, then = self.w.task_window(p, pred)[0], self.w.task_window(p, succ)[0]
+        lag = working_days(first, then - timedelta(days=1)) if kind == "SS" else 0
         return DependencyRecord(
             external_id=f"{p.key}.D{n + 1:02d}",
             predecessor_ref=self.task_key(p, pred),

@@ -73,6 +73,18 @@ COMMANDS: dict[str, Entry] = {
     "serve": Entry(
         "serve", "Run the service: scheduled syncs and reconciles, and the HTTP API.", "serve"
     ),
+    "plan": Entry(
+        "plan",
+        "Print a project's schedule at a status date: early and late dates, floats, every "
+        "critical path, PERT figures and, with --simulate N, the Monte Carlo risk figures.",
+        "plan",
+    ),
+    "chart": Entry(
+        "chart",
+        "Draw a chart of a project: its Gantt chart, its earned value S-curve or its schedule "
+        "risk histogram.",
+        "chart",
+    ),
     "db": Entry("db", "Schema migrations, aggregates and read-only access for analysts."),
     "map": Entry("mapping", "Map source keys to ledger projects."),
     "fx": Entry("fx", "Exchange rates."),

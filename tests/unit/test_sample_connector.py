@@ -33,9 +33,8 @@ from pmo_ledger.ledger.records import (
     Record,
     TaskRecord,
 )
-from pmo_ledger.ledger.settings import AuthoritySettings
 from pmo_ledger.ledger.write import apply_batch
-from tests.builders import settings
+from tests.builders import settings, sole_authority
 
 E0 = datetime(2026, 1, 1, tzinfo=UTC)  # round 0 of every stream, with the default settings
 KNOBS: dict[str, Any] = {
@@ -120,7 +119,7 @@ def test_stream_sizes_of_the_default_world() -> None:
     assert sizes == {
         "projects": 12,
         "tasks": 144,
-        "dependencies": 84,
+        "dependencies": 120,
         "resources": 40,
         "resource_rates": 80,
         "allocations": 462,
@@ -480,13 +479,7 @@ def _snapshots(recs: list[Record]) -> int:
 def test_every_stream_loads_into_the_ledger(session: Session) -> None:
     """One full read of every stream through apply_batch: nothing quarantined but the rejected
     rows, and the expected rows per table."""
-    cfg = settings(
-        authority=AuthoritySettings(
-            projects="sample", labor="sample", expense="sample", hours="sample",
-            revenue="sample", budget="sample",
-        ),
-        rate_sources=["sample"],
-    )  # fmt: skip
+    cfg = settings(authority=sole_authority("sample"), rate_sources=["sample"])
     conn = sample(reject_every=50)
     read_back: dict[str, list[Any]] = {}
     for stream in LOAD_ORDER:
@@ -532,7 +525,7 @@ def test_every_stream_loads_into_the_ledger(session: Session) -> None:
         "portfolio": 1,
         "program": 3,
         "task": 144,
-        "task_dependency": 84,
+        "task_dependency": 120,
         "resource": 40,
         "resource_rate": 80,
         "allocation": 462,

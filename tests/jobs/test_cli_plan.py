@@ -1,0 +1,164 @@
+"""`pmo-ledger plan` and `pmo-ledger chart` over a ledger the sample connector filled (SQLite
+and PostgreSQL): the schedule, PERT and simulation in each format, reproducible for a seed,
+the three charts, and operator errors as one `error:` line; planning stays out of the CLI's
+start-up."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
+
+from pmo_ledger.jobs.cli import make_cli
+from pmo_ledger.jobs.logconfig import reset_logging
+
+CONFIG = """\
+[ledger]
+url = "{url}"
+base_currency = "USD"
+rate_sources = ["psa"]
+max_rate_age = "31d"
+
+[connectors.psa]
+kind = "sample"
+actuals = 300
+
+[planning]
+holidays = ["2026-01-01"]
+
+[logging]
+level = "ERROR"
+"""
+STATUS = ("--status-date", "2025-12-31")
+
+
+class Cli:
+    def __init__(self, config: Path) -> None:
+        self.config = config
+
+    def run(self, *args: str) -> Result:
+        try:
+            return CliRunner().invoke(make_cli(), ["--config", str(self.config), *args])
+        finally:
+            reset_logging()
+
+
+@pytest.fixture
+def cli(engine: Engine, tmp_path: Path) -> Cli:
+    """The test database with the sample portfolio synced from connector `psa`."""
+    path = tmp_path / "pmo-ledger.toml"
+    path.write_text(CONFIG.format(url=engine.url.render_as_string(hide_password=False)))
+    c = Cli(path)
+    result = c.run("sync", "psa")
+    assert result.exit_code == 0, result.output
+    return c
+
+
+def test_plan_prints_the_schedule_critical_path_pert_and_risk(cli: Cli) -> None:
+    """PRJ-0010 at 31 December 2025, 1 January a holiday: Testing's 28.7 remaining days run
+    2 January - 11 February, Go-live (35 days) to 1 April."""
+    result = cli.run(
+        "plan", "PRJ-0010", *STATUS, "--deadline", "2026-04-01", "--simulate", "2000", "--seed", "7"
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "PRJ-0010 Field Service App: status date 2025-12-31, start 2025-03-05, "
+        "finish 2026-04-01 (planned 2026-03-29)"
+    )
+    assert "critical path: PRJ-0010.T11 (Testing) -> PRJ-0010.T12 (Go-live)" in lines
+    pert = next(line for line in lines if line.startswith("PERT: expected finish"))
+    assert "; P(finish by 2026-04-01) = 0." in pert
+    assert "Monte Carlo: 2,000 iterations (pert, seed 7)" in lines
+    testing = next(line for line in lines if "PRJ-0010.T11" in line and "Testing" in line)
+    assert "2026-02-11" in testing and "28.70" in testing and "18.00" in testing
+
+
+def test_plan_json_is_reproducible_for_a_seed(cli: Cli) -> None:
+    args = ("plan", "PRJ-0010", *STATUS, "--simulate", "1000", "--seed", "3", "--format", "json")
+    first, second = cli.run(*args), cli.run(*args)
+    assert first.exit_code == 0, first.output
+    assert first.output == second.output
+    doc = json.loads(first.output)
+    assert (doc["finish"], len(doc["tasks"]), doc["critical_path_count"]) == ("2026-04-01", 12, 1)
+    assert doc["pert"]["tasks_without_estimates"] == 0
+    sim = doc["simulation"]
+    assert (sim["iterations"], sim["seed"], sim["distribution"]) == (1000, 3, "pert")
+    assert sim["criticality"] == {"PRJ-0010.T11": 1.0, "PRJ-0010.T12": 1.0}
+    assert sum(count for _day, count in sim["histogram"]) == 1000
+    other = json.loads(cli.run(*args[:-3], "4", "--format", "json").output)["simulation"]
+    assert other["histogram"] != sim["histogram"]
+
+
+def test_plan_csv_has_a_row_per_task(cli: Cli) -> None:
+    result = cli.run("plan", "PRJ-0010", *STATUS, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(rows) == 12
+    assert rows[-1]["key"] == "PRJ-0010.T12" and rows[-1]["finish"] == "2026-04-01"
+    assert rows[-1]["critical"] == "yes" and rows[0]["state"] == "done"
+
+
+def test_plan_refuses_an_unknown_project_and_a_bad_date(cli: Cli) -> None:
+    unknown = cli.run("plan", "NOPE", *STATUS)
+    assert (unknown.exit_code, unknown.output) == (1, "error: no project 'NOPE'\n")
+    empty = cli.run("plan", "UNMAPPED", *STATUS)
+    assert (empty.exit_code, empty.output) == (
+        1,
+        "error: no tasks to schedule: UNMAPPED has none in the ledger\n",
+    )
+    bad = cli.run("plan", "PRJ-0010", "--status-date", "31/12/2025")
+    assert bad.exit_code == 1 and bad.output.startswith("error: --status-date: ")
+
+
+def test_chart_writes_the_three_charts(cli: Cli, tmp_path: Path) -> None:
+    outputs = {
+        "gantt": "Gantt chart of PRJ-0010 (12 tasks) written to",
+        "scurve": "S-curve of PRJ-0010 (13 periods) written to",
+        "risk": "risk chart of PRJ-0010 (500 iterations) written to",
+    }
+    for kind, said in outputs.items():
+        out = tmp_path / f"{kind}.png"
+        result = cli.run(
+            "chart",
+            kind,
+            "PRJ-0010",
+            "--out",
+            str(out),
+            *STATUS,
+            "--simulate",
+            "500",
+            "--deadline",
+            "2026-04-01",
+        )
+        assert result.exit_code == 0, result.output
+        assert result.output == f"{said} {out}\n"
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = tmp_path / "gantt.svg"
+    assert cli.run("chart", "gantt", "PRJ-0010", "--out", str(svg), *STATUS).exit_code == 0
+    assert "<svg" in svg.read_text()
+
+
+def test_chart_refuses_a_format_it_cannot_write(cli: Cli, tmp_path: Path) -> None:
+    result = cli.run("chart", "gantt", "PRJ-0010", "--out", str(tmp_path / "g.pdf"))
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: --out: a chart is written as .png or .svg, not 'g.pdf'\n",
+    )
+    assert not (tmp_path / "g.pdf").exists()
+
+
+def test_the_cli_starts_without_numpy_networkx_or_matplotlib() -> None:
+    """Building the command tree (what `--help` does) loads none of planning's libraries."""
+    code = (
+        "import sys; from pmo_ledger.jobs.cli import make_cli; make_cli(); "
+        "print(sorted(m for m in ('numpy', 'networkx', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
