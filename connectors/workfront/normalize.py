@@ -53,6 +53,8 @@ class Lookups:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     #: Project ID -> its currency (None: null in Workfront, the default currency applies).
     currencies: Mapping[str, str | None] = field(default_factory=dict)
+    #: Project ID -> the key that names it in the ledger (`project_key`; absent: the ID).
+    keys: Mapping[str, str] = field(default_factory=dict)
     portfolios: Mapping[str, str] = field(default_factory=dict)  # PORT ID -> name
     programs: Mapping[str, str] = field(default_factory=dict)  # PRGM ID -> name
     tasks: Mapping[str, TaskDates] = field(default_factory=dict)  # TASK ID -> dates
@@ -62,6 +64,12 @@ class Lookups:
         without a project."""
         own = self.currencies.get(project_id) if project_id else None
         return own or self.settings.default_currency
+
+    def project_ref(self, project_id: str | None) -> str | None:
+        """The ledger's key of a Workfront project (`project_key`), None for no project."""
+        if not project_id:
+            return None
+        return self.keys.get(project_id) or project_id
 
     def url(self, obj: str, row_id: str) -> str:
         """The object's page in Workfront."""
@@ -75,13 +83,19 @@ def key(row: Row) -> str:
     return value
 
 
+def own_key(row: Row, at: Lookups) -> str:
+    """A PROJ row's key in the ledger: its `project_key` field, else its ID."""
+    field_name = at.settings.project_key
+    return (v.text(row, field_name) if field_name != "ID" else None) or key(row)
+
+
 def project(row: Row, at: Lookups) -> ProjectRecord:
     """PROJ -> a project, in its portfolio and program; a null currency is the default one."""
     rid = key(row)
     name = v.text(row, "name") or rid
     portfolio, program = v.text(row, "portfolioID"), v.text(row, "programID")
     return ProjectRecord(
-        external_id=rid,
+        external_id=own_key(row, at),
         code=v.text(row, "referenceNumber") or rid,
         name=name,
         portfolio=portfolio,
@@ -115,7 +129,7 @@ def budget(row: Row, at: Lookups) -> BudgetRecord | None:
     )
     return BudgetRecord(
         external_id=f"{rid}/current",
-        project_ref=rid,
+        project_ref=own_key(row, at),
         kind="current",
         effective_from=start or at.settings.rates_from,
         lines=(line,),
@@ -138,7 +152,7 @@ def task(row: Row, at: Lookups) -> TaskRecord:
     effort = v.hours_from_minutes(row, "workRequired")
     return TaskRecord(
         external_id=rid,
-        project_ref=project_id,
+        project_ref=at.project_ref(project_id) or project_id,
         name=v.text(row, "name") or rid,
         parent_ref=v.text(row, "parentID"),
         wbs_code=v.text(row, "wbs") or v.text(row, "taskNumber"),
@@ -191,7 +205,7 @@ def hour(row: Row, at: Lookups) -> ActualRecord | None:
     project_id = v.text(row, "projectID")
     return ActualRecord(
         external_id=rid,
-        project_ref=project_id,
+        project_ref=at.project_ref(project_id),
         posted_on=posted,
         cost_type="labor",
         task_ref=v.text(row, "taskID"),
@@ -214,7 +228,7 @@ def expense(row: Row, at: Lookups) -> ActualRecord:
     project_id = v.text(row, "projectID")
     return ActualRecord(
         external_id=rid,
-        project_ref=project_id,
+        project_ref=at.project_ref(project_id),
         posted_on=posted,
         cost_type="expense",
         task_ref=v.text(row, "taskID"),
@@ -296,7 +310,7 @@ def assignment(row: Row, at: Lookups) -> list[AllocationRecord]:
         out.append(
             AllocationRecord(
                 external_id=rid,
-                project_ref=project_id,
+                project_ref=at.project_ref(project_id) or project_id,
                 period=period,
                 planned_hours=part,
                 resource_ref=v.text(row, "assignedToID"),

@@ -33,7 +33,7 @@ class ObjectStream:
     incremental: bool = True
     #: An actual stream: the journal's subObjCode of its deletions (HOUR, EXPNS).
     journal: str | None = None
-    #: Lookups the rows need: "currencies" (of projects), "hierarchy" (portfolio and
+    #: Lookups the rows need: "projects" (currency and key of each), "hierarchy" (portfolio and
     #: program names), "tasks" (planned dates and project of each task).
     needs: frozenset[str] = frozenset()
     #: Control totals: the field summed per project (`report ..._AggFunc=sum`).
@@ -43,6 +43,12 @@ class ObjectStream:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def fields_with(self, project_key: str) -> tuple[str, ...]:
+        """The fields to ask for: a PROJ stream also reads the `project_key` field."""
+        if self.objs == ("PROJ",) and project_key not in self.fields:
+            return (*self.fields, project_key)
+        return self.fields
 
 
 def _spec(name: str, deletes: str, external_id: str, **kw: Any) -> StreamSpec:
@@ -124,6 +130,7 @@ STREAMS: dict[str, ObjectStream] = {
                 "percentComplete",
             ),
             n.task,
+            needs=frozenset({"projects"}),
         ),
         ObjectStream(
             _spec("dependencies", "dependency", "<PRED.ID>", after=("tasks",)),
@@ -144,7 +151,7 @@ STREAMS: dict[str, ObjectStream] = {
             ("ID", "taskID", "projectID", "assignedToID", "roleID", "workRequired", "work"),
             n.assignment,
             incremental=False,
-            needs=frozenset({"tasks"}),
+            needs=frozenset({"tasks", "projects"}),
         ),
         ObjectStream(
             _spec(
@@ -170,7 +177,7 @@ STREAMS: dict[str, ObjectStream] = {
             ),
             n.hour,
             journal="HOUR",
-            needs=frozenset({"currencies"}),
+            needs=frozenset({"projects"}),
             amount="actualCost",
             hours="hours",
         ),
@@ -187,7 +194,7 @@ STREAMS: dict[str, ObjectStream] = {
             (*_STAMP, "actualAmount", "effectiveDate", "projectID", "taskID", "expenseTypeID"),
             n.expense,
             journal="EXPNS",
-            needs=frozenset({"currencies"}),
+            needs=frozenset({"projects"}),
             amount="actualAmount",
         ),
     )

@@ -68,6 +68,7 @@ class StreamReader:
         self.stream = stream
         self.context = context
         self._lookups: n.Lookups | None = None
+        self.fields = stream.fields_with(settings.project_key)
 
     # --- what a read means -----------------------------------------------------------------
 
@@ -97,7 +98,7 @@ class StreamReader:
 
     def _full(self) -> Iterator[Page]:
         started = self._started({})
-        fields = self.stream.fields
+        fields = self.fields
         pages = chain.from_iterable(
             self._pages(obj, self.client.search(obj, fields)) for obj in self.stream.objs
         )
@@ -112,7 +113,7 @@ class StreamReader:
         deleted = self._journal(since) if self.stream.journal else []
         started = self._started(changed)
         for obj in self.stream.objs:
-            yield from self._pages(obj, self.client.search(obj, self.stream.fields, changed))
+            yield from self._pages(obj, self.client.search(obj, self.fields, changed))
         yield from deletion_pages(
             deleted, self.settings.page_size, checkpoint=Cursor("timestamp", started)
         )
@@ -122,9 +123,10 @@ class StreamReader:
         if kind not in self.stream.spec.scopes or not project_id:
             raise ConnectorConfigError(f"stream {self.stream.name} cannot re-sync scope {scope}")
         (obj,) = self.stream.objs
-        only = {"projectID": project_id}
+        ids = [pid for pid, own in self.lookups.keys.items() if own == project_id]
+        only = _one_of("projectID", ids or [project_id])
         self._started(only)
-        rows = self.client.search(obj, self.stream.fields, only)
+        rows = self.client.search(obj, self.fields, only)
         yield from scoped(scope, self._pages(obj, rows), markers_apart=True)
 
     def _started(self, filters: Mapping[str, Any]) -> datetime:
@@ -187,10 +189,12 @@ class StreamReader:
     def _load_lookups(self) -> n.Lookups:
         needs = self.stream.needs
         at = n.Lookups(self.settings, self.context.calendar)
-        if "currencies" in needs:
-            at.currencies = {
-                r["ID"]: v.text(r, "currency") for r in self._all("PROJ", ("ID", "currency"))
-            }
+        if "projects" in needs:
+            own = self.settings.project_key
+            rows = list(self._all("PROJ", tuple(dict.fromkeys(("ID", "currency", own)))))
+            at.currencies = {r["ID"]: v.text(r, "currency") for r in rows}
+            if own != "ID":
+                at.keys = {r["ID"]: k for r in rows if (k := v.text(r, own))}
         if "hierarchy" in needs:
             at.portfolios = self._names("PORT")
             at.programs = self._names("PRGM")
@@ -280,8 +284,8 @@ class StreamReader:
         for group, figures in groups.items():
             if group.startswith("$$") or not isinstance(figures, Mapping):
                 continue
-            project = group or None
-            key = (project, self.lookups.currency(project))
+            project = None if group in ("", "null") else group
+            key = (self.lookups.project_ref(project), self.lookups.currency(project))
             sums[key][0] += _count(figures, obj, group, self.client, params)
             sums[key][1] += _agg(figures, stream.amount)
             if stream.hours:
@@ -316,5 +320,6 @@ def _count(
         if isinstance(figures.get(name), int | Decimal):
             return int(str(figures[name]))
     filters = {k: val for k, val in params.items() if not k.endswith(("_AggFunc", "_GroupBy"))}
-    filters.update({"projectID": group} if group else {"projectID_Mod": "isnull"})
+    null = group in ("", "null")
+    filters.update({"projectID_Mod": "isnull"} if null else {"projectID": group})
     return client.count(obj, filters)

@@ -60,6 +60,10 @@ class WorkfrontSettings(ConnectorSettings):
     deletes: Literal["journal", "scan"] = "journal"
     #: With deletes = "scan": how often the hours and expenses are listed in full.
     scan_every: Duration = timedelta(hours=24)
+    #: The PROJ field whose value names a project in the ledger (the key link rules match):
+    #: its ID, or e.g. "referenceNumber" or a custom field "DE:PSA Project Code". A project
+    #: whose field is empty is named by its ID.
+    project_key: str = Field(default="ID", min_length=1)
     #: USER / ROLE costPerHour take effect from this date (Workfront keeps no rate history).
     rates_from: date = date(2000, 1, 1)
 

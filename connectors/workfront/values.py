@@ -22,10 +22,14 @@ _MINUTES_PER_HOUR = Decimal(60)
 
 
 def get(row: Row, name: str) -> Any:
-    """The field's value; a nested `a:b` path reads the object `a`; None for null or ''."""
-    value: Any = row
-    for part in name.split(":"):
-        value = value.get(part) if isinstance(value, Mapping) else None
+    """The field's value (a custom field `DE:Name` as named); a nested `a:b` path reads the
+    object `a`; None for null or ''."""
+    if name in row:
+        value = row[name]
+    else:
+        value = row
+        for part in name.split(":"):
+            value = value.get(part) if isinstance(value, Mapping) else None
     return None if value == "" else value
 
 
