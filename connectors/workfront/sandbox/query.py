@@ -1,0 +1,476 @@
+"""Search, count and report over the fake's rows, from the request's parameters as Workfront
+reads them (api-basics.md, "GET Behavior"):
+
+- filters `field=value` with `field_Mod` (`eq` by default; `ne gte lte gt lt in notin between
+  notbetween contains cicontains notcontains cieq cine isnull notnull`), `field_Range` for
+  `between`; `in` takes the parameter repeated (`status=APP&status=SUB&status_Mod=in`);
+  nested paths (`project:name=X`); `OR:n:` groups (a row matches the plain filters, or all of
+  one group's); `filters={"field": value}` for names that collide with auth parameters;
+- `fields=a,b,project:name,owner:*,*,parameterValues,DE:Name` (ID, objCode and name always);
+- `$$FIRST` (rows to skip) and `$$LIMIT` (default 100, at most 2000; more is an
+  IllegalArgumentException);
+- `field_Sort=asc|desc|ciasc|cidesc` in the order given (nulls last ascending, first
+  descending, as Oracle sorts). Without a sort the row order is not stable: each search
+  shuffles the rows anew, so paging without `ID_Sort` repeats and skips rows, as the docs warn
+  (duplicates-paginated-search.md);
+- report: `field_AggFunc=sum|avg|min|max|count` with `path_1_GroupBy=true` ... and
+  `$$ROLLUP=true`: `{"<group value>": {"sum_hours": 15}, ..., "$$ROLLUP": {...}}`, nested one
+  level per group-by. A null group value is the key `"null"` (not documented).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pmo_ledger.connectors.workfront.sandbox.schema import OBJECTS, FieldType, ObjectDef
+from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront, Row
+from pmo_ledger.connectors.workfront.sandbox.values import (
+    BadValue,
+    Value,
+    parse_filter,
+    wire_value,
+)
+
+#: Rows a search returns without `$$LIMIT`, and the most it may ask for.
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 2000
+
+#: Parameters that are not filters.
+_RESERVED = frozenset(
+    {
+        "fields",
+        "$$FIRST",
+        "$$LIMIT",
+        "$$ROLLUP",
+        "method",
+        "sessionID",
+        "apiKey",
+        "username",
+        "password",
+        "map",
+        "filters",
+        "id",
+        "action",
+    }
+)
+_SUFFIX = re.compile(r"^(?P<path>.+?)_(?P<what>Mod|Range|Sort|AggFunc|GroupBy)$")
+_NUMBERED = re.compile(r"^(?P<path>.+?)_(?P<n>\d+)$")
+_OR = re.compile(r"^OR:(?P<n>\d+):(?P<rest>.+)$")
+_MODS = frozenset(
+    {
+        "eq",
+        "ne",
+        "gte",
+        "lte",
+        "gt",
+        "lt",
+        "in",
+        "notin",
+        "between",
+        "notbetween",
+        "contains",
+        "cicontains",
+        "notcontains",
+        "cieq",
+        "cine",
+        "isnull",
+        "notnull",
+    }
+)
+
+
+class QueryError(Exception):
+    """A request Workfront refuses: `cls` is the Java exception class it names."""
+
+    def __init__(
+        self,
+        message: str,
+        cls: str = "com.attask.common.InvalidParameterException",
+        status: int = 422,
+    ) -> None:
+        super().__init__(message)
+        self.message, self.cls, self.status = message, cls, status
+
+
+@dataclass
+class _Filter:
+    path: str
+    values: list[str] = field(default_factory=list)
+    mod: str = "eq"
+    range: str | None = None
+
+
+@dataclass
+class Query:
+    """What a request asks for: filter groups (the plain one first), sorts, fields, window."""
+
+    obj: ObjectDef
+    groups: list[list[_Filter]]
+    sorts: list[tuple[str, str]]
+    fields: list[str]
+    first: int
+    limit: int
+    group_by: list[str]
+    aggregates: list[tuple[str, str]]
+    rollup: bool
+
+
+def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
+    """Read a search/count/report request's parameters (raises QueryError)."""
+    plain: dict[str, _Filter] = {}
+    ors: dict[int, dict[str, _Filter]] = {}
+    sorts: list[tuple[str, str]] = []
+    group_by: list[tuple[int, int, str]] = []
+    aggregates: list[tuple[str, str]] = []
+    for position, (name, values) in enumerate(params.items()):
+        if name in _RESERVED:
+            continue
+        target = plain
+        or_match = _OR.match(name)
+        if or_match:
+            target = ors.setdefault(int(or_match.group("n")), {})
+            name = or_match.group("rest")
+        suffix = _SUFFIX.match(name)
+        if suffix is None:
+            target.setdefault(name, _Filter(name)).values = list(values)
+            continue
+        path, what, value = suffix.group("path"), suffix.group("what"), values[0]
+        if what == "Mod":
+            if value not in _MODS:
+                raise QueryError(f"Invalid modifier {value} for {path}")
+            target.setdefault(path, _Filter(path)).mod = value
+        elif what == "Range":
+            target.setdefault(path, _Filter(path)).range = value
+        elif what == "Sort":
+            if value.lower() not in ("asc", "desc", "ciasc", "cidesc"):
+                raise QueryError(f"Invalid sort direction {value} for {path}")
+            sorts.append((path, value.lower()))
+        elif what == "GroupBy":
+            numbered = _NUMBERED.match(path)
+            order, path = (int(numbered["n"]), numbered["path"]) if numbered else (0, path)
+            if value.lower() == "true":
+                group_by.append((order, position, path))
+        else:
+            aggregates.append((path, value.lower()))
+    for raw in params.get("filters", []):
+        try:
+            extra = json.loads(raw)
+        except ValueError as exc:
+            raise QueryError(f"filters is not JSON: {raw}") from exc
+        for name, value in extra.items():
+            plain.setdefault(name, _Filter(name)).values = [str(value)]
+    groups = [list(plain.values())] + [list(g.values()) for _, g in sorted(ors.items())]
+    for group in groups:
+        for flt in group:
+            if flt.mod not in ("isnull", "notnull") and not flt.values:
+                raise QueryError(f"No value for filter {flt.path}")
+    fields = [f for raw in params.get("fields", []) for f in raw.split(",") if f.strip()]
+    return Query(
+        obj=obj,
+        groups=groups,
+        sorts=sorts,
+        fields=[f.strip() for f in fields],
+        first=_int_param(params, "$$FIRST", 0),
+        limit=_limit(params),
+        group_by=[path for _, _, path in sorted(group_by)],
+        aggregates=aggregates,
+        rollup=(params.get("$$ROLLUP") or ["false"])[0].lower() == "true",
+    )
+
+
+def _int_param(params: Mapping[str, list[str]], name: str, default: int) -> int:
+    raw = params.get(name)
+    if not raw:
+        return default
+    try:
+        number = int(raw[0])
+    except ValueError:
+        raise QueryError(
+            f"{name} must be an integer, got {raw[0]}", "java.lang.IllegalArgumentException"
+        ) from None
+    if number < 0:
+        raise QueryError(f"{name} must not be negative", "java.lang.IllegalArgumentException")
+    return number
+
+
+def _limit(params: Mapping[str, list[str]]) -> int:
+    limit = _int_param(params, "$$LIMIT", DEFAULT_LIMIT)
+    if limit > MAX_LIMIT:
+        raise QueryError(
+            f"Requested limit {limit} exceeds the maximum of {MAX_LIMIT} results",
+            "java.lang.IllegalArgumentException",
+        )
+    return limit
+
+
+class Evaluator:
+    """Runs queries against one account (`shuffle` orders unsorted results)."""
+
+    def __init__(self, store: FakeWorkfront, version: str, shuffle: random.Random) -> None:
+        self.store, self.version, self._shuffle = store, version, shuffle
+
+    # --- paths ---------------------------------------------------------------------------
+    def _unknown(self, obj: ObjectDef, name: str) -> QueryError:
+        model = "V" + self.version.replace(".", "_")
+        return QueryError(f"APIModel {model} does not support field {name} ({obj.name})")
+
+    def kind(self, obj: ObjectDef, path: str) -> FieldType:
+        """The type a path ends on (raises QueryError for a field the object lacks)."""
+        head, _, rest = path.partition(":")
+        if head.startswith("DE") and ":" in path and head == "DE":
+            head, rest = path, ""
+        if not rest:
+            if not obj.has(head):
+                raise self._unknown(obj, head)
+            return obj.fields[head]
+        if head not in obj.references:
+            raise self._unknown(obj, head)
+        return self.kind(OBJECTS[obj.references[head][1]], rest)
+
+    def value(self, obj: ObjectDef, row: Row | None, path: str) -> Value:
+        if row is None:
+            return None
+        head, _, rest = path.partition(":")
+        if head == "DE":
+            head, rest = path, ""
+        if not rest:
+            return row.get(head)
+        id_field, code = obj.references[head]
+        target = self.store.find(code, _str(row.get(id_field)))
+        return self.value(OBJECTS[code], target, rest)
+
+    # --- filtering -----------------------------------------------------------------------
+    def select(self, query: Query) -> list[Row]:
+        """The rows that match, sorted (or shuffled when no sort is given)."""
+        obj = query.obj
+        tests = [[self._test(obj, flt) for flt in group] for group in query.groups]
+        plain, ors = tests[0], tests[1:]
+        rows = (
+            [
+                row
+                for row in self.store.rows(obj.code)
+                if all(t(row) for t in plain) or any(all(t(row) for t in g) for g in ors)
+            ]
+            if ors
+            else [row for row in self.store.rows(obj.code) if all(t(row) for t in plain)]
+        )
+        if not query.sorts:
+            self._shuffle.shuffle(rows)
+            return rows
+        for path, direction in reversed(query.sorts):
+            kind = self.kind(obj, path)
+            rows = self._sorted(obj, rows, path, kind, direction)
+        return rows
+
+    def _sorted(
+        self, obj: ObjectDef, rows: list[Row], path: str, kind: FieldType, direction: str
+    ) -> list[Row]:
+        fold = direction.startswith("ci") and kind is FieldType.STRING
+        present: list[Row] = []
+        missing: list[Row] = []
+        for row in rows:
+            (missing if self.value(obj, row, path) is None else present).append(row)
+
+        def key(row: Row) -> Any:
+            value = self.value(obj, row, path)
+            return value.lower() if fold and isinstance(value, str) else value
+
+        descending = direction.endswith("desc")
+        present.sort(key=key, reverse=descending)
+        return missing + present if descending else present + missing
+
+    def _test(self, obj: ObjectDef, flt: _Filter) -> Callable[[Row], bool]:
+        kind = self.kind(obj, flt.path)
+        zone, now = self.store.zone, self.store.now()
+        try:
+            wanted = [parse_filter(v, kind, zone, now) for v in flt.values]
+            upper = parse_filter(flt.range, kind, zone, now) if flt.range is not None else None
+        except BadValue as exc:
+            raise QueryError(f"Invalid value for {flt.path}: {exc}") from exc
+        match = _matcher(flt.mod, wanted, upper, flt.path)
+
+        def test(row: Row) -> bool:
+            return match(self.value(obj, row, flt.path))
+
+        return test
+
+    # --- answers -------------------------------------------------------------------------
+    def search(self, query: Query) -> list[dict[str, object]]:
+        rows = self.select(query)[query.first : query.first + query.limit]
+        return [self.project(query.obj, row, query.fields) for row in rows]
+
+    def count(self, query: Query) -> int:
+        obj = query.obj
+        tests = [[self._test(obj, flt) for flt in group] for group in query.groups]
+        return sum(
+            1
+            for row in self.store.rows(obj.code)
+            if any(all(t(row) for t in group) for group in tests[1:])
+            or all(t(row) for t in tests[0])
+        )
+
+    def project(self, obj: ObjectDef, row: Row, fields: Sequence[str]) -> dict[str, object]:
+        """A row as Workfront writes it: ID, objCode (and name), then the fields asked for
+        (the object's default list when none are)."""
+        out: dict[str, object] = {"ID": row["ID"]}
+        if obj.has("name"):
+            out["name"] = row.get("name")
+        out["objCode"] = obj.code
+        for spec in fields or obj.defaults:
+            self._put(obj, row, spec, out)
+        return out
+
+    def _put(self, obj: ObjectDef, row: Row, spec: str, out: dict[str, object]) -> None:
+        zone = self.store.zone
+        if spec == "*":
+            for name, kind in obj.fields.items():
+                out[name] = wire_value(row.get(name), kind, zone)
+            return
+        if spec == "parameterValues":
+            out[spec] = {
+                name: wire_value(row.get(name), kind, zone)
+                for name, kind in obj.fields.items()
+                if name.startswith("DE:")
+            }
+            return
+        head, _, rest = spec.partition(":")
+        if head == "DE" or not rest:
+            name = spec if head == "DE" else head
+            if obj.has(name):
+                out[name] = wire_value(row.get(name), obj.fields[name], zone)
+                return
+            if name not in obj.references:
+                raise self._unknown(obj, name)
+            rest = ""
+        if head not in obj.references:
+            raise self._unknown(obj, head)
+        id_field, code = obj.references[head]
+        target = self.store.find(code, _str(row.get(id_field)))
+        if target is None:
+            out[head] = None
+            return
+        nested = out.get(head)
+        base = self.project(OBJECTS[code], target, ["ID"] if not rest else [rest])
+        out[head] = {**nested, **base} if isinstance(nested, dict) else base
+
+    def report(self, query: Query) -> dict[str, object]:
+        """The grouped aggregates of the matching rows."""
+        obj = query.obj
+        for path in query.group_by:
+            self.kind(obj, path)
+        for path, func in query.aggregates:
+            self.kind(obj, path)
+            if func not in ("sum", "avg", "min", "max", "count"):
+                raise QueryError(f"Invalid aggregate function {func} for {path}")
+        rows = self.select(query)
+        return self._groups(obj, rows, query.group_by, query)
+
+    def _groups(
+        self, obj: ObjectDef, rows: list[Row], group_by: Sequence[str], query: Query
+    ) -> dict[str, object]:
+        if not group_by:
+            return self._aggregate(obj, rows, query.aggregates)
+        path, rest = group_by[0], group_by[1:]
+        kind = self.kind(obj, path)
+        buckets: dict[str, list[Row]] = {}
+        for row in rows:
+            buckets.setdefault(self._key(self.value(obj, row, path), kind), []).append(row)
+        out: dict[str, object] = {
+            key: self._groups(obj, members, rest, query) for key, members in buckets.items()
+        }
+        if query.rollup:
+            out["$$ROLLUP"] = self._aggregate(obj, rows, query.aggregates)
+        return out
+
+    def _key(self, value: Value, kind: FieldType) -> str:
+        if value is None:
+            return "null"
+        wire = wire_value(value, kind, self.store.zone)
+        return format(wire, "f") if isinstance(wire, Decimal) else str(wire)
+
+    def _aggregate(
+        self, obj: ObjectDef, rows: Iterable[Row], aggregates: Sequence[tuple[str, str]]
+    ) -> dict[str, object]:
+        rows = list(rows)
+        out: dict[str, object] = {}
+        for path, func in aggregates:
+            values = [self.value(obj, row, path) for row in rows]
+            numbers = [
+                v for v in values if isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+            ]
+            name = f"{func}_{path}"
+            if func == "count":
+                out[name] = sum(1 for v in values if v is not None)
+            elif func == "sum":
+                out[name] = sum((Decimal(v) for v in numbers), Decimal(0))
+            elif not numbers:
+                out[name] = None
+            elif func == "avg":
+                out[name] = sum(Decimal(v) for v in numbers) / len(numbers)
+            else:
+                out[name] = min(numbers) if func == "min" else max(numbers)
+        return out
+
+
+def _str(value: Value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _comparable(value: Value, wanted: Value) -> tuple[Any, Any] | None:
+    """Both sides as one comparable type, or None when they cannot be compared."""
+    if value is None or wanted is None:
+        return None
+    if isinstance(value, datetime) and isinstance(wanted, datetime):
+        return value, wanted
+    if isinstance(value, date) and isinstance(wanted, date) and not isinstance(value, datetime):
+        return value, wanted
+    if isinstance(value, (int, Decimal)) and isinstance(wanted, (int, Decimal)):
+        return Decimal(value), Decimal(wanted)
+    if isinstance(value, str) and isinstance(wanted, str):
+        return value, wanted
+    if isinstance(value, bool) and isinstance(wanted, bool):
+        return value, wanted
+    return None
+
+
+def _matcher(mod: str, wanted: list[Value], upper: Value, path: str) -> Callable[[Value], bool]:
+    first = wanted[0] if wanted else None
+
+    def cmp(value: Value, op: Callable[[Any, Any], bool], other: Value = first) -> bool:
+        pair = _comparable(value, other)
+        return pair is not None and op(*pair)
+
+    def text(value: Value) -> str:
+        return "" if value is None else str(value)
+
+    tests: dict[str, Callable[[Value], bool]] = {
+        "eq": lambda v: cmp(v, lambda a, b: a == b),
+        "ne": lambda v: not cmp(v, lambda a, b: a == b),
+        "gte": lambda v: cmp(v, lambda a, b: a >= b),
+        "lte": lambda v: cmp(v, lambda a, b: a <= b),
+        "gt": lambda v: cmp(v, lambda a, b: a > b),
+        "lt": lambda v: cmp(v, lambda a, b: a < b),
+        "in": lambda v: any(cmp(v, lambda a, b: a == b, w) for w in wanted),
+        "notin": lambda v: not any(cmp(v, lambda a, b: a == b, w) for w in wanted),
+        "between": lambda v: cmp(v, lambda a, b: a >= b) and cmp(v, lambda a, b: a <= b, upper),
+        "notbetween": lambda v: (
+            not (cmp(v, lambda a, b: a >= b) and cmp(v, lambda a, b: a <= b, upper))
+        ),
+        "contains": lambda v: text(first) in text(v) and v is not None,
+        "cicontains": lambda v: v is not None and text(first).lower() in text(v).lower(),
+        "notcontains": lambda v: text(first) not in text(v),
+        "cieq": lambda v: v is not None and text(v).lower() == text(first).lower(),
+        "cine": lambda v: text(v).lower() != text(first).lower(),
+        "isnull": lambda v: v is None,
+        "notnull": lambda v: v is not None,
+    }
+    if mod in ("between", "notbetween") and upper is None:
+        raise QueryError(f"between needs {path}_Range")
+    return tests[mod]
