@@ -98,9 +98,9 @@ class StreamReader:
 
     def _full(self) -> Iterator[Page]:
         started = self._started({})
-        fields = self.fields
         pages = chain.from_iterable(
-            self._pages(obj, self.client.search(obj, fields)) for obj in self.stream.objs
+            self._pages(obj, self.client.search(obj, _own(obj, self.fields)))
+            for obj in self.stream.objs
         )
         end = Cursor("timestamp", started)
         if self.stream.journal:
@@ -294,6 +294,16 @@ class StreamReader:
             SourceTotal(p, c, count, amount, hours if stream.hours else None)
             for (p, c), (count, amount, hours) in sums.items()
         ]
+
+
+#: Objects without `lastUpdateDate` (asking for it is an error: "APIModel V19_0 does not
+#: support field lastUpdateDate (Role)").
+_UNSTAMPED = frozenset({"ROLE", "PRED", "ASSGN"})
+
+
+def _own(obj: str, fields: Sequence[str]) -> tuple[str, ...]:
+    """The fields `obj` has of those a stream asks for."""
+    return tuple(f for f in fields if obj not in _UNSTAMPED or f != "lastUpdateDate")
 
 
 def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:

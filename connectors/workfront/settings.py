@@ -54,8 +54,9 @@ class WorkfrontSettings(ConnectorSettings):
     # --- what counts -------------------------------------------------------------------------
     #: The currency of projects whose `currency` is null (Workfront's base currency).
     default_currency: str = "USD"
-    #: HOUR statuses that count as actuals (A: approved); an hour leaving them is a deletion.
-    hour_statuses: list[str] = Field(default_factory=lambda: ["A"], min_length=1)
+    #: HOUR statuses that count as actuals (APP: approved; SUB submitted, REJ rejected); an
+    #: hour leaving them is a deletion.
+    hour_statuses: list[str] = Field(default_factory=lambda: ["APP"], min_length=1)
     #: How deleted hours and expenses are found: the journal (JRNLE) or a full listing.
     deletes: Literal["journal", "scan"] = "journal"
     #: With deletes = "scan": how often the hours and expenses are listed in full.

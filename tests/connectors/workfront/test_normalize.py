@@ -30,7 +30,7 @@ def hour_row(**fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "ID": "h1", "objCode": "HOUR", "hours": Decimal("7.5"),
         "entryDate": "2025-03-03T00:00:00:000-0500", "projectID": "p1", "taskID": "t1",
-        "ownerID": "u1", "roleID": "r1", "status": "A", "actualCost": Decimal("600.25"),
+        "ownerID": "u1", "roleID": "r1", "status": "APP", "actualCost": Decimal("600.25"),
         "lastUpdateDate": "2025-03-04T10:15:02:117-0500",
     }  # fmt: skip
     row.update(fields)
@@ -64,10 +64,10 @@ def test_an_hour_without_cost_is_left_for_the_ledger_to_value() -> None:
 
 
 def test_hours_outside_the_counting_statuses_are_deletions() -> None:
-    """Submitted (S) does not count by default; with hour_statuses = [A, S] it does."""
-    assert n.hour(hour_row(status="S"), AT) is None
-    wide = n.Lookups(SETTINGS.model_copy(update={"hour_statuses": ["A", "S"]}))
-    assert n.hour(hour_row(status="S"), wide) is not None
+    """Submitted (SUB) does not count by default; with hour_statuses = [APP, SUB] it does."""
+    assert n.hour(hour_row(status="SUB"), AT) is None
+    wide = n.Lookups(SETTINGS.model_copy(update={"hour_statuses": ["APP", "SUB"]}))
+    assert n.hour(hour_row(status="SUB"), wide) is not None
 
 
 def test_a_null_currency_and_a_missing_project_take_the_default_currency() -> None:

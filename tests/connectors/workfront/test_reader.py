@@ -30,7 +30,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 HOURS = [
     {"ID": f"{i:032x}", "hours": 8, "entryDate": "2025-03-03T00:00:00:000-0600",
      "status": status, "projectID": "p1", "lastUpdateDate": "2025-03-04T10:15:02:117-0600"}
-    for i, status in ((1, "A"), (2, "A"), (3, "S"), (4, "A"), (5, "A"))
+    for i, status in ((1, "APP"), (2, "APP"), (3, "SUB"), (4, "APP"), (5, "APP"))
 ]  # fmt: skip
 JOURNAL = [{"ID": "j1", "subObjID": "0" * 31 + "9", "subObjCode": "HOUR", "changeType": "D"}]
 

@@ -95,8 +95,7 @@ def test_session_expires_mid_run(server: WorkfrontSandbox) -> None:
         session = client.post("login", params=params).json()["data"]["sessionID"]
         server.expire_after(2)
         statuses = [
-            client.get("PROJ/count", headers={"sessionID": session}).status_code
-            for _ in range(3)
+            client.get("PROJ/count", headers={"sessionID": session}).status_code for _ in range(3)
         ]
     assert statuses == [200, 200, 401]
 
