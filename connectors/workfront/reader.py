@@ -82,19 +82,25 @@ class StreamReader:
             return self._full()
         if not isinstance(cursor.value, datetime):
             raise ConnectorConfigError(f"stream {stream.name} reads from a timestamp cursor")
-        if stream.journal and self.settings.deletes == "scan" and self._scan_due(request):
-            log.info("workfront_scan", connector=self.context.name, stream=stream.name)
-            return self._full()
+        if stream.journal and self.settings.deletes == "scan":
+            return self._scan_or_incremental(cursor.value, request.checkpoint)
         return self._incremental(cursor.value)
 
-    def _scan_due(self, request: ReadRequest) -> bool:
-        """Whether the stored checkpoint lies in an earlier `scan_every` window than now."""
-        stored = request.checkpoint.value if request.checkpoint is not None else None
-        if not isinstance(stored, datetime):
-            return True
+    def _scan_or_incremental(self, since: datetime, checkpoint: Cursor | None) -> Iterator[Page]:
+        """The changes since the cursor, or, when the stored checkpoint lies in an earlier
+        `scan_every` window than Workfront's clock (known from the count's answer), the whole
+        stream as a scope."""
+        started = self._started(_changed(since))
+        stored = checkpoint.value if checkpoint is not None else None
         every = self.settings.scan_every
-        now = self.client.server_now
-        return bool((stored - _EPOCH) // every < (now - _EPOCH) // every)
+        if (
+            isinstance(stored, datetime)
+            and (stored - _EPOCH) // every == (started - _EPOCH) // every
+        ):
+            yield from self._incremental(since, started)
+            return
+        log.info("workfront_scan", connector=self.context.name, stream=self.stream.name)
+        yield from self._full()
 
     def _full(self) -> Iterator[Page]:
         started = self._started({})
@@ -108,10 +114,11 @@ class StreamReader:
         else:
             yield from unordered(pages, end)
 
-    def _incremental(self, since: datetime) -> Iterator[Page]:
-        changed = {"lastUpdateDate": wire_time(since), "lastUpdateDate_Mod": "gte"}
+    def _incremental(self, since: datetime, started: datetime | None = None) -> Iterator[Page]:
+        changed = _changed(since)
         deleted = self._journal(since) if self.stream.journal else []
-        started = self._started(changed)
+        if started is None:
+            started = self._started(changed)
         for obj in self.stream.objs:
             yield from self._pages(obj, self.client.search(obj, self.fields, changed))
         yield from deletion_pages(
@@ -294,6 +301,11 @@ class StreamReader:
             SourceTotal(p, c, count, amount, hours if stream.hours else None)
             for (p, c), (count, amount, hours) in sums.items()
         ]
+
+
+def _changed(since: datetime) -> dict[str, str]:
+    """The filter of rows changed since `since`."""
+    return {"lastUpdateDate": wire_time(since), "lastUpdateDate_Mod": "gte"}
 
 
 #: Objects without `lastUpdateDate` (asking for it is an error: "APIModel V19_0 does not

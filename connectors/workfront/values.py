@@ -48,9 +48,14 @@ def decimal(row: Row, name: str, places: int = 4) -> Decimal | None:
         raise ValueError(f"{name} is not a number: {value!r}")
     try:
         number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ValueError(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"{name} is not a finite number: {value!r}")
+    try:
         exact = number.quantize(Decimal(1).scaleb(-places))
     except InvalidOperation:
-        raise ValueError(f"{name} is not a number the ledger can hold: {value!r}") from None
+        raise ValueError(f"{name} is too large: {value!r}") from None
     if exact != number:
         raise ValueError(f"{name} has more than {places} decimal places: {value!r}")
     return exact
