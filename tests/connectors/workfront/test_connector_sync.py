@@ -23,11 +23,11 @@ from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import (
     ActualLine,
-    LedgerEntry,
-    Quarantine,
     BudgetLine,
     BudgetVersion,
+    LedgerEntry,
     Project,
+    Quarantine,
     Task,
     TaskDependency,
 )
