@@ -284,19 +284,31 @@ class StreamReader:
             params[f"{stream.hours}_AggFunc"] = "sum"
         if stream.journal == "HOUR":
             params.update(_one_of("status", self.settings.hour_statuses))
-        groups = self.client.report(obj, params)
+        # Hours without actualCost are valued by the ledger in the default currency: their
+        # group is asked apart (a second report), with no amount stated.
+        parts: list[tuple[dict[str, Any], bool]] = [(params, False)]
+        if stream.journal == "HOUR":
+            stated = {f"{stream.amount}_Mod": "notnull"}
+            parts = [
+                ({**params, **stated}, False),
+                ({**params, f"{stream.amount}_Mod": "isnull"}, True),
+            ]
         sums: dict[tuple[str | None, str], list[Any]] = defaultdict(
             lambda: [0, Decimal(0), Decimal(0)]
         )
-        for group, figures in groups.items():
-            if group.startswith("$$") or not isinstance(figures, Mapping):
-                continue
-            project = None if group in ("", "null") else group
-            key = (self.lookups.project_ref(project), self.lookups.currency(project))
-            sums[key][0] += _count(figures, obj, group, self.client, params)
-            sums[key][1] += _agg(figures, stream.amount)
-            if stream.hours:
-                sums[key][2] += _agg(figures, stream.hours)
+        for asked, valued in parts:
+            for group, figures in self.client.report(obj, asked).items():
+                if group.startswith("$$") or not isinstance(figures, Mapping):
+                    continue
+                project = None if group in ("", "null") else group
+                currency = (
+                    self.settings.default_currency if valued else self.lookups.currency(project)
+                )
+                key = (self.lookups.project_ref(project), currency)
+                sums[key][0] += _count(figures, obj, group, self.client, asked)
+                sums[key][1] += Decimal(0) if valued else _agg(figures, stream.amount)
+                if stream.hours:
+                    sums[key][2] += _agg(figures, stream.hours)
         return [
             SourceTotal(p, c, count, amount, hours if stream.hours else None)
             for (p, c), (count, amount, hours) in sums.items()
