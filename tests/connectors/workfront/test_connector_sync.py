@@ -286,3 +286,30 @@ def test_429_storms_are_waited_out_and_a_longer_one_ends_the_run_partial(
     assert hours.retry_at is not None and "429" in (hours.message or "")
     assert run_sync(app, "wf", connector=connector()).status == "succeeded"
     assert ledger_totals(app) == account.source_totals()
+
+
+def test_a_project_re_sync_reverses_what_vanished_from_that_project_only(
+    engine: Engine, tmp_path: Path, account: Account
+) -> None:
+    """The journal off (no entries), two hours deleted in two projects: `--project` of one
+    reads that project's hours as a scope and reverses its deletion only."""
+    app = wf_app(engine, tmp_path, account)
+    assert run_sync(app, "wf").status == "succeeded"
+    account.store.journal_enabled = False  # deletions leave no journal entry
+    first, second = account.project("PRJ-0001"), account.project("PRJ-0003")
+    rows = account.store.rows("HOUR")
+    mine = next(str(r["ID"]) for r in rows if r.get("projectID") == first and r["status"] == "APP")
+    other = next(
+        str(r["ID"]) for r in rows if r.get("projectID") == second and r["status"] == "APP"
+    )
+    account.server.delete_hour(mine)
+    account.server.delete_hour(other)
+    account.server.clear_log()
+    result = run_sync(app, "wf", streams=["hours"], project=first)
+    assert result.status == "succeeded", result.message
+    with app.reading() as s:
+        lines = s.scalars(select(ActualLine).where(ActualLine.external_id.in_([mine, other])))
+        gone = {line.external_id: line.deleted_reason for line in lines}
+    assert gone == {mine: "scope_reversal", other: None}
+    reads = [r for r in account.server.requests if r.endpoint == "HOUR/search"]
+    assert reads and all(r.params.get("projectID") == [first] for r in reads)
