@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from pmo_ledger.connectors.workfront import values as v
 from pmo_ledger.connectors.workfront.settings import WorkfrontSettings
@@ -192,51 +193,51 @@ def crosses_projects(row: Row, at: Lookups) -> bool:
     return all(ends) and ends[0].project != ends[1].project  # type: ignore[union-attr]
 
 
-def hour(row: Row, at: Lookups) -> ActualRecord | None:
-    """HOUR -> a labor line: hours, and `actualCost` where Workfront has it (else the ledger
-    values the hours at the owner's, or the role's, cost rate on the day). Only statuses in
-    `hour_statuses` count; None (a deletion) otherwise."""
+def _line(row: Row, at: Lookups, obj: str, date_field: str, **values: Any) -> ActualRecord:
+    """An actual line of HOUR or EXPNS on its date, in its project's currency."""
     rid = key(row)
-    if v.text(row, "status") not in at.settings.hour_statuses:
-        return None
-    posted = v.day(row, "entryDate")
+    posted = v.day(row, date_field)
     if posted is None:
-        raise ValueError("entryDate is empty: the hour has no date")
+        raise ValueError(f"{date_field} is empty: the {obj} has no date")
     project_id = v.text(row, "projectID")
     return ActualRecord(
         external_id=rid,
         project_ref=at.project_ref(project_id),
         posted_on=posted,
-        cost_type="labor",
         task_ref=v.text(row, "taskID"),
+        currency=at.currency(project_id),
+        source_url=at.url(obj, rid),
+        source_modified_at=v.stamp(row),
+        **values,
+    )
+
+
+def hour(row: Row, at: Lookups) -> ActualRecord | None:
+    """HOUR -> a labor line: hours, and `actualCost` where Workfront has it (else the ledger
+    values the hours at the owner's, or the role's, cost rate on the day). Only statuses in
+    `hour_statuses` count; None (a deletion) otherwise."""
+    key(row)
+    if v.text(row, "status") not in at.settings.hour_statuses:
+        return None
+    return _line(
+        row,
+        at,
+        "hour",
+        "entryDate",
+        cost_type="labor",
         resource_ref=v.text(row, "ownerID"),
         role=v.text(row, "roleID"),
-        currency=at.currency(project_id),
         amount=v.decimal(row, "actualCost"),
         hours=v.decimal(row, "hours"),
-        source_url=at.url("hour", rid),
-        source_modified_at=v.stamp(row),
     )
 
 
 def expense(row: Row, at: Lookups) -> ActualRecord:
     """EXPNS -> an expense line: `actualAmount` on its `effectiveDate`."""
-    rid = key(row)
-    posted = v.day(row, "effectiveDate")
-    if posted is None:
-        raise ValueError("effectiveDate is empty: the expense has no date")
-    project_id = v.text(row, "projectID")
-    return ActualRecord(
-        external_id=rid,
-        project_ref=at.project_ref(project_id),
-        posted_on=posted,
-        cost_type="expense",
-        task_ref=v.text(row, "taskID"),
-        currency=at.currency(project_id),
+    return _line(
+        row, at, "expense", "effectiveDate", cost_type="expense",
         amount=v.decimal(row, "actualAmount"),
-        source_url=at.url("expense", rid),
-        source_modified_at=v.stamp(row),
-    )
+    )  # fmt: skip
 
 
 def user(row: Row, at: Lookups) -> ResourceRecord:
