@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from pmo_ledger.connectors.workfront.sandbox.schema import OBJECTS, ObjectDef
+from pmo_ledger.connectors.workfront.sandbox.schema import OBJECTS, FieldType, ObjectDef
 from pmo_ledger.connectors.workfront.sandbox.values import Value
 
 #: The default start of the account clock.
@@ -131,7 +131,9 @@ class FakeWorkfront:
             row.update(values)
             row["ID"] = record_id
             for name in ("entryDate", "lastUpdateDate"):
-                if obj.has(name) and values.get(name) is None:
+                # An hour's entryDate is its business date, not a creation stamp.
+                stamped = obj.fields.get(name) is FieldType.DATETIME
+                if stamped and values.get(name) is None:
                     row[name] = stamp
             self._rows[code][record_id] = row
             if code in JOURNALED:

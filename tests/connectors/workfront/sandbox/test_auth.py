@@ -95,8 +95,7 @@ def test_session_expires_mid_run(server: WorkfrontSandbox) -> None:
         session = client.post("login", params=params).json()["data"]["sessionID"]
         server.expire_after(2)
         statuses = [
-            client.get("PROJ/count", headers={"sessionID": session}).status_code
-            for _ in range(3)
+            client.get("PROJ/count", headers={"sessionID": session}).status_code for _ in range(3)
         ]
     assert statuses == [200, 200, 401]
 
@@ -128,8 +127,10 @@ def test_revoked_api_key_is_401(server: WorkfrontSandbox) -> None:
 def test_other_api_versions_are_served(server: WorkfrontSandbox) -> None:
     """/attask/api/v15.0/ answers like v19.0; an unknown version is a 404 error body."""
     with client_for(server, apiKey=server.user.api_key) as client:
-        assert client.get("/attask/api/v15.0/proj/count").json() == {"data": {"count": 8}}
-        unknown = client.get("/attask/api/v99.0/proj/count")
+        assert client.get(f"{server.url}/attask/api/v15.0/proj/count").json() == {
+            "data": {"count": 8}
+        }
+        unknown = client.get(f"{server.url}/attask/api/v99.0/proj/count")
     assert unknown.status_code == 404
     assert "error" in unknown.json()
 
