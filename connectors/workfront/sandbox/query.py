@@ -223,9 +223,7 @@ class Evaluator:
 
     def kind(self, obj: ObjectDef, path: str) -> FieldType:
         """The type a path ends on (raises QueryError for a field the object lacks)."""
-        head, _, rest = path.partition(":")
-        if head.startswith("DE") and ":" in path and head == "DE":
-            head, rest = path, ""
+        head, rest = _split(path)
         if not rest:
             if not obj.has(head):
                 raise self._unknown(obj, head)
@@ -235,11 +233,10 @@ class Evaluator:
         return self.kind(OBJECTS[obj.references[head][1]], rest)
 
     def value(self, obj: ObjectDef, row: Row | None, path: str) -> Value:
+        """The value a path reaches from `row` (None past a missing reference)."""
         if row is None:
             return None
-        head, _, rest = path.partition(":")
-        if head == "DE":
-            head, rest = path, ""
+        head, rest = _split(path)
         if not rest:
             return row.get(head)
         id_field, code = obj.references[head]
@@ -247,26 +244,24 @@ class Evaluator:
         return self.value(OBJECTS[code], target, rest)
 
     # --- filtering -----------------------------------------------------------------------
+    def matching(self, query: Query) -> list[Row]:
+        """The rows that pass the filters: all of one group's (the plain filters are a group;
+        each `OR:n:` is another), every row when there are none."""
+        obj = query.obj
+        groups = [[self._test(obj, flt) for flt in group] for group in query.groups if group]
+        rows = self.store.rows(obj.code)
+        if not groups:
+            return rows
+        return [row for row in rows if any(all(t(row) for t in group) for group in groups)]
+
     def select(self, query: Query) -> list[Row]:
         """The rows that match, sorted (or shuffled when no sort is given)."""
-        obj = query.obj
-        tests = [[self._test(obj, flt) for flt in group] for group in query.groups]
-        plain, ors = tests[0], tests[1:]
-        rows = (
-            [
-                row
-                for row in self.store.rows(obj.code)
-                if all(t(row) for t in plain) or any(all(t(row) for t in g) for g in ors)
-            ]
-            if ors
-            else [row for row in self.store.rows(obj.code) if all(t(row) for t in plain)]
-        )
+        rows = self.matching(query)
         if not query.sorts:
             self._shuffle.shuffle(rows)
             return rows
         for path, direction in reversed(query.sorts):
-            kind = self.kind(obj, path)
-            rows = self._sorted(obj, rows, path, kind, direction)
+            rows = self._sorted(query.obj, rows, path, self.kind(query.obj, path), direction)
         return rows
 
     def _sorted(
@@ -307,14 +302,7 @@ class Evaluator:
         return [self.project(query.obj, row, query.fields) for row in rows]
 
     def count(self, query: Query) -> int:
-        obj = query.obj
-        tests = [[self._test(obj, flt) for flt in group] for group in query.groups]
-        return sum(
-            1
-            for row in self.store.rows(obj.code)
-            if any(all(t(row) for t in group) for group in tests[1:])
-            or all(t(row) for t in tests[0])
-        )
+        return len(self.matching(query))
 
     def project(self, obj: ObjectDef, row: Row, fields: Sequence[str]) -> dict[str, object]:
         """A row as Workfront writes it: ID, objCode (and name), then the fields asked for
@@ -340,15 +328,10 @@ class Evaluator:
                 if name.startswith("DE:")
             }
             return
-        head, _, rest = spec.partition(":")
-        if head == "DE" or not rest:
-            name = spec if head == "DE" else head
-            if obj.has(name):
-                out[name] = wire_value(row.get(name), obj.fields[name], zone)
-                return
-            if name not in obj.references:
-                raise self._unknown(obj, name)
-            rest = ""
+        head, rest = _split(spec)
+        if not rest and obj.has(head):
+            out[head] = wire_value(row.get(head), obj.fields[head], zone)
+            return
         if head not in obj.references:
             raise self._unknown(obj, head)
         id_field, code = obj.references[head]
@@ -417,6 +400,14 @@ class Evaluator:
             else:
                 out[name] = min(numbers) if func == "min" else max(numbers)
         return out
+
+
+def _split(path: str) -> tuple[str, str]:
+    """(first step, the rest) of a colon path; a custom field `DE:Name` is one step."""
+    if path.startswith("DE:"):
+        return path, ""
+    head, _, rest = path.partition(":")
+    return head, rest
 
 
 def _str(value: Value) -> str | None:

@@ -248,3 +248,51 @@ def test_calls_are_counted_per_endpoint(api: httpx.Client, server: WorkfrontSand
     api.get("HOUR/search")
     api.get("HOUR/count")
     assert server.calls == Counter({"HOUR/search": 2, "HOUR/count": 1})
+
+
+def test_or_group_alone_is_the_only_alternative(api: httpx.Client) -> None:
+    """With only an OR:1 group (no plain filters), only its rows match."""
+    reply = api.get("PROJ/count", params={"OR:1:status": "ONH"})
+    assert reply.json() == {"data": {"count": 1}}
+
+
+def test_nested_custom_field_filter(
+    api: httpx.Client, store: FakeWorkfront, seed: DemoSeed
+) -> None:
+    """Hours filtered by their project's PSA code (project:DE:PSA Project Code) with it in
+    fields: the hours of PRJ-0003 only."""
+    rows = api.get(
+        "HOUR/search",
+        params={
+            "project:DE:PSA Project Code": "PRJ-0003",
+            "fields": "project:DE:PSA Project Code",
+            "$$LIMIT": "2000",
+        },
+    ).json()["data"]
+    held = [r for r in store.rows("HOUR") if r["projectID"] == seed.projects["PRJ-0003"]]
+    assert len(rows) == len(held) > 0
+    assert {r["project"]["DE:PSA Project Code"] for r in rows} == {"PRJ-0003"}
+
+
+def test_first_skips_rows(api: httpx.Client, store: FakeWorkfront) -> None:
+    """$$FIRST=300 with ID_Sort skips 300 rows: the last 3 hours by ID; past the end, none."""
+    ids = sorted(row["ID"] for row in store.rows("HOUR"))
+    page = api.get("HOUR/search", params={"$$FIRST": "300", "ID_Sort": "asc"}).json()["data"]
+    assert [r["ID"] for r in page] == ids[300:]
+    assert api.get("HOUR/search", params={"$$FIRST": "900"}).json() == {"data": []}
+
+
+def test_get_several_ids_and_method_tunnel(api: httpx.Client, seed: DemoSeed) -> None:
+    """PROJ?id=a,b returns both; POST with method=get reads like GET."""
+    wanted = [seed.projects["PRJ-0001"], seed.projects["PRJ-0002"]]
+    both = api.get("PROJ", params={"id": ",".join(wanted)}).json()["data"]
+    assert [r["ID"] for r in both] == wanted
+    tunnelled = api.post("PROJ/count", params={"method": "get", "status": "CUR"}).json()
+    assert tunnelled == {"data": {"count": 5}}
+
+
+def test_writes_are_refused(api: httpx.Client, seed: DemoSeed) -> None:
+    """A PUT is not served: an UnsupportedOperationException error body."""
+    reply = api.put(f"PROJ/{seed.projects['PRJ-0001']}", params={"name": "x"})
+    assert reply.status_code == 501
+    assert reply.json()["error"]["class"] == "java.lang.UnsupportedOperationException"
