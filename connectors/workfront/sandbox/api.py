@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pmo_ledger.connectors.kit.sandbox_https import Reply, Request
 from pmo_ledger.connectors.workfront.sandbox.query import Evaluator, QueryError, parse
 from pmo_ledger.connectors.workfront.sandbox.schema import ObjectDef, lookup
-from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront
+from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront, Row
 from pmo_ledger.connectors.workfront.sandbox.values import dumps
 
 JSON = "application/json;charset=UTF-8"
@@ -124,6 +124,7 @@ class WorkfrontApi:
         self._faults: list[Fault] = []
         self._log = _Log()
         self._shuffle = random.Random(seed)  # noqa: S311 - row order, not security
+        self._sorted: dict[str, tuple[object, list[Row]]] = {}
         self._lock = threading.Lock()
 
     # --- the handle's controls -----------------------------------------------------------
@@ -227,7 +228,8 @@ class WorkfrontApi:
                 "com.attask.common.NotAllowedException",
                 "You do not have sufficient access to view JournalEntry",
             )
-        evaluator = Evaluator(self.store, f"{version['major']}.{version['minor']}", self._shuffle)
+        model = f"{version['major']}.{version['minor']}"
+        evaluator = Evaluator(self.store, model, self._shuffle, self._sorted)
         try:
             if action == "get":
                 ids = rest[1:2] or ",".join(request.params.get("id", [])).split(",")

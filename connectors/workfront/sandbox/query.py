@@ -213,8 +213,16 @@ def _limit(params: Mapping[str, list[str]]) -> int:
 class Evaluator:
     """Runs queries against one account (`shuffle` orders unsorted results)."""
 
-    def __init__(self, store: FakeWorkfront, version: str, shuffle: random.Random) -> None:
+    def __init__(
+        self,
+        store: FakeWorkfront,
+        version: str,
+        shuffle: random.Random,
+        cache: dict[str, tuple[object, list[Row]]] | None = None,
+    ) -> None:
         self.store, self.version, self._shuffle = store, version, shuffle
+        # The last sorted result per object, reused while nothing is written (paging).
+        self._cache = cache if cache is not None else {}
 
     # --- paths ---------------------------------------------------------------------------
     def _unknown(self, obj: ObjectDef, name: str) -> QueryError:
@@ -243,6 +251,13 @@ class Evaluator:
         target = self.store.find(code, _str(row.get(id_field)))
         return self.value(OBJECTS[code], target, rest)
 
+    def getter(self, obj: ObjectDef, path: str) -> Callable[[Row], Value]:
+        """`value` for one path, with a fast way for a field of the row itself."""
+        head, rest = _split(path)
+        if not rest:
+            return lambda row: row.get(head)
+        return lambda row: self.value(obj, row, path)
+
     # --- filtering -----------------------------------------------------------------------
     def matching(self, query: Query) -> list[Row]:
         """The rows that pass the filters: all of one group's (the plain filters are a group;
@@ -256,30 +271,37 @@ class Evaluator:
 
     def select(self, query: Query) -> list[Row]:
         """The rows that match, sorted (or shuffled when no sort is given)."""
-        rows = self.matching(query)
         if not query.sorts:
+            rows = self.matching(query)
             self._shuffle.shuffle(rows)
             return rows
+        key = (repr(query.groups), tuple(query.sorts), self.store.version, self.store.now())
+        cached = self._cache.get(query.obj.code)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rows = self.matching(query)
         for path, direction in reversed(query.sorts):
             rows = self._sorted(query.obj, rows, path, self.kind(query.obj, path), direction)
+        self._cache[query.obj.code] = (key, rows)
         return rows
 
     def _sorted(
         self, obj: ObjectDef, rows: list[Row], path: str, kind: FieldType, direction: str
     ) -> list[Row]:
         fold = direction.startswith("ci") and kind is FieldType.STRING
-        present: list[Row] = []
+        get = self.getter(obj, path)
+        present: list[tuple[Any, Row]] = []
         missing: list[Row] = []
         for row in rows:
-            (missing if self.value(obj, row, path) is None else present).append(row)
-
-        def key(row: Row) -> Any:
-            value = self.value(obj, row, path)
-            return value.lower() if fold and isinstance(value, str) else value
-
+            value = get(row)
+            if value is None:
+                missing.append(row)
+            else:
+                present.append((value.lower() if fold and isinstance(value, str) else value, row))
         descending = direction.endswith("desc")
-        present.sort(key=key, reverse=descending)
-        return missing + present if descending else present + missing
+        present.sort(key=lambda pair: pair[0], reverse=descending)
+        ordered = [row for _, row in present]
+        return missing + ordered if descending else ordered + missing
 
     def _test(self, obj: ObjectDef, flt: _Filter) -> Callable[[Row], bool]:
         kind = self.kind(obj, flt.path)
@@ -290,9 +312,10 @@ class Evaluator:
         except BadValue as exc:
             raise QueryError(f"Invalid value for {flt.path}: {exc}") from exc
         match = _matcher(flt.mod, wanted, upper, flt.path)
+        get = self.getter(obj, flt.path)
 
         def test(row: Row) -> bool:
-            return match(self.value(obj, row, flt.path))
+            return match(get(row))
 
         return test
 

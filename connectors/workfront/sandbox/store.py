@@ -59,6 +59,8 @@ class FakeWorkfront(TickingClock):
         super().__init__(start, name="account clock")
         self.zone = ZoneInfo(zone)
         self.journal_enabled = True
+        #: Moves on at every write: what a cached sorted result is checked against.
+        self.version = 0
         self._seed = seed
         self._rows: dict[str, dict[str, Row]] = {code: {} for code in OBJECTS}
         self._counters: dict[str, int] = dict.fromkeys(OBJECTS, 0)
@@ -100,6 +102,7 @@ class FakeWorkfront(TickingClock):
         obj = OBJECTS[code]
         _check_fields(obj, values)
         with self._lock:
+            self.version += 1
             stamp = at.astimezone(UTC) if at is not None else self._tick()
             record_id = str(values.get("ID") or self.new_id(code))
             row: dict[str, Value] = dict.fromkeys(obj.fields)
@@ -121,6 +124,7 @@ class FakeWorkfront(TickingClock):
         _check_fields(obj, values)
         with self._lock:
             old = self.get(code, record_id)
+            self.version += 1
             stamp = self._tick()
             row = {**old, **values}
             if obj.has("lastUpdateDate"):
@@ -139,6 +143,7 @@ class FakeWorkfront(TickingClock):
         """Remove a record outright (journaled for HOUR/EXPNS); returns what it was."""
         with self._lock:
             old = self.get(code, record_id)
+            self.version += 1
             del self._rows[code][record_id]
             stamp = self._tick()
             if code in JOURNALED:

@@ -296,3 +296,17 @@ def test_writes_are_refused(api: httpx.Client, seed: DemoSeed) -> None:
     reply = api.put(f"PROJ/{seed.projects['PRJ-0001']}", params={"name": "x"})
     assert reply.status_code == 501
     assert reply.json()["error"]["class"] == "java.lang.UnsupportedOperationException"
+
+
+def test_sorted_pages_see_writes_between_them(
+    api: httpx.Client, server: WorkfrontSandbox, store: FakeWorkfront
+) -> None:
+    """A write between two sorted pages shows in the next one: a deleted hour is gone and a
+    changed hour carries its new hours (no stale page)."""
+    params = {"$$LIMIT": "5", "ID_Sort": "asc", "fields": "hours"}
+    first = api.get("HOUR/search", params=params).json(parse_float=Decimal)["data"]
+    server.delete_hour(first[0]["ID"])
+    server.change_hour(first[1]["ID"], hours=Decimal("0.25"))
+    again = api.get("HOUR/search", params=params).json(parse_float=Decimal)["data"]
+    assert [r["ID"] for r in again][:4] == [r["ID"] for r in first][1:]
+    assert again[0]["hours"] == Decimal("0.25")
