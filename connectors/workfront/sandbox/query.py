@@ -9,7 +9,8 @@ reads them (api-basics.md, "GET Behavior"):
 - `fields=a,b,project:name,owner:*,*,parameterValues,DE:Name` (ID, objCode and name always);
 - `$$FIRST` (rows to skip) and `$$LIMIT` (default 100, at most 2000; more is an
   IllegalArgumentException);
-- `field_Sort=asc|desc|ciasc|cidesc` in the order given (nulls last ascending, first
+- `field_Sort=asc|desc|ciasc|cidesc` (`field_1_Sort`, `field_2_Sort` rank them; else the
+  order given) (nulls last ascending, first
   descending, as Oracle sorts). Without a sort the row order is not stable: each search
   shuffles the rows anew, so paging without `ID_Sort` repeats and skips rows, as the docs warn
   (duplicates-paginated-search.md);
@@ -126,7 +127,7 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
     """Read a search/count/report request's parameters (raises QueryError)."""
     plain: dict[str, _Filter] = {}
     ors: dict[int, dict[str, _Filter]] = {}
-    sorts: list[tuple[str, str]] = []
+    sorts: list[tuple[int, int, str, str]] = []
     group_by: list[tuple[int, int, str]] = []
     aggregates: list[tuple[str, str]] = []
     for position, (name, values) in enumerate(params.items()):
@@ -151,10 +152,10 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
         elif what == "Sort":
             if value.lower() not in ("asc", "desc", "ciasc", "cidesc"):
                 raise QueryError(f"Invalid sort direction {value} for {path}")
-            sorts.append((path, value.lower()))
+            order, path = _numbered(path)
+            sorts.append((order, position, path, value.lower()))
         elif what == "GroupBy":
-            numbered = _NUMBERED.match(path)
-            order, path = (int(numbered["n"]), numbered["path"]) if numbered else (0, path)
+            order, path = _numbered(path)
             if value.lower() == "true":
                 group_by.append((order, position, path))
         else:
@@ -175,7 +176,7 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
     return Query(
         obj=obj,
         groups=groups,
-        sorts=sorts,
+        sorts=[(path, direction) for _, _, path, direction in sorted(sorts)],
         fields=[f.strip() for f in fields],
         first=_int_param(params, "$$FIRST", 0),
         limit=_limit(params),
@@ -183,6 +184,12 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
         aggregates=aggregates,
         rollup=(params.get("$$ROLLUP") or ["false"])[0].lower() == "true",
     )
+
+
+def _numbered(path: str) -> tuple[int, str]:
+    """`name_2` -> (2, `name`): the rank of a numbered sort or group-by (0 without one)."""
+    numbered = _NUMBERED.match(path)
+    return (int(numbered["n"]), numbered["path"]) if numbered else (0, path)
 
 
 def _int_param(params: Mapping[str, list[str]], name: str, default: int) -> int:

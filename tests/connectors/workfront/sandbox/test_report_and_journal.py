@@ -213,3 +213,17 @@ def test_touch_moves_last_update_date_only(
     ).json(parse_float=Decimal)["data"]
     assert [r["ID"] for r in rows] == [hour_id]
     assert Decimal(rows[0]["hours"]) == old["hours"]
+
+
+def test_hour_edit_is_journaled_with_old_and_new(
+    api: httpx.Client, server: WorkfrontSandbox, seed: DemoSeed
+) -> None:
+    """Changing an hour's hours writes an E entry with oldNumberVal and newNumberVal."""
+    hour_id = seed.relogged_hours[3]
+    old = server.store.get("HOUR", hour_id)["hours"]
+    server.change_hour(hour_id, hours=Decimal("9.5"))
+    entries = api.get(
+        "JRNLE/search",
+        params={"subObjID": hour_id, "changeType": "E", "fields": "oldNumberVal,newNumberVal"},
+    ).json(parse_float=Decimal)["data"]
+    assert [(e["oldNumberVal"], e["newNumberVal"]) for e in entries] == [(old, Decimal("9.5"))]

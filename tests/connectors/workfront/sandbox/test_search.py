@@ -310,3 +310,21 @@ def test_sorted_pages_see_writes_between_them(
     again = api.get("HOUR/search", params=params).json(parse_float=Decimal)["data"]
     assert [r["ID"] for r in again][:4] == [r["ID"] for r in first][1:]
     assert again[0]["hours"] == Decimal("0.25")
+
+
+def test_numbered_sorts_rank_the_keys(api: httpx.Client, store: FakeWorkfront) -> None:
+    """ID_2_Sort=desc with hours_1_Sort=asc: hours first (ascending), ties by ID descending,
+    whatever order the parameters come in."""
+    rows = api.get(
+        "HOUR/search",
+        params=[
+            ("ID_2_Sort", "desc"),
+            ("hours_1_Sort", "asc"),
+            ("$$LIMIT", "2000"),
+            ("fields", "hours"),
+        ],
+    ).json(parse_float=Decimal)["data"]
+    keys = [(Decimal(str(r["hours"])), r["ID"]) for r in rows]
+    expected = sorted(keys, key=lambda k: k[1], reverse=True)
+    expected.sort(key=lambda k: k[0])
+    assert keys == expected
