@@ -26,7 +26,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qs
 
 from pmo_ledger.connectors.kit.sandbox_https import Reply, Request
 from pmo_ledger.connectors.workfront.sandbox.query import Evaluator, QueryError, parse
@@ -184,6 +185,7 @@ class WorkfrontApi:
             return reply
 
     def _route(self, request: Request) -> tuple[str, Reply]:
+        request = _with_form(request)
         parts = [p for p in request.path.split("/") if p]
         if len(parts) < 4 or parts[:2] != ["attask", "api"]:
             return "other", error_reply(
@@ -300,6 +302,19 @@ class WorkfrontApi:
                 self._faults = [f for f in self._faults if f.calls > 0]
                 return _fault_reply(fault)
         return None
+
+
+def _with_form(request: Request) -> Request:
+    """A form-encoded body's fields join the query's (a POSTed login or `method=get`)."""
+    kind = request.headers.get("content-type", "")
+    if not request.body or not kind.startswith("application/x-www-form-urlencoded"):
+        return request
+    form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+    params = {
+        name: [*request.params.get(name, []), *form.get(name, [])]
+        for name in {**request.params, **form}
+    }
+    return replace(request, params=params)
 
 
 def _fault_reply(fault: Fault) -> Reply:
