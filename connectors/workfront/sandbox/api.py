@@ -26,12 +26,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qs
 
 from pmo_ledger.connectors.kit.sandbox_https import Reply, Request
 from pmo_ledger.connectors.workfront.sandbox.query import Evaluator, QueryError, parse
 from pmo_ledger.connectors.workfront.sandbox.schema import ObjectDef, lookup
-from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront
+from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront, Row
 from pmo_ledger.connectors.workfront.sandbox.values import dumps
 
 JSON = "application/json;charset=UTF-8"
@@ -124,6 +125,7 @@ class WorkfrontApi:
         self._faults: list[Fault] = []
         self._log = _Log()
         self._shuffle = random.Random(seed)  # noqa: S311 - row order, not security
+        self._sorted: dict[str, tuple[object, list[Row]]] = {}
         self._lock = threading.Lock()
 
     # --- the handle's controls -----------------------------------------------------------
@@ -183,6 +185,7 @@ class WorkfrontApi:
             return reply
 
     def _route(self, request: Request) -> tuple[str, Reply]:
+        request = _with_form(request)
         parts = [p for p in request.path.split("/") if p]
         if len(parts) < 4 or parts[:2] != ["attask", "api"]:
             return "other", error_reply(
@@ -227,7 +230,8 @@ class WorkfrontApi:
                 "com.attask.common.NotAllowedException",
                 "You do not have sufficient access to view JournalEntry",
             )
-        evaluator = Evaluator(self.store, f"{version['major']}.{version['minor']}", self._shuffle)
+        model = f"{version['major']}.{version['minor']}"
+        evaluator = Evaluator(self.store, model, self._shuffle, self._sorted)
         try:
             if action == "get":
                 ids = rest[1:2] or ",".join(request.params.get("id", [])).split(",")
@@ -298,6 +302,19 @@ class WorkfrontApi:
                 self._faults = [f for f in self._faults if f.calls > 0]
                 return _fault_reply(fault)
         return None
+
+
+def _with_form(request: Request) -> Request:
+    """A form-encoded body's fields join the query's (a POSTed login or `method=get`)."""
+    kind = request.headers.get("content-type", "")
+    if not request.body or not kind.startswith("application/x-www-form-urlencoded"):
+        return request
+    form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+    params = {
+        name: [*request.params.get(name, []), *form.get(name, [])]
+        for name in {**request.params, **form}
+    }
+    return replace(request, params=params)
 
 
 def _fault_reply(fault: Fault) -> Reply:

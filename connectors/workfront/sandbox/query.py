@@ -9,7 +9,8 @@ reads them (api-basics.md, "GET Behavior"):
 - `fields=a,b,project:name,owner:*,*,parameterValues,DE:Name` (ID, objCode and name always);
 - `$$FIRST` (rows to skip) and `$$LIMIT` (default 100, at most 2000; more is an
   IllegalArgumentException);
-- `field_Sort=asc|desc|ciasc|cidesc` in the order given (nulls last ascending, first
+- `field_Sort=asc|desc|ciasc|cidesc` (`field_1_Sort`, `field_2_Sort` rank them; else the
+  order given) (nulls last ascending, first
   descending, as Oracle sorts). Without a sort the row order is not stable: each search
   shuffles the rows anew, so paging without `ID_Sort` repeats and skips rows, as the docs warn
   (duplicates-paginated-search.md);
@@ -126,7 +127,7 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
     """Read a search/count/report request's parameters (raises QueryError)."""
     plain: dict[str, _Filter] = {}
     ors: dict[int, dict[str, _Filter]] = {}
-    sorts: list[tuple[str, str]] = []
+    sorts: list[tuple[int, int, str, str]] = []
     group_by: list[tuple[int, int, str]] = []
     aggregates: list[tuple[str, str]] = []
     for position, (name, values) in enumerate(params.items()):
@@ -151,10 +152,10 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
         elif what == "Sort":
             if value.lower() not in ("asc", "desc", "ciasc", "cidesc"):
                 raise QueryError(f"Invalid sort direction {value} for {path}")
-            sorts.append((path, value.lower()))
+            order, path = _numbered(path)
+            sorts.append((order, position, path, value.lower()))
         elif what == "GroupBy":
-            numbered = _NUMBERED.match(path)
-            order, path = (int(numbered["n"]), numbered["path"]) if numbered else (0, path)
+            order, path = _numbered(path)
             if value.lower() == "true":
                 group_by.append((order, position, path))
         else:
@@ -175,7 +176,7 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
     return Query(
         obj=obj,
         groups=groups,
-        sorts=sorts,
+        sorts=[(path, direction) for _, _, path, direction in sorted(sorts)],
         fields=[f.strip() for f in fields],
         first=_int_param(params, "$$FIRST", 0),
         limit=_limit(params),
@@ -183,6 +184,12 @@ def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
         aggregates=aggregates,
         rollup=(params.get("$$ROLLUP") or ["false"])[0].lower() == "true",
     )
+
+
+def _numbered(path: str) -> tuple[int, str]:
+    """`name_2` -> (2, `name`): the rank of a numbered sort or group-by (0 without one)."""
+    numbered = _NUMBERED.match(path)
+    return (int(numbered["n"]), numbered["path"]) if numbered else (0, path)
 
 
 def _int_param(params: Mapping[str, list[str]], name: str, default: int) -> int:
@@ -213,8 +220,16 @@ def _limit(params: Mapping[str, list[str]]) -> int:
 class Evaluator:
     """Runs queries against one account (`shuffle` orders unsorted results)."""
 
-    def __init__(self, store: FakeWorkfront, version: str, shuffle: random.Random) -> None:
+    def __init__(
+        self,
+        store: FakeWorkfront,
+        version: str,
+        shuffle: random.Random,
+        cache: dict[str, tuple[object, list[Row]]] | None = None,
+    ) -> None:
         self.store, self.version, self._shuffle = store, version, shuffle
+        # The last sorted result per object, reused while nothing is written (paging).
+        self._cache = cache if cache is not None else {}
 
     # --- paths ---------------------------------------------------------------------------
     def _unknown(self, obj: ObjectDef, name: str) -> QueryError:
@@ -223,9 +238,7 @@ class Evaluator:
 
     def kind(self, obj: ObjectDef, path: str) -> FieldType:
         """The type a path ends on (raises QueryError for a field the object lacks)."""
-        head, _, rest = path.partition(":")
-        if head.startswith("DE") and ":" in path and head == "DE":
-            head, rest = path, ""
+        head, rest = _split(path)
         if not rest:
             if not obj.has(head):
                 raise self._unknown(obj, head)
@@ -235,56 +248,67 @@ class Evaluator:
         return self.kind(OBJECTS[obj.references[head][1]], rest)
 
     def value(self, obj: ObjectDef, row: Row | None, path: str) -> Value:
+        """The value a path reaches from `row` (None past a missing reference)."""
         if row is None:
             return None
-        head, _, rest = path.partition(":")
-        if head == "DE":
-            head, rest = path, ""
+        head, rest = _split(path)
         if not rest:
             return row.get(head)
         id_field, code = obj.references[head]
         target = self.store.find(code, _str(row.get(id_field)))
         return self.value(OBJECTS[code], target, rest)
 
+    def getter(self, obj: ObjectDef, path: str) -> Callable[[Row], Value]:
+        """`value` for one path, with a fast way for a field of the row itself."""
+        head, rest = _split(path)
+        if not rest:
+            return lambda row: row.get(head)
+        return lambda row: self.value(obj, row, path)
+
     # --- filtering -----------------------------------------------------------------------
+    def matching(self, query: Query) -> list[Row]:
+        """The rows that pass the filters: all of one group's (the plain filters are a group;
+        each `OR:n:` is another), every row when there are none."""
+        obj = query.obj
+        groups = [[self._test(obj, flt) for flt in group] for group in query.groups if group]
+        rows = self.store.rows(obj.code)
+        if not groups:
+            return rows
+        return [row for row in rows if any(all(t(row) for t in group) for group in groups)]
+
     def select(self, query: Query) -> list[Row]:
         """The rows that match, sorted (or shuffled when no sort is given)."""
-        obj = query.obj
-        tests = [[self._test(obj, flt) for flt in group] for group in query.groups]
-        plain, ors = tests[0], tests[1:]
-        rows = (
-            [
-                row
-                for row in self.store.rows(obj.code)
-                if all(t(row) for t in plain) or any(all(t(row) for t in g) for g in ors)
-            ]
-            if ors
-            else [row for row in self.store.rows(obj.code) if all(t(row) for t in plain)]
-        )
         if not query.sorts:
+            rows = self.matching(query)
             self._shuffle.shuffle(rows)
             return rows
+        key = (repr(query.groups), tuple(query.sorts), self.store.version, self.store.now())
+        cached = self._cache.get(query.obj.code)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rows = self.matching(query)
         for path, direction in reversed(query.sorts):
-            kind = self.kind(obj, path)
-            rows = self._sorted(obj, rows, path, kind, direction)
+            rows = self._sorted(query.obj, rows, path, self.kind(query.obj, path), direction)
+        self._cache[query.obj.code] = (key, rows)
         return rows
 
     def _sorted(
         self, obj: ObjectDef, rows: list[Row], path: str, kind: FieldType, direction: str
     ) -> list[Row]:
         fold = direction.startswith("ci") and kind is FieldType.STRING
-        present: list[Row] = []
+        get = self.getter(obj, path)
+        present: list[tuple[Any, Row]] = []
         missing: list[Row] = []
         for row in rows:
-            (missing if self.value(obj, row, path) is None else present).append(row)
-
-        def key(row: Row) -> Any:
-            value = self.value(obj, row, path)
-            return value.lower() if fold and isinstance(value, str) else value
-
+            value = get(row)
+            if value is None:
+                missing.append(row)
+            else:
+                present.append((value.lower() if fold and isinstance(value, str) else value, row))
         descending = direction.endswith("desc")
-        present.sort(key=key, reverse=descending)
-        return missing + present if descending else present + missing
+        present.sort(key=lambda pair: pair[0], reverse=descending)
+        ordered = [row for _, row in present]
+        return missing + ordered if descending else ordered + missing
 
     def _test(self, obj: ObjectDef, flt: _Filter) -> Callable[[Row], bool]:
         kind = self.kind(obj, flt.path)
@@ -295,9 +319,10 @@ class Evaluator:
         except BadValue as exc:
             raise QueryError(f"Invalid value for {flt.path}: {exc}") from exc
         match = _matcher(flt.mod, wanted, upper, flt.path)
+        get = self.getter(obj, flt.path)
 
         def test(row: Row) -> bool:
-            return match(self.value(obj, row, flt.path))
+            return match(get(row))
 
         return test
 
@@ -307,14 +332,7 @@ class Evaluator:
         return [self.project(query.obj, row, query.fields) for row in rows]
 
     def count(self, query: Query) -> int:
-        obj = query.obj
-        tests = [[self._test(obj, flt) for flt in group] for group in query.groups]
-        return sum(
-            1
-            for row in self.store.rows(obj.code)
-            if any(all(t(row) for t in group) for group in tests[1:])
-            or all(t(row) for t in tests[0])
-        )
+        return len(self.matching(query))
 
     def project(self, obj: ObjectDef, row: Row, fields: Sequence[str]) -> dict[str, object]:
         """A row as Workfront writes it: ID, objCode (and name), then the fields asked for
@@ -340,15 +358,10 @@ class Evaluator:
                 if name.startswith("DE:")
             }
             return
-        head, _, rest = spec.partition(":")
-        if head == "DE" or not rest:
-            name = spec if head == "DE" else head
-            if obj.has(name):
-                out[name] = wire_value(row.get(name), obj.fields[name], zone)
-                return
-            if name not in obj.references:
-                raise self._unknown(obj, name)
-            rest = ""
+        head, rest = _split(spec)
+        if not rest and obj.has(head):
+            out[head] = wire_value(row.get(head), obj.fields[head], zone)
+            return
         if head not in obj.references:
             raise self._unknown(obj, head)
         id_field, code = obj.references[head]
@@ -417,6 +430,14 @@ class Evaluator:
             else:
                 out[name] = min(numbers) if func == "min" else max(numbers)
         return out
+
+
+def _split(path: str) -> tuple[str, str]:
+    """(first step, the rest) of a colon path; a custom field `DE:Name` is one step."""
+    if path.startswith("DE:"):
+        return path, ""
+    head, _, rest = path.partition(":")
+    return head, rest
 
 
 def _str(value: Value) -> str | None:

@@ -30,6 +30,7 @@ Simplified or assumed (not confirmed by a primary source):
 - a null group in a report is the key `"null"`; the refusal of JRNLE (journal not readable)
   is a 403 `com.attask.common.NotAllowedException`; throttling is a 429 with `Retry-After`
   and 5xx bodies are JSON errors;
+- `SandboxOptions.page_size` is not used: a client's `$$LIMIT` sizes its pages;
 - only reads are served (GET, or POST with `method=get`); `map=true`, named queries,
   collections in `fields` and custom forms beyond the seeded `DE:` fields are not.
 """

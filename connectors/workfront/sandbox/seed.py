@@ -43,6 +43,7 @@ DEFAULT_HOURS = 2400
 APPROVED, SUBMITTED, REJECTED = "APP", "SUB", "REJ"
 _MINUTES_PER_DAY = 480
 _CENT = Decimal("0.01")
+_LAST_STAMP = datetime.combine(AS_OF, time(20), tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +161,9 @@ class DemoSeed:
 
 
 def _stamp(day: date, hour: int = 17) -> datetime:
-    """A back-dated stamp: `hour` o'clock UTC of `day`."""
-    return datetime.combine(day, time(hour), tzinfo=UTC)
+    """A back-dated stamp: `hour` o'clock UTC of `day`, at the latest the evening of AS_OF
+    (before the account clock starts, so no stamp is in its future)."""
+    return min(datetime.combine(day, time(hour), tzinfo=UTC), _LAST_STAMP)
 
 
 def _workdays(start: date, count: int) -> date:
@@ -438,7 +440,7 @@ def _hours(
             "actualCost": (hours * rates[person]).quantize(_CENT)
             if project_id in costed else None,
             "approvedByID": out.users[0] if status == APPROVED else None,
-            "approvedOnDate": saved + timedelta(days=1) if status == APPROVED else None,
+            "approvedOnDate": saved if status == APPROVED else None,
         }, at=saved))  # fmt: skip
     for index in range(3):
         day = date(2025, 4, 7) + timedelta(days=index)

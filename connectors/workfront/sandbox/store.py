@@ -1,9 +1,8 @@
 """The fake Workfront's records: rows per object code, the account's clock and time zone, and
 the journal. Thread-safe.
 
-The clock is the account's own, not the wall clock: it starts at a fixed instant and every
-write advances it by one second, so `lastUpdateDate` values are unique and ordered and a test
-can predict them. `advance` and `set_now` move it on (never back).
+The clock is the account's own (`connectors.kit.sandbox_clock`): every write advances it by one
+second, so `lastUpdateDate` values are unique and ordered and a test can predict them.
 
 Writes model what Workfront does:
 - `insert` stamps `entryDate` and `lastUpdateDate` (where the object has them);
@@ -27,11 +26,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from pmo_ledger.connectors.workfront.sandbox.schema import OBJECTS, ObjectDef
+from pmo_ledger.connectors.kit.sandbox_clock import TickingClock
+from pmo_ledger.connectors.workfront.sandbox.schema import OBJECTS, FieldType, ObjectDef
 from pmo_ledger.connectors.workfront.sandbox.values import Value
 
 #: The default start of the account clock.
@@ -44,50 +44,27 @@ JOURNALED = ("HOUR", "EXPNS")
 _JOURNAL_NUMBER = {"HOUR": "hours", "EXPNS": "actualAmount"}
 
 Row = Mapping[str, Value]
-_TICK = timedelta(seconds=1)
 
 
 class UnknownRecord(KeyError):
     """No record of that object with that ID."""
 
 
-class FakeWorkfront:
+class FakeWorkfront(TickingClock):
     """An in-memory Workfront account: the objects of `schema.OBJECTS`."""
 
     def __init__(
         self, *, start: datetime = DEFAULT_START, zone: str = DEFAULT_ZONE, seed: int = 0
     ) -> None:
+        super().__init__(start, name="account clock")
         self.zone = ZoneInfo(zone)
         self.journal_enabled = True
-        self._now = start.astimezone(UTC)
+        #: Moves on at every write: what a cached sorted result is checked against.
+        self.version = 0
         self._seed = seed
         self._rows: dict[str, dict[str, Row]] = {code: {} for code in OBJECTS}
         self._counters: dict[str, int] = dict.fromkeys(OBJECTS, 0)
         self._lock = threading.RLock()
-
-    # --- clock ---------------------------------------------------------------------------
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the clock on by `delta` (>= 0)."""
-        if delta < timedelta(0):
-            raise ValueError("the clock never goes back")
-        with self._lock:
-            self._now += delta
-            return self._now
-
-    def set_now(self, moment: datetime) -> None:
-        """Move the clock to `moment` (not before the current time)."""
-        with self._lock:
-            if moment.astimezone(UTC) < self._now:
-                raise ValueError("the clock never goes back")
-            self._now = moment.astimezone(UTC)
-
-    def _tick(self) -> datetime:
-        self._now += _TICK
-        return self._now
 
     # --- reads ---------------------------------------------------------------------------
     def rows(self, code: str) -> list[Row]:
@@ -125,13 +102,16 @@ class FakeWorkfront:
         obj = OBJECTS[code]
         _check_fields(obj, values)
         with self._lock:
+            self.version += 1
             stamp = at.astimezone(UTC) if at is not None else self._tick()
             record_id = str(values.get("ID") or self.new_id(code))
             row: dict[str, Value] = dict.fromkeys(obj.fields)
             row.update(values)
             row["ID"] = record_id
             for name in ("entryDate", "lastUpdateDate"):
-                if obj.has(name) and values.get(name) is None:
+                # An hour's entryDate is its business date, not a creation stamp.
+                stamped = obj.fields.get(name) is FieldType.DATETIME
+                if stamped and values.get(name) is None:
                     row[name] = stamp
             self._rows[code][record_id] = row
             if code in JOURNALED:
@@ -144,6 +124,7 @@ class FakeWorkfront:
         _check_fields(obj, values)
         with self._lock:
             old = self.get(code, record_id)
+            self.version += 1
             stamp = self._tick()
             row = {**old, **values}
             if obj.has("lastUpdateDate"):
@@ -162,6 +143,7 @@ class FakeWorkfront:
         """Remove a record outright (journaled for HOUR/EXPNS); returns what it was."""
         with self._lock:
             old = self.get(code, record_id)
+            self.version += 1
             del self._rows[code][record_id]
             stamp = self._tick()
             if code in JOURNALED:

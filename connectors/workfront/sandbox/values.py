@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from pmo_ledger.connectors.workfront.sandbox.schema import FieldType
 
@@ -56,14 +54,11 @@ def wire_value(value: Value, kind: FieldType, zone: tzinfo) -> object:
 _NUMBER_MARK = "\u0000n\u0000"
 
 
-def _marked(value: Any) -> Any:
+def _marked(value: object) -> str:
+    """A Decimal as a marked string (json calls this for the types it cannot write)."""
     if isinstance(value, Decimal):
         return f"{_NUMBER_MARK}{format(value, 'f')}{_NUMBER_MARK}"
-    if isinstance(value, Mapping):
-        return {str(k): _marked(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_marked(v) for v in value]
-    return value
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 _MARKED = re.compile('"\\\\u0000n\\\\u0000(-?[0-9.]+)\\\\u0000n\\\\u0000"')
@@ -71,7 +66,7 @@ _MARKED = re.compile('"\\\\u0000n\\\\u0000(-?[0-9.]+)\\\\u0000n\\\\u0000"')
 
 def dumps(payload: object) -> str:
     """JSON text with every Decimal written as a number token of its exact text."""
-    text = json.dumps(_marked(payload), separators=(",", ":"), allow_nan=False)
+    text = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=_marked)
     return _MARKED.sub(r"\1", text)
 
 

@@ -127,8 +127,10 @@ def test_revoked_api_key_is_401(server: WorkfrontSandbox) -> None:
 def test_other_api_versions_are_served(server: WorkfrontSandbox) -> None:
     """/attask/api/v15.0/ answers like v19.0; an unknown version is a 404 error body."""
     with client_for(server, apiKey=server.user.api_key) as client:
-        assert client.get("/attask/api/v15.0/proj/count").json() == {"data": {"count": 8}}
-        unknown = client.get("/attask/api/v99.0/proj/count")
+        assert client.get(f"{server.url}/attask/api/v15.0/proj/count").json() == {
+            "data": {"count": 8}
+        }
+        unknown = client.get(f"{server.url}/attask/api/v99.0/proj/count")
     assert unknown.status_code == 404
     assert "error" in unknown.json()
 
@@ -141,3 +143,22 @@ def test_secrets_are_masked_in_the_log(server: WorkfrontSandbox) -> None:
     logged = [r.params for r in server.requests]
     assert logged[0]["password"] == ["***"]
     assert logged[1]["apiKey"] == ["***"]
+
+
+def test_login_with_a_form_body(server: WorkfrontSandbox) -> None:
+    """username and password in a form-encoded POST body log in too."""
+    with client_for(server) as client:
+        reply = client.post(
+            "login", data={"username": server.user.username, "password": server.user.password}
+        )
+    assert reply.status_code == 200
+    assert len(reply.json()["data"]["sessionID"]) == 32
+
+
+def test_logout_ends_the_session(server: WorkfrontSandbox) -> None:
+    """GET /logout with the session ends it: the next call is a 401."""
+    with client_for(server) as client:
+        params = {"username": server.user.username, "password": server.user.password}
+        session = client.post("login", params=params).json()["data"]["sessionID"]
+        assert client.get("logout", headers={"sessionID": session}).status_code == 200
+        assert client.get("PROJ/count", headers={"sessionID": session}).status_code == 401
