@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import structlog
 from sqlalchemy import Engine, func, select
 
 from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles
@@ -40,9 +41,13 @@ def test_first_load_matches_the_account_per_project_and_currency(
     """Every stream loads; hours, labor cost (actualCost, else valued at the dated rate) and
     expenses per project and currency are what Workfront holds; every search sorted by ID."""
     app = wf_app(engine, tmp_path, account)
-    result = run_sync(app, "wf")
+    with structlog.testing.capture_logs() as logs:
+        result = run_sync(app, "wf")
     assert result.status == "succeeded", result.message
     assert ledger_totals(app) == account.source_totals()
+    # The predecessor between two projects is kept, and flagged in the log.
+    (crossing,) = [e for e in logs if e["event"] == "workfront_cross_project_dependencies"]
+    assert crossing["ids"] == [account.seed.cross_project_link]
     searches = [r for r in account.server.requests if r.endpoint.endswith("/search")]
     assert searches and all(r.params.get("ID_Sort") == ["asc"] for r in searches)
     assert all(r.params.get("$$LIMIT") == ["50"] for r in searches)
