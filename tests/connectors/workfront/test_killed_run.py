@@ -9,12 +9,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select
 
+from pmo_ledger.connectors.kit.sandbox_https import Reply, Request
 from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles
 from pmo_ledger.connectors.workfront.sandbox import (
     ApiUser,
@@ -37,6 +41,23 @@ def toml(tables: dict[str, dict[str, Any]]) -> str:
         lines.append(f"[{name}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
+
+
+class Gate:
+    """Wraps the sandbox's request handler: the `at`-th HOUR search waits until `release`
+    (a test-side hook: the fake has no switch that delays one call)."""
+
+    def __init__(self, handle: Callable[[Request, str], Reply], at: int) -> None:
+        self.handle, self.at, self.seen = handle, at, 0
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, request: Request, base_url: str) -> Reply:
+        if request.path.endswith("/HOUR/search"):
+            self.seen += 1
+            if self.seen == self.at:
+                self.reached.set()
+                self.release.wait(60)
+        return self.handle(request, base_url)
 
 
 def hour_lines(engine: Engine) -> int:
@@ -70,13 +91,14 @@ def run_again(app: App) -> Any:
 
 
 def test_a_run_killed_with_sigkill_runs_again_to_exact_totals_without_duplicates(
-    engine: Engine, tmp_path: Path, tls: TlsFiles
+    engine: Engine, tmp_path: Path, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Batches of one page: the victim commits a few pages of hours, then waits out a 429
-    (Retry-After 120 s) and is SIGKILLed there. The next run reads the hours again: every
-    approved hour once, one insert entry per line, totals as Workfront holds them."""
+    """Batches of one page: the victim commits three pages of hours; the sandbox holds its
+    fourth page back and the victim is SIGKILLed while it waits. The next run reads the
+    hours again: every approved hour once, one insert entry per line, totals as Workfront
+    holds them."""
     store = FakeWorkfront()
-    seed = seed_demo(store, hours=3000)
+    seed = seed_demo(store, hours=300)
     with WorkfrontSandbox(store, tls=tls, user=ApiUser(user_id=seed.api_user_id)) as server:
         account = Account(store, seed, server)
         app = wf_app(engine, tmp_path, account, ledger={"batch_rows": 10})
@@ -96,19 +118,17 @@ def test_a_run_killed_with_sigkill_runs_again_to_exact_totals_without_duplicates
         command = [sys.executable, "-c", "from pmo_ledger.jobs.cli import main; main()",
                    "--config", str(config), "sync", "wf", "--stream", "hours"]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        gate = Gate(server.api.handle, at=4)
+        monkeypatch.setattr(server.api, "handle", gate)
         victim = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
         try:
-            wait_for("its first batch of hours", lambda: hour_lines(engine) > 0, victim)
-            server.fail_next(1, status=429, retry_after=120, objcode="HOUR")
-            wait_for(
-                "its wait on a 429",
-                lambda: any(r.status == 429 for r in server.requests),
-                victim,
-            )
+            wait_for("its fourth page of hours", gate.reached.is_set, victim)
+            assert hour_lines(engine) > 0  # batches of one page: three committed
             os.kill(victim.pid, signal.SIGKILL)
             victim.communicate()
         finally:
+            gate.release.set()
             if victim.poll() is None:
                 victim.kill()
                 victim.communicate()
