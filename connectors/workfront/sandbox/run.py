@@ -49,18 +49,25 @@ from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront
 
 
 @contextmanager
-def running(options: SandboxOptions, *, hours: int = DEFAULT_HOURS) -> Iterator[Sandbox]:
+def running(
+    options: SandboxOptions, *, hours: int = DEFAULT_HOURS, session_ttl: float = 1800.0
+) -> Iterator[Sandbox]:
     """The demo Workfront account (with the `dirty` rows when asked; `hours` logged: the size
-    knob, e.g. 100_000 for throughput figures) on HTTPS in a background thread; with `live`,
-    its clock starts at now if that is later than the demo's end, so a connector's wall-clock
-    windows fall inside it."""
+    knob, e.g. 100_000 for throughput figures; sessions end `session_ttl` seconds after their
+    last use) on HTTPS in a background thread; with `live`, its clock starts at now if that
+    is later than the demo's end, so a connector's wall-clock windows fall inside it."""
     store = FakeWorkfront()
     seed = seed_demo(store, hours=hours, dirty=options.dirty)
     if options.live:
         store.set_now(max(store.now(), datetime.now(UTC).replace(microsecond=0)))
     user = ApiUser(user_id=seed.api_user_id)
     with WorkfrontSandbox(
-        store, host=options.host, port=options.port, user=user, cert_dir=options.cert_dir
+        store,
+        host=options.host,
+        port=options.port,
+        user=user,
+        session_ttl=session_ttl,
+        cert_dir=options.cert_dir,
     ) as server:
         yield Sandbox(
             settings={

@@ -145,3 +145,17 @@ def test_large_seed_size_knob() -> None:
     total = sum(Decimal(r["hours"]) for r in first.rows("HOUR"))
     assert total == sum(Decimal(r["hours"]) for r in second.rows("HOUR"))
     assert [r["ID"] for r in first.rows("HOUR")] == [r["ID"] for r in second.rows("HOUR")]
+
+
+def test_running_with_short_sessions() -> None:
+    """running(session_ttl=0): a session from /login is refused on its next use; the username
+    and password printed in the lines log in."""
+    with running(SandboxOptions(), hours=10, session_ttl=0.0) as sandbox:
+        base = f"{sandbox.settings['base_url']}/attask/api/v19.0/"
+        trust = ssl.create_default_context(cafile=sandbox.settings["ca_bundle"])
+        username = next(line.split()[-1] for line in sandbox.lines if "username" in line)
+        password = next(line.split()[-1] for line in sandbox.lines if "password" in line)
+        with httpx.Client(base_url=base, verify=trust) as client:
+            login = client.post("login", params={"username": username, "password": password})
+            session = login.json()["data"]["sessionID"]
+            assert client.get("HOUR/count", headers={"sessionID": session}).status_code == 401
