@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs
 
 from pmo_ledger.connectors.kit.sandbox_https import Reply, Request
-from pmo_ledger.connectors.workfront.sandbox.query import Evaluator, QueryError, parse
+from pmo_ledger.connectors.workfront.sandbox.params import QueryError, parse
+from pmo_ledger.connectors.workfront.sandbox.query import Evaluator
 from pmo_ledger.connectors.workfront.sandbox.schema import ObjectDef, lookup
 from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront, Row
 from pmo_ledger.connectors.workfront.sandbox.values import dumps
