@@ -40,7 +40,10 @@ class Evaluator:
         version: str,
         shuffle: random.Random,
         cache: dict[str, tuple[object, list[Row]]] | None = None,
+        *,
+        plain_dates: bool = False,
     ) -> None:
+        self._plain_dates = plain_dates
         self.store, self.version, self._shuffle = store, version, shuffle
         # The last sorted result per object, reused while nothing is written (paging).
         self._cache = cache if cache is not None else {}
@@ -160,21 +163,20 @@ class Evaluator:
         return out
 
     def _put(self, obj: ObjectDef, row: Row, spec: str, out: dict[str, object]) -> None:
-        zone = self.store.zone
         if spec == "*":
             for name, kind in obj.fields.items():
-                out[name] = wire_value(row.get(name), kind, zone)
+                out[name] = self._wire(row.get(name), kind)
             return
         if spec == "parameterValues":
             out[spec] = {
-                name: wire_value(row.get(name), kind, zone)
+                name: self._wire(row.get(name), kind)
                 for name, kind in obj.fields.items()
                 if name.startswith("DE:")
             }
             return
         head, rest = _split(spec)
         if not rest and obj.has(head):
-            out[head] = wire_value(row.get(head), obj.fields[head], zone)
+            out[head] = self._wire(row.get(head), obj.fields[head])
             return
         if head not in obj.references:
             raise self._unknown(obj, head)
@@ -186,6 +188,9 @@ class Evaluator:
         nested = out.get(head)
         base = self.project(OBJECTS[code], target, ["ID"] if not rest else [rest])
         out[head] = {**nested, **base} if isinstance(nested, dict) else base
+
+    def _wire(self, value: Value, kind: FieldType) -> object:
+        return wire_value(value, kind, self.store.zone, plain_dates=self._plain_dates)
 
     def report(self, query: Query) -> dict[str, object]:
         """The grouped aggregates of the matching rows."""
@@ -219,7 +224,7 @@ class Evaluator:
     def _key(self, value: Value, kind: FieldType) -> str:
         if value is None:
             return "null"
-        wire = wire_value(value, kind, self.store.zone)
+        wire = self._wire(value, kind)
         return format(wire, "f") if isinstance(wire, Decimal) else str(wire)
 
     def _aggregate(

@@ -26,7 +26,9 @@ returns duplicates", .../tips-tricks-and-troubleshooting/duplicates-paginated-se
 Simplified or assumed (not confirmed by a primary source):
 - hour status codes `APP`/`SUB`/`REJ`; ASSGN status `A`; the journal's edit type `E`;
 - business dates (HOUR `entryDate`, EXPNS `effectiveDate`) are written as midnight in the
-  account's zone, the form the fact sheet illustrates;
+  account's zone, the form the fact sheet illustrates (`WorkfrontSandbox(plain_dates=True)`:
+  `2025-03-03`); count and report answers are wrapped in `data` as the official client reads
+  them (`bare_aggregates=True`: bare, as api-basics.md prints them);
 - a null group in a report is the key `"null"`; the refusal of JRNLE (journal not readable)
   is a 403 `com.attask.common.NotAllowedException`; throttling is a 429 with `Retry-After`
   and 5xx bodies are JSON errors;

@@ -159,3 +159,30 @@ def test_running_with_short_sessions() -> None:
             login = client.post("login", params={"username": username, "password": password})
             session = login.json()["data"]["sessionID"]
             assert client.get("HOUR/count", headers={"sessionID": session}).status_code == 401
+
+
+def test_wire_variants_a_client_should_read(tls: TlsFiles) -> None:
+    """plain_dates writes entryDate as 2025-03-03; bare_aggregates answers count and report
+    without the data envelope; a Retry-After can be an HTTP date."""
+    store = FakeWorkfront()
+    seed = seed_demo(store, hours=20)
+    user = ApiUser(user_id=seed.api_user_id)
+    with (
+        WorkfrontSandbox(
+            store, tls=tls, user=user, plain_dates=True, bare_aggregates=True
+        ) as server,
+        client_for(server, apiKey=user.api_key) as client,
+    ):
+        row = client.get(
+            "HOUR/search", params={"fields": "entryDate", "$$LIMIT": "1", "ID_Sort": "asc"}
+        ).json()["data"][0]
+        held = store.get("HOUR", row["ID"])["entryDate"]
+        assert row["entryDate"] == held.isoformat()  # type: ignore[union-attr]
+        assert client.get("HOUR/count").json() == {"count": 23}
+        report = client.get(
+            "HOUR/report", params={"hours_AggFunc": "sum", "$$ROLLUP": "true"}
+        ).json(parse_float=Decimal)
+        assert report == {"sum_hours": sum(r["hours"] for r in store.rows("HOUR"))}
+        server.fail_next(1, status=429, retry_after="Wed, 02 Jul 2025 14:00:00 GMT")
+        throttled = client.get("HOUR/count")
+        assert throttled.headers["Retry-After"] == "Wed, 02 Jul 2025 14:00:00 GMT"
