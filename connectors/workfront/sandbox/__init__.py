@@ -10,9 +10,10 @@ in Workfront's wire formats. `run.py` says what is faithful and what is simplifi
                   headers={"apiKey": server.user.api_key})
 
 Modules: `schema` (objects, fields, references), `values` (wire encoding, filter values),
-`store` (records, clock, journal), `query` (filters, sorts, fields, paging, report), `api`
-(routing, auth, sessions, failures, call log), `server` (HTTPS and the test handle), `seed`
-(the demo account), `run` (the demo account served for `WorkfrontConnector.sandbox()`).
+`store` (records, clock, journal), `params` (what a request asks for), `query` (filters,
+sorts, fields, paging, report), `api` (routing, auth, sessions, failures, call log), `server`
+(HTTPS and the test handle), `seed` (the demo account), `run` (the demo account served for
+`WorkfrontConnector.sandbox()`).
 """
 
 from pmo_ledger.connectors.workfront.sandbox.api import DEFAULT_VERSION, ApiUser, LoggedRequest

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs
 
 from pmo_ledger.connectors.kit.sandbox_https import Reply, Request
-from pmo_ledger.connectors.workfront.sandbox.query import Evaluator, QueryError, parse
+from pmo_ledger.connectors.workfront.sandbox.params import QueryError, parse
+from pmo_ledger.connectors.workfront.sandbox.query import Evaluator
 from pmo_ledger.connectors.workfront.sandbox.schema import ObjectDef, lookup
 from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront, Row
 from pmo_ledger.connectors.workfront.sandbox.values import dumps
@@ -70,7 +71,7 @@ class Fault:
     kind: str  # "status" | "error_body" | "unauthorized"
     calls: int
     status: int = 503
-    retry_after: int | None = None
+    retry_after: int | str | None = None
     objcode: str | None = None
     message: str = "Service Unavailable"
 
@@ -119,6 +120,10 @@ class WorkfrontApi:
         self.store, self.user = store, user
         self.session_ttl = session_ttl
         self.journal_readable = True
+        #: Wire variants a client should also read: business dates as `2025-03-03`, and count
+        #: and report answers without the `data` envelope (as api-basics.md prints them).
+        self.plain_dates = False
+        self.bare_aggregates = False
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
         self._api_keys = {user.api_key} if user.api_key else set()
@@ -231,16 +236,22 @@ class WorkfrontApi:
                 "You do not have sufficient access to view JournalEntry",
             )
         model = f"{version['major']}.{version['minor']}"
-        evaluator = Evaluator(self.store, model, self._shuffle, self._sorted)
+        evaluator = Evaluator(
+            self.store, model, self._shuffle, self._sorted, plain_dates=self.plain_dates
+        )
         try:
             if action == "get":
                 ids = rest[1:2] or ",".join(request.params.get("id", [])).split(",")
                 return endpoint, self._get(evaluator, obj, [i for i in ids if i], request)
             query = parse(obj, request.params)
-            if action == "count":
-                return endpoint, data_reply({"count": evaluator.count(query)})
-            if action == "report":
-                return endpoint, data_reply(evaluator.report(query))
+            if action in ("count", "report"):
+                answer = (
+                    {"count": evaluator.count(query)}
+                    if action == "count"
+                    else evaluator.report(query)
+                )
+                bare = Reply(200, JSON, dumps(answer))
+                return endpoint, bare if self.bare_aggregates else data_reply(answer)
             return endpoint, data_reply(evaluator.search(query))
         except QueryError as exc:
             return endpoint, error_reply(exc.status, exc.cls, exc.message)

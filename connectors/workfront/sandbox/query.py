@@ -1,35 +1,26 @@
-"""Search, count and report over the fake's rows, from the request's parameters as Workfront
-reads them (api-basics.md, "GET Behavior"):
+"""Search, count and report over the fake's rows, for a request `params.parse` read:
 
-- filters `field=value` with `field_Mod` (`eq` by default; `ne gte lte gt lt in notin between
-  notbetween contains cicontains notcontains cieq cine isnull notnull`), `field_Range` for
-  `between`; `in` takes the parameter repeated (`status=APP&status=SUB&status_Mod=in`);
-  nested paths (`project:name=X`); `OR:n:` groups (a row matches the plain filters, or all of
-  one group's); `filters={"field": value}` for names that collide with auth parameters;
-- `fields=a,b,project:name,owner:*,*,parameterValues,DE:Name` (ID, objCode and name always);
-- `$$FIRST` (rows to skip) and `$$LIMIT` (default 100, at most 2000; more is an
-  IllegalArgumentException);
-- `field_Sort=asc|desc|ciasc|cidesc` (`field_1_Sort`, `field_2_Sort` rank them; else the
-  order given) (nulls last ascending, first
-  descending, as Oracle sorts). Without a sort the row order is not stable: each search
-  shuffles the rows anew, so paging without `ID_Sort` repeats and skips rows, as the docs warn
-  (duplicates-paginated-search.md);
-- report: `field_AggFunc=sum|avg|min|max|count` with `path_1_GroupBy=true` ... and
-  `$$ROLLUP=true`: `{"<group value>": {"sum_hours": 15}, ..., "$$ROLLUP": {...}}`, nested one
-  level per group-by. A null group value is the key `"null"` (not documented).
+- filters by path (`project:name`), fields projected as Workfront writes them (ID, objCode and
+  name always; nested objects with their ID, name and objCode), pages cut by `$$FIRST` and
+  `$$LIMIT`;
+- sorts with nulls last ascending and first descending, as Oracle sorts. Without a sort the
+  row order is not stable: each search shuffles the rows anew, so paging without `ID_Sort`
+  repeats and skips rows, as the docs warn (duplicates-paginated-search.md). A sorted result
+  is kept while nothing is written, so paging through it costs a page each;
+- report: `{"<group value>": {"sum_hours": 15}, ..., "$$ROLLUP": {...}}`, nested one level per
+  group-by (api-basics.md, "Requesting a Report"). A null group value is the key `"null"` (not
+  documented).
 """
 
 from __future__ import annotations
 
-import json
 import random
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pmo_ledger.connectors.workfront.sandbox.params import Filter, Query, QueryError
 from pmo_ledger.connectors.workfront.sandbox.schema import OBJECTS, FieldType, ObjectDef
 from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront, Row
 from pmo_ledger.connectors.workfront.sandbox.values import (
@@ -38,183 +29,6 @@ from pmo_ledger.connectors.workfront.sandbox.values import (
     parse_filter,
     wire_value,
 )
-
-#: Rows a search returns without `$$LIMIT`, and the most it may ask for.
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 2000
-
-#: Parameters that are not filters.
-_RESERVED = frozenset(
-    {
-        "fields",
-        "$$FIRST",
-        "$$LIMIT",
-        "$$ROLLUP",
-        "method",
-        "sessionID",
-        "apiKey",
-        "username",
-        "password",
-        "map",
-        "filters",
-        "id",
-        "action",
-    }
-)
-_SUFFIX = re.compile(r"^(?P<path>.+?)_(?P<what>Mod|Range|Sort|AggFunc|GroupBy)$")
-_NUMBERED = re.compile(r"^(?P<path>.+?)_(?P<n>\d+)$")
-_OR = re.compile(r"^OR:(?P<n>\d+):(?P<rest>.+)$")
-_MODS = frozenset(
-    {
-        "eq",
-        "ne",
-        "gte",
-        "lte",
-        "gt",
-        "lt",
-        "in",
-        "notin",
-        "between",
-        "notbetween",
-        "contains",
-        "cicontains",
-        "notcontains",
-        "cieq",
-        "cine",
-        "isnull",
-        "notnull",
-    }
-)
-
-
-class QueryError(Exception):
-    """A request Workfront refuses: `cls` is the Java exception class it names."""
-
-    def __init__(
-        self,
-        message: str,
-        cls: str = "com.attask.common.InvalidParameterException",
-        status: int = 422,
-    ) -> None:
-        super().__init__(message)
-        self.message, self.cls, self.status = message, cls, status
-
-
-@dataclass
-class _Filter:
-    path: str
-    values: list[str] = field(default_factory=list)
-    mod: str = "eq"
-    range: str | None = None
-
-
-@dataclass
-class Query:
-    """What a request asks for: filter groups (the plain one first), sorts, fields, window."""
-
-    obj: ObjectDef
-    groups: list[list[_Filter]]
-    sorts: list[tuple[str, str]]
-    fields: list[str]
-    first: int
-    limit: int
-    group_by: list[str]
-    aggregates: list[tuple[str, str]]
-    rollup: bool
-
-
-def parse(obj: ObjectDef, params: Mapping[str, list[str]]) -> Query:
-    """Read a search/count/report request's parameters (raises QueryError)."""
-    plain: dict[str, _Filter] = {}
-    ors: dict[int, dict[str, _Filter]] = {}
-    sorts: list[tuple[int, int, str, str]] = []
-    group_by: list[tuple[int, int, str]] = []
-    aggregates: list[tuple[str, str]] = []
-    for position, (name, values) in enumerate(params.items()):
-        if name in _RESERVED:
-            continue
-        target = plain
-        or_match = _OR.match(name)
-        if or_match:
-            target = ors.setdefault(int(or_match.group("n")), {})
-            name = or_match.group("rest")
-        suffix = _SUFFIX.match(name)
-        if suffix is None:
-            target.setdefault(name, _Filter(name)).values = list(values)
-            continue
-        path, what, value = suffix.group("path"), suffix.group("what"), values[0]
-        if what == "Mod":
-            if value not in _MODS:
-                raise QueryError(f"Invalid modifier {value} for {path}")
-            target.setdefault(path, _Filter(path)).mod = value
-        elif what == "Range":
-            target.setdefault(path, _Filter(path)).range = value
-        elif what == "Sort":
-            if value.lower() not in ("asc", "desc", "ciasc", "cidesc"):
-                raise QueryError(f"Invalid sort direction {value} for {path}")
-            order, path = _numbered(path)
-            sorts.append((order, position, path, value.lower()))
-        elif what == "GroupBy":
-            order, path = _numbered(path)
-            if value.lower() == "true":
-                group_by.append((order, position, path))
-        else:
-            aggregates.append((path, value.lower()))
-    for raw in params.get("filters", []):
-        try:
-            extra = json.loads(raw)
-        except ValueError as exc:
-            raise QueryError(f"filters is not JSON: {raw}") from exc
-        for name, value in extra.items():
-            plain.setdefault(name, _Filter(name)).values = [str(value)]
-    groups = [list(plain.values())] + [list(g.values()) for _, g in sorted(ors.items())]
-    for group in groups:
-        for flt in group:
-            if flt.mod not in ("isnull", "notnull") and not flt.values:
-                raise QueryError(f"No value for filter {flt.path}")
-    fields = [f for raw in params.get("fields", []) for f in raw.split(",") if f.strip()]
-    return Query(
-        obj=obj,
-        groups=groups,
-        sorts=[(path, direction) for _, _, path, direction in sorted(sorts)],
-        fields=[f.strip() for f in fields],
-        first=_int_param(params, "$$FIRST", 0),
-        limit=_limit(params),
-        group_by=[path for _, _, path in sorted(group_by)],
-        aggregates=aggregates,
-        rollup=(params.get("$$ROLLUP") or ["false"])[0].lower() == "true",
-    )
-
-
-def _numbered(path: str) -> tuple[int, str]:
-    """`name_2` -> (2, `name`): the rank of a numbered sort or group-by (0 without one)."""
-    numbered = _NUMBERED.match(path)
-    return (int(numbered["n"]), numbered["path"]) if numbered else (0, path)
-
-
-def _int_param(params: Mapping[str, list[str]], name: str, default: int) -> int:
-    raw = params.get(name)
-    if not raw:
-        return default
-    try:
-        number = int(raw[0])
-    except ValueError:
-        raise QueryError(
-            f"{name} must be an integer, got {raw[0]}", "java.lang.IllegalArgumentException"
-        ) from None
-    if number < 0:
-        raise QueryError(f"{name} must not be negative", "java.lang.IllegalArgumentException")
-    return number
-
-
-def _limit(params: Mapping[str, list[str]]) -> int:
-    limit = _int_param(params, "$$LIMIT", DEFAULT_LIMIT)
-    if limit > MAX_LIMIT:
-        raise QueryError(
-            f"Requested limit {limit} exceeds the maximum of {MAX_LIMIT} results",
-            "java.lang.IllegalArgumentException",
-        )
-    return limit
 
 
 class Evaluator:
@@ -226,7 +40,10 @@ class Evaluator:
         version: str,
         shuffle: random.Random,
         cache: dict[str, tuple[object, list[Row]]] | None = None,
+        *,
+        plain_dates: bool = False,
     ) -> None:
+        self._plain_dates = plain_dates
         self.store, self.version, self._shuffle = store, version, shuffle
         # The last sorted result per object, reused while nothing is written (paging).
         self._cache = cache if cache is not None else {}
@@ -310,7 +127,7 @@ class Evaluator:
         ordered = [row for _, row in present]
         return missing + ordered if descending else ordered + missing
 
-    def _test(self, obj: ObjectDef, flt: _Filter) -> Callable[[Row], bool]:
+    def _test(self, obj: ObjectDef, flt: Filter) -> Callable[[Row], bool]:
         kind = self.kind(obj, flt.path)
         zone, now = self.store.zone, self.store.now()
         try:
@@ -346,21 +163,20 @@ class Evaluator:
         return out
 
     def _put(self, obj: ObjectDef, row: Row, spec: str, out: dict[str, object]) -> None:
-        zone = self.store.zone
         if spec == "*":
             for name, kind in obj.fields.items():
-                out[name] = wire_value(row.get(name), kind, zone)
+                out[name] = self._wire(row.get(name), kind)
             return
         if spec == "parameterValues":
             out[spec] = {
-                name: wire_value(row.get(name), kind, zone)
+                name: self._wire(row.get(name), kind)
                 for name, kind in obj.fields.items()
                 if name.startswith("DE:")
             }
             return
         head, rest = _split(spec)
         if not rest and obj.has(head):
-            out[head] = wire_value(row.get(head), obj.fields[head], zone)
+            out[head] = self._wire(row.get(head), obj.fields[head])
             return
         if head not in obj.references:
             raise self._unknown(obj, head)
@@ -372,6 +188,9 @@ class Evaluator:
         nested = out.get(head)
         base = self.project(OBJECTS[code], target, ["ID"] if not rest else [rest])
         out[head] = {**nested, **base} if isinstance(nested, dict) else base
+
+    def _wire(self, value: Value, kind: FieldType) -> object:
+        return wire_value(value, kind, self.store.zone, plain_dates=self._plain_dates)
 
     def report(self, query: Query) -> dict[str, object]:
         """The grouped aggregates of the matching rows."""
@@ -405,7 +224,7 @@ class Evaluator:
     def _key(self, value: Value, kind: FieldType) -> str:
         if value is None:
             return "null"
-        wire = wire_value(value, kind, self.store.zone)
+        wire = self._wire(value, kind)
         return format(wire, "f") if isinstance(wire, Decimal) else str(wire)
 
     def _aggregate(

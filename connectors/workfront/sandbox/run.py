@@ -26,7 +26,9 @@ returns duplicates", .../tips-tricks-and-troubleshooting/duplicates-paginated-se
 Simplified or assumed (not confirmed by a primary source):
 - hour status codes `APP`/`SUB`/`REJ`; ASSGN status `A`; the journal's edit type `E`;
 - business dates (HOUR `entryDate`, EXPNS `effectiveDate`) are written as midnight in the
-  account's zone, the form the fact sheet illustrates;
+  account's zone, the form the fact sheet illustrates (`WorkfrontSandbox(plain_dates=True)`:
+  `2025-03-03`); count and report answers are wrapped in `data` as the official client reads
+  them (`bare_aggregates=True`: bare, as api-basics.md prints them);
 - a null group in a report is the key `"null"`; the refusal of JRNLE (journal not readable)
   is a 403 `com.attask.common.NotAllowedException`; throttling is a 429 with `Retry-After`
   and 5xx bodies are JSON errors;
@@ -49,18 +51,25 @@ from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront
 
 
 @contextmanager
-def running(options: SandboxOptions, *, hours: int = DEFAULT_HOURS) -> Iterator[Sandbox]:
+def running(
+    options: SandboxOptions, *, hours: int = DEFAULT_HOURS, session_ttl: float = 1800.0
+) -> Iterator[Sandbox]:
     """The demo Workfront account (with the `dirty` rows when asked; `hours` logged: the size
-    knob, e.g. 100_000 for throughput figures) on HTTPS in a background thread; with `live`,
-    its clock starts at now if that is later than the demo's end, so a connector's wall-clock
-    windows fall inside it."""
+    knob, e.g. 100_000 for throughput figures; sessions end `session_ttl` seconds after their
+    last use) on HTTPS in a background thread; with `live`, its clock starts at now if that
+    is later than the demo's end, so a connector's wall-clock windows fall inside it."""
     store = FakeWorkfront()
     seed = seed_demo(store, hours=hours, dirty=options.dirty)
     if options.live:
         store.set_now(max(store.now(), datetime.now(UTC).replace(microsecond=0)))
     user = ApiUser(user_id=seed.api_user_id)
     with WorkfrontSandbox(
-        store, host=options.host, port=options.port, user=user, cert_dir=options.cert_dir
+        store,
+        host=options.host,
+        port=options.port,
+        user=user,
+        session_ttl=session_ttl,
+        cert_dir=options.cert_dir,
     ) as server:
         yield Sandbox(
             settings={

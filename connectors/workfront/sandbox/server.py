@@ -34,6 +34,9 @@ class WorkfrontSandbox(HttpsSandbox):
     """A fake Workfront account on `https://127.0.0.1:PORT` (port 0: any free one).
 
     `session_ttl`: seconds a session lives unused; `seed`: the shuffle of unsorted searches.
+    Wire variants a client should read too: `plain_dates` writes an hour's `entryDate` and an
+    expense's `effectiveDate` as `2025-03-03`; `bare_aggregates` answers count and report
+    without the `data` envelope (`{"count": 3}`, as api-basics.md prints them).
     """
 
     def __init__(
@@ -46,6 +49,8 @@ class WorkfrontSandbox(HttpsSandbox):
         version: str = DEFAULT_VERSION,
         session_ttl: float = 1800.0,
         seed: int = 0,
+        plain_dates: bool = False,
+        bare_aggregates: bool = False,
         tls: TlsFiles | None = None,
         cert_dir: Path | None = None,
     ) -> None:
@@ -53,6 +58,7 @@ class WorkfrontSandbox(HttpsSandbox):
         self.user = user or ApiUser()
         self.version = version
         self.api = WorkfrontApi(self.store, self.user, session_ttl=session_ttl, seed=seed)
+        self.api.plain_dates, self.api.bare_aggregates = plain_dates, bare_aggregates
         super().__init__(self.api, self.store.now, host=host, port=port, tls=tls, cert_dir=cert_dir)
 
     @property
@@ -145,11 +151,12 @@ class WorkfrontSandbox(HttpsSandbox):
         calls: int = 1,
         *,
         status: int = 503,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         objcode: str | None = None,
     ) -> None:
         """The next `calls` data calls (of `objcode` only, if given) answer `status`:
-        429 (with `Retry-After` seconds when given) or a 5xx, with an error body."""
+        429 (with `Retry-After` when given: seconds, or any text such as an HTTP date) or a
+        5xx, with an error body."""
         message = "Too Many Requests" if status == 429 else "Service Unavailable"
         self.api.fail_next(Fault("status", calls, status, retry_after, objcode, message))
 

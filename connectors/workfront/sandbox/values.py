@@ -40,14 +40,18 @@ def wire_date(value: date, zone: tzinfo) -> str:
     return wire_datetime(midnight, zone)
 
 
-def wire_value(value: Value, kind: FieldType, zone: tzinfo) -> object:
-    """A stored value as the JSON value Workfront writes for a field of `kind`."""
+def wire_value(value: Value, kind: FieldType, zone: tzinfo, *, plain_dates: bool = False) -> object:
+    """A stored value as the JSON value Workfront writes for a field of `kind`;
+    `plain_dates` writes a business date as `2025-03-03` instead (the variant a client should
+    also read)."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return wire_datetime(value, zone)
     if isinstance(value, date):
-        return wire_date(value, zone) if kind is FieldType.DATE else value.isoformat()
+        if kind is FieldType.DATE and not plain_dates:
+            return wire_date(value, zone)
+        return value.isoformat()
     return value
 
 

@@ -145,3 +145,44 @@ def test_large_seed_size_knob() -> None:
     total = sum(Decimal(r["hours"]) for r in first.rows("HOUR"))
     assert total == sum(Decimal(r["hours"]) for r in second.rows("HOUR"))
     assert [r["ID"] for r in first.rows("HOUR")] == [r["ID"] for r in second.rows("HOUR")]
+
+
+def test_running_with_short_sessions() -> None:
+    """running(session_ttl=0): a session from /login is refused on its next use; the username
+    and password printed in the lines log in."""
+    with running(SandboxOptions(), hours=10, session_ttl=0.0) as sandbox:
+        base = f"{sandbox.settings['base_url']}/attask/api/v19.0/"
+        trust = ssl.create_default_context(cafile=sandbox.settings["ca_bundle"])
+        username = next(line.split()[-1] for line in sandbox.lines if "username" in line)
+        password = next(line.split()[-1] for line in sandbox.lines if "password" in line)
+        with httpx.Client(base_url=base, verify=trust) as client:
+            login = client.post("login", params={"username": username, "password": password})
+            session = login.json()["data"]["sessionID"]
+            assert client.get("HOUR/count", headers={"sessionID": session}).status_code == 401
+
+
+def test_wire_variants_a_client_should_read(tls: TlsFiles) -> None:
+    """plain_dates writes entryDate as 2025-03-03; bare_aggregates answers count and report
+    without the data envelope; a Retry-After can be an HTTP date."""
+    store = FakeWorkfront()
+    seed = seed_demo(store, hours=20)
+    user = ApiUser(user_id=seed.api_user_id)
+    with (
+        WorkfrontSandbox(
+            store, tls=tls, user=user, plain_dates=True, bare_aggregates=True
+        ) as server,
+        client_for(server, apiKey=user.api_key) as client,
+    ):
+        row = client.get(
+            "HOUR/search", params={"fields": "entryDate", "$$LIMIT": "1", "ID_Sort": "asc"}
+        ).json()["data"][0]
+        held = store.get("HOUR", row["ID"])["entryDate"]
+        assert row["entryDate"] == held.isoformat()  # type: ignore[union-attr]
+        assert client.get("HOUR/count").json() == {"count": 23}
+        report = client.get(
+            "HOUR/report", params={"hours_AggFunc": "sum", "$$ROLLUP": "true"}
+        ).json(parse_float=Decimal)
+        assert report == {"sum_hours": sum(r["hours"] for r in store.rows("HOUR"))}
+        server.fail_next(1, status=429, retry_after="Wed, 02 Jul 2025 14:00:00 GMT")
+        throttled = client.get("HOUR/count")
+        assert throttled.headers["Retry-After"] == "Wed, 02 Jul 2025 14:00:00 GMT"
