@@ -10,9 +10,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles
+from pmo_ledger.connectors.workfront.sandbox import (
+    ApiUser,
+    FakeWorkfront,
+    WorkfrontSandbox,
+    seed_demo,
+)
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
-from tests.connectors.workfront.account import Account, wf_app
+from tests.connectors.workfront.account import Account, ledger_totals, wf_app
 
 
 def test_verify_agrees_after_a_load_then_shows_a_silent_edit(
@@ -55,3 +62,22 @@ def test_verify_agrees_after_a_load_then_shows_a_silent_edit(
     assert (d.project_ref, d.count_drift, d.amount_drift, d.hours_drift) == (
         costed, 0, Decimal(0), Decimal(2),
     )  # fmt: skip
+
+
+def test_plain_dates_and_bare_count_and_report_answers_read_the_same(
+    engine: Engine, tmp_path: Path, tls: TlsFiles
+) -> None:
+    """The documented variants (business dates as 2025-03-03; count and report without the
+    data envelope, as api-basics.md prints them): the same totals and no drift."""
+    store = FakeWorkfront()
+    seed = seed_demo(store, hours=300)
+    user = ApiUser(user_id=seed.api_user_id)
+    with WorkfrontSandbox(
+        store, tls=tls, user=user, plain_dates=True, bare_aggregates=True
+    ) as server:
+        account = Account(store, seed, server)
+        app = wf_app(engine, tmp_path, account)
+        assert run_sync(app, "wf").status == "succeeded"
+        assert ledger_totals(app) == account.source_totals()
+        checked = verify(app, "wf", ["hours", "expenses"])
+    assert not checked.failed and not checked.drift
