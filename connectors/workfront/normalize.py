@@ -143,7 +143,8 @@ def budget(row: Row, at: Lookups) -> BudgetRecord | None:
 
 def task(row: Row, at: Lookups) -> TaskRecord:
     """TASK -> a task: parent, WBS number, dates, work (minutes -> hours), duration (minutes
-    -> days of 8 hours, the most likely duration), percent complete."""
+    -> days of 8 hours, the most likely duration; optimistic and pessimistic days from the
+    custom fields configured), percent complete."""
     rid = key(row)
     project_id = v.text(row, "projectID")
     if not project_id:
@@ -163,10 +164,16 @@ def task(row: Row, at: Lookups) -> TaskRecord:
         actual_finish=v.day(row, "actualCompletionDate"),
         effort_hours=effort if effort is not None else v.decimal(row, "work"),
         percent_complete=v.decimal(row, "percentComplete"),
+        optimistic_days=_days(row, at.settings.optimistic_field),
         most_likely_days=days,
+        pessimistic_days=_days(row, at.settings.pessimistic_field),
         source_url=at.url("task", rid),
         source_modified_at=v.stamp(row),
     )
+
+
+def _days(row: Row, field_name: str | None) -> Decimal | None:
+    return v.decimal(row, field_name) if field_name else None
 
 
 def dependency(row: Row, at: Lookups) -> DependencyRecord:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pmo_ledger.connectors.base import StreamSpec
 from pmo_ledger.connectors.workfront import normalize as n
+from pmo_ledger.connectors.workfront.settings import WorkfrontSettings
 
 _STAMP = ("ID", "lastUpdateDate")
 
@@ -44,11 +45,15 @@ class ObjectStream:
     def name(self) -> str:
         return self.spec.name
 
-    def fields_with(self, project_key: str) -> tuple[str, ...]:
-        """The fields to ask for: a PROJ stream also reads the `project_key` field."""
-        if self.objs == ("PROJ",) and project_key not in self.fields:
-            return (*self.fields, project_key)
-        return self.fields
+    def fields_with(self, settings: WorkfrontSettings) -> tuple[str, ...]:
+        """The fields to ask for: a PROJ stream also reads the `project_key` field, the tasks
+        the three-point duration fields configured."""
+        extra: list[str | None] = []
+        if self.objs == ("PROJ",):
+            extra.append(settings.project_key)
+        if self.objs == ("TASK",):
+            extra += [settings.optimistic_field, settings.pessimistic_field]
+        return tuple(dict.fromkeys([*self.fields, *(f for f in extra if f)]))
 
 
 def _spec(name: str, deletes: str, external_id: str, **kw: Any) -> StreamSpec:

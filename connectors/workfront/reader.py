@@ -68,7 +68,7 @@ class StreamReader:
         self.stream = stream
         self.context = context
         self._lookups: n.Lookups | None = None
-        self.fields = stream.fields_with(settings.project_key)
+        self.fields = stream.fields_with(settings)
 
     # --- what a read means -----------------------------------------------------------------
 

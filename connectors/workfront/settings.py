@@ -65,6 +65,11 @@ class WorkfrontSettings(ConnectorSettings):
     #: its ID, or e.g. "referenceNumber" or a custom field "DE:PSA Project Code". A project
     #: whose field is empty is named by its ID.
     project_key: str = Field(default="ID", min_length=1)
+    #: Custom TASK fields holding optimistic and pessimistic durations in days (e.g.
+    #: "DE:Optimistic Duration"); with durationMinutes as the most likely, PERT has its three
+    #: points. None: not read.
+    optimistic_field: str | None = None
+    pessimistic_field: str | None = None
     #: USER / ROLE costPerHour take effect from this date (Workfront keeps no rate history).
     rates_from: date = date(2000, 1, 1)
 

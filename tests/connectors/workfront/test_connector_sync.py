@@ -39,8 +39,12 @@ def test_first_load_matches_the_account_per_project_and_currency(
     engine: Engine, tmp_path: Path, account: Account
 ) -> None:
     """Every stream loads; hours, labor cost (actualCost, else valued at the dated rate) and
-    expenses per project and currency are what Workfront holds; every search sorted by ID."""
-    app = wf_app(engine, tmp_path, account)
+    expenses per project and currency are what Workfront holds; every search sorted by ID;
+    tasks carry the three-point durations of the custom fields configured."""
+    app = wf_app(
+        engine, tmp_path, account, optimistic_field="DE:Optimistic Duration",
+        pessimistic_field="DE:Pessimistic Duration",
+    )  # fmt: skip
     with structlog.testing.capture_logs() as logs:
         result = run_sync(app, "wf")
     assert result.status == "succeeded", result.message
@@ -62,6 +66,14 @@ def test_first_load_matches_the_account_per_project_and_currency(
                 BudgetLine, BudgetLine.version_id == BudgetVersion.id
             )
         )
+        three = {
+            t.external_id: (t.optimistic_days, t.most_likely_days, t.pessimistic_days)
+            for t in s.scalars(select(Task))
+        }
+    for row in account.store.rows("TASK"):
+        points = (row["DE:Optimistic Duration"], Decimal(row["durationMinutes"]) / 480,  # type: ignore[arg-type]
+                  row["DE:Pessimistic Duration"])  # fmt: skip
+        assert three[str(row["ID"])] == points
     assert projects == len(account.store.rows("PROJ"))
     assert tasks == len(account.store.rows("TASK"))
     assert links == len(account.store.rows("PRED"))

@@ -173,3 +173,18 @@ def test_user_and_role_rates_are_keyed_apart() -> None:
         "ROLE/r1", "r1", Decimal("65.5"),
     )  # fmt: skip
     assert n.rate({"ID": "u2", "costPerHour": None}, AT, "USER") is None
+
+
+def test_three_point_durations_come_from_the_custom_fields_configured() -> None:
+    """optimistic_field / pessimistic_field name custom fields in days; unset, none is read."""
+    row = {"ID": "t1", "projectID": "p1", "durationMinutes": 4800,
+           "DE:Optimistic Duration": Decimal("7.5"), "DE:Pessimistic Duration": 16}  # fmt: skip
+    three = n.Lookups(SETTINGS.model_copy(update={
+        "optimistic_field": "DE:Optimistic Duration",
+        "pessimistic_field": "DE:Pessimistic Duration"}))  # fmt: skip
+    record = n.task(row, three)
+    assert (record.optimistic_days, record.most_likely_days, record.pessimistic_days) == (
+        Decimal("7.5"), Decimal(10), Decimal(16),
+    )  # fmt: skip
+    plain = n.task(row, AT)
+    assert (plain.optimistic_days, plain.pessimistic_days) == (None, None)
