@@ -116,9 +116,9 @@ class StreamReader:
 
     def _incremental(self, since: datetime, started: datetime | None = None) -> Iterator[Page]:
         changed = _changed(since)
-        deleted = self._journal(since) if self.stream.journal else []
-        if started is None:
+        if started is None:  # before the journal: what it lists after is read next time
             started = self._started(changed)
+        deleted = self._journal(since) if self.stream.journal else []
         for obj in self.stream.objs:
             yield from self._pages(obj, self.client.search(obj, self.fields, changed))
         yield from deletion_pages(
