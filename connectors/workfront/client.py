@@ -19,7 +19,7 @@ counts and reports, and the vendor's errors as a table.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -100,13 +100,13 @@ class WorkfrontClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
         transport: httpx.BaseTransport | None = None,
-        sleep: Any = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
         self.root = settings.api_root
         self.page_size = settings.page_size
-        #: Calls made (each try of a retried call counts once here; see `attempts`).
+        #: Calls made (a call tried again by the retry policy counts once).
         self.calls = 0
         headers = {"X-Requested-With": "XMLHttpRequest"}
         if settings.api_key is not None:
@@ -138,12 +138,9 @@ class WorkfrontClient:
         s = self.settings
         assert s.username is not None and s.password is not None
         self.http.http.headers.pop("sessionID", None)
-        body = self._json(
-            "POST",
-            "/login",
-            {"username": s.username, "password": s.password.get_secret_value()},
-            "login",
-        )
+        # Form fields, as Workfront reads POSTed parameters: the password stays out of URLs.
+        form = {"username": s.username, "password": s.password.get_secret_value()}
+        body = self._json("POST", "/login", {}, "login", data=form)
         data = body.get("data") if isinstance(body, dict) else None
         session = data.get("sessionID") if isinstance(data, dict) else None
         if not session:
@@ -166,10 +163,10 @@ class WorkfrontClient:
             self.login()
             return self._json("GET", path, params, what)
 
-    def _json(self, method: str, path: str, params: Params, what: str) -> Any:
+    def _json(self, method: str, path: str, params: Params, what: str, **body: Any) -> Any:
         self.calls += 1
         response = self.http.request(
-            method, f"{self.root}{path}", params=dict(params), what=f"{self.name}: {what}"
+            method, f"{self.root}{path}", params=dict(params), what=f"{self.name}: {what}", **body
         )
         try:
             return json.loads(response.content, parse_float=Decimal)
