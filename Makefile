@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on an embedded SQLite ledger: two sample sources and the Salesforce sandbox
-# synced in full, the PSA's and the sandbox's control totals verified, then the report
-# (scripts/demo).
+# The main job on an embedded SQLite ledger: two sample sources and the Salesforce and
+# Workfront sandboxes synced in full, the PSA's and the sandboxes' control totals verified,
+# then the report (scripts/demo).
 demo: install
 	BIN=$(BIN) bash scripts/demo
 

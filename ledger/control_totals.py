@@ -130,13 +130,17 @@ class Drift:
 
 def ledger_totals(session: Session, source: str, stream: str) -> dict[Key, Figures]:
     """Live lines of a source's actual stream per (project_ref, currency): count, sum of
-    amounts, sum of hours (None when no line has hours)."""
+    amounts, sum of hours (None when no line has hours). Only the amounts the source stated
+    are summed: a line whose hours the ledger valued at a cost rate (rule 9,
+    `valuation_rate` set) adds its hours and count but not the amount the ledger computed,
+    which the source never had (Workfront hours without `actualCost`)."""
+    stated = case((_al.c.valuation_rate.is_(None), _al.c.amount))  # else NULL: not summed
     rows = session.execute(
         select(
             _al.c.project_ref,
             _al.c.currency,
             func.count(),
-            func.sum(_al.c.amount),
+            func.sum(stated),
             func.sum(_al.c.hours),
         )
         .where(_al.c.source == source, _al.c.stream == stream, _al.c.deleted_at.is_(None))

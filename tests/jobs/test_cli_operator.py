@@ -224,7 +224,10 @@ if [ "$1" = sandbox ]; then
   {sandbox}
 fi
 """
-SANDBOX_SERVES = """printf 'listening\\n[connectors.psa]\\nlogin_url = "https://127.0.0.1:40123"\\n'
+SANDBOX_SERVES = """case "$*" in
+    *workfront*) printf 'listening\\n[connectors.workfront]\\nbase_url = "https://127.0.0.1:40124"\\n' ;;
+    *) printf 'listening\\n[connectors.psa]\\nlogin_url = "https://127.0.0.1:40123"\\n' ;;
+  esac
   echo "Serving until Ctrl-C."
   exec sleep 30"""
 
@@ -267,10 +270,12 @@ def test_demo_points_the_crm_connector_at_the_port_the_sandbox_took(tmp_path: Pa
     assert not (tmp_path / "pmo-ledger.db").exists()
     config = (tmp_path / ".sandbox" / "demo.toml").read_text(encoding="utf-8")
     assert 'login_url = "https://127.0.0.1:40123"' in config
+    assert 'base_url = "https://127.0.0.1:40124"' in config
     calls = (tmp_path / "calls").read_text(encoding="utf-8").splitlines()
-    assert calls[1:] == [
+    assert calls[1].startswith("sandbox --port 0 --kind workfront ")
+    assert calls[2:] == [
         f"--config .sandbox/demo.toml {args}"
-        for args in ("db upgrade", "sync --all", "verify psa", "verify crm", "report")
+        for args in ("db upgrade", "sync --all", "verify psa", "verify crm", "verify pm", "report")
     ]
 
 

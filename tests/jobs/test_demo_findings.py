@@ -59,6 +59,11 @@ def test_the_demos_only_high_findings_are_its_planted_problems(
     text = config.read_text(encoding="utf-8")
     text, n = re.subn(r"(?ms)^# The Salesforce sandbox.*?(?=^\[logging\])", "", text)
     assert n == 1
+    # The Workfront sandbox's connector and its link rule (the block config/demo.toml ends with).
+    text, n = re.subn(
+        r'(?ms)^# The Workfront sandbox.*?^source = "pm"\n.*?^project = "\{code\}"\n', "", text
+    )
+    assert n == 1
     config.write_text(text, encoding="utf-8")
     ok(invoke(config, "db", "upgrade"))
     assert "reconcile: 7 findings; 7 opened" in ok(invoke(config, "sync", "--all"))

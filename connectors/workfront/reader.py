@@ -1,0 +1,359 @@
+"""How one Workfront stream is read, as pages for the runner.
+
+Searches come sorted by ID (`ID_Sort=asc`), not by `lastUpdateDate`, so no page but a read's
+last carries a checkpoint, and that checkpoint is the time the read started on Workfront's
+clock (its `Date` header): every row changed after it is read again next time.
+
+- **Full** (no checkpoint yet, or a stream without `lastUpdateDate`): every row. For hours
+  and expenses the read sits between ScopeStart(stream) and ScopeEnd(stream), so the runner
+  reverses the lines Workfront no longer lists (under the mass-delete guard).
+- **Incremental**: the rows with `lastUpdateDate >= cursor` (the runner already took the
+  lookback off). A cursor window is never a scope: it lists only what changed. Deleted hours
+  and expenses then come from:
+  - `deletes = "journal"`: journal entries (JRNLE) with `subObjCode=HOUR|EXPNS`,
+    `changeType=D` and `entryDate >= cursor`, read before the rows. A journal Workfront does
+    not let us read stops the stream with one line that says to set `deletes = "scan"`.
+  - `deletes = "scan"`: no journal; instead, once every `scan_every` (the first run in each
+    window of that length, counted from 1970-01-01 UTC, on Workfront's clock) the stream is
+    read in full as a scope, so what vanished is reversed.
+- **A project** (`--project <PROJ.ID>`): that project's hours or expenses in full as the scope
+  `project:<ID>`, without a checkpoint.
+
+Each read counts its rows first (`GET /<obj>/count`, logged as `workfront_read` with the
+rows to come). A row that cannot be read is a `Rejected` row with the raw row; an hour whose
+status leaves `hour_statuses` is a deletion.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import chain
+from typing import Any
+
+import structlog
+
+from pmo_ledger.connectors.base import ConnectorContext, Cursor, Page, ReadRequest, SourceTotal
+from pmo_ledger.connectors.errors import (
+    ConnectorConfigError,
+    SourceError,
+    StreamConfigError,
+)
+from pmo_ledger.connectors.kit.pages import deletion_pages, scoped, unordered
+from pmo_ledger.connectors.workfront import normalize as n
+from pmo_ledger.connectors.workfront import values as v
+from pmo_ledger.connectors.workfront.client import SessionRefused, WorkfrontClient, wire_time
+from pmo_ledger.connectors.workfront.objects import ObjectStream
+from pmo_ledger.connectors.workfront.settings import WorkfrontSettings
+from pmo_ledger.ledger.records import Record, Rejected
+
+log = structlog.get_logger(__name__)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class StreamReader:
+    """Reads one stream of one Workfront instance; built per extract call."""
+
+    def __init__(
+        self,
+        client: WorkfrontClient,
+        settings: WorkfrontSettings,
+        stream: ObjectStream,
+        context: ConnectorContext,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.stream = stream
+        self.context = context
+        self._lookups: n.Lookups | None = None
+        self.fields = stream.fields_with(settings)
+
+    # --- what a read means -----------------------------------------------------------------
+
+    def pages(self, request: ReadRequest) -> Iterator[Page]:
+        """Pages for the request; see the module docstring."""
+        stream = self.stream
+        if request.scope is not None:
+            return self._project(request.scope)
+        cursor = request.cursor
+        if cursor is None or not stream.incremental:
+            return self._full()
+        if not isinstance(cursor.value, datetime):
+            raise ConnectorConfigError(f"stream {stream.name} reads from a timestamp cursor")
+        if stream.journal and self.settings.deletes == "scan":
+            return self._scan_or_incremental(cursor.value, request.checkpoint)
+        return self._incremental(cursor.value)
+
+    def _scan_or_incremental(self, since: datetime, checkpoint: Cursor | None) -> Iterator[Page]:
+        """The changes since the cursor, or, when the stored checkpoint lies in an earlier
+        `scan_every` window than Workfront's clock (known from the count's answer), the whole
+        stream as a scope."""
+        started = self._started(_changed(since))
+        stored = checkpoint.value if checkpoint is not None else None
+        every = self.settings.scan_every
+        if (
+            isinstance(stored, datetime)
+            and (stored - _EPOCH) // every == (started - _EPOCH) // every
+        ):
+            yield from self._incremental(since, started)
+            return
+        log.info("workfront_scan", connector=self.context.name, stream=self.stream.name)
+        yield from self._full()
+
+    def _full(self) -> Iterator[Page]:
+        started = self._started({})
+        pages = chain.from_iterable(
+            self._pages(obj, self.client.search(obj, _own(obj, self.fields)))
+            for obj in self.stream.objs
+        )
+        end = Cursor("timestamp", started)
+        if self.stream.journal:
+            yield from scoped(self.stream.name, pages, markers_apart=True, end_checkpoint=end)
+        else:
+            yield from unordered(pages, end)
+
+    def _incremental(self, since: datetime, started: datetime | None = None) -> Iterator[Page]:
+        changed = _changed(since)
+        if started is None:  # before the journal: what it lists after is read next time
+            started = self._started(changed)
+        deleted = self._journal(since) if self.stream.journal else []
+        for obj in self.stream.objs:
+            yield from self._pages(obj, self.client.search(obj, self.fields, changed))
+        yield from deletion_pages(
+            deleted, self.settings.page_size, checkpoint=Cursor("timestamp", started)
+        )
+
+    def _project(self, scope: str) -> Iterator[Page]:
+        kind, _, project_id = scope.partition(":")
+        if kind not in self.stream.spec.scopes or not project_id:
+            raise ConnectorConfigError(f"stream {self.stream.name} cannot re-sync scope {scope}")
+        (obj,) = self.stream.objs
+        ids = [pid for pid, own in self.lookups.keys.items() if own == project_id]
+        only = _one_of("projectID", ids or [project_id])
+        self._started(only)
+        rows = self.client.search(obj, self.fields, only)
+        yield from scoped(scope, self._pages(obj, rows), markers_apart=True)
+
+    def _started(self, filters: Mapping[str, Any]) -> datetime:
+        """Count the rows to come (one call per object), log it; Workfront's clock then."""
+        rows = sum(self.client.count(obj, filters) for obj in self.stream.objs)
+        self.context.extra.setdefault("expected_rows", {})[self.stream.name] = rows
+        log.info(
+            "workfront_read",
+            connector=self.context.name,
+            stream=self.stream.name,
+            rows=rows,
+            incremental=bool(filters) and "projectID" not in filters,
+        )
+        now: datetime = self.client.server_now
+        return now
+
+    # --- deletions from the journal ----------------------------------------------------
+
+    def _journal(self, since: datetime) -> list[str]:
+        """IDs of the stream's rows the journal says were deleted since `since`. A journal
+        that cannot be read stops the stream with the fix (deletes = "scan")."""
+        if self.settings.deletes != "journal":
+            return []
+        code = self.stream.journal
+        filters = {
+            "subObjCode": code,
+            "changeType": "D",
+            "entryDate": wire_time(since),
+            "entryDate_Mod": "gte",
+        }
+        fields = ("ID", "subObjID", "subObjCode", "changeType", "entryDate")
+        try:
+            entries = [r for rows in self.client.search("JRNLE", fields, filters) for r in rows]
+        except SessionRefused:
+            raise
+        except (SourceError, ConnectorConfigError) as exc:
+            message = (
+                f"stream {self.stream.name}: Workfront's journal (JRNLE) cannot be read "
+                f"({exc}), so deleted {code} records would go unseen; set "
+                f'connectors.{self.context.name}.deletes = "scan"'
+            )
+            log.warning(
+                "workfront_journal_unavailable",
+                connector=self.context.name,
+                stream=self.stream.name,
+                error=str(exc),
+            )
+            raise StreamConfigError(message) from exc
+        ids = [i for i in (v.text(r, "subObjID") for r in entries) if i]
+        return list(dict.fromkeys(ids))
+
+    # --- rows -> pages ---------------------------------------------------------------------
+
+    @property
+    def lookups(self) -> n.Lookups:
+        if self._lookups is None:
+            self._lookups = self._load_lookups()
+        return self._lookups
+
+    def _load_lookups(self) -> n.Lookups:
+        needs = self.stream.needs
+        at = n.Lookups(self.settings, self.context.calendar)
+        if "projects" in needs:
+            own = self.settings.project_key
+            rows = list(self._all("PROJ", tuple(dict.fromkeys(("ID", "currency", own)))))
+            at.currencies = {r["ID"]: v.text(r, "currency") for r in rows}
+            if own != "ID":
+                at.keys = {r["ID"]: k for r in rows if (k := v.text(r, own))}
+        if "hierarchy" in needs:
+            at.portfolios = self._names("PORT")
+            at.programs = self._names("PRGM")
+        if "tasks" in needs:
+            fields = ("ID", "projectID", "plannedStartDate", "plannedCompletionDate")
+            at.tasks = {r["ID"]: self._dates(r) for r in self._all("TASK", fields)}
+        return at
+
+    def _all(self, obj: str, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        for rows in self.client.search(obj, fields):
+            yield from (r for r in rows if r.get("ID"))
+
+    def _names(self, obj: str) -> dict[str, str]:
+        return {r["ID"]: v.text(r, "name") or r["ID"] for r in self._all(obj, ("ID", "name"))}
+
+    @staticmethod
+    def _dates(row: Mapping[str, Any]) -> n.TaskDates:
+        try:
+            start, finish = v.day(row, "plannedStartDate"), v.day(row, "plannedCompletionDate")
+        except ValueError:
+            start = finish = None
+        return n.TaskDates(v.text(row, "projectID"), start, finish)
+
+    def _pages(self, obj: str, batches: Iterable[list[dict[str, Any]]]) -> Iterator[Page]:
+        for rows in batches:
+            yield self._page(obj, rows)
+
+    def _page(self, obj: str, rows: Sequence[Mapping[str, Any]]) -> Page:
+        at = self.lookups
+        records: list[Record] = []
+        deletions: list[str] = []
+        rejected: list[Rejected] = []
+        crossing: list[str] = []
+        for row in rows:
+            rid = v.text(row, "ID")
+            try:
+                if self.stream.name == "rates":
+                    out = n.rate(row, at, obj)
+                    rid = f"{obj}/{rid}"
+                else:
+                    out = self.stream.normalize(row, at)
+            except ValueError as exc:
+                reason = "unreadable_row"
+                rejected.append(Rejected(rid, reason, {"error": str(exc), "row": v.plain(row)}))
+                continue
+            if out is None:
+                if rid:
+                    deletions.append(self._deleted_key(rid))
+            elif isinstance(out, list):
+                records.extend(out)
+            else:
+                records.append(out)
+                if self.stream.name == "dependencies" and n.crosses_projects(row, at):
+                    crossing.append(out.external_id)
+        if crossing:
+            log.warning(
+                "workfront_cross_project_dependencies",
+                connector=self.context.name,
+                count=len(crossing),
+                ids=crossing[:20],
+            )
+        return Page(records, deletions, rejected)
+
+    def _deleted_key(self, rid: str) -> str:
+        return f"{rid}/current" if self.stream.name == "budgets" else rid
+
+    # --- control totals ----------------------------------------------------------------
+
+    def control_totals(self) -> list[SourceTotal] | None:
+        """Per project and currency of the rows that count: count, the sum of the amount and,
+        for hours, of the hours, from Workfront's own `report` grouped by project
+        (`projectID_1_GroupBy=true&<field>_AggFunc=sum`). None for streams without amounts."""
+        stream = self.stream
+        if stream.amount is None:
+            return None
+        (obj,) = stream.objs
+        params: dict[str, Any] = {"projectID_1_GroupBy": "true", "ID_AggFunc": "count"}
+        params[f"{stream.amount}_AggFunc"] = "sum"
+        if stream.hours:
+            params[f"{stream.hours}_AggFunc"] = "sum"
+        if stream.journal == "HOUR":
+            params.update(_one_of("status", self.settings.hour_statuses))
+        # Hours without actualCost are valued by the ledger in the default currency: their
+        # group is asked apart (a second report), with no amount stated.
+        parts: list[tuple[dict[str, Any], bool]] = [(params, False)]
+        if stream.journal == "HOUR":
+            stated = {f"{stream.amount}_Mod": "notnull"}
+            parts = [
+                ({**params, **stated}, False),
+                ({**params, f"{stream.amount}_Mod": "isnull"}, True),
+            ]
+        sums: dict[tuple[str | None, str], list[Any]] = defaultdict(
+            lambda: [0, Decimal(0), Decimal(0)]
+        )
+        for asked, valued in parts:
+            for group, figures in self.client.report(obj, asked).items():
+                if group.startswith("$$") or not isinstance(figures, Mapping):
+                    continue
+                project = None if group in ("", "null") else group
+                currency = (
+                    self.settings.default_currency if valued else self.lookups.currency(project)
+                )
+                key = (self.lookups.project_ref(project), currency)
+                sums[key][0] += _count(figures, obj, group, self.client, asked)
+                sums[key][1] += Decimal(0) if valued else _agg(figures, stream.amount)
+                if stream.hours:
+                    sums[key][2] += _agg(figures, stream.hours)
+        return [
+            SourceTotal(p, c, count, amount, hours if stream.hours else None)
+            for (p, c), (count, amount, hours) in sums.items()
+        ]
+
+
+def _changed(since: datetime) -> dict[str, str]:
+    """The filter of rows changed since `since`."""
+    return {"lastUpdateDate": wire_time(since), "lastUpdateDate_Mod": "gte"}
+
+
+#: Objects without `lastUpdateDate` (asking for it is an error: "APIModel V19_0 does not
+#: support field lastUpdateDate (Role)").
+_UNSTAMPED = frozenset({"ROLE", "PRED", "ASSGN"})
+
+
+def _own(obj: str, fields: Sequence[str]) -> tuple[str, ...]:
+    """The fields `obj` has of those a stream asks for."""
+    return tuple(f for f in fields if obj not in _UNSTAMPED or f != "lastUpdateDate")
+
+
+def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:
+    """A filter on one value (`eq`) or several (`in`, the field repeated)."""
+    if len(values) == 1:
+        return {field: values[0], f"{field}_Mod": "eq"}
+    return {field: list(values), f"{field}_Mod": "in"}
+
+
+def _agg(figures: Mapping[str, Any], field: str) -> Decimal:
+    value = figures.get(f"sum_{field}")
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _count(
+    figures: Mapping[str, Any],
+    obj: str,
+    group: str,
+    client: WorkfrontClient,
+    params: Mapping[str, Any],
+) -> int:
+    """The group's row count from the report, or from `count` when the report has none."""
+    for name in ("count_ID", "dcount_ID", "count"):
+        if isinstance(figures.get(name), int | Decimal):
+            return int(str(figures[name]))
+    filters = {k: val for k, val in params.items() if not k.endswith(("_AggFunc", "_GroupBy"))}
+    null = group in ("", "null")
+    filters.update({"projectID_Mod": "isnull"} if null else {"projectID": group})
+    return client.count(obj, filters)
