@@ -70,8 +70,12 @@ def _baselines(ctx: RuleContext) -> Any:
 
 
 def _latest_percent(ctx: RuleContext, task_level: bool) -> Any:
-    """The latest percent complete on or before the status date, per task (or per project)."""
+    """The latest percent complete on or before the status date, per task (or per project):
+    the projects authority's when it sent one (another source's newer 100% never hides the
+    authority's 50%), else the latest any source sent."""
     key = _ps.c.task_id if task_level else _ps.c.project_id
+    authority = ctx.settings.authority.projects
+    first = () if authority is None else (case((_ps.c.source == authority, 0), else_=1),)
     ranked = (
         select(
             _ps.c.project_id,
@@ -80,7 +84,12 @@ def _latest_percent(ctx: RuleContext, task_level: bool) -> Any:
             func.row_number()
             .over(
                 partition_by=key,
-                order_by=(_ps.c.status_date.desc(), _ps.c.recorded_at.desc(), _ps.c.id.desc()),
+                order_by=(
+                    *first,
+                    _ps.c.status_date.desc(),
+                    _ps.c.recorded_at.desc(),
+                    _ps.c.id.desc(),
+                ),
             )
             .label("rank"),
         )

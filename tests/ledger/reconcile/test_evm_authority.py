@@ -135,3 +135,37 @@ def test_as_known_at_the_baseline_of_the_source_that_counted_then(session: Sessi
     assert [(f.subject_id, f.measures["bac"], f.measures["over"]) for f in after] == [
         ("E1", "11000.00", "1500.00")
     ]
+
+
+def test_progress_comes_from_the_project_authority_though_another_source_sent_newer(
+    session: Session,
+) -> None:
+    """psa (the projects authority) says E1 is 40% done on Oct 1; erp says 100% on Oct 15.
+    EV stays on psa's 40%: the finding is the one psa's figures give (EAC 12,500, medium),
+    not erp's (EV 10,000, CPI 2: no finding)."""
+    two_sources(session, CFG, psa_from=3, erp_from=6)
+    done = ProgressRecord(project_ref="E1", status_date=date(2025, 10, 15), percent=D("100"))
+    load(session, [done], source="erp", stream="progress", cfg=CFG, at=NOW)
+    (f,) = evm_findings(session, CFG)
+    assert measures(f)[:5] == ("E1", "medium", "10000.00", "6000.00", "4000.00")
+
+
+def test_progress_of_another_source_counts_where_the_authority_sends_none(
+    session: Session,
+) -> None:
+    """A project without progress from psa takes erp's: E3 (BAC 10,000 from psa in 2025-10,
+    AC 6,000) is 30% done by erp: EV 3,000, CPI 0.5, EAC 20,000, 10,000 over (100%: high)."""
+    two_sources(session, CFG, psa_from=3, erp_from=6)
+    projects(session, "E3")
+    link(session, "erp", "E3")
+    bl = baseline("psa", "E3", date(2025, 3, 1), ("2025-10", "10000"))
+    load(session, [bl], stream="budgets", cfg=CFG, at=NOW)
+    pct = ProgressRecord(project_ref="E3", status_date=date(2025, 10, 1), percent=D("30"))
+    load(session, [pct], source="erp", stream="progress", cfg=CFG, at=NOW)
+    spend = actual("E3-a", "6000.00", project_ref="E3", cost_type="labor",
+                   posted_on=date(2025, 10, 10))  # fmt: skip
+    load(session, [spend], cfg=CFG, at=NOW)
+    e3 = [f for f in evm_findings(session, CFG) if f.subject_id == "E3"]
+    assert [measures(f)[:8] for f in e3] == [
+        ("E3", "high", "10000.00", "10000.00", "3000.00", "6000.00", "0.5000", "0.3000")
+    ]
