@@ -78,3 +78,48 @@ def test_the_demos_only_high_findings_are_its_planted_problems(
     assert {(r.rule, r.subject_id, r.dimension, r.period) for r in rows
             if r.severity == "medium"} == MEDIUM  # fmt: skip
     assert Counter(r.severity for r in rows) == {"high": 4, "medium": 3}
+
+
+def test_with_both_sandboxes_the_planted_problems_are_still_the_only_highs(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`make demo` as it runs: the Salesforce and the Workfront sandboxes beside the two
+    sample sources. Their lines count for nothing and Workfront's progress of PRJ-0005 never
+    hides the PSA's (the projects authority's), so the four planted problems are still the
+    only high findings."""
+    from pmo_ledger.connectors.base import SandboxOptions
+    from pmo_ledger.connectors.registry import installed_kinds
+
+    kinds = installed_kinds()
+    config = demo_config(tmp_path, engine.url.render_as_string(hide_password=False))
+    text = config.read_text(encoding="utf-8")
+
+    def options(name: str) -> SandboxOptions:
+        return SandboxOptions(page_size=500, cert_dir=tmp_path / name, live=True)
+
+    with (
+        kinds["salesforce"].sandbox(options("sf")) as crm,
+        kinds["workfront"].sandbox(options("wf")) as pm,
+    ):
+        for key, box, old_ca in (
+            ("login_url", crm, ".sandbox/ca.pem"),
+            ("base_url", pm, ".sandbox/workfront/ca.pem"),
+        ):
+            text, n = re.subn(rf'(?m)^{key} = "[^"]*"', f'{key} = "{box.settings[key]}"', text)
+            assert n == 1
+            ca = str(box.settings["ca_bundle"])
+            text = text.replace(f'ca_bundle = "{old_ca}"', f'ca_bundle = "{ca}"')
+            assert f'ca_bundle = "{ca}"' in text
+        config.write_text(text, encoding="utf-8")
+        ok(invoke(config, "db", "upgrade"))
+        assert "all: psa succeeded, erp succeeded, crm succeeded, pm succeeded" in ok(
+            invoke(config, "sync", "--all")
+        )
+    with Session(engine) as s:
+        rows = s.execute(
+            select(Variance.rule, Variance.subject_id, Variance.dimension, Variance.period,
+                   Variance.severity, Variance.message)
+        ).all()  # fmt: skip
+    high = {(r.rule, r.subject_id, r.dimension, r.period): r.message
+            for r in rows if r.severity == "high"}  # fmt: skip
+    assert high == PLANTED
