@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pmo_ledger.connectors.base import (
     Connector,
@@ -28,10 +28,12 @@ from pmo_ledger.connectors.base import (
     StreamSpec,
 )
 from pmo_ledger.connectors.errors import ConnectorConfigError
-from pmo_ledger.connectors.workfront.client import WorkfrontClient
 from pmo_ledger.connectors.workfront.objects import STREAMS
-from pmo_ledger.connectors.workfront.reader import StreamReader
 from pmo_ledger.connectors.workfront.settings import WorkfrontSettings
+
+if TYPE_CHECKING:  # httpx and the read path load when a source is first read
+    from pmo_ledger.connectors.workfront.client import WorkfrontClient
+    from pmo_ledger.connectors.workfront.reader import StreamReader
 
 __all__ = ["WorkfrontConnector", "WorkfrontSettings"]
 
@@ -63,6 +65,8 @@ class WorkfrontConnector(Connector):
     @property
     def client(self) -> WorkfrontClient:
         if self._client is None:
+            from pmo_ledger.connectors.workfront.client import WorkfrontClient
+
             self._client = WorkfrontClient(
                 self.config,
                 self.name,
@@ -85,6 +89,8 @@ class WorkfrontConnector(Connector):
             raise ConnectorConfigError(
                 f"{self.name} has no stream {stream!r} (streams: {', '.join(self.streams)})"
             )
+        from pmo_ledger.connectors.workfront.reader import StreamReader
+
         return StreamReader(self.client, self.config, STREAMS[stream], self.context)
 
     def check(self) -> None:

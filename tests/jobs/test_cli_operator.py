@@ -229,6 +229,7 @@ SANDBOX_SERVES = """case "$*" in
     *) printf 'listening\\n[connectors.psa]\\nlogin_url = "https://127.0.0.1:40123"\\n' ;;
   esac
   echo "Serving until Ctrl-C."
+  echo $$ >>sandbox.pids
   exec sleep 30"""
 
 
@@ -277,6 +278,13 @@ def test_demo_points_the_crm_connector_at_the_port_the_sandbox_took(tmp_path: Pa
         f"--config .sandbox/demo.toml {args}"
         for args in ("db upgrade", "sync --all", "verify psa", "verify crm", "verify pm", "report")
     ]
+    # Both sandboxes are stopped when the demo ends (they ran in a command substitution's
+    # subshell once, and the exit trap knew none of them).
+    pids = [int(p) for p in (tmp_path / "sandbox.pids").read_text(encoding="utf-8").split()]
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 # --- item 7: start-up ----------------------------------------------------------------------------
