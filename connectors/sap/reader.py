@@ -91,7 +91,8 @@ def period_items(
         if keep is not None and spec.key not in keep:
             continue
         zero = line.amount == 0 and not line.hours
-        if zero and (spec.special or not periods.reached(spec)):
+        folded = line.period != spec.period_no  # a special period in a calendar without it
+        if zero and (spec.special or folded or not periods.reached(spec)):
             continue
         item: Item
         if isinstance(target, ValueError):
