@@ -8,6 +8,9 @@
 - `http`: an httpx client (`HttpClient`) with timeouts, `ca_bundle`, retries on 429/5xx/
   timeouts honouring `Retry-After` (tenacity), a hook for vendor error bodies, and the rows
   every HTTP source shares (`HTTP_ERRORS`).
+- `sandbox_https`, `sandbox_tls`, `sandbox_clock`: what the sandboxes (the fake sources a
+  connector is tested against) share: an HTTPS server for an app, its trustme certificates,
+  a source clock that ticks once per write.
 
 Import the module you use (`from pmo_ledger.connectors.kit.pages import scoped`): this
 package imports nothing itself, so a connector that does not speak HTTP does not load httpx.

@@ -20,10 +20,12 @@ field: describe omits it, a query naming it is INVALID_FIELD). The server: `page
 Modules: `org` (records, clock, delete log), `schema` (objects and fields), `soql_tokens` /
 `soql` (parser), `bind` / `execute` (evaluation), `values` (wire encoding), `auth` (logins,
 tokens), `rest` / `bulk` (resources), `replies` (requests and answers), `api` (routing,
-limits, injected failures), `server` (HTTPS), `tls` (certificates, made with trustme), `seed`
+limits, injected failures), `server` (HTTPS, on `connectors.kit.sandbox_https`; certificates from
+`connectors.kit.sandbox_tls`), `seed`
 (the demo org), `ids` (record ids), `run` (the demo org served for `SalesforceConnector.sandbox()`).
 """
 
+from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles, load_or_create
 from pmo_ledger.connectors.salesforce.sandbox.api import LoggedRequest
 from pmo_ledger.connectors.salesforce.sandbox.auth import (
     SANDBOX_APP,
@@ -35,7 +37,6 @@ from pmo_ledger.connectors.salesforce.sandbox.org import DEFAULT_START, FakeOrg
 from pmo_ledger.connectors.salesforce.sandbox.schema import FieldDef, FieldType, ObjectDef
 from pmo_ledger.connectors.salesforce.sandbox.seed import DemoSeed, seed_demo
 from pmo_ledger.connectors.salesforce.sandbox.server import SandboxServer
-from pmo_ledger.connectors.salesforce.sandbox.tls import TlsFiles, load_or_create
 
 __all__ = [
     "DEFAULT_START",

@@ -25,8 +25,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from pmo_ledger.connectors.kit.sandbox_clock import TickingClock
 from pmo_ledger.connectors.salesforce.sandbox.ids import IdFactory, same_id, to18
 from pmo_ledger.connectors.salesforce.sandbox.schema import (
     SYSTEM_FIELDS,
@@ -40,7 +41,6 @@ from pmo_ledger.connectors.salesforce.sandbox.values import Value, coerce
 DEFAULT_START = datetime(2025, 1, 2, 8, 0, tzinfo=UTC)
 
 Row = Mapping[str, Value]
-_TICK = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class Deletion:
     deleted_at: datetime
 
 
-class FakeOrg:
+class FakeOrg(TickingClock):
     """An in-memory Salesforce org with the Certinia PSA objects (see `schema.psa_schema`)."""
 
     def __init__(
@@ -62,47 +62,17 @@ class FakeOrg:
         corporate_currency: str = "USD",
         pod: str = "5g",
     ) -> None:
-        if start.tzinfo is None:
-            raise ValueError("the org clock starts at a timezone-aware instant")
+        super().__init__(start, name="org clock")
         self.schema: dict[str, ObjectDef] = psa_schema(multi_currency=multi_currency)
         self.multi_currency = multi_currency
         self.corporate_currency = corporate_currency
         self.org_id = to18(f"00D{pod}0000000001")
         self.user_id = to18(f"005{pod}0000000001")
         self._ids = IdFactory(pod)
-        self._now = start.astimezone(UTC).replace(microsecond=0)
         self._earliest_available = self._now
         self._rows: dict[str, dict[str, Row]] = {name: {} for name in self.schema}
         self._delete_log: dict[str, dict[str, datetime]] = {name: {} for name in self.schema}
         self._lock = threading.RLock()
-
-    # --- the clock -----------------------------------------------------------------------
-    def now(self) -> datetime:
-        """The org clock (UTC)."""
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the clock on by `delta` (>= 0); returns the new time."""
-        if delta < timedelta(0):
-            raise ValueError("the org clock does not go back")
-        with self._lock:
-            self._now += delta
-            return self._now
-
-    def set_now(self, when: datetime) -> None:
-        """Set the clock to `when` (aware, not earlier than now)."""
-        if when.tzinfo is None:
-            raise ValueError("a timezone-aware datetime is needed")
-        with self._lock:
-            when = when.astimezone(UTC)
-            if when < self._now:
-                raise ValueError(f"the org clock is at {self._now}, it does not go back")
-            self._now = when
-
-    def _tick(self) -> datetime:
-        self._now += _TICK
-        return self._now
 
     # --- reading -------------------------------------------------------------------------
     def describe(self, name: str) -> ObjectDef:

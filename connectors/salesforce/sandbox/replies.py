@@ -7,39 +7,12 @@ its re-login path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
+from pmo_ledger.connectors.kit.sandbox_https import Reply, Request
 from pmo_ledger.connectors.salesforce.sandbox.values import dumps
 
+__all__ = ["JSON", "Reply", "Request", "error_reply", "json_reply", "not_found"]
+
 JSON = "application/json;charset=UTF-8"
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request: path without query, decoded query parameters, headers with
-    lower-case names, the body."""
-
-    method: str
-    path: str
-    params: Mapping[str, list[str]]
-    headers: Mapping[str, str]
-    body: bytes = b""
-
-    def param(self, name: str) -> str | None:
-        """The first value of a query parameter."""
-        values = self.params.get(name)
-        return values[0] if values else None
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One HTTP answer."""
-
-    status: int
-    content_type: str
-    body: str
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def json_reply(status: int, payload: object, headers: dict[str, str] | None = None) -> Reply:

@@ -25,6 +25,9 @@ def loads(module: str, probe: str) -> bool:
         "pmo_ledger.connectors.kit.errors",
         "pmo_ledger.connectors.kit.http",
         "pmo_ledger.connectors.kit.pages",
+        "pmo_ledger.connectors.kit.sandbox_clock",
+        "pmo_ledger.connectors.kit.sandbox_https",
+        "pmo_ledger.connectors.kit.sandbox_tls",
     ],
 )
 def test_kit_modules_load_no_sqlalchemy(module: str) -> None:

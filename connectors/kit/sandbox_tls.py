@@ -1,11 +1,13 @@
-"""A private CA and a server certificate for the sandbox, made with trustme.
+"""A private CA and a server certificate for the sandboxes (the fake Salesforce and Workfront
+servers), made with trustme.
 
-simple-salesforce builds every URL with https, so the sandbox must speak TLS. A client trusts
-it through the CA file (`ca.pem`: requests' `verify=`, the connector's `ca_bundle`). The
-server certificate is signed by that CA rather than self-signed, so strict verifiers (which
-refuse a leaf used as its own trust anchor) accept it too; its names are IP 127.0.0.1 and DNS
-localhost. trustme makes both (EC P-256 keys: quick to make, so each test may have its own);
-this module only writes them to files and loads them into a server context.
+simple-salesforce builds every URL with https, and a Workfront base URL is https too, so the
+sandboxes speak TLS. A client trusts it through the CA file (`ca.pem`: requests' `verify=`,
+the connector's `ca_bundle`). The server certificate is signed by that CA rather than
+self-signed, so strict verifiers (which refuse a leaf used as its own trust anchor) accept it
+too; its names are IP 127.0.0.1 and DNS localhost. trustme makes both (EC P-256 keys: quick to
+make, so each test may have its own); this module only writes them to files and loads them
+into a server context.
 """
 
 from __future__ import annotations
