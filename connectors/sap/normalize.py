@@ -83,6 +83,8 @@ class TotalLine:
     wrttp: str
     amount: Decimal = _ZERO
     hours: Decimal | None = None
+    #: Why a totals record of the line could not be read (the line is then rejected whole).
+    error: str | None = None
 
     @property
     def external_id(self) -> str:
@@ -98,10 +100,13 @@ def sum_totals(rows: Iterable[Row], periods: Iterable[int]) -> dict[str, TotalLi
         for p in wanted:
             line = TotalLine(row["OBJNR"], row["KSTAR"], row["GJAHR"], p, row["WRTTP"])
             line = lines.setdefault(line.external_id, line)
-            line.amount += sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}")
-            if hours_unit(row.get("MEINH")) and f"MEG{p:03d}" in row:
-                qty = sap_amount(row.get(f"MEG{p:03d}"), f"MEG{p:03d}")
-                line.hours = (line.hours or _ZERO) + qty
+            try:
+                line.amount += sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}")
+                if hours_unit(row.get("MEINH")) and f"MEG{p:03d}" in row:
+                    qty = sap_amount(row.get(f"MEG{p:03d}"), f"MEG{p:03d}")
+                    line.hours = (line.hours or _ZERO) + qty
+            except ValueError as exc:  # e.g. a packed value cut to `*1234.50` by the FM
+                line.error = f"{row.get('OBJNR')} {row.get('KSTAR')} {row.get('GJAHR')}: {exc}"
     return lines
 
 

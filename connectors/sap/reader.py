@@ -90,7 +90,7 @@ def period_items(
             continue
         if keep is not None and spec.key not in keep:
             continue
-        zero = line.amount == 0 and not line.hours
+        zero = line.amount == 0 and not line.hours and line.error is None
         folded = line.period != spec.period_no  # a special period in a calendar without it
         if zero and (spec.special or folded or not periods.reached(spec)):
             continue

@@ -15,8 +15,9 @@ RFC_READ_TABLE (or the function named by `read_table_function`, e.g. `/BODS/RFC_
   OFFSET and LENGTH, never split on the delimiter (it can occur in values). PyRFC strips
   trailing blanks, so the last field may be shorter than its LENGTH;
 - ROWSKIPS has no guaranteed order (there is no ORDER BY): a key met twice, or chunks that do
-  not list the same keys, mean the table moved under the read, which is retried once whole
-  and otherwise fails as a transient error.
+  not list the same keys, mean the pages did not agree (the database gave another order, or
+  the table moved under the read). The read is then done again with each chunk in one call
+  (ROWCOUNT 0: no pages to disagree); if that disagrees too, it fails as a transient error.
 
 Errors: a CommunicationError is transient and retried (a new Connection, the same page again,
 so nothing is read twice); LogonError, ABAPApplicationError (by its key: TABLE_NOT_AVAILABLE,
@@ -388,17 +389,17 @@ class RfcClient:
         StreamConfigError naming a field the table lacks."""
         try:
             return self._read_table(table, fields, where, key)
-        except TableMoved:
-            log.warning("sap_table_moved", connector=self.name, table=table)
-        try:
-            return self._read_table(table, fields, where, key)
+        except TableMoved as exc:
+            log.warning("sap_table_moved", connector=self.name, table=table, why=str(exc))
+        try:  # the pages did not agree: each chunk again in one call (ROWCOUNT 0, no paging)
+            return self._read_table(table, fields, where, key, whole=True)
         except TableMoved as exc:
             raise ConnectorTransientError(
                 f"{self.name}: {table} changed while it was read ({exc}); try again"
             ) from None
 
     def _read_table(
-        self, table: str, fields: Sequence[str], where: str, key: Sequence[str]
+        self, table: str, fields: Sequence[str], where: str, key: Sequence[str], whole: bool = False
     ) -> list[dict[str, str]]:
         layout = self.layout(table)
         known = {f.name for f in layout}
@@ -416,7 +417,7 @@ class RfcClient:
         joined: dict[tuple[str, ...], dict[str, str]] = {}
         for n, chunk in enumerate(chunks):
             seen: set[tuple[str, ...]] = set()
-            for row in self._pages(table, chunk, options):
+            for row in self._pages(table, chunk, options, 0 if whole else self.page_rows):
                 k = tuple(row[f] for f in key)
                 if k in seen:
                     raise TableMoved(f"key {'/'.join(k)} was listed twice")
@@ -432,11 +433,12 @@ class RfcClient:
         return list(joined.values())
 
     def _pages(
-        self, table: str, fields: Sequence[str], options: list[dict[str, str]]
+        self, table: str, fields: Sequence[str], options: list[dict[str, str]], size: int
     ) -> Iterator[dict[str, str]]:
+        """Rows in pages of `size` (0: all in one call)."""
         skip = 0
         while True:
-            what = f"{self.name}: {table} rows {skip + 1}-{skip + self.page_rows}"
+            what = f"{self.name}: {table} rows {skip + 1}-{skip + size if size else 'end'}"
             result = self.call(
                 self.function,
                 what,
@@ -444,12 +446,12 @@ class RfcClient:
                 DELIMITER=self.delimiter,
                 NO_DATA="",
                 ROWSKIPS=int(skip),
-                ROWCOUNT=int(self.page_rows),
+                ROWCOUNT=int(size),
                 OPTIONS=options,
                 FIELDS=[{"FIELDNAME": f} for f in fields],
             )
             data = result.get("DATA") or []
             yield from parse_rows(result.get("FIELDS") or [], data)
-            if len(data) < self.page_rows:
+            if not size or len(data) < size:
                 return
-            skip += self.page_rows
+            skip += size

@@ -20,16 +20,6 @@ from pmo_ledger.connectors.base import ConnectorSettings
 ObjectType = Literal["PR", "KS", "OR"]
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SECRET = re.compile(r"passwd|password|secret|token", re.IGNORECASE)
-#: Logon parameter names of sapnwrfc.ini that a Connection takes (others are refused by name,
-#: so a typo is caught here rather than by the RFC library at run time).
-RFC_KEYS = frozenset(
-    {
-        "ashost", "sysnr", "client", "user", "passwd", "lang", "dest", "mshost", "msserv",
-        "group", "sysid", "saprouter", "trace", "gwhost", "gwserv", "snc_mode", "snc_partnername",
-        "snc_qop", "snc_myname", "snc_lib", "x509cert", "mysapsso2", "codepage",
-        "use_symbolic_names", "wshost", "wsport", "tls_client_pse", "tls_trust_all", "lcheck",
-    }
-)  # fmt: skip
 #: CO object types (the first two characters of OBJNR) and the ledger's cost object types.
 OBJECT_TYPES = {"PR": "wbs", "KS": "cost_center", "OR": "order", "PD": "project"}
 
@@ -98,9 +88,6 @@ class SapSettings(ConnectorSettings):
     @field_validator("rfc")
     @classmethod
     def _logon(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(k for k in value if k.lower() not in RFC_KEYS)
-        if unknown:
-            raise ValueError(f"unknown RFC logon parameter {', '.join(unknown)}")
         return {
             k: SecretStr(v) if _SECRET.search(k) and isinstance(v, str) else v
             for k, v in value.items()

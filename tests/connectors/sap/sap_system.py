@@ -125,8 +125,18 @@ def settings(**extra: Any) -> dict[str, Any]:
 
 
 def app(engine: Engine, tmp_path: Path, **extra: Any) -> App:
-    ledger = {"url": engine.url.render_as_string(hide_password=False), "base_currency": "EUR"}
-    config = {"ledger": ledger, "connectors": {"erp": settings(**extra)}}
+    """An App whose one connector `erp` reads the stub (`extra` overrides its settings)."""
+    return app_reading(engine, tmp_path, settings(**extra))
+
+
+def app_reading(engine: Engine, tmp_path: Path, connector: dict[str, Any], **ledger: Any) -> App:
+    """An App whose one connector `erp` has the `connector` table (base currency EUR)."""
+    table = {
+        "url": engine.url.render_as_string(hide_password=False),
+        "base_currency": "EUR",
+        **ledger,
+    }
+    config = {"ledger": table, "connectors": {"erp": connector}}
     return App(parse_config(config, {}, tmp_path), None, _engine=engine)
 
 

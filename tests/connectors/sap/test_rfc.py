@@ -94,9 +94,7 @@ def test_a_communication_error_mid_read_is_retried_without_duplicates(system: Sy
     for n in range(5):
         total(system, "COSP", f"PR{n + 11:08d}", "0000400000", 2026, {1: f"{n}.00"})
     system.drop_on = {3}  # the probe, page one, then the second page drops once
-    rows = client(page_rows=2).read_table(
-        "COSP", ["OBJNR", "WKG001"], "GJAHR = '2026'", ["OBJNR"]
-    )
+    rows = client(page_rows=2).read_table("COSP", ["OBJNR", "WKG001"], "GJAHR = '2026'", ["OBJNR"])
     assert [r["OBJNR"] for r in rows] == [f"PR{n + 11:08d}" for n in range(5)]
     skips = [c["ROWSKIPS"] for c in system.calls if c.get("NO_DATA") == ""]
     assert skips == [0, 2, 2, 4]  # the dropped page is asked again, not skipped

@@ -1,0 +1,219 @@
+"""The SAP connector end to end against the sandbox's fake SAP (a pyrfc drop-in over PS/CO
+tables built from SAP's docs), through `run_sync` into the ledger on SQLite and PostgreSQL.
+Expected figures come from the fake's CO line items (COEP), the connector reads the totals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from pmo_ledger.connectors.sap.sandbox.postings import Postings
+from pmo_ledger.connectors.sap.sandbox.seed import SeedSummary
+from pmo_ledger.connectors.sap.sandbox.system import SapSystem
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.jobs.verify import verify
+from pmo_ledger.ledger.models import ActualLine, LedgerEntry, Task
+from pmo_ledger.connectors.sap.rfc import RfcClient
+from pmo_ledger.connectors.sap.values import sap_amount
+from tests.connectors.sap.fake_sap import FAKE, demo, expected, fake_app, fake_settings
+from tests.connectors.sap.sap_system import ledger_lines
+
+TRAVEL = "0000474000"
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[SapSystem, SeedSummary]]:
+    yield from demo()
+
+
+def amounts(lines: dict[tuple[str, str], tuple[int, Decimal]]) -> dict[tuple[str, str], Decimal]:
+    return {k: v[1] for k, v in lines.items()}
+
+
+def test_every_project_and_period_matches_the_line_items(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, _ = fake
+    a = fake_app(engine, tmp_path)
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    got = amounts(ledger_lines(a))
+    want = expected(system)
+    assert {k: v for k, v in got.items() if v} == {k: v for k, v in want.items() if v}
+    # The year-end accrual (USD 12,500) and its audit adjustment (USD -2,500) stay in
+    # special periods 13 and 16, in the controlling area's EUR.
+    assert got[("PRJ-0003", "2025-13")] == Decimal("11510.13")
+    assert got[("PRJ-0003", "2025-16")] < 0
+    # The cost center's own posting, plan and what-if versions are no WBS actuals.
+    assert "UNMAPPED" not in {code for code, _ in got}
+    assert sum(want.values()) == sum(got.values())
+
+
+def test_the_reversal_in_its_own_period_is_a_line_at_zero(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, summary = fake
+    a = fake_app(engine, tmp_path)
+    assert run_sync(a, "erp").status == "succeeded"
+    cutover = summary.wbs["PRJ-0001.2"].objnr
+    with a.reading() as s:
+        line = s.execute(
+            select(ActualLine.amount, ActualLine.deleted_at).where(
+                ActualLine.external_id == f"{cutover}/{TRAVEL}/2025/004/04"
+            )
+        ).one()
+    assert (line.amount, line.deleted_at) == (Decimal("0"), None)
+
+
+def test_a_value_with_the_delimiter_and_long_texts_arrive_whole(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, _ = fake
+    a = fake_app(engine, tmp_path)
+    assert run_sync(a, "erp").status == "succeeded"
+    with a.reading() as s:
+        names = set(s.scalars(select(Task.name)))
+    assert "Extract | Load design" in names
+    assert "Solution design workshops with the business, every site and every team"[:40] in names
+
+
+def test_a_row_wider_than_512_bytes_is_read_in_chunks_joined_by_key(
+    fake: tuple[SapSystem, SeedSummary],
+) -> None:
+    """Every field of COSS (16 amounts in three currencies and 16 quantities) is far wider
+    than one row may be: each call asks for fields that fit, and the rows join by key."""
+    system, _ = fake
+    rfc = RfcClient(FAKE, FAKE, fake_settings()["rfc"], page_rows=3)
+    sent: list[dict[str, Any]] = []
+    call = rfc.call
+
+    def spy(function: str, what: str, **params: Any) -> dict[str, Any]:
+        result = call(function, what, **params)
+        if params.get("NO_DATA") == "":
+            sent.append(result)
+        return result
+
+    rfc.call = spy  # type: ignore[method-assign]
+    layout = rfc.layout("COSS")
+    key = ["OBJNR", "GJAHR", "WRTTP", "VERSN", "KSTAR", "HRKFT", "VRGNG", "PAROB", "USPOB",
+           "BEKNZ", "TWAER", "PERBL"]  # fmt: skip
+    rows = rfc.read_table("COSS", [f.name for f in layout if f.name != "MANDT"], "", key)
+    assert sum(f.length for f in layout) > 512
+    widths = {max(int(f["OFFSET"]) + int(f["LENGTH"]) for f in page["FIELDS"]) for page in sent}
+    assert len(widths) > 1 and max(widths) <= 512
+    assert len(rows) == len(system.rows("COSS"))
+    by_key = {tuple(r[k] for k in key): r for r in rows}
+    for source in system.rows("COSS"):
+        got = by_key[tuple(source[k] for k in key)]
+        assert sap_amount(got["WKG016"], "WKG016") == Decimal(source["WKG016"])
+        assert sap_amount(got["WTG001"], "WTG001") == Decimal(source["WTG001"])
+
+
+def test_new_postings_in_open_periods_reversals_and_moves(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    """Postings this period and the one before: a re-run restates without double counting,
+    a reversal nets to zero, a posting moved between periods leaves one and enters the other."""
+    system, summary = fake
+    a = fake_app(engine, tmp_path)
+    assert run_sync(a, "erp").status == "succeeded"
+    today = datetime.now(UTC).date()
+    month = today.replace(day=1)
+    before = (month - timedelta(days=1)).replace(day=5)
+    post = Postings(system)
+    wbs = summary.wbs["PRJ-0002.1"]
+    keep = post.post(wbs, TRAVEL, Decimal("400.00"), before)
+    gone = post.post(wbs, TRAVEL, Decimal("75.50"), month)
+    assert run_sync(a, "erp").status == "succeeded"
+    cur, prev = f"{month:%Y-%m}", f"{before:%Y-%m}"
+    assert amounts(ledger_lines(a))[("PRJ-0002", prev)] == Decimal("400.00")
+    assert amounts(ledger_lines(a))[("PRJ-0002", cur)] == Decimal("75.50")
+    with a.reading() as s:
+        entries = s.scalar(select(func.count()).select_from(LedgerEntry))
+    assert run_sync(a, "erp").status == "succeeded"  # nothing changed: nothing written
+    with a.reading() as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == entries
+    post.reverse(gone)
+    post.move(keep, month.month, month)
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    lines = ledger_lines(a)
+    assert lines[("PRJ-0002", cur)] == (1, Decimal("400.00"))  # 75.50 reversed, 400 moved in
+    assert lines[("PRJ-0002", prev)] == (1, Decimal("0"))
+    with a.reading() as s:
+        deleted = s.scalar(
+            select(func.count()).select_from(ActualLine).where(ActualLine.deleted_at.is_not(None))
+        )
+    assert deleted == 0
+    assert {k: v for k, v in amounts(lines).items() if v} == {
+        k: v for k, v in expected(system).items() if v
+    }
+
+
+def test_a_communication_error_mid_read_resumes_without_duplicates(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, _ = fake
+    a = fake_app(engine, tmp_path, page_rows=7)
+    system.switches.communication_error_after = 12
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    assert system.switches.communication_error_after is None  # the blip happened
+    got = amounts(ledger_lines(a))
+    assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected(system).items() if v}
+
+
+def test_pages_in_another_order_each_time_are_caught_and_read_whole(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    """Without ORDER BY the database may order each page's query differently: the keys met
+    twice show it, and the table is read again in one call per chunk, nothing twice."""
+    system, _ = fake
+    system.switches.unordered = True
+    a = fake_app(engine, tmp_path, page_rows=5)
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    got = amounts(ledger_lines(a))
+    assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected(system).items() if v}
+
+
+def test_missing_table_authorization_names_s_tabu_dis(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, _ = fake
+    system.switches.not_authorized = {"COSP"}
+    result = run_sync(fake_app(engine, tmp_path), "erp")
+    assert result.status == "failed"
+    assert "S_TABU_DIS" in (result.message or "")
+
+
+def test_a_refused_logon_says_which_keys(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, _ = fake
+    system.switches.logon_refused = True
+    result = run_sync(fake_app(engine, tmp_path), "erp")
+    assert result.status == "failed"
+    assert "SAP refused the logon" in (result.message or "")
+    assert "connectors.erp.rfc" in (result.message or "")
+
+
+def test_verify_finds_no_drift_then_the_new_posting(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, summary = fake
+    a = fake_app(engine, tmp_path)
+    assert run_sync(a, "erp").status == "succeeded"
+    result = verify(a, "erp", ["actuals"])
+    assert not result.drift
+    assert {d.project_ref for d in result.streams[0].drifts} >= {"PRJ-0001", "PRJ-0006"}
+    day = datetime.now(UTC).date()
+    Postings(system).post(summary.wbs["PRJ-0002.2"], TRAVEL, Decimal("12.34"), day)  # EUR
+    (drift,) = verify(a, "erp", ["actuals"]).streams[0].drifted
+    assert (drift.project_ref, drift.amount_drift) == ("PRJ-0002", Decimal("12.34"))
