@@ -143,7 +143,7 @@ class ODataClient:
         path = f"{ROOT}/{service}/{entity_set}"
         size, skip = self.settings.odata_page_size, 0
         while True:
-            params: dict[str, Any] = {
+            first: dict[str, Any] = {
                 **self._client_params(),
                 "$format": "json",
                 "$select": ",".join(select),
@@ -151,7 +151,8 @@ class ODataClient:
                 "$skip": skip,
             }
             if filter:
-                params["$filter"] = filter
+                first["$filter"] = filter
+            params: dict[str, Any] | None = first
             url: str = path
             got = 0
             while True:
@@ -164,7 +165,8 @@ class ODataClient:
                 next_link = data.get("__next") if isinstance(data, dict) else None
                 if not next_link:
                     break
-                url, params = str(next_link), {}
+                # As given: httpx would drop the link's query for params={} (not None).
+                url, params = str(next_link), None
             if got < size:
                 return
             skip += size

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from pmo_ledger.connectors.sap.rfc import RfcClient
 from pmo_ledger.connectors.sap.sandbox.postings import Postings
 from pmo_ledger.connectors.sap.sandbox.seed import SeedSummary
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
+from pmo_ledger.connectors.sap.values import sap_amount
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
 from pmo_ledger.ledger.models import ActualLine, LedgerEntry, Task
-from pmo_ledger.connectors.sap.rfc import RfcClient
-from pmo_ledger.connectors.sap.values import sap_amount
 from tests.connectors.sap.fake_sap import FAKE, demo, expected, fake_app, fake_settings
 from tests.connectors.sap.sap_system import ledger_lines
 
@@ -58,7 +58,7 @@ def test_every_project_and_period_matches_the_line_items(
 def test_the_reversal_in_its_own_period_is_a_line_at_zero(
     engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
 ) -> None:
-    system, summary = fake
+    _system, summary = fake
     a = fake_app(engine, tmp_path)
     assert run_sync(a, "erp").status == "succeeded"
     cutover = summary.wbs["PRJ-0001.2"].objnr
@@ -74,7 +74,7 @@ def test_the_reversal_in_its_own_period_is_a_line_at_zero(
 def test_a_value_with_the_delimiter_and_long_texts_arrive_whole(
     engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
 ) -> None:
-    system, _ = fake
+    _system, _ = fake
     a = fake_app(engine, tmp_path)
     assert run_sync(a, "erp").status == "succeeded"
     with a.reading() as s:

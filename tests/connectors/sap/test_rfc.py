@@ -122,7 +122,7 @@ def test_a_missing_rfc_module_is_one_line() -> None:
 
 def test_sap_errors_become_typed_errors_with_sap_text(system: System) -> None:
     bad = RfcClient("erp", STUB, {**LOGON, "passwd": "wrong"})
-    with pytest.raises(ConnectorConfigError, match="SAP refused the logon .*Name or password"):
+    with pytest.raises(ConnectorConfigError, match=r"SAP refused the logon .*Name or password"):
         bad.ping("erp: RFC_PING")
     with pytest.raises(StreamConfigError, match="TABLE_NOT_AVAILABLE"):
         client().read_table("ZNOPE", ["A"], "", ["A"])

@@ -110,7 +110,7 @@ def test_a_reversal_nets_the_line_to_zero_and_moves_between_periods(
 def test_a_vanished_total_is_reversed_by_its_period_scope(
     engine: Engine, tmp_path: Path, system: System
 ) -> None:
-    year, cur, prev, cur_key, prev_key = seed(system)
+    _year, _cur, _prev, cur_key, _prev_key = seed(system)
     a = app(engine, tmp_path)
     assert run_sync(a, "erp").status == "succeeded"
     rows = system.tables["COSS"].rows
@@ -120,7 +120,7 @@ def test_a_vanished_total_is_reversed_by_its_period_scope(
 
 
 def test_sync_period_re_reads_one_period(engine: Engine, tmp_path: Path, system: System) -> None:
-    year, cur, prev, cur_key, prev_key = seed(system)
+    year, cur, _prev, cur_key, _prev_key = seed(system)
     a = app(engine, tmp_path)
     assert run_sync(a, "erp").status == "succeeded"
     total(system, "COSP", WBS_21, KSTAR, year - 1, {12: "1000.00"})  # a closed period changed
@@ -161,7 +161,7 @@ def test_a_communication_error_mid_read_resumes_without_duplicates(
 def test_verify_compares_control_totals_from_the_same_tables(
     engine: Engine, tmp_path: Path, system: System
 ) -> None:
-    year, cur, prev, cur_key, prev_key = seed(system)
+    year, cur, _prev, _cur_key, _prev_key = seed(system)
     a = app(engine, tmp_path)
     assert run_sync(a, "erp").status == "succeeded"
     result = verify(a, "erp", ["actuals"])
