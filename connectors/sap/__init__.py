@@ -36,6 +36,13 @@ from pmo_ledger.connectors.base import (
 )
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages
+from pmo_ledger.connectors.sap.budgets import (
+    budget_totals,
+    budget_versions,
+    elements,
+    own_budgets,
+    plan_versions,
+)
 from pmo_ledger.connectors.sap.normalize import (
     CostObject,
     TotalLine,
@@ -65,7 +72,7 @@ from pmo_ledger.connectors.sap.reader import (
     plan,
 )
 from pmo_ledger.connectors.sap.rfc import RfcClient
-from pmo_ledger.connectors.sap.rfc_source import ACTUAL, RfcSource, parents
+from pmo_ledger.connectors.sap.rfc_source import ACTUAL, PLAN, RfcSource, parents
 from pmo_ledger.connectors.sap.settings import SapSettings
 from pmo_ledger.ledger.records import Rejected
 
@@ -76,6 +83,14 @@ STREAMS: dict[str, StreamSpec] = {
     "projects": StreamSpec("projects", "token", "project", "<PSPID> (OData: Project)"),
     "tasks": StreamSpec(
         "tasks", "token", "task", "<POSID> (OData: ProjectElement)", after=("projects",)
+    ),
+    "budgets": StreamSpec(
+        "budgets",
+        "token",
+        "budget",
+        "<PSPID>/current (lines <OBJNR>/<currency>), <PSPID>/plan (lines as actuals)",
+        counts="budget activities `budget_activities` of value type 41; plan version 000",
+        after=("tasks",),
     ),
     "actuals": StreamSpec(
         "actuals",
@@ -116,6 +131,8 @@ class SapConnector(Connector):
         self._today = today
         self._rfc: RfcSource | None = None
         self._odata: ODataClient | None = None
+        if settings.transport == "odata":  # the OData services carry no PS budget
+            self.streams = {k: v for k, v in STREAMS.items() if k != "budgets"}
 
     # --- sources -------------------------------------------------------------------------
 
@@ -171,7 +188,9 @@ class SapConnector(Connector):
         if stream != "actuals":
             if request.scope is not None:
                 raise ConnectorConfigError(f"stream {stream} cannot re-sync {request.scope}")
-            items = self._projects() if stream == "projects" else self._tasks()
+            items = {"projects": self._projects, "tasks": self._tasks, "budgets": self._budgets}[
+                stream
+            ]()
             return self._last_checkpoint(
                 ordered_pages(items, self.config.page_size, checkpoints=False)
             )
@@ -182,6 +201,8 @@ class SapConnector(Connector):
     def control_totals(self, stream: str) -> list[SourceTotal] | None:
         """Actuals: per project key and currency, the lines a full read lists (count, amount,
         hours where the unit is hours), summed from the same tables. None for other streams."""
+        if stream == "budgets":
+            return budget_totals(self._budgets())
         if stream != "actuals":
             return None
         periods = self.periods()
@@ -247,6 +268,34 @@ class SapConnector(Connector):
         posid_of = {r["PSPNR"]: r["POSID"] for r in wbs}
         ups = parents(self.rfc.hierarchy(), posid_of)
         return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID")
+
+    def _budgets(self) -> Iterator[Item]:
+        """Each project's budget (`current`) and cost plan (`plan`) versions."""
+        read_at = datetime.now(UTC)
+        projects = self.rfc.projects()
+        by_objnr = elements(projects, self.rfc.wbs_elements(), self.rfc.hierarchy())
+        try:
+            own = own_budgets(self.rfc.budgets(), by_objnr, self.config.budget_activities)
+        except ValueError as exc:
+            yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
+            own = {}
+        yield from budget_versions(own, by_objnr, projects, read_at)
+        periods = self.periods()
+        plan_lines = sum_totals(self.rfc.totals(PLAN, None, ALL_PERIODS), ALL_PERIODS)
+        placed = []
+        for line in plan_lines.values():
+            if line.error is not None:
+                yield Marked(
+                    None, Rejected(line.external_id, "unreadable_row", {"error": line.error})
+                )
+                continue
+            try:
+                placed.append((line, periods.ledger_period(int(line.gjahr), line.period).key))
+            except (ValueError, LookupError) as exc:
+                yield Marked(
+                    None, Rejected(line.external_id, "unknown_period", {"error": str(exc)})
+                )
+        yield from plan_versions(placed, by_objnr, self.rfc.currency(), projects, read_at)
 
     def _actual_items(self, p: Plan, periods: FiscalPeriods) -> dict[str, list[Item]]:
         read_at = datetime.now(UTC)

@@ -116,7 +116,7 @@ class RfcSource:
                 condition("OBJNR", "LIKE", "PR%"),
             ]
         )
-        return self.client.read_table("BPGE", [*key, "WLGES"], where, key)
+        return self.client.read_table("BPGE", [*key, "WTGES"], where, key)
 
     def _read(
         self,

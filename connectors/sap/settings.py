@@ -78,8 +78,10 @@ class SapSettings(ConnectorSettings):
     #: or link rules such as "POSID prefix = project code").
     wbs_postings: Literal["project", "wbs"] = "project"
     plan_version: str = Field(default="000", pattern=r"^\d{3}$")
-    #: Budget (BPGE) value type and the budget activities that make the current budget.
+    #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
+    #: original, supplement, return, transfer ([] counts every activity).
     budget_value_type: str = "41"
+    budget_activities: list[str] = Field(default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUE"])
     #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
     fx_rate_type: str | None = None
     #: Rows per page handed to the runner.

@@ -36,6 +36,8 @@ LAYOUTS: dict[str, list[tuple[str, int, str]]] = {
     ],
     "PRHI": [("POSNR", 8, "N"), ("UP", 8, "N"), ("DOWN", 8, "N")],
     "TKA01": [("KOKRS", 4, "C"), ("WAERS", 5, "C"), ("BEZEI", 25, "C")],
+    "BPGE": [("LEDNR", 4, "C"), ("OBJNR", 22, "C"), ("TRGKZ", 1, "C"), ("WRTTP", 2, "C"),
+             ("VERSN", 3, "C"), ("VORGA", 4, "C"), ("TWAER", 5, "C"), ("WTGES", AMOUNT, "P")],
     "COSP": [*_CO_KEY, ("VBUND", 6, "C"), ("PARGB", 4, "C"), ("BEKNZ", 1, "C"),
              ("TWAER", 5, "C"), ("PERBL", 3, "N"), ("MEINH", 3, "C"), *_WKG, *_MEG],
     "COSS": [*_CO_KEY, ("PAROB", 22, "C"), ("USPOB", 22, "C"), ("BEKNZ", 1, "C"),

@@ -20,7 +20,14 @@ from pmo_ledger.connectors.sap.sandbox.system import SapSystem
 from pmo_ledger.connectors.sap.values import sap_amount
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
-from pmo_ledger.ledger.models import ActualLine, LedgerEntry, Task
+from pmo_ledger.ledger.models import (
+    ActualLine,
+    BudgetLine,
+    BudgetVersion,
+    LedgerEntry,
+    Project,
+    Task,
+)
 from tests.connectors.sap.fake_sap import FAKE, demo, expected, fake_app, fake_settings
 from tests.connectors.sap.sap_system import ledger_lines
 
@@ -217,3 +224,36 @@ def test_verify_finds_no_drift_then_the_new_posting(
     Postings(system).post(summary.wbs["PRJ-0002.2"], TRAVEL, Decimal("12.34"), day)  # EUR
     (drift,) = verify(a, "erp", ["actuals"]).streams[0].drifted
     assert (drift.project_ref, drift.amount_drift) == ("PRJ-0002", Decimal("12.34"))
+
+
+def test_budgets_count_a_parent_once_and_plan_goes_by_period(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    """The root element holds the whole budget and distributed 70% of it to its children:
+    the current version adds up to the root's budget (PRJ-0003 with its supplements)."""
+    system, _ = fake
+    a = fake_app(engine, tmp_path)
+    assert run_sync(a, "erp").status == "succeeded"
+    with a.reading() as s:
+        rows = s.execute(
+            select(
+                Project.code, BudgetVersion.kind, BudgetLine.currency, func.sum(BudgetLine.amount)
+            )
+            .join(BudgetVersion, BudgetVersion.project_id == Project.id)
+            .join(BudgetLine, BudgetLine.version_id == BudgetVersion.id)
+            .where(BudgetVersion.superseded_at.is_(None))
+            .group_by(Project.code, BudgetVersion.kind, BudgetLine.currency)
+        ).all()
+    current = {(code, ccy): amount for code, kind, ccy, amount in rows if kind == "current"}
+    assert current == {
+        ("PRJ-0001", "EUR"): Decimal("480000.00"),
+        ("PRJ-0002", "EUR"): Decimal("220000.00"),
+        ("PRJ-0003", "USD"): Decimal("360000.00"),
+        ("PRJ-0004", "USD"): Decimal("180000.00"),
+        ("PRJ-0005", "GBP"): Decimal("610000.00"),
+        ("PRJ-0006", "USD"): Decimal("95000.50"),
+    }
+    plan = {code for code, kind, _, amount in rows if kind == "plan" and amount}
+    assert plan and plan <= {code for code, _ in current}
+    checked = verify(a, "erp", ["budgets", "actuals"])
+    assert not checked.drift, [d for st in checked.streams for d in st.drifted]
