@@ -148,13 +148,29 @@ class SeedSummary:
     reversal_document: str = ""
 
 
-def seed_demo(system: SapSystem) -> SeedSummary:
-    """Fill `system` with the demo; what was made."""
+_DIRTY_PROJECT = (
+    "PRJ-0007",
+    "Data Center Exit",
+    "1000",
+    date(2025, 2, 3),
+    date(2025, 6, 30),
+    "EUR",
+    "90000.00",
+    ("Move planning",),
+)
+INTERNAL_ORDER_OBJNR = "OR000000400001"
+
+
+def seed_demo(system: SapSystem, *, dirty: bool = False) -> SeedSummary:
+    """Fill `system` with the demo; what was made. `dirty` adds what a reader must route or
+    leave out: PRJ-0007, a project the PSA does not know (its postings load as unmapped), and
+    an internal order's posting (OBJNR `OR...`)."""
     system.add_user(USER)
     summary = SeedSummary()
     _config(system)
+    projects = _PROJECTS + ((_DIRTY_PROJECT,) if dirty else ())
     for number, (code, name, bukrs, start, end, currency, budget, children) in enumerate(
-        _PROJECTS, start=1
+        projects, start=1
     ):
         pspnr = f"{number:08d}"
         summary.projects[code] = pspnr
@@ -213,6 +229,16 @@ def seed_demo(system: SapSystem) -> SeedSummary:
     postings = Postings(system)
     postings.deferred = True
     _actuals(postings, summary)
+    if dirty:
+        postings.post_object(
+            INTERNAL_ORDER_OBJNR,
+            "1000",
+            "EUR",
+            "0000417000",
+            Decimal("1500.00"),
+            date(YEAR, 3, 10),
+            text="Trade fair booth",
+        )
     postings.deferred = False
     _plan(system, summary)
     postings.rebuild_totals()
@@ -398,7 +424,7 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
 
 def _actuals(postings: Postings, summary: SeedSummary) -> None:
     rng = random.Random(21)  # noqa: S311 - demo data, not secrets
-    spans = {p[0]: (p[3], p[4]) for p in _PROJECTS}
+    spans = {p[0]: (p[3], p[4]) for p in (*_PROJECTS, _DIRTY_PROJECT)}
     for element in summary.wbs.values():
         if element.level == 1 and element.posid != "PRJ-0003":
             continue
