@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,8 +11,9 @@ import pytest
 
 from pmo_ledger.connectors.sap.sandbox.odata import SapODataSandbox
 from pmo_ledger.connectors.sap.sandbox.postings import Postings
-from pmo_ledger.connectors.sap.sandbox.seed import SeedSummary
+from pmo_ledger.connectors.sap.sandbox.seed import USER, SeedSummary
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
+from tests.connectors.sap.sandbox.conftest import client_for
 
 PROJECTS = "/sap/opu/odata/sap/API_ENTERPRISE_PROJECT_SRV"
 JOURNAL = "/sap/opu/odata/sap/API_JOURNALENTRYITEMBASIC_SRV"
@@ -203,8 +204,6 @@ def test_a_posting_shows_at_once(odata: httpx.Client, system: SapSystem, seed: S
     url = f"{JOURNAL}/A_JournalEntryItemBasic/$count"
     params = {"$filter": "WBSElement eq 'PRJ-0006.1' and Ledger eq '0L'"}
     before = int(odata.get(url, params=params).text)
-    from datetime import date
-
     Postings(system).post(seed.wbs["PRJ-0006.1"], "0000417000", Decimal("99.00"), date(2025, 3, 3))
     assert int(odata.get(url, params=params).text) == before + 1
 
@@ -270,9 +269,6 @@ def test_versioned_service_path_and_metadata(odata: httpx.Client) -> None:
 
 def test_json_only_when_asked(server: SapODataSandbox) -> None:
     """Without Accept JSON or $format=json: 406; $format=json alone is enough."""
-    from pmo_ledger.connectors.sap.sandbox.seed import USER
-    from tests.connectors.sap.sandbox.conftest import client_for
-
     with client_for(server, auth=(USER.user, USER.password)) as client:
         assert client.get(f"{PROJECTS}/A_EnterpriseProject").status_code == 406
         assert (
