@@ -101,24 +101,16 @@ class ABAPRuntimeError(RFCLibError):
 
 
 class LogonError(RFCLibError):
-    """The logon failed (code 2, key RFC_LOGON_FAILURE)."""
+    """The logon failed (code 2, key RFC_LOGON_FAILURE by default, as in pyrfc)."""
 
     def __init__(
         self,
         message: str | None = None,
         code: int | None = 2,
         key: str | None = "RFC_LOGON_FAILURE",
-        msg_class: str | None = None,
-        msg_type: str | None = None,
-        msg_number: str | None = None,
-        msg_v1: str | None = None,
-        msg_v2: str | None = None,
-        msg_v3: str | None = None,
-        msg_v4: str | None = None,
+        **details: str | None,
     ) -> None:
-        super().__init__(
-            message, code, key, msg_class, msg_type, msg_number, msg_v1, msg_v2, msg_v3, msg_v4
-        )
+        super().__init__(message, code, key, **details)
 
 
 class CommunicationError(RFCLibError):

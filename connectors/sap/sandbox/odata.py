@@ -32,7 +32,6 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -41,11 +40,20 @@ from pmo_ledger.connectors.kit.sandbox_https import HttpsSandbox, Reply, Request
 from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles
 from pmo_ledger.connectors.sap.sandbox.odata_entities import ENTITY_SETS, EntitySet, Row
 from pmo_ledger.connectors.sap.sandbox.odata_filter import FilterError, parse_filter
+from pmo_ledger.connectors.sap.sandbox.odata_wire import (
+    JSON,
+    Fault,
+    ODataError,
+    entity,
+    error_reply,
+    fault_reply,
+    metadata,
+    unauthorized,
+)
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
 
 ROOT = "/sap/opu/odata/sap/"
 TOKEN_PATHS = ("/sap/bc/sec/oauth2/token", "/oauth/token")
-JSON = "application/json; charset=utf-8"
 _OPTIONS = {
     "$filter",
     "$select",
@@ -60,14 +68,6 @@ _OPTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """An answer forced on a coming request: a status (401, 403, 429, 500, 503...)."""
-
-    status: int
-    retry_after: int | None = None
-
-
 @dataclass
 class ODataSwitches:
     """Failures a test turns on: `faults` answer the next requests in turn; `token_ttl`:
@@ -75,14 +75,6 @@ class ODataSwitches:
 
     faults: deque[Fault] = field(default_factory=deque)
     token_ttl: float = 3600.0
-
-
-class ODataError(Exception):
-    """An OData error answer."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 class SapODataApp:
@@ -113,12 +105,12 @@ class SapODataApp:
         with self._lock:
             fault = self.switches.faults.popleft() if self.switches.faults else None
         if fault is not None:
-            return _fault_reply(fault)
+            return fault_reply(fault)
         if request.path in TOKEN_PATHS:
             return self._token(request)
         client = request.param("sap-client") or "100"
         if not self._authorized(request, client):
-            return _unauthorized(client, self.system.system_id)
+            return unauthorized(client, self.system.system_id)
         try:
             if not request.path.startswith(ROOT):
                 raise ODataError(
@@ -127,13 +119,13 @@ class SapODataApp:
                     f"No service found for namespace '', name '{request.path}', version '0001'",
                 )
             if request.method != "GET":
-                return _error_reply(
+                return error_reply(
                     ODataError(403, "/IWFND/CM_BEC/026", "CSRF token validation failed"),
                     {"x-csrf-token": "Required"},
                 )
             return self._read(request, base_url, client)
         except ODataError as exc:
-            return _error_reply(exc)
+            return error_reply(exc)
 
     # --- auth ----------------------------------------------------------------------------
     def _authorized(self, request: Request, client: str) -> bool:
@@ -197,7 +189,7 @@ class SapODataApp:
         if rest in ("", "/"):
             return Reply(200, JSON, json.dumps({"d": {"EntitySets": sorted(sets)}}))
         if rest == "$metadata":
-            return Reply(200, "application/xml", _metadata(service, sets.values()))
+            return Reply(200, "application/xml", metadata(service, sets.values()))
         for name in request.params:
             if name.startswith("$") and name not in _OPTIONS:
                 raise ODataError(
@@ -223,9 +215,7 @@ class SapODataApp:
                     "Resource not found for segment '" + segments[0] + "'",
                 )
             if len(segments) == 1:
-                body = {
-                    "d": _entity(rows[0], entity_set, service_url, _select(request, entity_set))
-                }
+                body = {"d": entity(rows[0], entity_set, service_url, _select(request, entity_set))}
                 return Reply(200, JSON, json.dumps(body))
             navigation = entity_set.navigations.get(segments[1])
             if navigation is None:
@@ -264,7 +254,7 @@ class SapODataApp:
         page = rows[token : token + self.page_size]
         select = _select(request, entity_set)
         body: dict[str, Any] = {
-            "results": [_entity(r, entity_set, service_url, select) for r in page]
+            "results": [entity(r, entity_set, service_url, select) for r in page]
         }
         if request.param("$inlinecount") == "allpages":
             body["__count"] = str(total)
@@ -349,125 +339,6 @@ def _select(request: Request, entity_set: EntitySet) -> list[str] | None:
                 f" '{entity_set.service}.{entity_set.type_name}'",
             )
     return names
-
-
-def _key_literal(entity_set: EntitySet, value: Any) -> str:
-    if entity_set.properties[entity_set.key] == "Edm.Guid":
-        return f"guid'{value}'"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _entity(
-    row: Row, entity_set: EntitySet, service_url: str, select: list[str] | None
-) -> dict[str, Any]:
-    uri = f"{service_url}/{entity_set.name}({_key_literal(entity_set, row[entity_set.key])})"
-    out: dict[str, Any] = {
-        "__metadata": {
-            "id": uri,
-            "uri": uri,
-            "type": f"{entity_set.service}.{entity_set.type_name}",
-        }
-    }
-    for name, edm in entity_set.properties.items():
-        if select is None or name in select:
-            out[name] = _json_value(row[name], edm, entity_set.decimals)
-    for name in entity_set.navigations:
-        if select is None or name in select:
-            out[name] = {"__deferred": {"uri": f"{uri}/{name}"}}
-    return out
-
-
-def _json_value(value: Any, edm: str, decimals: int) -> Any:
-    if value is None:
-        return None
-    if edm == "Edm.DateTime":
-        return f"/Date({_millis(value.replace(tzinfo=UTC))})/"
-    if edm == "Edm.DateTimeOffset":
-        return f"/Date({_millis(value)}+0000)/"
-    if edm == "Edm.Decimal":
-        return f"{Decimal(value):.{decimals}f}"
-    return value
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
-
-
-def _metadata(service: str, sets: Any) -> str:
-    types, entity_sets = [], []
-    for s in sets:
-        props = "".join(
-            f'<Property Name="{n}" Type="{t}"'
-            + (' Precision="23" Scale="3"' if t == "Edm.Decimal" else "")
-            + (' Nullable="false"' if n == s.key else "")
-            + "/>"
-            for n, t in s.properties.items()
-        )
-        navs = "".join(f'<NavigationProperty Name="{n}"/>' for n in s.navigations)
-        types.append(
-            f'<EntityType Name="{s.type_name}"><Key><PropertyRef Name="{s.key}"/>'
-            f"</Key>{props}{navs}</EntityType>"
-        )
-        entity_sets.append(f'<EntitySet Name="{s.name}" EntityType="{service}.{s.type_name}"/>')
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="1.0" '
-        'xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx"><edmx:DataServices '
-        'xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" '
-        'm:DataServiceVersion="2.0"><Schema Namespace="' + service + '" '
-        'xmlns="http://schemas.microsoft.com/ado/2008/09/edm">'
-        + "".join(types)
-        + f'<EntityContainer Name="{service}_Entities" m:IsDefaultEntityContainer="true">'
-        + "".join(entity_sets)
-        + "</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>"
-    )
-
-
-def _error_body(code: str, message: str) -> str:
-    return json.dumps(
-        {
-            "error": {
-                "code": code,
-                "message": {"lang": "en", "value": message},
-                "innererror": {
-                    "transactionid": secrets.token_hex(16).upper(),
-                    "timestamp": datetime.now(UTC).strftime("%Y%m%d%H%M%S.%f")[:21],
-                    "errordetails": [],
-                },
-            }
-        }
-    )
-
-
-def _error_reply(error: ODataError, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(error.status, JSON, _error_body(error.code, error.message), headers or {})
-
-
-def _unauthorized(client: str, system_id: str) -> Reply:
-    realm = f'Basic realm="SAP NetWeaver Application Server [{system_id}/{client}]"'
-    return Reply(
-        401,
-        "text/html; charset=utf-8",
-        "<html><head><title>Logon Error Message</title></head><body>"
-        "<p>Logon failed</p></body></html>",
-        {"WWW-Authenticate": realm},
-    )
-
-
-_FAULT_MESSAGES = {
-    403: ("/IWFND/CM_CONSUMER/101", "No authorization to access the service"),
-    429: ("/IWFND/CM_BEC/429", "Too many requests: rate limit exceeded"),
-    500: ("/IWBEP/CX_MGW_TECH_EXCEPTION", "An internal server error occurred"),
-    502: ("/IWFND/CM_BEC/026", "Bad gateway: backend system not reachable"),
-    503: ("/IWFND/CM_BEC/026", "Service temporarily unavailable"),
-}
-
-
-def _fault_reply(fault: Fault) -> Reply:
-    if fault.status == 401:
-        return _unauthorized("100", "PMO")
-    code, message = _FAULT_MESSAGES.get(fault.status, ("/IWFND/CM_BEC/026", "Error"))
-    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-    return _error_reply(ODataError(fault.status, code, message), headers)
 
 
 class SapODataSandbox(HttpsSandbox):

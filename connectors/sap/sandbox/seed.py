@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pmo_ledger.connectors.sap.sandbox.postings import (
     CENT,
     KOKRS,
+    CoObject,
     Postings,
     co_total_row,
     rate,
@@ -54,68 +55,24 @@ COST_CENTER = "0000004200"
 COST_CENTER_OBJNR = f"KS{KOKRS}{COST_CENTER}"
 
 # (code, name, company code, start, end, currency, budget, WBS children)
+# fmt: off
 _PROJECTS = (
-    (
-        "PRJ-0001",
-        "Acme ERP Cloud Migration",
-        "1000",
-        date(2025, 1, 6),
-        date(2025, 9, 30),
-        "EUR",
-        "480000.00",
-        ("Solution design", "Data migration", "Cutover"),
-    ),
-    (
-        "PRJ-0002",
-        "Acme Data Warehouse",
-        "1000",
-        date(2025, 2, 3),
-        date(2025, 8, 29),
-        "EUR",
-        "220000.00",
-        ("Extract | Load design", "Reporting"),
-    ),
-    (
-        "PRJ-0003",
-        "Globex POS Rollout",
-        "2000",
-        date(2025, 1, 6),
-        date(2025, 12, 19),
-        "USD",
-        "350000.00",
-        ("Store pilots", "Roll-out waves"),
-    ),
-    (
-        "PRJ-0004",
-        "Globex Analytics Platform",
-        "2000",
-        date(2025, 6, 2),
-        date(2025, 11, 28),
-        "USD",
-        "180000.00",
-        ("Platform build",),
-    ),
-    (
-        "PRJ-0005",
-        "Initech Core Banking Upgrade",
-        "1000",
-        date(2025, 1, 13),
-        date(2025, 10, 31),
-        "GBP",
-        "610000.00",
-        ("Core upgrade", "Testing"),
-    ),
-    (
-        "PRJ-0006",
-        "Initech Security Assessment",
-        "2000",
-        date(2025, 1, 6),
-        date(2025, 3, 28),
-        "USD",
-        "95000.50",
-        ("Assessment",),
-    ),
+    ("PRJ-0001", "Acme ERP Cloud Migration", "1000", date(2025, 1, 6), date(2025, 9, 30),
+     "EUR", "480000.00", ("Solution design", "Data migration", "Cutover")),
+    ("PRJ-0002", "Acme Data Warehouse", "1000", date(2025, 2, 3), date(2025, 8, 29), "EUR",
+     "220000.00", ("Extract | Load design", "Reporting")),
+    ("PRJ-0003", "Globex POS Rollout", "2000", date(2025, 1, 6), date(2025, 12, 19), "USD",
+     "350000.00", ("Store pilots", "Roll-out waves")),
+    ("PRJ-0004", "Globex Analytics Platform", "2000", date(2025, 6, 2), date(2025, 11, 28),
+     "USD", "180000.00", ("Platform build",)),
+    ("PRJ-0005", "Initech Core Banking Upgrade", "1000", date(2025, 1, 13),
+     date(2025, 10, 31), "GBP", "610000.00", ("Core upgrade", "Testing")),
+    ("PRJ-0006", "Initech Security Assessment", "2000", date(2025, 1, 6), date(2025, 3, 28),
+     "USD", "95000.50", ("Assessment",)),
 )
+_DIRTY_PROJECT = ("PRJ-0007", "Data Center Exit", "1000", date(2025, 2, 3), date(2025, 6, 30),
+                  "EUR", "90000.00", ("Move planning",))
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +105,6 @@ class SeedSummary:
     reversal_document: str = ""
 
 
-_DIRTY_PROJECT = (
-    "PRJ-0007",
-    "Data Center Exit",
-    "1000",
-    date(2025, 2, 3),
-    date(2025, 6, 30),
-    "EUR",
-    "90000.00",
-    ("Move planning",),
-)
 INTERNAL_ORDER_OBJNR = "OR000000400001"
 
 
@@ -230,10 +177,8 @@ def seed_demo(system: SapSystem, *, dirty: bool = False) -> SeedSummary:
     postings.deferred = True
     _actuals(postings, summary)
     if dirty:
-        postings.post_object(
-            INTERNAL_ORDER_OBJNR,
-            "1000",
-            "EUR",
+        postings.post(
+            CoObject(INTERNAL_ORDER_OBJNR, "1000", "EUR"),
             "0000417000",
             Decimal("1500.00"),
             date(YEAR, 3, 10),
@@ -422,6 +367,7 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
         )
 
 
+# fmt: off
 def _actuals(postings: Postings, summary: SeedSummary) -> None:
     rng = random.Random(21)  # noqa: S311 - demo data, not secrets
     spans = {p[0]: (p[3], p[4]) for p in (*_PROJECTS, _DIRTY_PROJECT)}
@@ -440,67 +386,32 @@ def _actuals(postings: Postings, summary: SeedSummary) -> None:
                         element, kstar, amount, day, text=f"{COST_ELEMENTS[kstar]} {day:%b}"
                     )
                 )
-    design = summary.wbs["PRJ-0001.1"]
-    summary.documents.append(
-        postings.post(
-            design,
-            "0000943000",
-            Decimal("8400.00"),
-            date(YEAR, 3, 31),
-            text="Architect hours",
-            partner=COST_CENTER_OBJNR,
+    for posid, kstar, value, day, period, text, partner in _SINGLE_POSTINGS:
+        summary.documents.append(
+            postings.post(summary.wbs[posid], kstar, Decimal(value), day, period=period,
+                          text=text, partner=partner)
         )
-    )
-    cutover = summary.wbs["PRJ-0001.2"]
-    travel = postings.post(
-        cutover,
-        "0000474000",
-        Decimal("5000.00"),
-        date(YEAR, 4, 10),
-        text="Travel Berlin-Lisbon (posted twice)",
-    )
+    travel = postings.post(summary.wbs["PRJ-0001.2"], "0000474000", Decimal("5000.00"),
+                           date(YEAR, 4, 10), text="Travel Berlin-Lisbon (posted twice)")
     summary.reversed_document = travel
     summary.reversal_document = postings.reverse(travel, date(YEAR, 4, 24))
-    pos = summary.wbs["PRJ-0003"]
-    summary.documents.append(
-        postings.post(
-            pos,
-            "0000417000",
-            Decimal("12500.00"),
-            date(YEAR, 12, 31),
-            period=13,
-            text="Year-end accrual, store pilots",
-        )
-    )
-    summary.documents.append(
-        postings.post(
-            pos,
-            "0000417000",
-            Decimal("-2500.00"),
-            date(YEAR, 12, 31),
-            period=16,
-            text="Audit adjustment: accrual too high",
-        )
-    )
-    summary.documents.append(
-        postings.post(
-            summary.wbs["PRJ-0001.1.1"],
-            "0000400000",
-            Decimal("987654.32"),
-            date(YEAR, 5, 15),
-            text="Hardware for every site of the migration, ordered"[:50].ljust(50, "."),
-        )
-    )
     # A cost center's own posting: not a WBS element's.
-    postings.post_object(
-        COST_CENTER_OBJNR,
-        "1000",
-        "EUR",
-        "0000430000",
-        Decimal("31000.00"),
-        date(YEAR, 2, 28),
-        text="Cost center salaries",
-    )
+    postings.post(CoObject(COST_CENTER_OBJNR, "1000", "EUR"), "0000430000",
+                  Decimal("31000.00"), date(YEAR, 2, 28), text="Cost center salaries")
+
+
+# WBS element, cost element, amount, date, period (None: the month), text, partner object
+_SINGLE_POSTINGS = (
+    ("PRJ-0001.1", "0000943000", "8400.00", date(YEAR, 3, 31), None, "Architect hours",
+     COST_CENTER_OBJNR),
+    ("PRJ-0003", "0000417000", "12500.00", date(YEAR, 12, 31), 13,
+     "Year-end accrual, store pilots", ""),
+    ("PRJ-0003", "0000417000", "-2500.00", date(YEAR, 12, 31), 16,
+     "Audit adjustment: accrual too high", ""),
+    ("PRJ-0001.1.1", "0000400000", "987654.32", date(YEAR, 5, 15), None,
+     "Hardware for every site of the migration, ordered..", ""),
+)
+# fmt: on
 
 
 def _plan(system: SapSystem, summary: SeedSummary) -> None:

@@ -14,6 +14,17 @@ from pmo_ledger.connectors.sap.sandbox.run import RFC_HOST, RFC_MODULE, running
 from pmo_ledger.connectors.sap.sandbox.seed import USER
 
 
+def _logon() -> dict[str, str]:
+    """The logon the sandbox prints, without fake_db (this process)."""
+    return {
+        "ashost": RFC_HOST,
+        "sysnr": "00",
+        "client": "100",
+        "user": USER.user,
+        "passwd": USER.password,
+    }
+
+
 def test_running_serves_odata_with_its_settings(tmp_path: Path) -> None:
     """base_url, user, password, sap_client and ca_bundle read the projects; the lines name
     the fake RFC module and its logon."""
@@ -40,13 +51,7 @@ def test_rfc_logon_in_process_and_through_the_file(tmp_path: Path) -> None:
     with running(SandboxOptions(cert_dir=tmp_path)) as sandbox:
         line = next(line for line in sandbox.lines if "fake_db" in line)
         database = line.split('fake_db = "')[1].rstrip('"')
-        logon = {
-            "ashost": RFC_HOST,
-            "sysnr": "00",
-            "client": "100",
-            "user": USER.user,
-            "passwd": USER.password,
-        }
+        logon = _logon()
         with fakerfc.Connection(**logon) as conn:
             in_process = conn.call(
                 "RFC_READ_TABLE", QUERY_TABLE="T001", FIELDS=[{"FIELDNAME": "WAERS"}]
@@ -62,13 +67,7 @@ def test_rfc_logon_in_process_and_through_the_file(tmp_path: Path) -> None:
 def test_dirty_adds_an_unknown_project_and_an_order(tmp_path: Path) -> None:
     """dirty: PRJ-0007 and an internal order's posting are there."""
     with running(SandboxOptions(cert_dir=tmp_path, dirty=True)) as sandbox:
-        logon = {
-            "ashost": RFC_HOST,
-            "sysnr": "00",
-            "client": "100",
-            "user": USER.user,
-            "passwd": USER.password,
-        }
+        logon = _logon()
         with fakerfc.Connection(**logon) as conn:
             projects = conn.call(
                 "RFC_READ_TABLE", QUERY_TABLE="PROJ", FIELDS=[{"FIELDNAME": "PSPID"}]
