@@ -175,7 +175,7 @@ REFBN C 10 Reference document number
 STFLG C 1 Indicator: Reversal document
 STOKZ C 1 Indicator: Document reversed
 """
-_COEP = """
+_COEP_HEAD = """
 KOKRS C 4 Controlling Area
 BELNR C 10 Document Number
 BUZEI N 3 Posting row
@@ -184,16 +184,8 @@ WTGBTR P 15.2 Total Value in Transaction Currency
 WOGBTR P 15.2 Total Value in Object Currency
 WKGBTR P 15.2 Value in Controlling Area Currency
 MBGBTR P 15.3 Total Quantity Entered
-LEDNR C 2 Ledger for Controlling objects
-OBJNR C 22 Object number
-GJAHR N 4 Fiscal Year
-WRTTP C 2 Value Type
-VERSN C 3 Version
-KSTAR C 10 Cost Element
-HRKFT C 4 CO key subnumber
-VRGNG C 4 CO Business Transaction
-PAROB C 22 Partner object
-USPOB C 22 Source object
+"""
+_COEP = """
 BEKNZ C 1 Debit/credit indicator
 BELTP N 1 Debit type
 TWAER C 5 Transaction Currency
@@ -253,7 +245,7 @@ _DDIC = (
         f"{_CO_KEY} PAROB USPOB VBUND PARGB BEKNZ TWAER PERBL",
     ),
     ("COBK", _MANDT + _COBK, "MANDT KOKRS BELNR"),
-    ("COEP", _MANDT + _COEP, "MANDT KOKRS BELNR BUZEI"),
+    ("COEP", _MANDT + _COEP_HEAD + _CO_KEYS + _PARTNER + _COEP, "MANDT KOKRS BELNR BUZEI"),
     (
         "BPGE",
         _MANDT
