@@ -15,7 +15,8 @@ keeps the blanks), INT parameters must be ints (else TypeError), an unknown func
 an RFCError, and after a communication failure the connection opens itself again.
 
 Functions: RFC_READ_TABLE (and the same interface under each name of `READ_TABLE_NAMES`, e.g.
-/BODS/RFC_READ_TABLE), RFC_PING, RFC_SYSTEM_INFO.
+/BODS/RFC_READ_TABLE), BAPI_PROJECT_GETINFO (errors in its RETURN structure), RFC_PING,
+RFC_SYSTEM_INFO.
 
 Which system a logon reaches: `register()` gives an in-process system its host, destination
 or message server; the extra logon parameter `fake_db` (a path) opens a system kept in an
@@ -27,9 +28,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from pmo_ledger.connectors.sap.sandbox import bapi
 from pmo_ledger.connectors.sap.sandbox.readtable import (
     OPTION_WIDTH,
     PARAMETERS,
@@ -191,6 +195,7 @@ class Connection:
             if name not in _CONFIG_KEYS:
                 raise RFCError(f"Connection configuration option '{name}' is not supported")
         self._rstrip = bool(config.get("rstrip", True))
+        self._dtime = bool(config.get("dtime", False))
         if not params:
             raise RFCError("Connection parameters missing")
         for name, value in params.items():
@@ -212,6 +217,10 @@ class Connection:
     def _resolve(self) -> tuple[SapSystem, bool]:
         p = self._params
         if "fake_db" in p:
+            if not Path(p["fake_db"]).is_file():
+                raise CommunicationError(
+                    f"partner '{p['fake_db']}' not reached", 1, "RFC_COMMUNICATION_FAILURE"
+                )
             return SapSystem(p["fake_db"]), True
         if "dest" in p:
             key = f"dest:{p['dest'].upper()}"
@@ -323,8 +332,23 @@ class Connection:
         if switches.runtime_error:
             key, switches.runtime_error = switches.runtime_error, None
             raise ABAPRuntimeError(key, 3, key)
+        if switches.abap_message:
+            (msg_class, msg_type, msg_number, text), switches.abap_message = (
+                switches.abap_message,
+                None,
+            )
+            raise ABAPRuntimeError(text, 4, text, msg_class, msg_type, msg_number, "", "", "", "")
         if func_name in READ_TABLE_NAMES:
             return self._read_table(system, params)
+        if func_name == bapi.NAME:
+            _check_names(params, bapi.PARAMETERS)
+            forced, switches.return_error = switches.return_error, None
+            answer = bapi.project_getinfo(system, self._client, params, forced)
+            if self._dtime and answer["E_PROJECT_DEFINITION"]:
+                project = answer["E_PROJECT_DEFINITION"]
+                for name in ("START", "FINISH"):
+                    project[name] = _abap_date(project[name])
+            return answer
         if func_name == "RFC_PING":
             _check_names(params, set())
             return {}
@@ -370,6 +394,11 @@ class Connection:
                     for name, value in row.items():
                         row[name] = value.rstrip()
         return answer
+
+
+def _abap_date(text: str) -> date | None:
+    """An ABAP date as pyrfc's `dtime` gives it (None for the initial date)."""
+    return None if text in ("", "00000000") else date.fromisoformat(text)
 
 
 def _check_names(params: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:

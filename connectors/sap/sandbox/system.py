@@ -35,13 +35,18 @@ class Switches:
     CommunicationError once this many RFC calls have been served (then the switch clears, as
     a network blip would); `logon_refused`: every logon is refused; `not_authorized`: tables
     RFC_READ_TABLE refuses (S_TABU_DIS / S_TABU_NAM missing); `runtime_error`: the next call
-    ends in an ABAP runtime error (a dump) with this key; `unordered`: RFC_READ_TABLE returns
-    rows in a different order on each call (the database gives no order without ORDER BY)."""
+    ends in an ABAP runtime error (a dump) with this key; `abap_message`: the next call ends
+    in an ABAP message (class, type, number, text), pyrfc's ABAPRuntimeError with code 4;
+    `return_error`: the next BAPI call answers its RETURN with (type, id, number, message);
+    `unordered`: RFC_READ_TABLE returns rows in a different order on each call (the database
+    gives no order without ORDER BY)."""
 
     communication_error_after: int | None = None
     logon_refused: bool = False
     not_authorized: set[str] = field(default_factory=set)
     runtime_error: str | None = None
+    abap_message: tuple[str, str, str, str] | None = None
+    return_error: tuple[str, str, str, str] | None = None
     unordered: bool = False
 
 

@@ -56,6 +56,8 @@ def test_bad_connection_parameters(logon: dict[str, str]) -> None:
         fakerfc.Connection(**{**logon, "ashost": "elsewhere.test"})
     assert unreachable.value.code == 1
     assert unreachable.value.message == "partner 'elsewhere.test:3300' not reached"
+    with pytest.raises(fakerfc.CommunicationError):
+        fakerfc.Connection(**{**logon, "fake_db": "/nonexistent/sap.db"})
 
 
 def test_unknown_function_parameter_and_closed_connection(conn: fakerfc.Connection) -> None:
