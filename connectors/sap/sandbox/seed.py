@@ -327,6 +327,25 @@ def _config(system: SapSystem) -> None:
         )
 
 
+def set_budget(
+    system: SapSystem, element: Wbs, amount: Decimal, *, vorga: str = "KBUD", year: int = YEAR
+) -> None:
+    """A WBS element's budget of one budget type (value type 41): overall in BPGE, annual in
+    BPJA, in its currency and the controlling area's."""
+    co_amount = to_co_currency(amount, element.currency, date(year, 1, 1))
+    key = {
+        "LEDNR": "0001",
+        "OBJNR": element.objnr,
+        "TRGKZ": "B",
+        "WRTTP": "41",
+        "VERSN": "000",
+        "VORGA": vorga,
+        "TWAER": element.currency,
+    }
+    system.insert("BPGE", {**key, "WTGES": amount, "WLGES": co_amount})
+    system.insert("BPJA", {**key, "GJAHR": year, "WTJHR": amount, "WLJHR": co_amount})
+
+
 def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
     """The root holds the whole budget; it distributed 70% to its level-2 children."""
     root, children = elements[0], [e for e in elements if e.level == 2]
@@ -336,18 +355,7 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
     if supplement:
         values += [(root, "KBN0", supplement), (children[0], "KBN0", supplement)]
     for element, vorga, amount in values:
-        co_amount = to_co_currency(amount, element.currency, date(YEAR, 1, 1))
-        key = {
-            "LEDNR": "0001",
-            "OBJNR": element.objnr,
-            "TRGKZ": "B",
-            "WRTTP": "41",
-            "VERSN": "000",
-            "VORGA": vorga,
-            "TWAER": element.currency,
-        }
-        system.insert("BPGE", {**key, "WTGES": amount, "WLGES": co_amount})
-        system.insert("BPJA", {**key, "GJAHR": YEAR, "WTJHR": amount, "WLJHR": co_amount})
+        set_budget(system, element, amount, vorga=vorga)
     for element in elements:
         plan = (total * Decimal("0.9") / len(elements)).quantize(CENT, ROUND_HALF_UP)
         system.insert(

@@ -251,6 +251,7 @@ def test_where_is_the_lines_in_order_and_a_line_end_splits_tokens(conn: fakerfc.
     [
         (["PSPHI EQ '00000002'"], ["PRJ-0002", "PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPHI = '2'"], ["PRJ-0002", "PRJ-0002.1", "PRJ-0002.2"]),
+        (["PSPHI = 2 AND POSID >< 'PRJ-0002'"], ["PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPHI = '00000002' AND POSID <> 'PRJ-0002'"], ["PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPHI = '00000002' AND POSID NE 'PRJ-0002'"], ["PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPNR >= '00000501' AND PSPNR < '00000601'"], ["PRJ-0005", "PRJ-0005.1", "PRJ-0005.2"]),

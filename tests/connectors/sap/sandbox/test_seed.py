@@ -7,9 +7,12 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from pmo_ledger.connectors.sap.sandbox import fakerfc
+from pmo_ledger.connectors.sap.sandbox.mutate import SapDemo
 from pmo_ledger.connectors.sap.sandbox.postings import Postings
 from pmo_ledger.connectors.sap.sandbox.seed import SeedSummary, Wbs, add_wbs, seed_demo
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
+from tests.connectors.sap.sandbox.conftest import read
 
 
 def _totals(system: SapSystem) -> dict[tuple[str, str, str, int], Decimal]:
@@ -147,3 +150,27 @@ def test_mutations_post_reverse_move_and_add_a_wbs(system: SapSystem, seed: Seed
     stamps = {r["BELNR"]: r["CPUDT"] + r["CPUTM"] for r in system.rows("COBK")}
     assert stamps[belnr] < stamps[reversal] < stamps[moved]
     assert max(stamps.values()) == stamps[moved]
+
+
+def test_sap_demo_mutations_by_posid(
+    system: SapSystem, seed: SeedSummary, conn: fakerfc.Connection
+) -> None:
+    """SapDemo: a new element under PRJ-0002 takes the next PSPNR and a posting; a budget
+    change shows in BPGE; RFC reads see all of it."""
+    demo = SapDemo(system, seed)
+    element = demo.add_wbs("PRJ-0002.2", "PRJ-0002.2.1", "Dashboards")
+    assert (element.pspnr, element.level, element.parent) == ("00000603", 3, "00000203")
+    belnr = demo.post("PRJ-0002.2.1", "0000417000", Decimal("-120.50"), date(2025, 7, 9))
+    demo.set_budget("PRJ-0002.2.1", Decimal("5000.00"))
+    rows = read(
+        conn, "COSP", ["OBJNR", "WKG007", "BEKNZ"], ["OBJNR = 'PR00000603' AND WRTTP = '04'"]
+    )
+    assert rows == [{"OBJNR": "PR00000603", "WKG007": "120.50-", "BEKNZ": "H"}]
+    assert read(conn, "BPGE", ["WTGES"], ["OBJNR = 'PR00000603'"]) == [{"WTGES": "5000.00"}]
+    reversal = demo.reverse(belnr)
+    assert read(conn, "COSP", ["WKG007"], ["OBJNR = 'PR00000603' AND WRTTP = '04'"]) == [
+        {"WKG007": "0.00"}
+    ]
+    assert read(conn, "COBK", ["REFBN", "STFLG"], [f"BELNR = '{reversal}'"]) == [
+        {"REFBN": belnr, "STFLG": "X"}
+    ]
