@@ -123,9 +123,12 @@ class SapODataApp:
                     ODataError(403, "/IWFND/CM_BEC/026", "CSRF token validation failed"),
                     {"x-csrf-token": "Required"},
                 )
-            return self._read(request, base_url, client)
+            reply = self._read(request, base_url, client)
         except ODataError as exc:
             return error_reply(exc)
+        if request.headers.get("x-csrf-token", "").lower() == "fetch":
+            reply.headers["x-csrf-token"] = secrets.token_urlsafe(18)  # what a write would send
+        return reply
 
     # --- auth ----------------------------------------------------------------------------
     def _authorized(self, request: Request, client: str) -> bool:

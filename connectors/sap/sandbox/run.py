@@ -29,7 +29,7 @@ API_ENTERPRISE_PROJECT_SRV and API_JOURNALENTRYITEMBASIC_SRV; the fact sheet
 - tables with SAP's field names and types: PROJ (currency in PWHIE), PRPS, PRHI, COSP and COSS
   (WTG/WOG/WKG/MEG 001..016, WRTTP, VERSN, BEKNZ...), COEP and COBK (CPUDT/CPUTM), BPGE and
   BPJA (budget 41 beside plan 01), T001, TKA01, TCURR (inverted GDATU, indirect quotes as
-  negative rates), CSKS; dates YYYYMMDD with 00000000, NUMC with leading zeros, amounts with
+  negative rates), CSKS, AUFK; dates YYYYMMDD with 00000000, NUMC with leading zeros, amounts with
   a trailing minus;
 - OData: see `odata.py` (paths, `d`/`results`, `__metadata`, `__deferred`, `__count`, `__next`
   with `$skiptoken`, `/Date(ms)/`, decimals as strings, Basic and OAuth client credentials,
@@ -52,7 +52,9 @@ Simplified or assumed (not confirmed by a primary source):
   document currency for 2000; the parallel ledger 2L repeats company code 1000's items; error
   codes of SAP Gateway are plausible, not copied from a system; OAuth tokens are opaque;
 - the RFC user has every authorization unless `not_authorized` names a table; the demo's
-  postings are all in fiscal year 2025 (the PSA sample's year), fiscal year = calendar year.
+  postings are all in fiscal year 2025 (the PSA sample's year), fiscal year = calendar year,
+  so `SandboxOptions.live` changes nothing; a CSRF token fetched (`x-csrf-token: Fetch`) is
+  handed out but no write is served.
 """
 
 from __future__ import annotations

@@ -271,6 +271,22 @@ def _config(system: SapSystem) -> None:
             },
         )
     system.insert(
+        "AUFK",
+        {
+            "AUFNR": INTERNAL_ORDER_OBJNR[2:],
+            "AUART": "Z100",
+            "AUTYP": 1,
+            "KTEXT": "Trade fair 2025",
+            "BUKRS": "1000",
+            "KOKRS": KOKRS,
+            "WAERS": "EUR",
+            "OBJNR": INTERNAL_ORDER_OBJNR,
+            "PRCTR": "PC1000",
+            "ERDAT": date(2025, 1, 20),
+            "AEDAT": date(2025, 1, 20),
+        },
+    )
+    system.insert(
         "CSKS",
         {
             "KOKRS": KOKRS,

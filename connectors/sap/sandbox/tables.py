@@ -230,6 +230,20 @@ PRCTR C 10 Profit Center
 WAERS C 5 Currency Key
 OBJNR C 22 Object number
 """
+_AUFK = """
+AUFNR C 12 Order Number
+AUART C 4 Order Type
+AUTYP N 2 Order category
+KTEXT C 40 Description
+BUKRS C 4 Company Code
+KOKRS C 4 Controlling Area
+WAERS C 5 Order Currency
+OBJNR C 22 Object number
+PRCTR C 10 Profit Center
+ERDAT D 8 Created on
+AEDAT D 8 Change date for Order Master
+LOEKZ C 1 Deletion flag
+"""
 _CO_KEY = "MANDT LEDNR OBJNR GJAHR WRTTP VERSN KSTAR HRKFT VRGNG"
 _BUDGET_KEY = "MANDT LEDNR OBJNR POSIT TRGKZ WRTTP"
 
@@ -269,6 +283,7 @@ _DDIC = (
     ("TKA01", _MANDT + _TKA01, "MANDT KOKRS"),
     ("TCURR", _MANDT + _TCURR, "MANDT KURST FCURR TCURR GDATU"),
     ("CSKS", _MANDT + _CSKS, "MANDT KOKRS KOSTL DATBI"),
+    ("AUFK", _MANDT + _AUFK, "MANDT AUFNR"),
 )
 
 TABLES: dict[str, Table] = {

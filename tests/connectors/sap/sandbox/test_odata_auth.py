@@ -92,6 +92,13 @@ def test_writes_need_a_csrf_token(odata: httpx.Client) -> None:
     assert answer.json()["error"]["message"]["value"] == "CSRF token validation failed"
 
 
+def test_csrf_token_fetch_on_a_read(odata: httpx.Client) -> None:
+    """A read with x-csrf-token: Fetch answers a token header (reads need none)."""
+    answer = odata.get(PROJECTS, headers={"x-csrf-token": "Fetch"})
+    assert answer.status_code == 200
+    assert len(answer.headers["x-csrf-token"]) >= 20
+
+
 def test_fault_switches(odata: httpx.Client, server: SapODataSandbox, system: SapSystem) -> None:
     """429 with Retry-After, 503, 500 and 403 answer the next requests in turn, with OData
     error bodies; then reads work again; every request is counted."""

@@ -117,6 +117,18 @@ def test_exchange_rates_have_inverted_dates(system: SapSystem, seed: SeedSummary
     assert next(r for r in march if r["TCURR"] == "GBP")["UKURS"].startswith("-")
 
 
+def test_internal_order_master_and_dirty_posting() -> None:
+    """AUFK holds the order; only the dirty seed posts on it."""
+    clean, dirty = SapSystem(), SapSystem()
+    seed_demo(clean)
+    seed_demo(dirty, dirty=True)
+    assert [(r["AUFNR"], r["OBJNR"]) for r in clean.rows("AUFK")] == [
+        ("000000400001", "OR000000400001")
+    ]
+    assert not [r for r in clean.rows("COEP") if r["OBJNR"].startswith("OR")]
+    assert [r["WKGBTR"] for r in dirty.rows("COEP") if r["OBJNR"].startswith("OR")] == ["1500.00"]
+
+
 def test_hierarchy_in_prhi(system: SapSystem, seed: SeedSummary) -> None:
     """UP, DOWN, LEFT and RIGHT link PRJ-0001's elements."""
     links = {
