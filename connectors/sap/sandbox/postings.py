@@ -116,12 +116,12 @@ class Postings:
     def _entered(self, day: date) -> datetime:
         """The entry time of a new document: the day after posting at 09:00, never before
         the last document's entry (the CPUDT/CPUTM a delta reader follows)."""
-        stamps = [
-            datetime.strptime(row["CPUDT"] + row["CPUTM"], _STAMP)  # noqa: DTZ007 - SAP's local time
-            for row in self.system.rows("COBK")
-        ]
         wanted = datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=9)
-        return max([wanted, *(s + timedelta(minutes=1) for s in stamps)])
+        last = max((row["CPUDT"] + row["CPUTM"] for row in self.system.rows("COBK")), default="")
+        if not last:
+            return wanted
+        latest = datetime.strptime(last, _STAMP)  # noqa: DTZ007 - SAP's local entry time
+        return max(wanted, latest + timedelta(minutes=1))
 
     def post(
         self,

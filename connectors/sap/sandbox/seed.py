@@ -27,6 +27,7 @@ from pmo_ledger.connectors.sap.sandbox.postings import (
     CENT,
     KOKRS,
     CoObject,
+    CostObject,
     Postings,
     co_total_row,
     rate,
@@ -393,8 +394,11 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
 
 # fmt: off
 def _actuals(postings: Postings, summary: SeedSummary) -> None:
+    """The year's postings, entered in date order (so CPUDT/CPUTM follow the posting dates,
+    as a delta reader by entry time expects), the travel and its reversal among them."""
     rng = random.Random(21)  # noqa: S311 - demo data, not secrets
     spans = {p[0]: (p[3], p[4]) for p in (*_PROJECTS, _DIRTY_PROJECT)}
+    planned: list[tuple[date, CostObject, str, Decimal, int | None, str, str]] = []
     for element in summary.wbs.values():
         if element.level == 1 and element.posid != "PRJ-0003":
             continue
@@ -405,23 +409,25 @@ def _actuals(postings: Postings, summary: SeedSummary) -> None:
                 continue
             for kstar in ("0000430000", "0000417000"):
                 amount = Decimal(rng.randrange(50_000, 2_500_000)) / 100
-                summary.documents.append(
-                    postings.post(
-                        element, kstar, amount, day, text=f"{COST_ELEMENTS[kstar]} {day:%b}"
-                    )
-                )
+                planned.append((day, element, kstar, amount, None,
+                                f"{COST_ELEMENTS[kstar]} {day:%b}", ""))
     for posid, kstar, value, day, period, text, partner in _SINGLE_POSTINGS:
-        summary.documents.append(
-            postings.post(summary.wbs[posid], kstar, Decimal(value), day, period=period,
-                          text=text, partner=partner)
-        )
-    travel = postings.post(summary.wbs["PRJ-0001.2"], "0000474000", Decimal("5000.00"),
-                           date(YEAR, 4, 10), text="Travel Berlin-Lisbon (posted twice)")
-    summary.reversed_document = travel
-    summary.reversal_document = postings.reverse(travel, date(YEAR, 4, 24))
+        planned.append((day, summary.wbs[posid], kstar, Decimal(value), period, text, partner))
     # A cost center's own posting: not a WBS element's.
-    postings.post(CoObject(COST_CENTER_OBJNR, "1000", "EUR"), "0000430000",
-                  Decimal("31000.00"), date(YEAR, 2, 28), text="Cost center salaries")
+    planned.append((date(YEAR, 2, 28), CoObject(COST_CENTER_OBJNR, "1000", "EUR"),
+                    "0000430000", Decimal("31000.00"), None, "Cost center salaries", ""))
+    travel_day, reversal_day = date(YEAR, 4, 10), date(YEAR, 4, 24)
+    for day, target, kstar, amount, period, text, partner in sorted(planned, key=lambda p: p[0]):
+        if summary.reversed_document and not summary.reversal_document and day > reversal_day:
+            summary.reversal_document = postings.reverse(summary.reversed_document, reversal_day)
+        if not summary.reversed_document and day > travel_day:
+            summary.reversed_document = postings.post(
+                summary.wbs["PRJ-0001.2"], "0000474000", Decimal("5000.00"), travel_day,
+                text="Travel Berlin-Lisbon (posted twice)")
+        number = postings.post(target, kstar, amount, day, period=period, text=text,
+                               partner=partner)
+        if target.objnr.startswith("PR"):
+            summary.documents.append(number)
 
 
 # WBS element, cost element, amount, date, period (None: the month), text, partner object

@@ -129,6 +129,16 @@ def test_internal_order_master_and_dirty_posting() -> None:
     assert [r["WKGBTR"] for r in dirty.rows("COEP") if r["OBJNR"].startswith("OR")] == ["1500.00"]
 
 
+def test_entry_stamps_follow_posting_dates(system: SapSystem, seed: SeedSummary) -> None:
+    """Documents are entered in number order, a day or two after their posting date
+    (CPUDT/CPUTM is what a delta reader by entry time follows)."""
+    headers = sorted(system.rows("COBK"), key=lambda r: r["BELNR"])
+    stamps = [r["CPUDT"] + r["CPUTM"] for r in headers]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    lags = {(date.fromisoformat(r["CPUDT"]) - date.fromisoformat(r["BUDAT"])).days for r in headers}
+    assert lags <= {1, 2}
+
+
 def test_hierarchy_in_prhi(system: SapSystem, seed: SeedSummary) -> None:
     """UP, DOWN, LEFT and RIGHT link PRJ-0001's elements."""
     links = {
