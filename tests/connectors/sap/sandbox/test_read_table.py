@@ -60,7 +60,8 @@ def test_fields_layout_and_fixed_width_rows(conn: fakerfc.Connection) -> None:
 
 
 def test_no_delimiter_and_no_rstrip(logon: dict[str, str]) -> None:
-    """Without a delimiter the fields touch; with rstrip off the row keeps its blanks."""
+    """Without a delimiter (or a blank one: SPACE) the fields touch; with rstrip off the row
+    keeps its blanks."""
     with fakerfc.Connection(config={"rstrip": False}, **logon) as conn:
         answer = _call(
             conn,
@@ -70,6 +71,15 @@ def test_no_delimiter_and_no_rstrip(logon: dict[str, str]) -> None:
         )
     assert answer["FIELDS"][1]["OFFSET"] == "000004"
     assert answer["DATA"] == [{"WA": "1000EUR  "}]
+    with fakerfc.Connection(**logon) as conn:
+        blank = _call(
+            conn,
+            QUERY_TABLE="T001",
+            DELIMITER=" ",
+            FIELDS=[{"FIELDNAME": "BUKRS"}, {"FIELDNAME": "WAERS"}],
+            ROWCOUNT=1,
+        )
+    assert blank["DATA"] == [{"WA": "1000EUR"}]
 
 
 def test_value_with_the_delimiter_is_cut_by_offsets(conn: fakerfc.Connection) -> None:
