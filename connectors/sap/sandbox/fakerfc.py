@@ -14,9 +14,10 @@ keeps the blanks), INT parameters must be ints (else TypeError), an unknown func
 `FU_NOT_FOUND`, an unknown parameter `RFC_INVALID_PARAMETER`, a call on a closed connection
 an RFCError, and after a communication failure the connection opens itself again.
 
-Functions: RFC_READ_TABLE (and the same interface under each name of `READ_TABLE_NAMES`, e.g.
-/BODS/RFC_READ_TABLE), BAPI_PROJECT_GETINFO (errors in its RETURN structure), RFC_PING,
-RFC_SYSTEM_INFO.
+Functions: RFC_READ_TABLE (and the same interface under the other names of
+`READ_TABLE_NAMES`, e.g. /BODS/RFC_READ_TABLE, as far as the system has them),
+BAPI_PROJECT_GETINFO (errors in its RETURN structure), RFC_PING, RFC_SYSTEM_INFO; a function
+the user lacks S_RFC for is RFC_NO_AUTHORITY (ABAPRuntimeError).
 
 Which system a logon reaches: `register()` gives an in-process system its host, destination
 or message server; the extra logon parameter `fake_db` (a path) opens a system kept in an
@@ -41,9 +42,6 @@ from pmo_ledger.connectors.sap.sandbox.readtable import (
     read_table,
 )
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
-
-READ_TABLE_NAMES = ("RFC_READ_TABLE", "/BODS/RFC_READ_TABLE", "BBP_RFC_READ_TABLE")
-"""Function modules with RFC_READ_TABLE's interface (the connector's `read_table_function`)."""
 
 _INT_PARAMETERS = {"ROWSKIPS", "ROWCOUNT"}
 _CHAR_PARAMETERS = {"QUERY_TABLE": 30, "DELIMITER": 1, "NO_DATA": 1}
@@ -332,13 +330,17 @@ class Connection:
         if switches.runtime_error:
             key, switches.runtime_error = switches.runtime_error, None
             raise ABAPRuntimeError(key, 3, key)
+        if func_name in switches.no_rfc_authority:
+            user = self._params.get("user", "").upper()
+            message = f"User {user} has no RFC authorization for function module {func_name}."
+            raise ABAPRuntimeError(message, 3, "RFC_NO_AUTHORITY")
         if switches.abap_message:
             (msg_class, msg_type, msg_number, text), switches.abap_message = (
                 switches.abap_message,
                 None,
             )
             raise ABAPRuntimeError(text, 4, text, msg_class, msg_type, msg_number, "", "", "", "")
-        if func_name in READ_TABLE_NAMES:
+        if func_name in system.read_table_functions:
             return self._read_table(system, params)
         if func_name == bapi.NAME:
             _check_names(params, bapi.PARAMETERS)
