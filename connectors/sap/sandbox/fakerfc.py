@@ -14,8 +14,10 @@ keeps the blanks), INT parameters must be ints (else TypeError), an unknown func
 `FU_NOT_FOUND`, an unknown parameter `RFC_INVALID_PARAMETER`, a call on a closed connection
 an RFCError, and after a communication failure the connection opens itself again.
 
-Functions: RFC_READ_TABLE (and the same interface under each name of `READ_TABLE_NAMES`, e.g.
-/BODS/RFC_READ_TABLE), RFC_PING, RFC_SYSTEM_INFO.
+Functions: RFC_READ_TABLE (and the same interface under the other names of
+`READ_TABLE_NAMES`, e.g. /BODS/RFC_READ_TABLE, as far as the system has them),
+BAPI_PROJECT_GETINFO (errors in its RETURN structure), RFC_PING, RFC_SYSTEM_INFO; a function
+the user lacks S_RFC for is RFC_NO_AUTHORITY (ABAPRuntimeError).
 
 Which system a logon reaches: `register()` gives an in-process system its host, destination
 or message server; the extra logon parameter `fake_db` (a path) opens a system kept in an
@@ -27,9 +29,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from pmo_ledger.connectors.sap.sandbox import bapi
 from pmo_ledger.connectors.sap.sandbox.readtable import (
     OPTION_WIDTH,
     PARAMETERS,
@@ -37,9 +42,6 @@ from pmo_ledger.connectors.sap.sandbox.readtable import (
     read_table,
 )
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
-
-READ_TABLE_NAMES = ("RFC_READ_TABLE", "/BODS/RFC_READ_TABLE", "BBP_RFC_READ_TABLE")
-"""Function modules with RFC_READ_TABLE's interface (the connector's `read_table_function`)."""
 
 _INT_PARAMETERS = {"ROWSKIPS", "ROWCOUNT"}
 _CHAR_PARAMETERS = {"QUERY_TABLE": 30, "DELIMITER": 1, "NO_DATA": 1}
@@ -101,24 +103,16 @@ class ABAPRuntimeError(RFCLibError):
 
 
 class LogonError(RFCLibError):
-    """The logon failed (code 2, key RFC_LOGON_FAILURE)."""
+    """The logon failed (code 2, key RFC_LOGON_FAILURE by default, as in pyrfc)."""
 
     def __init__(
         self,
         message: str | None = None,
         code: int | None = 2,
         key: str | None = "RFC_LOGON_FAILURE",
-        msg_class: str | None = None,
-        msg_type: str | None = None,
-        msg_number: str | None = None,
-        msg_v1: str | None = None,
-        msg_v2: str | None = None,
-        msg_v3: str | None = None,
-        msg_v4: str | None = None,
+        **details: str | None,
     ) -> None:
-        super().__init__(
-            message, code, key, msg_class, msg_type, msg_number, msg_v1, msg_v2, msg_v3, msg_v4
-        )
+        super().__init__(message, code, key, **details)
 
 
 class CommunicationError(RFCLibError):
@@ -199,6 +193,7 @@ class Connection:
             if name not in _CONFIG_KEYS:
                 raise RFCError(f"Connection configuration option '{name}' is not supported")
         self._rstrip = bool(config.get("rstrip", True))
+        self._dtime = bool(config.get("dtime", False))
         if not params:
             raise RFCError("Connection parameters missing")
         for name, value in params.items():
@@ -220,6 +215,10 @@ class Connection:
     def _resolve(self) -> tuple[SapSystem, bool]:
         p = self._params
         if "fake_db" in p:
+            if not Path(p["fake_db"]).is_file():
+                raise CommunicationError(
+                    f"partner '{p['fake_db']}' not reached", 1, "RFC_COMMUNICATION_FAILURE"
+                )
             return SapSystem(p["fake_db"]), True
         if "dest" in p:
             key = f"dest:{p['dest'].upper()}"
@@ -331,8 +330,27 @@ class Connection:
         if switches.runtime_error:
             key, switches.runtime_error = switches.runtime_error, None
             raise ABAPRuntimeError(key, 3, key)
-        if func_name in READ_TABLE_NAMES:
+        if func_name in switches.no_rfc_authority:
+            user = self._params.get("user", "").upper()
+            message = f"User {user} has no RFC authorization for function module {func_name}."
+            raise ABAPRuntimeError(message, 3, "RFC_NO_AUTHORITY")
+        if switches.abap_message:
+            (msg_class, msg_type, msg_number, text), switches.abap_message = (
+                switches.abap_message,
+                None,
+            )
+            raise ABAPRuntimeError(text, 4, text, msg_class, msg_type, msg_number, "", "", "", "")
+        if func_name in system.read_table_functions:
             return self._read_table(system, params)
+        if func_name == bapi.NAME:
+            _check_names(params, bapi.PARAMETERS)
+            forced, switches.return_error = switches.return_error, None
+            answer = bapi.project_getinfo(system, self._client, params, forced)
+            if self._dtime and answer["E_PROJECT_DEFINITION"]:
+                project = answer["E_PROJECT_DEFINITION"]
+                for name in ("START", "FINISH"):
+                    project[name] = _abap_date(project[name])
+            return answer
         if func_name == "RFC_PING":
             _check_names(params, set())
             return {}
@@ -378,6 +396,11 @@ class Connection:
                     for name, value in row.items():
                         row[name] = value.rstrip()
         return answer
+
+
+def _abap_date(text: str) -> date | None:
+    """An ABAP date as pyrfc's `dtime` gives it (None for the initial date)."""
+    return None if text in ("", "00000000") else date.fromisoformat(text)
 
 
 def _check_names(params: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:

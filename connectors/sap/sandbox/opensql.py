@@ -41,6 +41,10 @@ _COMPARE = {
     "LE": "<=",
     ">=": ">=",
     "GE": ">=",
+    # obsolete forms ABAP still accepts
+    "><": "<>",
+    "=<": "<=",
+    "=>": ">=",
 }
 
 

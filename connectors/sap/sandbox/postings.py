@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -27,7 +28,7 @@ _STAMP = "%Y%m%d%H%M%S"
 
 
 class CostObject(Protocol):
-    """What a posting needs of its object (a seeded WBS element)."""
+    """What a posting needs of its object (a seeded WBS element, a `CoObject`)."""
 
     @property
     def objnr(self) -> str: ...
@@ -37,6 +38,19 @@ class CostObject(Protocol):
 
     @property
     def currency(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CoObject:
+    """Any CO object by its number (a cost center `KS...`, an order `OR...`)."""
+
+    objnr: str
+    company_code: str
+    currency: str
+
+
+def _posted_on(line: Mapping[str, str]) -> CoObject:
+    return CoObject(line["OBJNR"], line["BUKRS"], line["TWAER"])
 
 
 def rate(currency: str, on: date) -> Decimal:
@@ -102,43 +116,16 @@ class Postings:
     def _entered(self, day: date) -> datetime:
         """The entry time of a new document: the day after posting at 09:00, never before
         the last document's entry (the CPUDT/CPUTM a delta reader follows)."""
-        stamps = [
-            datetime.strptime(row["CPUDT"] + row["CPUTM"], _STAMP)  # noqa: DTZ007 - SAP's local time
-            for row in self.system.rows("COBK")
-        ]
         wanted = datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=9)
-        return max([wanted, *(s + timedelta(minutes=1) for s in stamps)])
+        last = max((row["CPUDT"] + row["CPUTM"] for row in self.system.rows("COBK")), default="")
+        if not last:
+            return wanted
+        latest = datetime.strptime(last, _STAMP)  # noqa: DTZ007 - SAP's local entry time
+        return max(wanted, latest + timedelta(minutes=1))
 
     def post(
         self,
-        element: CostObject,
-        kstar: str,
-        amount: Decimal,
-        day: date,
-        *,
-        period: int | None = None,
-        text: str = "",
-        partner: str = "",
-    ) -> str:
-        """Post `amount` (object currency) on the element's cost element `kstar` on `day`
-        (period: the month unless given, e.g. 13-16); the document number."""
-        return self.post_object(
-            element.objnr,
-            element.company_code,
-            element.currency,
-            kstar,
-            amount,
-            day,
-            period=period,
-            text=text,
-            partner=partner,
-        )
-
-    def post_object(
-        self,
-        objnr: str,
-        bukrs: str,
-        currency: str,
+        target: CostObject,
         kstar: str,
         amount: Decimal,
         day: date,
@@ -149,7 +136,9 @@ class Postings:
         reverses: str = "",
         beknz: str | None = None,
     ) -> str:
-        """Post on any CO object (a cost center too); the document number."""
+        """Post `amount` (object currency) on the object's cost element `kstar` on `day`
+        (period: the month unless given, e.g. 13-16); the document number."""
+        objnr, bukrs, currency = target.objnr, target.company_code, target.currency
         belnr = self._next_belnr()
         entered = self._entered(day)
         perio = period or day.month
@@ -215,10 +204,8 @@ class Postings:
         line = self._line(belnr)
         header = next(row for row in self.system.rows("COBK") if row["BELNR"] == belnr)
         when = day or date.fromisoformat(header["BUDAT"])
-        reversal = self.post_object(
-            line["OBJNR"],
-            line["BUKRS"],
-            line["TWAER"],
+        reversal = self.post(
+            _posted_on(line),
             line["KSTAR"],
             -Decimal(line["WTGBTR"]),
             when,
@@ -236,10 +223,8 @@ class Postings:
         `period` on `day`; the reversal's and the new document's numbers."""
         line = self._line(belnr)
         reversal = self.reverse(belnr)
-        moved = self.post_object(
-            line["OBJNR"],
-            line["BUKRS"],
-            line["TWAER"],
+        moved = self.post(
+            _posted_on(line),
             line["KSTAR"],
             Decimal(line["WTGBTR"]),
             day,

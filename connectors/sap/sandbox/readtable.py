@@ -64,7 +64,8 @@ def read_table(
         raise ReadTableError("TABLE_NOT_AVAILABLE")
     if table.name in not_authorized:
         raise ReadTableError("NOT_AUTHORIZED")
-    delimiter = str(params.get("DELIMITER", ""))
+    # CHAR 1: a blank is SPACE, ABAP's "no delimiter"
+    delimiter = str(params.get("DELIMITER", "")).strip()
     asked = [str(row.get("FIELDNAME", "")) for row in params.get("FIELDS") or ()]
     selected: list[Field] = []
     for name in asked or [f.name for f in table.fields]:

@@ -26,6 +26,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pmo_ledger.connectors.sap.sandbox.postings import (
     CENT,
     KOKRS,
+    CoObject,
+    CostObject,
     Postings,
     co_total_row,
     rate,
@@ -54,68 +56,24 @@ COST_CENTER = "0000004200"
 COST_CENTER_OBJNR = f"KS{KOKRS}{COST_CENTER}"
 
 # (code, name, company code, start, end, currency, budget, WBS children)
+# fmt: off
 _PROJECTS = (
-    (
-        "PRJ-0001",
-        "Acme ERP Cloud Migration",
-        "1000",
-        date(2025, 1, 6),
-        date(2025, 9, 30),
-        "EUR",
-        "480000.00",
-        ("Solution design", "Data migration", "Cutover"),
-    ),
-    (
-        "PRJ-0002",
-        "Acme Data Warehouse",
-        "1000",
-        date(2025, 2, 3),
-        date(2025, 8, 29),
-        "EUR",
-        "220000.00",
-        ("Extract | Load design", "Reporting"),
-    ),
-    (
-        "PRJ-0003",
-        "Globex POS Rollout",
-        "2000",
-        date(2025, 1, 6),
-        date(2025, 12, 19),
-        "USD",
-        "350000.00",
-        ("Store pilots", "Roll-out waves"),
-    ),
-    (
-        "PRJ-0004",
-        "Globex Analytics Platform",
-        "2000",
-        date(2025, 6, 2),
-        date(2025, 11, 28),
-        "USD",
-        "180000.00",
-        ("Platform build",),
-    ),
-    (
-        "PRJ-0005",
-        "Initech Core Banking Upgrade",
-        "1000",
-        date(2025, 1, 13),
-        date(2025, 10, 31),
-        "GBP",
-        "610000.00",
-        ("Core upgrade", "Testing"),
-    ),
-    (
-        "PRJ-0006",
-        "Initech Security Assessment",
-        "2000",
-        date(2025, 1, 6),
-        date(2025, 3, 28),
-        "USD",
-        "95000.50",
-        ("Assessment",),
-    ),
+    ("PRJ-0001", "Acme ERP Cloud Migration", "1000", date(2025, 1, 6), date(2025, 9, 30),
+     "EUR", "480000.00", ("Solution design", "Data migration", "Cutover")),
+    ("PRJ-0002", "Acme Data Warehouse", "1000", date(2025, 2, 3), date(2025, 8, 29), "EUR",
+     "220000.00", ("Extract | Load design", "Reporting")),
+    ("PRJ-0003", "Globex POS Rollout", "2000", date(2025, 1, 6), date(2025, 12, 19), "USD",
+     "350000.00", ("Store pilots", "Roll-out waves")),
+    ("PRJ-0004", "Globex Analytics Platform", "2000", date(2025, 6, 2), date(2025, 11, 28),
+     "USD", "180000.00", ("Platform build",)),
+    ("PRJ-0005", "Initech Core Banking Upgrade", "1000", date(2025, 1, 13),
+     date(2025, 10, 31), "GBP", "610000.00", ("Core upgrade", "Testing")),
+    ("PRJ-0006", "Initech Security Assessment", "2000", date(2025, 1, 6), date(2025, 3, 28),
+     "USD", "95000.50", ("Assessment",)),
 )
+_DIRTY_PROJECT = ("PRJ-0007", "Data Center Exit", "1000", date(2025, 2, 3), date(2025, 6, 30),
+                  "EUR", "90000.00", ("Move planning",))
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +106,19 @@ class SeedSummary:
     reversal_document: str = ""
 
 
-def seed_demo(system: SapSystem) -> SeedSummary:
-    """Fill `system` with the demo; what was made."""
+INTERNAL_ORDER_OBJNR = "OR000000400001"
+
+
+def seed_demo(system: SapSystem, *, dirty: bool = False) -> SeedSummary:
+    """Fill `system` with the demo; what was made. `dirty` adds what a reader must route or
+    leave out: PRJ-0007, a project the PSA does not know (its postings load as unmapped), and
+    an internal order's posting (OBJNR `OR...`)."""
     system.add_user(USER)
     summary = SeedSummary()
     _config(system)
+    projects = _PROJECTS + ((_DIRTY_PROJECT,) if dirty else ())
     for number, (code, name, bukrs, start, end, currency, budget, children) in enumerate(
-        _PROJECTS, start=1
+        projects, start=1
     ):
         pspnr = f"{number:08d}"
         summary.projects[code] = pspnr
@@ -213,6 +177,14 @@ def seed_demo(system: SapSystem) -> SeedSummary:
     postings = Postings(system)
     postings.deferred = True
     _actuals(postings, summary)
+    if dirty:
+        postings.post(
+            CoObject(INTERNAL_ORDER_OBJNR, "1000", "EUR"),
+            "0000417000",
+            Decimal("1500.00"),
+            date(YEAR, 3, 10),
+            text="Trade fair booth",
+        )
     postings.deferred = False
     _plan(system, summary)
     postings.rebuild_totals()
@@ -300,6 +272,22 @@ def _config(system: SapSystem) -> None:
             },
         )
     system.insert(
+        "AUFK",
+        {
+            "AUFNR": INTERNAL_ORDER_OBJNR[2:],
+            "AUART": "Z100",
+            "AUTYP": 1,
+            "KTEXT": "Trade fair 2025",
+            "BUKRS": "1000",
+            "KOKRS": KOKRS,
+            "WAERS": "EUR",
+            "OBJNR": INTERNAL_ORDER_OBJNR,
+            "PRCTR": "PC1000",
+            "ERDAT": date(2025, 1, 20),
+            "AEDAT": date(2025, 1, 20),
+        },
+    )
+    system.insert(
         "CSKS",
         {
             "KOKRS": KOKRS,
@@ -356,6 +344,25 @@ def _config(system: SapSystem) -> None:
         )
 
 
+def set_budget(
+    system: SapSystem, element: Wbs, amount: Decimal, *, vorga: str = "KBUD", year: int = YEAR
+) -> None:
+    """A WBS element's budget of one budget type (value type 41): overall in BPGE, annual in
+    BPJA, in its currency and the controlling area's."""
+    co_amount = to_co_currency(amount, element.currency, date(year, 1, 1))
+    key = {
+        "LEDNR": "0001",
+        "OBJNR": element.objnr,
+        "TRGKZ": "B",
+        "WRTTP": "41",
+        "VERSN": "000",
+        "VORGA": vorga,
+        "TWAER": element.currency,
+    }
+    system.insert("BPGE", {**key, "WTGES": amount, "WLGES": co_amount})
+    system.insert("BPJA", {**key, "GJAHR": year, "WTJHR": amount, "WLJHR": co_amount})
+
+
 def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
     """The root holds the whole budget; it distributed 70% to its level-2 children."""
     root, children = elements[0], [e for e in elements if e.level == 2]
@@ -365,18 +372,7 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
     if supplement:
         values += [(root, "KBN0", supplement), (children[0], "KBN0", supplement)]
     for element, vorga, amount in values:
-        co_amount = to_co_currency(amount, element.currency, date(YEAR, 1, 1))
-        key = {
-            "LEDNR": "0001",
-            "OBJNR": element.objnr,
-            "TRGKZ": "B",
-            "WRTTP": "41",
-            "VERSN": "000",
-            "VORGA": vorga,
-            "TWAER": element.currency,
-        }
-        system.insert("BPGE", {**key, "WTGES": amount, "WLGES": co_amount})
-        system.insert("BPJA", {**key, "GJAHR": YEAR, "WTJHR": amount, "WLJHR": co_amount})
+        set_budget(system, element, amount, vorga=vorga)
     for element in elements:
         plan = (total * Decimal("0.9") / len(elements)).quantize(CENT, ROUND_HALF_UP)
         system.insert(
@@ -396,9 +392,13 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
         )
 
 
+# fmt: off
 def _actuals(postings: Postings, summary: SeedSummary) -> None:
+    """The year's postings, entered in date order (so CPUDT/CPUTM follow the posting dates,
+    as a delta reader by entry time expects), the travel and its reversal among them."""
     rng = random.Random(21)  # noqa: S311 - demo data, not secrets
-    spans = {p[0]: (p[3], p[4]) for p in _PROJECTS}
+    spans = {p[0]: (p[3], p[4]) for p in (*_PROJECTS, _DIRTY_PROJECT)}
+    planned: list[tuple[date, CostObject, str, Decimal, int | None, str, str]] = []
     for element in summary.wbs.values():
         if element.level == 1 and element.posid != "PRJ-0003":
             continue
@@ -409,72 +409,39 @@ def _actuals(postings: Postings, summary: SeedSummary) -> None:
                 continue
             for kstar in ("0000430000", "0000417000"):
                 amount = Decimal(rng.randrange(50_000, 2_500_000)) / 100
-                summary.documents.append(
-                    postings.post(
-                        element, kstar, amount, day, text=f"{COST_ELEMENTS[kstar]} {day:%b}"
-                    )
-                )
-    design = summary.wbs["PRJ-0001.1"]
-    summary.documents.append(
-        postings.post(
-            design,
-            "0000943000",
-            Decimal("8400.00"),
-            date(YEAR, 3, 31),
-            text="Architect hours",
-            partner=COST_CENTER_OBJNR,
-        )
-    )
-    cutover = summary.wbs["PRJ-0001.2"]
-    travel = postings.post(
-        cutover,
-        "0000474000",
-        Decimal("5000.00"),
-        date(YEAR, 4, 10),
-        text="Travel Berlin-Lisbon (posted twice)",
-    )
-    summary.reversed_document = travel
-    summary.reversal_document = postings.reverse(travel, date(YEAR, 4, 24))
-    pos = summary.wbs["PRJ-0003"]
-    summary.documents.append(
-        postings.post(
-            pos,
-            "0000417000",
-            Decimal("12500.00"),
-            date(YEAR, 12, 31),
-            period=13,
-            text="Year-end accrual, store pilots",
-        )
-    )
-    summary.documents.append(
-        postings.post(
-            pos,
-            "0000417000",
-            Decimal("-2500.00"),
-            date(YEAR, 12, 31),
-            period=16,
-            text="Audit adjustment: accrual too high",
-        )
-    )
-    summary.documents.append(
-        postings.post(
-            summary.wbs["PRJ-0001.1.1"],
-            "0000400000",
-            Decimal("987654.32"),
-            date(YEAR, 5, 15),
-            text="Hardware for every site of the migration, ordered"[:50].ljust(50, "."),
-        )
-    )
+                planned.append((day, element, kstar, amount, None,
+                                f"{COST_ELEMENTS[kstar]} {day:%b}", ""))
+    for posid, kstar, value, day, period, text, partner in _SINGLE_POSTINGS:
+        planned.append((day, summary.wbs[posid], kstar, Decimal(value), period, text, partner))
     # A cost center's own posting: not a WBS element's.
-    postings.post_object(
-        COST_CENTER_OBJNR,
-        "1000",
-        "EUR",
-        "0000430000",
-        Decimal("31000.00"),
-        date(YEAR, 2, 28),
-        text="Cost center salaries",
-    )
+    planned.append((date(YEAR, 2, 28), CoObject(COST_CENTER_OBJNR, "1000", "EUR"),
+                    "0000430000", Decimal("31000.00"), None, "Cost center salaries", ""))
+    travel_day, reversal_day = date(YEAR, 4, 10), date(YEAR, 4, 24)
+    for day, target, kstar, amount, period, text, partner in sorted(planned, key=lambda p: p[0]):
+        if summary.reversed_document and not summary.reversal_document and day > reversal_day:
+            summary.reversal_document = postings.reverse(summary.reversed_document, reversal_day)
+        if not summary.reversed_document and day > travel_day:
+            summary.reversed_document = postings.post(
+                summary.wbs["PRJ-0001.2"], "0000474000", Decimal("5000.00"), travel_day,
+                text="Travel Berlin-Lisbon (posted twice)")
+        number = postings.post(target, kstar, amount, day, period=period, text=text,
+                               partner=partner)
+        if target.objnr.startswith("PR"):
+            summary.documents.append(number)
+
+
+# WBS element, cost element, amount, date, period (None: the month), text, partner object
+_SINGLE_POSTINGS = (
+    ("PRJ-0001.1", "0000943000", "8400.00", date(YEAR, 3, 31), None, "Architect hours",
+     COST_CENTER_OBJNR),
+    ("PRJ-0003", "0000417000", "12500.00", date(YEAR, 12, 31), 13,
+     "Year-end accrual, store pilots", ""),
+    ("PRJ-0003", "0000417000", "-2500.00", date(YEAR, 12, 31), 16,
+     "Audit adjustment: accrual too high", ""),
+    ("PRJ-0001.1.1", "0000400000", "987654.32", date(YEAR, 5, 15), None,
+     "Hardware for every site of the migration, ordered..", ""),
+)
+# fmt: on
 
 
 def _plan(system: SapSystem, summary: SeedSummary) -> None:

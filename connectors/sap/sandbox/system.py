@@ -34,14 +34,21 @@ class Switches:
     """Failures a test turns on. `communication_error_after`: the next calls fail with a
     CommunicationError once this many RFC calls have been served (then the switch clears, as
     a network blip would); `logon_refused`: every logon is refused; `not_authorized`: tables
-    RFC_READ_TABLE refuses (S_TABU_DIS / S_TABU_NAM missing); `runtime_error`: the next call
-    ends in an ABAP runtime error (a dump) with this key; `unordered`: RFC_READ_TABLE returns
-    rows in a different order on each call (the database gives no order without ORDER BY)."""
+    RFC_READ_TABLE refuses (S_TABU_DIS / S_TABU_NAM missing); `no_rfc_authority`: function
+    modules the user may not call (S_RFC missing); `runtime_error`: the next call
+    ends in an ABAP runtime error (a dump) with this key; `abap_message`: the next call ends
+    in an ABAP message (class, type, number, text), pyrfc's ABAPRuntimeError with code 4;
+    `return_error`: the next BAPI call answers its RETURN with (type, id, number, message);
+    `unordered`: RFC_READ_TABLE returns rows in a different order on each call (the database
+    gives no order without ORDER BY)."""
 
     communication_error_after: int | None = None
     logon_refused: bool = False
     not_authorized: set[str] = field(default_factory=set)
     runtime_error: str | None = None
+    no_rfc_authority: set[str] = field(default_factory=set)
+    abap_message: tuple[str, str, str, str] | None = None
+    return_error: tuple[str, str, str, str] | None = None
     unordered: bool = False
 
 
@@ -66,9 +73,14 @@ def canonical(spec: Field, value: Any) -> str:
     return str(value if value is not None else "").rstrip()
 
 
+READ_TABLE_NAMES = ("RFC_READ_TABLE", "/BODS/RFC_READ_TABLE", "BBP_RFC_READ_TABLE")
+"""Function modules with RFC_READ_TABLE's interface (a connector's configured name)."""
+
+
 class SapSystem:
     """The tables and logon of one fake SAP system (thread-safe: the OData server's threads
-    and RFC connections share it)."""
+    and RFC connections share it). `read_table_functions`: which of the RFC_READ_TABLE
+    variants this system has (another name is FU_NOT_FOUND, as on a system without it)."""
 
     def __init__(
         self,
@@ -76,9 +88,11 @@ class SapSystem:
         *,
         system_id: str = "PMO",
         users: Iterable[LogonUser] = (),
+        read_table_functions: Iterable[str] = READ_TABLE_NAMES,
     ) -> None:
         self.path = str(path)
         self.system_id = system_id
+        self.read_table_functions = set(read_table_functions)
         self.switches = Switches()
         self.rfc_calls = 0
         self.http_calls = 0

@@ -52,344 +52,240 @@ class Table:
         return self.fields[0].name == "MANDT"
 
 
-def _c(name: str, length: int, text: str) -> Field:
-    return Field(name, "C", length, text)
-
-
-def _n(name: str, length: int, text: str) -> Field:
-    return Field(name, "N", length, text)
-
-
-def _d(name: str, text: str) -> Field:
-    return Field(name, "D", 8, text)
-
-
-def _t(name: str, text: str) -> Field:
-    return Field(name, "T", 6, text)
-
-
-def _p(name: str, text: str, length: int = 15, decimals: int = 2) -> Field:
-    return Field(name, "P", length, text, decimals)
-
-
-_MANDT = _c("MANDT", 3, "Client")
-
 PERIODS = range(1, 17)
 """CO totals carry 16 period columns: 12 posting periods and special periods 13-16."""
 
 
-def _period_values(prefix: str, text: str, decimals: int = 2) -> tuple[Field, ...]:
-    return tuple(
-        _p(f"{prefix}{period:03d}", f"{text} {period:03d}", 15, decimals) for period in PERIODS
-    )
+def _fields(spec: str) -> tuple[Field, ...]:
+    """Fields from lines `NAME TYPE LENGTH[.DECIMALS] Text`; a `###` in the name stands for
+    the 16 periods 001..016."""
+    fields: list[Field] = []
+    for line in filter(str.strip, spec.splitlines()):
+        name, kind, size, text = line.split(maxsplit=3)
+        length, _, decimals = size.partition(".")
+        names = [name.replace("###", f"{p:03d}") for p in PERIODS] if "###" in name else [name]
+        for each in names:
+            label = f"{text} {each[-3:]}" if "###" in name else text
+            fields.append(Field(each, kind, int(length), label, int(decimals or 0)))
+    return tuple(fields)
 
 
-_CO_TOTAL_KEYS = (
-    _c("LEDNR", 2, "Ledger for Controlling objects"),
-    _c("OBJNR", 22, "Object number"),
-    _n("GJAHR", 4, "Fiscal Year"),
-    _c("WRTTP", 2, "Value Type"),
-    _c("VERSN", 3, "Version"),
-    _c("KSTAR", 10, "Cost Element"),
-    _c("HRKFT", 4, "CO key subnumber"),
-    _c("VRGNG", 4, "CO Business Transaction"),
-)
-_CO_TOTAL_TAIL = (
-    _c("VBUND", 6, "Company ID of trading partner"),
-    _c("PARGB", 4, "Trading partner's business area"),
-    _c("BEKNZ", 1, "Debit/credit indicator"),
-    _c("TWAER", 5, "Transaction Currency"),
-    _n("PERBL", 3, "Period block"),
-    _c("MEINH", 3, "Unit of Measure"),
-    *_period_values("WTG", "Total Value in Transaction Currency"),
-    *_period_values("WOG", "Total Value in Object Currency"),
-    *_period_values("WKG", "Total Value in Controlling Area Currency"),
-    *_period_values("MEG", "Total Quantity", 3),
+_MANDT = "MANDT C 3 Client\n"
+_CO_KEYS = """
+LEDNR C 2 Ledger for Controlling objects
+OBJNR C 22 Object number
+GJAHR N 4 Fiscal Year
+WRTTP C 2 Value Type
+VERSN C 3 Version
+KSTAR C 10 Cost Element
+HRKFT C 4 CO key subnumber
+VRGNG C 4 CO Business Transaction
+"""
+_CO_VALUES = """
+VBUND C 6 Company ID of trading partner
+PARGB C 4 Trading partner's business area
+BEKNZ C 1 Debit/credit indicator
+TWAER C 5 Transaction Currency
+PERBL N 3 Period block
+MEINH C 3 Unit of Measure
+WTG### P 15.2 Total Value in Transaction Currency
+WOG### P 15.2 Total Value in Object Currency
+WKG### P 15.2 Total Value in Controlling Area Currency
+MEG### P 15.3 Total Quantity
+"""
+_PARTNER = """
+PAROB C 22 Partner object
+USPOB C 22 Source object
+"""
+_BUDGET_KEYS = """
+LEDNR C 4 Budget/Planning Ledger
+OBJNR C 22 Object number
+POSIT C 8 Internal commitment item
+TRGKZ C 1 Object indicator
+WRTTP C 2 Value Type
+"""
+_BUDGET_TYPE = """
+GEBER C 10 Fund
+VERSN C 3 Version
+VORGA C 4 Budget Type
+TWAER C 5 Transaction Currency
+"""
+_PROJ = """
+PSPNR N 8 Project definition (internal)
+PSPID C 24 Project Definition
+POST1 C 40 PS: Short description (1st text line)
+OBJNR C 22 Object number
+ERNAM C 12 Name of Person Who Created the Object
+ERDAT D 8 Date on which the record was created
+AEDAT D 8 Changed On
+VERNR N 8 Number of the responsible person (project manager)
+VBUKR C 4 Company code for the project
+VKOKR C 4 Controlling area for the project
+PRCTR C 10 Profit Center
+PWHIE C 5 WBS currency (project definition)
+PROFL C 7 Project Profile
+PLFAZ D 8 Project planned start date
+PLSEZ D 8 Project planned finish date
+LOEVM C 1 Deletion Indicator
+"""
+_PRPS = """
+PSPNR N 8 WBS Element
+POSID C 24 Work Breakdown Structure Element (WBS Element)
+POST1 C 40 PS: Short description (1st text line)
+OBJNR C 22 Object number
+PSPHI N 8 Current number of the appropriate project
+POSKI C 16 Short Identification of WBS Element
+ERNAM C 12 Name of Person Who Created the Object
+ERDAT D 8 Date on which the record was created
+AEDAT D 8 Changed On
+VERNR N 8 Number of the responsible person
+PBUKR C 4 Company code for WBS element
+PKOKR C 4 Controlling area for WBS element
+PRCTR C 10 Profit Center
+PRART C 2 Project type
+STUFE b 3 Level in project hierarchy
+PLAKZ C 1 Indicator: Planning element
+BELKZ C 1 Indicator: Account assignment element
+FAKKZ C 1 Indicator: Billing element
+LOEVM C 1 Deletion Indicator
+"""
+_PRHI = """
+POSNR N 8 WBS Element
+PSPHI N 8 Current number of the appropriate project
+UP N 8 Number of the superior WBS element
+DOWN N 8 Number of the first subordinate WBS element
+LEFT N 8 Number of the WBS element to the left
+RIGHT N 8 Number of the WBS element to the right
+"""
+_COBK = """
+KOKRS C 4 Controlling Area
+BELNR C 10 Document Number
+GJAHR N 4 Fiscal Year
+VERSN C 3 Version
+VRGNG C 4 CO Business Transaction
+BLDAT D 8 Document Date in Document
+BUDAT D 8 Posting Date in the Document
+PERAB N 3 From period
+PERBI N 3 To period
+CPUDT D 8 Day On Which Accounting Document Was Entered
+CPUTM T 6 Time of Entry
+USNAM C 12 User Name
+BLTXT C 50 Document Header Text
+REFBN C 10 Reference document number
+STFLG C 1 Indicator: Reversal document
+STOKZ C 1 Indicator: Document reversed
+"""
+_COEP_HEAD = """
+KOKRS C 4 Controlling Area
+BELNR C 10 Document Number
+BUZEI N 3 Posting row
+PERIO N 3 Period
+WTGBTR P 15.2 Total Value in Transaction Currency
+WOGBTR P 15.2 Total Value in Object Currency
+WKGBTR P 15.2 Value in Controlling Area Currency
+MBGBTR P 15.3 Total Quantity Entered
+"""
+_COEP = """
+BEKNZ C 1 Debit/credit indicator
+BELTP N 1 Debit type
+TWAER C 5 Transaction Currency
+OWAER C 5 Object Currency
+MEINH C 3 Unit of Measure
+SGTXT C 50 Segment Text
+BUKRS C 4 Company Code
+GKONT C 10 Offsetting Account Number
+"""
+_T001 = """
+BUKRS C 4 Company Code
+BUTXT C 25 Name of Company Code or Company
+ORT01 C 25 City
+LAND1 C 3 Country Key
+WAERS C 5 Currency Key
+KTOPL C 4 Chart of Accounts
+PERIV C 2 Fiscal Year Variant
+"""
+_TKA01 = """
+KOKRS C 4 Controlling Area
+BEZEI C 25 Name of the controlling area
+WAERS C 5 Currency Key
+KTOPL C 4 Chart of Accounts
+LMONA C 2 Fiscal Year Variant
+"""
+_TCURR = """
+KURST C 4 Exchange rate type
+FCURR C 5 From currency
+TCURR C 5 To-currency
+GDATU C 8 Date As of Which the Exchange Rate Is Effective
+UKURS P 9.5 Exchange Rate
+FFACT P 9.0 Ratio for the "From" Currency Units
+TFACT P 9.0 Ratio for the "To" Currency Units
+"""
+_CSKS = """
+KOKRS C 4 Controlling Area
+KOSTL C 10 Cost Center
+DATBI D 8 Valid To Date
+DATAB D 8 Valid-From Date
+BUKRS C 4 Company Code
+PRCTR C 10 Profit Center
+WAERS C 5 Currency Key
+OBJNR C 22 Object number
+"""
+_AUFK = """
+AUFNR C 12 Order Number
+AUART C 4 Order Type
+AUTYP N 2 Order category
+KTEXT C 40 Description
+BUKRS C 4 Company Code
+KOKRS C 4 Controlling Area
+WAERS C 5 Order Currency
+OBJNR C 22 Object number
+PRCTR C 10 Profit Center
+ERDAT D 8 Created on
+AEDAT D 8 Change date for Order Master
+LOEKZ C 1 Deletion flag
+"""
+_CO_KEY = "MANDT LEDNR OBJNR GJAHR WRTTP VERSN KSTAR HRKFT VRGNG"
+_BUDGET_KEY = "MANDT LEDNR OBJNR POSIT TRGKZ WRTTP"
+
+# name, fields, primary key
+_DDIC = (
+    ("PROJ", _MANDT + _PROJ, "MANDT PSPNR"),
+    ("PRPS", _MANDT + _PRPS, "MANDT PSPNR"),
+    ("PRHI", _MANDT + _PRHI, "MANDT POSNR"),
+    ("COSP", _MANDT + _CO_KEYS + _CO_VALUES, f"{_CO_KEY} VBUND PARGB BEKNZ TWAER PERBL"),
+    (
+        "COSS",
+        _MANDT + _CO_KEYS + _PARTNER + _CO_VALUES,
+        f"{_CO_KEY} PAROB USPOB VBUND PARGB BEKNZ TWAER PERBL",
+    ),
+    ("COBK", _MANDT + _COBK, "MANDT KOKRS BELNR"),
+    ("COEP", _MANDT + _COEP_HEAD + _CO_KEYS + _PARTNER + _COEP, "MANDT KOKRS BELNR BUZEI"),
+    (
+        "BPGE",
+        _MANDT
+        + _BUDGET_KEYS
+        + _BUDGET_TYPE
+        + "WTGES P 15.2 Overall value in transaction currency\n"
+        + "WLGES P 15.2 Overall value in controlling area currency",
+        f"{_BUDGET_KEY} GEBER VERSN VORGA TWAER",
+    ),
+    (
+        "BPJA",
+        _MANDT
+        + _BUDGET_KEYS
+        + "GJAHR N 4 Fiscal Year\n"
+        + _BUDGET_TYPE
+        + "WTJHR P 15.2 Annual value in transaction currency\n"
+        + "WLJHR P 15.2 Annual value in controlling area currency",
+        f"{_BUDGET_KEY} GJAHR GEBER VERSN VORGA TWAER",
+    ),
+    ("T001", _MANDT + _T001, "MANDT BUKRS"),
+    ("TKA01", _MANDT + _TKA01, "MANDT KOKRS"),
+    ("TCURR", _MANDT + _TCURR, "MANDT KURST FCURR TCURR GDATU"),
+    ("CSKS", _MANDT + _CSKS, "MANDT KOKRS KOSTL DATBI"),
+    ("AUFK", _MANDT + _AUFK, "MANDT AUFNR"),
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (
-        Table(
-            "PROJ",
-            (
-                _MANDT,
-                _n("PSPNR", 8, "Project definition (internal)"),
-                _c("PSPID", 24, "Project Definition"),
-                _c("POST1", 40, "PS: Short description (1st text line)"),
-                _c("OBJNR", 22, "Object number"),
-                _c("ERNAM", 12, "Name of Person Who Created the Object"),
-                _d("ERDAT", "Date on which the record was created"),
-                _d("AEDAT", "Changed On"),
-                _n("VERNR", 8, "Number of the responsible person (project manager)"),
-                _c("VBUKR", 4, "Company code for the project"),
-                _c("VKOKR", 4, "Controlling area for the project"),
-                _c("PRCTR", 10, "Profit Center"),
-                _c("PWHIE", 5, "WBS currency (project definition)"),
-                _c("PROFL", 7, "Project Profile"),
-                _d("PLFAZ", "Project planned start date"),
-                _d("PLSEZ", "Project planned finish date"),
-                _c("LOEVM", 1, "Deletion Indicator"),
-            ),
-            ("MANDT", "PSPNR"),
-        ),
-        Table(
-            "PRPS",
-            (
-                _MANDT,
-                _n("PSPNR", 8, "WBS Element"),
-                _c("POSID", 24, "Work Breakdown Structure Element (WBS Element)"),
-                _c("POST1", 40, "PS: Short description (1st text line)"),
-                _c("OBJNR", 22, "Object number"),
-                _n("PSPHI", 8, "Current number of the appropriate project"),
-                _c("POSKI", 16, "Short Identification of WBS Element"),
-                _c("ERNAM", 12, "Name of Person Who Created the Object"),
-                _d("ERDAT", "Date on which the record was created"),
-                _d("AEDAT", "Changed On"),
-                _n("VERNR", 8, "Number of the responsible person"),
-                _c("PBUKR", 4, "Company code for WBS element"),
-                _c("PKOKR", 4, "Controlling area for WBS element"),
-                _c("PRCTR", 10, "Profit Center"),
-                _c("PRART", 2, "Project type"),
-                Field("STUFE", "b", 3, "Level in project hierarchy"),
-                _c("PLAKZ", 1, "Indicator: Planning element"),
-                _c("BELKZ", 1, "Indicator: Account assignment element"),
-                _c("FAKKZ", 1, "Indicator: Billing element"),
-                _c("LOEVM", 1, "Deletion Indicator"),
-            ),
-            ("MANDT", "PSPNR"),
-        ),
-        Table(
-            "PRHI",
-            (
-                _MANDT,
-                _n("POSNR", 8, "WBS Element"),
-                _n("PSPHI", 8, "Current number of the appropriate project"),
-                _n("UP", 8, "Number of the superior WBS element"),
-                _n("DOWN", 8, "Number of the first subordinate WBS element"),
-                _n("LEFT", 8, "Number of the WBS element to the left"),
-                _n("RIGHT", 8, "Number of the WBS element to the right"),
-            ),
-            ("MANDT", "POSNR"),
-        ),
-        Table(
-            "COSP",
-            (_MANDT, *_CO_TOTAL_KEYS, *_CO_TOTAL_TAIL),
-            (
-                "MANDT",
-                "LEDNR",
-                "OBJNR",
-                "GJAHR",
-                "WRTTP",
-                "VERSN",
-                "KSTAR",
-                "HRKFT",
-                "VRGNG",
-                "VBUND",
-                "PARGB",
-                "BEKNZ",
-                "TWAER",
-                "PERBL",
-            ),
-        ),
-        Table(
-            "COSS",
-            (
-                _MANDT,
-                *_CO_TOTAL_KEYS,
-                _c("PAROB", 22, "Partner object"),
-                _c("USPOB", 22, "Source object"),
-                *_CO_TOTAL_TAIL,
-            ),
-            (
-                "MANDT",
-                "LEDNR",
-                "OBJNR",
-                "GJAHR",
-                "WRTTP",
-                "VERSN",
-                "KSTAR",
-                "HRKFT",
-                "VRGNG",
-                "PAROB",
-                "USPOB",
-                "VBUND",
-                "PARGB",
-                "BEKNZ",
-                "TWAER",
-                "PERBL",
-            ),
-        ),
-        Table(
-            "COBK",
-            (
-                _MANDT,
-                _c("KOKRS", 4, "Controlling Area"),
-                _c("BELNR", 10, "Document Number"),
-                _n("GJAHR", 4, "Fiscal Year"),
-                _c("VERSN", 3, "Version"),
-                _c("VRGNG", 4, "CO Business Transaction"),
-                _d("BLDAT", "Document Date in Document"),
-                _d("BUDAT", "Posting Date in the Document"),
-                _n("PERAB", 3, "From period"),
-                _n("PERBI", 3, "To period"),
-                _d("CPUDT", "Day On Which Accounting Document Was Entered"),
-                _t("CPUTM", "Time of Entry"),
-                _c("USNAM", 12, "User Name"),
-                _c("BLTXT", 50, "Document Header Text"),
-                _c("REFBN", 10, "Reference document number"),
-                _c("STFLG", 1, "Indicator: Reversal document"),
-                _c("STOKZ", 1, "Indicator: Document reversed"),
-            ),
-            ("MANDT", "KOKRS", "BELNR"),
-        ),
-        Table(
-            "COEP",
-            (
-                _MANDT,
-                _c("KOKRS", 4, "Controlling Area"),
-                _c("BELNR", 10, "Document Number"),
-                _n("BUZEI", 3, "Posting row"),
-                _n("PERIO", 3, "Period"),
-                _p("WTGBTR", "Total Value in Transaction Currency"),
-                _p("WOGBTR", "Total Value in Object Currency"),
-                _p("WKGBTR", "Value in Controlling Area Currency"),
-                _p("MBGBTR", "Total Quantity Entered", 15, 3),
-                _c("LEDNR", 2, "Ledger for Controlling objects"),
-                _c("OBJNR", 22, "Object number"),
-                _n("GJAHR", 4, "Fiscal Year"),
-                _c("WRTTP", 2, "Value Type"),
-                _c("VERSN", 3, "Version"),
-                _c("KSTAR", 10, "Cost Element"),
-                _c("HRKFT", 4, "CO key subnumber"),
-                _c("VRGNG", 4, "CO Business Transaction"),
-                _c("PAROB", 22, "Partner object"),
-                _c("USPOB", 22, "Source object"),
-                _c("BEKNZ", 1, "Debit/credit indicator"),
-                _n("BELTP", 1, "Debit type"),
-                _c("TWAER", 5, "Transaction Currency"),
-                _c("OWAER", 5, "Object Currency"),
-                _c("MEINH", 3, "Unit of Measure"),
-                _c("SGTXT", 50, "Segment Text"),
-                _c("BUKRS", 4, "Company Code"),
-                _c("GKONT", 10, "Offsetting Account Number"),
-            ),
-            ("MANDT", "KOKRS", "BELNR", "BUZEI"),
-        ),
-        Table(
-            "BPGE",
-            (
-                _MANDT,
-                _c("LEDNR", 4, "Budget/Planning Ledger"),
-                _c("OBJNR", 22, "Object number"),
-                _c("POSIT", 8, "Internal commitment item"),
-                _c("TRGKZ", 1, "Object indicator"),
-                _c("WRTTP", 2, "Value Type"),
-                _c("GEBER", 10, "Fund"),
-                _c("VERSN", 3, "Version"),
-                _c("VORGA", 4, "Budget Type"),
-                _c("TWAER", 5, "Transaction Currency"),
-                _p("WTGES", "Overall value in transaction currency"),
-                _p("WLGES", "Overall value in controlling area currency"),
-            ),
-            (
-                "MANDT",
-                "LEDNR",
-                "OBJNR",
-                "POSIT",
-                "TRGKZ",
-                "WRTTP",
-                "GEBER",
-                "VERSN",
-                "VORGA",
-                "TWAER",
-            ),
-        ),
-        Table(
-            "BPJA",
-            (
-                _MANDT,
-                _c("LEDNR", 4, "Budget/Planning Ledger"),
-                _c("OBJNR", 22, "Object number"),
-                _c("POSIT", 8, "Internal commitment item"),
-                _c("TRGKZ", 1, "Object indicator"),
-                _c("WRTTP", 2, "Value Type"),
-                _n("GJAHR", 4, "Fiscal Year"),
-                _c("GEBER", 10, "Fund"),
-                _c("VERSN", 3, "Version"),
-                _c("VORGA", 4, "Budget Type"),
-                _c("TWAER", 5, "Transaction Currency"),
-                _p("WTJHR", "Annual value in transaction currency"),
-                _p("WLJHR", "Annual value in controlling area currency"),
-            ),
-            (
-                "MANDT",
-                "LEDNR",
-                "OBJNR",
-                "POSIT",
-                "TRGKZ",
-                "WRTTP",
-                "GJAHR",
-                "GEBER",
-                "VERSN",
-                "VORGA",
-                "TWAER",
-            ),
-        ),
-        Table(
-            "T001",
-            (
-                _MANDT,
-                _c("BUKRS", 4, "Company Code"),
-                _c("BUTXT", 25, "Name of Company Code or Company"),
-                _c("ORT01", 25, "City"),
-                _c("LAND1", 3, "Country Key"),
-                _c("WAERS", 5, "Currency Key"),
-                _c("KTOPL", 4, "Chart of Accounts"),
-                _c("PERIV", 2, "Fiscal Year Variant"),
-            ),
-            ("MANDT", "BUKRS"),
-        ),
-        Table(
-            "TKA01",
-            (
-                _MANDT,
-                _c("KOKRS", 4, "Controlling Area"),
-                _c("BEZEI", 25, "Name of the controlling area"),
-                _c("WAERS", 5, "Currency Key"),
-                _c("KTOPL", 4, "Chart of Accounts"),
-                _c("LMONA", 2, "Fiscal Year Variant"),
-            ),
-            ("MANDT", "KOKRS"),
-        ),
-        Table(
-            "TCURR",
-            (
-                _MANDT,
-                _c("KURST", 4, "Exchange rate type"),
-                _c("FCURR", 5, "From currency"),
-                _c("TCURR", 5, "To-currency"),
-                _c("GDATU", 8, "Date As of Which the Exchange Rate Is Effective"),
-                _p("UKURS", "Exchange Rate", 9, 5),
-                _p("FFACT", 'Ratio for the "From" Currency Units', 9, 0),
-                _p("TFACT", 'Ratio for the "To" Currency Units', 9, 0),
-            ),
-            ("MANDT", "KURST", "FCURR", "TCURR", "GDATU"),
-        ),
-        Table(
-            "CSKS",
-            (
-                _MANDT,
-                _c("KOKRS", 4, "Controlling Area"),
-                _c("KOSTL", 10, "Cost Center"),
-                _d("DATBI", "Valid To Date"),
-                _d("DATAB", "Valid-From Date"),
-                _c("BUKRS", 4, "Company Code"),
-                _c("PRCTR", 10, "Profit Center"),
-                _c("WAERS", 5, "Currency Key"),
-                _c("OBJNR", 22, "Object number"),
-            ),
-            ("MANDT", "KOKRS", "KOSTL", "DATBI"),
-        ),
-    )
+    name: Table(name, _fields(spec), tuple(key.split())) for name, spec, key in _DDIC
 }

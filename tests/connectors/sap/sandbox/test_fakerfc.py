@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pmo_ledger.connectors.sap.sandbox import fakerfc
+from pmo_ledger.connectors.sap.sandbox.seed import USER, seed_demo
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
 from tests.connectors.sap.sandbox.conftest import read
 
@@ -56,6 +57,8 @@ def test_bad_connection_parameters(logon: dict[str, str]) -> None:
         fakerfc.Connection(**{**logon, "ashost": "elsewhere.test"})
     assert unreachable.value.code == 1
     assert unreachable.value.message == "partner 'elsewhere.test:3300' not reached"
+    with pytest.raises(fakerfc.CommunicationError):
+        fakerfc.Connection(**{**logon, "fake_db": "/nonexistent/sap.db"})
 
 
 def test_unknown_function_parameter_and_closed_connection(conn: fakerfc.Connection) -> None:
@@ -113,3 +116,42 @@ def test_calls_are_counted(conn: fakerfc.Connection, system: SapSystem) -> None:
     with pytest.raises(fakerfc.ABAPApplicationError):
         conn.call("Z_NOT_THERE")
     assert system.rfc_calls == before + 2
+
+
+def test_no_rfc_authority_for_a_function(conn: fakerfc.Connection, system: SapSystem) -> None:
+    """Without S_RFC for RFC_READ_TABLE: ABAPRuntimeError RFC_NO_AUTHORITY naming the user
+    and the function; other functions still answer."""
+    system.switches.no_rfc_authority.add("RFC_READ_TABLE")
+    with pytest.raises(fakerfc.ABAPRuntimeError) as caught:
+        read(conn, "T001", ["BUKRS"])
+    assert (caught.value.code, caught.value.key) == (3, "RFC_NO_AUTHORITY")
+    assert (
+        caught.value.message
+        == "User RFC_PMO has no RFC authorization for function module RFC_READ_TABLE."
+    )
+    assert conn.call("/BODS/RFC_READ_TABLE", QUERY_TABLE="T001", FIELDS=[{"FIELDNAME": "BUKRS"}])[
+        "DATA"
+    ] == [{"WA": "1000"}, {"WA": "2000"}]
+
+
+def test_a_system_without_a_read_table_variant() -> None:
+    """A system that has only /BODS/RFC_READ_TABLE answers RFC_READ_TABLE with FU_NOT_FOUND."""
+    system = SapSystem(read_table_functions=["/BODS/RFC_READ_TABLE"])
+    seed_demo(system)
+    with (
+        fakerfc.register(system, ashost="bods.test"),
+        fakerfc.Connection(
+            ashost="bods.test", sysnr="00", client="100", user=USER.user, passwd=USER.password
+        ) as conn,
+    ):
+        with pytest.raises(fakerfc.ABAPApplicationError) as caught:
+            conn.call("RFC_READ_TABLE", QUERY_TABLE="T001")
+        assert caught.value.key == "FU_NOT_FOUND"
+        assert (
+            len(
+                conn.call(
+                    "/BODS/RFC_READ_TABLE", QUERY_TABLE="T001", FIELDS=[{"FIELDNAME": "BUKRS"}]
+                )["DATA"]
+            )
+            == 2
+        )

@@ -60,7 +60,8 @@ def test_fields_layout_and_fixed_width_rows(conn: fakerfc.Connection) -> None:
 
 
 def test_no_delimiter_and_no_rstrip(logon: dict[str, str]) -> None:
-    """Without a delimiter the fields touch; with rstrip off the row keeps its blanks."""
+    """Without a delimiter (or a blank one: SPACE) the fields touch; with rstrip off the row
+    keeps its blanks."""
     with fakerfc.Connection(config={"rstrip": False}, **logon) as conn:
         answer = _call(
             conn,
@@ -70,6 +71,15 @@ def test_no_delimiter_and_no_rstrip(logon: dict[str, str]) -> None:
         )
     assert answer["FIELDS"][1]["OFFSET"] == "000004"
     assert answer["DATA"] == [{"WA": "1000EUR  "}]
+    with fakerfc.Connection(**logon) as conn:
+        blank = _call(
+            conn,
+            QUERY_TABLE="T001",
+            DELIMITER=" ",
+            FIELDS=[{"FIELDNAME": "BUKRS"}, {"FIELDNAME": "WAERS"}],
+            ROWCOUNT=1,
+        )
+    assert blank["DATA"] == [{"WA": "1000EUR"}]
 
 
 def test_value_with_the_delimiter_is_cut_by_offsets(conn: fakerfc.Connection) -> None:
@@ -193,7 +203,8 @@ def test_512_limit_counts_delimiters_and_spares_the_no_data_probe(conn: fakerfc.
     exact += [{"FIELDNAME": "MEINH"}, {"FIELDNAME": "WRTTP"}, {"FIELDNAME": "BEKNZ"}]
     width = _call(conn, QUERY_TABLE="COSP", FIELDS=exact, NO_DATA="X")["FIELDS"]
     assert int(width[-1]["OFFSET"]) + int(width[-1]["LENGTH"]) == 512
-    assert len(_call(conn, QUERY_TABLE="COSP", FIELDS=exact, ROWCOUNT=3)["DATA"]) == 3
+    rows = _call(conn, QUERY_TABLE="COSP", FIELDS=exact, ROWCOUNT=3)["DATA"]
+    assert [len(row["WA"]) for row in rows] == [512, 512, 512]
     too_wide = [*exact, {"FIELDNAME": "BEKNZ"}]
     assert _abap_key(conn, QUERY_TABLE="COSP", FIELDS=too_wide) == "DATA_BUFFER_EXCEEDED"
     probe = _call(conn, QUERY_TABLE="COSS", DELIMITER="|", NO_DATA="X")
@@ -250,6 +261,7 @@ def test_where_is_the_lines_in_order_and_a_line_end_splits_tokens(conn: fakerfc.
     [
         (["PSPHI EQ '00000002'"], ["PRJ-0002", "PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPHI = '2'"], ["PRJ-0002", "PRJ-0002.1", "PRJ-0002.2"]),
+        (["PSPHI = 2 AND POSID >< 'PRJ-0002'"], ["PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPHI = '00000002' AND POSID <> 'PRJ-0002'"], ["PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPHI = '00000002' AND POSID NE 'PRJ-0002'"], ["PRJ-0002.1", "PRJ-0002.2"]),
         (["PSPNR >= '00000501' AND PSPNR < '00000601'"], ["PRJ-0005", "PRJ-0005.1", "PRJ-0005.2"]),
