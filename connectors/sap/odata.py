@@ -43,7 +43,7 @@ ODATA_ERRORS = (
     ErrorRule(
         ConnectorConfigError,
         "{what}: SAP refused the user ({status} {code}: {detail}): check connectors.{name}."
-        "username/password or client_id/client_secret, and the user's business roles",
+        "user/password or client_id/client_secret, and the user's business roles",
         status=range(401, 404),
     ),
     ErrorRule(
@@ -112,8 +112,8 @@ class ODataClient:
         assert settings.base_url is not None  # validated
         self.settings, self.name = settings, context.name
         auth: httpx.Auth | None = None
-        if settings.username is not None and settings.password is not None:
-            auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
+        if settings.user is not None and settings.password is not None:
+            auth = httpx.BasicAuth(settings.user, settings.password.get_secret_value())
         elif settings.client_id and settings.client_secret and settings.token_url:
             auth = ClientCredentials(
                 settings.token_url, settings.client_id, settings.client_secret.get_secret_value()

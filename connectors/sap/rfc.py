@@ -73,6 +73,12 @@ RFC_ERRORS = (
         ConnectorConfigError,
         "{what}: the RFC user may not call the function ({detail}): it needs S_RFC for "
         "the function group (docs/connectors/sap.md)",
+        code="RFC_NO_AUTHORITY",
+    ),
+    ErrorRule(
+        ConnectorConfigError,
+        "{what}: the RFC user may not call the function ({detail}): it needs S_RFC for "
+        "the function group (docs/connectors/sap.md)",
         code="ExternalAuthorizationError",
     ),
     ErrorRule(

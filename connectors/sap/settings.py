@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
 
@@ -42,7 +42,8 @@ class SapSettings(ConnectorSettings):
     page_rows: int = Field(default=5_000, ge=1, le=1_000_000)
     # --- OData (S/4HANA) -------------------------------------------------------------------
     base_url: str | None = None
-    username: str | None = None
+    #: The OData (communication) user; `username` is read as the same key.
+    user: str | None = Field(default=None, validation_alias=AliasChoices("user", "username"))
     password: SecretStr | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
@@ -54,7 +55,7 @@ class SapSettings(ConnectorSettings):
     journal_service: str = "API_JOURNALENTRYITEMBASIC_SRV"
     #: The journal item property naming the WBS element (its external id). UNVERIFIED name:
     #: check the service's $metadata.
-    wbs_property: str = "WBSElementExternalID"
+    wbs_property: str = "WBSElement"
     #: Only the leading ledger counts: parallel ledgers repeat the same postings.
     ledger: str = "0L"
     odata_page_size: int = Field(default=1_000, ge=1, le=5_000)
@@ -124,11 +125,11 @@ class SapSettings(ConnectorSettings):
         else:
             if self.base_url is None:
                 raise ValueError("transport odata needs base_url")
-            basic = self.username is not None and self.password is not None
+            basic = self.user is not None and self.password is not None
             oauth = self.client_id is not None and self.client_secret is not None
             if not basic and not oauth:
                 raise ValueError(
-                    "transport odata needs username and password, or client_id, "
+                    "transport odata needs user and password, or client_id, "
                     "client_secret and token_url"
                 )
             if oauth and not basic and self.token_url is None:

@@ -37,7 +37,7 @@ def item(wbs: str, account: str, period: str, amount: str, ledger: str = "0L") -
         "CompanyCode": "1000", "FiscalYear": "2025", "FiscalPeriod": period,
         "GLAccount": account, "AmountInCompanyCodeCurrency": amount,
         "CompanyCodeCurrency": "EUR", "CostCenter": "", "ProfitCenter": "PC1",
-        "Ledger": ledger, "WBSElementExternalID": wbs,
+        "Ledger": ledger, "WBSElement": wbs,
         "__metadata": {"type": "API_JOURNALENTRYITEMBASIC_SRV.A_JournalEntryItemBasicType"},
     }  # fmt: skip
 
@@ -162,7 +162,7 @@ def test_open_periods_are_read_as_period_scopes_summed_per_account() -> None:
     flt = journal[0].url.params["$filter"]
     assert "Ledger eq '0L'" in flt and "FiscalYear eq '2025'" in flt
     assert [r.url.params["$skip"] for r in journal] == ["0", "2", "4"]  # $top 2 pages
-    assert "WBSElementExternalID" in journal[0].url.params["$select"]
+    assert "WBSElement" in journal[0].url.params["$select"]
 
 
 def test_odata_error_bodies_become_typed_errors_with_sap_text() -> None:
@@ -175,7 +175,7 @@ def test_odata_error_bodies_become_typed_errors_with_sap_text() -> None:
         401,
         {"error": {"code": "401", "message": {"lang": "en", "value": "Unauthorized"}}},
     )
-    with pytest.raises(ConnectorConfigError, match="username/password"):
+    with pytest.raises(ConnectorConfigError, match="user/password"):
         connector(fake).check()
 
 
