@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -35,7 +37,8 @@ from pmo_ledger.connectors.base import (
     fingerprint,
 )
 from pmo_ledger.connectors.errors import ConnectorConfigError
-from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages
+from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages, scoped
+from pmo_ledger.connectors.sap import items as items_mod
 from pmo_ledger.connectors.sap.budgets import (
     budget_totals,
     budget_versions,
@@ -79,6 +82,7 @@ from pmo_ledger.ledger.records import Rejected
 __all__ = ["SapConnector", "SapSettings"]
 
 _EXTERNAL_ID = "<OBJNR>/<KSTAR>/<GJAHR>/<PERIOD>/<WRTTP> (OData: <PR:WBS>/<GLAccount>/...)"
+ITEM_ID = '<KOKRS>/<BELNR>/<BUZEI> (actuals = "items": CO line items, COEP)'
 STREAMS: dict[str, StreamSpec] = {
     "projects": StreamSpec("projects", "token", "project", "<PSPID> (OData: Project)"),
     "tasks": StreamSpec(
@@ -133,6 +137,9 @@ class SapConnector(Connector):
         self._odata: ODataClient | None = None
         if settings.transport == "odata":  # the OData services carry no PS budget
             self.streams = {k: v for k, v in STREAMS.items() if k != "budgets"}
+        elif settings.actuals == "items":
+            items = replace(STREAMS["actuals"], cursor="timestamp", external_id=ITEM_ID)
+            self.streams = {**STREAMS, "actuals": items}
 
     # --- sources -------------------------------------------------------------------------
 
@@ -195,6 +202,8 @@ class SapConnector(Connector):
                 ordered_pages(items, self.config.page_size, checkpoints=False)
             )
         periods = self.periods()
+        if self.config.transport == "rfc" and self.config.actuals == "items":
+            return self._item_pages(stream, request, periods)
         p = plan(request, stream, periods, self.config.open_periods_back)
         return actual_pages(stream, p, self._actual_items(p, periods), self.config.page_size)
 
@@ -206,6 +215,9 @@ class SapConnector(Connector):
         if stream != "actuals":
             return None
         periods = self.periods()
+        if self.config.transport == "rfc" and self.config.actuals == "items":
+            listed = [i for _, i in self._line_items(periods, None, None)]
+            return control_totals({"": listed})
         full = Plan(None, ALL_PERIODS, None, None)
         return control_totals(self._actual_items(full, periods))
 
@@ -269,6 +281,43 @@ class SapConnector(Connector):
         ups = parents(self.rfc.hierarchy(), posid_of)
         return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID")
 
+    def _line_items(
+        self, periods: FiscalPeriods, since: datetime | None, scope: Plan | None
+    ) -> Iterator[tuple[str, Item]]:
+        """COEP lines as (ledger period, item): entered since `since`, or of a scope's
+        periods, or (neither) every line."""
+        s, tz = self.config, ZoneInfo(self.config.system_timezone)
+        docs = items_mod.headers(self.rfc, since, tz)
+        header_of = {d["BELNR"]: d for d in docs}
+        if since is not None:
+            rows = items_mod.lines(self.rfc, list(header_of), {}) if header_of else []
+        elif scope is not None and scope.years:
+            rows = items_mod.lines(self.rfc, None, {scope.years[0]: list(scope.sap_periods)})
+        else:
+            rows = items_mod.lines(self.rfc, None, {})
+        wbs = self.rfc.wbs_by_objnr() if "PR" in s.object_types else {}
+        return items_mod.item_records(
+            rows, header_of, wbs, periods, self.rfc.currency(), tz, s.wbs_postings == "project"
+        )
+
+    def _item_pages(
+        self, stream: str, request: ReadRequest, periods: FiscalPeriods
+    ) -> Iterator[Page]:
+        size = self.config.page_size
+        if request.scope is not None:
+            p = plan(request, stream, periods, self.config.open_periods_back)
+            listed = [i for _, i in self._line_items(periods, None, p)]
+            pages = ordered_pages(listed, size, checkpoints=False)
+            return scoped(request.scope, pages)
+        since = request.cursor.value if request.cursor is not None else None
+        if since is not None and not isinstance(since, datetime):
+            raise ConnectorConfigError(
+                f"stream {stream} reads line items from a timestamp cursor: run it with --full"
+            )
+        listed = [i for _, i in self._line_items(periods, since, None)]
+        pages = ordered_pages(listed, size, kind="timestamp")
+        return pages if since is not None else scoped(stream, pages)
+
     def _budgets(self) -> Iterator[Item]:
         """Each project's budget (`current`) and cost plan (`plan`) versions."""
         read_at = datetime.now(UTC)
@@ -324,11 +373,6 @@ class SapConnector(Connector):
             )
             lines, currencies = journal_lines(rows, self.config, by_project)
             return period_items(lines, periods, p.keep, currencies, read_at)
-        if self.config.actuals == "items":
-            raise ConnectorConfigError(
-                f'connectors.{self.name}.actuals = "items" (COEP line items) is not built yet: '
-                'use actuals = "totals"'
-            )
         return self._totals_items(p, periods, read_at)
 
     def _totals_items(

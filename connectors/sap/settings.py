@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
@@ -64,6 +65,8 @@ class SapSettings(ConnectorSettings):
     backoff_seconds: float = Field(default=0.5, ge=0, le=60)
     #: Actual costs from CO totals (COSP/COSS by period) or CO line items (COEP); never both.
     actuals: Literal["totals", "items"] = "totals"
+    #: The SAP system's time zone: COBK's entry date and time (the items cursor) are local.
+    system_timezone: str = "UTC"
     #: Each run re-reads the periods from this many back to the current one.
     open_periods_back: int = Field(default=2, ge=0, le=24)
     #: A full read starts at this fiscal year (None: every year the tables hold).
@@ -96,6 +99,15 @@ class SapSettings(ConnectorSettings):
             for k, v in value.items()
         }
 
+    @field_validator("system_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone name like Europe/Berlin: {value!r}") from None
+        return value
+
     @field_validator("currency")
     @classmethod
     def _code(cls, value: str | None) -> str | None:
@@ -118,9 +130,10 @@ class SapSettings(ConnectorSettings):
                     "transport rfc needs [connectors.<name>.rfc] with the logon parameters "
                     "(ashost, sysnr, client, user, passwd; or dest; or mshost, group, sysid)"
                 )
-            if self.currency is None and self.controlling_area is None:
+            if self.controlling_area is None and (self.actuals == "items" or not self.currency):
                 raise ValueError(
-                    "set controlling_area (its currency is read from TKA01) or currency"
+                    "set controlling_area (its currency is read from TKA01; line items are "
+                    "read by it) or currency"
                 )
         else:
             if self.base_url is None:

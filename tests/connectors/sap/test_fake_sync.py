@@ -231,7 +231,6 @@ def test_budgets_count_a_parent_once_and_plan_goes_by_period(
 ) -> None:
     """The root element holds the whole budget and distributed 70% of it to its children:
     the current version adds up to the root's budget (PRJ-0003 with its supplements)."""
-    system, _ = fake
     a = fake_app(engine, tmp_path)
     assert run_sync(a, "erp").status == "succeeded"
     with a.reading() as s:
@@ -257,3 +256,39 @@ def test_budgets_count_a_parent_once_and_plan_goes_by_period(
     assert plan and plan <= {code for code, _ in current}
     checked = verify(a, "erp", ["budgets", "actuals"])
     assert not checked.drift, [d for st in checked.streams for d in st.drifted]
+
+
+def test_line_items_mode_follows_entry_times_and_nets_reversals(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    """`actuals = "items"`: one line per COEP line, the cursor COBK's CPUDT/CPUTM; a later
+    reversal is a new document that nets the period, a re-run adds nothing."""
+    system, summary = fake
+    a = fake_app(engine, tmp_path, actuals="items")
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    assert {k: v for k, v in amounts(ledger_lines(a)).items() if v} == {
+        k: v for k, v in expected(system).items() if v
+    }
+    with a.reading() as s:
+        n = s.scalar(select(func.count()).select_from(ActualLine))
+    coep = [r for r in system.rows("COEP") if r["WRTTP"] == "04" and r["OBJNR"][:2] == "PR"]
+    assert n == len(coep)
+    post = Postings(system)
+    day = datetime.now(UTC).date()
+    doc = post.post(summary.wbs["PRJ-0002.2"], TRAVEL, Decimal("310.00"), day)
+    assert run_sync(a, "erp").status == "succeeded"
+    post.reverse(doc)
+    assert run_sync(a, "erp").status == "succeeded"
+    assert run_sync(a, "erp").status == "succeeded"
+    with a.reading() as s:
+        kept = s.scalars(
+            select(ActualLine.amount).where(ActualLine.external_id.like(f"%/{doc}/%"))
+        ).all()
+        total = s.scalar(select(func.count()).select_from(ActualLine))
+    assert kept == [Decimal("310.00")]
+    assert total == n + 2  # the document and its reversal, once each
+    key = ("PRJ-0002", f"{day:%Y-%m}")
+    assert amounts(ledger_lines(a))[key] == Decimal("0")
+    checked = verify(a, "erp", ["actuals"])
+    assert not checked.drift
