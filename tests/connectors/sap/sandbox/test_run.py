@@ -26,14 +26,16 @@ def _logon() -> dict[str, str]:
 
 
 def test_running_serves_odata_with_its_settings(tmp_path: Path) -> None:
-    """base_url, user, password, sap_client and ca_bundle read the projects; the lines name
+    """base_url, username, password, sap_client and ca_bundle read the projects; the lines name
     the fake RFC module and its logon."""
     with running(SandboxOptions(cert_dir=tmp_path, page_size=7)) as sandbox:
         settings = sandbox.settings
         assert settings["transport"] == "odata"
         assert sandbox.table == "sap"
         trust = ssl.create_default_context(cafile=settings["ca_bundle"])
-        with httpx.Client(verify=trust, auth=(settings["user"], settings["password"])) as client:
+        with httpx.Client(
+            verify=trust, auth=(settings["username"], settings["password"])
+        ) as client:
             answer = client.get(
                 f"{settings['base_url']}/sap/opu/odata/sap/API_ENTERPRISE_PROJECT_SRV/A_EnterpriseProjectElement",
                 params={"sap-client": settings["sap_client"], "$format": "json"},
