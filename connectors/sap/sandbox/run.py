@@ -109,7 +109,7 @@ def running(options: SandboxOptions) -> Iterator[Sandbox]:
                 settings={
                     "transport": "odata",
                     "base_url": server.url,
-                    "user": USER.user,
+                    "username": USER.user,
                     "password": USER.password,
                     "sap_client": CLIENT,
                     "ca_bundle": str(server.ca_file),

@@ -364,13 +364,19 @@ def set_budget(
 
 
 def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
-    """The root holds the whole budget; it distributed 70% to its level-2 children."""
+    """The root holds the whole budget; it distributed 70% to its level-2 children. PRJ-0003
+    got a supplement (KBN0, root and first child), PRJ-0002's last child returned some
+    (KBR0, negative), and PRJ-0001's root released 80% (KBFR: the same money again, which a
+    reader must not add)."""
     root, children = elements[0], [e for e in elements if e.level == 2]
     share = (total * Decimal("0.70") / len(children)).quantize(CENT, ROUND_HALF_UP)
-    supplement = Decimal("10000.00") if root.posid == "PRJ-0003" else Decimal(0)
     values = [(root, "KBUD", total)] + [(child, "KBUD", share) for child in children]
-    if supplement:
-        values += [(root, "KBN0", supplement), (children[0], "KBN0", supplement)]
+    if root.posid == "PRJ-0003":
+        values += [(root, "KBN0", Decimal("10000.00")), (children[0], "KBN0", Decimal("10000.00"))]
+    if root.posid == "PRJ-0002":
+        values += [(children[-1], "KBR0", Decimal("-5000.00"))]
+    if root.posid == "PRJ-0001":
+        values += [(root, "KBFR", (total * Decimal("0.8")).quantize(CENT))]
     for element, vorga, amount in values:
         set_budget(system, element, amount, vorga=vorga)
     for element in elements:

@@ -147,7 +147,7 @@ def test_journal_items_sum_to_the_co_totals(odata: httpx.Client, system: SapSyst
         odata,
         f"{JOURNAL}/A_JournalEntryItemBasic",
         **{
-            "$filter": "Ledger eq '0L' and startswith(WBSElement,'PRJ-0001') and FiscalPeriod eq '003'"
+            "$filter": "Ledger eq '0L' and startswith(WBSElementExternalID,'PRJ-0001') and FiscalPeriod eq '003'"
         },
     )
     assert all(
@@ -157,9 +157,9 @@ def test_journal_items_sum_to_the_co_totals(odata: httpx.Client, system: SapSyst
     )
     by_wbs: dict[str, Decimal] = {}
     for r in rows:
-        by_wbs[r["WBSElement"]] = by_wbs.get(r["WBSElement"], Decimal(0)) + Decimal(
-            r["AmountInCompanyCodeCurrency"]
-        )
+        by_wbs[r["WBSElementExternalID"]] = by_wbs.get(
+            r["WBSElementExternalID"], Decimal(0)
+        ) + Decimal(r["AmountInCompanyCodeCurrency"])
     objnr = {w["POSID"]: w["OBJNR"] for w in system.rows("PRPS")}
     for posid, amount in by_wbs.items():
         totals = sum(
@@ -173,7 +173,7 @@ def test_journal_items_sum_to_the_co_totals(odata: httpx.Client, system: SapSyst
         odata,
         f"{JOURNAL}/A_JournalEntryItemBasic",
         **{
-            "$filter": "Ledger eq '2L' and startswith(WBSElement,'PRJ-0001') and FiscalPeriod eq '003'"
+            "$filter": "Ledger eq '2L' and startswith(WBSElementExternalID,'PRJ-0001') and FiscalPeriod eq '003'"
         },
     )
     assert len(parallel) == len(rows) > 0
@@ -196,13 +196,43 @@ def test_special_periods_and_reversal_in_journal(odata: httpx.Client) -> None:
         **{"$filter": "Ledger eq '0L' and GLAccount eq '0000474000'"},
     )
     assert sorted(r["AmountInCompanyCodeCurrency"] for r in travel) == ["-5000.000", "5000.000"]
-    assert {r["DebitCreditCode"] for r in travel} == {"S", "H"}
+    assert {r["ControllingDebitCreditCode"] for r in travel} == {"S"}  # a reversal keeps it
+
+
+def test_global_currency_amounts_equal_the_co_totals(
+    odata: httpx.Client, system: SapSystem
+) -> None:
+    """Per WBS element and period, 0L's AmountInGlobalCurrency (EUR, the controlling area's
+    currency) sums to COSP + COSS WKG, for EUR, USD and GBP projects alike."""
+    rows, _ = _all(
+        odata,
+        f"{JOURNAL}/A_JournalEntryItemBasic",
+        **{
+            "$filter": "Ledger eq '0L' and WBSElementExternalID ne ''",
+            "$select": "WBSElementExternalID,FiscalPeriod,AmountInGlobalCurrency,GlobalCurrency",
+        },
+    )
+    assert {r["GlobalCurrency"] for r in rows} == {"EUR"}
+    journal: dict[tuple[str, int], Decimal] = {}
+    for r in rows:
+        key = (r["WBSElementExternalID"], int(r["FiscalPeriod"]))
+        journal[key] = journal.get(key, Decimal(0)) + Decimal(r["AmountInGlobalCurrency"])
+    posid = {w["OBJNR"]: w["POSID"] for w in system.rows("PRPS")}
+    totals: dict[tuple[str, int], Decimal] = {}
+    for table in ("COSP", "COSS"):
+        for t in system.rows(table):
+            if t["WRTTP"] == "04" and t["OBJNR"] in posid:
+                for period in range(1, 17):
+                    key = (posid[t["OBJNR"]], period)
+                    totals[key] = totals.get(key, Decimal(0)) + Decimal(t[f"WKG{period:03d}"])
+    assert {k: v for k, v in journal.items() if v} == {k: v for k, v in totals.items() if v}
+    assert {r["WBSElementExternalID"][:8] for r in rows} == {f"PRJ-000{n}" for n in range(1, 7)}
 
 
 def test_a_posting_shows_at_once(odata: httpx.Client, system: SapSystem, seed: SeedSummary) -> None:
     """A mutation of the system is in the next answer."""
     url = f"{JOURNAL}/A_JournalEntryItemBasic/$count"
-    params = {"$filter": "WBSElement eq 'PRJ-0006.1' and Ledger eq '0L'"}
+    params = {"$filter": "WBSElementExternalID eq 'PRJ-0006.1' and Ledger eq '0L'"}
     before = int(odata.get(url, params=params).text)
     Postings(system).post(seed.wbs["PRJ-0006.1"], "0000417000", Decimal("99.00"), date(2025, 3, 3))
     assert int(odata.get(url, params=params).text) == before + 1
@@ -263,8 +293,9 @@ def test_versioned_service_path_and_metadata(odata: httpx.Client) -> None:
     assert rows[0]["__metadata"]["uri"].count(";v=0002") == 1
     metadata = odata.get(f"{JOURNAL}/$metadata")
     assert metadata.headers["content-type"].startswith("application/xml")
-    assert '<Property Name="WBSElement" Type="Edm.String"/>' in metadata.text
-    assert "PostingDate" not in metadata.text
+    assert '<Property Name="WBSElementExternalID" Type="Edm.String"/>' in metadata.text
+    for absent in ("PostingDate", "FiscalYear", "AccountingDocument", "LastChangeDateTime"):
+        assert f'Name="{absent}"' not in metadata.text
 
 
 def test_json_only_when_asked(server: SapODataSandbox) -> None:

@@ -22,6 +22,12 @@ def _abap_key(conn: fakerfc.Connection, **params: Any) -> str:
     return str(caught.value.key)
 
 
+def _where_key(conn: fakerfc.Connection, *lines: str) -> str:
+    """The ABAP exception of reading PRPS-POSID with these OPTIONS lines."""
+    options = [{"TEXT": line} for line in lines]
+    return _abap_key(conn, QUERY_TABLE="PRPS", FIELDS=[{"FIELDNAME": "POSID"}], OPTIONS=options)
+
+
 def test_fields_layout_and_fixed_width_rows(conn: fakerfc.Connection) -> None:
     """FIELDS carry offset, length, type and text; WA holds each value padded to its length
     with the delimiter between; the last field is right-stripped as pyrfc does."""
@@ -151,24 +157,8 @@ def test_exceptions_of_the_module(conn: fakerfc.Connection, system: SapSystem) -
     ABAPApplicationError keys, with the message pyrfc shows for a raised exception."""
     assert _abap_key(conn, QUERY_TABLE="ZZ_NOPE") == "TABLE_NOT_AVAILABLE"
     assert _abap_key(conn, QUERY_TABLE="PRPS", FIELDS=[{"FIELDNAME": "NOPE"}]) == "FIELD_NOT_VALID"
-    assert (
-        _abap_key(
-            conn,
-            QUERY_TABLE="PRPS",
-            FIELDS=[{"FIELDNAME": "POSID"}],
-            OPTIONS=[{"TEXT": "POSID = "}],
-        )
-        == "OPTION_NOT_VALID"
-    )
-    assert (
-        _abap_key(
-            conn,
-            QUERY_TABLE="PRPS",
-            FIELDS=[{"FIELDNAME": "POSID"}],
-            OPTIONS=[{"TEXT": "NOPE = 'X'"}],
-        )
-        == "OPTION_NOT_VALID"
-    )
+    assert _where_key(conn, "POSID = ") == "OPTION_NOT_VALID"
+    assert _where_key(conn, "NOPE = 'X'") == "OPTION_NOT_VALID"
     system.switches.not_authorized.add("COEP")
     with pytest.raises(fakerfc.ABAPApplicationError) as refused:
         _call(conn, QUERY_TABLE="COEP", FIELDS=[{"FIELDNAME": "BELNR"}])
@@ -236,24 +226,8 @@ def test_where_is_the_lines_in_order_and_a_line_end_splits_tokens(conn: fakerfc.
         "PRJ-0001.3",
         "PRJ-0001.1.1",
     ]
-    assert (
-        _abap_key(
-            conn,
-            QUERY_TABLE="PRPS",
-            FIELDS=[{"FIELDNAME": "POSID"}],
-            OPTIONS=[{"TEXT": "POSID = 'PRJ-"}, {"TEXT": "0001'"}],
-        )
-        == "OPTION_NOT_VALID"
-    )
-    assert (
-        _abap_key(
-            conn,
-            QUERY_TABLE="PRPS",
-            FIELDS=[{"FIELDNAME": "POSID"}],
-            OPTIONS=[{"TEXT": "POSID = 'PRJ-0001' A"}, {"TEXT": "ND STUFE = 1"}],
-        )
-        == "OPTION_NOT_VALID"
-    )
+    assert _where_key(conn, "POSID = 'PRJ-", "0001'") == "OPTION_NOT_VALID"
+    assert _where_key(conn, "POSID = 'PRJ-0001' A", "ND STUFE = 1") == "OPTION_NOT_VALID"
 
 
 @pytest.mark.parametrize(

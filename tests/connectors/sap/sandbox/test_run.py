@@ -3,7 +3,10 @@ works in this process and through the database file."""
 
 from __future__ import annotations
 
+import json
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -26,14 +29,16 @@ def _logon() -> dict[str, str]:
 
 
 def test_running_serves_odata_with_its_settings(tmp_path: Path) -> None:
-    """base_url, user, password, sap_client and ca_bundle read the projects; the lines name
+    """base_url, username, password, sap_client and ca_bundle read the projects; the lines name
     the fake RFC module and its logon."""
     with running(SandboxOptions(cert_dir=tmp_path, page_size=7)) as sandbox:
         settings = sandbox.settings
         assert settings["transport"] == "odata"
         assert sandbox.table == "sap"
         trust = ssl.create_default_context(cafile=settings["ca_bundle"])
-        with httpx.Client(verify=trust, auth=(settings["user"], settings["password"])) as client:
+        with httpx.Client(
+            verify=trust, auth=(settings["username"], settings["password"])
+        ) as client:
             answer = client.get(
                 f"{settings['base_url']}/sap/opu/odata/sap/API_ENTERPRISE_PROJECT_SRV/A_EnterpriseProjectElement",
                 params={"sap-client": settings["sap_client"], "$format": "json"},
@@ -81,3 +86,30 @@ def test_dirty_adds_an_unknown_project_and_an_order(tmp_path: Path) -> None:
         assert projects["DATA"][-1] == {"WA": "PRJ-0007"}
         assert orders["DATA"] == [{"WA": "OR000000400001"}]
         assert "7 projects" in sandbox.lines[0]
+
+
+def test_another_process_reads_the_sandbox_over_rfc(tmp_path: Path) -> None:
+    """What `pmo-ledger sync` in another process does: Connection(**printed logon) with the
+    fake module, here in a child interpreter, reads the sandbox's rows."""
+    with running(SandboxOptions(cert_dir=tmp_path)) as sandbox:
+        line = next(line for line in sandbox.lines if "fake_db" in line)
+        database = line.split('fake_db = "')[1].rstrip('"')
+        code = (
+            "import json, sys\n"
+            f"from {RFC_MODULE} import Connection\n"
+            "with Connection(**json.loads(sys.argv[1])) as conn:\n"
+            "    answer = conn.call('RFC_READ_TABLE', QUERY_TABLE='PROJ', DELIMITER='|',"
+            " FIELDS=[{'FIELDNAME': 'PSPID'}, {'FIELDNAME': 'PWHIE'}])\n"
+            "print(json.dumps([row['WA'] for row in answer['DATA']]))\n"
+        )
+        logon = json.dumps({**_logon(), "ashost": "elsewhere", "fake_db": database})
+        child = subprocess.run(
+            [sys.executable, "-c", code, logon],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout)[:2] == [f"{'PRJ-0001':<24}|EUR", f"{'PRJ-0002':<24}|EUR"]
+    assert len(json.loads(child.stdout)) == 6

@@ -96,12 +96,22 @@ def test_special_periods_and_traps(system: SapSystem, seed: SeedSummary) -> None
 def test_budget_of_a_parent_includes_what_it_distributed(
     system: SapSystem, seed: SeedSummary
 ) -> None:
-    """PRJ-0001's root holds 480,000.00; its three children 112,000.00 each (70%)."""
+    """PRJ-0001's root holds 480,000.00; its three children 112,000.00 each (70%); a
+    supplement, a return and a release beside the original budgets."""
     budget = {r["OBJNR"]: Decimal(r["WTGES"]) for r in system.rows("BPGE") if r["VORGA"] == "KBUD"}
     assert budget["PR00000101"] == Decimal("480000.00")
     assert [budget[f"PR0000010{n}"] for n in (2, 3, 4)] == [Decimal("112000.00")] * 3
     kinds = {(r["WRTTP"], r["VORGA"]) for r in system.rows("BPJA")}
-    assert kinds == {("41", "KBUD"), ("41", "KBN0"), ("01", "KSTP")}
+    assert kinds == {("41", "KBUD"), ("41", "KBN0"), ("41", "KBR0"), ("41", "KBFR"), ("01", "KSTP")}
+    other = {
+        (r["OBJNR"], r["VORGA"]): r["WTGES"] for r in system.rows("BPGE") if r["VORGA"] != "KBUD"
+    }
+    assert other == {
+        ("PR00000101", "KBFR"): "384000.00",
+        ("PR00000203", "KBR0"): "-5000.00",
+        ("PR00000301", "KBN0"): "10000.00",
+        ("PR00000302", "KBN0"): "10000.00",
+    }
 
 
 def test_exchange_rates_have_inverted_dates(system: SapSystem, seed: SeedSummary) -> None:
