@@ -238,19 +238,19 @@ def task_from_odata(
 
 
 JOURNAL_FIELDS = [
-    "CompanyCode", "FiscalYear", "FiscalPeriod", "GLAccount", "AmountInCompanyCodeCurrency",
+    "CompanyCode", "LedgerFiscalYear", "FiscalPeriod", "GLAccount", "AmountInCompanyCodeCurrency",
     "CompanyCodeCurrency", "CostCenter", "ProfitCenter", "Ledger",
 ]  # fmt: skip
 
 
 def journal_filter(settings: SapSettings, years: list[int] | None, periods: list[int]) -> str:
-    """`Ledger eq '0L' and (FiscalYear eq '2025') and (FiscalPeriod eq '003' or ...) and
+    """`Ledger eq '0L' and (LedgerFiscalYear eq '2025') and (FiscalPeriod eq '003' or ...) and
     (<object> ne '' ...)` for the years, periods and object types read."""
     parts = [f"Ledger eq '{settings.ledger}'"]
     if years is not None:
-        parts.append("(" + " or ".join(f"FiscalYear eq '{y:04d}'" for y in years) + ")")
+        parts.append("(" + " or ".join(f"LedgerFiscalYear eq '{y:04d}'" for y in years) + ")")
     elif settings.first_year is not None:
-        parts.append(f"FiscalYear ge '{settings.first_year:04d}'")
+        parts.append(f"LedgerFiscalYear ge '{settings.first_year:04d}'")
     if len(periods) < 16:
         parts.append("(" + " or ".join(f"FiscalPeriod eq '{p:03d}'" for p in periods) + ")")
     objects = {"PR": settings.wbs_property, "KS": "CostCenter"}
@@ -293,7 +293,7 @@ def journal_lines(
         except ValueError as exc:
             target = exc
         line = TotalLine(
-            obj, str(row.get("GLAccount") or ""), str(row.get("FiscalYear")), period, "04"
+            obj, str(row.get("GLAccount") or ""), str(row.get("LedgerFiscalYear")), period, "04"
         )
         line = lines.setdefault(line.external_id, line)
         line.amount += amount

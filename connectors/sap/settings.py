@@ -56,7 +56,7 @@ class SapSettings(ConnectorSettings):
     journal_service: str = "API_JOURNALENTRYITEMBASIC_SRV"
     #: The journal item property naming the WBS element (its external id). UNVERIFIED name:
     #: check the service's $metadata.
-    wbs_property: str = "WBSElement"
+    wbs_property: str = "WBSElementExternalID"
     #: Only the leading ledger counts: parallel ledgers repeat the same postings.
     ledger: str = "0L"
     odata_page_size: int = Field(default=1_000, ge=1, le=5_000)

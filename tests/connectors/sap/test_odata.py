@@ -34,10 +34,10 @@ ELEMENTS = [
 
 def item(wbs: str, account: str, period: str, amount: str, ledger: str = "0L") -> dict[str, Any]:
     return {
-        "CompanyCode": "1000", "FiscalYear": "2025", "FiscalPeriod": period,
+        "CompanyCode": "1000", "LedgerFiscalYear": "2025", "FiscalPeriod": period,
         "GLAccount": account, "AmountInCompanyCodeCurrency": amount,
         "CompanyCodeCurrency": "EUR", "CostCenter": "", "ProfitCenter": "PC1",
-        "Ledger": ledger, "WBSElement": wbs,
+        "Ledger": ledger, "WBSElementExternalID": wbs,
         "__metadata": {"type": "API_JOURNALENTRYITEMBASIC_SRV.A_JournalEntryItemBasicType"},
     }  # fmt: skip
 
@@ -88,7 +88,7 @@ class FakeS4:
         periods = [p for p in ("001", "002", "003") if f"FiscalPeriod eq '{p}'" in flt]
         return (
             f"Ledger eq '{row['Ledger']}'" in flt
-            and f"FiscalYear eq '{row['FiscalYear']}'" in flt
+            and f"LedgerFiscalYear eq '{row['LedgerFiscalYear']}'" in flt
             and row["FiscalPeriod"] in periods
         )
 
@@ -160,9 +160,9 @@ def test_open_periods_are_read_as_period_scopes_summed_per_account() -> None:
     assert pages[-1].checkpoint == Cursor("period", "2025-03")
     journal = [r for r in fake.requests if r.url.path.endswith("A_JournalEntryItemBasic")]
     flt = journal[0].url.params["$filter"]
-    assert "Ledger eq '0L'" in flt and "FiscalYear eq '2025'" in flt
+    assert "Ledger eq '0L'" in flt and "LedgerFiscalYear eq '2025'" in flt
     assert [r.url.params["$skip"] for r in journal] == ["0", "2", "4"]  # $top 2 pages
-    assert "WBSElement" in journal[0].url.params["$select"]
+    assert "WBSElementExternalID" in journal[0].url.params["$select"]
 
 
 def test_odata_error_bodies_become_typed_errors_with_sap_text() -> None:
