@@ -51,6 +51,7 @@ from pmo_ledger.connectors.sap.normalize import (
     TotalLine,
     Wbs,
     cost_object,
+    fx_rate,
     project_record,
     sum_totals,
     task_record,
@@ -96,6 +97,11 @@ STREAMS: dict[str, StreamSpec] = {
         counts="budget activities `budget_activities` of value type 41; plan version 000",
         after=("tasks",),
     ),
+    "fx_rates": StreamSpec(
+        "fx_rates",
+        "token",
+        external_id="<rate_type>/<FCURR>/<TCURR>/<valid from> (TCURR, KURST = fx_rate_type)",
+    ),
     "actuals": StreamSpec(
         "actuals",
         "period",
@@ -135,11 +141,14 @@ class SapConnector(Connector):
         self._today = today
         self._rfc: RfcSource | None = None
         self._odata: ODataClient | None = None
-        if settings.transport == "odata":  # the OData services carry no PS budget
-            self.streams = {k: v for k, v in STREAMS.items() if k != "budgets"}
-        elif settings.actuals == "items":
+        # The OData services carry no PS budget nor TCURR; rates only when a type is named.
+        off = {"budgets", "fx_rates"} if settings.transport == "odata" else set()
+        if settings.fx_rate_type is None:
+            off.add("fx_rates")
+        self.streams = {k: v for k, v in STREAMS.items() if k not in off}
+        if settings.transport == "rfc" and settings.actuals == "items":
             items = replace(STREAMS["actuals"], cursor="timestamp", external_id=ITEM_ID)
-            self.streams = {**STREAMS, "actuals": items}
+            self.streams = {**self.streams, "actuals": items}
 
     # --- sources -------------------------------------------------------------------------
 
@@ -195,9 +204,13 @@ class SapConnector(Connector):
         if stream != "actuals":
             if request.scope is not None:
                 raise ConnectorConfigError(f"stream {stream} cannot re-sync {request.scope}")
-            items = {"projects": self._projects, "tasks": self._tasks, "budgets": self._budgets}[
-                stream
-            ]()
+            read = {
+                "projects": self._projects,
+                "tasks": self._tasks,
+                "budgets": self._budgets,
+                "fx_rates": self._rates,
+            }
+            items = read[stream]()
             return self._last_checkpoint(
                 ordered_pages(items, self.config.page_size, checkpoints=False)
             )
@@ -317,6 +330,10 @@ class SapConnector(Connector):
         listed = [i for _, i in self._line_items(periods, since, None)]
         pages = ordered_pages(listed, size, kind="timestamp")
         return pages if since is not None else scoped(stream, pages)
+
+    def _rates(self) -> Iterator[Item]:
+        kind = self.config.fx_rate_type or "M"
+        return _each(self.rfc.rates(kind), lambda r: fx_rate(r, kind), "GDATU")
 
     def _budgets(self) -> Iterator[Item]:
         """Each project's budget (`current`) and cost plan (`plan`) versions."""

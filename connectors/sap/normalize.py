@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from pmo_ledger.connectors.sap.values import sap_amount, sap_date
-from pmo_ledger.ledger.records import ActualRecord, ProjectRecord, TaskRecord
+from pmo_ledger.connectors.sap.values import inverted_date, sap_amount, sap_date, tcurr_rate
+from pmo_ledger.ledger.records import ActualRecord, FxRateRecord, ProjectRecord, TaskRecord
 
 Row = Mapping[str, str]
 #: Units of measure that are hours (MEINH); other quantities are not hours.
@@ -168,4 +168,18 @@ def task_record(row: Row, projects: Mapping[str, str], parents: Mapping[str, str
         name=row.get("POST1", "").strip() or posid,
         parent_ref=parents.get(row.get("PSPNR", "").strip()),
         wbs_code=posid,
+    )
+
+
+def fx_rate(row: Row, rate_type: str) -> FxRateRecord:
+    """A TCURR row: valid from its inverted GDATU, the rate as `tcurr_rate` reads it."""
+    valid_from = inverted_date(row.get("GDATU"), "GDATU")
+    if valid_from is None:
+        raise ValueError(f"GDATU {row.get('GDATU')!r} is no date")
+    return FxRateRecord(
+        from_ccy=row["FCURR"],
+        to_ccy=row["TCURR"],
+        valid_from=valid_from,
+        rate=tcurr_rate(row.get("UKURS", ""), row.get("FFACT", ""), row.get("TFACT", "")),
+        rate_type=rate_type,
     )

@@ -118,6 +118,15 @@ class RfcSource:
         )
         return self.client.read_table("BPGE", [*key, "WTGES"], where, key)
 
+    def rates(self, rate_type: str) -> list[dict[str, str]]:
+        """TCURR rows of one exchange rate type (KURST)."""
+        return self.client.read_table(
+            "TCURR",
+            ["KURST", "FCURR", "TCURR", "GDATU", "UKURS", "FFACT", "TFACT"],
+            condition("KURST", "=", rate_type),
+            ["KURST", "FCURR", "TCURR", "GDATU"],
+        )
+
     def _read(
         self,
         table: str,

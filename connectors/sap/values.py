@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 #: Places the ledger keeps for money (Numeric(20,4)) and rates (Numeric(18,8)).
 PLACES = 4
@@ -119,3 +119,16 @@ def inverted_date(value: str | None, field: str) -> date | None:
 def odata_literal_datetime(day: date) -> str:
     """A `$filter` literal for an Edm.DateTime: `datetime'2025-01-01T00:00:00'`."""
     return f"datetime'{day.isoformat()}T00:00:00'"
+
+
+def tcurr_rate(ukurs: str, ffact: str, tfact: str) -> Decimal:
+    """1 FCURR = rate TCURR from a TCURR row: a positive UKURS is a direct quotation
+    (UKURS * TFACT / FFACT), a negative one indirect (TFACT / (|UKURS| * FFACT)); 8 places.
+    Raises ValueError for a zero rate or factor."""
+    rate = sap_amount(ukurs, "UKURS", RATE_PLACES)
+    f_factor = sap_amount(ffact or "1", "FFACT", RATE_PLACES)
+    t_factor = sap_amount(tfact or "1", "TFACT", RATE_PLACES)
+    if rate == 0 or f_factor == 0 or t_factor == 0:
+        raise ValueError(f"TCURR has a zero rate or factor: {ukurs!r} {ffact!r} {tfact!r}")
+    value = rate * t_factor / f_factor if rate > 0 else t_factor / (-rate * f_factor)
+    return value.quantize(Decimal(1).scaleb(-RATE_PLACES), rounding=ROUND_HALF_UP)

@@ -5,7 +5,7 @@ Expected figures come from the fake's CO line items (COEP), the connector reads 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from pmo_ledger.ledger.models import (
     ActualLine,
     BudgetLine,
     BudgetVersion,
+    FxRate,
     LedgerEntry,
     Project,
     Task,
@@ -292,3 +293,22 @@ def test_line_items_mode_follows_entry_times_and_nets_reversals(
     assert amounts(ledger_lines(a))[key] == Decimal("0")
     checked = verify(a, "erp", ["actuals"])
     assert not checked.drift
+
+
+def test_tcurr_rates_load_with_inverted_dates_and_indirect_quotes(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, _ = fake
+    a = fake_app(engine, tmp_path, fx_rate_type="M")
+    result = run_sync(a, "erp", streams=["fx_rates"])
+    assert result.status == "succeeded", result.message
+    with a.reading() as s:
+        rates = s.execute(
+            select(FxRate.from_ccy, FxRate.to_ccy, FxRate.valid_from, FxRate.rate).where(
+                FxRate.rate_type == "M"
+            )
+        ).all()
+    assert len(rates) == len(system.rows("TCURR"))
+    first = {(r.from_ccy, r.to_ccy, r.valid_from): r.rate for r in rates}
+    # GDATU 79748798 is 99999999 - 20251201; UKURS -1.18203 an indirect quotation.
+    assert first[("EUR", "GBP", date(2025, 12, 1))] == Decimal("0.84600222")

@@ -60,3 +60,13 @@ def test_odata_dates_are_milliseconds_since_the_epoch() -> None:
 
 def test_tcurr_gdatu_is_an_inverted_date() -> None:
     assert inverted_date(f"{99999999 - 20250101}", "GDATU") == date(2025, 1, 1)
+
+
+def test_tcurr_rates_direct_and_indirect() -> None:
+    from pmo_ledger.connectors.sap.values import tcurr_rate
+
+    assert tcurr_rate("1.08500", "1", "1") == Decimal("1.08500000")  # 1 EUR = 1.085 USD
+    assert tcurr_rate("-1.18203", "1", "1") == Decimal("0.84600222")  # indirect: 1/1.18203
+    assert tcurr_rate("0.92000", "100", "1") == Decimal("0.00920000")  # per 100 units
+    with pytest.raises(ValueError, match="zero rate"):
+        tcurr_rate("0", "1", "1")
