@@ -30,7 +30,7 @@ from pmo_ledger.ledger.models import (
     Task,
 )
 from tests.connectors.sap.fake_sap import FAKE, demo, expected, fake_app, fake_settings
-from tests.connectors.sap.sap_system import ledger_lines
+from tests.connectors.sap.sap_system import app_reading, ledger_lines
 
 TRAVEL = "0000474000"
 
@@ -312,3 +312,34 @@ def test_tcurr_rates_load_with_inverted_dates_and_indirect_quotes(
     first = {(r.from_ccy, r.to_ccy, r.valid_from): r.rate for r in rates}
     # GDATU 79748798 is 99999999 - 20251201; UKURS -1.18203 an indirect quotation.
     assert first[("EUR", "GBP", date(2025, 12, 1))] == Decimal("0.84600222")
+
+
+def test_unmapped_postings_wait_on_unmapped_and_move_when_a_rule_maps_them(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    """WBS elements placed by their own key (`wbs_postings = "wbs"`) and a cost center read
+    too: without a mapping both wait on UNMAPPED; a link rule "POSID prefix = project code"
+    moves the WBS postings, the cost center's stay."""
+    system, _ = fake
+    extra = {"wbs_postings": "wbs", "object_types": ["PR", "KS"]}
+    a = fake_app(engine, tmp_path, **extra)
+    assert run_sync(a, "erp").status == "succeeded"
+    want = expected(system)
+    waiting = amounts(ledger_lines(a))
+    assert {code for code, _ in waiting if waiting[(code, _)]} == {"UNMAPPED"}
+    assert sum(waiting.values()) == sum(want.values()) + Decimal("31000.00")
+    rule = {"object_type": "wbs", "pattern": r"(PRJ-\d{4})(\..*)?", "project": "{1}"}
+    b = app_reading(
+        engine,
+        tmp_path,
+        fake_settings(**extra),
+        calendar={"special_periods": 4},
+        link_rules=[rule],
+    )
+    assert run_sync(b, "erp", full=True).status == "succeeded"
+    moved = {k: v for k, v in amounts(ledger_lines(b)).items() if v}
+    unmapped = {k: v for k, v in moved.items() if k[0] == "UNMAPPED"}
+    assert unmapped == {("UNMAPPED", "2025-02"): Decimal("31000.00")}  # the cost center's
+    assert {k: v for k, v in moved.items() if k[0] != "UNMAPPED"} == {
+        k: v for k, v in want.items() if v
+    }
