@@ -18,6 +18,7 @@ from pmo_ledger.connectors.sap.sandbox.postings import Postings
 from pmo_ledger.connectors.sap.sandbox.seed import SeedSummary
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
 from pmo_ledger.connectors.sap.values import sap_amount
+from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
 from pmo_ledger.ledger.models import (
@@ -44,6 +45,23 @@ def amounts(lines: dict[tuple[str, str], tuple[int, Decimal]]) -> dict[tuple[str
     return {k: v[1] for k, v in lines.items()}
 
 
+def nonzero(sums: dict[tuple[str, str], Decimal]) -> dict[tuple[str, str], Decimal]:
+    return {k: v for k, v in sums.items() if v}
+
+
+def assert_matches_line_items(a: App, system: SapSystem) -> None:
+    """The ledger's `erp` lines per project and period are what COEP adds up to."""
+    assert nonzero(amounts(ledger_lines(a))) == nonzero(expected(system))
+
+
+def synced(engine: Engine, tmp_path: Path, **extra: Any) -> App:
+    """An App reading the fake after one successful run."""
+    a = fake_app(engine, tmp_path, **extra)
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    return a
+
+
 def test_every_project_and_period_matches_the_line_items(
     engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
 ) -> None:
@@ -53,7 +71,7 @@ def test_every_project_and_period_matches_the_line_items(
     assert result.status == "succeeded", result.message
     got = amounts(ledger_lines(a))
     want = expected(system)
-    assert {k: v for k, v in got.items() if v} == {k: v for k, v in want.items() if v}
+    assert nonzero(got) == nonzero(want)
     # The year-end accrual (USD 12,500) and its audit adjustment (USD -2,500) stay in
     # special periods 13 and 16, in the controlling area's EUR.
     assert got[("PRJ-0003", "2025-13")] == Decimal("11510.13")
@@ -67,8 +85,7 @@ def test_the_reversal_in_its_own_period_is_a_line_at_zero(
     engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
 ) -> None:
     _system, summary = fake
-    a = fake_app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a = synced(engine, tmp_path)
     cutover = summary.wbs["PRJ-0001.2"].objnr
     with a.reading() as s:
         line = s.execute(
@@ -83,8 +100,7 @@ def test_a_value_with_the_delimiter_and_long_texts_arrive_whole(
     engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
 ) -> None:
     _system, _ = fake
-    a = fake_app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a = synced(engine, tmp_path)
     with a.reading() as s:
         names = set(s.scalars(select(Task.name)))
     assert "Extract | Load design" in names
@@ -129,8 +145,7 @@ def test_new_postings_in_open_periods_reversals_and_moves(
     """Postings this period and the one before: a re-run restates without double counting,
     a reversal nets to zero, a posting moved between periods leaves one and enters the other."""
     system, summary = fake
-    a = fake_app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a = synced(engine, tmp_path)
     today = datetime.now(UTC).date()
     month = today.replace(day=1)
     before = (month - timedelta(days=1)).replace(day=5)
@@ -159,9 +174,7 @@ def test_new_postings_in_open_periods_reversals_and_moves(
             select(func.count()).select_from(ActualLine).where(ActualLine.deleted_at.is_not(None))
         )
     assert deleted == 0
-    assert {k: v for k, v in amounts(lines).items() if v} == {
-        k: v for k, v in expected(system).items() if v
-    }
+    assert nonzero(amounts(lines)) == nonzero(expected(system))
 
 
 def test_a_communication_error_mid_read_resumes_without_duplicates(
@@ -173,8 +186,7 @@ def test_a_communication_error_mid_read_resumes_without_duplicates(
     result = run_sync(a, "erp")
     assert result.status == "succeeded", result.message
     assert system.switches.communication_error_after is None  # the blip happened
-    got = amounts(ledger_lines(a))
-    assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected(system).items() if v}
+    assert_matches_line_items(a, system)
 
 
 def test_pages_in_another_order_each_time_are_caught_and_read_whole(
@@ -187,8 +199,7 @@ def test_pages_in_another_order_each_time_are_caught_and_read_whole(
     a = fake_app(engine, tmp_path, page_rows=5)
     result = run_sync(a, "erp")
     assert result.status == "succeeded", result.message
-    got = amounts(ledger_lines(a))
-    assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected(system).items() if v}
+    assert_matches_line_items(a, system)
 
 
 def test_missing_table_authorization_names_s_tabu_dis(
@@ -216,8 +227,7 @@ def test_verify_finds_no_drift_then_the_new_posting(
     engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
 ) -> None:
     system, summary = fake
-    a = fake_app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a = synced(engine, tmp_path)
     result = verify(a, "erp", ["actuals"])
     assert not result.drift
     assert {d.project_ref for d in result.streams[0].drifts} >= {"PRJ-0001", "PRJ-0006"}
@@ -232,8 +242,7 @@ def test_budgets_count_a_parent_once_and_plan_goes_by_period(
 ) -> None:
     """The root element holds the whole budget and distributed 70% of it to its children:
     the current version adds up to the root's budget (PRJ-0003 with its supplements)."""
-    a = fake_app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a = synced(engine, tmp_path)
     with a.reading() as s:
         rows = s.execute(
             select(
@@ -268,9 +277,7 @@ def test_line_items_mode_follows_entry_times_and_nets_reversals(
     a = fake_app(engine, tmp_path, actuals="items")
     result = run_sync(a, "erp")
     assert result.status == "succeeded", result.message
-    assert {k: v for k, v in amounts(ledger_lines(a)).items() if v} == {
-        k: v for k, v in expected(system).items() if v
-    }
+    assert_matches_line_items(a, system)
     with a.reading() as s:
         n = s.scalar(select(func.count()).select_from(ActualLine))
     coep = [r for r in system.rows("COEP") if r["WRTTP"] == "04" and r["OBJNR"][:2] == "PR"]
@@ -337,9 +344,7 @@ def test_unmapped_postings_wait_on_unmapped_and_move_when_a_rule_maps_them(
         link_rules=[rule],
     )
     assert run_sync(b, "erp", full=True).status == "succeeded"
-    moved = {k: v for k, v in amounts(ledger_lines(b)).items() if v}
+    moved = nonzero(amounts(ledger_lines(b)))
     unmapped = {k: v for k, v in moved.items() if k[0] == "UNMAPPED"}
     assert unmapped == {("UNMAPPED", "2025-02"): Decimal("31000.00")}  # the cost center's
-    assert {k: v for k, v in moved.items() if k[0] != "UNMAPPED"} == {
-        k: v for k, v in want.items() if v
-    }
+    assert {k: v for k, v in moved.items() if k[0] != "UNMAPPED"} == nonzero(want)

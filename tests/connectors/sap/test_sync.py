@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
+from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
 from pmo_ledger.ledger.models import ActualLine, LedgerEntry
@@ -42,6 +43,17 @@ def seed(system: System) -> tuple[int, int, int, str, str]:
     total(system, "COSP", "KS10000000004711", KSTAR, year, {cur: "5.00"})  # not read: no KS
     total(system, "COSP", WBS_11, KSTAR, year, {cur: "777.00"}, wrttp="01")  # plan: no actual
     return year, cur, prev, cur_key, prev_key
+
+
+def loaded(
+    engine: Engine, tmp_path: Path, system: System
+) -> tuple[App, tuple[int, int, int, str, str]]:
+    """The stub seeded and read once: the App and `seed`'s periods."""
+    periods = seed(system)
+    a = app(engine, tmp_path)
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    return a, periods
 
 
 def test_first_load_gives_exact_totals_per_project_and_period(
@@ -88,9 +100,7 @@ def test_a_rerun_restates_without_double_counting(
 def test_a_reversal_nets_the_line_to_zero_and_moves_between_periods(
     engine: Engine, tmp_path: Path, system: System
 ) -> None:
-    year, cur, prev, cur_key, prev_key = seed(system)
-    a = app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a, (year, cur, prev, cur_key, prev_key) = loaded(engine, tmp_path, system)
     # WBS 21's -30.25 is reversed in the same period; WBS 11's 1000.00 moves to now.
     total(system, "COSP", WBS_21, KSTAR, year, {cur: "0.00"})
     total(system, "COSP", WBS_11, KSTAR, year, {prev: "0.00", cur: "1250.50"})
@@ -110,9 +120,7 @@ def test_a_reversal_nets_the_line_to_zero_and_moves_between_periods(
 def test_a_vanished_total_is_reversed_by_its_period_scope(
     engine: Engine, tmp_path: Path, system: System
 ) -> None:
-    _year, _cur, _prev, cur_key, _prev_key = seed(system)
-    a = app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a, (_year, _cur, _prev, cur_key, _prev_key) = loaded(engine, tmp_path, system)
     rows = system.tables["COSS"].rows
     rows[:] = [r for r in rows if r["OBJNR"] != WBS_12]  # the record is gone (archived)
     assert run_sync(a, "erp").status == "succeeded"
@@ -120,9 +128,7 @@ def test_a_vanished_total_is_reversed_by_its_period_scope(
 
 
 def test_sync_period_re_reads_one_period(engine: Engine, tmp_path: Path, system: System) -> None:
-    year, cur, _prev, cur_key, _prev_key = seed(system)
-    a = app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a, (year, cur, _prev, cur_key, _prev_key) = loaded(engine, tmp_path, system)
     total(system, "COSP", WBS_21, KSTAR, year - 1, {12: "1000.00"})  # a closed period changed
     total(system, "COSP", WBS_21, KSTAR, year, {cur: "-99.00"})  # and an open one
     assert run_sync(a, "erp", period=f"{year - 1}-12").status == "succeeded"
@@ -161,9 +167,7 @@ def test_a_communication_error_mid_read_resumes_without_duplicates(
 def test_verify_compares_control_totals_from_the_same_tables(
     engine: Engine, tmp_path: Path, system: System
 ) -> None:
-    year, cur, _prev, _cur_key, _prev_key = seed(system)
-    a = app(engine, tmp_path)
-    assert run_sync(a, "erp").status == "succeeded"
+    a, (year, cur, _prev, _cur_key, _prev_key) = loaded(engine, tmp_path, system)
     result = verify(a, "erp", ["actuals"])
     assert not result.drift, [d for s in result.streams for d in s.drifted]
     total(system, "COSP", WBS_21, KSTAR, year, {cur: "-40.25"})  # posted since the sync
