@@ -147,6 +147,28 @@ def ledger_totals(session: Session, source: str, stream: str) -> dict[Key, Figur
     }
 
 
+def ledger_totals_by_period(
+    session: Session, source: str, stream: str
+) -> dict[tuple[str | None, str | None, str | None], Figures]:
+    """`ledger_totals` per (project_ref, currency, period) as well."""
+    rows = session.execute(
+        select(
+            _al.c.project_ref,
+            _al.c.currency,
+            _al.c.period,
+            func.count(),
+            func.sum(_al.c.amount),
+            func.sum(_al.c.hours),
+        )
+        .where(_al.c.source == source, _al.c.stream == stream, _al.c.deleted_at.is_(None))
+        .group_by(_al.c.project_ref, _al.c.currency, _al.c.period)
+    )
+    return {
+        (r[0], r[1], r[2]): Figures(int(r[3]), r[4] if r[4] is not None else ZERO, r[5])
+        for r in rows
+    }
+
+
 def _source_line(ext: ColumnElement[str], phasing: ColumnElement[str]) -> ColumnElement[str]:
     """The source line a budget line comes from: its own id, or a phased piece's id without
     the period suffix."""

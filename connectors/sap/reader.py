@@ -132,22 +132,25 @@ def actual_pages(stream: str, p: Plan, items: dict[str, list[Item]], size: int) 
 
 
 def control_totals(items: dict[str, list[Item]]) -> list[SourceTotal]:
-    """Per project key and currency: the lines a full read lists, their amounts and hours."""
-    groups: dict[tuple[str | None, str | None], list[ActualRecord]] = {}
+    """Per project key, currency and period: the lines a full read lists, their amounts and
+    hours (verify adds the periods up per project and currency, and compares each period)."""
+    groups: dict[tuple[str, str, str], list[ActualRecord]] = {}
     for listed in items.values():
         for r in listed:
             if isinstance(r, ActualRecord):
-                groups.setdefault((r.project_ref, r.currency), []).append(r)
+                key = (r.project_ref or "", r.currency or "", r.period or "")
+                groups.setdefault(key, []).append(r)
     out = []
-    for (ref, ccy), records in sorted(groups.items(), key=lambda g: (g[0][0] or "", g[0][1] or "")):
+    for (ref, ccy, period), records in sorted(groups.items()):
         hours = [r.hours for r in records if r.hours is not None]
         out.append(
             SourceTotal(
-                ref,
-                ccy,
+                ref or None,
+                ccy or None,
                 len(records),
                 sum((r.amount or Decimal(0) for r in records), Decimal("0.0000")),
                 sum(hours, Decimal("0.0000")) if hours else None,
+                period or None,
             )
         )
     return out

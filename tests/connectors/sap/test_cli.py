@@ -65,3 +65,16 @@ def test_check_without_pyrfc_says_how_to_get_it_in_one_line(engine: Engine, tmp_
     assert len(lines) == 1, result.output
     assert "install SAP's PyRFC with the SAP NW RFC SDK" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_verify_prints_the_periods_that_drift(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    year, cur, prev, cur_key, prev_key = seed(system)
+    config = configure(engine, tmp_path)
+    assert cli(config, "sync", "erp").exit_code == 0
+    total(system, "COSP", WBS_21, KSTAR, year, {prev: "-30.25", cur: "0.00"})
+    result = cli(config, "verify", "erp", "--stream", "actuals")
+    assert result.exit_code == 4, result.output
+    assert f"actuals: period {prev_key} P-2000 EUR: amount -30.25 vs 0.00" in result.output
+    assert f"actuals: period {cur_key} P-2000 EUR: amount 0.00 vs -30.25" in result.output

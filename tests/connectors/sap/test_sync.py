@@ -175,3 +175,19 @@ def test_verify_compares_control_totals_from_the_same_tables(
     (drift,) = result.streams[0].drifted
     assert drift.project_ref == "P-2000"
     assert drift.amount_drift == Decimal("-10.00")
+
+
+def test_verify_finds_a_posting_moved_between_periods_that_nets_per_project(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """The project's total agrees, its periods do not: verify says which period drifts."""
+    a, (year, cur, prev, cur_key, prev_key) = loaded(engine, tmp_path, system)
+    total(system, "COSP", WBS_21, KSTAR, year, {prev: "-30.25", cur: "0.00"})  # moved back
+    result = verify(a, "erp", ["actuals"])
+    assert result.drift
+    assert not result.streams[0].drifted  # P-2000 still sums to -30.25
+    moved = {(p, d.project_ref): d.amount_drift for p, d in result.streams[0].period_drifts}
+    assert moved == {
+        (prev_key, "P-2000"): Decimal("-30.25"),
+        (cur_key, "P-2000"): Decimal("30.25"),
+    }
