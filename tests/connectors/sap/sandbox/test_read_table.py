@@ -259,6 +259,13 @@ def test_where_conditions(conn: fakerfc.Connection, where: list[str], expected: 
     assert sorted(r["POSID"] for r in read(conn, "PRPS", ["POSID"], where)) == sorted(expected)
 
 
+def test_numeric_literals_on_amounts(conn: fakerfc.Connection) -> None:
+    """Packed columns compare as numbers: a negative integer and a quoted decimal."""
+    rows = read(conn, "COSP", ["OBJNR", "BEKNZ"], ["WKG016 < -100 AND WKG016 >= '-2302.03'"])
+    assert rows == [{"OBJNR": "PR00000301", "BEKNZ": "H"}]
+    assert _where_key(conn, "STUFE = 1.5") == "OPTION_NOT_VALID"
+
+
 def test_quoted_quote_matches(system: SapSystem, conn: fakerfc.Connection) -> None:
     """'' inside a literal is one quote."""
     system.insert("T001", {"BUKRS": "3000", "BUTXT": "O'Brien Ltd", "WAERS": "GBP"})
