@@ -51,8 +51,8 @@ Simplified or assumed (not confirmed by a primary source):
   unlisted field is FIELD_NOT_VALID); STUFE is INT1 written right-aligned;
 - OData: the properties are a subset of the generated clients' lists (the journal item's
   Quantity left out, as the fact sheet's section 7 says); JSON only (no Atom XML: a request
-  that does not ask JSON gets a 406); `$expand`,
-  `$batch` and writes are not served; the journal items come from the CO line items (COEP),
+  that does not ask JSON gets a 406); `$expand` of a project's elements only; `$batch`
+  and writes are not served; the journal items come from the CO line items (COEP),
   amounts with 3 decimals, the company code's amount in EUR for company code 1000 and in the
   document currency for 2000; the parallel ledger 2L repeats company code 1000's items; error
   codes of SAP Gateway are plausible, not copied from a system; OAuth tokens are opaque;
