@@ -6,7 +6,8 @@ behaviour as the fact sheet 3.5 and 7 records it):
 - `/sap/opu/odata/sap/<SERVICE>[;v=NNNN]/<EntitySet>` with `$filter`, `$select`, `$orderby`,
   `$top`, `$skip`, `$inlinecount=allpages` (`__count`, a string), `<EntitySet>/$count` (plain
   text), `$skiptoken`; an entity by key `<EntitySet>(guid'...')` or `('...')`; the project's
-  `to_EnterpriseProjectElement`; `$metadata` (EDMX) and the service document;
+  `to_EnterpriseProjectElement` (also as `$expand`, the elements inline in `results`);
+  `$metadata` (EDMX) and the service document;
 - `{"d": {"results": [...]}}` for collections, `{"d": {...}}` for one entity, every row with
   `__metadata` (id, uri, type) and unexpanded navigations as `__deferred`;
 - server-driven paging: at most `page_size` rows per answer, then `__next`, an absolute URL
@@ -63,6 +64,7 @@ _OPTIONS = {
     "$inlinecount",
     "$format",
     "$skiptoken",
+    "$expand",
     "sap-client",
     "sap-language",
 }
@@ -218,7 +220,9 @@ class SapODataApp:
                     "Resource not found for segment '" + segments[0] + "'",
                 )
             if len(segments) == 1:
-                body = {"d": entity(rows[0], entity_set, service_url, _select(request, entity_set))}
+                expanded = self._expanded(request, entity_set, client, service_url)
+                select = _select(request, entity_set)
+                body = {"d": entity(rows[0], entity_set, service_url, select, expanded(rows[0]))}
                 return Reply(200, JSON, json.dumps(body))
             navigation = entity_set.navigations.get(segments[1])
             if navigation is None:
@@ -237,7 +241,7 @@ class SapODataApp:
             raise ODataError(
                 404, "/IWBEP/CM_MGW_RT/020", f"Resource not found for segment '{segments[1]}'"
             )
-        return self._collection(request, entity_set, rows, base_url, service_url)
+        return self._collection(request, entity_set, rows, base_url, service_url, client)
 
     def _collection(
         self,
@@ -246,6 +250,7 @@ class SapODataApp:
         rows: list[Row],
         base_url: str,
         service_url: str,
+        client: str,
     ) -> Reply:
         rows = _ordered(request, entity_set, _filtered(request, entity_set, rows))
         total = len(rows)
@@ -256,8 +261,9 @@ class SapODataApp:
         token = _int_option(request, "$skiptoken") or 0
         page = rows[token : token + self.page_size]
         select = _select(request, entity_set)
+        expanded = self._expanded(request, entity_set, client, service_url)
         body: dict[str, Any] = {
-            "results": [entity(r, entity_set, service_url, select) for r in page]
+            "results": [entity(r, entity_set, service_url, select, expanded(r)) for r in page]
         }
         if request.param("$inlinecount") == "allpages":
             body["__count"] = str(total)
@@ -268,6 +274,41 @@ class SapODataApp:
                 params, quote_via=quote, safe="$,'()"
             )
         return Reply(200, JSON, json.dumps({"d": body}))
+
+    def _expanded(
+        self,
+        request: Request,
+        entity_set: EntitySet,
+        client: str,
+        service_url: str,
+    ) -> Callable[[Row], dict[str, list[dict[str, Any]]]]:
+        """`$expand` of navigations: for each row, its targets written out."""
+        names = [n.strip() for n in (request.param("$expand") or "").split(",") if n.strip()]
+        groups: dict[str, tuple[EntitySet, dict[Any, list[Row]]]] = {}
+        for name in names:
+            if name not in entity_set.navigations:
+                raise ODataError(
+                    400,
+                    "/IWBEP/CM_MGW_RT/022",
+                    f"Navigation property '{name}' not found in type '{entity_set.type_name}'",
+                )
+            target_name, link = entity_set.navigations[name]
+            target = ENTITY_SETS[(entity_set.service, target_name)]
+            by_parent: dict[Any, list[Row]] = {}
+            for child in target.rows(self.system, client):
+                by_parent.setdefault(child[link], []).append(child)
+            groups[name] = (target, by_parent)
+
+        def written(row: Row) -> dict[str, list[dict[str, Any]]]:
+            return {
+                name: [
+                    entity(c, target, service_url, None)
+                    for c in by_parent.get(row[entity_set.key], [])
+                ]
+                for name, (target, by_parent) in groups.items()
+            }
+
+        return written
 
 
 def _wants_json(request: Request) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -41,8 +42,14 @@ def key_literal(entity_set: EntitySet, value: Any) -> str:
 
 
 def entity(
-    row: Row, entity_set: EntitySet, service_url: str, select: list[str] | None
+    row: Row,
+    entity_set: EntitySet,
+    service_url: str,
+    select: list[str] | None,
+    expanded: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """One entity as OData V2 JSON writes it: `__metadata`, the (selected) properties, each
+    navigation `__deferred` or, when expanded, `{"results": [...]}`."""
     uri = f"{service_url}/{entity_set.name}({key_literal(entity_set, row[entity_set.key])})"
     out: dict[str, Any] = {
         "__metadata": {
@@ -55,7 +62,9 @@ def entity(
         if select is None or name in select:
             out[name] = _json_value(row[name], edm, entity_set.decimals)
     for name in entity_set.navigations:
-        if select is None or name in select:
+        if expanded and name in expanded:
+            out[name] = {"results": expanded[name]}
+        elif select is None or name in select:
             out[name] = {"__deferred": {"uri": f"{uri}/{name}"}}
     return out
 

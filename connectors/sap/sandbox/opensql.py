@@ -8,7 +8,8 @@ separated by blanks; parentheses stand alone (`( A = 'X' )`); a comma may end a 
 IN list. Supported, as ABAP's documentation lists them (help.sap.com, "ABAP Keyword
 Documentation, SELECT - WHERE, sql_cond"): `= <> < > <= >= EQ NE LT GT LE GE`, `[NOT] LIKE`
 with `%` and `_`, `[NOT] IN ( ... )`, `[NOT] BETWEEN a AND b`, `IS [NOT] NULL`, `AND`, `OR`,
-`NOT`, parentheses; literals in single quotes with `''` for a quote, or unsigned integers.
+`NOT`, parentheses; literals in single quotes with `''` for a quote, or integers (`-100`; a
+decimal number must be quoted, '12.50', as ABAP has no unquoted decimal literal).
 Keywords and field names are case-insensitive, literals are not.
 
 A literal is converted to the column's type before it is compared, as Open SQL does: to a
@@ -226,7 +227,7 @@ class _Parser:
         if token.literal:
             self.pos += 1
             return token.text
-        if token.text.isdigit():
+        if token.text.removeprefix("-").isdigit():  # numeric literals: integers only
             self.pos += 1
             return token.text
         raise InvalidCondition(f"expected a value, found {token.text!r}")

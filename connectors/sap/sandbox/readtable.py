@@ -6,7 +6,8 @@ DELIMITER (CHAR 1, blank: none), NO_DATA (`X`: FIELDS only), ROWSKIPS and ROWCOU
 none: every field); the answer holds DATA (`{"WA": CHAR 512}`), FIELDS (FIELDNAME, OFFSET and
 LENGTH as 6-digit text, TYPE, FIELDTEXT) and OPTIONS as sent.
 
-In the order the module checks them: an unknown table is TABLE_NOT_AVAILABLE, a table the
+In the order the module checks them: a dictionary structure (no database table) is
+TABLE_WITHOUT_DATA, an unknown table TABLE_NOT_AVAILABLE, a table the
 user may not read NOT_AUTHORIZED, an unknown field FIELD_NOT_VALID; a NO_DATA probe answers
 the FIELDS then; selected fields wider than 512 characters (delimiters included) are
 DATA_BUFFER_EXCEEDED; a WHERE that does not parse is OPTION_NOT_VALID. Each is an ABAP
@@ -36,6 +37,9 @@ ROW_WIDTH = 512
 OPTION_WIDTH = 72
 """The width of an OPTIONS line's TEXT (RFC_DB_OPT)."""
 
+STRUCTURES = frozenset({"BAPIRET2", "BAPIRETURN1", "RFC_DB_OPT", "RFC_DB_FLD", "TAB512"})
+"""Dictionary structures (no database table behind them): TABLE_WITHOUT_DATA."""
+
 PARAMETERS = frozenset(
     {"QUERY_TABLE", "DELIMITER", "NO_DATA", "ROWSKIPS", "ROWCOUNT", "OPTIONS", "FIELDS", "DATA"}
 )
@@ -59,7 +63,10 @@ def read_table(
 ) -> dict[str, list[dict[str, str]]]:
     """The module's answer to `params` (already checked for their RFC types) over the rows
     `rows_of(table_name, client=...)` returns. Raises ReadTableError with SAP's exception."""
-    table = TABLES.get(str(params.get("QUERY_TABLE", "")))
+    name = str(params.get("QUERY_TABLE", ""))
+    if name in STRUCTURES:
+        raise ReadTableError("TABLE_WITHOUT_DATA")
+    table = TABLES.get(name)
     if table is None:
         raise ReadTableError("TABLE_NOT_AVAILABLE")
     if table.name in not_authorized:

@@ -7,8 +7,9 @@ Faithful to SAP's documented behaviour (sources: gh:SAP/PyRFC src/pyrfc/_excepti
 src/pyrfc/_cyrfc.pyx, doc/client.rst, doc/tables/error_types.csv, tests/test_errors.py;
 PyRFC issue 42 for DATA_BUFFER_EXCEEDED's shape; Theobald Software's RFC_READ_TABLE
 restrictions page for the 512-character row; ABAP Keyword Documentation for the dynamic WHERE;
-odata.org OData V2 URI conventions and JSON format; SAP's Cloud SDK VDM pages of
-API_ENTERPRISE_PROJECT_SRV and API_JOURNALENTRYITEMBASIC_SRV; the fact sheet
+odata.org OData V2 URI conventions and JSON format; SAP's generated OData clients (SAP Cloud
+SDK for JavaScript, 2025: EnterpriseProject.ts, EnterpriseProjectElement.ts,
+JournalEntryItemBasic.ts and JournalEntryItemBasicApi.ts) for the property names; the fact sheet
 /work/shared/reference/source-apis.md section 3 and its corrections in section 7):
 - pyrfc: `Connection(config=None, **params)` with sapnwrfc.ini logon parameters (ashost/sysnr,
   dest, mshost/sysid/group; client, user, passwd, lang), string values only; LogonError
@@ -21,16 +22,18 @@ API_ENTERPRISE_PROJECT_SRV and API_JOURNALENTRYITEMBASIC_SRV; the fact sheet
 - RFC_READ_TABLE: QUERY_TABLE, DELIMITER, NO_DATA, ROWSKIPS, ROWCOUNT, OPTIONS (CHAR 72 lines,
   read in order, a line end splits tokens), FIELDS (FIELDNAME in; FIELDNAME, OFFSET, LENGTH,
   TYPE, FIELDTEXT out), DATA rows `WA` (CHAR 512) at the FIELDS offsets with the delimiter
-  between values (a value may contain it); TABLE_NOT_AVAILABLE, NOT_AUTHORIZED,
-  FIELD_NOT_VALID, DATA_BUFFER_EXCEEDED (selected width with delimiters over 512, never for a
-  NO_DATA probe), OPTION_NOT_VALID; the logon client's rows only; Open SQL conditions
-  (comparisons in symbols and words, LIKE, IN, BETWEEN, NOT, AND, OR, parentheses, quoted
-  literals with `''`, NUMC literals filled with zeros);
+  between values (a value may contain it); TABLE_WITHOUT_DATA, TABLE_NOT_AVAILABLE,
+  NOT_AUTHORIZED, FIELD_NOT_VALID, DATA_BUFFER_EXCEEDED (selected width with delimiters over
+  512, never for a NO_DATA probe), OPTION_NOT_VALID; the logon client's rows only; Open SQL
+  conditions (comparisons in symbols and words, LIKE, IN, BETWEEN, NOT, AND, OR, parentheses,
+  quoted literals with `''`, NUMC literals filled with zeros); the function under other names
+  (/BODS/RFC_READ_TABLE...) as far as a system has them; S_RFC refusals (RFC_NO_AUTHORITY);
+- BAPI_PROJECT_GETINFO: errors in its RETURN structure (BAPIRETURN1), never an exception;
 - tables with SAP's field names and types: PROJ (currency in PWHIE), PRPS, PRHI, COSP and COSS
   (WTG/WOG/WKG/MEG 001..016, WRTTP, VERSN, BEKNZ...), COEP and COBK (CPUDT/CPUTM), BPGE and
   BPJA (budget 41 beside plan 01), T001, TKA01, TCURR (inverted GDATU, indirect quotes as
-  negative rates), CSKS, AUFK; dates YYYYMMDD with 00000000, NUMC with leading zeros, amounts with
-  a trailing minus;
+  negative rates), CSKS, AUFK; dates YYYYMMDD with 00000000, NUMC with leading zeros,
+  amounts with a trailing minus;
 - OData: see `odata.py` (paths, `d`/`results`, `__metadata`, `__deferred`, `__count`, `__next`
   with `$skiptoken`, `/Date(ms)/`, decimals as strings, Basic and OAuth client credentials,
   `sap-client`, error bodies, CSRF refusal of writes).
@@ -46,8 +49,10 @@ Simplified or assumed (not confirmed by a primary source):
   switch scrambles them per call;
 - the field lists are the PS/CO fields a reader needs, not every field of SAP's tables (an
   unlisted field is FIELD_NOT_VALID); STUFE is INT1 written right-aligned;
-- OData: JSON only (no Atom XML: a request that does not ask JSON gets a 406); `$expand`,
-  `$batch` and writes are not served; the journal items come from the CO line items (COEP),
+- OData: the properties are a subset of the generated clients' lists (the journal item's
+  Quantity left out, as the fact sheet's section 7 says); JSON only (no Atom XML: a request
+  that does not ask JSON gets a 406); `$expand` of a project's elements only; `$batch`
+  and writes are not served; the journal items come from the CO line items (COEP),
   amounts with 3 decimals, the company code's amount in EUR for company code 1000 and in the
   document currency for 2000; the parallel ledger 2L repeats company code 1000's items; error
   codes of SAP Gateway are plausible, not copied from a system; OAuth tokens are opaque;

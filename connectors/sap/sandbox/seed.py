@@ -11,9 +11,12 @@ What a reader must get right is in it on purpose:
 - secondary costs (COSS) from a cost center's activity allocation;
 - a WBS description that contains the delimiter `|` (PRJ-0002.1) and a posting text and a
   description that fill their fields;
-- budgets: original (KBUD) and supplement (KBN0) budget, WRTTP 41, on the root WBS element
-  that distributed most of it to its children, and structure plan (WRTTP 01) in BPJA;
-- TCURR rates per month with inverted dates, one quotation stored indirectly (negative).
+- budgets (WRTTP 41): original (KBUD) on the root WBS element that distributed 70% of it to
+  its children, a supplement (KBN0), a return (KBR0, negative) and a release (KBFR, the same
+  money again), and structure plan (WRTTP 01) in BPJA;
+- CPUDT/CPUTM a day after each posting date, rising with the document number (items mode);
+- TCURR rates per month with inverted dates, one quotation stored indirectly (negative);
+- with `dirty`: PRJ-0007, unknown to the PSA, and an internal order's posting.
 """
 
 from __future__ import annotations

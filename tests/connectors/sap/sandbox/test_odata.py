@@ -275,7 +275,7 @@ def test_bad_requests_are_odata_errors(odata: httpx.Client) -> None:
         ),
         (f"{JOURNAL}/A_JournalEntryItemBasic", {"$select": "ID,LastChangeDateTime"}, 400),
         (f"{JOURNAL}/A_JournalEntry", {}, 404),
-        (f"{PROJECTS}/A_EnterpriseProject", {"$expand": "to_EnterpriseProjectElement"}, 400),
+        (f"{PROJECTS}/A_EnterpriseProject", {"$expand": "to_Nothing"}, 400),
     ]:
         answer = odata.get(url, params=params)
         assert answer.status_code == status
@@ -283,6 +283,37 @@ def test_bad_requests_are_odata_errors(odata: httpx.Client) -> None:
         assert error["code"].startswith("/IWBEP/") or error["code"].startswith("/IWFND/")
         assert error["message"]["lang"] == "en"
         assert error["message"]["value"]
+
+
+def test_expand_writes_the_elements_inline(odata: httpx.Client) -> None:
+    """$expand=to_EnterpriseProjectElement puts each project's elements in `results` in
+    place of `__deferred`, on a collection and on one entity."""
+    rows = odata.get(
+        f"{PROJECTS}/A_EnterpriseProject",
+        params={
+            "$expand": "to_EnterpriseProjectElement",
+            "$select": "Project,to_EnterpriseProjectElement",
+            "$filter": "Project eq 'PRJ-0002' or Project eq 'PRJ-0006'",
+        },
+    ).json()["d"]["results"]
+    inline = {
+        r["Project"]: sorted(
+            e["ProjectElement"] for e in r["to_EnterpriseProjectElement"]["results"]
+        )
+        for r in rows
+    }
+    assert inline == {
+        "PRJ-0002": ["PRJ-0002", "PRJ-0002.1", "PRJ-0002.2"],
+        "PRJ-0006": ["PRJ-0006", "PRJ-0006.1"],
+    }
+    one = odata.get(
+        rows[0]["__metadata"]["uri"], params={"$expand": "to_EnterpriseProjectElement"}
+    ).json()["d"]
+    assert len(one["to_EnterpriseProjectElement"]["results"]) == len(inline[rows[0]["Project"]])
+    assert (
+        one["to_EnterpriseProjectElement"]["results"][0]["__metadata"]["type"]
+        == "API_ENTERPRISE_PROJECT_SRV.A_EnterpriseProjectElementType"
+    )
 
 
 def test_versioned_service_path_and_metadata(odata: httpx.Client) -> None:

@@ -153,9 +153,11 @@ def test_packed_value_too_long_is_cut_with_a_star(
 
 
 def test_exceptions_of_the_module(conn: fakerfc.Connection, system: SapSystem) -> None:
-    """TABLE_NOT_AVAILABLE, FIELD_NOT_VALID, NOT_AUTHORIZED and OPTION_NOT_VALID as
+    """TABLE_NOT_AVAILABLE, TABLE_WITHOUT_DATA (a structure), FIELD_NOT_VALID, NOT_AUTHORIZED
+    and OPTION_NOT_VALID as
     ABAPApplicationError keys, with the message pyrfc shows for a raised exception."""
     assert _abap_key(conn, QUERY_TABLE="ZZ_NOPE") == "TABLE_NOT_AVAILABLE"
+    assert _abap_key(conn, QUERY_TABLE="BAPIRET2") == "TABLE_WITHOUT_DATA"
     assert _abap_key(conn, QUERY_TABLE="PRPS", FIELDS=[{"FIELDNAME": "NOPE"}]) == "FIELD_NOT_VALID"
     assert _where_key(conn, "POSID = ") == "OPTION_NOT_VALID"
     assert _where_key(conn, "NOPE = 'X'") == "OPTION_NOT_VALID"
@@ -257,6 +259,13 @@ def test_where_conditions(conn: fakerfc.Connection, where: list[str], expected: 
     """Open SQL operators, words and symbols, IN, BETWEEN, LIKE, NOT, OR, parentheses,
     NUMC literals filled with zeros, doubled quotes."""
     assert sorted(r["POSID"] for r in read(conn, "PRPS", ["POSID"], where)) == sorted(expected)
+
+
+def test_numeric_literals_on_amounts(conn: fakerfc.Connection) -> None:
+    """Packed columns compare as numbers: a negative integer and a quoted decimal."""
+    rows = read(conn, "COSP", ["OBJNR", "BEKNZ"], ["WKG016 < -100 AND WKG016 >= '-2302.03'"])
+    assert rows == [{"OBJNR": "PR00000301", "BEKNZ": "H"}]
+    assert _where_key(conn, "STUFE = 1.5") == "OPTION_NOT_VALID"
 
 
 def test_quoted_quote_matches(system: SapSystem, conn: fakerfc.Connection) -> None:
