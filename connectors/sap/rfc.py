@@ -87,6 +87,12 @@ RFC_ERRORS = (
         code="TABLE_NOT_AVAILABLE",
     ),
     ErrorRule(
+        StreamConfigError,
+        "{what}: SAP has no data behind that name: a structure or view, not a database "
+        "table ({code}: {detail})",
+        code="TABLE_WITHOUT_DATA",
+    ),
+    ErrorRule(
         ConnectorConfigError,
         "{what}: the RFC user may not read the table ({code}: {detail}): it needs "
         "S_TABU_DIS for its authorization group or S_TABU_NAM for the table",
@@ -337,8 +343,6 @@ class RfcClient:
                 self.calls += 1
                 result = dict(conn.call(function, **params))
             except Exception as exc:
-                if str(getattr(exc, "key", "")).strip() == "TABLE_WITHOUT_DATA":
-                    return {"DATA": [], "FIELDS": []}  # some releases raise on no rows
                 error = self._translate(exc, what)
                 if not isinstance(error, ConnectorTransientError) or attempt == self.attempts:
                     raise error from exc

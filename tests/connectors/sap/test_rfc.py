@@ -143,3 +143,20 @@ def test_return_messages_of_type_e_are_source_errors(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(stub_rfc.Connection, "call", call)
     with pytest.raises(SourceError, match="SAP answered RETURN: E CJ 021: No project"):
         client().call("BAPI_PROJECT_GETINFO", "erp: project", PROJECT_DEFINITION="P-1")
+
+
+def test_a_structure_is_no_table_to_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC_READ_TABLE raises TABLE_WITHOUT_DATA for a name with no database table (an empty
+    table just has no rows)."""
+    from tests.connectors.sap import stub_rfc
+
+    def call(self: object, name: str, **params: object) -> dict[str, object]:
+        raise stub_rfc.ABAPApplicationError("TABLE_WITHOUT_DATA", 5, "TABLE_WITHOUT_DATA")
+
+    monkeypatch.setattr(stub_rfc.Connection, "call", call)
+    with pytest.raises(StreamConfigError, match="a structure or view, not a database table"):
+        client().read_table("BAPIRET2", ["TYPE"], "", ["TYPE"])
+
+
+def test_an_empty_table_has_no_rows(system: System) -> None:
+    assert client().read_table("COSP", ["OBJNR"], "GJAHR = '1999'", ["OBJNR"]) == []
