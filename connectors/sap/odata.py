@@ -239,7 +239,7 @@ def task_from_odata(
 
 JOURNAL_FIELDS = [
     "CompanyCode", "LedgerFiscalYear", "FiscalPeriod", "GLAccount", "AmountInCompanyCodeCurrency",
-    "CompanyCodeCurrency", "CostCenter", "ProfitCenter", "Ledger",
+    "CompanyCodeCurrency", "CostCenter", "ProfitCenter", "OrderID", "Ledger",
 ]  # fmt: skip
 
 
@@ -253,10 +253,39 @@ def journal_filter(settings: SapSettings, years: list[int] | None, periods: list
         parts.append(f"LedgerFiscalYear ge '{settings.first_year:04d}'")
     if len(periods) < 16:
         parts.append("(" + " or ".join(f"FiscalPeriod eq '{p:03d}'" for p in periods) + ")")
-    objects = {"PR": settings.wbs_property, "KS": "CostCenter"}
+    objects = {
+        "PR": settings.wbs_property,
+        "KS": "CostCenter",
+        "OR": "OrderID",
+        "PC": "ProfitCenter",
+    }
     wanted = [f"{objects[t]} ne ''" for t in settings.object_types if t in objects]
     parts.append("(" + " or ".join(wanted) + ")")
     return " and ".join(parts)
+
+
+def journal_object(
+    row: Mapping[str, Any], settings: SapSettings, by_project: Mapping[str, str]
+) -> tuple[str, CostObject | ValueError] | None:
+    """The cost object a journal item posts to, the first that is read of: WBS element,
+    order, cost center, profit center (a WBS item names its profit center too). None: an item
+    of no object read."""
+    wbs = str(row.get(settings.wbs_property) or "").strip()
+    kinds = settings.object_types
+    if wbs and "PR" in kinds:
+        project = by_project.get(wbs)
+        if project:
+            return f"PR:{wbs}", CostObject("project", project, task=wbs)
+        return f"PR:{wbs}", CostObject("wbs", wbs, task=wbs)
+    for kind, prop, ref_type in (
+        ("OR", "OrderID", "order"),
+        ("KS", "CostCenter", "cost_center"),
+        ("PC", "ProfitCenter", "profit_center"),
+    ):
+        value = str(row.get(prop) or "").strip()
+        if value and kind in kinds:
+            return f"{kind}:{value}", CostObject(ref_type, value.lstrip("0") or value)
+    return None
 
 
 def journal_lines(
@@ -269,21 +298,10 @@ def journal_lines(
     targets: dict[str, CostObject | ValueError] = {}
     currencies: dict[str, str] = {}
     for row in rows:
-        wbs = str(row.get(settings.wbs_property) or "").strip()
-        center = str(row.get("CostCenter") or "").strip()
-        target: CostObject | ValueError
-        if wbs and "PR" in settings.object_types:
-            obj = f"PR:{wbs}"
-            project = by_project.get(wbs)
-            target = (
-                CostObject("project", project, task=wbs)
-                if project
-                else CostObject("wbs", wbs, task=wbs)
-            )
-        elif center and "KS" in settings.object_types:
-            obj, target = f"KS:{center}", CostObject("cost_center", center)
-        else:
+        found = journal_object(row, settings, by_project)
+        if found is None:
             continue
+        obj, target = found
         period, amount = 1, Decimal(0)
         try:
             period = int(str(row.get("FiscalPeriod") or ""))

@@ -18,7 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 
 from pmo_ledger.connectors.base import ConnectorSettings
 
-ObjectType = Literal["PR", "KS", "OR"]
+ObjectType = Literal["PR", "KS", "OR", "PC"]
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SECRET = re.compile(r"passwd|password|secret|token", re.IGNORECASE)
 #: CO object types (the first two characters of OBJNR) and the ledger's cost object types.
@@ -75,7 +75,8 @@ class SapSettings(ConnectorSettings):
     controlling_area: str | None = None
     #: The amounts' currency when it is not read from TKA01 / T001.
     currency: str | None = None
-    #: CO object types read besides WBS elements: "KS" cost centers, "OR" internal orders.
+    #: Cost objects read: "PR" WBS elements, "KS" cost centers, "OR" internal orders, "PC"
+    #: profit centers (OData only: profit centers are no CO objects in COSP/COSS).
     object_types: list[ObjectType] = Field(default_factory=lambda: list[ObjectType](["PR"]))
     #: Where a WBS element's postings go: to its project definition (a `project` key, the
     #: element as task) or to the element itself (a `wbs` key, placed by cost_object_map
@@ -125,6 +126,11 @@ class SapSettings(ConnectorSettings):
     @model_validator(mode="after")
     def _consistent(self) -> SapSettings:
         if self.transport == "rfc":
+            if "PC" in self.object_types:
+                raise ValueError(
+                    'object_types "PC" (profit centers) needs transport = "odata": COSP/COSS '
+                    "hold no profit center objects"
+                )
             if not self.rfc:
                 raise ValueError(
                     "transport rfc needs [connectors.<name>.rfc] with the logon parameters "

@@ -34,6 +34,7 @@ ELEMENTS = [
 
 def item(wbs: str, account: str, period: str, amount: str, ledger: str = "0L") -> dict[str, Any]:
     return {
+        "OrderID": "",
         "CompanyCode": "1000", "LedgerFiscalYear": "2025", "FiscalPeriod": period,
         "GLAccount": account, "AmountInCompanyCodeCurrency": amount,
         "CompanyCodeCurrency": "EUR", "CostCenter": "", "ProfitCenter": "PC1",
@@ -48,6 +49,9 @@ ITEMS = [
     item("PRJ-0001.2", "61000000", "003", "1234.567"),
     item("PRJ-0001.2", "61000000", "003", "0.433"),
     item("PRJ-0001.3", "62000000", "003", "99.900"),
+    {**item("", "63000000", "003", "10.000"), "CostCenter": "0000004200"},
+    {**item("", "63000000", "003", "20.000"), "OrderID": "000000400123"},
+    {**item("", "63000000", "003", "40.000"), "ProfitCenter": "PC9"},
 ]
 
 
@@ -161,7 +165,7 @@ def test_open_periods_are_read_as_period_scopes_summed_per_account() -> None:
     journal = [r for r in fake.requests if r.url.path.endswith("A_JournalEntryItemBasic")]
     flt = journal[0].url.params["$filter"]
     assert "Ledger eq '0L'" in flt and "LedgerFiscalYear eq '2025'" in flt
-    assert [r.url.params["$skip"] for r in journal] == ["0", "2", "4"]  # $top 2 pages
+    assert [r.url.params["$skip"] for r in journal] == ["0", "2", "4", "6", "8"]  # $top 2
     assert "WBSElementExternalID" in journal[0].url.params["$select"]
 
 
@@ -203,3 +207,24 @@ def test_oauth_client_credentials_fetch_a_token_and_send_it() -> None:
     assert tokens[0].headers["Authorization"] == "Basic " + base64.b64encode(b"pmo:s3").decode()
     assert b"grant_type=client_credentials" in tokens[0].content
     assert fake.requests[0].headers["Authorization"] == "Bearer t0k"
+
+
+def test_orders_cost_centers_and_profit_centers_are_read_when_asked() -> None:
+    fake = FakeS4()
+    c = connector(fake, object_types=["PR", "OR", "KS", "PC"])
+    request = ReadRequest(Cursor("period", "2025-03"), Cursor("period", "2025-03"))
+    records = [
+        r for p in c.extract("actuals", request) for r in p.records if isinstance(r, ActualRecord)
+    ]
+    others = {
+        (r.project_ref_type, r.project_ref): r.amount
+        for r in records
+        if r.project_ref_type != "project"
+    }
+    assert others == {
+        ("cost_center", "4200"): Decimal("10.0000"),
+        ("order", "400123"): Decimal("20.0000"),
+        ("profit_center", "PC9"): Decimal("40.0000"),  # the WBS items' PC1 is not counted twice
+    }
+    flt = fake.requests[-1].url.params["$filter"]
+    assert "OrderID ne ''" in flt and "ProfitCenter ne ''" in flt
