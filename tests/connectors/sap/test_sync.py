@@ -191,3 +191,25 @@ def test_verify_finds_a_posting_moved_between_periods_that_nets_per_project(
         (prev_key, "P-2000"): Decimal("-30.25"),
         (cur_key, "P-2000"): Decimal("30.25"),
     }
+
+
+def test_a_read_cut_off_by_the_network_is_read_again_without_duplicates(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """The connection stays down longer than the retries: the actuals read stops (nothing of
+    it is half-counted) and the next run reads the periods again, each line once."""
+    _, _, _, cur_key, prev_key = seed(system)
+    a = app(engine, tmp_path, page_rows=1, max_attempts=2)
+    system.calls.clear()
+    system.drop_on = set(range(40, 60))  # well into the actuals' pages
+    cut = run_sync(a, "erp")
+    assert cut.status in ("failed", "partial"), cut.message
+    assert "the connection to SAP failed" in (cut.message or "")
+    system.drop_on = set()
+    assert run_sync(a, "erp").status == "succeeded"
+    lines = ledger_lines(a)
+    assert lines[("P-1000", cur_key)] == (2, Decimal("330.50"))
+    assert lines[("P-1000", prev_key)] == (2, Decimal("800.00"))
+    with a.reading() as s:
+        ids = s.scalars(select(ActualLine.external_id).where(ActualLine.deleted_at.is_(None))).all()
+    assert len(ids) == len(set(ids))
