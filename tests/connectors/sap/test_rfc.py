@@ -160,3 +160,37 @@ def test_a_structure_is_no_table_to_read(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_an_empty_table_has_no_rows(system: System) -> None:
     assert client().read_table("COSP", ["OBJNR"], "GJAHR = '1999'", ["OBJNR"]) == []
+
+
+def test_every_row_of_the_rfc_error_table_is_reached() -> None:
+    """One case per row, as the contract's error it becomes (the table as data)."""
+    from pmo_ledger.connectors.errors import ConnectorTransientError
+    from pmo_ledger.connectors.kit.errors import ErrorTable, Fault
+    from pmo_ledger.connectors.sap.rfc_errors import RFC_ERRORS
+
+    table = ErrorTable(RFC_ERRORS, {"name": "erp"})
+    cases = {
+        "CommunicationError": ConnectorTransientError,
+        "LogonError": ConnectorConfigError,
+        "RFC_NO_AUTHORITY": ConnectorConfigError,
+        "ExternalAuthorizationError": ConnectorConfigError,
+        "TABLE_NOT_AVAILABLE": StreamConfigError,
+        "TABLE_WITHOUT_DATA": StreamConfigError,
+        "NOT_AUTHORIZED": ConnectorConfigError,
+        "FU_NOT_FOUND": ConnectorConfigError,
+        "DATA_BUFFER_EXCEEDED": SourceError,
+        "FIELD_NOT_VALID": StreamConfigError,
+        "OPTION_NOT_VALID": StreamConfigError,
+        "RETURN": SourceError,
+        "RFCError": SourceError,
+    }
+    reached = set()
+    for code, error in cases.items():
+        fault = Fault(None, code=code, detail="SAP said so")
+        row = table.match(fault)
+        assert row is not None, code
+        reached.add(row)
+        made = table.error(fault, "erp: PROJ")
+        assert type(made) is error, code
+        assert "SAP said so" in str(made) and "erp: PROJ" in str(made)
+    assert reached == set(RFC_ERRORS)
