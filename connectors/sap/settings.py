@@ -144,6 +144,11 @@ class SapSettings(ConnectorSettings):
         else:
             if self.base_url is None:
                 raise ValueError("transport odata needs base_url")
+            if self.actuals == "items":
+                raise ValueError(
+                    'actuals = "items" reads CO line items (COEP) over RFC; over OData the '
+                    "journal items are summed per period (leave actuals unset)"
+                )
             basic = self.user is not None and self.password is not None
             oauth = self.client_id is not None and self.client_secret is not None
             if not basic and not oauth:
@@ -156,7 +161,9 @@ class SapSettings(ConnectorSettings):
         return self
 
     def logon(self) -> dict[str, Any]:
-        """The Connection parameters with secrets revealed (never logged)."""
+        """The Connection parameters as strings (pyrfc takes no other type: `sysnr = 0` in
+        TOML is "0"), secrets revealed (never logged)."""
         return {
-            k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in self.rfc.items()
+            k: v.get_secret_value() if isinstance(v, SecretStr) else str(v)
+            for k, v in self.rfc.items()
         }

@@ -228,3 +228,21 @@ def test_orders_cost_centers_and_profit_centers_are_read_when_asked() -> None:
     }
     flt = fake.requests[-1].url.params["$filter"]
     assert "OrderID ne ''" in flt and "ProfitCenter ne ''" in flt
+
+
+def test_settings_refuse_what_the_wire_cannot_do() -> None:
+    base = {"transport": "odata", "base_url": BASE, "user": "U", "password": "p"}
+    with pytest.raises(ValueError, match='actuals = "items" reads CO line items'):
+        SapSettings.model_validate({**base, "actuals": "items"})
+    with pytest.raises(ValueError, match="needs user and password, or client_id"):
+        SapSettings.model_validate({"transport": "odata", "base_url": BASE})
+    with pytest.raises(ValueError, match='"PC" \\(profit centers\\) needs transport = "odata"'):
+        SapSettings.model_validate(
+            {"rfc": {"dest": "PRD"}, "currency": "EUR", "object_types": ["PR", "PC"]}
+        )
+    with pytest.raises(ValueError, match="transport rfc needs"):
+        SapSettings.model_validate({"currency": "EUR"})
+    table = {"rfc": {"dest": "PRD", "passwd": "s3cr3t", "sysnr": 0}, "currency": "EUR"}
+    rfc = SapSettings.model_validate(table)
+    assert rfc.logon() == {"dest": "PRD", "passwd": "s3cr3t", "sysnr": "0"}  # strings
+    assert "s3cr3t" not in repr(rfc)
