@@ -53,6 +53,11 @@ class RfcSource:
             )
         return rows[0]["WAERS"]
 
+    def company_currencies(self) -> dict[str, str]:
+        """T001: each company code's currency."""
+        rows = self.client.read_table("T001", ["BUKRS", "WAERS"], "", ["BUKRS"])
+        return {r["BUKRS"]: r["WAERS"] for r in rows}
+
     def projects(self) -> list[dict[str, str]]:
         fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA"]
         return self._read("PROJ", fields, "", ["PSPNR"], optional=("VERNA", "VBUKR", "OBJNR"))

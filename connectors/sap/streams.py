@@ -101,7 +101,13 @@ class SapReads:
                 )
             )
             return _each(rows, project_from_odata, "Project")
-        return _each(self.rfc.projects(), project_record, "PSPID")
+        table = self.rfc.projects()
+        if any(not r.get("PWHIE") for r in table):  # no project currency: the company code's
+            currencies = self.rfc.company_currencies()
+            table = [
+                {**r, "PWHIE": r.get("PWHIE") or currencies.get(r["VBUKR"], "")} for r in table
+            ]
+        return _each(table, project_record, "PSPID")
 
     def tasks(self) -> Iterator[Item]:
         if self.config.transport == "odata":

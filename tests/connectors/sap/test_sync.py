@@ -13,7 +13,7 @@ from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
-from pmo_ledger.ledger.models import ActualLine, LedgerEntry
+from pmo_ledger.ledger.models import ActualLine, LedgerEntry, Project
 from pmo_ledger.ledger.settings import CalendarSettings
 from pmo_ledger.ledger.time.calendar import parse_period
 from tests.connectors.sap.sap_system import app, ledger_lines, total
@@ -213,3 +213,14 @@ def test_a_read_cut_off_by_the_network_is_read_again_without_duplicates(
     with a.reading() as s:
         ids = s.scalars(select(ActualLine.external_id).where(ActualLine.deleted_at.is_(None))).all()
     assert len(ids) == len(set(ids))
+
+
+def test_a_project_without_currency_takes_its_company_codes(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """PROJ's PWHIE is empty: the project's currency is its company code's (T001)."""
+    system.tables["PROJ"].rows[1]["PWHIE"] = ""
+    a, _ = loaded(engine, tmp_path, system)
+    with a.reading() as s:
+        currencies = dict(s.execute(select(Project.code, Project.currency)).tuples().all())
+    assert (currencies["P-1000"], currencies["P-2000"]) == ("EUR", "CHF")
