@@ -348,3 +348,11 @@ def test_unmapped_postings_wait_on_unmapped_and_move_when_a_rule_maps_them(
     unmapped = {k: v for k, v in moved.items() if k[0] == "UNMAPPED"}
     assert unmapped == {("UNMAPPED", "2025-02"): Decimal("31000.00")}  # the cost center's
     assert {k: v for k, v in moved.items() if k[0] != "UNMAPPED"} == nonzero(want)
+
+
+def test_another_read_table_function_with_the_same_interface(
+    engine: Engine, tmp_path: Path, fake: tuple[SapSystem, SeedSummary]
+) -> None:
+    system, _ = fake
+    a = synced(engine, tmp_path, read_table_function="/BODS/RFC_READ_TABLE")
+    assert_matches_line_items(a, system)
