@@ -182,6 +182,9 @@ class SourceTotal:
     rows that make up the version it is loaded as (`kind = "current"`): `count` budget rows,
     `amount` their sum (compared as the measure `budget`), `hours` the budgeted hours where
     the source states them. `project_ref` is the key the stream's records name the project by.
+    `period` ('YYYY-PP', optional): an actual stream's figures of that fiscal period only;
+    verify adds a source's periods up per project and currency, and also compares each period
+    with the ledger's lines of it (SAP's totals are kept by period).
     """
 
     project_ref: str | None
@@ -189,6 +192,7 @@ class SourceTotal:
     count: int
     amount: Decimal
     hours: Decimal | None = None
+    period: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy.orm import Session
 
 from pmo_ledger.connectors.base import Connector, SourceTotal
 from pmo_ledger.connectors.errors import (
@@ -34,6 +35,7 @@ from pmo_ledger.ledger.control_totals import (
     budget_totals,
     compare,
     ledger_totals,
+    ledger_totals_by_period,
     project_codes,
     record,
 )
@@ -50,6 +52,9 @@ class StreamCheck:
     drifts: list[Drift] = field(default_factory=list)
     skipped: str | None = None
     error: str | None = None
+    #: (period, drift) of the groups that drift within a period, when the source states its
+    #: figures by period (SourceTotal.period); not stored (control_total has no period).
+    period_drifts: list[tuple[str, Drift]] = field(default_factory=list)
 
     @property
     def drifted(self) -> list[Drift]:
@@ -78,7 +83,7 @@ class VerifyResult:
 
     @property
     def drift(self) -> bool:
-        return any(s.drifted for s in self.streams)
+        return any(s.drifted or s.period_drifts for s in self.streams)
 
     @property
     def failed(self) -> list[StreamCheck]:
@@ -138,6 +143,8 @@ def verify(
             record(session, name, stream, drifts, result.checked_at)
             result.codes.update(project_codes(session, name, {d.project_ref for d in drifts}))
             check = StreamCheck(stream, drifts)
+            if not budget and any(t.period is not None for t in totals):
+                check.period_drifts = _period_drifts(session, name, stream, totals)
             result.streams.append(check)
             log.info(
                 "verify_stream",
@@ -149,3 +156,22 @@ def verify(
                 drifted_measures=check.drifted_measures,
             )
     return result
+
+
+def _period_drifts(
+    session: Session, name: str, stream: str, totals: Sequence[SourceTotal]
+) -> list[tuple[str, Drift]]:
+    """The groups that drift within a period: the source's figures of each period against
+    the ledger's lines of that period."""
+    ledger = ledger_totals_by_period(session, name, stream)
+    periods = {t.period for t in totals if t.period} | {k[2] for k in ledger if k[2]}
+    out: list[tuple[str, Drift]] = []
+    for period in sorted(p for p in periods if p):
+        source = (
+            ((t.project_ref, t.currency), Figures(t.count, t.amount, t.hours))
+            for t in totals
+            if t.period == period
+        )
+        theirs = {(k[0], k[1]): f for k, f in ledger.items() if k[2] == period}
+        out += [(period, d) for d in compare(source, theirs) if d.drifted]
+    return out

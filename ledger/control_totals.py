@@ -151,6 +151,19 @@ def ledger_totals(session: Session, source: str, stream: str) -> dict[Key, Figur
     }
 
 
+def ledger_totals_by_period(
+    session: Session, source: str, stream: str
+) -> dict[tuple[str | None, str | None, str | None], Figures]:
+    """`ledger_totals` per (project_ref, currency, period) as well."""
+    keys = (_al.c.project_ref, _al.c.currency, _al.c.period)
+    sums = (func.count(), func.sum(_al.c.amount), func.sum(_al.c.hours))
+    live = (_al.c.source == source, _al.c.stream == stream, _al.c.deleted_at.is_(None))
+    out = {}
+    for r in session.execute(select(*keys, *sums).where(*live).group_by(*keys)):
+        out[(r[0], r[1], r[2])] = Figures(int(r[3]), ZERO if r[4] is None else r[4], r[5])
+    return out
+
+
 def _source_line(ext: ColumnElement[str], phasing: ColumnElement[str]) -> ColumnElement[str]:
     """The source line a budget line comes from: its own id, or a phased piece's id without
     the period suffix."""

@@ -140,6 +140,13 @@ def verify(
                 out(f"{check.stream}: not checked ({check.skipped})")
             continue
         out(_stream_line(check))
+        for period, d in check.period_drifts:
+            project = result.codes.get(d.project_ref or "", d.project_ref or "(none)")
+            shown = ", ".join(
+                f"{m.name} {figure(m.name, m.source)} vs {figure(m.name, m.ledger)}"
+                for m in d.drifted_measures
+            )
+            out(f"{check.stream}: period {period} {project} {d.currency or ''}: {shown}")
     out(_summary(result))
     if result.failed:
         out(_not_checked(result))

@@ -1,0 +1,221 @@
+"""The SAP connector (`kind = "sap"`): PS projects and WBS elements, CO actual costs by period.
+
+- `settings`: the configuration (`transport = "rfc" | "odata"`, `[connectors.<name>.rfc]`);
+- `rfc`: the PyRFC-compatible Connection (imported from `rfc_module` on first use; never a
+  dependency), RFC_READ_TABLE (OPTIONS lines, FIELDS chunks, ROWSKIPS/ROWCOUNT, offsets) and
+  the RFC error table; `rfc_source`: the tables read over it (PROJ, PRPS, PRHI, COSP/COSS,
+  TKA01);
+- `odata`: S/4HANA OData V2 (API_ENTERPRISE_PROJECT_SRV, API_JOURNALENTRYITEMBASIC_SRV);
+- `values`: SAP's value images (YYYYMMDD, trailing minus, NUMC, /Date(ms)/); `normalize`:
+  rows -> records; `periods`: SAP periods in the ledger's calendar; `reader`: period scopes;
+- `sandbox`: the fakes of `pmo-ledger sandbox --kind sap`, reached only through
+  `SapConnector.sandbox()`: importing the connector does not load them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from pmo_ledger.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorSettings,
+    Page,
+    ReadRequest,
+    Sandbox,
+    SandboxOptions,
+    SourceTotal,
+    StreamSpec,
+    fingerprint,
+)
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.kit.pages import ordered_pages
+from pmo_ledger.connectors.sap.budgets import budget_totals
+from pmo_ledger.connectors.sap.odata import ODataClient
+from pmo_ledger.connectors.sap.periods import FiscalPeriods
+from pmo_ledger.connectors.sap.reader import (
+    ALL_PERIODS,
+    Plan,
+    actual_pages,
+    control_totals,
+    plan,
+)
+from pmo_ledger.connectors.sap.rfc import RfcClient
+from pmo_ledger.connectors.sap.rfc_source import RfcSource
+from pmo_ledger.connectors.sap.settings import SapSettings
+from pmo_ledger.connectors.sap.streams import SapReads
+
+__all__ = ["SapConnector", "SapSettings"]
+
+_EXTERNAL_ID = "<OBJNR>/<KSTAR>/<GJAHR>/<PERIOD>/<WRTTP> (OData: <PR:WBS>/<GLAccount>/...)"
+ITEM_ID = '<KOKRS>/<BELNR>/<BUZEI> (actuals = "items": CO line items, COEP)'
+STREAMS: dict[str, StreamSpec] = {
+    "projects": StreamSpec("projects", "token", "project", "<PSPID> (OData: Project)"),
+    "tasks": StreamSpec(
+        "tasks", "token", "task", "<POSID> (OData: ProjectElement)", after=("projects",)
+    ),
+    "budgets": StreamSpec(
+        "budgets",
+        "token",
+        "budget",
+        "<PSPID>/current (lines <OBJNR>/<currency>), <PSPID>/plan (lines as actuals)",
+        counts="budget activities `budget_activities` of value type 41; plan version 000",
+        after=("tasks",),
+    ),
+    "fx_rates": StreamSpec(
+        "fx_rates",
+        "token",
+        external_id="<rate_type>/<FCURR>/<TCURR>/<valid from> (TCURR, KURST = fx_rate_type)",
+    ),
+    "actuals": StreamSpec(
+        "actuals",
+        "period",
+        "actual",
+        _EXTERNAL_ID,
+        counts="CO actuals (value type 04, version 000) of the object types read",
+        scopes=("period",),
+        after=("tasks",),
+    ),
+}
+
+
+class SapConnector(Connector):
+    """Reads SAP PS/CO over RFC or S/4HANA OData; see the package docstring."""
+
+    kind: ClassVar[str] = "sap"
+    settings_model = SapSettings
+    streams: Mapping[str, StreamSpec] = STREAMS
+    example_settings: ClassVar[dict[str, Any]] = {
+        "rfc": {"ashost": "sap.example.com", "sysnr": "00", "client": "100", "user": "PMO"},
+        "controlling_area": "1000",
+    }
+
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        context: ConnectorContext,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        today: date | None = None,
+    ) -> None:
+        if not isinstance(settings, SapSettings):
+            raise ConnectorConfigError(f"{context.name}: expected SapSettings")
+        super().__init__(settings, context)
+        self.config = settings
+        self._transport = transport
+        self._today = today
+        self._rfc: RfcSource | None = None
+        self._odata: ODataClient | None = None
+        self.reads = SapReads(settings, lambda: self.rfc, lambda: self.odata, self.periods)
+        # The OData services carry no PS budget nor TCURR; rates only when a type is named.
+        off = {"budgets", "fx_rates"} if settings.transport == "odata" else set()
+        if settings.fx_rate_type is None:
+            off.add("fx_rates")
+        self.streams = {k: v for k, v in STREAMS.items() if k not in off}
+        if settings.transport == "rfc" and settings.actuals == "items":
+            items = replace(STREAMS["actuals"], cursor="timestamp", external_id=ITEM_ID)
+            self.streams = {**self.streams, "actuals": items}
+
+    # --- sources -------------------------------------------------------------------------
+
+    @property
+    def rfc(self) -> RfcSource:
+        if self._rfc is None:
+            s = self.config
+            client = RfcClient(
+                self.name,
+                s.rfc_module,
+                s.logon(),
+                read_table_function=s.read_table_function,
+                delimiter=s.delimiter,
+                row_bytes=s.row_bytes,
+                page_rows=s.page_rows,
+                attempts=s.max_attempts,
+                backoff=s.backoff_seconds,
+            )
+            self._rfc = RfcSource(client, s)
+        return self._rfc
+
+    @property
+    def odata(self) -> ODataClient:
+        if self._odata is None:
+            self._odata = ODataClient(self.config, self.context, self._transport)
+        return self._odata
+
+    def periods(self) -> FiscalPeriods:
+        return FiscalPeriods(self.context.calendar, self._today or datetime.now(UTC).date())
+
+    @classmethod
+    def sandbox(cls, options: SandboxOptions | None = None) -> AbstractContextManager[Sandbox]:
+        """The fake SAP of `pmo-ledger sandbox` (an RFC module and an OData server). Imported
+        here only: the read path never loads the sandbox."""
+        from pmo_ledger.connectors.sap.sandbox.run import running
+
+        return running(options or SandboxOptions())
+
+    # --- the contract --------------------------------------------------------------------
+
+    def check(self) -> None:
+        """RFC_PING over RFC; one project row over OData."""
+        if self.config.transport == "rfc":
+            self.rfc.check()
+        else:
+            self.odata.ping()
+
+    def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
+        if stream not in self.streams:
+            raise ConnectorConfigError(
+                f"{self.name} has no stream {stream!r} (streams: {', '.join(self.streams)})"
+            )
+        if stream != "actuals":
+            if request.scope is not None:
+                raise ConnectorConfigError(f"stream {stream} cannot re-sync {request.scope}")
+            r = self.reads
+            read = {
+                "projects": r.projects,
+                "tasks": r.tasks,
+                "budgets": r.budgets,
+                "fx_rates": r.rates,
+            }
+            items = read[stream]()
+            return SapReads.last_checkpoint(
+                ordered_pages(items, self.config.page_size, checkpoints=False)
+            )
+        periods = self.periods()
+        if self.config.transport == "rfc" and self.config.actuals == "items":
+            return self.reads.item_pages(stream, request, periods)
+        p = plan(request, stream, periods, self.config.open_periods_back)
+        return actual_pages(stream, p, self.reads.actual_items(p, periods), self.config.page_size)
+
+    def control_totals(self, stream: str) -> list[SourceTotal] | None:
+        """Actuals: per project key and currency, the lines a full read lists (count, amount,
+        hours where the unit is hours), summed from the same tables. None for other streams."""
+        if stream == "budgets":
+            return budget_totals(self.reads.budgets())
+        if stream != "actuals":
+            return None
+        periods = self.periods()
+        if self.config.transport == "rfc" and self.config.actuals == "items":
+            listed = [i for _, i in self.reads.line_items(periods, None, None)]
+            return control_totals({"": listed})
+        full = Plan(None, ALL_PERIODS, None, None)
+        return control_totals(self.reads.actual_items(full, periods))
+
+    def read_fingerprint(self, stream: str) -> str | None:
+        s = self.config
+        return fingerprint(
+            [s.transport, s.actuals, s.object_types, s.plan_version, s.first_year, s.ledger,
+             s.wbs_property, s.currency, s.controlling_area]
+        )  # fmt: skip
+
+    def close(self) -> None:
+        if self._rfc is not None:
+            self._rfc.client.close()
+        if self._odata is not None:
+            self._odata.close()

@@ -1,0 +1,156 @@
+"""What the connector reads over RFC: PROJ, PRPS/PRHI, COSP/COSS totals, TKA01 (and T001).
+
+Each method reads tables through `RfcClient.read_table` (OPTIONS lines, FIELDS chunks joined
+by key, ROWSKIPS/ROWCOUNT pages, rows cut by offset) and hands rows to `normalize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.sap.normalize import Row, Wbs
+from pmo_ledger.connectors.sap.rfc import RfcClient, any_of, condition
+from pmo_ledger.connectors.sap.settings import SapSettings
+
+#: Key fields of the CO totals tables, as far as the table has them (joins FIELDS chunks).
+TOTALS_KEY = (
+    "LEDNR", "OBJNR", "GJAHR", "WRTTP", "VERSN", "KSTAR", "HRKFT", "VRGNG", "VBUND", "PARGB",
+    "PAROB", "USPOB", "BEKNZ", "TWAER", "PERBL",
+)  # fmt: skip
+TOTALS_TABLES = ("COSP", "COSS")
+ACTUAL, PLAN = "04", "01"
+
+
+def objects_condition(types: Sequence[str]) -> str:
+    """`( OBJNR LIKE 'PR%' OR ... )` for the CO object types read."""
+    parts = [condition("OBJNR", "LIKE", f"{t}%") for t in types]
+    return parts[0] if len(parts) == 1 else "( " + " OR ".join(parts) + " )"
+
+
+class RfcSource:
+    """Reads SAP's tables over one RfcClient."""
+
+    def __init__(self, client: RfcClient, settings: SapSettings) -> None:
+        self.client, self.settings = client, settings
+
+    def check(self) -> None:
+        self.client.ping(f"{self.client.name}: RFC_PING")
+
+    def currency(self) -> str:
+        """The amounts' currency: `currency`, else the controlling area's (TKA01.WAERS)."""
+        if self.settings.currency:
+            return self.settings.currency
+        kokrs = self.settings.controlling_area or ""
+        rows = self.client.read_table(
+            "TKA01", ["KOKRS", "WAERS"], condition("KOKRS", "=", kokrs), ["KOKRS"]
+        )
+        if not rows or not rows[0].get("WAERS"):
+            raise ConnectorConfigError(
+                f"{self.client.name}: controlling area {kokrs!r} is not in TKA01: set "
+                f"connectors.{self.client.name}.controlling_area (or currency)"
+            )
+        return rows[0]["WAERS"]
+
+    def company_currencies(self) -> dict[str, str]:
+        """T001: each company code's currency."""
+        rows = self.client.read_table("T001", ["BUKRS", "WAERS"], "", ["BUKRS"])
+        return {r["BUKRS"]: r["WAERS"] for r in rows}
+
+    def projects(self) -> list[dict[str, str]]:
+        fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA"]
+        return self._read("PROJ", fields, "", ["PSPNR"], optional=("VERNA", "VBUKR", "OBJNR"))
+
+    def wbs_elements(self) -> list[dict[str, str]]:
+        fields = ["PSPNR", "POSID", "POST1", "OBJNR", "PSPHI", "STUFE", "PBUKR", "PRCTR"]
+        return self._read("PRPS", fields, "", ["PSPNR"], optional=("STUFE", "PBUKR", "PRCTR"))
+
+    def hierarchy(self) -> list[dict[str, str]]:
+        return self._read("PRHI", ["POSNR", "UP"], "", ["POSNR"])
+
+    def wbs_by_objnr(self) -> dict[str, Wbs]:
+        """PRPS by OBJNR with each element's POSID and its project's PSPID."""
+        pspids = {r["PSPNR"]: r["PSPID"] for r in self.projects()}
+        return {
+            r["OBJNR"]: Wbs(r["POSID"], pspids.get(r["PSPHI"]))
+            for r in self.wbs_elements()
+            if r.get("OBJNR")
+        }
+
+    def totals(
+        self, value_type: str, years: Sequence[int] | None, periods: Sequence[int]
+    ) -> list[dict[str, str]]:
+        """COSP and COSS rows of a value type (plan version `plan_version`) for the object
+        types read, for `years` (None: every year from `first_year`), with the WKG (and MEG)
+        columns of `periods`."""
+        rows: list[dict[str, str]] = []
+        for table in TOTALS_TABLES:
+            layout = {f.name for f in self.client.layout(table)}
+            key = [k for k in TOTALS_KEY if k in layout]
+            where = [
+                condition("WRTTP", "=", value_type),
+                condition("VERSN", "=", self.settings.plan_version),
+                objects_condition(self.settings.object_types),
+            ]
+            if "LEDNR" in layout:
+                where.insert(0, condition("LEDNR", "=", "00"))
+            if years is not None:
+                where.append(any_of("GJAHR", [f"{y:04d}" for y in years]))
+            elif self.settings.first_year is not None:
+                where.append(condition("GJAHR", ">=", f"{self.settings.first_year:04d}"))
+            values = [f"WKG{p:03d}" for p in periods]
+            quantities = [f"MEG{p:03d}" for p in periods if f"MEG{p:03d}" in layout]
+            extra = ["MEINH", *quantities] if "MEINH" in layout and quantities else []
+            rows += self.client.read_table(table, [*key, *values, *extra], " AND ".join(where), key)
+        return rows
+
+    def budgets(self) -> list[dict[str, str]]:
+        """BPGE overall budget rows of `budget_value_type` (version 000) for WBS elements."""
+        layout = {f.name for f in self.client.layout("BPGE")}
+        key = [
+            k
+            for k in ("LEDNR", "OBJNR", "POSIT", "TRGKZ", "WRTTP", "GEBER", "VERSN", "VORGA",
+                      "TWAER")
+            if k in layout
+        ]  # fmt: skip
+        where = " AND ".join(
+            [
+                condition("WRTTP", "=", self.settings.budget_value_type),
+                condition("VERSN", "=", "000"),
+                condition("OBJNR", "LIKE", "PR%"),
+            ]
+        )
+        return self.client.read_table("BPGE", [*key, "WTGES"], where, key)
+
+    def rates(self, rate_type: str) -> list[dict[str, str]]:
+        """TCURR rows of one exchange rate type (KURST)."""
+        return self.client.read_table(
+            "TCURR",
+            ["KURST", "FCURR", "TCURR", "GDATU", "UKURS", "FFACT", "TFACT"],
+            condition("KURST", "=", rate_type),
+            ["KURST", "FCURR", "TCURR", "GDATU"],
+        )
+
+    def _read(
+        self,
+        table: str,
+        fields: list[str],
+        where: str,
+        key: list[str],
+        optional: Sequence[str] = (),
+    ) -> list[dict[str, str]]:
+        layout = {f.name for f in self.client.layout(table)}
+        present = [f for f in fields if f in layout or f not in optional]
+        rows: list[Any] = self.client.read_table(table, present, where, key)
+        return [{**{f: "" for f in optional}, **r} for r in rows]
+
+
+def parents(hierarchy: Sequence[Row], posid_of: dict[str, str]) -> dict[str, str]:
+    """PRHI: PSPNR -> the parent element's POSID (UP is the parent's PSPNR; 0 is none)."""
+    out = {}
+    for row in hierarchy:
+        up = row.get("UP", "").strip()
+        if up and up.strip("0") and up in posid_of:
+            out[row["POSNR"]] = posid_of[up]
+    return out

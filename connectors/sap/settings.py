@@ -1,0 +1,169 @@
+"""Settings of the SAP connector (`kind = "sap"`): the wire, the logon, what is read.
+
+`transport = "rfc"` (ECC or S/4 over RFC, through a PyRFC-compatible module) or `"odata"`
+(S/4HANA OData V2 services). Over RFC, `[connectors.<name>.rfc]` holds the logon parameters
+handed to `Connection(**params)` as they are (`ashost`, `sysnr`, `client`, `user`, `passwd`,
+`lang`; or `dest` alone; or `mshost`, `group`, `sysid`); secrets come through `${ENV}` or a
+`*_file` key like every other secret (`passwd_file = "/run/secrets/sap"`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+
+from pmo_ledger.connectors.base import ConnectorSettings
+
+ObjectType = Literal["PR", "KS", "OR", "PC"]
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_SECRET = re.compile(r"passwd|password|secret|token", re.IGNORECASE)
+#: CO object types (the first two characters of OBJNR) and the ledger's cost object types.
+OBJECT_TYPES = {"PR": "wbs", "KS": "cost_center", "OR": "order", "PD": "project"}
+
+
+class SapSettings(ConnectorSettings):
+    """The `[connectors.<name>]` table of a `kind = "sap"` connector."""
+
+    transport: Literal["rfc", "odata"] = "rfc"
+    # --- RFC -----------------------------------------------------------------------------
+    #: The module `Connection` is imported from: SAP's pyrfc or a drop-in with its interface.
+    rfc_module: str = Field(default="pyrfc", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    #: Logon parameters passed to Connection(**rfc) as they are.
+    rfc: dict[str, str | int | SecretStr] = Field(default_factory=dict)
+    read_table_function: str = Field(default="RFC_READ_TABLE", pattern=r"^[A-Z0-9_/]+$")
+    #: DELIMITER of RFC_READ_TABLE; rows are cut by offsets whatever it is ("" = fixed width).
+    delimiter: str = Field(default="|", max_length=1)
+    #: The width one row of the read function may have (RFC_READ_TABLE: 512 bytes).
+    row_bytes: int = Field(default=512, ge=64, le=65_535)
+    #: ROWCOUNT of one RFC_READ_TABLE call.
+    page_rows: int = Field(default=5_000, ge=1, le=1_000_000)
+    # --- OData (S/4HANA) -------------------------------------------------------------------
+    base_url: str | None = None
+    #: The OData (communication) user; `username` is read as the same key.
+    user: str | None = Field(default=None, validation_alias=AliasChoices("user", "username"))
+    password: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    token_url: str | None = None
+    ca_bundle: Path | None = None
+    #: `sap-client` sent with every OData call (the RFC client is `rfc.client`).
+    sap_client: str | None = Field(default=None, pattern=r"^\d{3}$")
+    project_service: str = "API_ENTERPRISE_PROJECT_SRV;v=0002"
+    journal_service: str = "API_JOURNALENTRYITEMBASIC_SRV"
+    #: The journal item property naming the WBS element (its external id). UNVERIFIED name:
+    #: check the service's $metadata.
+    wbs_property: str = "WBSElementExternalID"
+    #: Only the leading ledger counts: parallel ledgers repeat the same postings.
+    ledger: str = "0L"
+    odata_page_size: int = Field(default=1_000, ge=1, le=5_000)
+    # --- both ------------------------------------------------------------------------------
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    backoff_seconds: float = Field(default=0.5, ge=0, le=60)
+    #: Actual costs from CO totals (COSP/COSS by period) or CO line items (COEP); never both.
+    actuals: Literal["totals", "items"] = "totals"
+    #: The SAP system's time zone: COBK's entry date and time (the items cursor) are local.
+    system_timezone: str = "UTC"
+    #: Each run re-reads the periods from this many back to the current one.
+    open_periods_back: int = Field(default=2, ge=0, le=24)
+    #: A full read starts at this fiscal year (None: every year the tables hold).
+    first_year: int | None = Field(default=None, ge=1900, le=9999)
+    #: Controlling area (KOKRS): its currency (TKA01) is the amounts' currency.
+    controlling_area: str | None = None
+    #: The amounts' currency when it is not read from TKA01 / T001.
+    currency: str | None = None
+    #: Cost objects read: "PR" WBS elements, "KS" cost centers, "OR" internal orders, "PC"
+    #: profit centers (OData only: profit centers are no CO objects in COSP/COSS).
+    object_types: list[ObjectType] = Field(default_factory=lambda: list[ObjectType](["PR"]))
+    #: Where a WBS element's postings go: to its project definition (a `project` key, the
+    #: element as task) or to the element itself (a `wbs` key, placed by cost_object_map
+    #: or link rules such as "POSID prefix = project code").
+    wbs_postings: Literal["project", "wbs"] = "project"
+    plan_version: str = Field(default="000", pattern=r"^\d{3}$")
+    #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
+    #: original, supplement, return, transfer ([] counts every activity).
+    budget_value_type: str = "41"
+    budget_activities: list[str] = Field(default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUE"])
+    #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
+    fx_rate_type: str | None = None
+    #: Rows per page handed to the runner.
+    page_size: int = Field(default=2_000, ge=1, le=100_000)
+
+    @field_validator("rfc")
+    @classmethod
+    def _logon(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: SecretStr(v) if _SECRET.search(k) and isinstance(v, str) else v
+            for k, v in value.items()
+        }
+
+    @field_validator("system_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone name like Europe/Berlin: {value!r}") from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        if value is not None and not _CURRENCY.fullmatch(value):
+            raise ValueError(f"expected an ISO currency code like EUR, got {value!r}")
+        return value
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"must be an http(s):// URL: {value!r}")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SapSettings:
+        if self.transport == "rfc":
+            if "PC" in self.object_types:
+                raise ValueError(
+                    'object_types "PC" (profit centers) needs transport = "odata": COSP/COSS '
+                    "hold no profit center objects"
+                )
+            if not self.rfc:
+                raise ValueError(
+                    "transport rfc needs [connectors.<name>.rfc] with the logon parameters "
+                    "(ashost, sysnr, client, user, passwd; or dest; or mshost, group, sysid)"
+                )
+            if self.controlling_area is None and (self.actuals == "items" or not self.currency):
+                raise ValueError(
+                    "set controlling_area (its currency is read from TKA01; line items are "
+                    "read by it) or currency"
+                )
+        else:
+            if self.base_url is None:
+                raise ValueError("transport odata needs base_url")
+            if self.actuals == "items":
+                raise ValueError(
+                    'actuals = "items" reads CO line items (COEP) over RFC; over OData the '
+                    "journal items are summed per period (leave actuals unset)"
+                )
+            basic = self.user is not None and self.password is not None
+            oauth = self.client_id is not None and self.client_secret is not None
+            if not basic and not oauth:
+                raise ValueError(
+                    "transport odata needs user and password, or client_id, "
+                    "client_secret and token_url"
+                )
+            if oauth and not basic and self.token_url is None:
+                raise ValueError("OAuth client credentials need token_url")
+        return self
+
+    def logon(self) -> dict[str, Any]:
+        """The Connection parameters as strings (pyrfc takes no other type: `sysnr = 0` in
+        TOML is "0"), secrets revealed (never logged)."""
+        return {
+            k: v.get_secret_value() if isinstance(v, SecretStr) else str(v)
+            for k, v in self.rfc.items()
+        }

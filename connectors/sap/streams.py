@@ -1,0 +1,250 @@
+"""How each SAP stream is read, over whichever transport is configured: rows from
+`rfc_source` / `odata`, records from `normalize`, `budgets`, `items`, and the period plan of
+`reader`. `SapConnector` hands its requests here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pmo_ledger.connectors.base import Cursor, Page, ReadRequest
+from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages, scoped
+from pmo_ledger.connectors.sap import items as items_mod
+from pmo_ledger.connectors.sap.budgets import (
+    budget_versions,
+    elements,
+    own_budgets,
+    plan_versions,
+)
+from pmo_ledger.connectors.sap.normalize import (
+    CostObject,
+    TotalLine,
+    Wbs,
+    cost_object,
+    fx_rate,
+    project_record,
+    sum_totals,
+    task_record,
+)
+from pmo_ledger.connectors.sap.odata import (
+    ELEMENT_FIELDS,
+    JOURNAL_FIELDS,
+    PROJECT_FIELDS,
+    ODataClient,
+    journal_filter,
+    journal_lines,
+    project_from_odata,
+    task_from_odata,
+)
+from pmo_ledger.connectors.sap.periods import FiscalPeriods
+from pmo_ledger.connectors.sap.reader import ALL_PERIODS, Plan, period_items, plan
+from pmo_ledger.connectors.sap.rfc_source import ACTUAL, PLAN, RfcSource, parents
+from pmo_ledger.connectors.sap.settings import SapSettings
+from pmo_ledger.ledger.records import Rejected
+
+
+class SapReads:
+    """The reads of one connector: its settings, its sources (opened on first use) and the
+    ledger calendar's periods as of today."""
+
+    def __init__(
+        self,
+        config: SapSettings,
+        rfc: Callable[[], RfcSource],
+        odata: Callable[[], ODataClient],
+        periods: Callable[[], FiscalPeriods],
+    ) -> None:
+        self.config = config
+        self._rfc, self._odata, self.periods = rfc, odata, periods
+
+    @property
+    def rfc(self) -> RfcSource:
+        return self._rfc()
+
+    @property
+    def odata(self) -> ODataClient:
+        return self._odata()
+
+    @staticmethod
+    def last_checkpoint(pages: Iterator[Page]) -> Iterator[Page]:
+        stamp = Cursor("token", datetime.now(UTC).isoformat(timespec="seconds"))
+        last: Page | None = None
+        for page in pages:
+            if last is not None:
+                yield last
+            last = page
+        yield (
+            Page(checkpoint=stamp)
+            if last is None
+            else Page(last.records, last.deletions, last.rejected, stamp)
+        )
+
+    def odata_projects(self) -> dict[str, str]:
+        """ProjectUUID -> Project of every enterprise project."""
+        return {
+            str(r.get("ProjectUUID")): str(r.get("Project"))
+            for r in self.odata.rows(
+                self.config.project_service,
+                "A_EnterpriseProject",
+                select=["ProjectUUID", "Project"],
+            )
+        }
+
+    def projects(self) -> Iterator[Item]:
+        if self.config.transport == "odata":
+            rows: list[Mapping[str, Any]] = list(
+                self.odata.rows(
+                    self.config.project_service, "A_EnterpriseProject", select=PROJECT_FIELDS
+                )
+            )
+            return _each(rows, project_from_odata, "Project")
+        table = self.rfc.projects()
+        if any(not r.get("PWHIE") for r in table):  # no project currency: the company code's
+            currencies = self.rfc.company_currencies()
+            table = [
+                {**r, "PWHIE": r.get("PWHIE") or currencies.get(r["VBUKR"], "")} for r in table
+            ]
+        return _each(table, project_record, "PSPID")
+
+    def tasks(self) -> Iterator[Item]:
+        if self.config.transport == "odata":
+            service = self.config.project_service
+            projects = self.odata_projects()
+            rows = list(
+                self.odata.rows(service, "A_EnterpriseProjectElement", select=ELEMENT_FIELDS)
+            )
+            elements = {
+                str(r.get("ProjectElementUUID")): str(r.get("ProjectElement")) for r in rows
+            }
+            return _each(rows, lambda r: task_from_odata(r, projects, elements), "ProjectElement")
+        pspids = {r["PSPNR"]: r["PSPID"] for r in self.rfc.projects()}
+        wbs = self.rfc.wbs_elements()
+        posid_of = {r["PSPNR"]: r["POSID"] for r in wbs}
+        ups = parents(self.rfc.hierarchy(), posid_of)
+        return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID")
+
+    def line_items(
+        self, periods: FiscalPeriods, since: datetime | None, scope: Plan | None
+    ) -> Iterator[tuple[str, Item]]:
+        """COEP lines as (ledger period, item): entered since `since`, or of a scope's
+        periods, or (neither) every line."""
+        s, tz = self.config, ZoneInfo(self.config.system_timezone)
+        docs = items_mod.headers(self.rfc, since, tz)
+        header_of = {d["BELNR"]: d for d in docs}
+        if since is not None:
+            rows = items_mod.lines(self.rfc, list(header_of), {}) if header_of else []
+        elif scope is not None and scope.years:
+            rows = items_mod.lines(self.rfc, None, {scope.years[0]: list(scope.sap_periods)})
+        else:
+            rows = items_mod.lines(self.rfc, None, {})
+        wbs = self.rfc.wbs_by_objnr() if "PR" in s.object_types else {}
+        return items_mod.item_records(
+            rows, header_of, wbs, periods, self.rfc.currency(), tz, s.wbs_postings == "project"
+        )
+
+    def item_pages(
+        self, stream: str, request: ReadRequest, periods: FiscalPeriods
+    ) -> Iterator[Page]:
+        size = self.config.page_size
+        if request.scope is not None:
+            p = plan(request, stream, periods, self.config.open_periods_back)
+            listed = [i for _, i in self.line_items(periods, None, p)]
+            pages = ordered_pages(listed, size, checkpoints=False)
+            return scoped(request.scope, pages)
+        since = request.cursor.value if request.cursor is not None else None
+        if since is not None and not isinstance(since, datetime):
+            raise ConnectorConfigError(
+                f"stream {stream} reads line items from a timestamp cursor: run it with --full"
+            )
+        listed = [i for _, i in self.line_items(periods, since, None)]
+        pages = ordered_pages(listed, size, kind="timestamp")
+        return pages if since is not None else scoped(stream, pages)
+
+    def rates(self) -> Iterator[Item]:
+        kind = self.config.fx_rate_type or "M"
+        return _each(self.rfc.rates(kind), lambda r: fx_rate(r, kind), "GDATU")
+
+    def budgets(self) -> Iterator[Item]:
+        """Each project's budget (`current`) and cost plan (`plan`) versions."""
+        read_at = datetime.now(UTC)
+        projects = self.rfc.projects()
+        by_objnr = elements(projects, self.rfc.wbs_elements(), self.rfc.hierarchy())
+        try:
+            own = own_budgets(self.rfc.budgets(), by_objnr, self.config.budget_activities)
+        except ValueError as exc:
+            yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
+            own = {}
+        yield from budget_versions(own, by_objnr, projects, read_at)
+        periods = self.periods()
+        plan_lines = sum_totals(self.rfc.totals(PLAN, None, ALL_PERIODS), ALL_PERIODS)
+        placed = []
+        for line in plan_lines.values():
+            if line.error is not None:
+                yield Marked(
+                    None, Rejected(line.external_id, "unreadable_row", {"error": line.error})
+                )
+                continue
+            try:
+                placed.append((line, periods.ledger_period(int(line.gjahr), line.period).key))
+            except (ValueError, LookupError) as exc:
+                yield Marked(
+                    None, Rejected(line.external_id, "unknown_period", {"error": str(exc)})
+                )
+        yield from plan_versions(placed, by_objnr, self.rfc.currency(), projects, read_at)
+
+    def actual_items(self, p: Plan, periods: FiscalPeriods) -> dict[str, list[Item]]:
+        read_at = datetime.now(UTC)
+        if self.config.transport == "odata":
+            by_project: dict[str, str] = {}
+            to_projects = self.config.wbs_postings == "project"
+            service = self.config.project_service
+            projects = self.odata_projects()
+            for r in self.odata.rows(
+                service, "A_EnterpriseProjectElement", select=["ProjectUUID", "ProjectElement"]
+            ):
+                if to_projects:
+                    project = projects.get(str(r.get("ProjectUUID")), "")
+                    by_project[str(r.get("ProjectElement"))] = project
+            select = [*JOURNAL_FIELDS, self.config.wbs_property]
+            rows = self.odata.rows(
+                self.config.journal_service,
+                "A_JournalEntryItemBasic",
+                select=select,
+                filter=journal_filter(self.config, p.years, list(p.sap_periods)),
+            )
+            lines, currencies = journal_lines(rows, self.config, by_project)
+            return period_items(lines, periods, p.keep, currencies, read_at)
+        return self.totals_items(p, periods, read_at)
+
+    def totals_items(
+        self, p: Plan, periods: FiscalPeriods, read_at: datetime
+    ) -> dict[str, list[Item]]:
+        wbs: dict[str, Wbs] = self.rfc.wbs_by_objnr() if "PR" in self.config.object_types else {}
+        currency = self.rfc.currency()
+        totals = sum_totals(self.rfc.totals(ACTUAL, p.years, p.sap_periods), p.sap_periods)
+        targets: list[tuple[TotalLine, CostObject | ValueError]] = []
+        for line in totals.values():
+            try:
+                targets.append(
+                    (
+                        line,
+                        cost_object(
+                            line.objnr, wbs, by_project=self.config.wbs_postings == "project"
+                        ),
+                    )
+                )
+            except ValueError as exc:
+                targets.append((line, exc))
+        return period_items(targets, periods, p.keep, currency, read_at)
+
+
+def _each(rows: Any, make: Any, key: str) -> Iterator[Item]:
+    for row in rows:
+        try:
+            yield make(row)
+        except ValueError as exc:
+            yield Marked(None, Rejected(str(row.get(key) or "") or None, "unreadable_row",
+                                        {"error": str(exc), "row": dict(row)}))  # fmt: skip
