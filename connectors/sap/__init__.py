@@ -18,9 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pmo_ledger.connectors.base import (
     Connector,
@@ -37,7 +35,6 @@ from pmo_ledger.connectors.base import (
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import ordered_pages
 from pmo_ledger.connectors.sap.budgets import budget_totals
-from pmo_ledger.connectors.sap.odata import ODataClient
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.reader import (
     ALL_PERIODS,
@@ -50,6 +47,11 @@ from pmo_ledger.connectors.sap.rfc import RfcClient
 from pmo_ledger.connectors.sap.rfc_source import RfcSource
 from pmo_ledger.connectors.sap.settings import SapSettings
 from pmo_ledger.connectors.sap.streams import SapReads
+
+if TYPE_CHECKING:  # httpx loads when the OData wire is first used
+    import httpx
+
+    from pmo_ledger.connectors.sap.odata import ODataClient
 
 __all__ = ["SapConnector", "SapSettings"]
 
@@ -145,6 +147,8 @@ class SapConnector(Connector):
     @property
     def odata(self) -> ODataClient:
         if self._odata is None:
+            from pmo_ledger.connectors.sap.odata import ODataClient
+
             self._odata = ODataClient(self.config, self.context, self._transport)
         return self._odata
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pmo_ledger.connectors.base import Cursor, Page, ReadRequest
@@ -29,21 +29,14 @@ from pmo_ledger.connectors.sap.normalize import (
     sum_totals,
     task_record,
 )
-from pmo_ledger.connectors.sap.odata import (
-    ELEMENT_FIELDS,
-    JOURNAL_FIELDS,
-    PROJECT_FIELDS,
-    ODataClient,
-    journal_filter,
-    journal_lines,
-    project_from_odata,
-    task_from_odata,
-)
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.reader import ALL_PERIODS, Plan, period_items, plan
 from pmo_ledger.connectors.sap.rfc_source import ACTUAL, PLAN, RfcSource, parents
 from pmo_ledger.connectors.sap.settings import SapSettings
 from pmo_ledger.ledger.records import Rejected
+
+if TYPE_CHECKING:  # the OData wire (httpx) loads when it is first read
+    from pmo_ledger.connectors.sap.odata import ODataClient
 
 
 class SapReads:
@@ -94,13 +87,15 @@ class SapReads:
         }
 
     def projects(self) -> Iterator[Item]:
+        from pmo_ledger.connectors.sap import odata as wire
+
         if self.config.transport == "odata":
             rows: list[Mapping[str, Any]] = list(
                 self.odata.rows(
-                    self.config.project_service, "A_EnterpriseProject", select=PROJECT_FIELDS
+                    self.config.project_service, "A_EnterpriseProject", select=wire.PROJECT_FIELDS
                 )
             )
-            return _each(rows, project_from_odata, "Project")
+            return _each(rows, wire.project_from_odata, "Project")
         table = self.rfc.projects()
         if any(not r.get("PWHIE") for r in table):  # no project currency: the company code's
             currencies = self.rfc.company_currencies()
@@ -110,16 +105,20 @@ class SapReads:
         return _each(table, project_record, "PSPID")
 
     def tasks(self) -> Iterator[Item]:
+        from pmo_ledger.connectors.sap import odata as wire
+
         if self.config.transport == "odata":
             service = self.config.project_service
             projects = self.odata_projects()
             rows = list(
-                self.odata.rows(service, "A_EnterpriseProjectElement", select=ELEMENT_FIELDS)
+                self.odata.rows(service, "A_EnterpriseProjectElement", select=wire.ELEMENT_FIELDS)
             )
             elements = {
                 str(r.get("ProjectElementUUID")): str(r.get("ProjectElement")) for r in rows
             }
-            return _each(rows, lambda r: task_from_odata(r, projects, elements), "ProjectElement")
+            return _each(
+                rows, lambda r: wire.task_from_odata(r, projects, elements), "ProjectElement"
+            )
         pspids = {r["PSPNR"]: r["PSPID"] for r in self.rfc.projects()}
         wbs = self.rfc.wbs_elements()
         posid_of = {r["PSPNR"]: r["POSID"] for r in wbs}
@@ -196,6 +195,8 @@ class SapReads:
         yield from plan_versions(placed, by_objnr, self.rfc.currency(), projects, read_at)
 
     def actual_items(self, p: Plan, periods: FiscalPeriods) -> dict[str, list[Item]]:
+        from pmo_ledger.connectors.sap import odata as wire
+
         read_at = datetime.now(UTC)
         if self.config.transport == "odata":
             by_project: dict[str, str] = {}
@@ -208,14 +209,14 @@ class SapReads:
                 if to_projects:
                     project = projects.get(str(r.get("ProjectUUID")), "")
                     by_project[str(r.get("ProjectElement"))] = project
-            select = [*JOURNAL_FIELDS, self.config.wbs_property]
+            select = [*wire.JOURNAL_FIELDS, self.config.wbs_property]
             rows = self.odata.rows(
                 self.config.journal_service,
                 "A_JournalEntryItemBasic",
                 select=select,
-                filter=journal_filter(self.config, p.years, list(p.sap_periods)),
+                filter=wire.journal_filter(self.config, p.years, list(p.sap_periods)),
             )
-            lines, currencies = journal_lines(rows, self.config, by_project)
+            lines, currencies = wire.journal_lines(rows, self.config, by_project)
             return period_items(lines, periods, p.keep, currencies, read_at)
         return self.totals_items(p, periods, read_at)
 
