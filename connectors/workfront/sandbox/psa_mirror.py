@@ -105,10 +105,14 @@ def psa_timecards(world: PsaWorld) -> tuple[list[Person], list[Timecard], Rates]
     cards: list[Timecard] = []
     for i in range(world.actuals):
         line = lines.line(i, 0, 0, 0, sample.e0)
-        if line.cost_type != "labor" or line.hours is None or line.resource_ref is None:
+        if line.cost_type != "labor":
             continue
-        cards.append(Timecard(line.external_id, line.project_ref, line.resource_ref,
-                              line.posted_on, line.hours, line.amount, line.currency))  # fmt: skip
+        project, person, hours = line.project_ref, line.resource_ref, line.hours
+        amount, currency = line.amount, line.currency
+        if project is None or person is None or hours is None or amount is None or not currency:
+            raise ValueError(f"the PSA's labor line {line.external_id} is incomplete")
+        cards.append(Timecard(line.external_id, project, person, line.posted_on, hours,
+                              amount, currency))  # fmt: skip
     fx = Structure(sample).tables()["fx_rates"]
     points: dict[str, list[tuple[date, Decimal]]] = {}
     for i in range(fx.size):

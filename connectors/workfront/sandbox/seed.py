@@ -565,12 +565,12 @@ def _unsent(
         "name": f"{first} {family}", "firstName": first, "lastName": family,
         "username": login, "emailAddr": login, "title": "Contractor",
         "roleID": out.roles[3], "costPerHour": u.rate, "isActive": True}, at=created)  # fmt: skip
+    cost, approver = (u.hours * u.rate).quantize(_CENT), out.users[project.team[0]]
     day, n = u.first, 0
     while day <= u.last:
         if day.weekday() < 5:
-            out.unsent_hours.append(_log(
-                store, out, schedules, u.project, out.contractor, day, u.hours,
-                (u.hours * u.rate).quantize(_CENT), out.users[project.team[0]], n, last))  # fmt: skip
+            out.unsent_hours.append(_log(store, out, schedules, u.project, out.contractor,
+                                         day, u.hours, cost, approver, n, last))  # fmt: skip
             n += 1
         day += timedelta(days=1)
 
