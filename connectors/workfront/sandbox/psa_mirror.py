@@ -95,9 +95,7 @@ def psa_timecards(world: PsaWorld) -> tuple[list[Person], list[Timecard], Rates]
     from pmo_ledger.connectors.sample.world import World
     from pmo_ledger.ledger.records import FxRateRecord
 
-    sample = World(
-        SampleSettings(seed=world.seed, projects=world.projects, actuals=world.actuals)
-    )
+    sample = World(SampleSettings(seed=world.seed, projects=world.projects, actuals=world.actuals))
     if sample.settings.base_currency != ACCOUNT_CURRENCY:
         raise ValueError(f"the PSA's base currency is not {ACCOUNT_CURRENCY}")
     people = [Person(r.key, r.name, r.email, r.role, r.active) for r in sample.resources]
