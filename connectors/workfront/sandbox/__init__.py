@@ -12,8 +12,8 @@ in Workfront's wire formats. `run.py` says what is faithful and what is simplifi
 Modules: `schema` (objects, fields, references), `values` (wire encoding, filter values),
 `store` (records, clock, journal), `params` (what a request asks for), `query` (filters,
 sorts, fields, paging, report), `api` (routing, auth, sessions, failures, call log), `server`
-(HTTPS and the test handle), `seed` (the demo account), `run` (the demo account served for
-`WorkfrontConnector.sandbox()`).
+(HTTPS and the test handle), `seed` (the demo account), `psa_mirror` (the sample PSA's
+timecards its hours mirror), `run` (the demo account served for `WorkfrontConnector.sandbox()`).
 """
 
 from pmo_ledger.connectors.workfront.sandbox.api import DEFAULT_VERSION, ApiUser, LoggedRequest

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 
 from pmo_ledger.connectors.base import Sandbox, SandboxOptions
 from pmo_ledger.connectors.workfront.sandbox.api import ApiUser
+from pmo_ledger.connectors.workfront.sandbox.psa_mirror import DEMO_PSA, PsaWorld
 from pmo_ledger.connectors.workfront.sandbox.seed import DEFAULT_HOURS, seed_demo
 from pmo_ledger.connectors.workfront.sandbox.server import WorkfrontSandbox
 from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront
@@ -52,14 +53,20 @@ from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront
 
 @contextmanager
 def running(
-    options: SandboxOptions, *, hours: int = DEFAULT_HOURS, session_ttl: float = 1800.0
+    options: SandboxOptions,
+    *,
+    hours: int = DEFAULT_HOURS,
+    session_ttl: float = 1800.0,
+    psa: PsaWorld | None = DEMO_PSA,
 ) -> Iterator[Sandbox]:
-    """The demo Workfront account (with the `dirty` rows when asked; `hours` logged: the size
-    knob, e.g. 100_000 for throughput figures; sessions end `session_ttl` seconds after their
-    last use) on HTTPS in a background thread; with `live`, its clock starts at now if that
-    is later than the demo's end, so a connector's wall-clock windows fall inside it."""
+    """The demo Workfront account (with the `dirty` rows when asked; `hours` drawn: the size
+    knob, e.g. 100_000 for throughput figures; the hours of the PSA's projects are its
+    timecards, `psa`: config/demo.toml's sample PSA unless None; sessions end `session_ttl`
+    seconds after their last use) on HTTPS in a background thread; with `live`, its clock
+    starts at now if that is later than the demo's end, so a connector's wall-clock windows
+    fall inside it."""
     store = FakeWorkfront()
-    seed = seed_demo(store, hours=hours, dirty=options.dirty)
+    seed = seed_demo(store, hours=hours, dirty=options.dirty, psa=psa)
     if options.live:
         store.set_now(max(store.now(), datetime.now(UTC).replace(microsecond=0)))
     user = ApiUser(user_id=seed.api_user_id)

@@ -20,6 +20,17 @@
   general hours with no project; five hours deleted (journaled `D`) and logged again.
 - EXPNS: travel, software and hardware per project (`actualAmount` with cents, `effectiveDate`).
 - `dirty`: rows a connector must quarantine, each with its reason in `DemoSeed.dirty`.
+- `psa` (the demo's, `DEMO_PSA`, when `pmo-ledger sandbox --kind workfront` serves it): people
+  log their hours in Workfront and the same hours reach the PSA's timecards. The hours drawn
+  above for PRJ-0001..PRJ-0006 give way to the PSA sample's labor lines (`psa_mirror`), each
+  an approved HOUR of the same person (a USER per sample resource, `DemoSeed.psa_users`), on
+  the same day, with the same hours and `actualCost` the line's amount in the project's
+  currency at the PSA's own rates (a null currency is `ACCOUNT_CURRENCY`), on the leaf task
+  whose dates hold the day (else the nearest); the Workfront-only projects keep their hours.
+  Planted (`UNSENT`): a contractor the PSA does not know logs 6 hours every weekday on
+  PRJ-0001 from 2025-03-03 to 2025-04-25, approved in Workfront and never carried to the PSA
+  (`DemoSeed.unsent_hours`): the demo's psa~pm source disagreement. The account's clock moves
+  to the evening after the PSA's last day (2025-12-31), so no hour lies in its future.
 
 Hour status codes (`APP`, `SUB`, `REJ`) are what Workfront's Hour status shows as Approved,
 Submitted and Rejected ("Not Approved"); the codes themselves are UNVERIFIED (fact sheet 6).
@@ -33,6 +44,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
+from pmo_ledger.connectors.workfront.sandbox.psa_mirror import (
+    ACCOUNT_CURRENCY,
+    PsaWorld,
+    in_currency,
+    psa_timecards,
+)
 from pmo_ledger.connectors.workfront.sandbox.store import FakeWorkfront
 from pmo_ledger.connectors.workfront.sandbox.values import Value
 
@@ -138,6 +155,34 @@ _EXPENSES = [
     ("Hardware", 150, 2400),
 ]
 _HOUR_SIZES = [Decimal(h) for h in ("1", "2", "2.5", "3.5", "4", "6", "7.5", "8")]
+#: The Workfront role of each sample role (`connectors.sample.world.ROLES`), by index in _ROLES.
+_ROLE_OF = {
+    "Project Manager": 0, "Solution Architect": 1, "Senior Developer": 2, "Consultant": 2,
+    "Business Analyst": 4, "Developer": 3, "QA Engineer": 3, "DevOps Engineer": 3,
+    "Data Engineer": 3, "UX Designer": 3,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Unsent:
+    """Planted: hours approved in Workfront that never reached the PSA (its interface knows
+    no resource for the person): `hours` every weekday from `first` to `last` on `project`, at
+    `rate` an hour in the project's currency."""
+
+    project: str
+    first: date
+    last: date
+    hours: Decimal
+    rate: Decimal
+    name: tuple[str, str]
+
+
+#: PRJ-0001 (EUR in both systems) in March and April 2025, inside the PSA's planned dates
+#: (2025-02-02..2025-04-28): 40 weekdays x 6 h at 112.00 EUR, about twice the PSA's labor.
+UNSENT = Unsent(
+    "PRJ-0001", date(2025, 3, 3), date(2025, 4, 25), Decimal(6), Decimal("112.00"),
+    ("Nadia", "Brandt"),
+)  # fmt: skip
 
 
 @dataclass
@@ -156,14 +201,18 @@ class DemoSeed:
     deleted_hours: list[str] = field(default_factory=list)
     relogged_hours: list[str] = field(default_factory=list)
     general_hours: list[str] = field(default_factory=list)
+    psa_users: dict[str, str] = field(default_factory=dict)  # sample resource key -> USER ID
+    mirrored: dict[str, str] = field(default_factory=dict)  # HOUR ID -> PSA line (ACT-...)
+    contractor: str = ""  # the USER of the planted unsent hours
+    unsent_hours: list[str] = field(default_factory=list)
     dirty: dict[str, str] = field(default_factory=dict)  # record ID -> why it is dirty
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _stamp(day: date, hour: int = 17) -> datetime:
-    """A back-dated stamp: `hour` o'clock UTC of `day`, at the latest the evening of AS_OF
-    (before the account clock starts, so no stamp is in its future)."""
-    return min(datetime.combine(day, time(hour), tzinfo=UTC), _LAST_STAMP)
+def _stamp(day: date, hour: int = 17, last: datetime = _LAST_STAMP) -> datetime:
+    """A back-dated stamp: `hour` o'clock UTC of `day`, at the latest `last` (by default the
+    evening of AS_OF: before the account clock starts, so no stamp is in its future)."""
+    return min(datetime.combine(day, time(hour), tzinfo=UTC), last)
 
 
 def _workdays(start: date, count: int) -> date:
@@ -201,9 +250,16 @@ def _schedule(start: date) -> list[tuple[date, date]]:
 
 
 def seed_demo(
-    store: FakeWorkfront, *, seed: int = 19, hours: int = DEFAULT_HOURS, dirty: bool = False
+    store: FakeWorkfront,
+    *,
+    seed: int = 19,
+    hours: int = DEFAULT_HOURS,
+    dirty: bool = False,
+    psa: PsaWorld | None = None,
 ) -> DemoSeed:
-    """Fill `store` with the demo account; returns what it made."""
+    """Fill `store` with the demo account; returns what it made. `hours` are drawn over every
+    project; with `psa`, those drawn on its projects give way to its timecards (the module's
+    docstring)."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
     out = DemoSeed()
     created = _stamp(date(2024, 10, 1), 9)
@@ -254,7 +310,10 @@ def seed_demo(
     # The account's history before the demo: no journal of adds (it would double a large
     # seed); the deletions and re-logs below are journaled.
     journal, store.journal_enabled = store.journal_enabled, False
-    _hours(store, out, rng, schedules, rates, hours)
+    linked = {out.projects[p.code] for p in _PROJECTS if p.code} if psa else set()
+    _hours(store, out, rng, schedules, rates, hours, skip=linked)
+    if psa is not None:
+        _mirror(store, out, schedules, psa)
     _expenses(store, out, rng)
     store.journal_enabled = journal
     _delete_and_relog(store, out, rng)
@@ -415,7 +474,11 @@ def _hours(
     schedules: dict[str, list[tuple[str, date, date, tuple[int, ...]]]],
     rates: Sequence[Decimal],
     count: int,
+    *,
+    skip: set[str],
 ) -> None:
+    """`count` hours drawn over the started tasks; those of a project in `skip` are drawn and
+    dropped (the other projects get the same hours either way)."""
     costed = {out.projects[c] for c in ("PRJ-0001", "PRJ-0002", "PRJ-0003")}
     started = [(project_id, leaf) for project_id, leaves in schedules.items()
                for leaf in leaves if leaf[1] <= AS_OF]  # fmt: skip
@@ -433,6 +496,8 @@ def _hours(
                   else REJECTED if roll < 0.03 else APPROVED)  # fmt: skip
         saved = _stamp(day + timedelta(days=rng.randrange(1, 4)), 16 + rng.randrange(3))
         user_id = out.users[person]
+        if project_id in skip:
+            continue
         logged.append(store.insert("HOUR", {
             "hours": hours, "entryDate": day, "projectID": project_id, "taskID": task_id,
             "ownerID": user_id, "roleID": store.get("USER", user_id)["roleID"],
@@ -452,12 +517,106 @@ def _hours(
     out.logged_hours = logged
 
 
+def _mirror(
+    store: FakeWorkfront,
+    out: DemoSeed,
+    schedules: dict[str, list[tuple[str, date, date, tuple[int, ...]]]],
+    psa: PsaWorld,
+) -> None:
+    """The PSA's timecards as approved hours of its people, and the planted unsent hours."""
+    people, cards, fx = psa_timecards(psa)
+    last = datetime.combine(fx.status_date, time(20), tzinfo=UTC)
+    store.set_now(max(store.now(), last + timedelta(hours=18)))
+    created = _stamp(date(2024, 10, 1), 9)
+    for person in people:
+        if not any(card.person == person.key for card in cards):
+            continue
+        first, _, rest = person.name.partition(" ")
+        out.psa_users[person.key] = store.insert("USER", {
+            "name": person.name, "firstName": first, "lastName": rest,
+            "username": person.email, "emailAddr": person.email, "title": person.role,
+            "roleID": out.roles[_ROLE_OF.get(person.role, 3)], "isActive": person.active,
+        }, at=created)  # fmt: skip
+    currency = {p.code: p.currency or ACCOUNT_CURRENCY for p in _PROJECTS if p.code}
+    owner = {p.code: out.users[p.team[0]] for p in _PROJECTS if p.code}
+    for n, card in enumerate(cards):
+        if card.project not in currency:
+            continue
+        cost = in_currency(card.amount, card.currency, currency[card.project], card.day, fx)
+        hour_id = _log(store, out, schedules, card.project, out.psa_users[card.person],
+                       card.day, card.hours, cost, owner[card.project], n, last)  # fmt: skip
+        out.mirrored[hour_id] = card.line
+    _unsent(store, out, schedules, created, last)
+
+
+def _unsent(
+    store: FakeWorkfront,
+    out: DemoSeed,
+    schedules: dict[str, list[tuple[str, date, date, tuple[int, ...]]]],
+    created: datetime,
+    last: datetime,
+) -> None:
+    """Planted: UNSENT's hours, logged and approved in Workfront only."""
+    u = UNSENT
+    project = next(p for p in _PROJECTS if p.code == u.project)
+    first, family = u.name
+    login = f"{first.lower()}.{family.lower()}@contractor.example"
+    out.contractor = store.insert("USER", {
+        "name": f"{first} {family}", "firstName": first, "lastName": family,
+        "username": login, "emailAddr": login, "title": "Contractor",
+        "roleID": out.roles[3], "costPerHour": u.rate, "isActive": True}, at=created)  # fmt: skip
+    cost, approver = (u.hours * u.rate).quantize(_CENT), out.users[project.team[0]]
+    day, n = u.first, 0
+    while day <= u.last:
+        if day.weekday() < 5:
+            out.unsent_hours.append(_log(store, out, schedules, u.project, out.contractor,
+                                         day, u.hours, cost, approver, n, last))  # fmt: skip
+            n += 1
+        day += timedelta(days=1)
+
+
+def _log(
+    store: FakeWorkfront,
+    out: DemoSeed,
+    schedules: dict[str, list[tuple[str, date, date, tuple[int, ...]]]],
+    code: str,
+    user_id: str,
+    day: date,
+    hours: Decimal,
+    cost: Decimal,
+    approver: str,
+    n: int,
+    last: datetime,
+) -> str:
+    """An approved hour with its cost on `code`'s leaf task whose dates hold `day` (else the
+    nearest), saved one to three days later."""
+    project_id = out.projects[code]
+
+    def distance(leaf: tuple[str, date, date, tuple[int, ...]]) -> int:
+        return max((leaf[1] - day).days, (day - leaf[2]).days, 0)
+
+    task_id = min(schedules[project_id], key=distance)[0]
+    saved = _stamp(day + timedelta(days=1 + n % 3), 16 + n % 3, last)
+    hour_id = store.insert("HOUR", {
+        "hours": hours, "entryDate": day, "projectID": project_id, "taskID": task_id,
+        "ownerID": user_id, "roleID": store.get("USER", user_id)["roleID"],
+        "hourTypeID": "task-time", "status": APPROVED, "actualCost": cost,
+        "approvedByID": approver, "approvedOnDate": saved}, at=saved)  # fmt: skip
+    out.logged_hours.append(hour_id)
+    return hour_id
+
+
 def _delete_and_relog(store: FakeWorkfront, out: DemoSeed, rng: random.Random) -> None:
     for hour_id in rng.sample(out.logged_hours, k=min(5, len(out.logged_hours))):
         old = store.delete("HOUR", hour_id)
         out.deleted_hours.append(hour_id)
         again = {k: v for k, v in old.items() if k not in ("ID", "lastUpdateDate")}
-        out.relogged_hours.append(store.insert("HOUR", again))
+        new_id = store.insert("HOUR", again)
+        out.relogged_hours.append(new_id)
+        if hour_id in out.mirrored:
+            out.mirrored[new_id] = out.mirrored.pop(hour_id)
+        if hour_id in out.unsent_hours:
+            out.unsent_hours[out.unsent_hours.index(hour_id)] = new_id
 
 
 def _expenses(store: FakeWorkfront, out: DemoSeed, rng: random.Random) -> None:
