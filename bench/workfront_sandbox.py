@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=2000)
     args = parser.parse_args()
     start = time.perf_counter()
-    with running(SandboxOptions(), hours=args.hours) as sandbox:
+    with running(SandboxOptions(), hours=args.hours, psa=None) as sandbox:
         seeded = time.perf_counter()
         settings = sandbox.settings
         read, calls = page_through(
