@@ -5,14 +5,17 @@ is judged on the sums. Status period 2025-10 (NOW)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal as D
 
 from sqlalchemy.orm import Session
 
+from pmo_ledger.ledger.reconcile import Finding, reconcile
+from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.records import AllocationRecord, CapacityRecord, ResourceRecord
+from pmo_ledger.ledger.settings import CalendarSettings
 from pmo_ledger.ledger.time.periods import ensure_periods
-from tests.builders import actual, load
+from tests.builders import actual, load, settings
 from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects, rules, run, spend
 
 LABOR = [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]
@@ -110,4 +113,75 @@ def test_consecutive_over_allocated_periods_are_one_finding(session: Session) ->
                              "last_period": "2026-01"},
                     "psa/R1: planned 440.00 h against 320.00 h in 2025-12..2026-01 "
                     "(2 periods): 120.00 h over (37.5000%)"),
+    }  # fmt: skip
+
+
+
+# --- special periods (13-16): each in period 12's place in the year ---------------------------
+
+#: A months calendar with two special periods after period 12 (2025-13, 2025-14).
+SAP = settings(calendar=CalendarSettings(special_periods=2))
+
+
+def _in_sap(session: Session, cfg: ReconcileRules, status: date) -> list[Finding]:
+    now = datetime.combine(status, time(12), tzinfo=UTC)
+    return reconcile(session, SAP, cfg, now=now, keep_findings=True).findings or []
+
+
+def test_a_special_period_joins_the_run_of_over_allocated_periods(session: Session) -> None:
+    """Status period 2025-12. R1, 160 h capacity and 200 h planned in each of 2025-12, the
+    special period 2025-13, 2026-01 and 2026-02 (40 h over each): one finding, 4 periods, 800 h
+    of 640 h. R2 over in 2025-12 and 2025-14 only: one finding ending in 2025-14. (`merge`, in
+    Python; the SQL rules merge the same way, see the next test.)"""
+    ensure_periods(session, SAP.calendar, date(2025, 1, 1), date(2026, 12, 31))
+    projects(session, "P1")
+    load(session, [ResourceRecord(external_id=r, name=r) for r in ("R1", "R2")],
+         stream="resources", cfg=SAP, at=NOW)  # fmt: skip
+    months = {"R1": ("2025-12", "2025-13", "2026-01", "2026-02"), "R2": ("2025-12", "2025-14")}
+    load(session, [CapacityRecord(resource_ref=r, period=m, hours=D(160))
+                   for r, ms in months.items() for m in ms],
+         stream="capacity", cfg=SAP, at=NOW)  # fmt: skip
+    load(session, [AllocationRecord(external_id=f"P1/{r}/{m}", project_ref="P1",
+                                    resource_ref=r, period=m, planned_hours=D(200))
+                   for r, ms in months.items() for m in ms[::-1]],
+         stream="allocations", cfg=SAP, at=NOW)  # fmt: skip
+    session.commit()
+    found = _in_sap(session, rules(), date(2025, 12, 10))
+    assert {
+        (f.subject_id, f.period): (f.measures["last_period"], f.measures["actual"],
+                                   f.measures["planned"], f.message)
+        for f in found if f.rule == "over_allocation"
+    } == {
+        ("psa/R1", "2025-12"): ("2026-02", "800.00", "640.00",
+                                "psa/R1: planned 800.00 h against 640.00 h in 2025-12..2026-02 "
+                                "(4 periods): 160.00 h over (25.0000%)"),
+        ("psa/R2", "2025-12"): ("2025-14", "400.00", "320.00",
+                                "psa/R2: planned 400.00 h against 320.00 h in 2025-12..2025-14 "
+                                "(2 periods): 80.00 h over (25.0000%)"),
+    }  # fmt: skip
+
+
+def test_a_special_period_joins_the_run_of_disagreements(session: Session) -> None:
+    """Status period 2026-01. P1 labor, psa 1,000 vs erp 1,300 in each of 2025-11, 2025-12, the
+    special period 2025-13 (a posting stating it) and 2026-01: one finding, 4 periods, 4,000
+    vs 5,200. (`islands`, in SQL: the same runs as `merge`.)"""
+    ensure_periods(session, SAP.calendar, date(2025, 1, 1), date(2026, 12, 31))
+    projects(session, "P1")
+    link(session, "erp", "P1")
+    posted = {"2025-11": date(2025, 11, 3), "2025-12": date(2025, 12, 3),
+              "2025-13": date(2025, 12, 31), "2026-01": date(2026, 1, 5)}  # fmt: skip
+    for source, amount in (("psa", "1000"), ("erp", "1300")):
+        load(session, [actual(f"{source}/{p}", amount, project_ref="P1", cost_type="labor",
+                              posted_on=day, period=p) for p, day in posted.items()],
+             source=source, cfg=SAP, at=NOW)  # fmt: skip
+    session.commit()
+    cfg = rules(source_disagreement={"amount": 100, "pairs": LABOR})
+    found = _in_sap(session, cfg, date(2026, 1, 20))
+    assert {
+        f.period: (f.measures["last_period"], f.measures["left"], f.measures["right"], f.message)
+        for f in found if f.rule == "source_disagreement"
+    } == {
+        "2025-11": ("2026-01", "4000.00", "5200.00",
+                    "P1 in 2025-11..2026-01 (4 periods): psa 4000.00 vs erp 5200.00 "
+                    "(1200.00 apart, 23.0769%)"),
     }  # fmt: skip
