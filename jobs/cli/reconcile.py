@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import TypeAdapter
@@ -32,7 +32,7 @@ from pmo_ledger.jobs.cli.common import (
     reported,
     table,
 )
-from pmo_ledger.jobs.cli.format import line_fitted, show, too_wide, when
+from pmo_ledger.jobs.cli.format import line_fitted, show, too_wide
 from pmo_ledger.jobs.reconcile import reconcile_report, run_reconcile
 from pmo_ledger.ledger.queries.variances import VarianceRow
 from pmo_ledger.ledger.queries.variances import list_variances as listed_variances
@@ -227,9 +227,9 @@ def list_variances(
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=[*FIELDS, "measures"])
         w.writeheader()
-        for v in found:
-            row = {k: _jsonable(getattr(v, k)) for k in FIELDS}
-            w.writerow(row | {"measures": json.dumps(v.measures)})
+        # the JSON mode's values: timestamps ISO 8601 UTC with a `Z`, as in the JSON format
+        for v in _ROWS.dump_python(found, mode="json"):
+            w.writerow({k: v[k] for k in FIELDS} | {"measures": json.dumps(v["measures"])})
         out(buf.getvalue().rstrip("\n"))
         typer.echo(rows_of(page.total, offset, len(found)), err=True)  # stdout stays CSV
         return
@@ -246,10 +246,6 @@ def rows_of(total: int, offset: int, shown: int) -> str:
     if shown:
         return f"{plural(total, 'variance')}; rows {offset + 1}-{offset + shown}"
     return f"{plural(total, 'variance')}; no rows past {offset}" if total else "0 variances"
-
-
-def _jsonable(value: Any) -> Any:
-    return when(value) if isinstance(value, datetime) else value
 
 
 def ack(

@@ -92,12 +92,13 @@ def print_unmapped(app: App, keys: list[UnmappedKey]) -> None:
             if k.key
             else None
         )
-        fitted = line_fitted(line)
-        if command is not None and fitted != line:  # narrow: the command on lines of its own
+        if command is None:  # no key (a posting on no project): nothing to map it by
+            out(line_fitted(line))
+        elif (fitted := line_fitted(line)) != line:  # narrow: the command on lines of its own
             out(f"{fitted};")
             out(wrapped("  map with: ", command, hang=4))
         else:
-            out(line + (f"; map with: {command}" if command else ""))
+            out(f"{line}; map with: {command}")
 
 
 def print_authority(app: App, ignored: list[NotCounted]) -> None:

@@ -5,9 +5,12 @@ its variance is updated (an acknowledgement stays).
 
 Periods are numbered `year x regular periods + number` (a special period 13-16 counts as the
 year's last regular one), so consecutive regular periods have consecutive numbers, across
-years too. The rules rendered in SQL merge with gaps and islands (`islands`: a period's number
-minus its `dense_rank` is the same along a run); the rules that build `Finding`s in Python
-merge their rows with `merge`, which numbers periods the same way.
+years too, and a run is periods whose numbers follow on or repeat: a special period is in
+period 12's place (the day the year ends), so 12, 13 and the next year's 01 are one run, and
+so are 11 and 13, or 13 and the next 01, without a finding in 12. The rules rendered in SQL
+merge with gaps and islands (`islands`: a period's number minus its `dense_rank` is the same
+along a run); the rules that build `Finding`s in Python merge their rows with `merge`, which
+numbers and joins periods the same way (tests/ledger/reconcile/test_runs.py tries both).
 """
 
 from __future__ import annotations
@@ -98,11 +101,12 @@ def merge(ctx: RuleContext, rows: Iterable[Any], key: Callable[[Any], Hashable])
 
     out: list[Run] = []
     current: dict[Hashable, tuple[int, int]] = {}  # key -> (its open run in `out`, number)
-    for row in sorted(rows, key=lambda r: (str(key(r)), number(r.period))):
+    for row in sorted(rows, key=lambda r: (str(key(r)), number(r.period), r.period)):
         k, at = key(row), number(row.period)
         actual, planned = Decimal(row.actual or 0), Decimal(row.planned or 0)
         open_run = current.get(k)
-        if open_run is not None and at == open_run[1] + 1:
+        # the next number, or the same one (period 12 and its special periods), as `islands`
+        if open_run is not None and at - open_run[1] in (0, 1):
             run = out[open_run[0]]
             out[open_run[0]] = Run(
                 k, run.period, row.period, run.n + 1, run.actual + actual, run.planned + planned

@@ -9,7 +9,13 @@
 - a worse severity sets `escalated_at` and moves an acknowledged variance back to open;
 - a resolved key that returns reopens (`reopened_count` + 1);
 - an open or acknowledged key of a rule that ran, in the run's scope, that no finding
-  repeated is resolved.
+  repeated is resolved;
+- an acknowledged run of periods (`runs`) whose key no finding repeated, because the run
+  gained an earlier period or lost its first, hands its acknowledgement on (`_carry`) to
+  this run's findings of the same rule, subject and dimension whose periods overlap its own:
+  the note with a line of history, who acknowledged it and when, and its `first_seen_at`; the
+  finding is acknowledged unless it is worse (then open and escalated, as a worse severity
+  does), and the old variance, resolved, says which variance it continues as.
 
 A run's findings are gathered first in the TEMP table `stage_finding` (`stage`), in one INSERT ...
 SELECT: the rules that render their findings in SQL, and the other rules' `Finding`s (loaded into
@@ -45,6 +51,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    tuple_,
     union_all,
     update,
 )
@@ -98,6 +105,8 @@ class Lifecycle:
     escalated: int = 0
     reopened: int = 0
     resolved: int = 0
+    #: findings that took an acknowledgement over from a run of periods they continue
+    carried: int = 0
 
 
 def _rank(column: Any) -> Any:
@@ -263,10 +272,10 @@ def apply_staged(
     scope: list[Any] = [_v.c.rule.in_(rules), _v.c.status.in_(("open", "acknowledged"))]
     if project_code is not None:
         scope += [_v.c.subject_type == "project", _v.c.subject_id == project_code]
+    unrepeated = ~exists(select(1).where(_st.c.variance_id == _v.c.id))
+    handed_on = _unrepeated_acknowledged(session, [*scope, unrepeated])
     stats.resolved = run(
-        update(_v)
-        .where(*scope, ~exists(select(1).where(_st.c.variance_id == _v.c.id)))
-        .values(status="resolved", resolved_at=now)
+        update(_v).where(*scope, unrepeated).values(status="resolved", resolved_at=now)
     )
     opened = insert(_v).from_select(
         [*FINDING_COLUMNS, "status", "as_known_at", "first_seen_at",
@@ -283,6 +292,7 @@ def apply_staged(
     # rowcount of an INSERT is kept only when asked for (SQLAlchemy 2.0.28+)
     stats.opened = run(opened.execution_options(preserve_rowcount=True))
     stats.unchanged = staged - stats.opened - stats.reopened - stats.escalated - stats.updated
+    stats.carried = _carry(session, handed_on, now) if handed_on else 0
     if stats.opened >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # The planner would see the new rows only after autovacuum's next pass; the next
         # run's join of the stage to `variance` is planned on the table's real size now.
@@ -294,8 +304,84 @@ def apply_staged(
     return stats
 
 
+#: What `_carry` reads of a variance.
+_CARRIED = (_v.c.id, _v.c.rule, _v.c.subject_type, _v.c.subject_id, _v.c.dimension, _v.c.period,
+            _v.c.measures, _v.c.severity, _v.c.status, _v.c.acknowledged_at,
+            _v.c.acknowledged_by, _v.c.note, _v.c.first_seen_at)  # fmt: skip
+
+
+def _unrepeated_acknowledged(session: Session, where: list[Any]) -> list[Any]:
+    """The acknowledged variances of periods that `where` picks (those about to be resolved)."""
+    return list(session.execute(
+        select(*_CARRIED).where(*where, _v.c.status == "acknowledged", _v.c.period != "")
+    ))  # fmt: skip
+
+
+def _periods(row: Any) -> tuple[str, str]:
+    """A variance's first and last period ('YYYY-PP' sort in time order)."""
+    measures = (json.loads(row.measures) if isinstance(row.measures, str) else row.measures) or {}
+    return row.period, str(measures.get("last_period") or row.period)
+
+
+def _span(first: str, last: str) -> str:
+    return first if first == last else f"{first}..{last}"
+
+
+def _carry(session: Session, old: Sequence[Any], now: datetime) -> int:
+    """Hand the acknowledgements of `old` (acknowledged runs no finding repeated, now resolved)
+    on to this run's findings that continue them (same rule, subject and dimension, periods
+    overlapping); see the module's docstring. Returns how many findings took one."""
+    subject = ("rule", "subject_type", "subject_id", "dimension")
+    by_subject: dict[tuple[str, ...], list[Any]] = {}
+    for o in old:
+        by_subject.setdefault(tuple(getattr(o, c) for c in subject), []).append(o)
+    prefix = tuple_(*(_v.c[c] for c in subject))
+    current = and_(*(_st.c[k] == _v.c[k] for k in KEY), _v.c.period != "")
+    candidates = [
+        row
+        for keys in (list(by_subject)[i : i + 500] for i in range(0, len(by_subject), 500))
+        for row in session.execute(select(*_CARRIED).where(current, prefix.in_(keys)))
+    ]  # this run's findings of those subjects, as stored now
+    day = now.strftime("%Y-%m-%d")
+    continued: dict[int, tuple[Any, list[int]]] = {}  # old id -> (old, the findings it went to)
+    for new in candidates:
+        first, last = _periods(new)
+        mine = [o for o in by_subject[tuple(getattr(new, c) for c in subject)]
+                if (p := _periods(o))[0] <= last and first <= p[1]]  # fmt: skip
+        if not mine:
+            continue
+        notes = [new.note] + [
+            line
+            for o in mine
+            for line in (o.note, f"[acknowledged by {o.acknowledged_by or '?'} as variance "
+                                 f"{o.id} ({_span(*_periods(o))}); carried to "
+                                 f"{_span(first, last)} on {day}]")
+        ]  # fmt: skip
+        values: dict[str, Any] = {
+            "note": "\n".join(filter(None, notes)),
+            "first_seen_at": min([new.first_seen_at, *(o.first_seen_at for o in mine)]),
+        }
+        if new.status != "acknowledged":
+            latest = max(mine, key=lambda o: o.acknowledged_at or o.first_seen_at)
+            worse = SEVERITY_RANK[new.severity] > max(SEVERITY_RANK[o.severity] for o in mine)
+            values |= {"acknowledged_at": latest.acknowledged_at,
+                       "acknowledged_by": latest.acknowledged_by}  # fmt: skip
+            values |= {"status": "open", "escalated_at": now} if worse else {
+                "status": "acknowledged"
+            }  # fmt: skip
+        session.execute(update(_v).where(_v.c.id == new.id).values(**values))
+        for o in mine:
+            continued.setdefault(o.id, (o, []))[1].append(new.id)
+    for o, ids in continued.values():
+        said = f"[continued as variance {', '.join(map(str, ids))} on {day}]"
+        session.execute(
+            update(_v).where(_v.c.id == o.id).values(note=f"{o.note or ''}\n{said}".strip())
+        )
+    return len({new_id for _, ids in continued.values() for new_id in ids})
+
+
 def acknowledge(session: Session, variance_id: int, note: str, by: str, now: datetime) -> Variance:
-    """Acknowledge an open variance (the note goes into its measures' history). Raises
+    """Acknowledge an open variance (its note, who and when are kept with it). Raises
     LookupError for an unknown id and ValueError for a resolved one."""
     v = session.get(Variance, variance_id)
     if v is None:

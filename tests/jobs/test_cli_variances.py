@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,18 @@ def test_csv_is_rows_on_stdout_and_the_total_on_stderr(config: Path) -> None:
     assert none.stderr == "0 variances\n"
     one = listed(config, "--format", "csv", "--severity", "high", "--limit", "1")
     assert one.stderr == "25 variances; rows 1-1\n"
+
+
+def test_csv_writes_timestamps_as_json_does_iso_8601_utc(config: Path) -> None:
+    """first_seen_at and last_seen_at are ISO 8601 with a `Z`, the same text as in JSON (it
+    was '2026-12-07 10:48:29', with no zone)."""
+    rows = list(csv.DictReader(listed(config, "--format", "csv", "--limit", "3").stdout.splitlines()))
+    items = json.loads(listed(config, "--format", "json", "--limit", "3").stdout)["items"]
+    for row, item in zip(rows, items, strict=True):
+        for field in ("first_seen_at", "last_seen_at"):
+            assert row[field] == item[field]
+            assert row[field].endswith("Z") and "T" in row[field]
+            seen = datetime.fromisoformat(row[field])
+            assert seen.utcoffset() == timedelta(0)
+            assert abs(seen - datetime.now(UTC)) < timedelta(hours=1)  # the fixture's utcnow()
+        assert row["acknowledged_by"] == ""  # None stays an empty cell

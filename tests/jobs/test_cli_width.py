@@ -177,6 +177,9 @@ def test_reconcile_and_variances_fit_80_columns_and_keep_every_message(
 
 
 def test_the_report_fits_80_columns_with_whole_amounts(portfolio: Ledger) -> None:
+    with Session(portfolio.engine) as s:  # and a posting on no project: no key to map
+        nowhere = actual("4900012399-0", "7654321.98", project_ref=None, cost_type="travel")
+        load(s, [nowhere], source="erp", stream="postings", cfg=CFG, at=NOW)
     stdout = narrow(portfolio, "report")
     rows = cells_by_row(stdout, starts=1)  # a project's code, then its name under it
     projects = {r[0].split()[0]: r for r in rows}
@@ -196,6 +199,10 @@ def test_the_report_fits_80_columns_with_whole_amounts(portfolio: Ledger) -> Non
         assert squashed(command).startswith(
             squashed(f"pmo-ledger --config {portfolio.config} map add erp wbs {key} PROJECT_CODE")
         )
+    # the key-less line folds like the others and suggests no command
+    said = prose.split("Unmapped: 1 erp posting (7654321.98 USD) on no project ")[1]
+    said = said.split("Unmapped:")[0].split("Only the authority's lines count")[0]
+    assert " ".join(said.split()) == "waits on UNMAPPED, quarantined 'unmapped'"
 
 
 def test_quarantine_fx_and_mapping_fit_80_columns(portfolio: Ledger, tmp_path: Path) -> None:
