@@ -40,6 +40,10 @@ def chart(
         int, typer.Option("--simulate", metavar="N", min=1, help="Risk: iterations.")
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", metavar="S", help="Risk: the seed.")] = 0,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", metavar="SOURCE", help="Schedule this source's tasks."),
+    ] = None,
 ) -> None:
     """Draw a chart of a project: its Gantt chart, its earned value S-curve or its schedule
     risk histogram."""
@@ -63,7 +67,15 @@ def chart(
         runs = simulate if kind is Kind.risk else 0
         with simulation_progress(runs) as bar:
             result = build_plan(
-                app, session, [project], day, simulate=runs, seed=seed, deadline=limit, progress=bar
+                app,
+                session,
+                [project],
+                day,
+                simulate=runs,
+                seed=seed,
+                deadline=limit,
+                source=source,
+                progress=bar,
             )
         if kind is Kind.gantt:
             name = result.data.projects[0].name

@@ -95,6 +95,7 @@ def build_plan(
     deadline: date | None = None,
     distribution: str | None = None,
     history: bool | None = None,
+    source: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Plan:
     """Read the projects' tasks from the ledger and compute their schedule, PERT and (when
@@ -108,7 +109,13 @@ def build_plan(
     from pmo_ledger.ledger.queries.planning import history_levels, plan_data
 
     cfg = app.config.planning
-    data = plan_data(session, codes, status_date)
+    data = plan_data(
+        session,
+        codes,
+        status_date,
+        authority=app.settings.authority.projects,
+        source=source or cfg.source,
+    )
     if not data.tasks:
         raise LookupError(f"no tasks to schedule: {', '.join(codes)} has none in the ledger")
     use_history = cfg.history if history is None else history
@@ -186,6 +193,15 @@ def plan(
             help="Scale durations by the ledger's actual/planned history ([planning] history).",
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="SOURCE",
+            help="Schedule this source's tasks (default: [planning] source, else the projects "
+            "authority's, else the only source with tasks).",
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Print a project's schedule at a status date: early and late dates, floats, every
@@ -205,6 +221,7 @@ def plan(
             deadline=limit,
             distribution=distribution.value if distribution else None,
             history=history,
+            source=source,
             progress=bar,
         )
     if fmt is Format.json:
@@ -329,6 +346,15 @@ def notes(result: Plan) -> list[str]:
     """What the operator should know: links not honoured, tasks without a duration."""
     sched = result.schedule
     lines = []
+    skipped = [
+        f"{code}: " + ", ".join(f"{src} {plural(n, 'task')}" for src, n in others.items())
+        for code, others in result.data.not_scheduled.items()
+        if others
+    ]
+    if skipped:
+        lines.append(
+            "not scheduled (other sources' copies): " + "; ".join(skipped) + " (see --source)"
+        )
     for o in sched.outside:
         where = f" of project {o.project}" if o.project else ""
         lines.append(
@@ -371,6 +397,8 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
     ]
     doc: dict[str, Any] = {
         "projects": [p.code for p in result.data.projects],
+        "sources": result.data.sources,
+        "not_scheduled": result.data.not_scheduled,
         "status_date": _d(sched.status_date),
         "start": _d(sched.start),
         "finish": _d(sched.finish),

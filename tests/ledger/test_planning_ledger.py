@@ -5,7 +5,7 @@ S-curve's earned value, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.connectors.base import ConnectorContext, ReadRequest
 from pmo_ledger.connectors.sample import SampleConnector, SampleSettings
+from pmo_ledger.ledger.models import ProjectLink
 from pmo_ledger.ledger.planning.calendar import WorkCalendar
 from pmo_ledger.ledger.planning.cpm import schedule
 from pmo_ledger.ledger.planning.history import history_scale
@@ -264,3 +265,94 @@ def test_the_s_curve_carries_the_ledgers_earned_value(session: Session) -> None:
     )
     assert all(a.pv <= b.pv for a, b in zip(curve.periods, curve.periods[1:], strict=False))
     assert all(p.ac is not None and p.ac > 0 for p in past)
+
+
+def _two_sources(session: Session) -> None:
+    """P1 from the PSA (the projects authority): A (3 days) -> B (3 days); the ERP's copy of
+    the same project: A (10 days) -> B (10 days), under the same external ids."""
+    load(
+        session,
+        [ProjectRecord(external_id="P1", code="P1", name="P1", planned_start=date(2025, 1, 6))],
+        stream="projects",
+    )
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    session.execute(
+        ProjectLink.__table__.insert().values(
+            source="erp",
+            object_type="project",
+            external_id="P1",
+            project_id=plan_project(session, "P1").id,
+            origin="manual",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    for src, days in (("psa", D(3)), ("erp", D(10))):
+        load(
+            session,
+            [
+                TaskRecord(external_id=k, project_ref="P1", name=k, most_likely_days=days)
+                for k in ("A", "B")
+            ],
+            source=src,
+            stream="tasks",
+        )
+        load(
+            session,
+            [DependencyRecord(external_id="L1", predecessor_ref="A", successor_ref="B")],
+            source=src,
+            stream="dependencies",
+        )
+
+
+def test_one_sources_copy_of_a_project_is_scheduled(session: Session) -> None:
+    """Two sources sent P1's tasks: the authority's (psa) two are scheduled, A -> B in 6
+    days, once; the ERP's two are reported as not scheduled. `source="erp"` schedules the
+    ERP's instead (20 days); with no authority and no source, the choice is refused."""
+    _two_sources(session)
+    data = plan_data(session, ["P1"], None, authority="psa")
+    assert sorted(t.key for t in data.tasks) == ["A", "B"]
+    assert [(lk.predecessor, lk.successor) for lk in data.links] == [("A", "B")]
+    assert (data.sources, data.not_scheduled) == ({"P1": "psa"}, {"P1": {"erp": 2}})
+    s = schedule(data.tasks, data.links, start=data.start)
+    assert (s.finish_offset, s.critical_paths) == (600, [["A", "B"]])
+    erp = plan_data(session, ["P1"], None, authority="psa", source="erp")
+    assert sorted(t.most_likely for t in erp.tasks) == [D(10), D(10)]
+    assert erp.not_scheduled == {"P1": {"psa": 2}}
+    assert schedule(erp.tasks, erp.links, start=erp.start).finish_offset == 2000
+    with pytest.raises(LookupError, match="P1 has tasks from erp, psa: choose one with --source"):
+        plan_data(session, ["P1"], None)
+    with pytest.raises(LookupError, match="P1 has no tasks from source 'crm'"):
+        plan_data(session, ["P1"], None, authority="psa", source="crm")
+
+
+def test_a_link_to_a_deleted_task_is_left_out(session: Session) -> None:
+    """P1: A -> B -> C; the source then deletes C (its link B -> C stays live in the ledger):
+    the plan schedules A -> B with no link reported as not honoured."""
+    load(
+        session,
+        [ProjectRecord(external_id="P1", code="P1", name="P1", planned_start=date(2025, 1, 6))],
+        stream="projects",
+    )
+    load(
+        session,
+        [
+            TaskRecord(external_id=k, project_ref="P1", name=k, most_likely_days=D(1))
+            for k in ("A", "B", "C")
+        ],
+        stream="tasks",
+    )
+    load(
+        session,
+        [
+            DependencyRecord(external_id=f"L{p}", predecessor_ref=p, successor_ref=s)
+            for p, s in (("A", "B"), ("B", "C"))
+        ],
+        stream="dependencies",
+    )
+    load(session, deletions=["C"], stream="tasks", deletion_kind="task")
+    data = plan_data(session, ["P1"], None)
+    assert sorted(t.key for t in data.tasks) == ["A", "B"]
+    assert [(lk.predecessor, lk.successor) for lk in data.links] == [("A", "B")]
+    s = schedule(data.tasks, data.links, start=data.start, outside_projects=data.outside_projects)
+    assert (s.outside, s.finish_offset) == ([], 200)
