@@ -72,6 +72,8 @@ class Plan:
     schedule: Schedule
     pert: Pert
     simulation: Simulation | None = None
+    #: Why the simulation asked for history runs without it.
+    history_note: str | None = None
 
 
 def day_option(value: str | None, name: str) -> date | None:
@@ -108,6 +110,8 @@ def build_plan(
     from pmo_ledger.ledger.planning.pert import pert
     from pmo_ledger.ledger.queries.planning import history_levels, plan_data
 
+    from pmo_ledger.ledger.planning.model import PlanningError
+
     cfg = app.config.planning
     data = plan_data(
         session,
@@ -118,9 +122,14 @@ def build_plan(
     )
     if not data.tasks:
         raise LookupError(f"no tasks to schedule: {', '.join(codes)} has none in the ledger")
+    calendars = {cfg.calendar_for(p.code) for p in data.projects}
+    if len(calendars) > 1:
+        raise PlanningError(
+            f"{', '.join(p.code for p in data.projects)} have different calendars "
+            "([planning.projects]): plan them one at a time"
+        )
+    calendar = calendars.pop()
     use_history = cfg.history if history is None else history
-    levels = history_levels(session, data.projects[0], status_date) if use_history else []
-    calendar = cfg.calendar_for(data.projects[0].code)
     sched = schedule(
         data.tasks,
         data.links,
@@ -131,7 +140,20 @@ def build_plan(
     )
     result = Plan(data, sched, pert(sched.network))
     if simulate > 0:
-        scale = history_scale(levels, calendar, cfg.history_min_tasks) if levels else None
+        scale = None
+        if use_history and len(data.projects) > 1:
+            result.history_note = (
+                "no history: a project's history scales only its own plan "
+                f"({len(data.projects)} projects scheduled together)"
+            )
+        elif use_history:
+            levels = history_levels(session, data.projects[0], status_date)
+            scale = history_scale(levels, calendar, cfg.history_min_tasks)
+            if scale is None:
+                where = ", ".join(f"{lv.level} {lv.code}" for lv in levels)
+                result.history_note = (
+                    f"no history: fewer than {cfg.history_min_tasks} finished tasks in {where}"
+                )
         result.simulation = run_simulation(
             sched.network,
             simulate,
@@ -290,6 +312,8 @@ def print_plan(result: Plan, deadline: date | None) -> None:
     print_pert(result.pert, deadline)
     if result.simulation is not None:
         print_simulation(result.simulation, deadline)
+        if result.history_note:
+            out(result.history_note)
     for note in notes(result):
         out(note)
 
@@ -442,6 +466,7 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
             "probability": round(sim.probability(deadline), 4) if deadline else None,
             "criticality": {k: round(v, 4) for k, v in sim.criticality.items()},
             "histogram": [[_d(d), c] for d, c in sim.histogram()],
+            "history_note": result.history_note,
             "history": None
             if sim.history is None
             else {

@@ -162,3 +162,42 @@ def test_the_cli_starts_without_numpy_networkx_or_matplotlib() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _with(cli: Cli, extra: str) -> Cli:
+    """The same ledger with more configuration appended."""
+    path = cli.config.with_name("extra.toml")
+    path.write_text(cli.config.read_text() + extra)
+    return Cli(path)
+
+
+def test_plan_gives_each_project_its_calendar_or_refuses(cli: Cli) -> None:
+    """PRJ-0010 with its own holiday on Friday 2 January 2026 (beside the global 1 January):
+    its finish moves a working day, to 2 April. Planned together with PRJ-0001 (the global
+    calendar), the two calendars differ: one error line, nothing scheduled."""
+    own = _with(cli, '\n[planning.projects."PRJ-0010"]\nholidays = ["2026-01-01", "2026-01-02"]\n')
+    alone = own.run("plan", "PRJ-0010", *STATUS, "--format", "json")
+    assert alone.exit_code == 0, alone.output
+    assert json.loads(alone.output)["finish"] == "2026-04-02"
+    both = own.run("plan", "PRJ-0010", "PRJ-0001", *STATUS)
+    assert (both.exit_code, both.output) == (
+        1,
+        "error: PRJ-0010, PRJ-0001 have different calendars ([planning.projects]): "
+        "plan them one at a time\n",
+    )
+
+
+def test_plan_says_why_it_runs_without_history(cli: Cli) -> None:
+    """--history with fewer finished tasks than history_min_tasks at every level: one line
+    says so (text), and `history_note` (JSON)."""
+    strict = _with(cli, "").config
+    text = strict.read_text().replace("[planning]\n", "[planning]\nhistory_min_tasks = 1000\n")
+    strict.write_text(text)
+    c = Cli(strict)
+    args = ("plan", "PRJ-0010", *STATUS, "--simulate", "200", "--history")
+    result = c.run(*args)
+    assert result.exit_code == 0, result.output
+    note = next(line for line in result.output.splitlines() if line.startswith("no history"))
+    assert note.startswith("no history: fewer than 1000 finished tasks in project PRJ-0010")
+    doc = json.loads(c.run(*args, "--format", "json").output)["simulation"]
+    assert (doc["history"], doc["history_note"]) == (None, note)
