@@ -62,6 +62,8 @@ COLUMNS = (
 )
 #: Rows of the text histogram at most (days are grouped beyond).
 HISTOGRAM_ROWS = 20
+#: Monte Carlo iterations at most (8 bytes each, and the time).
+MAX_ITERATIONS = 1_000_000
 
 
 @dataclass
@@ -74,6 +76,12 @@ class Plan:
     simulation: Simulation | None = None
     #: Why the simulation asked for history runs without it.
     history_note: str | None = None
+
+
+def check_iterations(n: int) -> None:
+    """Exit 1 with one line when `--simulate N` asks for more than MAX_ITERATIONS."""
+    if n > MAX_ITERATIONS:
+        raise fail(f"--simulate: at most {MAX_ITERATIONS:,} iterations, got {n:,}")
 
 
 def day_option(value: str | None, name: str) -> date | None:
@@ -201,7 +209,10 @@ def plan(
         typer.Option("--deadline", metavar="DATE", help="The probability of finishing by it."),
     ] = None,
     simulate: Annotated[
-        int, typer.Option("--simulate", metavar="N", min=0, help="Monte Carlo iterations.")
+        int,
+        typer.Option(
+            "--simulate", metavar="N", min=0, help="Monte Carlo iterations (at most 1,000,000)."
+        ),
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", metavar="S", help="Monte Carlo seed.")] = 0,
     distribution: Annotated[
@@ -224,6 +235,15 @@ def plan(
             "authority's, else the only source with tasks).",
         ),
     ] = None,
+    confidence: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--confidence",
+            metavar="P",
+            help="Also the date finished by with confidence P (0 < P < 1), e.g. 0.9; "
+            "repeatable.",
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Print a project's schedule at a status date: early and late dates, floats, every
@@ -231,6 +251,13 @@ def plan(
     app = app_of(ctx)
     day = day_option(status_date, "--status-date") or datetime.now(UTC).date()
     limit = day_option(deadline, "--deadline")
+    check_iterations(simulate)
+    levels = tuple(confidence or ())
+    bad = [p for p in levels if not 0 < p < 1]
+    if bad:
+        raise fail(f"--confidence: a confidence is between 0 and 1 (exclusive), got {bad[0]:g}")
+    if fmt is Format.csv:
+        simulate = 0  # the CSV is the schedule table: nothing would show the simulation
     runs = simulate if fmt is Format.table else 0
     with ledger_reading(ctx) as session, simulation_progress(runs) as bar:
         result = build_plan(
@@ -247,11 +274,11 @@ def plan(
             progress=bar,
         )
     if fmt is Format.json:
-        out(json.dumps(plan_json(result, limit), indent=2))
+        out(json.dumps(plan_json(result, limit, levels), indent=2))
     elif fmt is Format.csv:
         out(schedule_csv(result.schedule).rstrip("\n"))
     else:
-        print_plan(result, limit)
+        print_plan(result, limit, levels)
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -288,7 +315,7 @@ def schedule_csv(sched: Schedule) -> str:
     return buf.getvalue()
 
 
-def print_plan(result: Plan, deadline: date | None) -> None:
+def print_plan(result: Plan, deadline: date | None, levels: Sequence[float] = ()) -> None:
     sched, data = result.schedule, result.data
     names = ", ".join(f"{p.code} {p.name}" for p in data.projects)
     planned = [p.planned_finish for p in data.projects if p.planned_finish is not None]
@@ -309,16 +336,21 @@ def print_plan(result: Plan, deadline: date | None) -> None:
             f"... {sched.critical_path_count} critical paths in all (the first "
             f"{len(sched.critical_paths)} shown)"
         )
-    print_pert(result.pert, deadline)
+    print_pert(result.pert, deadline, levels)
     if result.simulation is not None:
-        print_simulation(result.simulation, deadline)
+        print_simulation(result.simulation, deadline, levels)
         if result.history_note:
             out(result.history_note)
     for note in notes(result):
         out(note)
 
 
-def print_pert(p: Pert, deadline: date | None) -> None:
+def _pct(q: float) -> str:
+    """0.9 -> 'P90', 0.975 -> 'P97.5'."""
+    return f"P{q * 100:g}"
+
+
+def print_pert(p: Pert, deadline: date | None, levels: Sequence[float] = ()) -> None:
     from pmo_ledger.ledger.planning.pert import four
 
     line = (
@@ -328,6 +360,8 @@ def print_pert(p: Pert, deadline: date | None) -> None:
     if deadline is not None:
         line += f"; P(finish by {_d(deadline)}) = {p.probability(deadline)}"
     out(line)
+    if levels:
+        out("PERT: " + ", ".join(f"{_pct(q)} by {_d(p.finish_for(q))}" for q in levels))
     if p.without_estimates:
         out(
             f"PERT: {plural(p.without_estimates, 'task')} without a three-point estimate "
@@ -335,7 +369,7 @@ def print_pert(p: Pert, deadline: date | None) -> None:
         )
 
 
-def print_simulation(sim: Simulation, deadline: date | None) -> None:
+def print_simulation(sim: Simulation, deadline: date | None, levels: Sequence[float] = ()) -> None:
     head = f"Monte Carlo: {sim.iterations:,} iterations ({sim.distribution}, seed {sim.seed})"
     if sim.history is not None:
         h = sim.history
@@ -344,7 +378,10 @@ def print_simulation(sim: Simulation, deadline: date | None) -> None:
             f"tasks, mean actual/planned {h.mean:.2f})"
         )
     out(head)
-    pcts = ", ".join(f"P{round(q * 100)} {_d(d)}" for q, d in sim.percentiles.items())
+    pcts = ", ".join(
+        [f"P{round(q * 100)} {_d(d)}" for q, d in sim.percentiles.items()]
+        + [f"{_pct(q)} {_d(sim.finish_for(q))}" for q in levels if q not in sim.percentiles]
+    )
     line = f"  {pcts}; mean {sim.mean_days:.2f} working days, sd {sim.sd_days:.2f}"
     if deadline is not None:
         line += f"; P(finish by {_d(deadline)}) = {sim.probability(deadline):.1%}"
@@ -395,7 +432,9 @@ def notes(result: Plan) -> list[str]:
     return lines
 
 
-def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
+def plan_json(
+    result: Plan, deadline: date | None, levels: Sequence[float] = ()
+) -> dict[str, Any]:
     from pmo_ledger.ledger.planning.pert import four
 
     sched, p, sim = result.schedule, result.pert, result.simulation
@@ -437,6 +476,7 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
             "p95": _d(p.finish_for(0.95)),
             "path": p.path,
             "probability": str(p.probability(deadline)) if deadline else None,
+            "confidence": {f"{q:g}": _d(p.finish_for(q)) for q in levels},
             "tasks_without_estimates": p.without_estimates,
             "tasks": {
                 k: {"expected_days": str(four(t.expected)), "sd_days": str(four(t.sd))}
@@ -464,6 +504,7 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
             "mean_days": round(sim.mean_days, 4),
             "sd_days": round(sim.sd_days, 4),
             "probability": round(sim.probability(deadline), 4) if deadline else None,
+            "confidence": {f"{q:g}": _d(sim.finish_for(q)) for q in levels},
             "criticality": {k: round(v, 4) for k, v in sim.criticality.items()},
             "histogram": [[_d(d), c] for d, c in sim.histogram()],
             "history_note": result.history_note,

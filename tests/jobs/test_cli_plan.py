@@ -201,3 +201,50 @@ def test_plan_says_why_it_runs_without_history(cli: Cli) -> None:
     assert note.startswith("no history: fewer than 1000 finished tasks in project PRJ-0010")
     doc = json.loads(c.run(*args, "--format", "json").output)["simulation"]
     assert (doc["history"], doc["history_note"]) == (None, note)
+
+
+def test_plan_bounds_the_iterations_and_skips_them_for_csv(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trillion iterations is one error line (it was a MemoryError traceback), for `plan`
+    and `chart risk`; `--format csv` prints the schedule and runs no simulation."""
+    huge = cli.run("plan", "PRJ-0010", *STATUS, "--simulate", "1000000000000")
+    assert (huge.exit_code, huge.output) == (
+        1,
+        "error: --simulate: at most 1,000,000 iterations, got 1,000,000,000,000\n",
+    )
+    risk = cli.run("chart", "risk", "PRJ-0010", "--out", "x.png", "--simulate", "2000000")
+    assert (risk.exit_code, risk.output) == (
+        1,
+        "error: --simulate: at most 1,000,000 iterations, got 2,000,000\n",
+    )
+
+    def no_simulation(*args: object, **kw: object) -> None:
+        raise AssertionError("the CSV ran a simulation")
+
+    monkeypatch.setattr("pmo_ledger.ledger.planning.montecarlo.simulate", no_simulation)
+    result = cli.run("plan", "PRJ-0010", *STATUS, "--simulate", "500", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.DictReader(io.StringIO(result.output)))) == 12
+
+
+def test_plan_gives_the_date_at_a_chosen_confidence(cli: Cli) -> None:
+    """--confidence 0.8 is PERT's own 80% date (and the simulation's P80); 0.5 and 0.9 come
+    with it, in text and JSON; 1.5 is refused."""
+    args = ("plan", "PRJ-0010", *STATUS, "--simulate", "500", "--seed", "2")
+    qs = ("--confidence", "0.5", "--confidence", "0.8", "--confidence", "0.9")
+    doc = json.loads(cli.run(*args, *qs, "--format", "json").output)
+    pert, sim = doc["pert"], doc["simulation"]
+    assert list(pert["confidence"]) == ["0.5", "0.8", "0.9"]
+    assert pert["confidence"]["0.8"] == pert["p80"]
+    assert pert["confidence"]["0.5"] < pert["confidence"]["0.9"]
+    assert sim["confidence"]["0.8"] == sim["percentiles"]["p80"]
+    text = cli.run(*args, *qs).output.splitlines()
+    c = pert["confidence"]
+    assert f"PERT: P50 by {c['0.5']}, P80 by {c['0.8']}, P90 by {c['0.9']}" in text
+    assert any(f"P90 {sim['confidence']['0.9']}" in line for line in text)
+    bad = cli.run(*args, "--confidence", "1.5")
+    assert (bad.exit_code, bad.output) == (
+        1,
+        "error: --confidence: a confidence is between 0 and 1 (exclusive), got 1.5\n",
+    )
