@@ -32,6 +32,7 @@ NORMAL, NORMAL_DONE = "#1f77b4", "#0d3c61"
 PLANNED = "#b0b0b0"
 SUMMARY = "#222222"
 STATUS = "#2ca02c"
+EARNED = "#17becf"
 DPI = 100
 WIDTH_IN = 12.0
 ROW_IN = 0.2  # inches per task row
@@ -193,39 +194,61 @@ def _arrows(
     return segments, heads
 
 
-def scurve(curve: EarnedValueCurve, out: Path) -> Path:
-    """Write the S-curve (cumulative PV, EV and AC by fiscal period, BAC and EAC) to `out`."""
-    fig = _figure(10, 5.5)
-    ax = fig.add_subplot()
-    x = [_num(p.end_on) for p in curve.periods]
+def scurve_series(
+    curve: EarnedValueCurve,
+) -> list[tuple[list[float], list[float], str, str, str]]:
+    """(x day numbers, values, colour, line style, label) of PV, EV and AC: PV at each
+    period's end, EV and AC on the day they were measured (the status date in its period)."""
     past = [p for p in curve.periods if p.ev is not None]
-    lines = (
-        (x, [p.pv for p in curve.periods], NORMAL, "--", "PV (planned value)"),
-        ([_num(p.end_on) for p in past], [p.ev for p in past], STATUS, "-", "EV (earned value)"),
-        ([_num(p.end_on) for p in past], [p.ac for p in past], CRITICAL, "-", "AC (actual cost)"),
-    )
-    for xs, values, colour, style, label in lines:
-        ys = [float(v or 0) for v in values]
+    return [
+        (
+            [_num(p.end_on) for p in curve.periods],
+            [float(p.pv) for p in curve.periods],
+            NORMAL,
+            "--",
+            "PV (planned value)",
+        ),
+        ([_num(p.as_of) for p in past], [float(p.ev or 0) for p in past], EARNED, "-",
+         "EV (earned value)"),  # fmt: skip
+        ([_num(p.as_of) for p in past], [float(p.ac or 0) for p in past], CRITICAL, "-",
+         "AC (actual cost)"),  # fmt: skip
+    ]
+
+
+def scurve(curve: EarnedValueCurve, out: Path) -> Path:
+    """Write the S-curve (cumulative PV, EV and AC by fiscal period, BAC and EAC) to `out`;
+    the legend sits right of the plot, clear of the lines; the y axis names the currency."""
+    fig = _figure(10, 5.5)
+    ax = fig.add_axes((0.09, 0.16, 0.66, 0.76))
+    for xs, ys, colour, style, label in scurve_series(curve):
         ax.plot(xs, ys, color=colour, linestyle=style, marker="o", markersize=3, label=label)
-    ax.axhline(float(curve.bac), color=SUMMARY, linewidth=1, label=f"BAC {curve.bac:,.2f}")
+    money = f"{{:,.2f}} {curve.currency}".rstrip()
+    ax.axhline(float(curve.bac), color=SUMMARY, linewidth=1, label=f"BAC {money.format(curve.bac)}")
     if curve.eac is not None:
         ax.axhline(
             float(curve.eac),
             color="#ff7f0e",
             linestyle=":",
             linewidth=1.5,
-            label=f"EAC {curve.eac:,.2f} ({curve.eac_method})",
+            label=f"EAC {money.format(curve.eac)} ({curve.eac_method})",
         )
-    ax.axvline(_num(curve.status_date), color=STATUS, linestyle="--", linewidth=1)
+    ax.axvline(
+        _num(curve.status_date),
+        color=STATUS,
+        linestyle="--",
+        linewidth=1,
+        label=f"status date {curve.status_date.isoformat()}",
+    )
+    x = [_num(p.end_on) for p in curve.periods]
     ax.set_xticks(x)
     ax.set_xticklabels([p.period for p in curve.periods], rotation=45, ha="right", fontsize=7)
     ax.yaxis.set_major_formatter("{x:,.0f}")
+    ax.set_ylabel(f"cumulative, {curve.currency}" if curve.currency else "cumulative")
     ax.grid(color="#e5e5e5", linewidth=0.6)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     ax.set_title(
         f"{curve.project}: earned value by fiscal period, status {curve.status_date}", fontsize=10
     )
-    fig.tight_layout()
     return _save(fig, out)
 
 

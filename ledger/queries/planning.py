@@ -348,9 +348,24 @@ def earned_value_curve(
             continue
         past = p.start_on <= status_date
         out.append(
-            PeriodValue(p.key, p.end_on, evm.pv, evm.ev if past else None, evm.ac if past else None)
+            PeriodValue(
+                p.key,
+                p.end_on,
+                evm.pv,
+                evm.ev if past else None,
+                evm.ac if past else None,
+                measured_on=day if past else None,
+            )
         )
-    return EarnedValueCurve(project.code, status_date, out, now.bac, now.eac(method), method)
+    return EarnedValueCurve(
+        project.code,
+        status_date,
+        out,
+        now.bac,
+        now.eac(method),
+        method,
+        currency=settings.base_currency,
+    )
 
 
 __all__ = [

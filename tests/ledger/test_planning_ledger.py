@@ -356,3 +356,16 @@ def test_a_link_to_a_deleted_task_is_left_out(session: Session) -> None:
     assert [(lk.predecessor, lk.successor) for lk in data.links] == [("A", "B")]
     s = schedule(data.tasks, data.links, start=data.start, outside_projects=data.outside_projects)
     assert (s.outside, s.finish_offset) == ([], 200)
+
+
+def test_the_s_curve_measures_this_periods_ev_at_the_status_date(session: Session) -> None:
+    """At 15 December 2025 the period 2025-12 (ending 31 December) has EV and AC measured on
+    15 December, the earlier periods at their ends, the later ones none."""
+    load_sample(session)
+    project = plan_project(session, "PRJ-0010")
+    day = date(2025, 12, 15)
+    curve = earned_value_curve(session, SAMPLE_CFG, ReconcileRules(), project, day)
+    by = {p.period: p for p in curve.periods}
+    assert (by["2025-12"].end_on, by["2025-12"].as_of) == (date(2025, 12, 31), day)
+    assert by["2025-11"].as_of == by["2025-11"].end_on == date(2025, 11, 30)
+    assert by["2026-01"].ev is None and curve.currency == "USD"

@@ -18,8 +18,10 @@ from pmo_ledger.ledger.planning.charts import (
     NORMAL,
     gantt,
     gantt_size,
+    _num,
     risk,
     scurve,
+    scurve_series,
 )
 from pmo_ledger.ledger.planning.cpm import schedule
 from pmo_ledger.ledger.planning.model import EarnedValueCurve, PeriodValue, PlanLink, PlanTask
@@ -130,3 +132,29 @@ def test_the_s_curve(tmp_path: Path) -> None:
     assert img.shape[:2] == (550, 1000)
     assert img.std() > 20
     assert has_colour(img, CRITICAL) > 100 and has_colour(img, NORMAL) > 100
+
+
+def test_the_s_curve_puts_this_periods_ev_and_ac_at_the_status_date(tmp_path: Path) -> None:
+    """Status 10 April, in the period ending 28 April: EV and AC end on 10 April (they were
+    plotted on 28 April, after the status date); PV keeps the period ends; the y axis and
+    BAC carry the currency."""
+    periods = [
+        PeriodValue(
+            f"2025-{m:02d}",
+            date(2025, m, 28),
+            D(100 * m),
+            D(90 * m) if m <= 4 else None,
+            D(110 * m) if m <= 4 else None,
+            measured_on=date(2025, 4, 10) if m == 4 else date(2025, m, 28) if m < 4 else None,
+        )
+        for m in range(1, 7)
+    ]
+    curve = EarnedValueCurve(
+        "P1", date(2025, 4, 10), periods, D(600), D("733.33"), "cpi", currency="EUR"
+    )
+    pv, ev, ac = scurve_series(curve)
+    assert pv[0][-1] == _num(date(2025, 6, 28))
+    assert ev[0][-1] == ac[0][-1] == _num(date(2025, 4, 10))
+    assert (ev[1][-1], ac[1][-1]) == (360.0, 440.0)
+    svg = scurve(curve, tmp_path / "s.svg").read_text()
+    assert "cumulative, EUR" in svg and "BAC 600.00 EUR" in svg
