@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, console, fail, ledger_reading, out, plural, table
-from pmo_ledger.jobs.cli.format import show
+from pmo_ledger.jobs.cli.format import line_fitted, show, wrapped
 from pmo_ledger.ledger.time.dates import business_date
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ COLUMNS = (
     "free float",
     "critical",
 )
+#: The table's headers (COLUMNS, short: 80 columns hold the task, its dates and float).
+HEADERS = (*COLUMNS[:10], "float", "free", "crit")
+DATE_HEADERS = ("start", "finish", "late start", "late finish")
 #: Rows of the text histogram at most (days are grouped beyond).
 HISTOGRAM_ROWS = 20
 #: Monte Carlo iterations at most (8 bytes each, and the time).
@@ -284,6 +287,11 @@ def plan(
 # --- output ---------------------------------------------------------------------------------
 
 
+def say(text: str) -> None:
+    """One line of prose, wrapped at spaces within the width (a date is never split)."""
+    out(line_fitted(text))
+
+
 def _d(value: date | None) -> str:
     return "" if value is None else value.isoformat()
 
@@ -319,20 +327,23 @@ def print_plan(result: Plan, deadline: date | None, levels: Sequence[float] = ()
     sched, data = result.schedule, result.data
     names = ", ".join(f"{p.code} {p.name}" for p in data.projects)
     planned = [p.planned_finish for p in data.projects if p.planned_finish is not None]
-    out(
+    say(
         f"{names}: status date {_d(sched.status_date)}, start {_d(sched.start)}, "
         f"finish {_d(sched.finish)}" + (f" (planned {_d(max(planned))})" if planned else "")
     )
-    t = table(None, *COLUMNS, numeric=("days", "%", "total float", "free float"))
+    t = table(None, *HEADERS, numeric=("days", "%", "float", "free"))
+    for column in t.columns:
+        if column.header in DATE_HEADERS:
+            column.no_wrap = True
     for r in sched.rows:
         t.add_row(*_row_cells(r), style="bold" if r.summary else None)
-    show(t, narrow_drops=("key", "late start", "late finish", "free float", "state"))
+    show(t, narrow_drops=("key", "late start", "late finish", "free", "state", "wbs"))
     labels = sched.network.label
     for i, path in enumerate(sched.critical_paths, 1):
         head = "critical path" if sched.critical_path_count == 1 else f"critical path {i}"
-        out(f"{head}: " + " -> ".join(labels(k) for k in path))
+        out(wrapped(f"{head}: ", " -> ".join(labels(k) for k in path)))
     if sched.critical_path_count > len(sched.critical_paths):
-        out(
+        say(
             f"... {sched.critical_path_count} critical paths in all (the first "
             f"{len(sched.critical_paths)} shown)"
         )
@@ -340,9 +351,9 @@ def print_plan(result: Plan, deadline: date | None, levels: Sequence[float] = ()
     if result.simulation is not None:
         print_simulation(result.simulation, deadline, levels)
         if result.history_note:
-            out(result.history_note)
+            say(result.history_note)
     for note in notes(result):
-        out(note)
+        say(note)
 
 
 def _pct(q: float) -> str:
@@ -359,11 +370,11 @@ def print_pert(p: Pert, deadline: date | None, levels: Sequence[float] = ()) -> 
     )
     if deadline is not None:
         line += f"; P(finish by {_d(deadline)}) = {p.probability(deadline)}"
-    out(line)
+    say(line)
     if levels:
-        out("PERT: " + ", ".join(f"{_pct(q)} by {_d(p.finish_for(q))}" for q in levels))
+        say("PERT: " + ", ".join(f"{_pct(q)} by {_d(p.finish_for(q))}" for q in levels))
     if p.without_estimates:
-        out(
+        say(
             f"PERT: {plural(p.without_estimates, 'task')} without a three-point estimate "
             "counted with O = M = P"
         )
@@ -377,15 +388,13 @@ def print_simulation(sim: Simulation, deadline: date | None, levels: Sequence[fl
             f", durations x the {h.level} {h.code}'s history ({len(h.ratios)} finished "
             f"tasks, mean actual/planned {h.mean:.2f})"
         )
-    out(head)
-    pcts = ", ".join(
-        [f"P{round(q * 100)} {_d(d)}" for q, d in sim.percentiles.items()]
-        + [f"{_pct(q)} {_d(sim.finish_for(q))}" for q in levels if q not in sim.percentiles]
-    )
+    say(head)
+    days = dict(sim.percentiles) | {q: sim.finish_for(q) for q in levels}
+    pcts = ", ".join(f"{_pct(q)} {_d(d)}" for q, d in sorted(days.items()))
     line = f"  {pcts}; mean {sim.mean_days:.2f} working days, sd {sim.sd_days:.2f}"
     if deadline is not None:
         line += f"; P(finish by {_d(deadline)}) = {sim.probability(deadline):.1%}"
-    out(line)
+    say(line)
     t = table("Criticality index", "task", "critical in", numeric=("critical in",))
     label = sim.network.label
     for key, share in sorted(sim.criticality.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -397,7 +406,7 @@ def print_simulation(sim: Simulation, deadline: date | None, levels: Sequence[fl
     step = max(1, -(-len(hist) // HISTOGRAM_ROWS))
     rows = [(hist[i][0], sum(c for _, c in hist[i : i + step])) for i in range(0, len(hist), step)]
     peak = max(c for _, c in rows)
-    out("Finish dates" + (f" ({step} working days a row)" if step > 1 else "") + ":")
+    say("Finish dates" + (f" ({step} working days a row)" if step > 1 else "") + ":")
     for day, count in rows:
         bar = "#" * max(1, round(40 * count / peak))
         out(f"  {_d(day)} {bar:<40} {count / sim.iterations:6.1%}")
