@@ -42,7 +42,10 @@ def chart(
         str | None, typer.Option("--deadline", metavar="DATE", help="Risk: the deadline line.")
     ] = None,
     simulate: Annotated[
-        int, typer.Option("--simulate", metavar="N", min=1, help="Risk: iterations (at most 1,000,000).")
+        int,
+        typer.Option(
+            "--simulate", metavar="N", min=1, help="Risk: iterations (at most 1,000,000)."
+        ),
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", metavar="S", help="Risk: the seed.")] = 0,
     source: Annotated[

@@ -117,11 +117,10 @@ def build_plan(
     projects have no tasks."""
     from pmo_ledger.ledger.planning.cpm import schedule
     from pmo_ledger.ledger.planning.history import history_scale
+    from pmo_ledger.ledger.planning.model import PlanningError
     from pmo_ledger.ledger.planning.montecarlo import simulate as run_simulation
     from pmo_ledger.ledger.planning.pert import pert
     from pmo_ledger.ledger.queries.planning import history_levels, plan_data
-
-    from pmo_ledger.ledger.planning.model import PlanningError
 
     cfg = app.config.planning
     data = plan_data(
@@ -243,8 +242,7 @@ def plan(
         typer.Option(
             "--confidence",
             metavar="P",
-            help="Also the date finished by with confidence P (0 < P < 1), e.g. 0.9; "
-            "repeatable.",
+            help="Also the date finished by with confidence P (0 < P < 1), e.g. 0.9; repeatable.",
         ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
@@ -441,9 +439,7 @@ def notes(result: Plan) -> list[str]:
     return lines
 
 
-def plan_json(
-    result: Plan, deadline: date | None, levels: Sequence[float] = ()
-) -> dict[str, Any]:
+def plan_json(result: Plan, deadline: date | None, levels: Sequence[float] = ()) -> dict[str, Any]:
     from pmo_ledger.ledger.planning.pert import four
 
     sched, p, sim = result.schedule, result.pert, result.simulation

@@ -187,8 +187,16 @@ def gantt(sched: Schedule, out: Path, *, title: str = "") -> Path:
     ]
     if undated:
         legend.append(
-            Line2D([], [], color=UNDATED, marker="o", markerfacecolor="white", linestyle="",
-                   markersize=5, label="no estimate or dates")  # fmt: skip
+            Line2D(
+                [],
+                [],
+                color=UNDATED,
+                marker="o",
+                markerfacecolor="white",
+                linestyle="",
+                markersize=5,
+                label="no estimate or dates",
+            )
         )
     if sched.status_date is not None:
         legend.append(Line2D([], [], color=STATUS, linestyle="--", label="status date"))
@@ -295,10 +303,20 @@ def scurve_series(
             "--",
             "PV (planned value)",
         ),
-        ([_num(p.as_of) for p in past], [float(p.ev or 0) for p in past], EARNED, "-",
-         "EV (earned value)"),  # fmt: skip
-        ([_num(p.as_of) for p in past], [float(p.ac or 0) for p in past], CRITICAL, "-",
-         "AC (actual cost)"),  # fmt: skip
+        (
+            [_num(p.as_of) for p in past],
+            [float(p.ev or 0) for p in past],
+            EARNED,
+            "-",
+            "EV (earned value)",
+        ),
+        (
+            [_num(p.as_of) for p in past],
+            [float(p.ac or 0) for p in past],
+            CRITICAL,
+            "-",
+            "AC (actual cost)",
+        ),
     ]
 
 

@@ -117,9 +117,7 @@ def plan_data(
         if (s := choose_source(code_of[i], counts[i], authority, source)) is not None
     }
     rows = session.execute(
-        select(Task)
-        .where(Task.project_id.in_(ids), Task.deleted_at.is_(None))
-        .order_by(Task.id)
+        select(Task).where(Task.project_id.in_(ids), Task.deleted_at.is_(None)).order_by(Task.id)
     ).scalars()
     found = [t for t in rows if chosen.get(t.project_id) == t.source]
     keys = _keys(found)
