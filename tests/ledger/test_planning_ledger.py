@@ -201,8 +201,10 @@ def test_a_link_to_another_project_is_reported_then_honoured(session: Session) -
     assert (s2.outside, s2.row("P1.A").es, s2.finish) == ([], 500, date(2025, 1, 15))
 
 
-def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None:
-    """A source sent A -> B and B -> A: the plan names both tasks."""
+def _one_day_tasks(
+    session: Session, keys: tuple[str, ...], links: tuple[tuple[str, str], ...]
+) -> None:
+    """Project P1 with one-day tasks `keys` ("Task A", ...) and FS `links` between them."""
     load(
         session,
         [ProjectRecord(external_id="P1", code="P1", name="P1", planned_start=date(2025, 1, 6))],
@@ -212,7 +214,7 @@ def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None
         session,
         [
             TaskRecord(external_id=k, project_ref="P1", name=f"Task {k}", most_likely_days=D(1))
-            for k in ("A", "B")
+            for k in keys
         ],
         stream="tasks",
     )
@@ -220,10 +222,15 @@ def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None
         session,
         [
             DependencyRecord(external_id=f"L{p}", predecessor_ref=p, successor_ref=s)
-            for p, s in (("A", "B"), ("B", "A"))
+            for p, s in links
         ],
         stream="dependencies",
     )
+
+
+def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None:
+    """A source sent A -> B and B -> A: the plan names both tasks."""
+    _one_day_tasks(session, ("A", "B"), (("A", "B"), ("B", "A")))
     data = plan_data(session, ["P1"], None)
     with pytest.raises(CycleError, match=r"a cycle: A \(Task A\) -> B \(Task B\) -> A"):
         schedule(data.tasks, data.links, start=data.start)
@@ -329,27 +336,7 @@ def test_one_sources_copy_of_a_project_is_scheduled(session: Session) -> None:
 def test_a_link_to_a_deleted_task_is_left_out(session: Session) -> None:
     """P1: A -> B -> C; the source then deletes C (its link B -> C stays live in the ledger):
     the plan schedules A -> B with no link reported as not honoured."""
-    load(
-        session,
-        [ProjectRecord(external_id="P1", code="P1", name="P1", planned_start=date(2025, 1, 6))],
-        stream="projects",
-    )
-    load(
-        session,
-        [
-            TaskRecord(external_id=k, project_ref="P1", name=k, most_likely_days=D(1))
-            for k in ("A", "B", "C")
-        ],
-        stream="tasks",
-    )
-    load(
-        session,
-        [
-            DependencyRecord(external_id=f"L{p}", predecessor_ref=p, successor_ref=s)
-            for p, s in (("A", "B"), ("B", "C"))
-        ],
-        stream="dependencies",
-    )
+    _one_day_tasks(session, ("A", "B", "C"), (("A", "B"), ("B", "C")))
     load(session, deletions=["C"], stream="tasks", deletion_kind="task")
     data = plan_data(session, ["P1"], None)
     assert sorted(t.key for t in data.tasks) == ["A", "B"]

@@ -115,20 +115,26 @@ def test_the_risk_histogram(tmp_path: Path) -> None:
     assert has_colour(img, NORMAL) > 2_000 and has_colour(img, CRITICAL) > 100
 
 
-def test_the_s_curve(tmp_path: Path) -> None:
-    """Six periods, EV and AC through the fourth: 1000 x 550 px, AC drawn in the critical
-    colour, PV in the ordinary one."""
-    periods = [
+def six_periods(status: date | None = None) -> list[PeriodValue]:
+    """Periods ending on the 28th of January to June: PV 100 a month, EV 90 and AC 110 a
+    month through April, measured on the period's end (April's on `status` when given)."""
+    return [
         PeriodValue(
             f"2025-{m:02d}",
             date(2025, m, 28),
             D(100 * m),
             D(90 * m) if m <= 4 else None,
             D(110 * m) if m <= 4 else None,
+            measured_on=(status or date(2025, 4, 28)) if m == 4 else None,
         )
         for m in range(1, 7)
     ]
-    curve = EarnedValueCurve("P1", date(2025, 4, 28), periods, D(600), D("733.33"), "cpi")
+
+
+def test_the_s_curve(tmp_path: Path) -> None:
+    """Six periods, EV and AC through the fourth: 1000 x 550 px, AC drawn in the critical
+    colour, PV in the ordinary one."""
+    curve = EarnedValueCurve("P1", date(2025, 4, 28), six_periods(), D(600), D("733.33"), "cpi")
     img = pixels(scurve(curve, tmp_path / "s.png"))
     assert img.shape[:2] == (550, 1000)
     assert img.std() > 20
@@ -139,17 +145,7 @@ def test_the_s_curve_puts_this_periods_ev_and_ac_at_the_status_date(tmp_path: Pa
     """Status 10 April, in the period ending 28 April: EV and AC end on 10 April (they were
     plotted on 28 April, after the status date); PV keeps the period ends; the y axis and
     BAC carry the currency."""
-    periods = [
-        PeriodValue(
-            f"2025-{m:02d}",
-            date(2025, m, 28),
-            D(100 * m),
-            D(90 * m) if m <= 4 else None,
-            D(110 * m) if m <= 4 else None,
-            measured_on=date(2025, 4, 10) if m == 4 else date(2025, m, 28) if m < 4 else None,
-        )
-        for m in range(1, 7)
-    ]
+    periods = six_periods(date(2025, 4, 10))
     curve = EarnedValueCurve(
         "P1", date(2025, 4, 10), periods, D(600), D("733.33"), "cpi", currency="EUR"
     )
