@@ -324,7 +324,7 @@ def scurve(curve: EarnedValueCurve, out: Path) -> Path:
     """Write the S-curve (cumulative PV, EV and AC by fiscal period, BAC and EAC) to `out`;
     the legend sits right of the plot, clear of the lines; the y axis names the currency."""
     fig = _figure(10, 5.5)
-    ax = fig.add_axes((0.09, 0.16, 0.66, 0.76))
+    ax = fig.add_axes((0.13, 0.16, 0.62, 0.76))
     for xs, ys, colour, style, label in scurve_series(curve):
         ax.plot(xs, ys, color=colour, linestyle=style, marker="o", markersize=3, label=label)
     money = f"{{:,.2f}} {curve.currency}".rstrip()
