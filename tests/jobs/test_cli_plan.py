@@ -248,3 +248,25 @@ def test_plan_gives_the_date_at_a_chosen_confidence(cli: Cli) -> None:
         1,
         "error: --confidence: a confidence is between 0 and 1 (exclusive), got 1.5\n",
     )
+
+
+def test_the_other_sources_copies_are_reported_in_one_line() -> None:
+    """P1 scheduled from the PSA, its ERP (12 tasks) and Workfront (1 task) copies not: one
+    line names them and the way to choose (the demo's PRJ-0004 scheduled all three)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from pmo_ledger.jobs.cli.plan import Plan, notes
+    from pmo_ledger.ledger.planning.cpm import schedule
+    from pmo_ledger.ledger.planning.model import PlanTask
+    from pmo_ledger.ledger.planning.pert import pert
+    from pmo_ledger.ledger.queries.planning import PlanData
+
+    tasks = [PlanTask("A", "A", most_likely=Decimal(2))]
+    sched = schedule(tasks, [], start=date(2025, 1, 6))
+    data = PlanData(
+        [], tasks, [], sources={"P1": "psa"}, not_scheduled={"P1": {"erp": 12, "wf": 1}}
+    )
+    assert notes(Plan(data, sched, pert(sched.network))) == [
+        "not scheduled (other sources' copies): P1: erp 12 tasks, wf 1 task (see --source)"
+    ]
