@@ -13,7 +13,12 @@ from typing import Annotated
 import typer
 
 from pmo_ledger.jobs.cli.common import app_of, fail, ledger_reading, out
-from pmo_ledger.jobs.cli.plan import build_plan, day_option, simulation_progress
+from pmo_ledger.jobs.cli.plan import (
+    build_plan,
+    check_iterations,
+    day_option,
+    simulation_progress,
+)
 
 
 class Kind(StrEnum):
@@ -37,9 +42,16 @@ def chart(
         str | None, typer.Option("--deadline", metavar="DATE", help="Risk: the deadline line.")
     ] = None,
     simulate: Annotated[
-        int, typer.Option("--simulate", metavar="N", min=1, help="Risk: iterations.")
+        int,
+        typer.Option(
+            "--simulate", metavar="N", min=1, help="Risk: iterations (at most 1,000,000)."
+        ),
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", metavar="S", help="Risk: the seed.")] = 0,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", metavar="SOURCE", help="Schedule this source's tasks."),
+    ] = None,
 ) -> None:
     """Draw a chart of a project: its Gantt chart, its earned value S-curve or its schedule
     risk histogram."""
@@ -48,6 +60,7 @@ def chart(
         raise fail(f"--out: a chart is written as .png or .svg, not {out_file.name!r}")
     day = day_option(status_date, "--status-date") or datetime.now(UTC).date()
     limit = day_option(deadline, "--deadline")
+    check_iterations(simulate)
     from pmo_ledger.ledger.planning import charts
 
     with ledger_reading(ctx) as session:
@@ -63,7 +76,15 @@ def chart(
         runs = simulate if kind is Kind.risk else 0
         with simulation_progress(runs) as bar:
             result = build_plan(
-                app, session, [project], day, simulate=runs, seed=seed, deadline=limit, progress=bar
+                app,
+                session,
+                [project],
+                day,
+                simulate=runs,
+                seed=seed,
+                deadline=limit,
+                source=source,
+                progress=bar,
             )
         if kind is Kind.gantt:
             name = result.data.projects[0].name

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, console, fail, ledger_reading, out, plural, table
-from pmo_ledger.jobs.cli.format import show
+from pmo_ledger.jobs.cli.format import line_fitted, show, wrapped
 from pmo_ledger.ledger.time.dates import business_date
 
 if TYPE_CHECKING:
@@ -60,8 +60,13 @@ COLUMNS = (
     "free float",
     "critical",
 )
+#: The table's headers (COLUMNS, short: 80 columns hold the task, its dates and float).
+HEADERS = (*COLUMNS[:10], "float", "free", "crit")
+DATE_HEADERS = ("start", "finish", "late start", "late finish")
 #: Rows of the text histogram at most (days are grouped beyond).
 HISTOGRAM_ROWS = 20
+#: Monte Carlo iterations at most (8 bytes each, and the time).
+MAX_ITERATIONS = 1_000_000
 
 
 @dataclass
@@ -72,6 +77,14 @@ class Plan:
     schedule: Schedule
     pert: Pert
     simulation: Simulation | None = None
+    #: Why the simulation asked for history runs without it.
+    history_note: str | None = None
+
+
+def check_iterations(n: int) -> None:
+    """Exit 1 with one line when `--simulate N` asks for more than MAX_ITERATIONS."""
+    if n > MAX_ITERATIONS:
+        raise fail(f"--simulate: at most {MAX_ITERATIONS:,} iterations, got {n:,}")
 
 
 def day_option(value: str | None, name: str) -> date | None:
@@ -95,6 +108,7 @@ def build_plan(
     deadline: date | None = None,
     distribution: str | None = None,
     history: bool | None = None,
+    source: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Plan:
     """Read the projects' tasks from the ledger and compute their schedule, PERT and (when
@@ -103,17 +117,29 @@ def build_plan(
     projects have no tasks."""
     from pmo_ledger.ledger.planning.cpm import schedule
     from pmo_ledger.ledger.planning.history import history_scale
+    from pmo_ledger.ledger.planning.model import PlanningError
     from pmo_ledger.ledger.planning.montecarlo import simulate as run_simulation
     from pmo_ledger.ledger.planning.pert import pert
     from pmo_ledger.ledger.queries.planning import history_levels, plan_data
 
     cfg = app.config.planning
-    data = plan_data(session, codes, status_date)
+    data = plan_data(
+        session,
+        codes,
+        status_date,
+        authority=app.settings.authority.projects,
+        source=source or cfg.source,
+    )
     if not data.tasks:
         raise LookupError(f"no tasks to schedule: {', '.join(codes)} has none in the ledger")
+    calendars = {cfg.calendar_for(p.code) for p in data.projects}
+    if len(calendars) > 1:
+        raise PlanningError(
+            f"{', '.join(p.code for p in data.projects)} have different calendars "
+            "([planning.projects]): plan them one at a time"
+        )
+    calendar = calendars.pop()
     use_history = cfg.history if history is None else history
-    levels = history_levels(session, data.projects[0], status_date) if use_history else []
-    calendar = cfg.calendar_for(data.projects[0].code)
     sched = schedule(
         data.tasks,
         data.links,
@@ -124,7 +150,20 @@ def build_plan(
     )
     result = Plan(data, sched, pert(sched.network))
     if simulate > 0:
-        scale = history_scale(levels, calendar, cfg.history_min_tasks) if levels else None
+        scale = None
+        if use_history and len(data.projects) > 1:
+            result.history_note = (
+                "no history: a project's history scales only its own plan "
+                f"({len(data.projects)} projects scheduled together)"
+            )
+        elif use_history:
+            levels = history_levels(session, data.projects[0], status_date)
+            scale = history_scale(levels, calendar, cfg.history_min_tasks)
+            if scale is None:
+                where = ", ".join(f"{lv.level} {lv.code}" for lv in levels)
+                result.history_note = (
+                    f"no history: fewer than {cfg.history_min_tasks} finished tasks in {where}"
+                )
         result.simulation = run_simulation(
             sched.network,
             simulate,
@@ -172,7 +211,10 @@ def plan(
         typer.Option("--deadline", metavar="DATE", help="The probability of finishing by it."),
     ] = None,
     simulate: Annotated[
-        int, typer.Option("--simulate", metavar="N", min=0, help="Monte Carlo iterations.")
+        int,
+        typer.Option(
+            "--simulate", metavar="N", min=0, help="Monte Carlo iterations (at most 1,000,000)."
+        ),
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", metavar="S", help="Monte Carlo seed.")] = 0,
     distribution: Annotated[
@@ -186,6 +228,23 @@ def plan(
             help="Scale durations by the ledger's actual/planned history ([planning] history).",
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="SOURCE",
+            help="Schedule this source's tasks (default: [planning] source, else the projects "
+            "authority's, else the only source with tasks).",
+        ),
+    ] = None,
+    confidence: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--confidence",
+            metavar="P",
+            help="Also the date finished by with confidence P (0 < P < 1), e.g. 0.9; repeatable.",
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Print a project's schedule at a status date: early and late dates, floats, every
@@ -193,6 +252,13 @@ def plan(
     app = app_of(ctx)
     day = day_option(status_date, "--status-date") or datetime.now(UTC).date()
     limit = day_option(deadline, "--deadline")
+    check_iterations(simulate)
+    levels = tuple(confidence or ())
+    bad = [p for p in levels if not 0 < p < 1]
+    if bad:
+        raise fail(f"--confidence: a confidence is between 0 and 1 (exclusive), got {bad[0]:g}")
+    if fmt is Format.csv:
+        simulate = 0  # the CSV is the schedule table: nothing would show the simulation
     runs = simulate if fmt is Format.table else 0
     with ledger_reading(ctx) as session, simulation_progress(runs) as bar:
         result = build_plan(
@@ -205,17 +271,23 @@ def plan(
             deadline=limit,
             distribution=distribution.value if distribution else None,
             history=history,
+            source=source,
             progress=bar,
         )
     if fmt is Format.json:
-        out(json.dumps(plan_json(result, limit), indent=2))
+        out(json.dumps(plan_json(result, limit, levels), indent=2))
     elif fmt is Format.csv:
         out(schedule_csv(result.schedule).rstrip("\n"))
     else:
-        print_plan(result, limit)
+        print_plan(result, limit, levels)
 
 
 # --- output ---------------------------------------------------------------------------------
+
+
+def say(text: str) -> None:
+    """One line of prose, wrapped at spaces within the width (a date is never split)."""
+    out(line_fitted(text))
 
 
 def _d(value: date | None) -> str:
@@ -249,35 +321,45 @@ def schedule_csv(sched: Schedule) -> str:
     return buf.getvalue()
 
 
-def print_plan(result: Plan, deadline: date | None) -> None:
+def print_plan(result: Plan, deadline: date | None, levels: Sequence[float] = ()) -> None:
     sched, data = result.schedule, result.data
     names = ", ".join(f"{p.code} {p.name}" for p in data.projects)
     planned = [p.planned_finish for p in data.projects if p.planned_finish is not None]
-    out(
+    say(
         f"{names}: status date {_d(sched.status_date)}, start {_d(sched.start)}, "
         f"finish {_d(sched.finish)}" + (f" (planned {_d(max(planned))})" if planned else "")
     )
-    t = table(None, *COLUMNS, numeric=("days", "%", "total float", "free float"))
+    t = table(None, *HEADERS, numeric=("days", "%", "float", "free"))
+    for column in t.columns:
+        if column.header in DATE_HEADERS:
+            column.no_wrap = True
     for r in sched.rows:
         t.add_row(*_row_cells(r), style="bold" if r.summary else None)
-    show(t, narrow_drops=("key", "late start", "late finish", "free float", "state"))
+    show(t, narrow_drops=("key", "late start", "late finish", "free", "state", "wbs"))
     labels = sched.network.label
     for i, path in enumerate(sched.critical_paths, 1):
         head = "critical path" if sched.critical_path_count == 1 else f"critical path {i}"
-        out(f"{head}: " + " -> ".join(labels(k) for k in path))
+        out(wrapped(f"{head}: ", " -> ".join(labels(k) for k in path)))
     if sched.critical_path_count > len(sched.critical_paths):
-        out(
+        say(
             f"... {sched.critical_path_count} critical paths in all (the first "
             f"{len(sched.critical_paths)} shown)"
         )
-    print_pert(result.pert, deadline)
+    print_pert(result.pert, deadline, levels)
     if result.simulation is not None:
-        print_simulation(result.simulation, deadline)
+        print_simulation(result.simulation, deadline, levels)
+        if result.history_note:
+            say(result.history_note)
     for note in notes(result):
-        out(note)
+        say(note)
 
 
-def print_pert(p: Pert, deadline: date | None) -> None:
+def _pct(q: float) -> str:
+    """0.9 -> 'P90', 0.975 -> 'P97.5'."""
+    return f"P{q * 100:g}"
+
+
+def print_pert(p: Pert, deadline: date | None, levels: Sequence[float] = ()) -> None:
     from pmo_ledger.ledger.planning.pert import four
 
     line = (
@@ -286,15 +368,17 @@ def print_pert(p: Pert, deadline: date | None) -> None:
     )
     if deadline is not None:
         line += f"; P(finish by {_d(deadline)}) = {p.probability(deadline)}"
-    out(line)
+    say(line)
+    if levels:
+        say("PERT: " + ", ".join(f"{_pct(q)} by {_d(p.finish_for(q))}" for q in levels))
     if p.without_estimates:
-        out(
+        say(
             f"PERT: {plural(p.without_estimates, 'task')} without a three-point estimate "
             "counted with O = M = P"
         )
 
 
-def print_simulation(sim: Simulation, deadline: date | None) -> None:
+def print_simulation(sim: Simulation, deadline: date | None, levels: Sequence[float] = ()) -> None:
     head = f"Monte Carlo: {sim.iterations:,} iterations ({sim.distribution}, seed {sim.seed})"
     if sim.history is not None:
         h = sim.history
@@ -302,12 +386,13 @@ def print_simulation(sim: Simulation, deadline: date | None) -> None:
             f", durations x the {h.level} {h.code}'s history ({len(h.ratios)} finished "
             f"tasks, mean actual/planned {h.mean:.2f})"
         )
-    out(head)
-    pcts = ", ".join(f"P{round(q * 100)} {_d(d)}" for q, d in sim.percentiles.items())
+    say(head)
+    days = dict(sim.percentiles) | {q: sim.finish_for(q) for q in levels}
+    pcts = ", ".join(f"{_pct(q)} {_d(d)}" for q, d in sorted(days.items()))
     line = f"  {pcts}; mean {sim.mean_days:.2f} working days, sd {sim.sd_days:.2f}"
     if deadline is not None:
         line += f"; P(finish by {_d(deadline)}) = {sim.probability(deadline):.1%}"
-    out(line)
+    say(line)
     t = table("Criticality index", "task", "critical in", numeric=("critical in",))
     label = sim.network.label
     for key, share in sorted(sim.criticality.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -319,7 +404,7 @@ def print_simulation(sim: Simulation, deadline: date | None) -> None:
     step = max(1, -(-len(hist) // HISTOGRAM_ROWS))
     rows = [(hist[i][0], sum(c for _, c in hist[i : i + step])) for i in range(0, len(hist), step)]
     peak = max(c for _, c in rows)
-    out("Finish dates" + (f" ({step} working days a row)" if step > 1 else "") + ":")
+    say("Finish dates" + (f" ({step} working days a row)" if step > 1 else "") + ":")
     for day, count in rows:
         bar = "#" * max(1, round(40 * count / peak))
         out(f"  {_d(day)} {bar:<40} {count / sim.iterations:6.1%}")
@@ -329,6 +414,15 @@ def notes(result: Plan) -> list[str]:
     """What the operator should know: links not honoured, tasks without a duration."""
     sched = result.schedule
     lines = []
+    skipped = [
+        f"{code}: " + ", ".join(f"{src} {plural(n, 'task')}" for src, n in others.items())
+        for code, others in result.data.not_scheduled.items()
+        if others
+    ]
+    if skipped:
+        lines.append(
+            "not scheduled (other sources' copies): " + "; ".join(skipped) + " (see --source)"
+        )
     for o in sched.outside:
         where = f" of project {o.project}" if o.project else ""
         lines.append(
@@ -345,7 +439,7 @@ def notes(result: Plan) -> list[str]:
     return lines
 
 
-def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
+def plan_json(result: Plan, deadline: date | None, levels: Sequence[float] = ()) -> dict[str, Any]:
     from pmo_ledger.ledger.planning.pert import four
 
     sched, p, sim = result.schedule, result.pert, result.simulation
@@ -371,6 +465,8 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
     ]
     doc: dict[str, Any] = {
         "projects": [p.code for p in result.data.projects],
+        "sources": result.data.sources,
+        "not_scheduled": result.data.not_scheduled,
         "status_date": _d(sched.status_date),
         "start": _d(sched.start),
         "finish": _d(sched.finish),
@@ -385,6 +481,7 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
             "p95": _d(p.finish_for(0.95)),
             "path": p.path,
             "probability": str(p.probability(deadline)) if deadline else None,
+            "confidence": {f"{q:g}": _d(p.finish_for(q)) for q in levels},
             "tasks_without_estimates": p.without_estimates,
             "tasks": {
                 k: {"expected_days": str(four(t.expected)), "sd_days": str(four(t.sd))}
@@ -412,8 +509,10 @@ def plan_json(result: Plan, deadline: date | None) -> dict[str, Any]:
             "mean_days": round(sim.mean_days, 4),
             "sd_days": round(sim.sd_days, 4),
             "probability": round(sim.probability(deadline), 4) if deadline else None,
+            "confidence": {f"{q:g}": _d(sim.finish_for(q)) for q in levels},
             "criticality": {k: round(v, 4) for k, v in sim.criticality.items()},
             "histogram": [[_d(d), c] for d, c in sim.histogram()],
+            "history_note": result.history_note,
             "history": None
             if sim.history is None
             else {

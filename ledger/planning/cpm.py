@@ -163,7 +163,13 @@ def critical_paths(
         if not critical[s]:
             continue
         for p, kind, lag in net.preds[s]:
-            if critical[p] and link_slack(kind, lag, es[p], ef[p], es[s], ef[s]) == 0:
+            # Two links between one pair (an SS beside an FF, or a summary's link expanded
+            # onto a pair already linked) are one step of a path: the driving one counts.
+            if (
+                critical[p]
+                and s not in driving[p]
+                and link_slack(kind, lag, es[p], ef[p], es[s], ef[s]) == 0
+            ):
                 driving[p].append(s)
                 driven[s] = True
     # Paths from each node to an end, counted backwards over the topological order.

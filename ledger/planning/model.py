@@ -83,6 +83,12 @@ class PeriodValue:
     pv: Decimal
     ev: Decimal | None
     ac: Decimal | None
+    #: The day EV and AC were measured: the period's end, or the status date in its period.
+    measured_on: date | None = None
+
+    @property
+    def as_of(self) -> date:
+        return self.measured_on or self.end_on
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +99,5 @@ class EarnedValueCurve:
     bac: Decimal
     eac: Decimal | None
     eac_method: str
+    #: The figures' currency (the ledger's base currency).
+    currency: str = ""

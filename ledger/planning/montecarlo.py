@@ -61,6 +61,15 @@ class Simulation:
         limit = self.network.timeline.end_offset(deadline)
         return float((self.finishes <= limit + TOLERANCE).mean())
 
+    def finish_for(self, confidence: float) -> date:
+        """The date this share of iterations finishes by (0 < confidence < 1)."""
+        import numpy as np
+
+        if not 0 < confidence < 1:
+            raise ValueError(f"a confidence is between 0 and 1, got {confidence}")
+        value = float(np.quantile(self.finishes, confidence))
+        return self.network.timeline.finish_date(int(np.ceil(value - TOLERANCE)))
+
     def histogram(self) -> list[tuple[date, int]]:
         """(finish date, iterations finishing that working day), in date order."""
         import numpy as np
@@ -128,9 +137,8 @@ def simulate(
         history=history,
         deadline=deadline,
     )
-    tl = net.timeline
-    for q, value in zip(QUANTILES, np.quantile(finishes, QUANTILES), strict=True):
-        sim.percentiles[q] = tl.finish_date(int(np.ceil(value - TOLERANCE)))
+    for q in QUANTILES:
+        sim.percentiles[q] = sim.finish_for(q)
     return sim
 
 

@@ -196,7 +196,9 @@ def build_network(
     )
     for i, k in enumerate(order):
         _place(net, i, by_key[k])
-    net.links = [(p, s, kind) for p, s, kind, _lag in expanded]
+    # One drawn link per pair (and type): a summary's link expanded onto a pair already
+    # linked is the same arrow.
+    net.links = list(dict.fromkeys((p, s, kind) for p, s, kind, _lag in expanded))
     for p, s, kind, lag in expanded:
         i, j = index[p], index[s]
         if net.state[j] != "open":

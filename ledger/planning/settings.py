@@ -48,6 +48,9 @@ class PlanningSettings(_Strict):
     holidays: list[date] = Field(default_factory=list)
     #: Per project code: its own weekend and holidays.
     projects: dict[str, ProjectCalendar] = Field(default_factory=dict)
+    #: The source whose copy of a project's tasks is scheduled (default: the `[ledger.authority]`
+    #: projects source when it has tasks, else the only source with tasks).
+    source: str | None = None
     #: Monte Carlo: how a task's duration is drawn from its three-point estimate.
     distribution: Distribution = "pert"
     #: Monte Carlo: scale durations by the ledger's history of actual / planned durations.

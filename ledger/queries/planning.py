@@ -52,6 +52,10 @@ class PlanData:
     links: list[PlanLink]
     #: Task key -> project code, for the linked tasks that were not loaded.
     outside_projects: dict[str, str] = field(default_factory=dict)
+    #: Project code -> the source whose tasks are scheduled.
+    sources: dict[str, str] = field(default_factory=dict)
+    #: Project code -> {other source: its live tasks}, the copies not scheduled.
+    not_scheduled: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def start(self) -> date | None:
@@ -81,18 +85,41 @@ def plan_project(session: Session, code: str) -> PlanProject:
     return PlanProject(*row)
 
 
-def plan_data(session: Session, codes: Sequence[str], status_date: date | None) -> PlanData:
+def plan_data(
+    session: Session,
+    codes: Sequence[str],
+    status_date: date | None,
+    *,
+    authority: str | None = None,
+    source: str | None = None,
+) -> PlanData:
     """Live tasks of the projects `codes` with their percent complete at `status_date` (the
     latest progress snapshot on or before it, none when its snapshots all come later; the
-    task's own for a task without snapshots), and every live dependency touching them. Raises
-    LookupError for an unknown project."""
+    task's own for a task without snapshots), and every live dependency touching them.
+
+    Each source sends its own copy of a project's tasks; one copy is scheduled per project
+    (see `choose_source`): `source` when given, else the projects `authority`'s, else the only
+    source with tasks. Raises LookupError for an unknown project, for a `source` without tasks
+    in it, and when several sources have tasks and none is chosen."""
     projects = [plan_project(session, c) for c in codes]
     ids = [p.id for p in projects]
     code_of = {p.id: p.code for p in projects}
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    for project_id, src, n in session.execute(
+        select(Task.project_id, Task.source, func.count())
+        .where(Task.project_id.in_(ids), Task.deleted_at.is_(None))
+        .group_by(Task.project_id, Task.source)
+    ):
+        counts[project_id][src] = n
+    chosen = {
+        i: s
+        for i in ids
+        if (s := choose_source(code_of[i], counts[i], authority, source)) is not None
+    }
     rows = session.execute(
         select(Task).where(Task.project_id.in_(ids), Task.deleted_at.is_(None)).order_by(Task.id)
     ).scalars()
-    found = list(rows)
+    found = [t for t in rows if chosen.get(t.project_id) == t.source]
     keys = _keys(found)
     percents = _percents(session, ids, status_date) if status_date is not None else {}
     dated = _with_snapshots(session, ids) if status_date is not None else set()
@@ -114,8 +141,41 @@ def plan_data(session: Session, codes: Sequence[str], status_date: date | None) 
         )
         for t in found
     ]
-    links, outside = _links(session, keys)
-    return PlanData(projects, tasks, links, outside)
+    links, outside = _links(session, keys, ids)
+    return PlanData(
+        projects,
+        tasks,
+        links,
+        outside,
+        sources={code_of[i]: s for i, s in chosen.items()},
+        not_scheduled={
+            code_of[i]: {s: n for s, n in sorted(c.items()) if s != chosen.get(i)}
+            for i, c in counts.items()
+            if len(c) > 1
+        },
+    )
+
+
+def choose_source(
+    code: str, counts: dict[str, int], authority: str | None, source: str | None
+) -> str | None:
+    """The source whose tasks of project `code` are scheduled, from each source's count of
+    live tasks: `source` when given (LookupError when it has none), else the `authority`
+    when it has some, else the only source with some (None when none has). LookupError when
+    several have tasks and none of them is the authority."""
+    if source is not None:
+        if source not in counts:
+            have = ", ".join(sorted(counts)) or "none"
+            raise LookupError(f"{code} has no tasks from source {source!r} (sources: {have})")
+        return source
+    if authority is not None and authority in counts:
+        return authority
+    if len(counts) > 1:
+        raise LookupError(
+            f"{code} has tasks from {', '.join(sorted(counts))}: choose one with --source "
+            "(or [planning] source)"
+        )
+    return next(iter(counts), None)
 
 
 def _keys(tasks: list[Task]) -> dict[int, str]:
@@ -169,8 +229,12 @@ def _with_snapshots(session: Session, project_ids: list[int]) -> set[int]:
     )
 
 
-def _links(session: Session, keys: dict[int, str]) -> tuple[list[PlanLink], dict[str, str]]:
-    """Live links with at least one end among the loaded tasks; the other ends' projects."""
+def _links(
+    session: Session, keys: dict[int, str], project_ids: list[int]
+) -> tuple[list[PlanLink], dict[str, str]]:
+    """Live links with at least one end among the loaded tasks; the other ends' projects.
+    A link whose other end was deleted in its source, or is another source's copy of a task
+    of a loaded project (not scheduled), is left out."""
     ids = list(keys)
     d = TaskDependency
     rows = session.execute(
@@ -182,16 +246,19 @@ def _links(session: Session, keys: dict[int, str]) -> tuple[list[PlanLink], dict
     outside: dict[str, str] = {}
     names: dict[int, str] = dict(keys)
     if others:
-        for task_id, external_id, code in session.execute(
-            select(Task.id, Task.external_id, Project.code)
+        for task_id, external_id, code, project_id in session.execute(
+            select(Task.id, Task.external_id, Project.code, Task.project_id)
             .join(Project, Project.id == Task.project_id)
-            .where(Task.id.in_(others))
+            .where(Task.id.in_(others), Task.deleted_at.is_(None))
         ):
+            if project_id in project_ids:
+                continue
             names[task_id] = external_id
             outside[external_id] = code
     links = [
-        PlanLink(names.get(p, str(p)), names.get(s, str(s)), kind, Decimal(lag))
+        PlanLink(names[p], names[s], kind, Decimal(lag))
         for p, s, kind, lag in rows
+        if p in names and s in names
     ]
     return links, outside
 
@@ -279,9 +346,24 @@ def earned_value_curve(
             continue
         past = p.start_on <= status_date
         out.append(
-            PeriodValue(p.key, p.end_on, evm.pv, evm.ev if past else None, evm.ac if past else None)
+            PeriodValue(
+                p.key,
+                p.end_on,
+                evm.pv,
+                evm.ev if past else None,
+                evm.ac if past else None,
+                measured_on=day if past else None,
+            )
         )
-    return EarnedValueCurve(project.code, status_date, out, now.bac, now.eac(method), method)
+    return EarnedValueCurve(
+        project.code,
+        status_date,
+        out,
+        now.bac,
+        now.eac(method),
+        method,
+        currency=settings.base_currency,
+    )
 
 
 __all__ = [
@@ -289,6 +371,7 @@ __all__ = [
     "PeriodValue",
     "PlanData",
     "PlanProject",
+    "choose_source",
     "earned_value_curve",
     "history_levels",
     "plan_data",

@@ -162,3 +162,111 @@ def test_the_cli_starts_without_numpy_networkx_or_matplotlib() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _with(cli: Cli, extra: str) -> Cli:
+    """The same ledger with more configuration appended."""
+    path = cli.config.with_name("extra.toml")
+    path.write_text(cli.config.read_text() + extra)
+    return Cli(path)
+
+
+def test_plan_gives_each_project_its_calendar_or_refuses(cli: Cli) -> None:
+    """PRJ-0010 with its own holiday on Friday 2 January 2026 (beside the global 1 January):
+    its finish moves a working day, to 2 April. Planned together with PRJ-0001 (the global
+    calendar), the two calendars differ: one error line, nothing scheduled."""
+    own = _with(cli, '\n[planning.projects."PRJ-0010"]\nholidays = ["2026-01-01", "2026-01-02"]\n')
+    alone = own.run("plan", "PRJ-0010", *STATUS, "--format", "json")
+    assert alone.exit_code == 0, alone.output
+    assert json.loads(alone.output)["finish"] == "2026-04-02"
+    both = own.run("plan", "PRJ-0010", "PRJ-0001", *STATUS)
+    assert (both.exit_code, both.output) == (
+        1,
+        "error: PRJ-0010, PRJ-0001 have different calendars ([planning.projects]): "
+        "plan them one at a time\n",
+    )
+
+
+def test_plan_says_why_it_runs_without_history(cli: Cli) -> None:
+    """--history with fewer finished tasks than history_min_tasks at every level: one line
+    says so (text), and `history_note` (JSON)."""
+    strict = _with(cli, "").config
+    text = strict.read_text().replace("[planning]\n", "[planning]\nhistory_min_tasks = 1000\n")
+    strict.write_text(text)
+    c = Cli(strict)
+    args = ("plan", "PRJ-0010", *STATUS, "--simulate", "200", "--history")
+    result = c.run(*args)
+    assert result.exit_code == 0, result.output
+    note = next(line for line in result.output.splitlines() if line.startswith("no history"))
+    assert note.startswith("no history: fewer than 1000 finished tasks in project PRJ-0010")
+    doc = json.loads(c.run(*args, "--format", "json").output)["simulation"]
+    assert (doc["history"], doc["history_note"]) == (None, note)
+
+
+def test_plan_bounds_the_iterations_and_skips_them_for_csv(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trillion iterations is one error line (it was a MemoryError traceback), for `plan`
+    and `chart risk`; `--format csv` prints the schedule and runs no simulation."""
+    huge = cli.run("plan", "PRJ-0010", *STATUS, "--simulate", "1000000000000")
+    assert (huge.exit_code, huge.output) == (
+        1,
+        "error: --simulate: at most 1,000,000 iterations, got 1,000,000,000,000\n",
+    )
+    risk = cli.run("chart", "risk", "PRJ-0010", "--out", "x.png", "--simulate", "2000000")
+    assert (risk.exit_code, risk.output) == (
+        1,
+        "error: --simulate: at most 1,000,000 iterations, got 2,000,000\n",
+    )
+
+    def no_simulation(*args: object, **kw: object) -> None:
+        raise AssertionError("the CSV ran a simulation")
+
+    monkeypatch.setattr("pmo_ledger.ledger.planning.montecarlo.simulate", no_simulation)
+    result = cli.run("plan", "PRJ-0010", *STATUS, "--simulate", "500", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.DictReader(io.StringIO(result.output)))) == 12
+
+
+def test_plan_gives_the_date_at_a_chosen_confidence(cli: Cli) -> None:
+    """--confidence 0.8 is PERT's own 80% date (and the simulation's P80); 0.5 and 0.9 come
+    with it, in text and JSON; 1.5 is refused."""
+    args = ("plan", "PRJ-0010", *STATUS, "--simulate", "500", "--seed", "2")
+    qs = ("--confidence", "0.5", "--confidence", "0.8", "--confidence", "0.9")
+    doc = json.loads(cli.run(*args, *qs, "--format", "json").output)
+    pert, sim = doc["pert"], doc["simulation"]
+    assert list(pert["confidence"]) == ["0.5", "0.8", "0.9"]
+    assert pert["confidence"]["0.8"] == pert["p80"]
+    assert pert["confidence"]["0.5"] < pert["confidence"]["0.9"]
+    assert sim["confidence"]["0.8"] == sim["percentiles"]["p80"]
+    text = cli.run(*args, *qs).output.splitlines()
+    c = pert["confidence"]
+    assert f"PERT: P50 by {c['0.5']}, P80 by {c['0.8']}, P90 by {c['0.9']}" in text
+    assert any(f"P90 {sim['confidence']['0.9']}" in line for line in text)
+    bad = cli.run(*args, "--confidence", "1.5")
+    assert (bad.exit_code, bad.output) == (
+        1,
+        "error: --confidence: a confidence is between 0 and 1 (exclusive), got 1.5\n",
+    )
+
+
+def test_the_other_sources_copies_are_reported_in_one_line() -> None:
+    """P1 scheduled from the PSA, its ERP (12 tasks) and Workfront (1 task) copies not: one
+    line names them and the way to choose (the demo's PRJ-0004 scheduled all three)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from pmo_ledger.jobs.cli.plan import Plan, notes
+    from pmo_ledger.ledger.planning.cpm import schedule
+    from pmo_ledger.ledger.planning.model import PlanTask
+    from pmo_ledger.ledger.planning.pert import pert
+    from pmo_ledger.ledger.queries.planning import PlanData
+
+    tasks = [PlanTask("A", "A", most_likely=Decimal(2))]
+    sched = schedule(tasks, [], start=date(2025, 1, 6))
+    data = PlanData(
+        [], tasks, [], sources={"P1": "psa"}, not_scheduled={"P1": {"erp": 12, "wf": 1}}
+    )
+    assert notes(Plan(data, sched, pert(sched.network))) == [
+        "not scheduled (other sources' copies): P1: erp 12 tasks, wf 1 task (see --source)"
+    ]

@@ -11,6 +11,7 @@ up by it.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -244,3 +245,31 @@ def test_quarantine_fx_and_mapping_fit_80_columns(portfolio: Ledger, tmp_path: P
     ]
     resolved = cells_by_row(narrow(portfolio, "quarantine", "list", "--status", "resolved"))
     assert [(r[2], r[-2]) for r in resolved] == [("4900012345-0", "remapped")]
+
+
+def test_plan_fits_80_columns_with_its_dates_whole(ledger: Ledger) -> None:
+    """`plan` with the simulation, a deadline and a confidence: every line fits 80 columns
+    (prose wraps at spaces, the table drops its key, late dates, free float, state and WBS
+    columns), every date is whole on its line and the task names stay whole."""
+    ok(ledger.run("sync", "demo"))
+    ok(ledger.run("sync", "erp"))
+    stdout = narrow(
+        ledger,
+        "plan",
+        "PRJ-0001",
+        "--status-date",
+        "2025-03-14",
+        "--deadline",
+        "2025-05-01",
+        "--simulate",
+        "300",
+        "--confidence",
+        "0.9",
+    )
+    dates = re.findall(r"(?<![\d-])20\d\d-[\d-]*", stdout)
+    assert len(dates) > 20 and all(len(d) == 10 for d in dates), dates
+    assert "│   Solution design │" in stdout and "│   Go-live         │" in stdout
+    assert (
+        "critical path: PRJ-0001.T06 (Solution design) -> PRJ-0001.T08 (Development) -> "
+        "PRJ-0001.T09 (Integration) -> PRJ-0001.T11 (Testing) -> PRJ-0001.T12 (Go-live)"
+    ) in " ".join(stdout.split())

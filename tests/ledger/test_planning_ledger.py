@@ -5,7 +5,7 @@ S-curve's earned value, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.connectors.base import ConnectorContext, ReadRequest
 from pmo_ledger.connectors.sample import SampleConnector, SampleSettings
+from pmo_ledger.ledger.models import ProjectLink
 from pmo_ledger.ledger.planning.calendar import WorkCalendar
 from pmo_ledger.ledger.planning.cpm import schedule
 from pmo_ledger.ledger.planning.history import history_scale
@@ -200,8 +201,10 @@ def test_a_link_to_another_project_is_reported_then_honoured(session: Session) -
     assert (s2.outside, s2.row("P1.A").es, s2.finish) == ([], 500, date(2025, 1, 15))
 
 
-def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None:
-    """A source sent A -> B and B -> A: the plan names both tasks."""
+def _one_day_tasks(
+    session: Session, keys: tuple[str, ...], links: tuple[tuple[str, str], ...]
+) -> None:
+    """Project P1 with one-day tasks `keys` ("Task A", ...) and FS `links` between them."""
     load(
         session,
         [ProjectRecord(external_id="P1", code="P1", name="P1", planned_start=date(2025, 1, 6))],
@@ -211,7 +214,7 @@ def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None
         session,
         [
             TaskRecord(external_id=k, project_ref="P1", name=f"Task {k}", most_likely_days=D(1))
-            for k in ("A", "B")
+            for k in keys
         ],
         stream="tasks",
     )
@@ -219,10 +222,15 @@ def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None
         session,
         [
             DependencyRecord(external_id=f"L{p}", predecessor_ref=p, successor_ref=s)
-            for p, s in (("A", "B"), ("B", "A"))
+            for p, s in links
         ],
         stream="dependencies",
     )
+
+
+def test_a_cycle_loaded_from_a_source_is_a_clear_error(session: Session) -> None:
+    """A source sent A -> B and B -> A: the plan names both tasks."""
+    _one_day_tasks(session, ("A", "B"), (("A", "B"), ("B", "A")))
     data = plan_data(session, ["P1"], None)
     with pytest.raises(CycleError, match=r"a cycle: A \(Task A\) -> B \(Task B\) -> A"):
         schedule(data.tasks, data.links, start=data.start)
@@ -264,3 +272,87 @@ def test_the_s_curve_carries_the_ledgers_earned_value(session: Session) -> None:
     )
     assert all(a.pv <= b.pv for a, b in zip(curve.periods, curve.periods[1:], strict=False))
     assert all(p.ac is not None and p.ac > 0 for p in past)
+
+
+def _two_sources(session: Session) -> None:
+    """P1 from the PSA (the projects authority): A (3 days) -> B (3 days); the ERP's copy of
+    the same project: A (10 days) -> B (10 days), under the same external ids."""
+    load(
+        session,
+        [ProjectRecord(external_id="P1", code="P1", name="P1", planned_start=date(2025, 1, 6))],
+        stream="projects",
+    )
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    session.execute(
+        ProjectLink.__table__.insert().values(
+            source="erp",
+            object_type="project",
+            external_id="P1",
+            project_id=plan_project(session, "P1").id,
+            origin="manual",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    for src, days in (("psa", D(3)), ("erp", D(10))):
+        load(
+            session,
+            [
+                TaskRecord(external_id=k, project_ref="P1", name=k, most_likely_days=days)
+                for k in ("A", "B")
+            ],
+            source=src,
+            stream="tasks",
+        )
+        load(
+            session,
+            [DependencyRecord(external_id="L1", predecessor_ref="A", successor_ref="B")],
+            source=src,
+            stream="dependencies",
+        )
+
+
+def test_one_sources_copy_of_a_project_is_scheduled(session: Session) -> None:
+    """Two sources sent P1's tasks: the authority's (psa) two are scheduled, A -> B in 6
+    days, once; the ERP's two are reported as not scheduled. `source="erp"` schedules the
+    ERP's instead (20 days); with no authority and no source, the choice is refused."""
+    _two_sources(session)
+    data = plan_data(session, ["P1"], None, authority="psa")
+    assert sorted(t.key for t in data.tasks) == ["A", "B"]
+    assert [(lk.predecessor, lk.successor) for lk in data.links] == [("A", "B")]
+    assert (data.sources, data.not_scheduled) == ({"P1": "psa"}, {"P1": {"erp": 2}})
+    s = schedule(data.tasks, data.links, start=data.start)
+    assert (s.finish_offset, s.critical_paths) == (600, [["A", "B"]])
+    erp = plan_data(session, ["P1"], None, authority="psa", source="erp")
+    assert sorted(t.most_likely for t in erp.tasks) == [D(10), D(10)]
+    assert erp.not_scheduled == {"P1": {"psa": 2}}
+    assert schedule(erp.tasks, erp.links, start=erp.start).finish_offset == 2000
+    with pytest.raises(LookupError, match="P1 has tasks from erp, psa: choose one with --source"):
+        plan_data(session, ["P1"], None)
+    with pytest.raises(LookupError, match="P1 has no tasks from source 'crm'"):
+        plan_data(session, ["P1"], None, authority="psa", source="crm")
+
+
+def test_a_link_to_a_deleted_task_is_left_out(session: Session) -> None:
+    """P1: A -> B -> C; the source then deletes C (its link B -> C stays live in the ledger):
+    the plan schedules A -> B with no link reported as not honoured."""
+    _one_day_tasks(session, ("A", "B", "C"), (("A", "B"), ("B", "C")))
+    load(session, deletions=["C"], stream="tasks", deletion_kind="task")
+    data = plan_data(session, ["P1"], None)
+    assert sorted(t.key for t in data.tasks) == ["A", "B"]
+    assert [(lk.predecessor, lk.successor) for lk in data.links] == [("A", "B")]
+    s = schedule(data.tasks, data.links, start=data.start, outside_projects=data.outside_projects)
+    assert (s.outside, s.finish_offset) == ([], 200)
+
+
+def test_the_s_curve_measures_this_periods_ev_at_the_status_date(session: Session) -> None:
+    """At 15 December 2025 the period 2025-12 (ending 31 December) has EV and AC measured on
+    15 December, the earlier periods at their ends, the later ones none."""
+    load_sample(session)
+    project = plan_project(session, "PRJ-0010")
+    day = date(2025, 12, 15)
+    curve = earned_value_curve(session, SAMPLE_CFG, ReconcileRules(), project, day)
+    by = {p.period: p for p in curve.periods}
+    assert (by["2025-12"].end_on, by["2025-12"].as_of) == (date(2025, 12, 31), day)
+    assert by["2025-11"].as_of == by["2025-11"].end_on == date(2025, 11, 30)
+    assert by["2026-01"].ev is None and curve.currency == "USD"

@@ -16,10 +16,13 @@ from pmo_ledger.ledger.planning.charts import (
     CRITICAL,
     DPI,
     NORMAL,
+    UNDATED,
+    _num,
     gantt,
     gantt_size,
     risk,
     scurve,
+    scurve_series,
 )
 from pmo_ledger.ledger.planning.cpm import schedule
 from pmo_ledger.ledger.planning.model import EarnedValueCurve, PeriodValue, PlanLink, PlanTask
@@ -112,21 +115,133 @@ def test_the_risk_histogram(tmp_path: Path) -> None:
     assert has_colour(img, NORMAL) > 2_000 and has_colour(img, CRITICAL) > 100
 
 
-def test_the_s_curve(tmp_path: Path) -> None:
-    """Six periods, EV and AC through the fourth: 1000 x 550 px, AC drawn in the critical
-    colour, PV in the ordinary one."""
-    periods = [
+def six_periods(status: date | None = None) -> list[PeriodValue]:
+    """Periods ending on the 28th of January to June: PV 100 a month, EV 90 and AC 110 a
+    month through April, measured on the period's end (April's on `status` when given)."""
+    return [
         PeriodValue(
             f"2025-{m:02d}",
             date(2025, m, 28),
             D(100 * m),
             D(90 * m) if m <= 4 else None,
             D(110 * m) if m <= 4 else None,
+            measured_on=(status or date(2025, 4, 28)) if m == 4 else None,
         )
         for m in range(1, 7)
     ]
-    curve = EarnedValueCurve("P1", date(2025, 4, 28), periods, D(600), D("733.33"), "cpi")
+
+
+def test_the_s_curve(tmp_path: Path) -> None:
+    """Six periods, EV and AC through the fourth: 1000 x 550 px, AC drawn in the critical
+    colour, PV in the ordinary one."""
+    curve = EarnedValueCurve("P1", date(2025, 4, 28), six_periods(), D(600), D("733.33"), "cpi")
     img = pixels(scurve(curve, tmp_path / "s.png"))
     assert img.shape[:2] == (550, 1000)
     assert img.std() > 20
     assert has_colour(img, CRITICAL) > 100 and has_colour(img, NORMAL) > 100
+
+
+def test_the_s_curve_puts_this_periods_ev_and_ac_at_the_status_date(tmp_path: Path) -> None:
+    """Status 10 April, in the period ending 28 April: EV and AC end on 10 April (they were
+    plotted on 28 April, after the status date); PV keeps the period ends; the y axis and
+    BAC carry the currency."""
+    periods = six_periods(date(2025, 4, 10))
+    curve = EarnedValueCurve(
+        "P1", date(2025, 4, 10), periods, D(600), D("733.33"), "cpi", currency="EUR"
+    )
+    pv, ev, ac = scurve_series(curve)
+    assert pv[0][-1] == _num(date(2025, 6, 28))
+    assert ev[0][-1] == ac[0][-1] == _num(date(2025, 4, 10))
+    assert (ev[1][-1], ac[1][-1]) == (360.0, 440.0)
+    svg = scurve(curve, tmp_path / "s.svg").read_text()
+    assert "cumulative, EUR" in svg and "BAC 600.00 EUR" in svg
+
+
+def row_y(i: float, rows: int) -> int:
+    """The pixel row of task row i's centre in a chart of `rows` rows (taller than the 3-inch
+    minimum): the plot runs from 95 px down to 55 px above the bottom, rows -0.6 to
+    rows - 0.4."""
+    height = (1.4 + 0.2 * rows) * DPI
+    return round(95 + (i + 0.6) * (height - 150) / rows)
+
+
+def dark(img: np.ndarray[Any, Any], below: int = 300) -> np.ndarray[Any, Any]:
+    """Pixels whose R + G + B is below `below` (text, lines; not the grey planned bars)."""
+    return np.asarray(img.sum(axis=-1) < below)
+
+
+def arrow_pixels(img: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    return np.asarray(np.all(img == [0x55, 0x55, 0x55], axis=-1))
+
+
+def small_plan() -> list[PlanTask]:
+    """Phase P (level 0) with A (3 days, level 1), the milestone M after A, B (10 days) and
+    S (2 days) finishing 5 days before B does (FF, lag -5): 6 rows."""
+    return [
+        PlanTask("P", "Phase", wbs="1"),
+        PlanTask("A", "Alpha", parent="P", wbs="1.1", most_likely=D(3)),
+        PlanTask("M", "Milestone", parent="P", wbs="1.2", most_likely=D(0)),
+        PlanTask("B", "Bravo", wbs="2", most_likely=D(10)),
+        PlanTask("S", "Short", wbs="3", most_likely=D(2)),
+        *(PlanTask(f"X{i}", f"Other {i}", wbs=f"{4 + i}", most_likely=D(1)) for i in range(4)),
+    ]
+
+
+def test_a_gantt_arrow_reaches_the_milestone_and_names_are_indented(tmp_path: Path) -> None:
+    """A -> M: a solid arrowhead right above M's diamond (it stopped a day short, pointing
+    away); A's name (level 1) starts further right than its phase's (level 0)."""
+    s = schedule(small_plan(), [PlanLink("A", "M")], start=MONDAY)
+    rows = [r.key for r in s.rows]
+    assert rows[:3] == ["P", "A", "M"]
+    img = pixels(gantt(s, tmp_path / "m.png"))
+    assert img.shape[0] == 320  # 1.4 + 0.2 x 9 inches
+    y = row_y(2, 9)
+    band = np.all(img[y - 6 : y + 7, 340:] == [0x22, 0x22, 0x22], axis=-1)  # M: not critical
+    columns = np.flatnonzero(band.any(axis=0))
+    assert columns.size > 0
+    x = 340 + int(columns.mean())
+    head = arrow_pixels(img)[y - 16 : y - 3, x - 5 : x + 6]
+    assert head.sum() >= 8, head.sum()
+    lefts = [int(np.flatnonzero(dark(img)[row_y(i, 9) - 4 : row_y(i, 9) + 5, :330].any(axis=0))[0])
+             for i in (0, 1)]  # fmt: skip
+    assert lefts[1] >= lefts[0] + 10, lefts
+
+
+def test_a_gantt_arrowhead_points_the_way_its_link_goes(tmp_path: Path) -> None:
+    """B (10 days) FF -5 S (2 days): S finishes 5 days before B, so the arrow runs left from
+    B's end into S's; its head is narrow at S's end and wide towards B (it always pointed
+    right)."""
+    s = schedule(small_plan(), [PlanLink("B", "S", "FF", D(-5))], start=MONDAY)
+    assert s.row("S").early_finish < s.row("B").early_finish
+    img = pixels(gantt(s, tmp_path / "ff.png"))
+    y = [r.key for r in s.rows].index("S")
+    band = arrow_pixels(img)[row_y(y, 9) - 6 : row_y(y, 9) + 7, 340:]
+    columns = np.flatnonzero(band.any(axis=0))
+    tip = int(columns.min())
+    heights = band.sum(axis=0)
+    assert heights[tip + 5] > heights[tip], (heights[tip : tip + 8], tip)
+
+
+def test_a_gantt_of_200_tasks_repeats_its_dates(tmp_path: Path) -> None:
+    """240 rows: the date labels again between rows 49 and 50 (and 99/100, ...), so no row
+    is more than 50 from its dates; past 150 rows only links between critical tasks."""
+    s = schedule(project(200), chain_links(200), start=MONDAY)
+    img = pixels(gantt(s, tmp_path / "g200.png"))
+    for k in (50, 100, 150, 200):
+        y = row_y(k - 0.5, 240)
+        assert dark(img, 450)[y - 3 : y + 4, 345:1170].sum() > 150, k
+    y = row_y(24.5, 240)
+    assert dark(img, 450)[y - 3 : y + 4, 345:1170].sum() < 40
+
+
+def test_a_task_without_any_duration_is_not_drawn_as_a_milestone(tmp_path: Path) -> None:
+    """N has no estimate and no dates (0 days by default): a hollow grey circle, not a
+    diamond; the milestone M (an estimate of 0) keeps its diamond."""
+    tasks = [PlanTask("A", "A", most_likely=D(3)), PlanTask("N", "No estimate"),
+             PlanTask("M", "Milestone", most_likely=D(0))]  # fmt: skip
+    s = schedule(tasks, [PlanLink("A", "N"), PlanLink("A", "M")], start=MONDAY)
+    assert s.network.without_duration == ["N"] and s.row("N").milestone
+    img = pixels(gantt(s, tmp_path / "n.png"))
+    assert has_colour(img, UNDATED) >= 10
+    plain = schedule([tasks[0], tasks[2]], [PlanLink("A", "M")], start=MONDAY)
+    assert has_colour(pixels(gantt(plain, tmp_path / "m.png")), UNDATED) == 0

@@ -318,3 +318,15 @@ def test_a_summary_percent_weighs_its_leaves_by_duration() -> None:
     phase = s.row("1")
     assert (phase.percent, phase.state) == (D("25.00"), "started")
     assert (phase.early_start, phase.early_finish) == (MONDAY, date(2025, 1, 16))
+
+
+def test_two_links_between_one_pair_are_one_step_of_the_path() -> None:
+    """A (2 days) -> B (3 days) by FS and by FF: one critical path A -> B, counted once; a
+    link from the summary S (holding only A) to B lands on the same pair: still one path,
+    and one drawn link per pair and type."""
+    s = schedule([task("A", 2), task("B", 3)], [link("A", "B"), link("A", "B", "FF")], start=MONDAY)
+    assert (s.critical_paths, s.critical_path_count, s.finish_offset) == ([["A", "B"]], 1, 500)
+    tasks = [PlanTask("S", "Summary"), task("A", 2, parent="S"), task("B", 3)]
+    s2 = schedule(tasks, [link("S", "B"), link("A", "B")], start=MONDAY)
+    assert (s2.critical_paths, s2.critical_path_count) == ([["A", "B"]], 1)
+    assert s2.links == [("A", "B", "FS")]
