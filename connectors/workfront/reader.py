@@ -1,8 +1,10 @@
 """How one Workfront stream is read, as pages for the runner.
 
 Searches come sorted by ID (`ID_Sort=asc`), not by `lastUpdateDate`, so no page but a read's
-last carries a checkpoint, and that checkpoint is the time the read started on Workfront's
-clock (its `Date` header): every row changed after it is read again next time.
+last carries a checkpoint: the earlier of the time the read started on Workfront's clock (its
+`Date` header) and the latest `lastUpdateDate` (or journal `entryDate`) the read saw, so a
+`Date` that runs ahead of the clock stamping the rows never skips an edit; a read that saw
+nothing keeps the stored checkpoint.
 
 - **Full** (no checkpoint yet, or a stream without `lastUpdateDate`): every row. For hours
   and expenses the read sits between ScopeStart(stream) and ScopeEnd(stream), so the runner
@@ -28,6 +30,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain
@@ -68,6 +72,11 @@ class StreamReader:
         self.stream = stream
         self.context = context
         self._lookups: n.Lookups | None = None
+        #: The checkpoint's parts: the stored one, Workfront's clock at the read's start, the
+        #: latest stamp read (see `_checkpointed`).
+        self._kept: datetime | None = None
+        self._started_at: datetime | None = None
+        self._seen: datetime | None = None
         self.fields = stream.fields_with(settings)
 
     # --- what a read means -----------------------------------------------------------------
@@ -78,25 +87,45 @@ class StreamReader:
         if request.scope is not None:
             return self._project(request.scope)
         cursor = request.cursor
+        stored = request.checkpoint.value if request.checkpoint is not None else None
+        self._kept = stored if isinstance(stored, datetime) else None
         if cursor is None or not stream.incremental:
-            return self._full()
+            return self._checkpointed(self._full())
         if not isinstance(cursor.value, datetime):
             raise ConnectorConfigError(f"stream {stream.name} reads from a timestamp cursor")
         if stream.journal and self.settings.deletes == "scan":
-            return self._scan_or_incremental(cursor.value, request.checkpoint)
-        return self._incremental(cursor.value)
+            return self._checkpointed(self._scan_or_incremental(cursor.value))
+        return self._checkpointed(self._incremental(cursor.value))
 
-    def _scan_or_incremental(self, since: datetime, checkpoint: Cursor | None) -> Iterator[Page]:
+    def _checkpointed(self, pages: Iterator[Page]) -> Iterator[Page]:
+        """The pages, the last one carrying the read's checkpoint: the earlier of Workfront's
+        clock when the read started (its `Date` header) and the latest `lastUpdateDate` (or
+        journal `entryDate`) read. The Date header alone is not safe: a server whose Date runs
+        ahead of the clock that stamps its rows would put the checkpoint past edits not yet
+        read. Nothing read: the stored checkpoint is kept."""
+        last: Page | None = None
+        for page in pages:
+            if last is not None:
+                yield last
+            last = page
+        seen, started = self._seen, self._started_at
+        value = self._kept if seen is None else min(seen, started) if started else seen
+        end = Cursor("timestamp", value) if value is not None else None
+        yield Page(checkpoint=end) if last is None else replace(last, checkpoint=end)
+
+    def _saw(self, stamp: datetime | None) -> None:
+        if stamp is not None and (self._seen is None or stamp > self._seen):
+            self._seen = stamp
+
+    def _scan_or_incremental(self, since: datetime) -> Iterator[Page]:
         """The changes since the cursor, or, when the stored checkpoint lies in an earlier
         `scan_every` window than Workfront's clock (known from the count's answer), the whole
-        stream as a scope."""
+        stream as a scope. The checkpoint is never later than the latest row read, so a
+        server clock running ahead makes scans more frequent, never rarer."""
         started = self._started(_changed(since))
-        stored = checkpoint.value if checkpoint is not None else None
+        stored = self._kept
         every = self.settings.scan_every
-        if (
-            isinstance(stored, datetime)
-            and (stored - _EPOCH) // every == (started - _EPOCH) // every
-        ):
+        if stored is not None and (stored - _EPOCH) // every == (started - _EPOCH) // every:
             yield from self._incremental(since, started)
             return
         log.info("workfront_scan", connector=self.context.name, stream=self.stream.name)
@@ -108,22 +137,21 @@ class StreamReader:
             self._pages(obj, self.client.search(obj, _own(obj, self.fields)))
             for obj in self.stream.objs
         )
-        end = Cursor("timestamp", started)
+        self._started_at = started
         if self.stream.journal:
-            yield from scoped(self.stream.name, pages, markers_apart=True, end_checkpoint=end)
+            yield from scoped(self.stream.name, pages, markers_apart=True)
         else:
-            yield from unordered(pages, end)
+            yield from unordered(pages, None)
 
     def _incremental(self, since: datetime, started: datetime | None = None) -> Iterator[Page]:
         changed = _changed(since)
         if started is None:  # before the journal: what it lists after is read next time
             started = self._started(changed)
+        self._started_at = started
         deleted = self._journal(since) if self.stream.journal else []
         for obj in self.stream.objs:
             yield from self._pages(obj, self.client.search(obj, self.fields, changed))
-        yield from deletion_pages(
-            deleted, self.settings.page_size, checkpoint=Cursor("timestamp", started)
-        )
+        yield from deletion_pages(deleted, self.settings.page_size)
 
     def _project(self, scope: str) -> Iterator[Page]:
         kind, _, project_id = scope.partition(":")
@@ -182,6 +210,9 @@ class StreamReader:
                 error=str(exc),
             )
             raise StreamConfigError(message) from exc
+        for entry in entries:
+            with suppress(ValueError):
+                self._saw(v.stamp(entry, "entryDate"))
         ids = [i for i in (v.text(r, "subObjID") for r in entries) if i]
         return list(dict.fromkeys(ids))
 
@@ -237,6 +268,8 @@ class StreamReader:
         crossing: list[str] = []
         for row in rows:
             rid = v.text(row, "ID")
+            with suppress(ValueError):
+                self._saw(v.stamp(row))
             try:
                 if self.stream.name == "rates":
                     out = n.rate(row, at, obj)
