@@ -6,9 +6,10 @@ Authentication is chosen by which credentials are present (one of them):
 ==============  ========================================================================
 credentials     how they travel
 ==============  ========================================================================
-api_key         the `apiKey` header on every call
-username +      `POST /login` once, then the `sessionID` header; logged in again once when
-password        the session expires mid-run
+api_key         the `apiKey` request parameter on every call (as Workfront documents it)
+username +      `POST /login?username=..&password=..` once (the documented form), then the
+password        `sessionID` header; logged in again once when
+                the session expires mid-run
 access_token    an OAuth2 access token, which Workfront issues as a session ID: sent as
                 the `sessionID` header; it cannot be renewed by the connector
 ==============  ========================================================================

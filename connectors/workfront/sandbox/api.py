@@ -124,6 +124,10 @@ class WorkfrontApi:
         #: and report answers without the `data` envelope (as api-basics.md prints them).
         self.plain_dates = False
         self.bare_aggregates = False
+        #: Stricter readings of the documented wire: the API key only as the `apiKey`
+        #: parameter, the login's username and password only as query parameters.
+        self.api_key_param_only = False
+        self.login_query_only = False
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
         self._api_keys = {user.api_key} if user.api_key else set()
@@ -190,7 +194,7 @@ class WorkfrontApi:
             return reply
 
     def _route(self, request: Request) -> tuple[str, Reply]:
-        request = _with_form(request)
+        raw, request = request, _with_form(request)
         parts = [p for p in request.path.split("/") if p]
         if len(parts) < 4 or parts[:2] != ["attask", "api"]:
             return "other", error_reply(
@@ -204,7 +208,7 @@ class WorkfrontApi:
         method = (request.param("method") or request.method).upper()
         rest = parts[3:]
         if rest[0].lower() == "login":
-            return "login", self._login(request)
+            return "login", self._login(raw if self.login_query_only else request)
         user_id = self._authenticate(request)
         if user_id is None:
             return rest[0], error_reply(401, _AUTH_ERROR, _NOT_LOGGED_IN)
@@ -301,7 +305,8 @@ class WorkfrontApi:
                 session.calls_left -= 1
             session.last_used = now
             return session.user_id
-        key = request.headers.get("apikey") or request.param("apiKey")
+        header = None if self.api_key_param_only else request.headers.get("apikey")
+        key = header or request.param("apiKey")
         if key and key in self._api_keys:
             return self.user.user_id
         return None

@@ -39,7 +39,9 @@ class WorkfrontSandbox(HttpsSandbox):
     expense's `effectiveDate` as `2025-03-03`; `bare_aggregates` answers count and report
     without the `data` envelope (`{"count": 3}`, as api-basics.md prints them);
     `wall_clock_date` sends this machine's clock in the `Date` header, as any real server
-    does, while the rows keep being stamped by the account's own clock.
+    does, while the rows keep being stamped by the account's own clock;
+    `api_key_param_only` reads the API key only as the `apiKey` parameter and
+    `login_query_only` the login only from query parameters (as the docs show them).
     """
 
     def __init__(
@@ -55,6 +57,8 @@ class WorkfrontSandbox(HttpsSandbox):
         plain_dates: bool = False,
         bare_aggregates: bool = False,
         wall_clock_date: bool = False,
+        api_key_param_only: bool = False,
+        login_query_only: bool = False,
         tls: TlsFiles | None = None,
         cert_dir: Path | None = None,
     ) -> None:
@@ -63,6 +67,8 @@ class WorkfrontSandbox(HttpsSandbox):
         self.version = version
         self.api = WorkfrontApi(self.store, self.user, session_ttl=session_ttl, seed=seed)
         self.api.plain_dates, self.api.bare_aggregates = plain_dates, bare_aggregates
+        self.api.api_key_param_only = api_key_param_only
+        self.api.login_query_only = login_query_only
         clock = _wall_clock if wall_clock_date else self.store.now
         super().__init__(self.api, clock, host=host, port=port, tls=tls, cert_dir=cert_dir)
 

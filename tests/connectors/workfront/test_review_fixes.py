@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import Engine
 
 from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles
@@ -60,3 +61,44 @@ def test_scan_mode_with_a_wall_clock_date_still_reads_edits(
     result = run_sync(app, "wf")
     assert result.status == "succeeded", result.message
     assert ledger_totals(app) == wall_clock.source_totals()
+
+
+@pytest.fixture
+def strict_wire(tls: TlsFiles) -> Iterator[Account]:
+    yield from _served(tls, api_key_param_only=True, login_query_only=True)
+
+
+def _secrets_logged(logs: list[dict[str, object]], *secrets: str) -> list[str]:
+    return [s for entry in logs for s in secrets if s in str(entry)]
+
+
+def test_the_api_key_travels_as_the_documented_parameter_and_is_never_logged(
+    engine: Engine, tmp_path: Path, strict_wire: Account
+) -> None:
+    """The fake reads the key only from `?apiKey=`: every stream loads; no log event holds
+    the key (a storm of 503s makes the kit log its retries)."""
+    app = wf_app(engine, tmp_path, strict_wire)
+    strict_wire.server.fail_next(2, status=503, retry_after=0, objcode="HOUR")
+    with structlog.testing.capture_logs() as logs:
+        result = run_sync(app, "wf")
+    assert result.status == "succeeded", result.message
+    assert ledger_totals(app) == strict_wire.source_totals()
+    assert not _secrets_logged(logs, strict_wire.server.user.api_key)
+    assert any(e["event"] == "http_retry" for e in logs)
+
+
+def test_the_login_sends_username_and_password_as_query_parameters(
+    engine: Engine, tmp_path: Path, strict_wire: Account
+) -> None:
+    user = strict_wire.server.user
+    app = wf_app(
+        engine, tmp_path, strict_wire, api_key=None, username=user.username,
+        password=user.password,
+    )  # fmt: skip
+    with structlog.testing.capture_logs() as logs:
+        result = run_sync(app, "wf")
+    assert result.status == "succeeded", result.message
+    assert ledger_totals(app) == strict_wire.source_totals()
+    (login,) = [r for r in strict_wire.server.requests if r.endpoint == "login"]
+    assert (login.method, login.status, login.params["password"]) == ("POST", 200, ["***"])
+    assert not _secrets_logged(logs, user.password)
