@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
 from typing import Any
@@ -55,6 +55,9 @@ from pmo_ledger.ledger.records import Record, Rejected
 
 log = structlog.get_logger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How long a journal that tracks hours or expenses may go without an entry of them while
+#: they change (see `StreamReader._journal_tracks`).
+JOURNAL_QUIET = timedelta(days=7)
 
 
 class StreamReader:
@@ -77,6 +80,8 @@ class StreamReader:
         self._kept: datetime | None = None
         self._started_at: datetime | None = None
         self._seen: datetime | None = None
+        #: Rows the read's count announced.
+        self._expected = 0
         self.fields = stream.fields_with(settings)
 
     # --- what a read means -----------------------------------------------------------------
@@ -167,6 +172,7 @@ class StreamReader:
     def _started(self, filters: Mapping[str, Any]) -> datetime:
         """Count the rows to come (one call per object), log it; Workfront's clock then."""
         rows = sum(self.client.count(obj, filters) for obj in self.stream.objs)
+        self._expected = rows
         self.context.extra.setdefault("expected_rows", {})[self.stream.name] = rows
         log.info(
             "workfront_read",
@@ -210,11 +216,47 @@ class StreamReader:
                 error=str(exc),
             )
             raise StreamConfigError(message) from exc
+        newest = None
         for entry in entries:
             with suppress(ValueError):
-                self._saw(v.stamp(entry, "entryDate"))
+                stamp = v.stamp(entry, "entryDate")
+                newest = max(newest, stamp) if newest and stamp else newest or stamp
+                self._saw(stamp)
+        if self._expected and (newest is None or self._kept is None or newest <= self._kept):
+            self._journal_tracks()
         ids = [i for i in (v.text(r, "subObjID") for r in entries) if i]
         return list(dict.fromkeys(ids))
+
+    def _journal_tracks(self) -> None:
+        """No deletion was journaled after the stored checkpoint: when rows of the stream
+        changed after it (not merely within the lookback), the journal must hold some entry
+        (an add, an edit, a delete) of the object in the `JOURNAL_QUIET` before it or since,
+        else it does not track the object (Workfront's Update Feed settings) and deletions
+        would go unseen. (An account that logs hours has added some within a week; an edit
+        of a field the feed does not track, such as an approval, is not held against it.)"""
+        if self._kept is None:
+            return
+        after = wire_time(self._kept + timedelta(milliseconds=1))
+        code = self.stream.journal
+        assert code is not None
+        (obj,) = self.stream.objs
+        changed = self.client.count(obj, {"lastUpdateDate": after, "lastUpdateDate_Mod": "gte"})
+        quiet = wire_time(self._kept - JOURNAL_QUIET)
+        journaled = {"subObjCode": code, "entryDate": quiet, "entryDate_Mod": "gte"}
+        if not changed or self.client.count("JRNLE", journaled):
+            return
+        log.warning(
+            "workfront_journal_silent",
+            connector=self.context.name,
+            stream=self.stream.name,
+            changed=changed,
+        )
+        raise StreamConfigError(
+            f"stream {self.stream.name}: {changed} {code} records changed since "
+            f"{self._kept.isoformat()} but Workfront's journal (JRNLE) records no {code} change "
+            f"in the {JOURNAL_QUIET.days} days before (its Update Feed does not track {code}), so deleted ones would go unseen; set "
+            f'connectors.{self.context.name}.deletes = "scan"'
+        )
 
     # --- rows -> pages ---------------------------------------------------------------------
 

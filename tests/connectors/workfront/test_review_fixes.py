@@ -102,3 +102,33 @@ def test_the_login_sends_username_and_password_as_query_parameters(
     (login,) = [r for r in strict_wire.server.requests if r.endpoint == "login"]
     assert (login.method, login.status, login.params["password"]) == ("POST", 200, ["***"])
     assert not _secrets_logged(logs, user.password)
+
+
+@pytest.fixture
+def untracked(tls: TlsFiles) -> Iterator[Account]:
+    """An account whose journal never tracked hours or expenses, and answers (no refusal)."""
+    store = FakeWorkfront()
+    store.journal_enabled = False
+    seed = seed_demo(store, hours=300)
+    with WorkfrontSandbox(store, tls=tls, user=ApiUser(user_id=seed.api_user_id)) as server:
+        server.disable_journal(refuse=False)
+        yield Account(store, seed, server)
+
+
+def test_a_journal_that_answers_but_records_nothing_stops_the_stream_naming_scan(
+    engine: Engine, tmp_path: Path, untracked: Account
+) -> None:
+    """The journal answers with no entries (the Update Feed does not track hours): a run in
+    which hours were changed and deleted fails the hours stream with one line naming the fix,
+    instead of keeping the deleted hour live; the other streams go on."""
+    app = wf_app(engine, tmp_path, untracked)
+    assert run_sync(app, "wf").status == "succeeded"
+    untracked.server.delete_hour(untracked.approved_hours()[0])
+    untracked.server.change_hour(untracked.approved_hours()[1], hours=Decimal("3.5"))
+    result = run_sync(app, "wf")
+    (hours,) = [s for s in result.streams if s.stream == "hours"]
+    assert hours.status != "succeeded"
+    assert "\n" not in (hours.message or "")
+    assert "records no HOUR change in the 7 days before" in (hours.message or "")
+    assert (hours.message or "").endswith('set connectors.wf.deletes = "scan"')
+    assert {s.stream for s in result.streams if s.status != "succeeded"} == {"hours"}
