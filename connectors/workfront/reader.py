@@ -91,6 +91,8 @@ class StreamReader:
         stream = self.stream
         if request.scope is not None:
             return self._project(request.scope)
+        if stream.journal == "HOUR":
+            self._check_statuses()
         cursor = request.cursor
         stored = request.checkpoint.value if request.checkpoint is not None else None
         self._kept = stored if isinstance(stored, datetime) else None
@@ -101,6 +103,24 @@ class StreamReader:
         if stream.journal and self.settings.deletes == "scan":
             return self._checkpointed(self._scan_or_incremental(cursor.value))
         return self._checkpointed(self._incremental(cursor.value))
+
+    def _check_statuses(self) -> None:
+        """Workfront's HOUR status codes are not published with certainty: when hours exist
+        and none has a status of `hour_statuses`, every hour would silently be a deletion, so
+        the stream stops with one line naming the codes found (from one page of hours)."""
+        wanted = self.settings.hour_statuses
+        if any(self.client.count("HOUR", {"status": c, "status_Mod": "eq"}) for c in wanted):
+            return
+        found = sorted(
+            {str(r.get("status")) for r in next(self.client.search("HOUR", ("ID", "status")), [])}
+        )
+        if not found:
+            return
+        raise StreamConfigError(
+            f"stream {self.stream.name}: no hour has a status of "
+            f"connectors.{self.context.name}.hour_statuses ({', '.join(wanted)}); the hours "
+            f"found have {', '.join(found)}: set hour_statuses to the codes that count"
+        )
 
     def _checkpointed(self, pages: Iterator[Page]) -> Iterator[Page]:
         """The pages, the last one carrying the read's checkpoint: the earlier of Workfront's

@@ -132,3 +132,19 @@ def test_a_journal_that_answers_but_records_nothing_stops_the_stream_naming_scan
     assert "records no HOUR change in the 7 days before" in (hours.message or "")
     assert (hours.message or "").endswith('set connectors.wf.deletes = "scan"')
     assert {s.stream for s in result.streams if s.status != "succeeded"} == {"hours"}
+
+
+def test_hour_statuses_none_of_the_hours_has_fail_naming_the_codes_found(
+    engine: Engine, tmp_path: Path, account: Account
+) -> None:
+    """hour_statuses = ["A"] (a guess at "approved"): no hour has it, so instead of every
+    hour becoming a deletion the stream stops naming the codes Workfront uses."""
+    app = wf_app(engine, tmp_path, account, hour_statuses=["A"])
+    result = run_sync(app, "wf")
+    (hours,) = [s for s in result.streams if s.stream == "hours"]
+    assert hours.status != "succeeded"
+    assert hours.message == (
+        "stream hours: no hour has a status of connectors.wf.hour_statuses (A); the hours "
+        "found have APP, REJ, SUB: set hour_statuses to the codes that count"
+    )
+    assert all(h == 0 for h, _, _, _ in ledger_totals(app).values())  # no hour loaded
