@@ -109,7 +109,7 @@ def project(row: Row, at: Lookups) -> ProjectRecord:
         planned_finish=v.day(row, "plannedCompletionDate"),
         actual_start=v.day(row, "actualStartDate"),
         actual_finish=v.day(row, "actualCompletionDate"),
-        percent_complete=v.decimal(row, "percentComplete"),
+        percent_complete=v.decimal(row, "percentComplete", ratio=True),
         source_url=at.url("project", rid),
         source_modified_at=v.stamp(row),
     )
@@ -149,8 +149,8 @@ def task(row: Row, at: Lookups) -> TaskRecord:
     project_id = v.text(row, "projectID")
     if not project_id:
         raise ValueError("projectID is empty: a task belongs to a project")
-    minutes = v.decimal(row, "durationMinutes")
-    days = (minutes / MINUTES_PER_DAY).quantize(Decimal("0.0001")) if minutes else None
+    minutes = v.decimal(row, "durationMinutes", ratio=True)
+    days = (minutes / MINUTES_PER_DAY).quantize(Decimal("0.0001"), ROUND_HALF_UP) if minutes else None
     effort = v.hours_from_minutes(row, "workRequired")
     return TaskRecord(
         external_id=rid,
@@ -163,7 +163,7 @@ def task(row: Row, at: Lookups) -> TaskRecord:
         actual_start=v.day(row, "actualStartDate"),
         actual_finish=v.day(row, "actualCompletionDate"),
         effort_hours=effort if effort is not None else v.decimal(row, "work"),
-        percent_complete=v.decimal(row, "percentComplete"),
+        percent_complete=v.decimal(row, "percentComplete", ratio=True),
         optimistic_days=_days(row, at.settings.optimistic_field),
         most_likely_days=days,
         pessimistic_days=_days(row, at.settings.pessimistic_field),
@@ -173,7 +173,7 @@ def task(row: Row, at: Lookups) -> TaskRecord:
 
 
 def _days(row: Row, field_name: str | None) -> Decimal | None:
-    return v.decimal(row, field_name) if field_name else None
+    return v.decimal(row, field_name, ratio=True) if field_name else None
 
 
 def dependency(row: Row, at: Lookups) -> DependencyRecord:
@@ -189,7 +189,7 @@ def dependency(row: Row, at: Lookups) -> DependencyRecord:
         predecessor_ref=before,
         successor_ref=after,
         dependency_type=DEPENDENCY_TYPES[kind],  # type: ignore[arg-type]
-        lag_days=v.decimal(row, "lagDays") or Decimal(0),
+        lag_days=v.decimal(row, "lagDays", ratio=True) or Decimal(0),
         source_modified_at=v.stamp(row),
     )
 

@@ -434,7 +434,7 @@ def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:
 
 def _agg(figures: Mapping[str, Any], field: str) -> Decimal:
     value = figures.get(f"sum_{field}")
-    return Decimal(str(value)) if value is not None else Decimal(0)
+    return v.at_scale(value) if value is not None else Decimal(0)
 
 
 def _count(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -148,3 +149,10 @@ def test_scan_mode_lists_everything_once_per_window_and_never_asks_the_journal()
     assert scan[0].scope == ScopeStart("hours") and scan[-1].scope == ScopeEnd("hours")
     assert all(p.scope is None for p in quiet) and started_now(quiet[-1])
     assert not [s for s in server.seen if "JRNLE" in s.path]
+
+
+def test_report_sums_summed_in_floats_are_compared_at_the_ledgers_scale() -> None:
+    from pmo_ledger.connectors.workfront.reader import _agg
+
+    assert _agg({"sum_hours": Decimal("1234.5000000000002")}, "hours") == Decimal("1234.5000")
+    assert _agg({"sum_actualCost": Decimal("99.99995")}, "actualCost") == Decimal("100.0000")
