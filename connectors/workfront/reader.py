@@ -184,14 +184,17 @@ class StreamReader:
             raise ConnectorConfigError(f"stream {self.stream.name} cannot re-sync scope {scope}")
         (obj,) = self.stream.objs
         ids = [pid for pid, own in self.lookups.keys.items() if own == project_id]
-        only = _one_of("projectID", ids or [project_id])
-        self._started(only)
-        rows = self.client.search(obj, self.fields, only)
+        each = _each_of("projectID", ids or [project_id])
+        self._started(*each)
+        rows = chain.from_iterable(self.client.search(obj, self.fields, f) for f in each)
         yield from scoped(scope, self._pages(obj, rows), markers_apart=True)
 
-    def _started(self, filters: Mapping[str, Any]) -> datetime:
-        """Count the rows to come (one call per object), log it; Workfront's clock then."""
-        rows = sum(self.client.count(obj, filters) for obj in self.stream.objs)
+    def _started(self, filters: Mapping[str, Any], *more: Mapping[str, Any]) -> datetime:
+        """Count the rows to come (one call per object and filter), log it; Workfront's
+        clock then."""
+        rows = sum(
+            self.client.count(obj, f) for obj in self.stream.objs for f in (filters, *more)
+        )
         self._expected = rows
         self.context.extra.setdefault("expected_rows", {})[self.stream.name] = rows
         log.info(
@@ -367,47 +370,71 @@ class StreamReader:
 
     def control_totals(self) -> list[SourceTotal] | None:
         """Per project and currency of the rows that count: count, the sum of the amount and,
-        for hours, of the hours, from Workfront's own `report` grouped by project
-        (`projectID_1_GroupBy=true&<field>_AggFunc=sum`). None for streams without amounts."""
+        for hours, of the hours. Only what Workfront documents is asked: each `report` holds
+        one `<field>_AggFunc=sum` grouped by `projectID_1_GroupBy=true`, the rows without a
+        project come from the same report filtered `projectID_Mod=isnull` (ungrouped), the
+        counts from `count` per project, and several statuses are one call each (no `in`).
+        A group key that is not a project ID is refused. None for streams without amounts."""
         stream = self.stream
         if stream.amount is None:
             return None
         (obj,) = stream.objs
-        params: dict[str, Any] = {"projectID_1_GroupBy": "true", "ID_AggFunc": "count"}
-        params[f"{stream.amount}_AggFunc"] = "sum"
-        if stream.hours:
-            params[f"{stream.hours}_AggFunc"] = "sum"
+        wheres: list[tuple[dict[str, Any], bool]] = [({}, False)]
         if stream.journal == "HOUR":
-            params.update(_one_of("status", self.settings.hour_statuses))
-        # Hours without actualCost are valued by the ledger in the default currency: their
-        # group is asked apart (a second report), with no amount stated.
-        parts: list[tuple[dict[str, Any], bool]] = [(params, False)]
-        if stream.journal == "HOUR":
-            stated = {f"{stream.amount}_Mod": "notnull"}
-            parts = [
-                ({**params, **stated}, False),
-                ({**params, f"{stream.amount}_Mod": "isnull"}, True),
+            # Hours without actualCost are valued by the ledger in the default currency: their
+            # group is asked apart, with no amount stated.
+            wheres = [
+                ({**status, f"{stream.amount}_Mod": mod}, mod == "isnull")
+                for status in _each_of("status", self.settings.hour_statuses)
+                for mod in ("notnull", "isnull")
             ]
         sums: dict[tuple[str | None, str], list[Any]] = defaultdict(
             lambda: [0, Decimal(0), Decimal(0)]
         )
-        for asked, valued in parts:
-            for group, figures in self.client.report(obj, asked).items():
-                if group.startswith("$$") or not isinstance(figures, Mapping):
+        fields = [f for f in (stream.amount, stream.hours) if f]
+        for where, valued in wheres:
+            figures: dict[str | None, dict[str, Decimal]] = defaultdict(dict)
+            for field_name in fields:
+                if valued and field_name == stream.amount:
                     continue
-                project = None if group in ("", "null") else group
+                for project, total in self._sums(obj, field_name, where).items():
+                    figures[project][field_name] = total
+            for project in figures:
                 currency = (
                     self.settings.default_currency if valued else self.lookups.currency(project)
                 )
+                only = {"projectID_Mod": "isnull"} if project is None else {"projectID": project}
+                count = self.client.count(obj, {**where, **only})
+                if not count:
+                    continue  # e.g. no row without a project: the report's sum is 0
                 key = (self.lookups.project_ref(project), currency)
-                sums[key][0] += _count(figures, obj, group, self.client, asked)
-                sums[key][1] += Decimal(0) if valued else _agg(figures, stream.amount)
+                sums[key][0] += count
+                sums[key][1] += figures[project].get(stream.amount, Decimal(0))
                 if stream.hours:
-                    sums[key][2] += _agg(figures, stream.hours)
+                    sums[key][2] += figures[project].get(stream.hours, Decimal(0))
         return [
             SourceTotal(p, c, count, amount, hours if stream.hours else None)
             for (p, c), (count, amount, hours) in sums.items()
         ]
+
+    def _sums(self, obj: str, field: str, where: Mapping[str, Any]) -> dict[str | None, Decimal]:
+        """`sum` of `field` per project ID (None: the rows without a project), at scale."""
+        asked = {**where, f"{field}_AggFunc": "sum"}
+        out: dict[str | None, Decimal] = {}
+        known = self.lookups.currencies
+        for group, figures in self.client.report(obj, {**asked, "projectID_1_GroupBy": "true"}).items():
+            if group.startswith("$$") or group in ("", "null"):
+                continue  # the rows without a project are asked apart, below
+            if group not in known or not isinstance(figures, Mapping):
+                raise SourceError(
+                    f"{self.context.name}: {obj} report grouped by projectID answered the "
+                    f"group {group!r}, which is not a project ID"
+                )
+            out[group] = _agg(figures, field)
+        orphans = self.client.report(obj, {**asked, "projectID_Mod": "isnull"})
+        if orphans.get(f"sum_{field}") is not None:
+            out[None] = _agg(orphans, field)
+        return out
 
 
 def _changed(since: datetime) -> dict[str, str]:
@@ -425,30 +452,12 @@ def _own(obj: str, fields: Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in fields if obj not in _UNSTAMPED or f != "lastUpdateDate")
 
 
-def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:
-    """A filter on one value (`eq`) or several (`in`, the field repeated)."""
-    if len(values) == 1:
-        return {field: values[0], f"{field}_Mod": "eq"}
-    return {field: list(values), f"{field}_Mod": "in"}
+def _each_of(field: str, values: Sequence[str]) -> list[dict[str, Any]]:
+    """One `eq` filter per value: Workfront documents no `in` modifier, and its `OR:n:`
+    groups would have to repeat every other filter."""
+    return [{field: value, f"{field}_Mod": "eq"} for value in dict.fromkeys(values)]
 
 
 def _agg(figures: Mapping[str, Any], field: str) -> Decimal:
     value = figures.get(f"sum_{field}")
     return v.at_scale(value) if value is not None else Decimal(0)
-
-
-def _count(
-    figures: Mapping[str, Any],
-    obj: str,
-    group: str,
-    client: WorkfrontClient,
-    params: Mapping[str, Any],
-) -> int:
-    """The group's row count from the report, or from `count` when the report has none."""
-    for name in ("count_ID", "dcount_ID", "count"):
-        if isinstance(figures.get(name), int | Decimal):
-            return int(str(figures[name]))
-    filters = {k: val for k, val in params.items() if not k.endswith(("_AggFunc", "_GroupBy"))}
-    null = group in ("", "null")
-    filters.update({"projectID_Mod": "isnull"} if null else {"projectID": group})
-    return client.count(obj, filters)

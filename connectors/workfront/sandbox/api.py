@@ -128,6 +128,10 @@ class WorkfrontApi:
         #: parameter, the login's username and password only as query parameters.
         self.api_key_param_only = False
         self.login_query_only = False
+        #: Only what the docs show: no `in` modifier; reports with one `sum`, no `count`
+        #: aggregate, and no group for rows whose group field is null (its key is not
+        #: documented).
+        self.documented_only = False
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
         self._api_keys = {user.api_key} if user.api_key else set()
@@ -248,12 +252,16 @@ class WorkfrontApi:
                 ids = rest[1:2] or ",".join(request.params.get("id", [])).split(",")
                 return endpoint, self._get(evaluator, obj, [i for i in ids if i], request)
             query = parse(obj, request.params)
+            if self.documented_only:
+                _documented(request.params, query.aggregates if action == "report" else None)
             if action in ("count", "report"):
                 answer = (
                     {"count": evaluator.count(query)}
                     if action == "count"
                     else evaluator.report(query)
                 )
+                if action == "report" and self.documented_only:
+                    answer.pop("null", None)
                 bare = Reply(200, JSON, dumps(answer))
                 return endpoint, bare if self.bare_aggregates else data_reply(answer)
             return endpoint, data_reply(evaluator.search(query))
@@ -331,6 +339,19 @@ def _with_form(request: Request) -> Request:
         for name in {**request.params, **form}
     }
     return replace(request, params=params)
+
+
+def _documented(params: dict[str, list[str]], aggregates: list[tuple[str, str]] | None) -> None:
+    """Refuses what Workfront's docs do not show: the `in` and `notin` modifiers, and a
+    report with other than one `sum`."""
+    for name, values in params.items():
+        if name.endswith("_Mod") and any(v in ("in", "notin") for v in values):
+            raise QueryError(f"{name}={values[0]} is not a documented modifier")
+    if aggregates is None:
+        return
+    if len(aggregates) != 1 or aggregates[0][1] != "sum":
+        asked = ", ".join(f"{path}_AggFunc={func}" for path, func in aggregates)
+        raise QueryError(f"report supports one sum aggregate in this sandbox mode, not {asked}")
 
 
 def _fault_reply(fault: Fault) -> Reply:

@@ -41,7 +41,9 @@ class WorkfrontSandbox(HttpsSandbox):
     `wall_clock_date` sends this machine's clock in the `Date` header, as any real server
     does, while the rows keep being stamped by the account's own clock;
     `api_key_param_only` reads the API key only as the `apiKey` parameter and
-    `login_query_only` the login only from query parameters (as the docs show them).
+    `login_query_only` the login only from query parameters (as the docs show them);
+    `documented_only` refuses the `in` modifier and reports with other than one `sum`,
+    and answers no `null` group.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class WorkfrontSandbox(HttpsSandbox):
         wall_clock_date: bool = False,
         api_key_param_only: bool = False,
         login_query_only: bool = False,
+        documented_only: bool = False,
         tls: TlsFiles | None = None,
         cert_dir: Path | None = None,
     ) -> None:
@@ -69,6 +72,7 @@ class WorkfrontSandbox(HttpsSandbox):
         self.api.plain_dates, self.api.bare_aggregates = plain_dates, bare_aggregates
         self.api.api_key_param_only = api_key_param_only
         self.api.login_query_only = login_query_only
+        self.api.documented_only = documented_only
         clock = _wall_clock if wall_clock_date else self.store.now
         super().__init__(self.api, clock, host=host, port=port, tls=tls, cert_dir=cert_dir)
 

@@ -148,3 +148,26 @@ def test_hour_statuses_none_of_the_hours_has_fail_naming_the_codes_found(
         "found have APP, REJ, SUB: set hour_statuses to the codes that count"
     )
     assert all(h == 0 for h, _, _, _ in ledger_totals(app).values())  # no hour loaded
+
+
+@pytest.fixture
+def documented(tls: TlsFiles) -> Iterator[Account]:
+    yield from _served(tls, documented_only=True)
+
+
+def test_several_hour_statuses_and_a_project_re_sync_use_no_in_modifier(
+    engine: Engine, tmp_path: Path, documented: Account
+) -> None:
+    """The fake refuses `_Mod=in` (not documented): two counting statuses still load, verify
+    agrees, and a project re-sync of a project keyed by a field (several IDs) works."""
+    from pmo_ledger.jobs.verify import verify
+
+    app = wf_app(engine, tmp_path, documented, hour_statuses=["APP", "SUB"])
+    result = run_sync(app, "wf")
+    assert result.status == "succeeded", result.message
+    checked = verify(app, "wf", ["hours", "expenses"])
+    assert not checked.failed and not checked.drift
+    project = documented.project("PRJ-0001")
+    again = run_sync(app, "wf", streams=["hours"], project=project)
+    assert again.status == "succeeded", again.message
+    assert not [r for r in documented.server.requests if "in" in r.params.get("status_Mod", [])]
