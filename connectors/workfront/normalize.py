@@ -44,6 +44,18 @@ class TaskDates:
     project: str | None
     start: date | None
     finish: date | None
+    #: Planned duration in working days (durationMinutes / 480), for percent lags.
+    days: Decimal | None = None
+
+
+#: Workfront's lag types (`lagType`, compared lower-case): working days as stated; calendar
+#: (elapsed) days, converted to working days at 5 in 7; a percent of the predecessor's
+#: duration (working or elapsed). Codes from Adobe's predecessor docs; see docs "Not
+#: confirmed".
+WORKING_DAY_LAGS = frozenset({"d", "w", "wn", "k"})
+CALENDAR_DAY_LAGS = frozenset({"e", "c"})
+PERCENT_LAGS = frozenset({"p", "pe", "ep"})
+_WORKING_PER_CALENDAR = Decimal(5) / Decimal(7)
 
 
 @dataclass
@@ -189,9 +201,28 @@ def dependency(row: Row, at: Lookups) -> DependencyRecord:
         predecessor_ref=before,
         successor_ref=after,
         dependency_type=DEPENDENCY_TYPES[kind],  # type: ignore[arg-type]
-        lag_days=v.decimal(row, "lagDays", ratio=True) or Decimal(0),
+        lag_days=lag_days(row, at, before),
         source_modified_at=v.stamp(row),
     )
+
+
+def lag_days(row: Row, at: Lookups, before: str) -> Decimal:
+    """`lagDays` in working days as its `lagType` says (none: working days); a percent lag is
+    that share of the predecessor's planned duration, refused when it is not known."""
+    lag = v.decimal(row, "lagDays", ratio=True) or Decimal(0)
+    kind = (v.text(row, "lagType") or "d").lower()
+    if kind in WORKING_DAY_LAGS or not lag:
+        return lag
+    if kind in CALENDAR_DAY_LAGS:
+        return (lag * _WORKING_PER_CALENDAR).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    if kind in PERCENT_LAGS:
+        dates = at.tasks.get(before)
+        if dates is None or dates.days is None:
+            raise ValueError(
+                f"lagType {kind!r} is {format(lag.normalize(), 'f')}% of predecessor {before}'s duration, which is not known"
+            )
+        return (lag * dates.days / 100).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    raise ValueError(f"lagType {kind!r} is not a lag type the connector knows (d, e, p, pe)")
 
 
 def crosses_projects(row: Row, at: Lookups) -> bool:

@@ -302,7 +302,9 @@ class StreamReader:
             at.portfolios = self._names("PORT")
             at.programs = self._names("PRGM")
         if "tasks" in needs:
-            fields = ("ID", "projectID", "plannedStartDate", "plannedCompletionDate")
+            fields = (
+                "ID", "projectID", "plannedStartDate", "plannedCompletionDate", "durationMinutes",
+            )  # fmt: skip
             at.tasks = {r["ID"]: self._dates(r) for r in self._all("TASK", fields)}
         return at
 
@@ -319,7 +321,12 @@ class StreamReader:
             start, finish = v.day(row, "plannedStartDate"), v.day(row, "plannedCompletionDate")
         except ValueError:
             start = finish = None
-        return n.TaskDates(v.text(row, "projectID"), start, finish)
+        try:
+            minutes = v.decimal(row, "durationMinutes", ratio=True)
+        except ValueError:
+            minutes = None
+        days = minutes / n.MINUTES_PER_DAY if minutes is not None else None
+        return n.TaskDates(v.text(row, "projectID"), start, finish, days)
 
     def _pages(self, obj: str, batches: Iterable[list[dict[str, Any]]]) -> Iterator[Page]:
         for rows in batches:

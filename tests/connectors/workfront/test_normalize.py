@@ -223,3 +223,32 @@ def test_computed_percentages_durations_and_lags_are_rounded_half_up() -> None:
         AT,
     )
     assert link.lag_days == Decimal("1.3333")
+
+
+@pytest.mark.parametrize(
+    ("lag_type", "lag", "days"),
+    [
+        ("d", "3", Decimal(3)),  # working days as stated
+        (None, "2", Decimal(2)),
+        ("e", "7", Decimal(5)),  # a calendar week is 5 working days
+        ("E", "3", Decimal("2.1429")),
+        ("p", "50", Decimal("2.5")),  # half of t1's 5 working days
+        ("pe", "20", Decimal(1)),
+    ],
+)
+def test_lags_are_working_days_whatever_their_lag_type(
+    lag_type: str | None, lag: str, days: Decimal
+) -> None:
+    at = n.Lookups(SETTINGS, tasks={"t1": n.TaskDates("p1", None, None, Decimal(5))})
+    row = {"ID": "d1", "predecessorID": "t1", "successorID": "t2", "lagDays": Decimal(lag),
+           "lagType": lag_type}  # fmt: skip
+    assert n.dependency(row, at).lag_days == days
+
+
+def test_a_percent_lag_without_the_predecessors_duration_is_refused_with_a_reason() -> None:
+    row = {"ID": "d1", "predecessorID": "t9", "successorID": "t2", "lagDays": Decimal(50),
+           "lagType": "p"}  # fmt: skip
+    with pytest.raises(ValueError, match="50% of predecessor t9's duration, which is not known"):
+        n.dependency(row, AT)
+    with pytest.raises(ValueError, match="lagType 'zz' is not a lag type"):
+        n.dependency({**row, "lagType": "zz"}, AT)
