@@ -42,6 +42,7 @@ import structlog
 from pmo_ledger.connectors.base import ConnectorContext, Cursor, Page, ReadRequest, SourceTotal
 from pmo_ledger.connectors.errors import (
     ConnectorConfigError,
+    ConnectorError,
     SourceError,
     StreamConfigError,
 )
@@ -159,7 +160,7 @@ class StreamReader:
     def _full(self) -> Iterator[Page]:
         started = self._started({})
         pages = chain.from_iterable(
-            self._pages(obj, self.client.search(obj, _own(obj, self.fields)))
+            self._pages(obj, self._search(obj, _own(obj, self.fields)))
             for obj in self.stream.objs
         )
         self._started_at = started
@@ -175,7 +176,7 @@ class StreamReader:
         self._started_at = started
         deleted = self._journal(since) if self.stream.journal else []
         for obj in self.stream.objs:
-            yield from self._pages(obj, self.client.search(obj, self.fields, changed))
+            yield from self._pages(obj, self._search(obj, self.fields, changed))
         yield from deletion_pages(deleted, self.settings.page_size)
 
     def _project(self, scope: str) -> Iterator[Page]:
@@ -186,8 +187,37 @@ class StreamReader:
         ids = [pid for pid, own in self.lookups.keys.items() if own == project_id]
         each = _each_of("projectID", ids or [project_id])
         self._started(*each)
-        rows = chain.from_iterable(self.client.search(obj, self.fields, f) for f in each)
+        rows = chain.from_iterable(self._search(obj, self.fields, f) for f in each)
         yield from scoped(scope, self._pages(obj, rows), markers_apart=True)
+
+    def _search(
+        self, obj: str, fields: Sequence[str], filters: Mapping[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The stream's rows; when Workfront refuses a field the stream can do without
+        (`OPTIONAL_FIELDS`: not in every API model) on the first page, those fields are
+        dropped for the rest of the read, once, with a log event."""
+        pages = self.client.search(obj, fields, filters)
+        optional = [f for f in fields if f in OPTIONAL_FIELDS.get(obj, ())]
+        try:
+            first = next(pages, None)
+        except ConnectorError as exc:
+            named = [f for f in optional if f in str(exc)]
+            if "does not support field" not in str(exc) or not named:
+                raise
+            log.warning(
+                "workfront_optional_fields_dropped",
+                connector=self.context.name,
+                stream=self.stream.name,
+                fields=optional,
+                error=str(exc),
+            )
+            self.fields = tuple(f for f in self.fields if f not in optional)
+            fields = tuple(f for f in fields if f not in optional)
+            pages = self.client.search(obj, fields, filters)
+            first = next(pages, None)
+        if first is not None:
+            yield first
+        yield from pages
 
     def _started(self, filters: Mapping[str, Any], *more: Mapping[str, Any]) -> datetime:
         """Count the rows to come (one call per object and filter), log it; Workfront's
@@ -447,6 +477,14 @@ class StreamReader:
 def _changed(since: datetime) -> dict[str, str]:
     """The filter of rows changed since `since`."""
     return {"lastUpdateDate": wire_time(since), "lastUpdateDate_Mod": "gte"}
+
+
+#: Fields read when the account's API model has them (not in source-apis section 2.5): a
+#: refusal drops them (see `StreamReader._search`).
+OPTIONAL_FIELDS: dict[str, frozenset[str]] = {
+    "PROJ": frozenset({"referenceNumber"}),
+    "USER": frozenset({"emailAddr", "isActive"}),
+}
 
 
 #: Objects without `lastUpdateDate` (asking for it is an error: "APIModel V19_0 does not

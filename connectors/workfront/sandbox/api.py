@@ -132,6 +132,9 @@ class WorkfrontApi:
         #: aggregate, and no group for rows whose group field is null (its key is not
         #: documented).
         self.documented_only = False
+        #: Fields this account's API model lacks, per object code: asking for one is
+        #: Workfront's "APIModel V19_0 does not support field ..." error.
+        self.missing_fields: dict[str, set[str]] = {}
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
         self._api_keys = {user.api_key} if user.api_key else set()
@@ -252,6 +255,12 @@ class WorkfrontApi:
                 ids = rest[1:2] or ",".join(request.params.get("id", [])).split(",")
                 return endpoint, self._get(evaluator, obj, [i for i in ids if i], request)
             query = parse(obj, request.params)
+            lacking = self.missing_fields.get(obj.code, set()) & set(query.fields)
+            if lacking:
+                raise QueryError(
+                    f"APIModel V{model.replace('.', '_')} does not support field "
+                    f"{sorted(lacking)[0]} ({obj.name})"
+                )
             if self.documented_only:
                 _documented(request.params, query.aggregates if action == "report" else None)
             if action in ("count", "report"):

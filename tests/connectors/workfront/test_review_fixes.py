@@ -171,3 +171,19 @@ def test_several_hour_statuses_and_a_project_re_sync_use_no_in_modifier(
     again = run_sync(app, "wf", streams=["hours"], project=project)
     assert again.status == "succeeded", again.message
     assert not [r for r in documented.server.requests if "in" in r.params.get("status_Mod", [])]
+
+
+def test_optional_fields_an_api_model_lacks_are_dropped_once_with_a_log_event(
+    engine: Engine, tmp_path: Path, account: Account
+) -> None:
+    """PROJ referenceNumber and USER emailAddr answer "does not support field": projects and
+    users still load (codes fall back to the ID, no email), each stream logs the drop once."""
+    account.server.api.missing_fields = {"PROJ": {"referenceNumber"}, "USER": {"emailAddr"}}
+    app = wf_app(engine, tmp_path, account)
+    with structlog.testing.capture_logs() as logs:
+        result = run_sync(app, "wf")
+    assert result.status == "succeeded", result.message
+    assert ledger_totals(app) == account.source_totals()
+    dropped = [(e["stream"], e["fields"]) for e in logs
+               if e["event"] == "workfront_optional_fields_dropped"]  # fmt: skip
+    assert dropped == [("users", ["emailAddr", "isActive"]), ("projects", ["referenceNumber"])]
