@@ -81,8 +81,9 @@ class StreamReader:
         self._kept: datetime | None = None
         self._started_at: datetime | None = None
         self._seen: datetime | None = None
-        #: Rows the read's count announced.
+        #: Rows the read's count announced, and rows read so far.
         self._expected = 0
+        self._read = 0
         self.fields = stream.fields_with(settings)
 
     # --- what a read means -----------------------------------------------------------------
@@ -134,6 +135,14 @@ class StreamReader:
             if last is not None:
                 yield last
             last = page
+        log.info(
+            "workfront_read_done",
+            connector=self.context.name,
+            stream=self.stream.name,
+            rows=self._read,
+            expected=self._expected,
+            summary=f"{self.stream.name}: {self._read:,} of {self._expected:,} expected",
+        )
         seen, started = self._seen, self._started_at
         value = self._kept if seen is None else min(seen, started) if started else seen
         end = Cursor("timestamp", value) if value is not None else None
@@ -368,6 +377,7 @@ class StreamReader:
         deletions: list[str] = []
         rejected: list[Rejected] = []
         crossing: list[str] = []
+        self._read += len(rows)
         for row in rows:
             rid = v.text(row, "ID")
             with suppress(ValueError):

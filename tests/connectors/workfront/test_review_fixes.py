@@ -187,3 +187,17 @@ def test_optional_fields_an_api_model_lacks_are_dropped_once_with_a_log_event(
     dropped = [(e["stream"], e["fields"]) for e in logs
                if e["event"] == "workfront_optional_fields_dropped"]  # fmt: skip
     assert dropped == [("users", ["emailAddr", "isActive"]), ("projects", ["referenceNumber"])]
+
+
+def test_each_read_ends_with_the_rows_read_of_those_the_count_announced(
+    engine: Engine, tmp_path: Path, account: Account
+) -> None:
+    app = wf_app(engine, tmp_path, account)
+    with structlog.testing.capture_logs() as logs:
+        assert run_sync(app, "wf").status == "succeeded"
+    done = {e["stream"]: e["summary"] for e in logs if e["event"] == "workfront_read_done"}
+    hours = len(account.store.rows("HOUR"))
+    assert done["hours"] == f"hours: {hours:,} of {hours:,} expected"
+    assert done["tasks"] == f"tasks: {len(account.store.rows('TASK')):,} of " + (
+        f"{len(account.store.rows('TASK')):,} expected"
+    )
