@@ -201,3 +201,28 @@ def test_each_read_ends_with_the_rows_read_of_those_the_count_announced(
     assert done["tasks"] == f"tasks: {len(account.store.rows('TASK')):,} of " + (
         f"{len(account.store.rows('TASK')):,} expected"
     )
+
+
+def test_a_scan_that_would_reverse_too_many_hours_is_held_by_the_mass_delete_guard(
+    engine: Engine, tmp_path: Path, account: Account
+) -> None:
+    """deletes = "scan": 30 approved hours vanish (more than 5% of the scope and more than
+    the floor of 5); the next day's scan reverses none of them and says why; allowed
+    explicitly, it reverses them all and the ledger is the account again."""
+    from datetime import timedelta
+
+    app = wf_app(engine, tmp_path, account, {"max_scope_reversal_min": 5}, deletes="scan")
+    assert run_sync(app, "wf").status == "succeeded"
+    before = ledger_totals(app)
+    account.server.disable_journal()
+    for hour in account.approved_hours()[:30]:
+        account.server.delete_hour(hour)
+    account.store.advance(timedelta(days=1))
+    held = run_sync(app, "wf")
+    (hours,) = [s for s in held.streams if s.stream == "hours"]
+    assert hours.status != "succeeded"
+    assert "mass_delete_guard: scope hours would reverse 30 of" in (hours.message or "")
+    assert ledger_totals(app) == before
+    allowed = run_sync(app, "wf", allow_mass_delete=True, full=True)
+    assert allowed.status == "succeeded", allowed.message
+    assert ledger_totals(app) == account.source_totals()
