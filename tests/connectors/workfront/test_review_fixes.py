@@ -226,3 +226,40 @@ def test_a_scan_that_would_reverse_too_many_hours_is_held_by_the_mass_delete_gua
     allowed = run_sync(app, "wf", allow_mass_delete=True, full=True)
     assert allowed.status == "succeeded", allowed.message
     assert ledger_totals(app) == account.source_totals()
+
+
+def test_an_assignment_whose_task_moves_keeps_its_planned_hours_once(
+    engine: Engine, tmp_path: Path, account: Account
+) -> None:
+    """The task moves 120 days later: the assignment's hours go to the new periods and the
+    periods it left are closed, so its live planned hours still sum to its work."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from pmo_ledger.ledger.models import Allocation
+
+    app = wf_app(engine, tmp_path, account)
+    assert run_sync(app, "wf").status == "succeeded"
+    assignment = account.store.rows("ASSGN")[0]
+    task = account.store.get("TASK", str(assignment["taskID"]))
+
+    def planned() -> dict[str, Decimal]:
+        with app.reading() as s:
+            rows = s.execute(
+                select(Allocation.period, Allocation.planned_hours).where(
+                    Allocation.external_id == assignment["ID"], Allocation.deleted_at.is_(None)
+                )
+            ).all()
+        return {period: Decimal(hours) for period, hours in rows}
+
+    before = planned()
+    shift = timedelta(days=120)
+    account.store.update("TASK", str(task["ID"]), {
+        "plannedStartDate": task["plannedStartDate"] + shift,  # type: ignore[operator]
+        "plannedCompletionDate": task["plannedCompletionDate"] + shift,  # type: ignore[operator]
+    })  # fmt: skip
+    assert run_sync(app, "wf").status == "succeeded"
+    after = planned()
+    assert sum(after.values()) == sum(before.values()) == Decimal(assignment["workRequired"]) / 60  # type: ignore[arg-type]
+    assert not set(after) & set(before) or min(after) > min(before)
