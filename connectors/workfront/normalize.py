@@ -294,7 +294,7 @@ def user(row: Row, at: Lookups) -> ResourceRecord:
 
 def rate(row: Row, at: Lookups, obj: str) -> ResourceRateRecord | None:
     """USER or ROLE `costPerHour` -> a cost rate in the default currency from `rates_from`
-    (Workfront keeps one current rate); None (a deletion) without a rate."""
+    (the current rate only: Workfront's effective-dated rates are not read); None (a deletion) without a rate."""
     rid = key(row)
     cost = v.decimal(row, "costPerHour", 8)
     if cost is None:

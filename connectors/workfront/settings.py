@@ -71,7 +71,9 @@ class WorkfrontSettings(ConnectorSettings):
     #: points. None: not read.
     optimistic_field: str | None = None
     pessimistic_field: str | None = None
-    #: USER / ROLE costPerHour take effect from this date (Workfront keeps no rate history).
+    #: The current USER / ROLE costPerHour take effect from this date. Workfront does keep
+    #: effective-dated cost rates and a currency per role; the connector reads neither (the
+    #: current rate, in default_currency, values hours without actualCost at any date).
     rates_from: date = date(2000, 1, 1)
 
     @field_validator("base_url")
