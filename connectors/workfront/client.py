@@ -2,8 +2,9 @@
 counts and reports, and the vendor's errors as a table.
 
 - **Credentials** (`settings`): the `apiKey` request parameter (as Workfront documents
-  it); or `POST /login?username=..&password=..` and the `sessionID` header, logged in again once when Workfront says the session is gone (401, or an
-  `AuthenticationException` body) and the call tried again; or an OAuth2 access token sent as
+  it); or `POST /login?username=..&password=..` and the `sessionID` header, logged in
+  again once when Workfront says the session is gone (401, or an `AuthenticationException`
+  body) and the call tried again; or an OAuth2 access token sent as
   `sessionID`. A refusal that a new login does not cure is a ConnectorConfigError naming the
   key to fix.
 - **Errors**: a body with `error` is an error whatever the status (Workfront has answered

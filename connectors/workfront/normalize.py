@@ -162,7 +162,9 @@ def task(row: Row, at: Lookups) -> TaskRecord:
     if not project_id:
         raise ValueError("projectID is empty: a task belongs to a project")
     minutes = v.decimal(row, "durationMinutes", ratio=True)
-    days = (minutes / MINUTES_PER_DAY).quantize(Decimal("0.0001"), ROUND_HALF_UP) if minutes else None
+    days = (
+        (minutes / MINUTES_PER_DAY).quantize(Decimal("0.0001"), ROUND_HALF_UP) if minutes else None
+    )
     effort = v.hours_from_minutes(row, "workRequired")
     return TaskRecord(
         external_id=rid,
@@ -218,8 +220,10 @@ def lag_days(row: Row, at: Lookups, before: str) -> Decimal:
     if kind in PERCENT_LAGS:
         dates = at.tasks.get(before)
         if dates is None or dates.days is None:
+            share = format(lag.normalize(), "f")
             raise ValueError(
-                f"lagType {kind!r} is {format(lag.normalize(), 'f')}% of predecessor {before}'s duration, which is not known"
+                f"lagType {kind!r} is {share}% of predecessor {before}'s duration, "
+                "which is not known"
             )
         return (lag * dates.days / 100).quantize(Decimal("0.0001"), ROUND_HALF_UP)
     raise ValueError(f"lagType {kind!r} is not a lag type the connector knows (d, e, p, pe)")
@@ -294,7 +298,8 @@ def user(row: Row, at: Lookups) -> ResourceRecord:
 
 def rate(row: Row, at: Lookups, obj: str) -> ResourceRateRecord | None:
     """USER or ROLE `costPerHour` -> a cost rate in the default currency from `rates_from`
-    (the current rate only: Workfront's effective-dated rates are not read); None (a deletion) without a rate."""
+    (the current rate only: Workfront's effective-dated rates are not read); None (a
+    deletion) without a rate."""
     rid = key(row)
     cost = v.decimal(row, "costPerHour", 8)
     if cost is None:

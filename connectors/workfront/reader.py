@@ -169,8 +169,7 @@ class StreamReader:
     def _full(self) -> Iterator[Page]:
         started = self._started({})
         pages = chain.from_iterable(
-            self._pages(obj, self._search(obj, _own(obj, self.fields)))
-            for obj in self.stream.objs
+            self._pages(obj, self._search(obj, _own(obj, self.fields))) for obj in self.stream.objs
         )
         self._started_at = started
         if self.stream.journal:
@@ -231,9 +230,7 @@ class StreamReader:
     def _started(self, filters: Mapping[str, Any], *more: Mapping[str, Any]) -> datetime:
         """Count the rows to come (one call per object and filter), log it; Workfront's
         clock then."""
-        rows = sum(
-            self.client.count(obj, f) for obj in self.stream.objs for f in (filters, *more)
-        )
+        rows = sum(self.client.count(obj, f) for obj in self.stream.objs for f in (filters, *more))
         self._expected = rows
         self.context.extra.setdefault("expected_rows", {})[self.stream.name] = rows
         log.info(
@@ -313,11 +310,13 @@ class StreamReader:
             stream=self.stream.name,
             changed=changed,
         )
+        since = self._kept.isoformat()
+        feed = f"its Update Feed does not track {code}"
         raise StreamConfigError(
-            f"stream {self.stream.name}: {changed} {code} records changed since "
-            f"{self._kept.isoformat()} but Workfront's journal (JRNLE) records no {code} change "
-            f"in the {JOURNAL_QUIET.days} days before (its Update Feed does not track {code}), so deleted ones would go unseen; set "
-            f'connectors.{self.context.name}.deletes = "scan"'
+            f"stream {self.stream.name}: {changed} {code} records changed since {since} but "
+            f"Workfront's journal (JRNLE) records no {code} change in the "
+            f"{JOURNAL_QUIET.days} days before ({feed}), so deleted ones would go unseen; "
+            f'set connectors.{self.context.name}.deletes = "scan"'
         )
 
     # --- rows -> pages ---------------------------------------------------------------------
@@ -469,7 +468,9 @@ class StreamReader:
         asked = {**where, f"{field}_AggFunc": "sum"}
         out: dict[str | None, Decimal] = {}
         known = self.lookups.currencies
-        for group, figures in self.client.report(obj, {**asked, "projectID_1_GroupBy": "true"}).items():
+        for group, figures in self.client.report(
+            obj, {**asked, "projectID_1_GroupBy": "true"}
+        ).items():
             if group.startswith("$$") or group in ("", "null"):
                 continue  # the rows without a project are asked apart, below
             if group not in known or not isinstance(figures, Mapping):

@@ -25,7 +25,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs
 
@@ -350,7 +350,9 @@ def _with_form(request: Request) -> Request:
     return replace(request, params=params)
 
 
-def _documented(params: dict[str, list[str]], aggregates: list[tuple[str, str]] | None) -> None:
+def _documented(
+    params: Mapping[str, list[str]], aggregates: list[tuple[str, str]] | None
+) -> None:
     """Refuses what Workfront's docs do not show: the `in` and `notin` modifiers, and a
     report with other than one `sum`."""
     for name, values in params.items():

@@ -41,9 +41,7 @@ def test_verify_agrees_after_a_load_then_shows_a_silent_edit(
     # Hours with and without actualCost apart (the ledger values the latter in USD); one
     # documented sum per report, grouped by project, the rows without one asked apart.
     assert [r.endpoint for r in reports] == ["HOUR/report"] * 6 + ["EXPNS/report"] * 2
-    assert [r.params["actualCost_Mod"] for r in reports[:6]] == [["notnull"]] * 4 + [
-        ["isnull"]
-    ] * 2
+    assert [r.params["actualCost_Mod"] for r in reports[:6]] == [["notnull"]] * 4 + [["isnull"]] * 2
     assert [[k for k in r.params if k.endswith("_AggFunc")] for r in reports] == [
         ["actualCost_AggFunc"], ["actualCost_AggFunc"], ["hours_AggFunc"], ["hours_AggFunc"],
         ["hours_AggFunc"], ["hours_AggFunc"], ["actualAmount_AggFunc"], ["actualAmount_AggFunc"],
