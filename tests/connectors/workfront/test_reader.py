@@ -156,3 +156,21 @@ def test_report_sums_summed_in_floats_are_compared_at_the_ledgers_scale() -> Non
 
     assert _agg({"sum_hours": Decimal("1234.5000000000002")}, "hours") == Decimal("1234.5000")
     assert _agg({"sum_actualCost": Decimal("99.99995")}, "actualCost") == Decimal("100.0000")
+
+
+def test_a_read_that_sees_nothing_keeps_the_stored_checkpoint() -> None:
+    """No hour changed and no journal entry: the last page carries the stored checkpoint,
+    not Workfront's clock (which may run ahead of the clock stamping the rows)."""
+
+    def route(seen: Seen) -> Answer:
+        if seen.path.endswith("/count"):
+            return Answer(200, {"data": {"count": 0}})
+        if seen.path.endswith("/PROJ/search"):
+            return Answer(200, {"data": [{"ID": "p1", "currency": "EUR"}]})
+        return Answer(200, {"data": []})
+
+    stored = datetime(2025, 3, 10, 11, tzinfo=UTC)
+    with serving(route) as server:
+        pages = read(url(server), since(stored))
+    assert pages[-1].checkpoint == Cursor("timestamp", stored)
+    assert not [r for p in pages for r in p.records]
