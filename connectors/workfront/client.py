@@ -1,9 +1,10 @@
 """Workfront's REST API over the kit's HTTP client: credentials, sessions, searches in pages,
 counts and reports, and the vendor's errors as a table.
 
-- **Credentials** (`settings`): the `apiKey` header; or `POST /login` and the `sessionID`
-  header, logged in again once when Workfront says the session is gone (401, or an
-  `AuthenticationException` body) and the call tried again; or an OAuth2 access token sent as
+- **Credentials** (`settings`): the `apiKey` request parameter (as Workfront documents
+  it); or `POST /login?username=..&password=..` and the `sessionID` header, logged in
+  again once when Workfront says the session is gone (401, or an `AuthenticationException`
+  body) and the call tried again; or an OAuth2 access token sent as
   `sessionID`. A refusal that a new login does not cure is a ConnectorConfigError naming the
   key to fix.
 - **Errors**: a body with `error` is an error whatever the status (Workfront has answered
@@ -109,8 +110,12 @@ class WorkfrontClient:
         #: Calls made (a call tried again by the retry policy counts once).
         self.calls = 0
         headers = {"X-Requested-With": "XMLHttpRequest"}
+        #: Parameters of every call: the API key, as Workfront documents it (`?apiKey=`).
+        #: httpx's own request lines (full URLs) are kept quiet by jobs.logconfig, the kit
+        #: logs paths only, and ledger.urls.mask_url masks any `*key*` parameter.
+        self._auth_params: dict[str, str] = {}
         if settings.api_key is not None:
-            headers["apiKey"] = settings.api_key.get_secret_value()
+            self._auth_params["apiKey"] = settings.api_key.get_secret_value()
         elif settings.access_token is not None:
             headers["sessionID"] = settings.access_token.get_secret_value()
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
@@ -138,9 +143,10 @@ class WorkfrontClient:
         s = self.settings
         assert s.username is not None and s.password is not None
         self.http.http.headers.pop("sessionID", None)
-        # Form fields, as Workfront reads POSTed parameters: the password stays out of URLs.
-        form = {"username": s.username, "password": s.password.get_secret_value()}
-        body = self._json("POST", "/login", {}, "login", data=form)
+        # Query parameters, as Workfront documents the login (`POST /login?username=..&
+        # password=..`); no log line carries the URL (see __init__).
+        login = {"username": s.username, "password": s.password.get_secret_value()}
+        body = self._json("POST", "/login", login, "login")
         data = body.get("data") if isinstance(body, dict) else None
         session = data.get("sessionID") if isinstance(data, dict) else None
         if not session:
@@ -166,7 +172,11 @@ class WorkfrontClient:
     def _json(self, method: str, path: str, params: Params, what: str, **body: Any) -> Any:
         self.calls += 1
         response = self.http.request(
-            method, f"{self.root}{path}", params=dict(params), what=f"{self.name}: {what}", **body
+            method,
+            f"{self.root}{path}",
+            params={**params, **self._auth_params},
+            what=f"{self.name}: {what}",
+            **body,
         )
         try:
             return json.loads(response.content, parse_float=Decimal)

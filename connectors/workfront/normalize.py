@@ -44,6 +44,18 @@ class TaskDates:
     project: str | None
     start: date | None
     finish: date | None
+    #: Planned duration in working days (durationMinutes / 480), for percent lags.
+    days: Decimal | None = None
+
+
+#: Workfront's lag types (`lagType`, compared lower-case): working days as stated; calendar
+#: (elapsed) days, converted to working days at 5 in 7; a percent of the predecessor's
+#: duration (working or elapsed). Codes from Adobe's predecessor docs; see docs "Not
+#: confirmed".
+WORKING_DAY_LAGS = frozenset({"d", "w", "wn", "k"})
+CALENDAR_DAY_LAGS = frozenset({"e", "c"})
+PERCENT_LAGS = frozenset({"p", "pe", "ep"})
+_WORKING_PER_CALENDAR = Decimal(5) / Decimal(7)
 
 
 @dataclass
@@ -109,7 +121,7 @@ def project(row: Row, at: Lookups) -> ProjectRecord:
         planned_finish=v.day(row, "plannedCompletionDate"),
         actual_start=v.day(row, "actualStartDate"),
         actual_finish=v.day(row, "actualCompletionDate"),
-        percent_complete=v.decimal(row, "percentComplete"),
+        percent_complete=v.decimal(row, "percentComplete", ratio=True),
         source_url=at.url("project", rid),
         source_modified_at=v.stamp(row),
     )
@@ -149,8 +161,10 @@ def task(row: Row, at: Lookups) -> TaskRecord:
     project_id = v.text(row, "projectID")
     if not project_id:
         raise ValueError("projectID is empty: a task belongs to a project")
-    minutes = v.decimal(row, "durationMinutes")
-    days = (minutes / MINUTES_PER_DAY).quantize(Decimal("0.0001")) if minutes else None
+    minutes = v.decimal(row, "durationMinutes", ratio=True)
+    days = (
+        (minutes / MINUTES_PER_DAY).quantize(Decimal("0.0001"), ROUND_HALF_UP) if minutes else None
+    )
     effort = v.hours_from_minutes(row, "workRequired")
     return TaskRecord(
         external_id=rid,
@@ -163,7 +177,7 @@ def task(row: Row, at: Lookups) -> TaskRecord:
         actual_start=v.day(row, "actualStartDate"),
         actual_finish=v.day(row, "actualCompletionDate"),
         effort_hours=effort if effort is not None else v.decimal(row, "work"),
-        percent_complete=v.decimal(row, "percentComplete"),
+        percent_complete=v.decimal(row, "percentComplete", ratio=True),
         optimistic_days=_days(row, at.settings.optimistic_field),
         most_likely_days=days,
         pessimistic_days=_days(row, at.settings.pessimistic_field),
@@ -173,7 +187,7 @@ def task(row: Row, at: Lookups) -> TaskRecord:
 
 
 def _days(row: Row, field_name: str | None) -> Decimal | None:
-    return v.decimal(row, field_name) if field_name else None
+    return v.decimal(row, field_name, ratio=True) if field_name else None
 
 
 def dependency(row: Row, at: Lookups) -> DependencyRecord:
@@ -189,9 +203,30 @@ def dependency(row: Row, at: Lookups) -> DependencyRecord:
         predecessor_ref=before,
         successor_ref=after,
         dependency_type=DEPENDENCY_TYPES[kind],  # type: ignore[arg-type]
-        lag_days=v.decimal(row, "lagDays") or Decimal(0),
+        lag_days=lag_days(row, at, before),
         source_modified_at=v.stamp(row),
     )
+
+
+def lag_days(row: Row, at: Lookups, before: str) -> Decimal:
+    """`lagDays` in working days as its `lagType` says (none: working days); a percent lag is
+    that share of the predecessor's planned duration, refused when it is not known."""
+    lag = v.decimal(row, "lagDays", ratio=True) or Decimal(0)
+    kind = (v.text(row, "lagType") or "d").lower()
+    if kind in WORKING_DAY_LAGS or not lag:
+        return lag
+    if kind in CALENDAR_DAY_LAGS:
+        return (lag * _WORKING_PER_CALENDAR).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    if kind in PERCENT_LAGS:
+        dates = at.tasks.get(before)
+        if dates is None or dates.days is None:
+            share = format(lag.normalize(), "f")
+            raise ValueError(
+                f"lagType {kind!r} is {share}% of predecessor {before}'s duration, "
+                "which is not known"
+            )
+        return (lag * dates.days / 100).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    raise ValueError(f"lagType {kind!r} is not a lag type the connector knows (d, e, p, pe)")
 
 
 def crosses_projects(row: Row, at: Lookups) -> bool:
@@ -263,7 +298,8 @@ def user(row: Row, at: Lookups) -> ResourceRecord:
 
 def rate(row: Row, at: Lookups, obj: str) -> ResourceRateRecord | None:
     """USER or ROLE `costPerHour` -> a cost rate in the default currency from `rates_from`
-    (Workfront keeps one current rate); None (a deletion) without a rate."""
+    (the current rate only: Workfront's effective-dated rates are not read); None (a
+    deletion) without a rate."""
     rid = key(row)
     cost = v.decimal(row, "costPerHour", 8)
     if cost is None:

@@ -163,8 +163,8 @@ STREAMS: dict[str, ObjectStream] = {
                 "hours",
                 "actual",
                 "<HOUR.ID>",
-                counts="HOUR rows whose status is in hour_statuses (default: A, approved); "
-                "leaving them is a deletion",
+                counts="HOUR rows whose status is in hour_statuses (default: APP, approved); "
+                "leaving them is a deletion; none of the hours having one stops the stream",
                 scopes=("project",),
                 after=("projects", "tasks", "users", "rates"),
             ),

@@ -6,9 +6,10 @@ Authentication is chosen by which credentials are present (one of them):
 ==============  ========================================================================
 credentials     how they travel
 ==============  ========================================================================
-api_key         the `apiKey` header on every call
-username +      `POST /login` once, then the `sessionID` header; logged in again once when
-password        the session expires mid-run
+api_key         the `apiKey` request parameter on every call (as Workfront documents it)
+username +      `POST /login?username=..&password=..` once (the documented form), then the
+password        `sessionID` header; logged in again once when
+                the session expires mid-run
 access_token    an OAuth2 access token, which Workfront issues as a session ID: sent as
                 the `sessionID` header; it cannot be renewed by the connector
 ==============  ========================================================================
@@ -70,7 +71,9 @@ class WorkfrontSettings(ConnectorSettings):
     #: points. None: not read.
     optimistic_field: str | None = None
     pessimistic_field: str | None = None
-    #: USER / ROLE costPerHour take effect from this date (Workfront keeps no rate history).
+    #: The current USER / ROLE costPerHour take effect from this date. Workfront does keep
+    #: effective-dated cost rates and a currency per role; the connector reads neither (the
+    #: current rate, in default_currency, values hours without actualCost at any date).
     rates_from: date = date(2000, 1, 1)
 
     @field_validator("base_url")

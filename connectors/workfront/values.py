@@ -5,14 +5,15 @@ Units (source-apis.md section 7): timestamps look like `2010-08-30T09:00:00:000-
 before the milliseconds, an offset without one) and become UTC; dates of work (`entryDate` of
 an hour, `effectiveDate` of an expense, planned dates) are business dates, kept as stated;
 `workRequired`, `actualWorkRequired` and `durationMinutes` are minutes, `hours` and `work` are
-hours; money and hours are exact Decimals with at most 4 places (rates 8).
+hours; money and hours are exact Decimals with at most 4 places (rates 8), a binary-float
+tail aside; computed ratios (percent complete, durations, lags) are rounded half-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from pmo_ledger.ledger.time.dates import business_date, utc_timestamp
@@ -38,9 +39,17 @@ def text(row: Row, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def decimal(row: Row, name: str, places: int = 4) -> Decimal | None:
-    """An exact number with at most `places` places; refuses text, booleans, NaN and more
-    places than the ledger keeps (nothing is rounded away silently)."""
+#: How far from a value at the ledger's scale a number may be and still be that value with a
+#: binary-float tail (`121.00000000000001`, as a store of doubles prints it).
+FLOAT_NOISE = Decimal("1e-9")
+
+
+def decimal(row: Row, name: str, places: int = 4, *, ratio: bool = False) -> Decimal | None:
+    """An exact number at `places` places. Refuses text, booleans, NaN and, for money and
+    hours, more places than the ledger keeps (as the Salesforce connector does): only a
+    binary-float tail (within FLOAT_NOISE of a value at scale) is rounding noise, rounded
+    half-up. A `ratio` (percentages, durations, lags: figures Workfront computes, such as
+    33.333333333333336) is rounded half-up to `places`."""
     value = get(row, name)
     if value is None:
         return None
@@ -53,20 +62,25 @@ def decimal(row: Row, name: str, places: int = 4) -> Decimal | None:
     if not number.is_finite():
         raise ValueError(f"{name} is not a finite number: {value!r}")
     try:
-        exact = number.quantize(Decimal(1).scaleb(-places))
+        exact = number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
     except InvalidOperation:
         raise ValueError(f"{name} is too large: {value!r}") from None
-    if exact != number:
+    if exact != number and not ratio and abs(exact - number) > FLOAT_NOISE:
         raise ValueError(f"{name} has more than {places} decimal places: {value!r}")
     return exact
 
 
+def at_scale(value: object, places: int = 4) -> Decimal:
+    """An aggregate Workfront summed (possibly in floats) at the ledger's scale, half-up."""
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
 def hours_from_minutes(row: Row, name: str) -> Decimal | None:
-    """A minutes field as hours at 4 places (480 -> 8.0000)."""
-    minutes = decimal(row, name)
+    """A minutes field as hours at 4 places, rounded half-up (480 -> 8.0000)."""
+    minutes = decimal(row, name, ratio=True)
     if minutes is None:
         return None
-    return (minutes / _MINUTES_PER_HOUR).quantize(Decimal("0.0001"))
+    return (minutes / _MINUTES_PER_HOUR).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
 def day(row: Row, name: str) -> date | None:

@@ -13,7 +13,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, select
+from sqlalchemy import Table, and_, delete, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import staging
@@ -225,7 +225,8 @@ def validate_allocation(ctx: WriteContext, r: AllocationRecord) -> tuple[str, st
 
 class AllocationWriter(RecordWriter[AllocationRecord]):
     """Upsert planned hours by (source, stream, external_id, period); a deletion of an
-    external id sets deleted_at on all its periods. Held (keyed '<external_id>@<period>'):
+    external id sets deleted_at on all its periods, and so does a batch on the periods of
+    its external ids that it no longer lists. Held (keyed '<external_id>@<period>'):
     validation reasons, 'unknown_resource' (not loaded), 'unmapped' (loaded under UNMAPPED)."""
 
     record_type = AllocationRecord
@@ -298,6 +299,34 @@ class AllocationWriter(RecordWriter[AllocationRecord]):
 
     def closed(self, deletions: Sequence[str]) -> Iterable[str]:
         return _allocation_keys(self.ctx.session, deletions, *self.here())
+
+    def after(
+        self,
+        valid: Mapping[str, AllocationRecord],
+        rows: list[dict[str, Any]],
+        existing: Mapping[Any, Row],
+        loaded: dict[str, Any],
+    ) -> None:
+        """An external id's records in a batch are all its periods (a connector sends them
+        together): its live periods not among them are closed, so planned hours that moved
+        to other periods (a task rescheduled) are not counted twice."""
+        listed: dict[str, set[str]] = {}
+        for r in self.latest_records.values():
+            listed.setdefault(r.external_id, set()).add(r.period)
+        if not listed:
+            return
+        t = self.table
+        live = self.ctx.session.execute(
+            select(t.c.id, t.c.external_id, t.c.period).where(
+                *self.here(), t.c.external_id.in_(list(listed)), t.c.deleted_at.is_(None)
+            )
+        ).all()
+        stale = [i for i, eid, period in live if period not in listed[eid]]
+        if stale:
+            now = self.ctx.recorded_at
+            self.ctx.session.execute(
+                update(t).where(t.c.id.in_(stale)).values(deleted_at=now, updated_at=now)
+            )
 
 
 apply_resources = ResourceWriter.apply

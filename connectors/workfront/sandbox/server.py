@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,7 +37,13 @@ class WorkfrontSandbox(HttpsSandbox):
     `session_ttl`: seconds a session lives unused; `seed`: the shuffle of unsorted searches.
     Wire variants a client should read too: `plain_dates` writes an hour's `entryDate` and an
     expense's `effectiveDate` as `2025-03-03`; `bare_aggregates` answers count and report
-    without the `data` envelope (`{"count": 3}`, as api-basics.md prints them).
+    without the `data` envelope (`{"count": 3}`, as api-basics.md prints them);
+    `wall_clock_date` sends this machine's clock in the `Date` header, as any real server
+    does, while the rows keep being stamped by the account's own clock;
+    `api_key_param_only` reads the API key only as the `apiKey` parameter and
+    `login_query_only` the login only from query parameters (as the docs show them);
+    `documented_only` refuses the `in` modifier and reports with other than one `sum`,
+    and answers no `null` group.
     """
 
     def __init__(
@@ -51,6 +58,10 @@ class WorkfrontSandbox(HttpsSandbox):
         seed: int = 0,
         plain_dates: bool = False,
         bare_aggregates: bool = False,
+        wall_clock_date: bool = False,
+        api_key_param_only: bool = False,
+        login_query_only: bool = False,
+        documented_only: bool = False,
         tls: TlsFiles | None = None,
         cert_dir: Path | None = None,
     ) -> None:
@@ -59,7 +70,11 @@ class WorkfrontSandbox(HttpsSandbox):
         self.version = version
         self.api = WorkfrontApi(self.store, self.user, session_ttl=session_ttl, seed=seed)
         self.api.plain_dates, self.api.bare_aggregates = plain_dates, bare_aggregates
-        super().__init__(self.api, self.store.now, host=host, port=port, tls=tls, cert_dir=cert_dir)
+        self.api.api_key_param_only = api_key_param_only
+        self.api.login_query_only = login_query_only
+        self.api.documented_only = documented_only
+        clock = _wall_clock if wall_clock_date else self.store.now
+        super().__init__(self.api, clock, host=host, port=port, tls=tls, cert_dir=cert_dir)
 
     @property
     def api_url(self) -> str:
@@ -183,3 +198,7 @@ class WorkfrontSandbox(HttpsSandbox):
 
     def clear_log(self) -> None:
         self.api.clear_log()
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)

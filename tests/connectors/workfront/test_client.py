@@ -68,7 +68,7 @@ def test_search_pages_by_id_with_limit_and_first() -> None:
     assert firsts == ["0", "2", "4", "6"]
     assert {s.path for s in server.seen} == {f"{ROOT}/HOUR/search"}
     assert server.seen[0].query["fields"] == "ID,hours"
-    assert server.seen[0].headers["apikey"] == "k"
+    assert server.seen[0].query["apiKey"] == "k"  # the documented request parameter
 
 
 def test_rows_deleted_before_the_page_boundary_mid_read_are_not_skipped() -> None:
@@ -125,7 +125,7 @@ def test_an_expired_session_logs_in_again_once_and_the_call_goes_on() -> None:
 
     def route(seen: Seen) -> Answer:
         if seen.path.endswith("/login"):
-            assert seen.method == "POST" and "password" not in seen.query
+            assert seen.method == "POST" and seen.query["password"] == "pw"
             state["live"] = next(sessions)
             return Answer(200, {"data": {"sessionID": state["live"], "userID": "u"}})
         if seen.headers.get("sessionid") != state["live"] or len(server.seen) == 3:

@@ -188,3 +188,67 @@ def test_three_point_durations_come_from_the_custom_fields_configured() -> None:
     )  # fmt: skip
     plain = n.task(row, AT)
     assert (plain.optimistic_days, plain.pessimistic_days) == (None, None)
+
+
+def test_float_tails_on_money_and_hours_are_rounding_noise_at_the_ledgers_scale() -> None:
+    """A store of doubles prints 121.00000000000001 and 7.499999999999999: the values at
+    scale, half-up; a genuinely over-precise amount is still refused (as Salesforce's is)."""
+    record = n.hour(
+        hour_row(actualCost=Decimal("121.00000000000001"), hours=Decimal("7.499999999999999")),
+        AT,
+    )
+    assert record is not None and (record.amount, record.hours) == (
+        Decimal("121.0000"), Decimal("7.5000"),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="actualCost has more than 4 decimal places"):
+        n.hour(hour_row(actualCost=Decimal("121.00005")), AT)
+
+
+def test_computed_percentages_durations_and_lags_are_rounded_half_up() -> None:
+    """percentComplete 33.333333333333336 (1 of 3 tasks done), durationMinutes with a float
+    tail, lagDays 1.33333: rounded to the ledger's 4 places, not refused."""
+    row = {
+        "ID": "t1", "name": "Design", "projectID": "p1", "durationMinutes": Decimal("1000.00005"),
+        "percentComplete": Decimal("33.333333333333336"), "workRequired": Decimal("100.000005"),
+        "plannedStartDate": "2025-01-20T08:00:00:000-0600",
+    }  # fmt: skip
+    task = n.task(row, AT)
+    assert task.percent_complete == Decimal("33.3333")
+    assert task.most_likely_days == Decimal("2.0833")  # 1000.0001 min / 480
+    assert task.effort_hours == Decimal("1.6667")
+    project = n.project({"ID": "p1", "percentComplete": Decimal("66.66666666666667")}, AT)
+    assert project.percent_complete == Decimal("66.6667")
+    link = n.dependency(
+        {"ID": "d1", "predecessorID": "t1", "successorID": "t2", "lagDays": Decimal("1.33333")},
+        AT,
+    )
+    assert link.lag_days == Decimal("1.3333")
+
+
+@pytest.mark.parametrize(
+    ("lag_type", "lag", "days"),
+    [
+        ("d", "3", Decimal(3)),  # working days as stated
+        (None, "2", Decimal(2)),
+        ("e", "7", Decimal(5)),  # a calendar week is 5 working days
+        ("E", "3", Decimal("2.1429")),
+        ("p", "50", Decimal("2.5")),  # half of t1's 5 working days
+        ("pe", "20", Decimal(1)),
+    ],
+)
+def test_lags_are_working_days_whatever_their_lag_type(
+    lag_type: str | None, lag: str, days: Decimal
+) -> None:
+    at = n.Lookups(SETTINGS, tasks={"t1": n.TaskDates("p1", None, None, Decimal(5))})
+    row = {"ID": "d1", "predecessorID": "t1", "successorID": "t2", "lagDays": Decimal(lag),
+           "lagType": lag_type}  # fmt: skip
+    assert n.dependency(row, at).lag_days == days
+
+
+def test_a_percent_lag_without_the_predecessors_duration_is_refused_with_a_reason() -> None:
+    row = {"ID": "d1", "predecessorID": "t9", "successorID": "t2", "lagDays": Decimal(50),
+           "lagType": "p"}  # fmt: skip
+    with pytest.raises(ValueError, match="50% of predecessor t9's duration, which is not known"):
+        n.dependency(row, AT)
+    with pytest.raises(ValueError, match="lagType 'zz' is not a lag type"):
+        n.dependency({**row, "lagType": "zz"}, AT)

@@ -1,6 +1,6 @@
 """How the hours stream is read, against a small local server that answers searches, counts
-and journal entries (real sockets): a full read is a scope whose end carries the read's start
-on Workfront's clock; an incremental read filters on lastUpdateDate, takes deletions from the
+and journal entries (real sockets): a full read is a scope whose end carries the earlier of the
+read's start on Workfront's clock and the latest lastUpdateDate read; an incremental read filters on lastUpdateDate, takes deletions from the
 journal and checkpoints its last page only; an unreadable journal stops the stream with one
 line naming `deletes = "scan"`; scan mode lists everything once per `scan_every`."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -70,15 +71,21 @@ def since(at: datetime) -> ReadRequest:
     return ReadRequest(Cursor("timestamp", at - timedelta(minutes=15)), Cursor("timestamp", at))
 
 
+#: The latest lastUpdateDate of HOURS, in UTC.
+LATEST = datetime(2025, 3, 4, 16, 15, 2, 117000, tzinfo=UTC)
+
+
 def started_now(page: Page) -> bool:
-    """The page's checkpoint is the read's start on the server's clock (to the second)."""
+    """The page's checkpoint is the earlier of the read's start on the server's clock (its
+    Date: now) and the latest lastUpdateDate read: the latter here."""
     at = page.checkpoint.value if page.checkpoint is not None else None
-    return isinstance(at, datetime) and NOW <= at <= datetime.now(UTC)
+    return at == LATEST
 
 
 def test_a_full_read_is_a_scope_checkpointed_at_its_end_only() -> None:
     """ScopeStart on a page of its own, the records (the submitted hour a deletion), then
-    ScopeEnd with the read's start on Workfront's clock; no other page has a checkpoint."""
+    ScopeEnd with the latest lastUpdateDate read (Workfront's Date is later); no other page
+    has a checkpoint."""
     with serving(workfront()) as server:
         pages = read(url(server), ReadRequest())
     assert pages[0].scope == ScopeStart("hours") and not pages[0].records
@@ -142,3 +149,28 @@ def test_scan_mode_lists_everything_once_per_window_and_never_asks_the_journal()
     assert scan[0].scope == ScopeStart("hours") and scan[-1].scope == ScopeEnd("hours")
     assert all(p.scope is None for p in quiet) and started_now(quiet[-1])
     assert not [s for s in server.seen if "JRNLE" in s.path]
+
+
+def test_report_sums_summed_in_floats_are_compared_at_the_ledgers_scale() -> None:
+    from pmo_ledger.connectors.workfront.reader import _agg
+
+    assert _agg({"sum_hours": Decimal("1234.5000000000002")}, "hours") == Decimal("1234.5000")
+    assert _agg({"sum_actualCost": Decimal("99.99995")}, "actualCost") == Decimal("100.0000")
+
+
+def test_a_read_that_sees_nothing_keeps_the_stored_checkpoint() -> None:
+    """No hour changed and no journal entry: the last page carries the stored checkpoint,
+    not Workfront's clock (which may run ahead of the clock stamping the rows)."""
+
+    def route(seen: Seen) -> Answer:
+        if seen.path.endswith("/count"):
+            return Answer(200, {"data": {"count": 0}})
+        if seen.path.endswith("/PROJ/search"):
+            return Answer(200, {"data": [{"ID": "p1", "currency": "EUR"}]})
+        return Answer(200, {"data": []})
+
+    stored = datetime(2025, 3, 10, 11, tzinfo=UTC)
+    with serving(route) as server:
+        pages = read(url(server), since(stored))
+    assert pages[-1].checkpoint == Cursor("timestamp", stored)
+    assert not [r for p in pages for r in p.records]

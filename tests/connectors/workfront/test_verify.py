@@ -38,12 +38,18 @@ def test_verify_agrees_after_a_load_then_shows_a_silent_edit(
         ["count", "amount"],
     ]
     reports = [r for r in account.server.requests if r.endpoint.endswith("/report")]
-    # Hours with and without actualCost apart (the ledger values the latter in USD).
-    assert [r.endpoint for r in reports] == ["HOUR/report", "HOUR/report", "EXPNS/report"]
-    assert [r.params["actualCost_Mod"] for r in reports[:2]] == [["notnull"], ["isnull"]]
-    assert reports[0].params["hours_AggFunc"] == ["sum"]
-    assert reports[0].params["projectID_1_GroupBy"] == ["true"]
-    assert reports[0].params["status"] == ["APP"]
+    # Hours with and without actualCost apart (the ledger values the latter in USD); one
+    # documented sum per report, grouped by project, the rows without one asked apart.
+    assert [r.endpoint for r in reports] == ["HOUR/report"] * 6 + ["EXPNS/report"] * 2
+    assert [r.params["actualCost_Mod"] for r in reports[:6]] == [["notnull"]] * 4 + [["isnull"]] * 2
+    assert [[k for k in r.params if k.endswith("_AggFunc")] for r in reports] == [
+        ["actualCost_AggFunc"], ["actualCost_AggFunc"], ["hours_AggFunc"], ["hours_AggFunc"],
+        ["hours_AggFunc"], ["hours_AggFunc"], ["actualAmount_AggFunc"], ["actualAmount_AggFunc"],
+    ]  # fmt: skip
+    assert all(v == ["sum"] for r in reports for k, v in r.params.items() if "AggFunc" in k)
+    assert [r.params.get("projectID_1_GroupBy") for r in reports[:2]] == [["true"], None]
+    assert reports[1].params["projectID_Mod"] == ["isnull"]
+    assert all(r.params["status"] == ["APP"] for r in reports[:6])
     # A group per project and currency with hours (general time: no project), and with
     # expenses: the same groups the account holds.
     held = account.source_totals()
@@ -68,13 +74,15 @@ def test_plain_dates_and_bare_count_and_report_answers_read_the_same(
     engine: Engine, tmp_path: Path, tls: TlsFiles
 ) -> None:
     """The documented variants (business dates as 2025-03-03; count and report without the
-    data envelope, as api-basics.md prints them): the same totals and no drift."""
+    data envelope, as api-basics.md prints them; reports with one sum and no null group):
+    the same totals and no drift."""
     store = FakeWorkfront()
     seed = seed_demo(store, hours=300)
     user = ApiUser(user_id=seed.api_user_id)
     with WorkfrontSandbox(
-        store, tls=tls, user=user, plain_dates=True, bare_aggregates=True
-    ) as server:
+        store, tls=tls, user=user, plain_dates=True, bare_aggregates=True,
+        documented_only=True,
+    ) as server:  # fmt: skip
         account = Account(store, seed, server)
         app = wf_app(engine, tmp_path, account)
         assert run_sync(app, "wf").status == "succeeded"
