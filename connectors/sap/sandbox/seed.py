@@ -1,6 +1,6 @@
 """The demo SAP system: one controlling area, two company codes, the PSA sample's projects
-PRJ-0001..PRJ-0006 (the same codes, names, dates and currencies as the PSA sample and the
-Workfront sandbox) as PS projects with WBS elements, CO line items (COBK/COEP) whose sums are
+PRJ-0001..PRJ-0006 (the same codes; the names, dates and currencies are SAP's own, not those
+of config/demo.toml's sample world) as PS projects with WBS elements, CO line items (COBK/COEP) whose sums are
 the CO totals (COSP/COSS) per period, plan and budget, and exchange rates. Deterministic.
 
 What a reader must get right is in it on purpose:
