@@ -1,7 +1,8 @@
 """The demo SAP system: one controlling area, two company codes, the PSA sample's projects
 PRJ-0001..PRJ-0006 (the same codes; the names, dates and currencies are SAP's own, not those
-of config/demo.toml's sample world) as PS projects with WBS elements, CO line items (COBK/COEP) whose sums are
-the CO totals (COSP/COSS) per period, plan and budget, and exchange rates. Deterministic.
+of config/demo.toml's sample world) as PS projects with WBS elements, CO line items
+(COBK/COEP) whose sums are the CO totals (COSP/COSS) per period, plan and budget, and
+exchange rates. Deterministic.
 
 What a reader must get right is in it on purpose:
 - special periods: year-end postings in periods 13 and 16;
