@@ -226,6 +226,7 @@ fi
 """
 SANDBOX_SERVES = """case "$*" in
     *workfront*) printf 'listening\\n[connectors.workfront]\\nbase_url = "https://127.0.0.1:40124"\\n' ;;
+    *sap*) printf 'listening\\n[connectors.sap]\\nbase_url = "https://127.0.0.1:40125"\\n' ;;
     *) printf 'listening\\n[connectors.psa]\\nlogin_url = "https://127.0.0.1:40123"\\n' ;;
   esac
   echo "Serving until Ctrl-C."
@@ -271,15 +272,47 @@ def test_demo_points_the_crm_connector_at_the_port_the_sandbox_took(tmp_path: Pa
     assert not (tmp_path / "pmo-ledger.db").exists()
     config = (tmp_path / ".sandbox" / "demo.toml").read_text(encoding="utf-8")
     assert 'login_url = "https://127.0.0.1:40123"' in config
-    assert 'base_url = "https://127.0.0.1:40124"' in config
+    # Each base_url in its own connector's table: Workfront's in pm, SAP's in fin.
+    pm = config.split("[connectors.pm]\n")[1].split("\n[")[0]
+    fin = config.split("[connectors.fin]\n")[1].split("\n[")[0]
+    assert 'base_url = "https://127.0.0.1:40124"' in pm
+    assert 'base_url = "https://127.0.0.1:40125"' in fin
+    assert config.count("base_url = ") == 2
     calls = (tmp_path / "calls").read_text(encoding="utf-8").splitlines()
     assert calls[1].startswith("sandbox --port 0 --kind workfront ")
-    assert calls[2:] == [
+    assert calls[2].startswith("sandbox --port 0 --kind sap ")
+    assert calls[3:] == [
         f"--config .sandbox/demo.toml {args}"
-        for args in ("db upgrade", "sync --all", "verify psa", "verify crm", "verify pm", "report")
-    ]
-    # Both sandboxes are stopped when the demo ends (they ran in a command substitution's
+        for args in ("db upgrade", "sync --all", "verify psa", "verify crm", "verify pm",
+                     "verify fin", "report")
+    ]  # fmt: skip
+    # Every sandbox is stopped when the demo ends (they ran in a command substitution's
     # subshell once, and the exit trap knew none of them).
+    pids = [int(p) for p in (tmp_path / "sandbox.pids").read_text(encoding="utf-8").split()]
+    assert len(pids) == 3
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_demo_keeps_the_ledger_and_stops_the_others_when_the_sap_sandbox_fails(
+    tmp_path: Path,
+) -> None:
+    """The third sandbox (SAP) cannot start: the ledger stays, no sync runs, and the two that
+    did start are stopped."""
+    failing = SANDBOX_SERVES.replace(
+        "*sap*) printf", "*sap*) echo 'error: cannot listen' >&2; exit 1; printf"
+    )
+    done = run_demo_script(tmp_path, failing)
+    assert done.returncode == 1
+    assert "the SAP sandbox did not start; the ledger is left as it was" in done.stderr
+    assert (tmp_path / "pmo-ledger.db").read_text(encoding="utf-8") == "an earlier demo's ledger"
+    calls = (tmp_path / "calls").read_text(encoding="utf-8").splitlines()
+    assert [c.split(" --cert-dir")[0] for c in calls] == [
+        "sandbox --port 0",
+        "sandbox --port 0 --kind workfront",
+        "sandbox --port 0 --kind sap",
+    ]
     pids = [int(p) for p in (tmp_path / "sandbox.pids").read_text(encoding="utf-8").split()]
     assert len(pids) == 2
     for pid in pids:

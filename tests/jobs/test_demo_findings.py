@@ -5,7 +5,9 @@ each kind, named below. The Salesforce sandbox's lines count for nothing (the PS
 authority) and are no side of a compared pair, so the PSA and the ERP give the same findings
 without it. The Workfront sandbox's hours are the PSA's timecards (issue 19: people log them in
 Workfront and they reach the PSA) but for one planted gap, the fifth high, which the psa~pm
-pair finds; without the sandboxes (and that pair) the four remain. SQLite and PostgreSQL."""
+pair finds. The SAP sandbox (connector fin) books the world's expense lines as the ERP does
+but for one planted year-end accrual, the sixth high, which the erp~fin pair finds; without
+the sandboxes (and their pairs) the four remain. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -55,6 +57,17 @@ UNSENT = {
         "(29246.23 apart, 49.4832%)"
     ),
 }
+#: [connectors.fin] (the SAP sandbox, `DEMO_ACCRUAL` in its seed): a year-end accrual for
+#: PRJ-0003, 50,000.00 USD in special period 13 less 5,000.00 in 16 (both fold into 2025-12),
+#: that the ERP never saw: SAP's expense cost elements against the ERP's expense lines.
+FIN_PAIR = (
+    "erp~fin:travel,software,subcontract,KSTAR 474000,KSTAR 476000,KSTAR 417000"
+)
+ACCRUAL = {
+    ("source_disagreement", "PRJ-0003", FIN_PAIR, "2025-12"): (
+        "PRJ-0003 in 2025-12: erp 0.00 vs fin 45000.00 (45000.00 apart, 100.0000%)"
+    ),
+}
 #: The rest, medium: PRJ-0004's subcontract to date (21% over: not above high_pct 25), and
 #: the ERP's 40 postings on PRJ-0007 (unknown to the PSA) waiting on UNMAPPED.
 MEDIUM = {
@@ -76,8 +89,13 @@ def test_the_demos_only_high_findings_are_its_planted_problems(
         r'(?ms)^# The Workfront sandbox.*?^source = "pm"\n.*?^project = "\{code\}"\n', "", text
     )
     assert n == 1
-    # The pair that compares Workfront with the PSA.
+    # The SAP sandbox's connector and its link rules (after Workfront's, to the end).
+    text, n = re.subn(r"(?ms)^# The SAP sandbox.*\Z", "", text)
+    assert n == 1
+    # The pairs that compare Workfront with the PSA and SAP with the ERP.
     text, n = re.subn(r'(?m)^  \{ left = "psa", right = "pm", .*\n', "", text)
+    assert n == 1
+    text, n = re.subn(r'(?ms)^  \{ left = "erp", right = "fin", .*?^  \] \},\n', "", text)
     assert n == 1
     config.write_text(text, encoding="utf-8")
     ok(invoke(config, "db", "upgrade"))
@@ -95,14 +113,15 @@ def test_the_demos_only_high_findings_are_its_planted_problems(
     assert Counter(r.severity for r in rows) == {"high": 4, "medium": 3}
 
 
-def test_with_both_sandboxes_the_five_planted_problems_are_the_only_highs(
+def test_with_the_sandboxes_the_six_planted_problems_are_the_only_highs(
     engine: Engine, tmp_path: Path
 ) -> None:
-    """`make demo` as it runs: the Salesforce and the Workfront sandboxes beside the two
+    """`make demo` as it runs: the Salesforce, Workfront and SAP sandboxes beside the two
     sample sources. Their lines count for nothing and Workfront's progress of PRJ-0005 never
     hides the PSA's (the projects authority's), so the four planted problems stay; Workfront's
     hours agree with the PSA's timecards but for the planted contractor's, the fifth high and
-    the psa~pm pair's only finding of any severity."""
+    the psa~pm pair's only finding of any severity; SAP's expense postings agree with the
+    ERP's but for the planted accrual, the sixth high and the erp~fin pair's only finding."""
     from pmo_ledger.connectors.base import SandboxOptions
     from pmo_ledger.connectors.registry import installed_kinds
 
@@ -116,19 +135,25 @@ def test_with_both_sandboxes_the_five_planted_problems_are_the_only_highs(
     with (
         kinds["salesforce"].sandbox(options("sf")) as crm,
         kinds["workfront"].sandbox(options("wf")) as pm,
+        kinds["sap"].sandbox(options("sap")) as fin,
     ):
-        for key, box, old_ca in (
-            ("login_url", crm, ".sandbox/ca.pem"),
-            ("base_url", pm, ".sandbox/workfront/ca.pem"),
+        for table, key, box, old_ca in (
+            ("crm", "login_url", crm, ".sandbox/ca.pem"),
+            ("pm", "base_url", pm, ".sandbox/workfront/ca.pem"),
+            ("fin", "base_url", fin, ".sandbox/sap/ca.pem"),
         ):
-            text, n = re.subn(rf'(?m)^{key} = "[^"]*"', f'{key} = "{box.settings[key]}"', text)
+            text, n = re.subn(
+                rf'(?ms)(^\[connectors\.{table}\]\n(?:(?!^\[).)*?^){key} = "[^"]*"',
+                rf'\g<1>{key} = "{box.settings[key]}"',
+                text,
+            )
             assert n == 1
             ca = str(box.settings["ca_bundle"])
             text = text.replace(f'ca_bundle = "{old_ca}"', f'ca_bundle = "{ca}"')
             assert f'ca_bundle = "{ca}"' in text
         config.write_text(text, encoding="utf-8")
         ok(invoke(config, "db", "upgrade"))
-        assert "all: psa succeeded, erp succeeded, crm succeeded, pm succeeded" in ok(
+        assert "all: psa succeeded, erp succeeded, crm succeeded, pm succeeded, fin succeeded" in ok(
             invoke(config, "sync", "--all")
         )
     with Session(engine) as s:
@@ -138,6 +163,8 @@ def test_with_both_sandboxes_the_five_planted_problems_are_the_only_highs(
         ).all()  # fmt: skip
     high = {(r.rule, r.subject_id, r.dimension, r.period): r.message
             for r in rows if r.severity == "high"}  # fmt: skip
-    assert high == PLANTED | UNSENT
+    assert high == PLANTED | UNSENT | ACCRUAL
     assert {(r.rule, r.subject_id, r.dimension, r.period) for r in rows
             if r.dimension == "psa~pm:labor"} == set(UNSENT)  # fmt: skip
+    assert {(r.rule, r.subject_id, r.dimension, r.period) for r in rows
+            if r.dimension == FIN_PAIR} == set(ACCRUAL)  # fmt: skip

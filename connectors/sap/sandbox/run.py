@@ -72,6 +72,7 @@ from pathlib import Path
 
 from pmo_ledger.connectors.base import Sandbox, SandboxOptions
 from pmo_ledger.connectors.sap.sandbox import fakerfc
+from pmo_ledger.connectors.sap.sandbox.erp_mirror import DEMO_PSA, PsaWorld
 from pmo_ledger.connectors.sap.sandbox.odata import SapODataSandbox
 from pmo_ledger.connectors.sap.sandbox.seed import CLIENT, USER, seed_demo
 from pmo_ledger.connectors.sap.sandbox.system import SapSystem
@@ -85,15 +86,16 @@ OAUTH_CLIENT = ("PMO_LEDGER_COMM", "Sandbox-OAuth-2025")
 
 
 @contextmanager
-def running(options: SandboxOptions) -> Iterator[Sandbox]:
+def running(options: SandboxOptions, world: PsaWorld | None = DEMO_PSA) -> Iterator[Sandbox]:
     """The demo SAP system (an SQLite file in a temporary directory, removed at the end) with
     its OData services on HTTPS in a background thread and its RFC logon registered in this
-    process (and reachable from others through the `fake_db` parameter)."""
+    process (and reachable from others through the `fake_db` parameter). Its actuals are the
+    expense lines of `world` (config/demo.toml's sample world unless None: `erp_mirror`)."""
     directory = Path(tempfile.mkdtemp(prefix="pmo-sap-sandbox-"))
     database = directory / "sap.db"
     system = SapSystem(database)
     try:
-        seed = seed_demo(system, dirty=options.dirty)
+        seed = seed_demo(system, dirty=options.dirty, world=world)
         with (
             fakerfc.register(system, ashost=RFC_HOST, sysnr="00", dest="PMO_SANDBOX"),
             SapODataSandbox(

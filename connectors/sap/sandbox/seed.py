@@ -1,7 +1,8 @@
 """The demo SAP system: one controlling area, two company codes, the PSA sample's projects
-PRJ-0001..PRJ-0006 (the same codes, names, dates and currencies as the PSA sample and the
-Workfront sandbox) as PS projects with WBS elements, CO line items (COBK/COEP) whose sums are
-the CO totals (COSP/COSS) per period, plan and budget, and exchange rates. Deterministic.
+PRJ-0001..PRJ-0006 (the same codes; the names, dates and currencies are SAP's own, not those
+of config/demo.toml's sample world) as PS projects with WBS elements, CO line items
+(COBK/COEP) whose sums are the CO totals (COSP/COSS) per period, plan and budget, and
+exchange rates. Deterministic.
 
 What a reader must get right is in it on purpose:
 - special periods: year-end postings in periods 13 and 16;
@@ -17,6 +18,13 @@ What a reader must get right is in it on purpose:
 - CPUDT/CPUTM a day after each posting date, rising with the document number (items mode);
 - TCURR rates per month with inverted dates, one quotation stored indirectly (negative);
 - with `dirty`: PRJ-0007, unknown to the PSA, and an internal order's posting.
+
+With `world` (what `pmo-ledger sandbox --kind sap` and `make demo` serve, see
+`erp_mirror.py`) the year's random postings give way to the sample world's expense lines,
+so the demo's `erp~fin` pair agrees; the traps above stay (none is on a compared cost element
+but the year-end accrual), and the year-end accrual on PRJ-0003 (periods 13 and 16, after the
+project ended in the PSA) is larger: the one planted difference, SAP's accrual the ERP never
+saw (`DEMO_ACCRUAL`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from pmo_ledger.connectors.sap.sandbox.postings import (
     CENT,
@@ -37,6 +46,9 @@ from pmo_ledger.connectors.sap.sandbox.postings import (
     to_co_currency,
 )
 from pmo_ledger.connectors.sap.sandbox.system import LogonUser, SapSystem
+
+if TYPE_CHECKING:
+    from pmo_ledger.connectors.sap.sandbox.erp_mirror import PsaWorld
 
 CLIENT = "100"
 YEAR = 2025
@@ -53,6 +65,7 @@ COST_ELEMENTS = {
     "0000417000": "Purchased services",
     "0000430000": "Salaries",
     "0000474000": "Travel expenses",
+    "0000476000": "Software licenses",
     "0000943000": "Internal activity allocation",
 }
 COST_CENTER = "0000004200"
@@ -112,10 +125,14 @@ class SeedSummary:
 INTERNAL_ORDER_OBJNR = "OR000000400001"
 
 
-def seed_demo(system: SapSystem, *, dirty: bool = False) -> SeedSummary:
+def seed_demo(
+    system: SapSystem, *, dirty: bool = False, world: PsaWorld | None = None
+) -> SeedSummary:
     """Fill `system` with the demo; what was made. `dirty` adds what a reader must route or
     leave out: PRJ-0007, a project the PSA does not know (its postings load as unmapped), and
-    an internal order's posting (OBJNR `OR...`)."""
+    an internal order's posting (OBJNR `OR...`). `world`: the actuals are that sample world's
+    expense lines (`erp_mirror`) and the year-end accrual is `DEMO_ACCRUAL`; None: random
+    postings (seed 21)."""
     system.add_user(USER)
     summary = SeedSummary()
     _config(system)
@@ -179,7 +196,7 @@ def seed_demo(system: SapSystem, *, dirty: bool = False) -> SeedSummary:
         _budget(system, elements, Decimal(budget))
     postings = Postings(system)
     postings.deferred = True
-    _actuals(postings, summary)
+    _actuals(postings, summary, world)
     if dirty:
         postings.post(
             CoObject(INTERNAL_ORDER_OBJNR, "1000", "EUR"),
@@ -402,25 +419,13 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
 
 
 # fmt: off
-def _actuals(postings: Postings, summary: SeedSummary) -> None:
+def _actuals(postings: Postings, summary: SeedSummary, world: PsaWorld | None) -> None:
     """The year's postings, entered in date order (so CPUDT/CPUTM follow the posting dates,
     as a delta reader by entry time expects), the travel and its reversal among them."""
-    rng = random.Random(21)  # noqa: S311 - demo data, not secrets
-    spans = {p[0]: (p[3], p[4]) for p in (*_PROJECTS, _DIRTY_PROJECT)}
-    planned: list[tuple[date, CostObject, str, Decimal, int | None, str, str]] = []
-    for element in summary.wbs.values():
-        if element.level == 1 and element.posid != "PRJ-0003":
-            continue
-        start, end = spans[element.posid[:8]]
-        for month in range(1, 13):
-            day = date(YEAR, month, min(28, 3 + rng.randrange(20)))
-            if not start <= day <= end or rng.random() < 0.25:
-                continue
-            for kstar in ("0000430000", "0000417000"):
-                amount = Decimal(rng.randrange(50_000, 2_500_000)) / 100
-                planned.append((day, element, kstar, amount, None,
-                                f"{COST_ELEMENTS[kstar]} {day:%b}", ""))
-    for posid, kstar, value, day, period, text, partner in _SINGLE_POSTINGS:
+    planned = _random_postings(summary) if world is None else _mirrored(summary, world)
+    singles = _SINGLE_POSTINGS if world is None else (
+        _SINGLE_POSTINGS[:1] + DEMO_ACCRUAL + _SINGLE_POSTINGS[3:])
+    for posid, kstar, value, day, period, text, partner in singles:
         planned.append((day, summary.wbs[posid], kstar, Decimal(value), period, text, partner))
     # A cost center's own posting: not a WBS element's.
     planned.append((date(YEAR, 2, 28), CoObject(COST_CENTER_OBJNR, "1000", "EUR"),
@@ -439,6 +444,54 @@ def _actuals(postings: Postings, summary: SeedSummary) -> None:
             summary.documents.append(number)
 
 
+def _random_postings(summary: SeedSummary) -> list[_Planned]:
+    """Two random postings (salaries, purchased services) a month on most WBS elements."""
+    rng = random.Random(21)  # noqa: S311 - demo data, not secrets
+    spans = {p[0]: (p[3], p[4]) for p in (*_PROJECTS, _DIRTY_PROJECT)}
+    planned: list[_Planned] = []
+    for element in summary.wbs.values():
+        if element.level == 1 and element.posid != "PRJ-0003":
+            continue
+        start, end = spans[element.posid[:8]]
+        for month in range(1, 13):
+            day = date(YEAR, month, min(28, 3 + rng.randrange(20)))
+            if not start <= day <= end or rng.random() < 0.25:
+                continue
+            for kstar in ("0000430000", "0000417000"):
+                amount = Decimal(rng.randrange(50_000, 2_500_000)) / 100
+                planned.append((day, element, kstar, amount, None,
+                                f"{COST_ELEMENTS[kstar]} {day:%b}", ""))
+    return planned
+
+
+def _mirrored(summary: SeedSummary, world: PsaWorld) -> list[_Planned]:
+    """The world's expense lines on their projects' level-2 WBS elements (the n-th line on
+    child n mod the children), in the company code's currency at the PSA's rates."""
+    from pmo_ledger.connectors.sap.sandbox.erp_mirror import COST_ELEMENT, world_expenses
+    from pmo_ledger.connectors.workfront.sandbox.psa_mirror import in_currency
+
+    expenses, rates = world_expenses(world)
+    children: dict[str, list[Wbs]] = {}
+    for element in summary.wbs.values():
+        if element.level == 2:
+            children.setdefault(element.posid[:8], []).append(element)
+    planned: list[_Planned] = []
+    for n, line in enumerate(expenses):
+        elements = children.get(line.project)
+        if not elements:
+            continue  # not one of the demo's projects
+        target = elements[n % len(elements)]
+        currency = COMPANY_CODES[target.company_code][3]
+        amount = in_currency(line.amount, line.currency, currency, line.day, rates)
+        planned.append((line.day, CoObject(target.objnr, target.company_code, currency),
+                        COST_ELEMENT[line.cost_type], amount, None,
+                        f"{line.text} {line.line}", ""))
+    return planned
+
+_Planned = tuple[date, CostObject, str, Decimal, int | None, str, str]
+"""A posting to make: date, object, cost element, amount, period (None: the month), text,
+partner object."""
+
 # WBS element, cost element, amount, date, period (None: the month), text, partner object
 _SINGLE_POSTINGS = (
     ("PRJ-0001.1", "0000943000", "8400.00", date(YEAR, 3, 31), None, "Architect hours",
@@ -449,6 +502,15 @@ _SINGLE_POSTINGS = (
      "Audit adjustment: accrual too high", ""),
     ("PRJ-0001.1.1", "0000400000", "987654.32", date(YEAR, 5, 15), None,
      "Hardware for every site of the migration, ordered..", ""),
+)
+#: The demo's planted difference (with `world`): a year-end accrual for PRJ-0003's store
+#: pilots in special period 13, corrected in 16, that the ERP never saw, on a project the PSA
+#: closed in August: 45,000.00 USD in 2025-12 (the periods fold into 12 in the demo ledger).
+DEMO_ACCRUAL = (
+    ("PRJ-0003", "0000417000", "50000.00", date(YEAR, 12, 31), 13,
+     "Year-end accrual, store pilots", ""),
+    ("PRJ-0003", "0000417000", "-5000.00", date(YEAR, 12, 31), 16,
+     "Audit adjustment: accrual too high", ""),
 )
 # fmt: on
 
