@@ -110,6 +110,11 @@ class CapacityRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AllocationRecord:
+    """Planned hours of one allocation (`external_id`) in one period. `whole`: the source
+    sends every period of the allocation together in one batch, so the allocation's live
+    periods a batch does not list are closed (its task moved); other sources may send one
+    period at a time and keep the rest."""
+
     external_id: str
     project_ref: str
     period: str
@@ -119,6 +124,7 @@ class AllocationRecord:
     role: str | None = None
     task_ref: str | None = None
     source_modified_at: datetime | None = None
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

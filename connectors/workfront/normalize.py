@@ -361,6 +361,7 @@ def assignment(row: Row, at: Lookups) -> list[AllocationRecord]:
                 role=v.text(row, "roleID"),
                 task_ref=task_id,
                 source_modified_at=v.stamp(row),
+                whole=True,  # an assignment's periods are all sent together
             )
         )
     return out

@@ -226,7 +226,7 @@ def validate_allocation(ctx: WriteContext, r: AllocationRecord) -> tuple[str, st
 class AllocationWriter(RecordWriter[AllocationRecord]):
     """Upsert planned hours by (source, stream, external_id, period); a deletion of an
     external id sets deleted_at on all its periods, and so does a batch on the periods of
-    its external ids that it no longer lists. Held (keyed '<external_id>@<period>'):
+    its `whole` external ids that it no longer lists. Held (keyed '<external_id>@<period>'):
     validation reasons, 'unknown_resource' (not loaded), 'unmapped' (loaded under UNMAPPED)."""
 
     record_type = AllocationRecord
@@ -307,12 +307,14 @@ class AllocationWriter(RecordWriter[AllocationRecord]):
         existing: Mapping[Any, Row],
         loaded: dict[str, Any],
     ) -> None:
-        """An external id's records in a batch are all its periods (a connector sends them
-        together): its live periods not among them are closed, so planned hours that moved
-        to other periods (a task rescheduled) are not counted twice."""
+        """An external id whose records say `whole` (the connector sends all its periods
+        together): its live periods not in the batch are closed, so planned hours that moved
+        to other periods (a task rescheduled) are not counted twice. Records without `whole`
+        leave the other periods alone (a source may send one period at a time)."""
         listed: dict[str, set[str]] = {}
         for r in self.latest_records.values():
-            listed.setdefault(r.external_id, set()).add(r.period)
+            if r.whole:
+                listed.setdefault(r.external_id, set()).add(r.period)
         if not listed:
             return
         t = self.table

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -458,6 +459,28 @@ def test_allocations_are_keyed_by_period_and_unmapped_load_under_unmapped(sessio
         ("al-a1", "2025-04", p1),
         ("al-zz", "2025-03", UNMAPPED_ID),
     ]
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_batch_closes_the_periods_it_no_longer_lists_only_for_whole_allocations(
+    session: Session, whole: bool
+) -> None:
+    """al-a1 has 2025-03 and 2025-04; a later batch sends only 2025-05. A source that sends
+    one period at a time (the sample, Salesforce) keeps 03 and 04 live; one that sends an
+    allocation's periods together (`whole`: Workfront, whose task moved) closes them."""
+    load_project(session, project())
+    resource(session)
+
+    def alloc(period: str) -> AllocationRecord:
+        return AllocationRecord(external_id="al-a1", project_ref="a1", period=period,
+                                planned_hours=Decimal("40"), resource_ref="r1", whole=whole)  # fmt: skip
+
+    apply_allocations(ctx(session), "alloc", [alloc("2025-03"), alloc("2025-04")], held=[])
+    apply_allocations(ctx(session, at=T1), "alloc", [alloc("2025-05")], held=[])
+    live = session.execute(
+        select(Allocation.period).where(Allocation.deleted_at.is_(None)).order_by(Allocation.period)
+    ).scalars()
+    assert list(live) == (["2025-05"] if whole else ["2025-03", "2025-04", "2025-05"])
 
 
 # --- progress --------------------------------------------------------------------------------
