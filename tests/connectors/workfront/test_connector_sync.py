@@ -76,9 +76,23 @@ def test_first_load_matches_the_account_per_project_and_currency(
                   row["DE:Pessimistic Duration"])  # fmt: skip
         assert three[str(row["ID"])] == points
     assert projects == len(account.store.rows("PROJ"))
+    assert conditions(app) == {
+        str(r["referenceNumber"]): {"ON": "on_target", "AR": "at_risk", "IT": "in_trouble"}[
+            str(r["condition"])
+        ]
+        for r in account.store.rows("PROJ")
+    }
+    assert set(conditions(app).values()) == {"on_target", "at_risk", "in_trouble"}
     assert tasks == len(account.store.rows("TASK"))
     assert links == len(account.store.rows("PRED"))
     assert budgets == len(account.store.rows("PROJ"))
+
+
+def conditions(app: App) -> dict[str, str | None]:
+    """The ledger's project condition by project code (issue 19, migration 0012)."""
+    with app.reading() as s:
+        rows = s.execute(select(Project.code, Project.condition).where(Project.code != "UNMAPPED"))
+        return {code: condition for code, condition in rows.tuples()}
 
 
 def entries_of(app: App, run_id: int) -> dict[str, int]:
