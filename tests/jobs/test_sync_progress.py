@@ -53,7 +53,9 @@ def test_an_announced_count_is_the_progress_total(engine: Engine, tmp_path: Path
     assert "500 / 500 rows" in text
 
 
-def test_without_a_count_the_progress_shows_the_records_read(engine: Engine, tmp_path: Path) -> None:
+def test_without_a_count_the_progress_shows_the_records_read(
+    engine: Engine, tmp_path: Path
+) -> None:
     progress, text = _run(engine, tmp_path, None)
     assert progress.progress is not None
     task = progress.progress.tasks[progress.tasks["actuals"]]

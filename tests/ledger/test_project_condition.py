@@ -25,7 +25,9 @@ def test_the_condition_is_stored_and_a_change_of_it_is_a_change(session: Session
     same = apply_projects(ctx(session, at=T1), "projects", [project(condition="at_risk")], held=[])
     assert (same.written, same.unchanged) == (0, 1)
     assert stored(session) == ("at_risk", T0)
-    worse = apply_projects(ctx(session, at=T1), "projects", [project(condition="in_trouble")], held=[])
+    worse = apply_projects(
+        ctx(session, at=T1), "projects", [project(condition="in_trouble")], held=[]
+    )
     assert worse.written == 1
     assert stored(session) == ("in_trouble", T1)
     # The authority owns every field of its projects: one it no longer sends is cleared.
