@@ -111,6 +111,10 @@ class Page:
     could continue after this page: when the read stops before its ScopeEnd, the runner keeps
     the last one it committed with the keys the scope listed so far and hands it back as
     `ReadRequest.resume`. A connector that sets it must honour that request.
+    `expected` (optional) announces how many source rows the read will yield in all, each as a
+    record, a deletion or a rejection (e.g. the source's count, asked before the first page);
+    the runner shows it as the progress bar's total against the rows yielded so far. Set it
+    on any page; a later announcement replaces an earlier one.
     """
 
     records: Sequence[Record] = ()
@@ -119,6 +123,7 @@ class Page:
     checkpoint: Cursor | None = None
     scope: ScopeStart | ScopeEnd | None = None
     resume: Cursor | None = None
+    expected: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ class StreamResult:
     regressions_in_run: int = 0  # ... below one this run's own pages had reached
     reached: Cursor | None = None  # the furthest checkpoint this run's pages reached
     resume_kept: bool = False  # its full read stopped early and the next run continues it
+    expected: int | None = None  # the rows the connector announced (`Page.expected`)
+    listed: int = 0  # rows its pages yielded so far: records, deletions and rejections
 
     def fail(self, status: str, message: str, retry_at: datetime | None = None) -> None:
         self.status, self.message, self.retry_at = status, message, retry_at

@@ -668,6 +668,9 @@ class _Run:
                     if key == spec.name:
                         resume_at, resume_waiting = None, False
             buffer.add(page)
+            outcome.listed += len(page.records) + len(page.deletions) + len(page.rejected)
+            if page.expected is not None:
+                outcome.expected = page.expected
             if page.checkpoint is not None:
                 best = self._advance(outcome, best, page.checkpoint)
             if page.resume is not None and spec.name in open_scopes:

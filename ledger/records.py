@@ -27,6 +27,9 @@ class ProjectRecord:
     program: str | None = None
     program_name: str | None = None
     status: str | None = None
+    #: How the project's owner rates it: on_target | at_risk | in_trouble (or the source's
+    #: own code, up to 20 characters, when it has another).
+    condition: str | None = None
     currency: str | None = None
     manager: str | None = None
     planned_start: date | None = None

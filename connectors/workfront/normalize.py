@@ -102,6 +102,18 @@ def own_key(row: Row, at: Lookups) -> str:
     return (v.text(row, field_name) if field_name != "ID" else None) or key(row)
 
 
+#: PROJ `condition` codes -> the ledger's project condition. The codes are not confirmed
+#: from Adobe's documentation (the UI says On Target / At Risk / In Trouble); a code not
+#: listed is kept as Workfront sends it.
+CONDITIONS = {"ON": "on_target", "AR": "at_risk", "IT": "in_trouble"}
+
+
+def condition(row: Row) -> str | None:
+    """PROJ `condition` in the ledger's words, an unknown code as sent, None when empty."""
+    code = v.text(row, "condition")
+    return CONDITIONS.get(code, code) if code else None
+
+
 def project(row: Row, at: Lookups) -> ProjectRecord:
     """PROJ -> a project, in its portfolio and program; a null currency is the default one."""
     rid = key(row)
@@ -116,6 +128,7 @@ def project(row: Row, at: Lookups) -> ProjectRecord:
         program=program,
         program_name=at.programs.get(program or "") or program,
         status=v.text(row, "status"),
+        condition=condition(row),
         currency=v.text(row, "currency") or at.settings.default_currency,
         planned_start=v.day(row, "plannedStartDate"),
         planned_finish=v.day(row, "plannedCompletionDate"),

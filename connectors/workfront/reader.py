@@ -81,8 +81,8 @@ class StreamReader:
         self._kept: datetime | None = None
         self._started_at: datetime | None = None
         self._seen: datetime | None = None
-        #: Rows the read's count announced, and rows read so far.
-        self._expected = 0
+        #: Rows the read's count announced (None before the count), and rows read so far.
+        self._expected: int | None = None
         self._read = 0
         self.fields = stream.fields_with(settings)
 
@@ -129,24 +129,31 @@ class StreamReader:
         clock when the read started (its `Date` header) and the latest `lastUpdateDate` (or
         journal `entryDate`) read. The Date header alone is not safe: a server whose Date runs
         ahead of the clock that stamps its rows would put the checkpoint past edits not yet
-        read. Nothing read: the stored checkpoint is kept."""
+        read. Nothing read: the stored checkpoint is kept. The count, once known (and again
+        when a scan replaces it), rides on the next page as `Page.expected`."""
         last: Page | None = None
+        announced: int | None = None
         for page in pages:
+            if self._expected != announced:
+                announced = self._expected
+                page = replace(page, expected=announced)
             if last is not None:
                 yield last
             last = page
+        expected = self._expected or 0
         log.info(
             "workfront_read_done",
             connector=self.context.name,
             stream=self.stream.name,
             rows=self._read,
-            expected=self._expected,
-            summary=f"{self.stream.name}: {self._read:,} of {self._expected:,} expected",
+            expected=expected,
+            summary=f"{self.stream.name}: {self._read:,} of {expected:,} expected",
         )
         seen, started = self._seen, self._started_at
         value = self._kept if seen is None else min(seen, started) if started else seen
         end = Cursor("timestamp", value) if value is not None else None
-        yield Page(checkpoint=end) if last is None else replace(last, checkpoint=end)
+        final = Page(checkpoint=end) if last is None else replace(last, checkpoint=end)
+        yield final if self._expected == announced else replace(final, expected=self._expected)
 
     def _saw(self, stamp: datetime | None) -> None:
         if stamp is not None and (self._seen is None or stamp > self._seen):
@@ -232,7 +239,6 @@ class StreamReader:
         clock then."""
         rows = sum(self.client.count(obj, f) for obj in self.stream.objs for f in (filters, *more))
         self._expected = rows
-        self.context.extra.setdefault("expected_rows", {})[self.stream.name] = rows
         log.info(
             "workfront_read",
             connector=self.context.name,

@@ -17,7 +17,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from pmo_ledger.connectors.errors import ConnectorError, ConnectorTransientError
@@ -230,8 +237,9 @@ class CancelOnInterrupt:
 
 
 class LiveProgress:
-    """A live line per stream with the records read so far, fed by the runner's `on_batch`;
-    nothing at all when the console is not a terminal."""
+    """A live line per stream with the records read so far, fed by the runner's `on_batch`:
+    "rows yielded / expected" on a bar with that total when the stream announced its row
+    count (`Page.expected`); nothing at all when the console is not a terminal."""
 
     def __init__(self, console: Console, name: str) -> None:
         self.name = name
@@ -239,7 +247,8 @@ class LiveProgress:
             Progress(
                 SpinnerColumn(finished_text="done"),
                 TextColumn("{task.description}"),
-                TextColumn("{task.completed:,.0f} records read"),
+                BarColumn(),
+                TextColumn("{task.fields[read]}"),
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
@@ -268,9 +277,16 @@ class LiveProgress:
             for stream, task in self.tasks.items():
                 self.progress.update(task, total=self.read[stream])
             label = f"{self.name} {outcome.stream}"
-            self.tasks[outcome.stream] = self.progress.add_task(label, total=None)
-        self.read[outcome.stream] = outcome.stats.read
-        self.progress.update(self.tasks[outcome.stream], completed=outcome.stats.read)
+            self.tasks[outcome.stream] = self.progress.add_task(label, total=None, read="")
+        expected = outcome.expected
+        read = outcome.stats.read if expected is None else outcome.listed
+        self.read[outcome.stream] = read
+        self.progress.update(
+            self.tasks[outcome.stream],
+            completed=read,
+            total=expected,
+            read=f"{read:,} records read" if expected is None else f"{read:,} / {expected:,} rows",
+        )
 
 
 #: The dry run's totals under its summary: (heading, ApplyStats field).

@@ -55,6 +55,8 @@ class Project(Base):
     portfolio_id: Mapped[int | None] = mapped_column(ForeignKey("portfolio.id"))
     program_id: Mapped[int | None] = mapped_column(ForeignKey("program.id"))
     status: Mapped[str | None] = mapped_column(String(40))
+    # on_target | at_risk | in_trouble, or a source's own code (migration 0012)
+    condition: Mapped[str | None] = mapped_column(String(20))
     currency: Mapped[str | None] = mapped_column(String(3))
     manager: Mapped[str | None] = mapped_column(String(255))
     planned_start: Mapped[date | None] = mapped_column(Date)

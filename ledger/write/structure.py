@@ -47,9 +47,12 @@ _project: Table = table_of(Project)
 _link: Table = table_of(ProjectLink)
 _portfolio: Table = table_of(Portfolio)
 _program: Table = table_of(Program)
+#: project.condition's length (migration 0012).
+CONDITION_LENGTH = 20
 _FIELDS = (
     "name",
     "status",
+    "condition",
     "currency",
     "manager",
     "planned_start",
@@ -71,6 +74,8 @@ def validate_project(r: ProjectRecord) -> tuple[str, str] | None:
         return "reserved_code", f"{UNMAPPED_CODE} is the ledger's own project"
     if not r.name:
         return "missing_name", "the project has no name"
+    if r.condition is not None and not 0 < len(r.condition) <= CONDITION_LENGTH:
+        return "invalid_condition", f"condition {r.condition!r} is not 1 to 20 characters"
     if r.currency is not None and not is_currency(r.currency):
         return "unknown_currency", f"unknown currency {r.currency!r}"
     return percent_problem("percent_complete", r.percent_complete)

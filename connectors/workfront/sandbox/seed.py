@@ -341,7 +341,7 @@ def _project(store: FakeWorkfront, out: DemoSeed, project: _Project, number: int
         "actualCompletionDate": (datetime.combine(project.end, time(17), tzinfo=local)
                                  if done else None),
         "percentComplete": Decimal(100) if done else Decimal(0),
-        "condition": "ON" if number % 3 else "AR", "budget": Decimal(project.budget),
+        "condition": ("AR", "ON", "IT")[number % 3], "budget": Decimal(project.budget),
         "currency": project.currency, "priority": 2, "DE:PSA Project Code": project.code,
     }, at=_stamp(project.start - timedelta(days=30)))  # fmt: skip
     out.projects[project.code or project.name] = project_id

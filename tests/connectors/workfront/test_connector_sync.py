@@ -21,6 +21,7 @@ from pmo_ledger.connectors.workfront.sandbox import (
     seed_demo,
 )
 from pmo_ledger.jobs.app import App
+from pmo_ledger.jobs.run_records import StreamResult
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import (
     ActualLine,
@@ -75,9 +76,23 @@ def test_first_load_matches_the_account_per_project_and_currency(
                   row["DE:Pessimistic Duration"])  # fmt: skip
         assert three[str(row["ID"])] == points
     assert projects == len(account.store.rows("PROJ"))
+    assert conditions(app) == {
+        str(r["referenceNumber"]): {"ON": "on_target", "AR": "at_risk", "IT": "in_trouble"}[
+            str(r["condition"])
+        ]
+        for r in account.store.rows("PROJ")
+    }
+    assert set(conditions(app).values()) == {"on_target", "at_risk", "in_trouble"}
     assert tasks == len(account.store.rows("TASK"))
     assert links == len(account.store.rows("PRED"))
     assert budgets == len(account.store.rows("PROJ"))
+
+
+def conditions(app: App) -> dict[str, str | None]:
+    """The ledger's project condition by project code (issue 19, migration 0012)."""
+    with app.reading() as s:
+        rows = s.execute(select(Project.code, Project.condition).where(Project.code != "UNMAPPED"))
+        return {code: condition for code, condition in rows.tuples()}
 
 
 def entries_of(app: App, run_id: int) -> dict[str, int]:
@@ -328,3 +343,20 @@ def test_a_project_re_sync_reverses_what_vanished_from_that_project_only(
     assert gone == {mine: "scope_reversal", other: None}
     reads = [r for r in account.server.requests if r.endpoint == "HOUR/search"]
     assert reads and all(r.params.get("projectID") == [first] for r in reads)
+
+
+def test_each_stream_announces_its_count_to_the_runners_progress(
+    engine: Engine, tmp_path: Path, account: Account
+) -> None:
+    """What `on_batch` (the CLI's progress) sees of each stream carries the count Workfront
+    answered before the read (`Page.expected`, issue 19 item 1): every hour (a record, or a deletion when its status does not count) of as many."""
+    app = wf_app(engine, tmp_path, account)
+    seen: dict[str, tuple[int, int | None]] = {}
+
+    def progress(outcome: StreamResult) -> None:
+        seen[outcome.stream] = (outcome.listed, outcome.expected)
+
+    assert run_sync(app, "wf", on_batch=progress).status == "succeeded"
+    hours = len(account.store.rows("HOUR"))
+    assert seen["hours"] == (hours, hours)
+    assert seen["projects"][1] == len(account.store.rows("PROJ"))

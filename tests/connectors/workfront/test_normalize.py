@@ -252,3 +252,14 @@ def test_a_percent_lag_without_the_predecessors_duration_is_refused_with_a_reaso
         n.dependency(row, AT)
     with pytest.raises(ValueError, match="lagType 'zz' is not a lag type"):
         n.dependency({**row, "lagType": "zz"}, AT)
+
+
+@pytest.mark.parametrize(
+    "code,condition",
+    [("ON", "on_target"), ("AR", "at_risk"), ("IT", "in_trouble"), ("XY", "XY"), (None, None),
+     ("", None)],
+)  # fmt: skip
+def test_a_projects_condition_is_the_ledgers_word_or_the_code_as_sent(
+    code: str | None, condition: str | None
+) -> None:
+    assert n.project({"ID": "p1", "condition": code}, AT).condition == condition

@@ -174,3 +174,13 @@ def test_a_read_that_sees_nothing_keeps_the_stored_checkpoint() -> None:
         pages = read(url(server), since(stored))
     assert pages[-1].checkpoint == Cursor("timestamp", stored)
     assert not [r for p in pages for r in p.records]
+
+
+def test_the_read_announces_its_count_on_its_first_page() -> None:
+    """The count asked before the read (issue 19 item 1) is `Page.expected` of the first page
+    (the runner's progress total), not repeated after; full and incremental reads alike."""
+    with serving(workfront()) as server:
+        full = read(url(server), ReadRequest())
+        changed = read(url(server), since(datetime(2025, 3, 10, 11, tzinfo=UTC)))
+    for pages in (full, changed):
+        assert [p.expected for p in pages] == [len(HOURS)] + [None] * (len(pages) - 1)
