@@ -12,7 +12,7 @@ Both versions are `derived` from a full re-read, stamped with the read's time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -54,15 +54,20 @@ def elements(
 
 
 def own_budgets(
-    rows: Iterable[Row], by_objnr: Mapping[str, Element], activities: Sequence[str]
+    rows: Iterable[Row],
+    by_objnr: Mapping[str, Element],
+    activities: Sequence[str],
+    shift: Callable[[str], Decimal] = lambda _ccy: Decimal(1),
 ) -> dict[tuple[str, str], Decimal]:
-    """Each element's own budget per (OBJNR, currency): BPGE's WTGES (object currency TWAER)
-    over the counted activities, less what its children hold. Raises ValueError."""
+    """Each element's own budget per (OBJNR, currency): BPGE's WTGES (object currency TWAER,
+    times its TCURX `shift`) over the counted activities, less what its children hold.
+    Raises ValueError."""
     budget: dict[tuple[str, str], Decimal] = defaultdict(lambda: _ZERO)
     for row in rows:
         if activities and row.get("VORGA", "") not in activities:
             continue
-        budget[(row["OBJNR"], row.get("TWAER", ""))] += sap_amount(row.get("WTGES"), "WTGES")
+        ccy = row.get("TWAER", "")
+        budget[(row["OBJNR"], ccy)] += sap_amount(row.get("WTGES"), "WTGES") * shift(ccy)
     own = dict(budget)
     for (objnr, ccy), amount in budget.items():
         element = by_objnr.get(objnr)

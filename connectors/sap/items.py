@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pmo_ledger.connectors.kit.pages import Item, Marked
@@ -96,8 +97,10 @@ def item_records(
     currency: str,
     tz: ZoneInfo,
     by_project: bool,
+    shift: Decimal = Decimal(1),
 ) -> Iterator[tuple[str, Item]]:
-    """(ledger period, record or Rejected) per COEP line, in the documents' entry order."""
+    """(ledger period, record or Rejected) per COEP line, in the documents' entry order;
+    WKGBTR times `shift` (the controlling area currency's TCURX shift)."""
     order = {belnr: n for n, belnr in enumerate(header_of)}
     for row in sorted(rows, key=lambda r: (order.get(r["BELNR"], -1), r["BUZEI"])):
         ext = f"{row['KOKRS']}/{row['BELNR']}/{row['BUZEI']}"
@@ -116,7 +119,7 @@ def item_records(
                 period=spec.key,
                 cost_type=f"KSTAR {row['KSTAR'].lstrip('0') or row['KSTAR']}",
                 currency=currency,
-                amount=sap_amount(row.get("WKGBTR"), "WKGBTR"),
+                amount=sap_amount(row.get("WKGBTR"), "WKGBTR") * shift,
                 description=row.get("SGTXT") or header.get("BLTXT") or None,
                 source_modified_at=stamp,
             )

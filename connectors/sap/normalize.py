@@ -91,9 +91,12 @@ class TotalLine:
         return f"{self.objnr}/{self.kstar}/{self.gjahr}/{self.period:03d}/{self.wrttp}"
 
 
-def sum_totals(rows: Iterable[Row], periods: Iterable[int]) -> dict[str, TotalLine]:
-    """COSP/COSS rows summed per line key for the SAP `periods` (1-16): `WKGppp` to amount,
-    `MEGppp` to hours where the unit (MEINH) is hours. Raises ValueError for a bad value."""
+def sum_totals(
+    rows: Iterable[Row], periods: Iterable[int], shift: Decimal = Decimal(1)
+) -> dict[str, TotalLine]:
+    """COSP/COSS rows summed per line key for the SAP `periods` (1-16): `WKGppp` to amount
+    (times `shift`, the controlling area currency's TCURX shift), `MEGppp` to hours where the
+    unit (MEINH) is hours. Raises ValueError for a bad value."""
     wanted = list(periods)
     lines: dict[str, TotalLine] = {}
     for row in rows:
@@ -101,7 +104,7 @@ def sum_totals(rows: Iterable[Row], periods: Iterable[int]) -> dict[str, TotalLi
             line = TotalLine(row["OBJNR"], row["KSTAR"], row["GJAHR"], p, row["WRTTP"])
             line = lines.setdefault(line.external_id, line)
             try:
-                line.amount += sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}")
+                line.amount += sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}") * shift
                 if hours_unit(row.get("MEINH")) and f"MEG{p:03d}" in row:
                     qty = sap_amount(row.get(f"MEG{p:03d}"), f"MEG{p:03d}")
                     line.hours = (line.hours or _ZERO) + qty

@@ -7,6 +7,7 @@ by key, ROWSKIPS/ROWCOUNT pages, rows cut by offset) and hands rows to `normaliz
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from pmo_ledger.connectors.errors import ConnectorConfigError
@@ -34,6 +35,22 @@ class RfcSource:
 
     def __init__(self, client: RfcClient, settings: SapSettings) -> None:
         self.client, self.settings = client, settings
+        self._decimals: dict[str, int] | None = None
+
+    def decimals(self) -> dict[str, int]:
+        """TCURX: the currencies whose decimals are not 2 (CURRKEY -> CURRDEC), read once."""
+        if self._decimals is None:
+            rows = self.client.read_table("TCURX", ["CURRKEY", "CURRDEC"], "", ["CURRKEY"])
+            self._decimals = {
+                r["CURRKEY"]: int(r.get("CURRDEC", "").strip() or 2) for r in rows
+            }
+        return self._decimals
+
+    def shift(self, currency: str) -> Decimal:
+        """What a CURR value of `currency` is multiplied by: SAP stores every CURR amount
+        with 2 decimals, a currency of CURRDEC decimals shifted by 10**(CURRDEC-2) (SAP note
+        1240163), so JPY (0) 1234 is stored as 12.34 and KWD (3) 1.234 as 12.34."""
+        return Decimal(10) ** (2 - self.decimals().get(currency, 2))
 
     def check(self) -> None:
         self.client.ping(f"{self.client.name}: RFC_PING")

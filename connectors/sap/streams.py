@@ -140,9 +140,11 @@ class SapReads:
         else:
             rows = items_mod.lines(self.rfc, None, {})
         wbs = self.rfc.wbs_by_objnr() if "PR" in s.object_types else {}
+        ccy = self.rfc.currency()
         return items_mod.item_records(
-            rows, header_of, wbs, periods, self.rfc.currency(), tz, s.wbs_postings == "project"
-        )
+            rows, header_of, wbs, periods, ccy, tz, s.wbs_postings == "project",
+            self.rfc.shift(ccy),
+        )  # fmt: skip
 
     def item_pages(
         self, stream: str, request: ReadRequest, periods: FiscalPeriods
@@ -172,13 +174,17 @@ class SapReads:
         projects = self.rfc.projects()
         by_objnr = elements(projects, self.rfc.wbs_elements(), self.rfc.hierarchy())
         try:
-            own = own_budgets(self.rfc.budgets(), by_objnr, self.config.budget_activities)
+            own = own_budgets(
+                self.rfc.budgets(), by_objnr, self.config.budget_activities, self.rfc.shift
+            )
         except ValueError as exc:
             yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
             own = {}
         yield from budget_versions(own, by_objnr, projects, read_at)
         periods = self.periods()
-        plan_lines = sum_totals(self.rfc.totals(PLAN, None, ALL_PERIODS), ALL_PERIODS)
+        ccy = self.rfc.currency()
+        plan_rows = self.rfc.totals(PLAN, None, ALL_PERIODS)
+        plan_lines = sum_totals(plan_rows, ALL_PERIODS, self.rfc.shift(ccy))
         placed = []
         for line in plan_lines.values():
             if line.error is not None:
@@ -192,7 +198,7 @@ class SapReads:
                 yield Marked(
                     None, Rejected(line.external_id, "unknown_period", {"error": str(exc)})
                 )
-        yield from plan_versions(placed, by_objnr, self.rfc.currency(), projects, read_at)
+        yield from plan_versions(placed, by_objnr, ccy, projects, read_at)
 
     def actual_items(self, p: Plan, periods: FiscalPeriods) -> dict[str, list[Item]]:
         from pmo_ledger.connectors.sap import odata as wire
@@ -225,7 +231,8 @@ class SapReads:
     ) -> dict[str, list[Item]]:
         wbs: dict[str, Wbs] = self.rfc.wbs_by_objnr() if "PR" in self.config.object_types else {}
         currency = self.rfc.currency()
-        totals = sum_totals(self.rfc.totals(ACTUAL, p.years, p.sap_periods), p.sap_periods)
+        rows = self.rfc.totals(ACTUAL, p.years, p.sap_periods)
+        totals = sum_totals(rows, p.sap_periods, self.rfc.shift(currency))
         targets: list[tuple[TotalLine, CostObject | ValueError]] = []
         for line in totals.values():
             try:

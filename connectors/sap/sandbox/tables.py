@@ -220,6 +220,10 @@ UKURS P 9.5 Exchange Rate
 FFACT P 9.0 Ratio for the "From" Currency Units
 TFACT P 9.0 Ratio for the "To" Currency Units
 """
+_TCURX = """
+CURRKEY C 5 Currency Key
+CURRDEC b 3 Number of decimal places
+"""
 _CSKS = """
 KOKRS C 4 Controlling Area
 KOSTL C 10 Cost Center
@@ -282,6 +286,7 @@ _DDIC = (
     ("T001", _MANDT + _T001, "MANDT BUKRS"),
     ("TKA01", _MANDT + _TKA01, "MANDT KOKRS"),
     ("TCURR", _MANDT + _TCURR, "MANDT KURST FCURR TCURR GDATU"),
+    ("TCURX", _TCURX, "CURRKEY"),
     ("CSKS", _MANDT + _CSKS, "MANDT KOKRS KOSTL DATBI"),
     ("AUFK", _MANDT + _AUFK, "MANDT AUFNR"),
 )
