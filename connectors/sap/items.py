@@ -19,7 +19,7 @@ from pmo_ledger.connectors.kit.pages import Item, Marked
 from pmo_ledger.connectors.sap.normalize import Wbs, cost_object
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.rfc import any_of, condition
-from pmo_ledger.connectors.sap.rfc_source import RfcSource, objects_condition
+from pmo_ledger.connectors.sap.rfc_source import SETTLEMENT, RfcSource, objects_condition
 from pmo_ledger.connectors.sap.values import sap_amount, sap_date, sap_time
 from pmo_ledger.ledger.records import ActualRecord, Rejected
 
@@ -68,6 +68,8 @@ def lines(
         condition("VERSN", "=", s.plan_version),
         objects_condition(s.object_types),
     ]
+    if not s.include_settlement:
+        base.append(condition("BEKNZ", "<>", SETTLEMENT))
     key = ["KOKRS", "BELNR", "BUZEI"]
     wheres: list[str] = []
     if documents is not None:

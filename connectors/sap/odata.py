@@ -243,6 +243,13 @@ JOURNAL_FIELDS = [
 ]  # fmt: skip
 
 
+#: The journal item's CO debit/credit indicator (COEP/ACDOCA BEKNZ; 'A' is settlement), a
+#: property of A_JournalEntryItemBasic in SAP's generated client. UNCONFIRMED against a live
+#: $metadata; the CO business transaction KOAO (ControllingBusTransacType in the CDS views)
+#: marks the same postings.
+SETTLEMENT_PROPERTY = "ControllingDebitCreditCode"
+
+
 def journal_filter(settings: SapSettings, years: list[int] | None, periods: list[int]) -> str:
     """`Ledger eq '0L' and (LedgerFiscalYear eq '2025') and (FiscalPeriod eq '003' or ...) and
     (<object> ne '' ...)` for the years, periods and object types read."""
@@ -261,6 +268,8 @@ def journal_filter(settings: SapSettings, years: list[int] | None, periods: list
     }
     wanted = [f"{objects[t]} ne ''" for t in settings.object_types if t in objects]
     parts.append("(" + " or ".join(wanted) + ")")
+    if not settings.include_settlement:  # BEKNZ 'A' as over RFC (property: see the docs)
+        parts.append(f"{SETTLEMENT_PROPERTY} ne 'A'")
     return " and ".join(parts)
 
 

@@ -22,6 +22,8 @@ TOTALS_KEY = (
 )  # fmt: skip
 TOTALS_TABLES = ("COSP", "COSS")
 ACTUAL, PLAN = "04", "01"
+#: The CO debit/credit indicator (BEKNZ) of settlement postings.
+SETTLEMENT = "A"
 
 
 def objects_condition(types: Sequence[str]) -> str:
@@ -112,6 +114,8 @@ class RfcSource:
             ]
             if "LEDNR" in layout:
                 where.insert(0, condition("LEDNR", "=", "00"))
+            if "BEKNZ" in layout and not self.settings.include_settlement:
+                where.append(condition("BEKNZ", "<>", SETTLEMENT))
             if years is not None:
                 where.append(any_of("GJAHR", [f"{y:04d}" for y in years]))
             elif self.settings.first_year is not None:

@@ -83,6 +83,10 @@ class SapSettings(ConnectorSettings):
     #: or link rules such as "POSID prefix = project code").
     wbs_postings: Literal["project", "wbs"] = "project"
     plan_version: str = Field(default="000", pattern=r"^\d{3}$")
+    #: Count settlement postings (CO debit/credit indicator BEKNZ 'A': the credit a settled
+    #: WBS element or order receives, and its debit on the receiver) as actual cost. Off: a
+    #: settled element's costs stay where they were incurred and are not netted away.
+    include_settlement: bool = False
     #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
     #: original, supplement, return, transfer ([] counts every activity).
     budget_value_type: str = "41"

@@ -38,3 +38,27 @@ def test_a_jpy_controlling_area_reads_curr_amounts_shifted_by_tcurx(
     lines = ledger_lines(a)
     assert lines[("P-1000", cur_key)] == (1, Decimal("1234"))
     assert lines[("P-2000", cur_key)] == (1, Decimal("-50"))
+
+
+def test_settlement_credits_are_not_actual_cost_unless_asked(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    year, cur, _prev, cur_key, _ = open_periods()
+    total(system, "COSP", WBS_11, KSTAR, year, {cur: "500.00"})  # incurred on the WBS
+    total(system, "COSS", WBS_11, "0000690000", year, {cur: "-500.00"}, beknz="A")  # settled
+    a = app(engine, tmp_path)
+    assert run_sync(a, "erp").status == "succeeded"
+    assert ledger_lines(a)[("P-1000", cur_key)] == (1, Decimal("500.00"))
+    settled = app(engine, tmp_path, include_settlement=True)
+    assert run_sync(settled, "erp", full=True).status == "succeeded"
+    assert ledger_lines(settled)[("P-1000", cur_key)] == (2, Decimal("0.00"))
+
+
+def test_odata_journal_filter_leaves_settlement_out() -> None:
+    from pmo_ledger.connectors.sap.odata import journal_filter
+    from pmo_ledger.connectors.sap.settings import SapSettings
+
+    base = {"transport": "odata", "base_url": "http://127.0.0.1:1", "user": "u", "password": "p"}
+    assert "ControllingDebitCreditCode ne 'A'" in journal_filter(SapSettings(**base), None, [1])
+    kept = SapSettings(**base, include_settlement=True)
+    assert "ControllingDebitCreditCode" not in journal_filter(kept, None, [1])
