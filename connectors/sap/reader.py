@@ -132,8 +132,10 @@ def actual_pages(stream: str, p: Plan, items: dict[str, list[Item]], size: int) 
 
 
 def control_totals(items: dict[str, list[Item]]) -> list[SourceTotal]:
-    """Per project key, currency and period: the lines a full read lists, their amounts and
-    hours (verify adds the periods up per project and currency, and compares each period)."""
+    """Per project key, currency and period: the lines a full read lists that are not zero,
+    their amounts and hours (verify adds the periods up per project and currency, and
+    compares each period). Zero lines are not counted, on either side: a full read lists one
+    per totals record and begun period, an incremental read only in its window."""
     groups: dict[tuple[str, str, str], list[ActualRecord]] = {}
     for listed in items.values():
         for r in listed:
@@ -147,7 +149,7 @@ def control_totals(items: dict[str, list[Item]]) -> list[SourceTotal]:
             SourceTotal(
                 ref or None,
                 ccy or None,
-                len(records),
+                sum(1 for r in records if r.amount or r.hours),
                 sum((r.amount or Decimal(0) for r in records), Decimal("0.0000")),
                 sum(hours, Decimal("0.0000")) if hours else None,
                 period or None,

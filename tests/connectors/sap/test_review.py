@@ -62,3 +62,22 @@ def test_odata_journal_filter_leaves_settlement_out() -> None:
     assert "ControllingDebitCreditCode ne 'A'" in journal_filter(SapSettings(**base), None, [1])
     kept = SapSettings(**base, include_settlement=True)
     assert "ControllingDebitCreditCode" not in journal_filter(kept, None, [1])
+
+
+def test_verify_after_a_new_cost_element_in_the_current_period_finds_no_drift(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    from pmo_ledger.jobs.verify import verify
+    from tests.connectors.sap.test_sync import seed
+
+    year, cur, _prev, _cur_key, _ = seed(system)
+    a = app(engine, tmp_path)
+    assert run_sync(a, "erp").status == "succeeded"  # full: zero lines of every begun period
+    assert not verify(a, "erp", ["actuals"]).drift
+    total(system, "COSP", WBS_21, "0000470000", year, {cur: "12.00"})  # a new totals record
+    assert run_sync(a, "erp").status == "succeeded"  # incremental: the open periods only
+    report = verify(a, "erp", ["actuals"])
+    stream = report.streams[0]
+    assert [(d.project_ref, d.drifted_measures) for d in stream.drifted] == []
+    assert stream.period_drifts == []
+    assert not report.drift
