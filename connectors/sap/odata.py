@@ -138,38 +138,30 @@ class ODataClient:
     def rows(
         self, service: str, entity_set: str, *, select: list[str], filter: str | None = None
     ) -> Iterator[Mapping[str, Any]]:
-        """Every row of an entity set: `$top`/`$skip` pages of `odata_page_size`, each
-        followed through its `__next` links as given."""
-        path = f"{ROOT}/{service}/{entity_set}"
-        size, skip = self.settings.odata_page_size, 0
+        """Every row of an entity set: one request, then its `__next` links as given (the
+        server pages, `$skiptoken` or whatever the link holds is opaque). No `$top`/`$skip`
+        of our own: a skip loop on top of server paging reads rows twice or never."""
+        url: str = f"{ROOT}/{service}/{entity_set}"
+        params: dict[str, Any] | None = {
+            **self._client_params(),
+            "$format": "json",
+            "$select": ",".join(select),
+        }
+        if filter:
+            params["$filter"] = filter
+        got = 0
         while True:
-            first: dict[str, Any] = {
-                **self._client_params(),
-                "$format": "json",
-                "$select": ",".join(select),
-                "$top": size,
-                "$skip": skip,
-            }
-            if filter:
-                first["$filter"] = filter
-            params: dict[str, Any] | None = first
-            url: str = path
-            got = 0
-            while True:
-                what = f"{self.name}: {service}/{entity_set} from row {skip + got + 1}"
-                body = self.http.get_json(url, params=params, what=what)
-                data = body.get("d", {}) if isinstance(body, dict) else {}
-                results = data.get("results", []) if isinstance(data, dict) else []
-                got += len(results)
-                yield from results
-                next_link = data.get("__next") if isinstance(data, dict) else None
-                if not next_link:
-                    break
-                # As given: httpx would drop the link's query for params={} (not None).
-                url, params = str(next_link), None
-            if got < size:
+            what = f"{self.name}: {service}/{entity_set} from row {got + 1}"
+            body = self.http.get_json(url, params=params, what=what)
+            data = body.get("d", {}) if isinstance(body, dict) else {}
+            results = data.get("results", []) if isinstance(data, dict) else []
+            got += len(results)
+            yield from results
+            next_link = data.get("__next") if isinstance(data, dict) else None
+            if not next_link:
                 return
-            skip += size
+            # As given: httpx would drop the link's query for params={} (not None).
+            url, params = str(next_link), None
 
     def ping(self) -> None:
         list(self._first("A_EnterpriseProject", ["Project"]))

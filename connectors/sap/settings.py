@@ -59,6 +59,7 @@ class SapSettings(ConnectorSettings):
     wbs_property: str = "WBSElementExternalID"
     #: Only the leading ledger counts: parallel ledgers repeat the same postings.
     ledger: str = "0L"
+    #: Not sent: the server pages (`__next`); kept so configurations that set it still load.
     odata_page_size: int = Field(default=1_000, ge=1, le=5_000)
     # --- both ------------------------------------------------------------------------------
     max_attempts: int = Field(default=4, ge=1, le=10)
