@@ -250,14 +250,15 @@ class RfcClient:
         """`Connection.call(function, **params)`; a CommunicationError is tried again on a new
         connection up to `attempts` times in all, other failures raise at once."""
         for attempt in range(1, self.attempts + 1):
-            conn = self._connection(what)
-            try:
+            try:  # opening the connection is inside: a partner down on reconnect is retried
+                conn = self._connection(what)
                 self.calls += 1
                 result = dict(conn.call(function, **params))
-            except Exception as exc:
-                error = self._translate(exc, what)
+            except Exception as exc:  # _connection raises ConnectorErrors already translated
+                known = isinstance(exc, ConnectorError)
+                error = exc if isinstance(exc, ConnectorError) else self._translate(exc, what)
                 if not isinstance(error, ConnectorTransientError) or attempt == self.attempts:
-                    raise error from exc
+                    raise error from (exc.__cause__ if known else exc)
                 log.warning(
                     "sap_rfc_retry", connector=self.name, function=function, attempt=attempt
                 )

@@ -109,6 +109,28 @@ def test_communication_errors_that_persist_are_transient(system: System) -> None
     assert len(system.calls) == 3
 
 
+def test_a_partner_down_while_reconnecting_uses_an_attempt_and_is_retried(
+    system: System,
+) -> None:
+    system.drop_on = {1}  # the first call drops; the next connection is refused once
+    system.refuse_connects = {2}
+    rows = client(attempts=4).read_table("PROJ", ["PSPNR"], "", ["PSPNR"])
+    assert [r["PSPNR"] for r in rows] == ["00000001", "00000002"]
+    assert system.connects == 3
+
+
+def test_a_partner_down_on_every_reconnect_is_transient_after_the_attempts(
+    system: System,
+) -> None:
+    from pmo_ledger.connectors.errors import ConnectorTransientError
+
+    system.drop_on = {1}
+    system.refuse_connects = set(range(2, 10))
+    with pytest.raises(ConnectorTransientError, match="the connection to SAP failed"):
+        client(attempts=3).read_table("PROJ", ["PSPNR"], "", ["PSPNR"])
+    assert system.connects == 3
+
+
 def test_a_missing_rfc_module_is_one_line() -> None:
     rfc = RfcClient("erp", "pyrfc_not_here", LOGON)
     with pytest.raises(ConnectorConfigError) as info:
