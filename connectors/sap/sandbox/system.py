@@ -117,6 +117,11 @@ class SapSystem:
             self.add_user(user)
         for currency, decimals in CURRENCY_DECIMALS.items():  # customizing every system has
             self.insert("TCURX", {"CURRKEY": currency, "CURRDEC": decimals})
+        for table in TABLES.values():  # the dictionary: each field's row, key fields flagged
+            for position, spec in enumerate(table.fields, 1):
+                row = {"TABNAME": table.name, "FIELDNAME": spec.name, "AS4LOCAL": "A"}
+                flag = "X" if spec.name in table.key else ""
+                self.insert("DD03L", {**row, "POSITION": f"{position:04d}", "KEYFLAG": flag})
 
     def add_user(self, user: LogonUser) -> None:
         """Let this user log on (kept in the database, so another process sees it)."""
