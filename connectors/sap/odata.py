@@ -252,6 +252,8 @@ def journal_filter(settings: SapSettings, years: list[int] | None, periods: list
         parts.append(f"LedgerFiscalYear ge '{settings.first_year:04d}'")
     if len(periods) < 16:
         parts.append("(" + " or ".join(f"FiscalPeriod eq '{p:03d}'" for p in periods) + ")")
+    else:  # period 000 is the balance carried forward: no cost of the year
+        parts.append("FiscalPeriod ne '000'")
     objects = {
         "PR": settings.wbs_property,
         "KS": "CostCenter",

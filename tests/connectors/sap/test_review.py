@@ -81,3 +81,13 @@ def test_verify_after_a_new_cost_element_in_the_current_period_finds_no_drift(
     assert [(d.project_ref, d.drifted_measures) for d in stream.drifted] == []
     assert stream.period_drifts == []
     assert not report.drift
+
+
+def test_odata_full_reads_leave_the_carried_forward_period_000_out() -> None:
+    from pmo_ledger.connectors.sap.odata import journal_filter
+    from pmo_ledger.connectors.sap.reader import ALL_PERIODS
+    from pmo_ledger.connectors.sap.settings import SapSettings
+
+    s = SapSettings(transport="odata", base_url="http://127.0.0.1:1", user="u", password="p")
+    assert "FiscalPeriod ne '000'" in journal_filter(s, None, list(ALL_PERIODS))
+    assert "FiscalPeriod eq '003'" in journal_filter(s, [2025], [3])
