@@ -54,6 +54,13 @@ def test_odata_dates_are_milliseconds_since_the_epoch() -> None:
     )
     assert odata_date("/Date(1735689600000)/", "ProjectStartDate") == date(2025, 1, 1)
     assert odata_datetime(None, "X") is None
+    # The offset is minutes of the local time it was stated in; the ms are UTC already.
+    assert odata_datetime("/Date(1700000000000+0060)/", "X") == odata_datetime(
+        "/Date(1700000000000)/", "X"
+    )
+    assert odata_datetime("/Date(1700000000000-0330)/", "X") == datetime(
+        2023, 11, 14, 22, 13, 20, tzinfo=UTC
+    )
     with pytest.raises(ValueError, match="ProjectEndDate is not an OData"):
         odata_datetime("2025-01-01", "ProjectEndDate")
 
