@@ -78,12 +78,15 @@ class RfcSource:
         return {r["BUKRS"]: r["WAERS"] for r in rows}
 
     def projects(self) -> list[dict[str, str]]:
-        fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA"]
-        return self._read("PROJ", fields, "", ["PSPNR"], optional=("VERNA", "VBUKR", "OBJNR"))
+        fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA",
+                  "LOEVM"]  # fmt: skip
+        optional = ("VERNA", "VBUKR", "OBJNR", "LOEVM")
+        return self._read("PROJ", fields, "", ["PSPNR"], optional=optional)
 
     def wbs_elements(self) -> list[dict[str, str]]:
-        fields = ["PSPNR", "POSID", "POST1", "OBJNR", "PSPHI", "STUFE", "PBUKR", "PRCTR"]
-        return self._read("PRPS", fields, "", ["PSPNR"], optional=("STUFE", "PBUKR", "PRCTR"))
+        fields = ["PSPNR", "POSID", "POST1", "OBJNR", "PSPHI", "STUFE", "PBUKR", "PRCTR", "LOEVM"]
+        optional = ("STUFE", "PBUKR", "PRCTR", "LOEVM")
+        return self._read("PRPS", fields, "", ["PSPNR"], optional=optional)
 
     def hierarchy(self) -> list[dict[str, str]]:
         return self._read("PRHI", ["POSNR", "UP"], "", ["POSNR"])

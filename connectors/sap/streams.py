@@ -102,7 +102,7 @@ class SapReads:
             table = [
                 {**r, "PWHIE": r.get("PWHIE") or currencies.get(r["VBUKR"], "")} for r in table
             ]
-        return _each(table, project_record, "PSPID")
+        return _each(table, project_record, "PSPID", deleted=_flagged)
 
     def tasks(self) -> Iterator[Item]:
         from pmo_ledger.connectors.sap import odata as wire
@@ -123,7 +123,7 @@ class SapReads:
         wbs = self.rfc.wbs_elements()
         posid_of = {r["PSPNR"]: r["POSID"] for r in wbs}
         ups = parents(self.rfc.hierarchy(), posid_of)
-        return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID")
+        return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID", deleted=_flagged)
 
     def line_items(
         self, periods: FiscalPeriods, since: datetime | None, scope: Plan | None
@@ -249,8 +249,19 @@ class SapReads:
         return period_items(targets, periods, p.keep, currency, read_at)
 
 
-def _each(rows: Any, make: Any, key: str) -> Iterator[Item]:
+def _flagged(row: Mapping[str, Any]) -> bool:
+    """PROJ/PRPS LOEVM 'X': SAP's deletion flag (the row stays until it is archived)."""
+    return str(row.get("LOEVM") or "").strip() == "X"
+
+
+def _each(
+    rows: Any, make: Any, key: str, deleted: Callable[[Mapping[str, Any]], bool] | None = None
+) -> Iterator[Item]:
+    """Each row as a record (or Rejected); a row `deleted` says is flagged as a deletion."""
     for row in rows:
+        if deleted is not None and deleted(row) and str(row.get(key) or "").strip():
+            yield Marked(None, str(row[key]).strip())
+            continue
         try:
             yield make(row)
         except ValueError as exc:

@@ -91,3 +91,27 @@ def test_odata_full_reads_leave_the_carried_forward_period_000_out() -> None:
     s = SapSettings(transport="odata", base_url="http://127.0.0.1:1", user="u", password="p")
     assert "FiscalPeriod ne '000'" in journal_filter(s, None, list(ALL_PERIODS))
     assert "FiscalPeriod eq '003'" in journal_filter(s, [2025], [3])
+
+
+def test_wbs_elements_and_projects_flagged_for_deletion_are_deleted(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    from pmo_ledger.ledger.models import Project, Task
+
+    a = app(engine, tmp_path)
+    assert run_sync(a, "erp", streams=["projects", "tasks"]).status == "succeeded"
+    t = system.tables
+    t["PROJ"].fields.append(("LOEVM", 1, "C"))
+    t["PRPS"].fields.append(("LOEVM", 1, "C"))
+    next(r for r in t["PRPS"].rows if r["POSID"] == "P-1000.02")["LOEVM"] = "X"
+    next(r for r in t["PROJ"].rows if r["PSPID"] == "P-2000")["LOEVM"] = "X"
+    for r in t["PRPS"].rows:
+        if r["POSID"].startswith("P-2000"):
+            r["LOEVM"] = "X"
+    result = run_sync(a, "erp", streams=["projects", "tasks"], allow_mass_delete=True)
+    assert result.status == "succeeded", result.message
+    with a.reading() as s:
+        live_tasks = set(s.scalars(select(Task.wbs_code).where(Task.deleted_at.is_(None))))
+        live_projects = set(s.scalars(select(Project.code).where(Project.deleted_at.is_(None))))
+    assert live_tasks == {"P-1000.01"}
+    assert "P-2000" not in live_projects and "P-1000" in live_projects
