@@ -85,6 +85,9 @@ class TotalLine:
     hours: Decimal | None = None
     #: Why a totals record of the line could not be read (the line is then rejected whole).
     error: str | None = None
+    #: Whether a totals record of the line has a value in the period (a line netting to zero
+    #: from a debit and a credit record is touched; a period never posted to is not).
+    touched: bool = False
 
     @property
     def external_id(self) -> str:
@@ -104,7 +107,9 @@ def sum_totals(
             line = TotalLine(row["OBJNR"], row["KSTAR"], row["GJAHR"], p, row["WRTTP"])
             line = lines.setdefault(line.external_id, line)
             try:
-                line.amount += sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}") * shift
+                value = sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}") * shift
+                line.amount += value
+                line.touched = line.touched or value != 0
                 if hours_unit(row.get("MEINH")) and f"MEG{p:03d}" in row:
                     qty = sap_amount(row.get(f"MEG{p:03d}"), f"MEG{p:03d}")
                     line.hours = (line.hours or _ZERO) + qty

@@ -318,6 +318,7 @@ def journal_lines(
         )
         line = lines.setdefault(line.external_id, line)
         line.amount += amount
+        line.touched = True  # an item was posted: a line netting to zero is listed
         ccy = str(row.get("CompanyCodeCurrency") or "")
         if currencies.setdefault(line.external_id, ccy) != ccy:
             target = ValueError(f"items in {currencies[line.external_id]} and {ccy}")

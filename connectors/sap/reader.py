@@ -45,9 +45,14 @@ class Plan:
     checkpoint: Cursor | None
 
 
-def plan(request: ReadRequest, stream: str, periods: FiscalPeriods, back: int) -> Plan:
-    """The read a request asks for (see the module docstring). Raises ConnectorConfigError
-    for a scope other than `period:<YYYY-PP>` or a period the calendar lacks."""
+def plan(
+    request: ReadRequest, stream: str, periods: FiscalPeriods, back: int, specials_until: int = 0
+) -> Plan:
+    """The read a request asks for (see the module docstring). Last fiscal year's special
+    periods (or its last period, where they fold) stay in the window while the current
+    period's number is at most `specials_until` (year-end closing posts to them for months).
+    Raises ConnectorConfigError for a scope other than `period:<YYYY-PP>` or a period the
+    calendar lacks."""
     current = Cursor("period", periods.current().key)
     if request.scope is not None:
         kind, _, key = request.scope.partition(":")
@@ -66,6 +71,10 @@ def plan(request: ReadRequest, stream: str, periods: FiscalPeriods, back: int) -
         return Plan(None, ALL_PERIODS, None, current)
     start = min(periods.back(back), str(resume_from.value))
     window = [p.key for p in periods.window(start)]
+    if periods.current().period_no <= specials_until:
+        last_year = periods.year(periods.current().fiscal_year - 1)
+        closing = [p.key for p in last_year if p.special] or [last_year[-1].key]
+        window = [k for k in closing if k not in window] + window
     years = sorted({parse_period(k)[0] for k in window})
     sap = sorted({n for k in window for n in periods.sap_periods(k)})
     return Plan(years, tuple(sap), window, current)
@@ -92,8 +101,9 @@ def period_items(
             continue
         zero = line.amount == 0 and not line.hours and line.error is None
         folded = line.period != spec.period_no  # a special period in a calendar without it
-        if zero and (spec.special or folded or not periods.reached(spec)):
-            continue
+        closing = spec.special or folded
+        if zero and (not periods.reached(spec) or (closing and (keep is None or not line.touched))):
+            continue  # a period scope lists a special period's line that nets to zero
         item: Item
         if isinstance(target, ValueError):
             item = Marked(

@@ -70,6 +70,9 @@ class SapSettings(ConnectorSettings):
     system_timezone: str = "UTC"
     #: Each run re-reads the periods from this many back to the current one.
     open_periods_back: int = Field(default=2, ge=0, le=24)
+    #: Last fiscal year's special periods (13-16: year-end closing) are re-read by each run
+    #: while the current period's number is at most this (0: never).
+    special_periods_open_until: int = Field(default=4, ge=0, le=16)
     #: A full read starts at this fiscal year (None: every year the tables hold).
     first_year: int | None = Field(default=None, ge=1900, le=9999)
     #: Controlling area (KOKRS): its currency (TKA01) is the amounts' currency.

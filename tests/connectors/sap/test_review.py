@@ -115,3 +115,47 @@ def test_wbs_elements_and_projects_flagged_for_deletion_are_deleted(
         live_projects = set(s.scalars(select(Project.code).where(Project.deleted_at.is_(None))))
     assert live_tasks == {"P-1000.01"}
     assert "P-2000" not in live_projects and "P-1000" in live_projects
+
+
+def test_last_years_special_periods_stay_open_until_the_configured_period() -> None:
+    from datetime import date
+
+    from pmo_ledger.connectors.base import Cursor, ReadRequest
+    from pmo_ledger.connectors.sap.periods import FiscalPeriods
+    from pmo_ledger.connectors.sap.reader import plan
+    from pmo_ledger.ledger.settings import CalendarSettings
+
+    request = ReadRequest(Cursor("period", "2026-03"), Cursor("period", "2026-03"))
+    specials = CalendarSettings(special_periods=4)
+    april = FiscalPeriods(specials, date(2026, 4, 10))
+    keys = plan(request, "actuals", april, 2, specials_until=4).keep
+    assert keys == ["2025-13", "2025-14", "2025-15", "2025-16", "2026-02", "2026-03", "2026-04"]
+    may = FiscalPeriods(specials, date(2026, 5, 10))
+    assert plan(request, "actuals", may, 2, specials_until=4).keep == [
+        "2026-03", "2026-04", "2026-05",
+    ]  # fmt: skip
+    folded = FiscalPeriods(CalendarSettings(), date(2026, 4, 10))  # 13-16 fold into 12
+    p = plan(request, "actuals", folded, 2, specials_until=4)
+    assert p.keep == ["2025-12", "2026-02", "2026-03", "2026-04"]
+    assert set(range(12, 17)) <= set(p.sap_periods) and p.years == [2025, 2026]
+
+
+def test_a_special_period_line_that_nets_to_zero_is_listed_in_its_period_scope() -> None:
+    from datetime import UTC, date, datetime
+
+    from pmo_ledger.connectors.sap.normalize import CostObject, TotalLine
+    from pmo_ledger.connectors.sap.periods import FiscalPeriods
+    from pmo_ledger.connectors.sap.reader import period_items
+    from pmo_ledger.ledger.records import ActualRecord
+    from pmo_ledger.ledger.settings import CalendarSettings
+
+    periods = FiscalPeriods(CalendarSettings(special_periods=4), date(2026, 4, 10))
+    line = TotalLine(WBS_11, KSTAR, "2025", 13, "04", touched=True)  # posted, reversed: 0.00
+    target = CostObject("project", "P-1000", task="P-1000.01")
+    at = datetime.now(UTC)
+    scoped = period_items([(line, target)], periods, ["2025-13"], "EUR", at)
+    (record,) = scoped["2025-13"]
+    assert isinstance(record, ActualRecord) and record.amount == 0
+    assert period_items([(line, target)], periods, None, "EUR", at) == {}  # a full read: not
+    never = TotalLine(WBS_11, KSTAR, "2025", 14, "04")  # no record has a value in 14
+    assert period_items([(never, target)], periods, ["2025-14"], "EUR", at) == {"2025-14": []}
