@@ -5,7 +5,9 @@ A parent WBS element's budget includes what it distributed to its children (BPGE
 so an element's line is its own share: its budget minus its children's (PRHI). The lines of a
 project then add up to the budget of its top elements, never to the sum of every element.
 Budget activities (VORGA) counted: `budget_activities` (default original KBUD, supplement
-KBN0, return KBR0, transfer KBUE; the release KBFR is another view of the same money).
+KBN0, return KBR0, and a transfer's two sides: KBUS on the sender, negative, KBUE on the
+receiver). The release KBFR is not read: released budget is a share of the same budget that
+may be spent, not more money, and no version carries it.
 Both versions are `derived` from a full re-read, stamped with the read's time.
 """
 

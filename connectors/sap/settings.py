@@ -92,9 +92,12 @@ class SapSettings(ConnectorSettings):
     #: settled element's costs stay where they were incurred and are not netted away.
     include_settlement: bool = False
     #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
-    #: original, supplement, return, transfer ([] counts every activity).
+    #: original, supplement, return, transfer sent (KBUS, negative) and received (KBUE)
+    #: ([] counts every activity). The release (KBFR) is not budget: it is not read.
     budget_value_type: str = "41"
-    budget_activities: list[str] = Field(default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUE"])
+    budget_activities: list[str] = Field(
+        default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"]
+    )
     #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
     fx_rate_type: str | None = None
     #: Rows per page handed to the runner.

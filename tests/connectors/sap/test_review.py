@@ -159,3 +159,33 @@ def test_a_special_period_line_that_nets_to_zero_is_listed_in_its_period_scope()
     assert period_items([(line, target)], periods, None, "EUR", at) == {}  # a full read: not
     never = TotalLine(WBS_11, KSTAR, "2025", 14, "04")  # no record has a value in 14
     assert period_items([(never, target)], periods, ["2025-14"], "EUR", at) == {"2025-14": []}
+
+
+def test_a_budget_transfer_moves_money_between_projects_and_a_release_adds_none(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    from pmo_ledger.ledger.models import BudgetLine, BudgetVersion
+
+    def bpge(objnr: str, vorga: str, amount: str) -> dict[str, str]:
+        return {"LEDNR": "0001", "OBJNR": objnr, "TRGKZ": "", "WRTTP": "41", "VERSN": "000",
+                "VORGA": vorga, "TWAER": "EUR", "WTGES": amount}  # fmt: skip
+
+    system.tables["BPGE"].rows += [
+        bpge(WBS_11, "KBUD", "1000.00"),
+        bpge(WBS_11, "KBUS", "300.00-"),  # sent to WBS 21
+        bpge(WBS_21, "KBUE", "300.00"),
+        bpge(WBS_11, "KBFR", "700.00"),  # released: the same money, not more
+    ]
+    a = app(engine, tmp_path)
+    result = run_sync(a, "erp", streams=["projects", "tasks", "budgets"])
+    assert result.status == "succeeded", result.message
+    with a.reading() as s:
+        rows = s.execute(
+            select(BudgetVersion.project_ref, BudgetLine.amount)
+            .join(BudgetVersion, BudgetVersion.id == BudgetLine.version_id)
+            .where(BudgetVersion.kind == "current", BudgetLine.deleted_at.is_(None))
+        ).all()
+    by_project: dict[str, Decimal] = {}
+    for ref, amount in rows:
+        by_project[ref] = by_project.get(ref, Decimal(0)) + amount
+    assert by_project == {"P-1000": Decimal("700.00"), "P-2000": Decimal("300.00")}
