@@ -142,13 +142,14 @@ class ODataClient:
         server pages, `$skiptoken` or whatever the link holds is opaque). No `$top`/`$skip`
         of our own: a skip loop on top of server paging reads rows twice or never."""
         url: str = f"{ROOT}/{service}/{entity_set}"
-        params: dict[str, Any] | None = {
+        first: dict[str, Any] = {
             **self._client_params(),
             "$format": "json",
             "$select": ",".join(select),
         }
         if filter:
-            params["$filter"] = filter
+            first["$filter"] = filter
+        params: dict[str, Any] | None = first
         got = 0
         while True:
             what = f"{self.name}: {service}/{entity_set} from row {got + 1}"

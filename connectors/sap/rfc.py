@@ -260,10 +260,11 @@ class RfcClient:
                 self.calls += 1
                 result = dict(conn.call(function, **params))
             except Exception as exc:  # _connection raises ConnectorErrors already translated
-                known = isinstance(exc, ConnectorError)
                 error = exc if isinstance(exc, ConnectorError) else self._translate(exc, what)
                 if not isinstance(error, ConnectorTransientError) or attempt == self.attempts:
-                    raise error from (exc.__cause__ if known else exc)
+                    if error is exc:
+                        raise
+                    raise error from exc
                 log.warning(
                     "sap_rfc_retry", connector=self.name, function=function, attempt=attempt
                 )

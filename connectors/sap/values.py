@@ -79,15 +79,6 @@ def sap_amount(value: str | Decimal | int | None, field: str, places: int = PLAC
     return exact + 0  # -0 -> 0
 
 
-def numc(value: str | None, length: int, field: str) -> str:
-    """A NUMC key as text with its leading zeros (`1` -> `00000001` for length 8: PyRFC and
-    some releases strip them). Raises ValueError for non-digits or a longer value."""
-    text = (value or "").strip()
-    if not text.isdigit() or len(text) > length:
-        raise ValueError(f"{field} is not a NUMC({length}) key: {value!r}")
-    return text.zfill(length)
-
-
 def odata_datetime(value: object, field: str) -> datetime | None:
     """`/Date(1700000000000)/` (or `/Date(ms+0060)/`) -> UTC datetime; None and "" are None.
     OData V2 counts the milliseconds in UTC; a `+mmmm` suffix is the offset in MINUTES of

@@ -9,7 +9,6 @@ import pytest
 
 from pmo_ledger.connectors.sap.values import (
     inverted_date,
-    numc,
     odata_date,
     odata_datetime,
     sap_amount,
@@ -36,13 +35,6 @@ def test_amounts_take_the_trailing_minus() -> None:
     for bad in ("12.5-0", "1.2.3", "12--", "abc", "1.00001"):
         with pytest.raises(ValueError, match="WKG003"):
             sap_amount(bad, "WKG003")
-
-
-def test_numc_keys_keep_their_leading_zeros() -> None:
-    assert numc("00000001", 8, "PSPHI") == "00000001"
-    assert numc("1", 8, "PSPHI") == "00000001"
-    with pytest.raises(ValueError, match="PSPHI is not a NUMC"):
-        numc("A1", 8, "PSPHI")
 
 
 def test_odata_dates_are_milliseconds_since_the_epoch() -> None:
