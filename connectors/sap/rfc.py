@@ -315,9 +315,10 @@ class RfcClient:
         client MANDT and .INCLUDE rows left out), read once per table; None when DD03L cannot
         be read (not authorized, not served) or does not list the table."""
         if table not in self._keys and self._keys.get("DD03L", []) is not None:
-            where = " AND ".join(
-                [condition("TABNAME", "=", table), condition("KEYFLAG", "=", "X")]
-            )
+            where = " AND ".join(  # the active version (AS4LOCAL 'A') of the table's key
+                [condition("TABNAME", "=", table), condition("AS4LOCAL", "=", "A"),
+                 condition("KEYFLAG", "=", "X")]
+            )  # fmt: skip
             try:
                 rows = self._read_table(
                     "DD03L", ["TABNAME", "FIELDNAME", "POSITION"], where,
@@ -334,7 +335,7 @@ class RfcClient:
                 if r.get("FIELDNAME") and r["FIELDNAME"] != "MANDT"
                 and not r["FIELDNAME"].startswith(".")
             ]  # fmt: skip
-            self._keys[table] = names or None
+            self._keys[table] = list(dict.fromkeys(names)) or None
         return self._keys.get(table)
 
     def read_table(

@@ -43,9 +43,7 @@ class RfcSource:
         """TCURX: the currencies whose decimals are not 2 (CURRKEY -> CURRDEC), read once."""
         if self._decimals is None:
             rows = self.client.read_table("TCURX", ["CURRKEY", "CURRDEC"], "", ["CURRKEY"])
-            self._decimals = {
-                r["CURRKEY"]: int(r.get("CURRDEC", "").strip() or 2) for r in rows
-            }
+            self._decimals = {r["CURRKEY"]: int(r.get("CURRDEC", "").strip() or 2) for r in rows}
         return self._decimals
 
     def shift(self, currency: str) -> Decimal:

@@ -151,8 +151,9 @@ def test_a_key_the_table_does_not_have_is_a_stream_config_error_naming_it(
 def test_the_key_is_read_from_dd03l_once_per_table(system: System) -> None:
     _budget_table(system)
     system.tables["DD03L"] = Table(
-        [("TABNAME", 30, "C"), ("FIELDNAME", 30, "C"), ("POSITION", 4, "N"), ("KEYFLAG", 1, "C")],
-        [{"TABNAME": "ZBUD", "FIELDNAME": f, "POSITION": f"{n:04d}", "KEYFLAG": k}
+        [("TABNAME", 30, "C"), ("FIELDNAME", 30, "C"), ("AS4LOCAL", 1, "C"), ("POSITION", 4, "N"),
+         ("KEYFLAG", 1, "C")],
+        [{"TABNAME": "ZBUD", "FIELDNAME": f, "AS4LOCAL": "A", "POSITION": f"{n:04d}", "KEYFLAG": k}
          for n, (f, k) in enumerate([("MANDT", "X"), ("OBJNR", "X"), ("POSIT", "X"),
                                      ("WTGES", "")], 1)],
     )  # fmt: skip
