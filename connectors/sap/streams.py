@@ -179,8 +179,13 @@ class SapReads:
             )
         except ValueError as exc:
             yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
-            own = {}
-        yield from budget_versions(own, by_objnr, projects, read_at)
+            own = None
+        listed: set[str] = set()
+        if own is not None:
+            for version in budget_versions(own, by_objnr, projects, read_at):
+                listed.add(version.external_id)
+                yield version
+            yield from _vanished(projects, "current", listed)
         periods = self.periods()
         ccy = self.rfc.currency()
         plan_rows = self.rfc.totals(PLAN, None, ALL_PERIODS)
@@ -198,7 +203,11 @@ class SapReads:
                 yield Marked(
                     None, Rejected(line.external_id, "unknown_period", {"error": str(exc)})
                 )
-        yield from plan_versions(placed, by_objnr, ccy, projects, read_at)
+        for version in plan_versions(placed, by_objnr, ccy, projects, read_at):
+            listed.add(version.external_id)
+            yield version
+        if len(placed) == len(plan_lines):  # every plan line read: a missing plan is gone
+            yield from _vanished(projects, "plan", listed)
 
     def actual_items(self, p: Plan, periods: FiscalPeriods) -> dict[str, list[Item]]:
         from pmo_ledger.connectors.sap import odata as wire
@@ -247,6 +256,15 @@ class SapReads:
             except ValueError as exc:
                 targets.append((line, exc))
         return period_items(targets, periods, p.keep, currency, read_at)
+
+
+def _vanished(projects: Any, kind: str, listed: set[str]) -> Iterator[Item]:
+    """A deletion of `<PSPID>/<kind>` for each project the read gave no such version: its
+    budget (or plan) is gone in SAP, so the version the ledger may hold is deleted."""
+    for row in projects:
+        key = f"{str(row.get('PSPID') or '').strip()}/{kind}"
+        if key != f"/{kind}" and key not in listed:
+            yield Marked(None, key)
 
 
 def _flagged(row: Mapping[str, Any]) -> bool:

@@ -9,20 +9,15 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from pmo_ledger.jobs.sync import run_sync
-from pmo_ledger.ledger.models import ActualLine
 from tests.connectors.sap.sap_system import app, ledger_lines, total
 from tests.connectors.sap.stub_rfc import System
 from tests.connectors.sap.test_sync import KSTAR, WBS_11, WBS_21, open_periods
 
 
-def amounts(a: object) -> dict[str, Decimal]:
-    with a.reading() as s:  # type: ignore[attr-defined]
-        rows = s.execute(
-            select(ActualLine.external_id, ActualLine.amount).where(
-                ActualLine.source == "erp", ActualLine.deleted_at.is_(None)
-            )
-        ).all()
-    return {ext: amount for ext, amount in rows}
+def bpge(objnr: str, vorga: str, amount: str) -> dict[str, str]:
+    """A BPGE budget row (value type 41, version 000) in EUR."""
+    return {"LEDNR": "0001", "OBJNR": objnr, "TRGKZ": "", "WRTTP": "41", "VERSN": "000",
+            "VORGA": vorga, "TWAER": "EUR", "WTGES": amount}  # fmt: skip
 
 
 def test_a_jpy_controlling_area_reads_curr_amounts_shifted_by_tcurx(
@@ -166,10 +161,6 @@ def test_a_budget_transfer_moves_money_between_projects_and_a_release_adds_none(
 ) -> None:
     from pmo_ledger.ledger.models import BudgetLine, BudgetVersion
 
-    def bpge(objnr: str, vorga: str, amount: str) -> dict[str, str]:
-        return {"LEDNR": "0001", "OBJNR": objnr, "TRGKZ": "", "WRTTP": "41", "VERSN": "000",
-                "VORGA": vorga, "TWAER": "EUR", "WTGES": amount}  # fmt: skip
-
     system.tables["BPGE"].rows += [
         bpge(WBS_11, "KBUD", "1000.00"),
         bpge(WBS_11, "KBUS", "300.00-"),  # sent to WBS 21
@@ -189,3 +180,30 @@ def test_a_budget_transfer_moves_money_between_projects_and_a_release_adds_none(
     for ref, amount in rows:
         by_project[ref] = by_project.get(ref, Decimal(0)) + amount
     assert by_project == {"P-1000": Decimal("700.00"), "P-2000": Decimal("300.00")}
+
+
+def test_a_budget_that_vanished_in_sap_is_deleted(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    from pmo_ledger.ledger.models import BudgetVersion
+
+    system.tables["BPGE"].rows.append(bpge(WBS_11, "KBUD", "1000.00"))
+    a = app(engine, tmp_path)
+    streams = ["projects", "tasks", "budgets"]
+    assert run_sync(a, "erp", streams=streams).status == "succeeded"
+
+    def live() -> set[str]:
+        with a.reading() as s:
+            return set(
+                s.scalars(
+                    select(BudgetVersion.external_id).where(
+                        BudgetVersion.kind == "current", BudgetVersion.deleted_at.is_(None)
+                    )
+                )
+            )
+
+    assert live() == {"P-1000/current"}
+    system.tables["BPGE"].rows.clear()  # the budget was returned and archived
+    result = run_sync(a, "erp", streams=streams, allow_mass_delete=True)
+    assert result.status == "succeeded", result.message
+    assert live() == set()
