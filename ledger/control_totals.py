@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, case, distinct, func, insert, select
 from sqlalchemy.orm import Session
@@ -128,39 +128,49 @@ class Drift:
         return bool(self.drifted_measures)
 
 
+def _stated() -> ColumnElement[Any]:
+    """The amount a line's source stated: NULL for a line whose hours the ledger valued at a
+    cost rate (rule 9, `valuation_rate` set), whose amount the source never had."""
+    return case((_al.c.valuation_rate.is_(None), _al.c.amount))
+
+
+def _counted() -> ColumnElement[Any]:
+    """1 for a line that is not zero (a stated amount or hours), else NULL: a line a
+    reversal brought to zero is not counted, as a source lists no such line in its control
+    totals (SAP lists a zero line per totals record and begun period only where it reads)."""
+    stated = func.coalesce(_stated(), 0)
+    return case(((stated != 0) | (func.coalesce(_al.c.hours, 0) != 0), 1))
+
+
 def ledger_totals(session: Session, source: str, stream: str) -> dict[Key, Figures]:
-    """Live lines of a source's actual stream per (project_ref, currency): count, sum of
-    amounts, sum of hours (None when no line has hours). Only the amounts the source stated
-    are summed: a line whose hours the ledger valued at a cost rate (rule 9,
-    `valuation_rate` set) adds its hours and count but not the amount the ledger computed,
-    which the source never had (Workfront hours without `actualCost`)."""
-    stated = case((_al.c.valuation_rate.is_(None), _al.c.amount))  # else NULL: not summed
-    rows = session.execute(
-        select(
-            _al.c.project_ref,
-            _al.c.currency,
-            func.count(),
-            func.sum(stated),
-            func.sum(_al.c.hours),
-        )
-        .where(_al.c.source == source, _al.c.stream == stream, _al.c.deleted_at.is_(None))
-        .group_by(_al.c.project_ref, _al.c.currency)
-    )
-    return {
-        (r[0], r[1]): Figures(int(r[2]), r[3] if r[3] is not None else ZERO, r[4]) for r in rows
-    }
+    """Live lines of a source's actual stream per (project_ref, currency): count of the lines
+    that are not zero, sum of amounts, sum of hours (None when no line has hours). Only the
+    amounts the source stated are summed (`_stated`): a line whose hours the ledger valued at a
+    cost rate adds its hours and count but not the amount the ledger computed, which the
+    source never had (Workfront hours without `actualCost`)."""
+    return {(k[0], k[1]): v for k, v in _grouped(session, source, stream, False).items()}
 
 
 def ledger_totals_by_period(
     session: Session, source: str, stream: str
 ) -> dict[tuple[str | None, str | None, str | None], Figures]:
     """`ledger_totals` per (project_ref, currency, period) as well."""
-    keys = (_al.c.project_ref, _al.c.currency, _al.c.period)
-    sums = (func.count(), func.sum(_al.c.amount), func.sum(_al.c.hours))
+    return _grouped(session, source, stream, True)
+
+
+def _grouped(
+    session: Session, source: str, stream: str, by_period: bool
+) -> dict[tuple[str | None, str | None, str | None], Figures]:
+    keys = [_al.c.project_ref, _al.c.currency]
+    if by_period:
+        keys.append(_al.c.period)
+    sums = (func.count(_counted()), func.sum(_stated()), func.sum(_al.c.hours))
     live = (_al.c.source == source, _al.c.stream == stream, _al.c.deleted_at.is_(None))
     out = {}
     for r in session.execute(select(*keys, *sums).where(*live).group_by(*keys)):
-        out[(r[0], r[1], r[2])] = Figures(int(r[3]), ZERO if r[4] is None else r[4], r[5])
+        n = len(keys)
+        key = (r[0], r[1], r[2] if by_period else None)
+        out[key] = Figures(int(r[n]), ZERO if r[n + 1] is None else r[n + 1], r[n + 2])
     return out
 
 

@@ -194,7 +194,8 @@ class SapConnector(Connector):
         periods = self.periods()
         if self.config.transport == "rfc" and self.config.actuals == "items":
             return self.reads.item_pages(stream, request, periods)
-        p = plan(request, stream, periods, self.config.open_periods_back)
+        s = self.config
+        p = plan(request, stream, periods, s.open_periods_back, s.special_periods_open_until)
         return actual_pages(stream, p, self.reads.actual_items(p, periods), self.config.page_size)
 
     def control_totals(self, stream: str) -> list[SourceTotal] | None:

@@ -5,14 +5,16 @@ A parent WBS element's budget includes what it distributed to its children (BPGE
 so an element's line is its own share: its budget minus its children's (PRHI). The lines of a
 project then add up to the budget of its top elements, never to the sum of every element.
 Budget activities (VORGA) counted: `budget_activities` (default original KBUD, supplement
-KBN0, return KBR0, transfer KBUE; the release KBFR is another view of the same money).
+KBN0, return KBR0, and a transfer's two sides: KBUS on the sender, negative, KBUE on the
+receiver). The release KBFR is not read: released budget is a share of the same budget that
+may be spent, not more money, and no version carries it.
 Both versions are `derived` from a full re-read, stamped with the read's time.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -54,15 +56,20 @@ def elements(
 
 
 def own_budgets(
-    rows: Iterable[Row], by_objnr: Mapping[str, Element], activities: Sequence[str]
+    rows: Iterable[Row],
+    by_objnr: Mapping[str, Element],
+    activities: Sequence[str],
+    shift: Callable[[str], Decimal] = lambda _ccy: Decimal(1),
 ) -> dict[tuple[str, str], Decimal]:
-    """Each element's own budget per (OBJNR, currency): BPGE's WTGES (object currency TWAER)
-    over the counted activities, less what its children hold. Raises ValueError."""
+    """Each element's own budget per (OBJNR, currency): BPGE's WTGES (object currency TWAER,
+    times its TCURX `shift`) over the counted activities, less what its children hold.
+    Raises ValueError."""
     budget: dict[tuple[str, str], Decimal] = defaultdict(lambda: _ZERO)
     for row in rows:
         if activities and row.get("VORGA", "") not in activities:
             continue
-        budget[(row["OBJNR"], row.get("TWAER", ""))] += sap_amount(row.get("WTGES"), "WTGES")
+        ccy = row.get("TWAER", "")
+        budget[(row["OBJNR"], ccy)] += sap_amount(row.get("WTGES"), "WTGES") * shift(ccy)
     own = dict(budget)
     for (objnr, ccy), amount in budget.items():
         element = by_objnr.get(objnr)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pmo_ledger.connectors.kit.pages import Item, Marked
 from pmo_ledger.connectors.sap.normalize import Wbs, cost_object
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.rfc import any_of, condition
-from pmo_ledger.connectors.sap.rfc_source import RfcSource, objects_condition
+from pmo_ledger.connectors.sap.rfc_source import SETTLEMENT, RfcSource, objects_condition
 from pmo_ledger.connectors.sap.values import sap_amount, sap_date, sap_time
 from pmo_ledger.ledger.records import ActualRecord, Rejected
 
@@ -67,6 +68,8 @@ def lines(
         condition("VERSN", "=", s.plan_version),
         objects_condition(s.object_types),
     ]
+    if not s.include_settlement:
+        base.append(condition("BEKNZ", "<>", SETTLEMENT))
     key = ["KOKRS", "BELNR", "BUZEI"]
     wheres: list[str] = []
     if documents is not None:
@@ -96,8 +99,10 @@ def item_records(
     currency: str,
     tz: ZoneInfo,
     by_project: bool,
+    shift: Decimal = Decimal(1),
 ) -> Iterator[tuple[str, Item]]:
-    """(ledger period, record or Rejected) per COEP line, in the documents' entry order."""
+    """(ledger period, record or Rejected) per COEP line, in the documents' entry order;
+    WKGBTR times `shift` (the controlling area currency's TCURX shift)."""
     order = {belnr: n for n, belnr in enumerate(header_of)}
     for row in sorted(rows, key=lambda r: (order.get(r["BELNR"], -1), r["BUZEI"])):
         ext = f"{row['KOKRS']}/{row['BELNR']}/{row['BUZEI']}"
@@ -116,7 +121,7 @@ def item_records(
                 period=spec.key,
                 cost_type=f"KSTAR {row['KSTAR'].lstrip('0') or row['KSTAR']}",
                 currency=currency,
-                amount=sap_amount(row.get("WKGBTR"), "WKGBTR"),
+                amount=sap_amount(row.get("WKGBTR"), "WKGBTR") * shift,
                 description=row.get("SGTXT") or header.get("BLTXT") or None,
                 source_modified_at=stamp,
             )

@@ -85,15 +85,21 @@ class TotalLine:
     hours: Decimal | None = None
     #: Why a totals record of the line could not be read (the line is then rejected whole).
     error: str | None = None
+    #: Whether a totals record of the line has a value in the period (a line netting to zero
+    #: from a debit and a credit record is touched; a period never posted to is not).
+    touched: bool = False
 
     @property
     def external_id(self) -> str:
         return f"{self.objnr}/{self.kstar}/{self.gjahr}/{self.period:03d}/{self.wrttp}"
 
 
-def sum_totals(rows: Iterable[Row], periods: Iterable[int]) -> dict[str, TotalLine]:
-    """COSP/COSS rows summed per line key for the SAP `periods` (1-16): `WKGppp` to amount,
-    `MEGppp` to hours where the unit (MEINH) is hours. Raises ValueError for a bad value."""
+def sum_totals(
+    rows: Iterable[Row], periods: Iterable[int], shift: Decimal = Decimal(1)
+) -> dict[str, TotalLine]:
+    """COSP/COSS rows summed per line key for the SAP `periods` (1-16): `WKGppp` to amount
+    (times `shift`, the controlling area currency's TCURX shift), `MEGppp` to hours where the
+    unit (MEINH) is hours. Raises ValueError for a bad value."""
     wanted = list(periods)
     lines: dict[str, TotalLine] = {}
     for row in rows:
@@ -101,7 +107,9 @@ def sum_totals(rows: Iterable[Row], periods: Iterable[int]) -> dict[str, TotalLi
             line = TotalLine(row["OBJNR"], row["KSTAR"], row["GJAHR"], p, row["WRTTP"])
             line = lines.setdefault(line.external_id, line)
             try:
-                line.amount += sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}")
+                value = sap_amount(row.get(f"WKG{p:03d}"), f"WKG{p:03d}") * shift
+                line.amount += value
+                line.touched = line.touched or value != 0
                 if hours_unit(row.get("MEINH")) and f"MEG{p:03d}" in row:
                     qty = sap_amount(row.get(f"MEG{p:03d}"), f"MEG{p:03d}")
                     line.hours = (line.hours or _ZERO) + qty

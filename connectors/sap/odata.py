@@ -138,38 +138,31 @@ class ODataClient:
     def rows(
         self, service: str, entity_set: str, *, select: list[str], filter: str | None = None
     ) -> Iterator[Mapping[str, Any]]:
-        """Every row of an entity set: `$top`/`$skip` pages of `odata_page_size`, each
-        followed through its `__next` links as given."""
-        path = f"{ROOT}/{service}/{entity_set}"
-        size, skip = self.settings.odata_page_size, 0
+        """Every row of an entity set: one request, then its `__next` links as given (the
+        server pages, `$skiptoken` or whatever the link holds is opaque). No `$top`/`$skip`
+        of our own: a skip loop on top of server paging reads rows twice or never."""
+        url: str = f"{ROOT}/{service}/{entity_set}"
+        first: dict[str, Any] = {
+            **self._client_params(),
+            "$format": "json",
+            "$select": ",".join(select),
+        }
+        if filter:
+            first["$filter"] = filter
+        params: dict[str, Any] | None = first
+        got = 0
         while True:
-            first: dict[str, Any] = {
-                **self._client_params(),
-                "$format": "json",
-                "$select": ",".join(select),
-                "$top": size,
-                "$skip": skip,
-            }
-            if filter:
-                first["$filter"] = filter
-            params: dict[str, Any] | None = first
-            url: str = path
-            got = 0
-            while True:
-                what = f"{self.name}: {service}/{entity_set} from row {skip + got + 1}"
-                body = self.http.get_json(url, params=params, what=what)
-                data = body.get("d", {}) if isinstance(body, dict) else {}
-                results = data.get("results", []) if isinstance(data, dict) else []
-                got += len(results)
-                yield from results
-                next_link = data.get("__next") if isinstance(data, dict) else None
-                if not next_link:
-                    break
-                # As given: httpx would drop the link's query for params={} (not None).
-                url, params = str(next_link), None
-            if got < size:
+            what = f"{self.name}: {service}/{entity_set} from row {got + 1}"
+            body = self.http.get_json(url, params=params, what=what)
+            data = body.get("d", {}) if isinstance(body, dict) else {}
+            results = data.get("results", []) if isinstance(data, dict) else []
+            got += len(results)
+            yield from results
+            next_link = data.get("__next") if isinstance(data, dict) else None
+            if not next_link:
                 return
-            skip += size
+            # As given: httpx would drop the link's query for params={} (not None).
+            url, params = str(next_link), None
 
     def ping(self) -> None:
         list(self._first("A_EnterpriseProject", ["Project"]))
@@ -243,6 +236,13 @@ JOURNAL_FIELDS = [
 ]  # fmt: skip
 
 
+#: The journal item's CO debit/credit indicator (COEP/ACDOCA BEKNZ; 'A' is settlement), a
+#: property of A_JournalEntryItemBasic in SAP's generated client. UNCONFIRMED against a live
+#: $metadata; the CO business transaction KOAO (ControllingBusTransacType in the CDS views)
+#: marks the same postings.
+SETTLEMENT_PROPERTY = "ControllingDebitCreditCode"
+
+
 def journal_filter(settings: SapSettings, years: list[int] | None, periods: list[int]) -> str:
     """`Ledger eq '0L' and (LedgerFiscalYear eq '2025') and (FiscalPeriod eq '003' or ...) and
     (<object> ne '' ...)` for the years, periods and object types read."""
@@ -253,6 +253,8 @@ def journal_filter(settings: SapSettings, years: list[int] | None, periods: list
         parts.append(f"LedgerFiscalYear ge '{settings.first_year:04d}'")
     if len(periods) < 16:
         parts.append("(" + " or ".join(f"FiscalPeriod eq '{p:03d}'" for p in periods) + ")")
+    else:  # period 000 is the balance carried forward: no cost of the year
+        parts.append("FiscalPeriod ne '000'")
     objects = {
         "PR": settings.wbs_property,
         "KS": "CostCenter",
@@ -261,6 +263,8 @@ def journal_filter(settings: SapSettings, years: list[int] | None, periods: list
     }
     wanted = [f"{objects[t]} ne ''" for t in settings.object_types if t in objects]
     parts.append("(" + " or ".join(wanted) + ")")
+    if not settings.include_settlement:  # BEKNZ 'A' as over RFC (property: see the docs)
+        parts.append(f"{SETTLEMENT_PROPERTY} ne 'A'")
     return " and ".join(parts)
 
 
@@ -315,6 +319,7 @@ def journal_lines(
         )
         line = lines.setdefault(line.external_id, line)
         line.amount += amount
+        line.touched = True  # an item was posted: a line netting to zero is listed
         ccy = str(row.get("CompanyCodeCurrency") or "")
         if currencies.setdefault(line.external_id, ccy) != ccy:
             target = ValueError(f"items in {currencies[line.external_id]} and {ccy}")

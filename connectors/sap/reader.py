@@ -45,9 +45,14 @@ class Plan:
     checkpoint: Cursor | None
 
 
-def plan(request: ReadRequest, stream: str, periods: FiscalPeriods, back: int) -> Plan:
-    """The read a request asks for (see the module docstring). Raises ConnectorConfigError
-    for a scope other than `period:<YYYY-PP>` or a period the calendar lacks."""
+def plan(
+    request: ReadRequest, stream: str, periods: FiscalPeriods, back: int, specials_until: int = 0
+) -> Plan:
+    """The read a request asks for (see the module docstring). Last fiscal year's special
+    periods (or its last period, where they fold) stay in the window while the current
+    period's number is at most `specials_until` (year-end closing posts to them for months).
+    Raises ConnectorConfigError for a scope other than `period:<YYYY-PP>` or a period the
+    calendar lacks."""
     current = Cursor("period", periods.current().key)
     if request.scope is not None:
         kind, _, key = request.scope.partition(":")
@@ -66,6 +71,10 @@ def plan(request: ReadRequest, stream: str, periods: FiscalPeriods, back: int) -
         return Plan(None, ALL_PERIODS, None, current)
     start = min(periods.back(back), str(resume_from.value))
     window = [p.key for p in periods.window(start)]
+    if periods.current().period_no <= specials_until:
+        last_year = periods.year(periods.current().fiscal_year - 1)
+        closing = [p.key for p in last_year if p.special] or [last_year[-1].key]
+        window = [k for k in closing if k not in window] + window
     years = sorted({parse_period(k)[0] for k in window})
     sap = sorted({n for k in window for n in periods.sap_periods(k)})
     return Plan(years, tuple(sap), window, current)
@@ -92,8 +101,9 @@ def period_items(
             continue
         zero = line.amount == 0 and not line.hours and line.error is None
         folded = line.period != spec.period_no  # a special period in a calendar without it
-        if zero and (spec.special or folded or not periods.reached(spec)):
-            continue
+        closing = spec.special or folded
+        if zero and (not periods.reached(spec) or (closing and (keep is None or not line.touched))):
+            continue  # a period scope lists a special period's line that nets to zero
         item: Item
         if isinstance(target, ValueError):
             item = Marked(
@@ -132,8 +142,10 @@ def actual_pages(stream: str, p: Plan, items: dict[str, list[Item]], size: int) 
 
 
 def control_totals(items: dict[str, list[Item]]) -> list[SourceTotal]:
-    """Per project key, currency and period: the lines a full read lists, their amounts and
-    hours (verify adds the periods up per project and currency, and compares each period)."""
+    """Per project key, currency and period: the lines a full read lists that are not zero,
+    their amounts and hours (verify adds the periods up per project and currency, and
+    compares each period). Zero lines are not counted, on either side: a full read lists one
+    per totals record and begun period, an incremental read only in its window."""
     groups: dict[tuple[str, str, str], list[ActualRecord]] = {}
     for listed in items.values():
         for r in listed:
@@ -147,7 +159,7 @@ def control_totals(items: dict[str, list[Item]]) -> list[SourceTotal]:
             SourceTotal(
                 ref or None,
                 ccy or None,
-                len(records),
+                sum(1 for r in records if r.amount or r.hours),
                 sum((r.amount or Decimal(0) for r in records), Decimal("0.0000")),
                 sum(hours, Decimal("0.0000")) if hours else None,
                 period or None,

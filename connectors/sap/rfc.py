@@ -172,6 +172,10 @@ class TableMoved(Exception):
     """Pages or chunks of one table read disagree: the table changed under the read."""
 
 
+class KeyListedTwice(TableMoved):
+    """One key was listed twice: in a read without pages, the key is not the table's."""
+
+
 class RfcClient:
     """Calls over one Connection of the `rfc_module`, opened on first use, with retries."""
 
@@ -197,6 +201,7 @@ class RfcClient:
         self._module: Any = None
         self._conn: Any = None
         self._layouts: dict[str, list[Field]] = {}
+        self._keys: dict[str, list[str] | None] = {}
         self.calls = 0
 
     # --- the module and the connection ---------------------------------------------------
@@ -250,13 +255,15 @@ class RfcClient:
         """`Connection.call(function, **params)`; a CommunicationError is tried again on a new
         connection up to `attempts` times in all, other failures raise at once."""
         for attempt in range(1, self.attempts + 1):
-            conn = self._connection(what)
-            try:
+            try:  # opening the connection is inside: a partner down on reconnect is retried
+                conn = self._connection(what)
                 self.calls += 1
                 result = dict(conn.call(function, **params))
-            except Exception as exc:
-                error = self._translate(exc, what)
+            except Exception as exc:  # _connection raises ConnectorErrors already translated
+                error = exc if isinstance(exc, ConnectorError) else self._translate(exc, what)
                 if not isinstance(error, ConnectorTransientError) or attempt == self.attempts:
+                    if error is exc:
+                        raise
                     raise error from exc
                 log.warning(
                     "sap_rfc_retry", connector=self.name, function=function, attempt=attempt
@@ -303,18 +310,55 @@ class RfcClient:
             ]
         return self._layouts[table]
 
+    def primary_key(self, table: str) -> list[str] | None:
+        """The table's key fields from the dictionary (DD03L: KEYFLAG 'X' by POSITION, the
+        client MANDT and .INCLUDE rows left out), read once per table; None when DD03L cannot
+        be read (not authorized, not served) or does not list the table."""
+        if table not in self._keys and self._keys.get("DD03L", []) is not None:
+            where = " AND ".join(  # the active version (AS4LOCAL 'A') of the table's key
+                [condition("TABNAME", "=", table), condition("AS4LOCAL", "=", "A"),
+                 condition("KEYFLAG", "=", "X")]
+            )  # fmt: skip
+            try:
+                rows = self._read_table(
+                    "DD03L", ["TABNAME", "FIELDNAME", "POSITION"], where,
+                    ["TABNAME", "FIELDNAME", "POSITION"], whole=True,
+                )  # fmt: skip
+            except (ConnectorError, TableMoved) as exc:
+                if isinstance(exc, ConnectorTransientError):
+                    raise
+                self._keys["DD03L"] = None  # not readable: the callers' keys, not asked again
+                rows = []
+            names = [
+                r["FIELDNAME"]
+                for r in sorted(rows, key=lambda r: int(r.get("POSITION", "").strip() or 0))
+                if r.get("FIELDNAME") and r["FIELDNAME"] != "MANDT"
+                and not r["FIELDNAME"].startswith(".")
+            ]  # fmt: skip
+            self._keys[table] = list(dict.fromkeys(names)) or None
+        return self._keys.get(table)
+
     def read_table(
         self, table: str, fields: Sequence[str], where: str, key: Sequence[str]
     ) -> list[dict[str, str]]:
         """Every row of `table` matching `where` with `fields` (which must include `key`),
-        read in chunks that fit a row and pages of `page_rows`, joined by `key`. Raises
-        StreamConfigError naming a field the table lacks."""
+        read in chunks that fit a row and pages of `page_rows`, joined by the table's key
+        (DD03L's, else `key`). Raises StreamConfigError naming a field the table lacks, or
+        the table and key when one key is listed twice in one whole read."""
+        key = self.primary_key(table) or key
+        fields = list(dict.fromkeys([*key, *fields]))
         try:
             return self._read_table(table, fields, where, key)
         except TableMoved as exc:
             log.warning("sap_table_moved", connector=self.name, table=table, why=str(exc))
         try:  # the pages did not agree: each chunk again in one call (ROWCOUNT 0, no paging)
             return self._read_table(table, fields, where, key, whole=True)
+        except KeyListedTwice as exc:
+            raise StreamConfigError(
+                f"{self.name}: SAP table {table} lists rows that share the key "
+                f"{', '.join(key)} ({exc}): the table's key has other fields; grant the read "
+                "of DD03L (the dictionary) so the key is read from it"
+            ) from None
         except TableMoved as exc:
             raise ConnectorTransientError(
                 f"{self.name}: {table} changed while it was read ({exc}); try again"
@@ -342,7 +386,7 @@ class RfcClient:
             for row in self._pages(table, chunk, options, 0 if whole else self.page_rows):
                 k = tuple(row[f] for f in key)
                 if k in seen:
-                    raise TableMoved(f"key {'/'.join(k)} was listed twice")
+                    raise KeyListedTwice(f"key {'/'.join(k)} was listed twice")
                 seen.add(k)
                 if n == 0:
                     joined[k] = row

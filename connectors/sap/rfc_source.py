@@ -7,6 +7,7 @@ by key, ROWSKIPS/ROWCOUNT pages, rows cut by offset) and hands rows to `normaliz
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from pmo_ledger.connectors.errors import ConnectorConfigError
@@ -21,6 +22,8 @@ TOTALS_KEY = (
 )  # fmt: skip
 TOTALS_TABLES = ("COSP", "COSS")
 ACTUAL, PLAN = "04", "01"
+#: The CO debit/credit indicator (BEKNZ) of settlement postings.
+SETTLEMENT = "A"
 
 
 def objects_condition(types: Sequence[str]) -> str:
@@ -34,6 +37,20 @@ class RfcSource:
 
     def __init__(self, client: RfcClient, settings: SapSettings) -> None:
         self.client, self.settings = client, settings
+        self._decimals: dict[str, int] | None = None
+
+    def decimals(self) -> dict[str, int]:
+        """TCURX: the currencies whose decimals are not 2 (CURRKEY -> CURRDEC), read once."""
+        if self._decimals is None:
+            rows = self.client.read_table("TCURX", ["CURRKEY", "CURRDEC"], "", ["CURRKEY"])
+            self._decimals = {r["CURRKEY"]: int(r.get("CURRDEC", "").strip() or 2) for r in rows}
+        return self._decimals
+
+    def shift(self, currency: str) -> Decimal:
+        """What a CURR value of `currency` is multiplied by: SAP stores every CURR amount
+        with 2 decimals, a currency of CURRDEC decimals shifted by 10**(CURRDEC-2) (SAP note
+        1240163), so JPY (0) 1234 is stored as 12.34 and KWD (3) 1.234 as 12.34."""
+        return Decimal(10) ** (2 - self.decimals().get(currency, 2))
 
     def check(self) -> None:
         self.client.ping(f"{self.client.name}: RFC_PING")
@@ -59,12 +76,15 @@ class RfcSource:
         return {r["BUKRS"]: r["WAERS"] for r in rows}
 
     def projects(self) -> list[dict[str, str]]:
-        fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA"]
-        return self._read("PROJ", fields, "", ["PSPNR"], optional=("VERNA", "VBUKR", "OBJNR"))
+        fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA",
+                  "LOEVM"]  # fmt: skip
+        optional = ("VERNA", "VBUKR", "OBJNR", "LOEVM")
+        return self._read("PROJ", fields, "", ["PSPNR"], optional=optional)
 
     def wbs_elements(self) -> list[dict[str, str]]:
-        fields = ["PSPNR", "POSID", "POST1", "OBJNR", "PSPHI", "STUFE", "PBUKR", "PRCTR"]
-        return self._read("PRPS", fields, "", ["PSPNR"], optional=("STUFE", "PBUKR", "PRCTR"))
+        fields = ["PSPNR", "POSID", "POST1", "OBJNR", "PSPHI", "STUFE", "PBUKR", "PRCTR", "LOEVM"]
+        optional = ("STUFE", "PBUKR", "PRCTR", "LOEVM")
+        return self._read("PRPS", fields, "", ["PSPNR"], optional=optional)
 
     def hierarchy(self) -> list[dict[str, str]]:
         return self._read("PRHI", ["POSNR", "UP"], "", ["POSNR"])
@@ -95,6 +115,8 @@ class RfcSource:
             ]
             if "LEDNR" in layout:
                 where.insert(0, condition("LEDNR", "=", "00"))
+            if "BEKNZ" in layout and not self.settings.include_settlement:
+                where.append(condition("BEKNZ", "<>", SETTLEMENT))
             if years is not None:
                 where.append(any_of("GJAHR", [f"{y:04d}" for y in years]))
             elif self.settings.first_year is not None:

@@ -59,6 +59,7 @@ class SapSettings(ConnectorSettings):
     wbs_property: str = "WBSElementExternalID"
     #: Only the leading ledger counts: parallel ledgers repeat the same postings.
     ledger: str = "0L"
+    #: Not sent: the server pages (`__next`); kept so configurations that set it still load.
     odata_page_size: int = Field(default=1_000, ge=1, le=5_000)
     # --- both ------------------------------------------------------------------------------
     max_attempts: int = Field(default=4, ge=1, le=10)
@@ -69,6 +70,9 @@ class SapSettings(ConnectorSettings):
     system_timezone: str = "UTC"
     #: Each run re-reads the periods from this many back to the current one.
     open_periods_back: int = Field(default=2, ge=0, le=24)
+    #: Last fiscal year's special periods (13-16: year-end closing) are re-read by each run
+    #: while the current period's number is at most this (0: never).
+    special_periods_open_until: int = Field(default=4, ge=0, le=16)
     #: A full read starts at this fiscal year (None: every year the tables hold).
     first_year: int | None = Field(default=None, ge=1900, le=9999)
     #: Controlling area (KOKRS): its currency (TKA01) is the amounts' currency.
@@ -83,10 +87,17 @@ class SapSettings(ConnectorSettings):
     #: or link rules such as "POSID prefix = project code").
     wbs_postings: Literal["project", "wbs"] = "project"
     plan_version: str = Field(default="000", pattern=r"^\d{3}$")
+    #: Count settlement postings (CO debit/credit indicator BEKNZ 'A': the credit a settled
+    #: WBS element or order receives, and its debit on the receiver) as actual cost. Off: a
+    #: settled element's costs stay where they were incurred and are not netted away.
+    include_settlement: bool = False
     #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
-    #: original, supplement, return, transfer ([] counts every activity).
+    #: original, supplement, return, transfer sent (KBUS, negative) and received (KBUE)
+    #: ([] counts every activity). The release (KBFR) is not budget: it is not read.
     budget_value_type: str = "41"
-    budget_activities: list[str] = Field(default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUE"])
+    budget_activities: list[str] = Field(
+        default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"]
+    )
     #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
     fx_rate_type: str | None = None
     #: Rows per page handed to the runner.

@@ -102,7 +102,7 @@ class SapReads:
             table = [
                 {**r, "PWHIE": r.get("PWHIE") or currencies.get(r["VBUKR"], "")} for r in table
             ]
-        return _each(table, project_record, "PSPID")
+        return _each(table, project_record, "PSPID", deleted=_flagged)
 
     def tasks(self) -> Iterator[Item]:
         from pmo_ledger.connectors.sap import odata as wire
@@ -123,7 +123,7 @@ class SapReads:
         wbs = self.rfc.wbs_elements()
         posid_of = {r["PSPNR"]: r["POSID"] for r in wbs}
         ups = parents(self.rfc.hierarchy(), posid_of)
-        return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID")
+        return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID", deleted=_flagged)
 
     def line_items(
         self, periods: FiscalPeriods, since: datetime | None, scope: Plan | None
@@ -140,9 +140,11 @@ class SapReads:
         else:
             rows = items_mod.lines(self.rfc, None, {})
         wbs = self.rfc.wbs_by_objnr() if "PR" in s.object_types else {}
+        ccy = self.rfc.currency()
         return items_mod.item_records(
-            rows, header_of, wbs, periods, self.rfc.currency(), tz, s.wbs_postings == "project"
-        )
+            rows, header_of, wbs, periods, ccy, tz, s.wbs_postings == "project",
+            self.rfc.shift(ccy),
+        )  # fmt: skip
 
     def item_pages(
         self, stream: str, request: ReadRequest, periods: FiscalPeriods
@@ -172,13 +174,22 @@ class SapReads:
         projects = self.rfc.projects()
         by_objnr = elements(projects, self.rfc.wbs_elements(), self.rfc.hierarchy())
         try:
-            own = own_budgets(self.rfc.budgets(), by_objnr, self.config.budget_activities)
+            own = own_budgets(
+                self.rfc.budgets(), by_objnr, self.config.budget_activities, self.rfc.shift
+            )
         except ValueError as exc:
             yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
-            own = {}
-        yield from budget_versions(own, by_objnr, projects, read_at)
+            own = None
+        listed: set[str] = set()
+        if own is not None:
+            for version in budget_versions(own, by_objnr, projects, read_at):
+                listed.add(version.external_id)
+                yield version
+            yield from _vanished(projects, "current", listed)
         periods = self.periods()
-        plan_lines = sum_totals(self.rfc.totals(PLAN, None, ALL_PERIODS), ALL_PERIODS)
+        ccy = self.rfc.currency()
+        plan_rows = self.rfc.totals(PLAN, None, ALL_PERIODS)
+        plan_lines = sum_totals(plan_rows, ALL_PERIODS, self.rfc.shift(ccy))
         placed = []
         for line in plan_lines.values():
             if line.error is not None:
@@ -192,7 +203,11 @@ class SapReads:
                 yield Marked(
                     None, Rejected(line.external_id, "unknown_period", {"error": str(exc)})
                 )
-        yield from plan_versions(placed, by_objnr, self.rfc.currency(), projects, read_at)
+        for version in plan_versions(placed, by_objnr, ccy, projects, read_at):
+            listed.add(version.external_id)
+            yield version
+        if len(placed) == len(plan_lines):  # every plan line read: a missing plan is gone
+            yield from _vanished(projects, "plan", listed)
 
     def actual_items(self, p: Plan, periods: FiscalPeriods) -> dict[str, list[Item]]:
         from pmo_ledger.connectors.sap import odata as wire
@@ -225,7 +240,8 @@ class SapReads:
     ) -> dict[str, list[Item]]:
         wbs: dict[str, Wbs] = self.rfc.wbs_by_objnr() if "PR" in self.config.object_types else {}
         currency = self.rfc.currency()
-        totals = sum_totals(self.rfc.totals(ACTUAL, p.years, p.sap_periods), p.sap_periods)
+        rows = self.rfc.totals(ACTUAL, p.years, p.sap_periods)
+        totals = sum_totals(rows, p.sap_periods, self.rfc.shift(currency))
         targets: list[tuple[TotalLine, CostObject | ValueError]] = []
         for line in totals.values():
             try:
@@ -242,8 +258,28 @@ class SapReads:
         return period_items(targets, periods, p.keep, currency, read_at)
 
 
-def _each(rows: Any, make: Any, key: str) -> Iterator[Item]:
+def _vanished(projects: Any, kind: str, listed: set[str]) -> Iterator[Item]:
+    """A deletion of `<PSPID>/<kind>` for each project the read gave no such version: its
+    budget (or plan) is gone in SAP, so the version the ledger may hold is deleted."""
+    for row in projects:
+        key = f"{str(row.get('PSPID') or '').strip()}/{kind}"
+        if key != f"/{kind}" and key not in listed:
+            yield Marked(None, key)
+
+
+def _flagged(row: Mapping[str, Any]) -> bool:
+    """PROJ/PRPS LOEVM 'X': SAP's deletion flag (the row stays until it is archived)."""
+    return str(row.get("LOEVM") or "").strip() == "X"
+
+
+def _each(
+    rows: Any, make: Any, key: str, deleted: Callable[[Mapping[str, Any]], bool] | None = None
+) -> Iterator[Item]:
+    """Each row as a record (or Rejected); a row `deleted` says is flagged as a deletion."""
     for row in rows:
+        if deleted is not None and deleted(row) and str(row.get(key) or "").strip():
+            yield Marked(None, str(row[key]).strip())
+            continue
         try:
             yield make(row)
         except ValueError as exc:

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 #: Places the ledger keeps for money (Numeric(20,4)) and rates (Numeric(18,8)).
 PLACES = 4
 RATE_PLACES = 8
-_ODATA_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+_ODATA_DATE = re.compile(r"/Date\((-?\d+)([+-]\d+)?\)/")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -79,27 +79,16 @@ def sap_amount(value: str | Decimal | int | None, field: str, places: int = PLAC
     return exact + 0  # -0 -> 0
 
 
-def numc(value: str | None, length: int, field: str) -> str:
-    """A NUMC key as text with its leading zeros (`1` -> `00000001` for length 8: PyRFC and
-    some releases strip them). Raises ValueError for non-digits or a longer value."""
-    text = (value or "").strip()
-    if not text.isdigit() or len(text) > length:
-        raise ValueError(f"{field} is not a NUMC({length}) key: {value!r}")
-    return text.zfill(length)
-
-
 def odata_datetime(value: object, field: str) -> datetime | None:
-    """`/Date(1700000000000)/` (or `/Date(...+0000)/`) -> UTC datetime; None and "" are None."""
+    """`/Date(1700000000000)/` (or `/Date(ms+0060)/`) -> UTC datetime; None and "" are None.
+    OData V2 counts the milliseconds in UTC; a `+mmmm` suffix is the offset in MINUTES of
+    the local time it was stated in, which does not move the instant: it is ignored."""
     if value is None or value == "":
         return None
     m = _ODATA_DATE.fullmatch(str(value))
     if m is None:
         raise ValueError(f"{field} is not an OData /Date(ms)/ value: {value!r}")
-    stamp = _EPOCH + timedelta(milliseconds=int(m[1]))
-    if m[2]:  # the offset states the local time the milliseconds were counted in
-        sign = 1 if m[2][0] == "+" else -1
-        stamp -= sign * timedelta(hours=int(m[2][1:3]), minutes=int(m[2][3:]))
-    return stamp
+    return _EPOCH + timedelta(milliseconds=int(m[1]))
 
 
 def odata_date(value: object, field: str) -> date | None:

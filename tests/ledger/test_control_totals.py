@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.control_totals import (
@@ -18,9 +18,16 @@ from pmo_ledger.ledger.control_totals import (
     budget_totals,
     compare,
     ledger_totals,
+    ledger_totals_by_period,
     record,
 )
-from pmo_ledger.ledger.models import BudgetLine, BudgetVersion, ControlTotal, SyncState
+from pmo_ledger.ledger.models import (
+    ActualLine,
+    BudgetLine,
+    BudgetVersion,
+    ControlTotal,
+    SyncState,
+)
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord
 from tests.builders import T0, actual, add_project, load, settings
 
@@ -68,6 +75,30 @@ def test_ledger_totals_count_amount_and_hours_of_the_live_lines(session: Session
         ("P1", "EUR"): Figures(1, D("30.00"), None),
         ("ZZ", "USD"): Figures(1, D("5.00"), D("1")),
     }
+
+
+def test_totals_by_period_sum_stated_amounts_and_count_lines_that_are_not_zero(
+    session: Session,
+) -> None:
+    """Both ledger sides of verify: an amount the ledger valued from hours (valuation_rate)
+    is not summed, and a line a reversal brought to zero is not counted (its hours are)."""
+    add_project(session, "P1")
+    load(
+        session,
+        [
+            actual("a1", "100.25"),
+            actual("a2", "40.00", hours=D("2")),
+            actual("a3", "0.00"),
+            actual("a4", "0.00", hours=D("1.5")),
+        ],
+        stream="timecards",
+    )
+    session.execute(
+        update(ActualLine).where(ActualLine.external_id == "a2").values(valuation_rate=D("20"))
+    )
+    both = Figures(3, D("100.25"), D("3.5"))
+    assert ledger_totals(session, "psa", "timecards") == {("P1", "USD"): both}
+    assert ledger_totals_by_period(session, "psa", "timecards") == {("P1", "USD", "2025-10"): both}
 
 
 def test_budget_totals_read_the_live_current_version_and_count_source_lines(

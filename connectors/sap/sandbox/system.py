@@ -77,6 +77,10 @@ READ_TABLE_NAMES = ("RFC_READ_TABLE", "/BODS/RFC_READ_TABLE", "BBP_RFC_READ_TABL
 """Function modules with RFC_READ_TABLE's interface (a connector's configured name)."""
 
 
+#: TCURX: currencies whose amounts do not have 2 decimals (SAP's standard customizing).
+CURRENCY_DECIMALS = {"JPY": 0, "KRW": 0, "KWD": 3, "BHD": 3}
+
+
 class SapSystem:
     """The tables and logon of one fake SAP system (thread-safe: the OData server's threads
     and RFC connections share it). `read_table_functions`: which of the RFC_READ_TABLE
@@ -111,6 +115,13 @@ class SapSystem:
         self._db.commit()
         for user in users:
             self.add_user(user)
+        for currency, decimals in CURRENCY_DECIMALS.items():  # customizing every system has
+            self.insert("TCURX", {"CURRKEY": currency, "CURRDEC": decimals})
+        for table in TABLES.values():  # the dictionary: each field's row, key fields flagged
+            for position, spec in enumerate(table.fields, 1):
+                row = {"TABNAME": table.name, "FIELDNAME": spec.name, "AS4LOCAL": "A"}
+                flag = "X" if spec.name in table.key else ""
+                self.insert("DD03L", {**row, "POSITION": f"{position:04d}", "KEYFLAG": flag})
 
     def add_user(self, user: LogonUser) -> None:
         """Let this user log on (kept in the database, so another process sees it)."""

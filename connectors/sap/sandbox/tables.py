@@ -220,6 +220,18 @@ UKURS P 9.5 Exchange Rate
 FFACT P 9.0 Ratio for the "From" Currency Units
 TFACT P 9.0 Ratio for the "To" Currency Units
 """
+_TCURX = """
+CURRKEY C 5 Currency Key
+CURRDEC b 3 Number of decimal places
+"""
+_DD03L = """
+TABNAME C 30 Table Name
+FIELDNAME C 30 Field Name
+AS4LOCAL C 1 Activation Status of a Repository Object
+AS4VERS N 4 Version of the entry (not used)
+POSITION N 4 Position of the field in the table
+KEYFLAG C 1 Identifies a key field of a table
+"""
 _CSKS = """
 KOKRS C 4 Controlling Area
 KOSTL C 10 Cost Center
@@ -282,6 +294,8 @@ _DDIC = (
     ("T001", _MANDT + _T001, "MANDT BUKRS"),
     ("TKA01", _MANDT + _TKA01, "MANDT KOKRS"),
     ("TCURR", _MANDT + _TCURR, "MANDT KURST FCURR TCURR GDATU"),
+    ("TCURX", _TCURX, "CURRKEY"),
+    ("DD03L", _DD03L, "TABNAME FIELDNAME AS4LOCAL AS4VERS POSITION"),
     ("CSKS", _MANDT + _CSKS, "MANDT KOKRS KOSTL DATBI"),
     ("AUFK", _MANDT + _AUFK, "MANDT AUFNR"),
 )

@@ -36,6 +36,7 @@ LAYOUTS: dict[str, list[tuple[str, int, str]]] = {
     ],
     "PRHI": [("POSNR", 8, "N"), ("UP", 8, "N"), ("DOWN", 8, "N")],
     "TKA01": [("KOKRS", 4, "C"), ("WAERS", 5, "C"), ("BEZEI", 25, "C")],
+    "TCURX": [("CURRKEY", 5, "C"), ("CURRDEC", 3, "b")],
     "T001": [("BUKRS", 4, "C"), ("WAERS", 5, "C")],
     "BPGE": [("LEDNR", 4, "C"), ("OBJNR", 22, "C"), ("TRGKZ", 1, "C"), ("WRTTP", 2, "C"),
              ("VERSN", 3, "C"), ("VORGA", 4, "C"), ("TWAER", 5, "C"), ("WTGES", AMOUNT, "P")],
@@ -57,6 +58,7 @@ def new_system() -> System:
     t = system.tables
     t["TKA01"].rows.append({"KOKRS": "1000", "WAERS": "EUR", "BEZEI": "CO Europe"})
     t["T001"].rows.append({"BUKRS": "1000", "WAERS": "CHF"})
+    t["TCURX"].rows += [{"CURRKEY": "JPY", "CURRDEC": "0"}, {"CURRKEY": "KWD", "CURRDEC": "3"}]
     for n, (pspid, name) in enumerate([("P-1000", "Plant | upgrade"), ("P-2000", "ERP rollout")]):
         pspnr = f"{n + 1:08d}"
         t["PROJ"].rows.append({

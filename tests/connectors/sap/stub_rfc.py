@@ -49,6 +49,9 @@ class System:
     #: Raise a CommunicationError on these call numbers (1-based, counted over every call).
     drop_on: set[int] = field(default_factory=set)
     row_limit: int = 512
+    #: Connection() raises a CommunicationError on these attempts (1-based; partner down).
+    refuse_connects: set[int] = field(default_factory=set)
+    connects: int = 0
 
 
 SYSTEM = System()
@@ -81,6 +84,9 @@ def _like(value: str, pattern: str) -> bool:
 
 class Connection:
     def __init__(self, **params: Any) -> None:
+        SYSTEM.connects += 1
+        if SYSTEM.connects in SYSTEM.refuse_connects:
+            raise CommunicationError("partner not reached", 1, "RFC_COMMUNICATION_FAILURE")
         if params.get("user") != SYSTEM.user or params.get("passwd") != SYSTEM.password:
             raise LogonError("Name or password is incorrect (repeat logon)", 2, "RFC_LOGON_FAILURE")
         self.params = params

@@ -76,5 +76,6 @@ def test_verify_prints_the_periods_that_drift(
     total(system, "COSP", WBS_21, KSTAR, year, {prev: "-30.25", cur: "0.00"})
     result = cli(config, "verify", "erp", "--stream", "actuals")
     assert result.exit_code == 4, result.output
-    assert f"actuals: period {prev_key} P-2000 EUR: amount -30.25 vs 0.00" in result.output
-    assert f"actuals: period {cur_key} P-2000 EUR: amount 0.00 vs -30.25" in result.output
+    out = result.output  # a line at zero is counted on neither side
+    assert f"actuals: period {prev_key} P-2000 EUR: count 1 vs 0, amount -30.25 vs 0.00" in out
+    assert f"actuals: period {cur_key} P-2000 EUR: count 0 vs 1, amount 0.00 vs -30.25" in out

@@ -18,7 +18,7 @@ from pmo_ledger.connectors.sap.rfc import (
     where_lines,
 )
 from tests.connectors.sap.sap_system import STUB, total
-from tests.connectors.sap.stub_rfc import System
+from tests.connectors.sap.stub_rfc import System, Table
 
 LOGON = {"ashost": "127.0.0.1", "sysnr": "00", "client": "100", "user": "PMO", "passwd": "secret"}
 
@@ -93,7 +93,7 @@ def test_a_row_near_the_512_byte_limit_is_read_whole(system: System) -> None:
 def test_a_communication_error_mid_read_is_retried_without_duplicates(system: System) -> None:
     for n in range(5):
         total(system, "COSP", f"PR{n + 11:08d}", "0000400000", 2026, {1: f"{n}.00"})
-    system.drop_on = {3}  # the probe, page one, then the second page drops once
+    system.drop_on = {4}  # DD03L (not served), the probe, page one, the second page drops
     rows = client(page_rows=2).read_table("COSP", ["OBJNR", "WKG001"], "GJAHR = '2026'", ["OBJNR"])
     assert [r["OBJNR"] for r in rows] == [f"PR{n + 11:08d}" for n in range(5)]
     skips = [c["ROWSKIPS"] for c in system.calls if c.get("NO_DATA") == ""]
@@ -107,6 +107,62 @@ def test_communication_errors_that_persist_are_transient(system: System) -> None
     with pytest.raises(ConnectorTransientError, match="the connection to SAP failed"):
         client(attempts=3).read_table("PROJ", ["PSPNR"], "", ["PSPNR"])
     assert len(system.calls) == 3
+
+
+def test_a_partner_down_while_reconnecting_uses_an_attempt_and_is_retried(
+    system: System,
+) -> None:
+    system.drop_on = {1}  # the first call drops; the next connection is refused once
+    system.refuse_connects = {2}
+    rows = client(attempts=4).read_table("PROJ", ["PSPNR"], "", ["PSPNR"])
+    assert [r["PSPNR"] for r in rows] == ["00000001", "00000002"]
+    assert system.connects == 3
+
+
+def test_a_partner_down_on_every_reconnect_is_transient_after_the_attempts(
+    system: System,
+) -> None:
+    from pmo_ledger.connectors.errors import ConnectorTransientError
+
+    system.drop_on = {1}
+    system.refuse_connects = set(range(2, 10))
+    with pytest.raises(ConnectorTransientError, match="the connection to SAP failed"):
+        client(attempts=3).read_table("PROJ", ["PSPNR"], "", ["PSPNR"])
+    assert system.connects == 3
+
+
+def _budget_table(system: System) -> None:
+    """A table whose key is OBJNR and POSIT: two rows share an OBJNR."""
+    system.tables["ZBUD"] = Table(
+        [("OBJNR", 22, "C"), ("POSIT", 8, "C"), ("WTGES", 17, "P")],
+        [{"OBJNR": "PR00000011", "POSIT": "A", "WTGES": "100.00"},
+         {"OBJNR": "PR00000011", "POSIT": "B", "WTGES": "50.00"}],
+    )  # fmt: skip
+
+
+def test_a_key_the_table_does_not_have_is_a_stream_config_error_naming_it(
+    system: System,
+) -> None:
+    _budget_table(system)  # DD03L is not served: the caller's key (OBJNR) is used
+    with pytest.raises(StreamConfigError, match="SAP table ZBUD lists rows that share the key"):
+        client().read_table("ZBUD", ["OBJNR", "WTGES"], "", ["OBJNR"])
+
+
+def test_the_key_is_read_from_dd03l_once_per_table(system: System) -> None:
+    _budget_table(system)
+    system.tables["DD03L"] = Table(
+        [("TABNAME", 30, "C"), ("FIELDNAME", 30, "C"), ("AS4LOCAL", 1, "C"), ("POSITION", 4, "N"),
+         ("KEYFLAG", 1, "C")],
+        [{"TABNAME": "ZBUD", "FIELDNAME": f, "AS4LOCAL": "A", "POSITION": f"{n:04d}", "KEYFLAG": k}
+         for n, (f, k) in enumerate([("MANDT", "X"), ("OBJNR", "X"), ("POSIT", "X"),
+                                     ("WTGES", "")], 1)],
+    )  # fmt: skip
+    c = client()
+    for _ in range(2):
+        rows = c.read_table("ZBUD", ["OBJNR", "WTGES"], "", ["OBJNR"])
+        assert sorted((r["POSIT"], r["WTGES"]) for r in rows) == [("A", "100.00"), ("B", "50.00")]
+    dictionary = [x for x in system.calls if x.get("QUERY_TABLE") == "DD03L"]
+    assert len(dictionary) == 2  # its fields once, ZBUD's key rows once
 
 
 def test_a_missing_rfc_module_is_one_line() -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from pmo_ledger.connectors.sap.values import (
     inverted_date,
-    numc,
     odata_date,
     odata_datetime,
     sap_amount,
@@ -38,13 +37,6 @@ def test_amounts_take_the_trailing_minus() -> None:
             sap_amount(bad, "WKG003")
 
 
-def test_numc_keys_keep_their_leading_zeros() -> None:
-    assert numc("00000001", 8, "PSPHI") == "00000001"
-    assert numc("1", 8, "PSPHI") == "00000001"
-    with pytest.raises(ValueError, match="PSPHI is not a NUMC"):
-        numc("A1", 8, "PSPHI")
-
-
 def test_odata_dates_are_milliseconds_since_the_epoch() -> None:
     assert odata_datetime("/Date(1700000000000)/", "X") == datetime(
         2023, 11, 14, 22, 13, 20, tzinfo=UTC
@@ -54,6 +46,13 @@ def test_odata_dates_are_milliseconds_since_the_epoch() -> None:
     )
     assert odata_date("/Date(1735689600000)/", "ProjectStartDate") == date(2025, 1, 1)
     assert odata_datetime(None, "X") is None
+    # The offset is minutes of the local time it was stated in; the ms are UTC already.
+    assert odata_datetime("/Date(1700000000000+0060)/", "X") == odata_datetime(
+        "/Date(1700000000000)/", "X"
+    )
+    assert odata_datetime("/Date(1700000000000-0330)/", "X") == datetime(
+        2023, 11, 14, 22, 13, 20, tzinfo=UTC
+    )
     with pytest.raises(ValueError, match="ProjectEndDate is not an OData"):
         odata_datetime("2025-01-01", "ProjectEndDate")
 
