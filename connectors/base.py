@@ -261,6 +261,9 @@ class Connector(ABC):
     streams: Mapping[str, StreamSpec]
     #: A minimal settings table that builds the connector (the contract test uses it).
     example_settings: ClassVar[Mapping[str, Any]] = {}
+    #: Whether `control_totals` counts lines at zero (a reversal brought them there): verify
+    #: counts the ledger's lines the same way. SAP's totals list no such line.
+    counts_zero_lines: ClassVar[bool] = True
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         self.settings = settings

@@ -117,6 +117,7 @@ def verify(
                 refused[s] = str(exc)
                 log.warning("verify_stream_refused", connector=name, stream=s, error=str(exc))
         budgets = {s for s in wanted if conn.streams[s].deletes == "budget"}
+        count_zero = conn.counts_zero_lines
     finally:
         if connector is None:
             conn.close()
@@ -137,14 +138,16 @@ def verify(
                     ((t.project_ref, t.currency), Figures(t.count, t.amount, t.hours))
                     for t in totals
                 ),
-                (budget_totals if budget else ledger_totals)(session, name, stream),
+                budget_totals(session, name, stream)
+                if budget
+                else ledger_totals(session, name, stream, count_zero=count_zero),
                 "budget" if budget else "amount",
             )
             record(session, name, stream, drifts, result.checked_at)
             result.codes.update(project_codes(session, name, {d.project_ref for d in drifts}))
             check = StreamCheck(stream, drifts)
             if not budget and any(t.period is not None for t in totals):
-                check.period_drifts = _period_drifts(session, name, stream, totals)
+                check.period_drifts = _period_drifts(session, name, stream, totals, count_zero)
             result.streams.append(check)
             log.info(
                 "verify_stream",
@@ -159,11 +162,11 @@ def verify(
 
 
 def _period_drifts(
-    session: Session, name: str, stream: str, totals: Sequence[SourceTotal]
+    session: Session, name: str, stream: str, totals: Sequence[SourceTotal], count_zero: bool
 ) -> list[tuple[str, Drift]]:
     """The groups that drift within a period: the source's figures of each period against
     the ledger's lines of that period."""
-    ledger = ledger_totals_by_period(session, name, stream)
+    ledger = ledger_totals_by_period(session, name, stream, count_zero=count_zero)
     periods = {t.period for t in totals if t.period} | {k[2] for k in ledger if k[2]}
     out: list[tuple[str, Drift]] = []
     for period in sorted(p for p in periods if p):

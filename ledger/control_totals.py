@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, case, distinct, func, insert, select
+from sqlalchemy import ColumnElement, case, distinct, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import (
@@ -134,37 +134,44 @@ def _stated() -> ColumnElement[Any]:
     return case((_al.c.valuation_rate.is_(None), _al.c.amount))
 
 
-def _counted() -> ColumnElement[Any]:
-    """1 for a line that is not zero (a stated amount or hours), else NULL: a line a
-    reversal brought to zero is not counted, as a source lists no such line in its control
-    totals (SAP lists a zero line per totals record and begun period only where it reads)."""
+def _counted(count_zero: bool) -> ColumnElement[Any]:
+    """1 for a line the count includes, else NULL. With `count_zero` False, a line at zero (no
+    stated amount or hours: a reversal brought it there) is not counted, for a source whose
+    control totals list no such line (SAP lists a zero line per totals record and begun
+    period only where it reads); other sources count every live line, as they list them."""
+    if count_zero:
+        return literal(1)
     stated = func.coalesce(_stated(), 0)
     return case(((stated != 0) | (func.coalesce(_al.c.hours, 0) != 0), 1))
 
 
-def ledger_totals(session: Session, source: str, stream: str) -> dict[Key, Figures]:
+def ledger_totals(
+    session: Session, source: str, stream: str, *, count_zero: bool = True
+) -> dict[Key, Figures]:
     """Live lines of a source's actual stream per (project_ref, currency): count of the lines
-    that are not zero, sum of amounts, sum of hours (None when no line has hours). Only the
-    amounts the source stated are summed (`_stated`): a line whose hours the ledger valued at a
-    cost rate adds its hours and count but not the amount the ledger computed, which the
-    source never had (Workfront hours without `actualCost`)."""
-    return {(k[0], k[1]): v for k, v in _grouped(session, source, stream, False).items()}
+    (without those at zero unless `count_zero`, see `_counted`), sum of amounts, sum of hours
+    (None when no line has hours). Only the amounts the source stated are summed (`_stated`):
+    a line whose hours the ledger valued at a cost rate adds its hours and count but not the
+    amount the ledger computed, which the source never had (Workfront hours without
+    `actualCost`)."""
+    grouped = _grouped(session, source, stream, False, count_zero)
+    return {(k[0], k[1]): v for k, v in grouped.items()}
 
 
 def ledger_totals_by_period(
-    session: Session, source: str, stream: str
+    session: Session, source: str, stream: str, *, count_zero: bool = True
 ) -> dict[tuple[str | None, str | None, str | None], Figures]:
     """`ledger_totals` per (project_ref, currency, period) as well."""
-    return _grouped(session, source, stream, True)
+    return _grouped(session, source, stream, True, count_zero)
 
 
 def _grouped(
-    session: Session, source: str, stream: str, by_period: bool
+    session: Session, source: str, stream: str, by_period: bool, count_zero: bool
 ) -> dict[tuple[str | None, str | None, str | None], Figures]:
     keys = [_al.c.project_ref, _al.c.currency]
     if by_period:
         keys.append(_al.c.period)
-    sums = (func.count(_counted()), func.sum(_stated()), func.sum(_al.c.hours))
+    sums = (func.count(_counted(count_zero)), func.sum(_stated()), func.sum(_al.c.hours))
     live = (_al.c.source == source, _al.c.stream == stream, _al.c.deleted_at.is_(None))
     out = {}
     for r in session.execute(select(*keys, *sums).where(*live).group_by(*keys)):

@@ -93,6 +93,7 @@ class SapConnector(Connector):
     kind: ClassVar[str] = "sap"
     settings_model = SapSettings
     streams: Mapping[str, StreamSpec] = STREAMS
+    counts_zero_lines: ClassVar[bool] = False  # a totals line at zero is in no source count
     example_settings: ClassVar[dict[str, Any]] = {
         "rfc": {"ashost": "sap.example.com", "sysnr": "00", "client": "100", "user": "PMO"},
         "controlling_area": "1000",

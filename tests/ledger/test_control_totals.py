@@ -81,7 +81,8 @@ def test_totals_by_period_sum_stated_amounts_and_count_lines_that_are_not_zero(
     session: Session,
 ) -> None:
     """Both ledger sides of verify: an amount the ledger valued from hours (valuation_rate)
-    is not summed, and a line a reversal brought to zero is not counted (its hours are)."""
+    is not summed; a line a reversal brought to zero is counted for a source that lists such
+    lines (Salesforce), and not for one whose totals don't (SAP: count_zero=False)."""
     add_project(session, "P1")
     load(
         session,
@@ -97,8 +98,14 @@ def test_totals_by_period_sum_stated_amounts_and_count_lines_that_are_not_zero(
         update(ActualLine).where(ActualLine.external_id == "a2").values(valuation_rate=D("20"))
     )
     both = Figures(3, D("100.25"), D("3.5"))
-    assert ledger_totals(session, "psa", "timecards") == {("P1", "USD"): both}
-    assert ledger_totals_by_period(session, "psa", "timecards") == {("P1", "USD", "2025-10"): both}
+    nz = {"count_zero": False}
+    assert ledger_totals(session, "psa", "timecards", **nz) == {("P1", "USD"): both}
+    assert ledger_totals_by_period(session, "psa", "timecards", **nz) == {
+        ("P1", "USD", "2025-10"): both
+    }
+    every = Figures(4, D("100.25"), D("3.5"))
+    assert ledger_totals(session, "psa", "timecards") == {("P1", "USD"): every}
+    assert ledger_totals_by_period(session, "psa", "timecards") == {("P1", "USD", "2025-10"): every}
 
 
 def test_budget_totals_read_the_live_current_version_and_count_source_lines(
