@@ -26,6 +26,10 @@ UNMAPPED_CODE = "UNMAPPED"
 UNMAPPED_ID = 0
 
 
+#: project.condition's length (migration 0012).
+CONDITION_LENGTH = 20
+
+
 class Portfolio(Base):
     __tablename__ = "portfolio"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,7 +60,7 @@ class Project(Base):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("program.id"))
     status: Mapped[str | None] = mapped_column(String(40))
     # on_target | at_risk | in_trouble, or a source's own code (migration 0012)
-    condition: Mapped[str | None] = mapped_column(String(20))
+    condition: Mapped[str | None] = mapped_column(String(CONDITION_LENGTH))
     currency: Mapped[str | None] = mapped_column(String(3))
     manager: Mapped[str | None] = mapped_column(String(255))
     planned_start: Mapped[date | None] = mapped_column(Date)

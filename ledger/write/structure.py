@@ -27,6 +27,7 @@ from pmo_ledger.ledger.models import (
     ProjectLink,
     table_of,
 )
+from pmo_ledger.ledger.models.structure import CONDITION_LENGTH
 from pmo_ledger.ledger.records import ProjectRecord
 from pmo_ledger.ledger.resolve import resolve_projects
 from pmo_ledger.ledger.upsert import upsert
@@ -47,8 +48,6 @@ _project: Table = table_of(Project)
 _link: Table = table_of(ProjectLink)
 _portfolio: Table = table_of(Portfolio)
 _program: Table = table_of(Program)
-#: project.condition's length (migration 0012).
-CONDITION_LENGTH = 20
 _FIELDS = (
     "name",
     "status",
@@ -75,7 +74,8 @@ def validate_project(r: ProjectRecord) -> tuple[str, str] | None:
     if not r.name:
         return "missing_name", "the project has no name"
     if r.condition is not None and not 0 < len(r.condition) <= CONDITION_LENGTH:
-        return "invalid_condition", f"condition {r.condition!r} is not 1 to 20 characters"
+        too = f"is not 1 to {CONDITION_LENGTH} characters"
+        return "invalid_condition", f"condition {r.condition!r} {too}"
     if r.currency is not None and not is_currency(r.currency):
         return "unknown_currency", f"unknown currency {r.currency!r}"
     return percent_problem("percent_complete", r.percent_complete)
