@@ -66,8 +66,9 @@ STREAMS: dict[str, StreamSpec] = {
         "budgets",
         "token",
         "budget",
-        "<PSPID>/current (lines <OBJNR>/<currency>), <PSPID>/plan (lines as actuals)",
-        counts="budget activities `budget_activities` of value type 41; plan version 000",
+        "<PSPID>/current and <PSPID>/released (lines <OBJNR>/<currency>[/<GJAHR>]), "
+        "<PSPID>/plan (lines as actuals)",
+        counts="`current`: budget activities `budget_activities` of value type 41",
         after=("tasks",),
     ),
     "fx_rates": StreamSpec(
@@ -217,7 +218,8 @@ class SapConnector(Connector):
         s = self.config
         return fingerprint(
             [s.transport, s.actuals, s.object_types, s.plan_version, s.first_year, s.ledger,
-             s.wbs_property, s.currency, s.controlling_area]
+             s.wbs_property, s.currency, s.controlling_area, s.budget_value_type,
+             s.budget_activities, s.release_value_type, s.release_activities]
         )  # fmt: skip
 
     def close(self) -> None:

@@ -93,11 +93,18 @@ class SapSettings(ConnectorSettings):
     include_settlement: bool = False
     #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
     #: original, supplement, return, transfer sent (KBUS, negative) and received (KBUE)
-    #: ([] counts every activity). The release (KBFR) is not budget: it is not read.
+    #: ([] counts every activity). Annual values (BPJA, by GJAHR) phase the budget by
+    #: fiscal year where BPJA has rows; the rest of the overall value (BPGE) is phased over
+    #: the project's dates.
     budget_value_type: str = "41"
     budget_activities: list[str] = Field(
         default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"]
     )
+    #: The release (CJ32/CJ3A: what may be spent now) as each project's `released` version:
+    #: its value type and activities in BPGE (overall) and BPJA (by fiscal year). [] reads
+    #: no release. Never budget: EVM and budget_overrun read `current`.
+    release_value_type: str = "41"
+    release_activities: list[str] = Field(default_factory=lambda: ["KBFR"])
     #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
     fx_rate_type: str | None = None
     #: Rows per page handed to the runner.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pmo_ledger.connectors.base import Cursor, Page, ReadRequest
@@ -169,23 +169,32 @@ class SapReads:
         return _each(self.rfc.rates(kind), lambda r: fx_rate(r, kind), "GDATU")
 
     def budgets(self) -> Iterator[Item]:
-        """Each project's budget (`current`) and cost plan (`plan`) versions."""
+        """Each project's budget (`current`), release (`released`) and cost plan (`plan`)
+        versions."""
         read_at = datetime.now(UTC)
         projects = self.rfc.projects()
         by_objnr = elements(projects, self.rfc.wbs_elements(), self.rfc.hierarchy())
-        try:
-            own = own_budgets(
-                self.rfc.budgets(), by_objnr, self.config.budget_activities, self.rfc.shift
-            )
-        except ValueError as exc:
-            yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
-            own = None
+        s = self.config
+        overall, annual = self.rfc.budgets(), self.rfc.budgets(annual=True)
+        reads: list[tuple[Literal["current", "released"], str, list[str]]] = [
+            ("current", s.budget_value_type, s.budget_activities)
+        ]
+        if s.release_activities:
+            reads.append(("released", s.release_value_type, s.release_activities))
         listed: set[str] = set()
-        if own is not None:
-            for version in budget_versions(own, by_objnr, projects, read_at):
+        for kind, value_type, activities in reads:
+            try:
+                own = own_budgets(
+                    overall, by_objnr, activities, self.rfc.shift, annual=annual,
+                    value_type=value_type,
+                )  # fmt: skip
+            except ValueError as exc:
+                yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
+                continue
+            for version in budget_versions(own, by_objnr, projects, read_at, kind):
                 listed.add(version.external_id)
                 yield version
-            yield from _vanished(projects, "current", listed)
+            yield from _vanished(projects, kind, listed)
         periods = self.periods()
         ccy = self.rfc.currency()
         plan_rows = self.rfc.totals(PLAN, None, ALL_PERIODS)
