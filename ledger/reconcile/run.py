@@ -20,6 +20,7 @@ from pmo_ledger.ledger import aggregates, staging
 from pmo_ledger.ledger.db import local_setting, work_mem
 from pmo_ledger.ledger.models import Project
 from pmo_ledger.ledger.reconcile.budget_rules import budget_overrun, burn_rate
+from pmo_ledger.ledger.reconcile.release_rules import released_overrun
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import forecast_overrun
 from pmo_ledger.ledger.reconcile.findings import Finding
@@ -58,6 +59,7 @@ RULE_FUNCTIONS: dict[str, Rule] = {
     "under_utilization": under_utilization,
     "source_disagreement": source_disagreement,
     "data_quality": data_quality,
+    "released_overrun": released_overrun,
 }
 
 

@@ -148,3 +148,41 @@ def test_no_release_activities_reads_no_release(
     assert sum(
         (x for pieces in _lines(a, "current").values() for _, x, _ in pieces), Decimal(0)
     ) == Decimal("1500.00")
+
+
+def test_actual_cost_above_the_release_is_a_released_overrun(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """SAP's availability control in the ledger: P-1000 spent 1,300.00 against a release of
+    600.00 (its budget is 1,000.00): high (116.67% and 700.00 over, with high_amount 500);
+    P-2000 spent 105.00 against 100.00: within `amount`, no finding."""
+    from datetime import UTC, datetime
+
+    from pmo_ledger.ledger.reconcile import reconcile
+    from pmo_ledger.ledger.reconcile.settings import ReconcileRules
+    from tests.connectors.sap.sap_system import total
+    from tests.connectors.sap.test_sync import KSTAR, open_periods
+
+    _seed(system)
+    year, cur, _prev, _cur_key, _ = open_periods()
+    total(system, "COSP", WBS_11, KSTAR, year, {cur: "1300.00"})
+    total(system, "COSP", WBS_21, KSTAR, year, {cur: "105.00"})
+    a = app(engine, tmp_path)
+    result = run_sync(a, "erp")
+    assert result.status == "succeeded", result.message
+    rules = ReconcileRules.model_validate(
+        {"rules": {"released_overrun": {"amount": "10", "high_amount": "500"}}}
+    )
+    with a.sessions() as s:
+        found = reconcile(
+            s, a.config.ledger, rules, now=datetime.now(UTC), write=False, keep_findings=True
+        )
+    overruns = [f for f in found.findings or [] if f.rule == "released_overrun"]
+    assert [(f.subject_id, f.severity, f.message) for f in overruns] == [
+        ("P-1000", "high",
+         "P-1000: actual cost 1300.00 to date exceeds the released budget of 600.00 by 700.00 "
+         "(116.6667%)"),
+    ]  # fmt: skip
+    assert overruns[0].measures["released"] == "600.00"
+    budget = [f for f in found.findings or [] if f.rule == "budget_overrun"]
+    assert {f.subject_id for f in budget} == {"P-1000"}  # against 1,000.00, not the release
