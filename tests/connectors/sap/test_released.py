@@ -186,3 +186,30 @@ def test_actual_cost_above_the_release_is_a_released_overrun(
     assert overruns[0].measures["released"] == "600.00"
     budget = [f for f in found.findings or [] if f.rule == "budget_overrun"]
     assert {f.subject_id for f in budget} == {"P-1000"}  # against 1,000.00, not the release
+
+
+def test_report_shows_a_released_column_when_a_source_states_a_release(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    from tests.connectors.sap.test_cli import cli, configure
+
+    config = configure(engine, tmp_path)
+    first = cli(config, "sync", "erp")
+    assert first.exit_code == 0, first.output
+    plain = cli(config, "report")
+    assert plain.exit_code == 0, plain.output
+    assert "released" not in plain.output  # no release read yet: the table as before
+    _seed(system)
+    assert cli(config, "sync", "erp").exit_code == 0
+    shown = cli(config, "report")
+    assert shown.exit_code == 0, shown.output
+    header = next(line for line in shown.output.splitlines() if "released" in line)
+    assert [c.strip() for c in header.split("┃")[3:6]] == ["budget", "released", "actual"]
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[3:5]]
+        for line in shown.output.splitlines()
+        if line.startswith("│") and ("P-1000" in line or "P-2000" in line or "total" in line)
+    }
+    assert rows["P-1000"] == ["1000.00", "600.00"]
+    assert rows["P-2000"] == ["500.00", "100.00"]
+    assert rows["total"] == ["1500.00", "700.00"]
