@@ -218,8 +218,9 @@ class SapConnector(Connector):
         s = self.config
         return fingerprint(
             [s.transport, s.actuals, s.object_types, s.plan_version, s.first_year, s.ledger,
-             s.wbs_property, s.currency, s.controlling_area, s.budget_value_type,
-             s.budget_activities, s.release_value_type, s.release_activities]
+             s.wbs_property, s.currency, s.controlling_area,
+             # a new mapping of cost elements restates the lines (none: as before it existed)
+             *([s.cost_types] if s.cost_types else [])]
         )  # fmt: skip
 
     def close(self) -> None:

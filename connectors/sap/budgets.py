@@ -26,7 +26,8 @@ from decimal import Decimal
 from typing import Literal
 
 from pmo_ledger.connectors.base import SourceTotal
-from pmo_ledger.connectors.sap.normalize import Row, TotalLine
+from pmo_ledger.connectors.sap.cost_types import CostTypes
+from pmo_ledger.connectors.sap.normalize import PLAIN, Row, TotalLine
 from pmo_ledger.connectors.sap.values import sap_amount, sap_date
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord
 
@@ -155,6 +156,7 @@ def plan_versions(
     currency: str,
     projects: Sequence[Row],
     read_at: datetime,
+    cost_types: CostTypes = PLAIN,
 ) -> list[BudgetRecord]:
     """One `plan` version per project from the cost plan: a line per (element, cost element,
     period) that is not zero, in its ledger period (`totals`: lines with their period key)."""
@@ -170,7 +172,7 @@ def plan_versions(
                 currency=currency,
                 period=period,
                 task_ref=element.posid,
-                cost_type=f"KSTAR {line.kstar.lstrip('0') or line.kstar}",
+                cost_type=cost_types.of(line.kstar),
                 hours=line.hours,
             )
         )

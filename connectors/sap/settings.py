@@ -105,6 +105,10 @@ class SapSettings(ConnectorSettings):
     #: no release. Never budget: EVM and budget_overrun read `current`.
     release_value_type: str = "41"
     release_activities: list[str] = Field(default_factory=lambda: ["KBFR"])
+    #: Cost type -> cost elements (KSTAR; over OData the GL account), each a number or an
+    #: inclusive range: `travel = ["474000-474999"]`. An element no list holds stays
+    #: `KSTAR <number>`.
+    cost_types: dict[str, list[str]] = Field(default_factory=dict)
     #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
     fx_rate_type: str | None = None
     #: Rows per page handed to the runner.
@@ -117,6 +121,17 @@ class SapSettings(ConnectorSettings):
             k: SecretStr(v) if _SECRET.search(k) and isinstance(v, str) else v
             for k, v in value.items()
         }
+
+    @field_validator("cost_types")
+    @classmethod
+    def _elements(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from pmo_ledger.connectors.sap.cost_types import parse_ranges
+
+        for name, given in value.items():
+            if not name.strip():
+                raise ValueError("a cost type name is empty")
+            parse_ranges(given)
+        return value
 
     @field_validator("system_timezone")
     @classmethod

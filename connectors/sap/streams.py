@@ -19,6 +19,7 @@ from pmo_ledger.connectors.sap.budgets import (
     own_budgets,
     plan_versions,
 )
+from pmo_ledger.connectors.sap.cost_types import CostTypes
 from pmo_ledger.connectors.sap.normalize import (
     CostObject,
     TotalLine,
@@ -52,6 +53,7 @@ class SapReads:
     ) -> None:
         self.config = config
         self._rfc, self._odata, self.periods = rfc, odata, periods
+        self.cost_types = CostTypes(config.cost_types)
 
     @property
     def rfc(self) -> RfcSource:
@@ -143,7 +145,7 @@ class SapReads:
         ccy = self.rfc.currency()
         return items_mod.item_records(
             rows, header_of, wbs, periods, ccy, tz, s.wbs_postings == "project",
-            self.rfc.shift(ccy),
+            self.rfc.shift(ccy), self.cost_types,
         )  # fmt: skip
 
     def item_pages(
@@ -212,7 +214,7 @@ class SapReads:
                 yield Marked(
                     None, Rejected(line.external_id, "unknown_period", {"error": str(exc)})
                 )
-        for version in plan_versions(placed, by_objnr, ccy, projects, read_at):
+        for version in plan_versions(placed, by_objnr, ccy, projects, read_at, self.cost_types):
             listed.add(version.external_id)
             yield version
         if len(placed) == len(plan_lines):  # every plan line read: a missing plan is gone
@@ -241,7 +243,7 @@ class SapReads:
                 filter=wire.journal_filter(self.config, p.years, list(p.sap_periods)),
             )
             lines, currencies = wire.journal_lines(rows, self.config, by_project)
-            return period_items(lines, periods, p.keep, currencies, read_at)
+            return period_items(lines, periods, p.keep, currencies, read_at, self.cost_types)
         return self.totals_items(p, periods, read_at)
 
     def totals_items(
@@ -264,7 +266,7 @@ class SapReads:
                 )
             except ValueError as exc:
                 targets.append((line, exc))
-        return period_items(targets, periods, p.keep, currency, read_at)
+        return period_items(targets, periods, p.keep, currency, read_at, self.cost_types)
 
 
 def _vanished(projects: Any, kind: str, listed: set[str]) -> Iterator[Item]:

@@ -37,6 +37,7 @@ def released(ctx: RuleContext) -> dict[int, Decimal]:
     lines (as known at `as_known_at`: their entries recorded by then), counting or not."""
     versions = select(bv.c.id).where(bv.c.kind == "released", *existing_versions(ctx))
     src: Any
+    live: list[Any]
     if ctx.as_known_at is None:
         src, amount, live = _bl, _bl.c.base_amount, [_bl.c.deleted_at.is_(None)]
     else:

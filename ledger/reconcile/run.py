@@ -20,11 +20,11 @@ from pmo_ledger.ledger import aggregates, staging
 from pmo_ledger.ledger.db import local_setting, work_mem
 from pmo_ledger.ledger.models import Project
 from pmo_ledger.ledger.reconcile.budget_rules import budget_overrun, burn_rate
-from pmo_ledger.ledger.reconcile.release_rules import released_overrun
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import forecast_overrun
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.quality_rules import data_quality, source_disagreement
+from pmo_ledger.ledger.reconcile.release_rules import released_overrun
 from pmo_ledger.ledger.reconcile.rendered import Rendered
 from pmo_ledger.ledger.reconcile.resource_rules import (
     hours_overrun,

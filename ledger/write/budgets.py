@@ -36,8 +36,8 @@ from pmo_ledger.ledger.currencies import is_currency, round_money
 from pmo_ledger.ledger.fx.rates import RateBook
 from pmo_ledger.ledger.models import BudgetVersion, table_of
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
-from pmo_ledger.ledger.time.calendar import year_bounds
 from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.time.calendar import year_bounds
 from pmo_ledger.ledger.write.budget_history import BudgetLineBatch, deleted_version, stored_lines
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import live
