@@ -35,6 +35,7 @@ from pmo_ledger.connectors.base import (
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import ordered_pages
 from pmo_ledger.connectors.sap.budgets import budget_totals
+from pmo_ledger.connectors.sap.listing import Listing, remembered
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.reader import (
     ALL_PERIODS,
@@ -190,6 +191,18 @@ class SapConnector(Connector):
                 "fx_rates": r.rates,
             }
             items = read[stream]()
+            if stream in ("projects", "tasks"):  # deletions SAP never flags: see `listing`
+                listing = Listing(
+                    remembered(request.checkpoint),
+                    name=self.name,
+                    stream=stream,
+                    share=self.config.max_vanished_share,
+                    minimum=self.config.max_vanished_min,
+                )
+                pages = ordered_pages(
+                    listing.items(items), self.config.page_size, checkpoints=False
+                )
+                return SapReads.last_checkpoint(pages, listing.checkpoint)
             return SapReads.last_checkpoint(
                 ordered_pages(items, self.config.page_size, checkpoints=False)
             )

@@ -10,6 +10,7 @@ handed to `Connection(**params)` as they are (`ashost`, `sysnr`, `client`, `user
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -111,6 +112,11 @@ class SapSettings(ConnectorSettings):
     cost_types: dict[str, list[str]] = Field(default_factory=dict)
     #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
     fx_rate_type: str | None = None
+    #: Projects and WBS elements no longer listed (archived without a deletion flag; over
+    #: OData, any gone) are deleted; a read that would delete more than this share of the
+    #: keys the last read listed, and more than `max_vanished_min`, stops that stream instead.
+    max_vanished_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
+    max_vanished_min: int = Field(default=50, ge=0)
     #: Rows per page handed to the runner.
     page_size: int = Field(default=2_000, ge=1, le=100_000)
 

@@ -64,13 +64,19 @@ class SapReads:
         return self._odata()
 
     @staticmethod
-    def last_checkpoint(pages: Iterator[Page]) -> Iterator[Page]:
-        stamp = Cursor("token", datetime.now(UTC).isoformat(timespec="seconds"))
+    def last_checkpoint(
+        pages: Iterator[Page], end: Callable[[], Cursor] | None = None
+    ) -> Iterator[Page]:
+        """The pages, the last carrying the checkpoint: the read's time, or `end()` asked
+        once every page was read (a listing's token)."""
         last: Page | None = None
         for page in pages:
             if last is not None:
                 yield last
             last = page
+        stamp = Cursor("token", datetime.now(UTC).isoformat(timespec="seconds"))
+        if end is not None:
+            stamp = end()
         yield (
             Page(checkpoint=stamp)
             if last is None

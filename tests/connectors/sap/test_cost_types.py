@@ -18,6 +18,7 @@ from tests.connectors.sap.sap_system import app, settings, total
 from tests.connectors.sap.stub_rfc import System
 from tests.connectors.sap.test_sync import KSTAR, LABOR, WBS_11, open_periods
 
+
 def test_lists_and_ranges_map_cost_elements_and_the_rest_keep_their_label() -> None:
     types = CostTypes({"travel": ["474000-474999"], "software": ["476000", "0000476100"]})
     assert types.of("0000474000") == "travel"
