@@ -165,6 +165,30 @@ class SapSystem:
             self._db.execute(f'INSERT OR REPLACE INTO "{table_name}" VALUES ({marks})', values)
             self._db.commit()
 
+    def insert_many(
+        self, table_name: str, rows: Iterable[Mapping[str, Any]], *, client: str = "100"
+    ) -> int:
+        """`insert` of many rows in one transaction (a bulk load, e.g. bench/sap.py); how
+        many."""
+        table = TABLES[table_name]
+        names = {f.name for f in table.fields}
+        values = []
+        for row in rows:
+            unknown = set(row) - names
+            if unknown:
+                raise KeyError(f"{table_name} has no fields {sorted(unknown)}")
+            values.append(
+                [canonical(f, client if f.name == "MANDT" else row.get(f.name))
+                 for f in table.fields]
+            )  # fmt: skip
+        if not values:
+            return 0
+        marks = ", ".join("?" for _ in table.fields)
+        with self._lock:
+            self._db.executemany(f'INSERT OR REPLACE INTO "{table_name}" VALUES ({marks})', values)
+            self._db.commit()
+        return len(values)
+
     def delete(self, table_name: str, where: Mapping[str, Any], *, client: str = "100") -> int:
         """Delete the rows whose fields equal `where`'s values; the number deleted."""
         table = TABLES[table_name]
