@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time as clock
+from datetime import UTC, date, datetime
+from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
