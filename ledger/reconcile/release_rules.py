@@ -73,7 +73,7 @@ def released_overrun(ctx: RuleContext) -> list[Finding]:
                 rule=RULE,
                 subject_type="project",
                 subject_id=info.code,
-                dimension="released",
+                dimension="total",  # every cost type (v_variance_lines lists them all)
                 period="",
                 severity=s.severity(pct, amount=over),
                 message=(
