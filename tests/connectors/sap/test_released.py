@@ -213,3 +213,32 @@ def test_report_shows_a_released_column_when_a_source_states_a_release(
     assert rows["P-1000"] == ["1000.00", "600.00"]
     assert rows["P-2000"] == ["500.00", "100.00"]
     assert rows["total"] == ["1500.00", "700.00"]
+
+
+def test_a_years_line_is_phased_inside_the_year_and_the_projects_dates(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """P-1000 runs 2026-03-15..2027-06-30: linear, 2026's 700.00 goes over 2026-03..2026-12
+    (10 periods, 70.00 each) and 2027's 300.00 over 2027-01..2027-06; lump, each year in its
+    first period the project covers."""
+    from tests.connectors.sap.sap_system import app_reading, settings
+
+    _seed(system)
+    p1000 = next(r for r in system.tables["PROJ"].rows if r["PSPID"] == "P-1000")
+    p1000["PLFAZ"], p1000["PLSEZ"] = "20260315", "20270630"
+    for phasing, expected in (
+        ("linear", {"2026": (10, "2026-03", "2026-12"), "2027": (6, "2027-01", "2027-06")}),
+        ("lump", {"2026": (1, "2026-03", "2026-03"), "2027": (1, "2027-01", "2027-01")}),
+    ):
+        a = app_reading(engine, tmp_path, settings(), budget_phasing=phasing)
+        result = run_sync(a, "erp", streams=STREAMS, full=True)
+        assert result.status == "succeeded", result.message
+        pieces = _lines(a, "current")[("P-1000", f"{WBS_11}/EUR/2026")]
+        later = _lines(a, "current")[("P-1000", f"{WBS_11}/EUR/2027")]
+        for year, got in (("2026", pieces), ("2027", later)):
+            periods = sorted(p for p, _, _ in got)
+            assert (len(periods), periods[0], periods[-1]) == expected[year], phasing
+            assert {ph for _, _, ph in got} == {phasing}
+        assert sum((x for _, x, _ in pieces), Decimal(0)) == Decimal("300.00")
+        if phasing == "linear":
+            assert sorted({x for _, x, _ in pieces}) == [Decimal("30.00")]
