@@ -3,9 +3,12 @@ OData (the sandbox's S/4HANA services on HTTPS), each into a fresh ledger (SQLit
 default, or PostgreSQL with --pg): a full read, then an incremental one (each run re-reads the
 open periods: `open_periods_back` = 2, so the current period and the two before it).
 
-    .venv/bin/python bench/sap.py [--wbs 1500] [--cost-elements 4] [--pg URL]
+    .venv/bin/python bench/sap.py [--odata-wbs 200] [--wbs 1500] [--cost-elements 4] [--pg URL]
 
-The sandbox's demo system grows by `--wbs` WBS elements under PRJ-0001 and PRJ-0002 (EUR),
+OData is read first, with the sandbox's demo system grown by `--odata-wbs` WBS elements, then
+RFC with it grown to `--wbs` (the fake OData server builds the journal items from every line
+item for each page it serves, so its time grows with the square of the size: at RFC's size it
+would measure the fake). The elements go under PRJ-0001 and PRJ-0002 (EUR),
 each with one CO line item (COBK/COEP) per cost element and month of this year up to the
 current month, and the CO totals (COSP) that sum them: the actuals stream lists one line per
 element, cost element and period over RFC (CO totals) and over OData (the journal items,
@@ -60,7 +63,7 @@ def grow(system: SapSystem, wbs: int, elements: int, today: date) -> int:
     for n in range(wbs):
         project = projects["PRJ-0001" if n % 2 == 0 else "PRJ-0002"]
         pspnr = f"{first + n:08d}"
-        posid = f"{project['PSPID']}.9.{n + 1}"
+        posid = f"{project['PSPID']}.9.{first + n}"
         objnr = f"PR{pspnr}"
         prps.append({"PSPNR": pspnr, "POSID": posid, "POST1": f"Bench element {n + 1}",
                      "OBJNR": objnr, "PSPHI": project["PSPNR"], "PBUKR": "1000",
@@ -134,6 +137,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--wbs", type=int, default=1500)
+    parser.add_argument("--odata-wbs", type=int, default=200)
     parser.add_argument("--cost-elements", type=int, default=4, choices=range(1, 7))
     parser.add_argument("--pg", default=None, help="a PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
@@ -145,14 +149,18 @@ def main() -> int:
     ) as sandbox:
         # The sandbox's one system (the RFC logon's and the OData server's).
         system = fakerfc._registry[fakerfc._ashost_key(RFC_HOST, "00")]
-        seeded = time.perf_counter()
-        items = grow(system, args.wbs, args.cost_elements, today)
-        print(f"grew the sandbox by {args.wbs} WBS elements and {items} CO line items in "
-              f"{time.perf_counter() - seeded:.1f} s")  # fmt: skip
         odata = {"kind": "sap", **sandbox.settings}
-        for (engine, url), (transport, table) in zip(
-            ledgers(tmp, args.pg), (("rfc", rfc_settings()), ("odata", odata)), strict=True
+        grown = 0
+        for (engine, url), (transport, table, size) in zip(
+            ledgers(tmp, args.pg),
+            (("odata", odata, args.odata_wbs), ("rfc", rfc_settings(), args.wbs)),
+            strict=True,
         ):
+            seeded = time.perf_counter()
+            items = grow(system, size - grown, args.cost_elements, today)
+            grown = size
+            print(f"{transport}: grew the sandbox to {size} bench WBS elements (+{items} CO line "
+                  f"items) in {time.perf_counter() - seeded:.1f} s")  # fmt: skip
             config = {"ledger": {"url": url, "base_currency": "EUR"}, "connectors": {"sap": table}}
             app = App(parse_config(config, {}, Path(tmp)), None, _engine=engine)
             for label in ("full", "incremental"):
