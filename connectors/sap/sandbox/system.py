@@ -102,6 +102,10 @@ class SapSystem:
         self.http_calls = 0
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False)
+        # A fake's scratch file: no fsync per commit (each insert commits; seeding the demo
+        # waited ~30 ms a row for the disk on a busy machine). Other processes (`fake_db`)
+        # still see every commit: the OS has it.
+        self._db.execute("PRAGMA synchronous = OFF")
         for table in TABLES.values():
             columns = ", ".join(f'"{f.name}" TEXT NOT NULL' for f in table.fields)
             key = ", ".join(f'"{k}"' for k in table.key)
@@ -188,6 +192,20 @@ class SapSystem:
             self._db.executemany(f'INSERT OR REPLACE INTO "{table_name}" VALUES ({marks})', values)
             self._db.commit()
         return len(values)
+
+    def greatest(self, table_name: str, *fields: str, client: str = "100") -> str:
+        """The largest value of the fields' texts put together ("" for an empty table): e.g.
+        the last BELNR, or the last CPUDT + CPUTM, without reading every row."""
+        table = TABLES[table_name]
+        joined = " || ".join(f'"{_field(table, name).name}"' for name in fields)
+        sql = f'SELECT max({joined}) FROM "{table_name}"'
+        params: list[str] = []
+        if table.client_dependent:
+            sql += ' WHERE "MANDT" = ?'
+            params.append(client)
+        with self._lock:
+            found = self._db.execute(sql, params).fetchone()
+        return str(found[0] or "") if found else ""
 
     def delete(self, table_name: str, where: Mapping[str, Any], *, client: str = "100") -> int:
         """Delete the rows whose fields equal `where`'s values; the number deleted."""
