@@ -198,11 +198,7 @@ class SapSystem:
         the last BELNR, or the last CPUDT + CPUTM, without reading every row."""
         table = TABLES[table_name]
         joined = " || ".join(f'"{_field(table, name).name}"' for name in fields)
-        sql = f'SELECT max({joined}) FROM "{table_name}"'
-        params: list[str] = []
-        if table.client_dependent:
-            sql += ' WHERE "MANDT" = ?'
-            params.append(client)
+        sql, params = _of_client(table, f"SELECT max({joined})", client)
         with self._lock:
             found = self._db.execute(sql, params).fetchone()
         return str(found[0] or "") if found else ""
@@ -229,11 +225,7 @@ class SapSystem:
         table = TABLES[table_name]
         names = [f.name for f in table.fields]
         order = ", ".join(f'"{k}"' for k in table.key)
-        sql = f'SELECT * FROM "{table_name}"'
-        params: list[str] = []
-        if table.client_dependent:
-            sql += ' WHERE "MANDT" = ?'
-            params.append(client)
+        sql, params = _of_client(table, "SELECT *", client)
         with self._lock:
             fetched = self._db.execute(f"{sql} ORDER BY {order}", params).fetchall()
         return [dict(zip(names, row, strict=True)) for row in fetched]
@@ -256,3 +248,12 @@ def _field(table: Table, name: str) -> Field:
     if spec is None:
         raise KeyError(f"{table.name} has no field {name}")
     return spec
+
+
+def _of_client(table: Table, select: str, client: str) -> tuple[str, list[str]]:
+    """`<select> FROM <table>` of the client's rows (a client-dependent table) and its
+    parameters."""
+    sql = f'{select} FROM "{table.name}"'
+    if table.client_dependent:
+        return sql + ' WHERE "MANDT" = ?', [client]
+    return sql, []
