@@ -157,7 +157,7 @@ class BudgetRecord:
 
     external_id: str
     project_ref: str
-    kind: Literal["baseline", "current", "forecast", "plan"]
+    kind: Literal["baseline", "current", "forecast", "plan", "released"]
     effective_from: date
     lines: tuple[BudgetLineRecord, ...] = ()
     number: int = 1

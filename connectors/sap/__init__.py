@@ -35,6 +35,7 @@ from pmo_ledger.connectors.base import (
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import ordered_pages
 from pmo_ledger.connectors.sap.budgets import budget_totals
+from pmo_ledger.connectors.sap.listing import Listing, remembered
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.reader import (
     ALL_PERIODS,
@@ -66,8 +67,9 @@ STREAMS: dict[str, StreamSpec] = {
         "budgets",
         "token",
         "budget",
-        "<PSPID>/current (lines <OBJNR>/<currency>), <PSPID>/plan (lines as actuals)",
-        counts="budget activities `budget_activities` of value type 41; plan version 000",
+        "<PSPID>/current and <PSPID>/released (lines <OBJNR>/<currency>[/<GJAHR>]), "
+        "<PSPID>/plan (lines as actuals)",
+        counts="`current`: budget activities `budget_activities` of value type 41",
         after=("tasks",),
     ),
     "fx_rates": StreamSpec(
@@ -189,6 +191,18 @@ class SapConnector(Connector):
                 "fx_rates": r.rates,
             }
             items = read[stream]()
+            if stream in ("projects", "tasks"):  # deletions SAP never flags: see `listing`
+                listing = Listing(
+                    remembered(request.checkpoint),
+                    name=self.name,
+                    stream=stream,
+                    share=self.config.max_vanished_share,
+                    minimum=self.config.max_vanished_min,
+                )
+                pages = ordered_pages(
+                    listing.items(items), self.config.page_size, checkpoints=False
+                )
+                return SapReads.last_checkpoint(pages, listing.checkpoint)
             return SapReads.last_checkpoint(
                 ordered_pages(items, self.config.page_size, checkpoints=False)
             )
@@ -217,7 +231,9 @@ class SapConnector(Connector):
         s = self.config
         return fingerprint(
             [s.transport, s.actuals, s.object_types, s.plan_version, s.first_year, s.ledger,
-             s.wbs_property, s.currency, s.controlling_area]
+             s.wbs_property, s.currency, s.controlling_area,
+             # a new mapping of cost elements restates the lines (none: as before it existed)
+             *([s.cost_types] if s.cost_types else [])]
         )  # fmt: skip
 
     def close(self) -> None:

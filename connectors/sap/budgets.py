@@ -1,13 +1,18 @@
-"""Budgets of SAP PS: the budget on WBS elements (BPGE, value type 41) as each project's
-`current` version, and the cost plan (COSP/COSS value type 01, version 000) as its `plan`.
+"""Budgets of SAP PS: the budget on WBS elements (BPGE overall, BPJA by fiscal year; value type
+41) as each project's `current` version, its release as the `released` version, and the cost
+plan (COSP/COSS value type 01, version 000) as its `plan`.
 
 A parent WBS element's budget includes what it distributed to its children (BPGE holds both),
 so an element's line is its own share: its budget minus its children's (PRHI). The lines of a
 project then add up to the budget of its top elements, never to the sum of every element.
 Budget activities (VORGA) counted: `budget_activities` (default original KBUD, supplement
 KBN0, return KBR0, and a transfer's two sides: KBUS on the sender, negative, KBUE on the
-receiver). The release KBFR is not read: released budget is a share of the same budget that
-may be spent, not more money, and no version carries it.
+receiver). The release (`release_activities`, default KBFR) is a share of the same budget that
+may be spent now, not more money: it is never added to the budget but makes its own
+`released` version, by the same parent/child rule, which SAP's availability control (and the
+ledger's `released_overrun` rule) checks actual cost against. Where BPJA holds annual values,
+an element's lines are one per fiscal year (`period` = the year: the ledger phases it inside
+that year) and the rest of its overall value, if any, one line phased over the project.
 Both versions are `derived` from a full re-read, stamped with the read's time.
 """
 
@@ -21,7 +26,8 @@ from decimal import Decimal
 from typing import Literal
 
 from pmo_ledger.connectors.base import SourceTotal
-from pmo_ledger.connectors.sap.normalize import Row, TotalLine
+from pmo_ledger.connectors.sap.cost_types import CostTypes
+from pmo_ledger.connectors.sap.normalize import PLAIN, Row, TotalLine
 from pmo_ledger.connectors.sap.values import sap_amount, sap_date
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord
 
@@ -55,50 +61,91 @@ def elements(
     }
 
 
+def _own(
+    amounts: Mapping[tuple[str, str, str], Decimal], by_objnr: Mapping[str, Element]
+) -> dict[tuple[str, str, str], Decimal]:
+    """Each element's own share per (OBJNR, currency, year): its amount less what its
+    children hold of the same key (PRHI)."""
+    own = dict(amounts)
+    for (objnr, ccy, year), amount in amounts.items():
+        element = by_objnr.get(objnr)
+        parent = element.parent_objnr if element else None
+        if parent and (parent, ccy, year) in own:
+            own[(parent, ccy, year)] -= amount
+    return own
+
+
 def own_budgets(
     rows: Iterable[Row],
     by_objnr: Mapping[str, Element],
     activities: Sequence[str],
     shift: Callable[[str], Decimal] = lambda _ccy: Decimal(1),
-) -> dict[tuple[str, str], Decimal]:
-    """Each element's own budget per (OBJNR, currency): BPGE's WTGES (object currency TWAER,
-    times its TCURX `shift`) over the counted activities, less what its children hold.
-    Raises ValueError."""
-    budget: dict[tuple[str, str], Decimal] = defaultdict(lambda: _ZERO)
-    for row in rows:
+    *,
+    annual: Iterable[Row] = (),
+    value_type: str | None = None,
+) -> dict[tuple[str, str, str], Decimal]:
+    """Each element's own budget per (OBJNR, currency, fiscal year): BPGE's (`rows`) and
+    BPJA's (`annual`) values (WTGES; object currency TWAER, times its TCURX `shift`) of the
+    counted activities (and `value_type`, when rows carry WRTTP), each less what the
+    element's children hold. A year's key is BPJA's own share; the key with year "" is the
+    rest of the overall value, kept when not zero or when BPJA has no year for the element,
+    so an element's lines add up to its own overall share. Raises ValueError."""
+
+    def counted(row: Row) -> bool:
         if activities and row.get("VORGA", "") not in activities:
-            continue
+            return False
+        return value_type is None or row.get("WRTTP", value_type) == value_type
+
+    def value(row: Row) -> Decimal:
         ccy = row.get("TWAER", "")
-        budget[(row["OBJNR"], ccy)] += sap_amount(row.get("WTGES"), "WTGES") * shift(ccy)
-    own = dict(budget)
-    for (objnr, ccy), amount in budget.items():
-        element = by_objnr.get(objnr)
-        parent = element.parent_objnr if element else None
-        if parent and (parent, ccy) in own:
-            own[(parent, ccy)] -= amount
-    return own
+        return sap_amount(row.get("WTGES"), "WTGES") * shift(ccy)
+
+    overall: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: _ZERO)
+    yearly: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: _ZERO)
+    for row in rows:
+        if counted(row):
+            overall[(row["OBJNR"], row.get("TWAER", ""), "")] += value(row)
+    for row in annual:
+        if counted(row):
+            year = str(row.get("GJAHR", "")).strip()
+            yearly[(row["OBJNR"], row.get("TWAER", ""), year)] += value(row)
+    own_years = _own(yearly, by_objnr)
+    out: dict[tuple[str, str, str], Decimal] = dict(own_years)
+    for (objnr, ccy, _), amount in _own(overall, by_objnr).items():
+        years = [v for (o, c, _y), v in own_years.items() if (o, c) == (objnr, ccy)]
+        rest = amount - sum(years, _ZERO)
+        if rest != 0 or not years:
+            out[(objnr, ccy, "")] = rest
+    return out
 
 
 def budget_versions(
-    own: Mapping[tuple[str, str], Decimal],
+    own: Mapping[tuple[str, str, str], Decimal],
     by_objnr: Mapping[str, Element],
     projects: Sequence[Row],
     read_at: datetime,
+    kind: Literal["current", "released"] = "current",
 ) -> list[BudgetRecord]:
-    """One `current` version per project: a line per element and currency (phased by the
-    ledger over the project's planned dates)."""
+    """One version per project: a line per element, currency and fiscal year (the year's
+    line phased by the ledger inside that year; the overall rest over the project's dates).
+    `kind`: `current` (the budget) or `released` (the release)."""
     lines: dict[str, list[BudgetLineRecord]] = defaultdict(list)
-    for (objnr, ccy), amount in sorted(own.items()):
+    for (objnr, ccy, year), amount in sorted(own.items()):
         element = by_objnr.get(objnr)
         if element is None or not element.pspid:
             continue
         lines[element.pspid].append(
             BudgetLineRecord(
-                external_id=f"{objnr}/{ccy}", amount=amount, currency=ccy, task_ref=element.posid
+                external_id=f"{objnr}/{ccy}/{year}" if year else f"{objnr}/{ccy}",
+                amount=amount,
+                currency=ccy,
+                period=year or None,
+                task_ref=element.posid,
             )
         )
+    label = "budget (BPGE/BPJA)" if kind == "current" else "released budget (BPGE/BPJA)"
     return [
-        _version(pspid, "current", tuple(lines[pspid]), projects, read_at, "budget (BPGE)")
+        _version(pspid, kind, tuple(lines[pspid]), projects, read_at, label)
         for pspid in sorted(lines)
     ]
 
@@ -109,6 +156,7 @@ def plan_versions(
     currency: str,
     projects: Sequence[Row],
     read_at: datetime,
+    cost_types: CostTypes = PLAIN,
 ) -> list[BudgetRecord]:
     """One `plan` version per project from the cost plan: a line per (element, cost element,
     period) that is not zero, in its ledger period (`totals`: lines with their period key)."""
@@ -124,7 +172,7 @@ def plan_versions(
                 currency=currency,
                 period=period,
                 task_ref=element.posid,
-                cost_type=f"KSTAR {line.kstar.lstrip('0') or line.kstar}",
+                cost_type=cost_types.of(line.kstar),
                 hours=line.hours,
             )
         )
@@ -136,7 +184,7 @@ def plan_versions(
 
 def _version(
     pspid: str,
-    kind: Literal["current", "plan"],
+    kind: Literal["current", "plan", "released"],
     lines: tuple[BudgetLineRecord, ...],
     projects: Sequence[Row],
     read_at: datetime,

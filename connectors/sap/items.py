@@ -16,7 +16,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pmo_ledger.connectors.kit.pages import Item, Marked
-from pmo_ledger.connectors.sap.normalize import Wbs, cost_object
+from pmo_ledger.connectors.sap.cost_types import CostTypes
+from pmo_ledger.connectors.sap.normalize import PLAIN, Wbs, cost_object
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.rfc import any_of, condition
 from pmo_ledger.connectors.sap.rfc_source import SETTLEMENT, RfcSource, objects_condition
@@ -100,6 +101,7 @@ def item_records(
     tz: ZoneInfo,
     by_project: bool,
     shift: Decimal = Decimal(1),
+    cost_types: CostTypes = PLAIN,
 ) -> Iterator[tuple[str, Item]]:
     """(ledger period, record or Rejected) per COEP line, in the documents' entry order;
     WKGBTR times `shift` (the controlling area currency's TCURX shift)."""
@@ -119,7 +121,7 @@ def item_records(
                 task_ref=target.task,
                 posted_on=posted,
                 period=spec.key,
-                cost_type=f"KSTAR {row['KSTAR'].lstrip('0') or row['KSTAR']}",
+                cost_type=cost_types.of(row["KSTAR"]),
                 currency=currency,
                 amount=sap_amount(row.get("WKGBTR"), "WKGBTR") * shift,
                 description=row.get("SGTXT") or header.get("BLTXT") or None,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from pmo_ledger.connectors.sap.cost_types import CostTypes
 from pmo_ledger.connectors.sap.values import inverted_date, sap_amount, sap_date, tcurr_rate
 from pmo_ledger.ledger.records import ActualRecord, FxRateRecord, ProjectRecord, TaskRecord
 
@@ -27,6 +28,8 @@ Row = Mapping[str, str]
 #: Units of measure that are hours (MEINH); other quantities are not hours.
 HOUR_UNITS = frozenset({"H", "HR", "HRS", "STD", "HUR"})
 _ZERO = Decimal("0.0000")
+#: No cost types configured: every cost element is `KSTAR <number>`.
+PLAIN = CostTypes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +129,10 @@ def total_actual(
     period: str,
     posted_on: date,
     read_at: datetime,
+    cost_types: CostTypes = PLAIN,
 ) -> ActualRecord:
-    """A totals line as an actual cost in the ledger period `period`, dated its last day."""
+    """A totals line as an actual cost in the ledger period `period`, dated its last day; its
+    cost element as `cost_types` maps it."""
     return ActualRecord(
         external_id=line.external_id,
         project_ref=target.ref,
@@ -136,7 +141,7 @@ def total_actual(
         posted_on=posted_on,
         period=period,
         kind="cost",
-        cost_type=f"KSTAR {line.kstar.lstrip('0') or line.kstar}",
+        cost_type=cost_types.of(line.kstar),
         currency=currency,
         amount=line.amount,
         hours=line.hours,

@@ -26,7 +26,8 @@ from decimal import Decimal
 from pmo_ledger.connectors.base import Cursor, Page, ReadRequest, SourceTotal
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages, scoped
-from pmo_ledger.connectors.sap.normalize import CostObject, TotalLine, total_actual
+from pmo_ledger.connectors.sap.cost_types import CostTypes
+from pmo_ledger.connectors.sap.normalize import PLAIN, CostObject, TotalLine, total_actual
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.ledger.records import ActualRecord, Rejected
 from pmo_ledger.ledger.time.calendar import MAX_PERIOD_NO, parse_period
@@ -86,6 +87,7 @@ def period_items(
     keep: Sequence[str] | None,
     currency: str | Mapping[str, str] | None,
     read_at: datetime,
+    cost_types: CostTypes = PLAIN,
 ) -> dict[str, list[Item]]:
     """Lines as records (or Rejected rows) per ledger period key, in line-key order.
     `currency`: every line's, or each line's by external id."""
@@ -121,6 +123,7 @@ def period_items(
                 period=spec.key,
                 posted_on=spec.end_on,
                 read_at=read_at,
+                cost_types=cost_types,
             )
         out.setdefault(spec.key, []).append(item)
     return out

@@ -127,23 +127,28 @@ class RfcSource:
             rows += self.client.read_table(table, [*key, *values, *extra], " AND ".join(where), key)
         return rows
 
-    def budgets(self) -> list[dict[str, str]]:
-        """BPGE overall budget rows of `budget_value_type` (version 000) for WBS elements."""
-        layout = {f.name for f in self.client.layout("BPGE")}
+    def budgets(self, annual: bool = False) -> list[dict[str, str]]:
+        """BPGE overall (or BPJA annual, `annual`) rows of the budget and release value types
+        (version 000) for WBS elements, with WRTTP and VORGA; BPJA's value is WTGES too."""
+        table, value = ("BPJA", "WTJHR") if annual else ("BPGE", "WTGES")
+        layout = {f.name for f in self.client.layout(table)}
         key = [
             k
-            for k in ("LEDNR", "OBJNR", "POSIT", "TRGKZ", "WRTTP", "GEBER", "VERSN", "VORGA",
-                      "TWAER")
-            if k in layout
+            for k in ("LEDNR", "OBJNR", "POSIT", "TRGKZ", "WRTTP", "GJAHR", "GEBER", "VERSN",
+                      "VORGA", "TWAER")
+            if k in layout and (annual or k != "GJAHR")
         ]  # fmt: skip
-        where = " AND ".join(
-            [
-                condition("WRTTP", "=", self.settings.budget_value_type),
-                condition("VERSN", "=", "000"),
-                condition("OBJNR", "LIKE", "PR%"),
-            ]
-        )
-        return self.client.read_table("BPGE", [*key, "WTGES"], where, key)
+        s = self.settings
+        types = {s.budget_value_type, *([s.release_value_type] if s.release_activities else [])}
+        where = [
+            any_of("WRTTP", sorted(types)),
+            condition("VERSN", "=", "000"),
+            condition("OBJNR", "LIKE", "PR%"),
+        ]
+        if annual and s.first_year is not None:
+            where.append(condition("GJAHR", ">=", f"{s.first_year:04d}"))
+        rows = self.client.read_table(table, [*key, value], " AND ".join(where), key)
+        return [{**r, "WTGES": r[value]} if annual else r for r in rows]
 
     def rates(self, rate_type: str) -> list[dict[str, str]]:
         """TCURR rows of one exchange rate type (KURST)."""

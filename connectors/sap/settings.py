@@ -10,6 +10,7 @@ handed to `Connection(**params)` as they are (`ashost`, `sysnr`, `client`, `user
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -93,13 +94,29 @@ class SapSettings(ConnectorSettings):
     include_settlement: bool = False
     #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
     #: original, supplement, return, transfer sent (KBUS, negative) and received (KBUE)
-    #: ([] counts every activity). The release (KBFR) is not budget: it is not read.
+    #: ([] counts every activity). Annual values (BPJA, by GJAHR) phase the budget by
+    #: fiscal year where BPJA has rows; the rest of the overall value (BPGE) is phased over
+    #: the project's dates.
     budget_value_type: str = "41"
     budget_activities: list[str] = Field(
         default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"]
     )
+    #: The release (CJ32/CJ3A: what may be spent now) as each project's `released` version:
+    #: its value type and activities in BPGE (overall) and BPJA (by fiscal year). [] reads
+    #: no release. Never budget: EVM and budget_overrun read `current`.
+    release_value_type: str = "41"
+    release_activities: list[str] = Field(default_factory=lambda: ["KBFR"])
+    #: Cost type -> cost elements (KSTAR; over OData the GL account), each a number or an
+    #: inclusive range: `travel = ["474000-474999"]`. An element no list holds stays
+    #: `KSTAR <number>`.
+    cost_types: dict[str, list[str]] = Field(default_factory=dict)
     #: Read TCURR exchange rates of this rate type into fx rates (None: no fx stream).
     fx_rate_type: str | None = None
+    #: Projects and WBS elements no longer listed (archived without a deletion flag; over
+    #: OData, any gone) are deleted; a read that would delete more than this share of the
+    #: keys the last read listed, and more than `max_vanished_min`, stops that stream instead.
+    max_vanished_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
+    max_vanished_min: int = Field(default=50, ge=0)
     #: Rows per page handed to the runner.
     page_size: int = Field(default=2_000, ge=1, le=100_000)
 
@@ -110,6 +127,17 @@ class SapSettings(ConnectorSettings):
             k: SecretStr(v) if _SECRET.search(k) and isinstance(v, str) else v
             for k, v in value.items()
         }
+
+    @field_validator("cost_types")
+    @classmethod
+    def _elements(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from pmo_ledger.connectors.sap.cost_types import parse_ranges
+
+        for name, given in value.items():
+            if not name.strip():
+                raise ValueError("a cost type name is empty")
+            parse_ranges(given)
+        return value
 
     @field_validator("system_timezone")
     @classmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pmo_ledger.connectors.base import Cursor, Page, ReadRequest
@@ -19,6 +19,7 @@ from pmo_ledger.connectors.sap.budgets import (
     own_budgets,
     plan_versions,
 )
+from pmo_ledger.connectors.sap.cost_types import CostTypes
 from pmo_ledger.connectors.sap.normalize import (
     CostObject,
     TotalLine,
@@ -52,6 +53,7 @@ class SapReads:
     ) -> None:
         self.config = config
         self._rfc, self._odata, self.periods = rfc, odata, periods
+        self.cost_types = CostTypes(config.cost_types)
 
     @property
     def rfc(self) -> RfcSource:
@@ -62,13 +64,19 @@ class SapReads:
         return self._odata()
 
     @staticmethod
-    def last_checkpoint(pages: Iterator[Page]) -> Iterator[Page]:
-        stamp = Cursor("token", datetime.now(UTC).isoformat(timespec="seconds"))
+    def last_checkpoint(
+        pages: Iterator[Page], end: Callable[[], Cursor] | None = None
+    ) -> Iterator[Page]:
+        """The pages, the last carrying the checkpoint: the read's time, or `end()` asked
+        once every page was read (a listing's token)."""
         last: Page | None = None
         for page in pages:
             if last is not None:
                 yield last
             last = page
+        stamp = Cursor("token", datetime.now(UTC).isoformat(timespec="seconds"))
+        if end is not None:
+            stamp = end()
         yield (
             Page(checkpoint=stamp)
             if last is None
@@ -143,7 +151,7 @@ class SapReads:
         ccy = self.rfc.currency()
         return items_mod.item_records(
             rows, header_of, wbs, periods, ccy, tz, s.wbs_postings == "project",
-            self.rfc.shift(ccy),
+            self.rfc.shift(ccy), self.cost_types,
         )  # fmt: skip
 
     def item_pages(
@@ -169,23 +177,32 @@ class SapReads:
         return _each(self.rfc.rates(kind), lambda r: fx_rate(r, kind), "GDATU")
 
     def budgets(self) -> Iterator[Item]:
-        """Each project's budget (`current`) and cost plan (`plan`) versions."""
+        """Each project's budget (`current`), release (`released`) and cost plan (`plan`)
+        versions."""
         read_at = datetime.now(UTC)
         projects = self.rfc.projects()
         by_objnr = elements(projects, self.rfc.wbs_elements(), self.rfc.hierarchy())
-        try:
-            own = own_budgets(
-                self.rfc.budgets(), by_objnr, self.config.budget_activities, self.rfc.shift
-            )
-        except ValueError as exc:
-            yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
-            own = None
+        s = self.config
+        overall, annual = self.rfc.budgets(), self.rfc.budgets(annual=True)
+        reads: list[tuple[Literal["current", "released"], str, list[str]]] = [
+            ("current", s.budget_value_type, s.budget_activities)
+        ]
+        if s.release_activities:
+            reads.append(("released", s.release_value_type, s.release_activities))
         listed: set[str] = set()
-        if own is not None:
-            for version in budget_versions(own, by_objnr, projects, read_at):
+        for kind, value_type, activities in reads:
+            try:
+                own = own_budgets(
+                    overall, by_objnr, activities, self.rfc.shift, annual=annual,
+                    value_type=value_type,
+                )  # fmt: skip
+            except ValueError as exc:
+                yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
+                continue
+            for version in budget_versions(own, by_objnr, projects, read_at, kind):
                 listed.add(version.external_id)
                 yield version
-            yield from _vanished(projects, "current", listed)
+            yield from _vanished(projects, kind, listed)
         periods = self.periods()
         ccy = self.rfc.currency()
         plan_rows = self.rfc.totals(PLAN, None, ALL_PERIODS)
@@ -203,7 +220,7 @@ class SapReads:
                 yield Marked(
                     None, Rejected(line.external_id, "unknown_period", {"error": str(exc)})
                 )
-        for version in plan_versions(placed, by_objnr, ccy, projects, read_at):
+        for version in plan_versions(placed, by_objnr, ccy, projects, read_at, self.cost_types):
             listed.add(version.external_id)
             yield version
         if len(placed) == len(plan_lines):  # every plan line read: a missing plan is gone
@@ -232,7 +249,7 @@ class SapReads:
                 filter=wire.journal_filter(self.config, p.years, list(p.sap_periods)),
             )
             lines, currencies = wire.journal_lines(rows, self.config, by_project)
-            return period_items(lines, periods, p.keep, currencies, read_at)
+            return period_items(lines, periods, p.keep, currencies, read_at, self.cost_types)
         return self.totals_items(p, periods, read_at)
 
     def totals_items(
@@ -255,7 +272,7 @@ class SapReads:
                 )
             except ValueError as exc:
                 targets.append((line, exc))
-        return period_items(targets, periods, p.keep, currency, read_at)
+        return period_items(targets, periods, p.keep, currency, read_at, self.cost_types)
 
 
 def _vanished(projects: Any, kind: str, listed: set[str]) -> Iterator[Item]:

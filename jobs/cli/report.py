@@ -34,21 +34,24 @@ def report(ctx: typer.Context) -> None:
 
 
 def print_budget_report(app: App, data: BudgetReport) -> None:
-    print_budget_vs_actual(app, data.rows)
+    print_budget_vs_actual(app, data.rows, data.released)
     print_unmapped(app, data.unmapped)
     print_authority(app, data.ignored)
 
 
-def print_budget_vs_actual(app: App, rows: list[BudgetVsActual]) -> None:
+def print_budget_vs_actual(
+    app: App, rows: list[BudgetVsActual], released: dict[str, Decimal] | None = None
+) -> None:
     """The table; where it must fit a narrower width, each project's name goes under its
-    code, so the amounts keep their whole width."""
+    code, so the amounts keep their whole width. A `released` column (the released budget,
+    never part of the budget) when a source states one for some project."""
     total = [
         sum((getattr(r, f) for r in rows), Decimal(0))
         for f in ("budget", "actual", "variance", "actual_hours")
     ]
-    t = _budget_table(app, rows, total, stacked=False)
+    t = _budget_table(app, rows, total, released or {}, stacked=False)
     if too_wide(t):
-        t = _budget_table(app, rows, total, stacked=True)
+        t = _budget_table(app, rows, total, released or {}, stacked=True)
     show(t)
     waiting = sum(r.unconverted_lines for r in rows)
     if waiting:
@@ -59,19 +62,31 @@ def print_budget_vs_actual(app: App, rows: list[BudgetVsActual]) -> None:
 
 
 def _budget_table(
-    app: App, rows: list[BudgetVsActual], total: list[Decimal], *, stacked: bool
+    app: App,
+    rows: list[BudgetVsActual],
+    total: list[Decimal],
+    released: dict[str, Decimal],
+    *,
+    stacked: bool,
 ) -> Table:
-    numbers = ("budget", "actual", "variance", "hours")
+    numbers = ("budget", *(("released",) if released else ()), "actual", "variance", "hours")
     names = ("project",) if stacked else ("project", "name")
     t = table(f"Budget vs actual ({app.settings.base_currency})", *names, *numbers,
               numeric=numbers)  # fmt: skip
+
+    def figures(budget: Decimal, rel: Decimal | None, rest: list[Decimal]) -> list[str]:
+        shown = [money(budget), *([money(rel)] if released else [])]
+        return shown + [money(v) for v in rest]
+
     for r in rows:
         project = (f"{r.project_code}\n{r.project_name}",) if stacked else (
             r.project_code, r.project_name
         )  # fmt: skip
-        t.add_row(*project, *(money(v) for v in (r.budget, r.actual, r.variance, r.actual_hours)))
+        rest = [r.actual, r.variance, r.actual_hours]
+        t.add_row(*project, *figures(r.budget, released.get(r.project_code), rest))
     t.add_section()
-    t.add_row("total", *(() if stacked else ("",)), *(money(v) for v in total))
+    all_released = sum(released.values(), Decimal(0))
+    t.add_row("total", *(() if stacked else ("",)), *figures(total[0], all_released, total[1:]))
     return t
 
 

@@ -26,7 +26,7 @@ class BudgetVersion(Base):
     __tablename__ = "budget_version"
     __table_args__ = (
         UniqueConstraint("source", "stream", "external_id"),
-        CheckConstraint("kind IN ('baseline','current','forecast','plan')", name="kind"),
+        CheckConstraint("kind IN ('baseline','current','forecast','plan','released')", name="kind"),
         Index(None, "project_id", "kind", "effective_from"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,14 +4,21 @@ authority."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.models import UNMAPPED_CODE, UNMAPPED_ID, ActualLine
+from pmo_ledger.ledger.models import (
+    UNMAPPED_CODE,
+    UNMAPPED_ID,
+    ActualLine,
+    BudgetLine,
+    BudgetVersion,
+    Project,
+)
 from pmo_ledger.ledger.queries.mappings import UnmappedKey, unmapped_keys
 
 
@@ -45,12 +52,33 @@ class BudgetReport:
     rows: list[BudgetVsActual]
     unmapped: list[UnmappedKey]
     ignored: list[NotCounted]
+    #: Project code -> its released budget (base currency), for the projects a source states
+    #: one for (SAP's budget release); empty when none does.
+    released: dict[str, Decimal] = field(default_factory=dict)
 
 
 def budget_report(session: Session) -> BudgetReport:
-    """Budget vs actual of the mapped projects, the unmapped keys and the lines not counted."""
+    """Budget vs actual of the mapped projects, the unmapped keys, the lines not counted and
+    the released budgets."""
     rows = [r for r in budget_vs_actual(session) if r.project_code != UNMAPPED_CODE]
-    return BudgetReport(rows, unmapped_keys(session), not_counted(session))
+    return BudgetReport(
+        rows, unmapped_keys(session), not_counted(session), released_budgets(session)
+    )
+
+
+def released_budgets(session: Session) -> dict[str, Decimal]:
+    """Each project's released budget: the live lines of its live `released` versions (any
+    source: only SAP states one), in the base currency. Never part of the budget."""
+    bl, bv = BudgetLine, BudgetVersion
+    rows = session.execute(
+        select(Project.code, func.sum(func.coalesce(bl.base_amount, 0)))
+        .join(bv, bv.id == bl.version_id)
+        .join(Project, Project.id == bl.project_id)
+        .where(bv.kind == "released", bv.deleted_at.is_(None), bl.deleted_at.is_(None),
+               Project.id != UNMAPPED_ID)
+        .group_by(Project.code)
+    ).all()  # fmt: skip
+    return {code: Decimal(total or 0) for code, total in rows}
 
 
 def budget_vs_actual(session: Session) -> list[BudgetVsActual]:

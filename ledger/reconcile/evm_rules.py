@@ -110,7 +110,7 @@ def _latest_percent(ctx: RuleContext, task_level: bool) -> Any:
 def evm_rows(ctx: RuleContext) -> dict[int, Evm]:
     """BAC, PV, EV and AC per project that has a baseline in force."""
     budget, earned = _budget_and_earned(ctx)
-    actual = _actual_cost(ctx)
+    actual = actual_cost(ctx)
     out: dict[int, Evm] = {}
     for project_id, (bac, pv, has_tasks) in budget.items():
         ev = earned.get((project_id, has_tasks), Decimal(0))
@@ -161,7 +161,8 @@ def _budget_and_earned(
     return budget, earned
 
 
-def _actual_cost(ctx: RuleContext) -> dict[int, Decimal]:
+def actual_cost(ctx: RuleContext) -> dict[int, Decimal]:
+    """Each project's counting actual cost through the status period, in the base currency."""
     a = ctx.actuals().subquery("a")
     rows = ctx.session.execute(
         select(a.c.project_id, type_coerce(func.sum(a.c.base_amount), Money()))

@@ -24,6 +24,7 @@ from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, peri
 from pmo_ledger.ledger.reconcile.evm_rules import forecast_overrun
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.quality_rules import data_quality, source_disagreement
+from pmo_ledger.ledger.reconcile.release_rules import released_overrun
 from pmo_ledger.ledger.reconcile.rendered import Rendered
 from pmo_ledger.ledger.reconcile.resource_rules import (
     hours_overrun,
@@ -58,6 +59,7 @@ RULE_FUNCTIONS: dict[str, Rule] = {
     "under_utilization": under_utilization,
     "source_disagreement": source_disagreement,
     "data_quality": data_quality,
+    "released_overrun": released_overrun,
 }
 
 

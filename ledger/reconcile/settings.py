@@ -32,6 +32,7 @@ RULES = (
     "under_utilization",
     "source_disagreement",
     "data_quality",
+    "released_overrun",
 )
 Severity = Literal["low", "medium", "high"]
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}

@@ -7,6 +7,9 @@ phased by `[ledger] budget_phasing` into one line per period (`<line id>@<period
 - `linear`: evenly over the periods between planned_start and planned_finish, each share
   rounded to the currency's minor unit (hours to 4 places) ROUND_HALF_UP, the rounding
   remainder in the last period so the shares add up exactly; `lump` when a date is missing.
+A line whose period is a fiscal year (`"2025"`: an annual value, such as SAP's BPJA) is phased
+the same way inside that year: the version's planned dates cut to the year's first and last
+day (the whole year where they miss it), `lump` in the first period of that span.
 Base amounts use the rate of the line's period's last day: a budget plans a whole period, and
 period-end is the rate period reports are closed with.
 
@@ -34,6 +37,7 @@ from pmo_ledger.ledger.fx.rates import RateBook
 from pmo_ledger.ledger.models import BudgetVersion, table_of
 from pmo_ledger.ledger.records import BudgetLineRecord, BudgetRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, resolve_keys, resolve_projects
+from pmo_ledger.ledger.time.calendar import year_bounds
 from pmo_ledger.ledger.write.budget_history import BudgetLineBatch, deleted_version, stored_lines
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import live
@@ -48,7 +52,7 @@ from pmo_ledger.ledger.write.keyed_rows import (
 )
 from pmo_ledger.ledger.write.record_writer import RecordWriter, Row
 
-KINDS = ("baseline", "current", "forecast", "plan")
+KINDS = ("baseline", "current", "forecast", "plan", "released")
 #: A line as phased: (external_id, period, amount, hours, phasing).
 Phased = tuple[str, str, Decimal, Decimal | None, str]
 
@@ -93,10 +97,15 @@ def split_evenly(
 def phase_line(ctx: WriteContext, version: BudgetRecord, line: BudgetLineRecord) -> list[Phased]:
     """(external_id, period, amount, hours, phasing) of the lines one source line becomes.
     Raises LookupError when a date or period is outside the fiscal calendar."""
-    if line.period is not None:
+    start, finish = version.planned_start, version.planned_finish
+    if is_year(line.period):
+        first, last = year_bounds(ctx.settings.calendar, int(str(line.period)))
+        start, finish = max(start or first, first), min(finish or last, last)
+        if start > finish:  # the planned dates miss the year: the whole year
+            start, finish = first, last
+    elif line.period is not None:
         ctx.periods.bounds(line.period)  # LookupError for a period the calendar lacks
         return [(line.external_id, line.period, line.amount, line.hours, "source")]
-    start, finish = version.planned_start, version.planned_finish
     if ctx.settings.budget_phasing == "linear" and start and finish and start <= finish:
         periods = ctx.periods.periods_between(start, finish)
         if periods:
@@ -145,14 +154,19 @@ def _line_problem(line: BudgetLineRecord) -> tuple[str, str] | None:
         return problem
     if not is_currency(line.currency):
         return "unknown_currency", f"unknown currency {line.currency!r}"
-    return period_problem(line.period)
+    return None if is_year(line.period) else period_problem(line.period)
+
+
+def is_year(period: str | None) -> bool:
+    """Whether a line's period is a fiscal year (`"2025"`), phased inside that year."""
+    return period is not None and len(period) == 4 and period.isdigit()
 
 
 def _digest(r: BudgetRecord, phasing: str) -> str:
     """The version's content hash; with the phasing setting when some line needs phasing,
     so changing the setting re-phases the version on its next read."""
     digest = content_hash(r)
-    if any(line.period is None for line in r.lines):
+    if any(line.period is None or is_year(line.period) for line in r.lines):
         digest = hashlib.blake2b(f"{digest}|{phasing}".encode(), digest_size=20).hexdigest()
     return digest
 
@@ -189,6 +203,14 @@ class BudgetWriter(RecordWriter[BudgetRecord]):
                 if isinstance(d, date)
             }
         )
+        years = {ln.period for r in latest.values() for ln in r.lines if is_year(ln.period)}
+        firsts = set()
+        for year in years:
+            try:
+                firsts.add(year_bounds(ctx.settings.calendar, int(str(year)))[0])
+            except LookupError:
+                continue  # a calendar file without the year: the version is held
+        ctx.cover_dates(firsts)
         ctx.cover_periods(
             {
                 ln.period

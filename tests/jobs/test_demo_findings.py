@@ -60,9 +60,7 @@ UNSENT = {
 #: [connectors.fin] (the SAP sandbox, `DEMO_ACCRUAL` in its seed): a year-end accrual for
 #: PRJ-0003, 50,000.00 USD in special period 13 less 5,000.00 in 16 (both fold into 2025-12),
 #: that the ERP never saw: SAP's expense cost elements against the ERP's expense lines.
-FIN_PAIR = (
-    "erp~fin:travel,software,subcontract,KSTAR 474000,KSTAR 476000,KSTAR 417000"
-)
+FIN_PAIR = "erp~fin:travel,software,subcontract"  # SAP's cost elements as cost types
 ACCRUAL = {
     ("source_disagreement", "PRJ-0003", FIN_PAIR, "2025-12"): (
         "PRJ-0003 in 2025-12: erp 0.00 vs fin 45000.00 (45000.00 apart, 100.0000%)"

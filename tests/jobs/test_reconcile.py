@@ -48,7 +48,7 @@ def test_reconcile_writes_variances_and_a_rerun_changes_nothing(config: Path) ->
     assert first.exit_code == 0, first.output
     assert (
         "budget_overrun 6, forecast_overrun 0, burn_rate 1, hours_overrun 0, over_allocation 0, "
-        "under_utilization 0, source_disagreement 0, data_quality 0\n"
+        "under_utilization 0, source_disagreement 0, data_quality 0, released_overrun 0\n"
     ) in first.output
     assert "variances: 7 opened, 0 updated, 0 unchanged" in first.output
     again = invoke(config, "reconcile")
@@ -165,7 +165,7 @@ def test_stale_aggregates_are_rebuilt_and_committed_before_the_rules_run(
     assert outcome.last is not None and outcome.last.counts["budget_overrun"] == 6
     assert aside == ([] if engine.dialect.name == "sqlite" else [[
         "forecast_overrun", "hours_overrun", "over_allocation", "under_utilization",
-        "source_disagreement", "data_quality"]])  # fmt: skip
+        "source_disagreement", "data_quality", "released_overrun"]])  # fmt: skip
     with Session(engine) as s:
         assert aggregates.stale_sources(s) == []
         assert s.get(AggregateState, "psa").stale_since is None  # type: ignore[union-attr]

@@ -494,5 +494,5 @@ def test_unknown_rules_are_refused(tmp_path: Path) -> None:
     assert problems(tmp_path, "[reconcile.rules.budget_overun]\npct = 5\n") == [
         "reconcile.rules: unknown rule budget_overun (rules: budget_overrun, forecast_overrun, "
         "burn_rate, hours_overrun, over_allocation, under_utilization, source_disagreement, "
-        "data_quality)"
+        "data_quality, released_overrun)"
     ]

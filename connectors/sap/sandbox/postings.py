@@ -110,14 +110,14 @@ class Postings:
         self.deferred = False  # True: totals are rebuilt once, by the caller (a bulk load)
 
     def _next_belnr(self) -> str:
-        numbers = [int(row["BELNR"]) for row in self.system.rows("COBK")]
-        return f"{max(numbers, default=_FIRST_BELNR) + 1:010d}"
+        last = self.system.greatest("COBK", "BELNR")
+        return f"{(int(last) if last else _FIRST_BELNR) + 1:010d}"
 
     def _entered(self, day: date) -> datetime:
         """The entry time of a new document: the day after posting at 09:00, never before
         the last document's entry (the CPUDT/CPUTM a delta reader follows)."""
         wanted = datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=9)
-        last = max((row["CPUDT"] + row["CPUTM"] for row in self.system.rows("COBK")), default="")
+        last = self.system.greatest("COBK", "CPUDT", "CPUTM")
         if not last:
             return wanted
         latest = datetime.strptime(last, _STAMP)  # noqa: DTZ007 - SAP's local entry time

@@ -13,8 +13,9 @@ What a reader must get right is in it on purpose:
 - a WBS description that contains the delimiter `|` (PRJ-0002.1) and a posting text and a
   description that fill their fields;
 - budgets (WRTTP 41): original (KBUD) on the root WBS element that distributed 70% of it to
-  its children, a supplement (KBN0), a return (KBR0, negative) and a release (KBFR, the same
-  money again), and structure plan (WRTTP 01) in BPJA;
+  its children, a supplement (KBN0), a return (KBR0, negative) and releases (KBFR, the same
+  money again: PRJ-0001 80%, PRJ-0006 all), overall in BPGE and by year in BPJA, and
+  structure plan (WRTTP 01) in BPJA;
 - CPUDT/CPUTM a day after each posting date, rising with the document number (items mode);
 - TCURR rates per month with inverted dates, one quotation stored indirectly (negative);
 - with `dirty`: PRJ-0007, unknown to the PSA, and an internal order's posting.
@@ -386,8 +387,9 @@ def set_budget(
 def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
     """The root holds the whole budget; it distributed 70% to its level-2 children. PRJ-0003
     got a supplement (KBN0, root and first child), PRJ-0002's last child returned some
-    (KBR0, negative), and PRJ-0001's root released 80% (KBFR: the same money again, which a
-    reader must not add)."""
+    (KBR0, negative), PRJ-0001 released 80% of its root's and its children's budgets and
+    PRJ-0006 all of them (KBFR: the same money again, which a reader must not add to the
+    budget; its `released` version). Each in BPGE (overall) and BPJA (the year)."""
     root, children = elements[0], [e for e in elements if e.level == 2]
     share = (total * Decimal("0.70") / len(children)).quantize(CENT, ROUND_HALF_UP)
     values = [(root, "KBUD", total)] + [(child, "KBUD", share) for child in children]
@@ -395,8 +397,11 @@ def _budget(system: SapSystem, elements: list[Wbs], total: Decimal) -> None:
         values += [(root, "KBN0", Decimal("10000.00")), (children[0], "KBN0", Decimal("10000.00"))]
     if root.posid == "PRJ-0002":
         values += [(children[-1], "KBR0", Decimal("-5000.00"))]
-    if root.posid == "PRJ-0001":
+    if root.posid == "PRJ-0001":  # 80% released, down the hierarchy as CJ32 releases it
         values += [(root, "KBFR", (total * Decimal("0.8")).quantize(CENT))]
+        values += [(child, "KBFR", (share * Decimal("0.8")).quantize(CENT)) for child in children]
+    if root.posid == "PRJ-0006":  # finished in March: released in full
+        values += [(root, "KBFR", total)] + [(child, "KBFR", share) for child in children]
     for element, vorga, amount in values:
         set_budget(system, element, amount, vorga=vorga)
     for element in elements:

@@ -102,6 +102,10 @@ class SapSystem:
         self.http_calls = 0
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False)
+        # A fake's scratch file: no fsync per commit (each insert commits; seeding the demo
+        # waited ~30 ms a row for the disk on a busy machine). Other processes (`fake_db`)
+        # still see every commit: the OS has it.
+        self._db.execute("PRAGMA synchronous = OFF")
         for table in TABLES.values():
             columns = ", ".join(f'"{f.name}" TEXT NOT NULL' for f in table.fields)
             key = ", ".join(f'"{k}"' for k in table.key)
@@ -165,6 +169,40 @@ class SapSystem:
             self._db.execute(f'INSERT OR REPLACE INTO "{table_name}" VALUES ({marks})', values)
             self._db.commit()
 
+    def insert_many(
+        self, table_name: str, rows: Iterable[Mapping[str, Any]], *, client: str = "100"
+    ) -> int:
+        """`insert` of many rows in one transaction (a bulk load, e.g. bench/sap.py); how
+        many."""
+        table = TABLES[table_name]
+        names = {f.name for f in table.fields}
+        values = []
+        for row in rows:
+            unknown = set(row) - names
+            if unknown:
+                raise KeyError(f"{table_name} has no fields {sorted(unknown)}")
+            values.append(
+                [canonical(f, client if f.name == "MANDT" else row.get(f.name))
+                 for f in table.fields]
+            )  # fmt: skip
+        if not values:
+            return 0
+        marks = ", ".join("?" for _ in table.fields)
+        with self._lock:
+            self._db.executemany(f'INSERT OR REPLACE INTO "{table_name}" VALUES ({marks})', values)
+            self._db.commit()
+        return len(values)
+
+    def greatest(self, table_name: str, *fields: str, client: str = "100") -> str:
+        """The largest value of the fields' texts put together ("" for an empty table): e.g.
+        the last BELNR, or the last CPUDT + CPUTM, without reading every row."""
+        table = TABLES[table_name]
+        joined = " || ".join(f'"{_field(table, name).name}"' for name in fields)
+        sql, params = _of_client(table, f"SELECT max({joined})", client)
+        with self._lock:
+            found = self._db.execute(sql, params).fetchone()
+        return str(found[0] or "") if found else ""
+
     def delete(self, table_name: str, where: Mapping[str, Any], *, client: str = "100") -> int:
         """Delete the rows whose fields equal `where`'s values; the number deleted."""
         table = TABLES[table_name]
@@ -187,11 +225,7 @@ class SapSystem:
         table = TABLES[table_name]
         names = [f.name for f in table.fields]
         order = ", ".join(f'"{k}"' for k in table.key)
-        sql = f'SELECT * FROM "{table_name}"'
-        params: list[str] = []
-        if table.client_dependent:
-            sql += ' WHERE "MANDT" = ?'
-            params.append(client)
+        sql, params = _of_client(table, "SELECT *", client)
         with self._lock:
             fetched = self._db.execute(f"{sql} ORDER BY {order}", params).fetchall()
         return [dict(zip(names, row, strict=True)) for row in fetched]
@@ -214,3 +248,12 @@ def _field(table: Table, name: str) -> Field:
     if spec is None:
         raise KeyError(f"{table.name} has no field {name}")
     return spec
+
+
+def _of_client(table: Table, select: str, client: str) -> tuple[str, list[str]]:
+    """`<select> FROM <table>` of the client's rows (a client-dependent table) and its
+    parameters."""
+    sql = f'{select} FROM "{table.name}"'
+    if table.client_dependent:
+        return sql + ' WHERE "MANDT" = ?', [client]
+    return sql, []

@@ -262,6 +262,11 @@ def test_budgets_count_a_parent_once_and_plan_goes_by_period(
         ("PRJ-0005", "GBP"): Decimal("610000.00"),
         ("PRJ-0006", "USD"): Decimal("95000.50"),
     }
+    released = {(code, ccy): amount for code, kind, ccy, amount in rows if kind == "released"}
+    assert released == {  # BPGE/BPJA KBFR: 80% of PRJ-0001, all of PRJ-0006, counted once
+        ("PRJ-0001", "EUR"): Decimal("384000.00"),
+        ("PRJ-0006", "USD"): Decimal("95000.50"),
+    }
     plan = {code for code, kind, _, amount in rows if kind == "plan" and amount}
     assert plan and plan <= {code for code, _ in current}
     checked = verify(a, "erp", ["budgets", "actuals"])

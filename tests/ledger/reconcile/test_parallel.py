@@ -81,7 +81,7 @@ def test_second_connection_stores_what_one_connection_stores(
     postgres = session.get_bind().dialect.name == "postgresql"
     assert aside_runs == (
         [["forecast_overrun", "hours_overrun", "over_allocation", "under_utilization",
-          "source_disagreement", "data_quality"]] if postgres else []
+          "source_disagreement", "data_quality", "released_overrun"]] if postgres else []
     )  # fmt: skip
     assert stored(session) == one_connection
     assert parallel.counts == serial.counts

@@ -97,7 +97,8 @@ def test_budget_of_a_parent_includes_what_it_distributed(
     system: SapSystem, seed: SeedSummary
 ) -> None:
     """PRJ-0001's root holds 480,000.00; its three children 112,000.00 each (70%); a
-    supplement, a return and a release beside the original budgets."""
+    supplement, a return and releases (PRJ-0001 80%, PRJ-0006 all) beside the original
+    budgets."""
     budget = {r["OBJNR"]: Decimal(r["WTGES"]) for r in system.rows("BPGE") if r["VORGA"] == "KBUD"}
     assert budget["PR00000101"] == Decimal("480000.00")
     assert [budget[f"PR0000010{n}"] for n in (2, 3, 4)] == [Decimal("112000.00")] * 3
@@ -106,8 +107,13 @@ def test_budget_of_a_parent_includes_what_it_distributed(
     other = {
         (r["OBJNR"], r["VORGA"]): r["WTGES"] for r in system.rows("BPGE") if r["VORGA"] != "KBUD"
     }
+    six = {(w["OBJNR"], "KBFR"): w["WTGES"] for w in system.rows("BPGE")
+           if w["VORGA"] == "KBUD" and w["OBJNR"].startswith("PR000006")}  # fmt: skip
+    assert six == {("PR00000601", "KBFR"): "95000.50", ("PR00000602", "KBFR"): "66500.35"}
     assert other == {
         ("PR00000101", "KBFR"): "384000.00",
+        **{(f"PR0000010{n}", "KBFR"): "89600.00" for n in (2, 3, 4)},
+        **six,
         ("PR00000203", "KBR0"): "-5000.00",
         ("PR00000301", "KBN0"): "10000.00",
         ("PR00000302", "KBN0"): "10000.00",
