@@ -81,7 +81,8 @@ def amount(value: Any, currency: str, minor: int) -> Decimal:
     found = number(value, "an amount")
     if decimals(found) > minor:
         raise CellError(
-            f"{shown(value)} has {decimals(found)} decimals; {currency} takes {minor} "
+            f"{found if isinstance(value, float) else shown(value)} has {decimals(found)} "
+            f"decimals; {currency} takes {minor} "
             f"(round it in the sheet, e.g. =ROUND(...; {minor}))"
         )
     if abs(found) > MAX_AMOUNT:
