@@ -227,8 +227,13 @@ def _preview(
 # --- the dry run's line by line preview -------------------------------------------------------
 
 
-def _money(amount: Decimal | None) -> str:
-    return "-" if amount is None else f"{amount:,}"
+def _money(amount: Decimal | None, currency: str) -> str:
+    """An amount at its currency's minor unit, grouped (the ledger stores 4 places)."""
+    from babel.numbers import get_currency_precision
+
+    if amount is None:
+        return "-"
+    return f"{Decimal(amount).quantize(Decimal(1).scaleb(-get_currency_precision(currency))):,}"
 
 
 def budget_changes(stored: Sequence[Any], records: Sequence[Record], kept: set[str]) -> list[str]:
@@ -265,7 +270,7 @@ def budget_changes(stored: Sequence[Any], records: Sequence[Record], kept: set[s
     )
     body = [
         f"  {what:<8} {project:<12} {cost_type:<12} {period:<8} "
-        f"{_money(before)} -> {_money(after)} {currency}"
+        f"{_money(before, currency)} -> {_money(after, currency)} {currency}"
         for what, project, cost_type, period, before, after, currency in rows
     ]
     return [head, *body]
