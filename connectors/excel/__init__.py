@@ -81,6 +81,7 @@ class ExcelConnector(Connector):
     kind: ClassVar[str] = "excel"
     settings_model = ExcelSettings
     streams = STREAMS
+    example_settings: ClassVar[dict[str, Any]] = {"path": "budgets"}
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         if not isinstance(settings, ExcelSettings):
