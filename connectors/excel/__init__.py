@@ -42,30 +42,30 @@ from pmo_ledger.connectors.excel.settings import ExcelSettings
 
 __all__ = ["ExcelConnector", "ExcelSettings"]
 
-_TOKEN: CursorKind = "token"
+_KEYS: CursorKind = "token"
 #: Records per page.
 PAGE_SIZE = 500
 STREAMS: dict[str, StreamSpec] = {
     s.name: s
     for s in (
-        StreamSpec("projects", _TOKEN, "project", "<project code> as the sheets give it"),
+        StreamSpec("projects", _KEYS, "project", "<project code> as the sheets give it"),
         StreamSpec(
             "tasks",
-            _TOKEN,
+            _KEYS,
             "task",
             "<file stem>/<Task ID> (Plan sheet)",
             after=("projects",),
         ),
         StreamSpec(
             "dependencies",
-            _TOKEN,
+            _KEYS,
             "dependency",
             "<file stem>/<predecessor>-><successor>/<FS|SS|FF|SF> (Dependencies sheet)",
             after=("tasks",),
         ),
         StreamSpec(
             "budgets",
-            _TOKEN,
+            _KEYS,
             "budget",
             "<file stem>/<project>/<version> (Budgets sheet); lines "
             "<version Id>/<cost type>[/<task>]/<YYYY-PP> or .../<from>..<to>@<YYYY-PP>",

@@ -14,7 +14,6 @@ sheet, cell) and the ledger keeps the version as it was: a version loads whole o
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal

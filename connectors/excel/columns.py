@@ -153,9 +153,7 @@ class SheetRead:
     keys: set[str] = field(default_factory=set)
     complete: bool = True
 
-    def reject(
-        self, book: Workbook, key: str, problems: list[tuple[str, str]], sheet: str
-    ) -> None:
+    def reject(self, book: Workbook, key: str, problems: list[tuple[str, str]], sheet: str) -> None:
         """Quarantine `key` with every problem found; the ledger keeps its earlier state."""
         self.keys.add(key)
         self.rejected.append(

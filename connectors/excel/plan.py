@@ -90,11 +90,15 @@ def _task(
     start = f.get("start", cells.day, code="bad_date")
     finish = f.get("finish", cells.day, code="bad_date")
     if start and finish and finish < start:
-        f.fail("finish", f"{finish.isoformat()} is before the start ({start.isoformat()})", "bad_date")
+        f.fail(
+            "finish", f"{finish.isoformat()} is before the start ({start.isoformat()})", "bad_date"
+        )
     estimates = [f.get(k, cells.days) for k in ("optimistic", "most_likely", "pessimistic")]
     given = [e for e in estimates if e is not None]
     if given and len(given) < 3:
-        f.fail("optimistic", "give all three estimates (optimistic, most likely, pessimistic) or none")
+        f.fail(
+            "optimistic", "give all three estimates (optimistic, most likely, pessimistic) or none"
+        )
     elif given and not (given[0] <= given[1] <= given[2]):
         f.fail("most_likely", f"estimates {given[0]} / {given[1]} / {given[2]} are not "
                "optimistic <= most likely <= pessimistic")  # fmt: skip

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import structlog
 
 from pmo_ledger.connectors.base import Page
-from pmo_ledger.connectors.excel.budgets import read_budgets
-from pmo_ledger.connectors.excel.columns import PLAN_COLUMNS, BUDGET_COLUMNS, SheetRead, keyed
-from pmo_ledger.connectors.excel.plan import read_dependencies, read_tasks
 from pmo_ledger.connectors.excel import cells
+from pmo_ledger.connectors.excel.budgets import read_budgets
+from pmo_ledger.connectors.excel.columns import BUDGET_COLUMNS, PLAN_COLUMNS, SheetRead, keyed
+from pmo_ledger.connectors.excel.plan import read_dependencies, read_tasks
 from pmo_ledger.connectors.excel.workbook import Workbook, WorkbookError, covers, workbook_files
 from pmo_ledger.ledger.records import ProjectRecord, Record, Rejected
 

@@ -104,9 +104,7 @@ def write_sample(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = [folder / "budgets.xlsx", folder / "plan.xlsx"]
     write_template(out[0], "budgets", DEFAULT_COST_TYPES, {"Budgets": budgets})
-    write_template(
-        out[1], "plan", DEFAULT_COST_TYPES, {"Plan": tasks, "Dependencies": links}
-    )
+    write_template(out[1], "plan", DEFAULT_COST_TYPES, {"Plan": tasks, "Dependencies": links})
     return out
 
 

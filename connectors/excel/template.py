@@ -156,7 +156,7 @@ def _write(ws: Any, fmt: dict[str, Any], r: int, c: int, field: str, value: Any)
         return
     style = fmt.get(_COLUMN_FORMAT.get(field, ""))
     if isinstance(value, date) and not isinstance(value, datetime):
-        ws.write_datetime(r, c, datetime(value.year, value.month, value.day), fmt["date"])
+        ws.write_datetime(r, c, value, fmt["date"])  # XlsxWriter takes a date as it is
     elif field == "percent" and isinstance(value, int | Decimal):
         ws.write_number(r, c, float(Decimal(value) / 100), fmt["percent"])
     elif isinstance(value, Decimal | int | float) and not isinstance(value, bool):
@@ -165,7 +165,9 @@ def _write(ws: Any, fmt: dict[str, Any], r: int, c: int, field: str, value: Any)
         ws.write_string(r, c, str(value), style)
 
 
-def _instructions(book: Any, fmt: dict[str, Any], kind: Template, cost_types: Sequence[str]) -> None:
+def _instructions(
+    book: Any, fmt: dict[str, Any], kind: Template, cost_types: Sequence[str]
+) -> None:
     ws = book.add_worksheet("Instructions")
     ws.set_column(0, 0, 22)
     ws.set_column(1, 1, 12)

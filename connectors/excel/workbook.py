@@ -151,7 +151,7 @@ def read_workbook(path: Path, wanted: Iterable[str]) -> Workbook:
     names = {n.strip().lower() for n in wanted}
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is one line for this file
+    except Exception as exc:
         raise WorkbookError(f"{path.name}: is not a readable xlsx workbook ({exc})") from exc
     try:
         sheets = {

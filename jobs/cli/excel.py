@@ -51,9 +51,7 @@ def groups() -> list[Group]:
 
 # --- template --------------------------------------------------------------------------------
 
-OutFile = Annotated[
-    Path, typer.Option("--out", help="The .xlsx file to write.", dir_okay=False)
-]
+OutFile = Annotated[Path, typer.Option("--out", help="The .xlsx file to write.", dir_okay=False)]
 SourceName = Annotated[
     str | None,
     typer.Option("--source", metavar="NAME", help="The excel connector (default: the only one)."),

@@ -88,9 +88,18 @@ def test_the_budgets_template_has_its_validations_and_round_trips(
     book = load_workbook(out)
     assert book.sheetnames == ["Budgets", "Instructions"]
     ws = book["Budgets"]
-    assert [c.value for c in ws[1]][:6] == ["Project", "Cost type", "Period", "From", "To", "Amount"]
+    assert [c.value for c in ws[1]][:6] == [
+        "Project",
+        "Cost type",
+        "Period",
+        "From",
+        "To",
+        "Amount",
+    ]
     assert ws.freeze_panes == "A2"
-    lists = {str(v.sqref): v.formula1 for v in ws.data_validations.dataValidation if v.type == "list"}
+    lists = {
+        str(v.sqref): v.formula1 for v in ws.data_validations.dataValidation if v.type == "list"
+    }
     assert lists == {
         "B2:B5001": '"labor,travel,hardware"',
         "I2:I5001": '"baseline,current,forecast,plan"',
@@ -100,7 +109,7 @@ def test_the_budgets_template_has_its_validations_and_round_trips(
         c.value for c in book["Instructions"]["A"]
     ]
     ws.append(["PRJ-0001", "hardware", "2025-04", None, None, 1234.56, "USD", "Current"])
-    ws.append(["PRJ-0001", "labor", None, datetime(2025, 4, 1), datetime(2025, 5, 31), 0.1 + 0.2,
+    ws.append(["PRJ-0001", "labor", None, date(2025, 4, 1), date(2025, 5, 31), 0.1 + 0.2,
                "USD", "Current"])  # fmt: skip
     book.save(out)
     result = cli.run("import", "budgets", str(out))
@@ -121,7 +130,9 @@ def test_the_plan_template_has_link_types(cli: Cli, tmp_path: Path) -> None:
     assert [(str(v.sqref), v.formula1) for v in links if v.type == "list"] == [
         ("C2:C5001", '"FS,SS,FF,SF"')
     ]
-    percent = [v for v in book["Plan"].data_validations.dataValidation if str(v.sqref) == "K2:K5001"]
+    percent = [
+        v for v in book["Plan"].data_validations.dataValidation if str(v.sqref) == "K2:K5001"
+    ]
     assert [(v.type, v.formula1, v.formula2) for v in percent] == [("decimal", "0", "1")]
 
 
@@ -189,7 +200,10 @@ def test_plan_schedules_an_imported_plan(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in result.output.splitlines()]
     head = rows[0]
-    pick = [head.index(c) for c in ("key", "start", "finish", "late_start", "late_finish", "total_float")]
+    pick = [
+        head.index(c)
+        for c in ("key", "start", "finish", "late_start", "late_finish", "total_float")
+    ]
     assert [[r[i] for i in pick] for r in rows[1:]] == [
         ["net/A", "2025-03-04", "2025-03-10", "2025-03-04", "2025-03-10", "0.00"],
         ["net/B", "2025-03-11", "2025-03-13", "2025-03-11", "2025-03-13", "0.00"],
@@ -220,7 +234,9 @@ def test_the_status_date_defaults_to_the_workbook_save_date(
 ) -> None:
     """No Status date column: percent complete is dated the day the file was saved (its
     "modified" property), so a re-import of the same file appends no progress."""
-    path = plan_file(tmp_path / "p.xlsx", [task("A", "Design", "1", "2", "3", percent=Decimal(40))], [])
+    path = plan_file(
+        tmp_path / "p.xlsx", [task("A", "Design", "1", "2", "3", percent=Decimal(40))], []
+    )
     saved = load_workbook(path).properties.modified
     assert isinstance(saved, datetime)
     assert cli.run("import", "plan", str(path)).exit_code == 0

@@ -39,7 +39,13 @@ def test_budget_rows_become_versions_with_exact_lines(tmp_path: Path) -> None:
         tmp_path / "fy25.xlsx",
         budget("PRJ-0001", "labor", "2025-01", "1000.10"),
         budget("PRJ-0001", "Travel", "2025-02", 0.1 + 0.2),
-        budget("PRJ-0001", "software", None, "100.00", **{"from": date(2025, 1, 15), "to": date(2025, 3, 10)}),
+        budget(
+            "PRJ-0001",
+            "software",
+            None,
+            "100.00",
+            **{"from": date(2025, 1, 15), "to": date(2025, 3, 10)},
+        ),
         budget("PRJ-0002", "labor", "2025-01", "500", version="Baseline 2025", currency="EUR"),
     )
     pages = read(connector(path), "budgets")
@@ -49,7 +55,10 @@ def test_budget_rows_become_versions_with_exact_lines(tmp_path: Path) -> None:
     current = versions["fy25/PRJ-0001/Current"]
     assert isinstance(current, BudgetRecord)
     assert (current.kind, current.number, current.derived, current.effective_from) == (
-        "current", 1, True, date(2025, 1, 1)
+        "current",
+        1,
+        True,
+        date(2025, 1, 1),
     )
     assert versions["fy25/PRJ-0002/Baseline 2025"].kind == "baseline"
     assert _lines(pages) == {
@@ -124,7 +133,10 @@ def test_plan_rows_become_tasks_and_links(tmp_path: Path) -> None:
     a = tasks["plan/A"]
     assert isinstance(a, TaskRecord)
     assert (a.project_ref, a.optimistic_days, a.most_likely_days, a.pessimistic_days) == (
-        "PRJ-0001", Decimal("2.00"), Decimal("3.00"), Decimal("6.00")
+        "PRJ-0001",
+        Decimal("2.00"),
+        Decimal("3.00"),
+        Decimal("6.00"),
     )
     assert (a.percent_complete, a.status_date) == (Decimal("50.00"), date(2025, 3, 31))
     assert tasks["plan/B"].parent_ref == "plan/S"
@@ -141,16 +153,21 @@ def test_bad_plan_rows_are_held_and_the_rest_loads(tmp_path: Path) -> None:
     task are quarantined; the good rows load."""
     path = plan_file(
         tmp_path / "p.xlsx",
-        [task("A", "Design", "5", "3", "6"), task("B", "Build", "1", "2", "3"),
-         task("B", "Build again", "1", "2", "3")],  # fmt: skip
+        [
+            task("A", "Design", "5", "3", "6"),
+            task("B", "Build", "1", "2", "3"),
+            task("B", "Build again", "1", "2", "3"),
+        ],
         [{"predecessor": "A", "successor": "Z"}],
     )
     c = connector(path)
     pages = read(c, "tasks")
     assert [r.external_id for r in records(pages)] == []
     assert problems(pages) == {
-        "p/A": ["[p.xlsx]Plan!I2: estimates 5.00 / 3.00 / 6.00 are not optimistic <= most likely "
-                "<= pessimistic"],  # fmt: skip
+        "p/A": [
+            "[p.xlsx]Plan!I2: estimates 5.00 / 3.00 / 6.00 are not optimistic <= most likely "
+            "<= pessimistic"
+        ],
         "p/B": ["[p.xlsx]Plan!A4: Task ID B is also on row 3"],
     }
     assert problems(read(c, "dependencies")) == {
@@ -162,8 +179,12 @@ def test_removed_rows_and_versions_come_back_as_deletions(tmp_path: Path) -> Non
     """The checkpoint keeps the keys each file listed: a version no longer in the file is
     deleted; a version that lost a row is re-sent without it (the writer reverses the line)."""
     path = tmp_path / "b.xlsx"
-    budgets_file(path, budget("P1", "labor", "2025-01", "1"), budget("P2", "labor", "2025-01", "2"),
-                 budget("P2", "travel", "2025-01", "3"))  # fmt: skip
+    budgets_file(
+        path,
+        budget("P1", "labor", "2025-01", "1"),
+        budget("P2", "labor", "2025-01", "2"),
+        budget("P2", "travel", "2025-01", "3"),
+    )
     first = read(connector(path), "budgets")
     token = first[-1].checkpoint
     assert token is not None and token.kind == "token"
@@ -219,8 +240,9 @@ def test_unreadable_files_get_one_line_and_keep_their_keys(tmp_path: Path) -> No
     assert problems(pages) == {
         "notes": ["notes.xlsx: is not an xlsx workbook"],
         "open": ["open.xlsx: is open in Excel elsewhere (~$open.xlsx exists)"],
-        "secret": ["secret.xlsx: is password-protected or an old .xls: save it as an "
-                   "unprotected .xlsx"],  # fmt: skip
+        "secret": [
+            "secret.xlsx: is password-protected or an old .xls: save it as an unprotected .xlsx"
+        ],
     }
     assert deletions(pages) == []
 

@@ -88,7 +88,10 @@ def test_a_workbook_loads_exact_budgets(engine: Engine, tmp_path: Path) -> None:
     assert sum(a for _, _, a in entries(engine)) == Decimal("3100.59")
     with Session(engine) as s:
         kinds = s.execute(select(BudgetVersion.external_id, BudgetVersion.kind)).all()
-    assert sorted(kinds) == [("fy25/PRJ-0001/Current", "current"), ("fy25/PRJ-0002/Current", "current")]
+    assert sorted(kinds) == [
+        ("fy25/PRJ-0001/Current", "current"),
+        ("fy25/PRJ-0002/Current", "current"),
+    ]
 
 
 def test_a_changed_cell_restates_only_its_line(engine: Engine, tmp_path: Path) -> None:
@@ -98,7 +101,7 @@ def test_a_changed_cell_restates_only_its_line(engine: Engine, tmp_path: Path) -
     before = entries(engine)
     budgets_file(path, ROWS[0], budget("PRJ-0001", "labor", "2025-02", "2500.00"), *ROWS[2:])
     sync(engine, tmp_path, path)
-    assert entries(engine)[len(before):] == [
+    assert entries(engine)[len(before) :] == [
         ("fy25/PRJ-0001/Current/labor/2025-02", "restate", Decimal("499.80"))
     ]
 
@@ -111,16 +114,19 @@ def test_a_removed_row_and_a_removed_version_are_reversed(engine: Engine, tmp_pa
     before = entries(engine)
     budgets_file(path, *ROWS[:2])
     sync(engine, tmp_path, path)
-    assert sorted(entries(engine)[len(before):]) == [
+    assert sorted(entries(engine)[len(before) :]) == [
         ("fy25/PRJ-0001/Current/travel/2025-02", "delete", Decimal("-0.30")),
         ("fy25/PRJ-0002/Current/software/2025-03", "delete", Decimal("-99.99")),
     ]
     assert set(live_lines(engine)) == {
-        "fy25/PRJ-0001/Current/labor/2025-01", "fy25/PRJ-0001/Current/labor/2025-02"
+        "fy25/PRJ-0001/Current/labor/2025-01",
+        "fy25/PRJ-0001/Current/labor/2025-02",
     }
     with Session(engine) as s:
         gone = s.scalar(
-            select(BudgetVersion.deleted_at).where(BudgetVersion.external_id == "fy25/PRJ-0002/Current")
+            select(BudgetVersion.deleted_at).where(
+                BudgetVersion.external_id == "fy25/PRJ-0002/Current"
+            )
         )
     assert gone is not None
 
@@ -157,7 +163,11 @@ def test_bad_cells_are_quarantined_and_nothing_else_is_lost(engine: Engine, tmp_
             )
         ).all()
     assert [(k, r, p["problems"]) for k, r, p in held] == [
-        ("fy25/PRJ-0001/Current", "bad_amount", ["[fy25.xlsx]Budgets!F3: 'twenty' is not an amount"])
+        (
+            "fy25/PRJ-0001/Current",
+            "bad_amount",
+            ["[fy25.xlsx]Budgets!F3: 'twenty' is not an amount"],
+        )
     ]
 
 
@@ -178,8 +188,9 @@ def test_a_folder_of_two_files_and_a_plan(engine: Engine, tmp_path: Path) -> Non
     }
     with Session(engine) as s:
         tasks = s.execute(
-            select(Task.external_id, Task.optimistic_days, Task.most_likely_days, Task.pessimistic_days)
-            .order_by(Task.external_id)
+            select(
+                Task.external_id, Task.optimistic_days, Task.most_likely_days, Task.pessimistic_days
+            ).order_by(Task.external_id)
         ).all()
         links = s.execute(select(TaskDependency.external_id, TaskDependency.lag_days)).all()
     assert [(k, Decimal(o), Decimal(m), Decimal(p)) for k, o, m, p in tasks] == [
