@@ -118,6 +118,9 @@ def _data_sheet(
         if validation is not None:
             ws.data_validation(1, i, ROWS, i, validation)
     ws.freeze_panes(1, 0)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # every column on the page's width, as many pages down as needed
+    ws.repeat_rows(0)
     ws.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
     for r, row in enumerate(rows, start=1):
         for i, column in enumerate(columns):
@@ -173,10 +176,13 @@ def _instructions(
     ws.set_column(1, 1, 12)
     ws.set_column(2, 2, 90, fmt["wrap"])
     lines = INTRO[kind]
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
     ws.write_string(0, 0, f"pmo-ledger {kind} template", fmt["title"])
     r = 2
     for text in lines:
-        ws.write_string(r, 0, text)
+        ws.merge_range(r, 0, r, 2, text, fmt["wrap"])
+        ws.set_row(r, 30)  # room for a wrapped second line
         r += 1
     r += 1
     for sheet, columns in sheets_of(kind).items():
