@@ -26,8 +26,7 @@ from pmo_ledger.connectors.excel.columns import (
     BUDGET_COLUMNS,
     Fields,
     SheetRead,
-    keyed,
-    sheet_problem,
+    open_sheet,
 )
 from pmo_ledger.connectors.excel.settings import BUDGET_KINDS, ExcelSettings
 from pmo_ledger.connectors.excel.workbook import Workbook
@@ -55,13 +54,10 @@ class _Version:
 
 def read_budgets(book: Workbook, settings: ExcelSettings, calendar: CalendarSettings) -> SheetRead:
     """The budget versions of `book`'s Budgets sheet (none when it has no such sheet)."""
-    sheet = book.sheet(settings.budgets_sheet)
-    if sheet is None:
-        return SheetRead()
-    problem = sheet_problem(book, sheet, BUDGET_COLUMNS)
-    if problem is not None:
-        return problem
-    found = keyed(sheet, BUDGET_COLUMNS)
+    opened = open_sheet(book, settings.budgets_sheet, BUDGET_COLUMNS)
+    if isinstance(opened, SheetRead):
+        return opened
+    sheet, found = opened
     read = SheetRead()
     versions: dict[tuple[str, str], _Version] = {}
     modified = datetime.fromtimestamp(book.path.stat().st_mtime, UTC)

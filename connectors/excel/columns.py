@@ -174,3 +174,32 @@ def sheet_problem(book: Workbook, sheet: Sheet, columns: tuple[Column, ...]) -> 
     message = f"[{book.path.name}]{sheet.name}!1: the header has no column {', '.join(lacking)}"
     read.reject(book, f"{book.stem}/{sheet.name}", [("missing_column", message)], sheet.name)
     return read
+
+
+def open_sheet(
+    book: Workbook, name: str, columns: tuple[Column, ...]
+) -> tuple[Sheet, dict[str, str]] | SheetRead:
+    """The sheet `name` with its field -> column key map; or the SheetRead its stream gives
+    instead: empty when the workbook has no such sheet, a rejection of the whole sheet when
+    its header lacks a required column."""
+    sheet = book.sheet(name)
+    if sheet is None:
+        return SheetRead()
+    problem = sheet_problem(book, sheet, columns)
+    return problem if problem is not None else (sheet, keyed(sheet, columns))
+
+
+def settle(
+    read: SheetRead,
+    book: Workbook,
+    sheet: str,
+    rows: Mapping[str, tuple[Record | None, list[tuple[str, str]]]],
+) -> SheetRead:
+    """Add each key's record to `read`, or quarantine the key with its problems."""
+    for key, (record, problems) in rows.items():
+        if problems or record is None:
+            read.reject(book, key, problems, sheet)
+        else:
+            read.keys.add(key)
+            read.records.append(record)
+    return read

@@ -23,11 +23,12 @@ from pmo_ledger.connectors.excel.columns import (
     Fields,
     SheetRead,
     keyed,
-    sheet_problem,
+    open_sheet,
+    settle,
 )
 from pmo_ledger.connectors.excel.settings import ExcelSettings
 from pmo_ledger.connectors.excel.workbook import Workbook
-from pmo_ledger.ledger.records import DependencyRecord, TaskRecord
+from pmo_ledger.ledger.records import DependencyRecord, Record, TaskRecord
 
 _HOURS_Q = Decimal("0.01")
 
@@ -48,16 +49,13 @@ def task_ids(book: Workbook, settings: ExcelSettings) -> set[str]:
 
 def read_tasks(book: Workbook, settings: ExcelSettings) -> SheetRead:
     """The tasks of `book`'s Plan sheet (none when it has no such sheet)."""
-    sheet = book.sheet(settings.plan_sheet)
-    if sheet is None:
-        return SheetRead()
-    problem = sheet_problem(book, sheet, PLAN_COLUMNS)
-    if problem is not None:
-        return problem
-    found = keyed(sheet, PLAN_COLUMNS)
+    opened = open_sheet(book, settings.plan_sheet, PLAN_COLUMNS)
+    if isinstance(opened, SheetRead):
+        return opened
+    sheet, found = opened
     read = SheetRead()
     seen: dict[str, int] = {}
-    rows: dict[str, tuple[TaskRecord | None, list[tuple[str, str]]]] = {}
+    rows: dict[str, tuple[Record | None, list[tuple[str, str]]]] = {}
     modified = _modified(book)
     for row in sheet.rows:
         f = Fields(book, row, found)
@@ -72,13 +70,7 @@ def read_tasks(book: Workbook, settings: ExcelSettings) -> SheetRead:
             continue
         seen[task] = row.number
         rows[key] = (_task(f, key, book, settings, modified), f.problems)
-    for key, (record, problems) in rows.items():
-        if problems or record is None:
-            read.reject(book, key, problems, sheet.name)
-        else:
-            read.keys.add(key)
-            read.records.append(record)
-    return read
+    return settle(read, book, sheet.name, rows)
 
 
 def _task(
@@ -130,17 +122,14 @@ def _task(
 
 def read_dependencies(book: Workbook, settings: ExcelSettings) -> SheetRead:
     """The task links of `book`'s Dependencies sheet (none when it has no such sheet)."""
-    sheet = book.sheet(settings.dependencies_sheet)
-    if sheet is None:
-        return SheetRead()
-    problem = sheet_problem(book, sheet, DEPENDENCY_COLUMNS)
-    if problem is not None:
-        return problem
-    found = keyed(sheet, DEPENDENCY_COLUMNS)
+    opened = open_sheet(book, settings.dependencies_sheet, DEPENDENCY_COLUMNS)
+    if isinstance(opened, SheetRead):
+        return opened
+    sheet, found = opened
     tasks = task_ids(book, settings)
     read = SheetRead()
     seen: dict[str, int] = {}
-    rows: dict[str, tuple[DependencyRecord | None, list[tuple[str, str]]]] = {}
+    rows: dict[str, tuple[Record | None, list[tuple[str, str]]]] = {}
     modified = _modified(book)
     for row in sheet.rows:
         f = Fields(book, row, found)
@@ -178,13 +167,7 @@ def read_dependencies(book: Workbook, settings: ExcelSettings) -> SheetRead:
                 source_modified_at=modified,
             )
         rows[key] = (record, f.problems)
-    for key, (record, problems) in rows.items():
-        if problems or record is None:
-            read.reject(book, key, problems, sheet.name)
-        else:
-            read.keys.add(key)
-            read.records.append(record)
-    return read
+    return settle(read, book, sheet.name, rows)
 
 
 def _link_type(value: Any) -> str:
