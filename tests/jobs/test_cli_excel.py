@@ -13,12 +13,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner, Result
 
-from pmo_ledger.jobs.cli import make_cli
-from pmo_ledger.jobs.logconfig import reset_logging
 from pmo_ledger.ledger.models import Base, BudgetLine, ProgressSnapshot
 from tests.connectors.excel.books import budget, budgets_file, plan_file, task
+from tests.jobs.test_cli_plan import Cli
 
 CONFIG = """\
 [ledger]
@@ -33,17 +31,6 @@ cost_types = ["labor", "travel", "hardware"]
 [logging]
 level = "ERROR"
 """
-
-
-class Cli:
-    def __init__(self, config: Path) -> None:
-        self.config = config
-
-    def run(self, *args: str) -> Result:
-        try:
-            return CliRunner().invoke(make_cli(), ["--config", str(self.config), *args])
-        finally:
-            reset_logging()
 
 
 @pytest.fixture
