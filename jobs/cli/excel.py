@@ -139,9 +139,26 @@ def _import(ctx: typer.Context, kind: Kind, file: Path, dry_run: bool, source: s
         except (AlreadyRunning, ConnectorError) as exc:
             raise fail(" ".join(str(exc).split())) from None
     print_result(result)
+    if not dry_run:
+        _unknown_projects(ctx, connector.name, records)
     code = EXIT_CODES.get(result.status, 1)
     if code:
         raise typer.Exit(code)
+
+
+def _unknown_projects(ctx: typer.Context, source: str, records: Sequence[Record]) -> None:
+    """List the file's project codes no ledger project takes (held as unmapped_project)."""
+    from pmo_ledger.ledger.queries.quarantine import quarantine_entries
+    from pmo_ledger.ledger.records import ProjectRecord
+
+    codes = {r.external_id for r in records if isinstance(r, ProjectRecord)}
+    with ledger_reading(ctx) as session:
+        held = quarantine_entries(session, source=source, reason="unmapped_project", limit=10_000)
+    for code in sorted({e.external_id for e in held} & codes):
+        out(
+            f"unknown project: {code} (its rows wait in quarantine; add a [[ledger.link_rules]] "
+            "or `pmo-ledger map` it to a ledger project)"
+        )
 
 
 def _excel_connectors(app: App) -> list[str]:

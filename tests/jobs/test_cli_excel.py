@@ -231,3 +231,25 @@ def test_the_status_date_defaults_to_the_workbook_save_date(
     with Session(engine) as s:
         points = s.execute(select(ProgressSnapshot.status_date, ProgressSnapshot.percent)).all()
     assert [(d, Decimal(p)) for d, p in points] == [(saved.date(), Decimal(40))]
+
+
+def test_unknown_projects_are_listed(engine: Engine, tmp_path: Path) -> None:
+    """With another source as the projects authority, a code no ledger project takes is
+    named, and its version waits unmapped (nothing loaded)."""
+    config = tmp_path / "c.toml"
+    url = engine.url.render_as_string(hide_password=False)
+    config.write_text(
+        f'[ledger]\nurl = "{url}"\nbase_currency = "USD"\n'
+        '[ledger.authority]\nprojects = "psa"\nlabor = "psa"\nexpense = "psa"\n'
+        'hours = "psa"\nrevenue = "psa"\nbudget = "plans"\n'
+        '[connectors.psa]\nkind = "sample"\n'
+        f'[connectors.plans]\nkind = "excel"\npath = "{tmp_path}"\n[logging]\nlevel = "ERROR"\n'
+    )
+    path = budgets_file(tmp_path / "b.xlsx", budget("PRJ-0042", "labor", "2025-01", "1"))
+    result = Cli(config).run("import", "budgets", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "unknown project: PRJ-0042 (its rows wait in quarantine; add a [[ledger.link_rules]] "
+        "or `pmo-ledger map` it to a ledger project)"
+    )
+    assert _lines(engine) == {}
