@@ -133,9 +133,12 @@ class ExcelConnector(Connector):
     def book(self, path: Path) -> Any:
         """The workbook at `path`, read once per connector while the file is unchanged (the
         streams of one run share it). Raises WorkbookError for a file that cannot be read."""
-        from pmo_ledger.connectors.excel.workbook import read_workbook
+        from pmo_ledger.connectors.excel.workbook import WorkbookError, read_workbook
 
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise WorkbookError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
         key = (str(path), stat.st_mtime_ns, stat.st_size)
         if key not in self._books:
             c = self.config

@@ -15,6 +15,7 @@ encrypted (password-protected) or is being written (Excel's `~$` lock file besid
 from __future__ import annotations
 
 import fnmatch
+import glob
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -100,11 +101,10 @@ def workbook_files(path: str, pattern: str) -> list[Path]:
         found = [target]
     elif target.is_dir():
         found = [p for p in target.iterdir() if fnmatch.fnmatch(p.name, pattern)]
+    elif _is_glob(path):
+        found = [Path(p) for p in glob.glob(str(target))]
     else:
-        found = [Path(p) for p in sorted(map(str, Path().glob(path)))] if _is_glob(path) else []
-        if not found and _is_glob(path) and target.is_absolute():
-            anchor = Path(target.anchor)
-            found = list(anchor.glob(str(target.relative_to(anchor))))
+        found = []
     found = [p for p in found if p.is_file() and not p.name.startswith("~$")]
     if not found:
         raise SourceError(f"no workbook at {path!r} (pattern {pattern!r}): nothing is read")
@@ -145,6 +145,17 @@ def _check_file(path: Path) -> None:
 def read_workbook(path: Path, wanted: Iterable[str]) -> Workbook:
     """The sheets named in `wanted` (case-insensitive) of the workbook at `path`; the others
     are not read. Raises WorkbookError for a file that cannot be read."""
+    try:
+        return _read_workbook(path, wanted)
+    except PermissionError:
+        raise WorkbookError(
+            f"{path.name}: cannot be opened (open elsewhere, or no permission)"
+        ) from None
+    except OSError as exc:
+        raise WorkbookError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_workbook(path: Path, wanted: Iterable[str]) -> Workbook:
     _check_file(path)
     from openpyxl import load_workbook  # heavy: loaded on the first read only
 

@@ -264,3 +264,11 @@ def test_a_missing_required_column_holds_the_sheet(tmp_path: Path) -> None:
     book.save(tmp_path / "b.xlsx")
     pages = read(connector(tmp_path / "b.xlsx"), "budgets")
     assert problems(pages) == {"b/Budgets": ["[b.xlsx]Budgets!1: the header has no column Amount"]}
+
+
+def test_a_glob_reads_the_files_it_matches(tmp_path: Path) -> None:
+    """An absolute glob: only the matching files are read."""
+    budgets_file(tmp_path / "east-budget.xlsx", budget("P1", "labor", "2025-01", "1"))
+    budgets_file(tmp_path / "notes.xlsx", budget("P2", "labor", "2025-01", "2"))
+    pages = read(connector(tmp_path / "*-budget.xlsx"), "budgets")
+    assert [r.external_id for r in records(pages)] == ["east-budget/P1/Current"]
