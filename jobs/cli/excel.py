@@ -254,7 +254,8 @@ def _money(amount: Decimal | None, currency: str) -> str:
 def budget_changes(stored: Sequence[Any], records: Sequence[Record], kept: set[str]) -> list[str]:
     """Lines added, changed and reversed going from the ledger's live budget lines of the file
     (`LiveBudgetLine`s) to its versions now; a version quarantined now (`kept`) is left as it
-    is. One line each: what, project, cost type, period, old -> new amount, currency."""
+    is. One line each: what, project, cost type, period, old -> new amount, currency and
+    the version's label."""
     from pmo_ledger.ledger.records import BudgetRecord
 
     new: dict[tuple[str, str], tuple[str, str, str, Decimal, str]] = {}
@@ -264,18 +265,31 @@ def budget_changes(stored: Sequence[Any], records: Sequence[Record], kept: set[s
                 key = (r.external_id, ln.external_id)
                 new[key] = (r.project_ref, ln.cost_type, ln.period or "", ln.amount, ln.currency)
     old = {(s.version_key, s.line_key): s for s in stored if s.version_key not in kept}
-    rows: list[tuple[str, str, str, str, Decimal | None, Decimal | None, str]] = []
+    rows: list[tuple[str, str, str, str, Decimal | None, Decimal | None, str, str]] = []
     for key, (project, cost_type, period, amount, currency) in new.items():
         before = old.get(key)
         if before is None:
-            rows.append(("add", project, cost_type, period, None, amount, currency))
+            rows.append(("add", project, cost_type, period, None, amount, currency, _label(key)))
         elif (before.amount, before.currency, before.cost_type, before.period) != (
             amount, currency, cost_type, period
         ):  # fmt: skip
-            rows.append(("change", project, cost_type, period, before.amount, amount, currency))
+            rows.append(
+                ("change", project, cost_type, period, before.amount, amount, currency, _label(key))
+            )
     for key, s in old.items():
         if key not in new:
-            rows.append(("reverse", s.project, s.cost_type, s.period, s.amount, None, s.currency))
+            rows.append(
+                (
+                    "reverse",
+                    s.project,
+                    s.cost_type,
+                    s.period,
+                    s.amount,
+                    None,
+                    s.currency,
+                    _label(key),
+                )
+            )
     counts = {w: sum(1 for r in rows if r[0] == w) for w in ("add", "change", "reverse")}
     unchanged = len(new) - counts["add"] - counts["change"]
     head = (
@@ -285,10 +299,15 @@ def budget_changes(stored: Sequence[Any], records: Sequence[Record], kept: set[s
     )
     body = [
         f"  {what:<8} {project:<12} {cost_type:<12} {period:<8} "
-        f"{_money(before, currency)} -> {_money(after, currency)} {currency}"
-        for what, project, cost_type, period, before, after, currency in rows
+        f"{_money(before, currency)} -> {_money(after, currency)} {currency} ({label})"
+        for what, project, cost_type, period, before, after, currency, label in rows
     ]
     return [head, *body]
+
+
+def _label(key: tuple[str, str]) -> str:
+    """The version label of a (version key, line key): `<stem>/<project>/<label>`."""
+    return key[0].split("/", 2)[-1]
 
 
 def plan_changes(

@@ -147,9 +147,9 @@ def test_a_dry_run_lists_each_change_with_amounts_and_writes_nothing(
     out = result.output.splitlines()
     assert out[:4] == [
         "would add 1, change 1 and reverse 1 budget lines (1 unchanged)",
-        "  change   PRJ-0001     labor        2025-02  2,000.20 -> 2,500.00 USD",
-        "  add      PRJ-0001     travel       2025-03  - -> 45.50 USD",
-        "  reverse  PRJ-0001     travel       2025-02  300.00 -> - USD",
+        "  change   PRJ-0001     labor        2025-02  2,000.20 -> 2,500.00 USD (Current)",
+        "  add      PRJ-0001     travel       2025-03  - -> 45.50 USD (Current)",
+        "  reverse  PRJ-0001     travel       2025-02  300.00 -> - USD (Current)",
     ]
     assert "plans: dry run: nothing was written" in result.output
     assert _counts(engine) == before
