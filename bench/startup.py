@@ -32,6 +32,7 @@ KINDS = {
     "workfront": 'schedule = "30m"\nbase_url = "https://127.0.0.1:18444"\napi_key = "bench"\n',
     "sap": 'schedule = "1h"\ntransport = "odata"\nbase_url = "https://127.0.0.1:18445"\n'
     'user = "bench"\npassword = "bench"\n',
+    "excel": 'schedule = "1h"\npath = "budgets"\n',
 }
 MEASURES = ("projects", "labor", "expense", "hours", "revenue", "budget")
 

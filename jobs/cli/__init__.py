@@ -96,6 +96,8 @@ COMMANDS: dict[str, Entry] = {
     "connectors": Entry(
         "admin", "Connector kinds and configured connectors (listed without a subcommand)."
     ),
+    "template": Entry("excel", "Write an Excel template for budgets or a plan."),
+    "import": Entry("excel", "Load one Excel workbook of budgets or a plan into the ledger."),
     "runs": Entry("runs", "Recent sync runs; `runs show ID` for one."),
     "variances": Entry(
         "reconcile",
