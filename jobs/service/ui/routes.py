@@ -136,7 +136,7 @@ def mount(
     async def _ui_error(request: Request, exc: UiError) -> HTMLResponse:
         return render(
             request, "error.html", viewer(request), exc.status,
-            status=exc.status, heading=exc.heading, message=exc.message, back=exc.back,
+            code=exc.status, heading=exc.heading, message=exc.message, back=exc.back,
         )  # fmt: skip
 
     async def form_of(request: Request) -> dict[str, str]:
