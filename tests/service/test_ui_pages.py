@@ -125,9 +125,7 @@ def ui(engine: Engine, tmp_path: Path) -> Iterator[Ui]:
 def view_evm(engine: Engine) -> dict[str, Evm]:
     """BAC, PV, EV, AC per project code from v_project_evm (the ledger's SQL view)."""
     with engine.connect() as conn:
-        found = conn.execute(
-            text("SELECT project_code, bac, pv, ev, ac FROM v_project_evm")
-        ).all()
+        found = conn.execute(text("SELECT project_code, bac, pv, ev, ac FROM v_project_evm")).all()
     return {r[0]: Evm(*(Decimal(str(v)) for v in r[1:])) for r in found}
 
 
@@ -171,7 +169,9 @@ def test_the_portfolio_shows_every_project_with_the_ledgers_figures(ui: Ui) -> N
         assert spi == two(e.spi if e else None), code
         assert forecast == money(e.eac("cpi") if e else None), code
         sev = counts.get(code, {})
-        assert (high, med, low) == tuple(str(sev.get(k, 0) or "") for k in ("high", "medium", "low"))
+        assert (high, med, low) == tuple(
+            str(sev.get(k, 0) or "") for k in ("high", "medium", "low")
+        )
         from pmo_ledger.ledger.rag import consumption
         from pmo_ledger.ledger.rag import rag as rag_of
 
@@ -266,7 +266,10 @@ def test_the_project_page_shows_its_evm_periods_schedule_variances_and_identitie
     e = evm[code]
     for key, value in (("bac", e.bac), ("pv", e.pv), ("ev", e.ev), ("ac", e.ac), ("cv", e.cv),
                        ("sv", e.sv), ("eac", e.eac("cpi"))):  # fmt: skip
-        assert f'data-figure="{key}"><div class="label">{key.upper()}</div><div class="value">{money(value)}<' in html, key
+        assert (
+            f'data-figure="{key}"><div class="label">{key.upper()}</div><div class="value">{money(value)}<'
+            in html
+        ), key
     assert f'<div class="label">CPI</div><div class="value">{e.rounded()["cpi"]}<' in html
     assert f'<div class="label">SPI</div><div class="value">{e.rounded()["spi"]}<' in html
     # budget vs actual by period: the view's rows
@@ -289,8 +292,10 @@ def test_the_project_page_shows_its_evm_periods_schedule_variances_and_identitie
         tasks = s.scalar(
             select(func.count()).where(Task.project_id == project_id, Task.deleted_at.is_(None))
         )
-    drawn = html.count('<rect class="bar') + html.count('<rect class="summary-bar"') + html.count(
-        '<rect class="milestone"'
+    drawn = (
+        html.count('<rect class="bar')
+        + html.count('<rect class="summary-bar"')
+        + html.count('<rect class="milestone"')
     )
     assert drawn == tasks > 0
     assert 'class="status" x1=' in html  # the status-date line
@@ -354,7 +359,7 @@ def test_the_operations_page_shows_connectors_runs_and_stream_health(ui: Ui) -> 
     assert cells[0] == "psa" and cells[1] == "sample" and cells[2] == "manual"
     assert cells[3].startswith(f"#{run_id} succeeded")
     assert (cells[6], cells[7]) == (str(read), str(written))
-    assert page.count('<tr><td>psa</td><td>') == streams > 0
+    assert page.count("<tr><td>psa</td><td>") == streams > 0
 
 
 # --- the page logic with many projects -------------------------------------------------------
