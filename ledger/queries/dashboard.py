@@ -21,7 +21,7 @@ Money is Decimal: the views give exact TEXT on SQLite and NUMERIC on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,6 +46,7 @@ from pmo_ledger.ledger.models import (
     Variance,
 )
 from pmo_ledger.ledger.queries.runs import DONE
+from pmo_ledger.ledger.queries.variances import VarianceRow
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
@@ -132,6 +133,17 @@ def _live(project: Any) -> list[Any]:
     ]
 
 
+def _with_groups(*columns: Any) -> Any:
+    """SELECT a project's id, code and name, its portfolio's and program's code and name, then
+    `columns`."""
+    pf, pg = aliased(Portfolio), aliased(Program)
+    return (
+        select(Project.id, Project.code, Project.name, pf.code, pf.name, pg.code, pg.name, *columns)
+        .outerjoin(pf, pf.id == Project.portfolio_id)
+        .outerjoin(pg, pg.id == Project.program_id)
+    )
+
+
 def evm_at(
     session: Session,
     settings: LedgerSettings,
@@ -172,23 +184,8 @@ def portfolio(
     session: Session, settings: LedgerSettings, rules: ReconcileRules, status_date: date
 ) -> PortfolioData:
     """Every live project's portfolio row (see the module docstring), ordered by code."""
-    pf, pg = aliased(Portfolio), aliased(Program)
     head = session.execute(
-        select(
-            Project.id,
-            Project.code,
-            Project.name,
-            pf.code,
-            pf.name,
-            pg.code,
-            pg.name,
-            Project.manager,
-            Project.source,
-            Project.condition,
-            Project.status,
-        )
-        .outerjoin(pf, pf.id == Project.portfolio_id)
-        .outerjoin(pg, pg.id == Project.program_id)
+        _with_groups(Project.manager, Project.source, Project.condition, Project.status)
         .where(*_live(Project))
         .order_by(Project.code)
     ).all()
@@ -368,16 +365,8 @@ class SyncHealth:
 
 def project_head(session: Session, code: str) -> ProjectHead | None:
     """A live project by code, with its portfolio and program; None when there is none."""
-    pf, pg = aliased(Portfolio), aliased(Program)
     row = session.execute(
-        select(
-            Project.id,
-            Project.code,
-            Project.name,
-            pf.code,
-            pf.name,
-            pg.code,
-            pg.name,
+        _with_groups(
             Project.manager,
             Project.status,
             Project.condition,
@@ -391,10 +380,7 @@ def project_head(session: Session, code: str) -> ProjectHead | None:
             Project.external_id,
             Project.source_url,
             Project.updated_at,
-        )
-        .outerjoin(pf, pf.id == Project.portfolio_id)
-        .outerjoin(pg, pg.id == Project.program_id)
-        .where(Project.code == code, Project.deleted_at.is_(None))
+        ).where(Project.code == code, Project.deleted_at.is_(None))
     ).first()
     return None if row is None else ProjectHead(*row)
 
@@ -571,28 +557,11 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True)
-class VarianceDetail:
-    id: int
-    rule: str
-    subject_type: str
-    subject_id: str
-    dimension: str
-    period: str
-    severity: str
-    status: str
-    message: str | None
-    measures: dict[str, Any] | None
-    thresholds: dict[str, Any] | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    resolved_at: datetime | None
-    escalated_at: datetime | None
-    reopened_count: int
-    note: str | None
-    project_code: str | None
-    lines: list[VarianceLine]
+class VarianceDetail(VarianceRow):
+    """A variance as the API lists it, with its project's code and the lines behind it."""
+
+    project_code: str | None = None
+    lines: list[VarianceLine] = field(default_factory=list)
 
     @property
     def history(self) -> list[HistoryEvent]:
@@ -625,11 +594,8 @@ def variance_detail(session: Session, variance_id: int) -> VarianceDetail | None
     if v.project_id is not None:
         code = session.scalar(select(Project.code).where(Project.id == v.project_id))
     lines = variance_lines(session, [v.id]).get(v.id, [])
-    return VarianceDetail(
-        v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period, v.severity, v.status,
-        v.message, v.measures, v.thresholds, v.first_seen_at, v.last_seen_at, v.acknowledged_at,
-        v.acknowledged_by, v.resolved_at, v.escalated_at, v.reopened_count, v.note, code, lines,
-    )  # fmt: skip
+    row = {f.name: getattr(v, f.name) for f in fields(VarianceRow)}
+    return VarianceDetail(**row, project_code=code, lines=lines)
 
 
 def variance_rules(session: Session) -> list[str]:
