@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.app import App
@@ -442,3 +442,28 @@ def test_250_projects_are_grouped_ordered_by_risk_and_paged() -> None:
     assert cpis == sorted(cpis)
     assert views.Filters.of({"sort": "nonsense", "page": "x"}) == views.Filters()
     assert views.Filters.of({"rag": "red", "page": "2"}).query(page=3) == "rag=red&page=3"
+
+
+def test_the_portfolio_reads_again_when_the_ledger_moves(ui: Ui) -> None:
+    """The rows kept between requests follow the ledger: a variance resolved and a project
+    renamed each show on the next request."""
+    before = rows(ui.client.get("/ui").text, "data-project")
+    with Session(ui.engine) as s:
+        v = s.scalars(
+            select(Variance).where(Variance.status == "open", Variance.severity == "high")
+        ).first()
+        assert v is not None
+        code = s.scalar(select(Project.code).where(Project.id == v.project_id))
+        v.status, v.resolved_at = "resolved", utcnow()
+        s.commit()
+    assert code is not None
+    after = rows(ui.client.get("/ui").text, "data-project")
+    assert int(after[code][8] or 0) == int(before[code][8]) - 1
+    with Session(ui.engine) as s:
+        s.execute(
+            update(Project)
+            .where(Project.code == code)
+            .values(name="Renamed in the PSA", updated_at=utcnow())
+        )
+        s.commit()
+    assert rows(ui.client.get("/ui").text, "data-project")[code][1] == f"{code} Renamed in the PSA"
