@@ -187,25 +187,27 @@ def mount(
     # --- portfolio -------------------------------------------------------------------------
 
     cached: dict[tuple[Any, ...], dashboard.PortfolioData] = {}
-    cache_lock = threading.Lock()
+    reading_rows = threading.Lock()
 
     def portfolio_rows() -> dashboard.PortfolioData:
         """Every project's row with its RAG, read again only when the ledger moved: the
         markers of `portfolio_version` and the status date key the last rows read (one entry;
-        a read of them costs a fraction of the seven queries over 2,000 projects)."""
+        the markers cost a fraction of the seven queries over 2,000 projects). One reader at
+        a time: a request that finds the rows being read waits for them."""
         day = _today()
         with app.reading() as s:
             key = (day, *dashboard.portfolio_version(s))
-            with cache_lock:
-                found = cached.get(key)
-            if found is not None:
-                return found
-            data = dashboard.portfolio(s, app.settings, app.config.reconcile, day)
-        views.apply_rag(data, app.config.report.rag)
-        with cache_lock:
-            cached.clear()
-            cached[key] = data
-        return data
+        with reading_rows:
+            found = cached.get(key)
+            if found is None:
+                with app.reading() as s:
+                    found = dashboard.portfolio(s, app.settings, app.config.reconcile, day)
+                views.apply_rag(found, app.config.report.rag)
+                cached.clear()
+                cached[key] = found
+            return found
+
+    api.state.ui_portfolio_rows = portfolio_rows  # for `serve`'s warmer (jobs.service.ui.warm)
 
     @api.get(UI_PREFIX, include_in_schema=False)
     def portfolio_page(request: Request) -> HTMLResponse:
