@@ -223,7 +223,7 @@ def mount(
 
     # --- one project -----------------------------------------------------------------------
 
-    @api.get(UI_PREFIX + "/projects/{code}", include_in_schema=False)
+    @api.get(UI_PREFIX + "/projects/{code:path}", include_in_schema=False)
     def project_page(request: Request, code: str) -> HTMLResponse:
         v = reader(request)
         day = _today()
