@@ -127,8 +127,8 @@ class Book:
 
     def as_of_text(self) -> str:
         r = self.report
-        known = r.as_known_at.strftime("%Y-%m-%d %H:%M UTC")
-        return f"as known at {known}" if r.historical else f"as of {known}"
+        # The same words live and as known at a past time: a reproduced workbook is the same.
+        return f"as known at {r.as_known_at.strftime('%Y-%m-%d %H:%M UTC')}"
 
     def scope_text(self) -> str:
         r = self.report

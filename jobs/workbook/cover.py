@@ -42,7 +42,7 @@ def write(book: Book, sources: list[tuple[str, str]], command: str) -> None:
     row = 3
     known = r.as_known_at.isoformat().replace("+00:00", "Z")
     facts = [
-        ("As known at (UTC)" if r.historical else "As of (UTC)", r.as_known_at, "datetime"),
+        ("As known at (UTC)", r.as_known_at, "datetime"),
         ("As known at, exactly", known, "text"),
         ("Status date", r.status_date, "date"),
         ("Fiscal period", r.period, "text"),
