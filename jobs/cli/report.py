@@ -61,11 +61,12 @@ def report(
     status_date: Annotated[
         str | None,
         typer.Option(
-            "--status-date", metavar="DATE",
+            "--status-date",
+            metavar="DATE",
             help="Earned value, findings and schedule at this date (xlsx; default: today, or the "
             "date of --as-known-at).",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", metavar="DATE", help="Another name for --status-date (xlsx)."),
@@ -73,10 +74,11 @@ def report(
     as_known_at: Annotated[
         str | None,
         typer.Option(
-            "--as-known-at", metavar="TIMESTAMP",
+            "--as-known-at",
+            metavar="TIMESTAMP",
             help="The workbook as the ledger knew it then, from its history (xlsx).",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
 ) -> None:
     """Print budget vs actual per project (counting values only), unmapped postings and the
     lines another source's authority keeps from counting, or write the Excel status workbook

@@ -11,6 +11,7 @@ percent or 0.00 format; dates are Excel dates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -118,7 +119,7 @@ class Book:
         ws.write_string(1, 0, subtitle or self.scope_text(), self.f("subtitle"))
         return ws
 
-    def header(self, ws: Worksheet, columns: list[tuple[str, float]], row: int = HEADER,
+    def header(self, ws: Worksheet, columns: Sequence[tuple[str, float]], row: int = HEADER,
                first_col: int = 0) -> None:  # fmt: skip
         """Header cells and column widths."""
         for i, (name, width) in enumerate(columns):
@@ -154,13 +155,13 @@ class Book:
         elif isinstance(value, datetime):
             ws.write_datetime(row, col, value, f)
         elif isinstance(value, date):
-            ws.write_datetime(row, col, datetime(value.year, value.month, value.day), f)
+            ws.write_datetime(row, col, value, f)
         else:
             ws.write_string(row, col, str(value), f)
 
 
 def col(c: int) -> str:
-    return xl_col_to_name(c)
+    return str(xl_col_to_name(c))
 
 
 def cell(row: int, c: int) -> str:

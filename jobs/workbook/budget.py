@@ -27,10 +27,7 @@ def write(book: Book) -> None:
     r = book.report
     ws = book.sheet("Budget vs actual", "Budget vs actual by fiscal period")
     money_cols = {BUDGET, ACTUAL, VAR, CUM_B, CUM_A, CUM_V}
-    charted = {
-        p.id
-        for p in sorted(r.projects, key=lambda p: (-p.budget, p.code))[:MAX_CHARTS]
-    }
+    charted = {p.id for p in sorted(r.projects, key=lambda p: (-p.budget, p.code))[:MAX_CHARTS]}
     if len(r.projects) > MAX_CHARTS:
         ws.write_string(
             2, 0, f"S-curves for the {MAX_CHARTS} largest budgets of {len(r.projects)} "

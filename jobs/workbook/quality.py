@@ -73,8 +73,8 @@ def write(book: Book) -> None:
     last_q = max(first + len(r.quarantine) - 1, first)
     ws.autofilter(HEADER, Q0, last_q, Q0 + len(QUARANTINE) - 1)
     if r.drift:
-        span = (f"{col(D0 + 5)}{first + 1}:{col(D0 + 5)}{first + len(r.drift)}",
+        spans = (f"{col(D0 + 5)}{first + 1}:{col(D0 + 5)}{first + len(r.drift)}",
                 f"{col(D0 + 8)}{first + 1}:{col(D0 + 8)}{first + len(r.drift)}")  # fmt: skip
-        for rng in span:
+        for rng in spans:
             ws.conditional_format(rng, {"type": "cell", "criteria": "!=", "value": 0,
                                         "format": book.f("overrun")})  # fmt: skip

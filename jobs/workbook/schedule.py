@@ -88,10 +88,14 @@ def write(book: Book, schedules: list[ProjectSchedule]) -> None:
     if not weeks:
         return
     grid = f"{col(WEEKS)}{first + 1}:{col(WEEKS + len(weeks) - 1)}{last + 1}"
-    w, s_, f_ = f"{col(WEEKS)}${HEADER + 1}", f"${col(START)}{first + 1}", f"${col(FINISH)}{first + 1}"
-    on = f"{w}<={f_},{w}+6>={s_}"
-    done = f"{w}<{s_}+({f_}-{s_}+1)*${col(PCT)}{first + 1}"
-    status = f"AND({w}<=StatusDate,{w}+6>=StatusDate)"
+    wk, s_, f_ = (
+        f"{col(WEEKS)}${HEADER + 1}",
+        f"${col(START)}{first + 1}",
+        f"${col(FINISH)}{first + 1}",
+    )
+    on = f"{wk}<={f_},{wk}+6>={s_}"
+    done = f"{wk}<{s_}+({f_}-{s_}+1)*${col(PCT)}{first + 1}"
+    status = f"AND({wk}<=StatusDate,{wk}+6>=StatusDate)"
     # Excel applies every matching rule until one stops; LibreOffice only the first that
     # matches: the bars come first, the status-date frame last (on empty weeks in LibreOffice).
     rules = [

@@ -83,8 +83,10 @@ def _ratios(book: Book, f: Figures) -> tuple[Decimal | None, Decimal | None, Dec
     """CPI, SPI and budget used as the sheet's formulas compute them from the rounded cells."""
     m = {k: None if v is None else Decimal(str(book.money(v))) for k, v in
          (("b", f.budget), ("a", f.actual), ("pv", f.pv), ("ev", f.ev))}  # fmt: skip
-    return _div(m["ev"], m["a"]), _div(m["ev"], m["pv"]), (
-        None if m["b"] is None else consumption(m["a"] or Decimal(0), m["b"])
+    return (
+        _div(m["ev"], m["a"]),
+        _div(m["ev"], m["pv"]),
+        (None if m["b"] is None else consumption(m["a"] or Decimal(0), m["b"])),
     )
 
 
@@ -112,7 +114,8 @@ def _row(book: Book, ws: Worksheet, row: int, f: Figures, kind: str, detail: tup
         return f"{suffix}{name}" if suffix else name
 
     values = {BUDGET: f.budget, ACTUAL: f.actual, FORECAST: f.forecast, EAC: f.eac, PV: f.pv,
-              EV: f.ev, HIGH: f.counts[0], HIGH + 1: f.counts[1], HIGH + 2: f.counts[2]}  # fmt: skip
+              EV: f.ev, HIGH: f.counts[0], HIGH + 1: f.counts[1],
+              HIGH + 2: f.counts[2]}  # fmt: skip
     for c, v in values.items():
         kind_fmt = fmt("int") if c >= HIGH else fmt("money")
         number = v if c >= HIGH else book.money(v)  # type: ignore[arg-type]
@@ -136,8 +139,14 @@ def _row(book: Book, ws: Worksheet, row: int, f: Figures, kind: str, detail: tup
     formulas = (
         (VAR_PCT, f'=IF({b}=0,"",{cell(row, VAR)}/{b})', "pct", var_pct),
         (USED, f'=IF({b}=0,"",{a}/{b})', "pct", used),
-        (CPI, f'=IF(OR({ev}="",{a}=0),"",{ev}/{a})' if detail is None else
-              f'=IF(OR({pv}=0,{a}=0),"",{ev}/{a})', "ratio", cpi),  # fmt: skip
+        (
+            CPI,
+            f'=IF(OR({ev}="",{a}=0),"",{ev}/{a})'
+            if detail is None
+            else f'=IF(OR({pv}=0,{a}=0),"",{ev}/{a})',
+            "ratio",
+            cpi,
+        ),
         (SPI, f'=IF(OR({ev}="",{pv}="",{pv}=0),"",{ev}/{pv})', "ratio", spi),
     )
     for c, formula, name, value in formulas:
@@ -158,8 +167,10 @@ def _rag(book: Book, f: Figures, group: bool = False) -> Rag:
 def write(book: Book) -> None:
     r = book.report
     ws = book.sheet("Summary", "Portfolio status")
-    book.header(ws, [(n if i < BUDGET or i in (VAR_PCT, USED, CPI, SPI) or i >= HIGH
-                      else f"{n} ({book.currency})", w) for i, (n, w) in enumerate(COLUMNS)])  # fmt: skip
+    plain = {*range(BUDGET), VAR_PCT, USED, CPI, SPI, *range(HIGH, len(COLUMNS))}
+    book.header(
+        ws, [(n if i in plain else f"{n} ({book.currency})", w) for i, (n, w) in enumerate(COLUMNS)]
+    )
     ws.set_row(HEADER, 32)
     ws.outline_settings(True, False, True, False)  # summary rows above their detail
     ws.freeze_panes(HEADER + 1, 3)
@@ -189,7 +200,15 @@ def write(book: Book) -> None:
             ws.write_string(row, 1, pg or "(no program)", book.f("program"))
             ws.write_string(row, 2, ps[0].program_name or "", book.f("program"))
             ws.write_blank(row, 3, None, book.f("program"))
-            _row(book, ws, row, figures, "program", (row + 1, row + len(ps)), _rag(book, figures, True))
+            _row(
+                book,
+                ws,
+                row,
+                figures,
+                "program",
+                (row + 1, row + len(ps)),
+                _rag(book, figures, True),
+            )
             row += 1
             for p in ps:
                 ws.set_row(row, None, None, {"level": 2})

@@ -58,6 +58,11 @@ if TYPE_CHECKING:
     from pmo_ledger.ledger.planning.settings import PlanningSettings
 
 ZERO = Decimal(0)
+#: The columns `_projects` reads, in order (ProjectStatus's first fields).
+HEAD = (
+    "id", "code", "name", "portfolio", "portfolio_name", "program", "program_name", "manager",
+    "planned_start", "planned_finish", "source_url",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +165,18 @@ def _projects(
         raise LookupError(f"no program {program!r}")
     q = (
         select(
-            p.id, p.code, p.name, pf.code, pf.name, pg.code, pg.name, p.manager,
-            p.planned_start, p.planned_finish, p.source_url,
-        )  # fmt: skip
+            p.id,
+            p.code,
+            p.name,
+            pf.code,
+            pf.name,
+            pg.code,
+            pg.name,
+            p.manager,
+            p.planned_start,
+            p.planned_finish,
+            p.source_url,
+        )
         .outerjoin(pf, pf.id == p.portfolio_id)
         .outerjoin(pg, pg.id == p.program_id)
         .where(p.merged_into_id.is_(None), p.code != UNMAPPED_CODE)
@@ -190,8 +204,9 @@ def _by_period(ctx: RuleContext, ids: set[int]) -> dict[tuple[int, str], tuple[D
             out[(project_id, period)][1] += Decimal(amount or 0)
     lines = version_lines(ctx, current_versions(ctx)).subquery("cl")
     for project_id, period, amount in ctx.session.execute(
-        select(lines.c.project_id, lines.c.period, type_coerce(func.sum(lines.c.amount), Money()))
-        .group_by(lines.c.project_id, lines.c.period)
+        select(
+            lines.c.project_id, lines.c.period, type_coerce(func.sum(lines.c.amount), Money())
+        ).group_by(lines.c.project_id, lines.c.period)
     ):
         if project_id in ids:
             out[(project_id, period)][0] += Decimal(amount or 0)
@@ -202,13 +217,11 @@ def _forecasts(ctx: RuleContext) -> dict[int, Decimal]:
     """The current (not superseded) forecast version's total per project."""
     bv = BudgetVersion.__table__
     at = ctx.as_known_at
-    live = bv.c.superseded_at.is_(None)
+    live: Any = bv.c.superseded_at.is_(None)
     if at is not None:
         live = or_(live, bv.c.superseded_at > at)
     versions = (
-        select(bv.c.id)
-        .where(bv.c.kind == "forecast", live, *existing_versions(ctx))
-        .subquery("fv")
+        select(bv.c.id).where(bv.c.kind == "forecast", live, *existing_versions(ctx)).subquery("fv")
     )
     lines = version_lines(ctx, versions).subquery("fl")
     return {
@@ -257,7 +270,9 @@ def _findings(
             row is not None
             and row.acknowledged_at is not None
             and row.acknowledged_at <= when
-            and not (row.escalated_at is not None and row.acknowledged_at < row.escalated_at <= when)
+            and not (
+                row.escalated_at is not None and row.acknowledged_at < row.escalated_at <= when
+            )
         )
         project = projects.get(f.subject_id) if f.subject_type == "project" else None
         out.append(
@@ -296,8 +311,9 @@ def _resources(
     involved: set[int] = set()
     h = _actual_hours_by_resource(ctx).add_columns(_project_column(ctx)).subquery("h")
     for rid, period, project_id, hours in s.execute(
-        select(h.c.resource_id, h.c.period, h.c.project_id, type_coerce(func.sum(h.c.hours), Hours()))
-        .group_by(h.c.resource_id, h.c.period, h.c.project_id)
+        select(
+            h.c.resource_id, h.c.period, h.c.project_id, type_coerce(func.sum(h.c.hours), Hours())
+        ).group_by(h.c.resource_id, h.c.period, h.c.project_id)
     ):
         cells[rid][period][1] += Decimal(hours or 0)
         if project_id in ids:
@@ -362,8 +378,8 @@ def _quality(
         per_source[src] += n
     r = SyncRun
     done = and_(r.finished_at.is_not(None), r.finished_at <= when)
-    last_ok = dict(
-        session.execute(
+    last_ok: dict[str, datetime | None] = dict(
+        session.execute(  # type: ignore[arg-type]
             select(r.connector, func.max(r.finished_at))
             .where(done, r.status == "succeeded")
             .group_by(r.connector)
@@ -372,10 +388,8 @@ def _quality(
     latest = (
         select(r.connector, func.max(r.id).label("id")).where(done).group_by(r.connector)
     ).subquery("latest")
-    last_status = dict(
-        session.execute(
-            select(r.connector, r.status).join(latest, latest.c.id == r.id)
-        ).all()
+    last_status: dict[str, str] = dict(
+        session.execute(select(r.connector, r.status).join(latest, latest.c.id == r.id)).all()  # type: ignore[arg-type]
     )
     names = sorted(set(sources) | set(last_ok) | set(last_status) | set(per_source))
     health = [
@@ -476,7 +490,7 @@ def status_report(
             severities[f.finding.subject_id][f.finding.severity] += 1
     projects = [
         ProjectStatus(
-            *r,
+            **dict(zip(HEAD, r, strict=True)),
             budget=budget.get(r[0], ZERO),
             actual=actual.get(r[0], ZERO),
             forecast=forecasts.get(r[0]),
