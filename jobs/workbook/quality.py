@@ -30,7 +30,7 @@ def write(book: Book) -> None:
                       else n, w) for n, w in DRIFT], first_col=D0)  # fmt: skip
     ws.set_column(Q0 + len(QUARANTINE), Q0 + len(QUARANTINE), 2)
     ws.set_column(S0 + len(SOURCES), S0 + len(SOURCES), 2)
-    ws.set_row(HEADER, 30)
+    ws.set_row(HEADER, 45)
     ws.freeze_panes(HEADER + 1, 0)
     first = HEADER + 1
     n = max(len(r.quarantine) + 1, len(r.sources), len(r.drift), 1)

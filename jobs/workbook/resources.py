@@ -22,7 +22,7 @@ def write(book: Book) -> None:
         ws.write_string(2, len(FIXED) + i, "actual" if p < r.period else "plan",
                         book.f("subtitle"))  # fmt: skip
     book.header(ws, [*FIXED, *((p, 8.5) for p in periods)])
-    ws.set_row(HEADER, 30)
+    ws.set_row(HEADER, 45)
     ws.freeze_panes(HEADER + 1, 2)
     first = HEADER + 1
     row = first

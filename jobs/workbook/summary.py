@@ -24,7 +24,7 @@ from pmo_ledger.ledger.rag import Rag, consumption, rag
 
 SEVERITIES = ("high", "medium", "low")
 COLUMNS = [
-    ("Level", 10), ("Code", 18), ("Name", 30), ("Manager", 16),
+    ("Level", 10), ("Code", 22), ("Name", 30), ("Manager", 16),
     ("Budget", 15), ("Actual to date", 15), ("Forecast", 15), ("EAC", 15),
     ("Variance (budget - actual)", 15), ("Variance %", 10), ("Budget used", 10),
     ("PV", 15), ("EV", 15), ("CPI", 7), ("SPI", 7),
@@ -171,7 +171,7 @@ def write(book: Book) -> None:
     book.header(
         ws, [(n if i in plain else f"{n} ({book.currency})", w) for i, (n, w) in enumerate(COLUMNS)]
     )
-    ws.set_row(HEADER, 32)
+    ws.set_row(HEADER, 45)
     ws.outline_settings(True, False, True, False)  # summary rows above their detail
     ws.freeze_panes(HEADER + 1, 3)
     row = HEADER + 1

@@ -55,9 +55,9 @@ def write(book: Book) -> None:
         book.write(ws, row, OVER, book.money(over) if f.dimension != "hours" else over,
                    "money" if f.dimension != "hours" else "hours")  # fmt: skip
         book.write(ws, row, OVER_PCT, None if over_pct is None else over_pct / 100, "pct")
-        book.write(ws, row, 10, f.message, "wrap")
+        book.write(ws, row, 10, f.message)
         measures = "; ".join(f"{k} {v}" for k, v in f.measures.items() if v is not None)
-        book.write(ws, row, 11, measures, "wrap")
+        book.write(ws, row, 11, measures)
         book.write(ws, row, 12, o.first_seen_at, "datetime")
         book.write(ws, row, 13, o.acknowledged_at, "datetime")
         book.write(ws, row, 14, o.acknowledged_by)

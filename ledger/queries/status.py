@@ -334,7 +334,8 @@ def _resources(
         for r in s.scalars(select(Resource).where(Resource.deleted_at.is_(None)))
         if r.id in keep
     }
-    periods = sorted({p for rid in names for p in cells[rid]})
+    # The periods someone has capacity in (a plan beyond every calendar says nothing).
+    periods = sorted({p for rid in names for p, v in cells[rid].items() if v[0]})
     rows = [
         ResourceRow(
             f"{r.source}/{r.external_id}",
