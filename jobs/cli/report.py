@@ -5,7 +5,7 @@ past time (`--as-known-at`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +17,7 @@ from rich.table import Table
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.cli.common import app_of, fail, money, out, plural, reported, table
 from pmo_ledger.jobs.cli.format import line_fitted, plain_amounts, show, too_wide, wrapped
+from pmo_ledger.jobs.cli.plan import day_option
 from pmo_ledger.ledger.models import UNMAPPED_CODE
 from pmo_ledger.ledger.queries.mappings import UnmappedKey
 from pmo_ledger.ledger.queries.reports import (
@@ -26,21 +27,12 @@ from pmo_ledger.ledger.queries.reports import (
     budget_report,
 )
 from pmo_ledger.ledger.resolve import Authority
-from pmo_ledger.ledger.time.dates import business_date, utc_timestamp
+from pmo_ledger.ledger.time.dates import utc_timestamp
 
 
 class Format(StrEnum):
     text = "text"
     xlsx = "xlsx"
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return business_date(value)
-    except ValueError as exc:
-        raise fail(f"{name}: {exc}") from None
 
 
 def report(
@@ -119,8 +111,8 @@ def write_xlsx(
         raise fail(f"--out: {out_file} does not end in .xlsx")
     if out_file.is_dir():
         raise fail(f"--out: {out_file} is a folder")
-    day = _day(status_date, "--status-date")
-    also = _day(as_of, "--as-of")
+    day = day_option(status_date, "--status-date")
+    also = day_option(as_of, "--as-of")
     if day is not None and also is not None and day != also:
         raise fail(f"--as-of {also} and --status-date {day} differ: give one")
     day = day or also

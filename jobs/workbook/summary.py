@@ -164,6 +164,21 @@ def _rag(book: Book, f: Figures, group: bool = False) -> Rag:
     return rag(book.rag_rules, cpi=cpi, spi=spi, consumed=used)
 
 
+def _group(
+    book: Book, ws: Worksheet, row: int, level: str, code: str | None, name: str | None,
+    projects: list[ProjectStatus], rows_below: int,
+) -> None:  # fmt: skip
+    """A portfolio or program row (outline level 0 or 1): SUBTOTALs of the next rows."""
+    figures = Figures.total(Figures.of(p) for p in projects)
+    fmt = book.f(level)
+    ws.set_row(row, None, None, {"level": 0 if level == "portfolio" else 1})
+    ws.write_string(row, 0, level.capitalize(), fmt)
+    ws.write_string(row, 1, code or f"(no {level})", fmt)
+    ws.write_string(row, 2, name or "", fmt)
+    ws.write_blank(row, 3, None, fmt)
+    _row(book, ws, row, figures, level, (row + 1, row + rows_below), _rag(book, figures, True))
+
+
 def write(book: Book) -> None:
     r = book.report
     ws = book.sheet("Summary", "Portfolio status")
@@ -183,32 +198,12 @@ def write(book: Book) -> None:
         for pf, items in groupby(projects, key=lambda p: p.portfolio)
     ]
     for pf, programs in groups:
-        n = sum(1 + len(ps) for _pg, ps in programs)
         all_ps = [p for _pg, ps in programs for p in ps]
-        figures = Figures.total(Figures.of(p) for p in all_ps)
-        ws.set_row(row, None, None, {"level": 0})
-        ws.write_string(row, 0, "Portfolio", book.f("portfolio"))
-        ws.write_string(row, 1, pf or "(no portfolio)", book.f("portfolio"))
-        ws.write_string(row, 2, all_ps[0].portfolio_name or "", book.f("portfolio"))
-        ws.write_blank(row, 3, None, book.f("portfolio"))
-        _row(book, ws, row, figures, "portfolio", (row + 1, row + n), _rag(book, figures, True))
+        n = len(all_ps) + len(programs)
+        _group(book, ws, row, "portfolio", pf, all_ps[0].portfolio_name, all_ps, n)
         row += 1
         for pg, ps in programs:
-            figures = Figures.total(Figures.of(p) for p in ps)
-            ws.set_row(row, None, None, {"level": 1})
-            ws.write_string(row, 0, "Program", book.f("program"))
-            ws.write_string(row, 1, pg or "(no program)", book.f("program"))
-            ws.write_string(row, 2, ps[0].program_name or "", book.f("program"))
-            ws.write_blank(row, 3, None, book.f("program"))
-            _row(
-                book,
-                ws,
-                row,
-                figures,
-                "program",
-                (row + 1, row + len(ps)),
-                _rag(book, figures, True),
-            )
+            _group(book, ws, row, "program", pg, ps[0].program_name, ps, len(ps))
             row += 1
             for p in ps:
                 ws.set_row(row, None, None, {"level": 2})
