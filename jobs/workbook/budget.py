@@ -1,5 +1,6 @@
-"""Budget vs actual: one row per project and fiscal period (every period of the report, so
-each project's S-curve has the same axis), budget and actual as values, variance and the
+"""Budget vs actual: one row per project and fiscal period (every period of the report from
+the project's first figure to its last, so its S-curve has no gaps; the names are on the
+Summary), budget and actual as values, variance and the
 cumulative figures as formulas; overruns (actual above budget in the period, cumulative actual
 above cumulative budget) in red. Beside the table, a native line chart per project: cumulative
 budget against cumulative actual (the S-curve), for the MAX_CHARTS largest budgets of the
@@ -14,11 +15,11 @@ from pmo_ledger.jobs.workbook.book import HEADER, Book, cell, col
 
 MAX_CHARTS = 40
 COLUMNS = [
-    ("Project", 14), ("Name", 26), ("Period", 9), ("Budget", 14), ("Actual", 14),
+    ("Project", 14), ("Period", 9), ("Budget", 14), ("Actual", 14),
     ("Variance (budget - actual)", 14), ("Variance %", 10), ("Cumulative budget", 15),
     ("Cumulative actual", 15), ("Cumulative variance", 15),
 ]  # fmt: skip
-PROJECT, NAME, PERIOD, BUDGET, ACTUAL, VAR, VAR_PCT, CUM_B, CUM_A, CUM_V = range(10)
+PROJECT, PERIOD, BUDGET, ACTUAL, VAR, VAR_PCT, CUM_B, CUM_A, CUM_V = range(9)
 CHART_COL = len(COLUMNS) + 1
 ROWS_PER_CHART = 18
 
@@ -36,21 +37,24 @@ def write(book: Book) -> None:
     book.header(ws, [(f"{n} ({book.currency})" if i in money_cols else n, w)
                      for i, (n, w) in enumerate(COLUMNS)])  # fmt: skip
     ws.set_row(HEADER, 45)
-    ws.freeze_panes(HEADER + 1, 3)
+    ws.freeze_panes(HEADER + 1, 2)
     row = HEADER + 1
+    spans: dict[int, tuple[str, str]] = {}
+    for pid, period in r.by_period:
+        first_p, last_p = spans.get(pid, (period, period))
+        spans[pid] = (min(first_p, period), max(last_p, period))
     first = row
     next_chart_row = row
     money = book.money
     for p in r.projects:
         start = row
         cum_b = cum_a = Decimal(0)
-        for period in r.periods:
+        for period in _span(r.periods, spans.get(p.id)):
             b, a = r.by_period.get((p.id, period), (Decimal(0), Decimal(0)))
             mb, ma = money(b) or 0.0, money(a) or 0.0
             cum_b += Decimal(str(mb))
             cum_a += Decimal(str(ma))
             ws.write_string(row, PROJECT, p.code)
-            ws.write_string(row, NAME, p.name)
             ws.write_string(row, PERIOD, period)
             ws.write_number(row, BUDGET, mb, book.f("money"))
             ws.write_number(row, ACTUAL, ma, book.f("money"))
@@ -88,6 +92,11 @@ def write(book: Book) -> None:
         {"type": "formula", "criteria": f"=${col(CUM_A)}{first + 1}>${col(CUM_B)}{first + 1}",
          "format": book.f("overrun")},
     )  # fmt: skip
+
+
+def _span(periods: list[str], span: tuple[str, str] | None) -> list[str]:
+    """The report's periods from the project's first with a figure to its last."""
+    return [] if span is None else [p for p in periods if span[0] <= p <= span[1]]
 
 
 def _chart(book: Book, ws: object, code: str, name: str, first: int, last: int, at: int) -> None:

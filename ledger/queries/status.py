@@ -54,8 +54,10 @@ from pmo_ledger.ledger.types import Hours, Money
 
 if TYPE_CHECKING:
     from pmo_ledger.ledger.planning.cpm import Schedule
+    from pmo_ledger.ledger.planning.model import PlanLink, PlanTask
     from pmo_ledger.ledger.planning.pert import Pert
     from pmo_ledger.ledger.planning.settings import PlanningSettings
+    from pmo_ledger.ledger.queries.planning import PlanData
 
 ZERO = Decimal(0)
 #: The columns `_projects` reads, in order (ProjectStatus's first fields).
@@ -565,22 +567,51 @@ def project_schedules(
             .distinct()
         )
     )
-    for p in projects:
-        if p.id not in with_tasks:
-            continue
+    chosen = [p for p in projects if p.id in with_tasks]
+    plans: dict[str, tuple[list[PlanTask], list[PlanLink], dict[str, str]]] = {}
+    try:  # one read of every project's tasks, split per project below
+        plans = _split(plan_data(session, [p.code for p in chosen], status_date,
+                                 authority=authority, source=planning.source))  # fmt: skip
+    except LookupError:
+        pass  # a project with tasks from several sources: read one at a time, to name it
+    for p in chosen:
         try:
-            data = plan_data(session, [p.code], status_date, authority=authority,
-                             source=planning.source)  # fmt: skip
+            if p.code in plans:
+                tasks, links, outside = plans[p.code]
+            else:
+                data = plan_data(session, [p.code], status_date, authority=authority,
+                                 source=planning.source)  # fmt: skip
+                tasks, links, outside = data.tasks, data.links, data.outside_projects
             sched = schedule(
-                data.tasks,
-                data.links,
+                tasks,
+                links,
                 planning.calendar_for(p.code),
                 status_date=status_date,
-                start=data.start,
-                outside_projects=data.outside_projects,
+                start=p.planned_start,
+                outside_projects=outside,
             )
         except (LookupError, PlanningError) as exc:
             notes.append(f"{p.code}: not scheduled: {exc}")
             continue
         out.append(ProjectSchedule(p.code, p.name, sched, pert(sched.network), p.planned_finish))
     return out, notes
+
+
+def _split(data: PlanData) -> dict[str, tuple[list[PlanTask], list[PlanLink], dict[str, str]]]:
+    """Per project code: its tasks, the links touching them and the project of each linked
+    task outside it, as `plan_data` of that project alone gives them."""
+    project_of = {t.key: t.project for t in data.tasks} | data.outside_projects
+    out: dict[str, tuple[list[PlanTask], list[PlanLink], dict[str, str]]] = {
+        code: ([], [], {}) for code in {t.project for t in data.tasks}
+    }
+    for t in data.tasks:
+        out[t.project][0].append(t)
+    for link in data.links:
+        ends = (link.predecessor, link.successor)
+        for code in {project_of.get(k) for k in ends}:
+            if code in out:
+                out[code][1].append(link)
+                out[code][2].update(
+                    {k: project_of[k] for k in ends if project_of.get(k, code) != code}
+                )
+    return out

@@ -176,32 +176,37 @@ def test_budget_vs_actual_periods_chart_and_overruns(ledger: Path, tmp_path: Pat
     wb = openpyxl.load_workbook(out)
     wv = openpyxl.load_workbook(out, data_only=True)["Budget vs actual"]
     ws = wb["Budget vs actual"]
-    rows = [[c.value for c in row] for row in wv.iter_rows(min_row=5, max_col=10)]
-    periods = ["2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
-    assert [r[2] for r in rows[:6]] == periods
-    assert {r[0] for r in rows} == {"PRJ-1001", "PRJ-1002", "PRJ-1003", "PRJ-1004"}
-    prj1001 = rows[:6]
-    assert [r[3] for r in prj1001] == [18000, 22000, 20000, 0, 0, 0]
-    assert [r[4] for r in prj1001] == [6872, 2160, 0, 0, 0, 0]
-    assert prj1001[-1][7] == 60000 and prj1001[-1][8] == 9032
-    assert ws["F5"].value == "=D5-E5"
-    assert ws["H5"].value == "=D5" and ws["H6"].value == "=H5+D6"
-    assert ws["I6"].value == "=I5+E6" and ws["J6"].value == "=H6-I6"
-    assert ws["D5"].number_format == MONEY
-    assert ws.freeze_panes == "D5" and ws.auto_filter.ref == f"A4:J{4 + len(rows)}"
+    rows = [[c.value for c in row] for row in wv.iter_rows(min_row=5, max_col=9)]
+    # Each project from its first period with a figure to its last.
+    spans = {code: [r[1] for r in rows if r[0] == code] for code in {r[0] for r in rows}}
+    assert spans == {
+        "PRJ-1001": ["2025-09", "2025-10", "2025-11"],
+        "PRJ-1002": ["2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"],
+        "PRJ-1003": ["2025-09", "2025-10"],
+        "PRJ-1004": ["2025-09", "2025-10", "2025-11"],
+    }
+    prj1001 = rows[:3]
+    assert [r[2] for r in prj1001] == [18000, 22000, 20000]
+    assert [r[3] for r in prj1001] == [6872, 2160, 0]
+    assert prj1001[-1][6] == 60000 and prj1001[-1][7] == 9032 and prj1001[-1][8] == 50968
+    assert ws["E5"].value == "=C5-D5"
+    assert ws["G5"].value == "=C5" and ws["G6"].value == "=G5+C6"
+    assert ws["H6"].value == "=H5+D6" and ws["I6"].value == "=G6-H6"
+    assert ws["C5"].number_format == MONEY
+    assert ws.freeze_panes == "C5" and ws.auto_filter.ref == f"A4:I{4 + len(rows)}"
     # One S-curve per project: cumulative budget and actual over the project's own rows.
     assert len(ws._charts) == 4
     refs = [(s.val.numRef.f, (s.cat.numRef or s.cat.strRef).f) for s in ws._charts[0].series]
     assert refs == [
-        ("'Budget vs actual'!$H$5:$H$10", "'Budget vs actual'!$C$5:$C$10"),
-        ("'Budget vs actual'!$I$5:$I$10", "'Budget vs actual'!$C$5:$C$10"),
+        ("'Budget vs actual'!$G$5:$G$7", "'Budget vs actual'!$B$5:$B$7"),
+        ("'Budget vs actual'!$H$5:$H$7", "'Budget vs actual'!$B$5:$B$7"),
     ]
     # Overruns: actual above budget in the period (PRJ-1004 2025-09: 868 against 0).
     formulas = {str(c.sqref): c.rules[0].formula for c in ws.conditional_formatting}
-    assert formulas[f"E5:G{4 + len(rows)}"] == ["$E5>$D5"]
-    assert formulas[f"I5:J{4 + len(rows)}"] == ["$I5>$H5"]
-    overrun = next(r for r in rows if r[0] == "PRJ-1004" and r[2] == "2025-09")
-    assert overrun[3:5] == [0, 868]
+    assert formulas[f"D5:F{4 + len(rows)}"] == ["$D5>$C5"]
+    assert formulas[f"H5:I{4 + len(rows)}"] == ["$H5>$G5"]
+    overrun = next(r for r in rows if r[0] == "PRJ-1004" and r[1] == "2025-09")
+    assert overrun[2:4] == [0, 868]
 
 
 def test_variances_resources_schedule_quality_and_cover(ledger: Path, tmp_path: Path) -> None:
@@ -346,5 +351,5 @@ def test_money_is_written_at_the_currencys_decimals(ledger: Path, tmp_path: Path
     out = tmp_path / "status.xlsx"
     write(ledger, out, "--status-date", DAY)
     wv = openpyxl.load_workbook(out, data_only=True)["Budget vs actual"]
-    actual = {(r[0].value, r[2].value): r[4].value for r in wv.iter_rows(min_row=5)}
+    actual = {(r[0].value, r[1].value): r[3].value for r in wv.iter_rows(min_row=5)}
     assert actual[("PRJ-1002", "2025-10")] == float(Decimal("2617.09"))
