@@ -286,21 +286,29 @@ def _cells(path: Path) -> dict[str, list[list[Any]]]:
 
 
 def test_as_known_at_reproduces_the_workbook(ledger: Path, tmp_path: Path) -> None:
-    """Written at T1; a sync restates a timecard (PRJ-1001 +850.00) and reconcile runs; the
-    workbook as known at T1 has the same cells as the first, and a live one does not."""
+    """Written at T1; a sync restates a timecard (PRJ-1001 +850.00), reconcile runs and a
+    variance is acknowledged; the workbook as known at T1 has the same cells as the first (the
+    variance open, the old actual), and a live one does not."""
     first = tmp_path / "t1.xlsx"
     write(ledger, first, "--status-date", DAY)
     cover = {r[0].value: r[1].value for r in openpyxl.load_workbook(first)["Cover"].iter_rows(
         min_row=4, max_row=12)}  # fmt: skip
     t1 = cover["As known at, exactly"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", t1)
+    ids = [r[0].value for r in openpyxl.load_workbook(first)["Variances"].iter_rows(min_row=5)]
+    known = next(i for i in ids if i is not None)
     changed = _portfolio(tmp_path, hours_tc1="50", name="changed.json")
     ok(invoke(ledger, "demo", "--portfolio", str(changed)))
     ok(invoke(ledger, "reconcile"))
+    ok(invoke(ledger, "variances", "ack", str(known), "--note", "agreed with finance"))
     live = tmp_path / "live.xlsx"
     write(ledger, live, "--status-date", DAY)
-    now = openpyxl.load_workbook(live, data_only=True)["Summary"]
-    assert now.cell(rows_by_code(now)["PRJ-1001"], 6).value == 9882  # 9032 + 10 h x 85
+    now = openpyxl.load_workbook(live, data_only=True)
+    summary = now["Summary"]
+    assert summary.cell(rows_by_code(summary)["PRJ-1001"], 6).value == 9882  # 9032 + 10 h x 85
+    acked = next(r for r in now["Variances"].iter_rows(min_row=5) if r[0].value == known)
+    assert acked[2].value == "acknowledged" and acked[15].value == "agreed with finance"
+    assert isinstance(acked[13].value, datetime)
     again = tmp_path / "again.xlsx"
     said = write(ledger, again, "--status-date", DAY, "--as-known-at", t1)
     assert f"as known at {t1}" in said
@@ -353,3 +361,19 @@ def test_money_is_written_at_the_currencys_decimals(ledger: Path, tmp_path: Path
     wv = openpyxl.load_workbook(out, data_only=True)["Budget vs actual"]
     actual = {(r[0].value, r[1].value): r[3].value for r in wv.iter_rows(min_row=5)}
     assert actual[("PRJ-1002", "2025-10")] == float(Decimal("2617.09"))
+
+
+def test_configured_rag_thresholds(ledger: Path, tmp_path: Path) -> None:
+    """`[report.rag] amber_spi = "0.92"`: PRJ-1003's SPI 0.93 is green; the Cover shows 0.92."""
+    with ledger.open("a", encoding="utf-8") as f:
+        f.write('\n[report.rag]\namber_spi = "0.92"\n')
+    out = tmp_path / "status.xlsx"
+    write(ledger, out, "--status-date", DAY)
+    wb = openpyxl.load_workbook(out)
+    values = openpyxl.load_workbook(out, data_only=True)
+    ws = values["Summary"]
+    at = rows_by_code(ws)
+    assert [ws.cell(at[c], 19).value for c in ("PRJ-1001", "PRJ-1003", "PRJ-1004")] == [
+        "GREEN", "GREEN", "RED"]  # fmt: skip
+    ref = wb.defined_names["AmberSPI"].attr_text.split("!")[1].replace("$", "")
+    assert values["Cover"][ref].value == 0.92
