@@ -244,11 +244,12 @@ def _findings(
     now: datetime,
     day: date,
     at: datetime | None,
-    projects: dict[str, Any],
+    urls: dict[str, str | None],
     scoped: bool,
 ) -> list[OpenFinding]:
     """The rules' findings at `day` as known at `at` (read-only), with their variance rows'
-    acknowledgement as it stood then; scoped: only findings about the selected projects."""
+    acknowledgement as it stood then; `urls`: the selected projects' source URLs by code;
+    scoped: only findings about the selected projects."""
     from pmo_ledger.ledger.reconcile.run import reconcile  # the rules: loaded when reported
 
     result = reconcile(
@@ -257,7 +258,7 @@ def _findings(
     found = [
         f
         for f in result.findings or []
-        if not scoped or (f.subject_type == "project" and f.subject_id in projects)
+        if not scoped or (f.subject_type == "project" and f.subject_id in urls)
     ]
     when = at or now
     v = Variance
@@ -276,7 +277,6 @@ def _findings(
                 row.escalated_at is not None and row.acknowledged_at < row.escalated_at <= when
             )
         )
-        project = projects.get(f.subject_id) if f.subject_type == "project" else None
         out.append(
             OpenFinding(
                 finding=f,
@@ -286,7 +286,7 @@ def _findings(
                 acknowledged_at=row.acknowledged_at if acked and row is not None else None,
                 acknowledged_by=row.acknowledged_by if acked and row is not None else None,
                 note=row.note if acked and row is not None else None,
-                url=project.source_url if project is not None else None,
+                url=urls.get(f.subject_id) if f.subject_type == "project" else None,
             )
         )
     return out
@@ -485,7 +485,7 @@ def status_report(
     scoped = portfolio is not None or program is not None
     findings = _findings(
         session, settings, rules, now=now, day=day, at=as_known_at,
-        projects={c: _UrlOnly(r[10]) for c, r in by_code.items()}, scoped=scoped,
+        urls={c: r[10] for c, r in by_code.items()}, scoped=scoped,
     )  # fmt: skip
     severities: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for f in findings:
@@ -523,11 +523,6 @@ def status_report(
         drift=drift,
         notes=notes,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _UrlOnly:
-    source_url: str | None
 
 
 @dataclass(frozen=True, slots=True)
