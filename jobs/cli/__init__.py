@@ -62,7 +62,8 @@ COMMANDS: dict[str, Entry] = {
     "report": Entry(
         "report",
         "Print budget vs actual per project (counting values only), unmapped postings and "
-        "the lines another source's authority keeps from counting.",
+        "the lines another source's authority keeps from counting, or write the Excel status "
+        "workbook (--format xlsx --out FILE).",
         "report",
     ),
     "sandbox": Entry(
