@@ -129,9 +129,9 @@ def _fresh_database(url: str) -> None:
 
 
 def one_ours(n: int, url: str, floor: bool, engine_url: str | None = None) -> dict[str, Any]:
+    from benchdb import fresh
     from ingest import make_app, timed_sync, write_floor
 
-    from benchdb import fresh
     from pmo_ledger.jobs.logconfig import configure_logging
     from pmo_ledger.jobs.sync import run_sync
 
@@ -288,7 +288,7 @@ def child(tool: str, n: int, pg: str, floor: bool) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", tool, "--n", str(n), "--pg", pg]
     if floor:
         cmd.append("--floor")
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603 - this script
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"{tool} failed at N={n} (exit {done.returncode})")
@@ -312,7 +312,9 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--pg", default=PG, help="a database name prefix: _ours, _dlt, _core")
-    parser.add_argument("--rss-n", type=int, default=200_000, help="ours once more at this N (0: no)")
+    parser.add_argument(
+        "--rss-n", type=int, default=200_000, help="ours once more at this N (0: no)"
+    )
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--child", choices=[*TOOLS, "sqlite"], help=argparse.SUPPRESS)
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
@@ -342,7 +344,11 @@ def main() -> int:
                 f"pair {pair + 1} {tool:5} N={args.n:,}: first load {args.n / out['first_s']:,.0f} rows/s,"
                 f" re-run {args.n / out['rerun_s']:,.0f} rows/s, WAL {out['first_wal_mb']:.1f} /"
                 f" {out['rerun_wal_mb']:.1f} MB, peak RSS {out['peak_rss_mb']:.0f} MB"
-                + (f", write floor {out['floor_rows_per_s']:,.0f} lines/s" if "floor_rows_per_s" in out else ""),
+                + (
+                    f", write floor {out['floor_rows_per_s']:,.0f} lines/s"
+                    if "floor_rows_per_s" in out
+                    else ""
+                ),
                 flush=True,
             )
     print()
@@ -370,7 +376,9 @@ def main() -> int:
         peak = max(r["peak_rss_mb"] for r in ours)
         ratios["peak_rss_mb"] = peak
         if rss_small:
-            print(f"ours: peak RSS {rss_small:.0f} MB at N={args.rss_n:,}, {peak:.0f} MB at N={args.n:,}")
+            print(
+                f"ours: peak RSS {rss_small:.0f} MB at N={args.rss_n:,}, {peak:.0f} MB at N={args.n:,}"
+            )
     for peer in [t for t in tools if t != "ours"]:
         if not ours:
             break

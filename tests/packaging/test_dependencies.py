@@ -47,7 +47,9 @@ TEST_NOT_IMPORTED = {
 def _requirements(group: str) -> list[Requirement]:
     """The requirements of `[project] dependencies` ("runtime") or of an extra ("test")."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    lines = project["dependencies"] if group == "runtime" else project["optional-dependencies"][group]
+    lines = (
+        project["dependencies"] if group == "runtime" else project["optional-dependencies"][group]
+    )
     return [Requirement(line) for line in lines]
 
 
@@ -93,8 +95,12 @@ def distributions_imported(folders: Iterable[str]) -> dict[str, set[str]]:
 
 def test_the_shipped_code_imports_only_declared_runtime_dependencies() -> None:
     used = distributions_imported(SHIPPED)
-    undeclared = {dist: sorted(where) for dist, where in used.items() if dist not in _declared("runtime")}
-    assert undeclared == {}, "declare these in [project] dependencies (imported by the modules listed)"
+    undeclared = {
+        dist: sorted(where) for dist, where in used.items() if dist not in _declared("runtime")
+    }
+    assert undeclared == {}, (
+        "declare these in [project] dependencies (imported by the modules listed)"
+    )
 
 
 def test_every_runtime_dependency_is_imported_or_says_why_it_is_there() -> None:
