@@ -1,6 +1,7 @@
 """A sync's wall time against the time it spends waiting on a slow source (issue 25, item 2).
 
     .venv/bin/python bench/latency.py [--hours 100000] [--delay 0.2] [--pairs 3] [--pg URL | --sqlite]
+    .venv/bin/python bench/latency.py --source sample [--hours 100000] ...
 
 The Workfront sandbox, seeded with `--hours` hours (plus its projects, tasks, assignments and
 expenses), answers every call after `--delay` seconds, as a real service's round trip does; it
@@ -9,10 +10,13 @@ alternated `--pairs` times:
 - **wait**: the Workfront connector reads every stream in full and drops the pages: the time
   a sync cannot go below with this source;
 - **sync, read ahead**: `run_sync` of every stream into an empty ledger, the runner fetching
-  the next pages while it writes (`[ledger] prefetch_pages`, default 4);
+  the next pages while it writes (`[ledger] prefetch_pages = --prefetch`, 4 here);
 - **sync, in turn**: the same with `prefetch_pages = 0` (read, then write, then read).
+`--source sample`: the sample connector's `actuals` (the rows of bench/ingest.py, structure
+loaded before the timer) with the same wait after each page, in this process (a sleep: no
+server work shares the machine's two cores, as a real org's does not).
 Prints each run and the medians with their spread; the last line is
-`latency_wall_vs_wait=R prefetch_off_vs_wait=S wait_s=W calls=C` (R: the read-ahead sync's
+`latency_wall_vs_wait=R prefetch_off_vs_wait=S wait_s=W records=C` (R: the read-ahead sync's
 median wall time over the median wait; the target is R <= 1.15).
 """
 
@@ -48,12 +52,58 @@ def make_app(url: str, settings: dict[str, Any], tmp: Path, prefetch: int) -> An
     from pmo_ledger.jobs.app import App
     from pmo_ledger.jobs.config import parse_config
 
-    table = {"kind": "workfront", **settings}
+    table = {"kind": "workfront", **settings} if "base_url" in settings else settings
     config = {
         "ledger": {"url": url, "base_currency": "USD", "prefetch_pages": prefetch},
         "connectors": {"wf": table},
     }
     return App(parse_config(config, {}, tmp), None)
+
+
+def slow_sample(app: Any, delay: float) -> Any:
+    """The configured sample connector, each page handed over `delay` seconds after asked."""
+    from pmo_ledger.connectors.sample import SampleConnector
+
+    class SlowSample(SampleConnector):
+        reads_ahead = True  # as a remote source's kind
+
+        def extract(self, stream: str, request: Any) -> Any:
+            for page in super().extract(stream, request):
+                time.sleep(delay)
+                yield page
+
+    plain = app.connector("wf")
+    return SlowSample(plain.settings, plain.context)
+
+
+def sample_wait(app: Any, delay: float) -> tuple[float, int]:
+    from pmo_ledger.connectors.base import ReadRequest
+
+    connector = slow_sample(app, delay)
+    read = 0
+    start = time.perf_counter()
+    for page in connector.extract("actuals", ReadRequest()):
+        read += len(page.records)
+    return time.perf_counter() - start, read
+
+
+def sample_sync(app: Any, url: str, delay: float) -> tuple[float, int]:
+    from benchdb import fresh
+
+    from pmo_ledger.jobs.sync import run_sync
+
+    engine = fresh(url)
+    app._engine = engine
+    try:
+        run_sync(app, "wf", streams=["projects", "tasks", "resources", "fx_rates"])
+        start = time.perf_counter()
+        result = run_sync(app, "wf", streams=["actuals"], connector=slow_sample(app, delay))
+        seconds = time.perf_counter() - start
+        if result.status != "succeeded":
+            raise SystemExit(f"sync {result.status}: {result.message}")
+        return seconds, result.streams[0].stats.read
+    finally:
+        engine.dispose()
 
 
 def wait_only(app: Any) -> tuple[float, int]:
@@ -104,6 +154,7 @@ def main() -> int:
     parser.add_argument("--pg", default=PG)
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of --pg")
     parser.add_argument("--prefetch", type=int, default=4)
+    parser.add_argument("--source", choices=["workfront", "sample"], default="workfront")
     args = parser.parse_args()
 
     from benchdb import ensure_database
@@ -117,8 +168,13 @@ def main() -> int:
             target=serve, args=(there, args.hours, args.delay, tmp), daemon=True
         )
         start = time.perf_counter()
-        child.start()
-        settings = here.recv()
+        sample = args.source == "sample"
+        if sample:
+            settings: dict[str, Any] = {"kind": "sample", "actuals": args.hours, "projects": 50,
+                                        "resources": 200}  # fmt: skip
+        else:
+            child.start()
+            settings = here.recv()
         print(
             f"sandbox: {args.hours:,} hours seeded and served in {time.perf_counter() - start:.1f} s,"
             f" each call answered after {args.delay * 1000:.0f} ms",
@@ -137,11 +193,19 @@ def main() -> int:
                     Path(f"{tmp}/ledger.db").unlink(missing_ok=True)
                 prefetch = args.prefetch if mode == "ahead" else 0
                 app = make_app(url, settings, Path(tmp), prefetch)
-                seconds, read = wait_only(app) if mode == "wait" else sync(app, url)
+                if sample:
+                    seconds, read = (
+                        sample_wait(app, args.delay)
+                        if mode == "wait"
+                        else sample_sync(app, url, args.delay)
+                    )
+                else:
+                    seconds, read = wait_only(app) if mode == "wait" else sync(app, url)
                 runs[mode].append(seconds)
                 print(f"pair {pair + 1} {mode:5}: {seconds:6.2f} s, {read:,} records", flush=True)
-        here.send("stop")
-        child.join(timeout=30)
+        if not sample:
+            here.send("stop")
+            child.join(timeout=30)
     wait = statistics.median(runs["wait"])
     ahead = statistics.median(runs["ahead"])
     turn = statistics.median(runs["turn"])

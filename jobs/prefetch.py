@@ -77,6 +77,11 @@ class Prefetch(Generic[T]):
             else:
                 return
 
+    def idle(self) -> bool:
+        """No fetched page waits: the source is slower than the runner, which may write
+        what it holds now, while the next page is on its way (always False in turn)."""
+        return self._thread is not None and self._queue.empty()
+
     def stop(self) -> None:
         """Ask for no further page: the pages fetched already still come, then the end."""
         self._stop.set()

@@ -649,6 +649,9 @@ class _Run:
             name=f"prefetch-{self.name}-{spec.name}",
         )
         cancelled = False
+        # Smaller batches would update the aggregates inline (`aggregate_inline_max`), which
+        # costs more per line than the rebuild a larger batch leaves for the run's end.
+        idle_rows = max(self.settings.batch_rows // 10, self.settings.aggregate_inline_max, 1)
 
         def read() -> Iterator[Page]:
             try:
@@ -698,8 +701,12 @@ class _Run:
                     flush(page.scope)
                     if outcome.status == "partial":
                         return  # the mass-delete guard stopped this stream
-                elif len(buffer) >= self.settings.batch_rows or (
-                    buffer and time.monotonic() - buffer.started >= self.settings.batch_seconds
+                elif (
+                    len(buffer) >= self.settings.batch_rows
+                    or (buffer and time.monotonic() - buffer.started >= self.settings.batch_seconds)
+                    # Read ahead and nothing fetched waits: write the batch while the source
+                    # answers (a tenth of `batch_rows` at least; no page is split).
+                    or (len(buffer) >= idle_rows and pages.idle())
                 ):
                     flush()
                 if self.cancel.is_set() and not cancelled:
