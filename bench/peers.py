@@ -116,6 +116,17 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _figures(first_s: float, rerun_s: float, wal: tuple[int, int, int]) -> dict[str, Any]:
+    """A peer's timings, the WAL positions before, between and after its two loads."""
+    return {
+        "first_s": first_s,
+        "rerun_s": rerun_s,
+        "first_wal_mb": (wal[1] - wal[0]) / 2**20,
+        "rerun_wal_mb": (wal[2] - wal[1]) / 2**20,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
 def _fresh_database(url: str) -> None:
     import psycopg
     from benchdb import ensure_database
@@ -200,13 +211,7 @@ def one_dlt(n: int, url: str) -> dict[str, Any]:
         w1 = _wal(url)
         rerun_s = load(100)
         w2 = _wal(url)
-    return {
-        "first_s": first_s,
-        "rerun_s": rerun_s,
-        "first_wal_mb": (w1 - w0) / 2**20,
-        "rerun_wal_mb": (w2 - w1) / 2**20,
-        "peak_rss_mb": _rss_mb(),
-    }
+    return _figures(first_s, rerun_s, (w0, w1, w2))
 
 
 def one_core(n: int, url: str) -> dict[str, Any]:
@@ -274,13 +279,7 @@ def one_core(n: int, url: str) -> dict[str, Any]:
     rerun_s = load()
     w2 = _wal(url)
     engine.dispose()
-    return {
-        "first_s": first_s,
-        "rerun_s": rerun_s,
-        "first_wal_mb": (w1 - w0) / 2**20,
-        "rerun_wal_mb": (w2 - w1) / 2**20,
-        "peak_rss_mb": _rss_mb(),
-    }
+    return _figures(first_s, rerun_s, (w0, w1, w2))
 
 
 def child(tool: str, n: int, pg: str, floor: bool) -> dict[str, Any]:
