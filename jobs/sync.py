@@ -714,7 +714,8 @@ class _Run:
                     # those it completed before (at most `prefetch_pages`) are written whole.
                     pages.stop()
                     cancelled = True
-                if self.heartbeat is not None and self.heartbeat.lost.is_set():
+                elif self.heartbeat is not None and self.heartbeat.lost.is_set():
+                    # (A cancel goes first, as before; every flush confirms the lease anyway.)
                     raise LeaseLost(f"the lease of {self.name} was lost (taken over or freed)")
             if cancelled:
                 stop()
