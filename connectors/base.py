@@ -227,6 +227,8 @@ class SandboxOptions:
     cert_dir: Path | None = None
     dirty: bool = False
     live: bool = False
+    #: Seconds each call waits before it is answered (a real source's round trip; benchmarks).
+    delay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +266,12 @@ class Connector(ABC):
     #: Whether `control_totals` counts lines at zero (a reversal brought them there): verify
     #: counts the ledger's lines the same way. SAP's totals list no such line.
     counts_zero_lines: ClassVar[bool] = True
+    #: Whether the runner may fetch this kind's next pages in a producer thread while it writes
+    #: a batch (`[ledger] prefetch_pages`, jobs/prefetch.py): `extract` mostly waits on a remote
+    #: source, runs whole in one thread other than the runner's, and does nothing that must
+    #: come after the runner's commit of the page before (a generator in the caller's own
+    #: thread, the default, is read in turn).
+    reads_ahead: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         self.settings = settings

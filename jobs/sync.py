@@ -54,6 +54,7 @@ from pmo_ledger.connectors.errors import (
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.causes import short_cause
 from pmo_ledger.jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
+from pmo_ledger.jobs.prefetch import Prefetch
 from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult
 from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.db import WRITING
@@ -640,54 +641,87 @@ class _Run:
             if buffer or keep:
                 flush(stopping=True)
 
+        # The next pages are fetched while a batch is written (jobs/prefetch.py).
+        pages = Prefetch(
+            lambda: self.connector.extract(spec.name, request),
+            self.settings.prefetch_pages if self.connector.reads_ahead else 0,
+            self.cancel,
+            name=f"prefetch-{self.name}-{spec.name}",
+        )
+        cancelled = False
+        # Smaller batches would update the aggregates inline (`aggregate_inline_max`), which
+        # costs more per line than the rebuild a larger batch leaves for the run's end.
+        idle_rows = max(self.settings.batch_rows // 10, self.settings.aggregate_inline_max, 1)
+
         def read() -> Iterator[Page]:
             try:
-                yield from self.connector.extract(spec.name, request)
-            except ConnectorError:
-                # Transient, a stream's config, the source's error: the read stops, but each
-                # page it yielded is complete. Commit them, and where a full read can go on.
-                stop()
+                yield from pages
+            except Exception as exc:
+                if cancelled:
+                    # The page the producer was fetching when the cancel came failed: the
+                    # run ends cancelled, as it would have without asking for that page.
+                    log.warning("sync_read_failed_after_cancel", connector=self.name,
+                                stream=spec.name, error=str(exc))  # fmt: skip
+                    return
+                if isinstance(exc, ConnectorError):
+                    # Transient, a stream's config, the source's error: the read stops, but
+                    # each page it yielded is complete. Commit them, and where a full read
+                    # can go on.
+                    stop()
                 raise
 
-        for page in read():
-            if isinstance(page.scope, ScopeStart):
-                key = page.scope.key
-                if key not in open_scopes:
-                    if buffer:
-                        flush()
-                    pre_scope = committed
-                    open_scopes.append(key)
-                    self._forget_seen(key)  # an earlier opening's keys are not this one's
-                    if key == spec.name:
-                        resume_at = None  # a new full read: an older one's position is void
-                elif page.scope.restarted:
-                    # The connector could not continue the cut-off read: it starts over.
-                    if buffer:
-                        flush()
-                    self._restart(spec.name, key)
-                    if key == spec.name:
-                        resume_at, resume_waiting = None, False
-            buffer.add(page)
-            outcome.listed += len(page.records) + len(page.deletions) + len(page.rejected)
-            if page.expected is not None:
-                outcome.expected = page.expected
-            if page.checkpoint is not None:
-                best = self._advance(outcome, best, page.checkpoint)
-            if page.resume is not None and spec.name in open_scopes:
-                resume_at = page.resume
-            if isinstance(page.scope, ScopeEnd):
-                flush(page.scope)
-                if outcome.status == "partial":
-                    return  # the mass-delete guard stopped this stream
-            elif len(buffer) >= self.settings.batch_rows or (
-                buffer and time.monotonic() - buffer.started >= self.settings.batch_seconds
-            ):
-                flush()
-            if self.cancel.is_set():
+        try:
+            for page in read():
+                if isinstance(page.scope, ScopeStart):
+                    key = page.scope.key
+                    if key not in open_scopes:
+                        if buffer:
+                            flush()
+                        pre_scope = committed
+                        open_scopes.append(key)
+                        self._forget_seen(key)  # an earlier opening's keys are not this one's
+                        if key == spec.name:
+                            resume_at = None  # a new full read: an older one's position is void
+                    elif page.scope.restarted:
+                        # The connector could not continue the cut-off read: it starts over.
+                        if buffer:
+                            flush()
+                        self._restart(spec.name, key)
+                        if key == spec.name:
+                            resume_at, resume_waiting = None, False
+                buffer.add(page)
+                outcome.listed += len(page.records) + len(page.deletions) + len(page.rejected)
+                if page.expected is not None:
+                    outcome.expected = page.expected
+                if page.checkpoint is not None:
+                    best = self._advance(outcome, best, page.checkpoint)
+                if page.resume is not None and spec.name in open_scopes:
+                    resume_at = page.resume
+                if isinstance(page.scope, ScopeEnd):
+                    flush(page.scope)
+                    if outcome.status == "partial":
+                        return  # the mass-delete guard stopped this stream
+                elif (
+                    len(buffer) >= self.settings.batch_rows
+                    or (buffer and time.monotonic() - buffer.started >= self.settings.batch_seconds)
+                    # Read ahead and nothing fetched waits: write the batch while the source
+                    # answers (a tenth of `batch_rows` at least; no page is split).
+                    or (len(buffer) >= idle_rows and pages.idle())
+                ):
+                    flush()
+                if self.cancel.is_set() and not cancelled:
+                    # Cancelled between two pages: the producer asks for no further page;
+                    # those it completed before (at most `prefetch_pages`) are written whole.
+                    pages.stop()
+                    cancelled = True
+                elif self.heartbeat is not None and self.heartbeat.lost.is_set():
+                    # (A cancel goes first, as before; every flush confirms the lease anyway.)
+                    raise LeaseLost(f"the lease of {self.name} was lost (taken over or freed)")
+            if cancelled:
                 stop()
                 raise SyncCancelled()
-            if self.heartbeat is not None and self.heartbeat.lost.is_set():
-                raise LeaseLost(f"the lease of {self.name} was lost (taken over or freed)")
+        finally:
+            pages.close()
         if retired and spec.name in open_scopes:
             flush(ScopeEnd(spec.name))  # the implicit scope of a retirement ends with the read
         if not self.dry_run and not self.scope:

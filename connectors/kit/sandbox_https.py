@@ -17,6 +17,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -100,6 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
             body,
         )
         host = headers.get("host") or f"{self.server.host}:{self.server.server_port}"
+        if self.server.delay > 0:
+            time.sleep(self.server.delay)  # a real service's round trip (HttpsSandbox.delay)
         reply = self.server.app.handle(request, f"https://{host}")
         data = reply.body.encode("utf-8")
         self.send_response(reply.status)
@@ -135,6 +138,7 @@ class _HttpsServer(ThreadingHTTPServer):
         self.host = host
         self.app = app
         self.clock = clock
+        self.delay = 0.0
         self.context = context
         self._open: set[ssl.SSLSocket] = set()
         self._open_lock = threading.Lock()
@@ -201,6 +205,7 @@ class HttpsSandbox:
         self.tls = tls or load_or_create(cert_dir or self._temp_dir or Path())
         self._httpd: _HttpsServer | None = None
         self._thread: threading.Thread | None = None
+        self._delay = 0.0
 
     # --- addresses -----------------------------------------------------------------------
     @property
@@ -230,7 +235,20 @@ class HttpsSandbox:
         if self._httpd is None:
             context = self.tls.server_context()
             self._httpd = _HttpsServer(self._host, self._port, self._app, self._clock, context)
+            self._httpd.delay = self._delay
         return self._httpd
+
+    @property
+    def delay(self) -> float:
+        """Seconds each request waits before it is answered (0: none), as a real service's
+        round trip does (a Salesforce org: 100-300 ms a call); benchmarks set it."""
+        return self._delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._delay = max(0.0, seconds)
+        if self._httpd is not None:
+            self._httpd.delay = self._delay
 
     def start(self) -> Self:
         """Serve in a background thread; returns self."""

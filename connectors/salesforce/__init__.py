@@ -46,6 +46,7 @@ class SalesforceConnector(Connector):
     """Reads a Salesforce org through simple-salesforce; see the package docstring."""
 
     kind: ClassVar[str] = "salesforce"
+    reads_ahead: ClassVar[bool] = True  # each page waits on the source's answer
     settings_model = SalesforceSettings
     streams: Mapping[str, StreamSpec] = {name: s.spec for name, s in STREAMS.items()}
     example_settings: ClassVar[dict[str, Any]] = {

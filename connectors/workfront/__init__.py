@@ -42,6 +42,7 @@ class WorkfrontConnector(Connector):
     """Reads a Workfront instance over its REST API; see the package docstring."""
 
     kind: ClassVar[str] = "workfront"
+    reads_ahead: ClassVar[bool] = True  # each page waits on the source's answer
     settings_model = WorkfrontSettings
     streams: Mapping[str, StreamSpec] = {name: s.spec for name, s in STREAMS.items()}
     example_settings: ClassVar[dict[str, Any]] = {

@@ -32,6 +32,7 @@ def running(options: SandboxOptions) -> Iterator[Sandbox]:
         page_size=options.page_size or PAGE_SIZE,
         cert_dir=options.cert_dir,
     ) as server:
+        server.delay = options.delay
         user, app = server.user, server.app
         yield Sandbox(
             settings={

@@ -78,6 +78,7 @@ def running(
         session_ttl=session_ttl,
         cert_dir=options.cert_dir,
     ) as server:
+        server.delay = options.delay
         yield Sandbox(
             settings={
                 "base_url": server.url,
