@@ -318,7 +318,8 @@ class EbsReader:
             select(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE, func.count(),
                    func.coalesce(func.sum(amount), 0), func.coalesce(hours, 0))
             .select_from(self._lines_from())
-            .where(*self._lines_where())
+            .where(*self._lines_where(), amount.is_not(None),
+                   CDL.c.PROJECT_CURRENCY_CODE.is_not(None))
             .group_by(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE)
             .order_by(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE)
         )  # fmt: skip
