@@ -83,6 +83,8 @@ def make_source_engine(
             kwargs["thick_mode"] = True
         kwargs["connect_args"] = {"tcp_connect_timeout": connect_timeout.total_seconds()}
     elif backend == "postgresql":
+        if url.drivername == "postgresql":  # psycopg 3 is the driver the project ships
+            url = url.set(drivername="postgresql+psycopg")
         kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout.total_seconds()))}
     elif backend != "sqlite":
         raise ConnectorConfigError(
