@@ -64,7 +64,7 @@ STREAMS: dict[str, StreamSpec] = {
     "fx_rates": StreamSpec(
         "fx_rates",
         "timestamp",
-        external_id="<fx_rate_type>/<FROM_CURRENCY>/<TO_CURRENCY>/<CONVERSION_DATE>",
+        external_id="<ledger_rate_type>/<FROM_CURRENCY>/<TO_CURRENCY>/<CONVERSION_DATE>",
     ),
 }
 
@@ -127,7 +127,7 @@ class OracleConnector(Connector):
     def read_fingerprint(self, stream: str) -> str | None:
         s = self.config
         return fingerprint([s.flavor, s.url, s.schema_name, s.cost, s.org_ids, s.budget_type,
-                            s.fx_rate_type, s.base_currency])  # fmt: skip
+                            s.fx_rate_type, s.ledger_rate_type, s.base_currency])  # fmt: skip
 
     def stream_fingerprint(self, stream: str) -> str | None:
         """Raw and burdened cost are different money: a change re-reads the stream in full."""

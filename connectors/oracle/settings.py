@@ -55,6 +55,8 @@ class OracleSettings(ConnectorSettings):
     budget_type: str = "AC"
     #: GL_DAILY_RATES conversion type read into fx rates (e.g. "Corporate"); None: no stream.
     fx_rate_type: str | None = None
+    #: The ledger's rate type those rates are loaded as (`[ledger] rate_type`).
+    ledger_rate_type: str = Field(default="corporate", min_length=1, max_length=40)
     #: The ledger's base currency: a line whose functional currency is this one keeps the
     #: functional amount EBS states as its base amount (fx_source 'source'); None: never.
     base_currency: str | None = None

@@ -225,7 +225,7 @@ class EbsReader:
         elif stream == "budgets":
             items = self._budgets(since, what)
         elif stream == "fx_rates":
-            rate_type = s.fx_rate_type or ""
+            rate_type = s.ledger_rate_type
             items = self._items(
                 self.rates_statement(since), what, lambda r: n.fx_rate(r, rate_type, z),
                 lambda r: f"{r.get('FROM_CURRENCY')}/{r.get('TO_CURRENCY')}/{r.get('CONVERSION_DATE')}",
