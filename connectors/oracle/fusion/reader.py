@@ -329,7 +329,9 @@ class FusionReader:
                 if details is None or details.get("hasMore") is not True:
                     continue
                 line_id = v.key(line, "PlanLineId")
-                path = f"{base}/{element}/child/PlanningAmounts/{line_id}/child/PlanningAmountDetails"
+                path = (
+                    f"{base}/{element}/child/PlanningAmounts/{line_id}/child/PlanningAmountDetails"
+                )
                 line["PlanningAmountDetails"] = {"items": [  # type: ignore[index]
                     r for page in self.client.rows(path, order_by="PlanLineDetailId:asc")
                     for r in page
@@ -369,8 +371,8 @@ class FusionReader:
                         try:
                             records.append(n.rate(row, s.fx_rate_type or ""))
                         except ValueError as exc:
-                            rejected.append(Rejected(None, "unreadable_row",
-                                                     {"error": str(exc), "row": plain(row)}))  # fmt: skip
+                            payload = {"error": str(exc), "row": plain(row)}
+                            rejected.append(Rejected(None, "unreadable_row", payload))
                     yield Page(records, (), rejected)
 
         return unordered(pages(), Cursor("token", today.isoformat()))

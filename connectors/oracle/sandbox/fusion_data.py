@@ -364,8 +364,7 @@ class FusionData(TickingClock):
         with self.lock:
             self._rounds += 1
             r = self._rounds
-            valid = [c for c in self.costs.values()
-                     if c["ProjectNumber"] and isinstance(c["ProjectRawCost"], Decimal)]  # fmt: skip
+            valid = list(self.valid_costs())
             recosted = []
             for c in valid[r % 40 :: 40]:
                 c["ProjectRawCost"] = money(c["ProjectRawCost"] * Decimal("1.05"))
@@ -427,7 +426,7 @@ class FusionData(TickingClock):
 
 def _months(start: date, finish: date) -> list[date]:
     first = date(start.year, start.month, 1)
-    out = []
+    out: list[date] = []
     while first <= finish and len(out) < 24:
         out.append(first)
         first = _month_end(first) + timedelta(days=1)

@@ -55,7 +55,7 @@ from pmo_ledger.connectors.oracle.sandbox.fusion_data import FusionData, Row
 from pmo_ledger.ledger.time.dates import utc_timestamp
 
 ROOT = "/fscmRestApi/resources/11.13.18.05/"
-TOKEN_PATH = "/oauth2/v1/token"
+TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 - a path, not a secret
 USER = ("PMO.INTEGRATION", "Fusion-Sandbox-2026")
 OAUTH_CLIENT = ("pmo-ledger-client", "Fusion-OAuth-Secret-2026")
 COLLECTION = "application/vnd.oracle.adf.resourcecollection+json"
@@ -158,7 +158,7 @@ class FusionApp:
             if not request.path.startswith(ROOT):
                 raise FusionError(404, f"The requested URL {request.path} was not found.")
             with self.data.lock:
-                body = self._collection(request.path[len(ROOT):], params, base_url)
+                body = self._collection(request.path[len(ROOT) :], params, base_url)
         except FusionError as exc:
             return _error(exc)
         return Reply(200, COLLECTION, dumps(body))
@@ -176,8 +176,8 @@ class FusionApp:
         with self._lock:
             self._tokens[token] = time.monotonic() + self.token_ttl
             self.tokens_issued += 1
-        body = {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_ttl)}
-        return Reply(200, "application/json", json.dumps(body))
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_ttl)}
+        return Reply(200, "application/json", json.dumps(answer))
 
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -371,10 +371,11 @@ def _compare(row: Row, attr: str, op: str, value: Any) -> bool:
         have = Decimal(have)
     else:
         have, value = str(have), str(value)
-    return {
+    outcome: bool = {
         "=": have == value, "!=": have != value, ">": have > value,
         ">=": have >= value, "<": have < value, "<=": have <= value,
     }[op]  # fmt: skip
+    return outcome
 
 
 def _filter(rows: list[Row], q: str | None) -> list[Row]:
@@ -392,8 +393,12 @@ def _order(rows: list[Row], order: str) -> list[Row]:
         if out and attr not in out[0]:
             raise FusionError(400, f"The attribute {attr} in orderBy is not valid.", "27024",
                               "orderBy")  # fmt: skip
-        out.sort(key=lambda r, a=attr: _sort_key(r.get(a)), reverse=direction == "desc")
+        out.sort(key=_by(attr), reverse=direction == "desc")
     return out
+
+
+def _by(attr: str) -> Callable[[Row], tuple[int, Any]]:
+    return lambda row: _sort_key(row.get(attr))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -410,8 +415,15 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _error(exc: FusionError, headers: dict[str, str] | None = None) -> Reply:
-    titles = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-              429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+    titles = {
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
     detail: dict[str, Any] = {"detail": exc.detail, "o:errorCode": exc.code or str(exc.status)}
     if exc.path:
         detail["o:errorPath"] = exc.path
@@ -481,8 +493,12 @@ class FusionSandbox(HttpsSandbox):
         Oracle connector adds): basic auth, or OAuth client credentials."""
         out: dict[str, Any] = {"base_url": self.url, "ca_bundle": str(self.ca_file)}
         if oauth:
-            out.update(token_url=self.token_url, client_id=OAUTH_CLIENT[0],
-                       client_secret=OAUTH_CLIENT[1], scope="urn:opc:resource:consumer::all")  # fmt: skip
+            out.update(
+                token_url=self.token_url,
+                client_id=OAUTH_CLIENT[0],
+                client_secret=OAUTH_CLIENT[1],
+                scope="urn:opc:resource:consumer::all",
+            )
         else:
             out.update(username=USER[0], password=USER[1])
         return {**out, **extra}
