@@ -35,6 +35,7 @@ from pmo_ledger.connectors.oracle.settings import OracleSettings
 
 if TYPE_CHECKING:
     from pmo_ledger.connectors.oracle.ebs.reader import EbsReader
+    from pmo_ledger.connectors.oracle.fusion.reader import FusionReader
 
 __all__ = ["OracleConnector", "OracleSettings"]
 
@@ -86,8 +87,12 @@ class OracleConnector(Connector):
         super().__init__(settings, context)
         self.config = settings
         self._ebs: EbsReader | None = None
-        off = {"fx_rates"} if settings.fx_rate_type is None else set()
-        self.streams = {k: v for k, v in STREAMS.items() if k not in off}
+        self._fusion: FusionReader | None = None
+        if settings.fusion is not None:
+            self.streams = self.fusion.streams()
+        else:
+            off = {"fx_rates"} if settings.fx_rate_type is None else set()
+            self.streams = {k: v for k, v in STREAMS.items() if k not in off}
 
     @property
     def ebs(self) -> EbsReader:
@@ -96,6 +101,21 @@ class OracleConnector(Connector):
 
             self._ebs = EbsReader(self.config, self.context)
         return self._ebs
+
+    @property
+    def fusion(self) -> FusionReader:
+        """The Fusion flavor's reader (its HTTP client starts on first use)."""
+        if self._fusion is None:
+            from pmo_ledger.connectors.oracle.fusion.reader import FusionReader
+
+            if self.config.fusion is None:
+                raise ConnectorConfigError(f"{self.name}: flavor fusion needs its fusion table")
+            self._fusion = FusionReader(self.config.fusion, self.context)
+        return self._fusion
+
+    @property
+    def flavor(self) -> EbsReader | FusionReader:
+        return self.fusion if self.config.flavor == "fusion" else self.ebs
 
     @classmethod
     def sandbox(cls, options: SandboxOptions | None = None) -> AbstractContextManager[Sandbox]:
@@ -112,27 +132,34 @@ class OracleConnector(Connector):
             )
 
     def check(self) -> None:
-        """A count of the projects (EBS)."""
-        self.ebs.check()
+        """A count of the projects (EBS); one project row (Fusion)."""
+        self.flavor.check()
 
     def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
         self._stream(stream)
-        return self.ebs.extract(stream, request)
+        return self.flavor.extract(stream, request)
 
     def control_totals(self, stream: str) -> Sequence[SourceTotal] | None:
-        """Actuals and budgets per project and currency, summed by the source (SQL SUM)."""
+        """Actuals and budgets per project and currency, summed by the source: SQL SUMs
+        (EBS), aggregated pages (Fusion)."""
         self._stream(stream)
-        return self.ebs.control_totals(stream)
+        return self.flavor.control_totals(stream)
 
     def read_fingerprint(self, stream: str) -> str | None:
         s = self.config
+        if s.fusion is not None:
+            return fingerprint(s.fusion.model_dump(mode="json", exclude={"password",
+                                                                         "client_secret"}))
         return fingerprint([s.flavor, s.url, s.schema_name, s.cost, s.org_ids, s.budget_type,
                             s.fx_rate_type, s.ledger_rate_type, s.base_currency])  # fmt: skip
 
     def stream_fingerprint(self, stream: str) -> str | None:
         """Raw and burdened cost are different money: a change re-reads the stream in full."""
-        return f"cost={self.config.cost}" if stream in ("actuals", "budgets") else None
+        cost = self.config.fusion.cost if self.config.fusion else self.config.cost
+        return f"cost={cost}" if stream in ("actuals", "budgets") else None
 
     def close(self) -> None:
         if self._ebs is not None:
             self._ebs.close()
+        if self._fusion is not None:
+            self._fusion.close()

@@ -14,16 +14,22 @@ owner of the objects (`APPS` by default: its synonyms reach PA and GL tables).
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.oracle.fusion.settings import FusionSettings
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 #: An unquoted Oracle identifier (the schema name is rendered into SQL, never a bind value).
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_$#]{0,127}")
+#: The keys of the EBS flavor: with flavor = "fusion" they are refused (the Fusion table has
+#: its own `cost`, `base_currency`, `fx_rate_type`, `page_size`).
+EBS_KEYS = ("url", "password", "schema_name", "db_timezone", "arraysize", "prefetchrows",
+            "thick_mode", "cost", "org_ids", "budget_type", "fx_rate_type", "ledger_rate_type",
+            "base_currency", "page_size")  # fmt: skip
 #: EBS's system linkage functions of labor: straight time and overtime.
 LABOR_LINKAGES = ("ST", "OT")
 
@@ -64,7 +70,7 @@ class OracleSettings(ConnectorSettings):
     page_size: int = Field(default=5_000, ge=1, le=100_000)
     # --- Fusion ----------------------------------------------------------------------------
     #: `[connectors.<name>.fusion]`: required with flavor = "fusion", refused otherwise.
-    fusion: dict[str, Any] | None = None
+    fusion: FusionSettings | None = None
 
     @field_validator("db_timezone")
     @classmethod
@@ -107,6 +113,11 @@ class OracleSettings(ConnectorSettings):
                 raise ValueError(
                     'flavor "fusion" needs [connectors.<name>.fusion] (base_url, user, ...)'
                 )
-            if self.url is not None:
-                raise ValueError('url is the EBS database: flavor "fusion" reads fusion.base_url')
+            ebs = sorted(k if k != "schema_name" else "schema"
+                         for k in self.model_fields_set & set(EBS_KEYS))  # fmt: skip
+            if ebs:
+                raise ValueError(
+                    f'{", ".join(ebs)}: keys of flavor "ebs"; flavor "fusion" reads its '
+                    "settings from [connectors.<name>.fusion]"
+                )
         return self
