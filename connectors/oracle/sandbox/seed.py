@@ -161,7 +161,8 @@ def seed_demo(engine: Engine, world: PsaWorld, *, dirty: bool = False) -> EbsSee
     assert world_line.amount is not None
     later = item["EXPENDITURE_ITEM_DATE"] + timedelta(days=35)
     ebs.recost(seed.recosted, world_line.amount, at=evening(later, 0), gl_date=later)
-    _budgets(ebs, sample, tables["budgets"], template)
+    with ebs.bulk():  # each version's rows in one write (a version flushes the one before)
+        _budgets(ebs, sample, tables["budgets"], template)
     _rates(ebs, rates)
     seed.last_update = max_update(engine)
     return seed
