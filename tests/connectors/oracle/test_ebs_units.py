@@ -3,7 +3,7 @@ as the contract's, statements with bind variables only."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -153,3 +153,32 @@ def test_statements_carry_bind_variables_never_values() -> None:
     assert '"PA_COST_DISTRIBUTION_LINES_ALL"."LAST_UPDATE_DATE" >= :' in sql
     assert sql.rstrip().endswith('"PA_COST_DISTRIBUTION_LINES_ALL"."EXPENDITURE_ITEM_ID", '
                                  '"PA_COST_DISTRIBUTION_LINES_ALL"."LINE_NUM"')  # fmt: skip
+
+
+def test_on_oracle_names_are_ebss_upper_case_names_and_the_schema_a_placeholder() -> None:
+    """Quoted upper case is what Oracle's unquoted names fold to; the schema is put in front
+    of every table at execution (the engine's schema_translate_map)."""
+    settings = OracleSettings.model_validate({"url": URL})
+    reader = EbsReader(settings, ConnectorContext("ebs"))
+    sql = str(reader.projects_statement(None).compile(
+        dialect=oracle.dialect(), schema_translate_map={None: "APPS"}))  # fmt: skip
+    assert 'FROM __[SCHEMA__none]."PA_PROJECTS_ALL"' in sql
+    assert '"PA_PROJECTS_ALL"."TEMPLATE_FLAG", :coalesce_1) != :param_1' in sql
+
+
+def test_an_unreachable_ebs_is_a_transient_error_from_python_oracledb_thin_mode() -> None:
+    """A real thin-mode connection attempt to a closed port on this machine."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = OracleSettings.model_validate(
+        {"url": f"oracle+oracledb://apps_ro@127.0.0.1:{port}/?service_name=EBS",
+         "password": "secret"}
+    )  # fmt: skip
+    reader = EbsReader(settings, ConnectorContext("ebs", connect_timeout=timedelta(seconds=2)))
+    with pytest.raises(ConnectorTransientError, match="DPY-6005") as caught:
+        reader.check()
+    assert "secret" not in str(caught.value)
+    reader.close()
