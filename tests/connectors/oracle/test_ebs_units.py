@@ -163,7 +163,7 @@ def test_on_oracle_names_are_ebss_upper_case_names_and_the_schema_a_placeholder(
     sql = str(reader.projects_statement(None).compile(
         dialect=oracle.dialect(), schema_translate_map={None: "APPS"}))  # fmt: skip
     assert 'FROM __[SCHEMA__none]."PA_PROJECTS_ALL"' in sql
-    assert '"PA_PROJECTS_ALL"."TEMPLATE_FLAG", :coalesce_1) != :param_1' in sql
+    assert '"PA_PROJECTS_ALL"."TEMPLATE_FLAG", :coalesce_1) != :coalesce_2' in sql
 
 
 def test_an_unreachable_ebs_is_a_transient_error_from_python_oracledb_thin_mode() -> None:
