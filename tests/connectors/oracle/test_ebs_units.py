@@ -22,6 +22,7 @@ from pmo_ledger.connectors.errors import (
 from pmo_ledger.connectors.oracle.ebs import normalize as n
 from pmo_ledger.connectors.oracle.ebs.reader import EbsReader
 from pmo_ledger.connectors.oracle.ebs.source import translated
+from pmo_ledger.connectors.oracle.sandbox.seed import ebs_date
 from pmo_ledger.connectors.oracle.settings import OracleSettings
 
 URL = "oracle+oracledb://apps_ro@ebs.example.com:1521/?service_name=EBS"
@@ -33,10 +34,10 @@ def line(**over: Any) -> dict[str, Any]:
            "AMOUNT": Decimal("-130.00"), "BURDENED_COST": Decimal("-162.50"),
            "PROJECT_RAW_COST": Decimal("-100.00"), "PROJECT_BURDENED_COST": Decimal("-125.00"),
            "QUANTITY": Decimal("-2"), "ACCT_CURRENCY_CODE": "USD",
-           "PROJECT_CURRENCY_CODE": "GBP", "GL_DATE": datetime(2025, 3, 31),
-           "LAST_UPDATE_DATE": datetime(2025, 4, 1, 17, 30), "TASK_ID": 5001,
+           "PROJECT_CURRENCY_CODE": "GBP", "GL_DATE": ebs_date(2025, 3, 31),
+           "LAST_UPDATE_DATE": ebs_date(2025, 4, 1, 17, 30), "TASK_ID": 5001,
            "EXPENDITURE_TYPE": "Professional", "SYSTEM_LINKAGE_FUNCTION": "ST",
-           "EXPENDITURE_ITEM_DATE": datetime(2025, 3, 3), "UNIT_OF_MEASURE": "HOURS",
+           "EXPENDITURE_ITEM_DATE": ebs_date(2025, 3, 3), "UNIT_OF_MEASURE": "HOURS",
            "ADJUSTED_EXPENDITURE_ITEM_ID": None, "SEGMENT1": "PRJ-0002"}  # fmt: skip
     return {**row, **over}
 
@@ -85,7 +86,7 @@ def test_a_line_that_cannot_be_read_names_the_column(over: dict[str, Any], messa
 
 
 def test_the_cursor_is_compared_in_the_database_zone() -> None:
-    assert n.local(datetime(2025, 1, 10, 8, tzinfo=UTC), LA) == datetime(2025, 1, 10, 0)
+    assert n.local(datetime(2025, 1, 10, 8, tzinfo=UTC), LA) == ebs_date(2025, 1, 10, 0)
 
 
 def test_settings_need_a_url_for_ebs_and_a_fusion_table_for_fusion() -> None:

@@ -89,7 +89,7 @@ def test_a_run_killed_with_sigkill_runs_again_to_exact_totals_without_duplicates
     flag = tmp_path / "held"
     command = [sys.executable, "-c", VICTIM, str(flag), str(config)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    victim = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,  # noqa: S603
+    victim = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
