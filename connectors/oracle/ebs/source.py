@@ -60,7 +60,7 @@ def source_url(settings: OracleSettings) -> URL:
         url = make_url(settings.url)
     except exc.ArgumentError as error:
         raise ConnectorConfigError(f"url is not a SQLAlchemy URL: {error}") from None
-    if settings.password is not None:
+    if settings.password is not None and url.get_backend_name() != "sqlite":  # SQLite has none
         url = url.set(password=settings.password.get_secret_value())
     return url
 

@@ -5,7 +5,6 @@ reading the EBS-shaped source; a test-side hook in it holds the fourth page back
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ from tests.connectors.oracle.source import (
     oracle_app,
     source_totals,
 )
+from tests.connectors.workfront.test_killed_run import toml
 
 ROOT = Path(__file__).resolve().parents[3]
 #: Runs in the victim: every read's fourth page waits (for the SIGKILL) once `flag` exists.
@@ -44,14 +44,6 @@ from pmo_ledger.jobs.cli import main
 sys.argv = ["pmo-ledger", "--config", sys.argv[2], "sync", "ebs", "--stream", "actuals"]
 main()
 """
-
-
-def toml(tables: dict[str, dict[str, Any]]) -> str:
-    lines: list[str] = []
-    for name, values in tables.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    return "\n".join(lines) + "\n"
 
 
 def cost_lines(engine: Engine) -> int:
