@@ -71,7 +71,7 @@ class FusionSettings(ConnectorSettings):
     # --- what counts -------------------------------------------------------------------------
     #: The cost amount read from `projectCosts`: raw cost, or burdened cost (raw plus
     #: overhead burdens), both in the project currency.
-    cost: Literal["raw", "burdened"] = "burdened"
+    cost: Literal["raw", "burdened"] = "raw"
     #: Expenditure categories whose quantity is labor hours (other quantities can be miles,
     #: units or currency and are kept as `quantity` with their unit of measure).
     labor_categories: list[str] = Field(default_factory=lambda: ["Labor"], min_length=1)
