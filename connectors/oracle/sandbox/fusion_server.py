@@ -41,11 +41,13 @@ import re
 import secrets
 import threading
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
@@ -60,6 +62,7 @@ USER = ("PMO.INTEGRATION", "Fusion-Sandbox-2026")
 OAUTH_CLIENT = ("pmo-ledger-client", "Fusion-OAuth-Secret-2026")
 COLLECTION = "application/vnd.oracle.adf.resourcecollection+json"
 ERROR = "application/vnd.oracle.adf.error+json"
+_WINDOW = re.compile(r"^([A-Za-z]+Date)>='([^']+)'$")
 _CONDITION = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
 
 
@@ -119,6 +122,7 @@ class FusionApp:
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._random = random.Random(7)  # noqa: S311 - shuffling, not secrets
+        self._sorted: dict[tuple[str, str], tuple[Any, list[Row], list[Any]]] = {}
 
     # --- switches ------------------------------------------------------------------------
 
@@ -192,13 +196,14 @@ class FusionApp:
     def _collection(self, path: str, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
         parts = path.strip("/").split("/")
         rows, children = self._rows(parts, params)
-        rows = _filter(rows, params.get("q"))
-        order = params.get("orderBy")
+        order, q = params.get("orderBy"), params.get("q")
         if order:
-            rows = _order(rows, order)
-        elif self.shuffle:
-            rows = list(rows)
-            self._random.shuffle(rows)
+            rows = self._ordered("/".join(parts), rows, order, q)
+        else:
+            rows = _filter(rows, q)
+            if self.shuffle:
+                rows = list(rows)
+                self._random.shuffle(rows)
         total = len(rows)
         offset = _int(params, "offset", 0)
         asked = _int(params, "limit", 25)
@@ -222,6 +227,27 @@ class FusionApp:
             for item in items:
                 item["links"] = [{"rel": "self", "href": f"{base_url}{ROOT}{path}"}]
         return body
+
+    def _ordered(self, path: str, rows: list[Row], order: str, q: str | None) -> list[Row]:
+        """`rows` sorted by `order`, then filtered by `q`. The sorted list is kept until the
+        pod's clock moves (a write); a window's `q` (`<first order attribute> >= 'x'`) is a
+        bisection of it, so a long read costs the fake O(page), not O(rows), per call."""
+        key = (path, order)
+        version = (self.data.now(), len(rows))
+        cached = self._sorted.get(key)
+        if cached is None or cached[0] != version:
+            ordered = _order(rows, order)
+            first = order.split(",")[0].partition(":")[0]
+            keys = [_sort_key(r.get(first)) for r in ordered]
+            cached = (version, ordered, keys)
+            self._sorted[key] = cached
+        _, ordered, keys = cached
+        m = _WINDOW.match(q or "")
+        if m and order.startswith(f"{m.group(1)}:asc"):
+            low = bisect_left(keys, _sort_key(m.group(2)))
+            high = bisect_left(keys, (1, ""))  # rows without the attribute never match
+            return ordered[low:high]
+        return _filter(ordered, q)
 
     def _rows(self, parts: list[str], params: Mapping[str, str]) -> tuple[list[Row], str]:
         d = self.data
@@ -366,7 +392,7 @@ def _compare(row: Row, attr: str, op: str, value: Any) -> bool:
     if have is None:
         return False
     if attr.endswith(("Date", "DateTime")) and isinstance(value, str) and "T" in value:
-        have, value = utc_timestamp(have), utc_timestamp(value)
+        have, value = _ts(have), _ts(value)
     elif isinstance(value, Decimal) and isinstance(have, Decimal | int):
         have = Decimal(have)
     else:
@@ -405,10 +431,16 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     if value is None:
         return (1, "")  # nulls last, as Oracle sorts ascending
     if isinstance(value, str) and "T" in value and value[:4].isdigit():
-        return (0, utc_timestamp(value).isoformat())
+        return (0, _ts(value))
     if isinstance(value, int | Decimal):
-        return (0, f"{Decimal(value):030.6f}")
+        return (0, value)
     return (0, str(value))
+
+
+@lru_cache(maxsize=1 << 20)
+def _ts(text: str) -> datetime:
+    """A timestamp attribute or literal as UTC (parsed once per distinct text)."""
+    return utc_timestamp(text)
 
 
 # --- small helpers -----------------------------------------------------------------------
