@@ -2,7 +2,8 @@
 changes: the pod (`FusionSandbox` over `FusionData(costs=N)`, the sample world with N actual
 lines as costed expenditure items, plus reversals and re-entries) on HTTPS in this process,
 the Fusion flavor's reader (`connectors.oracle.fusion.reader.FusionReader`) reading every
-stream into a fresh ledger (SQLite file by default, or PostgreSQL with --pg).
+stream into a fresh ledger through the Oracle connector (`kind = "oracle"`,
+`flavor = "fusion"`) (SQLite file by default, or PostgreSQL with --pg).
 
     .venv/bin/python bench/fusion.py [--costs 100000] [--cap 499] [--pg URL]
 
@@ -18,24 +19,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchdb import ensure_database, fresh
 
-from pmo_ledger.connectors.base import (
-    Connector,
-    ConnectorContext,
-    ConnectorSettings,
-    Page,
-    ReadRequest,
-    StreamSpec,
-)
-from pmo_ledger.connectors.oracle.fusion.reader import FusionReader
-from pmo_ledger.connectors.oracle.fusion.settings import FusionSettings
 from pmo_ledger.connectors.oracle.sandbox.fusion_data import FusionData
 from pmo_ledger.connectors.oracle.sandbox.fusion_server import FusionSandbox
 from pmo_ledger.jobs.app import App
@@ -46,37 +35,11 @@ from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import make_engine
 
 
-class FusionBench(Connector):
-    """The Fusion reader as the connector of the run (what `kind = "oracle"`, `flavor =
-    "fusion"` dispatches to)."""
-
-    kind: ClassVar[str] = "oracle"
-    settings_model = FusionSettings
-
-    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        assert isinstance(settings, FusionSettings)
-        super().__init__(settings, context)
-        self.reader = FusionReader(settings, context)
-        self.streams: Mapping[str, StreamSpec] = self.reader.streams()
-
-    def check(self) -> None:
-        self.reader.check()
-
-    def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
-        return self.reader.extract(stream, request)
-
-    def close(self) -> None:
-        self.reader.close()
-
-
-def timed(
-    app: App, pod: FusionSandbox, settings: FusionSettings
-) -> tuple[int, float, Counter[str]]:
+def timed(app: App, pod: FusionSandbox) -> tuple[int, float, Counter[str]]:
     """(records read, seconds, calls per resource) of one sync of `fus`."""
     before = len(pod.app.log)
-    connector = FusionBench(settings, ConnectorContext("fus", calendar=app.settings.calendar))
     start = time.perf_counter()
-    result = run_sync(app, "fus", connector=connector)
+    result = run_sync(app, "fus")
     seconds = time.perf_counter() - start
     if result.status != "succeeded":
         raise SystemExit(f"sync {result.status}: {result.message}")
@@ -113,16 +76,16 @@ def main() -> int:
         data = FusionData(costs=args.costs)
         print(f"seeded {len(data.costs)} costs in {time.perf_counter() - seeded:.1f} s")
         with FusionSandbox(data, cap=args.cap, cert_dir=Path(tmp) / "tls") as pod:
-            settings = FusionSettings(**pod.settings())
+            table = {"kind": "oracle", "flavor": "fusion", "fusion": pod.settings()}
             config = {"ledger": {"url": url, "base_currency": "USD"},
-                      "connectors": {"fus": {"kind": "sample"}}}  # fmt: skip
+                      "connectors": {"fus": table}}  # fmt: skip
             app = App(parse_config(config, {}, Path(tmp)), None, _engine=engine)
             rate = per_1000 = incremental = 0.0
             for label in ("full", "incremental"):
                 if label == "incremental":
                     changed = data.mutate()
                     print(f"mutated: { {k: len(v) for k, v in changed.items()} }")
-                read, seconds, calls = timed(app, pod, settings)
+                read, seconds, calls = timed(app, pod)
                 made = sum(calls.values())
                 if label == "full":
                     rate, per_1000 = read / seconds, 1000 * made / max(read, 1)

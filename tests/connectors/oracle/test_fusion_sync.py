@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from pmo_ledger.connectors.base import ConnectorContext, Page, ReadRequest
-from pmo_ledger.connectors.oracle.fusion.settings import FusionSettings
+from pmo_ledger.connectors.oracle import OracleConnector
 from pmo_ledger.connectors.oracle.sandbox.fusion_data import FusionData
 from pmo_ledger.connectors.oracle.sandbox.fusion_server import FusionSandbox
+from pmo_ledger.connectors.oracle.settings import OracleSettings
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.config import parse_config
 from pmo_ledger.jobs.sync import SyncResult, run_sync
@@ -29,32 +30,30 @@ from pmo_ledger.ledger.models import (
     Project,
     Quarantine,
 )
-from tests.connectors.oracle.test_fusion_helpers import (
-    FusionOnly,
-    burdened_by_project,
-    current_budgets,
-    pod,
-)
+from tests.connectors.oracle.test_fusion_helpers import burdened_by_project, current_budgets, pod
 
 __all__ = ["pod"]
 NAME = "fus"
 
 
-def ledger_app(engine: Engine, tmp_path: Path, **ledger: Any) -> App:
-    """An App whose connector `fus` is built by the test (`connector=`), base currency USD."""
+def ledger_app(
+    engine: Engine,
+    tmp_path: Path,
+    pod: FusionSandbox,
+    ledger: dict[str, Any] | None = None,
+    **fusion: Any,
+) -> App:
+    """An App whose connector `fus` (kind oracle, flavor fusion) reads the pod with the
+    `fusion` keys; the ledger's base currency is USD."""
     table = {"url": engine.url.render_as_string(hide_password=False), "base_currency": "USD",
-             **ledger}  # fmt: skip
-    config = {"ledger": table, "connectors": {NAME: {"kind": "sample"}}}
+             **(ledger or {})}  # fmt: skip
+    connector = {"kind": "oracle", "flavor": "fusion", "fusion": pod.settings(**fusion)}
+    config = {"ledger": table, "connectors": {NAME: connector}}
     return App(parse_config(config, {}, tmp_path), None, _engine=engine)
 
 
-def connector(a: App, pod: FusionSandbox, **settings: Any) -> FusionOnly:
-    s = FusionSettings(**pod.settings(**settings))
-    return FusionOnly(s, ConnectorContext(NAME, calendar=a.settings.calendar))
-
-
-def sync(a: App, pod: FusionSandbox, **settings: Any) -> SyncResult:
-    result = run_sync(a, NAME, connector=connector(a, pod, **settings))
+def sync(a: App) -> SyncResult:
+    result = run_sync(a, NAME)
     assert result.status == "succeeded", result.message
     return result
 
@@ -87,8 +86,8 @@ def test_a_full_sync_gives_each_projects_raw_cost_by_currency(
     engine: Engine, tmp_path: Path, pod: FusionSandbox
 ) -> None:
     """Every cost once, reversals and re-entries included; the dirty rows in quarantine."""
-    a = ledger_app(engine, tmp_path)
-    sync(a, pod)
+    a = ledger_app(engine, tmp_path, pod)
+    sync(a)
     assert ledger_totals(a) == raw_by_project(pod.data)
     assert line_count(a) == len(list(pod.data.valid_costs()))
     with a.reading() as s:
@@ -97,13 +96,13 @@ def test_a_full_sync_gives_each_projects_raw_cost_by_currency(
     assert sorted(held) == [("no_project", "actuals"), ("unreadable_row", "actuals")]
     assert codes >= {f"PRJ-000{k}" for k in range(1, 7)}
     assert "TPL-CONSULTING" not in codes  # a template is no project
-    checked = verify(a, NAME, ["actuals", "budgets"], connector=connector(a, pod))
+    checked = verify(a, NAME, ["actuals", "budgets"])
     assert not checked.drift, [d for st in checked.streams for d in st.drifted]
 
 
 def test_burdened_cost_and_labor_hours(engine: Engine, tmp_path: Path, pod: FusionSandbox) -> None:
-    a = ledger_app(engine, tmp_path)
-    sync(a, pod, cost="burdened")
+    a = ledger_app(engine, tmp_path, pod, cost="burdened")
+    sync(a)
     assert ledger_totals(a) == burdened_by_project(pod.data)
     with a.reading() as s:
         hours = s.scalar(select(func.sum(ActualLine.hours)).where(ActualLine.hours.is_not(None)))
@@ -113,8 +112,8 @@ def test_burdened_cost_and_labor_hours(engine: Engine, tmp_path: Path, pod: Fusi
 
 def test_reversals_net_to_zero(engine: Engine, tmp_path: Path, pod: FusionSandbox) -> None:
     """A reversed item and its reversal are two lines that add up to nothing."""
-    a = ledger_app(engine, tmp_path)
-    sync(a, pod)
+    a = ledger_app(engine, tmp_path, pod)
+    sync(a)
     pairs = [(str(c["ReversedExpenditureItemId"]), str(c["ExpenditureItemId"]))
              for c in pod.data.costs.values() if c["ReversedExpenditureItemId"]]  # fmt: skip
     assert len(pairs) > 10
@@ -130,8 +129,8 @@ def test_the_project_ledger_amount_is_kept_as_base_when_it_is_the_ledgers_curren
 ) -> None:
     """A project in EUR under a USD business unit: the line is in EUR, its base amount is
     Fusion's own USD amount (fx_source 'source'), no rate needed."""
-    a = ledger_app(engine, tmp_path)
-    sync(a, pod, base_currency="USD")
+    a = ledger_app(engine, tmp_path, pod, base_currency="USD")
+    sync(a)
     item = next(c for c in pod.data.valid_costs() if c["ProjectCurrencyCode"] != "USD")
     with a.reading() as s:
         line = s.execute(
@@ -148,8 +147,8 @@ def test_only_the_current_baseline_counts(
 ) -> None:
     """Two baselines per project are loaded, the earlier superseded; the working version
     and the revenue budget are never read."""
-    a = ledger_app(engine, tmp_path)
-    sync(a, pod, cost="burdened")
+    a = ledger_app(engine, tmp_path, pod, cost="burdened")
+    sync(a)
     with a.reading() as s:
         rows = s.execute(
             select(Project.code, BudgetVersion.number, BudgetVersion.superseded_at.is_(None),
@@ -169,11 +168,11 @@ def test_a_mutation_round_is_read_incrementally(
 ) -> None:
     """Re-costed items restate, reversals and new costs add, a new baseline supersedes; the
     second run reads only what changed since the first (minus the lookback)."""
-    a = ledger_app(engine, tmp_path)
-    sync(a, pod)
+    a = ledger_app(engine, tmp_path, pod)
+    sync(a)
     changed = pod.data.mutate()
     calls = len(pod.app.log)
-    sync(a, pod)
+    sync(a)
     assert ledger_totals(a) == raw_by_project(pod.data)
     reads = [p for _, path, p in pod.app.log[calls:] if path.endswith("/projectCosts")]
     # The changes and the lookback's overlap (15 minutes: 900 writes of the pod's clock) fit
@@ -199,12 +198,13 @@ def test_a_mutation_round_is_read_incrementally(
     assert line_count(a) == len(list(pod.data.valid_costs()))
 
 
-class Stopping(FusionOnly):
+class Stopping(OracleConnector):
     """Sets `cancel` once `after` pages of actuals were handed to the runner (a service
     that stops mid-read)."""
 
-    def __init__(self, *args: Any, cancel: threading.Event, after: int) -> None:
-        super().__init__(*args)
+    def __init__(self, app: App, cancel: threading.Event, after: int) -> None:
+        settings = OracleSettings.model_validate(app.config.connectors[NAME].settings)
+        super().__init__(settings, ConnectorContext(NAME, calendar=app.settings.calendar))
         self.cancel, self.after = cancel, after
 
     def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
@@ -219,17 +219,14 @@ def test_a_stopped_run_resumes_without_duplicates(
 ) -> None:
     """Stopped after two committed pages of costs, the next run starts from the checkpoint
     (a `q` window, not row 1) and ends with every cost once."""
-    a = ledger_app(engine, tmp_path, batch_rows=500)
+    a = ledger_app(engine, tmp_path, pod, {"batch_rows": 500})
     cancel = threading.Event()
-    s = FusionSettings(**pod.settings(page_size=500))
-    stopping = Stopping(s, ConnectorContext(NAME, calendar=a.settings.calendar),
-                        cancel=cancel, after=2)  # fmt: skip
-    stopped = run_sync(a, NAME, connector=stopping, cancel=cancel)
+    stopped = run_sync(a, NAME, connector=Stopping(a, cancel, after=2), cancel=cancel)
     assert stopped.status == "interrupted"
     partial = line_count(a)
     assert 0 < partial < len(list(pod.data.valid_costs()))
     calls = len(pod.app.log)
-    sync(a, pod)
+    sync(a)
     assert ledger_totals(a) == raw_by_project(pod.data)
     assert line_count(a) == len(list(pod.data.valid_costs()))
     first = next(p for _, path, p in pod.app.log[calls:] if path.endswith("/projectCosts"))
@@ -239,8 +236,8 @@ def test_a_stopped_run_resumes_without_duplicates(
 def test_oauth_and_throttling_through_a_whole_sync(engine: Engine, tmp_path: Path) -> None:
     """Every seventh call is a 429 and the tokens live one hour: the sync completes."""
     with FusionSandbox(FusionData(), throttle_every=7) as throttled:
-        a = ledger_app(engine, tmp_path)
-        sync(a, throttled, oauth=True)
+        a = ledger_app(engine, tmp_path, throttled, oauth=True)
+        sync(a)
         assert ledger_totals(a) == raw_by_project(throttled.data)
         statuses = [p for _, path, p in throttled.app.log if path.endswith("/token")]
         assert throttled.app.tokens_issued == 1 and len(statuses) == 1
@@ -250,8 +247,8 @@ def test_oauth_and_throttling_through_a_whole_sync(engine: Engine, tmp_path: Pat
 def test_structure_streams_load_every_row(
     engine: Engine, tmp_path: Path, pod: FusionSandbox, stream: str
 ) -> None:
-    a = ledger_app(engine, tmp_path)
-    result = run_sync(a, NAME, connector=connector(a, pod), streams=["projects", "tasks"])
+    a = ledger_app(engine, tmp_path, pod)
+    result = run_sync(a, NAME, streams=["projects", "tasks"])
     assert result.status == "succeeded", result.message
     (done,) = [r for r in result.streams if r.stream == stream]
     want = len(pod.data.projects) if stream == "projects" else 6 * 9
