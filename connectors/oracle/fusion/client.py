@@ -358,13 +358,11 @@ class FusionClient:
             yield items
             if not more:
                 return
-            stamps = [s for s in (_stamp(r, stamp) for r in items) if s is not None]
-            last = stamps[-1] if stamps else None
+            last, ties = _last_stamp(items, stamp)
             if last is None or (low is not None and last <= low):
                 skip += len(items)  # a page of ties (or of unreadable stamps): page on
             else:
-                skip = sum(1 for s in stamps if s == last)
-                low = last
+                skip, low = ties, last
 
     def close(self) -> None:
         self.http.close()
@@ -381,3 +379,20 @@ def _stamp(row: Row, name: str) -> datetime | None:
         return v.stamp(row, name)
     except ValueError:
         return None
+
+
+def _last_stamp(items: Sequence[Row], name: str) -> tuple[datetime | None, int]:
+    """The last readable stamp of a page and how many of its rows carry it (rows come in
+    stamp order, so they are the last ones; a row with no readable stamp is passed over)."""
+    last: datetime | None = None
+    ties = 0
+    for row in reversed(items):
+        seen = _stamp(row, name)
+        if seen is None:
+            continue
+        if last is None:
+            last = seen
+        elif seen != last:
+            break
+        ties += 1
+    return last, ties
