@@ -342,6 +342,8 @@ class FusionReader:
     def _rates(self, checkpoint: Cursor | None) -> Iterator[Page]:
         s = self.settings
         assert s.fx_rate_type is not None and s.base_currency is not None
+        if self.client.http.server_date is None:  # learn Fusion's clock: its dates count
+            self.check()
         today = self.client.server_now.date()
         start = today - timedelta(days=s.fx_days)
         if checkpoint is not None and checkpoint.kind == "token":

@@ -79,17 +79,14 @@ _DECIMAL = re.compile(r'"@@dec@@(-?[0-9.]+)@@"')
 
 def dumps(body: Any) -> str:
     """JSON with Decimals as their exact digits (as Fusion's numbers arrive: `1234.50`)."""
-    return _DECIMAL.sub(r"\1", json.dumps(_plain(body)))
+    return _DECIMAL.sub(r"\1", json.dumps(body, default=_marked))
 
 
-def _plain(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {k: _plain(x) for k, x in o.items()}
-    if isinstance(o, list | tuple):
-        return [_plain(x) for x in o]
+def _marked(o: Any) -> str:
+    """A Decimal as a marked string that `dumps` turns back into a bare number."""
     if isinstance(o, Decimal):
         return f"@@dec@@{format(o, 'f')}@@"
-    return o
+    raise TypeError(f"not JSON: {o!r}")
 
 
 @dataclass
@@ -122,7 +119,7 @@ class FusionApp:
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._random = random.Random(7)  # noqa: S311 - shuffling, not secrets
-        self._sorted: dict[tuple[str, str], tuple[Any, list[Row], list[Any]]] = {}
+        self._sorted: dict[tuple[str, str, str], tuple[Any, list[Row], list[Any]]] = {}
 
     # --- switches ------------------------------------------------------------------------
 
@@ -198,7 +195,7 @@ class FusionApp:
         rows, children = self._rows(parts, params)
         order, q = params.get("orderBy"), params.get("q")
         if order:
-            rows = self._ordered("/".join(parts), rows, order, q)
+            rows = self._ordered("/".join(parts), params.get("finder"), rows, order, q)
         else:
             rows = _filter(rows, q)
             if self.shuffle:
@@ -228,11 +225,13 @@ class FusionApp:
                 item["links"] = [{"rel": "self", "href": f"{base_url}{ROOT}{path}"}]
         return body
 
-    def _ordered(self, path: str, rows: list[Row], order: str, q: str | None) -> list[Row]:
+    def _ordered(
+        self, path: str, finder: str | None, rows: list[Row], order: str, q: str | None
+    ) -> list[Row]:
         """`rows` sorted by `order`, then filtered by `q`. The sorted list is kept until the
         pod's clock moves (a write); a window's `q` (`<first order attribute> >= 'x'`) is a
         bisection of it, so a long read costs the fake O(page), not O(rows), per call."""
-        key = (path, order)
+        key = (path, finder or "", order)
         version = (self.data.now(), len(rows))
         cached = self._sorted.get(key)
         if cached is None or cached[0] != version:

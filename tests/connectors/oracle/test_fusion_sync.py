@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from pmo_ledger.connectors.base import ConnectorContext, Page, ReadRequest
+from pmo_ledger.connectors.errors import ConnectorTransientError
 from pmo_ledger.connectors.oracle import OracleConnector
 from pmo_ledger.connectors.oracle.sandbox.fusion_data import FusionData
 from pmo_ledger.connectors.oracle.sandbox.fusion_server import FusionSandbox
@@ -26,6 +27,7 @@ from pmo_ledger.ledger.models import (
     ActualLine,
     BudgetLine,
     BudgetVersion,
+    FxRate,
     LedgerEntry,
     Project,
     Quarantine,
@@ -199,30 +201,34 @@ def test_a_mutation_round_is_read_incrementally(
 
 
 class Stopping(OracleConnector):
-    """Sets `cancel` once `after` pages of actuals were handed to the runner (a service
-    that stops mid-read)."""
+    """Once `after` pages of actuals were handed to the runner: sets `cancel` (a service
+    that stops mid-read) or, with `crash`, loses the connection (the read breaks off)."""
 
-    def __init__(self, app: App, cancel: threading.Event, after: int) -> None:
+    def __init__(self, app: App, cancel: threading.Event, after: int, crash: bool) -> None:
         settings = OracleSettings.model_validate(app.config.connectors[NAME].settings)
         super().__init__(settings, ConnectorContext(NAME, calendar=app.settings.calendar))
-        self.cancel, self.after = cancel, after
+        self.cancel, self.after, self.crash = cancel, after, crash
 
     def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
         for k, page in enumerate(super().extract(stream, request), 1):
             yield page
             if stream == "actuals" and k == self.after:
+                if self.crash:
+                    raise ConnectorTransientError("the connection to the pod dropped")
                 self.cancel.set()
 
 
+@pytest.mark.parametrize(("crash", "status"), [(False, "interrupted"), (True, "partial")])
 def test_a_stopped_run_resumes_without_duplicates(
-    engine: Engine, tmp_path: Path, pod: FusionSandbox
+    engine: Engine, tmp_path: Path, pod: FusionSandbox, crash: bool, status: str
 ) -> None:
-    """Stopped after two committed pages of costs, the next run starts from the checkpoint
-    (a `q` window, not row 1) and ends with every cost once."""
+    """Stopped (or cut off) after two committed pages of costs, the next run starts from the
+    checkpoint (a `q` window, not row 1) and ends with every cost once."""
     a = ledger_app(engine, tmp_path, pod, {"batch_rows": 500})
     cancel = threading.Event()
-    stopped = run_sync(a, NAME, connector=Stopping(a, cancel, after=2), cancel=cancel)
-    assert stopped.status == "interrupted"
+    stopping = Stopping(a, cancel, after=2, crash=crash)
+    stopped = run_sync(a, NAME, connector=stopping, cancel=cancel)
+    assert stopped.status == status
     partial = line_count(a)
     assert 0 < partial < len(list(pod.data.valid_costs()))
     calls = len(pod.app.log)
@@ -253,3 +259,22 @@ def test_structure_streams_load_every_row(
     (done,) = [r for r in result.streams if r.stream == stream]
     want = len(pod.data.projects) if stream == "projects" else 6 * 9
     assert done.listed == want
+
+
+def test_daily_rates_of_the_conversion_type_load_as_fx_rates(
+    engine: Engine, tmp_path: Path, pod: FusionSandbox
+) -> None:
+    """`currencyRates` through its finder: the Corporate rates of EUR and GBP to USD of the
+    last 400 days on the pod's clock, not its Spot rates."""
+    a = ledger_app(engine, tmp_path, pod, fx_rate_type="Corporate", fx_currencies=["EUR", "GBP"],
+                   base_currency="USD")  # fmt: skip
+    result = run_sync(a, NAME, streams=["fx_rates"])
+    assert result.status == "succeeded", result.message
+    want = {(r["FromCurrency"], r["ConversionDate"]): r["ConversionRate"]
+            for r in pod.data.rates if r["UserConversionType"] == "Corporate"}  # fmt: skip
+    with a.reading() as s:
+        got = {(ccy, day.isoformat()): rate for ccy, day, rate in s.execute(
+            select(FxRate.from_ccy, FxRate.valid_from, FxRate.rate)
+            .where(FxRate.source == NAME, FxRate.rate_type == "corporate", FxRate.to_ccy == "USD")
+        )}  # fmt: skip
+    assert got == want and len(got) == 2 * 365
