@@ -227,9 +227,8 @@ class FusionClient:
                 clock=now,
             )
         self.auth = auth
-        headers = {"Accept": "application/json"}
-        if settings.framework_version:
-            headers["REST-Framework-Version"] = settings.framework_version
+        headers = {"Accept": "application/json",
+                   "REST-Framework-Version": settings.framework_version}  # fmt: skip
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         if clock is not None:
             extra["clock"] = clock
@@ -271,11 +270,10 @@ class FusionClient:
         """Fusion's clock as its last answer's `Date` header said (else this machine's)."""
         return self.http.server_date or datetime.now(UTC)
 
-    def q(self, *conditions: str) -> str:
-        """Conditions joined as the framework version reads them (`;` in version 1, `and`
-        from version 2 on)."""
-        joiner = ";" if self.settings.framework_version == "1" else " and "
-        return joiner.join(c for c in conditions if c)
+    @staticmethod
+    def q(*conditions: str) -> str:
+        """Conditions joined with `and` (framework version 2 and later)."""
+        return " and ".join(c for c in conditions if c)
 
     # --- collections ---------------------------------------------------------------------
 
