@@ -107,10 +107,13 @@ class FusionApp:
         retry_after: int = 0,
         token_ttl: float = 3600.0,
         shuffle: bool = True,
+        expand_cap: int | None = None,
     ) -> None:
         self.data = data
         self.cap, self.throttle_every, self.retry_after = cap, throttle_every, retry_after
         self.token_ttl, self.shuffle = token_ttl, shuffle
+        #: Rows an expanded child collection shows at most (then `hasMore`); None: all.
+        self.expand_cap = expand_cap
         #: Calls answered (tokens included) and the requests as (method, path, params).
         self.calls = 0
         self.log: list[tuple[str, str, dict[str, str]]] = []
@@ -266,11 +269,11 @@ class FusionApp:
                 return [_without_amounts(c) for c in d.costs.values()], ""
             case ["projectBudgets"]:
                 return [b.version for b in d.budgets.values()], ""
-            case ["projectBudgets", vid, "child", "PlanningResources"]:
+            case ["projectBudgets", vid, "child", "PlanningResources", *below]:
                 budget = d.budgets.get(_id(vid))
                 if budget is None:
                     raise FusionError(404, f"The resource projectBudgets/{vid} was not found.")
-                return budget.resources, "PlanningAmounts"
+                return _below(budget.resources, below)
             case ["currencyRates"]:
                 return _rates(d.rates, params.get("finder")), ""
         raise FusionError(404, f"The requested resource {'/'.join(parts)} was not found.")
@@ -293,19 +296,40 @@ class FusionApp:
         if children and expand:
             levels = expand.split(".")
             if levels[0] == children:
-                out[children] = _expanded(row.get(children, []), levels[1:])
+                out[children] = _expanded(row.get(children, []), levels[1:], self.expand_cap)
         return out
 
 
-def _expanded(rows: Sequence[Row], levels: list[str]) -> dict[str, Any]:
+def _expanded(rows: Sequence[Row], levels: list[str], cap: int | None) -> dict[str, Any]:
+    """An expanded child collection, at most `cap` rows of it (then `hasMore`)."""
+    shown = list(rows) if cap is None else list(rows)[:cap]
     items = []
-    for row in rows:
+    for row in shown:
         item = {k: x for k, x in row.items() if not isinstance(x, list)}
         if levels:
-            item[levels[0]] = _expanded(row.get(levels[0], []), levels[1:])
+            item[levels[0]] = _expanded(row.get(levels[0], []), levels[1:], cap)
         items.append(item)
-    return {"items": items, "count": len(items), "hasMore": False, "limit": len(items),
-            "offset": 0}  # fmt: skip
+    return {"items": items, "count": len(items), "hasMore": len(shown) < len(rows),
+            "limit": len(items), "offset": 0}  # fmt: skip
+
+
+#: The children below a budget's planning resources, level by level (path names and keys).
+_LEVELS = (("PlanningAmounts", "PlanningElementId"), ("PlanningAmountDetails", "PlanLineId"))
+
+
+def _below(resources: list[Row], path: list[str]) -> tuple[list[Row], str]:
+    """The rows at `path` below a budget's PlanningResources (`{PlanningElementId}/child/
+    PlanningAmounts[/{PlanLineId}/child/PlanningAmountDetails]`) and their child's name."""
+    rows, level = resources, 0
+    while path:
+        if len(path) < 3 or path[1] != "child" or level >= len(_LEVELS):
+            raise FusionError(404, f"The resource {'/'.join(path)} was not found.")
+        name, key = _LEVELS[level]
+        parent = next((r for r in rows if str(r.get(key)) == path[0]), None)
+        if parent is None or path[2] != name:
+            raise FusionError(404, f"The resource {'/'.join(path)} was not found.")
+        rows, path, level = list(parent.get(name, [])), path[3:], level + 1
+    return rows, _LEVELS[level][0] if level < len(_LEVELS) else ""
 
 
 def _without_amounts(cost: Row) -> Row:

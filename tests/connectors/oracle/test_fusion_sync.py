@@ -278,3 +278,26 @@ def test_daily_rates_of_the_conversion_type_load_as_fx_rates(
             .where(FxRate.source == NAME, FxRate.rate_type == "corporate", FxRate.to_ccy == "USD")
         )}  # fmt: skip
     assert got == want and len(got) == 2 * 365
+
+
+@pytest.mark.parametrize("cap", [0, 5])
+def test_expanded_children_that_say_has_more_are_read_from_their_own_path(
+    engine: Engine, tmp_path: Path, cap: int
+) -> None:
+    """The pod shows at most `cap` rows of an expanded child: the reader reads the rest from
+    the child's own path, and the budgets add up as before."""
+    with FusionSandbox(FusionData(), expand_cap=cap) as capped:
+        a = ledger_app(engine, tmp_path, capped, cost="burdened")
+        assert run_sync(a, NAME, streams=["projects", "budgets"]).status == "succeeded"
+        with a.reading() as s:
+            rows = s.execute(
+                select(Project.code, func.sum(BudgetLine.amount))
+                .join(BudgetVersion, BudgetVersion.project_id == Project.id)
+                .join(BudgetLine, BudgetLine.version_id == BudgetVersion.id)
+                .where(BudgetVersion.superseded_at.is_(None), BudgetLine.deleted_at.is_(None))
+                .group_by(Project.code)
+            ).all()
+        assert dict(rows) == current_budgets(capped.data)
+        children = [path for _, path, _ in capped.app.log if "PlanningAmount" in path]
+        assert children and all(p.endswith(("/PlanningAmounts", "/PlanningAmountDetails"))
+                                for p in children)  # fmt: skip
