@@ -43,18 +43,22 @@ import threading
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
 from pmo_ledger.connectors.kit.sandbox_https import HttpsSandbox, Reply, Request
 from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles
 from pmo_ledger.connectors.oracle.sandbox.fusion_data import FusionData, Row
-from pmo_ledger.ledger.time.dates import utc_timestamp
+from pmo_ledger.connectors.oracle.sandbox.fusion_query import (
+    WINDOW,
+    FusionError,
+    filter_rows,
+    order_rows,
+    sort_key,
+)
 
 ROOT = "/fscmRestApi/resources/11.13.18.05/"
 TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 - a path, not a secret
@@ -62,16 +66,6 @@ USER = ("PMO.INTEGRATION", "Fusion-Sandbox-2026")
 OAUTH_CLIENT = ("pmo-ledger-client", "Fusion-OAuth-Secret-2026")
 COLLECTION = "application/vnd.oracle.adf.resourcecollection+json"
 ERROR = "application/vnd.oracle.adf.error+json"
-_WINDOW = re.compile(r"^([A-Za-z]+Date)>='([^']+)'$")
-_CONDITION = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
-
-
-class FusionError(Exception):
-    """An error answer: status, detail, Oracle's error code, the path it concerns."""
-
-    def __init__(self, status: int, detail: str, code: str = "", path: str = "") -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.code, self.path = status, detail, code, path
 
 
 _DECIMAL = re.compile(r'"@@dec@@(-?[0-9.]+)@@"')
@@ -200,7 +194,7 @@ class FusionApp:
         if order:
             rows = self._ordered("/".join(parts), params.get("finder"), rows, order, q)
         else:
-            rows = _filter(rows, q)
+            rows = filter_rows(rows, q)
             if self.shuffle:
                 rows = list(rows)
                 self._random.shuffle(rows)
@@ -238,18 +232,18 @@ class FusionApp:
         version = (self.data.now(), len(rows))
         cached = self._sorted.get(key)
         if cached is None or cached[0] != version:
-            ordered = _order(rows, order)
+            ordered = order_rows(rows, order)
             first = order.split(",")[0].partition(":")[0]
-            keys = [_sort_key(r.get(first)) for r in ordered]
+            keys = [sort_key(r.get(first)) for r in ordered]
             cached = (version, ordered, keys)
             self._sorted[key] = cached
         _, ordered, keys = cached
-        m = _WINDOW.match(q or "")
+        m = WINDOW.match(q or "")
         if m and order.startswith(f"{m.group(1)}:asc"):
-            low = bisect_left(keys, _sort_key(m.group(2)))
+            low = bisect_left(keys, sort_key(m.group(2)))
             high = bisect_left(keys, (1, ""))  # rows without the attribute never match
             return ordered[low:high]
-        return _filter(ordered, q)
+        return filter_rows(ordered, q)
 
     def _rows(self, parts: list[str], params: Mapping[str, str]) -> tuple[list[Row], str]:
         d = self.data
@@ -358,114 +352,6 @@ def _rates(rows: list[Row], finder: str | None) -> list[Row]:
     return out
 
 
-# --- q, orderBy --------------------------------------------------------------------------
-
-
-def _split(text: str, word: str) -> list[str]:
-    """`text` split at ` <word> ` outside quotes and parentheses."""
-    parts, depth, quoted, start, i = [], 0, False, 0, 0
-    token = f" {word} "
-    while i < len(text):
-        ch = text[i]
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and text[i : i + len(token)].lower() == token:
-            parts.append(text[start:i])
-            i += len(token)
-            start = i
-            continue
-        i += 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts]
-
-
-def _predicate(text: str) -> Callable[[Row], bool]:
-    text = text.strip()
-    if text.startswith("(") and text.endswith(")"):
-        alternatives = [_predicate(p) for p in _split(text[1:-1], "or")]
-        return lambda row: any(p(row) for p in alternatives)
-    both = _split(text, "and")
-    if len(both) > 1:
-        parts = [_predicate(p) for p in both]
-        return lambda row: all(p(row) for p in parts)
-    m = _CONDITION.match(text)
-    if m is None:
-        raise FusionError(400, f"URL request parameter q with value {text} is not valid.",
-                          "27024", "q")  # fmt: skip
-    attr, op, literal = m.groups()
-    if literal.startswith("'") and literal.endswith("'"):
-        value: Any = literal[1:-1].replace("''", "'")
-    else:
-        try:
-            value = Decimal(literal)
-        except ArithmeticError:
-            raise FusionError(400, f"The value {literal} is not valid for {attr}.",
-                              "27024", "q") from None  # fmt: skip
-    return lambda row: _compare(row, attr, op, value)
-
-
-def _compare(row: Row, attr: str, op: str, value: Any) -> bool:
-    if attr not in row:
-        raise FusionError(400, f"The attribute {attr} in q is not valid.", "27024", "q")
-    have = row[attr]
-    if have is None:
-        return False
-    if attr.endswith(("Date", "DateTime")) and isinstance(value, str) and "T" in value:
-        have, value = _ts(have), _ts(value)
-    elif isinstance(value, Decimal) and isinstance(have, Decimal | int):
-        have = Decimal(have)
-    else:
-        have, value = str(have), str(value)
-    outcome: bool = {
-        "=": have == value, "!=": have != value, ">": have > value,
-        ">=": have >= value, "<": have < value, "<=": have <= value,
-    }[op]  # fmt: skip
-    return outcome
-
-
-def _filter(rows: list[Row], q: str | None) -> list[Row]:
-    if not q:
-        return rows
-    conditions = [c for c in q.split(";")] if ";" in q and " and " not in q else [q]
-    predicates = [_predicate(c) for c in conditions]
-    return [r for r in rows if all(p(r) for p in predicates)]
-
-
-def _order(rows: list[Row], order: str) -> list[Row]:
-    out = list(rows)
-    for part in reversed(order.split(",")):
-        attr, _, direction = part.partition(":")
-        if out and attr not in out[0]:
-            raise FusionError(400, f"The attribute {attr} in orderBy is not valid.", "27024",
-                              "orderBy")  # fmt: skip
-        out.sort(key=_by(attr), reverse=direction == "desc")
-    return out
-
-
-def _by(attr: str) -> Callable[[Row], tuple[int, Any]]:
-    return lambda row: _sort_key(row.get(attr))
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    if value is None:
-        return (1, "")  # nulls last, as Oracle sorts ascending
-    if isinstance(value, str) and "T" in value and value[:4].isdigit():
-        return (0, _ts(value))
-    if isinstance(value, int | Decimal):
-        return (0, value)
-    return (0, str(value))
-
-
-@lru_cache(maxsize=1 << 20)
-def _ts(text: str) -> datetime:
-    """A timestamp attribute or literal as UTC (parsed once per distinct text)."""
-    return utc_timestamp(text)
-
-
 # --- small helpers -----------------------------------------------------------------------
 
 
@@ -560,9 +446,3 @@ class FusionSandbox(HttpsSandbox):
 
     def __enter__(self) -> Self:
         return self.start()
-
-
-def today(data: FusionData) -> date:
-    """The pod's date (its clock)."""
-    now: datetime = data.now()
-    return now.date()
