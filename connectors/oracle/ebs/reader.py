@@ -210,11 +210,15 @@ class EbsReader:
         what = f"{self.name}.{stream}"
         items: Iterator[Item]
         if stream == "projects":
-            items = self._items(self.projects_statement(since), what,
-                                lambda r: n.project_record(r, z), lambda r: r.get("SEGMENT1"))  # fmt: skip
+            items = self._items(
+                self.projects_statement(since), what, lambda r: n.project_record(r, z),
+                lambda r: r.get("SEGMENT1"),
+            )  # fmt: skip
         elif stream == "tasks":
-            items = self._items(self.tasks_statement(since), what,
-                                lambda r: n.task_record(r, z), lambda r: n.ident(r.get("TASK_ID")))  # fmt: skip
+            items = self._items(
+                self.tasks_statement(since), what, lambda r: n.task_record(r, z),
+                lambda r: n.ident(r.get("TASK_ID")),
+            )  # fmt: skip
         elif stream == "actuals":
             burdened = s.cost == "burdened"
             items = self._items(
@@ -228,7 +232,8 @@ class EbsReader:
             rate_type = s.ledger_rate_type
             items = self._items(
                 self.rates_statement(since), what, lambda r: n.fx_rate(r, rate_type, z),
-                lambda r: f"{r.get('FROM_CURRENCY')}/{r.get('TO_CURRENCY')}/{r.get('CONVERSION_DATE')}",
+                lambda r: "/".join(str(r.get(c)) for c in ("FROM_CURRENCY", "TO_CURRENCY",
+                                                           "CONVERSION_DATE")),
             )  # fmt: skip
         else:
             raise ConnectorConfigError(f"{self.name} has no stream {stream!r}")

@@ -79,6 +79,14 @@ def make_source_engine(
                 "url must use the python-oracledb driver: oracle+oracledb://user@host:1521/"
                 "?service_name=EBS"
             )
+        try:
+            import oracledb  # the dialect's driver, passed explicitly: a missing one is a line
+        except ImportError:
+            raise ConnectorConfigError(
+                "url is an Oracle database and python-oracledb is not installed "
+                "(pip install oracledb)"
+            ) from None
+        kwargs["module"] = oracledb
         if settings.thick_mode:
             kwargs["thick_mode"] = True
         kwargs["connect_args"] = {"tcp_connect_timeout": connect_timeout.total_seconds()}

@@ -17,6 +17,8 @@ docs/connectors/oracle.md ("Not confirmed").
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
     Date,
@@ -35,7 +37,7 @@ ID: TypeEngine[int] = Numeric(15, 0, asdecimal=False)  # type: ignore[assignment
 AMOUNT = Numeric(asdecimal=True)
 
 
-def _who() -> list[Column[object]]:
+def _who() -> list[Column[Any]]:
     """EBS's WHO columns (dates without a time zone)."""
     return [
         Column("CREATION_DATE", DateTime(timezone=False)),

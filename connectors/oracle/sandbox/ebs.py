@@ -25,7 +25,6 @@ Amounts are converted with the rates given (`Rates`: the PSA sample's monthly ra
 from __future__ import annotations
 
 import zlib
-
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager

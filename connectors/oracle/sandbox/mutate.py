@@ -40,21 +40,21 @@ class Round:
 def _first(ebs: Ebs, project: str, linkage: str) -> int:
     ei = t.PA_EXPENDITURE_ITEMS_ALL.c
     with ebs.engine.connect() as conn:
-        return int(conn.scalar(
+        return int(conn.execute(
             select(ei.EXPENDITURE_ITEM_ID)
             .where(ei.PROJECT_ID == ebs.projects[project].project_id,
                    ei.SYSTEM_LINKAGE_FUNCTION == linkage, ei.ADJUSTED_EXPENDITURE_ITEM_ID.is_(None))
             .order_by(ei.EXPENDITURE_ITEM_ID).limit(1)
-        ))  # fmt: skip
+        ).scalar_one())  # fmt: skip
 
 
 def mutation_round(ebs: Ebs, at: datetime) -> Round:
     """Apply the round at `at`; what it changed."""
     p4 = ebs.projects["PRJ-0004"]
     with ebs.engine.connect() as conn:
-        task = int(conn.scalar(select(t.PA_TASKS.c.TASK_ID).where(
+        task = int(conn.execute(select(t.PA_TASKS.c.TASK_ID).where(
             t.PA_TASKS.c.PROJECT_ID == p4.project_id).order_by(t.PA_TASKS.c.TASK_ID.desc())
-            .limit(1)))  # fmt: skip
+            .limit(1)).scalar_one())  # fmt: skip
     day = at.date() - timedelta(days=2)
     new_item = ebs.charge(p4, task, "Professional", "ST", day, NEW_LABOR, "USD",
                           quantity=Decimal(8), uom="HOURS", at=at, reference="week 2")  # fmt: skip

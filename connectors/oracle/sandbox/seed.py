@@ -46,7 +46,6 @@ from pmo_ledger.connectors.oracle.sandbox.ebs import (
     cents,
     month_bounds,
 )
-
 from pmo_ledger.connectors.sample.actuals import ActualLines
 from pmo_ledger.connectors.sample.settings import SampleSettings
 from pmo_ledger.connectors.sample.streams import Structure, Table
@@ -80,6 +79,11 @@ class EbsSeed:
     last_update: datetime = datetime(2000, 1, 1)  # noqa: DTZ001 - a DATE of the source
 
 
+def ebs_date(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A DATE of the source: no zone (the database's, DB_TIMEZONE)."""
+    return datetime(year, month, day, hour, minute)  # noqa: DTZ001 - EBS's DATE has no zone
+
+
 def evening(day: date, n: int) -> datetime:
     """The LAST_UPDATE_DATE of the n-th line entered on the evening after `day`."""
     return datetime.combine(day + timedelta(days=1), time(18)) + timedelta(seconds=n % 7200)
@@ -97,7 +101,8 @@ def seed_demo(engine: Engine, world: PsaWorld, *, dirty: bool = False) -> EbsSee
         for p in sample.projects:
             ebs.add_project(p.key, p.name, p.currency, p.start, p.finish,
                             status="CLOSED" if p.status == "Completed" else "APPROVED",
-                            at=datetime.combine(p.start - timedelta(days=14), time(10)))  # fmt: skip
+                            at=datetime.combine(p.start - timedelta(days=14),
+                                                time(10)))  # fmt: skip
         template = ebs.add_project(TEMPLATE, "Consulting Template", "USD", date(2024, 1, 1),
                                    date(2024, 12, 31), template=True, at=created)  # fmt: skip
         ebs.add_task(template, "1", "Template phase", None, None, at=created)
@@ -155,13 +160,14 @@ def seed_demo(engine: Engine, world: PsaWorld, *, dirty: bool = False) -> EbsSee
     )  # fmt: skip
     seed.reversal = ebs.reverse(seed.mistake, at=evening(day + timedelta(days=4), 0),
                                 day=day + timedelta(days=4))  # fmt: skip
-    item = ebs._item(seed.recosted)
-    ref = item["ORIG_TRANSACTION_REFERENCE"]
+    costed = ebs._item(seed.recosted)
+    ref = costed["ORIG_TRANSACTION_REFERENCE"]
     world_line = lines.line(int(ref.split("-")[1]) - 1, 0, 0, 0, sample.e0)
     assert world_line.amount is not None
-    later = item["EXPENDITURE_ITEM_DATE"] + timedelta(days=35)
+    later = costed["EXPENDITURE_ITEM_DATE"] + timedelta(days=35)
     ebs.recost(seed.recosted, world_line.amount, at=evening(later, 0), gl_date=later)
-    _budgets(ebs, sample, tables["budgets"], template)
+    with ebs.bulk():  # each version's rows in one write (a version flushes the one before)
+        _budgets(ebs, sample, tables["budgets"], template)
     _rates(ebs, rates)
     seed.last_update = max_update(engine)
     return seed
@@ -194,13 +200,13 @@ def _budgets(ebs: Ebs, sample: World, budgets: Table, template: Project) -> None
     p1, p4 = ebs.projects["PRJ-0001"], ebs.projects["PRJ-0004"]
     start, end = month_bounds("2025-04")
     draft = [BudgetLine(0, "subcontract", start, end, Decimal("99000.00"), Decimal("99000.00"))]
-    ebs.baseline(p1, draft, at=datetime(2025, 4, 2, 9), name="What-if", status="W")
+    ebs.baseline(p1, draft, at=ebs_date(2025, 4, 2, 9), name="What-if", status="W")
     revenue = [BudgetLine(0, "revenue", start, end, Decimal("750000.00"), Decimal("750000.00"))]
-    ebs.baseline(p4, revenue, at=datetime(2025, 2, 1, 9), name="Revenue", budget_type="AR")
+    ebs.baseline(p4, revenue, at=ebs_date(2025, 2, 1, 9), name="Revenue", budget_type="AR")
     start, end = month_bounds("2024-06")
     ebs.baseline(template, [BudgetLine(0, "labor", start, end, Decimal("50000.00"),
                                        Decimal("62500.00"), Decimal("400.00"))],
-                 at=datetime(2024, 1, 5, 9), name="Template budget")  # fmt: skip
+                 at=ebs_date(2024, 1, 5, 9), name="Template budget")  # fmt: skip
 
 
 def _budget_line(line: BudgetLineRecord) -> BudgetLine:
