@@ -227,9 +227,8 @@ class FusionClient:
                 clock=now,
             )
         self.auth = auth
-        headers = {"Accept": "application/json"}
-        if settings.framework_version:
-            headers["REST-Framework-Version"] = settings.framework_version
+        headers = {"Accept": "application/json",
+                   "REST-Framework-Version": settings.framework_version}  # fmt: skip
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         if clock is not None:
             extra["clock"] = clock
@@ -271,11 +270,10 @@ class FusionClient:
         """Fusion's clock as its last answer's `Date` header said (else this machine's)."""
         return self.http.server_date or datetime.now(UTC)
 
-    def q(self, *conditions: str) -> str:
-        """Conditions joined as the framework version reads them (`;` in version 1, `and`
-        from version 2 on)."""
-        joiner = ";" if self.settings.framework_version == "1" else " and "
-        return joiner.join(c for c in conditions if c)
+    @staticmethod
+    def q(*conditions: str) -> str:
+        """Conditions joined with `and` (framework version 2 and later)."""
+        return " and ".join(c for c in conditions if c)
 
     # --- collections ---------------------------------------------------------------------
 
@@ -358,13 +356,11 @@ class FusionClient:
             yield items
             if not more:
                 return
-            stamps = [s for s in (_stamp(r, stamp) for r in items) if s is not None]
-            last = stamps[-1] if stamps else None
+            last, ties = _last_stamp(items, stamp)
             if last is None or (low is not None and last <= low):
                 skip += len(items)  # a page of ties (or of unreadable stamps): page on
             else:
-                skip = sum(1 for s in stamps if s == last)
-                low = last
+                skip, low = ties, last
 
     def close(self) -> None:
         self.http.close()
@@ -381,3 +377,20 @@ def _stamp(row: Row, name: str) -> datetime | None:
         return v.stamp(row, name)
     except ValueError:
         return None
+
+
+def _last_stamp(items: Sequence[Row], name: str) -> tuple[datetime | None, int]:
+    """The last readable stamp of a page and how many of its rows carry it (rows come in
+    stamp order, so they are the last ones; a row with no readable stamp is passed over)."""
+    last: datetime | None = None
+    ties = 0
+    for row in reversed(items):
+        seen = _stamp(row, name)
+        if seen is None:
+            continue
+        if last is None:
+            last = seen
+        elif seen != last:
+            break
+        ties += 1
+    return last, ties

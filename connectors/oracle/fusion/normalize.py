@@ -23,6 +23,7 @@ from pmo_ledger.ledger.records import (
     BudgetRecord,
     FxRateRecord,
     ProjectRecord,
+    Rejected,
     TaskRecord,
 )
 from pmo_ledger.ledger.settings import CalendarSettings
@@ -260,3 +261,16 @@ def rate(row: Row, rate_type: str) -> FxRateRecord:
         rate=value.quantize(Decimal("0.00000001"), ROUND_HALF_UP),
         rate_type=rate_type.lower(),
     )
+
+
+def plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A raw row as JSON-able data for quarantine (Decimals as text)."""
+    return {k: str(x) if isinstance(x, Decimal) else x for k, x in row.items()}
+
+
+def reject(row: Mapping[str, Any], key: str, exc: ValueError) -> Rejected:
+    """A row that cannot be read, as quarantine takes it (`no_project` for a cost or budget
+    that names no project, `unreadable_row` otherwise)."""
+    external = v.text(row, key)
+    reason = "no_project" if "names no project" in str(exc) else "unreadable_row"
+    return Rejected(external, reason, {"error": str(exc), "row": plain(row)})

@@ -94,11 +94,6 @@ def streams(settings: FusionSettings) -> dict[str, StreamSpec]:
     return {k: s for k, s in STREAMS.items() if k != "fx_rates" or settings.fx_rate_type}
 
 
-def plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A raw row as JSON-able data for quarantine (Decimals as text)."""
-    return {k: str(x) if isinstance(x, Decimal) else x for k, x in row.items()}
-
-
 class FusionReader:
     """Reads one Fusion pod for one connector; see the module docstring."""
 
@@ -253,7 +248,7 @@ class FusionReader:
                         try:
                             record = n.task(row, number)
                         except ValueError as exc:
-                            rejected.append(_reject(row, "TaskId", exc))
+                            rejected.append(n.reject(row, "TaskId", exc))
                             continue
                         records.append(record)
                         if record.source_modified_at is not None:
@@ -274,74 +269,17 @@ class FusionReader:
     # --- budgets ---------------------------------------------------------------------------
 
     def _budgets(self) -> Iterator[Page]:
-        s, client = self.settings, self.client
-        statuses = " or ".join(f"PlanVersionStatus={v.quote(x)}" for x in n.BASELINE_STATUSES)
-        q = client.q(f"FinancialPlanType={v.quote(s.budget_plan_type)}", f"({statuses})")
-        started = client.server_now
-        versions = [
-            r
-            for page in client.rows(
-                "projectBudgets", order_by="PlanVersionId:asc", q=q, fields=n.BUDGET_FIELDS
-            )
-            for r in page
-        ]
+        from pmo_ledger.connectors.oracle.fusion.budgets import budget_pages
 
-        def pages() -> Iterator[Page]:
-            for version in versions:
-                try:
-                    version_id = v.key(version, "PlanVersionId")
-                    resources = [
-                        r
-                        for page in client.rows(
-                            f"projectBudgets/{version_id}/child/PlanningResources",
-                            order_by="PlanningElementId:asc",
-                            extra={"expand": "PlanningAmounts.PlanningAmountDetails"},
-                        )
-                        for r in page
-                    ]
-                    self._complete(version_id, resources)
-                    record = n.budget(version, resources, s, self.context.calendar)
-                except ValueError as exc:
-                    yield Page(rejected=[_reject(version, "PlanVersionId", exc)])
-                    continue
-                yield Page([record])
-
-        token = Cursor("token", started.isoformat())
-        return unordered(pages(), token)
-
-    def _complete(self, version_id: str, resources: list[dict[str, Any]]) -> None:
-        """Expanded children come one page deep: a child collection that says `hasMore`
-        is read again in full from its own path (in place)."""
-        base = f"projectBudgets/{version_id}/child/PlanningResources"
-        for res in resources:
-            amounts = _child(res, "PlanningAmounts")
-            element = v.key(res, "PlanningElementId")
-            if amounts is not None and amounts.get("hasMore") is True:
-                res["PlanningAmounts"] = {"items": [
-                    r for page in self.client.rows(
-                        f"{base}/{element}/child/PlanningAmounts",
-                        order_by="PlanLineId:asc",
-                        extra={"expand": "PlanningAmountDetails"},
-                    ) for r in page
-                ]}  # fmt: skip
-            for line in n.children(res, "PlanningAmounts"):
-                details = _child(line, "PlanningAmountDetails")
-                if details is None or details.get("hasMore") is not True:
-                    continue
-                line_id = v.key(line, "PlanLineId")
-                path = (
-                    f"{base}/{element}/child/PlanningAmounts/{line_id}/child/PlanningAmountDetails"
-                )
-                line["PlanningAmountDetails"] = {"items": [  # type: ignore[index]
-                    r for page in self.client.rows(path, order_by="PlanLineDetailId:asc")
-                    for r in page
-                ]}  # fmt: skip
+        return budget_pages(self.client, self.settings, self.context.calendar)
 
     # --- fx rates --------------------------------------------------------------------------
 
     def _rates(self, checkpoint: Cursor | None) -> Iterator[Page]:
         s = self.settings
         assert s.fx_rate_type is not None and s.base_currency is not None
+        if self.client.http.server_date is None:  # learn Fusion's clock: its dates count
+            self.check()
         today = self.client.server_now.date()
         start = today - timedelta(days=s.fx_days)
         if checkpoint is not None and checkpoint.kind == "token":
@@ -371,7 +309,7 @@ class FusionReader:
                         try:
                             records.append(n.rate(row, s.fx_rate_type or ""))
                         except ValueError as exc:
-                            payload = {"error": str(exc), "row": plain(row)}
+                            payload = {"error": str(exc), "row": n.plain(row)}
                             rejected.append(Rejected(None, "unreadable_row", payload))
                     yield Page(records, (), rejected)
 
@@ -427,12 +365,6 @@ def _project(row: Mapping[str, Any]) -> Record:
     return n.project(row)
 
 
-def _reject(row: Mapping[str, Any], key: str, exc: ValueError) -> Rejected:
-    external = v.text(row, key)
-    reason = "no_project" if "names no project" in str(exc) else "unreadable_row"
-    return Rejected(external, reason, {"error": str(exc), "row": plain(row)})
-
-
 def _items(rows: Iterable[Mapping[str, Any]], key: str, normalize: Any) -> Iterator[Item]:
     for row in rows:
         try:
@@ -443,9 +375,4 @@ def _items(rows: Iterable[Mapping[str, Any]], key: str, normalize: Any) -> Itera
                 at = v.stamp(row)
             except ValueError:
                 at = None
-            yield Marked(at, _reject(row, key, exc))
-
-
-def _child(row: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
-    value = row.get(name)
-    return value if isinstance(value, Mapping) else None
+            yield Marked(at, n.reject(row, key, exc))

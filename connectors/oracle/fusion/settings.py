@@ -65,13 +65,13 @@ class FusionSettings(ConnectorSettings):
     page_size: int = Field(default=SERVER_LIMIT, ge=1, le=SERVER_LIMIT)
     #: Tries of a call that timed out or answered 429 / 5xx (Retry-After is waited out).
     max_attempts: int = Field(default=5, ge=1, le=10)
-    #: Sent as `REST-Framework-Version` (None: the resource's default). Paging, `q` and
-    #: `orderBy` as used here work from version 2 on.
-    framework_version: str | None = Field(default="4", pattern=r"^[1-9]$")
+    #: Sent as `REST-Framework-Version`: the `q` expressions read here (`and`, `or`,
+    #: parentheses) need version 2 or later (version 1 knows only `;`-joined conditions).
+    framework_version: str = Field(default="4", pattern=r"^[2-9]$")
     # --- what counts -------------------------------------------------------------------------
     #: The cost amount read from `projectCosts`: raw cost, or burdened cost (raw plus
     #: overhead burdens), both in the project currency.
-    cost: Literal["raw", "burdened"] = "burdened"
+    cost: Literal["raw", "burdened"] = "raw"
     #: Expenditure categories whose quantity is labor hours (other quantities can be miles,
     #: units or currency and are kept as `quantity` with their unit of measure).
     labor_categories: list[str] = Field(default_factory=lambda: ["Labor"], min_length=1)
@@ -82,7 +82,7 @@ class FusionSettings(ConnectorSettings):
     #: ledger converts every cost with its rates.
     base_currency: str | None = None
     #: `fx_rates` reads `currencyRates` of this conversion type (e.g. "Corporate") for the
-    #: pairs `fx_currencies` -> base_currency, from `fx_from` on (None: no fx stream).
+    #: pairs `fx_currencies` -> base_currency (None: no fx stream).
     fx_rate_type: str | None = None
     fx_currencies: list[str] = Field(default_factory=list)
     #: How far back the first fx read starts (days before today, on Fusion's clock).

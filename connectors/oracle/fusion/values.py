@@ -45,6 +45,11 @@ def day(row: Row, name: str) -> date | None:
     value = row.get(name)
     if value is None or value == "":
         return None
+    if isinstance(value, str) and len(value) == 10:
+        try:  # Fusion's own form, `2025-03-31`: the C parser, no regex
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     try:
         return business_date(value)
     except ValueError as exc:
@@ -56,6 +61,13 @@ def stamp(row: Row, name: str = "LastUpdateDate") -> datetime:
     value = row.get(name)
     if value is None or value == "":
         raise ValueError(f"{name} is empty")
+    if isinstance(value, str) and len(value) == 29 and value[10] == "T":
+        try:  # Fusion's own form, `2025-03-31T17:04:05.123+00:00`: the C parser
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
     try:
         return utc_timestamp(value)
     except ValueError as exc:

@@ -41,10 +41,10 @@ import re
 import secrets
 import threading
 import time
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Self
@@ -52,7 +52,13 @@ from typing import Any, Self
 from pmo_ledger.connectors.kit.sandbox_https import HttpsSandbox, Reply, Request
 from pmo_ledger.connectors.kit.sandbox_tls import TlsFiles
 from pmo_ledger.connectors.oracle.sandbox.fusion_data import FusionData, Row
-from pmo_ledger.ledger.time.dates import utc_timestamp
+from pmo_ledger.connectors.oracle.sandbox.fusion_query import (
+    WINDOW,
+    FusionError,
+    filter_rows,
+    order_rows,
+    sort_key,
+)
 
 ROOT = "/fscmRestApi/resources/11.13.18.05/"
 TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 - a path, not a secret
@@ -60,15 +66,6 @@ USER = ("PMO.INTEGRATION", "Fusion-Sandbox-2026")
 OAUTH_CLIENT = ("pmo-ledger-client", "Fusion-OAuth-Secret-2026")
 COLLECTION = "application/vnd.oracle.adf.resourcecollection+json"
 ERROR = "application/vnd.oracle.adf.error+json"
-_CONDITION = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
-
-
-class FusionError(Exception):
-    """An error answer: status, detail, Oracle's error code, the path it concerns."""
-
-    def __init__(self, status: int, detail: str, code: str = "", path: str = "") -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.code, self.path = status, detail, code, path
 
 
 _DECIMAL = re.compile(r'"@@dec@@(-?[0-9.]+)@@"')
@@ -76,17 +73,14 @@ _DECIMAL = re.compile(r'"@@dec@@(-?[0-9.]+)@@"')
 
 def dumps(body: Any) -> str:
     """JSON with Decimals as their exact digits (as Fusion's numbers arrive: `1234.50`)."""
-    return _DECIMAL.sub(r"\1", json.dumps(_plain(body)))
+    return _DECIMAL.sub(r"\1", json.dumps(body, default=_marked))
 
 
-def _plain(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {k: _plain(x) for k, x in o.items()}
-    if isinstance(o, list | tuple):
-        return [_plain(x) for x in o]
+def _marked(o: Any) -> str:
+    """A Decimal as a marked string that `dumps` turns back into a bare number."""
     if isinstance(o, Decimal):
         return f"@@dec@@{format(o, 'f')}@@"
-    return o
+    raise TypeError(f"not JSON: {o!r}")
 
 
 @dataclass
@@ -107,10 +101,13 @@ class FusionApp:
         retry_after: int = 0,
         token_ttl: float = 3600.0,
         shuffle: bool = True,
+        expand_cap: int | None = None,
     ) -> None:
         self.data = data
         self.cap, self.throttle_every, self.retry_after = cap, throttle_every, retry_after
         self.token_ttl, self.shuffle = token_ttl, shuffle
+        #: Rows an expanded child collection shows at most (then `hasMore`); None: all.
+        self.expand_cap = expand_cap
         #: Calls answered (tokens included) and the requests as (method, path, params).
         self.calls = 0
         self.log: list[tuple[str, str, dict[str, str]]] = []
@@ -119,6 +116,7 @@ class FusionApp:
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._random = random.Random(7)  # noqa: S311 - shuffling, not secrets
+        self._sorted: dict[tuple[str, str, str], tuple[Any, list[Row], list[Any]]] = {}
 
     # --- switches ------------------------------------------------------------------------
 
@@ -192,13 +190,14 @@ class FusionApp:
     def _collection(self, path: str, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
         parts = path.strip("/").split("/")
         rows, children = self._rows(parts, params)
-        rows = _filter(rows, params.get("q"))
-        order = params.get("orderBy")
+        order, q = params.get("orderBy"), params.get("q")
         if order:
-            rows = _order(rows, order)
-        elif self.shuffle:
-            rows = list(rows)
-            self._random.shuffle(rows)
+            rows = self._ordered("/".join(parts), params.get("finder"), rows, order, q)
+        else:
+            rows = filter_rows(rows, q)
+            if self.shuffle:
+                rows = list(rows)
+                self._random.shuffle(rows)
         total = len(rows)
         offset = _int(params, "offset", 0)
         asked = _int(params, "limit", 25)
@@ -223,6 +222,29 @@ class FusionApp:
                 item["links"] = [{"rel": "self", "href": f"{base_url}{ROOT}{path}"}]
         return body
 
+    def _ordered(
+        self, path: str, finder: str | None, rows: list[Row], order: str, q: str | None
+    ) -> list[Row]:
+        """`rows` sorted by `order`, then filtered by `q`. The sorted list is kept until the
+        pod's clock moves (a write); a window's `q` (`<first order attribute> >= 'x'`) is a
+        bisection of it, so a long read costs the fake O(page), not O(rows), per call."""
+        key = (path, finder or "", order)
+        version = (self.data.now(), len(rows))
+        cached = self._sorted.get(key)
+        if cached is None or cached[0] != version:
+            ordered = order_rows(rows, order)
+            first = order.split(",")[0].partition(":")[0]
+            keys = [sort_key(r.get(first)) for r in ordered]
+            cached = (version, ordered, keys)
+            self._sorted[key] = cached
+        _, ordered, keys = cached
+        m = WINDOW.match(q or "")
+        if m and order.startswith(f"{m.group(1)}:asc"):
+            low = bisect_left(keys, sort_key(m.group(2)))
+            high = bisect_left(keys, (1, ""))  # rows without the attribute never match
+            return ordered[low:high]
+        return filter_rows(ordered, q)
+
     def _rows(self, parts: list[str], params: Mapping[str, str]) -> tuple[list[Row], str]:
         d = self.data
         match parts:
@@ -241,11 +263,11 @@ class FusionApp:
                 return [_without_amounts(c) for c in d.costs.values()], ""
             case ["projectBudgets"]:
                 return [b.version for b in d.budgets.values()], ""
-            case ["projectBudgets", vid, "child", "PlanningResources"]:
+            case ["projectBudgets", vid, "child", "PlanningResources", *below]:
                 budget = d.budgets.get(_id(vid))
                 if budget is None:
                     raise FusionError(404, f"The resource projectBudgets/{vid} was not found.")
-                return budget.resources, "PlanningAmounts"
+                return _below(budget.resources, below)
             case ["currencyRates"]:
                 return _rates(d.rates, params.get("finder")), ""
         raise FusionError(404, f"The requested resource {'/'.join(parts)} was not found.")
@@ -268,19 +290,40 @@ class FusionApp:
         if children and expand:
             levels = expand.split(".")
             if levels[0] == children:
-                out[children] = _expanded(row.get(children, []), levels[1:])
+                out[children] = _expanded(row.get(children, []), levels[1:], self.expand_cap)
         return out
 
 
-def _expanded(rows: Sequence[Row], levels: list[str]) -> dict[str, Any]:
+def _expanded(rows: Sequence[Row], levels: list[str], cap: int | None) -> dict[str, Any]:
+    """An expanded child collection, at most `cap` rows of it (then `hasMore`)."""
+    shown = list(rows) if cap is None else list(rows)[:cap]
     items = []
-    for row in rows:
+    for row in shown:
         item = {k: x for k, x in row.items() if not isinstance(x, list)}
         if levels:
-            item[levels[0]] = _expanded(row.get(levels[0], []), levels[1:])
+            item[levels[0]] = _expanded(row.get(levels[0], []), levels[1:], cap)
         items.append(item)
-    return {"items": items, "count": len(items), "hasMore": False, "limit": len(items),
-            "offset": 0}  # fmt: skip
+    return {"items": items, "count": len(items), "hasMore": len(shown) < len(rows),
+            "limit": len(items), "offset": 0}  # fmt: skip
+
+
+#: The children below a budget's planning resources, level by level (path names and keys).
+_LEVELS = (("PlanningAmounts", "PlanningElementId"), ("PlanningAmountDetails", "PlanLineId"))
+
+
+def _below(resources: list[Row], path: list[str]) -> tuple[list[Row], str]:
+    """The rows at `path` below a budget's PlanningResources (`{PlanningElementId}/child/
+    PlanningAmounts[/{PlanLineId}/child/PlanningAmountDetails]`) and their child's name."""
+    rows, level = resources, 0
+    while path:
+        if len(path) < 3 or path[1] != "child" or level >= len(_LEVELS):
+            raise FusionError(404, f"The resource {'/'.join(path)} was not found.")
+        name, key = _LEVELS[level]
+        parent = next((r for r in rows if str(r.get(key)) == path[0]), None)
+        if parent is None or path[2] != name:
+            raise FusionError(404, f"The resource {'/'.join(path)} was not found.")
+        rows, path, level = list(parent.get(name, [])), path[3:], level + 1
+    return rows, _LEVELS[level][0] if level < len(_LEVELS) else ""
 
 
 def _without_amounts(cost: Row) -> Row:
@@ -307,108 +350,6 @@ def _rates(rows: list[Row], finder: str | None) -> list[Row]:
     if "endDate" in given:
         out = [r for r in out if r["ConversionDate"] <= given["endDate"]]
     return out
-
-
-# --- q, orderBy --------------------------------------------------------------------------
-
-
-def _split(text: str, word: str) -> list[str]:
-    """`text` split at ` <word> ` outside quotes and parentheses."""
-    parts, depth, quoted, start, i = [], 0, False, 0, 0
-    token = f" {word} "
-    while i < len(text):
-        ch = text[i]
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and text[i : i + len(token)].lower() == token:
-            parts.append(text[start:i])
-            i += len(token)
-            start = i
-            continue
-        i += 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts]
-
-
-def _predicate(text: str) -> Callable[[Row], bool]:
-    text = text.strip()
-    if text.startswith("(") and text.endswith(")"):
-        alternatives = [_predicate(p) for p in _split(text[1:-1], "or")]
-        return lambda row: any(p(row) for p in alternatives)
-    both = _split(text, "and")
-    if len(both) > 1:
-        parts = [_predicate(p) for p in both]
-        return lambda row: all(p(row) for p in parts)
-    m = _CONDITION.match(text)
-    if m is None:
-        raise FusionError(400, f"URL request parameter q with value {text} is not valid.",
-                          "27024", "q")  # fmt: skip
-    attr, op, literal = m.groups()
-    if literal.startswith("'") and literal.endswith("'"):
-        value: Any = literal[1:-1].replace("''", "'")
-    else:
-        try:
-            value = Decimal(literal)
-        except ArithmeticError:
-            raise FusionError(400, f"The value {literal} is not valid for {attr}.",
-                              "27024", "q") from None  # fmt: skip
-    return lambda row: _compare(row, attr, op, value)
-
-
-def _compare(row: Row, attr: str, op: str, value: Any) -> bool:
-    if attr not in row:
-        raise FusionError(400, f"The attribute {attr} in q is not valid.", "27024", "q")
-    have = row[attr]
-    if have is None:
-        return False
-    if attr.endswith(("Date", "DateTime")) and isinstance(value, str) and "T" in value:
-        have, value = utc_timestamp(have), utc_timestamp(value)
-    elif isinstance(value, Decimal) and isinstance(have, Decimal | int):
-        have = Decimal(have)
-    else:
-        have, value = str(have), str(value)
-    outcome: bool = {
-        "=": have == value, "!=": have != value, ">": have > value,
-        ">=": have >= value, "<": have < value, "<=": have <= value,
-    }[op]  # fmt: skip
-    return outcome
-
-
-def _filter(rows: list[Row], q: str | None) -> list[Row]:
-    if not q:
-        return rows
-    conditions = [c for c in q.split(";")] if ";" in q and " and " not in q else [q]
-    predicates = [_predicate(c) for c in conditions]
-    return [r for r in rows if all(p(r) for p in predicates)]
-
-
-def _order(rows: list[Row], order: str) -> list[Row]:
-    out = list(rows)
-    for part in reversed(order.split(",")):
-        attr, _, direction = part.partition(":")
-        if out and attr not in out[0]:
-            raise FusionError(400, f"The attribute {attr} in orderBy is not valid.", "27024",
-                              "orderBy")  # fmt: skip
-        out.sort(key=_by(attr), reverse=direction == "desc")
-    return out
-
-
-def _by(attr: str) -> Callable[[Row], tuple[int, Any]]:
-    return lambda row: _sort_key(row.get(attr))
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    if value is None:
-        return (1, "")  # nulls last, as Oracle sorts ascending
-    if isinstance(value, str) and "T" in value and value[:4].isdigit():
-        return (0, utc_timestamp(value).isoformat())
-    if isinstance(value, int | Decimal):
-        return (0, f"{Decimal(value):030.6f}")
-    return (0, str(value))
 
 
 # --- small helpers -----------------------------------------------------------------------
@@ -505,9 +446,3 @@ class FusionSandbox(HttpsSandbox):
 
     def __enter__(self) -> Self:
         return self.start()
-
-
-def today(data: FusionData) -> date:
-    """The pod's date (its clock)."""
-    now: datetime = data.now()
-    return now.date()

@@ -1,27 +1,16 @@
-"""What the Fusion flavor's tests share: the fake pod, a client on it, and a minimal
-connector around `FusionReader` for syncs through the runner (used until the Oracle
-connector class of `connectors.oracle` dispatches `flavor = "fusion"` to the reader)."""
+"""What the Fusion flavor's tests share: the fake pod, a client on it, and what the pod's
+rows add up to (computed from the pod's own rows, not through the connector)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from pmo_ledger.connectors.base import (
-    Connector,
-    ConnectorContext,
-    ConnectorSettings,
-    Page,
-    ReadRequest,
-    SourceTotal,
-    StreamSpec,
-)
 from pmo_ledger.connectors.oracle.fusion.client import FusionClient
-from pmo_ledger.connectors.oracle.fusion.reader import STREAMS, FusionReader
 from pmo_ledger.connectors.oracle.fusion.settings import FusionSettings
 from pmo_ledger.connectors.oracle.sandbox.fusion_data import FusionData
 from pmo_ledger.connectors.oracle.sandbox.fusion_server import FusionSandbox
@@ -65,30 +54,4 @@ def current_budgets(data: FusionData) -> dict[str, Decimal]:
     return dict(out)
 
 
-class FusionOnly(Connector):
-    """The Fusion reader as a connector of its own (what `connectors.oracle` does for
-    `flavor = "fusion"`), built from a FusionSettings."""
-
-    kind: ClassVar[str] = "oracle"
-    settings_model = FusionSettings
-
-    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        assert isinstance(settings, FusionSettings)
-        super().__init__(settings, context)
-        self.reader = FusionReader(settings, context)
-        self.streams: Mapping[str, StreamSpec] = self.reader.streams()
-
-    def check(self) -> None:
-        self.reader.check()
-
-    def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
-        return self.reader.extract(stream, request)
-
-    def control_totals(self, stream: str) -> list[SourceTotal] | None:
-        return self.reader.control_totals(stream)
-
-    def close(self) -> None:
-        self.reader.close()
-
-
-__all__ = ["STREAMS", "FusionOnly", "burdened_by_project", "client_on", "current_budgets", "pod"]
+__all__ = ["burdened_by_project", "client_on", "current_budgets", "pod"]
