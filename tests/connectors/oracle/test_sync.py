@@ -203,3 +203,28 @@ def test_the_checkpoint_is_the_last_update_in_utc(
     expected = latest.replace(tzinfo=ZoneInfo(DB_TIMEZONE)).astimezone(UTC)
     assert stored == {"kind": "timestamp", "value": expected.isoformat()}
     assert expected.hour != latest.hour  # the zone moved it
+
+
+def test_org_ids_read_only_those_operating_units(
+    engine: Engine, tmp_path: Path, source: Source
+) -> None:
+    """The German operating unit (458) holds the EUR project alone."""
+    app = synced(engine, tmp_path, source, org_ids=[458])
+    assert set(ledger_totals(app)) == {("PRJ-0001", "EUR")}
+    assert amounts(ledger_totals(app))[("PRJ-0001", "EUR")] == world_totals()[("PRJ-0001", "EUR")]
+
+
+def test_daily_rates_load_in_both_directions_as_the_ledgers_rate_type(
+    engine: Engine, tmp_path: Path, source: Source
+) -> None:
+    from pmo_ledger.ledger.models import FxRate
+
+    app = synced(engine, tmp_path, source)
+    with app.reading() as s:
+        rows = s.execute(
+            select(FxRate.rate_type, FxRate.from_ccy, FxRate.to_ccy, func.count())
+            .where(FxRate.source == "ebs")
+            .group_by(FxRate.rate_type, FxRate.from_ccy, FxRate.to_ccy)
+        ).all()  # fmt: skip
+    assert sorted(rows) == [("corporate", "EUR", "USD", 12), ("corporate", "GBP", "USD", 12),
+                            ("corporate", "USD", "EUR", 12), ("corporate", "USD", "GBP", 12)]  # fmt: skip
