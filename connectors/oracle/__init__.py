@@ -60,6 +60,7 @@ STREAMS: dict[str, StreamSpec] = {
         _LINE,
         counts="raw cost distribution lines (LINE_TYPE R) of expenditure items on projects "
         "that are not templates; reversing lines and negative items net",
+        scopes=("project",),
         after=("tasks",),
     ),
     "fx_rates": StreamSpec(

@@ -199,10 +199,7 @@ class EbsReader:
     def extract(self, stream: str, request: ReadRequest) -> Iterator[Page]:
         """Pages of `stream` from the request's cursor (None: a full read)."""
         if request.scope is not None:
-            raise ConnectorConfigError(
-                f"{self.name}: stream {stream} cannot re-sync {request.scope}: run a full "
-                "sync of the stream (--full)"
-            )
+            return self._project_scope(stream, request.scope)
         since = request.cursor.value if request.cursor is not None else None
         if since is not None and not isinstance(since, datetime):
             raise ConnectorConfigError(f"{self.name}: stream {stream} reads from a timestamp")
@@ -220,12 +217,7 @@ class EbsReader:
                 lambda r: n.ident(r.get("TASK_ID")),
             )  # fmt: skip
         elif stream == "actuals":
-            burdened = s.cost == "burdened"
-            items = self._items(
-                self.actuals_statement(since), what,
-                lambda r: n.actual_record(r, z, burdened=burdened, base_currency=s.base_currency),
-                n.line_key,
-            )  # fmt: skip
+            items = self._items(self.actuals_statement(since), what, self._actual, n.line_key)
         elif stream == "budgets":
             items = self._budgets(since, what)
         elif stream == "fx_rates":
@@ -239,6 +231,27 @@ class EbsReader:
             raise ConnectorConfigError(f"{self.name} has no stream {stream!r}")
         pages = ordered_pages(items, s.page_size)
         return scoped(stream, pages) if since is None and stream == "actuals" else pages
+
+    def _actual(self, row: dict[str, Any]) -> Any:
+        s = self.settings
+        return n.actual_record(row, self.zone, burdened=s.cost == "burdened",
+                               base_currency=s.base_currency)  # fmt: skip
+
+    def _project_scope(self, stream: str, scope: str) -> Iterator[Page]:
+        """`--project`: the project's cost lines in full (SEGMENT1 = the scope's key), between
+        ScopeStart and ScopeEnd, so a line EBS no longer lists (purged, archived) is
+        reversed; no checkpoint moves. Other streams refuse a scope."""
+        kind, _, number = scope.partition(":")
+        if stream != "actuals" or kind != "project" or not number:
+            raise ConnectorConfigError(
+                f"{self.name}: stream {stream} cannot re-sync {scope} (actuals re-sync a "
+                "project; other streams: a full sync, --full)"
+            )
+        statement = self.actuals_statement(None).where(P.c.SEGMENT1 == number)
+        what = f"{self.name}.{stream} {scope}"
+        items = self._items(statement, what, self._actual, n.line_key)
+        pages = ordered_pages(items, self.settings.page_size, checkpoints=False)
+        return scoped(scope, pages, markers_apart=True)
 
     def _budgets(self, since: datetime | None, what: str) -> Iterator[Item]:
         """Baselined versions in LAST_UPDATE_DATE order, each with its lines (read per chunk

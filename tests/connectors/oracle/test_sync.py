@@ -228,3 +228,28 @@ def test_daily_rates_load_in_both_directions_as_the_ledgers_rate_type(
         ).all()  # fmt: skip
     assert sorted(rows) == [("corporate", "EUR", "USD", 12), ("corporate", "GBP", "USD", 12),
                             ("corporate", "USD", "EUR", 12), ("corporate", "USD", "GBP", 12)]  # fmt: skip
+
+
+def test_a_project_re_sync_reverses_a_line_ebs_no_longer_lists(
+    engine: Engine, tmp_path: Path, source: Source
+) -> None:
+    """A purged cost line (archive and purge removes lines) is invisible to an incremental
+    read; `sync --project PRJ-0002` reads the project whole and reverses it, and no other."""
+    from sqlalchemy import delete
+
+    from pmo_ledger.connectors.oracle.ebs import tables as t
+
+    app = synced(engine, tmp_path, source)
+    mistake = item_by_reference(source, "charged to the wrong project")
+    cdl = t.PA_COST_DISTRIBUTION_LINES_ALL
+    with source.engine.begin() as conn:
+        conn.execute(delete(cdl).where(cdl.c.EXPENDITURE_ITEM_ID == mistake))
+    result = run_sync(app, "ebs", project="PRJ-0002")
+    assert result.status == "succeeded", result.message
+    assert [s.reversed for s in result.streams] == [1]
+    assert ledger_totals(app) == source_totals(source)
+    assert item_lines(app, mistake) == [(f"{mistake}/1", MISTAKE)]  # the line, reversed
+    with app.reading() as s:
+        gone = s.scalar(select(ActualLine.deleted_at).where(
+            ActualLine.external_id == f"{mistake}/1"))  # fmt: skip
+    assert gone is not None
