@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from pmo_ledger.connectors.oracle.sandbox import mutate
 from pmo_ledger.connectors.oracle.sandbox.ebs import DB_TIMEZONE
 from pmo_ledger.connectors.oracle.sandbox.seed import MISTAKE, TEMPLATE
+from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
 from pmo_ledger.ledger.models import (
@@ -26,6 +27,7 @@ from pmo_ledger.ledger.models import (
 )
 from tests.connectors.oracle.source import (
     Source,
+    Totals,
     item_by_reference,
     last_line_update,
     ledger_totals,
@@ -37,14 +39,14 @@ from tests.connectors.oracle.source import (
 )
 
 
-def synced(engine: Engine, tmp_path: Path, source: Source, **settings: object):  # type: ignore[no-untyped-def]
+def synced(engine: Engine, tmp_path: Path, source: Source, **settings: object) -> App:
     app = oracle_app(engine, tmp_path, source.url, **settings)
     result = run_sync(app, "ebs")
     assert result.status == "succeeded", result.message
     return app
 
 
-def amounts(totals: dict[tuple[str | None, str | None], tuple[int, Decimal, Decimal]]) -> dict:  # type: ignore[type-arg]
+def amounts(totals: Totals) -> dict[tuple[str | None, str | None], tuple[Decimal, Decimal]]:
     return {k: (v[1], v[2]) for k, v in totals.items()}
 
 
@@ -91,7 +93,7 @@ def test_the_functional_amount_is_kept_as_base_where_it_is_the_base_currency(
     assert kinds["PRJ-0001"] != "source"  # EUR project on the EUR operating unit
 
 
-def item_lines(app, item: int) -> list[tuple[str, Decimal]]:  # type: ignore[no-untyped-def]
+def item_lines(app: App, item: int) -> list[tuple[str, Decimal]]:
     with app.reading() as s:
         return [(k, Decimal(a)) for k, a in s.execute(
             select(ActualLine.external_id, ActualLine.amount)
