@@ -252,7 +252,8 @@ class Ebs:
             **self._who(at),
         })  # fmt: skip
 
-    def _item(self, item_id: int) -> dict[str, Any]:
+    def item(self, item_id: int) -> dict[str, Any]:
+        """An expenditure item's row."""
         with self.engine.connect() as conn:
             row = conn.execute(select(t.PA_EXPENDITURE_ITEMS_ALL).where(
                 t.PA_EXPENDITURE_ITEMS_ALL.c.EXPENDITURE_ITEM_ID == item_id)).mappings().one()
@@ -265,7 +266,7 @@ class Ebs:
         """The item costed again at `amount` (transaction currency): its live raw line is
         reversed by a new line and a new raw line carries the new cost, in `gl_date`."""
         self.flush()
-        item = self._item(item_id)
+        item = self.item(item_id)
         project = self._project_of(item)
         burden = LABOR_BURDEN if item["SYSTEM_LINKAGE_FUNCTION"] in ("ST", "OT") else Decimal(1)
         money = self.amounts(amount, item["DENOM_CURRENCY_CODE"], project,
@@ -297,7 +298,7 @@ class Ebs:
     def reverse(self, item_id: int, at: datetime, day: date) -> int:
         """A negative item that adjusts `item_id` in full, dated `day`; its id."""
         self.flush()
-        item = self._item(item_id)
+        item = self.item(item_id)
         quantity = item["QUANTITY"]
         return self.charge(
             self._project_of(item), int(item["TASK_ID"]), item["EXPENDITURE_TYPE"],

@@ -59,7 +59,7 @@ def mutation_round(ebs: Ebs, at: datetime) -> Round:
     new_item = ebs.charge(p4, task, "Professional", "ST", day, NEW_LABOR, "USD",
                           quantity=Decimal(8), uom="HOURS", at=at, reference="week 2")  # fmt: skip
     recosted = _first(ebs, "PRJ-0003", "ST")
-    item = ebs._item(recosted)
+    item = ebs.item(recosted)
     ebs.recost(recosted, cents(item["DENOM_RAW_COST"] * RECOST), at=at, gl_date=day)
     reversed_item = _first(ebs, "PRJ-0006", "ER")
     reversal = ebs.reverse(reversed_item, at=at, day=day)

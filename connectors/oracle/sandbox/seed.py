@@ -160,7 +160,7 @@ def seed_demo(engine: Engine, world: PsaWorld, *, dirty: bool = False) -> EbsSee
     )  # fmt: skip
     seed.reversal = ebs.reverse(seed.mistake, at=evening(day + timedelta(days=4), 0),
                                 day=day + timedelta(days=4))  # fmt: skip
-    costed = ebs._item(seed.recosted)
+    costed = ebs.item(seed.recosted)
     ref = costed["ORIG_TRANSACTION_REFERENCE"]
     world_line = lines.line(int(ref.split("-")[1]) - 1, 0, 0, 0, sample.e0)
     assert world_line.amount is not None

@@ -119,7 +119,7 @@ def test_a_recosted_item_is_restated_by_its_reversing_line(
     (k1, first), (k2, back), (k3, right) = item_lines(app, item)
     assert (k1, k2, k3) == (f"{item}/1", f"{item}/2", f"{item}/3")
     assert back == -first and right < first
-    assert first + back + right == source.ebs._item(item)["PROJECT_RAW_COST"]
+    assert first + back + right == source.ebs.item(item)["PROJECT_RAW_COST"]
 
 
 def test_only_the_current_baselined_cost_budget_counts(
