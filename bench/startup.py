@@ -5,7 +5,7 @@ process (the installed console script, beside this interpreter), wall time per r
 
 `connectors` runs twice over: with built-in defaults (no configuration file) and with a
 configuration that names one connector of every installed kind (sample, salesforce,
-workfront, sap), so a kind that imports a heavy library when its settings are read is seen. Neither
+workfront, sap, oracle), so a kind that imports a heavy library when its settings are read is seen. Neither
 touches a database. Prints each command's runs and median; the last line is
 `cli_startup_seconds=X`, the slowest of the three medians (issue 18 asks for under 0.5 s).
 """
@@ -33,6 +33,8 @@ KINDS = {
     "sap": 'schedule = "1h"\ntransport = "odata"\nbase_url = "https://127.0.0.1:18445"\n'
     'user = "bench"\npassword = "bench"\n',
     "excel": 'schedule = "1h"\npath = "budgets"\n',
+    "oracle": 'schedule = "1h"\nurl = "oracle+oracledb://apps_ro@127.0.0.1:1521/?service_name=EBS"\n'
+    'password = "bench"\n',
 }
 MEASURES = ("projects", "labor", "expense", "hours", "revenue", "budget")
 

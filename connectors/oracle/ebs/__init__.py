@@ -1,0 +1,1 @@
+"""The EBS flavor: tables, engine, statements and records."""
