@@ -7,7 +7,7 @@ read, every key listed then and not now as deleted (`Page.deletions`, as a delet
 
 - `pack`/`unpack`: keys <-> compact text (sorted, newline-joined, zlib, base64);
 - `token`/`remembered`: one key set in a token (`<read time> listed:<packed>`);
-- `group_token`/`remembered_groups`: key sets per group (a file, ...) in one token;
+- `group_token`/`remembered_groups`: key sets per group (a file, ...) in one token (JSON);
 - `vanished`: the keys listed before and not now, with the guard: a read that lists nothing
   while the last one listed keys, or that would delete more than `share` of them (and more
   than `minimum`), raises `MassDeletion` with the numbers instead (the caller keeps its
@@ -35,8 +35,6 @@ from pmo_ledger.ledger.records import Rejected
 
 #: Between the read's time and the packed keys in a single-set token.
 SEPARATOR = " listed:"
-#: Starts a token holding key sets per group.
-GROUPS = "groups:"
 
 
 class MassDeletion(StreamConfigError):
@@ -45,24 +43,17 @@ class MassDeletion(StreamConfigError):
 
 def pack(keys: Iterable[str]) -> str:
     """`keys` (deduplicated, sorted) as compact ASCII text."""
-    return _squeeze("\n".join(sorted(set(keys))))
+    joined = "\n".join(sorted(set(keys))).encode("utf-8")
+    return base64.b64encode(zlib.compress(joined, 9)).decode("ascii")
 
 
 def unpack(text: str) -> set[str] | None:
     """The keys `pack` wrote, or None for text it did not write."""
-    raw = _expand(text)
-    return None if raw is None else set(filter(None, raw.split("\n")))
-
-
-def _squeeze(text: str) -> str:
-    return base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
-
-
-def _expand(text: str) -> str | None:
     try:
-        return zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True)).decode()
+        raw = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
     except (ValueError, zlib.error):
         return None
+    return set(filter(None, raw.decode("utf-8").split("\n")))
 
 
 def token(keys: Iterable[str], at: datetime | None = None) -> Cursor:
@@ -80,26 +71,26 @@ def remembered(checkpoint: Cursor | None) -> set[str] | None:
 
 
 def group_token(groups: Mapping[str, Iterable[str]]) -> Cursor:
-    """A token holding, per group (e.g. a file), the keys the read listed for it."""
+    """A token holding, per group (e.g. a file), the keys the read listed for it: JSON
+    `{"v": 1, "files": {group: [keys, sorted]}}`, readable in `pmo-ledger` status output (a
+    group's keys are few; a single large set is `token`'s packed form)."""
     listed = {name: sorted(set(keys)) for name, keys in groups.items()}
-    return Cursor("token", GROUPS + _squeeze(json.dumps(listed, sort_keys=True)))
+    return Cursor("token", json.dumps({"v": 1, "files": listed}, sort_keys=True))
 
 
 def remembered_groups(checkpoint: Cursor | None) -> dict[str, set[str]]:
-    """group -> keys from a `group_token` (empty when none or another form)."""
+    """group -> keys from a `group_token` (empty when none or another form: nothing is then
+    reversed)."""
     if checkpoint is None or checkpoint.kind != "token":
         return {}
-    value = str(checkpoint.value)
-    text = _expand(value[len(GROUPS) :]) if value.startswith(GROUPS) else None
-    if text is None:
-        return {}
     try:
-        data = json.loads(text)
+        data = json.loads(str(checkpoint.value))
     except ValueError:
         return {}
-    if not isinstance(data, dict):
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
         return {}
-    return {str(k): {str(x) for x in v} for k, v in data.items() if isinstance(v, list)}
+    return {str(k): {str(x) for x in v} for k, v in files.items() if isinstance(v, list)}
 
 
 def vanished(
