@@ -127,11 +127,13 @@ def _refused(record: Record, file: str, problems: list[str]) -> Rejected:
         "refused_file",
         {
             "file": file,
-            "problems": [f"{Path(file).name}: refused, nothing of it loaded", *problems],
+            "problems": [f"{Path(file).name}{REFUSED}", *problems],
         },
     )
 
 
+#: Ends the first problem of a record held because its file is refused.
+REFUSED = ": refused, nothing of it loaded"
 #: The streams a file is read for, in the order their problems are reported.
 STREAMS_READ = ("projects", "budgets", "tasks", "dependencies")
 
@@ -175,4 +177,4 @@ def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
-__all__ = ["file_problems", "file_reads", "read_stream"]
+__all__ = ["REFUSED", "file_problems", "file_reads", "read_stream"]
