@@ -125,9 +125,8 @@ class ExcelConnector(Connector):
                 f"stream {stream} cannot re-sync scope {request.scope}: a workbook is read whole"
             )
         from pmo_ledger.connectors.excel.read import read_stream
-        from pmo_ledger.connectors.kit.pages import scoped, unordered
-
         from pmo_ledger.connectors.kit.listing import group_token, remembered_groups
+        from pmo_ledger.connectors.kit.pages import scoped, unordered
 
         pages, listed = read_stream(self, stream, remembered_groups(request.checkpoint))
         return scoped(stream, unordered(pages, group_token(listed)))
@@ -149,4 +148,3 @@ class ExcelConnector(Connector):
                 k: v for k, v in self._books.items() if k[0] != str(path)
             }}  # fmt: skip
         return self._books[key]
-

@@ -131,9 +131,9 @@ def _import(ctx: typer.Context, kind: Kind, file: Path, dry_run: bool, source: s
     unknown = _unknown_projects(ctx, app, connector, book)
     for problem in problems:
         out(f"problem: {problem}")
-    for code in unknown:
+    for project in unknown:
         out(
-            f"unknown project: {code} (add a [[ledger.link_rules]] or `pmo-ledger map` it to a "
+            f"unknown project: {project} (add a [[ledger.link_rules]] or `pmo-ledger map` it to a "
             "ledger project)"
         )
     if problems or unknown:

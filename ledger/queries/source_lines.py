@@ -4,11 +4,10 @@ source no ledger project takes (read-only)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-
-from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -41,7 +41,9 @@ def test_keys_pack_compactly_and_round_trip() -> None:
 def test_a_token_holds_the_read_time_and_its_keys() -> None:
     at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
     cursor = token(["b", "a", "a", "Ä|odd"], at)
-    assert cursor.kind == "token" and str(cursor.value).startswith("2026-12-07T12:00:00+00:00 listed:")
+    assert cursor.kind == "token" and str(cursor.value).startswith(
+        "2026-12-07T12:00:00+00:00 listed:"
+    )
     assert remembered(cursor) == {"a", "b", "Ä|odd"}
     assert remembered(Cursor("token", "2026-12-07T12:00:00+00:00")) is None  # an older token
     assert remembered(None) is None
