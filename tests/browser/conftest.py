@@ -35,7 +35,7 @@ from pmo_ledger.connectors.base import SandboxOptions
 from pmo_ledger.connectors.registry import installed_kinds
 from pmo_ledger.jobs.service.serve import Service
 from pmo_ledger.ledger.db import make_engine
-from tests.browser.ledger import ROOT, Dashboard, config_text, make_app, rename_hostile
+from tests.browser.ledger import ROOT, SLOW, Dashboard, config_text, make_app, rename_hostile
 from tests.conftest import PG_URL
 from tests.jobs.test_cli import invoke, ok
 
@@ -118,6 +118,8 @@ def dashboard(
         ok(invoke(config, "db", "upgrade"))
         synced = ok(invoke(config, "sync", "--all"))
         assert "all: psa succeeded, erp succeeded, pm succeeded" in synced, synced
+        # The service has the slow connector too, which the load never ran.
+        config.write_text(config.read_text(encoding="utf-8") + SLOW, encoding="utf-8")
         app = make_app(config)
         stack.callback(app.close)
         rename_hostile(app.engine, app)

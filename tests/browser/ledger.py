@@ -37,6 +37,24 @@ HOSTILE = "<script>alert(1)</script>"
 HOSTILE_PORTFOLIO = '<img src=x onerror="alert(2)"> Portfolio'
 #: The project whose name the PSA replaces by HOSTILE.
 HOSTILE_PROJECT = "PRJ-0002"
+#: A connector the service has and the load did not run: the trigger test starts it from the
+#: operations page and watches its run. The same sample world (its lines count for nothing:
+#: the PSA and the ERP are the authorities), slow enough to be seen running.
+SLOW = """
+[connectors.slow]
+kind = "sample"
+seed = 42
+projects = 6
+actuals = 200
+page_size = 20
+page_delay = 0.15
+
+[[ledger.link_rules]]
+source = "slow"
+object_type = "project"
+pattern = '^(?P<code>PRJ-\\d{4})$'
+project = "{code}"
+"""
 
 
 def _sub(pattern: str, replacement: str, text: str) -> str:
