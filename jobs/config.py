@@ -37,6 +37,7 @@ from pydantic import (
 
 from pmo_ledger.jobs.secrets import Loc, Problem, resolve_secrets, wrap_secrets
 from pmo_ledger.ledger.planning.settings import PlanningSettings
+from pmo_ledger.ledger.rag import RagRules
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.settings import MEASURES, Duration, LedgerSettings, parse_duration
 from pmo_ledger.ledger.urls import mask_url
@@ -243,6 +244,13 @@ class ServiceConfig(_Section):
         return self
 
 
+class ReportConfig(_Section):
+    """The `[report]` table: the RAG rules of the status workbook (`[report.rag]`, see
+    ledger.rag)."""
+
+    rag: RagRules = Field(default_factory=RagRules)
+
+
 class LoggingConfig(_Section):
     """The `[logging]` table (see jobs.logconfig)."""
 
@@ -261,6 +269,7 @@ class AppConfig(_Section):
     connectors: dict[ConnectorName, ConnectorConfig] = Field(default_factory=dict)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 

@@ -4,7 +4,8 @@
 - `GET /metrics` Prometheus (jobs.service.metrics);
 - `GET /runs`, `GET /runs/{id}`; `POST /syncs/{connector}` (202 with the run id; 409 with the
   running run's id when the connector's lease is held, and 409 for a disabled connector);
-- `GET /variances`, `POST /variances/{id}/ack`.
+- `GET /variances`, `POST /variances/{id}/ack`;
+- `/ui`: the PMO dashboard (jobs.service.ui), under the same token rules with a browser session.
 
 Write endpoints need `Authorization: Bearer <[service] api_token>`, compared in constant time;
 with no token configured they are refused (403). Read endpoints need it too when
@@ -35,6 +36,8 @@ from pmo_ledger.jobs.app import SchemaNotCurrentError
 from pmo_ledger.jobs.service import schemas
 from pmo_ledger.jobs.service.gate import Gate
 from pmo_ledger.jobs.service.metrics import registry
+from pmo_ledger.jobs.service.ui import routes as ui
+from pmo_ledger.jobs.service.ui.session import Sessions
 from pmo_ledger.jobs.service.worker import ServiceStopping, Worker
 from pmo_ledger.jobs.sync import AlreadyRunning, ConnectorDisabled
 from pmo_ledger.ledger import migrate
@@ -130,11 +133,13 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
         version=_package_version(),
         description="Operator API of the pmo-ledger service: runs, syncs, variances, health.",
     )
+    sessions = Sessions(cfg.api_token)
     api.add_middleware(
         Gate,
         token=cfg.api_token,
         read_requires_token=cfg.read_requires_token,
         max_body_bytes=cfg.max_body_bytes,
+        sessions=sessions,
     )
 
     @api.exception_handler(RequestValidationError)
@@ -350,4 +355,5 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
             s.flush()
             return schemas.VarianceOut.model_validate(v, from_attributes=True)
 
+    ui.mount(api, worker, sessions, _package_version())
     return api

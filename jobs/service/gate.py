@@ -13,6 +13,12 @@ A body sent without a length (chunked) is counted as it arrives and refused with
 a body within it is read (at most the cap) and handed to the API. Answers to requests whose body
 was not read close the connection, so the server never reads the rest. Header sizes are capped
 by the HTTP server itself (`[service] max_header_bytes`, see jobs.service.serve).
+
+The dashboard under `/ui` (jobs.service.ui) follows the same rules with one more credential: the
+signed session cookie a browser gets by signing in with the token stands for the token. Its
+sign-in form and static files are open; a read that needs the token and has neither is sent to
+the sign-in form (303), a write is refused as above. The CSRF token of a form is checked by the
+dashboard's handlers (the gate reads no body).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -36,6 +43,17 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/do
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNAUTHORIZED = "a valid bearer token is required"
 WRITES_OFF = "write endpoints are off: set [service] api_token"
+#: The dashboard's root, and what of it is open whatever the rules (sign-in, CSS, htmx).
+UI_PREFIX = "/ui"
+UI_OPEN = frozenset({"/ui/signin"})
+UI_STATIC = "/ui/static/"
+SIGN_IN_FIRST = "sign in first"
+
+
+class SessionCheck(Protocol):
+    """What the gate asks of the dashboard's sessions: is there one in this Cookie header."""
+
+    def from_cookie_header(self, header: bytes) -> object | None: ...
 
 
 class BodyTooLarge(Exception):
@@ -52,8 +70,10 @@ class Gate:
         token: SecretStr | None,
         read_requires_token: bool,
         max_body_bytes: int,
+        sessions: SessionCheck | None = None,
     ) -> None:
         self.app = app
+        self.sessions = sessions
         self.token = token.get_secret_value().encode() if token is not None else None
         self.read_requires_token = read_requires_token
         self.max_body_bytes = max_body_bytes
@@ -81,7 +101,11 @@ class Gate:
         """(status, detail, headers) of the answer the headers alone call for, or None."""
         method, path = scope["method"], scope["path"]
         reading = method in READ_METHODS
-        if not reading or (self.read_requires_token and path not in OPEN_PATHS):
+        if self.sessions is not None and (path == UI_PREFIX or path.startswith(UI_PREFIX + "/")):
+            refusal = self._ui_refusal(scope, headers, reading)
+            if refusal is not None:
+                return refusal
+        elif not reading or (self.read_requires_token and path not in OPEN_PATHS):
             if self.token is None and not reading:
                 return 403, WRITES_OFF, {}
             if not self._token_ok(headers.get(b"authorization", b"")):
@@ -90,6 +114,28 @@ class Gate:
         if length.isdigit() and int(length) > self.max_body_bytes:
             return 413, self._too_large(), {}
         return None  # no length (chunked): counted while it is read
+
+    def _ui_refusal(
+        self, scope: Scope, headers: dict[bytes, bytes], reading: bool
+    ) -> tuple[int, str, dict[str, str]] | None:
+        """The API's rules for the dashboard, the session cookie standing for the token."""
+        path = scope["path"]
+        if path in UI_OPEN or path.startswith(UI_STATIC):
+            return None
+        if reading and not self.read_requires_token:
+            return None
+        if self.token is None and not reading:
+            return 403, WRITES_OFF, {}
+        assert self.sessions is not None
+        if self._token_ok(headers.get(b"authorization", b"")) or (
+            self.sessions.from_cookie_header(headers.get(b"cookie", b"")) is not None
+        ):
+            return None
+        if reading:
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = path + (f"?{query}" if query else "")
+            return 303, SIGN_IN_FIRST, {"Location": f"/ui/signin?next={quote(target, safe='')}"}
+        return 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"}
 
     def _token_ok(self, authorization: bytes) -> bool:
         scheme, _, given = authorization.partition(b" ")

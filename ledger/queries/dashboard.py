@@ -1,0 +1,725 @@
+"""What the dashboard (`/ui` of `pmo-ledger serve`) reads: one set-based query per page
+section, whatever the number of projects.
+
+- `portfolio`: every live project (not merged, not deleted, not UNMAPPED) with its portfolio,
+  program, owner and sources, its current budget and counting actual cost, its earned value at
+  the status date (the figures `forecast_overrun` computes: `evm_rows`), its forecast (EAC by
+  the rule's method for the project) and its open variances by severity; plus when each
+  source last synced. Seven queries for the whole portfolio; the page filters, groups, sorts
+  and pages the rows in Python.
+- `project_detail`: one project's header, budget vs actual by period
+  (`v_project_budget_vs_actual_by_period`), open variances with their lines
+  (`v_variance_lines`), its identities across sources (project links and cost objects) and the
+  sync health of its sources (`v_sync_health`).
+- `variance_detail`: one variance, its lines and its history as the lifecycle columns tell it.
+- `operations`: per connector its last run, per source open quarantine by reason, and the
+  sync health rows (drift of the latest control-total check).
+
+Money is Decimal: the views give exact TEXT on SQLite and NUMERIC on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text, type_coerce
+from sqlalchemy.orm import Session, aliased
+
+from pmo_ledger.ledger.evm import Evm
+from pmo_ledger.ledger.models import (
+    UNMAPPED_ID,
+    ActualPeriodTotal,
+    BudgetLine,
+    BudgetVersion,
+    CostObjectMap,
+    Portfolio,
+    Program,
+    Project,
+    ProjectLink,
+    Quarantine,
+    SyncRun,
+    SyncRunStream,
+    Variance,
+)
+from pmo_ledger.ledger.queries.runs import DONE
+from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
+from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
+from pmo_ledger.ledger.reconcile.settings import ReconcileRules
+from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.types import Money
+
+SEVERITIES = ("high", "medium", "low")
+OPEN_STATUSES = ("open", "acknowledged")
+
+
+def _dec(value: Any) -> Decimal:
+    """A money value as the engine returns it (Decimal, exact TEXT, int) as a Decimal."""
+    return value if isinstance(value, Decimal) else Decimal(str(value if value is not None else 0))
+
+
+def _opt_dec(value: Any) -> Decimal | None:
+    return None if value is None else _dec(value)
+
+
+# --- the portfolio -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PortfolioRow:
+    """One project on the portfolio page."""
+
+    id: int
+    code: str
+    name: str
+    portfolio_code: str | None
+    portfolio_name: str | None
+    program_code: str | None
+    program_name: str | None
+    manager: str | None
+    source: str | None
+    sources: tuple[str, ...]
+    condition: str | None
+    status: str | None
+    budget: Decimal
+    actual: Decimal
+    evm: Evm | None
+    eac_method: str
+    variances: dict[str, int]
+    #: The oldest "last successful sync" of the project's sources (its figures are at least
+    #: that fresh); None when one of them never synced.
+    actuals_as_of: datetime | None
+    rag: str | None = None
+
+    @property
+    def forecast(self) -> Decimal | None:
+        return None if self.evm is None else self.evm.eac(self.eac_method)
+
+    @property
+    def cpi(self) -> Decimal | None:
+        return None if self.evm is None else self.evm.cpi
+
+    @property
+    def spi(self) -> Decimal | None:
+        return None if self.evm is None else self.evm.spi
+
+    @property
+    def open_variances(self) -> int:
+        return sum(self.variances.values())
+
+
+@dataclass
+class PortfolioData:
+    """Every live project's row, the status date the earned value is at, and the time each
+    source last synced successfully."""
+
+    rows: list[PortfolioRow]
+    status_date: date
+    status_period: str | None
+    last_synced: dict[str, datetime]
+    findings_changed_at: datetime | None
+    eac_methods: set[str] = field(default_factory=set)
+
+
+def _live(project: Any) -> list[Any]:
+    return [
+        project.deleted_at.is_(None),
+        project.merged_into_id.is_(None),
+        project.id != UNMAPPED_ID,
+    ]
+
+
+def evm_at(
+    session: Session,
+    settings: LedgerSettings,
+    rules: ReconcileRules,
+    status_date: date,
+    project_id: int | None = None,
+) -> tuple[dict[int, Evm], dict[int, str], str | None]:
+    """Earned value per project at `status_date` as `forecast_overrun` computes it, the EAC
+    method per project (its overrides applied) and the status period (None, and no figures,
+    when the calendar has no period for the day)."""
+    try:
+        current, closed = period_of(session, settings.calendar, status_date)
+    except LookupError:
+        return {}, {}, None
+    projects = load_projects(session, project_id)
+    ctx = RuleContext(
+        session, settings, rules, status_date, current, closed, None, project_id, projects
+    )
+    figures = evm_rows(ctx)
+    methods = {pid: ctx.rule_for("forecast_overrun", pid).eac for pid in figures}
+    return figures, methods, current
+
+
+def last_synced(session: Session) -> dict[str, datetime]:
+    """Per connector: when its last succeeded (or partial) run finished."""
+    return {
+        connector: finished
+        for connector, finished in session.execute(
+            select(SyncRun.connector, func.max(SyncRun.finished_at))
+            .where(SyncRun.status.in_(DONE))
+            .group_by(SyncRun.connector)
+        )
+        if finished is not None
+    }
+
+
+def portfolio(
+    session: Session, settings: LedgerSettings, rules: ReconcileRules, status_date: date
+) -> PortfolioData:
+    """Every live project's portfolio row (see the module docstring), ordered by code."""
+    pf, pg = aliased(Portfolio), aliased(Program)
+    head = session.execute(
+        select(
+            Project.id,
+            Project.code,
+            Project.name,
+            pf.code,
+            pf.name,
+            pg.code,
+            pg.name,
+            Project.manager,
+            Project.source,
+            Project.condition,
+            Project.status,
+        )
+        .outerjoin(pf, pf.id == Project.portfolio_id)
+        .outerjoin(pg, pg.id == Project.program_id)
+        .where(*_live(Project))
+        .order_by(Project.code)
+    ).all()
+    apt = ActualPeriodTotal
+    actual = {
+        pid: _dec(total)
+        for pid, total in session.execute(
+            select(apt.project_id, type_coerce(func.sum(apt.base_amount), Money()))
+            .where(apt.counts_amount, apt.kind == "cost")
+            .group_by(apt.project_id)
+        )
+    }
+    budget = current_budgets(session)
+    sources: dict[int, set[str]] = {}
+    for pid, src in session.execute(
+        select(ProjectLink.project_id, ProjectLink.source).distinct()
+    ):
+        sources.setdefault(pid, set()).add(src)
+    counts: dict[int, dict[str, int]] = {}
+    for pid, severity, n in session.execute(
+        select(Variance.project_id, Variance.severity, func.count())
+        .where(Variance.status.in_(OPEN_STATUSES), Variance.project_id.is_not(None))
+        .group_by(Variance.project_id, Variance.severity)
+    ):
+        counts.setdefault(pid, {})[severity] = int(n)
+    changed = session.scalar(select(func.max(Variance.last_seen_at)))
+    figures, methods, period = evm_at(session, settings, rules, status_date)
+    synced = last_synced(session)
+    default_method = rules.rule("forecast_overrun").eac
+    rows = []
+    for pid, code, name, pfc, pfn, pgc, pgn, manager, source, condition, status in head:
+        srcs = tuple(sorted(sources.get(pid, set()) | ({source} if source else set())))
+        times = [synced.get(s) for s in srcs]
+        rows.append(
+            PortfolioRow(
+                id=pid,
+                code=code,
+                name=name,
+                portfolio_code=pfc,
+                portfolio_name=pfn,
+                program_code=pgc,
+                program_name=pgn,
+                manager=manager,
+                source=source,
+                sources=srcs,
+                condition=condition,
+                status=status,
+                budget=budget.get(pid, Decimal(0)),
+                actual=actual.get(pid, Decimal(0)),
+                evm=figures.get(pid),
+                eac_method=methods.get(pid, default_method),
+                variances=counts.get(pid, {}),
+                actuals_as_of=(
+                    None if not times or any(t is None for t in times) else min(times)  # type: ignore[type-var]
+                ),
+            )
+        )
+    return PortfolioData(
+        rows, status_date, period, synced, changed, set(methods.values()) or {default_method}
+    )
+
+
+def current_budgets(session: Session, project_id: int | None = None) -> dict[int, Decimal]:
+    """The current budget per project: counting lines of live `current` versions not
+    superseded (as `v_project_budget_vs_actual` has it)."""
+    bl, bv = BudgetLine, BudgetVersion
+    q = (
+        select(bl.project_id, type_coerce(func.sum(bl.base_amount), Money()))
+        .join(bv, bv.id == bl.version_id)
+        .where(
+            bl.counts,
+            bl.deleted_at.is_(None),
+            bv.deleted_at.is_(None),
+            bv.kind == "current",
+            bv.superseded_at.is_(None),
+        )
+        .group_by(bl.project_id)
+    )
+    if project_id is not None:
+        q = q.where(bl.project_id == project_id)
+    return {pid: _dec(total) for pid, total in session.execute(q)}
+
+
+# --- one project ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectHead:
+    id: int
+    code: str
+    name: str
+    portfolio_code: str | None
+    portfolio_name: str | None
+    program_code: str | None
+    program_name: str | None
+    manager: str | None
+    status: str | None
+    condition: str | None
+    currency: str | None
+    planned_start: date | None
+    planned_finish: date | None
+    actual_start: date | None
+    actual_finish: date | None
+    percent_complete: Decimal | None
+    source: str | None
+    external_id: str | None
+    source_url: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    """One period of `v_project_budget_vs_actual_by_period`."""
+
+    period: str
+    budget: Decimal
+    actual: Decimal
+    variance: Decimal
+    cumulative_budget: Decimal
+    cumulative_actual: Decimal
+    actual_hours: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A record of a source that stands for the project or one of its cost objects."""
+
+    source: str
+    object_type: str
+    external_id: str
+    origin: str
+    task_id: int | None = None
+    cost_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VarianceLine:
+    """A ledger line behind a variance (`v_variance_lines`)."""
+
+    variance_id: int
+    line_id: int
+    source: str
+    stream: str
+    external_id: str
+    kind: str
+    cost_type: str
+    period: str
+    posted_on: date
+    currency: str | None
+    amount: Decimal | None
+    base_amount: Decimal | None
+    hours: Decimal | None
+    counts_amount: bool
+    counts_hours: bool
+    description: str | None
+    source_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncHealth:
+    """A row of `v_sync_health`."""
+
+    connector: str
+    stream: str
+    last_run_id: int | None
+    last_run_status: str | None
+    last_run_finished_at: datetime | None
+    last_stream_status: str | None
+    last_stream_error: str | None
+    last_success_at: datetime | None
+    open_quarantine: int
+    drift_checked_at: datetime | None
+    count_drift: int | None
+    amount_drift: Decimal | None
+    hours_drift: Decimal | None
+    budget_drift: Decimal | None
+    drifted_groups: int | None
+
+
+def project_head(session: Session, code: str) -> ProjectHead | None:
+    """A live project by code, with its portfolio and program; None when there is none."""
+    pf, pg = aliased(Portfolio), aliased(Program)
+    row = session.execute(
+        select(
+            Project.id,
+            Project.code,
+            Project.name,
+            pf.code,
+            pf.name,
+            pg.code,
+            pg.name,
+            Project.manager,
+            Project.status,
+            Project.condition,
+            Project.currency,
+            Project.planned_start,
+            Project.planned_finish,
+            Project.actual_start,
+            Project.actual_finish,
+            Project.percent_complete,
+            Project.source,
+            Project.external_id,
+            Project.source_url,
+            Project.updated_at,
+        )
+        .outerjoin(pf, pf.id == Project.portfolio_id)
+        .outerjoin(pg, pg.id == Project.program_id)
+        .where(Project.code == code, Project.deleted_at.is_(None))
+    ).first()
+    return None if row is None else ProjectHead(*row)
+
+
+def by_period(session: Session, project_id: int) -> list[PeriodFigures]:
+    """The project's budget vs actual by period, with the running totals."""
+    rows = session.execute(
+        text(
+            "SELECT period, budget, actual, variance, cumulative_budget, cumulative_actual,"
+            " actual_hours FROM v_project_budget_vs_actual_by_period"
+            " WHERE project_id = :pid ORDER BY period"
+        ),
+        {"pid": project_id},
+    ).all()
+    return [PeriodFigures(r[0], *(_dec(v) for v in r[1:])) for r in rows]
+
+
+def project_actual(session: Session, project_id: int) -> Decimal:
+    """The project's counting actual cost, every period (from the aggregate)."""
+    apt = ActualPeriodTotal
+    total = session.scalar(
+        select(type_coerce(func.sum(apt.base_amount), Money())).where(
+            apt.project_id == project_id, apt.counts_amount, apt.kind == "cost"
+        )
+    )
+    return _dec(total)
+
+
+def identities(session: Session, project_id: int) -> list[Identity]:
+    """The project's records across sources: its project links, then its cost objects (WBS
+    elements, cost centers, orders...)."""
+    links = [
+        Identity(*r)
+        for r in session.execute(
+            select(
+                ProjectLink.source, ProjectLink.object_type, ProjectLink.external_id,
+                ProjectLink.origin,
+            )
+            .where(ProjectLink.project_id == project_id)
+            .order_by(ProjectLink.source, ProjectLink.object_type, ProjectLink.external_id)
+        )
+    ]  # fmt: skip
+    cm = CostObjectMap
+    objects = [
+        Identity(*r)
+        for r in session.execute(
+            select(cm.source, cm.object_type, cm.external_id, cm.origin, cm.task_id, cm.cost_type)
+            .where(cm.project_id == project_id)
+            .order_by(cm.source, cm.object_type, cm.external_id)
+        )
+    ]
+    return links + objects
+
+
+@dataclass(frozen=True, slots=True)
+class OpenVariance:
+    id: int
+    rule: str
+    subject_type: str
+    subject_id: str
+    dimension: str
+    period: str
+    severity: str
+    status: str
+    message: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    acknowledged_by: str | None
+    note: str | None
+
+
+def open_variances(session: Session, project_id: int) -> list[OpenVariance]:
+    """The project's open and acknowledged variances, most severe and newest first."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    v = Variance
+    rows = [
+        OpenVariance(*r)
+        for r in session.execute(
+            select(
+                v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period, v.severity,
+                v.status, v.message, v.first_seen_at, v.last_seen_at, v.acknowledged_by, v.note,
+            ).where(v.project_id == project_id, v.status.in_(OPEN_STATUSES))
+        )
+    ]  # fmt: skip
+    return sorted(rows, key=lambda r: (rank.get(r.severity, len(rank)), -r.id))
+
+
+_LINE_COLUMNS = (
+    "variance_id, line_id, source, stream, external_id, kind, cost_type, period, posted_on,"
+    " currency, amount, base_amount, hours, counts_amount, counts_hours, description, source_url"
+)
+
+
+def _line(r: Sequence[Any]) -> VarianceLine:
+    posted = r[8] if isinstance(r[8], date) else date.fromisoformat(str(r[8]))
+    return VarianceLine(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], posted, r[9],
+        _opt_dec(r[10]), _opt_dec(r[11]), _opt_dec(r[12]), bool(r[13]), bool(r[14]),
+        r[15], r[16],
+    )  # fmt: skip
+
+
+def variance_lines(
+    session: Session, variance_ids: Sequence[int], project_id: int | None = None, limit: int = 200
+) -> dict[int, list[VarianceLine]]:
+    """The lines behind these variances (at most `limit` per variance, by posting date),
+    filtered on the lines' project when given (the filter reaches the lines' index)."""
+    if not variance_ids:
+        return {}
+    where = "variance_id IN :ids" + (" AND project_id = :pid" if project_id is not None else "")
+    stmt = text(
+        f"SELECT {_LINE_COLUMNS} FROM v_variance_lines WHERE {where}"  # noqa: S608 (constants)
+        " ORDER BY variance_id, posted_on, line_id"
+    ).bindparams(bindparam("ids", expanding=True))
+    params: dict[str, Any] = {"ids": list(variance_ids)}
+    if project_id is not None:
+        params["pid"] = project_id
+    out: dict[int, list[VarianceLine]] = {}
+    for r in session.execute(stmt, params):
+        lines = out.setdefault(r[0], [])
+        if len(lines) < limit:
+            lines.append(_line(r))
+    return out
+
+
+def sync_health(session: Session, connectors: Sequence[str] | None = None) -> list[SyncHealth]:
+    """Rows of `v_sync_health` (of these connectors when given), by connector and stream."""
+    where = " WHERE connector IN :names" if connectors is not None else ""
+    stmt = text(
+        "SELECT connector, stream, last_run_id, last_run_status, last_run_finished_at,"
+        " last_stream_status, last_stream_error, last_success_at, open_quarantine,"
+        " drift_checked_at, count_drift, amount_drift, hours_drift, budget_drift,"
+        f" drifted_groups FROM v_sync_health{where} ORDER BY connector, stream"  # noqa: S608
+    )
+    params: dict[str, Any] = {}
+    if connectors is not None:
+        if not connectors:
+            return []
+        stmt = stmt.bindparams(bindparam("names", expanding=True))
+        params["names"] = list(connectors)
+    return [
+        SyncHealth(
+            r[0], r[1], r[2], r[3], _when(r[4]), r[5], r[6], _when(r[7]), int(r[8] or 0),
+            _when(r[9]), None if r[10] is None else int(r[10]), _opt_dec(r[11]),
+            _opt_dec(r[12]), _opt_dec(r[13]), None if r[14] is None else int(r[14]),
+        )
+        for r in session.execute(stmt, params)
+    ]  # fmt: skip
+
+
+def _when(value: Any) -> datetime | None:
+    """A timestamp from a view: a datetime (PostgreSQL) or UTC text (SQLite)."""
+    from datetime import UTC
+
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+# --- variances -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One step of a variance's life: opened, escalated, acknowledged, reopened, resolved."""
+
+    what: str
+    at: datetime | None
+    by: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class VarianceDetail:
+    id: int
+    rule: str
+    subject_type: str
+    subject_id: str
+    dimension: str
+    period: str
+    severity: str
+    status: str
+    message: str | None
+    measures: dict[str, Any] | None
+    thresholds: dict[str, Any] | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    escalated_at: datetime | None
+    reopened_count: int
+    note: str | None
+    project_code: str | None
+    lines: list[VarianceLine]
+
+    @property
+    def history(self) -> list[HistoryEvent]:
+        """The lifecycle, oldest first, from the variance's own columns: when it was first
+        seen, escalated, acknowledged (by whom, with the note), reopened (how often: the
+        ledger keeps the count, not each time) and resolved."""
+        events = [HistoryEvent("opened", self.first_seen_at)]
+        if self.escalated_at is not None:
+            events.append(HistoryEvent("escalated", self.escalated_at))
+        if self.acknowledged_at is not None:
+            events.append(
+                HistoryEvent("acknowledged", self.acknowledged_at, self.acknowledged_by, self.note)
+            )
+        if self.reopened_count:
+            times = "once" if self.reopened_count == 1 else f"{self.reopened_count} times"
+            events.append(HistoryEvent("reopened", None, None, f"reopened {times}"))
+        if self.resolved_at is not None:
+            events.append(HistoryEvent("resolved", self.resolved_at))
+        events.append(HistoryEvent("last seen", self.last_seen_at))
+        dated = sorted((e for e in events if e.at is not None), key=lambda e: e.at)  # type: ignore[arg-type,return-value]
+        return dated + [e for e in events if e.at is None]
+
+
+def variance_detail(session: Session, variance_id: int) -> VarianceDetail | None:
+    """One variance with its project's code and its lines; None when there is none."""
+    v = session.get(Variance, variance_id)
+    if v is None:
+        return None
+    code = None
+    if v.project_id is not None:
+        code = session.scalar(select(Project.code).where(Project.id == v.project_id))
+    lines = variance_lines(session, [v.id]).get(v.id, [])
+    return VarianceDetail(
+        v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period, v.severity, v.status,
+        v.message, v.measures, v.thresholds, v.first_seen_at, v.last_seen_at, v.acknowledged_at,
+        v.acknowledged_by, v.resolved_at, v.escalated_at, v.reopened_count, v.note, code, lines,
+    )  # fmt: skip
+
+
+def variance_rules(session: Session) -> list[str]:
+    """The rules that have variances, for the filter."""
+    return list(session.scalars(select(Variance.rule).distinct().order_by(Variance.rule)))
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    id: int
+    connector: str
+    status: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    message: str | None
+    rows_read: int
+    rows_written: int
+    rows_quarantined: int
+
+
+def last_runs(session: Session) -> dict[str, LastRun]:
+    """Per connector its latest run with the rows summed over its streams."""
+    latest = (
+        select(func.max(SyncRun.id).label("id")).group_by(SyncRun.connector).subquery("latest")
+    )
+    s = SyncRunStream
+    sums = (
+        select(
+            s.run_id,
+            func.sum(s.rows_read).label("read"),
+            func.sum(s.rows_written).label("written"),
+            func.sum(s.rows_quarantined).label("quarantined"),
+        )
+        .group_by(s.run_id)
+        .subquery("sums")
+    )
+    rows = session.execute(
+        select(
+            SyncRun.id, SyncRun.connector, SyncRun.status, SyncRun.trigger, SyncRun.started_at,
+            SyncRun.finished_at, SyncRun.message, func.coalesce(sums.c.read, 0),
+            func.coalesce(sums.c.written, 0), func.coalesce(sums.c.quarantined, 0),
+        )
+        .join(latest, latest.c.id == SyncRun.id)
+        .outerjoin(sums, sums.c.run_id == SyncRun.id)
+    )  # fmt: skip
+    return {r[1]: LastRun(*r[:7], int(r[7]), int(r[8]), int(r[9])) for r in rows}
+
+
+def open_quarantine_by_reason(session: Session) -> dict[str, dict[str, int]]:
+    """Open quarantine entries per source and reason."""
+    out: dict[str, dict[str, int]] = {}
+    for source, reason, n in session.execute(
+        select(Quarantine.source, Quarantine.reason, func.count())
+        .where(Quarantine.status == "open")
+        .group_by(Quarantine.source, Quarantine.reason)
+        .order_by(Quarantine.source, Quarantine.reason)
+    ):
+        out.setdefault(source, {})[reason] = int(n)
+    return out
+
+
+__all__ = [
+    "HistoryEvent",
+    "Identity",
+    "LastRun",
+    "OpenVariance",
+    "PeriodFigures",
+    "PortfolioData",
+    "PortfolioRow",
+    "ProjectHead",
+    "SyncHealth",
+    "VarianceDetail",
+    "VarianceLine",
+    "by_period",
+    "current_budgets",
+    "evm_at",
+    "identities",
+    "last_runs",
+    "last_synced",
+    "open_quarantine_by_reason",
+    "open_variances",
+    "portfolio",
+    "project_actual",
+    "project_head",
+    "sync_health",
+    "variance_detail",
+    "variance_lines",
+    "variance_rules",
+]
