@@ -45,6 +45,11 @@ CHROMIUM = os.environ.get("PMO_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's marker, known also when it is not loaded (`-p no:xdist`).
+    config.addinivalue_line("markers", "xdist_group(name): run in one xdist worker (loadgroup)")
+
+
 def _unavailable(message: str) -> None:
     """Fail under CI=true, skip elsewhere."""
     if os.environ.get("CI") == "true":
@@ -196,6 +201,6 @@ def screenshot(page: Page, dashboard: Dashboard, name: str, **kw: Any) -> Path:
     """Save the whole page as .artifacts/screenshots/<engine>-<name>.png; print the path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{dashboard.name}-{name}.png"
-    page.screenshot(path=str(path), full_page=True, **kw)
+    page.screenshot(path=str(path), **{"full_page": True, **kw})
     print(f"screenshot: {path}")
     return path

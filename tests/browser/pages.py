@@ -122,8 +122,10 @@ def forecast(engine: Engine, code: str) -> dict[str, Decimal]:
     return {k: Decimal(v) for k, v in found.groupdict().items()}
 
 
-def variance_of(engine: Engine, rule: str, subject: str) -> Variance:
+def variance_of(engine: Engine, rule: str, subject: str, period: str | None = None) -> Variance:
+    """The one finding of `rule` on `subject` (in `period`, when given)."""
     with Session(engine) as s:
-        return s.scalars(
-            select(Variance).where(Variance.rule == rule, Variance.subject_id == subject)
-        ).one()
+        query = select(Variance).where(Variance.rule == rule, Variance.subject_id == subject)
+        if period is not None:
+            query = query.where(Variance.period == period)
+        return s.scalars(query).one()

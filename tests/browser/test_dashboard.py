@@ -151,7 +151,7 @@ def test_variances_page_lists_the_open_findings_and_filters_them(
     assert len(high) == 5  # the four planted in the sample world, Workfront's contractor
     page.goto("/ui/variances")
     assert set(row_keys(page, "#variances", "data-variance")) == open_ids
-    page.get_by_label("Severity").select_option("high")
+    page.locator("select[name=severity]").select_option("high")
     expect(page).to_have_url(re.compile(r"severity=high"))
     expect(page.locator("#variances tbody tr[data-variance]")).to_have_count(len(high))
     assert set(row_keys(page, "#variances", "data-variance")) == high
@@ -163,10 +163,10 @@ def test_variances_page_lists_the_open_findings_and_filters_them(
 # --- filters -------------------------------------------------------------------------------
 
 
-def _filtered(page: Page, label: str, value: str, expected: set[str]) -> None:
+def _filtered(page: Page, name: str, value: str, expected: set[str]) -> None:
     page.goto("/ui")
-    page.get_by_label(label, exact=True).select_option(value)
-    expect(page).to_have_url(re.compile(rf"[?&]{label.lower()}="))
+    page.locator(f"select[name={name}]").select_option(value)
+    expect(page).to_have_url(re.compile(rf"[?&]{name}="))
     expect(page.locator(f"{PORTFOLIO} tbody tr[data-project]")).to_have_count(len(expected))
     assert set(portfolio(page)) == expected
 
@@ -174,15 +174,15 @@ def _filtered(page: Page, label: str, value: str, expected: set[str]) -> None:
 def test_portfolio_filters_change_the_rows(page: Page, dashboard: Dashboard, watch: Watch) -> None:
     projects = projects_by(dashboard.engine)
     program = sorted({p["program"] for p in projects.values()})[0]
-    _filtered(page, "Program", program, {c for c, p in projects.items() if p["program"] == program})
+    _filtered(page, "program", program, {c for c, p in projects.items() if p["program"] == program})
     owner = projects[SLIPPING]["manager"]
-    _filtered(page, "Owner", owner, {c for c, p in projects.items() if p["manager"] == owner})
-    _filtered(page, "Source", "pm", {c for c, p in projects.items() if "pm" in p["sources"]})
+    _filtered(page, "owner", owner, {c for c, p in projects.items() if p["manager"] == owner})
+    _filtered(page, "source", "pm", {c for c, p in projects.items() if "pm" in p["sources"]})
     page.goto("/ui")
     red = {c for c, row in portfolio(page).items() if row["RAG"] == "RED"}
     assert SLIPPING in red and len(red) < len(projects)
-    _filtered(page, "RAG", "red", red)
-    page.get_by_label("Project").fill(SLIPPING)
+    _filtered(page, "rag", "red", red)
+    page.locator("input[name=q]").fill(SLIPPING)
     page.get_by_role("button", name="Apply").click()
     expect(page.locator(f"{PORTFOLIO} tbody tr[data-project]")).to_have_count(1)
     assert list(portfolio(page)) == [SLIPPING]
@@ -221,21 +221,21 @@ def test_acknowledging_a_variance_changes_its_status_and_history(
     row = grid(page, "#variances", "data-variance")[str(finding.id)]
     assert row["Status"] == "acknowledged"
     page.goto(url)
-    screenshot(page, dashboard, "variance")
+    screenshot(page, dashboard, "variance", full_page=False)
     assert watch.problems() == {}
 
 
 def test_a_form_without_the_sessions_csrf_token_writes_nothing(
     page: Page, dashboard: Dashboard
 ) -> None:
-    finding = variance_of(dashboard.engine, "budget_overrun", "PRJ-0004")
+    finding = variance_of(dashboard.engine, "budget_overrun", "PRJ-0004", "")
     sign_in(page, f"/ui/variances/{finding.id}")
     # Every form of the page carries it (sign out too): all forged.
     page.eval_on_selector_all("input[name=csrf]", "(els) => els.forEach((el) => { el.value = 'forged'; })")
     page.get_by_label("Note").fill("forged")
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.locator("main")).to_contain_text("CSRF")
-    assert variance_of(dashboard.engine, "budget_overrun", "PRJ-0004").status == finding.status
+    assert variance_of(dashboard.engine, "budget_overrun", "PRJ-0004", "").status == finding.status
 
 
 def test_the_trigger_starts_a_run_and_shows_it_live(
@@ -251,6 +251,7 @@ def test_the_trigger_starts_a_run_and_shows_it_live(
     run_id = int(page.url.rsplit("/", 1)[1])
     # The page follows the run by itself: running, then done, without a reload.
     expect(page.locator("#run-status")).to_have_text("running")
+    expect(page.locator("#streams tbody tr").first).not_to_contain_text("Starting")
     screenshot(page, dashboard, "run")
     expect(page.locator("#run-status")).to_have_text("succeeded", timeout=60_000)
     with Session(dashboard.engine) as s:
@@ -287,6 +288,13 @@ def test_a_hostile_name_shows_as_text_and_runs_nothing(
     screenshot(page, dashboard, "hostile")
     assert watch.dialogs == []
     assert watch.problems() == {}
+
+
+def test_an_unknown_project_is_a_page_that_says_so(page: Page, dashboard: Dashboard) -> None:
+    response = page.goto("/ui/projects/PRJ-9999")
+    assert response is not None and response.status == 404
+    expect(page.locator("main")).to_contain_text("There is no project 'PRJ-9999' in the ledger.")
+    expect(page.get_by_role("link", name="Portfolio")).to_be_visible()
 
 
 def test_pages_set_the_security_headers(page: Page, dashboard: Dashboard) -> None:
@@ -378,7 +386,7 @@ def test_pages_read_without_javascript(browser: Browser, dashboard: Dashboard) -
         slipping = page.locator(f"{PORTFOLIO} tr[data-project={SLIPPING}]")
         expect(slipping).to_contain_text(money(report[SLIPPING].actual))
         # A filter is a plain GET form.
-        page.get_by_label("RAG", exact=True).select_option("red")
+        page.locator("select[name=rag]").select_option("red")
         page.get_by_role("button", name="Apply").click()
         expect(page).to_have_url(re.compile(r"rag=red"))
         expect(slipping).to_be_visible()
