@@ -98,7 +98,16 @@ def _postgres_database(stack: ExitStack) -> str:
 
 
 @pytest.fixture(
-    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    scope="session",
+    # Under `make test` (xdist --dist loadgroup) each engine's tests run in one worker, which
+    # builds that engine's ledger once; the two engines run side by side.
+    params=[
+        pytest.param("sqlite", marks=pytest.mark.xdist_group("browser-sqlite")),
+        pytest.param(
+            "postgresql",
+            marks=[pytest.mark.postgres, pytest.mark.xdist_group("browser-postgresql")],
+        ),
+    ],
 )
 def dashboard(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -45,9 +45,9 @@ SLOW = """
 kind = "sample"
 seed = 42
 projects = 6
-actuals = 200
+actuals = 60
 page_size = 20
-page_delay = 0.15
+page_delay = 0.1
 
 [[ledger.link_rules]]
 source = "slow"
