@@ -21,12 +21,12 @@ Money is Decimal: the views give exact TEXT on SQLite and NUMERIC on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, type_coerce
+from sqlalchemy import column, func, select, table, text, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from pmo_ledger.ledger.evm import Evm
@@ -46,6 +46,7 @@ from pmo_ledger.ledger.models import (
     Variance,
 )
 from pmo_ledger.ledger.queries.runs import DONE
+from pmo_ledger.ledger.queries.variances import VarianceRow
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
@@ -132,6 +133,17 @@ def _live(project: Any) -> list[Any]:
     ]
 
 
+def _with_groups(*columns: Any) -> Any:
+    """SELECT a project's id, code and name, its portfolio's and program's code and name, then
+    `columns`."""
+    pf, pg = aliased(Portfolio), aliased(Program)
+    return (
+        select(Project.id, Project.code, Project.name, pf.code, pf.name, pg.code, pg.name, *columns)
+        .outerjoin(pf, pf.id == Project.portfolio_id)
+        .outerjoin(pg, pg.id == Project.program_id)
+    )
+
+
 def evm_at(
     session: Session,
     settings: LedgerSettings,
@@ -151,7 +163,7 @@ def evm_at(
         session, settings, rules, status_date, current, closed, None, project_id, projects
     )
     figures = evm_rows(ctx)
-    methods = {pid: ctx.rule_for("forecast_overrun", pid).eac for pid in figures}
+    methods: dict[int, str] = {pid: ctx.rule_for("forecast_overrun", pid).eac for pid in figures}
     return figures, methods, current
 
 
@@ -172,23 +184,8 @@ def portfolio(
     session: Session, settings: LedgerSettings, rules: ReconcileRules, status_date: date
 ) -> PortfolioData:
     """Every live project's portfolio row (see the module docstring), ordered by code."""
-    pf, pg = aliased(Portfolio), aliased(Program)
     head = session.execute(
-        select(
-            Project.id,
-            Project.code,
-            Project.name,
-            pf.code,
-            pf.name,
-            pg.code,
-            pg.name,
-            Project.manager,
-            Project.source,
-            Project.condition,
-            Project.status,
-        )
-        .outerjoin(pf, pf.id == Project.portfolio_id)
-        .outerjoin(pg, pg.id == Project.program_id)
+        _with_groups(Project.manager, Project.source, Project.condition, Project.status)
         .where(*_live(Project))
         .order_by(Project.code)
     ).all()
@@ -203,9 +200,7 @@ def portfolio(
     }
     budget = current_budgets(session)
     sources: dict[int, set[str]] = {}
-    for pid, src in session.execute(
-        select(ProjectLink.project_id, ProjectLink.source).distinct()
-    ):
+    for pid, src in session.execute(select(ProjectLink.project_id, ProjectLink.source).distinct()):
         sources.setdefault(pid, set()).add(src)
     counts: dict[int, dict[str, int]] = {}
     for pid, severity, n in session.execute(
@@ -370,16 +365,8 @@ class SyncHealth:
 
 def project_head(session: Session, code: str) -> ProjectHead | None:
     """A live project by code, with its portfolio and program; None when there is none."""
-    pf, pg = aliased(Portfolio), aliased(Program)
     row = session.execute(
-        select(
-            Project.id,
-            Project.code,
-            Project.name,
-            pf.code,
-            pf.name,
-            pg.code,
-            pg.name,
+        _with_groups(
             Project.manager,
             Project.status,
             Project.condition,
@@ -393,10 +380,7 @@ def project_head(session: Session, code: str) -> ProjectHead | None:
             Project.external_id,
             Project.source_url,
             Project.updated_at,
-        )
-        .outerjoin(pf, pf.id == Project.portfolio_id)
-        .outerjoin(pg, pg.id == Project.program_id)
-        .where(Project.code == code, Project.deleted_at.is_(None))
+        ).where(Project.code == code, Project.deleted_at.is_(None))
     ).first()
     return None if row is None else ProjectHead(*row)
 
@@ -484,10 +468,21 @@ def open_variances(session: Session, project_id: int) -> list[OpenVariance]:
     return sorted(rows, key=lambda r: (rank.get(r.severity, len(rank)), -r.id))
 
 
+#: The analyst views read here, as SQLAlchemy sees them (their columns by name only: money
+#: comes as exact TEXT on SQLite and NUMERIC on PostgreSQL, read with `_dec`).
 _LINE_COLUMNS = (
-    "variance_id, line_id, source, stream, external_id, kind, cost_type, period, posted_on,"
-    " currency, amount, base_amount, hours, counts_amount, counts_hours, description, source_url"
-)
+    "variance_id", "line_id", "source", "stream", "external_id", "kind", "cost_type", "period",
+    "posted_on", "currency", "amount", "base_amount", "hours", "counts_amount", "counts_hours",
+    "description", "source_url",
+)  # fmt: skip
+_v_lines = table("v_variance_lines", *(column(c) for c in (*_LINE_COLUMNS, "project_id")))
+_HEALTH_COLUMNS = (
+    "connector", "stream", "last_run_id", "last_run_status", "last_run_finished_at",
+    "last_stream_status", "last_stream_error", "last_success_at", "open_quarantine",
+    "drift_checked_at", "count_drift", "amount_drift", "hours_drift", "budget_drift",
+    "drifted_groups",
+)  # fmt: skip
+_v_health = table("v_sync_health", *(column(c) for c in _HEALTH_COLUMNS))
 
 
 def _line(r: Sequence[Any]) -> VarianceLine:
@@ -506,16 +501,16 @@ def variance_lines(
     filtered on the lines' project when given (the filter reaches the lines' index)."""
     if not variance_ids:
         return {}
-    where = "variance_id IN :ids" + (" AND project_id = :pid" if project_id is not None else "")
-    stmt = text(
-        f"SELECT {_LINE_COLUMNS} FROM v_variance_lines WHERE {where}"  # noqa: S608 (constants)
-        " ORDER BY variance_id, posted_on, line_id"
-    ).bindparams(bindparam("ids", expanding=True))
-    params: dict[str, Any] = {"ids": list(variance_ids)}
+    c = _v_lines.c
+    q = (
+        select(*(c[name] for name in _LINE_COLUMNS))
+        .where(c.variance_id.in_(list(variance_ids)))
+        .order_by(c.variance_id, c.posted_on, c.line_id)
+    )
     if project_id is not None:
-        params["pid"] = project_id
+        q = q.where(c.project_id == project_id)
     out: dict[int, list[VarianceLine]] = {}
-    for r in session.execute(stmt, params):
+    for r in session.execute(q):
         lines = out.setdefault(r[0], [])
         if len(lines) < limit:
             lines.append(_line(r))
@@ -524,33 +519,24 @@ def variance_lines(
 
 def sync_health(session: Session, connectors: Sequence[str] | None = None) -> list[SyncHealth]:
     """Rows of `v_sync_health` (of these connectors when given), by connector and stream."""
-    where = " WHERE connector IN :names" if connectors is not None else ""
-    stmt = text(
-        "SELECT connector, stream, last_run_id, last_run_status, last_run_finished_at,"
-        " last_stream_status, last_stream_error, last_success_at, open_quarantine,"
-        " drift_checked_at, count_drift, amount_drift, hours_drift, budget_drift,"
-        f" drifted_groups FROM v_sync_health{where} ORDER BY connector, stream"  # noqa: S608
-    )
-    params: dict[str, Any] = {}
+    c = _v_health.c
+    q = select(*(c[name] for name in _HEALTH_COLUMNS)).order_by(c.connector, c.stream)
     if connectors is not None:
         if not connectors:
             return []
-        stmt = stmt.bindparams(bindparam("names", expanding=True))
-        params["names"] = list(connectors)
+        q = q.where(c.connector.in_(list(connectors)))
     return [
         SyncHealth(
             r[0], r[1], r[2], r[3], _when(r[4]), r[5], r[6], _when(r[7]), int(r[8] or 0),
             _when(r[9]), None if r[10] is None else int(r[10]), _opt_dec(r[11]),
             _opt_dec(r[12]), _opt_dec(r[13]), None if r[14] is None else int(r[14]),
         )
-        for r in session.execute(stmt, params)
+        for r in session.execute(q)
     ]  # fmt: skip
 
 
 def _when(value: Any) -> datetime | None:
     """A timestamp from a view: a datetime (PostgreSQL) or UTC text (SQLite)."""
-    from datetime import UTC
-
     if value is None or isinstance(value, datetime):
         return value
     parsed = datetime.fromisoformat(str(value))
@@ -571,28 +557,11 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True)
-class VarianceDetail:
-    id: int
-    rule: str
-    subject_type: str
-    subject_id: str
-    dimension: str
-    period: str
-    severity: str
-    status: str
-    message: str | None
-    measures: dict[str, Any] | None
-    thresholds: dict[str, Any] | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    resolved_at: datetime | None
-    escalated_at: datetime | None
-    reopened_count: int
-    note: str | None
-    project_code: str | None
-    lines: list[VarianceLine]
+class VarianceDetail(VarianceRow):
+    """A variance as the API lists it, with its project's code and the lines behind it."""
+
+    project_code: str | None = None
+    lines: list[VarianceLine] = field(default_factory=list)
 
     @property
     def history(self) -> list[HistoryEvent]:
@@ -625,11 +594,8 @@ def variance_detail(session: Session, variance_id: int) -> VarianceDetail | None
     if v.project_id is not None:
         code = session.scalar(select(Project.code).where(Project.id == v.project_id))
     lines = variance_lines(session, [v.id]).get(v.id, [])
-    return VarianceDetail(
-        v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period, v.severity, v.status,
-        v.message, v.measures, v.thresholds, v.first_seen_at, v.last_seen_at, v.acknowledged_at,
-        v.acknowledged_by, v.resolved_at, v.escalated_at, v.reopened_count, v.note, code, lines,
-    )  # fmt: skip
+    row = {f.name: getattr(v, f.name) for f in fields(VarianceRow)}
+    return VarianceDetail(**row, project_code=code, lines=lines)
 
 
 def variance_rules(session: Session) -> list[str]:
@@ -656,9 +622,7 @@ class LastRun:
 
 def last_runs(session: Session) -> dict[str, LastRun]:
     """Per connector its latest run with the rows summed over its streams."""
-    latest = (
-        select(func.max(SyncRun.id).label("id")).group_by(SyncRun.connector).subquery("latest")
-    )
+    latest = select(func.max(SyncRun.id).label("id")).group_by(SyncRun.connector).subquery("latest")
     s = SyncRunStream
     sums = (
         select(
@@ -679,7 +643,10 @@ def last_runs(session: Session) -> dict[str, LastRun]:
         .join(latest, latest.c.id == SyncRun.id)
         .outerjoin(sums, sums.c.run_id == SyncRun.id)
     )  # fmt: skip
-    return {r[1]: LastRun(*r[:7], int(r[7]), int(r[8]), int(r[9])) for r in rows}
+    return {
+        r[1]: LastRun(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), int(r[8]), int(r[9]))
+        for r in rows
+    }
 
 
 def open_quarantine_by_reason(session: Session) -> dict[str, dict[str, int]]:

@@ -110,6 +110,27 @@ def test_the_wheel_holds_every_module_and_data_file_of_the_five_folders(wheel: P
     assert set(packages) == folders
 
 
+def test_the_wheel_holds_the_dashboards_templates_and_static_files(wheel: Path) -> None:
+    """The dashboard (jobs/service/ui) reads its templates and static files from the installed
+    package: each tracked one is in the wheel, htmx with its licence among them."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    ui = [
+        name
+        for name in _tracked_files()
+        if name.startswith(("jobs/service/ui/templates/", "jobs/service/ui/static/"))
+    ]
+    for needed in (
+        "static/htmx.min.js",
+        "static/htmx.LICENSE",
+        "static/app.css",
+        "templates/base.html",
+        "templates/portfolio.html",
+    ):
+        assert f"jobs/service/ui/{needed}" in ui
+    assert {f"pmo_ledger/{name}" for name in ui} - names == set()
+
+
 def test_db_upgrade_works_from_outside_the_repository(fresh: Path, tmp_path: Path) -> None:
     config = tmp_path / "pmo-ledger.toml"
     config.write_text(

@@ -190,7 +190,7 @@ def gantt(sched: Schedule) -> Gantt:
                 total_float=r.total_float,
                 title=(
                     f"{r.key} {r.name}: {r.early_start} to {r.early_finish}, {state}"
-                    f"{r.percent}% done, float {r.total_float if r.total_float is not None else '-'}"
+                    f"{r.percent}% done, float {'-' if r.total_float is None else r.total_float}"
                 ),
             )
         )
@@ -198,7 +198,9 @@ def gantt(sched: Schedule) -> Gantt:
     d = date(first.year, first.month, 1)
     while d <= last:
         if d >= first:
-            months.append(Tick(x(d), d.strftime("%b %Y") if d.month in (1, 7) else d.strftime("%b")))
+            months.append(
+                Tick(x(d), d.strftime("%b %Y") if d.month in (1, 7) else d.strftime("%b"))
+            )
         d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
     height = PLOT_TOP + len(rows) * GANTT_ROW + PLOT_BOTTOM
     return Gantt(

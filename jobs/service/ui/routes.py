@@ -136,7 +136,7 @@ def mount(
     async def _ui_error(request: Request, exc: UiError) -> HTMLResponse:
         return render(
             request, "error.html", viewer(request), exc.status,
-            status=exc.status, heading=exc.heading, message=exc.message, back=exc.back,
+            code=exc.status, heading=exc.heading, message=exc.message, back=exc.back,
         )  # fmt: skip
 
     async def form_of(request: Request) -> dict[str, str]:
@@ -154,7 +154,7 @@ def mount(
     # --- sign in and out -------------------------------------------------------------------
 
     @api.get(f"{UI_PREFIX}/signin", include_in_schema=False)
-    def signin_form(request: Request, next: str = "/ui") -> HTMLResponse:  # noqa: A002
+    def signin_form(request: Request, next: str = "/ui") -> HTMLResponse:
         return render(request, "signin.html", viewer(request), next=_local(next),
                       hours=SESSION_MAX_AGE // 3600, error=None, page="signin")  # fmt: skip
 
@@ -194,9 +194,7 @@ def mount(
         views.apply_rag(data, app.config.report.rag)
         view = views.portfolio_page(data, filters)
         template = (
-            "_portfolio_results.html"
-            if partial(request, "portfolio-results")
-            else "portfolio.html"
+            "_portfolio_results.html" if partial(request, "portfolio-results") else "portfolio.html"
         )
         return render(request, template, v, page="portfolio", data=data, view=view,
                       filters=filters, sorts=views.SORTS)  # fmt: skip
@@ -305,7 +303,9 @@ def mount(
         try:
             await run_in_threadpool(ack)
         except LookupError:
-            raise UiError(404, f"There is no variance {variance_id}.", back="/ui/variances") from None
+            raise UiError(
+                404, f"There is no variance {variance_id}.", back="/ui/variances"
+            ) from None
         except ValueError as exc:
             raise UiError(409, str(exc), back=back) from None
         return RedirectResponse(f"{back}?done=acknowledged", status_code=303)
@@ -376,8 +376,9 @@ def mount(
     @api.get(UI_PREFIX + "/runs/{run_id}", include_in_schema=False)
     def run_page(request: Request, run_id: int) -> HTMLResponse:
         v = reader(request)
-        return render(request, "run.html", v, page="operations",
-                      already=request.query_params.get("already"), **run_context(run_id))  # fmt: skip
+        already = request.query_params.get("already")
+        return render(request, "run.html", v, page="operations", already=already,
+                      **run_context(run_id))  # fmt: skip
 
     @api.get(UI_PREFIX + "/runs/{run_id}/progress", include_in_schema=False)
     def run_progress(request: Request, run_id: int) -> HTMLResponse:
@@ -423,7 +424,7 @@ def _kpis(evm: Evm | None, method: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def _pert(plan: Any) -> dict[str, str]:
+def _pert(plan: Any) -> dict[str, Any]:
     """The PERT mean and sd as `plan` prints them, and the critical path."""
     if plan is None:
         return {"pert_mean": "", "pert_sd": "", "critical_path": ""}

@@ -64,7 +64,9 @@ def apply_rag(data: PortfolioData, rules: RagRules) -> None:
 
 
 def rag_reasons(row: PortfolioRow, rules: RagRules) -> tuple[str, ...]:
-    return rag(rules, cpi=row.cpi, spi=row.spi, consumed=consumption(row.actual, row.budget)).reasons
+    return rag(
+        rules, cpi=row.cpi, spi=row.spi, consumed=consumption(row.actual, row.budget)
+    ).reasons
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,9 @@ def _group_key(row: PortfolioRow) -> tuple[str, str]:
     return (row.portfolio_code or "\uffff", row.program_code or "\uffff")
 
 
-def portfolio_page(data: PortfolioData, filters: Filters, page_size: int = PAGE_SIZE) -> PortfolioPage:
+def portfolio_page(
+    data: PortfolioData, filters: Filters, page_size: int = PAGE_SIZE
+) -> PortfolioPage:
     """The filtered projects grouped by portfolio then program, each group ordered by its
     riskiest project (or the chosen sort's first), projects within by the sort, a page of
     `page_size` projects with the headings of the groups it shows."""
@@ -251,7 +255,9 @@ def portfolio_page(data: PortfolioData, filters: Filters, page_size: int = PAGE_
     for r in shown:
         gk = _group_key(r)
         if last is None or gk[0] != last[0]:
-            lines.append(Line(Group("portfolio", r.portfolio_code, r.portfolio_name, pf_totals[gk[0]])))
+            lines.append(
+                Line(Group("portfolio", r.portfolio_code, r.portfolio_name, pf_totals[gk[0]]))
+            )
         if last is None or gk != last:
             lines.append(Line(Group("program", r.program_code, r.program_name, pg_totals[gk])))
         lines.append(Line(project=r))
