@@ -11,9 +11,10 @@ are skipped, saying why.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,24 @@ def dashboard(
         service.start()
         stack.callback(service.stop)
         yield Dashboard(name, f"http://127.0.0.1:{service.port}", app.engine, app, service, config)
+
+
+@contextmanager
+def locked_service(dashboard: Dashboard) -> Iterator[str]:
+    """A second service on the same ledger whose reads need the token too
+    (`read_requires_token = true`): its root URL."""
+    text = dashboard.config.read_text(encoding="utf-8")
+    text, n = re.subn(r"(?m)^(api_token = .*\n)", r"\1read_requires_token = true\n", text)
+    assert n == 1
+    config = dashboard.config.with_name("locked.toml")
+    config.write_text(text, encoding="utf-8")
+    app = make_app(config)
+    service = Service(app, "127.0.0.1", 0)
+    service.start()
+    try:
+        yield f"http://127.0.0.1:{service.port}"
+    finally:
+        service.stop()
 
 
 @dataclass

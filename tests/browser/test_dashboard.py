@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from decimal import Decimal
 from urllib.parse import quote
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import SyncRun, Variance
-from tests.browser.conftest import Watch, new_page, screenshot
+from tests.browser.conftest import Watch, locked_service, new_page, screenshot
 from tests.browser.ledger import HOSTILE, HOSTILE_PORTFOLIO, HOSTILE_PROJECT, TOKEN, Dashboard
 from tests.browser.pages import (
     CONTROLS,
@@ -74,7 +74,7 @@ def test_the_portfolio_shows_each_projects_figures_from_the_ledger(
     assert row["RAG"] == "RED"
     summary = page.locator("#portfolio-results .summary")
     expect(summary).to_contain_text(f"{len(report)} projects")
-    budget = sum((r.budget for r in report.values()), start=report[SLIPPING].budget * 0)
+    budget = sum((r.budget for r in report.values()), Decimal(0))
     expect(summary).to_contain_text(f"budget {money(budget)}")
     for connector in ("psa", "erp", "pm"):
         expect(page.locator(".asof").filter(has_text="Last successful sync")).to_contain_text(connector)
@@ -422,3 +422,25 @@ def test_signing_in_sets_an_httponly_samesite_strict_cookie(
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     assert context.cookies() == []
+
+
+def test_with_read_requires_token_a_browser_signs_in_before_it_reads(
+    browser: Browser, dashboard: Dashboard
+) -> None:
+    eac = money(forecast(dashboard.engine, SLIPPING)["eac"])
+    with locked_service(dashboard) as url:
+        context = browser.new_context(base_url=url)
+        try:
+            page = context.new_page()
+            page.goto(f"/ui/projects/{SLIPPING}")
+            expect(page).to_have_url(re.compile(r"/ui/signin\?next="))
+            expect(page.locator("main")).not_to_contain_text(eac)
+            page.get_by_label("API token").fill(TOKEN)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page).to_have_url(re.compile(rf"/ui/projects/{SLIPPING}$"))
+            expect(page.locator("#evm [data-figure=eac] .value")).to_have_text(eac)
+            # The cookie is the dashboard's: the JSON API still wants the bearer token.
+            answer = page.request.get("/variances")
+            assert answer.status == 401
+        finally:
+            context.close()
