@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
@@ -42,6 +43,8 @@ from tests.jobs.test_cli import invoke, ok
 
 #: The system's chromium (Debian's package); PMO_TEST_CHROMIUM names another.
 CHROMIUM = os.environ.get("PMO_TEST_CHROMIUM", "/usr/bin/chromium")
+#: When this run began: the screenshots it wrote are newer.
+STARTED = time.time()
 #: Where the screenshots go (git-ignored).
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 
@@ -49,6 +52,13 @@ SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 def pytest_configure(config: pytest.Config) -> None:
     # pytest-xdist's marker, known also when it is not loaded (`-p no:xdist`).
     config.addinivalue_line("markers", "xdist_group(name): run in one xdist worker (loadgroup)")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Where this run's screenshots are (the controller's summary; xdist workers write them)."""
+    shots = [p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= STARTED]
+    if shots:
+        terminalreporter.write_line(f"browser screenshots: {len(shots)} in {SCREENSHOTS}")
 
 
 def _unavailable(message: str) -> None:
