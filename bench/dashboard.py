@@ -6,15 +6,22 @@ The ledger is the one bench/reconcile.py loads (two sample sources, 2,000 projec
 of budgets, progress, N actual lines between them; the months before this one closed), then one
 reconcile. The page is asked in-process through the service's ASGI app (FastAPI's TestClient:
 no network, the whole server path: gate, handler, the queries of ledger/queries/dashboard.py,
-RAG, grouping, paging and the Jinja2 render of its first 100 projects). One warm-up, then
-`--repeat` timed requests; the figure is their median in milliseconds, printed with the
-slowest. The filtered page (`?rag=red`) and the htmx partial are timed too. The last line is
+RAG, grouping, paging and the Jinja2 render of its first 100 projects). The first request
+after the reconcile reads every project's figures (seven queries) and is printed on its own;
+the page keeps those rows until the ledger's change markers move (`portfolio_version`, one
+round trip), and `serve` reads them again in a thread of its own when they moved
+(jobs.service.ui.warm), so a request reads the markers, filters, sorts, pages and renders. Each
+figure is the median of `--repeat` requests in milliseconds, printed with the slowest; the
+first-request figure from as many fresh service instances (each with nothing kept). The
+filtered page (`?rag=red`) and the htmx partial are timed too, and the CPU time this process
+spends per request (the wall figures grow with the machine's load). The last line is
 `portfolio_ms_postgresql=X portfolio_ms_sqlite=Y`. Target (issue 24): under 500 ms on both.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -51,7 +58,7 @@ def timed(
     return times
 
 
-def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> float:
+def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> tuple[float, float]:
     from fastapi.testclient import TestClient
 
     kept = reusable(url, n) if reuse else None
@@ -74,7 +81,17 @@ def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> float:
         projects = s.scalar(select(func.count()).select_from(Project)) or 0
         lines = s.scalar(select(func.count()).select_from(ActualLine)) or 0
     print(f"{label}: {projects - 1:,} projects, {lines:,} lines")
-    client = TestClient(create_api(Worker(app, Notifier([]))))
+    cold: list[float] = []
+    for _ in range(repeat):
+        client = TestClient(create_api(Worker(app, Notifier([]))))
+        cold += timed(client, "/ui", 1)
+    # `serve` keeps the rows read (jobs.service.ui.warm): after the reconcile its warmer has
+    # read them before the first person asks.
+    api = create_api(Worker(app, Notifier([])))
+    start = time.perf_counter()
+    api.state.ui_portfolio_rows()
+    print(f"{label}: the warmer read every project's row in {time.perf_counter() - start:.2f} s")
+    client = TestClient(api)
     first = client.get("/ui")
     rows = first.text.count("<tr data-project=")
     print(f"{label}: the page shows {rows} of its projects (paged), {len(first.text):,} bytes")
@@ -82,12 +99,23 @@ def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> float:
     red = timed(client, "/ui?rag=red", repeat)
     partial = timed(client, "/ui?page=2", repeat,
                     {"HX-Request": "true", "HX-Target": "portfolio-results"})  # fmt: skip
-    for name, t in (("portfolio", page), ("portfolio ?rag=red", red),
+    cpu = []
+    for _ in range(repeat):
+        started = time.process_time()
+        client.get("/ui")
+        cpu.append((time.process_time() - started) * 1000)
+    print(
+        f"{label}: portfolio: median {statistics.median(cpu):.0f} ms CPU of this process "
+        f"(the load average here was {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    for name, t in (("portfolio, first request without the warmer (every row read)", cold),
+                    ("portfolio", page),
+                    ("portfolio ?rag=red", red),
                     ("portfolio page 2 (htmx partial)", partial)):  # fmt: skip
         print(f"{label}: {name}: median {statistics.median(t):.0f} ms, slowest {max(t):.0f} ms "
               f"({repeat} requests)")  # fmt: skip
     engine.dispose()
-    return statistics.median(page)
+    return statistics.median(page), statistics.median(cold)
 
 
 def main() -> int:
@@ -108,7 +136,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging("json", "WARNING")
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    results: dict[str, float] = {}
+    results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_postgresql:
             ensure_database(args.pg)
@@ -117,11 +145,13 @@ def main() -> int:
             db = args.sqlite_db or Path(tmp) / "bench.db"
             results["sqlite"] = run(f"sqlite:///{db}", args.n, Path(tmp), args.reuse, args.repeat)
 
-    def ms(engine: str) -> str:
-        return f"{results[engine]:.0f}" if engine in results else "skipped"
+    def ms(engine: str, which: int = 0) -> str:
+        return f"{results[engine][which]:.0f}" if engine in results else "skipped"
 
+    print(f"first request: portfolio_cold_ms_postgresql={ms('postgresql', 1)} "
+          f"portfolio_cold_ms_sqlite={ms('sqlite', 1)}")  # fmt: skip
     print(f"portfolio_ms_postgresql={ms('postgresql')} portfolio_ms_sqlite={ms('sqlite')}")
-    return 0 if all(v < 500 for v in results.values()) else 1
+    return 0 if all(v[0] < 500 for v in results.values()) else 1
 
 
 if __name__ == "__main__":

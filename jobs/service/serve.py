@@ -26,6 +26,7 @@ from pmo_ledger.jobs.logconfig import ANNOUNCE_LOGGER
 from pmo_ledger.jobs.service.api import create_api
 from pmo_ledger.jobs.service.notify import Notifier
 from pmo_ledger.jobs.service.schedule import build_scheduler
+from pmo_ledger.jobs.service.ui.warm import Warmer
 from pmo_ledger.jobs.service.worker import Worker
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,7 @@ class Service:
                 timeout_graceful_shutdown=2,
             )
         )
+        self.warmer = Warmer(self.api.state.ui_portfolio_rows)  # the dashboard's portfolio
         self.stop_requested = threading.Event()
         self.interrupted: list[int] = []
         self._http = threading.Thread(target=self.server.run, name="http", daemon=True)
@@ -99,6 +101,7 @@ class Service:
                 )
             time.sleep(0.02)
         self.notifier.start()
+        self.warmer.start()
         self.scheduler.start()
         jobs = [job.id for job in self.scheduler.get_jobs()]
         announce.info("service_started", host=self.server.config.host, port=self.port, jobs=jobs)
@@ -110,6 +113,7 @@ class Service:
         log.info("service_stopping", stop_timeout=timeout, running=self.worker.running())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.warmer.stop()
         self.interrupted = self.worker.stop(timeout)
         self.server.should_exit = True
         self._http.join(5)

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import column, func, select, table, text, type_coerce
+from sqlalchemy import case, column, func, select, table, text, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from pmo_ledger.ledger.evm import Evm
@@ -244,6 +244,43 @@ def portfolio(
     return PortfolioData(
         rows, status_date, period, synced, changed, set(methods.values()) or {default_method}
     )
+
+
+def portfolio_version(session: Session) -> tuple[Any, ...]:
+    """Markers that move whenever anything `portfolio` reads changes, in one round trip: the
+    append-only histories' last ids (ledger_entry: every actual, move, rate and authority
+    change; budget_entry: every budget line change; progress_snapshot), the last change of
+    projects, portfolios, programs, links, tasks, budget versions and aggregates, every
+    variance's lifecycle (ids, last seen, acknowledged, escalated, resolved, reopens, count)
+    and the last run. Equal markers, equal portfolio (for the same status date)."""
+    from pmo_ledger.ledger.models import (
+        AggregateState,
+        BudgetEntry,
+        LedgerEntry,
+        ProgressSnapshot,
+        Task,
+    )
+
+    v = Variance
+    markers = (
+        func.max(LedgerEntry.id), func.max(BudgetEntry.id), func.max(ProgressSnapshot.id),
+        func.max(Project.updated_at), func.count(Project.id), func.max(Portfolio.updated_at),
+        func.max(Program.updated_at), func.max(ProjectLink.updated_at),
+        func.count(ProjectLink.id), func.max(Task.updated_at),
+        func.max(BudgetVersion.updated_at), func.max(AggregateState.rebuilt_at),
+        func.max(AggregateState.stale_since), func.max(SyncRun.id),
+        func.max(SyncRun.finished_at),
+    )  # fmt: skip
+    first = session.execute(select(*(select(m).scalar_subquery() for m in markers))).one()
+    lifecycle = session.execute(
+        select(
+            func.count(), func.max(v.id), func.max(v.last_seen_at), func.max(v.acknowledged_at),
+            func.max(v.escalated_at), func.max(v.resolved_at), func.sum(v.reopened_count),
+            func.sum(case((v.status == "open", 1), else_=0)),
+            func.sum(case((v.status == "acknowledged", 1), else_=0)),
+        )
+    ).one()  # fmt: skip
+    return (*first, *lifecycle)
 
 
 def current_budgets(session: Session, project_id: int | None = None) -> dict[int, Decimal]:
@@ -683,6 +720,7 @@ __all__ = [
     "open_quarantine_by_reason",
     "open_variances",
     "portfolio",
+    "portfolio_version",
     "project_actual",
     "project_head",
     "sync_health",

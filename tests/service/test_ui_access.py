@@ -267,3 +267,18 @@ def test_a_hostile_project_name_and_source_link_are_text(ui: Ui) -> None:
         s.commit()
     html = ui.client.get("/ui/projects/PRJ-0001").text
     assert 'href="https://psa.example.test/p/1?a=1&amp;b=2" rel="noopener noreferrer"' in html
+
+
+def test_a_project_code_with_slashes_and_marks_links_to_its_page(ui: Ui) -> None:
+    code = "A/B <&> ?#%"
+    with Session(ui.engine) as s:
+        s.execute(
+            update(Project).where(Project.code == "PRJ-0002").values(code=code, updated_at=utcnow())
+        )
+        s.commit()
+    portfolio = ui.client.get("/ui").text
+    link = re.search(r'<a href="(/ui/projects/A[^"]*)">A/B &lt;&amp;&gt; \?#%</a>', portfolio)
+    assert link is not None
+    page = ui.client.get(link.group(1).replace("&amp;", "&"))
+    assert page.status_code == 200
+    assert "A/B &lt;&amp;&gt; ?#%" in page.text and "<title>A/B &lt;&amp;&gt; ?#% ·" in page.text

@@ -5,6 +5,7 @@ identities, and what the pure page logic does with 250 projects (groups, risk or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.app import App
@@ -25,7 +26,7 @@ from pmo_ledger.jobs.service.ui import views
 from pmo_ledger.jobs.service.worker import Worker
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.evm import Evm
-from pmo_ledger.ledger.models import Project, Task, Variance
+from pmo_ledger.ledger.models import ControlTotal, Project, Quarantine, Task, Variance, utcnow
 from pmo_ledger.ledger.queries.dashboard import PortfolioData, PortfolioRow
 from pmo_ledger.ledger.queries.reports import budget_vs_actual
 from pmo_ledger.ledger.rag import RagRules
@@ -344,10 +345,22 @@ def test_the_variances_page_lists_and_filters_as_the_api_does(ui: Ui) -> None:
     assert rows(ui.client.get("/ui/variances?status=resolved").text, "data-variance") == {}
 
 
-def test_the_operations_page_shows_connectors_runs_and_stream_health(ui: Ui) -> None:
+def test_the_operations_page_shows_connectors_runs_quarantine_and_drift(ui: Ui) -> None:
+    now = utcnow()
+    with Session(ui.engine) as s:
+        for i, reason in enumerate(("bad_amount", "bad_amount", "unknown_project")):
+            s.add(Quarantine(source="psa", stream="actuals", external_id=f"Q{i}", reason=reason,
+                             payload_kind="raw", payload_hash=f"h{i}", status="open",
+                             first_seen_at=now, last_seen_at=now))  # fmt: skip
+        s.add(Quarantine(source="psa", stream="actuals", external_id="Q9", reason="bad_date",
+                         payload_kind="raw", payload_hash="h9", status="resolved",
+                         first_seen_at=now, last_seen_at=now))  # fmt: skip
+        s.add(ControlTotal(source="psa", stream="actuals", project_ref="PRJ-0001", currency="USD",
+                           source_count=12, ledger_count=10, source_amount=Decimal("1500.25"),
+                           ledger_amount=Decimal("1000.00"), checked_at=now))  # fmt: skip
+        s.commit()
     page = ui.client.get("/ui/operations").text
-    conn_rows = rows(page, "data-connector")
-    cells = conn_rows["psa"]
+    cells = rows(page, "data-connector")["psa"]
     with ui.engine.connect() as conn:
         run_id, read, written = conn.execute(
             text(
@@ -356,10 +369,25 @@ def test_the_operations_page_shows_connectors_runs_and_stream_health(ui: Ui) -> 
             )
         ).first()  # type: ignore[misc]
         streams = conn.execute(text("SELECT count(*) FROM v_sync_health")).scalar_one()
-    assert cells[0] == "psa" and cells[1] == "sample" and cells[2] == "manual"
+        drift = conn.execute(
+            text(
+                "SELECT open_quarantine, drifted_groups, count_drift, amount_drift"
+                " FROM v_sync_health WHERE connector = 'psa' AND stream = 'actuals'"
+            )
+        ).one()
+    assert cells[:3] == ["psa", "sample", "manual"]
     assert cells[3].startswith(f"#{run_id} succeeded")
     assert (cells[6], cells[7]) == (str(read), str(written))
+    row = page[page.index('<tr data-connector="psa">') :].split("</tr>", 1)[0]
+    assert re.findall(r'<span class="chip">([^<]*)</span>', row) == [
+        "bad_amount 2",
+        "unknown_project 1",
+    ]
     assert page.count("<tr><td>psa</td><td>") == streams > 0
+    actuals = page[page.index("<tr><td>psa</td><td>actuals</td>") :].split("</tr>", 1)[0]
+    health = rows(actuals.replace("<tr>", '<tr data-h="a">', 1) + "</tr>", "data-h")["a"]
+    assert drift == (3, 1, 2, drift[3]) and Decimal(str(drift[3])) == Decimal("500.25")
+    assert health[4:8] == ["3", "1", "2", "500.25"]
 
 
 # --- the page logic with many projects -------------------------------------------------------
@@ -414,3 +442,28 @@ def test_250_projects_are_grouped_ordered_by_risk_and_paged() -> None:
     assert cpis == sorted(cpis)
     assert views.Filters.of({"sort": "nonsense", "page": "x"}) == views.Filters()
     assert views.Filters.of({"rag": "red", "page": "2"}).query(page=3) == "rag=red&page=3"
+
+
+def test_the_portfolio_reads_again_when_the_ledger_moves(ui: Ui) -> None:
+    """The rows kept between requests follow the ledger: a variance resolved and a project
+    renamed each show on the next request."""
+    before = rows(ui.client.get("/ui").text, "data-project")
+    with Session(ui.engine) as s:
+        v = s.scalars(
+            select(Variance).where(Variance.status == "open", Variance.severity == "high")
+        ).first()
+        assert v is not None
+        code = s.scalar(select(Project.code).where(Project.id == v.project_id))
+        v.status, v.resolved_at = "resolved", utcnow()
+        s.commit()
+    assert code is not None
+    after = rows(ui.client.get("/ui").text, "data-project")
+    assert int(after[code][8] or 0) == int(before[code][8]) - 1
+    with Session(ui.engine) as s:
+        s.execute(
+            update(Project)
+            .where(Project.code == code)
+            .values(name="Renamed in the PSA", updated_at=utcnow())
+        )
+        s.commit()
+    assert rows(ui.client.get("/ui").text, "data-project")[code][1] == f"{code} Renamed in the PSA"
