@@ -23,10 +23,9 @@ install: $(STAMP)
 demo: install
 	BIN=$(BIN) bash scripts/demo
 
-# The suite runs every ledger test on SQLite and on PostgreSQL. `--dist loadgroup`: the browser
-# tests of one engine share a worker (and its served ledger, built once).
+# The suite runs every ledger test on SQLite and on PostgreSQL.
 test: install postgres chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 postgres:
 	@bash scripts/ensure-postgres
@@ -46,7 +45,7 @@ test-lowest: postgres chromium
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
 	$(LOWEST)/bin/python -m pip install --quiet -c constraints/lowest.txt -e '.[test]'
-	$(LOWEST)/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(LOWEST)/bin/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # ruff and mypy --strict. The folders install as `pmo_ledger.<folder>` through setuptools'
 # editable finder, which mypy cannot follow: it reads them through a tree of links instead.

@@ -49,11 +49,6 @@ STARTED = time.time()
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # pytest-xdist's marker, known also when it is not loaded (`-p no:xdist`).
-    config.addinivalue_line("markers", "xdist_group(name): run in one xdist worker (loadgroup)")
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Where this run's screenshots are (the controller's summary; xdist workers write them)."""
     shots = [p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= STARTED]
@@ -109,16 +104,7 @@ def _postgres_database(stack: ExitStack) -> str:
 
 
 @pytest.fixture(
-    scope="session",
-    # Under `make test` (xdist --dist loadgroup) each engine's tests run in one worker, which
-    # builds that engine's ledger once; the two engines run side by side.
-    params=[
-        pytest.param("sqlite", marks=pytest.mark.xdist_group("browser-sqlite")),
-        pytest.param(
-            "postgresql",
-            marks=[pytest.mark.postgres, pytest.mark.xdist_group("browser-postgresql")],
-        ),
-    ],
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def dashboard(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
