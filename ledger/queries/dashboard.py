@@ -70,8 +70,8 @@ def _opt_dec(value: Any) -> Decimal | None:
 
 
 @dataclass(slots=True)
-class PortfolioRow:
-    """One project on the portfolio page."""
+class ProjectNames:
+    """A project with its portfolio's and program's code and name, and its owner."""
 
     id: int
     code: str
@@ -81,6 +81,12 @@ class PortfolioRow:
     program_code: str | None
     program_name: str | None
     manager: str | None
+
+
+@dataclass(slots=True)
+class PortfolioRow(ProjectNames):
+    """One project on the portfolio page."""
+
     source: str | None
     sources: tuple[str, ...]
     condition: str | None
@@ -307,16 +313,10 @@ def current_budgets(session: Session, project_id: int | None = None) -> dict[int
 # --- one project ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectHead:
-    id: int
-    code: str
-    name: str
-    portfolio_code: str | None
-    portfolio_name: str | None
-    program_code: str | None
-    program_name: str | None
-    manager: str | None
+@dataclass(slots=True)
+class ProjectHead(ProjectNames):
+    """A project as its page's header shows it."""
+
     status: str | None
     condition: str | None
     currency: str | None
@@ -472,37 +472,22 @@ def identities(session: Session, project_id: int) -> list[Identity]:
     return links + objects
 
 
-@dataclass(frozen=True, slots=True)
-class OpenVariance:
-    id: int
-    rule: str
-    subject_type: str
-    subject_id: str
-    dimension: str
-    period: str
-    severity: str
-    status: str
-    message: str | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    acknowledged_by: str | None
-    note: str | None
-
-
-def open_variances(session: Session, project_id: int) -> list[OpenVariance]:
-    """The project's open and acknowledged variances, most severe and newest first."""
+def open_variances(session: Session, project_id: int) -> list[VarianceRow]:
+    """The project's open and acknowledged variances (of the project or of a resource on it),
+    most severe and newest first."""
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    v = Variance
-    rows = [
-        OpenVariance(*r)
-        for r in session.execute(
-            select(
-                v.id, v.rule, v.subject_type, v.subject_id, v.dimension, v.period, v.severity,
-                v.status, v.message, v.first_seen_at, v.last_seen_at, v.acknowledged_by, v.note,
-            ).where(v.project_id == project_id, v.status.in_(OPEN_STATUSES))
+    found = session.scalars(
+        select(Variance).where(
+            Variance.project_id == project_id, Variance.status.in_(OPEN_STATUSES)
         )
-    ]  # fmt: skip
+    )
+    rows = [_variance_row(v) for v in found]
     return sorted(rows, key=lambda r: (rank.get(r.severity, len(rank)), -r.id))
+
+
+def _variance_row(v: Variance) -> VarianceRow:
+    """A variance row as the API lists it."""
+    return VarianceRow(**{f.name: getattr(v, f.name) for f in fields(VarianceRow)})
 
 
 #: The analyst views read here, as SQLAlchemy sees them (their columns by name only: money
@@ -632,7 +617,7 @@ def variance_detail(session: Session, variance_id: int) -> VarianceDetail | None
         code = session.scalar(select(Project.code).where(Project.id == v.project_id))
     lines = variance_lines(session, [v.id]).get(v.id, [])
     row = {f.name: getattr(v, f.name) for f in fields(VarianceRow)}
-    return VarianceDetail(**row, project_code=code, lines=lines)
+    return VarianceDetail(**row, project_code=code, lines=lines)  # the API's row, and two more
 
 
 def variance_rules(session: Session) -> list[str]:
@@ -703,11 +688,11 @@ __all__ = [
     "HistoryEvent",
     "Identity",
     "LastRun",
-    "OpenVariance",
     "PeriodFigures",
     "PortfolioData",
     "PortfolioRow",
     "ProjectHead",
+    "ProjectNames",
     "SyncHealth",
     "VarianceDetail",
     "VarianceLine",

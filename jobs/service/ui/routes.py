@@ -11,10 +11,10 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
 
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.jobs.service.gate import UI_PREFIX, WRITES_OFF
