@@ -389,6 +389,7 @@ def test_pages_read_without_javascript(browser: Browser, dashboard: Dashboard) -
         expect(page).to_have_url(re.compile(r"rag=red"))
         expect(slipping).to_be_visible()
         expect(page.locator(f"{PORTFOLIO} tbody tr[data-project]")).not_to_have_count(len(report))
+        screenshot(page, dashboard, "portfolio-nojs")
         for name, url in _pages(dashboard).items():
             page.goto(url)
             expect(page.locator("main h1")).to_be_visible()
@@ -398,7 +399,7 @@ def test_pages_read_without_javascript(browser: Browser, dashboard: Dashboard) -
                 )
         page.goto("/ui/variances?severity=high")
         expect(page.locator("#variances tbody tr[data-variance]")).to_have_count(5)
-        screenshot(page, dashboard, "portfolio-nojs")
+        screenshot(page, dashboard, "variances-nojs")
     finally:
         context.close()
 
