@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.models import SyncRun, Variance
+from pmo_ledger.ledger.models import SyncRun, SyncRunStream, Variance
 from tests.browser.conftest import Watch, locked_service, new_page, screenshot
 from tests.browser.ledger import HOSTILE, HOSTILE_PORTFOLIO, HOSTILE_PROJECT, TOKEN, Dashboard
 from tests.browser.pages import (
@@ -256,10 +256,21 @@ def test_the_trigger_starts_a_run_and_shows_it_live(
         run = s.get(SyncRun, run_id)
         assert run is not None
         assert (run.connector, run.trigger, run.status) == ("slow", "ui", "succeeded")
-    expect(page.locator("#streams tbody tr")).not_to_have_count(0)
+        streams = {
+            st.stream: (str(st.rows_read), str(st.rows_written), str(st.rows_unchanged))
+            for st in s.scalars(select(SyncRunStream).where(SyncRunStream.run_id == run_id))
+        }
+    assert streams["actuals"][0] == "60"  # [connectors.slow] actuals
+    shown = page.eval_on_selector_all(
+        "#streams tbody tr",
+        "(trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim()))",
+    )
+    assert {r[0]: (r[2], r[3], r[4]) for r in shown} == streams
     page.goto("/ui/operations")
     expect(row).to_contain_text(f"#{run_id}")
     expect(row).to_contain_text("succeeded")
+    cells = grid(page, "#connectors", "data-connector")["slow"]
+    assert cells["Rows read"] == str(sum(int(r[0]) for r in streams.values()))
     assert watch.problems() == {}
 
 
