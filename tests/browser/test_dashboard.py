@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.models import SyncRun, SyncRunStream, Variance
+from pmo_ledger.ledger.models import Project, SyncRun, SyncRunStream, Variance
 from tests.browser.conftest import Watch, locked_service, new_page, screenshot
 from tests.browser.ledger import HOSTILE, HOSTILE_PORTFOLIO, HOSTILE_PROJECT, TOKEN, Dashboard
 from tests.browser.pages import (
@@ -145,7 +145,7 @@ def test_variances_page_lists_the_open_findings_and_filters_them(
     with Session(dashboard.engine) as s:
         found = s.execute(select(Variance.id, Variance.severity, Variance.status)).all()
     open_ids = {str(v.id) for v in found if v.status in ("open", "acknowledged")}
-    high = {str(v.id) for v in found if v.id and str(v.id) in open_ids and v.severity == "high"}
+    high = {str(v.id) for v in found if str(v.id) in open_ids and v.severity == "high"}
     assert len(high) == 5  # the four planted in the sample world, Workfront's contractor
     page.goto("/ui/variances")
     assert set(row_keys(page, "#variances", "data-variance")) == open_ids
@@ -155,6 +155,23 @@ def test_variances_page_lists_the_open_findings_and_filters_them(
     assert set(row_keys(page, "#variances", "data-variance")) == high
     expect(page.locator("#variance-results .summary")).to_contain_text(f"{len(high)} variances")
     screenshot(page, dashboard, "variances")
+    # Any severity, one project (Enter in the field submits).
+    with Session(dashboard.engine) as s:
+        on_0004 = {
+            str(i)
+            for i in s.scalars(
+                select(Variance.id)
+                .join(Project, Project.id == Variance.project_id)
+                .where(Project.code == "PRJ-0004", Variance.status.in_(("open", "acknowledged")))
+            )
+        }
+    assert len(on_0004) >= 2
+    page.locator("select[name=severity]").select_option("")
+    page.locator("input[name=project]").fill("PRJ-0004")
+    page.locator("input[name=project]").press("Enter")
+    expect(page).to_have_url(re.compile(r"project=PRJ-0004"))
+    expect(page.locator("#variances tbody tr[data-variance]")).to_have_count(len(on_0004))
+    assert set(row_keys(page, "#variances", "data-variance")) == on_0004
     assert watch.problems() == {}
 
 
