@@ -17,16 +17,13 @@ from sqlalchemy.orm import Session
 from pmo_ledger.jobs.service.ui.session import COOKIE
 from pmo_ledger.ledger.models import Project, SyncRun, SyncRunStream, Variance, utcnow
 from tests.service.helpers import finished, wait_for
-from tests.service.test_ui_pages import TOKEN, Ui, build, load, rows
+from tests.service.test_ui_pages import TOKEN, Ui, build, load, loaded, rows
 
 
 @pytest.fixture
 def ui(engine: Engine, tmp_path: Path) -> Iterator[Ui]:
-    built = build(engine, tmp_path)
-    load(built)
-    with built.client:
+    with loaded(engine, tmp_path) as built:
         yield built
-    built.worker.stop(5)
 
 
 def _variance(engine: Engine, status: str = "open") -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -114,13 +115,20 @@ def load(ui: Ui) -> None:
     run_reconcile(ui.app)
 
 
-@pytest.fixture
-def ui(engine: Engine, tmp_path: Path) -> Iterator[Ui]:
+@contextmanager
+def loaded(engine: Engine, tmp_path: Path) -> Iterator[Ui]:
+    """The dashboard over the sample, synced and reconciled; its worker stopped after."""
     built = build(engine, tmp_path)
     load(built)
     with built.client:
         yield built
     built.worker.stop(5)
+
+
+@pytest.fixture
+def ui(engine: Engine, tmp_path: Path) -> Iterator[Ui]:
+    with loaded(engine, tmp_path) as built:
+        yield built
 
 
 def view_evm(engine: Engine) -> dict[str, Evm]:

@@ -14,7 +14,7 @@ from pmo_ledger.ledger.planning.model import EarnedValueCurve
 
 WIDTH = 760
 PLOT_LEFT = 90
-PLOT_RIGHT = 20
+PLOT_RIGHT = 30
 PLOT_TOP = 20
 PLOT_BOTTOM = 40
 
@@ -194,13 +194,14 @@ def gantt(sched: Schedule) -> Gantt:
                 ),
             )
         )
-    months = []
+    months: list[Tick] = []
+    per_month = plot_w * 30.4 / days
+    every = next((k for k in (1, 2, 3, 6, 12) if per_month * k >= 48), 24)
     d = date(first.year, first.month, 1)
     while d <= last:
-        if d >= first:
-            months.append(
-                Tick(x(d), d.strftime("%b %Y") if d.month in (1, 7) else d.strftime("%b"))
-            )
+        if d >= first and (d.month - 1) % every == 0:
+            label = d.strftime("%b %Y") if d.month == 1 or not months else d.strftime("%b")
+            months.append(Tick(x(d), label))
         d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
     height = PLOT_TOP + len(rows) * GANTT_ROW + PLOT_BOTTOM
     return Gantt(

@@ -3,10 +3,11 @@ filters, risk order, grouping (portfolio > program > project) and paging. Pure: 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from pmo_ledger.ledger.queries.dashboard import PortfolioData, PortfolioRow
@@ -154,7 +155,9 @@ def risk_key(row: PortfolioRow) -> tuple[object, ...]:
     )
 
 
-def _sort_key(sort: str):  # type: ignore[no-untyped-def]
+def _sort_key(sort: str) -> Callable[[PortfolioRow], tuple[Any, ...]]:
+    """The order of `sort`: money largest first, CPI and SPI lowest first, a missing figure
+    last; `risk` (the default): `risk_key`."""
     none_last = Decimal("1e30")
     if sort == "code":
         return lambda r: (r.code,)
