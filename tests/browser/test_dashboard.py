@@ -38,9 +38,12 @@ SLIPPING = "PRJ-0005"
 
 
 def sign_in(page: Page, then: str = "/ui", token: str = TOKEN) -> None:
+    """Sign in through the form; with the right token, wait until the browser is at `then`."""
     page.goto(f"/ui/signin?next={quote(then, safe='')}")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
+    if token == TOKEN:
+        expect(page).to_have_url(re.compile(re.escape(then) + "$"))
 
 
 def portfolio(page: Page) -> dict[str, dict[str, str]]:
