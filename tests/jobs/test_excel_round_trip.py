@@ -31,6 +31,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import BudgetEntry
+from tests.jobs.test_cli_excel import excel_cli
 from tests.jobs.test_cli_plan import Cli
 
 CONFIG = """\
@@ -90,12 +91,7 @@ LINKS = [("A", "B", "FS", 0), ("A", "C", "SS", 1)]
 
 @pytest.fixture
 def cli(engine: Engine, tmp_path: Path) -> Cli:
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    path = tmp_path / "pmo-ledger.toml"
-    url = engine.url.render_as_string(hide_password=False)
-    path.write_text(CONFIG.format(url=url, folder=folder))
-    c = Cli(path)
+    c = excel_cli(engine, tmp_path, CONFIG)
     result = c.run("sync", "psa")
     assert result.exit_code == 0, result.output
     return c

@@ -225,18 +225,18 @@ def test_a_scheduled_sync_refuses_a_file_naming_an_unknown_project(
     org_dir.mkdir()
     plans_dir.mkdir()
     budgets_file(org_dir / "org.xlsx", budget("PRJ-0001", "labor", "2025-01", "1.00"))
-    who = "org"
-    data = {
-        "ledger": {
-            "url": engine.url.render_as_string(hide_password=False),
-            "base_currency": "USD",
-            "authority": {m: who for m in ("projects", "labor", "expense", "hours", "revenue",
-                                          "budget")},  # fmt: skip
-            "link_rules": [{"source": "plans", "pattern": r"(PRJ-\d{4})", "project": "{1}"}],
-        },
-        "connectors": {"org": {"kind": "excel", "path": str(org_dir)},
-                       "plans": {"kind": "excel", "path": str(plans_dir)}},
-    }  # fmt: skip
+    measures = ("projects", "labor", "expense", "hours", "revenue", "budget")
+    ledger = {
+        "url": engine.url.render_as_string(hide_password=False),
+        "base_currency": "USD",
+        "authority": dict.fromkeys(measures, "org"),
+        "link_rules": [{"source": "plans", "pattern": r"(PRJ-\d{4})", "project": "{1}"}],
+    }
+    connectors = {
+        "org": {"kind": "excel", "path": str(org_dir)},
+        "plans": {"kind": "excel", "path": str(plans_dir)},
+    }
+    data = {"ledger": ledger, "connectors": connectors}
     app = App(parse_config(data, {}, tmp_path), None, _engine=engine)
     assert run_sync(app, "org").status == "succeeded"
     before = live_lines(engine)
@@ -251,7 +251,7 @@ def test_a_scheduled_sync_refuses_a_file_naming_an_unknown_project(
     with Session(engine) as s:
         held = s.execute(
             select(Quarantine.stream, Quarantine.external_id, Quarantine.reason,
-                   Quarantine.payload).where(Quarantine.status == "open", 
+                   Quarantine.payload).where(Quarantine.status == "open",
                                              Quarantine.source == "plans")
             .order_by(Quarantine.stream, Quarantine.external_id)
         ).all()  # fmt: skip
