@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -245,13 +245,20 @@ class Sandbox:
 @dataclass
 class ConnectorContext:
     """What every connector gets besides its own settings: its name, the source-call timeouts
-    and the ledger's fiscal calendar (to place source dates in periods)."""
+    and the ledger's fiscal calendar (to place source dates in periods).
+
+    `known_projects`, filled by the sync runner (None outside a run: a connector built alone
+    cannot tell), is the one read-only look at the ledger a connector gets: given the project
+    codes of this source, it returns those a ledger project takes (the projects authority's
+    own, a project link or cost object map of this source, a `[[ledger.link_rules]]` match).
+    A connector whose unit of input must load whole (an Excel file) asks it before yielding."""
 
     name: str
     connect_timeout: timedelta = timedelta(seconds=10)
     read_timeout: timedelta = timedelta(seconds=120)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     extra: dict[str, Any] = field(default_factory=dict)
+    known_projects: Callable[[Iterable[str]], set[str]] | None = None
 
 
 class Connector(ABC):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -292,11 +292,28 @@ def _prepare(
         raise ConnectorDisabled(name)
     if connector is None:
         connector = app.connector(name)
+    if connector.context.known_projects is None:
+        connector.context.known_projects = _known_projects(app, name)
     run = _Run(app, name, connector, cfg.lookback, dry_run, allow_mass_delete)
     if not cfg.enabled:
         run.allow_disabled = True  # recorded in the run's options
         log.warning("disabled_connector_run", connector=name, dry_run=dry_run)
     return run
+
+
+def _known_projects(app: App, name: str) -> Callable[[Iterable[str]], set[str]]:
+    """The connector's read-only look at the ledger's projects (`ConnectorContext.
+    known_projects`): of the codes given, those a ledger project takes for source `name`, read
+    in a session of its own (`ledger.queries.source_lines.unknown_projects`)."""
+
+    def known(codes: Iterable[str]) -> set[str]:
+        from pmo_ledger.ledger.queries.source_lines import unknown_projects
+
+        wanted = set(codes)
+        with app.sessions() as session:
+            return wanted - set(unknown_projects(session, app.config.ledger, name, wanted))
+
+    return known
 
 
 class _Run:

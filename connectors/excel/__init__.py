@@ -5,7 +5,8 @@
 - `tasks`: the Plan sheet -> tasks with three-point estimates and percent complete (`plan`);
 - `dependencies`: the Dependencies sheet -> task links (`plan`);
 - `projects`: the project codes those sheets name (created only when this source is the
-  `projects` authority; otherwise linked by `[[ledger.link_rules]]` or held as unmapped).
+  `projects` authority; otherwise linked by `[[ledger.link_rules]]`: in a sync run a file naming
+  a code no ledger project takes is refused whole, `ConnectorContext.known_projects`).
 
 Each file is a full scope of each stream. The writer's change detection makes a changed
 cell restate only its line and an unchanged file write nothing; what a file no longer lists

@@ -63,7 +63,7 @@ def read_stream(
             listed[name] = before
             continue
         read = reads[stream]
-        problems = file_problems(reads)
+        problems = file_problems(reads) + unknown_projects(connector, reads)
         if problems:  # the file loads whole or not at all: nothing of it, nothing reversed
             refused += 1
             rejected += read.rejected + [_refused(r, name, problems) for r in read.records]
@@ -107,6 +107,17 @@ def file_reads(connector: ExcelConnector, book: Workbook) -> dict[str, SheetRead
     reads = {stream: _read_file(connector, stream, book) for stream in STREAMS_READ}
     connector.reads[book.path] = (book, reads)
     return reads
+
+
+def unknown_projects(connector: ExcelConnector, reads: dict[str, SheetRead]) -> list[str]:
+    """One problem per project code of the file no ledger project takes, asked of the runner's
+    read-only hook (`ConnectorContext.known_projects`); none outside a run (no hook)."""
+    known = connector.context.known_projects
+    if known is None:
+        return []
+    codes = {r.external_id for r in reads["projects"].records}
+    return [f"unknown project: {code} (add a [[ledger.link_rules]] or `pmo-ledger map` it to a "
+            "ledger project)" for code in sorted(codes - known(codes))]  # fmt: skip
 
 
 def file_problems(reads: dict[str, SheetRead]) -> list[str]:

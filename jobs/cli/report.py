@@ -1,6 +1,6 @@
 """`pmo-ledger report`: budget vs actual per project, what waits on UNMAPPED and what does not
 count because another source is the authority (also printed by `demo`); with `--format xlsx
---out FILE`, the Excel status workbook (jobs/workbook, docs/report.md), live or as known at a
+--out FILE`, the Excel status workbook (jobs/workbook, docs/reports.md), live or as known at a
 past time (`--as-known-at`)."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Variances: the findings of the reconciliation rules at the status date (as known then),
 most severe first, with their measures, whether the variance was acknowledged by then (by
-whom, the note), and a hyperlink to the record in its source (the project's page where the
-source gives one). `Over` and `Over %` are the measures' own figures where the rule has them."""
+whom, the note), and a hyperlink to the record in its source (the one line behind it, else
+the project's page; `status._links`). `Over` and `Over %` are the measures' own figures where
+the rule has them."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select, type_coerce
+from sqlalchemy import and_, column, func, or_, select, table, type_coerce
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import aggregates
@@ -60,6 +60,10 @@ if TYPE_CHECKING:
     from pmo_ledger.ledger.queries.planning import PlanData
 
 ZERO = Decimal(0)
+#: The lines behind each variance (migration 0011's analyst view), for the findings' links.
+_V_LINES = table("v_variance_lines", *(column(c) for c in ("variance_id", "line_id", "source_url")))
+#: Variance ids per `IN (...)` when reading their lines.
+_CHUNK = 500
 #: The columns `_projects` reads, in order (ProjectStatus's first fields).
 HEAD = (
     "id", "code", "name", "portfolio", "portfolio_name", "program", "program_name", "manager",
@@ -101,7 +105,7 @@ class OpenFinding:
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     note: str | None
-    url: str | None  # the source record: the project's page in its source
+    url: str | None  # the source record: its one line's, else the project's page (`_links`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,9 +270,13 @@ def _findings(
         (r.rule, r.subject_type, r.subject_id, r.dimension, r.period): r
         for r in session.scalars(select(v).where(v.first_seen_at <= when))
     }
+    lines = _links(session, [r.id for f in found if (r := rows.get(f.key)) is not None])
     out = []
     for f in found:
         row = rows.get(f.key)
+        project_url = urls.get(f.subject_id) if f.subject_type == "project" else None
+        behind = lines.get(row.id, []) if row is not None else []
+        url = behind[0] if len(behind) == 1 and behind[0] else project_url
         acked = (
             row is not None
             and row.acknowledged_at is not None
@@ -286,9 +294,24 @@ def _findings(
                 acknowledged_at=row.acknowledged_at if acked and row is not None else None,
                 acknowledged_by=row.acknowledged_by if acked and row is not None else None,
                 note=row.note if acked and row is not None else None,
-                url=urls.get(f.subject_id) if f.subject_type == "project" else None,
+                url=url or next((u for u in behind if u), None),
             )
         )
+    return out
+
+
+def _links(session: Session, variance_ids: list[int]) -> dict[int, list[str | None]]:
+    """Per variance, the source URLs of the live lines behind it (`v_variance_lines`), in line
+    order: a finding with one line links to that record in its source (a Salesforce timecard,
+    a Workfront hour), one with many to the project's page there, else to its first line with
+    a URL."""
+    out: dict[int, list[str | None]] = defaultdict(list)
+    v = _V_LINES.c
+    for i in range(0, len(variance_ids), _CHUNK):
+        chunk = variance_ids[i : i + _CHUNK]
+        query = select(v.variance_id, v.source_url).where(v.variance_id.in_(chunk))
+        for vid, url in session.execute(query.order_by(v.variance_id, v.line_id)):
+            out[vid].append(url)
     return out
 
 

@@ -33,14 +33,19 @@ level = "ERROR"
 """
 
 
-@pytest.fixture
-def cli(engine: Engine, tmp_path: Path) -> Cli:
+def excel_cli(engine: Engine, tmp_path: Path, config: str = CONFIG) -> Cli:
+    """The CLI over the test database with `config`, its excel folder `inbox` made."""
     folder = tmp_path / "inbox"
     folder.mkdir()
     path = tmp_path / "pmo-ledger.toml"
     url = engine.url.render_as_string(hide_password=False)
-    path.write_text(CONFIG.format(url=url, folder=folder))
+    path.write_text(config.format(url=url, folder=folder))
     return Cli(path)
+
+
+@pytest.fixture
+def cli(engine: Engine, tmp_path: Path) -> Cli:
+    return excel_cli(engine, tmp_path)
 
 
 def _counts(engine: Engine) -> dict[str, int]:

@@ -34,6 +34,8 @@ DEMO_JSON = Path(__file__).resolve().parents[2] / "config" / "demo_portfolio.jso
 DAY = "2025-10-31"
 MONEY = "#,##0.00;[Red]-#,##0.00"
 URL = "https://psa.example.test/projects/PSA-1001"
+#: Each demo timecard's page in the source (Salesforce: the instance URL + the record id).
+CARD = "https://psa.example.test/{}"
 
 
 def _portfolio(tmp_path: Path, *, hours_tc1: str = "40", name: str = "portfolio.json") -> Path:
@@ -55,6 +57,7 @@ def _portfolio(tmp_path: Path, *, hours_tc1: str = "40", name: str = "portfolio.
             batch["records"] += baselines
         if batch["stream"] == "timecards":
             for tc in batch["records"]:
+                tc["source_url"] = CARD.format(tc["external_id"])
                 if tc["external_id"] == "TC-0001":
                     tc["hours"] = hours_tc1
     data["batches"].append({
@@ -74,6 +77,11 @@ def ledger(engine: Engine, tmp_path: Path) -> Path:
     ok(invoke(config, "demo", "--portfolio", str(_portfolio(tmp_path))))
     ok(invoke(config, "reconcile"))
     return config
+
+
+def linked_rows(ws: Worksheet) -> list[list[Any]]:
+    """The Variances rows whose `Source record` is a hyperlink, as values."""
+    return [[c.value for c in r] for r in ws.iter_rows(min_row=5) if r[16].hyperlink is not None]
 
 
 def write(config: Path, out: Path, *args: str) -> str:
@@ -226,8 +234,16 @@ def test_variances_resources_schedule_quality_and_cover(ledger: Path, tmp_path: 
         (r[3], r[4], r[5], r[6]) for r in body
     }
     linked = [row for row in ws.iter_rows(min_row=5) if row[16].hyperlink is not None]
-    assert linked and all(r[16].hyperlink.target == URL and r[5].value == "PRJ-1001"
-                          for r in linked)  # fmt: skip
+    links = {(r[3].value, r[5].value, r[6].value): r[16].hyperlink.target for r in linked}
+    # One line behind the finding: that timecard's record (PRJ-1004's only actual is TC-0008);
+    # many lines: the project's page in its source (PRJ-1001's); a project without one: the
+    # first line with a URL (PRJ-1002's PSA timecard, its ERP posting has none); findings
+    # about a source (data_quality) link nowhere.
+    assert links[("forecast_overrun", "PRJ-1004", "evm")] == CARD.format("TC-0008")
+    assert links[("source_disagreement", "PRJ-1001", "psa~erp:labor")] == URL
+    assert links[("source_disagreement", "PRJ-1002", "psa~erp:labor")] == CARD.format("TC-0004")
+    assert links[("source_disagreement", "PRJ-1003", "psa~pm:labor")] == CARD.format("TC-0006")
+    assert len(links) == 9 and not any(r[3] == "data_quality" for r in linked_rows(ws))
     assert ws.auto_filter.ref == f"A4:Q{4 + len(body)}" and ws.freeze_panes == "C5"
     # Resources: a utilization grid with a colour scale and over-allocation marks.
     rs = wb["Resources"]

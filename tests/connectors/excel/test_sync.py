@@ -212,3 +212,61 @@ def test_a_folder_of_two_files_and_a_plan(engine: Engine, tmp_path: Path) -> Non
         ("plan/B", Decimal(2), Decimal(4), Decimal(8)),
     ]
     assert [(k, Decimal(lag)) for k, lag in links] == [("plan/A->B/FS", Decimal(1))]
+
+
+def test_a_scheduled_sync_refuses_a_file_naming_an_unknown_project(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """With `org` the projects authority (it created PRJ-0001) and a link rule placing the
+    `plans` codes, a file of `plans` naming PRJ-0042, a project no one created, loads nothing:
+    PRJ-0001's line is not written either, the file's records are held as refused with the
+    unknown project named, and once the row is gone the file loads."""
+    org_dir, plans_dir = tmp_path / "org", tmp_path / "plans"
+    org_dir.mkdir()
+    plans_dir.mkdir()
+    budgets_file(org_dir / "org.xlsx", budget("PRJ-0001", "labor", "2025-01", "1.00"))
+    measures = ("projects", "labor", "expense", "hours", "revenue", "budget")
+    ledger = {
+        "url": engine.url.render_as_string(hide_password=False),
+        "base_currency": "USD",
+        "authority": dict.fromkeys(measures, "org"),
+        "link_rules": [{"source": "plans", "pattern": r"(PRJ-\d{4})", "project": "{1}"}],
+    }
+    connectors = {
+        "org": {"kind": "excel", "path": str(org_dir)},
+        "plans": {"kind": "excel", "path": str(plans_dir)},
+    }
+    data = {"ledger": ledger, "connectors": connectors}
+    app = App(parse_config(data, {}, tmp_path), None, _engine=engine)
+    assert run_sync(app, "org").status == "succeeded"
+    before = live_lines(engine)
+    path = budgets_file(
+        plans_dir / "fy25.xlsx",
+        budget("PRJ-0001", "labor", "2025-02", "2000.20"),
+        budget("PRJ-0042", "labor", "2025-02", "42.00"),
+    )
+    result = run_sync(app, "plans")
+    assert result.status == "succeeded", result.message
+    assert live_lines(engine) == before
+    with Session(engine) as s:
+        held = s.execute(
+            select(Quarantine.stream, Quarantine.external_id, Quarantine.reason,
+                   Quarantine.payload).where(Quarantine.status == "open",
+                                             Quarantine.source == "plans")
+            .order_by(Quarantine.stream, Quarantine.external_id)
+        ).all()  # fmt: skip
+    unknown = (
+        "unknown project: PRJ-0042 (add a [[ledger.link_rules]] or `pmo-ledger map` it to a "
+        "ledger project)"
+    )
+    refused = "fy25.xlsx: refused, nothing of it loaded"
+    assert [(st, k, r, p["problems"]) for st, k, r, p in held] == [
+        ("budgets", "fy25/PRJ-0001/Current", "refused_file", [refused, unknown]),
+        ("budgets", "fy25/PRJ-0042/Current", "refused_file", [refused, unknown]),
+        ("projects", "PRJ-0001", "refused_file", [refused, unknown]),
+        ("projects", "PRJ-0042", "refused_file", [refused, unknown]),
+    ]
+    budgets_file(path, budget("PRJ-0001", "labor", "2025-02", "2000.20"))
+    assert run_sync(app, "plans").status == "succeeded"
+    assert live_lines(engine) == {**before, "fy25/PRJ-0001/Current/labor/2025-02":
+                                  Decimal("2000.20")}  # fmt: skip
