@@ -58,6 +58,7 @@ __all__ = ["SapConnector", "SapSettings"]
 
 _EXTERNAL_ID = "<OBJNR>/<KSTAR>/<GJAHR>/<PERIOD>/<WRTTP> (OData: <PR:WBS>/<GLAccount>/...)"
 ITEM_ID = '<KOKRS>/<BELNR>/<BUZEI> (actuals = "items": CO line items, COEP)'
+_DEFAULT_BUDGET_READS = ["41", ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"], "41", ["KBFR"], "0001"]
 STREAMS: dict[str, StreamSpec] = {
     "projects": StreamSpec("projects", "token", "project", "<PSPID> (OData: Project)"),
     "tasks": StreamSpec(
@@ -87,6 +88,12 @@ STREAMS: dict[str, StreamSpec] = {
         after=("tasks",),
     ),
 }
+
+
+def _budget_reads(s: SapSettings) -> list[object]:
+    """The settings that decide what the budgets stream counts."""
+    return [s.budget_value_type, s.budget_activities, s.release_value_type,
+            s.release_activities, s.budget_ledger]  # fmt: skip
 
 
 class SapConnector(Connector):
@@ -233,7 +240,9 @@ class SapConnector(Connector):
             [s.transport, s.actuals, s.object_types, s.plan_version, s.first_year, s.ledger,
              s.wbs_property, s.currency, s.controlling_area,
              # a new mapping of cost elements restates the lines (none: as before it existed)
-             *([s.cost_types] if s.cost_types else [])]
+             *([s.cost_types] if s.cost_types else []),
+             # what makes the budget and the release (the defaults: as before they printed)
+             *([] if _budget_reads(s) == _DEFAULT_BUDGET_READS else [_budget_reads(s)])]
         )  # fmt: skip
 
     def close(self) -> None:

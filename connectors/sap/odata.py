@@ -2,8 +2,9 @@
 API_JOURNALENTRYITEMBASIC_SRV (actual postings, leading ledger only), on the kit's HttpClient.
 
 Wire (V2 JSON): `{"d": {"results": [...], "__next": "<absolute URL with $skiptoken>"}}`; the
-connector asks with `$filter`, `$select`, `$top`/`$skip` and follows `__next` exactly as given
-(a server may cap `$top` and page itself). `Edm.DateTime` is `/Date(ms)/`, `Edm.Decimal` a
+connector asks with `$filter`, `$select` (and `$orderby` on the key where a listing decides
+deletions) and follows `__next` exactly as given: the server pages, never a `$top`/`$skip` loop
+of ours. `Edm.DateTime` is `/Date(ms)/`, `Edm.Decimal` a
 string. Errors: `{"error": {"code": ..., "message": {"lang": ..., "value": ...}}}` at any
 status. `sap-client` rides on every call; reads need no CSRF token. Auth: basic, or OAuth 2.0
 client credentials (a token from `token_url`, fetched again once on a 401).

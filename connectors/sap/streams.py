@@ -194,7 +194,8 @@ class SapReads:
             try:
                 own = own_budgets(
                     overall, by_objnr, activities, self.rfc.shift, annual=annual,
-                    value_type=value_type,
+                    value_type=value_type, first_year=s.first_year,
+                    exclude=s.release_activities if kind == "current" else (),
                 )  # fmt: skip
             except ValueError as exc:
                 yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
@@ -203,6 +204,8 @@ class SapReads:
                 listed.add(version.external_id)
                 yield version
             yield from _vanished(projects, kind, listed)
+        if not s.release_activities:  # the release is not read: what was read before is gone
+            yield from _vanished(projects, "released", listed)
         periods = self.periods()
         ccy = self.rfc.currency()
         plan_rows = self.rfc.totals(PLAN, None, ALL_PERIODS)

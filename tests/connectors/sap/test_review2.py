@@ -1,0 +1,150 @@
+"""Second review of the SAP connector: budgets across currencies, the release turned off or
+left out of the budget, the budget ledger and first year, SSO logon tickets as secrets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import structlog
+from sqlalchemy import Engine, func, select
+
+from pmo_ledger.connectors.base import ConnectorContext
+from pmo_ledger.connectors.sap import SapConnector, SapSettings
+from pmo_ledger.connectors.sap.budgets import Element, own_budgets
+from pmo_ledger.jobs.sync import run_sync
+from pmo_ledger.ledger.models import BudgetLine, BudgetVersion
+from tests.connectors.sap.sap_system import app, app_reading, settings
+from tests.connectors.sap.stub_rfc import System
+from tests.connectors.sap.test_review import bpge
+from tests.connectors.sap.test_sync import WBS_11
+
+STREAMS = ["projects", "tasks", "budgets"]
+
+
+def test_a_child_budgeted_in_another_currency_is_subtracted_once_in_the_parents() -> None:
+    """Parent (EUR) budget 1000 of which it distributed EUR 400 to a child whose budget is
+    kept in its object currency (USD 440; BPGE WLGES 400 in the ledger currency)."""
+    by_objnr = {"PR00000001": Element("P.1", "P", None),
+                "PR00000002": Element("P.1.1", "P", "PR00000001")}  # fmt: skip
+    rows = [
+        {"OBJNR": "PR00000001", "VORGA": "KBUD", "WRTTP": "41", "TWAER": "EUR",
+         "WTGES": "1000.00", "WLGES": "1000.00"},
+        {"OBJNR": "PR00000002", "VORGA": "KBUD", "WRTTP": "41", "TWAER": "USD",
+         "WTGES": "440.00", "WLGES": "400.00"},
+    ]  # fmt: skip
+    own = own_budgets(rows, by_objnr, ["KBUD"], value_type="41")
+    assert own == {("PR00000001", "EUR", ""): Decimal("600.00"),
+                   ("PR00000002", "USD", ""): Decimal("440.00")}  # fmt: skip
+
+
+def test_a_parent_in_usd_converts_its_childs_ledger_value_at_its_own_rate() -> None:
+    """Ledger currency EUR: the parent USD 1100 (EUR 1000) gave EUR 400 (USD 440) to a child
+    in EUR; the parent's own share is USD 660, the child's EUR 400."""
+    by_objnr = {"PR00000001": Element("P.1", "P", None),
+                "PR00000002": Element("P.1.1", "P", "PR00000001")}  # fmt: skip
+    rows = [
+        {"OBJNR": "PR00000001", "VORGA": "KBUD", "TWAER": "USD", "WTGES": "1100.00",
+         "WLGES": "1000.00"},
+        {"OBJNR": "PR00000002", "VORGA": "KBUD", "TWAER": "EUR", "WTGES": "400.00",
+         "WLGES": "400.00"},
+    ]  # fmt: skip
+    own = own_budgets(rows, by_objnr, ["KBUD"])
+    assert own[("PR00000001", "USD", "")] == Decimal("660.00")
+
+
+def test_budget_activities_empty_counts_every_activity_but_the_release() -> None:
+    by_objnr = {"PR00000001": Element("P.1", "P", None)}
+    rows = [{"OBJNR": "PR00000001", "VORGA": v, "WRTTP": "41", "TWAER": "EUR", "WTGES": a}
+            for v, a in (("KBUD", "1000.00"), ("KBN0", "50.00"), ("KBFR", "700.00"))]
+    assert own_budgets(rows, by_objnr, [], value_type="41") == {
+        ("PR00000001", "EUR", ""): Decimal("1050.00")
+    }
+    assert own_budgets(rows, by_objnr, [], value_type="41", exclude=["KBN0"]) == {
+        ("PR00000001", "EUR", ""): Decimal("1700.00")
+    }
+
+
+def test_turning_the_release_off_deletes_the_released_versions(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    system.tables["BPGE"].rows += [bpge(WBS_11, "KBUD", "1000.00"), bpge(WBS_11, "KBFR", "100.00")]
+    a = app(engine, tmp_path)
+    assert run_sync(a, "erp", streams=STREAMS).status == "succeeded"
+    with a.reading() as s:
+        assert list(s.scalars(select(BudgetVersion.external_id).where(
+            BudgetVersion.kind == "released", BudgetVersion.deleted_at.is_(None)))) == [
+            "P-1000/released"]  # fmt: skip
+    off = app(engine, tmp_path, release_activities=[])
+    assert run_sync(off, "erp", streams=STREAMS).status == "succeeded"
+    with off.reading() as s:
+        live = list(s.scalars(select(BudgetVersion.external_id).where(
+            BudgetVersion.deleted_at.is_(None))))  # fmt: skip
+    assert live == ["P-1000/current"]
+
+
+def test_the_release_and_budget_settings_are_in_the_read_fingerprint() -> None:
+    def printed(**extra: object) -> str | None:
+        table = {k: v for k, v in settings(**extra).items() if k != "kind"}
+        connector = SapConnector(SapSettings.model_validate(table), ConnectorContext("erp"))
+        return connector.read_fingerprint("actuals")
+
+    default = printed()
+    assert printed(release_activities=["KBFR"]) == default  # the defaults print as before
+    assert printed(release_activities=[]) != default
+    assert printed(budget_activities=["KBUD"]) != default
+    assert printed(budget_ledger="0002") != default
+
+
+def test_budgets_are_read_from_the_budget_ledger_only(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """BPGE holds a second ledger (LEDNR 0002) repeating the budget: it is not counted."""
+    system.tables["BPGE"].rows += [
+        bpge(WBS_11, "KBUD", "1000.00"), {**bpge(WBS_11, "KBUD", "1000.00"), "LEDNR": "0002"},
+    ]
+    a = app(engine, tmp_path)
+    assert run_sync(a, "erp", streams=STREAMS).status == "succeeded"
+    with a.reading() as s:
+        total = s.scalar(
+            select(func.sum(BudgetLine.amount))
+            .join(BudgetVersion, BudgetVersion.id == BudgetLine.version_id)
+            .where(BudgetVersion.kind == "current", BudgetLine.deleted_at.is_(None))
+        )
+    assert total == Decimal("1000.00")
+    reads = [c for c in system.calls if c.get("QUERY_TABLE") == "BPGE" and c["NO_DATA"] != "X"]
+    assert any("LEDNR = '0001'" in "".join(o["TEXT"] for o in c["OPTIONS"]) for c in reads)
+
+
+def test_first_year_leaves_earlier_years_out_of_the_overall_budget() -> None:
+    """Overall 1000: 2024 300, 2025 700. With first_year 2025 the budget is 2025's 700 and no
+    overall rest (before: 700 for 2025 and a rest of 300 holding 2024)."""
+    by_objnr = {"PR00000001": Element("P.1", "P", None)}
+    overall = [{"OBJNR": "PR00000001", "VORGA": "KBUD", "TWAER": "EUR", "WTGES": "1000.00"}]
+    annual = [{"OBJNR": "PR00000001", "VORGA": "KBUD", "TWAER": "EUR", "GJAHR": y, "WTGES": a}
+              for y, a in (("2024", "300.00"), ("2025", "700.00"))]  # fmt: skip
+    own = own_budgets(overall, by_objnr, ["KBUD"], annual=annual, first_year=2025)
+    assert own == {("PR00000001", "EUR", "2025"): Decimal("700.00")}
+
+
+def test_sso_tickets_and_certificates_are_secrets_never_logged(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """mysapsso2 / x509cert log on as the user: masked like a password, readable from a file."""
+    ticket = tmp_path / "ticket"
+    ticket.write_text("AjQxMDMBABhQAE0ATwAgACAAIAAgACAAIAAgACAAIAACAAYxADAAMAADABBU\n")
+    table = settings()
+    table["rfc"] = {**table["rfc"], "mysapsso2_file": str(ticket), "x509cert": "MIIC-CERT-BODY"}
+    a = app_reading(engine, tmp_path, table)
+    kept = a.config.connectors["erp"].settings
+    assert "AjQxMDMB" not in repr(kept) and "MIIC-CERT-BODY" not in repr(kept)
+    sap = SapSettings.model_validate({k: v for k, v in kept.items() if k != "kind"})
+    assert "AjQxMDMB" not in repr(sap) and "MIIC-CERT-BODY" not in repr(sap)
+    assert sap.logon()["mysapsso2"].startswith("AjQxMDMB")
+    assert sap.logon()["x509cert"] == "MIIC-CERT-BODY"
+    system.password = "other"  # the logon fails: the error is logged
+    with structlog.testing.capture_logs() as logs:
+        result = run_sync(a, "erp", streams=["projects"])
+    assert result.status == "failed"
+    text = repr(logs) + (result.message or "")
+    assert logs and "AjQxMDMB" not in text and "MIIC-CERT-BODY" not in text
