@@ -148,3 +148,34 @@ def test_sso_tickets_and_certificates_are_secrets_never_logged(
     assert result.status == "failed"
     text = repr(logs) + (result.message or "")
     assert logs and "AjQxMDMB" not in text and "MIIC-CERT-BODY" not in text
+
+
+def test_the_run_history_and_the_log_keep_a_summary_of_a_listing_token(
+    engine: Engine, tmp_path: Path, system: System
+) -> None:
+    """The listing's token holds every key: sync_state keeps it whole, while each run's
+    sync_run_stream.checkpoint and the sync_stream_started line hold its start, length and
+    hash (90,000 POSIDs would make 270 KB a run)."""
+    from pmo_ledger.connectors.base import Cursor
+    from pmo_ledger.connectors.sap.listing import remembered
+    from pmo_ledger.ledger.models import SyncRunStream, SyncState
+
+    a = app(engine, tmp_path)
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(3):
+            assert run_sync(a, "erp", streams=["tasks"]).status == "succeeded"
+    with a.reading() as s:
+        kept = list(s.scalars(select(SyncRunStream.checkpoint).where(
+            SyncRunStream.stream == "tasks")))  # fmt: skip
+        state = s.scalar(select(SyncState.checkpoint).where(SyncState.stream == "tasks"))
+    assert remembered(Cursor.from_json(state)) == {
+        "P-1000.01", "P-1000.02", "P-2000.01", "P-2000.02"}  # fmt: skip
+    whole = Cursor.from_json(state).value
+    assert len(kept) == 3
+    for c in kept:
+        value = Cursor.from_json(c).value
+        assert c["kind"] == "token" and remembered(Cursor.from_json(c)) is None
+        assert str(value).startswith(str(whole)[:40]) and f"{len(str(whole))} chars" in value
+    started = [e["cursor"] for e in logs if e["event"] == "sync_stream_started"]
+    assert len(started) == 3 and started[0] is None  # the first run starts with none
+    assert [c["value"] for c in started[1:]] == [c["value"] for c in kept[:2]]
