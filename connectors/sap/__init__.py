@@ -47,7 +47,7 @@ from pmo_ledger.connectors.sap.reader import (
 from pmo_ledger.connectors.sap.rfc import RfcClient
 from pmo_ledger.connectors.sap.rfc_source import RfcSource
 from pmo_ledger.connectors.sap.settings import SapSettings
-from pmo_ledger.connectors.sap.streams import SapReads
+from pmo_ledger.connectors.sap.streams import SapReads, confirmed
 
 if TYPE_CHECKING:  # httpx loads when the OData wire is first used
     import httpx
@@ -199,8 +199,11 @@ class SapConnector(Connector):
             }
             items = read[stream]()
             if stream in ("projects", "tasks"):  # deletions SAP never flags: see `listing`
+                previous = remembered(request.checkpoint)
+                again = r.projects if stream == "projects" else r.tasks
+                items = confirmed(items, previous, again, name=self.name, stream=stream)
                 listing = Listing(
-                    remembered(request.checkpoint),
+                    previous,
                     name=self.name,
                     stream=stream,
                     share=self.config.max_vanished_share,

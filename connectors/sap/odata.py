@@ -16,7 +16,7 @@ items summed per (object, G/L account, year, period) like CO totals.
 from __future__ import annotations
 
 import base64
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -137,11 +137,18 @@ class ODataClient:
         return {"sap-client": self.settings.sap_client} if self.settings.sap_client else {}
 
     def rows(
-        self, service: str, entity_set: str, *, select: list[str], filter: str | None = None
+        self,
+        service: str,
+        entity_set: str,
+        *,
+        select: list[str],
+        filter: str | None = None,
+        orderby: str | None = None,
     ) -> Iterator[Mapping[str, Any]]:
         """Every row of an entity set: one request, then its `__next` links as given (the
         server pages, `$skiptoken` or whatever the link holds is opaque). No `$top`/`$skip`
-        of our own: a skip loop on top of server paging reads rows twice or never."""
+        of our own: a skip loop on top of server paging reads rows twice or never.
+        `orderby`: `$orderby` (a listing's key, so the server pages a stable order)."""
         url: str = f"{ROOT}/{service}/{entity_set}"
         first: dict[str, Any] = {
             **self._client_params(),
@@ -150,6 +157,8 @@ class ODataClient:
         }
         if filter:
             first["$filter"] = filter
+        if orderby:
+            first["$orderby"] = orderby
         params: dict[str, Any] | None = first
         got = 0
         while True:
@@ -181,6 +190,18 @@ class ODataClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+#: The keys the listings are read in order of (`$orderby`): server paging without an order
+#: may repeat a row on one page and skip another.
+PROJECT_KEY = "ProjectUUID"
+ELEMENT_KEY = "ProjectElementUUID"
+
+
+def any_of(prop: str, values: Sequence[str]) -> str:
+    """`(P eq 'a' or P eq 'b')`: a `$filter` for some keys (quotes doubled)."""
+    quoted = ("'" + v.replace("'", "''") + "'" for v in values)
+    return "(" + " or ".join(f"{prop} eq {q}" for q in quoted) + ")"
 
 
 PROJECT_FIELDS = [

@@ -75,16 +75,18 @@ class RfcSource:
         rows = self.client.read_table("T001", ["BUKRS", "WAERS"], "", ["BUKRS"])
         return {r["BUKRS"]: r["WAERS"] for r in rows}
 
-    def projects(self) -> list[dict[str, str]]:
+    def projects(self, where: str = "") -> list[dict[str, str]]:
+        """PROJ rows (`where`: only those, e.g. some PSPIDs read again by key)."""
         fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA",
                   "LOEVM"]  # fmt: skip
         optional = ("VERNA", "VBUKR", "OBJNR", "LOEVM")
-        return self._read("PROJ", fields, "", ["PSPNR"], optional=optional)
+        return self._read("PROJ", fields, where, ["PSPNR"], optional=optional)
 
-    def wbs_elements(self) -> list[dict[str, str]]:
+    def wbs_elements(self, where: str = "") -> list[dict[str, str]]:
+        """PRPS rows (`where`: only those, e.g. some POSIDs read again by key)."""
         fields = ["PSPNR", "POSID", "POST1", "OBJNR", "PSPHI", "STUFE", "PBUKR", "PRCTR", "LOEVM"]
         optional = ("STUFE", "PBUKR", "PRCTR", "LOEVM")
-        return self._read("PRPS", fields, "", ["PSPNR"], optional=optional)
+        return self._read("PRPS", fields, where, ["PSPNR"], optional=optional)
 
     def hierarchy(self) -> list[dict[str, str]]:
         return self._read("PRHI", ["POSNR", "UP"], "", ["POSNR"])

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import structlog
 from sqlalchemy import Engine, func, select
@@ -14,8 +17,11 @@ from pmo_ledger.connectors.sap import SapConnector, SapSettings
 from pmo_ledger.connectors.sap.budgets import Element, own_budgets
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import BudgetLine, BudgetVersion
+from pmo_ledger.ledger.records import TaskRecord
+from tests.connectors.sap import stub_rfc
 from tests.connectors.sap.sap_system import app, app_reading, settings
 from tests.connectors.sap.stub_rfc import System
+from tests.connectors.sap.test_deletions import MASTER, live
 from tests.connectors.sap.test_review import bpge
 from tests.connectors.sap.test_sync import WBS_11
 
@@ -166,16 +172,91 @@ def test_the_run_history_and_the_log_keep_a_summary_of_a_listing_token(
             assert run_sync(a, "erp", streams=["tasks"]).status == "succeeded"
     with a.reading() as s:
         kept = list(s.scalars(select(SyncRunStream.checkpoint).where(
-            SyncRunStream.stream == "tasks")))  # fmt: skip
+            SyncRunStream.stream == "tasks").order_by(SyncRunStream.run_id)))  # fmt: skip
         state = s.scalar(select(SyncState.checkpoint).where(SyncState.stream == "tasks"))
     assert remembered(Cursor.from_json(state)) == {
         "P-1000.01", "P-1000.02", "P-2000.01", "P-2000.02"}  # fmt: skip
     whole = Cursor.from_json(state).value
     assert len(kept) == 3
-    for c in kept:
-        value = Cursor.from_json(c).value
+    for c in kept:  # the same keys; the read's time (its start) may differ
+        value = str(Cursor.from_json(c).value)
         assert c["kind"] == "token" and remembered(Cursor.from_json(c)) is None
-        assert str(value).startswith(str(whole)[:40]) and f"{len(str(whole))} chars" in value
+        assert " listed:" in value and f"… ({len(str(whole))} chars, sha256 " in value
+        assert len(value) < 100
+    assert str(Cursor.from_json(kept[-1]).value).startswith(str(whole)[:40])
     started = [e["cursor"] for e in logs if e["event"] == "sync_stream_started"]
     assert len(started) == 3 and started[0] is None  # the first run starts with none
     assert [c["value"] for c in started[1:]] == [c["value"] for c in kept[:2]]
+
+
+def test_a_wbs_element_deleted_between_two_prps_pages_deletes_only_itself(
+    engine: Engine, tmp_path: Path, system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ROWSKIPS paging: P-1000.01 is deleted (CJ20N, no costs yet) after PRPS page 1 was
+    read; page 2 then skips P-2000.01, which still exists. The key the read missed is read
+    again by POSID and found, so it stays; the next read deletes P-1000.01."""
+    a = app(engine, tmp_path, page_rows=2)
+    assert run_sync(a, "erp", streams=MASTER).status == "succeeded"
+    assert live(a)[1] == {"P-1000.01", "P-1000.02", "P-2000.01", "P-2000.02"}
+    read = stub_rfc.Connection._read
+    state = {"armed": True}
+
+    def glitch(self: Any, **p: Any) -> dict[str, Any]:
+        out = read(self, **p)
+        if (p["QUERY_TABLE"] == "PRPS" and p["NO_DATA"] != "X" and p["ROWSKIPS"] == 0
+                and state["armed"] and len(p["FIELDS"]) > 2):  # fmt: skip
+            state["armed"] = False  # the user deletes P-1000.01 while page 2 is pending
+            rows = system.tables["PRPS"].rows
+            rows[:] = [r for r in rows if r["POSID"] != "P-1000.01"]
+        return out
+
+    monkeypatch.setattr(stub_rfc.Connection, "_read", glitch)
+    with structlog.testing.capture_logs() as logs:
+        result = run_sync(a, "erp", streams=["tasks"])
+    assert result.status == "succeeded", result.message
+    assert live(a)[1] == {"P-1000.01", "P-1000.02", "P-2000.01", "P-2000.02"}
+    again = [e for e in logs if e["event"] == "sap_missing_keys_read_again"]
+    assert [(e["missing"], e["found"]) for e in again] == [(1, 1)]
+    options = ["".join(o["TEXT"] for o in c["OPTIONS"]) for c in system.calls
+               if c.get("QUERY_TABLE") == "PRPS" and "POSID" in "".join(
+                   o["TEXT"] for o in c.get("OPTIONS", []))]  # fmt: skip
+    assert options and "POSID = 'P-2000.01'" in options[-1]
+    monkeypatch.undo()
+    assert run_sync(a, "erp", streams=["tasks"]).status == "succeeded"
+    assert live(a)[1] == {"P-1000.02", "P-2000.01", "P-2000.02"}
+
+
+def test_over_odata_a_listing_is_read_in_key_order_and_a_skipped_row_read_again() -> None:
+    """Server paging without a stable order repeats PRJ-0001.2 and skips PRJ-0001.3: the
+    listing asks `$orderby` on the key, reads the missed key again by `$filter` and deletes
+    nothing (PRJ-0001.3 still exists)."""
+    import httpx
+
+    from pmo_ledger.connectors.base import ReadRequest
+    from pmo_ledger.connectors.sap.listing import token
+    from tests.connectors.sap.test_odata import ELEMENTS, FakeS4, connector
+
+    class Skipping(FakeS4):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/A_EnterpriseProjectElement"):
+                self.requests.append(request)
+                flt = request.url.params.get("$filter")
+                if flt is None:  # the full read: page 2 repeats .2, .3 is never sent
+                    rows = [ELEMENTS[0], ELEMENTS[1], ELEMENTS[1]]
+                else:
+                    rows = [e for e in ELEMENTS if f"'{e['ProjectElement']}'" in flt]
+                return httpx.Response(200, json={"d": {"results": rows}})
+            return super().__call__(request)
+
+    fake = Skipping()
+    c = connector(fake)
+    before = token(["PRJ-0001.1", "PRJ-0001.2", "PRJ-0001.3"])
+    pages = list(c.extract("tasks", ReadRequest(checkpoint=before)))
+    assert [d for p in pages for d in p.deletions] == []
+    listed = {r.external_id for p in pages for r in p.records if isinstance(r, TaskRecord)}
+    assert listed == {"PRJ-0001.1", "PRJ-0001.2", "PRJ-0001.3"}
+    asked = [r.url.params for r in fake.requests if "EnterpriseProject" in r.url.path]
+    assert {p.get("$orderby") for p in asked if "$filter" not in p} == {
+        "ProjectUUID", "ProjectElementUUID"}  # fmt: skip
+    assert [p["$filter"] for p in asked if "$filter" in p] == [
+        "(ProjectElement eq 'PRJ-0001.3')"]  # fmt: skip
