@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.dev-stamp
 LOWEST := .venv-lowest
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-lowest postgres lint clean
+.PHONY: install demo test test-lowest postgres chromium lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,23 @@ demo: install
 	BIN=$(BIN) bash scripts/demo
 
 # The suite runs every ledger test on SQLite and on PostgreSQL.
-test: install postgres
+test: install postgres chromium
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 postgres:
 	@bash scripts/ensure-postgres
 
+# The browser tests (tests/browser) drive Debian's chromium through Playwright: installed with
+# the system's package manager when it is missing (Playwright's own browser download is never
+# used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # The suite with every runtime and test dependency at the lower bound pyproject.toml declares
 # (constraints/lowest.txt pins them; tests/packaging/test_dependencies.py keeps the two equal),
 # in a venv of its own, built afresh each time.
-test-lowest: postgres
+test-lowest: postgres chromium
 	rm -rf $(LOWEST)
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
@@ -55,4 +62,4 @@ lint: $(DEV_STAMP)
 	MYPYPATH=.lint $(BIN)/mypy -p pmo_ledger.ledger -p pmo_ledger.jobs -p pmo_ledger.connectors
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .lint build pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox
+	rm -rf $(VENV) $(LOWEST) .lint .artifacts build pmo-ledger.db pmo-ledger.db-wal pmo-ledger.db-shm .pytest_cache .sandbox

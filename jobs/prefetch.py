@@ -56,6 +56,9 @@ class Prefetch(Generic[T]):
         self._thread: threading.Thread | None = None
         self._inline: Iterator[T] | None = None
         self._name = name
+        #: The read ended because it was asked to stop (`stop()` or the cancel event), not
+        #: at its end: the runner then ends the run cancelled, never as a read to its end.
+        self.cut = False
 
     # --- the runner's side ----------------------------------------------------------------
 
@@ -110,6 +113,7 @@ class Prefetch(Generic[T]):
             except StopIteration:
                 return
             yield item
+        self.cut = True
 
     def _put(self, item: tuple[str, Any]) -> bool:
         while not self._abandoned.is_set():
@@ -124,7 +128,10 @@ class Prefetch(Generic[T]):
         pages: Iterator[T] | None = None
         try:
             pages = iter(self._open())
-            while not self._stopping():
+            while True:
+                if self._stopping():
+                    self.cut = True  # set before the end is queued: the runner reads it after
+                    break
                 try:
                     page = next(pages)
                 except StopIteration:

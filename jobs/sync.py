@@ -717,6 +717,8 @@ class _Run:
                 elif self.heartbeat is not None and self.heartbeat.lost.is_set():
                     # (A cancel goes first, as before; every flush confirms the lease anyway.)
                     raise LeaseLost(f"the lease of {self.name} was lost (taken over or freed)")
+            if pages.cut:
+                cancelled = True  # the read stopped for the cancel before its next page
             if cancelled:
                 stop()
                 raise SyncCancelled()

@@ -9,17 +9,18 @@
 
 Each file is a full scope of each stream. The writer's change detection makes a changed
 cell restate only its line and an unchanged file write nothing; what a file no longer lists
-is reversed through the stream's deletions: the checkpoint (a `token` cursor) keeps, per
-file, the keys its last read listed, and a key missing now is reported deleted. A file
-that is gone from the configured folder has all its keys reversed; a file that cannot be
-read (or a sheet without a required column) keeps its keys and is quarantined with one line.
+is reversed through the stream's deletions: the checkpoint (the connector kit's listing,
+`connectors.kit.listing.group_token`) keeps, per file, the keys its last read listed, and a
+key missing now is reported deleted. A file that is gone from the configured folder has all
+its keys reversed. A file loads whole or not at all: one with any problem on any sheet (a bad
+cell, a duplicate key, a missing column) is refused with every problem quarantined and keeps
+its keys; a file that cannot be read is quarantined with one line and keeps its keys.
 
 openpyxl is imported on the first read (`workbook`), never by this module.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -29,7 +30,6 @@ from pmo_ledger.connectors.base import (
     Connector,
     ConnectorContext,
     ConnectorSettings,
-    Cursor,
     CursorKind,
     Page,
     ReadRequest,
@@ -89,6 +89,8 @@ class ExcelConnector(Connector):
         super().__init__(settings, context)
         self.config = settings
         self._books: dict[tuple[str, int, int], Any] = {}
+        #: Per file, the workbook read and every stream's read of it (`read.file_reads`).
+        self.reads: dict[Path, tuple[Any, dict[str, Any]]] = {}
 
     def for_file(self, path: Path) -> ExcelConnector:
         """The same connector reading one workbook only (`pmo-ledger import`): the keys the
@@ -123,12 +125,11 @@ class ExcelConnector(Connector):
                 f"stream {stream} cannot re-sync scope {request.scope}: a workbook is read whole"
             )
         from pmo_ledger.connectors.excel.read import read_stream
+        from pmo_ledger.connectors.kit.listing import group_token, remembered_groups
         from pmo_ledger.connectors.kit.pages import scoped, unordered
 
-        previous = _listed(request.checkpoint)
-        pages, listed = read_stream(self, stream, previous)
-        token = Cursor("token", json.dumps({"v": 1, "files": listed}, sort_keys=True))
-        return scoped(stream, unordered(pages, token))
+        pages, listed = read_stream(self, stream, remembered_groups(request.checkpoint))
+        return scoped(stream, unordered(pages, group_token(listed)))
 
     def book(self, path: Path) -> Any:
         """The workbook at `path`, read once per connector while the file is unchanged (the
@@ -147,18 +148,3 @@ class ExcelConnector(Connector):
                 k: v for k, v in self._books.items() if k[0] != str(path)
             }}  # fmt: skip
         return self._books[key]
-
-
-def _listed(checkpoint: Cursor | None) -> dict[str, list[str]]:
-    """file -> keys its last read listed, from the stored token (empty when none or an older
-    form: nothing is then reversed for files read before)."""
-    if checkpoint is None or checkpoint.kind != "token" or not isinstance(checkpoint.value, str):
-        return {}
-    try:
-        data = json.loads(checkpoint.value)
-    except ValueError:
-        return {}
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, dict):
-        return {}
-    return {str(k): [str(x) for x in v] for k, v in files.items() if isinstance(v, list)}

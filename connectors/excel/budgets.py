@@ -8,8 +8,8 @@ instead of a Period is spread evenly over the fiscal periods the range touches (
 rounded to the currency's minor unit, ROUND_HALF_UP, the remainder in the last period),
 its lines keyed `<version key>/<cost type>[/<task>]/<from>..<to>@<period>`.
 
-A version with any bad cell or a duplicate key is quarantined whole with every problem (file,
-sheet, cell) and the ledger keeps the version as it was: a version loads whole or not at all.
+A version with any bad cell or a duplicate key is rejected whole with every problem (file,
+sheet, cell); `read` then refuses the whole file (a file loads whole or not at all).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ A task is keyed `<file stem>/<Task ID>` (its parent likewise), a link
 Links join tasks of the same file. Percent complete is the task's at its Status date (the
 row's, else the connector's `status_date`, else the date the workbook was last saved), so an
 unchanged file appends no progress. A bad row, or two rows with the same key (both are named),
-is quarantined and the ledger keeps the task or link as it was.
+is rejected with its problems; `read` then refuses the whole file.
 """
 
 from __future__ import annotations

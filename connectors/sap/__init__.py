@@ -35,7 +35,8 @@ from pmo_ledger.connectors.base import (
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import ordered_pages
 from pmo_ledger.connectors.sap.budgets import budget_totals
-from pmo_ledger.connectors.sap.listing import Listing, remembered
+from pmo_ledger.connectors.sap.listing import listing as master_listing
+from pmo_ledger.connectors.sap.listing import remembered
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.reader import (
     ALL_PERIODS,
@@ -199,11 +200,12 @@ class SapConnector(Connector):
             }
             items = read[stream]()
             if stream in ("projects", "tasks"):  # deletions SAP never flags: see `listing`
-                previous = remembered(request.checkpoint)
                 again = r.projects if stream == "projects" else r.tasks
-                items = confirmed(items, previous, again, name=self.name, stream=stream)
-                listing = Listing(
-                    previous,
+                items = confirmed(
+                    items, remembered(request.checkpoint), again, name=self.name, stream=stream
+                )
+                listing = master_listing(
+                    request.checkpoint,
                     name=self.name,
                     stream=stream,
                     share=self.config.max_vanished_share,

@@ -22,7 +22,7 @@ from pmo_ledger.connectors.sap.budgets import (
     plan_versions,
 )
 from pmo_ledger.connectors.sap.cost_types import CostTypes
-from pmo_ledger.connectors.sap.listing import key_of
+from pmo_ledger.connectors.kit.listing import key_of
 from pmo_ledger.connectors.sap.normalize import (
     CostObject,
     TotalLine,

@@ -122,13 +122,27 @@ def _import(ctx: typer.Context, kind: Kind, file: Path, dry_run: bool, source: s
     app = app_of(ctx)
     connector = _connector(app, source).for_file(file)
     try:
-        connector.book(file.resolve())
+        book = connector.book(file.resolve())
     except WorkbookError as exc:
         raise fail(str(exc)) from None
     streams = IMPORT_STREAMS[kind]
     records, rejected = _read(connector, streams)
-    for problem in _problems(rejected):
-        out(f"quarantined: {problem}")
+    problems = _problems(rejected)
+    unknown = _unknown_projects(ctx, app, connector, book)
+    for problem in problems:
+        out(f"problem: {problem}")
+    for project in unknown:
+        out(
+            f"unknown project: {project} (add a [[ledger.link_rules]] or `pmo-ledger map` it to a "
+            "ledger project)"
+        )
+    if problems or unknown:
+        count = len(problems) + len(unknown)
+        raise fail(
+            f"{file.name}: refused ({count} problem{'s' if count != 1 else ''}): a workbook "
+            "loads whole or not at all; nothing of it was "
+            + ("written (dry run)" if dry_run else "loaded")
+        )
     if dry_run:
         _preview(ctx, app, connector, kind, records, rejected)
     with reported(app):
@@ -139,26 +153,22 @@ def _import(ctx: typer.Context, kind: Kind, file: Path, dry_run: bool, source: s
         except (AlreadyRunning, ConnectorError) as exc:
             raise fail(" ".join(str(exc).split())) from None
     print_result(result)
-    if not dry_run:
-        _unknown_projects(ctx, connector.name, records)
     code = EXIT_CODES.get(result.status, 1)
     if code:
         raise typer.Exit(code)
 
 
-def _unknown_projects(ctx: typer.Context, source: str, records: Sequence[Record]) -> None:
-    """List the file's project codes no ledger project takes (held as unmapped_project)."""
-    from pmo_ledger.ledger.queries.quarantine import quarantine_entries
-    from pmo_ledger.ledger.records import ProjectRecord
+def _unknown_projects(
+    ctx: typer.Context, app: App, connector: ExcelConnector, book: Any
+) -> list[str]:
+    """The project codes the file's sheets name that no ledger project takes (read-only:
+    listed by a dry run too)."""
+    from pmo_ledger.connectors.excel.read import file_reads
+    from pmo_ledger.ledger.queries.source_lines import unknown_projects
 
-    codes = {r.external_id for r in records if isinstance(r, ProjectRecord)}
+    codes = [r.external_id for r in file_reads(connector, book)["projects"].records]
     with ledger_reading(ctx) as session:
-        held = quarantine_entries(session, source=source, reason="unmapped_project", limit=10_000)
-    for code in sorted({e.external_id for e in held} & codes):
-        out(
-            f"unknown project: {code} (its rows wait in quarantine; add a [[ledger.link_rules]] "
-            "or `pmo-ledger map` it to a ledger project)"
-        )
+        return unknown_projects(session, app.config.ledger, connector.name, codes)
 
 
 def _excel_connectors(app: App) -> list[str]:
@@ -207,11 +217,16 @@ def _read(connector: ExcelConnector, streams: Sequence[str]) -> tuple[list[Recor
 
 
 def _problems(rejected: Sequence[Rejected]) -> list[str]:
-    out_: list[str] = []
+    """Every problem the rejected rows name, once each, in the order read (a refused file's
+    held records repeat its problems after their `refused` line, which is left out)."""
+    from pmo_ledger.connectors.excel.read import REFUSED
+
+    out_: dict[str, None] = {}
     for r in rejected:
         payload = r.payload if isinstance(r.payload, dict) else {}
-        out_ += [str(p) for p in payload.get("problems", [])] or [f"{r.external_id}: {r.reason}"]
-    return out_
+        found = [str(p) for p in payload.get("problems", [])] or [f"{r.external_id}: {r.reason}"]
+        out_.update((p, None) for p in found if not p.endswith(REFUSED))
+    return list(out_)
 
 
 def _preview(

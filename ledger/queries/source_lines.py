@@ -1,8 +1,10 @@
 """A source's live budget lines, tasks and task links under a key prefix, as
-`pmo-ledger import --dry-run` compares them with a workbook (read-only)."""
+`pmo-ledger import --dry-run` compares them with a workbook, and the project codes of a
+source no ledger project takes (read-only)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -10,7 +12,17 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.models import BudgetLine, BudgetVersion, Project, Task, TaskDependency
+from pmo_ledger.ledger.models import (
+    BudgetLine,
+    BudgetVersion,
+    CostObjectMap,
+    Project,
+    ProjectLink,
+    Task,
+    TaskDependency,
+)
+from pmo_ledger.ledger.resolve import Authority, rule_project_code
+from pmo_ledger.ledger.settings import LedgerSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +116,48 @@ def live_links(session: Session, source: str, prefix: str) -> list[str]:
         .order_by(TaskDependency.external_id)
     )
     return list(session.scalars(q))
+
+
+def unknown_projects(
+    session: Session, settings: LedgerSettings, source: str, codes: Iterable[str]
+) -> list[str]:
+    """The project `codes` of `source` no ledger project would take: none when `source` is
+    the projects authority (it creates them); else those without a project link or cost
+    object map of `source` and without a `[[ledger.link_rules]]` naming an existing project.
+    The read-only twin of what the writer holds as 'unmapped_project'. Sorted."""
+    wanted = set(codes)
+    if not wanted or Authority(settings).creates_projects(source):
+        return []
+    linked = set(
+        session.scalars(
+            select(ProjectLink.external_id).where(
+                ProjectLink.source == source,
+                ProjectLink.object_type == "project",
+                ProjectLink.external_id.in_(wanted),
+            )
+        )
+    ) | set(
+        session.scalars(
+            select(CostObjectMap.external_id).where(
+                CostObjectMap.source == source,
+                CostObjectMap.object_type == "project",
+                CostObjectMap.external_id.in_(wanted),
+            )
+        )
+    )
+    ruled: dict[str, str] = {}
+    for code in sorted(wanted - linked):
+        for rule in settings.link_rules:
+            target = rule_project_code(rule, source, ("project", code))
+            if target is not None:
+                ruled[code] = target
+                break
+    existing = set(
+        session.scalars(
+            select(Project.code).where(
+                Project.code.in_(set(ruled.values())), Project.merged_into_id.is_(None)
+            )
+        )
+    )
+    placed = linked | {code for code, target in ruled.items() if target in existing}
+    return sorted(wanted - placed)

@@ -156,19 +156,30 @@ def test_a_dry_run_lists_each_change_with_amounts_and_writes_nothing(
     assert _lines(engine) == lines
 
 
-def test_bad_cells_are_printed_and_quarantined(cli: Cli, engine: Engine, tmp_path: Path) -> None:
-    """The import prints every bad cell; the good version loads."""
+def test_a_file_with_bad_cells_is_refused_whole_one_line_per_problem(
+    cli: Cli, engine: Engine, tmp_path: Path
+) -> None:
+    """The import prints every bad cell and the duplicate with both rows, exits 1 and loads
+    nothing of the file, not even its good version; a dry run says the same."""
     path = budgets_file(
         tmp_path / "fy25.xlsx",
         budget("PRJ-0001", "labor", "2025-01", "abc"),
         budget("PRJ-0002", "labor", "2025-01", "5.00"),
+        budget("PRJ-0003", "labor", "2025-01", "1.00"),
+        budget("PRJ-0003", "labor", "2025-01", "2.00"),
     )
-    result = cli.run("import", "budgets", str(path))
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == (
-        "quarantined: [fy25.xlsx]Budgets!F2: 'abc' is not an amount"
-    )
-    assert _lines(engine) == {"fy25/PRJ-0002/Current/labor/2025-01": Decimal("5.00")}
+    before = _counts(engine)
+    for args in (("import", "budgets", str(path)), ("import", "budgets", str(path), "--dry-run")):
+        result = cli.run(*args)
+        assert result.exit_code == 1, result.output
+        assert result.output.splitlines()[:2] == [
+            "problem: [fy25.xlsx]Budgets!F2: 'abc' is not an amount",
+            "problem: [fy25.xlsx]Budgets!F5: PRJ-0003 / Current / labor/2025-01 is also on "
+            "row 4 of Budgets",
+        ]
+        assert "fy25.xlsx: refused (2 problems)" in result.output
+        assert _lines(engine) == {}
+        assert _counts(engine) == before
 
 
 def test_plan_schedules_an_imported_plan(cli: Cli, tmp_path: Path) -> None:
@@ -233,23 +244,37 @@ def test_the_status_date_defaults_to_the_workbook_save_date(
     assert [(d, Decimal(p)) for d, p in points] == [(saved.date(), Decimal(40))]
 
 
-def test_unknown_projects_are_listed(engine: Engine, tmp_path: Path) -> None:
+def test_unknown_projects_are_listed_and_refuse_the_file(engine: Engine, tmp_path: Path) -> None:
     """With another source as the projects authority, a code no ledger project takes is
-    named, and its version waits unmapped (nothing loaded)."""
+    named by the import and by its dry run; the file is refused (exit 1), nothing loaded,
+    not even the version of the project a rule places."""
     config = tmp_path / "c.toml"
     url = engine.url.render_as_string(hide_password=False)
     config.write_text(
         f'[ledger]\nurl = "{url}"\nbase_currency = "USD"\n'
         '[ledger.authority]\nprojects = "psa"\nlabor = "psa"\nexpense = "psa"\n'
         'hours = "psa"\nrevenue = "psa"\nbudget = "plans"\n'
+        '[[ledger.link_rules]]\nsource = "plans"\nobject_type = "project"\n'
+        'pattern = "(?P<code>PRJ-0001)"\nproject = "{code}"\n'
         '[connectors.psa]\nkind = "sample"\n'
         f'[connectors.plans]\nkind = "excel"\npath = "{tmp_path}"\n[logging]\nlevel = "ERROR"\n'
     )
-    path = budgets_file(tmp_path / "b.xlsx", budget("PRJ-0042", "labor", "2025-01", "1"))
-    result = Cli(config).run("import", "budgets", str(path))
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == (
-        "unknown project: PRJ-0042 (its rows wait in quarantine; add a [[ledger.link_rules]] "
-        "or `pmo-ledger map` it to a ledger project)"
+    assert Cli(config).run("sync", "psa").exit_code == 0
+    path = budgets_file(
+        tmp_path / "b.xlsx",
+        budget("PRJ-0042", "labor", "2025-01", "1"),
+        budget("PRJ-0001", "labor", "2025-01", "2"),
+        budget("PRJ-0043", "labor", "2025-01", "3"),
     )
-    assert _lines(engine) == {}
+    before = _counts(engine)
+    for dry in ((), ("--dry-run",)):
+        result = Cli(config).run("import", "budgets", str(path), *dry)
+        assert result.exit_code == 1, result.output
+        assert [ln for ln in result.output.splitlines() if ln.startswith("unknown")] == [
+            f"unknown project: {code} (add a [[ledger.link_rules]] or `pmo-ledger map` it to "
+            "a ledger project)"
+            for code in ("PRJ-0042", "PRJ-0043")
+        ]
+        assert "b.xlsx: refused (2 problems)" in result.output
+        assert [k for k in _lines(engine) if k.startswith("b/")] == []
+        assert _counts(engine) == before

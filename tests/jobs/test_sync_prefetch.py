@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
@@ -154,6 +155,31 @@ def test_a_cancel_stops_the_producer_within_one_page_and_writes_whole_pages(
     assert written == 2 * source.pulled
     assert _checkpoint(engine) == {"kind": "offset", "value": source.pulled}
     assert 6 <= written <= 2 * (3 + DEPTH + 1)
+
+
+@pytest.mark.parametrize("depth", [0, DEPTH])
+def test_a_cancel_before_the_first_page_ends_the_run_interrupted_not_read_to_its_end(
+    engine: Engine, tmp_path: Path, depth: int
+) -> None:
+    """A cancel that comes before a stream's read asks for its first page: the read ends
+    without a page, and the run is interrupted, not a stream read to its end (in turn as
+    read ahead: the service's stop found runs ending `succeeded` with nothing read)."""
+    app = make_app(engine, tmp_path, prefetch_pages=depth)
+    source = Source(5)
+    cancel = threading.Event()
+    cancel.set()
+    result = run_sync(
+        app, "s1", streams=["actuals"], connector=AheadConnector({"actuals": source}),
+        cancel=cancel,
+    )  # fmt: skip
+    assert (result.status, result.message) == (
+        "interrupted",
+        "cancelled during stream actuals; the next run resumes from the last committed checkpoint",
+    )
+    assert source.pulled <= 1 and _lines(engine) == 2 * source.pulled  # at most one page, whole
+    with Session(engine) as s:
+        state = s.get(SyncState, ("s1", "actuals"))
+        assert state is None or state.finished_at is None
 
 
 def test_a_failing_producer_fails_the_stream_with_its_own_error(

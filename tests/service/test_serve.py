@@ -126,6 +126,8 @@ def test_a_page_that_outlasts_stop_timeout_is_marked_interrupted(
             run_id = started.json()["run_id"]
         else:
             run_id = wait_for("the scheduled run", lambda: runs(engine) and runs(engine)[0][0])
+        # Inside its first page (a cancel before a read asks for a page ends the run at once).
+        wait_for("the first stream's read", lambda: serve.event("sync_stream_started"))
         assert serve.terminate(timeout=10) == 0  # well before the page would return
         stopped = serve.event("service_stopped")
     assert stopped is not None and stopped["interrupted"] == [run_id]

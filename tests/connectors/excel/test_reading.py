@@ -71,9 +71,9 @@ def test_budget_rows_become_versions_with_exact_lines(tmp_path: Path) -> None:
     }
 
 
-def test_a_bad_cell_quarantines_its_version_whole_with_every_problem(tmp_path: Path) -> None:
+def test_a_bad_cell_refuses_the_whole_file_with_every_problem(tmp_path: Path) -> None:
     """Text in an amount, an unknown cost type and a bad date are each named by file, sheet
-    and cell; the version is held whole, the other version loads."""
+    and cell; the file loads whole or not at all: the good version is held too."""
     path = budgets_file(
         tmp_path / "b.xlsx",
         budget("PRJ-0001", "labor", "2025-01", "10.00"),
@@ -84,18 +84,51 @@ def test_a_bad_cell_quarantines_its_version_whole_with_every_problem(tmp_path: P
         budget("PRJ-0002", "labor", "2025-01", "7.00"),
     )
     pages = read(connector(path), "budgets")
-    assert [r.external_id for r in records(pages)] == ["b/PRJ-0002/Current"]
+    assert records(pages) == []
+    every = [
+        "[b.xlsx]Budgets!F3: 'abc' is not an amount",
+        "[b.xlsx]Budgets!B4: 'catering' is not a cost type "
+        "(labor, travel, software, subcontract, equipment, other)",
+        "[b.xlsx]Budgets!C5: 'March' is not a period (YYYY-PP)",
+        "[b.xlsx]Budgets!F6: 33.3333333333333 has 13 decimals; USD takes 2 "
+        "(round it in the sheet, e.g. =ROUND(...; 2))",
+    ]
     assert problems(pages) == {
-        "b/PRJ-0001/Current": [
-            "[b.xlsx]Budgets!F3: 'abc' is not an amount",
-            "[b.xlsx]Budgets!B4: 'catering' is not a cost type "
-            "(labor, travel, software, subcontract, equipment, other)",
-            "[b.xlsx]Budgets!C5: 'March' is not a period (YYYY-PP)",
-            "[b.xlsx]Budgets!F6: 33.3333333333333 has 13 decimals; USD takes 2 "
-            "(round it in the sheet, e.g. =ROUND(...; 2))",
-        ]
+        "b/PRJ-0001/Current": every,
+        "b/PRJ-0002/Current": ["b.xlsx: refused, nothing of it loaded", *every],
     }
-    assert [r.reason for p in pages for r in p.rejected] == ["bad_amount"]
+    assert [r.reason for p in pages for r in p.rejected] == ["bad_amount", "refused_file"]
+    assert records(read(connector(path), "projects")) == []  # nothing of the file
+
+
+def test_a_bad_plan_row_refuses_every_stream_of_its_file_and_other_files_load(
+    tmp_path: Path,
+) -> None:
+    """A problem on the Plan sheet refuses the file for every stream (its good task and its
+    good link are held, nothing is reversed); the other workbook of the folder loads."""
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    good = [task("T1", "Design", "1", "2", "3"), task("T2", "Build", "2", "3", "4")]
+    link = [{"predecessor": "T1", "successor": "T2", "type": "FS"}]
+    plan_file(folder / "p.xlsx", good, link)
+    plan_file(folder / "q.xlsx", good, link)
+    first = read(connector(folder), "tasks")
+    assert sorted(r.external_id for r in records(first)) == ["p/T1", "p/T2", "q/T1", "q/T2"]
+    plan_file(folder / "p.xlsx", [good[0], task("T2", "Build", "5", "4", "3")], link)
+    pages = read(connector(folder), "tasks", first[-1].checkpoint)
+    assert sorted(r.external_id for r in records(pages)) == ["q/T1", "q/T2"]
+    bad = (
+        "[p.xlsx]Plan!I3: estimates 5.00 / 4.00 / 3.00 are not optimistic <= most likely "
+        "<= pessimistic"
+    )
+    assert problems(pages) == {
+        "p/T1": ["p.xlsx: refused, nothing of it loaded", bad],
+        "p/T2": [bad],
+    }
+    assert deletions(pages) == []
+    links = read(connector(folder), "dependencies")
+    assert [r.external_id for r in records(links)] == ["q/T1->T2/FS"]
+    assert problems(links) == {"p/T1->T2/FS": ["p.xlsx: refused, nothing of it loaded", bad]}
 
 
 def test_duplicate_keys_name_both_rows(tmp_path: Path) -> None:

@@ -145,30 +145,44 @@ def test_an_unchanged_file_writes_nothing(engine: Engine, tmp_path: Path) -> Non
     assert sum(s.stats.written + s.stats.deleted for s in result.streams) == 0
 
 
-def test_bad_cells_are_quarantined_and_nothing_else_is_lost(engine: Engine, tmp_path: Path) -> None:
-    """A version with text in an amount is held with its message; a version loaded before
-    keeps its lines when a later edit breaks it; the other version loads."""
+def test_a_bad_cell_refuses_the_file_and_the_ledger_keeps_what_it_had(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A later edit with text in an amount refuses the whole file: the bad version and the
+    good version it also changed keep their lines as they were, nothing is reversed, and
+    the bad cell is named in quarantine with the other version held as refused."""
     path = budgets_file(tmp_path / "fy25.xlsx", *ROWS)
     sync(engine, tmp_path, path)
-    budgets_file(path, ROWS[0], budget("PRJ-0001", "labor", "2025-02", "twenty"), *ROWS[2:3],
-                 budget("PRJ-0002", "software", "2025-03", "100.00", currency="EUR"))  # fmt: skip
-    sync(engine, tmp_path, path)
     lines = live_lines(engine)
-    assert lines["fy25/PRJ-0001/Current/labor/2025-02"] == Decimal("2000.20")  # kept as it was
-    assert lines["fy25/PRJ-0002/Current/software/2025-03"] == Decimal("100.00")
+    before = counts(engine)
+    budgets_file(path, ROWS[0], budget("PRJ-0001", "labor", "2025-02", "twenty"),
+                 budget("PRJ-0002", "software", "2025-03", "100.00", currency="EUR"))  # fmt: skip
+    result = sync(engine, tmp_path, path)
+    assert live_lines(engine) == lines  # travel not reversed, 99.99 not restated
+    assert lines["fy25/PRJ-0002/Current/software/2025-03"] == Decimal("99.99")
+    assert {t: n for t, n in counts(engine).items() if t != "quarantine"} == {
+        t: n for t, n in before.items() if t != "quarantine"
+    }
+    assert sum(s.stats.written + s.stats.deleted for s in result.streams) == 0
     with Session(engine) as s:
         held = s.execute(
-            select(Quarantine.external_id, Quarantine.reason, Quarantine.payload).where(
-                Quarantine.status == "open"
-            )
-        ).all()
-    assert [(k, r, p["problems"]) for k, r, p in held] == [
-        (
-            "fy25/PRJ-0001/Current",
-            "bad_amount",
-            ["[fy25.xlsx]Budgets!F3: 'twenty' is not an amount"],
-        )
+            select(Quarantine.stream, Quarantine.external_id, Quarantine.reason,
+                   Quarantine.payload).where(Quarantine.status == "open")
+            .order_by(Quarantine.stream, Quarantine.external_id)
+        ).all()  # fmt: skip
+    bad = "[fy25.xlsx]Budgets!F3: 'twenty' is not an amount"
+    refused = "fy25.xlsx: refused, nothing of it loaded"
+    assert [(st, k, r, p["problems"]) for st, k, r, p in held] == [
+        ("budgets", "fy25/PRJ-0001/Current", "bad_amount", [bad]),
+        ("budgets", "fy25/PRJ-0002/Current", "refused_file", [refused, bad]),
+        ("projects", "PRJ-0001", "refused_file", [refused, bad]),
+        ("projects", "PRJ-0002", "refused_file", [refused, bad]),
     ]
+    budgets_file(path, *ROWS)  # fixed: the file loads again, its holds resolve
+    sync(engine, tmp_path, path)
+    with Session(engine) as s:
+        still = s.scalars(select(Quarantine.external_id).where(Quarantine.status == "open"))
+        assert list(still) == []
 
 
 def test_a_folder_of_two_files_and_a_plan(engine: Engine, tmp_path: Path) -> None:

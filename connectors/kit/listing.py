@@ -1,0 +1,181 @@
+"""Deletions of master data a source never reports: the keys each full read listed.
+
+A source without a delete log (SAP's PROJ/PRPS and OData services, a folder of workbooks)
+only lists what exists. A connector reading such a stream whole every run remembers the keys
+the read listed in the stream's checkpoint (a `token` cursor) and reports, on the next full
+read, every key listed then and not now as deleted (`Page.deletions`, as a delete log would).
+
+- `pack`/`unpack`: keys <-> compact text (sorted, newline-joined, zlib, base64);
+- `token`/`remembered`: one key set in a token (`<read time> listed:<packed>`);
+- `group_token`/`remembered_groups`: key sets per group (a file, ...) in one token (JSON);
+- `vanished`: the keys listed before and not now, with the guard: a read that lists nothing
+  while the last one listed keys, or that would delete more than `share` of them (and more
+  than `minimum`), raises `MassDeletion` with the numbers instead (the caller keeps its
+  checkpoint, so the next read compares with the same keys);
+- `Listing`: wraps a stream's items (`kit.pages.Item`), remembers their keys and yields a
+  deletion (`Marked(None, key)`) for each vanished key after the last item.
+
+A token written before a connector used this (or one that cannot be read) remembers nothing:
+that read deletes nothing. Nothing here imports SQLAlchemy or an HTTP client.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pmo_ledger.connectors.base import Cursor
+from pmo_ledger.connectors.errors import StreamConfigError
+from pmo_ledger.connectors.kit.pages import Item, Marked
+from pmo_ledger.ledger.records import Rejected
+
+#: Between the read's time and the packed keys in a single-set token.
+SEPARATOR = " listed:"
+
+
+class MassDeletion(StreamConfigError):
+    """A full read of master data would delete more than the guard allows."""
+
+
+def pack(keys: Iterable[str]) -> str:
+    """`keys` (deduplicated, sorted) as compact ASCII text."""
+    joined = "\n".join(sorted(set(keys))).encode("utf-8")
+    return base64.b64encode(zlib.compress(joined, 9)).decode("ascii")
+
+
+def unpack(text: str) -> set[str] | None:
+    """The keys `pack` wrote, or None for text it did not write."""
+    try:
+        raw = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+    except (ValueError, zlib.error):
+        return None
+    return set(filter(None, raw.decode("utf-8").split("\n")))
+
+
+def token(keys: Iterable[str], at: datetime | None = None) -> Cursor:
+    """A token holding the read's time and the keys it listed."""
+    stamp = (at or datetime.now(UTC)).isoformat(timespec="seconds")
+    return Cursor("token", f"{stamp}{SEPARATOR}{pack(keys)}")
+
+
+def remembered(checkpoint: Cursor | None) -> set[str] | None:
+    """The keys the last read listed, from its token (None: none remembered)."""
+    if checkpoint is None or checkpoint.kind != "token":
+        return None
+    _, sep, blob = str(checkpoint.value).partition(SEPARATOR)
+    return unpack(blob) if sep else None
+
+
+def group_token(groups: Mapping[str, Iterable[str]]) -> Cursor:
+    """A token holding, per group (e.g. a file), the keys the read listed for it: JSON
+    `{"v": 1, "files": {group: [keys, sorted]}}`, readable in `pmo-ledger` status output (a
+    group's keys are few; a single large set is `token`'s packed form)."""
+    listed = {name: sorted(set(keys)) for name, keys in groups.items()}
+    return Cursor("token", json.dumps({"v": 1, "files": listed}, sort_keys=True))
+
+
+def remembered_groups(checkpoint: Cursor | None) -> dict[str, set[str]]:
+    """group -> keys from a `group_token` (empty when none or another form: nothing is then
+    reversed)."""
+    if checkpoint is None or checkpoint.kind != "token":
+        return {}
+    try:
+        data = json.loads(str(checkpoint.value))
+    except ValueError:
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    return {str(k): {str(x) for x in v} for k, v in files.items() if isinstance(v, list)}
+
+
+def vanished(
+    previous: set[str] | None,
+    now: set[str],
+    *,
+    what: str = "",
+    share: Decimal | None = None,
+    minimum: int = 0,
+    hint: str = "",
+) -> list[str]:
+    """The keys `previous` listed and `now` does not, sorted. With `share`, raises
+    MassDeletion when `now` is empty while keys vanish, or more than `share` of `previous`
+    (and more than `minimum`) vanish; `what` starts its message, `hint` ends it."""
+    if not previous:
+        return []
+    gone = sorted(previous - now)
+    if share is None or not gone:
+        return gone
+    if not now or len(gone) > max(share * len(previous), Decimal(minimum)):
+        raise MassDeletion(
+            f"{what} lists {len(now)} keys where the last read listed {len(previous)}: "
+            f"{len(gone)} would be deleted, over the limit{hint}"
+        )
+    return gone
+
+
+def key_of(item: Item) -> str | None:
+    """The source key an item lists: a record's external id, a flagged deletion's key, a
+    rejected row's key (it exists in the source, readable or not)."""
+    if isinstance(item, Marked):
+        if isinstance(item.item, Rejected):
+            return item.item.external_id
+        return item.item
+    return getattr(item, "external_id", None)
+
+
+class Listing:
+    """Wraps a full read's items: remembers their keys, then yields a deletion for each key
+    the last read listed and this one does not (`vanished`, guarded by `share`/`minimum`)."""
+
+    def __init__(
+        self,
+        previous: set[str] | None,
+        *,
+        what: str,
+        share: Decimal,
+        minimum: int,
+        hint: str = "",
+    ) -> None:
+        self.previous, self.what, self.hint = previous, what, hint
+        self.share, self.minimum = share, minimum
+        self.keys: set[str] = set()
+
+    def items(self, items: Iterable[Item]) -> Iterator[Item]:
+        for item in items:
+            key = key_of(item)
+            if key:
+                self.keys.add(key)
+            yield item
+        yield from (Marked(None, key) for key in self.vanished())
+
+    def vanished(self) -> list[str]:
+        return vanished(
+            self.previous,
+            self.keys,
+            what=self.what,
+            share=self.share,
+            minimum=self.minimum,
+            hint=self.hint,
+        )
+
+    def checkpoint(self) -> Cursor:
+        return token(self.keys)
+
+
+__all__ = [
+    "Listing",
+    "MassDeletion",
+    "group_token",
+    "key_of",
+    "pack",
+    "remembered",
+    "remembered_groups",
+    "token",
+    "unpack",
+    "vanished",
+]
