@@ -97,9 +97,9 @@ class SapSettings(ConnectorSettings):
     include_settlement: bool = False
     #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
     #: original, supplement, return, transfer sent (KBUS, negative) and received (KBUE)
-    #: ([] counts every activity but the release's). Annual values (BPJA, by GJAHR) phase the budget by
-    #: fiscal year where BPJA has rows; the rest of the overall value (BPGE) is phased over
-    #: the project's dates.
+    #: ([] counts every activity but the release's). Annual values (BPJA, by GJAHR) phase
+    #: the budget by fiscal year where BPJA has rows; the rest of the overall value (BPGE)
+    #: is phased over the project's dates.
     budget_value_type: str = "41"
     budget_activities: list[str] = Field(
         default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"]
@@ -122,7 +122,7 @@ class SapSettings(ConnectorSettings):
     #: OData, any gone) are deleted; a read that would delete more than this share of the
     #: keys the last read listed, and more than `max_vanished_min`, stops that stream instead.
     max_vanished_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
-    max_vanished_min: int = Field(default=50, ge=0)
+    max_vanished_min: int = Field(default=5, ge=0)
     #: Rows per page handed to the runner.
     page_size: int = Field(default=2_000, ge=1, le=100_000)
 

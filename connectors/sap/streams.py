@@ -13,6 +13,7 @@ import structlog
 
 from pmo_ledger.connectors.base import Cursor, Page, ReadRequest
 from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.kit.listing import key_of
 from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages, scoped
 from pmo_ledger.connectors.sap import items as items_mod
 from pmo_ledger.connectors.sap.budgets import (
@@ -22,7 +23,6 @@ from pmo_ledger.connectors.sap.budgets import (
     plan_versions,
 )
 from pmo_ledger.connectors.sap.cost_types import CostTypes
-from pmo_ledger.connectors.kit.listing import key_of
 from pmo_ledger.connectors.sap.normalize import (
     CostObject,
     TotalLine,

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import structlog
 from sqlalchemy import Engine, func, select
 
 from pmo_ledger.connectors.base import ConnectorContext
+from pmo_ledger.connectors.kit.pages import Marked
 from pmo_ledger.connectors.sap import SapConnector, SapSettings
 from pmo_ledger.connectors.sap.budgets import Element, own_budgets
+from pmo_ledger.connectors.sap.listing import token
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import BudgetLine, BudgetVersion
 from pmo_ledger.ledger.records import TaskRecord
@@ -61,8 +62,10 @@ def test_a_parent_in_usd_converts_its_childs_ledger_value_at_its_own_rate() -> N
 
 def test_budget_activities_empty_counts_every_activity_but_the_release() -> None:
     by_objnr = {"PR00000001": Element("P.1", "P", None)}
-    rows = [{"OBJNR": "PR00000001", "VORGA": v, "WRTTP": "41", "TWAER": "EUR", "WTGES": a}
-            for v, a in (("KBUD", "1000.00"), ("KBN0", "50.00"), ("KBFR", "700.00"))]
+    rows = [
+        {"OBJNR": "PR00000001", "VORGA": v, "WRTTP": "41", "TWAER": "EUR", "WTGES": a}
+        for v, a in (("KBUD", "1000.00"), ("KBN0", "50.00"), ("KBFR", "700.00"))
+    ]
     assert own_budgets(rows, by_objnr, [], value_type="41") == {
         ("PR00000001", "EUR", ""): Decimal("1050.00")
     }
@@ -107,7 +110,8 @@ def test_budgets_are_read_from_the_budget_ledger_only(
 ) -> None:
     """BPGE holds a second ledger (LEDNR 0002) repeating the budget: it is not counted."""
     system.tables["BPGE"].rows += [
-        bpge(WBS_11, "KBUD", "1000.00"), {**bpge(WBS_11, "KBUD", "1000.00"), "LEDNR": "0002"},
+        bpge(WBS_11, "KBUD", "1000.00"),
+        {**bpge(WBS_11, "KBUD", "1000.00"), "LEDNR": "0002"},
     ]
     a = app(engine, tmp_path)
     assert run_sync(a, "erp", streams=STREAMS).status == "succeeded"
@@ -233,7 +237,6 @@ def test_over_odata_a_listing_is_read_in_key_order_and_a_skipped_row_read_again(
     import httpx
 
     from pmo_ledger.connectors.base import ReadRequest
-    from pmo_ledger.connectors.sap.listing import token
     from tests.connectors.sap.test_odata import ELEMENTS, FakeS4, connector
 
     class Skipping(FakeS4):
@@ -260,3 +263,37 @@ def test_over_odata_a_listing_is_read_in_key_order_and_a_skipped_row_read_again(
         "ProjectUUID", "ProjectElementUUID"}  # fmt: skip
     assert [p["$filter"] for p in asked if "$filter" in p] == [
         "(ProjectElement eq 'PRJ-0001.3')"]  # fmt: skip
+
+
+def test_a_listing_that_lists_a_key_twice_deletes_nothing() -> None:
+    """Server-driven paging without order: page 2 repeats B and skips C. C still exists."""
+    from pmo_ledger.connectors.sap.listing import listing
+
+    keys = token(["A", "B", "C", "D"])
+    read = listing(keys, name="s4", stream="tasks", share=Decimal("0.5"), minimum=0)
+    tasks = [TaskRecord(external_id=k, project_ref="P", name=k) for k in "ABBD"]
+    out = list(read.items(tasks))
+    assert [i for i in out if not isinstance(i, TaskRecord)] == [] and read.twice == ["B"]
+    once = listing(keys, name="s4", stream="tasks", share=Decimal("0.5"), minimum=0)
+    gone = [i.item for i in once.items(tasks[:1] + tasks[2:]) if not isinstance(i, TaskRecord)]
+    assert gone == ["C"]  # listed once each: C is deleted
+
+
+def test_forty_of_forty_one_projects_vanishing_trip_the_default_guard() -> None:
+    """The default minimum (5) no longer hides a small system losing nearly everything."""
+    from pmo_ledger.connectors.sap.listing import MassDeletion, listing
+    from pmo_ledger.ledger.records import ProjectRecord
+
+    defaults = SapSettings.model_validate({k: v for k, v in settings().items() if k != "kind"})
+    assert (defaults.max_vanished_share, defaults.max_vanished_min) == (Decimal("0.05"), 5)
+    before = token([f"P-{n:04d}" for n in range(41)])
+    guard = listing(before, name="erp", stream="projects", share=defaults.max_vanished_share,
+                    minimum=defaults.max_vanished_min)  # fmt: skip
+    with pytest.raises(MassDeletion, match="40 would be deleted"):
+        list(guard.items([ProjectRecord(external_id="P-0000", code="P-0000", name="x")]))
+    five = listing(before, name="erp", stream="projects", share=defaults.max_vanished_share,
+                   minimum=defaults.max_vanished_min)  # fmt: skip
+    kept = [ProjectRecord(external_id=f"P-{n:04d}", code=f"P-{n:04d}", name="x")
+            for n in range(5, 41)]  # fmt: skip
+    assert [i.item for i in five.items(kept) if isinstance(i, Marked)] == [
+        "P-0000", "P-0001", "P-0002", "P-0003", "P-0004"]  # fmt: skip
