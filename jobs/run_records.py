@@ -3,6 +3,7 @@ stream, rewritten with each committed batch), and the results handed back to the
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +18,21 @@ from pmo_ledger.ledger.upsert import insert_for_dialect
 from pmo_ledger.ledger.write import ApplyStats
 
 _srs = table_of(SyncRunStream)
+#: A token longer than this is recorded and logged as a summary (`summary`).
+TOKEN_SHOWN = 64
+
+
+def summary(cursor: Cursor | None) -> dict[str, Any] | None:
+    """A cursor as the run history and the log show it: as it is, except a token longer than
+    TOKEN_SHOWN (a listing's keys, say), which becomes its start, length and SHA-256 prefix.
+    The whole token stays in sync_state, where the next run reads it."""
+    if cursor is None:
+        return None
+    if cursor.kind != "token" or len(str(cursor.value)) <= TOKEN_SHOWN:
+        return cursor.to_json()
+    text = str(cursor.value)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return {"kind": "token", "value": f"{text[:40]}… ({len(text)} chars, sha256 {digest})"}
 
 
 @dataclass
@@ -132,7 +148,7 @@ class RunRecorder:
             "rows_quarantined": outcome.stats.quarantined,
             "rows_deleted": outcome.stats.deleted,
             "amounts": outcome.amounts_json(),
-            "checkpoint": outcome.checkpoint.to_json() if outcome.checkpoint else None,
+            "checkpoint": summary(outcome.checkpoint),
             "error": outcome.message,
             "started_at": outcome.started_at,
             "finished_at": None if outcome.status == "running" else utcnow(),

@@ -26,8 +26,10 @@ Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# mysapsso2 / x509cert: an SAP logon ticket and certificate log on as their user (bearer).
 _SECRET_KEY = re.compile(
-    r"password|passwd|secret|token|private_key|api_key|credential|webhook", re.IGNORECASE
+    r"password|passwd|secret|token|private_key|api_key|credential|webhook|mysapsso2|x509cert",
+    re.IGNORECASE,
 )
 # Where a key names an endpoint rather than a credential (`token_url`), it is not secret.
 _ENDPOINT_SUFFIXES = ("_url", "_uri", "_endpoint")

@@ -55,7 +55,7 @@ from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.causes import short_cause
 from pmo_ledger.jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
 from pmo_ledger.jobs.prefetch import Prefetch
-from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult
+from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult, summary
 from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.db import WRITING
 from pmo_ledger.ledger.models import Project, ProjectLink, SyncRun, SyncState, utcnow
@@ -580,7 +580,7 @@ class _Run:
             "sync_stream_started",
             connector=self.name,
             stream=spec.name,
-            cursor=request.cursor.to_json() if request.cursor else None,
+            cursor=summary(request.cursor),
             scope=request.scope,
         )
 
@@ -944,7 +944,7 @@ class _Run:
             connector=self.name,
             stream=stream,
             listed=restored,
-            resume=at.to_json(),
+            resume=summary(at),
         )
         return at
 

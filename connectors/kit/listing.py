@@ -13,7 +13,9 @@ read, every key listed then and not now as deleted (`Page.deletions`, as a delet
   than `minimum`), raises `MassDeletion` with the numbers instead (the caller keeps its
   checkpoint, so the next read compares with the same keys);
 - `Listing`: wraps a stream's items (`kit.pages.Item`), remembers their keys and yields a
-  deletion (`Marked(None, key)`) for each vanished key after the last item.
+  deletion (`Marked(None, key)`) for each vanished key after the last item; a read that
+  listed one key twice (pages that disagree: one repeated a row, so another may be skipped)
+  deletes nothing (`Listing.twice`).
 
 A token written before a connector used this (or one that cannot be read) remembers nothing:
 that read deletes nothing. Nothing here imports SQLAlchemy or an HTTP client.
@@ -144,16 +146,23 @@ class Listing:
         self.previous, self.what, self.hint = previous, what, hint
         self.share, self.minimum = share, minimum
         self.keys: set[str] = set()
+        #: Keys the read listed more than once: its pages disagreed (an unordered page
+        #: repeats a row and skips another), so it deletes nothing.
+        self.twice: list[str] = []
 
     def items(self, items: Iterable[Item]) -> Iterator[Item]:
         for item in items:
             key = key_of(item)
             if key:
+                if key in self.keys:
+                    self.twice.append(key)
                 self.keys.add(key)
             yield item
         yield from (Marked(None, key) for key in self.vanished())
 
     def vanished(self) -> list[str]:
+        if self.twice:
+            return []
         return vanished(
             self.previous,
             self.keys,

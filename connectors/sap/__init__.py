@@ -36,6 +36,7 @@ from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import ordered_pages
 from pmo_ledger.connectors.sap.budgets import budget_totals
 from pmo_ledger.connectors.sap.listing import listing as master_listing
+from pmo_ledger.connectors.sap.listing import remembered
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.reader import (
     ALL_PERIODS,
@@ -47,7 +48,7 @@ from pmo_ledger.connectors.sap.reader import (
 from pmo_ledger.connectors.sap.rfc import RfcClient
 from pmo_ledger.connectors.sap.rfc_source import RfcSource
 from pmo_ledger.connectors.sap.settings import SapSettings
-from pmo_ledger.connectors.sap.streams import SapReads
+from pmo_ledger.connectors.sap.streams import SapReads, confirmed
 
 if TYPE_CHECKING:  # httpx loads when the OData wire is first used
     import httpx
@@ -58,6 +59,7 @@ __all__ = ["SapConnector", "SapSettings"]
 
 _EXTERNAL_ID = "<OBJNR>/<KSTAR>/<GJAHR>/<PERIOD>/<WRTTP> (OData: <PR:WBS>/<GLAccount>/...)"
 ITEM_ID = '<KOKRS>/<BELNR>/<BUZEI> (actuals = "items": CO line items, COEP)'
+_DEFAULT_BUDGET_READS = ["41", ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"], "41", ["KBFR"], "0001"]
 STREAMS: dict[str, StreamSpec] = {
     "projects": StreamSpec("projects", "token", "project", "<PSPID> (OData: Project)"),
     "tasks": StreamSpec(
@@ -87,6 +89,12 @@ STREAMS: dict[str, StreamSpec] = {
         after=("tasks",),
     ),
 }
+
+
+def _budget_reads(s: SapSettings) -> list[object]:
+    """The settings that decide what the budgets stream counts."""
+    return [s.budget_value_type, s.budget_activities, s.release_value_type,
+            s.release_activities, s.budget_ledger]  # fmt: skip
 
 
 class SapConnector(Connector):
@@ -192,6 +200,10 @@ class SapConnector(Connector):
             }
             items = read[stream]()
             if stream in ("projects", "tasks"):  # deletions SAP never flags: see `listing`
+                again = r.projects if stream == "projects" else r.tasks
+                items = confirmed(
+                    items, remembered(request.checkpoint), again, name=self.name, stream=stream
+                )
                 listing = master_listing(
                     request.checkpoint,
                     name=self.name,
@@ -233,7 +245,9 @@ class SapConnector(Connector):
             [s.transport, s.actuals, s.object_types, s.plan_version, s.first_year, s.ledger,
              s.wbs_property, s.currency, s.controlling_area,
              # a new mapping of cost elements restates the lines (none: as before it existed)
-             *([s.cost_types] if s.cost_types else [])]
+             *([s.cost_types] if s.cost_types else []),
+             # what makes the budget and the release (the defaults: as before they printed)
+             *([] if _budget_reads(s) == _DEFAULT_BUDGET_READS else [_budget_reads(s)])]
         )  # fmt: skip
 
     def close(self) -> None:

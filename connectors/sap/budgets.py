@@ -62,16 +62,30 @@ def elements(
 
 
 def _own(
-    amounts: Mapping[tuple[str, str, str], Decimal], by_objnr: Mapping[str, Element]
+    amounts: Mapping[tuple[str, str, str], Decimal],
+    by_objnr: Mapping[str, Element],
+    ledger: Mapping[tuple[str, str, str], Decimal | None],
 ) -> dict[tuple[str, str, str], Decimal]:
     """Each element's own share per (OBJNR, currency, year): its amount less what its
-    children hold of the same key (PRHI)."""
+    children hold of the same key (PRHI). A child kept in another currency than its parent is
+    subtracted through the ledger currency (`ledger`: WLGES/WLJHR per key, None where a row
+    lacks it): its ledger value at the parent's own rate (the parent's amount over its ledger
+    value), rounded to the parent's decimals."""
     own = dict(amounts)
     for (objnr, ccy, year), amount in amounts.items():
         element = by_objnr.get(objnr)
         parent = element.parent_objnr if element else None
-        if parent and (parent, ccy, year) in own:
+        if not parent:
+            continue
+        if (parent, ccy, year) in own:
             own[(parent, ccy, year)] -= amount
+            continue
+        given = ledger.get((objnr, ccy, year))
+        for key in sorted(k for k in amounts if k[0] == parent and k[2] == year):
+            held = ledger.get(key)
+            if given is not None and held:
+                own[key] -= (given * amounts[key] / held).quantize(amounts[key])
+                break
     return own
 
 
@@ -83,16 +97,21 @@ def own_budgets(
     *,
     annual: Iterable[Row] = (),
     value_type: str | None = None,
+    exclude: Sequence[str] = ("KBFR",),
+    first_year: int | None = None,
 ) -> dict[tuple[str, str, str], Decimal]:
     """Each element's own budget per (OBJNR, currency, fiscal year): BPGE's (`rows`) and
     BPJA's (`annual`) values (WTGES; object currency TWAER, times its TCURX `shift`) of the
-    counted activities (and `value_type`, when rows carry WRTTP), each less what the
-    element's children hold. A year's key is BPJA's own share; the key with year "" is the
-    rest of the overall value, kept when not zero or when BPJA has no year for the element,
-    so an element's lines add up to its own overall share. Raises ValueError."""
+    counted activities (`activities`; [] counts every activity but those in `exclude`, the
+    release) and `value_type`, when rows carry WRTTP, each less what the element's children
+    hold (across currencies through WLGES, the ledger currency). A year's key is BPJA's own
+    share (years before `first_year` are left out); the key with year "" is the rest of the
+    overall value less every year, kept when not zero or when BPJA has no year for the
+    element, so an element's lines add up to its own overall share. Raises ValueError."""
 
     def counted(row: Row) -> bool:
-        if activities and row.get("VORGA", "") not in activities:
+        vorga = row.get("VORGA", "")
+        if (vorga not in activities) if activities else (vorga in exclude):
             return False
         return value_type is None or row.get("WRTTP", value_type) == value_type
 
@@ -100,18 +119,35 @@ def own_budgets(
         ccy = row.get("TWAER", "")
         return sap_amount(row.get("WTGES"), "WTGES") * shift(ccy)
 
+    def add(
+        into: dict[tuple[str, str, str], Decimal],
+        ledger: dict[tuple[str, str, str], Decimal | None],
+        row: Row,
+        year: str,
+    ) -> None:
+        key = (row["OBJNR"], row.get("TWAER", ""), year)
+        into[key] += value(row)
+        raw = row.get("WLGES")  # no shift: only its ratio to WTGES is used
+        held = sap_amount(raw, "WLGES") if raw not in (None, "") else None
+        before = ledger.get(key, _ZERO)
+        ledger[key] = None if held is None or before is None else before + held
+
     overall: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: _ZERO)
     yearly: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: _ZERO)
+    ledger: dict[tuple[str, str, str], Decimal | None] = {}
     for row in rows:
         if counted(row):
-            overall[(row["OBJNR"], row.get("TWAER", ""), "")] += value(row)
+            add(overall, ledger, row, "")
     for row in annual:
         if counted(row):
-            year = str(row.get("GJAHR", "")).strip()
-            yearly[(row["OBJNR"], row.get("TWAER", ""), year)] += value(row)
-    own_years = _own(yearly, by_objnr)
-    out: dict[tuple[str, str, str], Decimal] = dict(own_years)
-    for (objnr, ccy, _), amount in _own(overall, by_objnr).items():
+            add(yearly, ledger, row, str(row.get("GJAHR", "")).strip())
+    own_years = _own(yearly, by_objnr, ledger)
+    out = {
+        (o, c, y): v
+        for (o, c, y), v in own_years.items()
+        if first_year is None or not y.isdigit() or int(y) >= first_year
+    }
+    for (objnr, ccy, _), amount in _own(overall, by_objnr, ledger).items():
         years = [v for (o, c, _y), v in own_years.items() if (o, c) == (objnr, ccy)]
         rest = amount - sum(years, _ZERO)
         if rest != 0 or not years:

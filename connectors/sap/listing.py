@@ -8,7 +8,9 @@ connector kit's listing (`connectors.kit.listing`: the keys each full read liste
 the stream's token). A key flagged LOEVM or rejected as unreadable is still listed (it exists
 in SAP). The runner's mass-delete guard covers actual lines' scopes only, so these deletions
 are guarded by the kit's vanish guard with `max_vanished_share` and `max_vanished_min`: over
-the limit the stream stops with the numbers (`MassDeletion`) and deletes nothing.
+the limit the stream stops with the numbers (`MassDeletion`) and deletes nothing. Before the
+listing sees the end of a read, the keys it missed are read again by key (`streams.confirmed`):
+a paged read skips a row when one before it goes between two pages.
 """
 
 from __future__ import annotations

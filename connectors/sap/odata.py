@@ -2,8 +2,9 @@
 API_JOURNALENTRYITEMBASIC_SRV (actual postings, leading ledger only), on the kit's HttpClient.
 
 Wire (V2 JSON): `{"d": {"results": [...], "__next": "<absolute URL with $skiptoken>"}}`; the
-connector asks with `$filter`, `$select`, `$top`/`$skip` and follows `__next` exactly as given
-(a server may cap `$top` and page itself). `Edm.DateTime` is `/Date(ms)/`, `Edm.Decimal` a
+connector asks with `$filter`, `$select` (and `$orderby` on the key where a listing decides
+deletions) and follows `__next` exactly as given: the server pages, never a `$top`/`$skip` loop
+of ours. `Edm.DateTime` is `/Date(ms)/`, `Edm.Decimal` a
 string. Errors: `{"error": {"code": ..., "message": {"lang": ..., "value": ...}}}` at any
 status. `sap-client` rides on every call; reads need no CSRF token. Auth: basic, or OAuth 2.0
 client credentials (a token from `token_url`, fetched again once on a 401).
@@ -15,7 +16,7 @@ items summed per (object, G/L account, year, period) like CO totals.
 from __future__ import annotations
 
 import base64
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -136,11 +137,18 @@ class ODataClient:
         return {"sap-client": self.settings.sap_client} if self.settings.sap_client else {}
 
     def rows(
-        self, service: str, entity_set: str, *, select: list[str], filter: str | None = None
+        self,
+        service: str,
+        entity_set: str,
+        *,
+        select: list[str],
+        filter: str | None = None,
+        orderby: str | None = None,
     ) -> Iterator[Mapping[str, Any]]:
         """Every row of an entity set: one request, then its `__next` links as given (the
         server pages, `$skiptoken` or whatever the link holds is opaque). No `$top`/`$skip`
-        of our own: a skip loop on top of server paging reads rows twice or never."""
+        of our own: a skip loop on top of server paging reads rows twice or never.
+        `orderby`: `$orderby` (a listing's key, so the server pages a stable order)."""
         url: str = f"{ROOT}/{service}/{entity_set}"
         first: dict[str, Any] = {
             **self._client_params(),
@@ -149,6 +157,8 @@ class ODataClient:
         }
         if filter:
             first["$filter"] = filter
+        if orderby:
+            first["$orderby"] = orderby
         params: dict[str, Any] | None = first
         got = 0
         while True:
@@ -180,6 +190,18 @@ class ODataClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+#: The keys the listings are read in order of (`$orderby`): server paging without an order
+#: may repeat a row on one page and skip another.
+PROJECT_KEY = "ProjectUUID"
+ELEMENT_KEY = "ProjectElementUUID"
+
+
+def any_of(prop: str, values: Sequence[str]) -> str:
+    """`(P eq 'a' or P eq 'b')`: a `$filter` for some keys (quotes doubled)."""
+    quoted = ("'" + v.replace("'", "''") + "'" for v in values)
+    return "(" + " or ".join(f"{prop} eq {q}" for q in quoted) + ")"
 
 
 PROJECT_FIELDS = [

@@ -75,16 +75,18 @@ class RfcSource:
         rows = self.client.read_table("T001", ["BUKRS", "WAERS"], "", ["BUKRS"])
         return {r["BUKRS"]: r["WAERS"] for r in rows}
 
-    def projects(self) -> list[dict[str, str]]:
+    def projects(self, where: str = "") -> list[dict[str, str]]:
+        """PROJ rows (`where`: only those, e.g. some PSPIDs read again by key)."""
         fields = ["PSPNR", "PSPID", "POST1", "OBJNR", "VBUKR", "PLFAZ", "PLSEZ", "PWHIE", "VERNA",
                   "LOEVM"]  # fmt: skip
         optional = ("VERNA", "VBUKR", "OBJNR", "LOEVM")
-        return self._read("PROJ", fields, "", ["PSPNR"], optional=optional)
+        return self._read("PROJ", fields, where, ["PSPNR"], optional=optional)
 
-    def wbs_elements(self) -> list[dict[str, str]]:
+    def wbs_elements(self, where: str = "") -> list[dict[str, str]]:
+        """PRPS rows (`where`: only those, e.g. some POSIDs read again by key)."""
         fields = ["PSPNR", "POSID", "POST1", "OBJNR", "PSPHI", "STUFE", "PBUKR", "PRCTR", "LOEVM"]
         optional = ("STUFE", "PBUKR", "PRCTR", "LOEVM")
-        return self._read("PRPS", fields, "", ["PSPNR"], optional=optional)
+        return self._read("PRPS", fields, where, ["PSPNR"], optional=optional)
 
     def hierarchy(self) -> list[dict[str, str]]:
         return self._read("PRHI", ["POSNR", "UP"], "", ["POSNR"])
@@ -128,15 +130,18 @@ class RfcSource:
         return rows
 
     def budgets(self, annual: bool = False) -> list[dict[str, str]]:
-        """BPGE overall (or BPJA annual, `annual`) rows of the budget and release value types
-        (version 000) for WBS elements, with WRTTP and VORGA; BPJA's value is WTGES too."""
-        table, value = ("BPJA", "WTJHR") if annual else ("BPGE", "WTGES")
+        """BPGE overall (or BPJA annual, `annual`) rows of the budget ledger (`budget_ledger`),
+        the budget and release value types (version 000) for WBS elements, with WRTTP, VORGA
+        and, where the table has it, the ledger-currency value; BPJA's values are named as
+        BPGE's (WTGES, WLGES). BPJA is read for every year: `first_year` is applied by the
+        budget, which needs the earlier years to leave them out of the overall value."""
+        table, value, ledger = ("BPJA", "WTJHR", "WLJHR") if annual else ("BPGE", "WTGES", "WLGES")
         layout = {f.name for f in self.client.layout(table)}
         key = [
             k
             for k in ("LEDNR", "OBJNR", "POSIT", "TRGKZ", "WRTTP", "GJAHR", "GEBER", "VERSN",
-                      "VORGA", "TWAER")
-            if k in layout and (annual or k != "GJAHR")
+                      "VORGA", "SUBVO", "FAREA", "TWAER", "GNJHR")
+            if k in layout and (annual or k not in ("GJAHR", "GNJHR"))
         ]  # fmt: skip
         s = self.settings
         types = {s.budget_value_type, *([s.release_value_type] if s.release_activities else [])}
@@ -145,10 +150,13 @@ class RfcSource:
             condition("VERSN", "=", "000"),
             condition("OBJNR", "LIKE", "PR%"),
         ]
-        if annual and s.first_year is not None:
-            where.append(condition("GJAHR", ">=", f"{s.first_year:04d}"))
-        rows = self.client.read_table(table, [*key, value], " AND ".join(where), key)
-        return [{**r, "WTGES": r[value]} if annual else r for r in rows]
+        if "LEDNR" in layout:
+            where.insert(0, condition("LEDNR", "=", s.budget_ledger))
+        values = [value, *([ledger] if ledger in layout else [])]
+        rows = self.client.read_table(table, [*key, *values], " AND ".join(where), key)
+        if not annual:
+            return rows
+        return [{**r, "WTGES": r[value], "WLGES": r.get(ledger, "")} for r in rows]
 
     def rates(self, rate_type: str) -> list[dict[str, str]]:
         """TCURR rows of one exchange rate type (KURST)."""

@@ -3,8 +3,9 @@
 `transport = "rfc"` (ECC or S/4 over RFC, through a PyRFC-compatible module) or `"odata"`
 (S/4HANA OData V2 services). Over RFC, `[connectors.<name>.rfc]` holds the logon parameters
 handed to `Connection(**params)` as they are (`ashost`, `sysnr`, `client`, `user`, `passwd`,
-`lang`; or `dest` alone; or `mshost`, `group`, `sysid`); secrets come through `${ENV}` or a
-`*_file` key like every other secret (`passwd_file = "/run/secrets/sap"`).
+`lang`; or `dest` alone; or `mshost`, `group`, `sysid`; `mysapsso2` or `x509cert` for single
+sign-on); secrets (`passwd`, `mysapsso2`, `x509cert`) come through `${ENV}` or a `*_file` key
+like every other secret (`passwd_file = "/run/secrets/sap"`) and are never logged.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from pmo_ledger.connectors.base import ConnectorSettings
 
 ObjectType = Literal["PR", "KS", "OR", "PC"]
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_SECRET = re.compile(r"passwd|password|secret|token", re.IGNORECASE)
+#: Logon keys that are credentials: a password, or a logon ticket / X.509 certificate (SSO:
+#: whoever holds one logs on as its user).
+_SECRET = re.compile(r"passwd|password|secret|token|mysapsso2|x509cert", re.IGNORECASE)
 #: CO object types (the first two characters of OBJNR) and the ledger's cost object types.
 OBJECT_TYPES = {"PR": "wbs", "KS": "cost_center", "OR": "order", "PD": "project"}
 
@@ -94,18 +97,21 @@ class SapSettings(ConnectorSettings):
     include_settlement: bool = False
     #: Budget (BPGE) value type and the budget activities (VORGA) that make the budget:
     #: original, supplement, return, transfer sent (KBUS, negative) and received (KBUE)
-    #: ([] counts every activity). Annual values (BPJA, by GJAHR) phase the budget by
-    #: fiscal year where BPJA has rows; the rest of the overall value (BPGE) is phased over
-    #: the project's dates.
+    #: ([] counts every activity but the release's). Annual values (BPJA, by GJAHR) phase
+    #: the budget by fiscal year where BPJA has rows; the rest of the overall value (BPGE)
+    #: is phased over the project's dates.
     budget_value_type: str = "41"
     budget_activities: list[str] = Field(
         default_factory=lambda: ["KBUD", "KBN0", "KBR0", "KBUS", "KBUE"]
     )
     #: The release (CJ32/CJ3A: what may be spent now) as each project's `released` version:
     #: its value type and activities in BPGE (overall) and BPJA (by fiscal year). [] reads
-    #: no release. Never budget: EVM and budget_overrun read `current`.
+    #: no release (and deletes the `released` versions read before). Never budget: EVM and
+    #: budget_overrun read `current`.
     release_value_type: str = "41"
     release_activities: list[str] = Field(default_factory=lambda: ["KBFR"])
+    #: The budget ledger (BPGE/BPJA LEDNR) read; other ledgers repeat or plan the budget.
+    budget_ledger: str = Field(default="0001", pattern=r"^[0-9A-Z]{1,4}$")
     #: Cost type -> cost elements (KSTAR; over OData the GL account), each a number or an
     #: inclusive range: `travel = ["474000-474999"]`. An element no list holds stays
     #: `KSTAR <number>`.
@@ -116,7 +122,7 @@ class SapSettings(ConnectorSettings):
     #: OData, any gone) are deleted; a read that would delete more than this share of the
     #: keys the last read listed, and more than `max_vanished_min`, stops that stream instead.
     max_vanished_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
-    max_vanished_min: int = Field(default=50, ge=0)
+    max_vanished_min: int = Field(default=5, ge=0)
     #: Rows per page handed to the runner.
     page_size: int = Field(default=2_000, ge=1, le=100_000)
 

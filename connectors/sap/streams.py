@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+import structlog
+
 from pmo_ledger.connectors.base import Cursor, Page, ReadRequest
 from pmo_ledger.connectors.errors import ConnectorConfigError
+from pmo_ledger.connectors.kit.listing import key_of
 from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages, scoped
 from pmo_ledger.connectors.sap import items as items_mod
 from pmo_ledger.connectors.sap.budgets import (
@@ -32,9 +35,12 @@ from pmo_ledger.connectors.sap.normalize import (
 )
 from pmo_ledger.connectors.sap.periods import FiscalPeriods
 from pmo_ledger.connectors.sap.reader import ALL_PERIODS, Plan, period_items, plan
+from pmo_ledger.connectors.sap.rfc import any_of
 from pmo_ledger.connectors.sap.rfc_source import ACTUAL, PLAN, RfcSource, parents
 from pmo_ledger.connectors.sap.settings import SapSettings
 from pmo_ledger.ledger.records import Rejected
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:  # the OData wire (httpx) loads when it is first read
     from pmo_ledger.connectors.sap.odata import ODataClient
@@ -54,6 +60,8 @@ class SapReads:
         self.config = config
         self._rfc, self._odata, self.periods = rfc, odata, periods
         self.cost_types = CostTypes(config.cost_types)
+        #: The last full tasks read's lookups (projects, elements, parents) for a re-read.
+        self._task_context: tuple[dict[str, str], dict[str, str], dict[str, str]] | None = None
 
     @property
     def rfc(self) -> RfcSource:
@@ -91,20 +99,23 @@ class SapReads:
                 self.config.project_service,
                 "A_EnterpriseProject",
                 select=["ProjectUUID", "Project"],
+                orderby="ProjectUUID",
             )
         }
 
-    def projects(self) -> Iterator[Item]:
+    def projects(self, keys: Sequence[str] = ()) -> Iterator[Item]:
+        """Every project (`keys`: only these PSPIDs / Projects, read again by key)."""
         from pmo_ledger.connectors.sap import odata as wire
 
         if self.config.transport == "odata":
             rows: list[Mapping[str, Any]] = list(
                 self.odata.rows(
-                    self.config.project_service, "A_EnterpriseProject", select=wire.PROJECT_FIELDS
+                    self.config.project_service, "A_EnterpriseProject", select=wire.PROJECT_FIELDS,
+                    orderby=wire.PROJECT_KEY, filter=wire.any_of("Project", keys) if keys else None,
                 )
-            )
+            )  # fmt: skip
             return _each(rows, wire.project_from_odata, "Project")
-        table = self.rfc.projects()
+        table = self.rfc.projects(any_of("PSPID", list(keys)) if keys else "")
         if any(not r.get("PWHIE") for r in table):  # no project currency: the company code's
             currencies = self.rfc.company_currencies()
             table = [
@@ -112,25 +123,38 @@ class SapReads:
             ]
         return _each(table, project_record, "PSPID", deleted=_flagged)
 
-    def tasks(self) -> Iterator[Item]:
+    def tasks(self, keys: Sequence[str] = ()) -> Iterator[Item]:
+        """Every WBS element (`keys`: only these POSIDs / ProjectElements, read again by key
+        after a full read, whose projects and parents they are read with)."""
         from pmo_ledger.connectors.sap import odata as wire
 
         if self.config.transport == "odata":
             service = self.config.project_service
-            projects = self.odata_projects()
+            if not keys or self._task_context is None:
+                self._task_context = (self.odata_projects(), {}, {})
+            projects, elements, _ = self._task_context
             rows = list(
-                self.odata.rows(service, "A_EnterpriseProjectElement", select=wire.ELEMENT_FIELDS)
+                self.odata.rows(
+                    service, "A_EnterpriseProjectElement", select=wire.ELEMENT_FIELDS,
+                    orderby=wire.ELEMENT_KEY,
+                    filter=wire.any_of("ProjectElement", keys) if keys else None,
+                )
+            )  # fmt: skip
+            elements.update(
+                {str(r.get("ProjectElementUUID")): str(r.get("ProjectElement")) for r in rows}
             )
-            elements = {
-                str(r.get("ProjectElementUUID")): str(r.get("ProjectElement")) for r in rows
-            }
             return _each(
                 rows, lambda r: wire.task_from_odata(r, projects, elements), "ProjectElement"
             )
-        pspids = {r["PSPNR"]: r["PSPID"] for r in self.rfc.projects()}
-        wbs = self.rfc.wbs_elements()
-        posid_of = {r["PSPNR"]: r["POSID"] for r in wbs}
-        ups = parents(self.rfc.hierarchy(), posid_of)
+        if keys and self._task_context is not None:
+            pspids, _, ups = self._task_context
+            wbs = self.rfc.wbs_elements(any_of("POSID", list(keys)))
+        else:
+            pspids = {r["PSPNR"]: r["PSPID"] for r in self.rfc.projects()}
+            wbs = self.rfc.wbs_elements()
+            posid_of = {r["PSPNR"]: r["POSID"] for r in wbs}
+            ups = parents(self.rfc.hierarchy(), posid_of)
+            self._task_context = (pspids, {}, ups)
         return _each(wbs, lambda r: task_record(r, pspids, ups), "POSID", deleted=_flagged)
 
     def line_items(
@@ -194,7 +218,8 @@ class SapReads:
             try:
                 own = own_budgets(
                     overall, by_objnr, activities, self.rfc.shift, annual=annual,
-                    value_type=value_type,
+                    value_type=value_type, first_year=s.first_year,
+                    exclude=s.release_activities if kind == "current" else (),
                 )  # fmt: skip
             except ValueError as exc:
                 yield Marked(None, Rejected(None, "unreadable_row", {"error": str(exc)}))
@@ -203,6 +228,8 @@ class SapReads:
                 listed.add(version.external_id)
                 yield version
             yield from _vanished(projects, kind, listed)
+        if not s.release_activities:  # the release is not read: what was read before is gone
+            yield from _vanished(projects, "released", listed)
         periods = self.periods()
         ccy = self.rfc.currency()
         plan_rows = self.rfc.totals(PLAN, None, ALL_PERIODS)
@@ -273,6 +300,42 @@ class SapReads:
             except ValueError as exc:
                 targets.append((line, exc))
         return period_items(targets, periods, p.keep, currency, read_at, self.cost_types)
+
+
+def confirmed(
+    items: Iterable[Item],
+    previous: set[str] | None,
+    read_again: Callable[[Sequence[str]], Iterable[Item]],
+    *,
+    name: str,
+    stream: str,
+    chunk: int = 50,
+) -> Iterator[Item]:
+    """A full read's items, then those of the keys the last read listed and this one did not,
+    read again by key (`read_again`, `chunk` keys a call): a row that paging skipped (ROWSKIPS
+    has no order; an OData page that repeats a row skips another) is listed after all, so
+    only keys SAP no longer has are left for the listing to delete."""
+    keys: set[str] = set()
+    twice: list[str] = []
+    for item in items:
+        key = key_of(item)
+        if key:
+            if key in keys:
+                twice.append(key)
+            keys.add(key)
+        yield item
+    missing = sorted((previous or set()) - keys)
+    if twice:
+        log.warning("sap_key_listed_twice", connector=name, stream=stream, keys=twice[:10],
+                    count=len(twice))  # fmt: skip
+    found = 0
+    for start in range(0, len(missing), chunk):
+        for item in read_again(missing[start : start + chunk]):
+            found += 1
+            yield item
+    if missing:
+        log.info("sap_missing_keys_read_again", connector=name, stream=stream,
+                 missing=len(missing), found=found)  # fmt: skip
 
 
 def _vanished(projects: Any, kind: str, listed: set[str]) -> Iterator[Item]:
