@@ -115,12 +115,16 @@ class EbsReader:
         )
 
     def _lines_where(self) -> list[Any]:
-        return [CDL.c.LINE_TYPE == "R", not_template(), *self._orgs(EI.c.ORG_ID)]
+        # The project's operating unit, as for projects, tasks and budgets (an item charged
+        # by another operating unit, EI.ORG_ID, still belongs to its project's).
+        return [CDL.c.LINE_TYPE == "R", not_template(), *self._orgs(P.c.ORG_ID)]
 
     def actuals_statement(self, since: datetime | None) -> Select[Any]:
         columns = [
             CDL.c.EXPENDITURE_ITEM_ID, CDL.c.LINE_NUM, CDL.c.LINE_NUM_REVERSED, CDL.c.AMOUNT,
-            CDL.c.BURDENED_COST, CDL.c.PROJECT_RAW_COST, CDL.c.PROJECT_BURDENED_COST,
+            CDL.c.BURDENED_COST, CDL.c.PROJFUNC_BURDENED_CHANGE, CDL.c.PROJFUNC_CURRENCY_CODE,
+            CDL.c.ACCT_RAW_COST, CDL.c.ACCT_BURDENED_COST, CDL.c.ACCT_BURDENED_CHANGE,
+            CDL.c.PROJECT_RAW_COST, CDL.c.PROJECT_BURDENED_COST, CDL.c.PROJECT_BURDENED_CHANGE,
             CDL.c.QUANTITY, CDL.c.ACCT_CURRENCY_CODE, CDL.c.PROJECT_CURRENCY_CODE,
             CDL.c.GL_DATE, CDL.c.LAST_UPDATE_DATE, EI.c.TASK_ID, EI.c.EXPENDITURE_TYPE,
             EI.c.SYSTEM_LINKAGE_FUNCTION, EI.c.EXPENDITURE_ITEM_DATE, EI.c.UNIT_OF_MEASURE,
@@ -326,27 +330,29 @@ class EbsReader:
             return list(conn.execute(statement))
 
     def actual_totals_statement(self) -> Select[Any]:
-        amount = (
-            CDL.c.PROJECT_BURDENED_COST if self.settings.cost == "burdened"
-            else CDL.c.PROJECT_RAW_COST
-        )  # fmt: skip
+        present: Any = CDL.c.PROJECT_RAW_COST
+        amount: Any = CDL.c.PROJECT_RAW_COST
+        if self.settings.cost == "burdened":  # with the burden change (normalize.cost)
+            present = CDL.c.PROJECT_BURDENED_COST
+            amount = present + func.coalesce(CDL.c.PROJECT_BURDENED_CHANGE, 0)
         is_labor = EI.c.SYSTEM_LINKAGE_FUNCTION.in_(LABOR_LINKAGES)
         hours = func.sum(case((is_labor, CDL.c.QUANTITY), else_=literal(0)))
         return (
             select(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE, func.count(),
                    func.coalesce(func.sum(amount), 0), func.coalesce(hours, 0))
             .select_from(self._lines_from())
-            .where(*self._lines_where(), amount.is_not(None),
+            .where(*self._lines_where(), present.is_not(None),
                    CDL.c.PROJECT_CURRENCY_CODE.is_not(None))
             .group_by(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE)
             .order_by(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE)
         )  # fmt: skip
 
     def budget_totals_statement(self) -> Select[Any]:
-        amount = BL.c.BURDENED_COST if self.settings.cost == "burdened" else BL.c.RAW_COST
+        burdened = self.settings.cost == "burdened"
+        amount = BL.c.PROJECT_BURDENED_COST if burdened else BL.c.PROJECT_RAW_COST
         is_hours = RA.c.UNIT_OF_MEASURE == n.HOURS_UOM
         hours = func.sum(case((is_hours, BL.c.QUANTITY), else_=literal(0)))
-        currency = func.coalesce(BL.c.TXN_CURRENCY_CODE, P.c.PROJECT_CURRENCY_CODE)
+        currency = P.c.PROJECT_CURRENCY_CODE
         where = [
             BV.c.BUDGET_TYPE_CODE == self.settings.budget_type,
             BV.c.BUDGET_STATUS_CODE == BASELINED,
