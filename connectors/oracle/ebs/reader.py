@@ -4,7 +4,11 @@ the schema put in by the engine), streamed with `yield_per` (python-oracledb fet
 `ordered_pages` gives each page a checkpoint that is safe.
 
 Every stream reads incrementally from the cursor (LAST_UPDATE_DATE >= the cursor, in the
-database's zone; the runner has already taken the lookback off). A full read of the actuals
+database's zone; the runner has already taken the lookback off, the reader takes `commit_lag`
+off too: EBS stamps a row when its program writes it and commits later). No page's checkpoint
+is later than the database's time when the read began (SYSDATE, less `CHECKPOINT_MARGIN`):
+a row stamped before then but committed after is still within the next read's window, and a
+stamp ahead of the database's clock never moves the checkpoint past it. A full read of the actuals
 is one scope of the stream: a line the source no longer lists is reversed. EBS never updates
 an expenditure item's cost in place without a distribution line: a reversal is a new item
 with negative amounts (ADJUSTED_EXPENDITURE_ITEM_ID), re-costing marks the old raw line
@@ -18,14 +22,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, tzinfo
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Select, case, exc, func, literal, select
 
-from pmo_ledger.connectors.base import ConnectorContext, Page, ReadRequest, SourceTotal
+from pmo_ledger.connectors.base import ConnectorContext, Cursor, Page, ReadRequest, SourceTotal
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages, scoped
 from pmo_ledger.connectors.oracle.ebs import normalize as n
@@ -56,6 +61,18 @@ CDL, BV, BL, RA, RATES = (
 VERSIONS_PER_QUERY = 500
 BASELINED = "B"
 _ZERO = Decimal("0.0000")
+#: A checkpoint stays this far behind the database's time when the read began (a DATE has
+#: whole seconds; a statement stamped in the second the read began may commit after it).
+CHECKPOINT_MARGIN = timedelta(minutes=1)
+
+
+def capped(pages: Iterator[Page], cap: datetime) -> Iterator[Page]:
+    """The pages, none with a checkpoint later than `cap`."""
+    for page in pages:
+        point = page.checkpoint
+        if point is not None and isinstance(point.value, datetime) and point.value > cap:
+            page = replace(page, checkpoint=Cursor("timestamp", cap))
+        yield page
 
 
 def not_template() -> Any:
@@ -207,6 +224,9 @@ class EbsReader:
         since = request.cursor.value if request.cursor is not None else None
         if since is not None and not isinstance(since, datetime):
             raise ConnectorConfigError(f"{self.name}: stream {stream} reads from a timestamp")
+        if since is not None:
+            since -= self.settings.commit_lag
+        cap = self.database_now() - CHECKPOINT_MARGIN
         z, s = self.zone, self.settings
         what = f"{self.name}.{stream}"
         items: Iterator[Item]
@@ -233,8 +253,28 @@ class EbsReader:
             )  # fmt: skip
         else:
             raise ConnectorConfigError(f"{self.name} has no stream {stream!r}")
-        pages = ordered_pages(items, s.page_size)
+        pages = capped(ordered_pages(items, s.page_size), cap)
         return scoped(stream, pages) if since is None and stream == "actuals" else pages
+
+    def now_statement(self) -> Select[Any]:
+        """The database's current time: Oracle's SYSDATE (the clock EBS stamps
+        LAST_UPDATE_DATE with, in `db_timezone`); a copy's CURRENT_TIMESTAMP."""
+        if self.engine.dialect.name == "oracle":
+            return select(func.sysdate())
+        return select(func.current_timestamp())
+
+    def database_now(self) -> datetime:
+        """The database's current time in UTC (SQLite's CURRENT_TIMESTAMP is UTC text)."""
+        value = guarded(self.name, "the database's time", lambda: self._scalar(
+            self.now_statement()))  # fmt: skip
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise ConnectorConfigError(f"{self.name}: the database's time is {value!r}")
+        if value.tzinfo is None:
+            zone = self.zone if self.engine.dialect.name == "oracle" else UTC
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(UTC)
 
     def _actual(self, row: dict[str, Any]) -> Any:
         s = self.settings

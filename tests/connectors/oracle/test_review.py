@@ -160,3 +160,48 @@ def test_org_ids_filter_actuals_on_the_projects_operating_unit(
     assert ledger_totals(german) == {
         k: v for k, v in source_totals(source).items() if k[0] == "PRJ-0001"
     }
+
+
+def _labor(source: Source, at: datetime, reference: str) -> int:
+    """A 1,000 USD labor item on PRJ-0004 stamped `at` (a DATE in the sandbox's zone)."""
+    project = source.ebs.projects["PRJ-0004"]
+    with source.engine.connect() as conn:
+        task = conn.scalar(select(func.min(t.PA_TASKS.c.TASK_ID)).where(
+            t.PA_TASKS.c.PROJECT_ID == project.project_id))  # fmt: skip
+    return source.ebs.charge(project, int(task), "Professional", "ST", source.later().date(),
+                             Decimal("1000.00"), "USD", quantity=Decimal(8), uom="HOURS",
+                             at=at, reference=reference)  # fmt: skip
+
+
+def _stored(app: Any) -> datetime:
+    from pmo_ledger.ledger.models import SyncState
+
+    with app.reading() as s:
+        value = s.scalar(select(SyncState.checkpoint).where(
+            SyncState.connector == "ebs", SyncState.stream == "actuals"))  # fmt: skip
+    return datetime.fromisoformat(value["value"])
+
+
+def test_a_costing_run_that_commits_late_is_still_read(
+    engine: Engine, tmp_path: Path, any_source: Source
+) -> None:
+    """A line stamped ahead of the database's clock does not move the checkpoint past the
+    time the read began (less a minute); a costing run stamped 40 minutes before a sync and
+    committed after it is read by the next one (commit_lag 2h on top of the 15m lookback)."""
+    from datetime import UTC, timedelta
+
+    from pmo_ledger.connectors.oracle.sandbox.ebs import DB_TIMEZONE
+
+    zone = ZoneInfo(DB_TIMEZONE)
+    now = datetime.now(zone).replace(tzinfo=None, microsecond=0)
+    ahead = _labor(any_source, now + timedelta(days=1), "stamped ahead")
+    app = _synced(engine, tmp_path, any_source)
+    assert _stored(app) <= datetime.now(UTC) - timedelta(seconds=59)
+    late = _labor(any_source, now - timedelta(minutes=40), "committed late")
+    result = run_sync(app, "ebs")
+    assert result.status == "succeeded", result.message
+    with app.reading() as s:
+        read = set(s.scalars(select(ActualLine.external_id).where(
+            ActualLine.external_id.in_([f"{ahead}/1", f"{late}/1"]))))  # fmt: skip
+    assert read == {f"{ahead}/1", f"{late}/1"}
+    assert ledger_totals(app) == source_totals(any_source)
