@@ -298,7 +298,8 @@ class Ebs:
         old = {"RAW_COST": -live["AMOUNT"],  # a burden change is reversed with the line
                "BURDEN_COST": -(live["BURDENED_COST"] + change["PROJFUNC"]),
                "PROJECT_RAW_COST": -live["PROJECT_RAW_COST"],
-               "PROJECT_BURDENED_COST": -(live["PROJECT_BURDENED_COST"] + change["PROJECT"])}  # fmt: skip
+               "PROJECT_BURDENED_COST": -(live["PROJECT_BURDENED_COST"]
+                                          + change["PROJECT"])}  # fmt: skip
         quantity = live["QUANTITY"]
         task = int(item["TASK_ID"])
         self._line(item_id, int(last) + 1, project, task, old,

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select, update
 from pmo_ledger.connectors.oracle.ebs import normalize as n
 from pmo_ledger.connectors.oracle.ebs import tables as t
 from pmo_ledger.connectors.oracle.sandbox.ebs import cents
+from pmo_ledger.connectors.oracle.sandbox.seed import ebs_date
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.jobs.verify import verify
 from pmo_ledger.ledger.models import ActualLine, BudgetLine, BudgetVersion
@@ -34,9 +35,9 @@ def cdl(**over: Any) -> dict[str, Any]:
            "AMOUNT": Decimal("100.00"), "BURDENED_COST": Decimal("125.00"),
            "PROJECT_RAW_COST": Decimal("80.00"), "PROJECT_BURDENED_COST": Decimal("100.00"),
            "QUANTITY": Decimal("2"), "ACCT_CURRENCY_CODE": "USD", "PROJECT_CURRENCY_CODE": "GBP",
-           "GL_DATE": datetime(2025, 3, 31), "LAST_UPDATE_DATE": datetime(2025, 4, 1, 9),
+           "GL_DATE": ebs_date(2025, 3, 31), "LAST_UPDATE_DATE": ebs_date(2025, 4, 1, 9),
            "TASK_ID": 5, "EXPENDITURE_TYPE": "Professional", "SYSTEM_LINKAGE_FUNCTION": "ST",
-           "EXPENDITURE_ITEM_DATE": datetime(2025, 3, 3), "UNIT_OF_MEASURE": "HOURS",
+           "EXPENDITURE_ITEM_DATE": ebs_date(2025, 3, 3), "UNIT_OF_MEASURE": "HOURS",
            "ADJUSTED_EXPENDITURE_ITEM_ID": None, "SEGMENT1": "PRJ-0002"}
     return {**row, **over}
 
