@@ -37,7 +37,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, Table, func, select, update
 from sqlalchemy.schema import CreateSchema
 
 from pmo_ledger.connectors.oracle.ebs import tables as t
@@ -282,10 +282,7 @@ class Ebs:
                              item["EXPENDITURE_ITEM_DATE"], burden)  # fmt: skip
         cdl = t.PA_COST_DISTRIBUTION_LINES_ALL
         with self.engine.begin() as conn:
-            live = conn.execute(select(cdl).where(
-                cdl.c.EXPENDITURE_ITEM_ID == item_id, cdl.c.LINE_TYPE == "R",
-                cdl.c.REVERSED_FLAG.is_(None), cdl.c.LINE_NUM_REVERSED.is_(None),
-            )).mappings().one()  # fmt: skip
+            live = _live_line(conn, item_id)
             last = conn.scalar(select(func.max(cdl.c.LINE_NUM)).where(
                 cdl.c.EXPENDITURE_ITEM_ID == item_id))  # fmt: skip
             conn.execute(update(cdl).where(
@@ -314,10 +311,7 @@ class Ebs:
         self.flush()
         cdl = t.PA_COST_DISTRIBUTION_LINES_ALL
         with self.engine.begin() as conn:
-            live = conn.execute(select(cdl).where(
-                cdl.c.EXPENDITURE_ITEM_ID == item_id, cdl.c.LINE_TYPE == "R",
-                cdl.c.REVERSED_FLAG.is_(None), cdl.c.LINE_NUM_REVERSED.is_(None),
-            )).mappings().one()  # fmt: skip
+            live = _live_line(conn, item_id)
             changes = {
                 f"{bucket}BURDENED_CHANGE": cents(live[raw] * burden) - live[burdened]
                 for bucket, raw, burdened in (
@@ -420,6 +414,15 @@ class Ebs:
                 "CONVERSION_TYPE": kind, "CONVERSION_RATE": r, "STATUS_CODE": "C",
                 **self._who(at),
             })  # fmt: skip
+
+
+def _live_line(conn: Connection, item_id: int) -> RowMapping:
+    """The item's raw line that is neither reversed nor a reversal."""
+    cdl = t.PA_COST_DISTRIBUTION_LINES_ALL
+    return conn.execute(select(cdl).where(
+        cdl.c.EXPENDITURE_ITEM_ID == item_id, cdl.c.LINE_TYPE == "R",
+        cdl.c.REVERSED_FLAG.is_(None), cdl.c.LINE_NUM_REVERSED.is_(None),
+    )).mappings().one()  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
