@@ -14,6 +14,7 @@ owner of the objects (`APPS` by default: its synonyms reach PA and GL tables).
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
 from pmo_ledger.connectors.oracle.fusion.settings import FusionSettings
+from pmo_ledger.ledger.settings import Duration
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 #: An unquoted Oracle identifier (the schema name is rendered into SQL, never a bind value).
@@ -29,7 +31,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_$#]{0,127}")
 #: its own `cost`, `base_currency`, `fx_rate_type`, `page_size`).
 EBS_KEYS = ("url", "password", "schema_name", "db_timezone", "arraysize", "prefetchrows",
             "thick_mode", "cost", "org_ids", "budget_type", "fx_rate_type", "ledger_rate_type",
-            "base_currency", "page_size")  # fmt: skip
+            "base_currency", "page_size", "commit_lag")  # fmt: skip
 #: EBS's system linkage functions of labor: straight time and overtime.
 LABOR_LINKAGES = ("ST", "OT")
 
@@ -68,6 +70,11 @@ class OracleSettings(ConnectorSettings):
     base_currency: str | None = None
     #: Records per page handed to the runner.
     page_size: int = Field(default=5_000, ge=1, le=100_000)
+    #: Read this much further back than the runner's lookback: EBS's programs (a costing run,
+    #: PRC: Distribute Labor Costs) stamp LAST_UPDATE_DATE = SYSDATE when they write a row
+    #: and commit when they finish, maybe an hour later; a row committed after a read with
+    #: a stamp older than that read's checkpoint is found only by reading back that far.
+    commit_lag: Duration = timedelta(hours=2)
     # --- Fusion ----------------------------------------------------------------------------
     #: `[connectors.<name>.fusion]`: required with flavor = "fusion", refused otherwise.
     fusion: FusionSettings | None = None

@@ -6,10 +6,16 @@ return (column names as EBS spells them).
 - PA_TASKS -> TaskRecord: key TASK_ID, parent PARENT_TASK_ID, WBS code TASK_NUMBER;
 - PA_COST_DISTRIBUTION_LINES_ALL raw lines (LINE_TYPE R) with their PA_EXPENDITURE_ITEMS_ALL
   item -> ActualRecord, key `<EXPENDITURE_ITEM_ID>/<LINE_NUM>`: the amount in the project's
-  currency (PROJECT_RAW_COST or PROJECT_BURDENED_COST by `cost`), the functional amount
-  (AMOUNT or BURDENED_COST, ACCT_CURRENCY_CODE) kept as base when it is the ledger's base
-  currency, hours the line's QUANTITY for labor items (SYSTEM_LINKAGE_FUNCTION ST, OT) only;
-- PA_BUDGET_VERSIONS with PA_BUDGET_LINES -> BudgetRecord per baselined version;
+  currency (PROJECT_RAW_COST, or PROJECT_BURDENED_COST plus PROJECT_BURDENED_CHANGE, the
+  bucket a revised burden schedule updates, by `cost`); as base amount the line's amount in
+  the ledger's base currency when it has one: the project functional amount (AMOUNT /
+  BURDENED_COST + PROJFUNC_BURDENED_CHANGE, in PROJFUNC_CURRENCY_CODE) first, else the
+  expenditure operating unit's (ACCT_RAW_COST / ACCT_BURDENED_COST + ACCT_BURDENED_CHANGE, in
+  ACCT_CURRENCY_CODE); hours the line's QUANTITY for labor items (SYSTEM_LINKAGE_FUNCTION ST,
+  OT) only;
+- PA_BUDGET_VERSIONS with PA_BUDGET_LINES -> BudgetRecord per baselined version, the lines'
+  project-currency amounts (PROJECT_RAW_COST / PROJECT_BURDENED_COST; RAW_COST and
+  BURDENED_COST are in the project functional currency, TXN_ ones in TXN_CURRENCY_CODE);
 - GL_DAILY_RATES -> FxRateRecord.
 
 LAST_UPDATE_DATE is a DATE in the database's time zone: `utc` makes it the UTC timestamp the
@@ -138,20 +144,52 @@ def cost_type(row: Row) -> str:
     return kind.lower()
 
 
+#: A line's amounts per currency bucket: (raw, burdened, burden change) columns.
+BUCKETS = {
+    "PROJECT_": ("PROJECT_RAW_COST", "PROJECT_BURDENED_COST", "PROJECT_BURDENED_CHANGE"),
+    "PROJFUNC_": ("AMOUNT", "BURDENED_COST", "PROJFUNC_BURDENED_CHANGE"),
+    "ACCT_": ("ACCT_RAW_COST", "ACCT_BURDENED_COST", "ACCT_BURDENED_CHANGE"),
+}
+
+
+def cost(row: Row, bucket: str, burdened: bool) -> Decimal | None:
+    """A line's raw cost, or burdened cost with the burden change a revised burden schedule
+    left (EBS: nvl(burdened_cost, 0) + nvl(burdened_change, 0)), in one currency bucket;
+    None when the line has no amount in it."""
+    raw, burdened_cost, change = BUCKETS[bucket]
+    if not burdened:
+        return number(row, raw)
+    amount = number(row, burdened_cost)
+    if amount is None:
+        return None
+    return amount + (number(row, change) or Decimal(0))
+
+
+def base_amount(row: Row, base_currency: str | None, burdened: bool) -> Decimal | None:
+    """The line's amount in `base_currency`: the project functional one when that is its
+    currency, else the expenditure operating unit's functional one; None when neither is."""
+    if base_currency is None:
+        return None
+    for bucket in ("PROJFUNC_", "ACCT_"):
+        if _text(row, f"{bucket}CURRENCY_CODE") == base_currency:
+            amount = cost(row, bucket, burdened)
+            if amount is not None:
+                return amount
+    return None
+
+
 def actual_record(
     row: Row, zone: tzinfo, *, burdened: bool, base_currency: str | None
 ) -> ActualRecord:
     """A raw cost distribution line with its item's columns (see the module docstring)."""
-    amount = number(row, "PROJECT_BURDENED_COST" if burdened else "PROJECT_RAW_COST")
+    amount = cost(row, "PROJECT_", burdened)
     currency = _text(row, "PROJECT_CURRENCY_CODE")
     if amount is None or currency is None:
         raise ValueError("the line has no project amount or PROJECT_CURRENCY_CODE")
     posted = day(row.get("GL_DATE")) or day(row.get("EXPENDITURE_ITEM_DATE"))
     if posted is None:
         raise ValueError("GL_DATE and EXPENDITURE_ITEM_DATE are empty")
-    base = None
-    if base_currency is not None and _text(row, "ACCT_CURRENCY_CODE") == base_currency:
-        base = number(row, "BURDENED_COST" if burdened else "AMOUNT")
+    base = base_amount(row, base_currency, burdened)
     quantity = number(row, "QUANTITY")
     is_labor = labor(row)
     kind = _text(row, "EXPENDITURE_TYPE")
@@ -183,14 +221,15 @@ def actual_record(
 def budget_line(
     row: Row, period: str, currency: str, *, burdened: bool
 ) -> BudgetLineRecord:
-    """A PA_BUDGET_LINES row with its assignment's TASK_ID (0: the project level) and unit."""
-    amount = number(row, "BURDENED_COST" if burdened else "RAW_COST")
+    """A PA_BUDGET_LINES row with its assignment's TASK_ID (0: the project level) and unit,
+    in `currency`, the project's (PROJECT_RAW_COST / PROJECT_BURDENED_COST)."""
+    amount = number(row, "PROJECT_BURDENED_COST" if burdened else "PROJECT_RAW_COST")
     hours = number(row, "QUANTITY") if _text(row, "UNIT_OF_MEASURE") == HOURS_UOM else None
     task = ident(row.get("TASK_ID"))
     return BudgetLineRecord(
         external_id=ident(row.get("BUDGET_LINE_ID")) or "",
         amount=amount if amount is not None else Decimal("0.0000"),
-        currency=_text(row, "TXN_CURRENCY_CODE") or currency,
+        currency=currency,
         cost_type="total",
         period=period,
         task_ref=None if task in (None, "0") else task,

@@ -4,7 +4,11 @@ the schema put in by the engine), streamed with `yield_per` (python-oracledb fet
 `ordered_pages` gives each page a checkpoint that is safe.
 
 Every stream reads incrementally from the cursor (LAST_UPDATE_DATE >= the cursor, in the
-database's zone; the runner has already taken the lookback off). A full read of the actuals
+database's zone; the runner has already taken the lookback off, the reader takes `commit_lag`
+off too: EBS stamps a row when its program writes it and commits later). No page's checkpoint
+is later than the database's time when the read began (SYSDATE, less `CHECKPOINT_MARGIN`):
+a row stamped before then but committed after is still within the next read's window, and a
+stamp ahead of the database's clock never moves the checkpoint past it. A full read of the actuals
 is one scope of the stream: a line the source no longer lists is reversed. EBS never updates
 an expenditure item's cost in place without a distribution line: a reversal is a new item
 with negative amounts (ADJUSTED_EXPENDITURE_ITEM_ID), re-costing marks the old raw line
@@ -18,14 +22,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, tzinfo
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Select, case, exc, func, literal, select
 
-from pmo_ledger.connectors.base import ConnectorContext, Page, ReadRequest, SourceTotal
+from pmo_ledger.connectors.base import ConnectorContext, Cursor, Page, ReadRequest, SourceTotal
 from pmo_ledger.connectors.errors import ConnectorConfigError
 from pmo_ledger.connectors.kit.pages import Item, Marked, ordered_pages, scoped
 from pmo_ledger.connectors.oracle.ebs import normalize as n
@@ -56,6 +61,18 @@ CDL, BV, BL, RA, RATES = (
 VERSIONS_PER_QUERY = 500
 BASELINED = "B"
 _ZERO = Decimal("0.0000")
+#: A checkpoint stays this far behind the database's time when the read began (a DATE has
+#: whole seconds; a statement stamped in the second the read began may commit after it).
+CHECKPOINT_MARGIN = timedelta(minutes=1)
+
+
+def capped(pages: Iterator[Page], cap: datetime) -> Iterator[Page]:
+    """The pages, none with a checkpoint later than `cap`."""
+    for page in pages:
+        point = page.checkpoint
+        if point is not None and isinstance(point.value, datetime) and point.value > cap:
+            page = replace(page, checkpoint=Cursor("timestamp", cap))
+        yield page
 
 
 def not_template() -> Any:
@@ -115,12 +132,16 @@ class EbsReader:
         )
 
     def _lines_where(self) -> list[Any]:
-        return [CDL.c.LINE_TYPE == "R", not_template(), *self._orgs(EI.c.ORG_ID)]
+        # The project's operating unit, as for projects, tasks and budgets (an item charged
+        # by another operating unit, EI.ORG_ID, still belongs to its project's).
+        return [CDL.c.LINE_TYPE == "R", not_template(), *self._orgs(P.c.ORG_ID)]
 
     def actuals_statement(self, since: datetime | None) -> Select[Any]:
         columns = [
             CDL.c.EXPENDITURE_ITEM_ID, CDL.c.LINE_NUM, CDL.c.LINE_NUM_REVERSED, CDL.c.AMOUNT,
-            CDL.c.BURDENED_COST, CDL.c.PROJECT_RAW_COST, CDL.c.PROJECT_BURDENED_COST,
+            CDL.c.BURDENED_COST, CDL.c.PROJFUNC_BURDENED_CHANGE, CDL.c.PROJFUNC_CURRENCY_CODE,
+            CDL.c.ACCT_RAW_COST, CDL.c.ACCT_BURDENED_COST, CDL.c.ACCT_BURDENED_CHANGE,
+            CDL.c.PROJECT_RAW_COST, CDL.c.PROJECT_BURDENED_COST, CDL.c.PROJECT_BURDENED_CHANGE,
             CDL.c.QUANTITY, CDL.c.ACCT_CURRENCY_CODE, CDL.c.PROJECT_CURRENCY_CODE,
             CDL.c.GL_DATE, CDL.c.LAST_UPDATE_DATE, EI.c.TASK_ID, EI.c.EXPENDITURE_TYPE,
             EI.c.SYSTEM_LINKAGE_FUNCTION, EI.c.EXPENDITURE_ITEM_DATE, EI.c.UNIT_OF_MEASURE,
@@ -203,6 +224,9 @@ class EbsReader:
         since = request.cursor.value if request.cursor is not None else None
         if since is not None and not isinstance(since, datetime):
             raise ConnectorConfigError(f"{self.name}: stream {stream} reads from a timestamp")
+        if since is not None:
+            since -= self.settings.commit_lag
+        cap = self.database_now() - CHECKPOINT_MARGIN
         z, s = self.zone, self.settings
         what = f"{self.name}.{stream}"
         items: Iterator[Item]
@@ -229,8 +253,28 @@ class EbsReader:
             )  # fmt: skip
         else:
             raise ConnectorConfigError(f"{self.name} has no stream {stream!r}")
-        pages = ordered_pages(items, s.page_size)
+        pages = capped(ordered_pages(items, s.page_size), cap)
         return scoped(stream, pages) if since is None and stream == "actuals" else pages
+
+    def now_statement(self) -> Select[Any]:
+        """The database's current time: Oracle's SYSDATE (the clock EBS stamps
+        LAST_UPDATE_DATE with, in `db_timezone`); a copy's CURRENT_TIMESTAMP."""
+        if self.engine.dialect.name == "oracle":
+            return select(func.sysdate())
+        return select(func.current_timestamp())
+
+    def database_now(self) -> datetime:
+        """The database's current time in UTC (SQLite's CURRENT_TIMESTAMP is UTC text)."""
+        value = guarded(self.name, "the database's time", lambda: self._scalar(
+            self.now_statement()))  # fmt: skip
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise ConnectorConfigError(f"{self.name}: the database's time is {value!r}")
+        if value.tzinfo is None:
+            zone = self.zone if self.engine.dialect.name == "oracle" else UTC
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(UTC)
 
     def _actual(self, row: dict[str, Any]) -> Any:
         s = self.settings
@@ -326,27 +370,29 @@ class EbsReader:
             return list(conn.execute(statement))
 
     def actual_totals_statement(self) -> Select[Any]:
-        amount = (
-            CDL.c.PROJECT_BURDENED_COST if self.settings.cost == "burdened"
-            else CDL.c.PROJECT_RAW_COST
-        )  # fmt: skip
+        present: Any = CDL.c.PROJECT_RAW_COST
+        amount: Any = CDL.c.PROJECT_RAW_COST
+        if self.settings.cost == "burdened":  # with the burden change (normalize.cost)
+            present = CDL.c.PROJECT_BURDENED_COST
+            amount = present + func.coalesce(CDL.c.PROJECT_BURDENED_CHANGE, 0)
         is_labor = EI.c.SYSTEM_LINKAGE_FUNCTION.in_(LABOR_LINKAGES)
         hours = func.sum(case((is_labor, CDL.c.QUANTITY), else_=literal(0)))
         return (
             select(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE, func.count(),
                    func.coalesce(func.sum(amount), 0), func.coalesce(hours, 0))
             .select_from(self._lines_from())
-            .where(*self._lines_where(), amount.is_not(None),
+            .where(*self._lines_where(), present.is_not(None),
                    CDL.c.PROJECT_CURRENCY_CODE.is_not(None))
             .group_by(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE)
             .order_by(P.c.SEGMENT1, CDL.c.PROJECT_CURRENCY_CODE)
         )  # fmt: skip
 
     def budget_totals_statement(self) -> Select[Any]:
-        amount = BL.c.BURDENED_COST if self.settings.cost == "burdened" else BL.c.RAW_COST
+        burdened = self.settings.cost == "burdened"
+        amount = BL.c.PROJECT_BURDENED_COST if burdened else BL.c.PROJECT_RAW_COST
         is_hours = RA.c.UNIT_OF_MEASURE == n.HOURS_UOM
         hours = func.sum(case((is_hours, BL.c.QUANTITY), else_=literal(0)))
-        currency = func.coalesce(BL.c.TXN_CURRENCY_CODE, P.c.PROJECT_CURRENCY_CODE)
+        currency = P.c.PROJECT_CURRENCY_CODE
         where = [
             BV.c.BUDGET_TYPE_CODE == self.settings.budget_type,
             BV.c.BUDGET_STATUS_CODE == BASELINED,

@@ -125,13 +125,19 @@ PA_COST_DISTRIBUTION_LINES_ALL = Table(
     Column("PROJECT_ID", ID),
     Column("TASK_ID", ID),
     Column("ORG_ID", ID),
-    Column("AMOUNT", AMOUNT),  # raw cost, functional currency
+    Column("AMOUNT", AMOUNT),  # raw cost, project functional currency (PROJFUNC_)
     Column("QUANTITY", AMOUNT),
-    Column("BURDENED_COST", AMOUNT),  # functional currency
+    Column("BURDENED_COST", AMOUNT),  # project functional currency
+    Column("PROJFUNC_BURDENED_CHANGE", AMOUNT),  # a revised burden schedule's change
+    Column("PROJFUNC_CURRENCY_CODE", String(15)),
+    Column("ACCT_RAW_COST", AMOUNT),  # the expenditure operating unit's functional currency
+    Column("ACCT_BURDENED_COST", AMOUNT),
+    Column("ACCT_BURDENED_CHANGE", AMOUNT),
     Column("ACCT_CURRENCY_CODE", String(15)),
     Column("PROJECT_CURRENCY_CODE", String(15)),
     Column("PROJECT_RAW_COST", AMOUNT),
     Column("PROJECT_BURDENED_COST", AMOUNT),
+    Column("PROJECT_BURDENED_CHANGE", AMOUNT),
     Column("GL_DATE", Date),
     Column("PA_DATE", Date),
     Column("GL_PERIOD_NAME", String(15)),
@@ -155,7 +161,7 @@ PA_BUDGET_VERSIONS = Table(
     Column("CURRENT_FLAG", String(1), nullable=False),
     Column("CURRENT_ORIGINAL_FLAG", String(1)),
     Column("BASELINED_DATE", Date),
-    Column("RAW_COST", AMOUNT),
+    Column("RAW_COST", AMOUNT),  # project functional currency
     Column("BURDENED_COST", AMOUNT),
     Column("LABOR_QUANTITY", AMOUNT),
     *_who(),
@@ -183,8 +189,12 @@ PA_BUDGET_LINES = Table(
     Column("END_DATE", Date, nullable=False),
     Column("PERIOD_NAME", String(30)),
     Column("QUANTITY", AMOUNT),
-    Column("RAW_COST", AMOUNT),
+    Column("RAW_COST", AMOUNT),  # project functional currency (PROJFUNC_CURRENCY_CODE)
     Column("BURDENED_COST", AMOUNT),
+    Column("PROJECT_RAW_COST", AMOUNT),  # project currency
+    Column("PROJECT_BURDENED_COST", AMOUNT),
+    Column("TXN_RAW_COST", AMOUNT),  # transaction currency (TXN_CURRENCY_CODE)
+    Column("TXN_BURDENED_COST", AMOUNT),
     Column("REVENUE", AMOUNT),
     Column("TXN_CURRENCY_CODE", String(15)),
     *_who(),

@@ -179,17 +179,26 @@ class ClientCredentials(httpx.Auth):
         log.info("fusion_token", connector=self.name, expires_in=life)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._stale():
-            answer = yield self._token_request()
-            self._take(answer)
-        request.headers["Authorization"] = f"Bearer {self.token}"
+        """One token exchange at a time (`_lock`: the runner's read-ahead calls from another
+        thread): a caller that waited for the lock uses the token the other one fetched, and
+        a 401 fetches a new token only if no other caller has already replaced the refused
+        one. The lock is never held while the call itself is under way."""
+        with self._lock:
+            if self._stale():
+                answer = yield self._token_request()
+                self._take(answer)
+            used = self.token
+        request.headers["Authorization"] = f"Bearer {used}"
         response = yield request
         if response.status_code != 401:
             return
         log.info("fusion_token_refused", connector=self.name)
-        answer = yield self._token_request()
-        self._take(answer)
-        request.headers["Authorization"] = f"Bearer {self.token}"
+        with self._lock:
+            if self.token == used:
+                answer = yield self._token_request()
+                self._take(answer)
+            used = self.token
+        request.headers["Authorization"] = f"Bearer {used}"
         yield request
 
 

@@ -8,14 +8,18 @@ DATE without zone, in `DB_TIMEZONE`):
   functional currency, `OPERATING_UNITS`), PA_TASKS;
 - `charge`: an expenditure item costed at once: PA_EXPENDITURE_ITEMS_ALL with its amounts in
   the transaction (DENOM_), functional (RAW_COST, ACCT_CURRENCY_CODE) and project currency
-  (PROJECT_), and its raw cost distribution line (LINE_TYPE R, LINE_NUM 1), burdened cost =
+  (PROJECT_), and its raw cost distribution line (LINE_TYPE R, LINE_NUM 1; AMOUNT in
+  PROJFUNC_CURRENCY_CODE, ACCT_RAW_COST in ACCT_CURRENCY_CODE, alike here), burdened cost =
   raw x `burden` (labor: 1.25);
 - `recost`: a new cost for an item (a rate changed): the item's amounts change, its live raw
   line is marked REVERSED_FLAG Y, a reversing line (LINE_NUM_REVERSED) and a new line added;
 - `reverse`: a negative item (ADJUSTED_EXPENDITURE_ITEM_ID) with its own negative line;
+- `reburden`: a revised burden schedule recompiled: the line's *_BURDENED_CHANGE buckets;
 - `baseline`: a baselined cost budget version (type AC, status B) that becomes current: the
   previous current version's CURRENT_FLAG turns N (its LAST_UPDATE_DATE moves), the first
-  one keeps CURRENT_ORIGINAL_FLAG Y; `draft` a working version (status W), not baselined;
+  one keeps CURRENT_ORIGINAL_FLAG Y; `draft` a working version (status W), not baselined.
+  Its lines are planned in the project currency (PROJECT_ and TXN_ amounts alike) and
+  carry the project functional amounts (RAW_COST, BURDENED_COST) at the line's rates;
 - `add_rate`: GL_DAILY_RATES rows, each with its inverse as EBS keeps them.
 
 Amounts are converted with the rates given (`Rates`: the PSA sample's monthly rates to USD,
@@ -33,7 +37,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, Table, func, select, update
 from sqlalchemy.schema import CreateSchema
 
 from pmo_ledger.connectors.oracle.ebs import tables as t
@@ -243,7 +247,12 @@ class Ebs:
             "EXPENDITURE_ITEM_ID": item_id, "LINE_NUM": line_num, "LINE_TYPE": "R",
             "PROJECT_ID": project.project_id, "TASK_ID": task_id, "ORG_ID": project.ou.org_id,
             "AMOUNT": money["RAW_COST"], "QUANTITY": quantity,
-            "BURDENED_COST": money["BURDEN_COST"], "ACCT_CURRENCY_CODE": project.ou.currency,
+            "BURDENED_COST": money["BURDEN_COST"],
+            "PROJFUNC_CURRENCY_CODE": project.ou.currency,
+            # The sandbox charges from the project's own operating unit: the expenditure
+            # OU's functional currency is the project's functional one.
+            "ACCT_RAW_COST": money["RAW_COST"], "ACCT_BURDENED_COST": money["BURDEN_COST"],
+            "ACCT_CURRENCY_CODE": project.ou.currency,
             "PROJECT_CURRENCY_CODE": project.currency,
             "PROJECT_RAW_COST": money["PROJECT_RAW_COST"],
             "PROJECT_BURDENED_COST": money["PROJECT_BURDENED_COST"], "GL_DATE": gl_date,
@@ -273,10 +282,7 @@ class Ebs:
                              item["EXPENDITURE_ITEM_DATE"], burden)  # fmt: skip
         cdl = t.PA_COST_DISTRIBUTION_LINES_ALL
         with self.engine.begin() as conn:
-            live = conn.execute(select(cdl).where(
-                cdl.c.EXPENDITURE_ITEM_ID == item_id, cdl.c.LINE_TYPE == "R",
-                cdl.c.REVERSED_FLAG.is_(None), cdl.c.LINE_NUM_REVERSED.is_(None),
-            )).mappings().one()  # fmt: skip
+            live = _live_line(conn, item_id)
             last = conn.scalar(select(func.max(cdl.c.LINE_NUM)).where(
                 cdl.c.EXPENDITURE_ITEM_ID == item_id))  # fmt: skip
             conn.execute(update(cdl).where(
@@ -285,15 +291,38 @@ class Ebs:
             conn.execute(update(t.PA_EXPENDITURE_ITEMS_ALL).where(
                 t.PA_EXPENDITURE_ITEMS_ALL.c.EXPENDITURE_ITEM_ID == item_id,
             ).values(**money, LAST_UPDATE_DATE=at))  # fmt: skip
-        old = {"RAW_COST": -live["AMOUNT"], "BURDEN_COST": -live["BURDENED_COST"],
+        change = {k: live[f"{k}_BURDENED_CHANGE"] or 0 for k in ("PROJFUNC", "PROJECT")}
+        old = {"RAW_COST": -live["AMOUNT"],  # a burden change is reversed with the line
+               "BURDEN_COST": -(live["BURDENED_COST"] + change["PROJFUNC"]),
                "PROJECT_RAW_COST": -live["PROJECT_RAW_COST"],
-               "PROJECT_BURDENED_COST": -live["PROJECT_BURDENED_COST"]}  # fmt: skip
+               "PROJECT_BURDENED_COST": -(live["PROJECT_BURDENED_COST"]
+                                          + change["PROJECT"])}  # fmt: skip
         quantity = live["QUANTITY"]
         task = int(item["TASK_ID"])
         self._line(item_id, int(last) + 1, project, task, old,
                    -quantity if quantity is not None else None, gl_date, at,
                    reverses=int(live["LINE_NUM"]))  # fmt: skip
         self._line(item_id, int(last) + 2, project, task, money, quantity, gl_date, at)
+
+    def reburden(self, item_id: int, burden: Decimal, at: datetime) -> None:
+        """A revised burden schedule recompiled at `at` (EBS 12.1+'s burden schedule change):
+        the item's live raw line keeps its burdened cost and gets the difference to raw x
+        `burden` in its *_BURDENED_CHANGE buckets, LAST_UPDATE_DATE moved to `at`."""
+        self.flush()
+        cdl = t.PA_COST_DISTRIBUTION_LINES_ALL
+        with self.engine.begin() as conn:
+            live = _live_line(conn, item_id)
+            changes = {
+                f"{bucket}BURDENED_CHANGE": cents(live[raw] * burden) - live[burdened]
+                for bucket, raw, burdened in (
+                    ("PROJECT_", "PROJECT_RAW_COST", "PROJECT_BURDENED_COST"),
+                    ("PROJFUNC_", "AMOUNT", "BURDENED_COST"),
+                    ("ACCT_", "ACCT_RAW_COST", "ACCT_BURDENED_COST"),
+                )
+            }  # fmt: skip
+            conn.execute(update(cdl).where(
+                cdl.c.EXPENDITURE_ITEM_ID == item_id, cdl.c.LINE_NUM == live["LINE_NUM"],
+            ).values(**changes, LAST_UPDATE_DATE=at))  # fmt: skip
 
     def reverse(self, item_id: int, at: datetime, day: date) -> int:
         """A negative item that adjusts `item_id` in full, dated `day`; its id."""
@@ -329,19 +358,20 @@ class Ebs:
                     bv.c.CURRENT_FLAG == "Y",
                 ).values(CURRENT_FLAG="N", LAST_UPDATE_DATE=at))  # fmt: skip
         version = self._next("version")
-        raw = sum((ln.raw for ln in lines), Decimal(0))
+        functional = [self._functional(project, ln) for ln in lines]
+        raw = sum((f[0] for f in functional), Decimal(0))
         self._add(bv, {
             "BUDGET_VERSION_ID": version, "PROJECT_ID": project.project_id,
             "BUDGET_TYPE_CODE": budget_type, "VERSION_NUMBER": number, "VERSION_NAME": name,
             "BUDGET_STATUS_CODE": status, "CURRENT_FLAG": "Y" if status == "B" else "N",
             "CURRENT_ORIGINAL_FLAG": "Y" if status == "B" and first else "N",
             "BASELINED_DATE": (baselined or at.date()) if status == "B" else None,
-            "RAW_COST": raw, "BURDENED_COST": sum((ln.burdened for ln in lines), Decimal(0)),
+            "RAW_COST": raw, "BURDENED_COST": sum((f[1] for f in functional), Decimal(0)),
             "LABOR_QUANTITY": sum((ln.hours or 0 for ln in lines), Decimal(0)),
             **self._who(at),
         })  # fmt: skip
         assignments: dict[tuple[int, str], int] = {}
-        for ln in lines:
+        for ln, (raw_pfc, burdened_pfc) in zip(lines, functional, strict=True):
             key = (ln.task_id, ln.resource)
             if key not in assignments:
                 assignments[key] = self._next("assignment")
@@ -356,10 +386,19 @@ class Ebs:
                 "BUDGET_LINE_ID": self._next("budget_line"), "BUDGET_VERSION_ID": version,
                 "RESOURCE_ASSIGNMENT_ID": assignments[key], "START_DATE": ln.start,
                 "END_DATE": ln.end, "PERIOD_NAME": ln.start.strftime("%b-%y").upper(),
-                "QUANTITY": ln.hours, "RAW_COST": ln.raw, "BURDENED_COST": ln.burdened,
+                "QUANTITY": ln.hours, "RAW_COST": raw_pfc, "BURDENED_COST": burdened_pfc,
+                "PROJECT_RAW_COST": ln.raw, "PROJECT_BURDENED_COST": ln.burdened,
+                "TXN_RAW_COST": ln.raw, "TXN_BURDENED_COST": ln.burdened,
                 "REVENUE": None, "TXN_CURRENCY_CODE": project.currency, **self._who(at),
             })  # fmt: skip
         return version
+
+    def _functional(self, project: Project, line: BudgetLine) -> tuple[Decimal, Decimal]:
+        """A budget line's raw and burdened amounts (project currency, planned in it: the
+        transaction currency too) in the project functional currency at its start's rates."""
+        to, day = project.ou.currency, line.start
+        return (in_currency(line.raw, project.currency, to, day, self.rates),
+                in_currency(line.burdened, project.currency, to, day, self.rates))  # fmt: skip
 
     # --- rates --------------------------------------------------------------------------------
 
@@ -375,6 +414,15 @@ class Ebs:
                 "CONVERSION_TYPE": kind, "CONVERSION_RATE": r, "STATUS_CODE": "C",
                 **self._who(at),
             })  # fmt: skip
+
+
+def _live_line(conn: Connection, item_id: int) -> RowMapping:
+    """The item's raw line that is neither reversed nor a reversal."""
+    cdl = t.PA_COST_DISTRIBUTION_LINES_ALL
+    return conn.execute(select(cdl).where(
+        cdl.c.EXPENDITURE_ITEM_ID == item_id, cdl.c.LINE_TYPE == "R",
+        cdl.c.REVERSED_FLAG.is_(None), cdl.c.LINE_NUM_REVERSED.is_(None),
+    )).mappings().one()  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

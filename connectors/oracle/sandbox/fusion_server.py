@@ -28,7 +28,8 @@ README section for what is confirmed and what is our reading):
 
 A little hostile, as a real pod can be: `limit` is capped silently at `cap` (499 by default:
 a client that advances by the limit it asked skips a row a page), the answer's `limit` says
-the size used; without `orderBy` rows come in a different order on every call; every
+the size used; without `orderBy` rows come in a different order on every call, and so do
+rows that tie on every `orderBy` attribute (a client needs a unique key last); every
 `throttle_every`-th call is a 429 with `Retry-After`; tokens expire or are revoked.
 """
 
@@ -191,20 +192,22 @@ class FusionApp:
         parts = path.strip("/").split("/")
         rows, children = self._rows(parts, params)
         order, q = params.get("orderBy"), params.get("q")
-        if order:
-            rows = self._ordered("/".join(parts), params.get("finder"), rows, order, q)
-        else:
-            rows = filter_rows(rows, q)
-            if self.shuffle:
-                rows = list(rows)
-                self._random.shuffle(rows)
-        total = len(rows)
         offset = _int(params, "offset", 0)
         asked = _int(params, "limit", 25)
         if asked < 1:
             raise FusionError(400, "The limit must be a positive number.", "27024", "limit")
         limit = min(asked, self.cap)
-        page = rows[offset : offset + limit]
+        if order:
+            rows = self._ordered("/".join(parts), params.get("finder"), rows, order, q)
+            page = (self._ties_shuffled(rows, order, offset, offset + limit) if self.shuffle
+                    else rows[offset : offset + limit])  # fmt: skip
+        else:
+            rows = filter_rows(rows, q)
+            if self.shuffle:
+                rows = list(rows)
+                self._random.shuffle(rows)
+            page = rows[offset : offset + limit]
+        total = len(rows)
         expand = params.get("expand", "")
         items = [self._shape(r, params.get("fields"), expand, children) for r in page]
         body: dict[str, Any] = {
@@ -221,6 +224,32 @@ class FusionApp:
             for item in items:
                 item["links"] = [{"rel": "self", "href": f"{base_url}{ROOT}{path}"}]
         return body
+
+    def _ties_shuffled(self, rows: list[Row], order: str, start: int, stop: int) -> list[Row]:
+        """`rows[start:stop]` with every run of rows that tie on all the `order` attributes
+        (and reaches into the page) shuffled anew on each call, as a database returns ties
+        in no set order: a client whose orderBy is not unique skips and repeats rows."""
+        stop = min(stop, len(rows))
+        if start >= stop:
+            return []
+        attrs = [part.partition(":")[0] for part in order.split(",")]
+
+        def key(i: int) -> tuple[Any, ...]:
+            return tuple(sort_key(rows[i].get(a)) for a in attrs)
+
+        low, high = start, stop
+        while low > 0 and key(low - 1) == key(start):
+            low -= 1
+        while high < len(rows) and key(high) == key(stop - 1):
+            high += 1
+        window, run = list(rows[low:high]), 0
+        for i in range(1, len(window) + 1):
+            if i == len(window) or key(low + i) != key(low + run):
+                part = window[run:i]
+                self._random.shuffle(part)
+                window[run:i] = part
+                run = i
+        return window[start - low : stop - low]
 
     def _ordered(
         self, path: str, finder: str | None, rows: list[Row], order: str, q: str | None

@@ -108,25 +108,27 @@ def ledger_totals(app: App, stream: str = "actuals") -> Totals:
 
 
 def source_totals(source: Source, *, burdened: bool = False) -> Totals:
-    """The raw cost lines of non-template projects, added up in Python."""
+    """The raw cost lines of non-template projects, added up in Python (burdened: with the
+    burden change a revised burden schedule left)."""
     cdl, ei, p = t.PA_COST_DISTRIBUTION_LINES_ALL, t.PA_EXPENDITURE_ITEMS_ALL, t.PA_PROJECTS_ALL
     column = cdl.c.PROJECT_BURDENED_COST if burdened else cdl.c.PROJECT_RAW_COST
+    change = cdl.c.PROJECT_BURDENED_CHANGE if burdened else cdl.c.PROJECT_RAW_COST * 0
     with source.engine.connect() as conn:
         rows = conn.execute(
             select(p.c.SEGMENT1, p.c.TEMPLATE_FLAG, cdl.c.LINE_TYPE, cdl.c.PROJECT_CURRENCY_CODE,
-                   column, cdl.c.QUANTITY, ei.c.SYSTEM_LINKAGE_FUNCTION)
+                   column, change, cdl.c.QUANTITY, ei.c.SYSTEM_LINKAGE_FUNCTION)
             .select_from(cdl.join(ei, ei.c.EXPENDITURE_ITEM_ID == cdl.c.EXPENDITURE_ITEM_ID)
                          .join(p, p.c.PROJECT_ID == ei.c.PROJECT_ID))
         ).all()  # fmt: skip
     out: dict[tuple[str | None, str | None], list[Any]] = defaultdict(
         lambda: [0, Decimal(0), Decimal(0)]
     )
-    for number, template, line_type, ccy, amount, qty, linkage in rows:
+    for number, template, line_type, ccy, amount, delta, qty, linkage in rows:
         if template == "Y" or line_type != "R":
             continue
         group = out[(number, ccy)]
         group[0] += 1
-        group[1] += cents(Decimal(str(amount)))
+        group[1] += cents(Decimal(str(amount))) + cents(Decimal(str(delta or 0)))
         if linkage in ("ST", "OT"):
             group[2] += Decimal(str(qty))
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}

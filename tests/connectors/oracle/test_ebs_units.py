@@ -33,7 +33,8 @@ def line(**over: Any) -> dict[str, Any]:
     row = {"EXPENDITURE_ITEM_ID": 101, "LINE_NUM": 2, "LINE_NUM_REVERSED": 1,
            "AMOUNT": Decimal("-130.00"), "BURDENED_COST": Decimal("-162.50"),
            "PROJECT_RAW_COST": Decimal("-100.00"), "PROJECT_BURDENED_COST": Decimal("-125.00"),
-           "QUANTITY": Decimal("-2"), "ACCT_CURRENCY_CODE": "USD",
+           "ACCT_RAW_COST": Decimal("-130.00"), "ACCT_BURDENED_COST": Decimal("-162.50"),
+           "QUANTITY": Decimal("-2"), "ACCT_CURRENCY_CODE": "USD", "PROJFUNC_CURRENCY_CODE": "USD",
            "PROJECT_CURRENCY_CODE": "GBP", "GL_DATE": ebs_date(2025, 3, 31),
            "LAST_UPDATE_DATE": ebs_date(2025, 4, 1, 17, 30), "TASK_ID": 5001,
            "EXPENDITURE_TYPE": "Professional", "SYSTEM_LINKAGE_FUNCTION": "ST",
@@ -54,7 +55,8 @@ def test_a_reversing_labor_line_is_negative_money_and_hours_in_project_currency(
 
 
 def test_burdened_cost_and_a_functional_currency_that_is_not_the_base() -> None:
-    r = n.actual_record(line(ACCT_CURRENCY_CODE="EUR"), LA, burdened=True, base_currency="USD")
+    r = n.actual_record(line(ACCT_CURRENCY_CODE="EUR", PROJFUNC_CURRENCY_CODE="EUR"), LA,
+                        burdened=True, base_currency="USD")  # fmt: skip
     assert (r.amount, r.base_amount) == (Decimal("-125.0000"), None)
 
 

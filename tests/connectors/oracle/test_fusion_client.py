@@ -201,3 +201,39 @@ def test_numbers_arrive_as_exact_decimals(pod: FusionSandbox) -> None:
                               q=f"ExpenditureItemId={item['ExpenditureItemId']}"))  # fmt: skip
     assert isinstance(row["ProjectBurdenedCost"], Decimal)
     assert row["ProjectBurdenedCost"] == item["ProjectBurdenedCost"]
+
+
+def test_two_threads_share_one_token_exchange() -> None:
+    """The runner's read-ahead calls from a second thread: while one thread fetches the token,
+    the other waits for it and uses it (one exchange, not two)."""
+    import threading
+
+    from pmo_ledger.connectors.oracle.fusion.client import ClientCredentials
+
+    auth = ClientCredentials("https://pod.example/oauth2/v1/token", "id", "secret", None,
+                             name="fusion", clock=lambda: datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+    first = auth.auth_flow(httpx.Request("GET", "https://pod.example/a"))
+    assert next(first).url.path == "/oauth2/v1/token"  # the first thread fetches
+    seen: list[httpx.Request] = []
+    second = threading.Thread(target=lambda: seen.append(next(auth.auth_flow(
+        httpx.Request("GET", "https://pod.example/b")))))  # fmt: skip
+    second.start()
+    second.join(0.3)
+    assert second.is_alive() and not seen  # waiting for the first thread's token
+    token = httpx.Response(200, json={"access_token": "t1", "expires_in": 3600})
+    assert first.send(token).headers["Authorization"] == "Bearer t1"
+    second.join(5)
+    assert [(r.url.path, r.headers["Authorization"]) for r in seen] == [("/b", "Bearer t1")]
+    assert auth.fetched == 1
+
+
+def test_rows_that_tie_on_order_by_come_in_another_order_each_call(pod: FusionSandbox) -> None:
+    """Ordered by the project alone (thousands of costs tie on it), paging skips and repeats
+    costs, as on a real pod; with the key last every cost comes exactly once."""
+    client = client_on(pod)
+    fields = ("ExpenditureItemId", "ProjectId")
+    loose = ids(list(client.rows(COSTS, order_by="ProjectId:asc", fields=fields)))
+    assert len(loose) == len(pod.data.costs) and len(set(loose)) < len(loose)
+    tight = ids(list(client.rows(COSTS, order_by="ProjectId:asc,ExpenditureItemId:asc",
+                                 fields=fields)))  # fmt: skip
+    assert sorted(tight) == sorted(pod.data.costs) and len(set(tight)) == len(tight)
