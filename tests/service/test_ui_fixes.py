@@ -5,13 +5,18 @@ spans its own dates."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.reconcile import run_reconcile
+from pmo_ledger.jobs.service.ui import charts
 from pmo_ledger.ledger.models import ActualLine, Project, Variance
+from pmo_ledger.ledger.planning.cpm import ScheduledTask
 from pmo_ledger.ledger.queries.dashboard import variance_detail, variance_lines
 from tests.service.test_ui_pages import loaded
 
@@ -65,3 +70,39 @@ def test_an_outside_dates_variance_lists_the_lines_it_counted(
         assert f"{shown} ledger lines" in block[: block.index("</summary>")]
         page = ui.client.get(f"/ui/variances/{v.id}").text
         assert page.count("<tr><td>psa/") == len(outside)
+
+
+def _sched(status: date | None) -> Any:
+    """A two-task schedule over 2025-04-01..2025-10-31 at this status date."""
+    rows = [
+        ScheduledTask(
+            key=key, name=key, project="P", level=0, summary=False, milestone=False,
+            state="done", duration=Decimal(1), percent=Decimal(100), early_start=a,
+            early_finish=b, late_start=None, late_finish=None, total_float=Decimal(0),
+            free_float=None, critical=True, es=0, ef=0, ls=None, lf=None,
+        )  # fmt: skip
+        for key, a, b in (("T1", date(2025, 4, 1), date(2025, 6, 30)),
+                          ("T2", date(2025, 7, 1), date(2025, 10, 31)))  # fmt: skip
+    ]
+    return SimpleNamespace(
+        rows=rows, start=date(2025, 4, 1), finish=date(2025, 10, 31), status_date=status
+    )
+
+
+def test_a_completed_projects_gantt_spans_its_own_dates_with_the_status_line_at_the_edge() -> None:
+    plot_right = charts.WIDTH - charts.PLOT_RIGHT
+    g = charts.gantt(_sched(date(2026, 12, 7)))  # status date 13 months after the finish
+    first, last = g.bars
+    assert first.x == charts.GANTT_LABEL
+    assert last.x + last.width == plot_right  # the bars fill the chart's width
+    assert last.x > charts.GANTT_LABEL + (plot_right - charts.GANTT_LABEL) * 0.4
+    assert (g.status_x, g.status_clipped) == (plot_right, "after")
+    assert [m.label for m in g.months][:2] == ["Apr 2025", "May"]
+    early = charts.gantt(_sched(date(2024, 1, 10)))  # long before the start
+    assert (early.status_x, early.status_clipped) == (charts.GANTT_LABEL, "before")
+    assert early.bars[1].x + early.bars[1].width == plot_right
+    near = charts.gantt(_sched(date(2025, 11, 10)))  # just after the finish: the axis widens
+    assert near.status_clipped == "" and near.status_x is not None
+    assert near.bars[1].x + near.bars[1].width < near.status_x < plot_right
+    inside = charts.gantt(_sched(date(2025, 7, 1)))
+    assert inside.status_clipped == "" and inside.status_x == inside.bars[1].x
