@@ -4,6 +4,7 @@ spans its own dates."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.reconcile import run_reconcile
-from pmo_ledger.jobs.service.ui import charts
+from pmo_ledger.jobs.service.ui import charts, views
 from pmo_ledger.ledger.models import ActualLine, Project, Variance
 from pmo_ledger.ledger.planning.cpm import ScheduledTask
 from pmo_ledger.ledger.queries.dashboard import variance_detail, variance_lines
@@ -106,3 +107,65 @@ def test_a_completed_projects_gantt_spans_its_own_dates_with_the_status_line_at_
     assert near.bars[1].x + near.bars[1].width < near.status_x < plot_right
     inside = charts.gantt(_sched(date(2025, 7, 1)))
     assert inside.status_clipped == "" and inside.status_x == inside.bars[1].x
+
+
+def test_counted_says_one_line_and_leaves_other_counts() -> None:
+    assert views.counted("PRJ-0002: 1 lines posted outside the project's planned dates") == (
+        "PRJ-0002: 1 line posted outside the project's planned dates"
+    )
+    assert views.counted("psa.actuals: 1 records wait in quarantine") == (
+        "psa.actuals: 1 record waits in quarantine"
+    )
+    assert views.counted("sap: 1 actual lines wait on UNMAPPED (10.00 base)") == (
+        "sap: 1 actual line waits on UNMAPPED (10.00 base)"
+    )
+    for same in ("P: 11 lines posted", "P: 21 lines", "P: 2 lines with negative hours",
+                 "gap 0.1 lines", "P-1 lines", "P: 1 linesman"):  # fmt: skip
+        assert views.counted(same) == same
+    assert views.counted(None) == ""
+    assert [views.count_of(n, "task") for n in (0, 1, 2)] == ["0 tasks", "1 task", "2 tasks"]
+    assert views.count_of(1, "entry", "entries") == "1 entry"
+    assert views.count_of(3, "entry", "entries") == "3 entries"
+
+
+def test_a_one_line_variance_reads_one_line_on_the_pages(engine: Engine, tmp_path: Path) -> None:
+    with loaded(engine, tmp_path) as ui:
+        with Session(engine) as s:
+            pid, code = s.execute(
+                select(Project.id, Project.code).where(Project.code != "UNMAPPED")
+                .order_by(Project.code).limit(1)
+            ).one()  # fmt: skip
+            lines = s.execute(
+                select(ActualLine.id, ActualLine.posted_on)
+                .where(ActualLine.project_id == pid, ActualLine.deleted_at.is_(None))
+                .order_by(ActualLine.id)
+            ).all()  # fmt: skip
+            moved = lines[0].id
+            s.execute(update(ActualLine).where(ActualLine.id == moved)
+                      .values(posted_on=date(2020, 1, 15)))  # fmt: skip
+            s.execute(
+                update(Project).where(Project.id == pid).values(
+                    planned_start=min(d for _, d in lines[1:]),
+                    planned_finish=max(d for _, d in lines[1:]),
+                )
+            )
+            s.commit()
+        run_reconcile(ui.app)
+        with Session(engine) as s:
+            v = s.scalars(
+                select(Variance).where(
+                    Variance.project_id == pid, Variance.dimension == "outside_dates",
+                    Variance.status == "open",
+                )
+            ).one()  # fmt: skip
+            assert v.message == f"{code}: 1 lines posted outside the project's planned dates"
+        said = f"{code}: 1 line posted outside the project&#39;s planned dates"
+        html = ui.client.get(f"/ui/projects/{code}").text
+        block = html[html.index(f'id="variance-{v.id}"') :]
+        assert said in block and not re.search(r"\b1 lines", html)
+        assert "1 ledger line</summary>" in block
+        page = ui.client.get(f"/ui/variances/{v.id}").text
+        assert said in page and not re.search(r"\b1 lines", page)
+        assert page.count("<tr><td>psa/") == 1
+        listed = ui.client.get("/ui/variances?rule=data_quality").text
+        assert said in listed and not re.search(r"\b1 lines", listed)

@@ -292,7 +292,7 @@ def test_the_project_page_shows_its_evm_periods_schedule_variances_and_identitie
         ).all()
     table = html[html.index('id="periods"') :]
     for period, budget, actual in periods:
-        assert f"<tr><td>{period}</td><td class=\"num\">{money(Decimal(str(budget)))}</td>" \
+        assert f"<tr><td class=\"period\">{period}</td><td class=\"num\">{money(Decimal(str(budget)))}</td>" \
                f"<td class=\"num\">{money(Decimal(str(actual)))}</td>" in table  # fmt: skip
     # S-curve and Gantt are SVG drawn on the server; one bar per live task
     assert html.count('<polyline class="pv"') == 1 and html.count('<polyline class="ac"') == 1
