@@ -632,7 +632,9 @@ class VarianceDetail(VarianceRow):
     def history(self) -> list[HistoryEvent]:
         """The lifecycle, oldest first, from the variance's own columns: when it was first
         seen, escalated, acknowledged (by whom, with the note), reopened (how often: the
-        ledger keeps the count, not each time) and resolved."""
+        ledger keeps the count, not each time) and resolved. Each column holds the latest
+        such step only (a reopen clears `resolved_at`); a full history needs the
+        `variance_event` table docs/dashboard.md describes."""
         events = [HistoryEvent("opened", self.first_seen_at)]
         if self.escalated_at is not None:
             events.append(HistoryEvent("escalated", self.escalated_at))
@@ -642,7 +644,11 @@ class VarianceDetail(VarianceRow):
             )
         if self.reopened_count:
             times = "once" if self.reopened_count == 1 else f"{self.reopened_count} times"
-            events.append(HistoryEvent("reopened", None, None, f"reopened {times}"))
+            events.append(
+                HistoryEvent(
+                    "reopened", None, None, f"reopened {times}; the ledger keeps no time of a reopen"
+                )
+            )
         if self.resolved_at is not None:
             events.append(HistoryEvent("resolved", self.resolved_at))
         events.append(HistoryEvent("last seen", self.last_seen_at))

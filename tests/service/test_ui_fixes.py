@@ -5,7 +5,7 @@ spans its own dates."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,7 +18,7 @@ from pmo_ledger.jobs.reconcile import run_reconcile
 from pmo_ledger.jobs.service.ui import charts, views
 from pmo_ledger.ledger.models import ActualLine, Project, Variance
 from pmo_ledger.ledger.planning.cpm import ScheduledTask
-from pmo_ledger.ledger.queries.dashboard import variance_detail, variance_lines
+from pmo_ledger.ledger.queries.dashboard import VarianceDetail, variance_detail, variance_lines
 from tests.service.test_ui_pages import loaded
 
 
@@ -169,3 +169,20 @@ def test_a_one_line_variance_reads_one_line_on_the_pages(engine: Engine, tmp_pat
         assert page.count("<tr><td>psa/") == 1
         listed = ui.client.get("/ui/variances?rule=data_quality").text
         assert said in listed and not re.search(r"\b1 lines", listed)
+
+
+def test_a_reopened_variances_history_dates_what_the_ledger_dates_and_counts_the_reopens() -> None:
+    t = [datetime(2026, 12, d, 9, 0, tzinfo=UTC) for d in (1, 2, 3, 4)]
+    v = VarianceDetail(
+        id=7, rule="budget_overrun", subject_type="project", subject_id="P", dimension="labor",
+        period="2026-11", severity="high", status="open", message="m", measures=None,
+        thresholds=None, first_seen_at=t[0], last_seen_at=t[3], acknowledged_at=t[2],
+        acknowledged_by="pmo", resolved_at=None, escalated_at=t[1], reopened_count=2, note="n",
+    )  # fmt: skip
+    assert [(e.what, e.at, e.detail) for e in v.history] == [
+        ("opened", t[0], None),
+        ("escalated", t[1], None),
+        ("acknowledged", t[2], "n"),
+        ("last seen", t[3], None),
+        ("reopened", None, "reopened 2 times; the ledger keeps no time of a reopen"),
+    ]
