@@ -644,11 +644,8 @@ class VarianceDetail(VarianceRow):
             )
         if self.reopened_count:
             times = "once" if self.reopened_count == 1 else f"{self.reopened_count} times"
-            events.append(
-                HistoryEvent(
-                    "reopened", None, None, f"reopened {times}; the ledger keeps no time of a reopen"
-                )
-            )
+            detail = f"reopened {times}; the ledger keeps no time of a reopen"
+            events.append(HistoryEvent("reopened", None, None, detail))
         if self.resolved_at is not None:
             events.append(HistoryEvent("resolved", self.resolved_at))
         events.append(HistoryEvent("last seen", self.last_seen_at))

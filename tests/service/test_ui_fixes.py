@@ -75,15 +75,34 @@ def test_an_outside_dates_variance_lists_the_lines_it_counted(
 
 def _sched(status: date | None) -> Any:
     """A two-task schedule over 2025-04-01..2025-10-31 at this status date."""
+    spans = (
+        ("T1", date(2025, 4, 1), date(2025, 6, 30)),
+        ("T2", date(2025, 7, 1), date(2025, 10, 31)),
+    )
     rows = [
         ScheduledTask(
-            key=key, name=key, project="P", level=0, summary=False, milestone=False,
-            state="done", duration=Decimal(1), percent=Decimal(100), early_start=a,
-            early_finish=b, late_start=None, late_finish=None, total_float=Decimal(0),
-            free_float=None, critical=True, es=0, ef=0, ls=None, lf=None,
-        )  # fmt: skip
-        for key, a, b in (("T1", date(2025, 4, 1), date(2025, 6, 30)),
-                          ("T2", date(2025, 7, 1), date(2025, 10, 31)))  # fmt: skip
+            key=key,
+            name=key,
+            project="P",
+            level=0,
+            summary=False,
+            milestone=False,
+            state="done",
+            duration=Decimal(1),
+            percent=Decimal(100),
+            early_start=a,
+            early_finish=b,
+            late_start=None,
+            late_finish=None,
+            total_float=Decimal(0),
+            free_float=None,
+            critical=True,
+            es=0,
+            ef=0,
+            ls=None,
+            lf=None,
+        )
+        for key, a, b in spans
     ]
     return SimpleNamespace(
         rows=rows, start=date(2025, 4, 1), finish=date(2025, 10, 31), status_date=status
@@ -144,7 +163,9 @@ def test_a_one_line_variance_reads_one_line_on_the_pages(engine: Engine, tmp_pat
             s.execute(update(ActualLine).where(ActualLine.id == moved)
                       .values(posted_on=date(2020, 1, 15)))  # fmt: skip
             s.execute(
-                update(Project).where(Project.id == pid).values(
+                update(Project)
+                .where(Project.id == pid)
+                .values(
                     planned_start=min(d for _, d in lines[1:]),
                     planned_finish=max(d for _, d in lines[1:]),
                 )

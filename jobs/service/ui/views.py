@@ -4,7 +4,6 @@ filters, risk order, grouping (portfolio > program > project) and paging. Pure: 
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
