@@ -22,15 +22,20 @@ from pmo_ledger.ledger.queries.dashboard import VarianceDetail, variance_detail,
 from tests.service.test_ui_pages import loaded
 
 
+def first_project(s: Session) -> tuple[int, str]:
+    """The id and code of the sample's first project."""
+    pid, code = s.execute(
+        select(Project.id, Project.code).where(Project.code != "UNMAPPED").order_by(Project.code)
+    ).first()  # type: ignore[misc]
+    return int(pid), str(code)
+
+
 def test_an_outside_dates_variance_lists_the_lines_it_counted(
     engine: Engine, tmp_path: Path
 ) -> None:
     with loaded(engine, tmp_path) as ui:
         with Session(engine) as s:
-            pid, code = s.execute(
-                select(Project.id, Project.code).where(Project.code != "UNMAPPED")
-                .order_by(Project.code).limit(1)
-            ).one()  # fmt: skip
+            pid, code = first_project(s)
             start, finish = date(2026, 3, 1), date(2026, 5, 31)
             s.execute(
                 update(Project).where(Project.id == pid)
@@ -150,10 +155,7 @@ def test_counted_says_one_line_and_leaves_other_counts() -> None:
 def test_a_one_line_variance_reads_one_line_on_the_pages(engine: Engine, tmp_path: Path) -> None:
     with loaded(engine, tmp_path) as ui:
         with Session(engine) as s:
-            pid, code = s.execute(
-                select(Project.id, Project.code).where(Project.code != "UNMAPPED")
-                .order_by(Project.code).limit(1)
-            ).one()  # fmt: skip
+            pid, code = first_project(s)
             lines = s.execute(
                 select(ActualLine.id, ActualLine.posted_on)
                 .where(ActualLine.project_id == pid, ActualLine.deleted_at.is_(None))
