@@ -26,12 +26,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, column, func, select, table, text, type_coerce
+from sqlalchemy import and_, case, column, func, or_, select, table, text, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from pmo_ledger.ledger.evm import Evm
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
+    ActualLine,
     ActualPeriodTotal,
     BudgetLine,
     BudgetVersion,
@@ -536,6 +537,48 @@ def variance_lines(
         lines = out.setdefault(r[0], [])
         if len(lines) < limit:
             lines.append(_line(r))
+    for vid, lines in _line_check_lines(session, variance_ids, limit).items():
+        out.setdefault(vid, []).extend(lines)
+    return out
+
+
+def _line_check_lines(
+    session: Session, variance_ids: Sequence[int], limit: int
+) -> dict[int, list[VarianceLine]]:
+    """The lines behind a data_quality line check of a project (dimension `outside_dates`,
+    `after_close`, `missing_fx`, `negative_hours`): `v_variance_lines` matches a dimension to a
+    cost type and so lists none of them; these are the lines the check counted
+    (ledger/reconcile/quality_rules.py `_line_checks`), by posting date."""
+    al, pr = ActualLine, Project
+    checks: dict[str, Any] = {
+        "after_close": al.posted_on > pr.closed_on,
+        "outside_dates": or_(al.posted_on < pr.planned_start, al.posted_on > pr.planned_finish),
+        "missing_fx": and_(al.amount.is_not(None), al.base_amount.is_(None)),
+        "negative_hours": al.hours < 0,
+    }
+    found = session.execute(
+        select(Variance.id, Variance.dimension, Variance.project_id).where(
+            Variance.id.in_(list(variance_ids)),
+            Variance.rule == "data_quality",
+            Variance.subject_type == "project",
+            Variance.dimension.in_(list(checks)),
+            Variance.project_id.is_not(None),
+        )
+    ).all()
+    out: dict[int, list[VarianceLine]] = {}
+    for vid, dimension, pid in found:
+        q = (
+            select(
+                al.id, al.source, al.stream, al.external_id, al.kind, al.cost_type, al.period,
+                al.posted_on, al.currency, al.amount, al.base_amount, al.hours,
+                al.counts_amount, al.counts_hours, al.description, al.source_url,
+            )
+            .join(pr, pr.id == al.project_id)
+            .where(al.project_id == pid, al.deleted_at.is_(None), checks[dimension])
+            .order_by(al.posted_on, al.id)
+            .limit(limit)
+        )  # fmt: skip
+        out[vid] = [_line((vid, *r)) for r in session.execute(q)]
     return out
 
 
@@ -589,7 +632,9 @@ class VarianceDetail(VarianceRow):
     def history(self) -> list[HistoryEvent]:
         """The lifecycle, oldest first, from the variance's own columns: when it was first
         seen, escalated, acknowledged (by whom, with the note), reopened (how often: the
-        ledger keeps the count, not each time) and resolved."""
+        ledger keeps the count, not each time) and resolved. Each column holds the latest
+        such step only (a reopen clears `resolved_at`); a full history needs the
+        `variance_event` table docs/dashboard.md describes."""
         events = [HistoryEvent("opened", self.first_seen_at)]
         if self.escalated_at is not None:
             events.append(HistoryEvent("escalated", self.escalated_at))
@@ -599,7 +644,8 @@ class VarianceDetail(VarianceRow):
             )
         if self.reopened_count:
             times = "once" if self.reopened_count == 1 else f"{self.reopened_count} times"
-            events.append(HistoryEvent("reopened", None, None, f"reopened {times}"))
+            detail = f"reopened {times}; the ledger keeps no time of a reopen"
+            events.append(HistoryEvent("reopened", None, None, detail))
         if self.resolved_at is not None:
             events.append(HistoryEvent("resolved", self.resolved_at))
         events.append(HistoryEvent("last seen", self.last_seen_at))

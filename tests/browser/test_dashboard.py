@@ -142,6 +142,40 @@ def test_the_project_page_shows_its_earned_value_variances_and_identities(
     assert watch.problems() == {}
 
 
+#: How many lines each element matched by a selector takes (its text's line boxes), and whether
+#: the element's right edge lies inside the window.
+LINES = """sel => [...document.querySelectorAll(sel)].map(el => {
+  const r = document.createRange(); r.selectNodeContents(el);
+  const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
+  return [el.textContent.trim(), tops.size, el.getBoundingClientRect().right <= window.innerWidth];
+})"""
+
+
+def test_periods_and_buttons_do_not_wrap_and_the_tables_fit_at_1280px(
+    context: BrowserContext, dashboard: Dashboard, watch: Watch
+) -> None:
+    page = new_page(context, watch)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, "/ui/operations")
+    buttons = page.evaluate(LINES, "#connectors button")
+    assert buttons and all(b == ["Sync now", 1, True] for b in buttons), buttons
+    page.goto("/ui/variances")
+    periods = page.evaluate(LINES, "#variance-results td.period, table.grid td.period")
+    assert periods and all(n == 1 for _, n, _ in periods), periods
+    assert {"to date"} < {text for text, _, _ in periods}
+    page.goto(f"/ui/projects/{SLIPPING}")
+    page.locator("#periods").evaluate("t => t.closest('details').open = true")
+    periods = page.evaluate(LINES, "#periods td.period")
+    assert periods and all(n == 1 for _, n, _ in periods), periods
+    # The sync-health table is as wide as the page, with no column cut off.
+    fits = page.locator("#health").evaluate(
+        "t => [t.parentElement.scrollWidth <= t.parentElement.clientWidth,"
+        " t.getBoundingClientRect().width > window.innerWidth * 0.8]"
+    )
+    assert fits == [True, True]
+    assert watch.problems() == {}
+
+
 def test_variances_page_lists_the_open_findings_and_filters_them(
     page: Page, dashboard: Dashboard, watch: Watch
 ) -> None:

@@ -292,7 +292,7 @@ def test_the_project_page_shows_its_evm_periods_schedule_variances_and_identitie
         ).all()
     table = html[html.index('id="periods"') :]
     for period, budget, actual in periods:
-        assert f"<tr><td>{period}</td><td class=\"num\">{money(Decimal(str(budget)))}</td>" \
+        assert f"<tr><td class=\"period\">{period}</td><td class=\"num\">{money(Decimal(str(budget)))}</td>" \
                f"<td class=\"num\">{money(Decimal(str(actual)))}</td>" in table  # fmt: skip
     # S-curve and Gantt are SVG drawn on the server; one bar per live task
     assert html.count('<polyline class="pv"') == 1 and html.count('<polyline class="ac"') == 1
@@ -309,18 +309,21 @@ def test_the_project_page_shows_its_evm_periods_schedule_variances_and_identitie
     assert drawn == tasks > 0
     assert 'class="status" x1=' in html  # the status-date line
     assert "PERT expected finish" in html and "Critical path:" in html
-    # open variances with the ledger lines behind each (v_variance_lines)
+    # open variances with the ledger lines behind each (v_variance_lines; a data_quality line
+    # check's are the lines it counted, `measures.lines`)
     with Session(ui.engine) as s:
-        found = s.scalars(
-            select(Variance.id).where(Variance.project_id == project_id,
-                                      Variance.status != "resolved")
+        found = s.execute(
+            select(Variance.id, Variance.rule, Variance.measures)
+            .where(Variance.project_id == project_id, Variance.status != "resolved")
         ).all()  # fmt: skip
     assert f"Open variances ({len(found)})" in html
     with ui.engine.connect() as conn:
-        for vid in found:
+        for vid, rule, measures in found:
             n = conn.execute(
                 text("SELECT count(*) FROM v_variance_lines WHERE variance_id = :v"), {"v": vid}
             ).scalar_one()
+            if rule == "data_quality":
+                n = measures["lines"]
             label = f"{min(n, 50)} ledger line{'' if n == 1 else 's'}"
             block = html[html.index(f'id="variance-{vid}"') :]
             assert label in block[: block.index("</summary>")], vid

@@ -6,7 +6,7 @@ them with presentation attributes and CSS classes (the CSP allows no inline styl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from pmo_ledger.ledger.planning.cpm import Schedule
@@ -144,6 +144,15 @@ class Gantt:
     status_x: float | None = None
     finish: date | None = None
     more: int = 0
+    #: "after" ("before") when the status date lies past the axis's end (before its start): the
+    #: line is drawn at that edge and its label says so with an arrow.
+    status_clipped: str = ""
+
+
+#: How far past the project's own dates (as a share of their span) the status date may lie and
+#: still widen the axis; further out it is clipped to the edge, so a completed project's bars
+#: keep the width of the chart.
+STATUS_SLACK = Decimal("0.15")
 
 
 GANTT_LABEL = 240
@@ -159,8 +168,14 @@ def gantt(sched: Schedule) -> Gantt:
     first = min([sched.start, *(r.early_start for r in rows)])
     last = max([sched.finish, *(r.early_finish for r in rows)])
     status = sched.status_date
+    clipped = ""
     if status is not None:
-        first, last = min(first, status), max(last, status)
+        slack = timedelta(days=int((last - first).days * STATUS_SLACK))
+        if first - slack <= status <= last + slack:
+            first, last = min(first, status), max(last, status)
+        else:  # far outside the project's dates: at the edge, not stretching the axis
+            clipped = "before" if status < first else "after"
+            status = first if clipped == "before" else last + timedelta(days=1)
     days = max((last - first).days + 1, 1)
     plot_w = WIDTH - GANTT_LABEL - PLOT_RIGHT
 
@@ -207,4 +222,5 @@ def gantt(sched: Schedule) -> Gantt:
     return Gantt(
         WIDTH, height, GANTT_LABEL, GANTT_ROW, bars, months,
         None if status is None else x(status), sched.finish, len(sched.rows) - len(rows),
+        clipped,
     )  # fmt: skip

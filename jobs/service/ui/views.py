@@ -3,6 +3,7 @@ filters, risk order, grouping (portfolio > program > project) and paging. Pure: 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,39 @@ def when(value: datetime | None) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def count_of(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 task', '2 tasks' ('1 entry', '3 entries' with `plural`)."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+#: Nouns the rules' messages count ("{n} lines posted ..."), plural to singular, and the verbs
+#: that follow them ("1 record waits").
+_SINGULAR = {
+    "lines": "line", "records": "record", "entries": "entry", "tasks": "task",
+    "periods": "period", "groups": "group", "rows": "row", "runs": "run", "days": "day",
+    "projects": "project", "resources": "resource", "times": "time",
+}  # fmt: skip
+_VERBS = {"wait": "waits", "are": "is", "have": "has", "were": "was"}
+_ONE = re.compile(
+    r"(?<![\w.,-])1 ((?:actual |open |live )?)(" + "|".join(_SINGULAR) + r")\b"
+    r"(?: (" + "|".join(_VERBS) + r")\b)?"
+)
+
+
+def counted(message: str | None) -> str:
+    """A rule's stored message as the page shows it, in proper English: '1 lines posted' reads
+    '1 line posted', '1 records wait' '1 record waits' (the stored message is left as the rule
+    wrote it; other counts are unchanged)."""
+    if not message:
+        return ""
+
+    def one(m: re.Match[str]) -> str:
+        verb = f" {_VERBS[m.group(3)]}" if m.group(3) else ""
+        return f"1 {m.group(1)}{_SINGULAR[m.group(2)]}{verb}"
+
+    return _ONE.sub(one, message)
 
 
 def safe_url(url: str | None) -> str | None:
