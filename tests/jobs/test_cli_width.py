@@ -157,7 +157,8 @@ def test_reconcile_and_variances_fit_80_columns_and_keep_every_message(
     assert said.startswith("reconciled period ")
     assert said.split("): ", 1)[1] == (
         "budget_overrun 4, forecast_overrun 0, burn_rate 0, hours_overrun 0, over_allocation 0, "
-        "under_utilization 0, source_disagreement 0, data_quality 2 variances: 6 opened, "
+        "under_utilization 0, source_disagreement 0, data_quality 2, released_overrun 0 "
+        "variances: 6 opened, "
         "0 updated, 0 unchanged, 0 escalated, 0 reopened, 0 resolved"
     )
     listed = json.loads(ok(portfolio.run("variances", "--format", "json")))["items"]
