@@ -64,6 +64,10 @@ ZERO = Decimal(0)
 _V_LINES = table("v_variance_lines", *(column(c) for c in ("variance_id", "line_id", "source_url")))
 #: Variance ids per `IN (...)` when reading their lines.
 _CHUNK = 500
+#: Above this many findings the Variances sheet links each to its project's page in the source,
+#: not to its lines' records: `v_variance_lines` evaluated per chunk of findings took minutes
+#: on SQLite for 30,000 findings (bench/workbook.py), against the issue's 60 s for the book.
+LINE_LINKS_MAX = 2_000
 #: The columns `_projects` reads, in order (ProjectStatus's first fields).
 HEAD = (
     "id", "code", "name", "portfolio", "portfolio_name", "program", "program_name", "manager",
@@ -270,7 +274,8 @@ def _findings(
         (r.rule, r.subject_type, r.subject_id, r.dimension, r.period): r
         for r in session.scalars(select(v).where(v.first_seen_at <= when))
     }
-    lines = _links(session, [r.id for f in found if (r := rows.get(f.key)) is not None])
+    ids = [r.id for f in found if (r := rows.get(f.key)) is not None]
+    lines = _links(session, ids) if len(ids) <= LINE_LINKS_MAX else {}
     out = []
     for f in found:
         row = rows.get(f.key)

@@ -27,6 +27,7 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Engine
 
+from pmo_ledger.ledger.queries import status
 from tests.jobs.test_cli import failed, invoke, ok
 from tests.jobs.test_demo import demo_config
 
@@ -393,3 +394,18 @@ def test_configured_rag_thresholds(ledger: Path, tmp_path: Path) -> None:
         "GREEN", "GREEN", "RED"]  # fmt: skip
     ref = wb.defined_names["AmberSPI"].attr_text.split("!")[1].replace("$", "")
     assert values["Cover"][ref].value == 0.92
+
+
+def test_a_report_of_more_findings_than_line_links_max_links_each_to_its_project(
+    ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past LINE_LINKS_MAX findings the lines behind each are not matched (minutes on SQLite
+    at 30,000 findings): a finding links to its project's page, or nowhere without one."""
+    monkeypatch.setattr(status, "LINE_LINKS_MAX", 3)
+    out = tmp_path / "status.xlsx"
+    write(ledger, out, "--status-date", DAY)
+    ws = openpyxl.load_workbook(out)["Variances"]
+    linked = [row for row in ws.iter_rows(min_row=5) if row[16].hyperlink is not None]
+    links = {(r[3].value, r[5].value, r[6].value): r[16].hyperlink.target for r in linked}
+    assert links and set(links.values()) == {URL}  # PRJ-1001's page, no timecard
+    assert {subject for _, subject, _ in links} == {"PRJ-1001"}
