@@ -5,6 +5,8 @@
   ScopeStart/ScopeEnd around a full read (`scoped`) and deletion pages (`deletion_pages`);
 - `listing`: deletions of master data a source without a delete log never reports: the keys
   each full read listed, kept in the stream's token, diffed against the next read, guarded;
+- `fields`: checks of settings values several connectors share (`currency_code`,
+  `time_zone_name`), one call from each connector's validator;
 - `errors`: vendor errors as a data table (`ErrorTable` of `ErrorRule`s over `Fault`s) that
   names the contract's typed errors (`connectors.errors`);
 - `http`: an httpx client (`HttpClient`) with timeouts, `ca_bundle`, retries on 429/5xx/

@@ -16,15 +16,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.kit.fields import currency_code, time_zone_name
 from pmo_ledger.connectors.oracle.fusion.settings import FusionSettings
 from pmo_ledger.ledger.settings import Duration
 
-_CURRENCY = re.compile(r"[A-Z]{3}")
 #: An unquoted Oracle identifier (the schema name is rendered into SQL, never a bind value).
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_$#]{0,127}")
 #: The keys of the EBS flavor: with flavor = "fusion" they are refused (the Fusion table has
@@ -82,18 +81,12 @@ class OracleSettings(ConnectorSettings):
     @field_validator("db_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"not a time zone name like Europe/Berlin: {value!r}") from None
-        return value
+        return time_zone_name(value)
 
     @field_validator("base_currency")
     @classmethod
     def _code(cls, value: str | None) -> str | None:
-        if value is not None and not _CURRENCY.fullmatch(value):
-            raise ValueError(f"expected an ISO currency code like EUR, got {value!r}")
-        return value
+        return currency_code(value)
 
     @field_validator("schema_name")
     @classmethod

@@ -27,12 +27,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.kit.fields import currency_code
 from pmo_ledger.connectors.salesforce.condition import condition_problem
 
 AuthKind = Literal["password", "oauth_password", "client_credentials", "jwt", "access_token"]
 _VERSION = re.compile(r"\d{2,3}\.0")
 _FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class StreamSettings(ConnectorSettings):
@@ -135,9 +135,7 @@ class SalesforceSettings(ConnectorSettings):
     @field_validator("currency", "corporate_currency")
     @classmethod
     def _code(cls, value: str | None) -> str | None:
-        if value is not None and not _CURRENCY.fullmatch(value):
-            raise ValueError(f"expected an ISO currency code like USD, got {value!r}")
-        return value
+        return currency_code(value, "USD")
 
     @field_validator("portfolio_field", "program_field")
     @classmethod

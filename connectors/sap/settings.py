@@ -14,14 +14,13 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.kit.fields import currency_code, time_zone_name
 
 ObjectType = Literal["PR", "KS", "OR", "PC"]
-_CURRENCY = re.compile(r"[A-Z]{3}")
 #: Logon keys that are credentials: a password, or a logon ticket / X.509 certificate (SSO:
 #: whoever holds one logs on as its user).
 _SECRET = re.compile(r"passwd|password|secret|token|mysapsso2|x509cert", re.IGNORECASE)
@@ -148,18 +147,12 @@ class SapSettings(ConnectorSettings):
     @field_validator("system_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"not a time zone name like Europe/Berlin: {value!r}") from None
-        return value
+        return time_zone_name(value)
 
     @field_validator("currency")
     @classmethod
     def _code(cls, value: str | None) -> str | None:
-        if value is not None and not _CURRENCY.fullmatch(value):
-            raise ValueError(f"expected an ISO currency code like EUR, got {value!r}")
-        return value
+        return currency_code(value)
 
     @field_validator("base_url", "token_url")
     @classmethod

@@ -25,11 +25,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.kit.fields import currency_code
 from pmo_ledger.ledger.settings import Duration
 
 AuthKind = Literal["api_key", "password", "access_token"]
 _VERSION = re.compile(r"\d{1,2}\.\d")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class WorkfrontSettings(ConnectorSettings):
@@ -93,9 +93,7 @@ class WorkfrontSettings(ConnectorSettings):
     @field_validator("default_currency")
     @classmethod
     def _code(cls, value: str) -> str:
-        if not _CURRENCY.fullmatch(value):
-            raise ValueError(f"expected an ISO currency code like USD, got {value!r}")
-        return value
+        return currency_code(value, "USD")
 
     @field_validator("ca_bundle")
     @classmethod

@@ -26,10 +26,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pmo_ledger.connectors.base import ConnectorSettings
+from pmo_ledger.connectors.kit.fields import CURRENCY, currency_code
 from pmo_ledger.ledger.settings import Duration
 
 _VERSION = re.compile(r"\d{1,2}\.\d{1,2}\.\d{1,2}\.\d{1,2}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 #: The most rows one GET of a Fusion collection returns, whatever `limit` asks (the fact
 #: sheet's section 4.2 and 7: the server caps `limit` silently; a third-party write-up reports
 #: 500 asked, 499 answered, so the client never trusts its own limit: it advances by `count`).
@@ -105,14 +105,12 @@ class FusionSettings(ConnectorSettings):
     @field_validator("base_currency")
     @classmethod
     def _code(cls, value: str | None) -> str | None:
-        if value is not None and not _CURRENCY.fullmatch(value):
-            raise ValueError(f"expected an ISO currency code like USD, got {value!r}")
-        return value
+        return currency_code(value, "USD")
 
     @field_validator("fx_currencies")
     @classmethod
     def _codes(cls, value: list[str]) -> list[str]:
-        bad = [c for c in value if not _CURRENCY.fullmatch(c)]
+        bad = [c for c in value if not CURRENCY.fullmatch(c)]
         if bad:
             raise ValueError(f"expected ISO currency codes like EUR, got {bad!r}")
         return value
