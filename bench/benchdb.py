@@ -1,7 +1,15 @@
 """What every benchmark does to its databases: create the PostgreSQL one if missing, and start
-from an empty ledger at the migration head."""
+from an empty ledger at the migration head; the arguments and the run on each engine of the
+benchmarks over the reconcile ledger (`engine_arguments`, `on_each_engine`)."""
 
 from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, inspect, text
 
@@ -59,3 +67,40 @@ def settle(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text("VACUUM ANALYZE"))
+
+
+T = TypeVar("T")
+
+
+def engine_arguments(doc: str | None, n: int, database: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark run on PostgreSQL then SQLite: `--n` (default `n`),
+    `--pg` (default the local server's `database`), `--skip-sqlite`, `--skip-postgresql`,
+    `--sqlite-db`, `--reuse`; the caller may add its own."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=n)
+    parser.add_argument("--pg", default=f"postgresql://postgres@127.0.0.1:5432/{database}")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument("--sqlite-db", type=Path, help="the SQLite file (default: a temporary one)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a ledger of N lines loaded by an earlier run"
+    )
+    return parser
+
+
+def on_each_engine(args: argparse.Namespace, run: Callable[[str, Path], T]) -> dict[str, T]:
+    """`run(url, tmp)` on PostgreSQL (its database created when missing) then on SQLite
+    (`--sqlite-db`, else a file in `tmp`), each unless skipped, in one temporary folder;
+    the results by engine name. Prints line by line."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    results: dict[str, T] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_postgresql:
+            ensure_database(args.pg)
+            results["postgresql"] = run(args.pg, Path(tmp))
+        if not args.skip_sqlite:
+            db = args.sqlite_db or Path(tmp) / "bench.db"
+            results["sqlite"] = run(f"sqlite:///{db}", Path(tmp))
+    return results

@@ -20,11 +20,9 @@ spends per request (the wall figures grow with the machine's load). The last lin
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchdb import ensure_database, fresh, reusable, settle
-from reconcile import config, load
+from benchdb import engine_arguments, on_each_engine, settle
+from reconcile import open_ledger
 from sqlalchemy import func, select
 
 from pmo_ledger.jobs.logconfig import configure_logging
@@ -61,14 +59,9 @@ def timed(
 def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> tuple[float, float]:
     from fastapi.testclient import TestClient
 
-    kept = reusable(url, n) if reuse else None
-    engine = kept or fresh(url)
-    app = config(url, n, tmp)
-    app._engine = engine
+    app, _ = open_ledger(url, n, tmp, reuse)
+    engine = app.engine
     label = engine.dialect.name
-    if kept is None:
-        loaded = load(app)
-        print(f"{label}: loaded {n:,} lines in {loaded:.0f} s")
     settle(engine)
     with app.transaction() as s:
         aggregates.rebuild(s, None, now=datetime.now(UTC))
@@ -124,31 +117,11 @@ def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> tuple[float, f
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--n", type=int, default=200_000)
+    parser = engine_arguments(__doc__, 200_000, "pmo_ledger_bench_dashboard")
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument(
-        "--pg", default="postgresql://postgres@127.0.0.1:5432/pmo_ledger_bench_dashboard"
-    )
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgresql", action="store_true")
-    parser.add_argument("--sqlite-db", type=Path, help="the SQLite file (default: a temporary one)")
-    parser.add_argument(
-        "--reuse", action="store_true", help="keep a ledger of N lines loaded by an earlier run"
-    )
     args = parser.parse_args()
     configure_logging("json", "WARNING")
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    results: dict[str, tuple[float, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_postgresql:
-            ensure_database(args.pg)
-            results["postgresql"] = run(args.pg, args.n, Path(tmp), args.reuse, args.repeat)
-        if not args.skip_sqlite:
-            db = args.sqlite_db or Path(tmp) / "bench.db"
-            results["sqlite"] = run(f"sqlite:///{db}", args.n, Path(tmp), args.reuse, args.repeat)
+    results = on_each_engine(args, lambda url, tmp: run(url, args.n, tmp, args.reuse, args.repeat))
 
     def ms(engine: str, which: int = 0) -> str:
         return f"{results[engine][which]:.0f}" if engine in results else "skipped"

@@ -24,16 +24,14 @@ run as above; otherwise it is loaded afresh. Loading 1,000,000 lines takes minut
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchdb import ensure_database, fresh, reusable, settle
+from benchdb import engine_arguments, fresh, on_each_engine, reusable, settle
 from sqlalchemy import delete, func, select, text
 
 from pmo_ledger.jobs.app import App
@@ -92,18 +90,27 @@ def load(app: App) -> float:
     return elapsed
 
 
-def run(url: str, n: int, tmp: Path, reuse: bool) -> tuple[float, list[str]]:
+def open_ledger(url: str, n: int, tmp: Path, reuse: bool) -> tuple[App, bool]:
+    """The benchmark's App (`config`) on its ledger, and whether it was reused: with `reuse`,
+    the ledger an earlier run loaded when it holds exactly N lines (`benchdb.reusable`), else
+    an empty one (`benchdb.fresh`) loaded now (`load`), with a line saying so. Its engine is
+    `app._engine`; the caller disposes of it."""
     kept = reusable(url, n) if reuse else None
-    engine = kept or fresh(url)
     app = config(url, n, tmp)
-    app._engine = engine
-    label = engine.dialect.name
+    app._engine = engine = kept or fresh(url)
     if kept is None:
         loaded = load(app)
         with app.reading() as s:
             lines = s.scalar(select(func.count()).select_from(ActualLine))
-        print(f"{label}: loaded {lines:,} lines in {loaded:.0f} s")
-    else:
+        print(f"{engine.dialect.name}: loaded {lines:,} lines in {loaded:.0f} s")
+    return app, kept is not None
+
+
+def run(url: str, n: int, tmp: Path, reuse: bool) -> tuple[float, list[str]]:
+    app, reused = open_ledger(url, n, tmp, reuse)
+    engine = app.engine
+    label = engine.dialect.name
+    if reused:
         with app.transaction() as s:
             # An empty variance table as after a load (PostgreSQL: no dead rows of earlier runs).
             s.execute(text("TRUNCATE variance") if label == "postgresql" else delete(Variance))
@@ -142,30 +149,10 @@ def run(url: str, n: int, tmp: Path, reuse: bool) -> tuple[float, list[str]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument(
-        "--pg", default="postgresql://postgres@127.0.0.1:5432/pmo_ledger_bench_reconcile"
-    )
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgresql", action="store_true")
-    parser.add_argument("--sqlite-db", type=Path, help="the SQLite file (default: a temporary one)")
-    parser.add_argument(
-        "--reuse", action="store_true", help="keep a ledger of N lines loaded by an earlier run"
-    )
+    parser = engine_arguments(__doc__, 1_000_000, "pmo_ledger_bench_reconcile")
     args = parser.parse_args()
     configure_logging("json", "WARNING")
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    results: dict[str, tuple[float, list[str]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_postgresql:
-            ensure_database(args.pg)
-            results["postgresql"] = run(args.pg, args.n, Path(tmp), args.reuse)
-        if not args.skip_sqlite:
-            db = args.sqlite_db or Path(tmp) / "bench.db"
-            results["sqlite"] = run(f"sqlite:///{db}", args.n, Path(tmp), args.reuse)
+    results = on_each_engine(args, lambda url, tmp: run(url, args.n, tmp, args.reuse))
 
     def seconds(engine: str) -> str:
         return f"{results[engine][0]:.2f}" if engine in results else "skipped"

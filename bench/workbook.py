@@ -28,25 +28,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchdb import ensure_database, fresh, reusable, settle
-from reconcile import config, load
+from benchdb import ensure_database, settle
+from reconcile import config, open_ledger
 from sqlalchemy import func, select
 
 from pmo_ledger.jobs.logconfig import configure_logging
-from pmo_ledger.ledger.models import ActualLine, Variance
+from pmo_ledger.ledger.models import Variance
 from pmo_ledger.ledger.reconcile import reconcile
 
 
 def prepare(url: str, n: int, tmp: Path, reuse: bool) -> None:
-    kept = reusable(url, n) if reuse else None
-    engine = kept or fresh(url)
-    app = config(url, n, tmp)
-    app._engine = engine
-    if kept is None:
-        loaded = load(app)
-        with app.reading() as s:
-            lines = s.scalar(select(func.count()).select_from(ActualLine))
-        print(f"loaded {lines:,} lines in {loaded:.0f} s")
+    app, reused = open_ledger(url, n, tmp, reuse)
+    engine = app.engine
+    if not reused:
         settle(engine)
     with app.reading() as s:
         variances = s.scalar(select(func.count()).select_from(Variance)) or 0

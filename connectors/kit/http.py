@@ -13,6 +13,9 @@ connector's error table.
   connector's rows first, then `HTTP_ERRORS`). A vendor that reports errors in the body (even
   with 200) plugs in `vendor_error(response) -> (code, detail) | None` (it must not raise:
   a body that is not the vendor's JSON is None).
+- **Settings**: `HttpClient.from_settings` builds the client from a connector's settings the
+  one way every REST connector does: `base_url`, `ca_bundle`, `max_attempts` as the retry
+  policy's attempts, and `timeout` (where the settings have one) over the read timeout.
 - **Logs**: structlog events with fields (`http_retry`); they name the method and the URL
   path only, never the query string, headers or body, where keys and tokens travel.
 """
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
@@ -172,6 +175,18 @@ def tls_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     return None
 
 
+class HttpSettings(Protocol):
+    """What `HttpClient.from_settings` reads of a connector's settings (a settings model may
+    also have `timeout`, a duration that replaces the read timeout when set)."""
+
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def ca_bundle(self) -> Path | None: ...
+    @property
+    def max_attempts(self) -> int: ...
+
+
 class HttpClient:
     """One source's HTTP client: `base_url`, the connector's `name` (for messages and logs),
     its error rows (`errors`, tried before `HTTP_ERRORS`), timeouts, `ca_bundle`, retries.
@@ -211,6 +226,53 @@ class HttpClient:
             headers=dict(headers or {}),
             auth=auth,
             transport=transport,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: HttpSettings,
+        *,
+        name: str,
+        errors: tuple[ErrorRule, ...] = (),
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        vendor_error: VendorError | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> HttpClient:
+        """The client of a connector from its settings: `base_url`, `ca_bundle`, retries
+        `max_attempts` times in all, and the settings' `timeout` (when set) as the read
+        timeout instead of `read_timeout` (the `[connectors]` one). `sleep`/`clock` None:
+        the real ones. Raises ValueError when the settings have no `base_url`."""
+        if not settings.base_url:
+            raise ValueError(f"{name}: no base_url to call")
+        timeout = getattr(settings, "timeout", None)
+        if isinstance(timeout, timedelta):
+            read_timeout = timeout.total_seconds()
+        extra: dict[str, Any] = {}
+        if sleep is not None:
+            extra["sleep"] = sleep
+        if clock is not None:
+            extra["clock"] = clock
+        return cls(
+            settings.base_url,
+            name=name,
+            errors=errors,
+            connect_timeout=connect_timeout,
+            read_timeout=timeout.total_seconds()
+            if isinstance(timeout, timedelta)
+            else read_timeout,
+            ca_bundle=settings.ca_bundle,
+            retry=RetryPolicy(attempts=settings.max_attempts),
+            vendor_error=vendor_error,
+            headers=headers,
+            auth=auth,
+            transport=transport,
+            **extra,
         )
 
     # --- calls ---------------------------------------------------------------------------

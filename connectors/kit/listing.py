@@ -12,10 +12,13 @@ read, every key listed then and not now as deleted (`Page.deletions`, as a delet
   while the last one listed keys, or that would delete more than `share` of them (and more
   than `minimum`), raises `MassDeletion` with the numbers instead (the caller keeps its
   checkpoint, so the next read compares with the same keys);
+- `stream_listing`: a connector stream's `Listing` from its checkpoint, the guard's message
+  naming the connector's `max_vanished_share` / `max_vanished_min` settings;
 - `Listing`: wraps a stream's items (`kit.pages.Item`), remembers their keys and yields a
   deletion (`Marked(None, key)`) for each vanished key after the last item; a read that
   listed one key twice (pages that disagree: one repeated a row, so another may be skipped)
-  deletes nothing (`Listing.twice`).
+  deletes nothing (`Listing.twice`); `Listing.pages` does the same for a read already cut
+  into pages, a page's records of one key (one source row split by period) listing it once.
 
 A token written before a connector used this (or one that cannot be read) remembers nothing:
 that read deletes nothing. Nothing here imports SQLAlchemy or an HTTP client.
@@ -30,7 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pmo_ledger.connectors.base import Cursor
+from pmo_ledger.connectors.base import Cursor, Page
 from pmo_ledger.connectors.errors import StreamConfigError
 from pmo_ledger.connectors.kit.pages import Item, Marked
 from pmo_ledger.ledger.records import Rejected
@@ -152,13 +155,28 @@ class Listing:
 
     def items(self, items: Iterable[Item]) -> Iterator[Item]:
         for item in items:
-            key = key_of(item)
-            if key:
-                if key in self.keys:
-                    self.twice.append(key)
-                self.keys.add(key)
+            self._list(key_of(item))
             yield item
         yield from (Marked(None, key) for key in self.vanished())
+
+    def pages(self, pages: Iterable[Page]) -> Iterator[Page]:
+        """The pages as they come, then one page of the vanished keys (when any). A page
+        lists the external ids of its records, its deletions and its rejected rows' keys,
+        each once: the records of one key in one page are one source row."""
+        for page in pages:
+            keys = [r.external_id for r in page.records] + list(page.deletions)
+            for key in dict.fromkeys([*keys, *(r.external_id for r in page.rejected)]):
+                self._list(key)
+            yield page
+        gone = self.vanished()
+        if gone:
+            yield Page(deletions=gone)
+
+    def _list(self, key: str | None) -> None:
+        if key:
+            if key in self.keys:
+                self.twice.append(key)
+            self.keys.add(key)
 
     def vanished(self) -> list[str]:
         if self.twice:
@@ -176,6 +194,29 @@ class Listing:
         return token(self.keys)
 
 
+def stream_listing(
+    checkpoint: Cursor | None,
+    *,
+    name: str,
+    stream: str,
+    share: Decimal,
+    minimum: int,
+    source: str,
+) -> Listing:
+    """The `Listing` of stream `stream` of connector `name` (a `source`, e.g. SAP) from the
+    stream's checkpoint, its guard's message naming the settings that raise the limit."""
+    return Listing(
+        remembered(checkpoint),
+        what=f"{name}: stream {stream}",
+        share=share,
+        minimum=minimum,
+        hint=(
+            f" (connectors.{name}.max_vanished_share / max_vanished_min); nothing was deleted. "
+            f"If {source} really lost them, raise the limit for one run"
+        ),
+    )
+
+
 __all__ = [
     "Listing",
     "MassDeletion",
@@ -184,6 +225,7 @@ __all__ = [
     "pack",
     "remembered",
     "remembered_groups",
+    "stream_listing",
     "token",
     "unpack",
     "vanished",

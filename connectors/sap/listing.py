@@ -18,7 +18,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pmo_ledger.connectors.base import Cursor
-from pmo_ledger.connectors.kit.listing import Listing, MassDeletion, remembered, token
+from pmo_ledger.connectors.kit.listing import (
+    Listing,
+    MassDeletion,
+    remembered,
+    stream_listing,
+    token,
+)
 
 
 def listing(
@@ -26,15 +32,8 @@ def listing(
 ) -> Listing:
     """The kit's `Listing` for SAP stream `stream` of connector `name` from its checkpoint,
     its guard's message naming the settings that raise the limit."""
-    return Listing(
-        remembered(checkpoint),
-        what=f"{name}: stream {stream}",
-        share=share,
-        minimum=minimum,
-        hint=(
-            f" (connectors.{name}.max_vanished_share / max_vanished_min); nothing was deleted. "
-            "If SAP really lost them, raise the limit for one run"
-        ),
+    return stream_listing(
+        checkpoint, name=name, stream=stream, share=share, minimum=minimum, source="SAP"
     )
 
 

@@ -25,7 +25,7 @@ import httpx
 from pmo_ledger.connectors.base import ConnectorContext
 from pmo_ledger.connectors.errors import ConnectorConfigError, StreamConfigError
 from pmo_ledger.connectors.kit.errors import ErrorRule
-from pmo_ledger.connectors.kit.http import HttpClient, RetryPolicy
+from pmo_ledger.connectors.kit.http import HttpClient
 from pmo_ledger.connectors.sap.normalize import CostObject, TotalLine
 from pmo_ledger.connectors.sap.settings import SapSettings
 from pmo_ledger.connectors.sap.values import odata_date, odata_datetime, sap_amount
@@ -119,14 +119,12 @@ class ODataClient:
             auth = ClientCredentials(
                 settings.token_url, settings.client_id, settings.client_secret.get_secret_value()
             )
-        self.http = HttpClient(
-            settings.base_url,
+        self.http = HttpClient.from_settings(
+            settings,
             name=context.name,
             errors=ODATA_ERRORS,
             connect_timeout=context.connect_timeout.total_seconds(),
             read_timeout=context.read_timeout.total_seconds(),
-            ca_bundle=settings.ca_bundle,
-            retry=RetryPolicy(attempts=settings.max_attempts),
             vendor_error=vendor_error,
             headers={"Accept": "application/json"},
             auth=auth,

@@ -30,7 +30,7 @@ import structlog
 
 from pmo_ledger.connectors.errors import ConnectorConfigError, SourceError
 from pmo_ledger.connectors.kit.errors import ErrorRule
-from pmo_ledger.connectors.kit.http import HttpClient, RetryPolicy
+from pmo_ledger.connectors.kit.http import HttpClient
 from pmo_ledger.connectors.workfront.settings import WorkfrontSettings
 
 log = structlog.get_logger(__name__)
@@ -118,20 +118,16 @@ class WorkfrontClient:
             self._auth_params["apiKey"] = settings.api_key.get_secret_value()
         elif settings.access_token is not None:
             headers["sessionID"] = settings.access_token.get_secret_value()
-        extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-        timeout = settings.timeout.total_seconds() if settings.timeout else read_timeout
-        self.http = HttpClient(
-            settings.base_url,
+        self.http = HttpClient.from_settings(
+            settings,
             name=name,
             errors=error_rules(name, settings.credential_key),
             connect_timeout=connect_timeout,
-            read_timeout=timeout,
-            ca_bundle=settings.ca_bundle,
-            retry=RetryPolicy(attempts=settings.max_attempts),
+            read_timeout=read_timeout,
             vendor_error=vendor_error,
             headers=headers,
             transport=transport,
-            **extra,
+            sleep=sleep,
         )
         self._session: str | None = None
 

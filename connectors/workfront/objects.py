@@ -4,6 +4,9 @@ what else it needs to know, what its deletions remove and what counts.
 
 Streams with `lastUpdateDate` read incrementally (`lastUpdateDate=<ISO>&lastUpdateDate_Mod=
 gte`); the others (predecessors, assignments, rates) are small and read in full every run.
+Workfront deletes predecessors and assignments outright and documents no journal of them, so
+those two streams remember the IDs each read listed (`listed`: the kit's listing, in a token
+checkpoint) and delete what the next read no longer lists.
 Hours and expenses are the actual streams: Workfront deletes them outright, so their deletions
 come from the journal or from a full listing (`deletes`), and a re-sync of one project reads
 that project's rows as a scope.
@@ -34,6 +37,9 @@ class ObjectStream:
     incremental: bool = True
     #: An actual stream: the journal's subObjCode of its deletions (HOUR, EXPNS).
     journal: str | None = None
+    #: A full read every run whose deletions are the IDs the last read listed and this one
+    #: does not (`connectors.kit.listing`; the checkpoint is the token of those IDs).
+    listed: bool = False
     #: Lookups the rows need: "projects" (currency and key of each), "hierarchy" (portfolio and
     #: program names), "tasks" (planned dates and project of each task).
     needs: frozenset[str] = frozenset()
@@ -58,6 +64,10 @@ class ObjectStream:
 
 def _spec(name: str, deletes: str, external_id: str, **kw: Any) -> StreamSpec:
     return StreamSpec(name, "timestamp", deletes, external_id, **kw)
+
+
+def _listed(name: str, deletes: str, external_id: str, **kw: Any) -> StreamSpec:
+    return StreamSpec(name, "token", deletes, external_id, **kw)
 
 
 STREAMS: dict[str, ObjectStream] = {
@@ -138,15 +148,16 @@ STREAMS: dict[str, ObjectStream] = {
             needs=frozenset({"projects"}),
         ),
         ObjectStream(
-            _spec("dependencies", "dependency", "<PRED.ID>", after=("tasks",)),
+            _listed("dependencies", "dependency", "<PRED.ID>", after=("tasks",)),
             ("PRED",),
             ("ID", "predecessorID", "successorID", "predecessorType", "lagDays", "lagType"),
             n.dependency,
             incremental=False,
+            listed=True,
             needs=frozenset({"tasks"}),
         ),
         ObjectStream(
-            _spec(
+            _listed(
                 "assignments",
                 "allocation",
                 "<ASSGN.ID>, one record per fiscal period of its task's planned dates",
@@ -156,6 +167,7 @@ STREAMS: dict[str, ObjectStream] = {
             ("ID", "taskID", "projectID", "assignedToID", "roleID", "workRequired", "work"),
             n.assignment,
             incremental=False,
+            listed=True,
             needs=frozenset({"tasks", "projects"}),
         ),
         ObjectStream(

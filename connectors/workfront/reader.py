@@ -18,6 +18,11 @@ nothing keeps the stored checkpoint.
   - `deletes = "scan"`: no journal; instead, once every `scan_every` (the first run in each
     window of that length, counted from 1970-01-01 UTC, on Workfront's clock) the stream is
     read in full as a scope, so what vanished is reversed.
+- **Listed** (predecessors and assignments, read in full every run; Workfront deletes them
+  outright and documents no journal of them): the read remembers the IDs it listed in a
+  token checkpoint (`connectors.kit.listing`) and ends with a page deleting those the last
+  read listed and this one does not, under the kit's vanish guard (`max_vanished_share`,
+  `max_vanished_min`: over it the stream stops, deleting none and keeping its checkpoint).
 - **A project** (`--project <PROJ.ID>`): that project's hours or expenses in full as the scope
   `project:<ID>`, without a checkpoint.
 
@@ -46,6 +51,7 @@ from pmo_ledger.connectors.errors import (
     SourceError,
     StreamConfigError,
 )
+from pmo_ledger.connectors.kit.listing import Listing, stream_listing
 from pmo_ledger.connectors.kit.pages import deletion_pages, scoped, unordered
 from pmo_ledger.connectors.workfront import normalize as n
 from pmo_ledger.connectors.workfront import values as v
@@ -84,6 +90,8 @@ class StreamReader:
         #: Rows the read's count announced (None before the count), and rows read so far.
         self._expected: int | None = None
         self._read = 0
+        #: A listed stream's keys, this read's and the last one's (see `pages`).
+        self._listing: Listing | None = None
         self.fields = stream.fields_with(settings)
 
     # --- what a read means -----------------------------------------------------------------
@@ -98,6 +106,15 @@ class StreamReader:
         cursor = request.cursor
         stored = request.checkpoint.value if request.checkpoint is not None else None
         self._kept = stored if isinstance(stored, datetime) else None
+        if stream.listed:
+            self._listing = stream_listing(
+                request.checkpoint,
+                name=self.context.name,
+                stream=stream.name,
+                share=self.settings.max_vanished_share,
+                minimum=self.settings.max_vanished_min,
+                source="Workfront",
+            )
         if cursor is None or not stream.incremental:
             return self._checkpointed(self._full())
         if not isinstance(cursor.value, datetime):
@@ -152,6 +169,8 @@ class StreamReader:
         seen, started = self._seen, self._started_at
         value = self._kept if seen is None else min(seen, started) if started else seen
         end = Cursor("timestamp", value) if value is not None else None
+        if self._listing is not None:
+            end = self._listing.checkpoint()
         final = Page(checkpoint=end) if last is None else replace(last, checkpoint=end)
         yield final if self._expected == announced else replace(final, expected=self._expected)
 
@@ -181,6 +200,8 @@ class StreamReader:
         self._started_at = started
         if self.stream.journal:
             yield from scoped(self.stream.name, pages, markers_apart=True)
+        elif self._listing is not None:
+            yield from self._listing.pages(pages)
         else:
             yield from unordered(pages, None)
 

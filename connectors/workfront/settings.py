@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -62,6 +63,11 @@ class WorkfrontSettings(ConnectorSettings):
     deletes: Literal["journal", "scan"] = "journal"
     #: With deletes = "scan": how often the hours and expenses are listed in full.
     scan_every: Duration = timedelta(hours=24)
+    #: Predecessors and assignments no longer listed are deleted; a read that would delete
+    #: more than this share of those the last read listed, and more than
+    #: `max_vanished_min`, stops that stream instead and deletes none.
+    max_vanished_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
+    max_vanished_min: int = Field(default=5, ge=0)
     #: The PROJ field whose value names a project in the ledger (the key link rules match):
     #: its ID, or e.g. "referenceNumber" or a custom field "DE:PSA Project Code". A project
     #: whose field is empty is named by its ID.

@@ -123,7 +123,33 @@ def load_command(name: str) -> Any:
             raise LookupError(f"{module.__name__}.groups() has no group {name!r}")
         holder.add_typer(found[0].app, name=name, help=found[0].help)
     command = typer.main.get_group(holder).commands[name]
+    for param in _params(command):
+        if isinstance(param, typer.core.TyperArgument) and param.nargs != 1 and param.metavar:
+            param.__class__ = _Repeated  # adds no state: only how help names it
     return command
+
+
+def _params(command: Any) -> Iterator[Any]:
+    """The parameters of a command and, for a group, of its subcommands."""
+    yield from command.params
+    for sub in getattr(command, "commands", {}).values():
+        yield from _params(sub)
+
+
+class _Repeated(typer.core.TyperArgument):
+    """An argument taking one or more values, named `PROJECT...` in the usage line and the
+    help (typer otherwise shows its Python type, `PROJECT <list[str]>`, and `{PROJECT}...`)."""
+
+    def _repeated(self) -> str:
+        name = f"{self.metavar}..."
+        return name if self.required else f"[{name}]"
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        return [self._repeated()]
+
+    def get_help_record(self, ctx: Any) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        return None if record is None else (self._repeated(), record[1])
 
 
 def _holder() -> None:

@@ -270,3 +270,18 @@ def test_the_other_sources_copies_are_reported_in_one_line() -> None:
     assert notes(Plan(data, sched, pert(sched.network))) == [
         "not scheduled (other sources' copies): P1: erp 12 tasks, wf 1 task (see --source)"
     ]
+
+
+def test_plan_help_names_its_projects_argument_project_dots() -> None:
+    """`plan --help` names the repeated argument `PROJECT...`, in the usage line and in the
+    arguments, not typer's `{PROJECT}...` and `PROJECT <list[str]>`."""
+    result = CliRunner().invoke(make_cli(), ["plan", "--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Usage: pmo-ledger plan [OPTIONS] PROJECT..."
+    (row,) = [line for line in lines if "scheduled together" in line]
+    assert row.split(maxsplit=1) == [
+        "PROJECT...",
+        "Project code(s), scheduled together.  [required]",
+    ]
+    assert "list[str]" not in result.output

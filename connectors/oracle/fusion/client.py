@@ -41,7 +41,7 @@ from pmo_ledger.connectors.errors import (
     StreamConfigError,
 )
 from pmo_ledger.connectors.kit.errors import ErrorRule
-from pmo_ledger.connectors.kit.http import HttpClient, RetryPolicy
+from pmo_ledger.connectors.kit.http import HttpClient
 from pmo_ledger.connectors.oracle.fusion import values as v
 from pmo_ledger.connectors.oracle.fusion.settings import FusionSettings
 
@@ -238,23 +238,18 @@ class FusionClient:
         self.auth = auth
         headers = {"Accept": "application/json",
                    "REST-Framework-Version": settings.framework_version}  # fmt: skip
-        extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-        if clock is not None:
-            extra["clock"] = clock
-        timeout = settings.timeout.total_seconds() if settings.timeout else read_timeout
-        self.http = HttpClient(
-            settings.base_url,
+        self.http = HttpClient.from_settings(
+            settings,
             name=name,
             errors=error_rules(name, settings.credential_keys),
             connect_timeout=connect_timeout,
-            read_timeout=timeout,
-            ca_bundle=settings.ca_bundle,
-            retry=RetryPolicy(attempts=settings.max_attempts),
+            read_timeout=read_timeout,
             vendor_error=vendor_error,
             headers=headers,
             auth=auth,
             transport=transport,
-            **extra,
+            sleep=sleep,
+            clock=clock,
         )
 
     # --- one call ------------------------------------------------------------------------

@@ -21,7 +21,9 @@ returns duplicates", .../tips-tricks-and-troubleshooting/duplicates-paginated-se
   `workRequired`/`actualWorkRequired`/`durationMinutes`, hours in `hours`/`work`;
 - hours and expenses deleted outright, with a JRNLE entry (`changeType` D, `subObjCode`,
   `subObjID`, `objObjCode`/`objID`, `oldNumberVal`, `entryDate`) when the journal is on;
-  PRED, ASSGN and ROLE have no `lastUpdateDate` (filtering on it is an error).
+  PRED, ASSGN and ROLE have no `lastUpdateDate` (filtering on it is an error); a deleted
+  assignment or predecessor (`delete_assignment`, `delete_predecessor`) is removed outright
+  with no journal entry (Adobe documents the journal's entries of hours, not of these).
 
 Simplified or assumed (not confirmed by a primary source):
 - hour status codes `APP`/`SUB`/`REJ`; ASSGN status `A`; the journal's edit type `E`;

@@ -1,6 +1,6 @@
 """The fake Workfront on HTTPS (`connectors.kit.sandbox_https`), with the handle a test
-drives it by: mutations of hours and expenses, the journal switch, sessions, failures, and
-the count of calls per endpoint.
+drives it by: mutations of hours and expenses, deletions of assignments and predecessors,
+the journal switch, sessions, failures, and the count of calls per endpoint.
 
     with WorkfrontSandbox(store) as server:
         client = httpx.Client(base_url=server.api_url, verify=str(server.ca_file),
@@ -105,6 +105,16 @@ class WorkfrontSandbox(HttpsSandbox):
 
     def delete_expense(self, expense_id: str) -> Row:
         return self.store.delete("EXPNS", expense_id)
+
+    # --- predecessors and assignments ----------------------------------------------------
+    def delete_assignment(self, assignment_id: str) -> Row:
+        """Delete an assignment (ASSGN) outright: no later search lists it, and the journal
+        records nothing of it (Adobe documents journal entries of hours, not assignments)."""
+        return self.store.delete("ASSGN", assignment_id)
+
+    def delete_predecessor(self, predecessor_id: str) -> Row:
+        """Delete a predecessor link (PRED) outright, unjournaled, as `delete_assignment`."""
+        return self.store.delete("PRED", predecessor_id)
 
     def touch(self, code: str, record_id: str) -> Row:
         """Move a record's `lastUpdateDate` and nothing else."""

@@ -265,3 +265,34 @@ def test_a_handshake_the_server_cuts_off_is_retried_as_a_network_error(waits: Wa
         listener.close()
     assert "ca_bundle" not in str(err.value)
     assert len(waits.seconds) == 3
+
+
+def test_from_settings_reads_base_url_ca_bundle_attempts_and_the_timeout_override(
+    tmp_path: Path,
+) -> None:
+    """A connector's settings make the client: its base URL, `max_attempts` as the retry
+    policy's attempts, `ca_bundle` as the only trust anchor, and its `timeout` (when set)
+    over the `[connectors]` read timeout; without one, that read timeout."""
+    from dataclasses import dataclass
+
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(bundle)
+
+    @dataclass
+    class Settings:
+        base_url: str | None = "https://wf.example.com"
+        ca_bundle: Path | None = None
+        max_attempts: int = 3
+        timeout: timedelta | None = None
+
+    own = HttpClient.from_settings(
+        Settings(ca_bundle=bundle, timeout=timedelta(seconds=45)), name="wf", read_timeout=120
+    )
+    assert str(own.http.base_url) == "https://wf.example.com"
+    assert own.retry.attempts == 3
+    assert (own.http.timeout.read, own.http.timeout.connect) == (45.0, 10.0)
+    shared = HttpClient.from_settings(Settings(), name="wf", connect_timeout=5, read_timeout=90)
+    assert (shared.http.timeout.read, shared.http.timeout.connect) == (90.0, 5.0)
+    with pytest.raises(ValueError, match="wf: no base_url to call"):
+        HttpClient.from_settings(Settings(base_url=None), name="wf")

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from pmo_ledger.connectors.base import Cursor
+from pmo_ledger.connectors.base import Cursor, Page
 from pmo_ledger.connectors.kit.listing import (
     Listing,
     MassDeletion,
@@ -86,3 +86,21 @@ def test_a_listing_yields_the_vanished_keys_after_the_items() -> None:
     assert out[:3] == [_project("A"), held, flagged]
     assert out[3:] == [Marked(None, "B")]  # a rejected or flagged key is still listed
     assert remembered(listing.checkpoint()) == {"A", "C", "D"}
+
+
+def test_a_listing_of_pages_lists_a_key_split_over_records_once_and_ends_with_what_vanished() -> (
+    None
+):
+    """A page's several records of one key (one row per period) list it once; the vanished
+    keys come on a page of their own after the read's pages; a key in two pages deletes
+    nothing."""
+    listing = Listing({"A", "B", "C", "D"}, what="wf: stream assignments", share=Decimal("0.5"),
+                      minimum=0)  # fmt: skip
+    first = Page([_project("A"), _project("A")], rejected=[Rejected("C", "bad", {})])
+    second = Page(deletions=["D"])
+    assert list(listing.pages([first, second])) == [first, second, Page(deletions=["B"])]
+    assert remembered(listing.checkpoint()) == {"A", "C", "D"}
+    twice = Listing({"A", "B"}, what="wf", share=Decimal(1), minimum=0)
+    pages = [Page([_project("A")]), Page([_project("A")])]
+    assert list(twice.pages(pages)) == pages
+    assert twice.twice == ["A"]
