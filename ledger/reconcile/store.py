@@ -25,6 +25,10 @@ whether it says the same). That is the run's only join on the five-column key: e
 picks its rows from the stage and writes them by `variance.id`; new keys are the rows with no
 variance (an anti-join against the table being filled once made PostgreSQL rescan it per inserted
 row).
+
+Each transition also appends its `variance_event` rows (`ledger.reconcile.events`), picked from
+the stage as the transition picks them, before it writes (the new variances after: the ids
+above the highest before); an unchanged finding, or one whose figures alone moved, writes none.
 """
 
 from __future__ import annotations
@@ -331,7 +335,7 @@ def apply_staged(
 #: What `_carry` reads of a variance.
 _CARRIED = (_v.c.id, _v.c.rule, _v.c.subject_type, _v.c.subject_id, _v.c.dimension, _v.c.period,
             _v.c.measures, _v.c.severity, _v.c.status, _v.c.acknowledged_at,
-            _v.c.acknowledged_by, _v.c.note, _v.c.first_seen_at)  # fmt: skip
+            _v.c.acknowledged_by, _v.c.note, _v.c.first_seen_at, _v.c.escalated_at)  # fmt: skip
 
 
 def _unrepeated_acknowledged(session: Session, where: list[Any]) -> list[Any]:
@@ -402,7 +406,7 @@ def _carry(session: Session, old: Sequence[Any], now: datetime, run: int) -> int
         add_event(session, new.id, "carried", **frame, status=status,
                    by=latest.acknowledged_by, note=f"from variance "
                    f"{', '.join(str(o.id) for o in mine)}")  # fmt: skip
-        if "escalated_at" in values:
+        if "escalated_at" in values and new.escalated_at != now:  # not escalated by this run yet
             add_event(session, new.id, "escalated", **frame, status=status)
         for o in mine:
             continued.setdefault(o.id, (o, []))[1].append(new.id)
