@@ -158,3 +158,30 @@ def test_a_line_back_within_its_projects_dates_leaves_the_view(session: Session)
                           posted_on=date(2025, 3, 1))], cfg=CFG, at=NOW + H)  # fmt: skip
     session.commit()
     assert _dq_lines(session)[("P3", "outside_dates")] == ["psa/Q1"]
+
+
+def test_the_workbook_links_a_one_line_check_to_its_record(session: Session) -> None:
+    """The status workbook's findings link through v_variance_lines (`status._links`): the
+    negative_hours finding of P3, one line, links to that line's record in its source (it had
+    no link: the view listed no line and P3 has no page), outside_dates (two lines) to the first
+    line with one."""
+    from sqlalchemy import update
+
+    from pmo_ledger.ledger.models import ActualLine
+    from pmo_ledger.ledger.queries.status import status_report
+
+    dq_ledger(session)
+    url = "https://psa.example.com/timecards/{}"
+    for key in ("Q1", "Q2", "Q4"):
+        session.execute(update(ActualLine).where(ActualLine.external_id == key)
+                        .values(source_url=url.format(key)))  # fmt: skip
+    session.commit()
+    report = status_report(session, CFG, rules(), now=NOW)
+    links = {f.finding.dimension: f.url for f in report.findings
+             if f.finding.rule == "data_quality" and f.finding.subject_id == "P3"}  # fmt: skip
+    assert links == {
+        "after_close": url.format("Q1"),
+        "outside_dates": url.format("Q1"),
+        "missing_fx": None,
+        "negative_hours": url.format("Q4"),
+    }
