@@ -391,8 +391,8 @@ def _carry(session: Session, old: Sequence[Any], now: datetime, run: int) -> int
             "note": "\n".join(filter(None, notes)),
             "first_seen_at": min([new.first_seen_at, *(o.first_seen_at for o in mine)]),
         }
+        latest = max(mine, key=lambda o: o.acknowledged_at or o.first_seen_at)
         if new.status != "acknowledged":
-            latest = max(mine, key=lambda o: o.acknowledged_at or o.first_seen_at)
             worse = SEVERITY_RANK[new.severity] > max(SEVERITY_RANK[o.severity] for o in mine)
             values |= {"acknowledged_at": latest.acknowledged_at,
                        "acknowledged_by": latest.acknowledged_by}  # fmt: skip
@@ -401,7 +401,6 @@ def _carry(session: Session, old: Sequence[Any], now: datetime, run: int) -> int
             }  # fmt: skip
         session.execute(update(_v).where(_v.c.id == new.id).values(**values))
         status = values.get("status", new.status)
-        latest = max(mine, key=lambda o: o.acknowledged_at or o.first_seen_at)
         frame = {"at": now, "severity": new.severity, "run": run}
         add_event(session, new.id, "carried", **frame, status=status,
                    by=latest.acknowledged_by, note=f"from variance "
