@@ -223,7 +223,10 @@ class VarianceEvent(Base):
         ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    variance_id: Mapped[int] = mapped_column(ForeignKey("variance.id"), index=True)
+    #: A variance deleted by hand (the ledger never deletes one) takes its events with it.
+    variance_id: Mapped[int] = mapped_column(
+        ForeignKey("variance.id", ondelete="CASCADE"), index=True
+    )
     event: Mapped[str] = mapped_column(String(14))
     #: The reconcile run's `now`, or the acknowledgement's time (UTC).
     at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -19,7 +19,8 @@ v_variance_lines.
   source's `unmapped` variance, its live lines waiting on UNMAPPED. `through_period` is
   '9999-99' (every period) for them. A `quarantine:<stream>` variance has no ledger lines.
 
-The downgrade drops the view and the table (the history with it) and restores 0011's
+The ledger never deletes a variance; one deleted by hand (a test, a benchmark starting
+afresh) takes its events with it (ON DELETE CASCADE). The downgrade drops the view and the table (the history with it) and restores 0011's
 v_variance_lines. A later migration that rebuilds a table the analyst views read (SQLite batch
 mode) calls this revision's `drop_views` before and `create_views` after.
 
@@ -175,7 +176,10 @@ def upgrade() -> None:
             name=op.f("ck_variance_event_event"),
         ),
         sa.ForeignKeyConstraint(
-            ["variance_id"], ["variance.id"], name=op.f("fk_variance_event_variance_id_variance")
+            ["variance_id"],
+            ["variance.id"],
+            name=op.f("fk_variance_event_variance_id_variance"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_variance_event")),
     )
