@@ -20,9 +20,10 @@ v_variance_lines.
   '9999-99' (every period) for them. A `quarantine:<stream>` variance has no ledger lines.
 
 The ledger never deletes a variance; one deleted by hand (a test, a benchmark starting
-afresh) takes its events with it (ON DELETE CASCADE). The downgrade drops the view and the table (the history with it) and restores 0011's
-v_variance_lines. A later migration that rebuilds a table the analyst views read (SQLite batch
-mode) calls this revision's `drop_views` before and `create_views` after.
+afresh) takes its events with it (ON DELETE CASCADE). The downgrade drops the view and the
+table (the history with it) and restores 0011's v_variance_lines. A later migration that
+rebuilds a table the analyst views read (SQLite batch mode) calls this revision's `drop_views`
+before and `create_views` after.
 
 Revision ID: 0015
 Revises: 0013
