@@ -39,7 +39,7 @@ from pmo_ledger.jobs.config import parse_config
 from pmo_ledger.jobs.logconfig import configure_logging
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger import aggregates
-from pmo_ledger.ledger.models import ActualLine, FiscalPeriod, Variance
+from pmo_ledger.ledger.models import ActualLine, FiscalPeriod, Variance, VarianceEvent
 from pmo_ledger.ledger.reconcile import reconcile
 from pmo_ledger.ledger.reconcile.settings import RULES
 from pmo_ledger.ledger.time.periods import close_period
@@ -112,8 +112,13 @@ def run(url: str, n: int, tmp: Path, reuse: bool) -> tuple[float, list[str]]:
     label = engine.dialect.name
     if reused:
         with app.transaction() as s:
-            # An empty variance table as after a load (PostgreSQL: no dead rows of earlier runs).
-            s.execute(text("TRUNCATE variance") if label == "postgresql" else delete(Variance))
+            # An empty variance table as after a load (PostgreSQL: no dead rows of earlier runs),
+            # and its history (which refers to it).
+            if label == "postgresql":
+                s.execute(text("TRUNCATE variance_event, variance"))
+            else:
+                s.execute(delete(VarianceEvent))
+                s.execute(delete(Variance))
         print(f"{label}: reused the {n:,} lines loaded earlier (variances deleted)")
     start = time.perf_counter()
     settle(engine)

@@ -4,7 +4,7 @@
 - `GET /metrics` Prometheus (jobs.service.metrics);
 - `GET /runs`, `GET /runs/{id}`; `POST /syncs/{connector}` (202 with the run id; 409 with the
   running run's id when the connector's lease is held, and 409 for a disabled connector);
-- `GET /variances`, `POST /variances/{id}/ack`;
+- `GET /variances`, `GET /variances/{id}/history`, `POST /variances/{id}/ack`;
 - `/ui`: the PMO dashboard (jobs.service.ui), under the same token rules with a browser session.
 
 Write endpoints need `Authorization: Bearer <[service] api_token>`, compared in constant time;
@@ -328,6 +328,23 @@ def create_api(worker: Worker, scheduler_running: Callable[[], bool] = lambda: F
             limit=limit,
             offset=offset,
         )
+
+    @api.get(
+        "/variances/{variance_id}/history",
+        tags=["variances"],
+        dependencies=reads,
+        responses={**read_errors, **_problem(404, "No such variance")},
+    )
+    def variance_history(
+        variance_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    ) -> schemas.VarianceHistoryOut:
+        """A variance's history: each step (opened, updated, escalated, acknowledged,
+        resolved, reopened, carried) with its time, oldest first."""
+        with app.reading() as s:
+            history = variances.variance_history(s, variance_id)
+        if history is None:
+            raise HTTPException(404, f"no variance {variance_id}")
+        return schemas.VarianceHistoryOut.model_validate(history, from_attributes=True)
 
     @api.post(
         "/variances/{variance_id}/ack",

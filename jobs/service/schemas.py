@@ -117,6 +117,43 @@ class VariancePage(BaseModel):
     offset: int
 
 
+class VarianceEventOut(BaseModel):
+    """One step of a variance's life (`variance_event`)."""
+
+    id: int
+    event: Literal[
+        "opened", "updated", "escalated", "acknowledged", "resolved", "reopened", "carried"
+    ]
+    at: datetime
+    severity: str = Field(description="The severity after the event.")
+    status: Literal["open", "acknowledged", "resolved"] = Field(
+        description="The status after the event."
+    )
+    acknowledged_by: str | None
+    note: str | None = Field(
+        description="The note of an acknowledgement, or the variance carried to or from."
+    )
+    reconcile_run_id: int | None = Field(
+        description="The live reconcile that made the step (numbered over the runs that wrote "
+        "events); null for an acknowledgement and a reconstructed event."
+    )
+    reconstructed: bool = Field(
+        description="Rebuilt at the upgrade to migration 0015 from the variance's own "
+        "timestamps (with its severity then)."
+    )
+
+
+class VarianceHistoryOut(BaseModel):
+    """`GET /variances/{id}/history`: the variance's events, oldest first."""
+
+    variance_id: int
+    status: Literal["open", "acknowledged", "resolved"]
+    reopened_count: int = Field(
+        description="Reopens in all; those before migration 0015 have no event."
+    )
+    events: list[VarianceEventOut]
+
+
 #: Characters a note may not consist of only: NUL, the other controls and every character
 #: Python's `str.isspace` takes for blank. The spec's pattern and the validator use the same
 #: class, so what the spec calls valid the API accepts (schemathesis checks it).

@@ -20,6 +20,7 @@ from pmo_ledger.ledger.models.operations import (
     SyncRunStream,
     SyncState,
     Variance,
+    VarianceEvent,
 )
 from pmo_ledger.ledger.models.reference import FiscalPeriod, FxRate, FxRateDaily
 from pmo_ledger.ledger.models.resources import Allocation, Resource, ResourceCapacity, ResourceRate
@@ -72,6 +73,7 @@ __all__ = [
     "TaskDependency",
     "UtcDateTime",
     "Variance",
+    "VarianceEvent",
     "table_of",
     "utcnow",
 ]

@@ -1,5 +1,5 @@
 """Run bookkeeping: sync runs, per-stream figures, checkpoints, leases, control totals,
-quarantine and reconciliation variances."""
+quarantine, reconciliation variances and their events."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -201,3 +202,44 @@ class Variance(Base):
     note: Mapped[str | None] = mapped_column(Text)
     #: The project it concerns (project subjects and project-level findings), for views.
     project_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+#: What a `variance_event` records (docs/dashboard.md, "The history").
+VARIANCE_EVENTS = (
+    "opened", "updated", "escalated", "acknowledged", "resolved", "reopened", "carried",
+)  # fmt: skip
+
+
+class VarianceEvent(Base):
+    """One step of a variance's life, appended in the transaction that made it (reconcile's
+    lifecycle, an acknowledgement) and never updated or deleted: `variance` keeps the current
+    state, this table when each step happened. `reconstructed`: written by migration 0015 from
+    the variance's own timestamps (what the ledger knew before it kept events)."""
+
+    __tablename__ = "variance_event"
+    __table_args__ = (
+        CheckConstraint(
+            "event IN (" + ",".join(f"'{e}'" for e in VARIANCE_EVENTS) + ")", name="event"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: A variance deleted by hand (the ledger never deletes one) takes its events with it.
+    variance_id: Mapped[int] = mapped_column(
+        ForeignKey("variance.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(14))
+    #: The reconcile run's `now`, or the acknowledgement's time (UTC).
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: The variance's severity and status after the event.
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(14))
+    #: Who acknowledged (an acknowledgement, or the one a `carried` event hands on).
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    #: The note given (acknowledged), or the variance carried to or from (carried).
+    note: Mapped[str | None] = mapped_column(Text)
+    #: The live reconcile that made the transition (numbered 1, 2, ... over the runs that
+    #: wrote events); NULL for an acknowledgement and a reconstructed event.
+    reconcile_run_id: Mapped[int | None] = mapped_column(Integer)
+    reconstructed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )

@@ -11,7 +11,8 @@ section, whatever the number of projects.
   (`v_project_budget_vs_actual_by_period`), open variances with their lines
   (`v_variance_lines`), its identities across sources (project links and cost objects) and the
   sync health of its sources (`v_sync_health`).
-- `variance_detail`: one variance, its lines and its history as the lifecycle columns tell it.
+- `variance_detail`: one variance, its lines (`v_variance_lines`) and its history
+  (`variance_event`).
 - `operations`: per connector its last run, per source open quarantine by reason, and the
   sync health rows (drift of the latest control-total check).
 
@@ -26,13 +27,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, column, func, or_, select, table, text, type_coerce
+from sqlalchemy import case, column, func, select, table, text, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from pmo_ledger.ledger.evm import Evm
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
-    ActualLine,
     ActualPeriodTotal,
     BudgetLine,
     BudgetVersion,
@@ -47,7 +47,7 @@ from pmo_ledger.ledger.models import (
     Variance,
 )
 from pmo_ledger.ledger.queries.runs import DONE
-from pmo_ledger.ledger.queries.variances import VarianceRow
+from pmo_ledger.ledger.queries.variances import HistoryEntry, VarianceRow, variance_history
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
@@ -537,48 +537,6 @@ def variance_lines(
         lines = out.setdefault(r[0], [])
         if len(lines) < limit:
             lines.append(_line(r))
-    for vid, lines in _line_check_lines(session, variance_ids, limit).items():
-        out.setdefault(vid, []).extend(lines)
-    return out
-
-
-def _line_check_lines(
-    session: Session, variance_ids: Sequence[int], limit: int
-) -> dict[int, list[VarianceLine]]:
-    """The lines behind a data_quality line check of a project (dimension `outside_dates`,
-    `after_close`, `missing_fx`, `negative_hours`): `v_variance_lines` matches a dimension to a
-    cost type and so lists none of them; these are the lines the check counted
-    (ledger/reconcile/quality_rules.py `_line_checks`), by posting date."""
-    al, pr = ActualLine, Project
-    checks: dict[str, Any] = {
-        "after_close": al.posted_on > pr.closed_on,
-        "outside_dates": or_(al.posted_on < pr.planned_start, al.posted_on > pr.planned_finish),
-        "missing_fx": and_(al.amount.is_not(None), al.base_amount.is_(None)),
-        "negative_hours": al.hours < 0,
-    }
-    found = session.execute(
-        select(Variance.id, Variance.dimension, Variance.project_id).where(
-            Variance.id.in_(list(variance_ids)),
-            Variance.rule == "data_quality",
-            Variance.subject_type == "project",
-            Variance.dimension.in_(list(checks)),
-            Variance.project_id.is_not(None),
-        )
-    ).all()
-    out: dict[int, list[VarianceLine]] = {}
-    for vid, dimension, pid in found:
-        q = (
-            select(
-                al.id, al.source, al.stream, al.external_id, al.kind, al.cost_type, al.period,
-                al.posted_on, al.currency, al.amount, al.base_amount, al.hours,
-                al.counts_amount, al.counts_hours, al.description, al.source_url,
-            )
-            .join(pr, pr.id == al.project_id)
-            .where(al.project_id == pid, al.deleted_at.is_(None), checks[dimension])
-            .order_by(al.posted_on, al.id)
-            .limit(limit)
-        )  # fmt: skip
-        out[vid] = [_line((vid, *r)) for r in session.execute(q)]
     return out
 
 
@@ -613,48 +571,51 @@ def _when(value: Any) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEvent:
-    """One step of a variance's life: opened, escalated, acknowledged, reopened, resolved."""
+    """One step of a variance's life as its page shows it: an event of `variance_event`
+    (with the severity and status after it), the reopens older than the events (a count, no
+    time), or when it was last seen."""
 
     what: str
     at: datetime | None
     by: str | None = None
     detail: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    reconstructed: bool = False
 
 
 @dataclass(frozen=True)
 class VarianceDetail(VarianceRow):
-    """A variance as the API lists it, with its project's code and the lines behind it."""
+    """A variance as the API lists it, with its project's code, the lines behind it and its
+    events."""
 
     project_code: str | None = None
     lines: list[VarianceLine] = field(default_factory=list)
+    events: list[HistoryEntry] = field(default_factory=list)
 
     @property
     def history(self) -> list[HistoryEvent]:
-        """The lifecycle, oldest first, from the variance's own columns: when it was first
-        seen, escalated, acknowledged (by whom, with the note), reopened (how often: the
-        ledger keeps the count, not each time) and resolved. Each column holds the latest
-        such step only (a reopen clears `resolved_at`); a full history needs the
-        `variance_event` table docs/dashboard.md describes."""
-        events = [HistoryEvent("opened", self.first_seen_at)]
-        if self.escalated_at is not None:
-            events.append(HistoryEvent("escalated", self.escalated_at))
-        if self.acknowledged_at is not None:
-            events.append(
-                HistoryEvent("acknowledged", self.acknowledged_at, self.acknowledged_by, self.note)
-            )
-        if self.reopened_count:
-            times = "once" if self.reopened_count == 1 else f"{self.reopened_count} times"
-            detail = f"reopened {times}; the ledger keeps no time of a reopen"
-            events.append(HistoryEvent("reopened", None, None, detail))
-        if self.resolved_at is not None:
-            events.append(HistoryEvent("resolved", self.resolved_at))
-        events.append(HistoryEvent("last seen", self.last_seen_at))
-        dated = sorted((e for e in events if e.at is not None), key=lambda e: e.at)  # type: ignore[arg-type,return-value]
-        return dated + [e for e in events if e.at is None]
+        """Its events in time order (each reopen dated), with "last seen" among them; reopens
+        from before the ledger kept events (migration 0015 could date none: the variance kept
+        their count only) are one undated line at the end."""
+        events = [
+            HistoryEvent(e.event, e.at, e.acknowledged_by, e.note, e.severity, e.status,
+                         e.reconstructed)
+            for e in self.events
+        ] or [HistoryEvent("opened", self.first_seen_at)]  # fmt: skip
+        dated = sorted([*events, HistoryEvent("last seen", self.last_seen_at)],
+                       key=lambda e: e.at or self.last_seen_at)  # fmt: skip
+        untimed = self.reopened_count - sum(e.event == "reopened" for e in self.events)
+        if untimed > 0:
+            times = "once" if untimed == 1 else f"{untimed} times"
+            detail = f"reopened {times} before the ledger kept a time for each"
+            dated.append(HistoryEvent("reopened", None, None, detail))
+        return dated
 
 
 def variance_detail(session: Session, variance_id: int) -> VarianceDetail | None:
-    """One variance with its project's code and its lines; None when there is none."""
+    """One variance with its project's code, its lines and its history; None when there is
+    none."""
     v = session.get(Variance, variance_id)
     if v is None:
         return None
@@ -663,7 +624,9 @@ def variance_detail(session: Session, variance_id: int) -> VarianceDetail | None
         code = session.scalar(select(Project.code).where(Project.id == v.project_id))
     lines = variance_lines(session, [v.id]).get(v.id, [])
     row = {f.name: getattr(v, f.name) for f in fields(VarianceRow)}
-    return VarianceDetail(**row, project_code=code, lines=lines)  # the API's row, and two more
+    history = variance_history(session, v.id)
+    events = history.events if history is not None else []
+    return VarianceDetail(**row, project_code=code, lines=lines, events=events)
 
 
 def variance_rules(session: Session) -> list[str]:

@@ -1,6 +1,7 @@
 """Variances as `pmo-ledger variances` and `GET /variances` list them: filtered by status,
 project, rule and severity, most severe first and newest first within a severity, a page at a
-time (`limit`/`offset`) with the total of the filtered rows."""
+time (`limit`/`offset`) with the total of the filtered rows; and one variance's history
+(`variance_event`, `GET /variances/{id}/history` and the dashboard's variance page)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.models import Variance
+from pmo_ledger.ledger.models import Variance, VarianceEvent
 
 #: Listing order of severities (an unknown one after them).
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -109,3 +110,48 @@ def list_variances(
         for v in session.scalars(q)
     ]
     return VariancePage(items, total)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One event of a variance's history (`variance_event`): the step, when, the severity and
+    status after it, who acknowledged and the note (or the variance carried to or from), the
+    reconcile run that made it, and whether migration 0015 reconstructed it."""
+
+    id: int
+    event: str
+    at: datetime
+    severity: str
+    status: str
+    acknowledged_by: str | None
+    note: str | None
+    reconcile_run_id: int | None
+    reconstructed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VarianceHistory:
+    """A variance's status and reopen count now, and its events oldest first."""
+
+    variance_id: int
+    status: str
+    reopened_count: int
+    events: list[HistoryEntry]
+
+
+def variance_history(session: Session, variance_id: int) -> VarianceHistory | None:
+    """A variance's events in the order they were written (oldest first); None when there is
+    no such variance."""
+    v = session.get(Variance, variance_id)
+    if v is None:
+        return None
+    e = VarianceEvent
+    rows = session.execute(
+        select(
+            e.id, e.event, e.at, e.severity, e.status, e.acknowledged_by, e.note,
+            e.reconcile_run_id, e.reconstructed,
+        )
+        .where(e.variance_id == variance_id)
+        .order_by(e.id)
+    )  # fmt: skip
+    return VarianceHistory(v.id, v.status, v.reopened_count, [HistoryEntry(*r) for r in rows])

@@ -25,6 +25,10 @@ whether it says the same). That is the run's only join on the five-column key: e
 picks its rows from the stage and writes them by `variance.id`; new keys are the rows with no
 variance (an anti-join against the table being filled once made PostgreSQL rescan it per inserted
 row).
+
+Each transition also appends its `variance_event` rows (`ledger.reconcile.events`), picked from
+the stage as the transition picks them, before it writes (the new variances after: the ids
+above the highest before); an unchanged finding, or one whose figures alone moved, writes none.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ from sqlalchemy.orm import Session
 from pmo_ledger.ledger import staging
 from pmo_ledger.ledger.db import local_setting
 from pmo_ledger.ledger.models import Variance, table_of
+from pmo_ledger.ledger.reconcile.events import add as add_event
+from pmo_ledger.ledger.reconcile.events import append as append_events
+from pmo_ledger.ledger.reconcile.events import next_run
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.rendered import STAGE_COLUMNS, Rendered
 from pmo_ledger.ledger.reconcile.settings import RULES, SEVERITY_RANK
@@ -254,11 +261,27 @@ def apply_staged(
         "as_known_at": as_known_at,
         "last_seen_at": now,
     }
+    number = next_run(session)
+
+    def record(event: str, variance_id: Any, severity: Any, status: Any, *where: Any) -> None:
+        """The events of a transition, before it is written (its rows are picked as it picks
+        them): variance_event, in the same transaction (`ledger.reconcile.events`)."""
+        append_events(session, event, variance_id, severity, status, *where, at=now, run=number)
+
+    known = _st.c.variance_id.is_not(None)
+    record("reopened", _st.c.variance_id, _st.c.severity, "open",
+           known, _st.c.stored_status == "resolved")  # fmt: skip
     stats.reopened = run(
         update(_v)
         .where(stored, _st.c.stored_status == "resolved")
         .values(**values, status="open", resolved_at=None, reopened_count=_v.c.reopened_count + 1)
     )
+    record("escalated", _st.c.variance_id, _st.c.severity, "open",
+           known, live, _st.c.rank > _st.c.stored_rank)  # fmt: skip
+    # A lower severity is a step of its own; figures that moved alone are no event
+    # (`ledger.reconcile.events`).
+    record("updated", _st.c.variance_id, _st.c.severity, _st.c.stored_status,
+           known, live, _st.c.rank < _st.c.stored_rank)  # fmt: skip
     stats.escalated = run(
         update(_v)
         .where(stored, live, _st.c.rank > _st.c.stored_rank)
@@ -274,9 +297,11 @@ def apply_staged(
         scope += [_v.c.subject_type == "project", _v.c.subject_id == project_code]
     unrepeated = ~exists(select(1).where(_st.c.variance_id == _v.c.id))
     handed_on = _unrepeated_acknowledged(session, [*scope, unrepeated])
+    record("resolved", _v.c.id, _v.c.severity, "resolved", *scope, unrepeated)
     stats.resolved = run(
         update(_v).where(*scope, unrepeated).values(status="resolved", resolved_at=now)
     )
+    before = session.scalar(select(func.max(_v.c.id))) or 0
     opened = insert(_v).from_select(
         [*FINDING_COLUMNS, "status", "as_known_at", "first_seen_at",
          "last_seen_at", "reopened_count"],
@@ -291,8 +316,11 @@ def apply_staged(
     )  # fmt: skip
     # rowcount of an INSERT is kept only when asked for (SQLAlchemy 2.0.28+)
     stats.opened = run(opened.execution_options(preserve_rowcount=True))
+    if stats.opened:
+        # The new rows are the ids above the highest before (one reconcile at a time).
+        record("opened", _v.c.id, _v.c.severity, "open", _v.c.id > before)
     stats.unchanged = staged - stats.opened - stats.reopened - stats.escalated - stats.updated
-    stats.carried = _carry(session, handed_on, now) if handed_on else 0
+    stats.carried = _carry(session, handed_on, now, number) if handed_on else 0
     if stats.opened >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # The planner would see the new rows only after autovacuum's next pass; the next
         # run's join of the stage to `variance` is planned on the table's real size now.
@@ -307,7 +335,7 @@ def apply_staged(
 #: What `_carry` reads of a variance.
 _CARRIED = (_v.c.id, _v.c.rule, _v.c.subject_type, _v.c.subject_id, _v.c.dimension, _v.c.period,
             _v.c.measures, _v.c.severity, _v.c.status, _v.c.acknowledged_at,
-            _v.c.acknowledged_by, _v.c.note, _v.c.first_seen_at)  # fmt: skip
+            _v.c.acknowledged_by, _v.c.note, _v.c.first_seen_at, _v.c.escalated_at)  # fmt: skip
 
 
 def _unrepeated_acknowledged(session: Session, where: list[Any]) -> list[Any]:
@@ -327,10 +355,12 @@ def _span(first: str, last: str) -> str:
     return first if first == last else f"{first}..{last}"
 
 
-def _carry(session: Session, old: Sequence[Any], now: datetime) -> int:
+def _carry(session: Session, old: Sequence[Any], now: datetime, run: int) -> int:
     """Hand the acknowledgements of `old` (acknowledged runs no finding repeated, now resolved)
     on to this run's findings that continue them (same rule, subject and dimension, periods
-    overlapping); see the module's docstring. Returns how many findings took one."""
+    overlapping); see the module's docstring. Each side gets a `carried` event naming the
+    other (and a finding worse than what it continues, `escalated`); `run`: the run's number.
+    Returns how many findings took one."""
     subject = ("rule", "subject_type", "subject_id", "dimension")
     by_subject: dict[tuple[str, ...], list[Any]] = {}
     for o in old:
@@ -361,8 +391,8 @@ def _carry(session: Session, old: Sequence[Any], now: datetime) -> int:
             "note": "\n".join(filter(None, notes)),
             "first_seen_at": min([new.first_seen_at, *(o.first_seen_at for o in mine)]),
         }
+        latest = max(mine, key=lambda o: o.acknowledged_at or o.first_seen_at)
         if new.status != "acknowledged":
-            latest = max(mine, key=lambda o: o.acknowledged_at or o.first_seen_at)
             worse = SEVERITY_RANK[new.severity] > max(SEVERITY_RANK[o.severity] for o in mine)
             values |= {"acknowledged_at": latest.acknowledged_at,
                        "acknowledged_by": latest.acknowledged_by}  # fmt: skip
@@ -370,6 +400,13 @@ def _carry(session: Session, old: Sequence[Any], now: datetime) -> int:
                 "status": "acknowledged"
             }  # fmt: skip
         session.execute(update(_v).where(_v.c.id == new.id).values(**values))
+        status = values.get("status", new.status)
+        frame = {"at": now, "severity": new.severity, "run": run}
+        add_event(session, new.id, "carried", **frame, status=status,
+                   by=latest.acknowledged_by, note=f"from variance "
+                   f"{', '.join(str(o.id) for o in mine)}")  # fmt: skip
+        if "escalated_at" in values and new.escalated_at != now:  # not escalated by this run yet
+            add_event(session, new.id, "escalated", **frame, status=status)
         for o in mine:
             continued.setdefault(o.id, (o, []))[1].append(new.id)
     for o, ids in continued.values():
@@ -377,12 +414,16 @@ def _carry(session: Session, old: Sequence[Any], now: datetime) -> int:
         session.execute(
             update(_v).where(_v.c.id == o.id).values(note=f"{o.note or ''}\n{said}".strip())
         )
+        add_event(session, o.id, "carried", at=now, severity=o.severity, status="resolved",
+                   by=o.acknowledged_by, note=f"to variance {', '.join(map(str, ids))}",
+                   run=run)  # fmt: skip
     return len({new_id for _, ids in continued.values() for new_id in ids})
 
 
 def acknowledge(session: Session, variance_id: int, note: str, by: str, now: datetime) -> Variance:
-    """Acknowledge an open variance (its note, who and when are kept with it). Raises
-    LookupError for an unknown id and ValueError for a resolved one."""
+    """Acknowledge an open variance (its note, who and when are kept with it, and an
+    `acknowledged` event in its history). Raises LookupError for an unknown id and ValueError
+    for a resolved one."""
     v = session.get(Variance, variance_id)
     if v is None:
         raise LookupError(f"no variance {variance_id}")
@@ -392,4 +433,6 @@ def acknowledge(session: Session, variance_id: int, note: str, by: str, now: dat
     v.acknowledged_at = now
     v.acknowledged_by = by
     v.note = note
+    add_event(session, v.id, "acknowledged", at=now, severity=v.severity,
+               status="acknowledged", by=by, note=note)  # fmt: skip
     return v

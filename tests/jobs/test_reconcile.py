@@ -3,13 +3,14 @@ CLI: reconcile, read-only reports, variances and ack. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import pmo_ledger.jobs.reconcile as runner
@@ -18,7 +19,13 @@ from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.config import load_config
 from pmo_ledger.jobs.lease import Lease
 from pmo_ledger.ledger import aggregates
-from pmo_ledger.ledger.models import ActualPeriodTotal, AggregateState, Variance, utcnow
+from pmo_ledger.ledger.models import (
+    ActualPeriodTotal,
+    AggregateState,
+    Variance,
+    VarianceEvent,
+    utcnow,
+)
 from tests.jobs.test_cli import CONFIG, invoke, ok, write_config
 from tests.ledger.reconcile.portfolio import base_portfolio
 
@@ -71,8 +78,21 @@ def test_variances_list_and_ack(config: Path, engine: Engine) -> None:
     with Session(engine) as s:
         v = s.get(Variance, target["id"])
         assert v is not None and (v.status, v.note) == ("acknowledged", "extra consultant")
+        # one event, in the acknowledgement's transaction, after the run's `opened`
+        events = s.execute(
+            select(VarianceEvent.event, VarianceEvent.status, VarianceEvent.acknowledged_by,
+                   VarianceEvent.note, VarianceEvent.at)
+            .where(VarianceEvent.variance_id == v.id).order_by(VarianceEvent.id)
+        ).all()  # fmt: skip
+        assert [tuple(e)[:4] for e in events] == [
+            ("opened", "open", None, None),
+            ("acknowledged", "acknowledged", getpass.getuser(), "extra consultant"),
+        ]
+        assert events[1].at == v.acknowledged_at
     missing = invoke(config, "variances", "ack", "9999", "--note", "x")
     assert (missing.exit_code, missing.output) == (1, "error: no variance 9999\n")
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(VarianceEvent)) == 7 + 1
 
 
 def test_a_status_date_report_is_read_only_and_exports(

@@ -4,6 +4,7 @@ probes and metrics, with the values the ledger holds."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -243,6 +244,21 @@ def test_variances_are_listed_most_severe_first_and_acknowledged(
     with Session(engine) as s:
         stored = s.get(Variance, target["id"])
         assert (stored.status, stored.note) == ("acknowledged", "known: vendor invoice early")
+        ack_at = stored.acknowledged_at
+    history = client.get(f"/variances/{target['id']}/history")
+    assert history.status_code == 200, history.text
+    body = history.json()
+    assert (body["variance_id"], body["status"], body["reopened_count"]) == (
+        target["id"], "acknowledged", 0
+    )  # fmt: skip
+    assert [(e["event"], e["status"], e["acknowledged_by"], e["note"], e["reconstructed"])
+            for e in body["events"]] == [
+        ("opened", "open", None, None, False),
+        ("acknowledged", "acknowledged", "pmo-lead", "known: vendor invoice early", False),
+    ]  # fmt: skip
+    assert body["events"][0]["reconcile_run_id"] == 1
+    assert body["events"][1]["reconcile_run_id"] is None
+    assert datetime.fromisoformat(body["events"][1]["at"]) == ack_at
     blank = client.post(f"/variances/{target['id']}/ack", headers=AUTH, json={"note": "   "})
     assert blank.status_code == 422
     missing = client.post("/variances/999999/ack", headers=AUTH, json={"note": "x"})
@@ -254,6 +270,10 @@ def test_variances_are_listed_most_severe_first_and_acknowledged(
     assert resolved.json() == {
         "detail": f"variance {target['id']} is resolved: nothing to acknowledge"
     }
+    # the refused acknowledgements (blank, unknown, resolved) wrote no event
+    assert len(client.get(f"/variances/{target['id']}/history").json()["events"]) == 2
+    unknown = client.get("/variances/999999/history")
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "no variance 999999"})
 
 
 def test_probes_and_metrics(api: tuple[TestClient, Worker], engine: Engine) -> None:

@@ -15,7 +15,14 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.jobs.service.ui.session import COOKIE
-from pmo_ledger.ledger.models import Project, SyncRun, SyncRunStream, Variance, utcnow
+from pmo_ledger.ledger.models import (
+    Project,
+    SyncRun,
+    SyncRunStream,
+    Variance,
+    VarianceEvent,
+    utcnow,
+)
 from tests.service.helpers import finished, wait_for
 from tests.service.test_ui_pages import TOKEN, Ui, build, load, loaded, rows
 
@@ -160,9 +167,19 @@ def test_acknowledging_needs_the_session_and_its_csrf_token_and_keeps_history(ui
         s.commit()
     resolved = ui.client.post(f"/ui/variances/{vid}/ack", data={"note": "x", "csrf": csrf})
     assert resolved.status_code == 409 and "is resolved" in resolved.text
+    # one event for the form that wrote, none for those refused; the history is the events
+    # (the status set by hand above is no transition: no event)
+    with Session(ui.engine) as s:
+        written = s.execute(
+            select(VarianceEvent.event, VarianceEvent.acknowledged_by, VarianceEvent.note)
+            .where(VarianceEvent.variance_id == vid).order_by(VarianceEvent.id)
+        ).all()  # fmt: skip
+    assert [tuple(e) for e in written] == [
+        ("opened", None, None), ("acknowledged", "pmo-lead", "vendor invoice booked early")
+    ]  # fmt: skip
     events = [e for e, _ in re.findall(r'<li data-event="([a-z ]+)">(.*?)</li>',
                                        ui.client.get(f"/ui/variances/{vid}").text)]  # fmt: skip
-    assert "resolved" in events
+    assert events == ["opened", "last seen", "acknowledged"]
     assert (
         ui.client.post("/ui/variances/999999/ack", data={"note": "x", "csrf": csrf}).status_code
         == 404

@@ -5,7 +5,7 @@ spans its own dates."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +19,9 @@ from pmo_ledger.jobs.service.ui import charts, views
 from pmo_ledger.ledger.models import ActualLine, Project, Variance
 from pmo_ledger.ledger.planning.cpm import ScheduledTask
 from pmo_ledger.ledger.queries.dashboard import VarianceDetail, variance_detail, variance_lines
-from tests.service.test_ui_pages import loaded
+from pmo_ledger.ledger.queries.variances import HistoryEntry
+from tests.ledger.reconcile.portfolio import NOW, base_portfolio, run, spend
+from tests.service.test_ui_pages import build, loaded
 
 
 def first_project(s: Session) -> tuple[int, str]:
@@ -194,18 +196,66 @@ def test_a_one_line_variance_reads_one_line_on_the_pages(engine: Engine, tmp_pat
         assert said in listed and not re.search(r"\b1 lines", listed)
 
 
-def test_a_reopened_variances_history_dates_what_the_ledger_dates_and_counts_the_reopens() -> None:
-    t = [datetime(2026, 12, d, 9, 0, tzinfo=UTC) for d in (1, 2, 3, 4)]
+def test_a_reopened_variances_page_dates_each_reopen(
+    engine: Engine, tmp_path: Path, session: Session
+) -> None:
+    """P1 labor to date over budget (opened at NOW), resolved and reopened twice by credits
+    and rebookings, one reconcile an hour: the variance page lists each step with its time,
+    "last seen" among them, and no undated line."""
+    base_portfolio(session)
+    run(session)
+    for hour, (key, amount) in enumerate(
+        (("C1", "-500.00"), ("C2", "500.00"), ("C3", "-500.00"), ("C4", "500.00")), start=1
+    ):
+        spend(session, key, "P1", "labor", date(2025, 10, 10 + hour), amount)
+        run(session, now=NOW + timedelta(hours=hour))
+    v = session.scalars(select(Variance).where(
+        Variance.rule == "budget_overrun", Variance.subject_id == "P1",
+        Variance.dimension == "labor", Variance.period == "")).one()  # fmt: skip
+    assert (v.status, v.reopened_count) == ("open", 2)
+    session.close()
+    ui = build(engine, tmp_path)
+    with ui.client:
+        page = ui.client.get(f"/ui/variances/{v.id}").text
+    ui.worker.stop(5)
+    shown = [
+        (what, re.sub(r"<[^>]+>", "", rest).strip())
+        for what, rest in re.findall(r'<li data-event="([a-z ]+)">(.*?)</li>', page)
+    ]
+    assert shown == [
+        ("opened", "opened 2025-10-20 12:00 UTC (medium, open)"),
+        ("resolved", "resolved 2025-10-20 13:00 UTC (medium, resolved)"),
+        ("reopened", "reopened 2025-10-20 14:00 UTC (medium, open)"),
+        ("resolved", "resolved 2025-10-20 15:00 UTC (medium, resolved)"),
+        ("reopened", "reopened 2025-10-20 16:00 UTC (medium, open)"),
+        ("last seen", "last seen 2025-10-20 16:00 UTC"),
+    ]
+
+
+def test_reopens_from_before_the_events_are_one_undated_line() -> None:
+    """A variance reopened three times, the first before migration 0015 (its reconstructed
+    history dates its opening only): the two dated reopens, then "reopened once before the
+    ledger kept a time for each"."""
+    t = [datetime(2026, 12, d, 9, 0, tzinfo=UTC) for d in (1, 2, 3, 4, 5)]
+
+    def event(i: int, what: str, status: str, reconstructed: bool = False) -> HistoryEntry:
+        return HistoryEntry(i, what, t[i], "high", status, None, None, None, reconstructed)
+
     v = VarianceDetail(
         id=7, rule="budget_overrun", subject_type="project", subject_id="P", dimension="labor",
         period="2026-11", severity="high", status="open", message="m", measures=None,
-        thresholds=None, first_seen_at=t[0], last_seen_at=t[3], acknowledged_at=t[2],
-        acknowledged_by="pmo", resolved_at=None, escalated_at=t[1], reopened_count=2, note="n",
+        thresholds=None, first_seen_at=t[0], last_seen_at=t[4], acknowledged_at=None,
+        acknowledged_by=None, resolved_at=None, escalated_at=None, reopened_count=3, note=None,
+        events=[event(0, "opened", "open", True), event(1, "resolved", "resolved"),
+                event(2, "reopened", "open"), event(3, "resolved", "resolved"),
+                event(4, "reopened", "open")],
     )  # fmt: skip
-    assert [(e.what, e.at, e.detail) for e in v.history] == [
-        ("opened", t[0], None),
-        ("escalated", t[1], None),
-        ("acknowledged", t[2], "n"),
-        ("last seen", t[3], None),
-        ("reopened", None, "reopened 2 times; the ledger keeps no time of a reopen"),
+    assert [(e.what, e.at, e.reconstructed, e.detail) for e in v.history] == [
+        ("opened", t[0], True, None),
+        ("resolved", t[1], False, None),
+        ("reopened", t[2], False, None),
+        ("resolved", t[3], False, None),
+        ("reopened", t[4], False, None),
+        ("last seen", t[4], False, None),
+        ("reopened", None, False, "reopened once before the ledger kept a time for each"),
     ]
