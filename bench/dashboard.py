@@ -1,28 +1,36 @@
 """Dashboard benchmark: the portfolio page (`GET /ui`) of 2,000 projects after a reconcile.
 
     .venv/bin/python bench/dashboard.py [--n 200000] [--pg URL] [--skip-sqlite] [--reuse]
+        [--sqlite-db FILE] [--repeat 7]
 
 The ledger is the one bench/reconcile.py loads (two sample sources, 2,000 projects, 24 months
 of budgets, progress, N actual lines between them; the months before this one closed), then one
-reconcile. The page is asked in-process through the service's ASGI app (FastAPI's TestClient:
-no network, the whole server path: gate, handler, the queries of ledger/queries/dashboard.py,
-RAG, grouping, paging and the Jinja2 render of its first 100 projects). The first request
-after the reconcile reads every project's figures (seven queries) and is printed on its own;
-the page keeps those rows until the ledger's change markers move (`portfolio_version`, one
-round trip), and `serve` reads them again in a thread of its own when they moved
-(jobs.service.ui.warm), so a request reads the markers, filters, sorts, pages and renders. Each
-figure is the median of `--repeat` requests in milliseconds, printed with the slowest; the
-first-request figure from as many fresh service instances (each with nothing kept). The
-filtered page (`?rag=red`) and the htmx partial are timed too, and the CPU time this process
-spends per request (the wall figures grow with the machine's load). The last line is
-`portfolio_ms_postgresql=X portfolio_ms_sqlite=Y`. Target (issue 24): under 500 ms on both.
+live reconcile, which writes the portfolio snapshot (ledger/reconcile/snapshot.py). The page is
+asked through the service's ASGI app (FastAPI's TestClient: no network, the whole server path:
+gate, handler, the queries of ledger/queries/dashboard.py, RAG, grouping, paging and the Jinja2
+render of its first 100 projects).
+
+- **Cold** (the issue's figure, the last line): the first request of a fresh process right
+  after the reconcile, nothing kept: each of `--repeat` child processes builds the app and its
+  engine, asks `/ui` once and reports that request's wall and CPU time (imports and engine
+  creation not counted; the connection is opened inside the request). The child checks that
+  the page read the snapshot ("by reconcile run" on the page).
+- **Warm**: the rows kept by the page between requests (`portfolio_version`), as `serve`'s
+  warmer keeps them; the filtered page (`?rag=red`) and the htmx partial too.
+
+Each figure is the median of `--repeat` requests in milliseconds, printed with the slowest,
+and with the load average (`os.getloadavg`) at the time: the machine is shared and wall times
+grow with its load. The last line is `portfolio_ms_postgresql=X portfolio_ms_sqlite=Y`, the cold
+medians. Target (issue 24): under 500 ms on both.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,12 +92,13 @@ def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> tuple[float, f
     cold: list[float] = []
     cold_cpu: list[float] = []
     for _ in range(repeat):
-        client = TestClient(create_api(Worker(app, Notifier([]))))
-        started = time.process_time()
-        cold += timed(client, "/ui", 1)
-        cold_cpu.append((time.process_time() - started) * 1000)
-    print(f"{label}: portfolio, first request without the warmer: median "
-          f"{statistics.median(cold_cpu):.0f} ms CPU of this process")  # fmt: skip
+        wall, used = cold_request(url, n, tmp)
+        cold.append(wall)
+        cold_cpu.append(used)
+    print(f"{label}: portfolio, first request of a fresh process after the reconcile: median "
+          f"{statistics.median(cold):.0f} ms (slowest {max(cold):.0f} ms; "
+          f"{statistics.median(cold_cpu):.0f} ms CPU of that process; {repeat} processes; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
     # `serve` keeps the rows read (jobs.service.ui.warm): after the reconcile its warmer has
     # read them before the first person asks.
     api = create_api(Worker(app, Notifier([])))
@@ -113,14 +122,44 @@ def run(url: str, n: int, tmp: Path, reuse: bool, repeat: int) -> tuple[float, f
         f"{label}: portfolio: median {statistics.median(cpu):.0f} ms CPU of this process "
         f"(the load average here was {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
-    for name, t in (("portfolio, first request without the warmer (every row read)", cold),
-                    ("portfolio", page),
+    for name, t in (("portfolio, rows kept", page),
                     ("portfolio ?rag=red", red),
                     ("portfolio page 2 (htmx partial)", partial)):  # fmt: skip
         print(f"{label}: {name}: median {statistics.median(t):.0f} ms, slowest {max(t):.0f} ms "
               f"({repeat} requests)")  # fmt: skip
     engine.dispose()
     return statistics.median(page), statistics.median(cold)
+
+
+def cold_request(url: str, n: int, tmp: Path) -> tuple[float, float]:
+    """The first `GET /ui` of a fresh child process: (wall ms, CPU ms of that process)."""
+    done = subprocess.run(  # noqa: S603 (this interpreter and this script)
+        [sys.executable, __file__, "--cold-child", url, "--n", str(n), "--tmp", str(tmp)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"cold request failed: {done.stderr[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(figures["wall_ms"]), float(figures["cpu_ms"])
+
+
+def cold_child(url: str, n: int, tmp: Path) -> int:
+    """In a fresh process: build the service, time its first `GET /ui`, print JSON."""
+    from fastapi.testclient import TestClient
+
+    app = config(url, n, tmp)
+    client = TestClient(create_api(Worker(app, Notifier([]))))
+    started, cpu = time.perf_counter(), time.process_time()
+    answer = client.get("/ui")
+    wall_ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.process_time() - cpu) * 1000
+    if answer.status_code != 200:
+        raise SystemExit(f"GET /ui: {answer.status_code} {answer.text[:300]}")
+    if "by reconcile run" not in answer.text:
+        raise SystemExit("the page did not read the reconcile's snapshot")
+    print(json.dumps({"wall_ms": wall_ms, "cpu_ms": cpu_ms}))
+    app.close()
+    return 0
 
 
 def main() -> int:
@@ -138,8 +177,12 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="keep a ledger of N lines loaded by an earlier run"
     )
+    parser.add_argument("--cold-child", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     configure_logging("json", "WARNING")
+    if args.cold_child:
+        return cold_child(args.cold_child, args.n, args.tmp)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,10 +196,10 @@ def main() -> int:
     def ms(engine: str, which: int = 0) -> str:
         return f"{results[engine][which]:.0f}" if engine in results else "skipped"
 
-    print(f"first request: portfolio_cold_ms_postgresql={ms('postgresql', 1)} "
-          f"portfolio_cold_ms_sqlite={ms('sqlite', 1)}")  # fmt: skip
-    print(f"portfolio_ms_postgresql={ms('postgresql')} portfolio_ms_sqlite={ms('sqlite')}")
-    return 0 if all(v[0] < 500 for v in results.values()) else 1
+    print(f"rows kept: portfolio_warm_ms_postgresql={ms('postgresql')} "
+          f"portfolio_warm_ms_sqlite={ms('sqlite')}")  # fmt: skip
+    print(f"portfolio_ms_postgresql={ms('postgresql', 1)} portfolio_ms_sqlite={ms('sqlite', 1)}")
+    return 0 if all(v[1] < 500 for v in results.values()) else 1
 
 
 if __name__ == "__main__":

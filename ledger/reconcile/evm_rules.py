@@ -177,8 +177,8 @@ def actual_cost(ctx: RuleContext) -> dict[int, Decimal]:
 def forecast_overrun(ctx: RuleContext) -> list[Finding]:
     """Projects whose EAC exceeds BAC by more than pct and amount."""
     out: list[Finding] = []
-    figures = ctx.cache[EVM_KEY] = evm_rows(ctx)  # the portfolio snapshot reuses them
-    for project_id, evm in figures.items():
+    computed = ctx.cache[EVM_KEY] = evm_rows(ctx)  # the portfolio snapshot reuses them
+    for project_id, evm in computed.items():
         info = ctx.projects.get(project_id)
         if info is None:
             continue

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import PortfolioSnapshot, PortfolioSnapshotRow, Project
 from pmo_ledger.ledger.queries import dashboard
-from pmo_ledger.ledger.records import ProgressRecord
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
+from pmo_ledger.ledger.records import ProgressRecord
 from tests.builders import load
 from tests.ledger.reconcile.portfolio import CFG, NOW, budget, projects, rules, run, spend
 from tests.ledger.reconcile.test_evm_rule import _baseline, evm_portfolio
