@@ -196,12 +196,17 @@ def last_synced(session: Session) -> dict[str, datetime]:
 
 
 def portfolio(
-    session: Session, settings: LedgerSettings, rules: ReconcileRules, status_date: date
+    session: Session,
+    settings: LedgerSettings,
+    rules: ReconcileRules,
+    status_date: date,
+    version: Sequence[Any] | None = None,
 ) -> PortfolioData:
     """Every live project's portfolio row (see the module docstring), ordered by code. The
     current budgets, actual costs and earned value come from the last reconcile's snapshot
     when it is still true for `status_date` (ledger/reconcile/snapshot.py), else they are
-    computed here; `PortfolioData.figures_at` says when they were computed."""
+    computed here; `PortfolioData.figures_at` says when they were computed. `version`: the
+    `portfolio_version` the caller has just read (its markers are not read again)."""
     head = session.execute(
         _with_groups(Project.manager, Project.source, Project.condition, Project.status)
         .where(*_live(Project))
@@ -220,7 +225,8 @@ def portfolio(
     changed = session.scalar(select(func.max(Variance.last_seen_at)))
     synced = last_synced(session)
     default_method = rules.rule("forecast_overrun").eac
-    snap = valid_snapshot(session, settings, status_date)
+    markers = None if version is None else version[: len(figure_marker_columns())]
+    snap = valid_snapshot(session, settings, status_date, markers)
     if snap is not None:
         budget = {pid: f.budget for pid, f in snap.figures.items()}
         actual = {pid: f.actual for pid, f in snap.figures.items()}

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -205,10 +206,14 @@ class Snapshot:
 
 
 def valid_snapshot(
-    session: Session, settings: LedgerSettings, status_date: date
+    session: Session,
+    settings: LedgerSettings,
+    status_date: date,
+    markers: Sequence[Any] | None = None,
 ) -> Snapshot | None:
     """The latest snapshot when it is still true for `status_date` (see the module docstring),
-    else None (the caller computes)."""
+    else None (the caller computes). `markers`: the values of `figure_marker_columns` the
+    caller has just read (the page's `portfolio_version` starts with them), else read here."""
     head = session.scalars(
         select(PortfolioSnapshot).order_by(PortfolioSnapshot.id.desc()).limit(1)
     ).first()
@@ -216,7 +221,8 @@ def valid_snapshot(
         head is None
         or head.status_date != status_date
         or head.settings_key != settings_key(settings)
-        or head.markers != figure_markers(session)
+        or head.markers
+        != (figure_markers(session) if markers is None else [_plain(v) for v in markers])
     ):
         return None
     r = PortfolioSnapshotRow

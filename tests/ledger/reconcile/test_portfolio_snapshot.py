@@ -159,3 +159,18 @@ def test_a_new_snapshot_replaces_the_rows_of_the_last(session: Session) -> None:
     kept = session.scalars(select(PortfolioSnapshotRow.snapshot_id).distinct()).all()
     assert kept == [ids[1]]
     assert _page(session, rules()).snapshot_id == ids[1]
+
+
+def test_the_markers_the_caller_read_decide(session: Session) -> None:
+    """The page passes the `portfolio_version` it keyed its rows by: read after the reconcile,
+    the snapshot; read after a sync that followed it, the computed figures (actual 1,500)."""
+    _ledger(session)
+    cfg = rules()
+    run(session, cfg)
+    version = dashboard.portfolio_version(session)
+    assert dashboard.portfolio(session, CFG, cfg, DAY, version).snapshot_id is not None
+    spend(session, "E2-10b", "E2", "labor", date(2025, 10, 12), "500.00")
+    session.commit()
+    data = dashboard.portfolio(session, CFG, cfg, DAY, dashboard.portfolio_version(session))
+    assert data.snapshot_id is None
+    assert next(r.actual for r in data.rows if r.code == "E2") == D(1500)
