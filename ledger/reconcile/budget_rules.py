@@ -119,7 +119,9 @@ def _runs(ctx: RuleContext, found: Any) -> Any:
     project_id, dim, period (the first), last (the last period; NULL to date), n (periods),
     actual, budget), the measures summed."""
     f = found.c
-    per_period = select(f.project_id, f.dim, f.period, f.actual, f.budget).where(f.what == "period")
+    per_period = select(f.project_id, f.dim, f.period, f.actual, f.budget).where(
+        f.what == "period"
+    )
     merged = islands(
         ctx, per_period.subquery("per_period_over"), ("project_id", "dim"),
         (("actual", Money()), ("budget", Money())),

@@ -82,10 +82,7 @@ class RuleSettings(_Strict):
     pairs: list[SourcePair] = Field(default_factory=list)
 
     def severity(
-        self,
-        pct_over: Decimal | None,
-        *,
-        amount: Decimal | None = None,
+        self, pct_over: Decimal | None, *, amount: Decimal | None = None,
         hours: Decimal | None = None,
     ) -> Severity:
         """High when over by more than `high_pct` (None: no plan to compare with, infinitely

@@ -74,12 +74,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        money=views.money,
-        ratio=views.ratio,
-        when=views.when,
-        safe_url=views.safe_url,
-        counted=views.counted,
-        count_of=views.count_of,
+        money=views.money, ratio=views.ratio, when=views.when, safe_url=views.safe_url,
+        counted=views.counted, count_of=views.count_of,
     )
     return env
 
