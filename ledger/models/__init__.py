@@ -24,6 +24,7 @@ from pmo_ledger.ledger.models.operations import (
 )
 from pmo_ledger.ledger.models.reference import FiscalPeriod, FxRate, FxRateDaily
 from pmo_ledger.ledger.models.resources import Allocation, Resource, ResourceCapacity, ResourceRate
+from pmo_ledger.ledger.models.snapshot import PortfolioSnapshot, PortfolioSnapshotRow
 from pmo_ledger.ledger.models.structure import (
     UNMAPPED_CODE,
     UNMAPPED_ID,
@@ -55,6 +56,8 @@ __all__ = [
     "FxRateDaily",
     "LedgerEntry",
     "Portfolio",
+    "PortfolioSnapshot",
+    "PortfolioSnapshotRow",
     "Program",
     "ProgressSnapshot",
     "Project",

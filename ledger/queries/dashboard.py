@@ -34,8 +34,6 @@ from pmo_ledger.ledger.evm import Evm
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
     ActualPeriodTotal,
-    BudgetLine,
-    BudgetVersion,
     CostObjectMap,
     Portfolio,
     Program,
@@ -51,6 +49,12 @@ from pmo_ledger.ledger.queries.variances import HistoryEntry, VarianceRow, varia
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
+from pmo_ledger.ledger.reconcile.snapshot import (
+    counting_actuals,
+    current_budgets,
+    figure_marker_columns,
+    valid_snapshot,
+)
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.types import Money
 
@@ -130,6 +134,10 @@ class PortfolioData:
     last_synced: dict[str, datetime]
     findings_changed_at: datetime | None
     eac_methods: set[str] = field(default_factory=set)
+    #: When the budgets, actual costs and earned value were computed: by the reconcile whose
+    #: snapshot they come from (`snapshot_id`, its number), or by this read (None).
+    figures_at: datetime | None = None
+    snapshot_id: int | None = None
 
 
 def _live(project: Any) -> list[Any]:
@@ -188,24 +196,22 @@ def last_synced(session: Session) -> dict[str, datetime]:
 
 
 def portfolio(
-    session: Session, settings: LedgerSettings, rules: ReconcileRules, status_date: date
+    session: Session,
+    settings: LedgerSettings,
+    rules: ReconcileRules,
+    status_date: date,
+    version: Sequence[Any] | None = None,
 ) -> PortfolioData:
-    """Every live project's portfolio row (see the module docstring), ordered by code."""
+    """Every live project's portfolio row (see the module docstring), ordered by code. The
+    current budgets, actual costs and earned value come from the last reconcile's snapshot
+    when it is still true for `status_date` (ledger/reconcile/snapshot.py), else they are
+    computed here; `PortfolioData.figures_at` says when they were computed. `version`: the
+    `portfolio_version` the caller has just read (its markers are not read again)."""
     head = session.execute(
         _with_groups(Project.manager, Project.source, Project.condition, Project.status)
         .where(*_live(Project))
         .order_by(Project.code)
     ).all()
-    apt = ActualPeriodTotal
-    actual = {
-        pid: _dec(total)
-        for pid, total in session.execute(
-            select(apt.project_id, type_coerce(func.sum(apt.base_amount), Money()))
-            .where(apt.counts_amount, apt.kind == "cost")
-            .group_by(apt.project_id)
-        )
-    }
-    budget = current_budgets(session)
     sources: dict[int, set[str]] = {}
     for pid, src in session.execute(select(ProjectLink.project_id, ProjectLink.source).distinct()):
         sources.setdefault(pid, set()).add(src)
@@ -217,9 +223,22 @@ def portfolio(
     ):
         counts.setdefault(pid, {})[severity] = int(n)
     changed = session.scalar(select(func.max(Variance.last_seen_at)))
-    figures, methods, period = evm_at(session, settings, rules, status_date)
     synced = last_synced(session)
     default_method = rules.rule("forecast_overrun").eac
+    markers = None if version is None else version[: len(figure_marker_columns())]
+    snap = valid_snapshot(session, settings, status_date, markers)
+    if snap is not None:
+        budget = {pid: f.budget for pid, f in snap.figures.items()}
+        actual = {pid: f.actual for pid, f in snap.figures.items()}
+        figures = {pid: f.evm for pid, f in snap.figures.items() if f.evm is not None}
+        methods = _eac_methods(rules, head, figures)
+        period: str | None = snap.period
+        computed_at, snapshot_id = snap.computed_at, snap.id
+    else:
+        computed_at, snapshot_id = datetime.now(UTC), None
+        budget = current_budgets(session)
+        actual = counting_actuals(session)
+        figures, methods, period = evm_at(session, settings, rules, status_date)
     rows = []
     for pid, code, name, pfc, pfn, pgc, pgn, manager, source, condition, status in head:
         srcs = tuple(sorted(sources.get(pid, set()) | ({source} if source else set())))
@@ -249,8 +268,24 @@ def portfolio(
             )
         )
     return PortfolioData(
-        rows, status_date, period, synced, changed, set(methods.values()) or {default_method}
-    )
+        rows, status_date, period, synced, changed, set(methods.values()) or {default_method},
+        figures_at=computed_at, snapshot_id=snapshot_id,
+    )  # fmt: skip
+
+
+def _eac_methods(
+    rules: ReconcileRules, head: Sequence[Any], figures: dict[int, Evm]
+) -> dict[int, str]:
+    """The EAC method per project with earned value, its overrides applied (as
+    `RuleContext.rule_for` picks them, from the project's, program's and portfolio's codes)."""
+    default = rules.rule("forecast_overrun").eac
+    if not rules.has_overrides("forecast_overrun"):
+        return dict.fromkeys(figures, default)
+    return {
+        pid: rules.for_subject("forecast_overrun", portfolio=pfc, program=pgc, project=code).eac
+        for pid, code, _, pfc, _, pgc, *_ in head
+        if pid in figures
+    }
 
 
 def portfolio_version(session: Session) -> tuple[Any, ...]:
@@ -260,24 +295,8 @@ def portfolio_version(session: Session) -> tuple[Any, ...]:
     projects, portfolios, programs, links, tasks, budget versions and aggregates, every
     variance's lifecycle (ids, last seen, acknowledged, escalated, resolved, reopens, count)
     and the last run. Equal markers, equal portfolio (for the same status date)."""
-    from pmo_ledger.ledger.models import (
-        AggregateState,
-        BudgetEntry,
-        LedgerEntry,
-        ProgressSnapshot,
-        Task,
-    )
-
     v = Variance
-    markers = (
-        func.max(LedgerEntry.id), func.max(BudgetEntry.id), func.max(ProgressSnapshot.id),
-        func.max(Project.updated_at), func.count(Project.id), func.max(Portfolio.updated_at),
-        func.max(Program.updated_at), func.max(ProjectLink.updated_at),
-        func.count(ProjectLink.id), func.max(Task.updated_at),
-        func.max(BudgetVersion.updated_at), func.max(AggregateState.rebuilt_at),
-        func.max(AggregateState.stale_since), func.max(SyncRun.id),
-        func.max(SyncRun.finished_at),
-    )  # fmt: skip
+    markers = (*figure_marker_columns(), func.max(SyncRun.id), func.max(SyncRun.finished_at))
     first = session.execute(select(*(select(m).scalar_subquery() for m in markers))).one()
     lifecycle = session.execute(
         select(
@@ -288,27 +307,6 @@ def portfolio_version(session: Session) -> tuple[Any, ...]:
         )
     ).one()  # fmt: skip
     return (*first, *lifecycle)
-
-
-def current_budgets(session: Session, project_id: int | None = None) -> dict[int, Decimal]:
-    """The current budget per project: counting lines of live `current` versions not
-    superseded (as `v_project_budget_vs_actual` has it)."""
-    bl, bv = BudgetLine, BudgetVersion
-    q = (
-        select(bl.project_id, type_coerce(func.sum(bl.base_amount), Money()))
-        .join(bv, bv.id == bl.version_id)
-        .where(
-            bl.counts,
-            bl.deleted_at.is_(None),
-            bv.deleted_at.is_(None),
-            bv.kind == "current",
-            bv.superseded_at.is_(None),
-        )
-        .group_by(bl.project_id)
-    )
-    if project_id is not None:
-        q = q.where(bl.project_id == project_id)
-    return {pid: _dec(total) for pid, total in session.execute(q)}
 
 
 # --- one project ---------------------------------------------------------------------------

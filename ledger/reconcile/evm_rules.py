@@ -30,6 +30,8 @@ from pmo_ledger.ledger.reconcile.context import RuleContext
 from pmo_ledger.ledger.reconcile.findings import Finding, money, pct_over, ratio
 from pmo_ledger.ledger.types import Money
 
+#: Where `forecast_overrun` leaves its `evm_rows` in the run's cache (the portfolio snapshot's).
+EVM_KEY = "evm_rows"
 _bv = table_of(BudgetVersion)
 _ps = table_of(ProgressSnapshot)
 HUNDRED = Decimal(100)
@@ -175,7 +177,8 @@ def actual_cost(ctx: RuleContext) -> dict[int, Decimal]:
 def forecast_overrun(ctx: RuleContext) -> list[Finding]:
     """Projects whose EAC exceeds BAC by more than pct and amount."""
     out: list[Finding] = []
-    for project_id, evm in evm_rows(ctx).items():
+    computed = ctx.cache[EVM_KEY] = evm_rows(ctx)  # the portfolio snapshot reuses them
+    for project_id, evm in computed.items():
         info = ctx.projects.get(project_id)
         if info is None:
             continue

@@ -21,7 +21,7 @@ from pmo_ledger.ledger.db import local_setting, work_mem
 from pmo_ledger.ledger.models import Project
 from pmo_ledger.ledger.reconcile.budget_rules import budget_overrun, burn_rate
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
-from pmo_ledger.ledger.reconcile.evm_rules import forecast_overrun
+from pmo_ledger.ledger.reconcile.evm_rules import EVM_KEY, evm_rows, forecast_overrun
 from pmo_ledger.ledger.reconcile.findings import Finding
 from pmo_ledger.ledger.reconcile.quality_rules import data_quality, source_disagreement
 from pmo_ledger.ledger.reconcile.release_rules import released_overrun
@@ -32,6 +32,7 @@ from pmo_ledger.ledger.reconcile.resource_rules import (
     under_utilization,
 )
 from pmo_ledger.ledger.reconcile.settings import RULES, ReconcileRules
+from pmo_ledger.ledger.reconcile.snapshot import figure_markers, write_snapshot
 from pmo_ledger.ledger.reconcile.store import (
     Lifecycle,
     apply_staged,
@@ -162,8 +163,9 @@ def reconcile(
     tens of thousands back costs a noticeable part of a run). `parallel`: on PostgreSQL, a live
     run whose transaction has written nothing yet runs the rules other than the budget rules on
     a second connection while this one computes the budget rules (each rule reads committed
-    data, as every statement of a READ COMMITTED run does). Raises LookupError for an unknown
-    project or a date the calendar has no period for."""
+    data, as every statement of a READ COMMITTED run does). A live run of the whole portfolio
+    also writes the portfolio snapshot (ledger/reconcile/snapshot.py). Raises LookupError for
+    an unknown project or a date the calendar has no period for."""
     live = write and as_known_at is None and (status_date is None or status_date >= now.date())
     day = status_date or now.date()
     project_id = None
@@ -193,6 +195,9 @@ def reconcile(
         if name in RULE_FUNCTIONS and (rules.rule(name).enabled or rules.has_overrides(name))
     ]
     aside = _aside(session) if live and parallel else None
+    # Read before any rule reads the ledger: a change committed meanwhile moves them on.
+    markers = figure_markers(session) if live and project_id is None else None
+    side = ctx
     with work_mem(session, RULES_WORK_MEM), ThreadPoolExecutor(1, "reconcile-rules") as pool:
         later: Future[tuple[list[Finding], list[bytes]]] | None = None
         here = result.rules_run
@@ -229,4 +234,16 @@ def reconcile(
                 session, result.rules_run, as_known_at=now, now=now, project_code=project
             )
             log.info("reconcile_lifecycle", seconds=round(time.perf_counter() - start, 3))
+    if markers is not None:
+        start = time.perf_counter()
+        figures = side.cache.get(EVM_KEY)  # forecast_overrun's, wherever it ran
+        if figures is None:  # the rule did not run
+            figures = evm_rows(ctx)
+        number = write_snapshot(
+            session, settings, status_date=day, period=current, projects=sorted(ctx.projects),
+            figures=figures, markers=markers, now=now,
+        )  # fmt: skip
+        log.info(
+            "reconcile_snapshot", snapshot=number, seconds=round(time.perf_counter() - start, 3)
+        )
     return result

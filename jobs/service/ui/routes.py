@@ -197,12 +197,13 @@ def mount(
         a time: a request that finds the rows being read waits for them."""
         day = _today()
         with app.reading() as s:
-            key = (day, *dashboard.portfolio_version(s))
+            version = dashboard.portfolio_version(s)
+        key = (day, *version)
         with reading_rows:
             found = cached.get(key)
             if found is None:
                 with app.reading() as s:
-                    found = dashboard.portfolio(s, app.settings, app.config.reconcile, day)
+                    found = dashboard.portfolio(s, app.settings, app.config.reconcile, day, version)
                 views.apply_rag(found, app.config.report.rag)
                 cached.clear()
                 cached[key] = found

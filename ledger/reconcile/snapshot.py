@@ -1,0 +1,243 @@
+"""The portfolio snapshot (issue 24, item 6): what the dashboard's portfolio page shows of each
+project's figures (current budget, counting actual cost, and BAC, PV, EV and AC at the status
+date), written by a live reconcile of the whole portfolio in its own transaction, so the first
+request after a reconcile reads 2,000 rows instead of computing them (the earned value and
+current budgets took seconds).
+
+- The earned value figures are the ones the run's `forecast_overrun` computed (`evm_rows`,
+  kept in the rule's context under `evm_rules.EVM_KEY`), not a second computation; the
+  current budgets and actual totals are read in the same transaction (`current_budgets`,
+  `counting_actuals`).
+- `figure_markers` are the ledger's change markers of everything those figures depend on (the
+  append-only histories' last ids, the last change of projects, portfolios, programs, links,
+  tasks, budget versions and aggregates). The run reads them *before* its rules read the
+  ledger: a change committed while the rules run (a sync on another connection) moves them
+  past the stored ones, so the snapshot is never taken for true while it misses a change. The
+  variance markers are not among them: the page reads open variances itself (one cheap query).
+- A snapshot is true for a page (`valid_snapshot`) when it is the latest, for the page's status
+  date, made under the same settings the figures depend on (`settings_key`: the budget
+  authority and the fiscal calendar), and the markers read now equal the stored ones.
+  Otherwise the page computes the figures as it did before.
+
+A read-only run (a past status date, `as_known_at`) and a `--project` run write none. Each run
+that writes one adds a `portfolio_snapshot` row (its `id` numbers the live runs that wrote a
+snapshot) and keeps only its own figures' rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, type_coerce
+from sqlalchemy.orm import Session
+
+from pmo_ledger.ledger.evm import Evm
+from pmo_ledger.ledger.models import (
+    ActualPeriodTotal,
+    AggregateState,
+    BudgetEntry,
+    BudgetLine,
+    BudgetVersion,
+    LedgerEntry,
+    Portfolio,
+    PortfolioSnapshot,
+    PortfolioSnapshotRow,
+    Program,
+    ProgressSnapshot,
+    Project,
+    ProjectLink,
+    Task,
+)
+from pmo_ledger.ledger.settings import LedgerSettings
+from pmo_ledger.ledger.types import Money
+
+
+def _dec(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value if value is not None else 0))
+
+
+def figure_marker_columns() -> tuple[Any, ...]:
+    """SQL: the markers that move whenever a figure of the snapshot could change (see the
+    module docstring); also the first part of the page's `portfolio_version`."""
+    return (
+        func.max(LedgerEntry.id), func.max(BudgetEntry.id), func.max(ProgressSnapshot.id),
+        func.max(Project.updated_at), func.count(Project.id), func.max(Portfolio.updated_at),
+        func.max(Program.updated_at), func.max(ProjectLink.updated_at),
+        func.count(ProjectLink.id), func.max(Task.updated_at),
+        func.max(BudgetVersion.updated_at), func.max(AggregateState.rebuilt_at),
+        func.max(AggregateState.stale_since),
+    )  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """A marker as JSON keeps it: timestamps as ISO text, numbers as int or text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def figure_markers(session: Session) -> list[Any]:
+    """The figure markers now, as JSON values, in one round trip."""
+    row = session.execute(select(*(select(m).scalar_subquery() for m in figure_marker_columns())))
+    return [_plain(v) for v in row.one()]
+
+
+def settings_key(settings: LedgerSettings) -> str:
+    """A digest of the settings the figures depend on: the budget and progress authority and
+    the fiscal calendar (a service restarted with others must not show the old figures)."""
+    text = json.dumps(
+        {
+            "authority": settings.authority.model_dump(mode="json"),
+            "calendar": settings.calendar.model_dump(mode="json"),
+            "base_currency": settings.base_currency,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def current_budgets(session: Session, project_id: int | None = None) -> dict[int, Decimal]:
+    """The current budget per project: counting lines of live `current` versions not
+    superseded (as `v_project_budget_vs_actual` has it)."""
+    bl, bv = BudgetLine, BudgetVersion
+    q = (
+        select(bl.project_id, type_coerce(func.sum(bl.base_amount), Money()))
+        .join(bv, bv.id == bl.version_id)
+        .where(
+            bl.counts,
+            bl.deleted_at.is_(None),
+            bv.deleted_at.is_(None),
+            bv.kind == "current",
+            bv.superseded_at.is_(None),
+        )
+        .group_by(bl.project_id)
+    )
+    if project_id is not None:
+        q = q.where(bl.project_id == project_id)
+    return {pid: _dec(total) for pid, total in session.execute(q)}
+
+
+def counting_actuals(session: Session) -> dict[int, Decimal]:
+    """Each project's counting actual cost, every period, in the base currency (aggregates)."""
+    apt = ActualPeriodTotal
+    return {
+        pid: _dec(total)
+        for pid, total in session.execute(
+            select(apt.project_id, type_coerce(func.sum(apt.base_amount), Money()))
+            .where(apt.counts_amount, apt.kind == "cost")
+            .group_by(apt.project_id)
+        )
+    }
+
+
+def write_snapshot(
+    session: Session,
+    settings: LedgerSettings,
+    *,
+    status_date: date,
+    period: str,
+    projects: list[int],
+    figures: dict[int, Evm],
+    markers: list[Any],
+    now: datetime,
+) -> int:
+    """Store a snapshot of `projects` (the run's live projects) with the run's earned value
+    `figures` and the `markers` read before the run's rules; the older snapshots' rows are
+    deleted. Returns the snapshot's id. The caller's transaction commits it."""
+    budgets = current_budgets(session)
+    actuals = counting_actuals(session)
+    head = PortfolioSnapshot(
+        status_date=status_date,
+        period=period,
+        computed_at=now,
+        markers=markers,
+        settings_key=settings_key(settings),
+    )
+    session.execute(delete(PortfolioSnapshotRow))
+    session.add(head)
+    session.flush()
+    rows = []
+    for pid in projects:
+        evm = figures.get(pid)
+        rows.append(
+            {
+                "snapshot_id": head.id,
+                "project_id": pid,
+                "budget": budgets.get(pid, Decimal(0)),
+                "actual": actuals.get(pid, Decimal(0)),
+                "bac": None if evm is None else evm.bac,
+                "pv": None if evm is None else evm.pv,
+                "ev": None if evm is None else str(evm.ev),
+                "ac": None if evm is None else evm.ac,
+            }
+        )
+    if rows:
+        session.execute(insert(PortfolioSnapshotRow), rows)
+    return head.id
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFigures:
+    """One project's figures in a snapshot (`evm` None: no baseline in force)."""
+
+    budget: Decimal
+    actual: Decimal
+    evm: Evm | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot still true: its number, status date and period, when it was computed, and
+    the figures by project id."""
+
+    id: int
+    status_date: date
+    period: str
+    computed_at: datetime
+    figures: dict[int, SnapshotFigures]
+
+
+def valid_snapshot(
+    session: Session,
+    settings: LedgerSettings,
+    status_date: date,
+    markers: Sequence[Any] | None = None,
+) -> Snapshot | None:
+    """The latest snapshot when it is still true for `status_date` (see the module docstring),
+    else None (the caller computes). `markers`: the values of `figure_marker_columns` the
+    caller has just read (the page's `portfolio_version` starts with them), else read here."""
+    head = session.scalars(
+        select(PortfolioSnapshot).order_by(PortfolioSnapshot.id.desc()).limit(1)
+    ).first()
+    if (
+        head is None
+        or head.status_date != status_date
+        or head.settings_key != settings_key(settings)
+        or head.markers
+        != (figure_markers(session) if markers is None else [_plain(v) for v in markers])
+    ):
+        return None
+    r = PortfolioSnapshotRow
+    figures = {
+        pid: SnapshotFigures(
+            budget,
+            actual,
+            None if bac is None else Evm(bac=bac, pv=pv, ev=Decimal(ev), ac=ac),
+        )
+        for pid, budget, actual, bac, pv, ev, ac in session.execute(
+            select(r.project_id, r.budget, r.actual, r.bac, r.pv, r.ev, r.ac).where(
+                r.snapshot_id == head.id
+            )
+        )
+    }
+    if not figures:  # a newer run replaced the rows since the head was read
+        return None
+    return Snapshot(head.id, head.status_date, head.period, head.computed_at, figures)
