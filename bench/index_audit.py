@@ -4,12 +4,14 @@
 
 On a PostgreSQL ledger that holds lines already (bench/reconcile.py or bench/ingest.py loaded
 it): for `actual_line` and `ledger_entry`, TEMP copies of `--lines` lines and their entries,
-then per round, in a rotating order, the same INSERT ... SELECT into an empty table like the
-real one (LIKE ... INCLUDING ALL: every index, check and default; no foreign keys, the same
-for every variant) with every index, and with every index but one, for each index in turn. An
-index's write cost is the median over the rounds of (with all - without it) / lines. Also
-prints each index's size (`pg_relation_size`) and its `idx_scan` count (what used it since the
-statistics were last reset: reset them, run the workload, then run this).
+then per round, in a rotating order, the same INSERT ... SELECT (under EXPLAIN ANALYZE) into an
+empty table like the real one (LIKE ... INCLUDING ALL: every index, check and default; no
+foreign keys, the same for every variant) with every index, and with every index but one, for
+each index in turn. An index's write cost per row is the difference: in WAL bytes and shared
+buffers touched (the same in every round: the part of the cost a shared machine's noise does
+not move) and in time (the median over the rounds; on a busy machine within its noise).
+Also prints each index's size (`pg_relation_size`) and its `idx_scan` count (what used it
+since the statistics were last reset: bench/index_usage.py runs a workload after a reset).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import statistics
 import sys
 import time
+from typing import NamedTuple
 
 import psycopg
 
@@ -36,8 +39,11 @@ def indexes(conn: psycopg.Connection, table: str) -> list[tuple[str, str, int, i
     ]
 
 
-def insert_seconds(conn: psycopg.Connection, table: str, source: str, without: str | None) -> float:
-    """Seconds to insert the TEMP rows `source` into a fresh copy of `table`, less one index."""
+def insert_seconds(
+    conn: psycopg.Connection, table: str, source: str, without: str | None
+) -> Insert:
+    """Insert the TEMP rows `source` into a fresh copy of `table` less one index (EXPLAIN
+    ANALYZE: the WAL and buffer counts are the machine's noise-free part of the cost)."""
     copy = TABLES[table]
     conn.execute(f"DROP TABLE IF EXISTS {copy}")
     conn.execute(f"CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)")
@@ -54,12 +60,28 @@ def insert_seconds(conn: psycopg.Connection, table: str, source: str, without: s
             raise SystemExit(f"no copy of {without} on {copy}")
     conn.commit()
     start = time.perf_counter()
-    conn.execute(f"INSERT INTO {copy} SELECT * FROM {source}")
+    row = conn.execute(
+        f"EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) INSERT INTO {copy} SELECT * FROM {source}"
+    ).fetchone()
     conn.commit()
     elapsed = time.perf_counter() - start
+    assert row is not None
+    plan = row[0][0]["Plan"]
     conn.execute(f"DROP TABLE {copy}")
     conn.commit()
-    return elapsed
+    return Insert(
+        elapsed,
+        int(plan["WAL Bytes"]),
+        int(plan["Shared Hit Blocks"]) + int(plan["Shared Read Blocks"]),
+    )
+
+
+class Insert(NamedTuple):
+    """One INSERT ... SELECT: its seconds, the WAL it wrote, the shared buffers it touched."""
+
+    seconds: float
+    wal: int
+    blocks: int
 
 
 def indexes_of_copy(conn: psycopg.Connection, copy: str) -> list[tuple[str, str, int, int]]:
@@ -105,24 +127,41 @@ def main() -> int:
             # The primary and unique keys are constraints (the writer's upsert needs them).
             droppable = [name for name, *_ in idx if not name.startswith(("pk_", "uq_"))]
             variants: list[str | None] = [None, *droppable]
-            seconds: dict[str | None, list[float]] = {v: [] for v in variants}
+            runs: dict[str | None, list[Insert]] = {v: [] for v in variants}
             for r in range(args.rounds):
                 k = r % len(variants)
                 for v in variants[k:] + variants[:k]:
-                    seconds[v].append(insert_seconds(conn, table, sources[table], v))
-            full = seconds[None]
+                    runs[v].append(insert_seconds(conn, table, sources[table], v))
+            full = runs[None]
+            secs = [x.seconds for x in full]
             print(
                 f"\n{table}: {rows:,} rows inserted with every index: median"
-                f" {statistics.median(full):.2f} s (spread {min(full):.2f}-{max(full):.2f})"
+                f" {statistics.median(secs):.2f} s (spread {min(secs):.2f}-{max(secs):.2f}),"
+                f" WAL {statistics.median(x.wal for x in full) / rows:,.0f} bytes/row, shared"
+                f" buffers touched {statistics.median(x.blocks for x in full) / rows:.1f}/row"
             )
-            print("| index | definition | size | idx_scan | write cost, us/row (spread) |")
-            print("|---|---|---|---|---|")
+            print(
+                "| index | definition | size | idx_scan | WAL, bytes/row | buffers/row"
+                " | time, us/row: median (spread) |"
+            )
+            print("|---|---|---|---|---|---|---|")
             for name, definition, size, scans in idx:
                 cols = definition.split(" USING btree ", 1)[1]
-                cost = "constraint"
-                if name in seconds:
-                    us = [(a - b) / rows * 1e6 for a, b in zip(full, seconds[name], strict=True)]
-                    cost = f"{statistics.median(us):.1f} ({min(us):.1f}-{max(us):.1f})"
+                cost = "constraint | | "
+                if name in runs:
+                    less = runs[name]
+                    us = [
+                        (a.seconds - b.seconds) / rows * 1e6
+                        for a, b in zip(full, less, strict=True)
+                    ]
+                    wal = statistics.median(a.wal - b.wal for a, b in zip(full, less, strict=True))
+                    blocks = statistics.median(
+                        a.blocks - b.blocks for a, b in zip(full, less, strict=True)
+                    )
+                    cost = (
+                        f"{wal / rows:,.0f} | {blocks / rows:.2f} |"
+                        f" {statistics.median(us):.1f} ({min(us):.1f}-{max(us):.1f})"
+                    )
                 print(f"| {name} | {cols} | {size / 2**20:.1f} MB | {scans:,} | {cost} |")
     return 0
 
