@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchdb import ensure_database
+from reconcile import config_data
 from sqlalchemy import Engine, inspect, text
 
 from pmo_ledger.jobs.app import App
@@ -42,29 +43,13 @@ REFERENCE = ["projects", "tasks", "resources", "fx_rates"]
 
 
 def make_app(url: str, source: str, n: int, tmp: Path) -> App:
-    common = {"kind": "sample", "projects": 2000, "resources": 500, "months": 24,
-              "start": "2025-01-01"}  # fmt: skip
-    link = r"^(?P<code>PRJ-\d{4})$"
-    data = {
-        "ledger": {
-            "url": url,
-            "base_currency": "USD",
-            "rate_sources": ["psa"],
-            "budget_phasing": "linear",
-            "max_rate_age": "400d",
-            "authority": {"projects": "psa", "labor": "psa", "hours": "psa", "revenue": "psa",
-                          "budget": "psa", "expense": "erp"},
-            "link_rules": [
-                {"source": s, "object_type": "project", "pattern": link, "project": "{code}"}
-                for s in ("erp", source)
-            ],
-        },
-        "connectors": {
-            "psa": {**common, "seed": 42, "actuals": 0, "capacity_hours_per_day": 8},
-            "erp": {**common, "seed": 7, "actuals": 0},  # not run here: named by the settings
-            source: {**common, "seed": 99, "actuals": n},
-        },
-    }  # fmt: skip
+    """bench/reconcile.py's configuration (its sources not loaded here) plus `source`: the
+    ERP's shape, its own seed, `n` actuals, its projects linked to the PSA's by code."""
+    data = config_data(url, 0)
+    erp = data["connectors"]["erp"]
+    data["connectors"][source] = {**erp, "seed": 99, "actuals": n}
+    link = next(r for r in data["ledger"]["link_rules"] if r["source"] == "erp")
+    data["ledger"]["link_rules"].append({**link, "source": source})
     return App(parse_config(data, {}, tmp), None)
 
 
