@@ -1,15 +1,15 @@
 """How a load grows with the ledger's size: the same new lines into an empty and a large ledger.
 
-    .venv/bin/python bench/scale.py --pg URL [--n 100000] [--source extra] [--keep]
+    .venv/bin/python bench/scale.py --pg URL [--n 100000] [--source NAME] [--keep]
 
 `URL` is a ledger bench/reconcile.py loaded (its PSA and ERP sources; any N), or an empty
 database. A new sample source (`--source`, default `x<time>`: a name no run used, so no
 checkpoint or listed key of an earlier run applies; seed 99, the ERP's shape: its projects
 link to the PSA's by code) loads `--n` new actual lines into it with `run_sync` of its
-`actuals` stream (timed from the start of the run to its commit; its projects, tasks,
-resources and rates loaded before, untimed). On an empty database the PSA's projects, tasks,
-resources and rates are loaded first too, so the new lines have the same projects to link
-to. Afterwards the source's lines, entries, quarantine rows and aggregates are removed again
+`actuals` stream (timed from the start of the run to its commit; its projects, resources
+and rates loaded before, untimed; not its tasks, see REFERENCE). On an empty database the
+PSA's projects, resources and rates are loaded first too, so the new lines have the same
+projects to link to. Afterwards the source's lines, entries, quarantine rows and aggregates are removed again
 (unless `--keep`), so the ledger can be measured again.
 
 Prints the ledger's size before (lines, and the heap and index bytes of `actual_line` and
@@ -38,8 +38,12 @@ from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import make_engine
 
-#: What the actuals refer to, loaded before the timer (as bench/ingest.py does).
-REFERENCE = ["projects", "tasks", "resources", "fx_rates"]
+#: What the actuals refer to, loaded before the timer. Not the tasks: on a ledger that holds
+#: other sources' tasks, their parent UPDATE (ledger/write/tasks.py `_set_parents`, a
+#: correlated subquery over an unindexed TEMP stage) took over 10 minutes for 24,000 tasks on
+#: 2026-12-07; without them the new lines carry no task id (no quarantine: one foreign-key
+#: check less per line, the same for every ledger size).
+REFERENCE = ["projects", "resources", "fx_rates"]
 
 
 def make_app(url: str, source: str, n: int, tmp: Path) -> App:
