@@ -19,9 +19,12 @@ Every timer includes generating the records. The tools run in turns that rotate 
 spread (min-max) are printed. Each child reports its own peak RSS; ours is also measured once
 at `--rss-n` lines, to show it is flat in N.
 
-The last line is `first_load_vs_dlt=R floor_share=F rerun_vs_dlt=Q peak_rss_mb=M`: the medians
-of ours over dlt (rows/s), of our first load over the write floor, of our unchanged re-run over
-dlt's re-run with 1% changed, and our largest peak RSS at N.
+The last line is `first_load_vs_dlt=R floor_share=F rerun_vs_dlt=Q peak_rss_mb=M
+rerun_wal_share=W`: the medians of ours over dlt (rows/s), of our first load over the write
+floor, of our unchanged re-run over dlt's re-run with 1% changed, our largest peak RSS at N, and
+the largest share of our unchanged re-run's WAL in our first load's, both counted in our own
+database's WAL records (pg_walinspect), not the server's `pg_current_wal_lsn()` difference,
+which other sessions' writes inflate.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +114,38 @@ def _wal(url: str) -> int:
         return int(row[0])
 
 
+@contextmanager
+def _own_wal(url: str) -> Iterator[Callable[[int, int], int]]:
+    """Bytes of WAL between two positions that this database's relations wrote, not the whole
+    server's (other sessions write to the same cluster): pg_walinspect's records whose block
+    references name this database's OID (commit records, which name none, are left out: a few
+    dozen bytes a transaction). A temporary physical replication slot, reserved from now,
+    keeps the segments until they are read; it goes with this connection."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        conn.execute(
+            "SELECT pg_create_physical_replication_slot(%s, true, true)", (f"peers_{os.getpid()}",)
+        )
+        row = conn.execute(
+            "SELECT oid FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+        assert row is not None
+        pattern = f"rel [0-9]+/{row[0]}/"
+
+        def own(start: int, end: int) -> int:
+            got = conn.execute(
+                "SELECT coalesce(sum(record_length), 0) FROM pg_get_wal_records_info("
+                " '0/0'::pg_lsn + %s::numeric, '0/0'::pg_lsn + %s::numeric) WHERE block_ref ~ %s",
+                (start, end, pattern),
+            ).fetchone()
+            assert got is not None
+            return int(got[0])
+
+        yield own
+
+
 def _rss_mb() -> float:
     import resource
 
@@ -156,11 +192,14 @@ def one_ours(n: int, url: str, floor: bool, engine_url: str | None = None) -> di
         app = make_app(target, n, Path(tmp))
         app._engine = engine
         run_sync(app, "bench", streams=["projects", "tasks", "resources", "fx_rates"])
-        w0 = 0 if sqlite else _wal(url)
-        first_s, first = timed_sync(app)
-        w1 = 0 if sqlite else _wal(url)
-        again_s, again = timed_sync(app, full=True)
-        w2 = 0 if sqlite else _wal(url)
+        with nullcontext(None) if sqlite else _own_wal(url) as own:
+            w0 = 0 if sqlite else _wal(url)
+            first_s, first = timed_sync(app)
+            w1 = 0 if sqlite else _wal(url)
+            again_s, again = timed_sync(app, full=True)
+            w2 = 0 if sqlite else _wal(url)
+            # This database's share of the server's WAL (read after the timers).
+            own_wal = (own(w0, w1), own(w1, w2)) if own else (0, 0)
         stats = again.streams[0].stats
         out: dict[str, Any] = {
             "first_s": first_s,
@@ -169,6 +208,8 @@ def one_ours(n: int, url: str, floor: bool, engine_url: str | None = None) -> di
             "rerun_written": stats.written + stats.deleted + stats.quarantined,
             "first_wal_mb": (w1 - w0) / 2**20,
             "rerun_wal_mb": (w2 - w1) / 2**20,
+            "first_own_wal_mb": own_wal[0] / 2**20,
+            "rerun_own_wal_mb": own_wal[1] / 2**20,
             "peak_rss_mb": _rss_mb(),
         }
         if floor and not sqlite:
@@ -372,6 +413,15 @@ def main() -> int:
             f" ({max(r['rerun_wal_mb'] for r in ours):.1f} / {min(r['first_wal_mb'] for r in ours):.1f} MB),"
             f" written by the re-run: {max(r['rerun_written'] for r in ours)}"
         )
+        own = [r["rerun_own_wal_mb"] / r["first_own_wal_mb"] for r in ours]
+        ratios["rerun_wal_share"] = max(own)
+        print(
+            "ours: this database's own WAL (pg_walinspect), first load "
+            + _fmt([r["first_own_wal_mb"] for r in ours], "MB")
+            + "; unchanged re-run "
+            + _fmt([r["rerun_own_wal_mb"] * 1024 for r in ours], "kB")
+            + f"; re-run / first load {max(own):.5f} at most"
+        )
         peak = max(r["peak_rss_mb"] for r in ours)
         ratios["peak_rss_mb"] = peak
         if rss_small:
@@ -396,6 +446,7 @@ def main() -> int:
         f" floor_share={ratios.get('floor_share', 0):.2f}"
         f" rerun_vs_dlt={ratios.get('rerun_vs_dlt', 0):.2f}"
         f" peak_rss_mb={ratios.get('peak_rss_mb', 0):.0f}"
+        f" rerun_wal_share={ratios.get('rerun_wal_share', 0):.5f}"
     )
     return 0
 

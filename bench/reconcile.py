@@ -28,6 +28,7 @@ import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,6 +47,11 @@ from pmo_ledger.ledger.time.periods import close_period
 
 
 def config(url: str, n: int, tmp: Path) -> App:
+    return App(parse_config(config_data(url, n), {}, tmp), None)
+
+
+def config_data(url: str, n: int) -> dict[str, Any]:
+    """The configuration of `config` as data (bench/scale.py adds a source to it)."""
     common = {"kind": "sample", "projects": 2000, "resources": 500, "months": 24,
               "start": "2025-01-01"}  # fmt: skip
     data = {
@@ -68,7 +74,7 @@ def config(url: str, n: int, tmp: Path) -> App:
         "reconcile": {"rules": {"source_disagreement": {
             "pairs": [{"left": "psa", "right": "erp", "cost_types": ["labor"]}]}}},
     }  # fmt: skip
-    return App(parse_config(data, {}, tmp), None)
+    return data
 
 
 def load(app: App) -> float:

@@ -123,7 +123,8 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entry"
     __table_args__ = (
         CheckConstraint(_REASON_CHECK, name="reason"),
-        Index(None, "line_id"),
+        # No index on line_id: nothing reads a line's entries, and lines are never deleted
+        # (migration 0017, the index audit of docs/benchmarks.md).
         Index(None, "project_id", "recorded_at"),
         Index(None, "recorded_at"),
     )
