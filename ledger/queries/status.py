@@ -27,6 +27,7 @@ from pmo_ledger.ledger.history import known
 from pmo_ledger.ledger.evm import Evm
 from pmo_ledger.ledger.models import (
     UNMAPPED_CODE,
+    ActualLine,
     Allocation,
     BudgetVersion,
     ControlTotal,
@@ -284,7 +285,7 @@ def _findings(
         for r in session.scalars(select(v).where(v.first_seen_at <= when))
     }
     ids = [r.id for f in found if (r := rows.get(f.key)) is not None]
-    lines = _links(session, ids) if len(ids) <= LINE_LINKS_MAX else {}
+    lines = _links(session, ids, at) if len(ids) <= LINE_LINKS_MAX else {}
     out = []
     for f in found:
         row = rows.get(f.key)
@@ -314,16 +315,21 @@ def _findings(
     return out
 
 
-def _links(session: Session, variance_ids: list[int]) -> dict[int, list[str | None]]:
+def _links(
+    session: Session, variance_ids: list[int], at: datetime | None
+) -> dict[int, list[str | None]]:
     """Per variance, the source URLs of the live lines behind it (`v_variance_lines`), in line
     order: a finding with one line links to that record in its source (a Salesforce timecard,
     a Workfront hour), one with many to the project's page there, else to its first line with
-    a URL."""
+    a URL. As known at `at`: of those, the lines the ledger had by then (created by then; a
+    line's URL is its record's address, which does not change)."""
     out: dict[int, list[str | None]] = defaultdict(list)
     v = _V_LINES.c
+    al = table_of(ActualLine)
+    then = [] if at is None else [v.line_id.in_(select(al.c.id).where(al.c.created_at <= at))]
     for i in range(0, len(variance_ids), _CHUNK):
         chunk = variance_ids[i : i + _CHUNK]
-        query = select(v.variance_id, v.source_url).where(v.variance_id.in_(chunk))
+        query = select(v.variance_id, v.source_url).where(v.variance_id.in_(chunk), *then)
         for vid, url in session.execute(query.order_by(v.variance_id, v.line_id)):
             out[vid].append(url)
     return out

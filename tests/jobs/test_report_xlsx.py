@@ -419,6 +419,7 @@ def _plan_before(engine: Engine) -> None:
 
     from pmo_ledger.ledger.models import (
         Allocation,
+        Project,
         Resource,
         ResourceCapacity,
         Task,
@@ -437,6 +438,8 @@ def _plan_before(engine: Engine) -> None:
             source="psa", external_id="D1", predecessor_id=tasks["PSA-1001-T1"].id,
             successor_id=tasks["PSA-1001-T2"].id, dependency_type="FS", lag_days=Decimal(0),
             created_at=now, updated_at=now))  # fmt: skip
+        s.execute(update(Project).where(Project.code == "PRJ-1003").values(
+            source_url="https://psa.example.test/projects/PSA-1003", updated_at=now))  # fmt: skip
         resources = {r.external_id: r.id for r in s.query(Resource)}
         for rid in resources.values():
             for period in ("2025-09", "2025-10", "2025-11"):
@@ -470,8 +473,9 @@ def _plan_after(engine: Engine) -> None:
 
 def _master_data_changed(tmp_path: Path) -> Path:
     """The demo portfolio with PRJ-1001 renamed under a new manager, PRJ-1002 moved to program
-    OPS, the portfolio and program DIGITAL renamed, and two new lines: one no mapping places
-    (UNMAPPED) and one on PRJ-1004 before its planned start."""
+    OPS, the portfolio and program DIGITAL renamed, PRJ-1003's source URL gone, and three new
+    lines: one no mapping places (UNMAPPED), one on PRJ-1004 before its planned start and one
+    beside TC-0007 on PRJ-1003 (its findings now have two lines behind them)."""
     path = _portfolio(tmp_path, name="master.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     for batch in data["batches"]:
@@ -488,6 +492,9 @@ def _master_data_changed(tmp_path: Path) -> Path:
             tc.update(external_id="TC-0900", project_ref="PSA-1004", task_ref="PSA-1004-T1",
                       posted_on="2025-07-15", source_url=CARD.format("TC-0900"))  # fmt: skip
             batch["records"].append(tc)
+            batch["records"].append({**tc, "external_id": "TC-0902", "project_ref": "PSA-1003",
+                                     "task_ref": "PSA-1003-T2", "posted_on": "2025-10-21",
+                                     "source_url": CARD.format("TC-0902")})  # fmt: skip
         if batch["stream"] == "postings":
             batch["records"].append({
                 "external_id": "ERP-4509999", "project_ref_type": "wbs",
@@ -504,7 +511,7 @@ def test_as_known_at_keeps_the_master_data_of_then(
     """Written at T1; then projects are renamed, re-managed and moved, portfolio and program
     renamed, a duration, a dependency, capacity and an allocation change, and an UNMAPPED line
     and a line outside a project's dates arrive; the workbook as known at T1 has the same cells
-    as the first, and the live one shows every change."""
+    and `Source record` links as the first, and the live one shows every change."""
     _plan_before(engine)
     first = tmp_path / "t1.xlsx"
     write(ledger, first, "--status-date", DAY)
@@ -518,12 +525,21 @@ def test_as_known_at_keeps_the_master_data_of_then(
     again = tmp_path / "again.xlsx"
     write(ledger, again, "--status-date", DAY, "--as-known-at", t1)
     before, now, then = _cells(first), _cells(live), _cells(again)
+    assert _links_of(live) != _links_of(first)
+    assert _links_of(again) == _links_of(first)
     for sheet in ("Summary", "Schedule", "Resources", "Variances", "Data quality"):
         assert now[sheet] != before[sheet], sheet
     flat = {sheet: json.dumps(rows, default=str) for sheet, rows in now.items()}
     for seen in ("Customer Portal 2.0", "Ann Smith", "Digital CX", "FY2026", "UNMAPPED"):
         assert any(seen in text for text in flat.values()), seen
     assert _differences(then, before) == {}
+
+
+def _links_of(path: Path) -> list[tuple[Any, str]]:
+    """The Variances sheet's (variance id, `Source record` link target), in row order."""
+    ws = openpyxl.load_workbook(path)["Variances"]
+    return [(r[0].value, r[16].hyperlink.target) for r in ws.iter_rows(min_row=5)
+            if r[16].hyperlink is not None]  # fmt: skip
 
 
 def _differences(
