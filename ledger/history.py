@@ -9,6 +9,7 @@ caller filters them as it does on the live table.
 from __future__ import annotations
 
 from datetime import datetime
+
 from sqlalchemy import FromClause, Table, func, select
 
 from pmo_ledger.ledger.models import HISTORY
@@ -26,4 +27,3 @@ def known(table: Table, at: datetime | None, *, name: str | None = None) -> From
         .where(h.c.history_id.in_(latest), h.c.operation != "D")
         .subquery(name or f"{table.name}_known")
     )
-

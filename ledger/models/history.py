@@ -43,10 +43,7 @@ def history_name(table: str) -> str:
 
 
 def _history_table(live: Table) -> Table:
-    columns = [
-        Column(c.name, c.type, nullable=c.name != "id")
-        for c in live.columns
-    ]
+    columns = [Column(c.name, c.type, nullable=c.name != "id") for c in live.columns]
     return Table(
         history_name(live.name),
         Base.metadata,

@@ -23,8 +23,8 @@ from sqlalchemy import and_, column, func, or_, select, table, type_coerce
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import aggregates
-from pmo_ledger.ledger.history import known
 from pmo_ledger.ledger.evm import Evm
+from pmo_ledger.ledger.history import known
 from pmo_ledger.ledger.models import (
     UNMAPPED_CODE,
     ActualLine,
@@ -347,8 +347,9 @@ def _resources(
     )
     cap = known_plan(ctx, table_of(ResourceCapacity))
     for rid, period, hours in s.execute(
-        select(cap.resource_id, cap.period, type_coerce(func.sum(cap.hours), Hours()))
-        .group_by(cap.resource_id, cap.period)
+        select(cap.resource_id, cap.period, type_coerce(func.sum(cap.hours), Hours())).group_by(
+            cap.resource_id, cap.period
+        )
     ):
         cells[rid][period][0] += Decimal(hours or 0)
     involved: set[int] = set()

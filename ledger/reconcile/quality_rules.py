@@ -204,7 +204,7 @@ def _lines_known(ctx: RuleContext, at: datetime) -> Any:
     a rate (the latest entry moved an amount with no base), leaving out the lines whose latest
     entry was a deletion. One pass over the entries recorded by then: an as-known-at run only."""
     le = _le.c
-    by_line = {"partition_by": le.line_id}
+    by_line: dict[str, Any] = {"partition_by": le.line_id}
     ranked = (
         select(
             le.line_id, le.source, le.project_id, le.posted_on, le.reason,
@@ -300,11 +300,15 @@ def data_quality(ctx: RuleContext) -> list[Finding]:
                 measures={"entries": int(n)},
             )
         )  # fmt: skip
-    lines = _al.c if at is None else _lines_known(ctx, at).c
+    held_lines: Any = _al.c if at is None else _lines_known(ctx, at).c
     unmapped = (
-        select(lines.source, func.count(), type_coerce(func.sum(lines.base_amount), Money()))
-        .where(lines.project_id == UNMAPPED_ID)
-        .group_by(lines.source)
+        select(
+            held_lines.source,
+            func.count(),
+            type_coerce(func.sum(held_lines.base_amount), Money()),
+        )
+        .where(held_lines.project_id == UNMAPPED_ID)
+        .group_by(held_lines.source)
     )
     if at is None:
         unmapped = unmapped.where(_al.c.deleted_at.is_(None))

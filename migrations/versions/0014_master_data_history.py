@@ -108,7 +108,10 @@ def _sqlite_triggers(table: str, names: list[str]) -> list[str]:
 
     def version(row: str, when: str, operation: str) -> str:
         values = ", ".join(f"{row}.{c}" for c in names)
-        return f"INSERT INTO {h} ({cols}, recorded_at, operation) VALUES ({values}, {when}, '{operation}');"
+        return (
+            f"INSERT INTO {h} ({cols}, recorded_at, operation) "
+            f"VALUES ({values}, {when}, '{operation}');"
+        )
 
     last_new, last_old = last.format(row="NEW"), last.format(row="OLD")
     if "updated_at" in names:

@@ -35,9 +35,7 @@ def _versions(session: Session, project_id: int) -> list[tuple[Any, ...]]:
 
 
 def _add(session: Session, code: str = "P7", name: str = "First name") -> int:
-    session.execute(
-        P.insert().values(id=7, code=code, name=name, created_at=T0, updated_at=T0)
-    )
+    session.execute(P.insert().values(id=7, code=code, name=name, created_at=T0, updated_at=T0))
     return 7
 
 
