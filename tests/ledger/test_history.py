@@ -134,3 +134,25 @@ def test_downgrade_drops_history_and_upgrade_backfills_each_row_at_its_creation(
         s.commit()
         k = known(pf, T0 + HOUR)
         assert s.scalar(select(k.c.name).where(k.c.id == 3)) == "Enterprise IT"
+
+
+def test_a_merge_moves_the_tasks_and_keeps_their_history(session: Session) -> None:
+    """Merging P2 into P1 re-points its task (a new version at the merge's time); as known
+    before the merge, the task is still P2's; the history tables are not rewritten."""
+    from pmo_ledger.ledger.admin import project_merge
+    from pmo_ledger.ledger.models import Task
+    from tests.builders import add_project, settings
+
+    p1, p2 = add_project(session, "P1"), add_project(session, "P2")
+    tasks = table_of(Task)
+    session.execute(tasks.insert().values(
+        id=5, source="psa", external_id="T5", project_id=p2, name="Build", content_hash="x",
+        created_at=T0, updated_at=T0))  # fmt: skip
+    moved = project_merge(session, settings(), "P1", "P2")
+    assert {k: n for k, n in moved.items() if n} == {"project_link": 1, "task": 1}
+    assert not any(k.endswith("_history") for k in moved)
+    k_then, k_now = known(tasks, T0), known(tasks, utcnow() + HOUR)
+    assert session.scalar(select(k_then.c.project_id).where(k_then.c.id == 5)) == p2
+    assert session.scalar(select(k_now.c.project_id).where(k_now.c.id == 5)) == p1
+    th = HISTORY["task"]
+    assert list(session.scalars(select(th.c.project_id).order_by(th.c.history_id))) == [p2, p1]
