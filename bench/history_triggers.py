@@ -3,6 +3,7 @@ PostgreSQL: tasks written through `apply_batch` (a first load, then every task r
 the triggers on and off, alternated, medians and spread over the rounds.
 
     .venv/bin/python bench/history_triggers.py --tasks 20000 --rounds 5 [--pg URL] [--skip-sqlite]
+    .venv/bin/python bench/history_triggers.py --raw ...   # the SQL writes alone, no writer
 
 `actual_line` and `ledger_entry` have no trigger, so the actuals' write path is unchanged;
 tasks are the largest master table a sync writes.
@@ -82,6 +83,28 @@ def _round(url: str, n: int, batch: int, triggers: bool) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def _raw_round(url: str, n: int, triggers: bool) -> tuple[float, float]:
+    """The triggers alone: n tasks inserted by one executemany, then one UPDATE of them all."""
+    engine = make_engine(url)
+    _prepare(engine, triggers)
+    rows = [
+        {"e": f"T{i:07d}", "p": 1 + i % PROJECTS, "n": f"Task {i}", "t": "2025-01-02 00:00:00"}
+        for i in range(n)
+    ]
+    out = []
+    for sql, params in (
+        ("INSERT INTO task (source, external_id, project_id, name, content_hash, created_at, "
+         "updated_at) VALUES ('bench', :e, :p, :n, 'h', :t, :t)", rows),
+        ("UPDATE task SET name = name || ' renamed', updated_at = '2025-01-03 00:00:00'", None),
+    ):  # fmt: skip
+        start = time.perf_counter()
+        with engine.begin() as c:
+            c.execute(text(sql), params) if params else c.execute(text(sql))
+        out.append(time.perf_counter() - start)
+    engine.dispose()
+    return out[0], out[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,6 +115,7 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/pmo_ledger_bench_history")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--raw", action="store_true", help="time SQL writes, not apply_batch")
     args = parser.parse_args()
     urls = []
     tmp = tempfile.TemporaryDirectory()
@@ -106,7 +130,11 @@ def main() -> None:
             for triggers in (False, True):  # alternated: the machine is shared and noisy
                 if url.startswith("sqlite"):
                     Path(tmp.name, "bench.db").unlink(missing_ok=True)
-                times[triggers].append(_round(url, args.tasks, args.batch, triggers))
+                times[triggers].append(
+                    _raw_round(url, args.tasks, triggers)
+                    if args.raw
+                    else _round(url, args.tasks, args.batch, triggers)
+                )
         for triggers, runs in times.items():
             for i, label in enumerate(("insert", "rename")):
                 t = [r[i] for r in runs]
