@@ -13,6 +13,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import (
+    HISTORY,
     ActualLine,
     Base,
     BudgetLine,
@@ -208,8 +209,9 @@ def project_merge(
         project_id=keep_id,
     )
     moved = {"lines": len(lines), "budget_lines": budget_lines}
+    history = {t.name for t in HISTORY.values()}  # what was known stays as it was
     for table in Base.metadata.sorted_tables:
-        if table.name in (
+        if table.name in history or table.name in (
             "project",
             "actual_line",
             "ledger_entry",
@@ -219,10 +221,14 @@ def project_merge(
         ):
             continue
         if "project_id" in table.c:
+            # A tracked row's new version is recorded at the merge's time (migration 0014).
+            stamp = {"updated_at": ctx.recorded_at} if table.name in HISTORY else {}
             res = cast(
                 CursorResult[Any],
                 session.execute(
-                    update(table).where(table.c.project_id == drop_id).values(project_id=keep_id)
+                    update(table)
+                    .where(table.c.project_id == drop_id)
+                    .values(project_id=keep_id, **stamp)
                 ),
             )
             moved[table.name] = res.rowcount or 0

@@ -64,6 +64,7 @@ def write_status_workbook(
             report.status_date,
             config.planning,
             authority=app.settings.authority.projects,
+            as_known_at=as_known_at,
         )
     report.notes.extend(notes)
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".xlsx", dir=folder)

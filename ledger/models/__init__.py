@@ -2,6 +2,7 @@
 
 from pmo_ledger.ledger.models.base import Base, UtcDateTime, table_of, utcnow
 from pmo_ledger.ledger.models.budget import BudgetEntry, BudgetLine, BudgetVersion
+from pmo_ledger.ledger.models.history import HISTORY, TRACKED, history_name
 from pmo_ledger.ledger.models.money import (
     ENTRY_REASONS,
     ActualLine,
@@ -39,6 +40,8 @@ from pmo_ledger.ledger.models.structure import (
 
 __all__ = [
     "ENTRY_REASONS",
+    "HISTORY",
+    "TRACKED",
     "UNMAPPED_CODE",
     "UNMAPPED_ID",
     "ActualLine",
@@ -77,6 +80,7 @@ __all__ = [
     "UtcDateTime",
     "Variance",
     "VarianceEvent",
+    "history_name",
     "table_of",
     "utcnow",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from pmo_ledger.ledger.evm import Evm
+from pmo_ledger.ledger.history import known
 from pmo_ledger.ledger.models import (
     Portfolio,
     Program,
@@ -22,6 +23,7 @@ from pmo_ledger.ledger.models import (
     Project,
     Task,
     TaskDependency,
+    table_of,
 )
 from pmo_ledger.ledger.planning.history import FinishedTask, HistoryLevel
 from pmo_ledger.ledger.planning.model import EarnedValueCurve, PeriodValue, PlanLink, PlanTask
@@ -63,22 +65,17 @@ class PlanData:
         return min(starts) if starts else None
 
 
-def plan_project(session: Session, code: str) -> PlanProject:
-    """A live project by code. Raises LookupError when there is none."""
-    pg, pf = aliased(Program), aliased(Portfolio)
+def plan_project(session: Session, code: str, as_known_at: datetime | None = None) -> PlanProject:
+    """A live project by code (as known at `as_known_at`: `ledger.history`). Raises
+    LookupError when there is none."""
+    p = known(table_of(Project), as_known_at).c
+    pg = known(table_of(Program), as_known_at, name="pg").c
+    pf = known(table_of(Portfolio), as_known_at, name="pf").c
     row = session.execute(
-        select(
-            Project.id,
-            Project.code,
-            Project.name,
-            pg.code,
-            pf.code,
-            Project.planned_start,
-            Project.planned_finish,
-        )
-        .outerjoin(pg, pg.id == Project.program_id)
-        .outerjoin(pf, pf.id == Project.portfolio_id)
-        .where(Project.code == code, Project.deleted_at.is_(None))
+        select(p.id, p.code, p.name, pg.code, pf.code, p.planned_start, p.planned_finish)
+        .outerjoin(pg.id.table, pg.id == p.program_id)
+        .outerjoin(pf.id.table, pf.id == p.portfolio_id)
+        .where(p.code == code, p.deleted_at.is_(None))
     ).first()
     if row is None:
         raise LookupError(f"no project {code!r}")
@@ -92,6 +89,7 @@ def plan_data(
     *,
     authority: str | None = None,
     source: str | None = None,
+    as_known_at: datetime | None = None,
 ) -> PlanData:
     """Live tasks of the projects `codes` with their percent complete at `status_date` (the
     latest progress snapshot on or before it, none when its snapshots all come later; the
@@ -100,15 +98,20 @@ def plan_data(
     Each source sends its own copy of a project's tasks; one copy is scheduled per project
     (see `choose_source`): `source` when given, else the projects `authority`'s, else the only
     source with tasks. Raises LookupError for an unknown project, for a `source` without tasks
-    in it, and when several sources have tasks and none is chosen."""
-    projects = [plan_project(session, c) for c in codes]
+    in it, and when several sources have tasks and none is chosen.
+
+    `as_known_at`: projects, tasks and dependencies as the ledger knew them then
+    (`ledger.history`), progress snapshots recorded by then."""
+    at = as_known_at
+    projects = [plan_project(session, c, at) for c in codes]
     ids = [p.id for p in projects]
     code_of = {p.id: p.code for p in projects}
     counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    task = known(table_of(Task), at).c
     for project_id, src, n in session.execute(
-        select(Task.project_id, Task.source, func.count())
-        .where(Task.project_id.in_(ids), Task.deleted_at.is_(None))
-        .group_by(Task.project_id, Task.source)
+        select(task.project_id, task.source, func.count())
+        .where(task.project_id.in_(ids), task.deleted_at.is_(None))
+        .group_by(task.project_id, task.source)
     ):
         counts[project_id][src] = n
     chosen = {
@@ -117,12 +120,13 @@ def plan_data(
         if (s := choose_source(code_of[i], counts[i], authority, source)) is not None
     }
     rows = session.execute(
-        select(Task).where(Task.project_id.in_(ids), Task.deleted_at.is_(None)).order_by(Task.id)
-    ).scalars()
+        select(task.id.table).where(task.project_id.in_(ids), task.deleted_at.is_(None))
+        .order_by(task.id)
+    )  # fmt: skip
     found = [t for t in rows if chosen.get(t.project_id) == t.source]
     keys = _keys(found)
-    percents = _percents(session, ids, status_date) if status_date is not None else {}
-    dated = _with_snapshots(session, ids) if status_date is not None else set()
+    percents = _percents(session, ids, status_date, at) if status_date is not None else {}
+    dated = _with_snapshots(session, ids, at) if status_date is not None else set()
     tasks = [
         PlanTask(
             key=keys[t.id],
@@ -141,7 +145,7 @@ def plan_data(
         )
         for t in found
     ]
-    links, outside = _links(session, keys, ids)
+    links, outside = _links(session, keys, ids, at)
     return PlanData(
         projects,
         tasks,
@@ -178,7 +182,7 @@ def choose_source(
     return next(iter(counts), None)
 
 
-def _keys(tasks: list[Task]) -> dict[int, str]:
+def _keys(tasks: list[Any]) -> dict[int, str]:
     """A task's key: its external id, or `source/external id` where two sources share one."""
     seen: dict[str, int] = {}
     for t in tasks:
@@ -189,7 +193,9 @@ def _keys(tasks: list[Task]) -> dict[int, str]:
     }
 
 
-def _percents(session: Session, project_ids: list[int], status_date: date) -> dict[int, Decimal]:
+def _percents(
+    session: Session, project_ids: list[int], status_date: date, at: datetime | None
+) -> dict[int, Decimal]:
     ps = ProgressSnapshot
     ranked = (
         select(
@@ -206,6 +212,7 @@ def _percents(session: Session, project_ids: list[int], status_date: date) -> di
             ps.project_id.in_(project_ids),
             ps.task_id.is_not(None),
             ps.status_date <= status_date,
+            *([] if at is None else [ps.recorded_at <= at]),
         )
         .subquery()
     )
@@ -217,26 +224,30 @@ def _percents(session: Session, project_ids: list[int], status_date: date) -> di
     }
 
 
-def _with_snapshots(session: Session, project_ids: list[int]) -> set[int]:
-    """Tasks of these projects with any progress snapshot."""
+def _with_snapshots(session: Session, project_ids: list[int], at: datetime | None) -> set[int]:
+    """Tasks of these projects with any progress snapshot (recorded by `at`)."""
     ps = ProgressSnapshot
     return set(
         session.scalars(
             select(ps.task_id)
-            .where(ps.project_id.in_(project_ids), ps.task_id.is_not(None))
+            .where(
+                ps.project_id.in_(project_ids),
+                ps.task_id.is_not(None),
+                *([] if at is None else [ps.recorded_at <= at]),
+            )
             .distinct()
         )
     )
 
 
 def _links(
-    session: Session, keys: dict[int, str], project_ids: list[int]
+    session: Session, keys: dict[int, str], project_ids: list[int], at: datetime | None
 ) -> tuple[list[PlanLink], dict[str, str]]:
-    """Live links with at least one end among the loaded tasks; the other ends' projects.
-    A link whose other end was deleted in its source, or is another source's copy of a task
-    of a loaded project (not scheduled), is left out."""
+    """Live links (as known at `at`) with at least one end among the loaded tasks; the other
+    ends' projects. A link whose other end was deleted in its source, or is another source's
+    copy of a task of a loaded project (not scheduled), is left out."""
     ids = list(keys)
-    d = TaskDependency
+    d = known(table_of(TaskDependency), at).c
     rows = session.execute(
         select(d.predecessor_id, d.successor_id, d.dependency_type, d.lag_days)
         .where(d.deleted_at.is_(None), or_(d.predecessor_id.in_(ids), d.successor_id.in_(ids)))
@@ -246,10 +257,12 @@ def _links(
     outside: dict[str, str] = {}
     names: dict[int, str] = dict(keys)
     if others:
+        t = known(table_of(Task), at).c
+        p = known(table_of(Project), at).c
         for task_id, external_id, code, project_id in session.execute(
-            select(Task.id, Task.external_id, Project.code, Task.project_id)
-            .join(Project, Project.id == Task.project_id)
-            .where(Task.id.in_(others), Task.deleted_at.is_(None))
+            select(t.id, t.external_id, p.code, t.project_id)
+            .join_from(t.id.table, p.id.table, p.id == t.project_id)
+            .where(t.id.in_(others), t.deleted_at.is_(None))
         ):
             if project_id in project_ids:
                 continue

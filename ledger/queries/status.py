@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import aggregates
 from pmo_ledger.ledger.evm import Evm
+from pmo_ledger.ledger.history import known
 from pmo_ledger.ledger.models import (
     UNMAPPED_CODE,
+    ActualLine,
     Allocation,
     BudgetVersion,
     ControlTotal,
@@ -38,6 +40,7 @@ from pmo_ledger.ledger.models import (
     SyncRun,
     Task,
     Variance,
+    table_of,
 )
 from pmo_ledger.ledger.reconcile.budget_source import (
     current_versions,
@@ -47,7 +50,11 @@ from pmo_ledger.ledger.reconcile.budget_source import (
 from pmo_ledger.ledger.reconcile.context import RuleContext, load_projects, period_of
 from pmo_ledger.ledger.reconcile.evm_rules import evm_rows
 from pmo_ledger.ledger.reconcile.findings import Finding
-from pmo_ledger.ledger.reconcile.resource_rules import _actual_hours_by_resource, _planned
+from pmo_ledger.ledger.reconcile.resource_rules import (
+    _actual_hours_by_resource,
+    _planned,
+    known_plan,
+)
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.types import Hours, Money
@@ -168,7 +175,10 @@ class StatusReport:
 def _projects(
     session: Session, at: datetime | None, portfolio: str | None, program: str | None
 ) -> list[Any]:
-    pf, pg, p = Portfolio, Program, Project
+    """The projects (with their portfolio and program) as known at `at` (None: live)."""
+    pf = known(table_of(Portfolio), at).c
+    pg = known(table_of(Program), at).c
+    p = known(table_of(Project), at).c
     if portfolio is not None and session.scalar(select(pf.id).where(pf.code == portfolio)) is None:
         raise LookupError(f"no portfolio {portfolio!r}")
     if program is not None and session.scalar(select(pg.id).where(pg.code == program)) is None:
@@ -187,8 +197,8 @@ def _projects(
             p.planned_finish,
             p.source_url,
         )
-        .outerjoin(pf, pf.id == p.portfolio_id)
-        .outerjoin(pg, pg.id == p.program_id)
+        .outerjoin(pf.id.table, pf.id == p.portfolio_id)
+        .outerjoin(pg.id.table, pg.id == p.program_id)
         .where(p.merged_into_id.is_(None), p.code != UNMAPPED_CODE)
     )
     if at is None:
@@ -275,7 +285,7 @@ def _findings(
         for r in session.scalars(select(v).where(v.first_seen_at <= when))
     }
     ids = [r.id for f in found if (r := rows.get(f.key)) is not None]
-    lines = _links(session, ids) if len(ids) <= LINE_LINKS_MAX else {}
+    lines = _links(session, ids, at) if len(ids) <= LINE_LINKS_MAX else {}
     out = []
     for f in found:
         row = rows.get(f.key)
@@ -305,16 +315,21 @@ def _findings(
     return out
 
 
-def _links(session: Session, variance_ids: list[int]) -> dict[int, list[str | None]]:
+def _links(
+    session: Session, variance_ids: list[int], at: datetime | None
+) -> dict[int, list[str | None]]:
     """Per variance, the source URLs of the live lines behind it (`v_variance_lines`), in line
     order: a finding with one line links to that record in its source (a Salesforce timecard,
     a Workfront hour), one with many to the project's page there, else to its first line with
-    a URL."""
+    a URL. As known at `at`: of those, the lines the ledger had by then (created by then; a
+    line's URL is its record's address, which does not change)."""
     out: dict[int, list[str | None]] = defaultdict(list)
     v = _V_LINES.c
+    al = table_of(ActualLine)
+    then = [] if at is None else [v.line_id.in_(select(al.c.id).where(al.c.created_at <= at))]
     for i in range(0, len(variance_ids), _CHUNK):
         chunk = variance_ids[i : i + _CHUNK]
-        query = select(v.variance_id, v.source_url).where(v.variance_id.in_(chunk))
+        query = select(v.variance_id, v.source_url).where(v.variance_id.in_(chunk), *then)
         for vid, url in session.execute(query.order_by(v.variance_id, v.line_id)):
             out[vid].append(url)
     return out
@@ -330,12 +345,11 @@ def _resources(
     cells: dict[int, dict[str, list[Decimal]]] = defaultdict(
         lambda: defaultdict(lambda: [ZERO, ZERO, ZERO])
     )
+    cap = known_plan(ctx, table_of(ResourceCapacity))
     for rid, period, hours in s.execute(
-        select(
-            ResourceCapacity.resource_id,
-            ResourceCapacity.period,
-            type_coerce(func.sum(ResourceCapacity.hours), Hours()),
-        ).group_by(ResourceCapacity.resource_id, ResourceCapacity.period)
+        select(cap.resource_id, cap.period, type_coerce(func.sum(cap.hours), Hours())).group_by(
+            cap.resource_id, cap.period
+        )
     ):
         cells[rid][period][0] += Decimal(hours or 0)
     involved: set[int] = set()
@@ -348,20 +362,25 @@ def _resources(
         cells[rid][period][1] += Decimal(hours or 0)
         if project_id in ids:
             involved.add(rid)
-    al = Allocation.__table__
+    al = known_plan(ctx, table_of(Allocation))
     for rid, period, project_id, hours in s.execute(
-        select(al.c.resource_id, al.c.period, al.c.project_id,
-               type_coerce(func.sum(al.c.planned_hours), Hours()))
-        .where(*_planned(ctx), al.c.resource_id.is_not(None))
-        .group_by(al.c.resource_id, al.c.period, al.c.project_id)
+        select(al.resource_id, al.period, al.project_id,
+               type_coerce(func.sum(al.planned_hours), Hours()))
+        .where(*_planned(ctx, al), al.resource_id.is_not(None))
+        .group_by(al.resource_id, al.period, al.project_id)
     ):  # fmt: skip
         cells[rid][period][2] += Decimal(hours or 0)
         if project_id in ids:
             involved.add(rid)
     keep = involved if scoped else set(cells)
+    res = known_plan(ctx, table_of(Resource))
     names = {
         r.id: r
-        for r in s.scalars(select(Resource).where(Resource.deleted_at.is_(None)))
+        for r in s.execute(
+            select(res.id, res.source, res.external_id, res.name, res.role).where(
+                res.deleted_at.is_(None)
+            )
+        )
         if r.id in keep
     }
     # The periods someone has capacity in (a plan beyond every calendar says nothing).
@@ -572,10 +591,12 @@ def project_schedules(
     planning: PlanningSettings,
     *,
     authority: str | None,
+    as_known_at: datetime | None = None,
 ) -> tuple[list[ProjectSchedule], list[str]]:
     """The schedule of each project with tasks (one read of all their tasks and links, one
     network per project, as `pmo-ledger plan` computes it), and one note per project that could
-    not be scheduled (a cycle, tasks from several sources and none chosen)."""
+    not be scheduled (a cycle, tasks from several sources and none chosen); the tasks and
+    links as known at `as_known_at` (`ledger.history`)."""
     from pmo_ledger.ledger.planning.cpm import schedule
     from pmo_ledger.ledger.planning.model import PlanningError
     from pmo_ledger.ledger.planning.pert import pert
@@ -583,10 +604,11 @@ def project_schedules(
 
     out: list[ProjectSchedule] = []
     notes: list[str] = []
+    task = known(table_of(Task), as_known_at).c
     with_tasks = set(
         session.scalars(
-            select(Task.project_id)
-            .where(Task.project_id.in_([p.id for p in projects]), Task.deleted_at.is_(None))
+            select(task.project_id)
+            .where(task.project_id.in_([p.id for p in projects]), task.deleted_at.is_(None))
             .distinct()
         )
     )
@@ -594,7 +616,8 @@ def project_schedules(
     plans: dict[str, tuple[list[PlanTask], list[PlanLink], dict[str, str]]] = {}
     try:  # one read of every project's tasks, split per project below
         plans = _split(plan_data(session, [p.code for p in chosen], status_date,
-                                 authority=authority, source=planning.source))  # fmt: skip
+                                 authority=authority, source=planning.source,
+                                 as_known_at=as_known_at))  # fmt: skip
     except LookupError:
         pass  # a project with tasks from several sources: read one at a time, to name it
     for p in chosen:
@@ -603,7 +626,7 @@ def project_schedules(
                 tasks, links, outside = plans[p.code]
             else:
                 data = plan_data(session, [p.code], status_date, authority=authority,
-                                 source=planning.source)  # fmt: skip
+                                 source=planning.source, as_known_at=as_known_at)  # fmt: skip
                 tasks, links, outside = data.tasks, data.links, data.outside_projects
             sched = schedule(
                 tasks,

@@ -6,19 +6,29 @@ Both read all lines, counting or not (rule 8: they judge the sources, not the au
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, type_coerce, union_all
 
-from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, Project, Quarantine, table_of
+from pmo_ledger.ledger.history import known
+from pmo_ledger.ledger.models import (
+    UNMAPPED_ID,
+    ActualLine,
+    LedgerEntry,
+    Project,
+    Quarantine,
+    table_of,
+)
 from pmo_ledger.ledger.reconcile.context import RuleContext
 from pmo_ledger.ledger.reconcile.findings import Finding, money
 from pmo_ledger.ledger.reconcile.rendered import Rendered, cat, once, project_finding, text_of
 from pmo_ledger.ledger.reconcile.runs import islands, periods_sql
 from pmo_ledger.ledger.reconcile.settings import Severity, SourcePair
-from pmo_ledger.ledger.types import Money
+from pmo_ledger.ledger.types import Hours, Money
 
 _al = table_of(ActualLine)
+_le = table_of(LedgerEntry)
 _pr = table_of(Project)
 _q = table_of(Quarantine)
 
@@ -187,14 +197,72 @@ def _line_checks(ctx: RuleContext) -> Any:
     ).where(ctx.in_scope(_pr.c.id), _pr.c.id != UNMAPPED_ID)
 
 
+def _lines_known(ctx: RuleContext, at: datetime) -> Any:
+    """Each line as known at `at`, from its entries recorded by then (rule 3): the dimensions
+    of its latest entry (a dimension change is a reversal then the new version, so the latest
+    is the new one), its hours and base amount (the sums of its deltas), whether it waited for
+    a rate (the latest entry moved an amount with no base), leaving out the lines whose latest
+    entry was a deletion. One pass over the entries recorded by then: an as-known-at run only."""
+    le = _le.c
+    by_line: dict[str, Any] = {"partition_by": le.line_id}
+    ranked = (
+        select(
+            le.line_id, le.source, le.project_id, le.posted_on, le.reason,
+            (le.amount_delta.is_not(None) & le.base_delta.is_(None)).label("unrated"),
+            func.row_number().over(order_by=le.id.desc(), **by_line).label("latest"),
+            type_coerce(func.sum(le.hours_delta).over(**by_line), Hours()).label("hours"),
+            type_coerce(func.sum(le.base_delta).over(**by_line), Money()).label("base_amount"),
+        )
+        .where(le.recorded_at <= at)
+        .subquery("ranked")
+    )  # fmt: skip
+    r = ranked.c
+    return (
+        select(r.line_id, r.source, r.project_id, r.posted_on, r.unrated, r.hours, r.base_amount)
+        .where(r.latest == 1, r.reason != "delete")
+        .subquery("line_known")
+    )
+
+
+def _line_checks_known(ctx: RuleContext, at: datetime) -> Any:
+    """`_line_checks` as known at `at`: the lines as their entries stood (`_lines_known`)
+    against the projects' dates then (`ledger.history`)."""
+    lines = _lines_known(ctx, at).c
+    p = known(_pr, at).c
+
+    def count(*where: Any) -> Any:
+        return func.count(case((and_(*where), 1)))
+
+    return (
+        select(
+            p.id.label("project_id"),
+            count(lines.posted_on > p.closed_on).label("after_close"),
+            count(lines.posted_on < p.planned_start).label("before_start"),
+            count(
+                lines.posted_on > p.planned_finish,
+                or_(p.planned_start.is_(None), lines.posted_on >= p.planned_start),
+            ).label("after_finish"),
+            count(lines.unrated).label("missing_fx"),
+            count(lines.hours < 0).label("negative_hours"),
+        )
+        .select_from(p.id.table)
+        .join(lines.line_id.table, lines.project_id == p.id)
+        .where(ctx.in_scope(p.id), p.id != UNMAPPED_ID)
+        .group_by(p.id)
+    )
+
+
 def data_quality(ctx: RuleContext) -> list[Finding]:
     """Findings per source (open quarantine per stream, unmapped actuals) and per project
-    (the line checks above); any count above zero is a finding."""
+    (the line checks above); any count above zero is a finding. As known at a past time:
+    the lines as their entries stood then, the projects' dates then, quarantine open then."""
     s = ctx.global_rule("data_quality")
     if not s.enabled:
         return []
+    at = ctx.as_known_at
     out: list[Finding] = []
-    for row in ctx.session.execute(_line_checks(ctx)).all():
+    checks = _line_checks(ctx) if at is None else _line_checks_known(ctx, at)
+    for row in ctx.session.execute(checks).all():
         info = ctx.projects.get(row.project_id)
         if info is None:
             continue
@@ -218,7 +286,11 @@ def data_quality(ctx: RuleContext) -> list[Finding]:
             )  # fmt: skip
     if ctx.project_id is not None:
         return out  # quarantine and UNMAPPED belong to sources, not to one project
-    held = select(_q.c.source, _q.c.stream, func.count()).where(_q.c.status == "open")
+    held = select(_q.c.source, _q.c.stream, func.count()).where(
+        _q.c.status == "open"
+        if at is None
+        else and_(_q.c.first_seen_at <= at, or_(_q.c.resolved_at.is_(None), _q.c.resolved_at > at))
+    )
     for source, stream, n in ctx.session.execute(held.group_by(_q.c.source, _q.c.stream)):
         out.append(
             Finding(
@@ -228,11 +300,18 @@ def data_quality(ctx: RuleContext) -> list[Finding]:
                 measures={"entries": int(n)},
             )
         )  # fmt: skip
+    held_lines: Any = _al.c if at is None else _lines_known(ctx, at).c
     unmapped = (
-        select(_al.c.source, func.count(), type_coerce(func.sum(_al.c.base_amount), Money()))
-        .where(_al.c.deleted_at.is_(None), _al.c.project_id == UNMAPPED_ID)
-        .group_by(_al.c.source)
+        select(
+            held_lines.source,
+            func.count(),
+            type_coerce(func.sum(held_lines.base_amount), Money()),
+        )
+        .where(held_lines.project_id == UNMAPPED_ID)
+        .group_by(held_lines.source)
     )
+    if at is None:
+        unmapped = unmapped.where(_al.c.deleted_at.is_(None))
     for source, n, amount in ctx.session.execute(unmapped):
         out.append(
             Finding(

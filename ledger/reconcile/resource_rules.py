@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, select, type_coerce, union_all
 
+from pmo_ledger.ledger.history import known
 from pmo_ledger.ledger.models import (
     ActualLine,
     Allocation,
@@ -40,9 +41,16 @@ def _h(value: Decimal) -> str:
     return str(value.quantize(HOUR))
 
 
+def known_plan(ctx: RuleContext, table: Any) -> Any:
+    """The columns of allocation, resource_capacity or resource as known at the run's
+    as_known_at (`ledger.history`; live without one)."""
+    return known(table, ctx.as_known_at).c
+
+
 def _resource_keys(ctx: RuleContext) -> dict[int, str]:
+    res = known_plan(ctx, _res)
     rows = ctx.session.execute(
-        select(_res.c.id, _res.c.source, _res.c.external_id).where(_res.c.deleted_at.is_(None))
+        select(res.id, res.source, res.external_id).where(res.deleted_at.is_(None))
     )
     return {r[0]: f"{r[1]}/{r[2]}" for r in rows}
 
@@ -66,13 +74,14 @@ def _actual_hours_by_resource(ctx: RuleContext) -> Any:
     )
 
 
-def _planned(ctx: RuleContext) -> tuple[Any, ...]:
-    """Live allocations of the run's scope, from the hours authority when one is configured
-    (rule 8: two sources planning the same project would otherwise count its plan twice;
-    per-portfolio overrides of the hours authority are not applied to plans)."""
-    where: tuple[Any, ...] = (_alloc.c.deleted_at.is_(None), ctx.in_scope(_alloc.c.project_id))
+def _planned(ctx: RuleContext, alloc: Any) -> tuple[Any, ...]:
+    """Live allocations of the run's scope (`alloc`: `known_plan`'s allocation columns), from
+    the hours authority when one is configured (rule 8: two sources planning the same project
+    would otherwise count its plan twice; per-portfolio overrides of the hours authority are
+    not applied to plans)."""
+    where: tuple[Any, ...] = (alloc.deleted_at.is_(None), ctx.in_scope(alloc.project_id))
     authority = ctx.settings.authority.hours
-    return (*where, _alloc.c.source == authority) if authority else where
+    return (*where, alloc.source == authority) if authority else where
 
 
 def _over_plan(sums: Any, *keys: Any) -> Any:
@@ -145,12 +154,13 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
     project, and per resource across its projects."""
     through = ctx.period
     zero = literal(0, Hours())
+    alloc = known_plan(ctx, _alloc)
     a = ctx.actuals().subquery("a")
     per_project = union_all(
         select(a.c.project_id.label("pid"), a.c.hours.label("actual"), zero.label("planned"))
         .where(a.c.counts_hours, a.c.period <= through),
-        select(_alloc.c.project_id, zero, _alloc.c.planned_hours)
-        .where(*_planned(ctx), _alloc.c.period <= through),
+        select(alloc.project_id, zero, alloc.planned_hours)
+        .where(*_planned(ctx, alloc), alloc.period <= through),
     ).subquery("u")  # fmt: skip
     project_rows = _over_plan(per_project, per_project.c.pid)
 
@@ -169,8 +179,8 @@ def hours_overrun(ctx: RuleContext) -> list[Finding]:
     per_resource = union_all(
         select(h.c.resource_id.label("rid"), h.c.hours.label("actual"), zero.label("planned"))
         .where(h.c.period <= through),
-        select(_alloc.c.resource_id, zero, _alloc.c.planned_hours)
-        .where(*_planned(ctx), _alloc.c.period <= through, _alloc.c.resource_id.is_not(None)),
+        select(alloc.resource_id, zero, alloc.planned_hours)
+        .where(*_planned(ctx, alloc), alloc.period <= through, alloc.resource_id.is_not(None)),
     ).subquery("r")  # fmt: skip
     resource_rows = _over_plan(per_resource, per_resource.c.rid)
     keys = _resource_keys(ctx)
@@ -191,13 +201,14 @@ def over_allocation(ctx: RuleContext) -> list[Finding]:
     if ctx.project_id is not None:
         return []
     zero = literal(0, Hours())
+    alloc, capacity = known_plan(ctx, _alloc), known_plan(ctx, _cap)
     both = union_all(
-        select(_alloc.c.resource_id.label("rid"), _alloc.c.period.label("period"),
-               _alloc.c.planned_hours.label("actual"), zero.label("planned"))
-        .where(*_planned(ctx), _alloc.c.resource_id.is_not(None),
-               _alloc.c.period >= ctx.period),
-        select(_cap.c.resource_id, _cap.c.period, zero, _cap.c.hours)
-        .where(_cap.c.period >= ctx.period),
+        select(alloc.resource_id.label("rid"), alloc.period.label("period"),
+               alloc.planned_hours.label("actual"), zero.label("planned"))
+        .where(*_planned(ctx, alloc), alloc.resource_id.is_not(None),
+               alloc.period >= ctx.period),
+        select(capacity.resource_id, capacity.period, zero, capacity.hours)
+        .where(capacity.period >= ctx.period),
     ).subquery("u")  # fmt: skip
     rows = _over_plan(both, both.c.rid, both.c.period)
     keys = _resource_keys(ctx)
@@ -221,15 +232,16 @@ def under_utilization(ctx: RuleContext) -> list[Finding]:
         return []
     sql = ctx.sql
     past = ctx.period
+    capacity = known_plan(ctx, _cap)
     cap = (
         select(
-            _cap.c.resource_id.label("rid"),
-            _cap.c.period,
-            type_coerce(func.sum(_cap.c.hours), Hours()).label("capacity"),
+            capacity.resource_id.label("rid"),
+            capacity.period,
+            type_coerce(func.sum(capacity.hours), Hours()).label("capacity"),
         )
-        .where(_cap.c.period < past)
-        .group_by(_cap.c.resource_id, _cap.c.period)
-        .having(func.sum(_cap.c.hours) > 0)
+        .where(capacity.period < past)
+        .group_by(capacity.resource_id, capacity.period)
+        .having(func.sum(capacity.hours) > 0)
         .subquery("cap")
     )
     h = _actual_hours_by_resource(ctx).subquery("h")

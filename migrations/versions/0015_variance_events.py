@@ -26,7 +26,7 @@ rebuilds a table the analyst views read (SQLite batch mode) calls this revision'
 before and `create_views` after.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -41,7 +41,7 @@ from alembic import op
 from pmo_ledger.ledger.types import UtcDateTime
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

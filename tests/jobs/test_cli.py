@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
@@ -498,11 +498,13 @@ def test_connectors_rename(ledger: Ledger) -> None:
     out = ok(ledger.run("connectors", "rename", "psa", "psa2"))
     assert out.splitlines() == [
         "renamed connector psa to psa2: actual_line 1, actual_period_total 1, ledger_entry 1, "
-        "project_link 1",
+        "project_link 1, project_link_history 1",
         "now rename [connectors.psa] to [connectors.psa2] in the configuration",
     ]
     with ledger.session() as s:
         assert s.scalar(select(ActualLine.source)) == "psa2"
+        # the name is an identity (rule 1): the link's history says psa2 too
+        assert set(s.scalars(text("SELECT source FROM project_link_history"))) == {"psa2"}
     assert failed(ledger.run("connectors", "rename", "erp", "psa2")) == (
         "error: connector name 'psa2' already has data in actual_period_total\n"
     )

@@ -409,3 +409,149 @@ def test_a_report_of_more_findings_than_line_links_max_links_each_to_its_project
     links = {(r[3].value, r[5].value, r[6].value): r[16].hyperlink.target for r in linked}
     assert links and set(links.values()) == {URL}  # PRJ-1001's page, no timecard
     assert {subject for _, subject, _ in links} == {"PRJ-1001"}
+
+
+def _plan_before(engine: Engine) -> None:
+    """Durations, a dependency, capacity and an allocation the demo does not load, written
+    the way a writer does (updated_at bumped)."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from pmo_ledger.ledger.models import (
+        Allocation,
+        Project,
+        Resource,
+        ResourceCapacity,
+        Task,
+        TaskDependency,
+        utcnow,
+    )
+
+    now = utcnow()
+    with Session(engine) as s:
+        tasks = {t.external_id: t for t in s.query(Task)}
+        for key, (o, m, p) in {"PSA-1001-T1": (8, 10, 15), "PSA-1001-T2": (15, 20, 30)}.items():
+            s.execute(update(Task).where(Task.id == tasks[key].id).values(
+                optimistic_days=Decimal(o), most_likely_days=Decimal(m),
+                pessimistic_days=Decimal(p), updated_at=now))  # fmt: skip
+        s.execute(TaskDependency.__table__.insert().values(
+            source="psa", external_id="D1", predecessor_id=tasks["PSA-1001-T1"].id,
+            successor_id=tasks["PSA-1001-T2"].id, dependency_type="FS", lag_days=Decimal(0),
+            created_at=now, updated_at=now))  # fmt: skip
+        s.execute(update(Project).where(Project.code == "PRJ-1003").values(
+            source_url="https://psa.example.test/projects/PSA-1003", updated_at=now))  # fmt: skip
+        resources = {r.external_id: r.id for r in s.query(Resource)}
+        for rid in resources.values():
+            for period in ("2025-09", "2025-10", "2025-11"):
+                s.execute(ResourceCapacity.__table__.insert().values(
+                    resource_id=rid, period=period, hours=Decimal(160), source="psa",
+                    updated_at=now))  # fmt: skip
+        s.execute(Allocation.__table__.insert().values(
+            source="psa", stream="allocations", external_id="A1",
+            resource_id=resources["PSA-RES-01"], project_id=tasks["PSA-1001-T1"].project_id,
+            period="2025-11", planned_hours=Decimal(80), created_at=now, updated_at=now))  # fmt: skip
+        s.commit()
+
+
+def _plan_after(engine: Engine) -> None:
+    """The plan changed in place by hand-run SQL that does not bump updated_at (the database's
+    clock stamps those versions): a duration, the dependency's lag, capacity, an allocation."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE task SET most_likely_days = 120000, pessimistic_days = 200000 "
+                          "WHERE external_id = 'PSA-1001-T1'" if engine.dialect.name == "sqlite"
+                          else "UPDATE task SET most_likely_days = 12, pessimistic_days = 20 "
+                          "WHERE external_id = 'PSA-1001-T1'"))  # fmt: skip
+        lag = "50000" if engine.dialect.name == "sqlite" else "5"
+        conn.execute(text(f"UPDATE task_dependency SET lag_days = {lag}, dependency_type = 'SS'"))
+        hours = ("1000000", "1200000") if engine.dialect.name == "sqlite" else ("100", "120")
+        conn.execute(text(f"UPDATE resource_capacity SET hours = {hours[0]} "
+                          "WHERE period = '2025-10'"))  # fmt: skip
+        conn.execute(text(f"UPDATE allocation SET planned_hours = {hours[1]}"))
+
+
+def _master_data_changed(tmp_path: Path) -> Path:
+    """The demo portfolio with PRJ-1001 renamed under a new manager, PRJ-1002 moved to program
+    OPS, the portfolio and program DIGITAL renamed, PRJ-1003's source URL gone, and three new
+    lines: one no mapping places (UNMAPPED), one on PRJ-1004 before its planned start and one
+    beside TC-0007 on PRJ-1003 (its findings now have two lines behind them)."""
+    path = _portfolio(tmp_path, name="master.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for batch in data["batches"]:
+        if batch["stream"] == "projects":
+            for p in batch["records"]:
+                p["portfolio_name"] = "Enterprise Portfolio FY2026"
+                if p["external_id"] == "PSA-1001":
+                    p.update(name="Customer Portal 2.0", manager="Ann Smith",
+                             program_name="Digital CX")  # fmt: skip
+                if p["external_id"] == "PSA-1002":
+                    p.update(program="OPS", program_name="Operations Modernization")
+        if batch["stream"] == "timecards":
+            tc = dict(batch["records"][0])
+            tc.update(external_id="TC-0900", project_ref="PSA-1004", task_ref="PSA-1004-T1",
+                      posted_on="2025-07-15", source_url=CARD.format("TC-0900"))  # fmt: skip
+            batch["records"].append(tc)
+            batch["records"].append({**tc, "external_id": "TC-0902", "project_ref": "PSA-1003",
+                                     "task_ref": "PSA-1003-T2", "posted_on": "2025-10-21",
+                                     "source_url": CARD.format("TC-0902")})  # fmt: skip
+        if batch["stream"] == "postings":
+            batch["records"].append({
+                "external_id": "ERP-4509999", "project_ref_type": "wbs",
+                "project_ref": "NOPE-1.1", "posted_on": "2025-10-20", "cost_type": "travel",
+                "currency": "USD", "amount": "99.00", "description": "no such WBS",
+            })  # fmt: skip
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_as_known_at_keeps_the_master_data_of_then(
+    ledger: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """Written at T1; then projects are renamed, re-managed and moved, portfolio and program
+    renamed, a duration, a dependency, capacity and an allocation change, and an UNMAPPED line
+    and a line outside a project's dates arrive; the workbook as known at T1 has the same cells
+    and `Source record` links as the first, and the live one shows every change."""
+    _plan_before(engine)
+    first = tmp_path / "t1.xlsx"
+    write(ledger, first, "--status-date", DAY)
+    t1 = {r[0].value: r[1].value for r in openpyxl.load_workbook(first)["Cover"].iter_rows(
+        min_row=4, max_row=12)}["As known at, exactly"]  # fmt: skip
+    ok(invoke(ledger, "demo", "--portfolio", str(_master_data_changed(tmp_path))))
+    _plan_after(engine)
+    ok(invoke(ledger, "reconcile"))
+    live = tmp_path / "live.xlsx"
+    write(ledger, live, "--status-date", DAY)
+    again = tmp_path / "again.xlsx"
+    write(ledger, again, "--status-date", DAY, "--as-known-at", t1)
+    before, now, then = _cells(first), _cells(live), _cells(again)
+    assert _links_of(live) != _links_of(first)
+    assert _links_of(again) == _links_of(first)
+    for sheet in ("Summary", "Schedule", "Resources", "Variances", "Data quality"):
+        assert now[sheet] != before[sheet], sheet
+    flat = {sheet: json.dumps(rows, default=str) for sheet, rows in now.items()}
+    for seen in ("Customer Portal 2.0", "Ann Smith", "Digital CX", "FY2026", "UNMAPPED"):
+        assert any(seen in text for text in flat.values()), seen
+    assert _differences(then, before) == {}
+
+
+def _links_of(path: Path) -> list[tuple[Any, str]]:
+    """The Variances sheet's (variance id, `Source record` link target), in row order."""
+    ws = openpyxl.load_workbook(path)["Variances"]
+    return [(r[0].value, r[16].hyperlink.target) for r in ws.iter_rows(min_row=5)
+            if r[16].hyperlink is not None]  # fmt: skip
+
+
+def _differences(
+    a: dict[str, list[list[Any]]], b: dict[str, list[list[Any]]]
+) -> dict[str, list[tuple[int, Any, Any]]]:
+    """Per sheet that differs, its first three differing rows (number, in a, in b)."""
+    out = {}
+    for sheet in sorted(set(a) | set(b)):
+        ra, rb = a.get(sheet, []), b.get(sheet, [])
+        rows = [(i + 1, x, y) for i, (x, y) in enumerate(zip(ra, rb, strict=False)) if x != y]
+        if len(ra) != len(rb):
+            rows.append((min(len(ra), len(rb)) + 1, len(ra), len(rb)))
+        if rows:
+            out[sheet] = rows[:3]
+    return out
