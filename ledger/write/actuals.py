@@ -148,9 +148,25 @@ def apply_actuals(
     gone_keys = set(deletions)
     # A key both sent and deleted in one batch: the deletion wins (as for budgets).
     latest = {k: r for k, r in latest_by_key(records).items() if k not in gone_keys}
+    # First the slim stored versions: an unchanged record (the bulk of any re-read) is settled
+    # by its hash, without validating it, reading its line or resolving anything for it. Its
+    # content is that of a live line, which was valid: validation reads only hashed fields.
+    slim = stored_versions(s, source, stream, [*latest, *deletions])
+    loaded: dict[str, datetime | None] = {}
+    digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}
     invalid: dict[str, ActualRecord] = {}
     for key, r in latest.items():
+        v = slim.get(key)
+        if v is not None and v.deleted_at is None and v.project_id != UNMAPPED_ID:
+            digest = digests[key] = content_hash(r)
+            if v.content_hash == digest:
+                stats.unchanged += 1
+                stats.count("unchanged", r.currency, r.amount)
+                # A retry or late page never goes back in time (nor resolves a newer hold).
+                if not older_version(r.source_modified_at, v.source_modified_at):
+                    loaded[key] = r.source_modified_at
+                continue
         problem = validate(r)
         if problem is None:
             valid[key] = r
@@ -158,11 +174,6 @@ def apply_actuals(
             invalid[key] = r
             held.append(held_item(r.external_id, problem[0], problem[1], r))
             stats.count("quarantined", r.currency, r.amount)
-    # First the slim stored versions: an unchanged record (the bulk of any re-read) is settled
-    # by its hash, without reading its line or resolving anything for it.
-    slim = stored_versions(s, source, stream, [*latest, *deletions])
-    loaded: dict[str, datetime | None] = {}
-    digests: dict[str, str] = {}
     for key, r in list(valid.items()):
         v = slim.get(key)
         if v is not None and older_version(r.source_modified_at, v.source_modified_at):
@@ -170,17 +181,8 @@ def apply_actuals(
             stats.unchanged += 1
             stats.count("unchanged", r.currency, r.amount)
             continue
-        digests[key] = content_hash(r)
-        if (
-            v is not None
-            and v.deleted_at is None
-            and v.content_hash == digests[key]
-            and v.project_id != UNMAPPED_ID
-        ):
-            del valid[key]
-            stats.unchanged += 1
-            stats.count("unchanged", r.currency, r.amount)
-            loaded[key] = r.source_modified_at
+        if key not in digests:
+            digests[key] = content_hash(r)
     live_keys = {k for k, v in slim.items() if v.deleted_at is None}
     wanted = [*(k for k in valid if k in slim), *(k for k in invalid if k in live_keys)]
     wanted += [k for k in deletions if k in live_keys]
