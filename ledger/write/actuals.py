@@ -152,6 +152,8 @@ def apply_actuals(
     # by its hash, without validating it, reading its line or resolving anything for it. Its
     # content is that of a live line, which was valid: validation reads only hashed fields.
     slim = stored_versions(s, source, stream, [*latest, *deletions])
+    # The same keys are still staged: the open quarantine entries join them as they are.
+    open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions], staged=True)
     loaded: dict[str, datetime | None] = {}
     digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}
@@ -187,7 +189,6 @@ def apply_actuals(
     wanted = [*(k for k in valid if k in slim), *(k for k in invalid if k in live_keys)]
     wanted += [k for k in deletions if k in live_keys]
     existing = current_lines(s, source, stream, wanted)
-    open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions])
 
     ctx.cover_dates({r.posted_on for r in valid.values()})
     ctx.cover_periods({r.period for r in valid.values() if r.period})
