@@ -52,7 +52,7 @@ def _hashed_fields(cls: type[Any]) -> tuple[str, ...]:
 
 
 @cache
-def _values_of(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
+def _values_of(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """The hashed fields' values of a record of `cls`, in their order, as one tuple."""
     names = _hashed_fields(cls)
     if len(names) == 1:
