@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
@@ -23,7 +23,7 @@ from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from pmo_ledger.ledger.write.context import WriteContext
-from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
+from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter, join_lines
 from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
 from pmo_ledger.ledger.write.keyed_rows import (
     held_item,
@@ -97,17 +97,9 @@ def stored_versions(
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
     t = table_of(ActualLine)
-    rows = session.execute(
-        select(
-            t.c.external_id,
-            t.c.content_hash,
-            t.c.deleted_at,
-            t.c.source_modified_at,
-            t.c.project_id,
-        ).join(
-            k, and_(t.c.source == source, t.c.stream == stream, t.c.external_id == k.c.external_id)
-        )
-    )
+    names = ("external_id", "content_hash", "deleted_at", "source_modified_at", "project_id")
+    lines, line = join_lines(session, k, (source, stream, k.c.external_id), [t.c[n] for n in names])
+    rows = session.execute(select(*[line[n] for n in names]).select_from(lines))
     return {r[0]: StoredVersion(*r[1:]) for r in rows}
 
 
@@ -121,11 +113,8 @@ def current_lines(
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
     t = table_of(ActualLine)
-    rows = session.execute(
-        select(t).join(
-            k, and_(t.c.source == source, t.c.stream == stream, t.c.external_id == k.c.external_id)
-        )
-    ).mappings()
+    lines, line = join_lines(session, k, (source, stream, k.c.external_id), list(t.c))
+    rows = session.execute(select(*[line[c.name] for c in t.c]).select_from(lines)).mappings()
     return {r["external_id"]: dict(r) for r in rows}
 
 

@@ -19,7 +19,7 @@ _SKIP = frozenset({"source_modified_at", "derived"})
 #: amounts): a Decimal's canonical form depends only on its value (1.10 and 1.1 both give
 #: "1.1") except for the sign of a zero, so zeros are never kept. Emptied when it grows large.
 _MEMO: dict[Any, str] = {}
-_MEMO_MAX = 200_000
+_MEMO_MAX = 16_384
 
 
 def _canon(value: Any) -> str:
