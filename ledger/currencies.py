@@ -32,7 +32,13 @@ def minor_unit(code: str) -> int:
 
 def round_money(value: Decimal, code: str) -> Decimal:
     """`value` rounded to the minor unit of `code`, ROUND_HALF_UP (rule 6)."""
-    return value.quantize(Decimal(1).scaleb(-minor_unit(code)), rounding=ROUND_HALF_UP)
+    return value.quantize(_minor_quantum(code), rounding=ROUND_HALF_UP)
+
+
+@cache
+def _minor_quantum(code: str) -> Decimal:
+    """1 in the minor unit of `code` (0.01 for USD): made once per currency, not per line."""
+    return Decimal(1).scaleb(-minor_unit(code))
 
 
 def in_range(value: Decimal | None) -> bool:

@@ -55,9 +55,10 @@ class OpenEntry:
 
 
 def open_entries(
-    session: Session, source: str, stream: str, keys: Iterable[str]
+    session: Session, source: str, stream: str, keys: Iterable[str], *, staged: bool = False
 ) -> dict[str, OpenEntry]:
-    """Open entries of these keys, by key (one query over the staged keys)."""
+    """Open entries of these keys, by key (one query over the staged keys). `staged`: the
+    caller has just staged exactly these keys in `stage_key` (they are not staged again)."""
     wanted = set(keys)
     if not wanted:
         return {}
@@ -67,7 +68,8 @@ def open_entries(
     )
     if any_open is None:
         return {}  # the common case: nothing waits for this stream
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    if not staged:
+        staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
     rows = session.execute(
         select(q.id, q.external_id, q.reason, q.payload_hash, q.source_modified_at).join(

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, delete, text
+from sqlalchemy import JSON, Boolean, Column, Index, Integer, MetaData, String, Table, delete, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -179,9 +179,10 @@ def _processor(column_type: Any, dialect: Any) -> Any:
     datetimes go as they are: NUMERIC rounds ties away from zero exactly like ROUND_HALF_UP,
     and psycopg sends aware datetimes as timestamptz (the writer never makes naive ones); JSON
     goes as its text (the bind processor wraps it for psycopg, which serialized it again per
-    row)."""
+    row). Booleans go as they are too (COPY's text form of True and 1 is what a boolean takes):
+    their processor was a call per value and kept each row off the fast path."""
     if dialect.name == "postgresql":
-        if isinstance(column_type, ExactDecimal | UtcDateTime):
+        if isinstance(column_type, ExactDecimal | UtcDateTime | Boolean):
             return None
         if isinstance(column_type, JSON):
             return json.dumps

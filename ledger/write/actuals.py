@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
@@ -23,7 +23,7 @@ from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
 from pmo_ledger.ledger.write.context import WriteContext
-from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter
+from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter, join_lines
 from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
 from pmo_ledger.ledger.write.keyed_rows import (
     held_item,
@@ -97,17 +97,9 @@ def stored_versions(
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
     t = table_of(ActualLine)
-    rows = session.execute(
-        select(
-            t.c.external_id,
-            t.c.content_hash,
-            t.c.deleted_at,
-            t.c.source_modified_at,
-            t.c.project_id,
-        ).join(
-            k, and_(t.c.source == source, t.c.stream == stream, t.c.external_id == k.c.external_id)
-        )
-    )
+    names = ("external_id", "content_hash", "deleted_at", "source_modified_at", "project_id")
+    lines, line = join_lines(session, k, (source, stream, k.c.external_id), [t.c[n] for n in names])
+    rows = session.execute(select(*[line[n] for n in names]).select_from(lines))
     return {r[0]: StoredVersion(*r[1:]) for r in rows}
 
 
@@ -121,11 +113,8 @@ def current_lines(
     staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
     k = staging.stage_key
     t = table_of(ActualLine)
-    rows = session.execute(
-        select(t).join(
-            k, and_(t.c.source == source, t.c.stream == stream, t.c.external_id == k.c.external_id)
-        )
-    ).mappings()
+    lines, line = join_lines(session, k, (source, stream, k.c.external_id), list(t.c))
+    rows = session.execute(select(*[line[c.name] for c in t.c]).select_from(lines)).mappings()
     return {r["external_id"]: dict(r) for r in rows}
 
 
@@ -148,9 +137,27 @@ def apply_actuals(
     gone_keys = set(deletions)
     # A key both sent and deleted in one batch: the deletion wins (as for budgets).
     latest = {k: r for k, r in latest_by_key(records).items() if k not in gone_keys}
+    # First the slim stored versions: an unchanged record (the bulk of any re-read) is settled
+    # by its hash, without validating it, reading its line or resolving anything for it. Its
+    # content is that of a live line, which was valid: validation reads only hashed fields.
+    slim = stored_versions(s, source, stream, [*latest, *deletions])
+    # The same keys are still staged: the open quarantine entries join them as they are.
+    open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions], staged=True)
+    loaded: dict[str, datetime | None] = {}
+    digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}
     invalid: dict[str, ActualRecord] = {}
     for key, r in latest.items():
+        v = slim.get(key)
+        if v is not None and v.deleted_at is None and v.project_id != UNMAPPED_ID:
+            digest = digests[key] = content_hash(r)
+            if v.content_hash == digest:
+                stats.unchanged += 1
+                stats.count("unchanged", r.currency, r.amount)
+                # A retry or late page never goes back in time (nor resolves a newer hold).
+                if not older_version(r.source_modified_at, v.source_modified_at):
+                    loaded[key] = r.source_modified_at
+                continue
         problem = validate(r)
         if problem is None:
             valid[key] = r
@@ -158,11 +165,6 @@ def apply_actuals(
             invalid[key] = r
             held.append(held_item(r.external_id, problem[0], problem[1], r))
             stats.count("quarantined", r.currency, r.amount)
-    # First the slim stored versions: an unchanged record (the bulk of any re-read) is settled
-    # by its hash, without reading its line or resolving anything for it.
-    slim = stored_versions(s, source, stream, [*latest, *deletions])
-    loaded: dict[str, datetime | None] = {}
-    digests: dict[str, str] = {}
     for key, r in list(valid.items()):
         v = slim.get(key)
         if v is not None and older_version(r.source_modified_at, v.source_modified_at):
@@ -170,22 +172,12 @@ def apply_actuals(
             stats.unchanged += 1
             stats.count("unchanged", r.currency, r.amount)
             continue
-        digests[key] = content_hash(r)
-        if (
-            v is not None
-            and v.deleted_at is None
-            and v.content_hash == digests[key]
-            and v.project_id != UNMAPPED_ID
-        ):
-            del valid[key]
-            stats.unchanged += 1
-            stats.count("unchanged", r.currency, r.amount)
-            loaded[key] = r.source_modified_at
+        if key not in digests:
+            digests[key] = content_hash(r)
     live_keys = {k for k, v in slim.items() if v.deleted_at is None}
     wanted = [*(k for k in valid if k in slim), *(k for k in invalid if k in live_keys)]
     wanted += [k for k in deletions if k in live_keys]
     existing = current_lines(s, source, stream, wanted)
-    open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions])
 
     ctx.cover_dates({r.posted_on for r in valid.values()})
     ctx.cover_periods({r.period for r in valid.values() if r.period})

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import aggregates, staging
@@ -46,6 +46,22 @@ LINE_COLUMNS = tuple(
 
 _al = table_of(ActualLine)
 _le = table_of(LedgerEntry)
+
+
+def join_lines(session: Session, stage: Any, key: Sequence[Any], columns: Sequence[Any]) -> Any:
+    """`stage` joined to the actual lines its rows name by `key` (source, stream, external_id
+    expressions), as (FROM clause, the line's columns by name).
+
+    PostgreSQL: one probe of the key's unique index per staged row (LATERAL ... LIMIT 1, which
+    the planner cannot flatten), whatever the ledger's size. A plain join was planned from
+    actual_line's statistics, which a fast-growing or never-analyzed table does not have: it
+    hash-joined a scan of the whole of actual_line, or walked the stream's whole index, once
+    per batch (a cost that grew with the ledger, not with the batch)."""
+    on = and_(_al.c.source == key[0], _al.c.stream == key[1], _al.c.external_id == key[2])
+    if session.get_bind().dialect.name == "postgresql":
+        line = select(*columns).where(on).limit(1).lateral("line")
+        return stage.join(line, true()), line.c
+    return stage.join(_al, on), _al.c
 
 
 def live(version: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -192,11 +208,6 @@ class LineWriter:
                 .values({c: st.c[c] for c in cols if c not in ("source", "stream", "external_id")})
                 .where(_al.c.id == st.c.line_id, st.c.action == "update")
             )
-        on_key = and_(
-            _al.c.source == st.c.source,
-            _al.c.stream == st.c.stream,
-            _al.c.external_id == st.c.external_id,
-        )
         entry_cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
         if self._derived:
             derived = {
@@ -209,29 +220,28 @@ class LineWriter:
                 "recorded_at": st.c.updated_at,
                 "reason": st.c.entry_reason,
             }
+            lines, line = join_lines(
+                s, st, (st.c.source, st.c.stream, st.c.external_id), [_al.c.id]
+            )
             s.execute(
                 insert(_le).from_select(
                     ["line_id", *entry_cols],
-                    select(_al.c.id, *[derived[c] for c in entry_cols])
-                    .join(_al, on_key)
+                    select(line.id, *[derived[c] for c in entry_cols])
+                    .select_from(lines)
                     .where(st.c.entry_reason.is_not(None)),
                 )
             )
         n_entries = staging.fill(s, staging.stage_entry, self._entries)
         if n_entries:
             se = staging.stage_entry
+            lines, line = join_lines(
+                s, se, (se.c.source, se.c.stream, se.c.external_id), [_al.c.id]
+            )
             s.execute(
                 insert(_le).from_select(
                     ["line_id", *entry_cols],
-                    select(_al.c.id, *[se.c[c] for c in entry_cols])
-                    .join(
-                        _al,
-                        and_(
-                            _al.c.source == se.c.source,
-                            _al.c.stream == se.c.stream,
-                            _al.c.external_id == se.c.external_id,
-                        ),
-                    )
+                    select(line.id, *[se.c[c] for c in entry_cols])
+                    .select_from(lines)
                     .order_by(se.c.seq),
                 )
             )
