@@ -93,7 +93,7 @@ class SandboxApi:
         self.page_size = page_size
         self._api_max = api_max
         self._api_used = 0
-        self._failures: list[tuple[int, str, str]] = []
+        self._failures: list[tuple[int, str, str, bool]] = []
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
 
@@ -110,13 +110,20 @@ class SandboxApi:
             return self._api_used, self._api_max
 
     def fail_next(
-        self, calls: int = 1, *, status: int = 503, error_code: str | None = None
+        self,
+        calls: int = 1,
+        *,
+        status: int = 503,
+        error_code: str | None = None,
+        query_more: bool = False,
     ) -> None:
-        """The next `calls` authenticated REST calls answer `status` with a JSON error list."""
+        """The next `calls` authenticated REST calls answer `status` with a JSON error list;
+        with `query_more`, the next calls for a query's next page (`nextRecordsUrl`), the
+        others answered as usual (a client that reads ahead asks for pages whenever)."""
         code, message = _FAILURES.get(status, ("UNKNOWN_EXCEPTION", f"HTTP {status}"))
         message = _MESSAGES.get(error_code or "", message)
         with self._lock:
-            self._failures += [(status, error_code or code, message)] * calls
+            self._failures += [(status, error_code or code, message, query_more)] * calls
 
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -167,14 +174,17 @@ class SandboxApi:
         kind, _, token = request.headers.get("authorization", "").partition(" ")
         if kind not in ("Bearer", "OAuth") or not self.sessions.check(token.strip()):
             return error_reply(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        more = len(parts) == 2 and parts[0] in ("query", "queryAll")  # a query's next page
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+            failure = next((f for f in self._failures if more or not f[3]), None)
+            if failure is not None:
+                self._failures.remove(failure)
             limited = failure is None and self._api_used >= self._api_max
             if failure is None and not limited:
                 self._api_used += 1
             usage = f"api-usage={self._api_used}/{self._api_max}"
         if failure is not None:
-            return error_reply(*failure)
+            return error_reply(*failure[:3])
         if limited:
             reply = error_reply(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         else:

@@ -96,10 +96,16 @@ class SandboxServer(HttpsSandbox):
         self.api.sessions.expire_after(calls)
 
     def fail_next(
-        self, calls: int = 1, *, status: int = 503, error_code: str | None = None
+        self,
+        calls: int = 1,
+        *,
+        status: int = 503,
+        error_code: str | None = None,
+        query_more: bool = False,
     ) -> None:
-        """The next `calls` authenticated REST calls answer `status` (a JSON error list)."""
-        self.api.fail_next(calls, status=status, error_code=error_code)
+        """The next `calls` authenticated REST calls answer `status` (a JSON error list);
+        with `query_more`, the next calls for a query's next page."""
+        self.api.fail_next(calls, status=status, error_code=error_code, query_more=query_more)
 
     @property
     def requests(self) -> list[LoggedRequest]:
