@@ -20,8 +20,10 @@ Then, alternated `--pairs` times (the order turns each pair):
 `--source sample`: the sample connector's `actuals` (the rows of bench/ingest.py, structure
 loaded before the timer) with the same wait after each page, in this process (a sleep: no
 server work shares the machine's two cores, as a real org's does not).
-Each sync also prints where its runner's time went (`--parts`): waiting for a page, writing
-batches, the run's end (aggregate rebuild). Prints each run and the medians with their
+Each run also prints this process's CPU seconds (every thread: the connector's parsing and
+the runner's Python share one interpreter) and, for a sync, where its runner's time went:
+waiting for the next page, inside a batch's transaction (write), the run's end (aggregate
+rebuild). Prints each run and the medians with their
 spread; the last line is `<source>_wall_vs_wait=R ...` for each source (R: the read-ahead
 sync's median wall time over the median wait; the target is R <= 1.15), then the in-turn
 ratios and the waits.
@@ -276,9 +278,11 @@ def measure(
                     else sample_sync(app, url, args.delay)
                 )
             else:
+                cpu = time.process_time()
                 seconds, read = wait_only(app) if mode == "wait" else sync(app, url)
+                parts.seconds["cpu"] = time.process_time() - cpu  # this process, every thread
             runs[mode].append(seconds)
-            where = "" if mode == "wait" else f"  ({parts.take()})"
+            where = f"  ({parts.take()})"
             print(f"{source} pair {pair + 1} {mode:5}: {seconds:6.2f} s, {read:,} records{where}",
                   flush=True)  # fmt: skip
     if not sample:
