@@ -94,14 +94,20 @@ class SandboxApi:
         self._api_max = api_max
         self._api_used = 0
         self._failures: list[tuple[int, str, str, bool]] = []
+        self._limit_at_more: tuple[int, int] | None = None
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
 
     # --- knobs ---------------------------------------------------------------------------
-    def api_limit(self, maximum: int, *, used: int = 0) -> None:
-        """Set the daily API allowance and how much of it is used."""
+    def api_limit(self, maximum: int, *, used: int = 0, at_query_more: bool = False) -> None:
+        """Set the daily API allowance and how much of it is used; with `at_query_more`, from
+        the next call for a query's next page on (a client that reads ahead asks for pages
+        whenever: a test that means "after the first page" says so here)."""
         with self._lock:
-            self._api_max, self._api_used = maximum, used
+            if at_query_more:
+                self._limit_at_more = (maximum, used)
+            else:
+                self._api_max, self._api_used = maximum, used
 
     @property
     def api_usage(self) -> tuple[int, int]:
@@ -176,6 +182,8 @@ class SandboxApi:
             return error_reply(401, "INVALID_SESSION_ID", "Session expired or invalid")
         more = len(parts) == 2 and parts[0] in ("query", "queryAll")  # a query's next page
         with self._lock:
+            if more and self._limit_at_more is not None:
+                (self._api_max, self._api_used), self._limit_at_more = self._limit_at_more, None
             failure = next((f for f in self._failures if more or not f[3]), None)
             if failure is not None:
                 self._failures.remove(failure)
