@@ -51,7 +51,7 @@ def _config(tmp_path: Path, engine: Engine, server: SandboxServer) -> Path:
                            "ca_bundle": str(server.ca_file), "max_retries": 0,
                            "bulk_threshold": 0},
         "reconcile": {"after_sync": False},
-        "service": {"api_token": TOKEN},
+        "service": {"api_token": TOKEN, "stop_timeout": "60s"},  # a loaded machine: no give-up
         "logging": {"level": "INFO"},
     }  # fmt: skip
     text = "".join(
