@@ -1,23 +1,32 @@
 """A sync's wall time against the time it spends waiting on a slow source (issue 25, item 2).
 
-    .venv/bin/python bench/latency.py [--hours 100000] [--delay 0.2] [--pairs 3] [--pg URL | --sqlite]
-    .venv/bin/python bench/latency.py --source sample [--hours 100000] ...
+    .venv/bin/python bench/latency.py [--records 100000] [--delay 0.2] [--pairs 3]
+        [--source salesforce workfront] [--modes wait ahead turn] [--pg URL | --sqlite]
+    .venv/bin/python bench/latency.py --source sample [--records 100000] ...
 
-The Workfront sandbox, seeded with `--hours` hours (plus its projects, tasks, assignments and
-expenses), answers every call after `--delay` seconds, as a real service's round trip does; it
-runs in a child process, so its own work does not share this process's interpreter. Then,
-alternated `--pairs` times:
-- **wait**: the Workfront connector reads every stream in full and drops the pages: the time
-  a sync cannot go below with this source;
-- **sync, read ahead**: `run_sync` of every stream into an empty ledger, the runner fetching
-  the next pages while it writes (`[ledger] prefetch_pages = --prefetch`, 4 here);
-- **sync, in turn**: the same with `prefetch_pages = 0` (read, then write, then read).
+Each sandbox (`--source`, both by default) runs in a child process, so its own work does not
+share this process's interpreter, and answers every call after `--delay` seconds, as a real
+service's round trip does:
+- **salesforce**: the demo PSA org plus approved timecard splits up to `--records` in all,
+  read over REST (`bulk_threshold = 0`: query pages of 2,000 and `nextRecordsUrl`);
+- **workfront**: the demo account seeded with `--records` hours (plus its projects, tasks,
+  assignments and expenses; `$$FIRST`/`$$LIMIT` pages and a count per read).
+Then, alternated `--pairs` times (the order turns each pair):
+- **wait**: the connector reads every stream in full and drops the pages: the time a sync
+  cannot go below with this source;
+- **ahead**: `run_sync` of every stream into an empty ledger with the default settings (the
+  runner fetches the next pages while it writes, `[ledger] prefetch_pages`);
+- **turn**: the same with `prefetch_pages = 0` (read, then write, then read).
 `--source sample`: the sample connector's `actuals` (the rows of bench/ingest.py, structure
 loaded before the timer) with the same wait after each page, in this process (a sleep: no
 server work shares the machine's two cores, as a real org's does not).
-Prints each run and the medians with their spread; the last line is
-`latency_wall_vs_wait=R prefetch_off_vs_wait=S wait_s=W records=C` (R: the read-ahead sync's
-median wall time over the median wait; the target is R <= 1.15).
+Each run also prints this process's CPU seconds (every thread: the connector's parsing and
+the runner's Python share one interpreter) and, for a sync, where its runner's time went:
+waiting for the next page, inside a batch's transaction (write), the run's end (aggregate
+rebuild). Prints each run and the medians with their
+spread; the last line is `<source>_wall_vs_wait=R ...` for each source (R: the read-ahead
+sync's median wall time over the median wait; the target is R <= 1.15), then the in-turn
+ratios and the waits.
 """
 
 from __future__ import annotations
@@ -37,27 +46,62 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/pmo_ledger_latency"
 
 
-def serve(conn: Connection, hours: int, delay: float, cert_dir: str) -> None:
+def serve(conn: Connection, source: str, records: int, delay: float, cert_dir: str) -> None:
     """The child: the sandbox until the parent says stop."""
+    if source == "salesforce":
+        serve_salesforce(conn, records, delay, cert_dir)
+        return
     from pmo_ledger.connectors.base import SandboxOptions
     from pmo_ledger.connectors.workfront.sandbox.run import running
 
     options = SandboxOptions(cert_dir=Path(cert_dir), delay=delay)
-    with running(options, hours=hours, psa=None) as sandbox:
-        conn.send(dict(sandbox.settings))
+    with running(options, hours=records, psa=None) as sandbox:
+        conn.send({"kind": "workfront", **sandbox.settings})
         conn.recv()
 
 
-def make_app(url: str, settings: dict[str, Any], tmp: Path, prefetch: int) -> Any:
+#: Fields a copied timecard split keeps (the demo's own split gives project, rate, currency).
+SPLIT_FIELDS = (
+    "pse__Timecard_Header__c", "pse__Start_Date__c", "pse__End_Date__c", "pse__Total_Hours__c",
+    "pse__Total_Cost__c", "pse__Project__c", "pse__Resource__c", "pse__Assignment__c",
+    "pse__Status__c", "pse__Include_In_Financials__c", "CurrencyIsoCode",
+)  # fmt: skip
+
+
+def serve_salesforce(conn: Connection, records: int, delay: float, cert_dir: str) -> None:
+    """The demo PSA org with approved timecard splits copied up to `records` in all."""
+    from pmo_ledger.connectors.salesforce.sandbox.org import FakeOrg
+    from pmo_ledger.connectors.salesforce.sandbox.seed import seed_demo
+    from pmo_ledger.connectors.salesforce.sandbox.server import SandboxServer
+
+    org = FakeOrg()
+    seed = seed_demo(org)
+    splits = [r for r in org.rows("pse__Timecard__c") if r["pse__Include_In_Financials__c"]]
+    have = sum(seed.counts.values())
+    for n in range(max(records - have, 0)):
+        template = splits[n % len(splits)]
+        fields = {k: template[k] for k in SPLIT_FIELDS}
+        org.insert("pse__Timecard__c", Name=f"TCS-X{n:07d}", **fields)
+    with SandboxServer(org, cert_dir=Path(cert_dir)) as server:
+        server.delay = delay
+        user = server.user
+        conn.send({
+            "kind": "salesforce", "login_url": server.login_url, "username": user.username,
+            "password": user.password, "security_token": user.security_token,
+            "ca_bundle": str(server.ca_file), "bulk_threshold": 0,
+        })  # fmt: skip
+        conn.recv()
+
+
+def make_app(url: str, settings: dict[str, Any], tmp: Path, prefetch: int | None) -> Any:
+    """`prefetch` None: the default `prefetch_pages`."""
     from pmo_ledger.jobs.app import App
     from pmo_ledger.jobs.config import parse_config
 
-    table = {"kind": "workfront", **settings} if "base_url" in settings else settings
-    config = {
-        "ledger": {"url": url, "base_currency": "USD", "prefetch_pages": prefetch},
-        "connectors": {"wf": table},
-    }
-    return App(parse_config(config, {}, tmp), None)
+    ledger: dict[str, Any] = {"url": url, "base_currency": "USD"}
+    if prefetch is not None:
+        ledger["prefetch_pages"] = prefetch
+    return App(parse_config({"ledger": ledger, "connectors": {"wf": settings}}, {}, tmp), None)
 
 
 def slow_sample(app: Any, delay: float) -> Any:
@@ -144,82 +188,160 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s (spread {min(values):.2f}-{max(values):.2f})"
 
 
+class Parts:
+    """Where a sync's runner spends its time: waiting for the next page (the read, or the
+    read-ahead's queue), inside a batch's transaction, in the run's end (aggregate rebuild).
+    Wraps the runner's methods for the bench's process only."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, part: str, since: float) -> None:
+        self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - since
+
+    def install(self) -> None:
+        from contextlib import contextmanager
+
+        from pmo_ledger.jobs import sync as runner
+        from pmo_ledger.jobs.prefetch import Prefetch
+
+        parts, iterate = self, Prefetch.__iter__
+        tx, rebuild = runner._Run._tx, runner._Run._rebuild_aggregates
+
+        def timed_iter(reader: Any) -> Any:
+            pages = iterate(reader)
+            while True:
+                start = time.perf_counter()
+                try:
+                    page = next(pages)
+                except StopIteration:
+                    parts.add("page", start)
+                    return
+                parts.add("page", start)
+                yield page
+
+        @contextmanager
+        def timed_tx(run: Any) -> Any:
+            start = time.perf_counter()
+            with tx(run) as session:
+                yield session
+            parts.add("write", start)
+
+        def timed_rebuild(run: Any) -> None:
+            start = time.perf_counter()
+            rebuild(run)
+            parts.add("end", start)
+
+        Prefetch.__iter__ = timed_iter  # type: ignore[method-assign]
+        runner._Run._tx = timed_tx  # type: ignore[method-assign]
+        runner._Run._rebuild_aggregates = timed_rebuild  # type: ignore[method-assign]
+
+    def take(self) -> str:
+        text = " ".join(f"{k} {v:.1f} s" for k, v in sorted(self.seconds.items()))
+        self.seconds = {}
+        return text
+
+
+def measure(
+    args: argparse.Namespace, source: str, url: str, tmp: str, parts: Parts
+) -> dict[str, list[float]]:
+    """The alternated runs of one source: seconds per mode."""
+    here, there = multiprocessing.get_context("spawn").Pipe()
+    child = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(there, source, args.records, args.delay, tmp), daemon=True
+    )
+    start = time.perf_counter()
+    sample = source == "sample"
+    if sample:
+        settings: dict[str, Any] = {"kind": "sample", "actuals": args.records, "projects": 50,
+                                    "resources": 200}  # fmt: skip
+    else:
+        child.start()
+        settings = here.recv()
+    print(
+        f"{source}: {args.records:,} records seeded and served in"
+        f" {time.perf_counter() - start:.1f} s, each call answered after {args.delay * 1000:.0f} ms",
+        flush=True,
+    )
+    runs: dict[str, list[float]] = {mode: [] for mode in args.modes}
+    modes = list(runs)
+    for pair in range(args.pairs):
+        order = modes[pair % len(modes) :] + modes[: pair % len(modes)]
+        for mode in order:
+            if args.sqlite:
+                Path(f"{tmp}/ledger.db").unlink(missing_ok=True)
+            app = make_app(url, settings, Path(tmp), 0 if mode == "turn" else None)
+            if sample:
+                seconds, read = (
+                    sample_wait(app, args.delay)
+                    if mode == "wait"
+                    else sample_sync(app, url, args.delay)
+                )
+            else:
+                cpu = time.process_time()
+                seconds, read = wait_only(app) if mode == "wait" else sync(app, url)
+                parts.seconds["cpu"] = time.process_time() - cpu  # this process, every thread
+            runs[mode].append(seconds)
+            where = f"  ({parts.take()})"
+            print(f"{source} pair {pair + 1} {mode:5}: {seconds:6.2f} s, {read:,} records{where}",
+                  flush=True)  # fmt: skip
+    if not sample:
+        here.send("stop")
+        child.join(timeout=30)
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--hours", type=int, default=100_000)
+    parser.add_argument("--records", "--hours", type=int, default=100_000)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--pg", default=PG)
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of --pg")
-    parser.add_argument("--prefetch", type=int, default=4)
-    parser.add_argument("--source", choices=["workfront", "sample"], default="workfront")
+    parser.add_argument("--source", nargs="+", choices=["salesforce", "workfront", "sample"],
+                        default=["salesforce", "workfront"])  # fmt: skip
+    parser.add_argument("--modes", nargs="+", choices=["wait", "ahead", "turn"],
+                        default=["wait", "ahead", "turn"])  # fmt: skip
     args = parser.parse_args()
+    if "wait" not in args.modes:
+        parser.error("--modes needs wait (the ratios are over it)")
 
     from benchdb import ensure_database
 
     from pmo_ledger.jobs.logconfig import configure_logging
+    from pmo_ledger.ledger.settings import LedgerSettings
 
     configure_logging("json", "WARNING")
+    parts = Parts()
+    parts.install()
+    print(f"prefetch_pages default {LedgerSettings().prefetch_pages}", flush=True)
+    ratios: list[str] = []
+    turns: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        here, there = multiprocessing.get_context("spawn").Pipe()
-        child = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(there, args.hours, args.delay, tmp), daemon=True
-        )
-        start = time.perf_counter()
-        sample = args.source == "sample"
-        if sample:
-            settings: dict[str, Any] = {"kind": "sample", "actuals": args.hours, "projects": 50,
-                                        "resources": 200}  # fmt: skip
-        else:
-            child.start()
-            settings = here.recv()
-        print(
-            f"sandbox: {args.hours:,} hours seeded and served in {time.perf_counter() - start:.1f} s,"
-            f" each call answered after {args.delay * 1000:.0f} ms",
-            flush=True,
-        )
         url = f"sqlite:///{tmp}/ledger.db" if args.sqlite else args.pg
         if not args.sqlite:
             ensure_database(url)
-        runs: dict[str, list[float]] = {"wait": [], "ahead": [], "turn": []}
-        modes = list(runs)
-        read = synced = 0
-        for pair in range(args.pairs):
-            order = modes[pair % 3 :] + modes[: pair % 3]
-            for mode in order:
-                if args.sqlite:
-                    Path(f"{tmp}/ledger.db").unlink(missing_ok=True)
-                prefetch = args.prefetch if mode == "ahead" else 0
-                app = make_app(url, settings, Path(tmp), prefetch)
-                if sample:
-                    seconds, read = (
-                        sample_wait(app, args.delay)
-                        if mode == "wait"
-                        else sample_sync(app, url, args.delay)
-                    )
-                else:
-                    seconds, read = wait_only(app) if mode == "wait" else sync(app, url)
-                runs[mode].append(seconds)
-                synced = read if mode != "wait" else synced
-                print(f"pair {pair + 1} {mode:5}: {seconds:6.2f} s, {read:,} records", flush=True)
-        if not sample:
-            here.send("stop")
-            child.join(timeout=30)
-    wait = statistics.median(runs["wait"])
-    ahead = statistics.median(runs["ahead"])
-    turn = statistics.median(runs["turn"])
-    calls = synced  # the records a sync read (the wait reads every stream in full)
-    print(f"wait on the source      {spread(runs['wait'])}")
-    print(
-        f"sync, read ahead ({args.prefetch})  {spread(runs['ahead'])}  = {ahead / wait:.2f}x the wait"
-    )
-    print(f"sync, in turn           {spread(runs['turn'])}  = {turn / wait:.2f}x the wait")
-    print(
-        f"latency_wall_vs_wait={ahead / wait:.2f} prefetch_off_vs_wait={turn / wait:.2f}"
-        f" wait_s={wait:.2f} records={calls}"
-    )
+        for source in args.source:
+            runs = measure(args, source, url, tmp, parts)
+            wait = statistics.median(runs["wait"])
+            print(f"{source} wait on the source  {spread(runs['wait'])}")
+            for mode in ("ahead", "turn"):
+                if mode in runs:
+                    median = statistics.median(runs[mode])
+                    print(f"{source} sync, {mode:5}        {spread(runs[mode])}"
+                          f"  = {median / wait:.2f}x the wait")  # fmt: skip
+            if "ahead" in runs:
+                ratios.append(
+                    f"{source}_wall_vs_wait={statistics.median(runs['ahead']) / wait:.2f}"
+                )
+            if "turn" in runs:
+                turns.append(
+                    f"{source}_in_turn_vs_wait={statistics.median(runs['turn']) / wait:.2f}"
+                )
+            turns.append(f"{source}_wait_s={wait:.2f}")
+    print(" ".join(ratios + turns + [f"records={args.records}"]))
     return 0
 
 

@@ -152,8 +152,9 @@ class LedgerSettings(_Strict):
     batch_rows: int = Field(default=50_000, ge=1)
     batch_seconds: float = Field(default=5.0, gt=0)
     #: Pages a sync fetches ahead while it writes, for kinds that read a remote source (a
-    #: producer thread, jobs/prefetch.py); 0, the default: read and write in turn.
-    prefetch_pages: int = Field(default=0, ge=0, le=64)
+    #: producer thread, jobs/prefetch.py): a bounded queue, memory stays flat; 0: read and
+    #: write in turn.
+    prefetch_pages: int = Field(default=4, ge=0, le=64)
     budget_phasing: Literal["lump", "linear"] = "linear"
     labor_cost_types: list[str] = Field(default_factory=lambda: ["labor"])
     #: Largest share of a scope's open lines one ScopeEnd may reverse; at least 50 lines.

@@ -19,9 +19,11 @@ from pmo_ledger.jobs.prefetch import Prefetch
 from pmo_ledger.jobs.run_records import StreamResult
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import ActualLine, SyncLock, SyncState
+from pmo_ledger.ledger.settings import LedgerSettings
 from tests.jobs.scripted import ScriptedConnector, line, make_app
 
 DEPTH = 2
+DEFAULT = LedgerSettings().prefetch_pages  # what a configuration without it reads ahead
 
 
 class AheadConnector(ScriptedConnector):
@@ -90,6 +92,25 @@ def test_pages_read_ahead_are_written_in_order_and_the_producer_ends(
     assert source.closed and _producers() == []
 
 
+def test_a_remote_kind_is_read_ahead_by_default(engine: Engine, tmp_path: Path) -> None:
+    """No `prefetch_pages` in the configuration: a kind that reads ahead is read by the
+    producer thread, at most the default depth ahead of the writes."""
+    app = make_app(engine, tmp_path, batch_rows=2)  # one page a batch
+    assert app.config.ledger.prefetch_pages == DEFAULT == 4
+    source = Source(12)
+    leads: list[int] = []
+
+    def slow_batch(outcome: StreamResult) -> None:
+        time.sleep(0.05)
+        leads.append(source.pulled - outcome.stats.written // 2)
+
+    result = run_sync(app, "s1", streams=["actuals"], connector=AheadConnector({"actuals": source}),
+                      on_batch=slow_batch)  # fmt: skip
+    assert result.status == "succeeded" and _lines(engine) == 24
+    assert source.threads == {"prefetch-s1-actuals"}
+    assert max(leads) == DEFAULT + 1
+
+
 def test_the_producer_stays_at_most_its_depth_ahead(engine: Engine, tmp_path: Path) -> None:
     app = make_app(engine, tmp_path, batch_rows=2, prefetch_pages=DEPTH)  # one page a batch
     source = Source(12)
@@ -122,10 +143,19 @@ def test_without_read_ahead_the_runner_reads_in_its_own_thread(
     assert source.threads == {threading.current_thread().name}
 
 
+def _ahead(engine: Engine, tmp_path: Path, depth: int | None, **ledger: Any) -> Any:
+    """An app reading `depth` pages ahead (None: the default, not in the configuration)."""
+    if depth is not None:
+        ledger["prefetch_pages"] = depth
+    return make_app(engine, tmp_path, **ledger)
+
+
+@pytest.mark.parametrize("depth", [DEPTH, None])
 def test_a_cancel_stops_the_producer_within_one_page_and_writes_whole_pages(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, depth: int | None
 ) -> None:
-    app = make_app(engine, tmp_path, batch_rows=2, prefetch_pages=DEPTH)
+    app = _ahead(engine, tmp_path, depth, batch_rows=2)
+    ahead = depth or DEFAULT
     source = Source(None)  # it would never end by itself
     cancel = threading.Event()
     pulled_at_cancel: list[int] = []
@@ -154,7 +184,7 @@ def test_a_cancel_stops_the_producer_within_one_page_and_writes_whole_pages(
     written = _lines(engine)
     assert written == 2 * source.pulled
     assert _checkpoint(engine) == {"kind": "offset", "value": source.pulled}
-    assert 6 <= written <= 2 * (3 + DEPTH + 1)
+    assert 6 <= written <= 2 * (3 + ahead + 1)
 
 
 @pytest.mark.parametrize("depth", [0, DEPTH])
@@ -182,10 +212,11 @@ def test_a_cancel_before_the_first_page_ends_the_run_interrupted_not_read_to_its
         assert state is None or state.finished_at is None
 
 
+@pytest.mark.parametrize("depth", [DEPTH, None])
 def test_a_failing_producer_fails_the_stream_with_its_own_error(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, depth: int | None
 ) -> None:
-    app = make_app(engine, tmp_path, batch_rows=4, prefetch_pages=DEPTH)
+    app = _ahead(engine, tmp_path, depth, batch_rows=4)
     source = Source(None, fail_after=5, error=SourceError("the org answered 400: INVALID_FIELD"))
     result = run_sync(app, "s1", streams=["actuals"], connector=AheadConnector({"actuals": source}))
     assert result.status == "failed"
@@ -227,8 +258,10 @@ def test_a_transient_error_of_the_producer_ends_the_run_partial(
     assert _lines(engine) == 8 and _checkpoint(engine) == {"kind": "offset", "value": 4}
 
 
-def test_a_lost_lease_stops_the_producer(engine: Engine, tmp_path: Path) -> None:
-    app = make_app(engine, tmp_path, batch_rows=2, prefetch_pages=DEPTH)
+@pytest.mark.parametrize("depth", [DEPTH, None])
+def test_a_lost_lease_stops_the_producer(engine: Engine, tmp_path: Path, depth: int | None) -> None:
+    app = _ahead(engine, tmp_path, depth, batch_rows=2)
+    ahead = depth or DEFAULT
     pulled = 0
 
     def hijacked(request: object) -> Iterator[Page]:
@@ -246,7 +279,7 @@ def test_a_lost_lease_stops_the_producer(engine: Engine, tmp_path: Path) -> None
         app, "s1", streams=["actuals"], connector=AheadConnector({"actuals": hijacked})
     )
     assert result.status == "failed" and "lease of s1 was lost" in result.message
-    assert pulled <= 2 + DEPTH + 1  # the producer stopped soon after the batch was refused
+    assert pulled <= 2 + ahead + 1  # the producer stopped soon after the batch was refused
     assert _lines(engine) <= 1
     assert _producers() == []
     with Session(engine) as s:

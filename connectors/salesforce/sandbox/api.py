@@ -93,15 +93,21 @@ class SandboxApi:
         self.page_size = page_size
         self._api_max = api_max
         self._api_used = 0
-        self._failures: list[tuple[int, str, str]] = []
+        self._failures: list[tuple[int, str, str, bool]] = []
+        self._limit_at_more: tuple[int, int] | None = None
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
 
     # --- knobs ---------------------------------------------------------------------------
-    def api_limit(self, maximum: int, *, used: int = 0) -> None:
-        """Set the daily API allowance and how much of it is used."""
+    def api_limit(self, maximum: int, *, used: int = 0, at_query_more: bool = False) -> None:
+        """Set the daily API allowance and how much of it is used; with `at_query_more`, from
+        the next call for a query's next page on (a client that reads ahead asks for pages
+        whenever: a test that means "after the first page" says so here)."""
         with self._lock:
-            self._api_max, self._api_used = maximum, used
+            if at_query_more:
+                self._limit_at_more = (maximum, used)
+            else:
+                self._api_max, self._api_used = maximum, used
 
     @property
     def api_usage(self) -> tuple[int, int]:
@@ -110,13 +116,20 @@ class SandboxApi:
             return self._api_used, self._api_max
 
     def fail_next(
-        self, calls: int = 1, *, status: int = 503, error_code: str | None = None
+        self,
+        calls: int = 1,
+        *,
+        status: int = 503,
+        error_code: str | None = None,
+        query_more: bool = False,
     ) -> None:
-        """The next `calls` authenticated REST calls answer `status` with a JSON error list."""
+        """The next `calls` authenticated REST calls answer `status` with a JSON error list;
+        with `query_more`, the next calls for a query's next page (`nextRecordsUrl`), the
+        others answered as usual (a client that reads ahead asks for pages whenever)."""
         code, message = _FAILURES.get(status, ("UNKNOWN_EXCEPTION", f"HTTP {status}"))
         message = _MESSAGES.get(error_code or "", message)
         with self._lock:
-            self._failures += [(status, error_code or code, message)] * calls
+            self._failures += [(status, error_code or code, message, query_more)] * calls
 
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -167,14 +180,19 @@ class SandboxApi:
         kind, _, token = request.headers.get("authorization", "").partition(" ")
         if kind not in ("Bearer", "OAuth") or not self.sessions.check(token.strip()):
             return error_reply(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        more = len(parts) == 2 and parts[0] in ("query", "queryAll")  # a query's next page
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+            if more and self._limit_at_more is not None:
+                (self._api_max, self._api_used), self._limit_at_more = self._limit_at_more, None
+            failure = next((f for f in self._failures if more or not f[3]), None)
+            if failure is not None:
+                self._failures.remove(failure)
             limited = failure is None and self._api_used >= self._api_max
             if failure is None and not limited:
                 self._api_used += 1
             usage = f"api-usage={self._api_used}/{self._api_max}"
         if failure is not None:
-            return error_reply(*failure)
+            return error_reply(*failure[:3])
         if limited:
             reply = error_reply(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         else:

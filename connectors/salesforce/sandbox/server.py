@@ -78,9 +78,10 @@ class SandboxServer(HttpsSandbox):
     def bulk_polls_in_progress(self, polls: int) -> None:
         self.api.jobs.polls_in_progress = polls
 
-    def api_limit(self, maximum: int, *, used: int = 0) -> None:
-        """Set the daily API allowance (`Sforce-Limit-Info`, limits/, 403 when used up)."""
-        self.api.api_limit(maximum, used=used)
+    def api_limit(self, maximum: int, *, used: int = 0, at_query_more: bool = False) -> None:
+        """Set the daily API allowance (`Sforce-Limit-Info`, limits/, 403 when used up); with
+        `at_query_more`, from the next call for a query's next page on."""
+        self.api.api_limit(maximum, used=used, at_query_more=at_query_more)
 
     @property
     def api_usage(self) -> tuple[int, int]:
@@ -96,10 +97,16 @@ class SandboxServer(HttpsSandbox):
         self.api.sessions.expire_after(calls)
 
     def fail_next(
-        self, calls: int = 1, *, status: int = 503, error_code: str | None = None
+        self,
+        calls: int = 1,
+        *,
+        status: int = 503,
+        error_code: str | None = None,
+        query_more: bool = False,
     ) -> None:
-        """The next `calls` authenticated REST calls answer `status` (a JSON error list)."""
-        self.api.fail_next(calls, status=status, error_code=error_code)
+        """The next `calls` authenticated REST calls answer `status` (a JSON error list);
+        with `query_more`, the next calls for a query's next page."""
+        self.api.fail_next(calls, status=status, error_code=error_code, query_more=query_more)
 
     @property
     def requests(self) -> list[LoggedRequest]:

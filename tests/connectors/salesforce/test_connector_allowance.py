@@ -12,7 +12,6 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
-from pmo_ledger.jobs.run_records import StreamResult
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import (
     ActualLine,
@@ -33,15 +32,11 @@ def psa() -> PsaOrg:
     return org  # 18 timecard splits
 
 
-def spend_after_first_batch(server: SandboxServer, stream: str) -> object:
-    """An on_batch callback: once `stream`'s first batch has committed, the org's daily
-    allowance is used up (its next call is REQUEST_LIMIT_EXCEEDED)."""
-
-    def spend(outcome: StreamResult) -> None:
-        if outcome.stream == stream:
-            server.api_limit(100, used=100)
-
-    return spend
+def spend_at_the_second_page(server: SandboxServer) -> None:
+    """The org's daily allowance is used up when a read asks for its second page (that call
+    is REQUEST_LIMIT_EXCEEDED): the first page (5 rows, one batch) commits, whenever the
+    runner, reading ahead, asked for the next."""
+    server.api_limit(100, used=100, at_query_more=True)
 
 
 def rows_read(app: object, run_id: int | None, stream: str) -> int:
@@ -71,9 +66,8 @@ def test_a_full_read_cut_off_by_the_allowance_resumes_where_it_stopped(
     org.advance(timedelta(hours=1))
     assert org.purge_delete_log(org.now()) == 2  # the next read is a full scope
 
-    cut = run_sync(
-        app, "crm", streams=["timecards"], on_batch=spend_after_first_batch(server, "timecards")
-    )
+    spend_at_the_second_page(server)
+    cut = run_sync(app, "crm", streams=["timecards"])
     assert cut.status == "partial"
     assert cut.message.startswith("stream timecards stopped early: query_more: Salesforce API ")
     assert cut.message.endswith("; the next run continues its full read where it stopped")

@@ -17,7 +17,7 @@ from pmo_ledger.connectors.base import ConnectorContext
 from pmo_ledger.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from pmo_ledger.connectors.salesforce.sandbox import SandboxServer
 from pmo_ledger.jobs.app import App
-from pmo_ledger.jobs.run_records import StreamResult, SyncResult
+from pmo_ledger.jobs.run_records import SyncResult
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.models import ActualLine, ScopeListed, SyncRunStream, SyncState
 from tests.connectors.salesforce.psa_org import PsaOrg, build_org, ledger_totals, sandbox_app
@@ -37,16 +37,11 @@ def app_of(engine: Engine, tmp_path: Path, server: SandboxServer, **settings: An
 
 def cut_by_query_timeout(app: App, server: SandboxServer) -> SyncResult:
     """Load projects and timecards, then run a full read of timecards that the org stops
-    with QUERY_TIMEOUT once its first page (5 rows) has committed."""
+    with QUERY_TIMEOUT when it asks for the second page: the first page (5 rows, one batch)
+    commits, whenever the runner, reading ahead, asked for the next."""
     assert run_sync(app, "crm", streams=["projects", "timecards"]).status == "succeeded"
-    armed = {"once": True}
-
-    def stop_the_next_query(outcome: StreamResult) -> None:
-        if outcome.stream == "timecards" and armed["once"]:
-            armed["once"] = False
-            server.fail_next(1, status=400, error_code="QUERY_TIMEOUT")
-
-    return run_sync(app, "crm", full=True, streams=["timecards"], on_batch=stop_the_next_query)
+    server.fail_next(1, status=400, error_code="QUERY_TIMEOUT", query_more=True)
+    return run_sync(app, "crm", full=True, streams=["timecards"])
 
 
 def rows_read(app: App, run_id: int | None) -> int:

@@ -45,7 +45,9 @@ def toml(tables: dict[str, dict[str, Any]]) -> str:
 
 class Gate:
     """Wraps the sandbox's request handler: the `at`-th HOUR search waits until `release`
-    (a test-side hook: the fake has no switch that delays one call)."""
+    (a test-side hook: the fake has no switch that delays one call). The runner reads ahead:
+    the pages before are fetched when the held one is asked for, whatever the runner has
+    written by then."""
 
     def __init__(self, handle: Callable[[Request, str], Reply], at: int) -> None:
         self.handle, self.at, self.seen = handle, at, 0
@@ -58,6 +60,35 @@ class Gate:
                 self.reached.set()
                 self.release.wait(60)
         return self.handle(request, base_url)
+
+
+class Batches:
+    """Reads the victim's JSON log as it comes: the hours batches it committed (a batch is
+    logged once its transaction is written, before the commit returns to the runner)."""
+
+    def __init__(self, victim: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.hours = 0  # batches applied
+        self.written = 0  # lines they wrote
+        assert victim.stdout is not None
+        self._out = victim.stdout
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._out:
+            self.lines.append(line)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "batch_applied" and event.get("stream") == "hours":
+                self.written += int(event["written"])
+                self.hours += 1
+
+    def join(self) -> str:
+        self._thread.join(10)
+        return "".join(self.lines)
 
 
 def hour_lines(engine: Engine) -> int:
@@ -73,7 +104,7 @@ def hour_lines(engine: Engine) -> int:
 def wait_for(what: str, test: Any, victim: subprocess.Popen[str], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not test():
-        assert victim.poll() is None, f"the sync ended before {what}: {victim.communicate()}"
+        assert victim.poll() is None, f"the sync ended before {what}: {victim.returncode}"
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.005)
 
@@ -93,10 +124,11 @@ def run_again(app: App) -> Any:
 def test_a_run_killed_with_sigkill_runs_again_to_exact_totals_without_duplicates(
     engine: Engine, tmp_path: Path, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Batches of one page: the victim commits three pages of hours; the sandbox holds its
-    fourth page back and the victim is SIGKILLed while it waits. The next run reads the
-    hours again: every approved hour once, one insert entry per line, totals as Workfront
-    holds them."""
+    """Batches of one page, read ahead (the default): the sandbox holds the fourth HOUR search
+    (the third page; the first search looks at the statuses) back; the victim commits the two
+    pages before it (its log says how many lines, the ledger holds them) and is SIGKILLed while
+    it waits. The next run reads the hours again: every
+    approved hour once, one insert entry per line, totals as Workfront holds them."""
     store = FakeWorkfront()
     seed = seed_demo(store, hours=300)
     with WorkfrontSandbox(store, tls=tls, user=ApiUser(user_id=seed.api_user_id)) as server:
@@ -110,6 +142,7 @@ def test_a_run_killed_with_sigkill_runs_again_to_exact_totals_without_duplicates
             toml({
                 "ledger": {"url": engine.url.render_as_string(hide_password=False),
                            "base_currency": "USD", "batch_rows": 10},
+                "logging": {"format": "json", "level": "debug"},
                 "connectors.wf": {"kind": "workfront", "base_url": server.url,
                                   "api_key": server.user.api_key,
                                   "ca_bundle": str(server.ca_file), "page_size": PAGE_SIZE},
@@ -122,20 +155,26 @@ def test_a_run_killed_with_sigkill_runs_again_to_exact_totals_without_duplicates
         monkeypatch.setattr(server.api, "handle", gate)
         victim = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        batches = Batches(victim)
         try:
             wait_for("its fourth page of hours", gate.reached.is_set, victim)
-            assert hour_lines(engine) > 0  # batches of one page: three committed
+            # The pages before it fetched; the runner writes them one batch each, then waits.
+            wait_for("two batches of hours", lambda: batches.hours == 2, victim)
+            wait_for("their commit", lambda: hour_lines(engine) == batches.written, victim)
             os.kill(victim.pid, signal.SIGKILL)
-            victim.communicate()
+            victim.wait()
         finally:
             gate.release.set()
             if victim.poll() is None:
                 victim.kill()
-                victim.communicate()
-        assert victim.returncode == -signal.SIGKILL
+                victim.wait()
+        output = batches.join()
+        assert victim.returncode == -signal.SIGKILL, output
+        assert batches.hours == 2, output  # nothing after the held page
         held = account.source_totals()
         total = sum(v[3] for k, v in held.items())  # hours and expenses lines
         committed = hour_lines(engine)
+        assert committed == batches.written
         assert 0 < committed < total - sum(1 for r in store.rows("EXPNS"))
         result = run_again(app)
         assert result.status == "succeeded", result.message
