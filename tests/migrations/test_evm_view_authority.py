@@ -1,23 +1,32 @@
-"""v_project_evm (migration 0008) with two sources sending baselines: the baseline in force is
-the budget authority's (rule 8), as in forecast_overrun. SQLite and PostgreSQL."""
+"""v_project_evm with two sources sending baselines and progress, as in forecast_overrun: the
+baseline in force is the budget authority's (rule 8, migration 0008), the percent complete the
+project's own source's when it sent one, else the latest of any source (migration 0018).
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date
+import importlib
+from datetime import date, timedelta
 from decimal import Decimal as D
 from typing import Any
 
-import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import migrate
-from pmo_ledger.ledger.records import ProgressRecord
+from pmo_ledger.ledger.models import ProgressSnapshot, Project, Task
+from pmo_ledger.ledger.records import ProgressRecord, TaskRecord
 from pmo_ledger.ledger.settings import LedgerSettings
-from tests.builders import load
-from tests.ledger.reconcile.portfolio import CFG, NOW
-from tests.ledger.reconcile.test_evm_authority import budget_on_erp_for_e1, two_sources
-from tests.migrations.test_analyst_views import database_today, pick, view
+from tests.builders import actual, load
+from tests.ledger.reconcile.portfolio import CFG, NOW, link, projects
+from tests.ledger.reconcile.test_evm_authority import (
+    baseline,
+    budget_on_erp_for_e1,
+    two_sources,
+)
+from tests.migrations.test_analyst_views import _version, database_today, pick, view
+
+REVISION = importlib.import_module("pmo_ledger.migrations.versions.0018_evm_progress_authority")
 
 
 def evm_rows(
@@ -93,13 +102,6 @@ def test_the_downgrade_restores_0004s_view_and_the_upgrade_this_one(
     assert read_evm(session)[0] == psa_e1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="v_project_evm ranks progress_snapshot by date across every source; reconcile "
-    "(ledger.reconcile.evm_rules._latest_percent) ranks the projects authority's first. "
-    "Needs a view change (a migration): order the ranking by `ps.source = project.source` "
-    "first, as the report of branch leftovers writes out for both engines.",
-)
 def test_the_views_ev_takes_the_projects_authoritys_progress_as_reconcile_does(
     session: Session,
 ) -> None:
@@ -107,10 +109,94 @@ def test_the_views_ev_takes_the_projects_authoritys_progress_as_reconcile_does(
     100% on Oct 15. Reconcile's EV stays on psa's 40% (tests/ledger/reconcile/
     test_evm_authority.py, `test_progress_comes_from_the_project_authority_...`): 4,000 of
     BAC 10,000, SV -6,000; the view must say the same, not erp's 10,000."""
-    year = database_today(session).year - 1
+    erp_says_e1_is_done(session, database_today(session).year - 1)
+    e1 = read_evm(session)[0]
+    assert (e1[0], e1[6], e1[8], e1[9]) == ("E1", D("4000"), D("-1000"), D("-6000"))
+
+
+def erp_says_e1_is_done(session: Session, year: int) -> None:
+    """`two_sources` (psa: E1 40% on Oct 1), then erp: E1 100% on Oct 15."""
     two_sources(session, CFG, 3, 6, year=year)
     done = ProgressRecord(project_ref="E1", status_date=date(year, 10, 15), percent=D("100"))
     load(session, [done], source="erp", stream="progress", cfg=CFG, at=NOW)
     session.commit()
-    e1 = read_evm(session)[0]
-    assert (e1[0], e1[6], e1[8], e1[9]) == ("E1", D("4000"), D("-1000"), D("-6000"))
+
+
+def test_the_views_ev_takes_another_sources_progress_where_the_project_source_sends_none(
+    session: Session,
+) -> None:
+    """E3, created by psa, has progress from erp only (30% on Oct 1): the view takes it, as
+    reconcile does (`test_progress_of_another_source_counts_where_the_authority_sends_none`):
+    BAC 10,000, PV 10,000, EV 3,000, AC 6,000, CV -3,000, SV -7,000. E1 and E2 keep psa's."""
+    year = database_today(session).year - 1
+    two_sources(session, CFG, 3, 6, year=year)
+    projects(session, "E3")
+    link(session, "erp", "E3")
+    bl = baseline("psa", "E3", date(year, 3, 1), (f"{year}-10", "10000"))
+    load(session, [bl], stream="budgets", cfg=CFG, at=NOW)
+    pct = ProgressRecord(project_ref="E3", status_date=date(year, 10, 1), percent=D("30"))
+    load(session, [pct], source="erp", stream="progress", cfg=CFG, at=NOW)
+    spend = actual("E3-a", "6000.00", project_ref="E3", cost_type="labor",
+                   posted_on=date(year, 10, 10))  # fmt: skip
+    load(session, [spend], cfg=CFG, at=NOW)
+    session.commit()
+    assert [(r[0], *r[4:]) for r in read_evm(session)] == [
+        ("E1", D("10000"), D("10000"), D("4000"), D("5000"), D("-1000"), D("-6000")),
+        ("E2", D("5000"), D("5000"), D("2500"), D("1000"), D("1500"), D("-2500")),
+        ("E3", D("10000"), D("10000"), D("3000"), D("6000"), D("-3000"), D("-7000")),
+    ]  # fmt: skip
+
+
+def test_a_tasks_percent_comes_from_the_project_source_first(session: Session) -> None:
+    """E4 (psa) has a task baseline: T1 8,000, T2 2,000. psa says T1 is 25% done on Oct 1 and
+    erp 90% on Oct 20; on T2 only erp, 50%. EV = 8,000 x 25% + 2,000 x 50% = 3,000 (erp's
+    newer 90% on T1 would give 8,200)."""
+    year = database_today(session).year - 1
+    two_sources(session, CFG, 3, 6, year=year)
+    projects(session, "E4")
+    tasks = [TaskRecord(external_id=t, project_ref="E4", name=t) for t in ("T1", "T2")]
+    load(session, tasks, stream="tasks", cfg=CFG, at=NOW)
+    bl = _version("E4", "BL", "baseline", date(year, 3, 1),
+                  ("T1", f"{year}-09", "8000"), ("T2", f"{year}-10", "2000"))  # fmt: skip
+    load(session, [bl], stream="budgets", cfg=CFG, at=NOW)
+    psa = ProgressRecord(project_ref="E4", task_ref="T1", status_date=date(year, 10, 1),
+                         percent=D("25"))  # fmt: skip
+    load(session, [psa], stream="progress", cfg=CFG, at=NOW)
+    e4 = session.scalar(select(Project.id).where(Project.code == "E4"))
+    task = {t.external_id: t.id for t in session.scalars(select(Task).where(Task.project_id == e4))}
+    session.add_all(
+        ProgressSnapshot(project_id=e4, task_id=task[t], status_date=date(year, 10, 20),
+                         percent=D(p), source="erp", recorded_at=NOW + timedelta(hours=1))
+        for t, p in (("T1", "90"), ("T2", "50"))
+    )  # fmt: skip
+    session.commit()
+    rows = [r for r in read_evm(session) if r[0] == "E4"]
+    assert rows == [
+        ("E4", "psa", f"{year}-03-01", "task", D("10000"), D("10000"), D("3000"), D("0"),
+         D("3000"), D("-7000")),
+    ]  # fmt: skip
+
+
+def test_the_downgrade_restores_0008s_progress_ranking_and_the_upgrade_this_one(
+    engine: Engine, session: Session
+) -> None:
+    """Down to the previous revision, the view takes the latest progress of any source again
+    (erp's 100%: E1's EV 10,000, CV 5,000, SV 0) and keeps the budget authority's baseline;
+    up again, psa's 40% (EV 4,000). The data is untouched either way."""
+    year = database_today(session).year - 1
+    erp_say_so = ("E1", "psa", f"{year}-03-01", "project", D(10000), D(10000), D(10000),
+                  D(5000), D(5000), D(0))  # fmt: skip
+    psa_say_so = ("E1", "psa", f"{year}-03-01", "project", D(10000), D(10000), D(4000),
+                  D(5000), D(-1000), D(-6000))  # fmt: skip
+    erp_says_e1_is_done(session, year)
+    assert read_evm(session)[0] == psa_say_so
+    session.close()
+    try:
+        migrate.downgrade(engine, REVISION.down_revision)
+        assert migrate.current(engine) == REVISION.down_revision
+        assert read_evm(session)[0] == erp_say_so
+        session.close()
+    finally:
+        migrate.upgrade(engine)
+    assert migrate.at_head(engine)
+    assert read_evm(session)[0] == psa_say_so
