@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchdb import engine_arguments, fresh, on_each_engine
+from benchdb import add_projects, engine_arguments, fresh, on_each_engine
 from sqlalchemy import Engine, text
 
 from pmo_ledger.ledger.db import session_factory
@@ -51,23 +51,6 @@ def _tasks(n: int, shift: int) -> list[TaskRecord]:
             )
         )
     return out
-
-
-def _prepare(engine: Engine) -> None:
-    with engine.begin() as c:
-        for p in range(PROJECTS):
-            c.execute(
-                text("INSERT INTO project (code, name, created_at, updated_at) "
-                     "VALUES (:c, :c, :t, :t)"),
-                {"c": f"P{p:04d}", "t": "2025-01-01 00:00:00"},
-            )  # fmt: skip
-            for source in ("a", "b"):
-                c.execute(
-                    text("INSERT INTO project_link (source, object_type, external_id, "
-                         "project_id, origin, created_at, updated_at) SELECT :s, 'project', "
-                         "code, id, 'manual', :t, :t FROM project WHERE code = :c"),
-                    {"s": source, "c": f"P{p:04d}", "t": "2025-01-01 00:00:00"},
-                )  # fmt: skip
 
 
 class _Timer:
@@ -104,7 +87,7 @@ def _load(engine: Engine, source: str, data: list[TaskRecord], batch: int) -> tu
 def _round(url: str, n: int, batch: int) -> list[tuple[float, float]]:
     engine = fresh(url)
     try:
-        _prepare(engine)
+        add_projects(engine, PROJECTS, ["a", "b"])
         _load(engine, "a", _tasks(n, 0), batch)
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
