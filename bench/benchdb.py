@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,6 +40,24 @@ def fresh(url: str) -> Engine:
             c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     migrate.upgrade(engine)
     return engine
+
+
+def add_projects(engine: Engine, count: int, sources: Sequence[str]) -> None:
+    """Projects P0000... (`count` of them), each linked from every source by its code."""
+    with engine.begin() as c:
+        for p in range(count):
+            c.execute(
+                text("INSERT INTO project (code, name, created_at, updated_at) "
+                     "VALUES (:c, :c, :t, :t)"),
+                {"c": f"P{p:04d}", "t": "2025-01-01 00:00:00"},
+            )  # fmt: skip
+            for source in sources:
+                c.execute(
+                    text("INSERT INTO project_link (source, object_type, external_id, "
+                         "project_id, origin, created_at, updated_at) SELECT :s, 'project', "
+                         "code, id, 'manual', :t, :t FROM project WHERE code = :c"),
+                    {"s": source, "c": f"P{p:04d}", "t": "2025-01-01 00:00:00"},
+                )  # fmt: skip
 
 
 def reusable(url: str, lines: int) -> Engine | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchdb import ensure_database
+from benchdb import add_projects, ensure_database
 from sqlalchemy import Engine, text
 
 from pmo_ledger.ledger import migrate
@@ -44,19 +44,8 @@ def _prepare(engine: Engine, triggers: bool) -> None:
         with engine.begin() as c:
             c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     migrate.upgrade(engine)
+    add_projects(engine, PROJECTS, ["bench"])
     with engine.begin() as c:
-        for p in range(PROJECTS):
-            c.execute(
-                text("INSERT INTO project (code, name, created_at, updated_at) "
-                     "VALUES (:c, :c, :t, :t)"),
-                {"c": f"P{p:04d}", "t": "2025-01-01 00:00:00"},
-            )  # fmt: skip
-            c.execute(
-                text("INSERT INTO project_link (source, object_type, external_id, project_id, "
-                     "origin, created_at, updated_at) SELECT 'bench', 'project', code, id, "
-                     "'manual', :t, :t FROM project WHERE code = :c"),
-                {"c": f"P{p:04d}", "t": "2025-01-01 00:00:00"},
-            )  # fmt: skip
         if not triggers:
             if engine.dialect.name == "sqlite":
                 for event in ("insert", "update", "delete"):

@@ -39,10 +39,11 @@ from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import make_engine
 
 #: What the actuals refer to, loaded before the timer. Not the tasks: on a ledger that holds
-#: other sources' tasks, their parent UPDATE (ledger/write/tasks.py `_set_parents`, a
+#: other sources' tasks, their parent UPDATE (ledger/write/tasks.py `_set_parents`, then a
 #: correlated subquery over an unindexed TEMP stage) took over 10 minutes for 24,000 tasks on
-#: 2026-12-07; without them the new lines carry no task id (no quarantine: one foreign-key
-#: check less per line, the same for every ledger size).
+#: 2026-12-07 (since fixed, see bench/task_parents.py); without them the new lines carry no
+#: task id (no quarantine: one foreign-key check less per line, the same for every ledger
+#: size), which keeps the figures comparable with the earlier runs.
 REFERENCE = ["projects", "resources", "fx_rates"]
 
 

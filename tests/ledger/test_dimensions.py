@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine
 from pmo_ledger.ledger.models import (
+    HISTORY,
     UNMAPPED_ID,
     Allocation,
     Base,
@@ -25,6 +26,7 @@ from pmo_ledger.ledger.models import (
     ResourceRate,
     Task,
     TaskDependency,
+    table_of,
 )
 from pmo_ledger.ledger.quarantine import Held
 from pmo_ledger.ledger.records import (
@@ -279,6 +281,46 @@ def test_replayed_task_picks_up_a_parent_that_arrived_since(session: Session) ->
     ids = dict(session.execute(select(Task.external_id, Task.parent_id)).all())
     t1 = session.execute(select(Task.id).where(Task.external_id == "t1")).scalar()
     assert (held, stats.unchanged, ids["t2"]) == ([], 1, t1)
+
+
+def task_versions(session: Session, external_id: str) -> list[tuple[Any, ...]]:
+    """(operation, parent external id, recorded_at) of a task's history versions, in order."""
+    h, t = HISTORY["task"], table_of(Task).alias("parent")
+    rows = session.execute(
+        select(h.c.operation, t.c.external_id, h.c.recorded_at)
+        .outerjoin(t, t.c.id == h.c.parent_id)
+        .where(h.c.external_id == external_id)
+        .order_by(h.c.history_id)
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_a_parent_set_later_is_a_task_version_at_that_batchs_time(session: Session) -> None:
+    """An unchanged child whose parent arrived since gets it with the batch's updated_at, and
+    its history version is recorded at the batch's time, not the database's clock."""
+    load_project(session, project())
+    apply_tasks(ctx(session), "tasks", [task("t2", parent="t1")], held=[])
+    apply_tasks(ctx(session, at=T1), "tasks", [task("t1")], held=[])
+    apply_tasks(ctx(session, at=T1), "tasks", [task("t2", parent="t1")], held=[])
+    updated = session.execute(select(Task.updated_at).where(Task.external_id == "t2")).scalar()
+    assert (updated, task_versions(session, "t2")) == (T1, [("I", None, T0), ("U", "t1", T1)])
+
+
+def test_a_parent_pass_that_changes_no_parent_touches_no_task(session: Session) -> None:
+    """A child replayed while its parent is still missing, and a changed child whose parent
+    stays, get no version from the parent pass (nor updated_at, for the first)."""
+    load_project(session, project())
+    apply_tasks(ctx(session), "tasks", [task("t1"), task("t2", parent="t1")], held=[])
+    apply_tasks(ctx(session), "tasks", [task("t3", parent="t9")], held=[])
+    before = task_versions(session, "t2")
+    renamed = task("t2", parent="t1", wbs_code="1.2")
+    apply_tasks(ctx(session, at=T1), "tasks", [renamed, task("t3", parent="t9")], held=[])
+    updated = dict(session.execute(select(Task.external_id, Task.updated_at)).all())
+    assert (updated["t2"], updated["t3"]) == (T1, T0)
+    # one version (the change's) whatever its time: the insert's parent pass stamped t2's
+    # last version with the database clock, later than T1
+    assert [v[:2] for v in task_versions(session, "t2")] == [*(v[:2] for v in before), ("U", "t1")]
+    assert task_versions(session, "t3") == [("I", None, T0)]
 
 
 def test_unmapped_task_loads_under_unmapped_and_is_held(session: Session) -> None:
