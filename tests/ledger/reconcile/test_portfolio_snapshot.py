@@ -19,7 +19,7 @@ from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.reconcile.snapshot import figure_marker_columns
 from pmo_ledger.ledger.records import ProgressRecord
 from pmo_ledger.ledger.db import make_engine
-from tests.builders import actual, load
+from tests.builders import actual, leave_ids_free, load
 from tests.conftest import _empty_postgres
 from tests.ledger.reconcile.portfolio import CFG, NOW, budget, projects, rules, run, spend
 from tests.ledger.reconcile.test_evm_rule import _baseline, evm_portfolio
@@ -182,18 +182,6 @@ def test_the_markers_the_caller_read_decide(session: Session) -> None:
     assert next(r.actual for r in data.rows if r.code == "E2") == D(1500)
 
 
-def _gap(session: Session, ahead: int = 50) -> int:
-    """A row committed out of order: a zero copy of the last ledger entry with an id `ahead`
-    past the last (a batch that took later ids and committed first), which leaves ids free
-    under it. Returns its id."""
-    last = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(1)).one()
-    values = {c.key: getattr(last, c.key) for c in LedgerEntry.__mapper__.column_attrs}
-    values.update(id=last.id + ahead, amount_delta=D(0), base_delta=D(0), hours_delta=D(0))
-    session.execute(insert(LedgerEntry), [values])
-    session.commit()
-    return last.id + ahead
-
-
 def test_a_batch_committed_late_under_the_last_id_makes_the_page_compute(
     session: Session,
 ) -> None:
@@ -201,7 +189,7 @@ def test_a_batch_committed_late_under_the_last_id_makes_the_page_compute(
     n+50); the batch that took ids under it (500.00 on E2) commits after: the last id has not
     moved, the rows under it have: the snapshot is not true, the page shows E2's 1,500."""
     _ledger(session)
-    top = _gap(session)
+    top = leave_ids_free(session)
     cfg = rules()
     run(session, cfg)
     assert _page(session, cfg).snapshot_id is not None
