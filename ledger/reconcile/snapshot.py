@@ -34,7 +34,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal_column, select, type_coerce
+from sqlalchemy import delete, func, insert, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -83,7 +83,7 @@ def tail_count(column: InstrumentedAttribute[int]) -> Any:
     )
 
 
-class in_flight_writers(FunctionElement[str]):  # noqa: N801 (an SQL function's name)
+class in_flight_writers(FunctionElement[str]):
     """SQL: the write transactions in flight when the statement's snapshot was taken, as a
     text of their ids in order (NULL when none): what the statement cannot see yet. On
     PostgreSQL the ids of `pg_current_snapshot()`, but those of transactions of the cluster's

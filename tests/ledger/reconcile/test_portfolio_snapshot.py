@@ -4,21 +4,20 @@ ledger unchanged since) and computes them otherwise. Figures by hand: see `_ledg
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from pmo_ledger.ledger.db import make_engine
 from pmo_ledger.ledger.models import LedgerEntry, PortfolioSnapshot, PortfolioSnapshotRow, Project
 from pmo_ledger.ledger.queries import dashboard
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.reconcile.snapshot import figure_marker_columns
 from pmo_ledger.ledger.records import ProgressRecord
-from pmo_ledger.ledger.db import make_engine
 from tests.builders import actual, leave_ids_free, load
 from tests.conftest import _empty_postgres
 from tests.ledger.reconcile.portfolio import CFG, NOW, budget, projects, rules, run, spend
