@@ -34,7 +34,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, type_coerce
+from sqlalchemy import Row, delete, func, insert, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -134,17 +134,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def marker_select(*columns: Any) -> Any:
-    """One SELECT of `columns` (aggregates and scalar subqueries) as scalar subqueries: one
-    round trip, one snapshot (on PostgreSQL `in_flight_writers` names the transactions that
-    snapshot does not see)."""
-    return select(*(select(c).scalar_subquery() for c in columns))
+def read_markers(session: Session, *columns: Any) -> Row[Any]:
+    """`columns` (aggregates and scalar subqueries) in one SELECT: one snapshot of the
+    database, in which `in_flight_writers` names the transactions it does not see. On
+    PostgreSQL the session's view of `pg_stat_activity` (kept for the whole transaction) is
+    dropped first, so the other databases' writers left out are those of now."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_stat_clear_snapshot()))
+    return session.execute(select(*(select(c).scalar_subquery() for c in columns))).one()
 
 
 def figure_markers(session: Session) -> list[Any]:
-    """The figure markers now, as JSON values, in one round trip."""
-    row = session.execute(marker_select(*figure_marker_columns()))
-    return [_plain(v) for v in row.one()]
+    """The figure markers now, as JSON values."""
+    return [_plain(v) for v in read_markers(session, *figure_marker_columns())]
 
 
 def markers_hold(stored: Sequence[Any], now: Sequence[Any]) -> bool:

@@ -4,7 +4,6 @@ ledger unchanged since) and computes them otherwise. Figures by hand: see `_ledg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -12,14 +11,12 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.db import make_engine
 from pmo_ledger.ledger.models import LedgerEntry, PortfolioSnapshot, PortfolioSnapshotRow, Project
 from pmo_ledger.ledger.queries import dashboard
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
 from pmo_ledger.ledger.reconcile.snapshot import figure_marker_columns
 from pmo_ledger.ledger.records import ProgressRecord
 from tests.builders import actual, leave_ids_free, load
-from tests.conftest import _empty_postgres
 from tests.ledger.reconcile.portfolio import CFG, NOW, budget, projects, rules, run, spend
 from tests.ledger.reconcile.test_evm_rule import _baseline, evm_portfolio
 
@@ -203,26 +200,17 @@ def test_a_batch_committed_late_under_the_last_id_makes_the_page_compute(
     assert (e2.actual, e2.evm.ac if e2.evm else None) == (D(1500), D(1500))
 
 
-@pytest.fixture
-def pg_engine(pg_database: str) -> Iterator[Engine]:
-    """An empty PostgreSQL ledger, for a test of two connections."""
-    eng = make_engine(pg_database)
-    _empty_postgres(eng)
-    yield eng
-    eng.dispose()
-
-
 @pytest.mark.postgres
-def test_a_writer_in_flight_at_the_reconcile_commits_after_it(pg_engine: Engine) -> None:
+def test_a_writer_in_flight_at_the_reconcile_commits_after_it(pg: Engine) -> None:
     """Two connections on PostgreSQL: a sync batch (500.00 on E2) takes its ids and stays
     open; another (100.00 on E1) takes later ids and commits; the reconcile snapshots (its
     markers see the second batch's last id); then the first commits. No marker of the
     ledger moved, but a writer in flight at the snapshot's read has ended: the page computes
     E2's 1,500 (and E1's 7,100) and the page's version differs from the one read before."""
-    with Session(pg_engine) as session:
+    with Session(pg) as session:
         _ledger(session)
         cfg = rules()
-        with Session(pg_engine) as early:
+        with Session(pg) as early:
             late = actual("E2-10b", "500.00", project_ref="E2", cost_type="labor",
                           posted_on=date(2025, 10, 12))  # fmt: skip
             load(early, [late], cfg=CFG, at=NOW, commit=False)
@@ -242,16 +230,16 @@ def test_a_writer_in_flight_at_the_reconcile_commits_after_it(pg_engine: Engine)
 
 
 @pytest.mark.postgres
-def test_a_timestamp_under_the_latest_committed_late_is_seen(pg_engine: Engine) -> None:
+def test_a_timestamp_under_the_latest_committed_late_is_seen(pg: Engine) -> None:
     """A change whose `updated_at` was taken before another's commits after it (the latest
     `updated_at` does not move, no id moves): the writer was in flight when the reconcile
     read its markers, so the snapshot is not true once it has committed."""
-    with Session(pg_engine) as session:
+    with Session(pg) as session:
         _ledger(session)
         cfg = rules()
         at = session.scalar(select(func.max(Project.updated_at)))
         assert at is not None
-        with Session(pg_engine) as early:
+        with Session(pg) as early:
             e4 = early.scalars(select(Project).where(Project.code == "E4")).one()
             e4.name, e4.updated_at = "E4 renamed", at + timedelta(seconds=1)
             early.flush()
