@@ -14,6 +14,11 @@ current budgets took seconds).
   ledger: a change committed while the rules run (a sync on another connection) moves them
   past the stored ones, so the snapshot is never taken for true while it misses a change. The
   variance markers are not among them: the page reads open variances itself (one cheap query).
+- Writers that commit out of order (PostgreSQL: a batch with ids under another's committing
+  after it, an `updated_at` taken before another's) move no last id nor latest time. So the
+  markers also count the last `TAIL` ids of each history (`tail_count`) and name the write
+  transactions in flight at the read (`in_flight_writers`); `markers_hold` takes stored
+  markers as true while the others are equal and every writer in flight then still is.
 - A snapshot is true for a page (`valid_snapshot`) when it is the latest, for the page's status
   date, made under the same settings the figures depend on (`settings_key`: the budget
   authority and the fiscal calendar), and the markers read now equal the stored ones.
