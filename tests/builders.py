@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import ActualLine, LedgerEntry, Project, ProjectLink
@@ -144,3 +144,16 @@ def assert_entries_match_lines(session: Session) -> None:
             assert (total or Decimal(0)) == expected, (
                 f"line {lid}: entries {total} != line {expected}"
             )
+
+
+def leave_ids_free(session: Session, ahead: int = 50) -> int:
+    """A row committed out of order: a zero copy of the last ledger entry with an id `ahead`
+    past the last (a batch that took later ids and committed first), which leaves ids free
+    under it. Returns its id."""
+    last = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(1)).one()
+    values = {c.key: getattr(last, c.key) for c in LedgerEntry.__mapper__.column_attrs}
+    values.update(id=last.id + ahead, amount_delta=Decimal(0), base_delta=Decimal(0),
+                  hours_delta=Decimal(0))  # fmt: skip
+    session.execute(insert(LedgerEntry), [values])
+    session.commit()
+    return last.id + ahead

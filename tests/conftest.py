@@ -81,6 +81,16 @@ def _empty_postgres(engine: Engine) -> None:
         )
 
 
+@pytest.fixture
+def pg(pg_database: str) -> Iterator[Engine]:
+    """The worker's migrated PostgreSQL database, emptied (only the UNMAPPED project): for a
+    test of PostgreSQL alone (several connections, roles)."""
+    engine = make_engine(pg_database)
+    _empty_postgres(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty ledger database on each engine."""

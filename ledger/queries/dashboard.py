@@ -53,6 +53,7 @@ from pmo_ledger.ledger.reconcile.snapshot import (
     counting_actuals,
     current_budgets,
     figure_marker_columns,
+    read_markers,
     valid_snapshot,
 )
 from pmo_ledger.ledger.settings import LedgerSettings
@@ -297,7 +298,7 @@ def portfolio_version(session: Session) -> tuple[Any, ...]:
     and the last run. Equal markers, equal portfolio (for the same status date)."""
     v = Variance
     markers = (*figure_marker_columns(), func.max(SyncRun.id), func.max(SyncRun.finished_at))
-    first = session.execute(select(*(select(m).scalar_subquery() for m in markers))).one()
+    first = read_markers(session, *markers)
     lifecycle = session.execute(
         select(
             func.count(), func.max(v.id), func.max(v.last_seen_at), func.max(v.acknowledged_at),

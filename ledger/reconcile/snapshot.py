@@ -14,6 +14,11 @@ current budgets took seconds).
   ledger: a change committed while the rules run (a sync on another connection) moves them
   past the stored ones, so the snapshot is never taken for true while it misses a change. The
   variance markers are not among them: the page reads open variances itself (one cheap query).
+- Writers that commit out of order (PostgreSQL: a batch with ids under another's committing
+  after it, an `updated_at` taken before another's) move no last id nor latest time. So the
+  markers also count the last `TAIL` ids of each history (`tail_count`) and name the write
+  transactions in flight at the read (`in_flight_writers`); `markers_hold` takes stored
+  markers as true while the others are equal and every writer in flight then still is.
 - A snapshot is true for a page (`valid_snapshot`) when it is the latest, for the page's status
   date, made under the same settings the figures depend on (`settings_key`: the budget
   authority and the fiscal calendar), and the markers read now equal the stored ones.
@@ -34,8 +39,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, delete, func, insert, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import Text
 
 from pmo_ledger.ledger.evm import Evm
 from pmo_ledger.ledger.models import (
@@ -62,16 +71,62 @@ def _dec(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value if value is not None else 0))
 
 
+TAIL = 1000
+"""How many of an append-only history's last ids `tail_count` covers."""
+
+
+def tail_count(column: InstrumentedAttribute[int]) -> Any:
+    """SQL: how many rows have an id among the `TAIL` below the table's last (a range of its
+    primary key index, at most `TAIL` entries): it moves when a row whose id is under the
+    last commits after the last, which the last id alone does not show."""
+    table = column.class_
+    return (
+        select(func.count())
+        .select_from(table)
+        .where(column > select(func.max(column)).scalar_subquery() - TAIL)
+        .scalar_subquery()
+    )
+
+
+class in_flight_writers(FunctionElement[str]):
+    """SQL: the write transactions in flight when the statement's snapshot was taken, as a
+    text of their ids in order (NULL when none): what the statement cannot see yet. On
+    PostgreSQL the ids of `pg_current_snapshot()`, but those of transactions of the cluster's
+    other databases; on SQLite always NULL (a write transaction holds the database from its
+    `BEGIN IMMEDIATE` to its commit, so writes commit in the order they take ids)."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(in_flight_writers)
+def _in_flight_default(element: in_flight_writers, compiler: SQLCompiler, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(in_flight_writers, "postgresql")
+def _in_flight_pg(element: in_flight_writers, compiler: SQLCompiler, **kw: Any) -> str:
+    return (
+        "(SELECT string_agg(x::text, ',' ORDER BY x)"
+        " FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+        " WHERE mod(x::text::bigint, 4294967296)::text NOT IN ("
+        "SELECT a.backend_xid::text FROM pg_stat_activity AS a"
+        " WHERE a.backend_xid IS NOT NULL AND a.datname <> current_database()))"
+    )
+
+
 def figure_marker_columns() -> tuple[Any, ...]:
     """SQL: the markers that move whenever a figure of the snapshot could change (see the
-    module docstring); also the first part of the page's `portfolio_version`."""
+    module docstring); also the first part of the page's `portfolio_version`. The last is
+    `in_flight_writers` (`markers_hold` compares it apart)."""
     return (
         func.max(LedgerEntry.id), func.max(BudgetEntry.id), func.max(ProgressSnapshot.id),
+        tail_count(LedgerEntry.id), tail_count(BudgetEntry.id), tail_count(ProgressSnapshot.id),
         func.max(Project.updated_at), func.count(Project.id), func.max(Portfolio.updated_at),
         func.max(Program.updated_at), func.max(ProjectLink.updated_at),
         func.count(ProjectLink.id), func.max(Task.updated_at),
         func.max(BudgetVersion.updated_at), func.max(AggregateState.rebuilt_at),
-        func.max(AggregateState.stale_since),
+        func.max(AggregateState.stale_since), in_flight_writers(),
     )  # fmt: skip
 
 
@@ -84,10 +139,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def read_markers(session: Session, *columns: Any) -> Row[Any]:
+    """`columns` (aggregates and scalar subqueries) in one SELECT: one snapshot of the
+    database, in which `in_flight_writers` names the transactions it does not see. On
+    PostgreSQL the session's view of `pg_stat_activity` (kept for the whole transaction) is
+    dropped first, so the other databases' writers left out are those of now."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_stat_clear_snapshot()))
+    return session.execute(select(*(select(c).scalar_subquery() for c in columns))).one()
+
+
 def figure_markers(session: Session) -> list[Any]:
-    """The figure markers now, as JSON values, in one round trip."""
-    row = session.execute(select(*(select(m).scalar_subquery() for m in figure_marker_columns())))
-    return [_plain(v) for v in row.one()]
+    """The figure markers now, as JSON values."""
+    return [_plain(v) for v in read_markers(session, *figure_marker_columns())]
+
+
+def markers_hold(stored: Sequence[Any], now: Sequence[Any]) -> bool:
+    """Whether figures read under the `stored` figure markers are still true under those read
+    `now`: every marker equal but the last, and every write transaction in flight at the
+    stored read still in flight now (one that has ended since may have committed rows the
+    stored read could not see and that move no other marker: ids under the last one, a
+    timestamp under the latest)."""
+    if len(stored) != len(now) or list(stored[:-1]) != list(now[:-1]):
+        return False
+    then, current = (set((v or "").split(",")) - {""} for v in (stored[-1], now[-1]))
+    return then <= current
 
 
 def settings_key(settings: LedgerSettings) -> str:
@@ -221,8 +297,10 @@ def valid_snapshot(
         head is None
         or head.status_date != status_date
         or head.settings_key != settings_key(settings)
-        or head.markers
-        != (figure_markers(session) if markers is None else [_plain(v) for v in markers])
+        or not markers_hold(
+            head.markers,
+            figure_markers(session) if markers is None else [_plain(v) for v in markers],
+        )
     ):
         return None
     r = PortfolioSnapshotRow

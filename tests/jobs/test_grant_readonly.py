@@ -24,7 +24,7 @@ from pmo_ledger.jobs.logconfig import reset_logging
 from pmo_ledger.ledger import migrate
 from pmo_ledger.ledger.db import make_engine
 from pmo_ledger.ledger.models import Base
-from tests.conftest import PG_URL, _empty_postgres
+from tests.conftest import PG_URL
 from tests.jobs.test_cli import failed, ok, write_config
 
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -40,15 +40,6 @@ def _drop_role(engine: Engine, role: str) -> None:
         if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
-
-
-@pytest.fixture
-def pg(pg_database: str) -> Iterator[Engine]:
-    """The worker's migrated PostgreSQL database, emptied (only the UNMAPPED project)."""
-    engine = make_engine(pg_database)
-    _empty_postgres(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

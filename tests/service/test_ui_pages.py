@@ -27,10 +27,21 @@ from pmo_ledger.jobs.service.ui import views
 from pmo_ledger.jobs.service.worker import Worker
 from pmo_ledger.jobs.sync import run_sync
 from pmo_ledger.ledger.evm import Evm
-from pmo_ledger.ledger.models import ControlTotal, Project, Quarantine, Task, Variance, utcnow
+from pmo_ledger.ledger.models import (
+    ControlTotal,
+    LedgerEntry,
+    Project,
+    Quarantine,
+    Task,
+    Variance,
+    utcnow,
+)
 from pmo_ledger.ledger.queries.dashboard import PortfolioData, PortfolioRow
 from pmo_ledger.ledger.queries.reports import budget_vs_actual
 from pmo_ledger.ledger.rag import RagRules
+from tests.builders import actual as actual_record
+from tests.builders import leave_ids_free
+from tests.builders import load as apply_records
 from tests.service.helpers import make_app
 
 TOKEN = "ui-t0ken-for-tests"
@@ -478,3 +489,23 @@ def test_the_portfolio_reads_again_when_the_ledger_moves(ui: Ui) -> None:
         )
         s.commit()
     assert rows(ui.client.get("/ui").text, "data-project")[code][1] == f"{code} Renamed in the PSA"
+
+
+def test_the_portfolio_reads_again_when_a_batch_under_the_last_id_commits_late(ui: Ui) -> None:
+    """A batch that took ids under the last one shown commits after the rows were read (the
+    last id does not move): the next request reads the rows again and shows its actual."""
+    with Session(ui.engine) as s:
+        top = leave_ids_free(s)
+        code = s.scalars(select(Project.code).where(Project.code != "UNMAPPED")).first()
+        assert code is not None
+    before = rows(ui.client.get("/ui").text, "data-project")[code][4]
+    with Session(ui.engine) as s:
+        late = actual_record("LATE-1", "1234.56", project_ref=code, cost_type="labor",
+                      posted_on=utcnow().date())  # fmt: skip
+        apply_records(s, [late], source="psa", cfg=ui.app.settings, commit=False)
+        s.execute(update(LedgerEntry).where(LedgerEntry.id > top).values(id=LedgerEntry.id - 40))
+        s.commit()
+        assert s.scalar(select(func.max(LedgerEntry.id))) == top
+        ledger = {r.project_code: r.actual for r in budget_vs_actual(s)}
+    after = rows(ui.client.get("/ui").text, "data-project")[code][4]
+    assert after == money(ledger[code]) and after != before

@@ -7,14 +7,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.models import PortfolioSnapshot, PortfolioSnapshotRow, Project
+from pmo_ledger.ledger.models import LedgerEntry, PortfolioSnapshot, PortfolioSnapshotRow, Project
 from pmo_ledger.ledger.queries import dashboard
 from pmo_ledger.ledger.reconcile.settings import ReconcileRules
+from pmo_ledger.ledger.reconcile.snapshot import figure_marker_columns
 from pmo_ledger.ledger.records import ProgressRecord
-from tests.builders import load
+from tests.builders import actual, leave_ids_free, load
 from tests.ledger.reconcile.portfolio import CFG, NOW, budget, projects, rules, run, spend
 from tests.ledger.reconcile.test_evm_rule import _baseline, evm_portfolio
 
@@ -174,3 +176,87 @@ def test_the_markers_the_caller_read_decide(session: Session) -> None:
     data = dashboard.portfolio(session, CFG, cfg, DAY, dashboard.portfolio_version(session))
     assert data.snapshot_id is None
     assert next(r.actual for r in data.rows if r.code == "E2") == D(1500)
+
+
+def test_a_batch_committed_late_under_the_last_id_makes_the_page_compute(
+    session: Session,
+) -> None:
+    """Ids 1..n, then a batch with ids n+50 commits first and the reconcile snapshots (last id
+    n+50); the batch that took ids under it (500.00 on E2) commits after: the last id has not
+    moved, the rows under it have: the snapshot is not true, the page shows E2's 1,500."""
+    _ledger(session)
+    top = leave_ids_free(session)
+    cfg = rules()
+    run(session, cfg)
+    assert _page(session, cfg).snapshot_id is not None
+    spend(session, "E2-10b", "E2", "labor", date(2025, 10, 12), "500.00")
+    session.execute(update(LedgerEntry).where(LedgerEntry.id > top).values(id=LedgerEntry.id - 40))
+    session.commit()
+    assert session.scalar(select(func.max(LedgerEntry.id))) == top
+    version = dashboard.portfolio_version(session)
+    data = dashboard.portfolio(session, CFG, cfg, DAY, version)
+    assert data.snapshot_id is None
+    e2 = next(r for r in data.rows if r.code == "E2")
+    assert (e2.actual, e2.evm.ac if e2.evm else None) == (D(1500), D(1500))
+
+
+@pytest.mark.postgres
+def test_a_writer_in_flight_at_the_reconcile_commits_after_it(pg: Engine) -> None:
+    """Two connections on PostgreSQL: a sync batch (500.00 on E2) takes its ids and stays
+    open; another (100.00 on E1) takes later ids and commits; the reconcile snapshots (its
+    markers see the second batch's last id); then the first commits. No marker of the
+    ledger moved, but a writer in flight at the snapshot's read has ended: the page computes
+    E2's 1,500 (and E1's 7,100) and the page's version differs from the one read before."""
+    with Session(pg) as session:
+        _ledger(session)
+        cfg = rules()
+        with Session(pg) as early:
+            late = actual("E2-10b", "500.00", project_ref="E2", cost_type="labor",
+                          posted_on=date(2025, 10, 12))  # fmt: skip
+            load(early, [late], cfg=CFG, at=NOW, commit=False)
+            spend(session, "E1-10c", "E1", "labor", date(2025, 10, 13), "100.00")
+            session.commit()
+            run(session, cfg)
+            before = dashboard.portfolio_version(session)
+            session.commit()
+            assert _page(session, cfg).snapshot_id is not None
+            session.commit()
+            early.commit()
+        assert dashboard.portfolio_version(session) != before
+        data = _page(session, cfg)
+        assert data.snapshot_id is None
+        actuals = {r.code: r.actual for r in data.rows}
+        assert (actuals["E1"], actuals["E2"]) == (D(7100), D(1500))
+
+
+@pytest.mark.postgres
+def test_a_timestamp_under_the_latest_committed_late_is_seen(pg: Engine) -> None:
+    """A change whose `updated_at` was taken before another's commits after it (the latest
+    `updated_at` does not move, no id moves): the writer was in flight when the reconcile
+    read its markers, so the snapshot is not true once it has committed."""
+    with Session(pg) as session:
+        _ledger(session)
+        cfg = rules()
+        at = session.scalar(select(func.max(Project.updated_at)))
+        assert at is not None
+        with Session(pg) as early:
+            e4 = early.scalars(select(Project).where(Project.code == "E4")).one()
+            e4.name, e4.updated_at = "E4 renamed", at + timedelta(seconds=1)
+            early.flush()
+            e3 = session.scalars(select(Project).where(Project.code == "E3")).one()
+            e3.updated_at = at + timedelta(seconds=2)
+            session.commit()
+            run(session, cfg)
+            before = dashboard.portfolio_version(session)
+            assert _page(session, cfg).snapshot_id is not None
+            session.commit()
+            early.commit()
+        data = _page(session, cfg)
+        assert data.snapshot_id is None
+        assert next(r.name for r in data.rows if r.code == "E4") == "E4 renamed"
+        after = dashboard.portfolio_version(session)
+        writers = len(figure_marker_columns()) - 1  # only the writers in flight moved
+        assert [v for i, v in enumerate(after) if i != writers] == [
+            v for i, v in enumerate(before) if i != writers
+        ]
+        assert before[writers] is not None and after[writers] != before[writers]
