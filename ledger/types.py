@@ -62,6 +62,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return self
 
 
+def as_decimal(value: Any) -> Decimal:
+    """A money or hours value as a query returns it (Decimal, exact TEXT, int; NULL as 0)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value if value is not None else 0))
+
+
 def Money() -> ExactDecimal:
     """Amounts: Numeric(20,4); on SQLite an integer x10^4."""
     return ExactDecimal(20, 4)

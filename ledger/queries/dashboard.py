@@ -27,13 +27,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, column, func, select, table, text, type_coerce
+from sqlalchemy import case, column, func, select, table, text
 from sqlalchemy.orm import Session, aliased
 
 from pmo_ledger.ledger.evm import Evm
 from pmo_ledger.ledger.models import (
     UNMAPPED_ID,
-    ActualPeriodTotal,
     CostObjectMap,
     Portfolio,
     Program,
@@ -57,19 +56,14 @@ from pmo_ledger.ledger.reconcile.snapshot import (
     valid_snapshot,
 )
 from pmo_ledger.ledger.settings import LedgerSettings
-from pmo_ledger.ledger.types import Money
+from pmo_ledger.ledger.types import as_decimal
 
 SEVERITIES = ("high", "medium", "low")
 OPEN_STATUSES = ("open", "acknowledged")
 
 
-def _dec(value: Any) -> Decimal:
-    """A money value as the engine returns it (Decimal, exact TEXT, int) as a Decimal."""
-    return value if isinstance(value, Decimal) else Decimal(str(value if value is not None else 0))
-
-
 def _opt_dec(value: Any) -> Decimal | None:
-    return None if value is None else _dec(value)
+    return None if value is None else as_decimal(value)
 
 
 # --- the portfolio -------------------------------------------------------------------------
@@ -432,18 +426,12 @@ def by_period(session: Session, project_id: int) -> list[PeriodFigures]:
         ),
         {"pid": project_id},
     ).all()
-    return [PeriodFigures(r[0], *(_dec(v) for v in r[1:])) for r in rows]
+    return [PeriodFigures(r[0], *(as_decimal(v) for v in r[1:])) for r in rows]
 
 
 def project_actual(session: Session, project_id: int) -> Decimal:
     """The project's counting actual cost, every period (from the aggregate)."""
-    apt = ActualPeriodTotal
-    total = session.scalar(
-        select(type_coerce(func.sum(apt.base_amount), Money())).where(
-            apt.project_id == project_id, apt.counts_amount, apt.kind == "cost"
-        )
-    )
-    return _dec(total)
+    return counting_actuals(session, project_id).get(project_id, Decimal(0))
 
 
 def identities(session: Session, project_id: int) -> list[Identity]:
@@ -491,7 +479,7 @@ def _variance_row(v: Variance) -> VarianceRow:
 
 
 #: The analyst views read here, as SQLAlchemy sees them (their columns by name only: money
-#: comes as exact TEXT on SQLite and NUMERIC on PostgreSQL, read with `_dec`).
+#: comes as exact TEXT on SQLite and NUMERIC on PostgreSQL, read with `as_decimal`).
 _LINE_COLUMNS = (
     "variance_id", "line_id", "source", "stream", "external_id", "kind", "cost_type", "period",
     "posted_on", "currency", "amount", "base_amount", "hours", "counts_amount", "counts_hours",

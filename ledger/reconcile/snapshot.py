@@ -64,12 +64,7 @@ from pmo_ledger.ledger.models import (
     Task,
 )
 from pmo_ledger.ledger.settings import LedgerSettings
-from pmo_ledger.ledger.types import Money
-
-
-def _dec(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value if value is not None else 0))
-
+from pmo_ledger.ledger.types import Money, as_decimal
 
 TAIL = 1000
 """How many of an append-only history's last ids `tail_count` covers."""
@@ -198,20 +193,21 @@ def current_budgets(session: Session, project_id: int | None = None) -> dict[int
     )
     if project_id is not None:
         q = q.where(bl.project_id == project_id)
-    return {pid: _dec(total) for pid, total in session.execute(q)}
+    return {pid: as_decimal(total) for pid, total in session.execute(q)}
 
 
-def counting_actuals(session: Session) -> dict[int, Decimal]:
-    """Each project's counting actual cost, every period, in the base currency (aggregates)."""
+def counting_actuals(session: Session, project_id: int | None = None) -> dict[int, Decimal]:
+    """Each project's (or one project's) counting actual cost, every period, in the base
+    currency (aggregates)."""
     apt = ActualPeriodTotal
-    return {
-        pid: _dec(total)
-        for pid, total in session.execute(
-            select(apt.project_id, type_coerce(func.sum(apt.base_amount), Money()))
-            .where(apt.counts_amount, apt.kind == "cost")
-            .group_by(apt.project_id)
-        )
-    }
+    q = (
+        select(apt.project_id, type_coerce(func.sum(apt.base_amount), Money()))
+        .where(apt.counts_amount, apt.kind == "cost")
+        .group_by(apt.project_id)
+    )
+    if project_id is not None:
+        q = q.where(apt.project_id == project_id)
+    return {pid: as_decimal(total) for pid, total in session.execute(q)}
 
 
 def write_snapshot(
