@@ -288,3 +288,71 @@ def copy_in(
     with _copying(session, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for block in blocks:
             copy.write(block)
+
+
+
+def fill_keys(session: Session, keys: Sequence[str]) -> int:
+    """`fill` of `stage_key`'s external_id with `keys` (distinct strings), the lookups' hot path:
+    no dict per key, no bind processing; on PostgreSQL one COPY of the keys' text."""
+    table = stage_key
+    ensure(session, table)
+    session.execute(delete(table))
+    count = _append_strings(session, table, ("external_id",), keys, 1)
+    if count and session.get_bind().dialect.name == "postgresql":
+        indexed = {c.name for index in table.indexes for c in index.columns}
+        session.execute(text(f"ANALYZE {table.name} ({', '.join(sorted(indexed))})"))
+    return count
+
+
+def append_strings(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[str, ...]]
+) -> int:
+    """`append` of rows of plain strings (keys), without the dict per row and the bind
+    processing `append` does. Returns the row count."""
+    ensure(session, table)
+    return _append_strings(session, table, columns, rows, len(columns))
+
+
+def _append_strings(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[str, ...]] | Sequence[str],
+    width: int,
+) -> int:
+    """Rows of `width` strings (plain strings when `width` is 1) appended to `table`: on
+    PostgreSQL one COPY, its text written whole when no value needs escaping (COPY's text form
+    of such a value is the value itself), else row by row."""
+    if not rows:
+        return 0
+    names = ", ".join(columns)
+    if session.get_bind().dialect.name != "postgresql":
+        dbapi: Any = session.connection().connection.dbapi_connection
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - our own names
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(sql, ((row,) for row in rows) if width == 1 else rows)
+        except _driver_error(session) as exc:
+            raise _wrapped(sql, exc) from exc
+        finally:
+            cur.close()
+        return len(rows)
+    try:
+        lines = cast("Sequence[str]", rows) if width == 1 else ["\t".join(row) for row in rows]
+        blob = "\n".join(lines)
+    except TypeError:  # a None (NULL) among them
+        blob = "\\"
+    plain = (
+        "\\" not in blob
+        and "\r" not in blob
+        and blob.count("\n") == len(rows) - 1
+        and blob.count("\t") == len(rows) * (width - 1)
+    )
+    with _copying(session, f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        if plain:
+            copy.write(blob + "\n")
+        else:
+            for row in rows:
+                copy.write_row((row,) if width == 1 else row)
+    return len(rows)

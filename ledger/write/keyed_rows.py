@@ -39,6 +39,14 @@ def _ext_id(record: Any) -> str:
 
 def latest_by_key(records: Iterable[R], key: Callable[[R], str] = _ext_id) -> dict[str, R]:
     """One record per key: the newest by source_modified_at, else the last one given."""
+    if key is _ext_id:
+        if not isinstance(records, list | tuple):
+            records = list(records)
+        # The common batch: every record's own string key, each once. Then there is nothing
+        # to choose, and the keys in their order are the answer.
+        by_id = {r.external_id: r for r in records}  # type: ignore[attr-defined]
+        if len(by_id) == len(records) and all(type(k) is str for k in by_id):
+            return by_id
     out: dict[str, R] = {}
     for r in records:
         k = key(r)
