@@ -290,7 +290,6 @@ def copy_in(
             copy.write(block)
 
 
-
 def fill_keys(session: Session, keys: Sequence[str]) -> int:
     """`fill` of `stage_key`'s external_id with `keys` (distinct strings), the lookups' hot path:
     no dict per key, no bind processing; on PostgreSQL one COPY of the keys' text."""
@@ -304,27 +303,33 @@ def fill_keys(session: Session, keys: Sequence[str]) -> int:
     return count
 
 
-def append_strings(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[str, ...]]
+def append_keyed(
+    session: Session, table: Table, columns: Sequence[str], first: str, keys: Sequence[str]
 ) -> int:
-    """`append` of rows of plain strings (keys), without the dict per row and the bind
-    processing `append` does. Returns the row count."""
+    """`append` of the rows (`first`, key) for each of `keys` (plain strings) to the two
+    `columns` of `table`, without the dict per row and the bind processing `append` does.
+    Returns the row count."""
     ensure(session, table)
-    return _append_strings(session, table, columns, rows, len(columns))
+    return _append_strings(session, table, columns, keys, 2, first)
 
 
 def _append_strings(
     session: Session,
     table: Table,
     columns: Sequence[str],
-    rows: Sequence[tuple[str, ...]] | Sequence[str],
+    keys: Sequence[str],
     width: int,
+    first: str | None = None,
 ) -> int:
-    """Rows of `width` strings (plain strings when `width` is 1) appended to `table`: on
-    PostgreSQL one COPY, its text written whole when no value needs escaping (COPY's text form
-    of such a value is the value itself), else row by row."""
-    if not rows:
+    """Rows of strings appended to `table`: each key alone (`width` 1) or after `first`
+    (`width` 2). On PostgreSQL one COPY, its text written whole when no value needs escaping
+    (COPY's text form of such a value is the value itself), else row by row."""
+    if not keys:
         return 0
+
+    def rows() -> Iterator[tuple[str | None, ...]]:
+        return ((k,) if width == 1 else (first, k) for k in keys)
+
     names = ", ".join(columns)
     if session.get_bind().dialect.name != "postgresql":
         dbapi: Any = session.connection().connection.dbapi_connection
@@ -332,27 +337,26 @@ def _append_strings(
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - our own names
         cur = dbapi.cursor()
         try:
-            cur.executemany(sql, ((row,) for row in rows) if width == 1 else rows)
+            cur.executemany(sql, rows())
         except _driver_error(session) as exc:
             raise _wrapped(sql, exc) from exc
         finally:
             cur.close()
-        return len(rows)
+        return len(keys)
     try:
-        lines = cast("Sequence[str]", rows) if width == 1 else ["\t".join(row) for row in rows]
-        blob = "\n".join(lines)
+        blob = "\n".join(keys) if width == 1 else f"{first}\t" + f"\n{first}\t".join(keys)
     except TypeError:  # a None (NULL) among them
         blob = "\\"
     plain = (
         "\\" not in blob
         and "\r" not in blob
-        and blob.count("\n") == len(rows) - 1
-        and blob.count("\t") == len(rows) * (width - 1)
+        and blob.count("\n") == len(keys) - 1
+        and blob.count("\t") == len(keys) * (width - 1)
     )
     with _copying(session, f"COPY {table.name} ({names}) FROM STDIN") as copy:
         if plain:
             copy.write(blob + "\n")
         else:
-            for row in rows:
-                copy.write_row((row,) if width == 1 else row)
-    return len(rows)
+            for row in rows():
+                copy.write_row(row)
+    return len(keys)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -76,25 +76,25 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
     return period_problem(record.period)
 
 
-class StoredVersion(NamedTuple):
-    """What deciding "unchanged" needs of a stored line: its hash, whether it is live (not
-    deleted), settled (live and under a project, so an equal hash leaves it as it is) and its
-    change time (on PostgreSQL in the connection's time zone: it is only compared)."""
-
-    content_hash: str
-    live: bool
-    settled: bool
-    source_modified_at: datetime | None
+#: A stored line's slim version (`stored_versions`), a plain tuple (one a key of a batch):
+#: (external_id, content_hash, live: not deleted, settled: live and under a project, so an
+#: equal hash leaves it as it is, source_modified_at: on PostgreSQL in the connection's time
+#: zone, as it is only compared).
+StoredVersion = tuple[str, str, bool, bool, datetime | None]
+HASH: Final = 1
+LIVE: Final = 2
+SETTLED: Final = 3
+CHANGED_AT: Final = 4
 
 
 def stored_versions(
     session: Session, source: str, stream: str, keys: Iterable[str]
 ) -> dict[str, StoredVersion]:
-    """The stored lines of these keys, slim: hash, liveness and change time. Leaves exactly
-    these keys staged in `stage_key` (for `quarantine.open_entries(..., staged=True)`).
+    """The stored lines of these keys, slim (`StoredVersion`), by key. Leaves exactly these
+    keys staged in `stage_key` (for `quarantine.open_entries(..., staged=True)`).
 
-    PostgreSQL: run on the driver, whose rows are plain tuples: SQLAlchemy's row processing
-    (a UTC conversion per change time) cost more than the probes."""
+    PostgreSQL: the rows are the driver's tuples: SQLAlchemy's rows and their processing (a UTC
+    conversion per change time) cost more than the index probes."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
@@ -111,12 +111,15 @@ def stored_versions(
         and_(live, line.project_id != UNMAPPED_ID),
         line.source_modified_at,
     ).select_from(lines)
-    make = StoredVersion._make
     if session.get_bind().dialect.name != "postgresql":
-        return {r[0]: make(r[1:]) for r in session.execute(query).all()}
+        return {r[0]: tuple(r) for r in session.execute(query).all()}
     compiled = query.compile(dialect=session.get_bind().dialect)
-    rows = session.connection().exec_driver_sql(str(compiled), compiled.params).all()
-    return {r[0]: make(r[1:]) for r in rows}
+    result = session.connection().exec_driver_sql(str(compiled), compiled.params)
+    try:
+        rows: Sequence[Any] = result.cursor.fetchall()
+    finally:
+        result.close()
+    return {r[0]: r for r in rows}
 
 
 def current_lines(
@@ -168,13 +171,13 @@ def apply_actuals(
     get = slim.get
     for key, r in latest.items():
         v = get(key)
-        if v is not None and v.settled:
+        if v is not None and v[SETTLED]:
             digest = content_hash(r)
-            if v.content_hash == digest:
+            if v[HASH] == digest:
                 same.append(r)
                 # A retry or late page never goes back in time (nor resolves a newer hold);
                 # `loaded` only resolves open entries, so only their keys need it.
-                if key in open_q and not older_version(r.source_modified_at, v.source_modified_at):
+                if key in open_q and not older_version(r.source_modified_at, v[CHANGED_AT]):
                     loaded[key] = r.source_modified_at
                 continue
             digests[key] = digest
@@ -187,7 +190,7 @@ def apply_actuals(
             stats.count("quarantined", r.currency, r.amount)
     for key, r in list(valid.items()):
         v = get(key)
-        if v is not None and older_version(r.source_modified_at, v.source_modified_at):
+        if v is not None and older_version(r.source_modified_at, v[CHANGED_AT]):
             del valid[key]  # a retry or late page never goes back in time
             same.append(r)
             continue
@@ -195,7 +198,7 @@ def apply_actuals(
             digests[key] = content_hash(r)
     stats.unchanged += len(same)
     stats.count_records("unchanged", same)
-    live_keys = {k for k, v in slim.items() if v.live}
+    live_keys = {k for k, v in slim.items() if v[LIVE]}
     wanted = [*(k for k in valid if k in slim), *(k for k in invalid if k in live_keys)]
     wanted += [k for k in deletions if k in live_keys]
     existing = current_lines(s, source, stream, wanted)

@@ -127,7 +127,8 @@ def _compiled(cls: type) -> Callable[[Any], str]:
 
 def content_hash(record: Any) -> str:
     """Hash of a record's content, ignoring the source's change time."""
+    cls: type = type(record)  # plain `type`: mypy sees type[Any] as not Hashable for @cache
     try:
-        return _compiled(type(record))(record)
+        return _compiled(cls)(record)
     except TypeError:  # a value the dict cannot hash (a signaling NaN): the plain way decides
         return reference_hash(record)

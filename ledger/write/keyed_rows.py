@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Table, and_, bindparam, select, update
@@ -33,6 +34,9 @@ class Keyed(Protocol):
 R = TypeVar("R", bound=Keyed)
 
 
+_EXTERNAL_ID = attrgetter("external_id")
+
+
 def _ext_id(record: Any) -> str:
     return str(record.external_id)
 
@@ -44,7 +48,7 @@ def latest_by_key(records: Iterable[R], key: Callable[[R], str] = _ext_id) -> di
             records = list(records)
         # The common batch: every record's own string key, each once. Then there is nothing
         # to choose, and the keys in their order are the answer.
-        by_id = {r.external_id: r for r in records}  # type: ignore[attr-defined]
+        by_id = {_EXTERNAL_ID(r): r for r in records}
         if len(by_id) == len(records) and all(type(k) is str for k in by_id):
             return by_id
     out: dict[str, R] = {}

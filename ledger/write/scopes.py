@@ -144,12 +144,8 @@ def forget_all_scopes(session: Session) -> None:
 
 def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> None:
     """Add keys seen in an open scope (the runner fills it from each batch)."""
-    staging.append_strings(
-        session,
-        staging.scope_seen,
-        ("scope_key", "external_id"),
-        [(scope_key, k) for k in external_ids],
-    )
+    columns = ("scope_key", "external_id")
+    staging.append_keyed(session, staging.scope_seen, columns, scope_key, external_ids)
 
 
 def save_listed(session: Session, source: str, stream: str, scope_key: str) -> int:
