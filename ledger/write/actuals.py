@@ -21,6 +21,7 @@ from pmo_ledger.ledger.fx.rates import RateBook, RateHit
 from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
+from pmo_ledger.ledger.types import UtcDateTime
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter, join_lines
 from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
@@ -76,15 +77,25 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
     return period_problem(record.period)
 
 
-#: A stored line's slim version (`stored_versions`), a plain tuple (one a key of a batch):
-#: (external_id, content_hash, live: not deleted, settled: live and under a project, so an
-#: equal hash leaves it as it is, source_modified_at: on PostgreSQL in the connection's time
-#: zone, as it is only compared).
-StoredVersion = tuple[str, str, bool, bool, datetime | None]
+#: A stored line's slim version (`stored_versions`), the driver's row as it is: (external_id,
+#: content_hash, live: not deleted, settled: live and under a project, so an equal hash leaves
+#: it as it is, source_modified_at: raw, read with `changed_at`).
+StoredVersion = tuple[str, str, bool, bool, datetime | str | None]
 HASH: Final = 1
 LIVE: Final = 2
 SETTLED: Final = 3
 CHANGED_AT: Final = 4
+_CHANGED_AT = UtcDateTime()
+
+
+def changed_at(version: StoredVersion) -> datetime | None:
+    """A slim version's source_modified_at: PostgreSQL's driver gives an aware datetime (in
+    the connection's time zone: it is only compared), SQLite's the stored text, read here only
+    when it is compared (a record found unchanged never needs it)."""
+    value = version[CHANGED_AT]
+    if isinstance(value, str):
+        return _CHANGED_AT.process_result_value(value, None)
+    return value
 
 
 def stored_versions(
@@ -93,8 +104,8 @@ def stored_versions(
     """The stored lines of these keys, slim (`StoredVersion`), by key. Leaves exactly these
     keys staged in `stage_key` (for `quarantine.open_entries(..., staged=True)`).
 
-    PostgreSQL: the rows are the driver's tuples: SQLAlchemy's rows and their processing (a UTC
-    conversion per change time) cost more than the index probes."""
+    The rows are the driver's tuples: SQLAlchemy's rows and their processing (a UTC conversion
+    or a parse per change time) cost more than the index probes."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
@@ -111,10 +122,11 @@ def stored_versions(
         and_(live, line.project_id != UNMAPPED_ID),
         line.source_modified_at,
     ).select_from(lines)
-    if session.get_bind().dialect.name != "postgresql":
-        return {r[0]: tuple(r) for r in session.execute(query).all()}
     compiled = query.compile(dialect=session.get_bind().dialect)
-    result = session.connection().exec_driver_sql(str(compiled), compiled.params)
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup or ())
+    result = session.connection().exec_driver_sql(str(compiled), params)
     try:
         rows: Sequence[Any] = result.cursor.fetchall()
     finally:
@@ -177,7 +189,7 @@ def apply_actuals(
                 same.append(r)
                 # A retry or late page never goes back in time (nor resolves a newer hold);
                 # `loaded` only resolves open entries, so only their keys need it.
-                if key in open_q and not older_version(r.source_modified_at, v[CHANGED_AT]):
+                if key in open_q and not older_version(r.source_modified_at, changed_at(v)):
                     loaded[key] = r.source_modified_at
                 continue
             digests[key] = digest
@@ -190,7 +202,7 @@ def apply_actuals(
             stats.count("quarantined", r.currency, r.amount)
     for key, r in list(valid.items()):
         v = get(key)
-        if v is not None and older_version(r.source_modified_at, v[CHANGED_AT]):
+        if v is not None and older_version(r.source_modified_at, changed_at(v)):
             del valid[key]  # a retry or late page never goes back in time
             same.append(r)
             continue
