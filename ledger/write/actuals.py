@@ -141,7 +141,7 @@ def current_lines(
     wanted = set(keys)
     if not wanted:
         return {}
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    staging.fill_keys(session, list(wanted))
     k = staging.stage_key
     t = table_of(ActualLine)
     lines, line = join_lines(session, k, (source, stream, k.c.external_id), list(t.c))

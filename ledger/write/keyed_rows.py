@@ -137,7 +137,7 @@ def stored_rows(
     wanted = {k for k in keys if k}
     if not wanted:
         return {}
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    staging.fill_keys(session, list(wanted))
     k = staging.stage_key
     rows = session.execute(
         select(table).join(k, and_(table.c[key_column] == k.c.external_id, *where))
@@ -173,7 +173,7 @@ def soft_delete(
     wanted = {k for k in keys if k}
     if not wanted:
         return 0
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    staging.fill_keys(session, list(wanted))
     result = session.execute(
         update(table)
         .where(
