@@ -285,7 +285,11 @@ class LineWriter:
         # PostgreSQL: new lines and their entries in one statement (no join back to the lines)
         # when every new line has its derived entry, all with one reason, and no other line
         # derives one (its entry would come before theirs).
-        reasons = {r["entry_reason"] for r in self._lines if r["action"] == "insert" and self._pg}
+        reasons = (
+            {r["entry_reason"] for r in self._lines if r["action"] == "insert"}
+            if self._pg
+            else set()
+        )
         together = (
             self._pg
             and self._inserts
