@@ -149,6 +149,14 @@ class LineWriter:
     the lines, entries and their ids are the same as if all had waited.
     """
 
+    # Written ahead (PostgreSQL): the chunk being built, its reason, chunks and lines sent, and
+    # whether chunks may still go (every new line and derived entry so far is in them).
+    _chunk: list[dict[str, Any]]
+    _chunk_reason: str | None
+    _chunks: int
+    _sent: int
+    _ahead_ok: bool
+
     def __init__(
         self, session: Session, *, run_id: int | None, recorded_at: datetime, inline_max: int
     ) -> None:
@@ -371,8 +379,7 @@ class LineWriter:
         self._derived = 0
         self._changed_keys: set[tuple[str, str, str]] = set()
         self._sources: set[str] = set()
-        # Written ahead (PostgreSQL): the chunk being built, its reason, chunks and lines sent.
-        self._chunk: list[dict[str, Any]] = []
+        self._chunk = []
         self._chunk_reason: str | None = None
         self._chunks = 0
         self._sent = 0
