@@ -16,7 +16,7 @@ Also the write floor (PostgreSQL): only the writes the ledger itself requires fo
 timed on up to 200,000 of the loaded lines and their entries: one INSERT ... SELECT from a
 TEMP copy into a table like `actual_line` and one into a table like `ledger_entry`, with
 their indexes and foreign keys, and nothing else (no records to generate, no Python, no stage,
-no lookups). Its share of the ceiling is the highest `ingest_ratio` this schema allows here.
+no lookups). (bench/peers.py also times it on all N lines in the load's batches: `write_floor`.) Its share of the ceiling is the highest `ingest_ratio` this schema allows here.
 
 Prints `ingest_rows_per_s=X` for the first load and, last, `ingest_ratio=R`; exits 1 when the
 ceiling is below 60,000 rows/s at N = 1,000,000 (the machine is too slow to judge).
@@ -136,15 +136,32 @@ def ceiling(url: str, n: int) -> float:
 FLOOR_LINES = 200_000
 
 
-def write_floor(engine: Engine, limit: int = FLOOR_LINES) -> float:
-    """rows/s of the ledger's own writes for new lines, from TEMP copies of loaded ones: into
-    tables like actual_line and ledger_entry (every index, check and foreign key)."""
+def write_floor(engine: Engine, limit: int | None = FLOOR_LINES, batch: int | None = None) -> float:
+    """lines/s of the ledger's own writes for new lines, from TEMP copies of loaded ones: into
+    tables like actual_line and ledger_entry (every index, check and foreign key).
+
+    `limit`: the first lines loaded (None: all of them). `batch`: that many lines and their
+    entries a transaction, in the order they were loaded, as the load writes them (None: one
+    INSERT of each table). All N lines in batches is the floor of a load of N: its indexes grow
+    to N entries as the load's do; the first 200,000 into empty copies, one statement each, is
+    the figure of the earlier sessions, and flatters a large N."""
     relations = {"actual_line": "floor_actual_line", "ledger_entry": "floor_ledger_entry"}
+    cap = "" if limit is None else f" LIMIT {int(limit)}"
     with engine.connect() as c:
-        c.execute(text("CREATE TEMP TABLE floor_line AS SELECT * FROM actual_line ORDER BY id LIMIT :n"), {"n": limit})  # fmt: skip
+        c.execute(text(f"CREATE TEMP TABLE floor_line AS SELECT * FROM actual_line ORDER BY id{cap}"))  # fmt: skip
         c.execute(text("CREATE TEMP TABLE floor_entry AS SELECT e.* FROM ledger_entry e JOIN floor_line l ON l.id = e.line_id ORDER BY e.id"))  # fmt: skip
         lines = c.execute(text("SELECT count(*) FROM floor_line")).scalar_one()
         entries = c.execute(text("SELECT count(*) FROM floor_entry")).scalar_one()
+        bounds: list[tuple[int, int]] = []
+        if batch:
+            c.execute(text("CREATE INDEX ON floor_line (id)"))
+            c.execute(text("CREATE INDEX ON floor_entry (line_id)"))
+            c.execute(text("ANALYZE floor_line"))
+            c.execute(text("ANALYZE floor_entry"))
+            ids = [r[0] for r in c.execute(text("SELECT id FROM floor_line ORDER BY id"))]
+            starts = ids[::batch]
+            ends = [*starts[1:], ids[-1] + 1] if ids else []
+            bounds = list(zip(starts, ends, strict=True))
         for table, copy in relations.items():
             c.execute(text(f"CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)"))
         fks = c.execute(
@@ -159,9 +176,15 @@ def write_floor(engine: Engine, limit: int = FLOOR_LINES) -> float:
         c.commit()
         try:
             start = time.perf_counter()
-            c.execute(text("INSERT INTO floor_actual_line SELECT * FROM floor_line"))
-            c.execute(text("INSERT INTO floor_ledger_entry SELECT * FROM floor_entry"))
-            c.commit()
+            if not bounds:
+                c.execute(text("INSERT INTO floor_actual_line SELECT * FROM floor_line"))
+                c.execute(text("INSERT INTO floor_ledger_entry SELECT * FROM floor_entry"))
+                c.commit()
+            for lo, hi in bounds:
+                span = {"lo": lo, "hi": hi}
+                c.execute(text("INSERT INTO floor_actual_line SELECT * FROM floor_line WHERE id >= :lo AND id < :hi ORDER BY id"), span)  # fmt: skip
+                c.execute(text("INSERT INTO floor_ledger_entry SELECT * FROM floor_entry WHERE line_id >= :lo AND line_id < :hi ORDER BY id"), span)  # fmt: skip
+                c.commit()
             elapsed = time.perf_counter() - start
         finally:
             c.rollback()
@@ -169,8 +192,9 @@ def write_floor(engine: Engine, limit: int = FLOOR_LINES) -> float:
                 text("DROP TABLE floor_ledger_entry, floor_actual_line, floor_line, floor_entry")
             )
             c.commit()
+    how = f"in transactions of {batch:,} lines" if batch else "one INSERT each"
     print(
-        f"write floor: {lines:,} lines and {entries:,} entries inserted from TEMP copies"
+        f"write floor: {lines:,} lines and {entries:,} entries inserted from TEMP copies, {how}"
         f" (indexes and foreign keys, nothing else) {lines / elapsed:,.0f} lines/s",
         flush=True,
     )

@@ -53,6 +53,8 @@ stage_line = mirror(
         Column("action", String(10)),
         # Set when the line's one entry is its whole new version (derived in SQL).
         Column("entry_reason", String(12)),
+        # PostgreSQL: the chunk of new lines written ahead with it (`LineWriter.writing_ahead`).
+        Column("chunk", Integer),
         Index("ix_stage_line_id", "line_id"),
     ],
 )

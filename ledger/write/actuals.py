@@ -206,8 +206,6 @@ def apply_actuals(
             del valid[key]  # a retry or late page never goes back in time
             same.append(r)
             continue
-        if key not in digests:
-            digests[key] = content_hash(r)
     stats.unchanged += len(same)
     stats.count_records("unchanged", same)
     live_keys = {k for k, v in slim.items() if v[LIVE]}
@@ -245,72 +243,78 @@ def apply_actuals(
     )
     ctx.authority.load_scopes(s, {p.project_id for p in placements.values()})
 
-    for key, r in valid.items():
-        old = existing.get(key)
-        digest = digests[key]
-        placement = (
-            placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
-            if r.project_ref
-            else UNMAPPED
-        )
-        live = old is not None and old["deleted_at"] is None
-        if live and old is not None and old["content_hash"] == digest:
-            if old["project_id"] == UNMAPPED_ID and placement.mapped:
-                # The same record, but its key now resolves: re-point the waiting line.
-                stats.entries += writer.add(
-                    LineChange(old["id"], old, repointed(old, placement, ctx.authority), "remap")
-                )
-                stats.written += 1
-                loaded[key] = r.source_modified_at
+    # PostgreSQL: the server inserts each chunk of new lines while this loop builds the next
+    # (the loop uses no session; leaving the block waits for the last chunk).
+    with writer.writing_ahead():
+        for key, r in valid.items():
+            old = existing.get(key)
+            # A new key's hash is taken here, while the server writes the chunk before it.
+            digest = digests.get(key) or content_hash(r)
+            placement = (
+                placements.get((r.project_ref_type, r.project_ref), UNMAPPED)
+                if r.project_ref
+                else UNMAPPED
+            )
+            live = old is not None and old["deleted_at"] is None
+            if live and old is not None and old["content_hash"] == digest:
+                if old["project_id"] == UNMAPPED_ID and placement.mapped:
+                    # The same record, but its key now resolves: re-point the waiting line.
+                    stats.entries += writer.add(
+                        LineChange(
+                            old["id"], old, repointed(old, placement, ctx.authority), "remap"
+                        )
+                    )
+                    stats.written += 1
+                    loaded[key] = r.source_modified_at
+                    continue
+                stats.unchanged += 1
+                stats.count("unchanged", r.currency, r.amount)
+                if old["project_id"] != UNMAPPED_ID:
+                    loaded[key] = r.source_modified_at
                 continue
-            stats.unchanged += 1
-            stats.count("unchanged", r.currency, r.amount)
-            if old["project_id"] != UNMAPPED_ID:
+            new = build_line(
+                ctx,
+                stream,
+                r,
+                digest,
+                placement,
+                tasks,
+                resources,
+                book,
+                valuation,
+                old if live else None,
+            )
+            if not in_range(new["base_amount"]) or not in_range(new["amount"]):
+                held.append(
+                    held_item(
+                        key,
+                        "amount_out_of_range",
+                        f"base amount {new['base_amount']} is beyond +/-900,000,000,000,000",
+                        r,
+                    )
+                )
+                stats.count("quarantined", r.currency, r.amount)
+                continue
+            reason = "restate" if live else "insert"
+            stats.entries += writer.add(LineChange(old["id"] if old else None, old, new, reason))
+            stats.written += 1
+            outcome = "inserted" if reason == "insert" else "restated"
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
+            stats.count(outcome, new["currency"], new["amount"])
+            if placement.mapped:
                 loaded[key] = r.source_modified_at
-            continue
-        new = build_line(
-            ctx,
-            stream,
-            r,
-            digest,
-            placement,
-            tasks,
-            resources,
-            book,
-            valuation,
-            old if live else None,
-        )
-        if not in_range(new["base_amount"]) or not in_range(new["amount"]):
-            held.append(
-                held_item(
-                    key,
-                    "amount_out_of_range",
-                    f"base amount {new['base_amount']} is beyond +/-900,000,000,000,000",
-                    r,
+            else:
+                stats.parked += 1
+                held.append(
+                    held_item(
+                        key,
+                        "unmapped",
+                        f"no project for {r.project_ref_type} {r.project_ref!r}"
+                        if r.project_ref
+                        else "the record names no project",
+                        r,
+                    )
                 )
-            )
-            stats.count("quarantined", r.currency, r.amount)
-            continue
-        reason = "restate" if live else "insert"
-        stats.entries += writer.add(LineChange(old["id"] if old else None, old, new, reason))
-        stats.written += 1
-        outcome = "inserted" if reason == "insert" else "restated"
-        setattr(stats, outcome, getattr(stats, outcome) + 1)
-        stats.count(outcome, new["currency"], new["amount"])
-        if placement.mapped:
-            loaded[key] = r.source_modified_at
-        else:
-            stats.parked += 1
-            held.append(
-                held_item(
-                    key,
-                    "unmapped",
-                    f"no project for {r.project_ref_type} {r.project_ref!r}"
-                    if r.project_ref
-                    else "the record names no project",
-                    r,
-                )
-            )
     for key in invalid:
         old = existing.get(key)
         if (

@@ -11,17 +11,19 @@ So for every line the sum of its entries equals its live measures, in every delt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, insert, select, true, update
+from sqlalchemy import and_, insert, literal, select, text, true, update
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import aggregates, staging
 from pmo_ledger.ledger.models import ActualLine, LedgerEntry, table_of
+from pmo_ledger.ledger.write.inflight import InFlight
 
 #: A change in any of these moves money between analysis cells: reversal plus new version.
 LINE_DIMENSIONS = (
@@ -41,8 +43,10 @@ MEASURES = (("amount", "amount_delta"), ("base_amount", "base_delta"), ("hours",
 LINE_COLUMNS = tuple(
     c.name
     for c in staging.stage_line.columns
-    if c.name not in ("line_id", "action", "entry_reason")
+    if c.name not in ("line_id", "action", "entry_reason", "chunk")
 )
+#: New lines a writer sends ahead at a time on PostgreSQL (`LineWriter.writing_ahead`).
+AHEAD_CHUNK = 10_000
 
 _al = table_of(ActualLine)
 _le = table_of(LedgerEntry)
@@ -139,7 +143,19 @@ class LineWriter:
     """Collects line changes of one batch and writes them set-based in `flush`.
 
     Takes a session and never commits. `recorded_at` is the batch's one UTC timestamp.
+
+    PostgreSQL, inside `writing_ahead`: new lines are written in chunks while Python builds
+    the next ones (see there). Everything else waits for `flush`, which writes what is left;
+    the lines, entries and their ids are the same as if all had waited.
     """
+
+    # Written ahead (PostgreSQL): the chunk being built, its reason, chunks and lines sent, and
+    # whether chunks may still go (every new line and derived entry so far is in them).
+    _chunk: list[dict[str, Any]]
+    _chunk_reason: str | None
+    _chunks: int
+    _sent: int
+    _ahead_ok: bool
 
     def __init__(
         self, session: Session, *, run_id: int | None, recorded_at: datetime, inline_max: int
@@ -148,7 +164,40 @@ class LineWriter:
         self.run_id = run_id
         self.recorded_at = recorded_at
         self.inline_max = inline_max
+        self._pg = session.get_bind().dialect.name == "postgresql"
+        self._ahead: InFlight | None = None
         self._reset()
+
+    @contextmanager
+    def writing_ahead(self) -> Iterator[None]:
+        """PostgreSQL: while open, each `AHEAD_CHUNK` new lines (with their one derived entry)
+        are copied to the stage and inserted by a statement sent without waiting, so the server
+        writes them while Python builds the next chunk. The block must not use the session
+        itself (a guard collects the statement in flight before any statement through it).
+        Leaving the block collects the statement in flight: its error (IntegrityError,
+        DataError...) is raised there, or at the next chunk, inside the caller's savepoint.
+
+        New lines keep their order, ids and entries: chunks are sent only while every new
+        line and derived entry staged so far is in them (another kind stops the chunks and
+        waits for `flush`)."""
+        if not self._pg or self._ahead is not None:
+            yield
+            return
+        self._ahead = InFlight(self.session)
+        self._ahead_ok = not (self._inserts or self._derived)
+        try:
+            yield
+        except BaseException:
+            try:
+                self._ahead.close()
+            except Exception:  # noqa: BLE001, S110 - the block's own error is the one to raise
+                pass
+            raise
+        else:
+            self._ahead.close()
+        finally:
+            self._ahead = None
+            self._keep_chunk()
 
     def add(self, change: LineChange) -> int:
         """Stage one change; returns the number of entries it writes."""
@@ -158,16 +207,27 @@ class LineWriter:
         new["line_id"] = change.line_id
         new["action"] = "insert" if change.line_id is None else "update"
         new["entry_reason"] = None
-        self._lines.append(new)
-        if change.line_id is None:
-            self._inserts += 1
         old, now = live(change.old), live(new)
         if old is None and now is not None:
             # The entry is the whole new version: SQL derives it from the staged line.
             new["entry_reason"] = change.reason
-            self._derived += 1
             self._sources.add(new["source"])
+            if self._ahead is not None and self._ahead_ok:
+                if change.line_id is None and self._chunk_reason in (None, change.reason):
+                    self._chunk.append(new)
+                    self._chunk_reason = change.reason
+                    if len(self._chunk) >= AHEAD_CHUNK:
+                        self._send_chunk()
+                    return 1
+                self._ahead_ok = False  # sent later than a line staged after it: wait
+            self._lines.append(new)
+            self._inserts += change.line_id is None
+            self._derived += 1
             return 1
+        if self._ahead is not None and change.line_id is None:
+            self._ahead_ok = False
+        self._lines.append(new)
+        self._inserts += change.line_id is None
         rows = entry_rows(old, now, change.reason)
         for row in rows:
             row.update(
@@ -185,20 +245,74 @@ class LineWriter:
         return len(rows)
 
     def __len__(self) -> int:
-        return len(self._lines)
+        return len(self._lines) + len(self._chunk) + self._sent
+
+    def _send_chunk(self) -> None:
+        """Copy the chunk to the stage (after the one in flight is done) and send its insert."""
+        assert self._ahead is not None and self._chunk_reason is not None
+        rows, self._chunk = self._chunk, []
+        self._chunks += 1
+        for row in rows:
+            row["chunk"] = self._chunks
+        self._ahead.collect()
+        if self._chunks == 1:
+            staging.ensure(self.session, staging.stage_line)
+            self.session.execute(staging.stage_line.delete())
+        staging.append(self.session, staging.stage_line, rows)
+        st = staging.stage_line
+        stmt = _insert_with_entries(st.c.chunk == self._chunks, self._chunk_reason)
+        dialect = self.session.get_bind().dialect
+        sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        # '%' is written '%%' for the driver's parameter merge; this text goes as it is.
+        self._ahead.send(sql.replace("%%", "%"))
+        self._sent += len(rows)
+
+    def _keep_chunk(self) -> None:
+        """The chunk not sent goes to `flush`, before every line staged after it."""
+        n = len(self._chunk)
+        self._lines[:0] = self._chunk
+        self._chunk = []
+        self._inserts += n
+        self._derived += n
 
     def flush(self) -> FlushResult:
         """Insert new lines, update changed ones, append entries, maintain aggregates."""
         s = self.session
-        n_lines = staging.fill(s, staging.stage_line, self._lines)
+        self._keep_chunk()
         st = staging.stage_line
+        if self._chunks:
+            # The stage holds the chunks written ahead: add the rest to it.
+            n_lines = staging.append(s, st, self._lines)
+            if n_lines > self._inserts:
+                s.execute(text(f"ANALYZE {st.name} (line_id)"))
+            rest: tuple[Any, ...] = (st.c.chunk.is_(None),)
+        else:
+            n_lines = staging.fill(s, st, self._lines)
+            rest = ()
         cols = list(LINE_COLUMNS)
-        if self._inserts:
+        # PostgreSQL: new lines and their entries in one statement (no join back to the lines)
+        # when every new line has its derived entry, all with one reason, and no other line
+        # derives one (its entry would come before theirs).
+        reasons = (
+            {r["entry_reason"] for r in self._lines if r["action"] == "insert"}
+            if self._pg
+            else set()
+        )
+        together = (
+            self._pg
+            and self._inserts
+            and self._derived == self._inserts
+            and len(reasons) == 1
+            and None not in reasons
+        )
+        if together:
+            s.execute(_insert_with_entries(and_(st.c.action == "insert", *rest), reasons.pop()))
+        elif self._inserts:
             s.execute(
                 insert(_al).from_select(
                     [*cols, "created_at", "first_run_id"],
                     select(*[st.c[c] for c in cols], st.c.updated_at, st.c.last_run_id).where(
-                        st.c.action == "insert"
+                        st.c.action == "insert", *rest
                     ),
                 )
             )
@@ -209,7 +323,7 @@ class LineWriter:
                 .where(_al.c.id == st.c.line_id, st.c.action == "update")
             )
         entry_cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
-        if self._derived:
+        if self._derived and not together:
             derived = {
                 **{d: st.c[d] for d in LINE_DIMENSIONS},
                 "source": st.c.source,
@@ -228,7 +342,7 @@ class LineWriter:
                     ["line_id", *entry_cols],
                     select(line.id, *[derived[c] for c in entry_cols])
                     .select_from(lines)
-                    .where(st.c.entry_reason.is_not(None)),
+                    .where(st.c.entry_reason.is_not(None), *rest),
                 )
             )
         n_entries = staging.fill(s, staging.stage_entry, self._entries)
@@ -246,14 +360,15 @@ class LineWriter:
                 )
             )
         inline = True
-        changed = self._derived + len(self._changed_keys)
+        changed = self._derived + self._sent + len(self._changed_keys)
         if changed:
             if changed < self.inline_max:
                 aggregates.refresh_staged_groups(s)
             else:
                 inline = False
                 aggregates.mark_stale(s, self._sources, self.recorded_at)
-        total = n_entries + self._derived
+        total = n_entries + self._derived + self._sent
+        n_lines += self._sent
         self._reset()
         return FlushResult(n_lines, total, inline)
 
@@ -264,3 +379,53 @@ class LineWriter:
         self._derived = 0
         self._changed_keys: set[tuple[str, str, str]] = set()
         self._sources: set[str] = set()
+        self._chunk = []
+        self._chunk_reason: str | None = None
+        self._chunks = 0
+        self._sent = 0
+        self._ahead_ok = False
+
+
+def _insert_with_entries(where: Any, reason: str) -> Any:
+    """PostgreSQL: INSERT the staged new lines matching `where` and, in the same statement,
+    their one entry each (the whole version, `reason`) from the rows the insert returns, in
+    the lines' order (`WITH ins AS (INSERT ... RETURNING ...) INSERT INTO ledger_entry ...`)."""
+    st = staging.stage_line
+    cols = list(LINE_COLUMNS)
+    ins = (
+        insert(_al)
+        .from_select(
+            [*cols, "created_at", "first_run_id"],
+            select(*[st.c[c] for c in cols], st.c.updated_at, st.c.last_run_id).where(where),
+        )
+        .returning(
+            _al.c.id,
+            _al.c.source,
+            *[_al.c[d] for d in LINE_DIMENSIONS],
+            _al.c.amount,
+            _al.c.base_amount,
+            _al.c.hours,
+            _al.c.last_run_id,
+            _al.c.updated_at,
+        )
+        .cte("ins")
+    )
+    derived = {
+        **{d: ins.c[d] for d in LINE_DIMENSIONS},
+        "source": ins.c.source,
+        "amount_delta": ins.c.amount,
+        "base_delta": ins.c.base_amount,
+        "hours_delta": ins.c.hours,
+        "run_id": ins.c.last_run_id,
+        "recorded_at": ins.c.updated_at,
+        "reason": literal(reason),
+    }
+    entry_cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
+    return (
+        insert(_le)
+        .add_cte(ins)
+        .from_select(
+            ["line_id", *entry_cols],
+            select(ins.c.id, *[derived[c] for c in entry_cols]).order_by(ins.c.id),
+        )
+    )
