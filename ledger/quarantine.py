@@ -69,7 +69,7 @@ def open_entries(
     if any_open is None:
         return {}  # the common case: nothing waits for this stream
     if not staged:
-        staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+        staging.fill_keys(session, list(wanted))
     k = staging.stage_key
     rows = session.execute(
         select(q.id, q.external_id, q.reason, q.payload_hash, q.source_modified_at).join(

@@ -290,3 +290,75 @@ def copy_in(
     with _copying(session, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for block in blocks:
             copy.write(block)
+
+
+def fill_keys(session: Session, keys: Sequence[str]) -> int:
+    """`fill` of `stage_key`'s external_id with `keys` (distinct strings), the lookups' hot path:
+    no dict per key, no bind processing; on PostgreSQL one COPY of the keys' text."""
+    table = stage_key
+    ensure(session, table)
+    session.execute(delete(table))
+    count = _append_strings(session, table, ("external_id",), keys, 1)
+    if count and session.get_bind().dialect.name == "postgresql":
+        indexed = {c.name for index in table.indexes for c in index.columns}
+        session.execute(text(f"ANALYZE {table.name} ({', '.join(sorted(indexed))})"))
+    return count
+
+
+def append_keyed(
+    session: Session, table: Table, columns: Sequence[str], first: str, keys: Sequence[str]
+) -> int:
+    """`append` of the rows (`first`, key) for each of `keys` (plain strings) to the two
+    `columns` of `table`, without the dict per row and the bind processing `append` does.
+    Returns the row count."""
+    ensure(session, table)
+    return _append_strings(session, table, columns, keys, 2, first)
+
+
+def _append_strings(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    width: int,
+    first: str | None = None,
+) -> int:
+    """Rows of strings appended to `table`: each key alone (`width` 1) or after `first`
+    (`width` 2). On PostgreSQL one COPY, its text written whole when no value needs escaping
+    (COPY's text form of such a value is the value itself), else row by row."""
+    if not keys:
+        return 0
+
+    def rows() -> Iterator[tuple[str | None, ...]]:
+        return ((k,) if width == 1 else (first, k) for k in keys)
+
+    names = ", ".join(columns)
+    if session.get_bind().dialect.name != "postgresql":
+        dbapi: Any = session.connection().connection.dbapi_connection
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - our own names
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(sql, rows())
+        except _driver_error(session) as exc:
+            raise _wrapped(sql, exc) from exc
+        finally:
+            cur.close()
+        return len(keys)
+    try:
+        blob = "\n".join(keys) if width == 1 else f"{first}\t" + f"\n{first}\t".join(keys)
+    except TypeError:  # a None (NULL) among them
+        blob = "\\"
+    plain = (
+        "\\" not in blob
+        and "\r" not in blob
+        and blob.count("\n") == len(keys) - 1
+        and blob.count("\t") == len(keys) * (width - 1)
+    )
+    with _copying(session, f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        if plain:
+            copy.write(blob + "\n")
+        else:
+            for row in rows():
+                copy.write_row(row)
+    return len(keys)

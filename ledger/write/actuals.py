@@ -9,11 +9,10 @@ entries with INSERT ... SELECT / UPDATE ... FROM from the stage.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
@@ -22,6 +21,7 @@ from pmo_ledger.ledger.fx.rates import RateBook, RateHit
 from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
+from pmo_ledger.ledger.types import UtcDateTime
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter, join_lines
 from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
@@ -77,30 +77,61 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
     return period_problem(record.period)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredVersion:
-    """What deciding "unchanged" needs of a stored line."""
+#: A stored line's slim version (`stored_versions`), the driver's row as it is: (external_id,
+#: content_hash, live: not deleted, settled: live and under a project, so an equal hash leaves
+#: it as it is, source_modified_at: raw, read with `changed_at`).
+StoredVersion = tuple[str, str, bool, bool, datetime | str | None]
+HASH: Final = 1
+LIVE: Final = 2
+SETTLED: Final = 3
+CHANGED_AT: Final = 4
+_CHANGED_AT = UtcDateTime()
 
-    content_hash: str
-    deleted_at: datetime | None
-    source_modified_at: datetime | None
-    project_id: int
+
+def changed_at(version: StoredVersion) -> datetime | None:
+    """A slim version's source_modified_at: PostgreSQL's driver gives an aware datetime (in
+    the connection's time zone: it is only compared), SQLite's the stored text, read here only
+    when it is compared (a record found unchanged never needs it)."""
+    value = version[CHANGED_AT]
+    if isinstance(value, str):
+        return _CHANGED_AT.process_result_value(value, None)
+    return value
 
 
 def stored_versions(
     session: Session, source: str, stream: str, keys: Iterable[str]
 ) -> dict[str, StoredVersion]:
-    """The stored lines of these keys, slim: hash, deletion, change time and project."""
-    wanted = set(keys)
+    """The stored lines of these keys, slim (`StoredVersion`), by key. Leaves exactly these
+    keys staged in `stage_key` (for `quarantine.open_entries(..., staged=True)`).
+
+    The rows are the driver's tuples: SQLAlchemy's rows and their processing (a UTC conversion
+    or a parse per change time) cost more than the index probes."""
+    wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    staging.fill_keys(session, wanted)
     k = staging.stage_key
     t = table_of(ActualLine)
     names = ("external_id", "content_hash", "deleted_at", "source_modified_at", "project_id")
     lines, line = join_lines(session, k, (source, stream, k.c.external_id), [t.c[n] for n in names])
-    rows = session.execute(select(*[line[n] for n in names]).select_from(lines))
-    return {r[0]: StoredVersion(*r[1:]) for r in rows}
+    live = line.deleted_at.is_(None)
+    query = select(
+        line.external_id,
+        line.content_hash,
+        live,
+        and_(live, line.project_id != UNMAPPED_ID),
+        line.source_modified_at,
+    ).select_from(lines)
+    compiled = query.compile(dialect=session.get_bind().dialect)
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup or ())
+    result = session.connection().exec_driver_sql(str(compiled), params)
+    try:
+        rows: Sequence[Any] = result.cursor.fetchall()
+    finally:
+        result.close()
+    return {r[0]: r for r in rows}
 
 
 def current_lines(
@@ -110,7 +141,7 @@ def current_lines(
     wanted = set(keys)
     if not wanted:
         return {}
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    staging.fill_keys(session, list(wanted))
     k = staging.stage_key
     t = table_of(ActualLine)
     lines, line = join_lines(session, k, (source, stream, k.c.external_id), list(t.c))
@@ -132,11 +163,12 @@ def apply_actuals(
     s, source, now = ctx.session, ctx.source, ctx.recorded_at
     stats = ApplyStats(read=len(records))
     held_before = len(held)
-    for r in records:
-        stats.count("read", r.currency, r.amount)
+    stats.count_records("read", records)
     gone_keys = set(deletions)
     # A key both sent and deleted in one batch: the deletion wins (as for budgets).
-    latest = {k: r for k, r in latest_by_key(records).items() if k not in gone_keys}
+    latest = latest_by_key(records)
+    if gone_keys:
+        latest = {k: r for k, r in latest.items() if k not in gone_keys}
     # First the slim stored versions: an unchanged record (the bulk of any re-read) is settled
     # by its hash, without validating it, reading its line or resolving anything for it. Its
     # content is that of a live line, which was valid: validation reads only hashed fields.
@@ -147,17 +179,20 @@ def apply_actuals(
     digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}
     invalid: dict[str, ActualRecord] = {}
+    same: list[ActualRecord] = []  # settled unchanged, counted at the end
+    get = slim.get
     for key, r in latest.items():
-        v = slim.get(key)
-        if v is not None and v.deleted_at is None and v.project_id != UNMAPPED_ID:
-            digest = digests[key] = content_hash(r)
-            if v.content_hash == digest:
-                stats.unchanged += 1
-                stats.count("unchanged", r.currency, r.amount)
-                # A retry or late page never goes back in time (nor resolves a newer hold).
-                if not older_version(r.source_modified_at, v.source_modified_at):
+        v = get(key)
+        if v is not None and v[SETTLED]:
+            digest = content_hash(r)
+            if v[HASH] == digest:
+                same.append(r)
+                # A retry or late page never goes back in time (nor resolves a newer hold);
+                # `loaded` only resolves open entries, so only their keys need it.
+                if key in open_q and not older_version(r.source_modified_at, changed_at(v)):
                     loaded[key] = r.source_modified_at
                 continue
+            digests[key] = digest
         problem = validate(r)
         if problem is None:
             valid[key] = r
@@ -166,13 +201,14 @@ def apply_actuals(
             held.append(held_item(r.external_id, problem[0], problem[1], r))
             stats.count("quarantined", r.currency, r.amount)
     for key, r in list(valid.items()):
-        v = slim.get(key)
-        if v is not None and older_version(r.source_modified_at, v.source_modified_at):
+        v = get(key)
+        if v is not None and older_version(r.source_modified_at, changed_at(v)):
             del valid[key]  # a retry or late page never goes back in time
-            stats.unchanged += 1
-            stats.count("unchanged", r.currency, r.amount)
+            same.append(r)
             continue
-    live_keys = {k for k, v in slim.items() if v.deleted_at is None}
+    stats.unchanged += len(same)
+    stats.count_records("unchanged", same)
+    live_keys = {k for k, v in slim.items() if v[LIVE]}
     wanted = [*(k for k in valid if k in slim), *(k for k in invalid if k in live_keys)]
     wanted += [k for k in deletions if k in live_keys]
     existing = current_lines(s, source, stream, wanted)

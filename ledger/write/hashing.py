@@ -20,12 +20,21 @@ _SKIP = frozenset({"source_modified_at", "derived"})
 #: "1.1") except for the sign of a zero, so zeros are never kept. Emptied when it grows large.
 _MEMO: dict[Any, str] = {}
 _MEMO_MAX = 16_384
+#: Digits `str` of a Decimal may show and still be its canonical form: `normalize` rounds to
+#: the context's precision (28 by default), `str` never does.
+_PLAIN_DIGITS = 28
 
 
 def _canon(value: Any) -> str:
     if value is None:
         return "\x00"
     if isinstance(value, Decimal):
+        if type(value) is Decimal:
+            text = str(value)
+            # No exponent and no trailing zero after a point: already normalized (1.1, 10, -0).
+            if "E" not in text and ("." not in text or text[-1] != "0"):
+                if len(text) <= _PLAIN_DIGITS:
+                    return text
         return format(value.normalize(), "f") if value.is_finite() else str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -62,12 +71,13 @@ def _values_of(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     return getter
 
 
-def content_hash(record: Any) -> str:
-    """Hash of a record's content, ignoring the source's change time."""
-    cls: type = type(record)  # plain `type`: mypy sees type[Any] as not Hashable for @cache
+def reference_hash(record: Any) -> str:
+    """`content_hash` the plain way, value by value: the definition the compiled form of
+    `_compiled` must match (and what it falls back to on a value it cannot take)."""
+    cls: type = type(record)
     parts = [cls.__name__]
     append = parts.append
-    for value in _values_of(cls)(record):  # the writer's hot path: the common types inline
+    for value in _values_of(cls)(record):
         kind = type(value)
         if kind is str:
             append(value)
@@ -78,3 +88,47 @@ def content_hash(record: Any) -> str:
         else:
             append(_canon(value))
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=20).hexdigest()
+
+
+@cache
+def _compiled(cls: type) -> Callable[[Any], str]:
+    """`reference_hash` for records of `cls`, as one function written for its fields: each field
+    read once, its text picked inline (a str as it is, a remembered Decimal or day by one dict
+    lookup), the parts joined in one tuple. No loop, no call per value on the common path."""
+    names = _hashed_fields(cls)
+    body = ["def hash_of(record):"]
+    for i, name in enumerate(names):
+        assert name.isidentifier()  # dataclass field names, written into the source below
+        body += [
+            f"    v = record.{name}",
+            "    k = v.__class__",
+            f"    if k is str: p{i} = v",
+            f"    elif v is None: p{i} = NUL",
+            f"    elif k is Decimal or k is date: p{i} = memo_get(v) or memo_canon(v)",
+            f"    else: p{i} = canon(v)",
+        ]
+    parts = ", ".join(["NAME", *(f"p{i}" for i in range(len(names)))])
+    body.append(f"    return blake2b(SEP.join(({parts},)).encode(), digest_size=20).hexdigest()")
+    scope: dict[str, Any] = {
+        "NAME": cls.__name__,
+        "NUL": "\x00",
+        "SEP": "\x1f",
+        "Decimal": Decimal,
+        "date": date,
+        "memo_get": _MEMO.get,  # zeros and NaNs are never kept: they miss, memo_canon sees them
+        "memo_canon": _memo_canon,
+        "canon": _canon,
+        "blake2b": hashlib.blake2b,
+    }
+    exec(compile("\n".join(body), f"<content_hash of {cls.__name__}>", "exec"), scope)  # noqa: S102 - our own source
+    fast: Callable[[Any], str] = scope["hash_of"]
+    return fast
+
+
+def content_hash(record: Any) -> str:
+    """Hash of a record's content, ignoring the source's change time."""
+    cls: type = type(record)  # plain `type`: mypy sees type[Any] as not Hashable for @cache
+    try:
+        return _compiled(cls)(record)
+    except TypeError:  # a value the dict cannot hash (a signaling NaN): the plain way decides
+        return reference_hash(record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Table, and_, bindparam, select, update
@@ -33,12 +34,23 @@ class Keyed(Protocol):
 R = TypeVar("R", bound=Keyed)
 
 
+_EXTERNAL_ID = attrgetter("external_id")
+
+
 def _ext_id(record: Any) -> str:
     return str(record.external_id)
 
 
 def latest_by_key(records: Iterable[R], key: Callable[[R], str] = _ext_id) -> dict[str, R]:
     """One record per key: the newest by source_modified_at, else the last one given."""
+    if key is _ext_id:
+        if not isinstance(records, list | tuple):
+            records = list(records)
+        # The common batch: every record's own string key, each once. Then there is nothing
+        # to choose, and the keys in their order are the answer.
+        by_id = {_EXTERNAL_ID(r): r for r in records}
+        if len(by_id) == len(records) and all(type(k) is str for k in by_id):
+            return by_id
     out: dict[str, R] = {}
     for r in records:
         k = key(r)
@@ -125,7 +137,7 @@ def stored_rows(
     wanted = {k for k in keys if k}
     if not wanted:
         return {}
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    staging.fill_keys(session, list(wanted))
     k = staging.stage_key
     rows = session.execute(
         select(table).join(k, and_(table.c[key_column] == k.c.external_id, *where))
@@ -161,7 +173,7 @@ def soft_delete(
     wanted = {k for k in keys if k}
     if not wanted:
         return 0
-    staging.fill(session, staging.stage_key, [{"external_id": k} for k in wanted])
+    staging.fill_keys(session, list(wanted))
     result = session.execute(
         update(table)
         .where(

@@ -24,6 +24,7 @@ from sqlalchemy import and_, delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import quarantine, staging
+from pmo_ledger.ledger.db import local_setting
 from pmo_ledger.ledger.models import ActualLine, ScopeListed, table_of
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.time.calendar import parse_period
@@ -78,12 +79,31 @@ def _unseen(scope_key: str) -> Any:
 
 
 def check_scope(session: Session, source: str, stream: str, scope_key: str) -> ScopeCheck:
-    """Open lines of the scope and how many were not seen (one pass over the scope)."""
+    """Open lines of the scope and how many were not seen (one pass over the scope; on
+    PostgreSQL a count, then a merge anti-join)."""
     staging.ensure(session, staging.scope_seen)
     where = scope_filter(source, stream, scope_key)
-    total, unseen = session.execute(
-        select(func.count(), func.count().filter(_unseen(scope_key))).select_from(_al).where(where)
-    ).one()
+    if session.get_bind().dialect.name != "postgresql":
+        total, unseen = session.execute(
+            select(func.count(), func.count().filter(_unseen(scope_key)))
+            .select_from(_al)
+            .where(where)
+        ).one()
+        return ScopeCheck(int(total or 0), int(unseen or 0))
+    # PostgreSQL: the unseen lines by a merge anti-join of the scope's lines (in key order from
+    # the unique index) and its seen keys. In one count with the open lines (a FILTER) the NOT
+    # EXISTS was a probe of scope_seen per line, and the planner, which sees no statistics on a
+    # just-filled TEMP table, chose probes for the anti-join too; a hash anti-join spilled at
+    # 1,000,000 keys. EXPLAIN ANALYZE: probes 0.19 s at 100,000 lines and 4.4-5.3 s at
+    # 1,000,000; merge 0.09 s and 1.4 s.
+    total = session.scalar(select(func.count()).select_from(_al).where(where))
+    with (
+        local_setting(session, "enable_nestloop", "off"),
+        local_setting(session, "enable_hashjoin", "off"),
+    ):
+        unseen = session.scalar(
+            select(func.count()).select_from(_al).where(where, _unseen(scope_key))
+        )
     return ScopeCheck(int(total or 0), int(unseen or 0))
 
 
@@ -130,11 +150,8 @@ def forget_all_scopes(session: Session) -> None:
 
 def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> None:
     """Add keys seen in an open scope (the runner fills it from each batch)."""
-    staging.append(
-        session,
-        staging.scope_seen,
-        ({"scope_key": scope_key, "external_id": k} for k in external_ids),
-    )
+    columns = ("scope_key", "external_id")
+    staging.append_keyed(session, staging.scope_seen, columns, scope_key, external_ids)
 
 
 def save_listed(session: Session, source: str, stream: str, scope_key: str) -> int:

@@ -3,8 +3,10 @@ returns and the batch adds up."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 #: The outcomes `ApplyStats.amounts` sums money under.
 OUTCOMES = ("read", "inserted", "restated", "unchanged", "quarantined", "deleted")
@@ -38,6 +40,23 @@ class ApplyStats:
         if amount is not None and currency:
             per = self.amounts.setdefault(outcome, {})
             per[currency] = per.get(currency, Decimal(0)) + amount
+
+    def count_records(self, outcome: str, records: Iterable[Any]) -> None:
+        """`count(outcome, r.currency, r.amount)` of every record, summed per currency in one
+        pass and added once (a batch's records are the writer's hot path)."""
+        sums: dict[str, Decimal] = {}
+        get = sums.get
+        zero = Decimal(0)
+        for r in records:
+            amount = r.amount
+            if amount is not None:
+                currency = r.currency
+                if currency:
+                    sums[currency] = get(currency, zero) + amount
+        if sums:
+            per = self.amounts.setdefault(outcome, {})
+            for currency, amount in sums.items():
+                per[currency] = per.get(currency, zero) + amount
 
     def add(self, other: ApplyStats) -> None:
         for name in (

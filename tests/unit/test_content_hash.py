@@ -54,3 +54,58 @@ def test_change_time_is_not_content() -> None:
     assert content_hash(_record(source_modified_at=datetime(2027, 1, 1, tzinfo=UTC))) == one
     assert content_hash(_record(posted_on=date(2025, 6, 29))) != one
     assert content_hash(_record(amount=Decimal("786.64"))) != one
+
+
+def _plain_hash(record: ActualRecord) -> str:
+    """Hash version 1 as it was first written: every value through one canonical function."""
+    import hashlib
+    from dataclasses import fields
+
+    def canon(value: object) -> str:
+        if value is None:
+            return "\x00"
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f") if value.is_finite() else str(value)
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return str(value)
+
+    parts = [type(record).__name__]
+    parts += [
+        v if type(v) is str else canon(v)
+        for v in (getattr(record, f.name) for f in fields(record))
+        if v is not record.source_modified_at
+    ]
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=20).hexdigest()
+
+
+def test_compiled_hash_matches_the_plain_form_for_odd_values() -> None:
+    """The compiled hash (and its remembered texts) gives the plain form's digest for every
+    kind of value a record may carry before validation, twice (the second time remembered)."""
+    odd: list[dict[str, object]] = [
+        {"amount": Decimal(text)}
+        for text in (
+            "1.10", "1.1", "10", "100", "1E+2", "1.0E+3", "0.0000001", "-0", "0E-5", "-0.00",
+            "12345678901234567890123456789012345", "1234567890123456789012345.5", "-786.630",
+            "NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "00012.500",
+        )
+    ]  # fmt: skip
+    odd += [
+        {"posted_on": datetime(2025, 6, 28, 10, 30, tzinfo=UTC)},
+        {"posted_on": "2025-06-28"},
+        {"posted_on": None},
+        {"hours": 7},
+        {"hours": True},
+        {"hours": 7.25},
+        {"hours": 1e16},
+        {"description": None, "role": "PM", "period": "2025-06"},
+        {"external_id": "tab\tnew\nline\\"},
+    ]
+    for kw in odd:
+        record = _record(**kw)
+        try:
+            expected = _plain_hash(record)
+        except TypeError:
+            continue
+        assert content_hash(record) == expected, kw
+        assert content_hash(record) == expected, kw  # remembered
