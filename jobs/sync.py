@@ -53,6 +53,7 @@ from pmo_ledger.connectors.errors import (
 )
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.causes import short_cause
+from pmo_ledger.jobs.gc_tuning import tune_for_batches
 from pmo_ledger.jobs.lease import Heartbeat, Held, Lease, LeaseLost, new_holder
 from pmo_ledger.jobs.prefetch import Prefetch
 from pmo_ledger.jobs.run_records import RunRecorder, StreamResult, SyncResult, summary
@@ -283,6 +284,7 @@ def _prepare(
     dry_run: bool,
     allow_disabled: bool,
 ) -> _Run:
+    tune_for_batches()  # once a process: the collector off the batches' short-lived objects
     cfg = app.config.connectors.get(name)
     if cfg is None:
         known = ", ".join(sorted(app.config.connectors)) or "none configured"
