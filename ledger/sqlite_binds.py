@@ -33,18 +33,23 @@ def sqlite_rows(
     processing."""
     names = list(rows[0])
     raw: Iterable[Sequence[Any]]
-    if all(len(row) == len(names) for row in rows):  # rows of one stage share keys
+    if set(map(len, rows)) == {len(names)}:  # rows of one stage share keys
         # A list a column, not a tuple a row: 42 objects for the collector to count, not
         # 50,000 (each full collection walks the whole heap: 0.1-0.2 s).
         raw = (list(map(itemgetter(name), rows)) for name in names)
     else:
         names = list(dict.fromkeys(k for row in rows for k in row))
         raw = ([row.get(n) for row in rows] for n in names)
-    columns = [
-        _converted(table.c[name].type, values, dialect)
-        for name, values in zip(names, raw, strict=True)
-    ]
-    return names, zip(*columns, strict=True)
+    kept, columns = [], []
+    for name, values in zip(names, raw, strict=True):
+        column = table.c[name]
+        if column.server_default is None and values.count(None) == len(values):
+            continue  # NULL in every row: left out, NULL all the same, and nothing to bind
+        kept.append(name)
+        columns.append(_converted(column.type, values, dialect))
+    if not kept:  # every value NULL: one column says how many rows
+        kept, columns = names[:1], [[None] * len(rows)]
+    return kept, zip(*columns, strict=True)
 
 
 #: SQLite's DATETIME storage format (sqlalchemy.dialects.sqlite.DATETIME), positional.
