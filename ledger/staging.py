@@ -25,6 +25,7 @@ from pmo_ledger.ledger.models import (
     LedgerEntry,
     table_of,
 )
+from pmo_ledger.ledger.sqlite_binds import sqlite_rows
 from pmo_ledger.ledger.types import ExactDecimal, UtcDateTime
 
 if TYPE_CHECKING:
@@ -219,15 +220,17 @@ def _executemany(
     table: Table,
     rows: list[Mapping[str, Any]],
 ) -> None:
-    """SQLite: one DBAPI executemany of processed values."""
-    names, values = _processed(session, table, rows)
+    """SQLite: one DBAPI executemany of processed values (`sqlite_binds`: a column at a
+    time; a value its column refuses raises as a refused row of the INSERT would)."""
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
-    marks = ", ".join("?" for _ in names)
     cur = cast("sqlite3.Cursor", dbapi.cursor())
+    sql = f"INSERT INTO {table.name}"
     try:
-        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - our own names
         try:
+            names, values = sqlite_rows(table, rows, session.get_bind().dialect)
+            marks = ", ".join("?" for _ in names)
+            sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - our own names
             cur.executemany(sql, values)
         except (_driver_error(session), OverflowError, ValueError) as exc:
             raise _wrapped(sql, exc) from exc

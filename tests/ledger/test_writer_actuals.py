@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.ledger.models import LedgerEntry
+from pmo_ledger.ledger.models import ActualLine, ActualPeriodTotal, LedgerEntry
 from pmo_ledger.ledger.records import FxRateRecord
 from tests.builders import (
     T0,
@@ -264,3 +264,58 @@ def test_fx_rate_daily_is_forward_filled_and_rederived_from_the_change(session: 
     }
     total = session.execute(sql("SELECT count(*) FROM fx_rate_daily")).scalar()
     assert total == (date(2026, 12, 31) - date(2025, 10, 1)).days + 1
+
+
+def test_new_restated_and_returning_lines_in_one_batch_each_get_their_entries(
+    session: Session, engine: Engine
+) -> None:
+    """One batch with new lines (after an id gap: a line taken by a batch that committed
+    first), a restatement and a key back after its deletion: each line gets exactly its own
+    entries, and the inline aggregates add up."""
+    p1 = add_project(session, "P1")
+    load(session, [actual("a1", "100.00"), actual("a2", "200.00")], at=T0)
+    load(session, deletions=["a2"], at=T0 + timedelta(hours=1))
+    # A line committed with an id past the next free one (a batch that took later ids and
+    # committed first), deleted: it has no entries.
+    a1 = line(session, "a1")
+    ahead = a1.id + 40
+    values = {c.key: getattr(a1, c.key) for c in ActualLine.__mapper__.column_attrs}
+    values.update(id=ahead, external_id="gap", deleted_at=T0, deleted_reason="deleted")
+    session.execute(insert(ActualLine), [values])
+    session.commit()
+    batch = [
+        actual("n1", "1.10"),
+        actual("a1", "150.00"),
+        actual("n2", None, hours=Decimal("2.5")),
+        actual("a2", "200.00"),
+        actual("n3", "3.30", cost_type="labor"),
+    ]
+    load(session, batch, at=T0 + timedelta(hours=2))
+    assert [e[0] for e in _entries(session, "a1")] == ["insert", "restate"]
+    assert [e[2] for e in _entries(session, "a1")] == [Decimal("100.0000"), Decimal("50.0000")]
+    assert [e[0] for e in _entries(session, "a2")] == ["insert", "delete", "insert"]
+    new = [line(session, k) for k in ("n1", "n2", "n3")]
+    # SQLite: the largest id + 1 (a rowid); PostgreSQL: the sequence's next (3).
+    first = ahead + 1 if engine.dialect.name == "sqlite" else 3
+    assert [n.id for n in new] == [first, first + 1, first + 2]
+    assert [n.created_at for n in new] == [T0 + timedelta(hours=2)] * 3
+    assert [_entries(session, n.external_id) for n in new] == [
+        [("insert", p1, Decimal("1.1000"), "USD", Decimal("1.1000"))],
+        [("insert", p1, None, "USD", None)],
+        [("insert", p1, Decimal("3.3000"), "USD", Decimal("3.3000"))],
+    ]
+    assert project_total(session, p1) == Decimal("354.40")
+    assert counts(session)["ledger_entry"] == 8
+    assert_entries_match_lines(session)
+    totals = select(
+        ActualPeriodTotal.cost_type,
+        ActualPeriodTotal.counts_hours,
+        ActualPeriodTotal.lines,
+        ActualPeriodTotal.base_amount,
+        ActualPeriodTotal.hours,
+    ).order_by(ActualPeriodTotal.cost_type, ActualPeriodTotal.counts_hours)
+    assert [tuple(r) for r in session.execute(totals)] == [
+        ("expense", False, 3, Decimal("351.1000"), Decimal(0)),
+        ("expense", True, 1, Decimal(0), Decimal("2.5000")),
+        ("labor", False, 1, Decimal("3.3000"), Decimal(0)),
+    ]

@@ -1,0 +1,133 @@
+"""The TEMP stage holds exactly what a compiled INSERT of the same rows would store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
+
+from pmo_ledger.ledger import staging
+from pmo_ledger.ledger.staging import stage_line
+
+_AT = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
+
+
+def _row(key: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "source": "erp",
+        "stream": "actuals",
+        "external_id": key,
+        "project_id": 1,
+        "kind": "cost",
+        "cost_type": "labor",
+        "period": "2026-03",
+        "posted_on": date(2026, 3, 4),
+        "currency": "EUR",
+        "amount": Decimal("1.00005"),  # a tie at the fifth place: 1.0001 (half up)
+        "rate": Decimal("1.234567895"),  # a tie at the ninth: 1.23456790
+        "base_amount": Decimal("-1.00005"),  # half up is away from zero: -1.0001
+        "hours": Decimal("7.5"),
+        "stale_rate": False,
+        "counts_amount": True,
+        "counts_hours": False,
+        "source_modified_at": _AT,
+        "updated_at": _AT,
+        "deleted_at": None,
+        "line_id": None,
+        "action": "insert",
+    }
+    row.update(values)
+    return row
+
+
+#: Columns of one type throughout (converted a column at a time on SQLite) and columns that
+#: mix types (an int amount, a non-UTC or microsecond-free timestamp: each value through its
+#: processor).
+_ROWS = [
+    _row("1"),
+    _row(
+        "2",
+        amount=Decimal("-123456789.123456789"),
+        posted_on=date(999, 12, 31),
+        source_modified_at=datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+        updated_at=_AT,
+        stale_rate=True,
+    ),
+    _row("3", amount=None, rate=None, base_amount=None, hours=Decimal(0), counts_amount=False),
+]
+_MIXED = [
+    _row("4", amount=12, hours=None, posted_on=date(2026, 1, 1)),
+    _row(
+        "5",
+        source_modified_at=datetime(2026, 3, 4, 10, 36, 7, tzinfo=timezone(timedelta(hours=5.5))),
+        deleted_at=datetime(2026, 3, 5, tzinfo=UTC),
+    ),
+]
+
+
+def _stored(session: Session, prefix: str) -> dict[str, tuple[Any, ...]]:
+    """The stage's raw values (no result processing) by key, without the prefix."""
+    rows = session.connection().exec_driver_sql(
+        f"SELECT * FROM stage_line WHERE substr(external_id, 1, 1) = '{prefix}'"
+    )
+    names = list(rows.keys())
+    at = names.index("external_id")
+    return {r[at][len(prefix) :]: tuple(v for i, v in enumerate(r) if i != at) for r in rows}
+
+
+@pytest.mark.parametrize("rows", [_ROWS, _MIXED], ids=["one_type", "mixed_types"])
+def test_stage_holds_what_a_compiled_insert_stores(
+    session: Session, rows: list[dict[str, Any]]
+) -> None:
+    """The stage's fast load (SQLite: values converted a column at a time; PostgreSQL: COPY)
+    stores the same raw values as SQLAlchemy's compiled INSERT of the same rows: scaled
+    integers rounded half up, the date and timestamp texts, the Booleans."""
+    assert staging.fill(session, stage_line, [{**r, "external_id": "f" + r["external_id"]} for r in rows]) == len(rows)  # fmt: skip
+    session.execute(insert(stage_line), [{**r, "external_id": "c" + r["external_id"]} for r in rows])  # fmt: skip
+    fast, compiled = _stored(session, "f"), _stored(session, "c")
+    assert fast == compiled
+    assert sorted(fast) == sorted(r["external_id"] for r in rows)
+
+
+def test_stage_values_on_sqlite_are_scaled_integers_and_texts(
+    session: Session, engine: Engine
+) -> None:
+    """SQLite: the staged row of `_row("1")` as stored, value by value."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's storage of money, dates and timestamps")
+    staging.fill(session, stage_line, [_row("1")])
+    row = (
+        session.connection()
+        .exec_driver_sql(
+            "SELECT amount, rate, base_amount, hours, posted_on, stale_rate, counts_amount,"
+            " source_modified_at, updated_at FROM stage_line"
+        )
+        .one()
+    )
+    assert tuple(row) == (
+        10001,
+        123456790,
+        -10001,
+        75000,
+        "2026-03-04",
+        0,
+        1,
+        "2026-03-04 05:06:07.890123",
+        "2026-03-04 05:06:07.890123",
+    )
+
+
+def test_naive_timestamp_in_the_stage_is_refused_data_on_sqlite(
+    session: Session, engine: Engine
+) -> None:
+    """SQLite: a naive timestamp raises DataError, the class the writer bisects down to the
+    record, not a bare ValueError."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's COPY takes the timestamp in the session's zone")
+    with pytest.raises(DataError):
+        staging.fill(session, stage_line, [_row("1", source_modified_at=datetime(2026, 3, 4))])  # noqa: DTZ001 - the refused value
