@@ -8,6 +8,10 @@ open scope go to the TEMP table `scope_seen` on the run's one connection; at Sco
 writer reverses what the scope did not list, unless the mass-delete guard stops it. Runs end
 succeeded | partial | failed | interrupted | abandoned (DESIGN.md "Operations").
 
+A kind that reads ahead is read by a producer thread (jobs/prefetch.py) while the runner
+writes; once a stream's read has come to its end, the next stream's read opens while the
+stream's last batch is written (`_read_ahead`), its pages written in its own turn.
+
 The streams furthest behind go first (`_ordered`). A stream whose own settings are wrong
 (StreamConfigError), or whose query ran too long (StreamTransientError, `partial`), stops alone
 and the run goes on. A full read of a stream that stops early (an error the connector raised,
