@@ -724,6 +724,7 @@ class _Run:
             if not looked_ahead and pages.read_to_end():
                 looked_ahead = True
                 self._read_ahead(after)
+
         # Smaller batches would update the aggregates inline (`aggregate_inline_max`), which
         # costs more per line than the rebuild a larger batch leaves for the run's end.
         idle_rows = max(self.settings.batch_rows // 10, self.settings.aggregate_inline_max, 1)
@@ -878,9 +879,7 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - the stream's own start raises it in its turn
             log.info("read_ahead_skipped", connector=self.name, stream=spec.name, error=str(exc))
             return
-        continues = (
-            not self.full and self.since is None and _resumes(opening.state, spec.name)
-        )
+        continues = not self.full and self.since is None and _resumes(opening.state, spec.name)
         if opening.scope or self._retires(opening) or continues:
             return
         pages = self._prefetch(spec, opening.request)

@@ -107,5 +107,3 @@ def read_ahead_and_in_turn(
     opened = [e["stream"] for e in logs if e["event"] == "sync_stream_read_ahead"]
     dropped = [e["stream"] for e in logs if e["event"] == "read_ahead_dropped"]
     return Compared(in_turn, ledger_rows(engine), readers, opened, dropped)
-
-

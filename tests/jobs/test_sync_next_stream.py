@@ -123,7 +123,9 @@ def state(engine: Engine, stream: str) -> SyncState | None:
 
 
 def producers() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("prefetch-") and t.is_alive()]
+    return [
+        t.name for t in threading.enumerate() if t.name.startswith("prefetch-") and t.is_alive()
+    ]
 
 
 def test_the_next_stream_is_read_while_the_last_batch_before_it_commits(
