@@ -637,6 +637,7 @@ class _Run:
             scope_end: ScopeEnd | None = None, *, stopping: bool = False, done: bool = False
         ) -> None:
             nonlocal committed, resume_waiting
+            look_ahead()  # before a write: the read may have come to its end since the page
             store = best
             # A flush that only records the stream's end is not a batch for `on_batch`.
             batch = bool(buffer) or scope_end is not None or best != committed
@@ -721,7 +722,7 @@ class _Run:
             """This read has come to its end (its pages may still wait on the queue): open
             the next stream's read, so its first pages come while this one's are written."""
             nonlocal looked_ahead
-            if not looked_ahead and pages.read_to_end():
+            if not looked_ahead and pages.read_to_end() and not self.cancel.is_set():
                 looked_ahead = True
                 self._read_ahead(after)
 
