@@ -107,3 +107,11 @@ def read_ahead_and_in_turn(
     opened = [e["stream"] for e in logs if e["event"] == "sync_stream_read_ahead"]
     dropped = [e["stream"] for e in logs if e["event"] == "read_ahead_dropped"]
     return Compared(in_turn, ledger_rows(engine), readers, opened, dropped)
+
+
+def assert_same_ledger(got: Compared, name: str, opened_ahead: list[str]) -> None:
+    """The two ledgers are the same, the read-ahead sync read in producer threads only, and
+    these streams' reads opened while the stream before was written, none dropped."""
+    assert got.ahead == got.in_turn
+    assert got.readers and all(r.startswith(f"prefetch-{name}-") for r in got.readers)
+    assert (got.opened_ahead, got.dropped) == (opened_ahead, [])

@@ -15,7 +15,7 @@ from pmo_ledger.jobs.app import App
 from tests.connectors.oracle.source import Source, oracle_app
 from tests.connectors.oracle.test_fusion_helpers import pod
 from tests.connectors.oracle.test_fusion_sync import ledger_app
-from tests.connectors.same_ledger import read_ahead_and_in_turn
+from tests.connectors.same_ledger import assert_same_ledger, read_ahead_and_in_turn
 
 __all__ = ["pod"]
 
@@ -36,9 +36,7 @@ def test_ebs_read_ahead_gives_the_ledger_of_a_sync_in_turn(
 
     got = read_ahead_and_in_turn(engine, request, make, "ebs")
     assert len(got.ahead["actual_line"]) > 20 and got.ahead["budget_line"]
-    assert got.ahead == got.in_turn
-    assert got.readers and all(r.startswith("prefetch-ebs-") for r in got.readers)
-    assert (got.opened_ahead, got.dropped) == (["tasks", "budgets", "actuals", "fx_rates"], [])
+    assert_same_ledger(got, "ebs", ["tasks", "budgets", "actuals", "fx_rates"])
 
 
 def test_fusion_read_ahead_gives_the_ledger_of_a_sync_in_turn(
@@ -49,6 +47,4 @@ def test_fusion_read_ahead_gives_the_ledger_of_a_sync_in_turn(
 
     got = read_ahead_and_in_turn(engine, request, make, "fus")
     assert len(got.ahead["actual_line"]) > 20 and got.ahead["budget_line"]
-    assert got.ahead == got.in_turn
-    assert got.readers and all(r.startswith("prefetch-fus-") for r in got.readers)
-    assert (got.opened_ahead, got.dropped) == (["tasks", "budgets", "actuals"], [])
+    assert_same_ledger(got, "fus", ["tasks", "budgets", "actuals"])
