@@ -23,7 +23,9 @@ server work shares the machine's two cores, as a real org's does not).
 Each run also prints this process's CPU seconds (every thread: the connector's parsing and
 the runner's Python share one interpreter) and, for a sync, where its runner's time went:
 waiting for the next page, inside a batch's transaction (write), the run's end (aggregate
-rebuild). Prints each run and the medians with their
+rebuild); and `gaps`: the seconds the source sat idle between the end of one stream's read
+and the first call of the next one's (the runner opens the next read while it writes the
+last batch of the stream before, jobs/sync.py `_read_ahead`: near 0 then). Prints each run and the medians with their
 spread; the last line is `<source>_wall_vs_wait=R ...` for each source (R: the read-ahead
 sync's median wall time over the median wait; the target is R <= 1.15), then the in-turn
 ratios and the waits.
@@ -32,6 +34,7 @@ ratios and the waits.
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import statistics
 import sys
@@ -195,6 +198,7 @@ class Parts:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.reads: list[tuple[float, float]] = []  # each stream's read: first call, its end
 
     def add(self, part: str, since: float) -> None:
         self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - since
@@ -205,7 +209,7 @@ class Parts:
         from pmo_ledger.jobs import sync as runner
         from pmo_ledger.jobs.prefetch import Prefetch
 
-        parts, iterate = self, Prefetch.__iter__
+        parts, iterate, init = self, Prefetch.__iter__, Prefetch.__init__
         tx, rebuild = runner._Run._tx, runner._Run._rebuild_aggregates
 
         def timed_iter(reader: Any) -> Any:
@@ -232,13 +236,34 @@ class Parts:
             rebuild(run)
             parts.add("end", start)
 
+        def timed_init(reader: Any, open_read: Any, *args: Any, **kw: Any) -> None:
+            def opened() -> Any:
+                start = time.perf_counter()
+
+                def pages() -> Any:
+                    try:
+                        yield from open_read()
+                    finally:
+                        parts.reads.append((start, time.perf_counter()))
+
+                return pages()
+
+            init(reader, opened, *args, **kw)
+
+        Prefetch.__init__ = timed_init  # type: ignore[method-assign]
         Prefetch.__iter__ = timed_iter  # type: ignore[method-assign]
         runner._Run._tx = timed_tx  # type: ignore[method-assign]
         runner._Run._rebuild_aggregates = timed_rebuild  # type: ignore[method-assign]
 
     def take(self) -> str:
+        reads = sorted(self.reads)
+        if len(reads) > 1:
+            # The source idles between one stream's read and the next one's first call.
+            self.seconds["gaps"] = sum(
+                max(0.0, nxt[0] - before[1]) for before, nxt in itertools.pairwise(reads)
+            )
         text = " ".join(f"{k} {v:.1f} s" for k, v in sorted(self.seconds.items()))
-        self.seconds = {}
+        self.seconds, self.reads = {}, []
         return text
 
 

@@ -274,10 +274,13 @@ class Connector(ABC):
     #: counts the ledger's lines the same way. SAP's totals list no such line.
     counts_zero_lines: ClassVar[bool] = True
     #: Whether the runner may fetch this kind's next pages in a producer thread while it writes
-    #: a batch (`[ledger] prefetch_pages`, jobs/prefetch.py): `extract` mostly waits on a remote
-    #: source, runs whole in one thread other than the runner's, and does nothing that must
-    #: come after the runner's commit of the page before (a generator in the caller's own
-    #: thread, the default, is read in turn).
+    #: a batch (`[ledger] prefetch_pages`, jobs/prefetch.py), and open the next stream's read
+    #: while it writes the last batch of the stream before (jobs/sync.py, `_read_ahead`):
+    #: `extract` mostly waits on a remote source, runs whole in one thread other than the
+    #: runner's (one read at a time uses the connector), and does nothing that must come after
+    #: the runner's commit of the page, or the stream, before (it reads nothing of the ledger:
+    #: no `known_projects`). A generator in the caller's own thread, the default, is read in
+    #: turn.
     reads_ahead: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:

@@ -17,6 +17,11 @@ What the runner sees stays what it saw without it:
   closes the connector's generator in the producer thread and joins that thread, so the
   connector is never used by two threads and never after its run closed it.
 `depth = 0` reads in the runner's own thread, as before.
+
+`start()` begins the producer before anyone iterates: the runner opens the next stream's read
+while it still writes the stream before (jobs/sync.py, `_read_ahead`) once this read has come
+to its end (`read_to_end()`: the connector's generator is exhausted and closed, so the next
+read is the connector's only user). The pages wait on the queue until the runner gets there.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Prefetch(Generic[T]):
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(depth, 1))
         self._thread: threading.Thread | None = None
         self._inline: Iterator[T] | None = None
+        self._to_end = threading.Event()  # the read ended by itself and its generator closed
         self._name = name
         #: The read ended because it was asked to stop (`stop()` or the cancel event), not
         #: at its end: the runner then ends the run cancelled, never as a read to its end.
@@ -62,15 +68,21 @@ class Prefetch(Generic[T]):
 
     # --- the runner's side ----------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the producer now (it starts at the first iteration otherwise); in turn
+        (`depth = 0`) nothing is read before the runner asks."""
+        if self._depth > 0 and self._thread is None:
+            context = contextvars.copy_context()  # the run's bound log fields, in the producer
+            self._thread = threading.Thread(
+                target=context.run, args=(self._produce,), name=self._name, daemon=True
+            )
+            self._thread.start()
+
     def __iter__(self) -> Iterator[T]:
         if self._depth <= 0:
             yield from self._inline_read()
             return
-        context = contextvars.copy_context()  # the run's bound log fields, in the producer too
-        self._thread = threading.Thread(
-            target=context.run, args=(self._produce,), name=self._name, daemon=True
-        )
-        self._thread.start()
+        self.start()
         while True:
             kind, value = self._queue.get()
             if kind == _PAGE:
@@ -84,6 +96,12 @@ class Prefetch(Generic[T]):
         """No fetched page waits: the source is slower than the runner, which may write
         what it holds now, while the next page is on its way (always False in turn)."""
         return self._thread is not None and self._queue.empty()
+
+    def read_to_end(self) -> bool:
+        """The producer's read came to its end by itself (not stopped, no error) and closed
+        the connector's generator: it asks the connector for nothing more. The pages it
+        fetched may still wait on the queue. Always False in turn."""
+        return self._to_end.is_set()
 
     def stop(self) -> None:
         """Ask for no further page: the pages fetched already still come, then the end."""
@@ -126,6 +144,7 @@ class Prefetch(Generic[T]):
 
     def _produce(self) -> None:
         pages: Iterator[T] | None = None
+        to_end = False
         try:
             pages = iter(self._open())
             while True:
@@ -135,6 +154,7 @@ class Prefetch(Generic[T]):
                 try:
                     page = next(pages)
                 except StopIteration:
+                    to_end = True
                     break
                 if not self._put((_PAGE, page)):
                     break
@@ -149,6 +169,8 @@ class Prefetch(Generic[T]):
                         close()  # the connector's own cleanup runs in the thread that read
                     except Exception as exc:  # noqa: BLE001 - the read ended already
                         log.warning("prefetch_close_failed", error=str(exc))
+        if to_end:
+            self._to_end.set()  # after the close: the connector is free for the next read
         self._put((_END, None))
 
 

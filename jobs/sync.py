@@ -8,6 +8,10 @@ open scope go to the TEMP table `scope_seen` on the run's one connection; at Sco
 writer reverses what the scope did not list, unless the mass-delete guard stops it. Runs end
 succeeded | partial | failed | interrupted | abandoned (DESIGN.md "Operations").
 
+A kind that reads ahead is read by a producer thread (jobs/prefetch.py) while the runner
+writes; once a stream's read has come to its end, the next stream's read opens while the
+stream's last batch is written (`_read_ahead`), its pages written in its own turn.
+
 The streams furthest behind go first (`_ordered`). A stream whose own settings are wrong
 (StreamConfigError), or whose query ran too long (StreamTransientError, `partial`), stops alone
 and the run goes on. A full read of a stream that stops early (an error the connector raised,
@@ -104,6 +108,27 @@ class _State:
     fingerprint: str | None = None
     finished_at: datetime | None = None
     resume: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """How a stream's read opens: the connector's fingerprints of it (as configured), its row
+    in `sync_state`, the run's scope key and the request they make."""
+
+    fingerprint: str | None
+    read_key: str
+    state: _State
+    scope: str | None
+    request: ReadRequest
+
+
+@dataclass
+class _Ahead:
+    """The next stream's read, opened while the stream before it still writes (`_read_ahead`)."""
+
+    spec: StreamSpec
+    opening: _Opening
+    pages: Prefetch[Page]
 
 
 @dataclass
@@ -345,6 +370,7 @@ class _Run:
         self.since: date | None = None
         self.scope: str | None = None
         self.scope_kind: str | None = None
+        self._ahead: _Ahead | None = None  # the next stream's read, opened early
 
     # --- what to read --------------------------------------------------------------------
 
@@ -394,9 +420,11 @@ class _Run:
             return f"project:{ref or self._project}"
         return None
 
-    def _request(self, session: Session, spec: StreamSpec, stored: Cursor | None) -> ReadRequest:
-        if self.scope:
-            return ReadRequest(None, stored, self.scope)
+    def _request(
+        self, session: Session, spec: StreamSpec, stored: Cursor | None, scope: str | None
+    ) -> ReadRequest:
+        if scope:
+            return ReadRequest(None, stored, scope)
         if self.full:
             return ReadRequest(None, stored, None)
         if self.since is not None:
@@ -456,12 +484,19 @@ class _Run:
         }
 
     def _streams(self, result: SyncResult, recorder: RunRecorder) -> None:
+        try:
+            self._each_stream(result, recorder)
+        finally:
+            self._drop_ahead()  # a read opened ahead for a stream the run does not get to
+
+    def _each_stream(self, result: SyncResult, recorder: RunRecorder) -> None:
         finished = 0
-        for spec in self._ordered(self.specs):
+        order = self._ordered(self.specs)
+        for n, spec in enumerate(order):
             outcome = StreamResult(spec.name, run_id=result.run_id)
             result.streams.append(outcome)
             try:
-                self._stream(spec, outcome, recorder)
+                self._stream(spec, outcome, recorder, order[n + 1] if n + 1 < len(order) else None)
                 finished += 1
             except SyncCancelled:
                 outcome.fail("interrupted", "cancelled between two pages")
@@ -530,20 +565,34 @@ class _Run:
                     recorder.stream(outcome)
         result.conclude()
 
-    def _stream(self, spec: StreamSpec, outcome: StreamResult, recorder: RunRecorder) -> None:
+    def _stream(
+        self,
+        spec: StreamSpec,
+        outcome: StreamResult,
+        recorder: RunRecorder,
+        after: StreamSpec | None = None,
+    ) -> None:
+        """Read and write one stream; `after`: the stream the run reads next (its read may
+        open while this one's last batch is written, `_read_ahead`)."""
         assert self.conn is not None
-        fingerprint = self.connector.stream_fingerprint(spec.name)
-        with Session(bind=self.conn) as session:
-            state = self._stored_state(session, spec.name)
-            stored, stored_fingerprint = state.checkpoint, state.fingerprint
-            self.scope = self._scope_key(session)
-            request = self._request(session, spec, stored)
-        retired = (
-            not self.scope
-            and fingerprint is not None
-            and stored_fingerprint is not None
-            and fingerprint != stored_fingerprint
-        )
+        ahead = self._ahead  # stays there until its pages are taken: `_streams` closes it
+        if ahead is not None and ahead.spec.name != spec.name:
+            self._drop_ahead()
+            ahead = None
+        opening = self._opening(spec, ahead.opening if ahead is not None else None)
+        if ahead is not None and ahead.opening != opening:
+            # What the stream before wrote changed how this one opens (e.g. the fiscal
+            # periods its batch added): the read opened ahead is dropped, none of its pages
+            # written, and the stream is read as it opens now.
+            log.info("read_ahead_dropped", connector=self.name, stream=spec.name,
+                     was=summary(ahead.opening.request.cursor),
+                     now=summary(opening.request.cursor))  # fmt: skip
+            self._drop_ahead()
+            ahead = None
+        fingerprint, state, request = opening.fingerprint, opening.state, opening.request
+        stored, stored_fingerprint = state.checkpoint, state.fingerprint
+        self.scope = opening.scope
+        retired = self._retires(opening)
         outcome.checkpoint = stored
         committed, best = stored, stored
         pre_scope: Cursor | None = stored
@@ -552,7 +601,7 @@ class _Run:
         # Only a full read of the stream's own scope resumes (not a re-sync, not a retirement).
         resumable = not self.scope and not retired
         resume_at: Cursor | None = None  # the furthest Page.resume this read has reached
-        read_key = self._read_key(spec.name, fingerprint)
+        read_key = opening.read_key
         # A cut-off full read of the stream waits: until a read of the stream's own scope ends
         # (or starts it over), the stream has not read to its end (`finished_at`).
         resume_waiting = _resumes(state, spec.name)
@@ -590,6 +639,7 @@ class _Run:
             scope_end: ScopeEnd | None = None, *, stopping: bool = False, done: bool = False
         ) -> None:
             nonlocal committed, resume_waiting
+            look_ahead()  # before a write: the read may have come to its end since the page
             store = best
             # A flush that only records the stream's end is not a batch for `on_batch`.
             batch = bool(buffer) or scope_end is not None or best != committed
@@ -660,14 +710,24 @@ class _Run:
             if buffer or keep:
                 flush(stopping=True)
 
-        # The next pages are fetched while a batch is written (jobs/prefetch.py).
-        pages = Prefetch(
-            lambda: self.connector.extract(spec.name, request),
-            self.settings.prefetch_pages if self.connector.reads_ahead else 0,
-            self.cancel,
-            name=f"prefetch-{self.name}-{spec.name}",
-        )
+        # The next pages are fetched while a batch is written (jobs/prefetch.py); the read
+        # may have opened while the stream before was written (`_read_ahead`).
+        if ahead is not None:
+            assert not retired and resume_at is None  # `_read_ahead` opens no such read
+            pages, self._ahead = ahead.pages, None
+        else:
+            pages = self._prefetch(spec, request)
         cancelled = False
+        looked_ahead = after is None
+
+        def look_ahead() -> None:
+            """This read has come to its end (its pages may still wait on the queue): open
+            the next stream's read, so its first pages come while this one's are written."""
+            nonlocal looked_ahead
+            if not looked_ahead and pages.read_to_end() and not self.cancel.is_set():
+                looked_ahead = True
+                self._read_ahead(after)
+
         # Smaller batches would update the aggregates inline (`aggregate_inline_max`), which
         # costs more per line than the rebuild a larger batch leaves for the run's end.
         idle_rows = max(self.settings.batch_rows // 10, self.settings.aggregate_inline_max, 1)
@@ -691,6 +751,7 @@ class _Run:
 
         try:
             for page in read():
+                look_ahead()
                 if isinstance(page.scope, ScopeStart):
                     key = page.scope.key
                     if key not in open_scopes:
@@ -743,6 +804,7 @@ class _Run:
                 raise SyncCancelled()
         finally:
             pages.close()
+        look_ahead()  # (read to its end: not cancelled, no error)
         if retired and spec.name in open_scopes:
             flush(ScopeEnd(spec.name))  # the implicit scope of a retirement ends with the read
         if not self.dry_run and not self.scope:
@@ -757,6 +819,84 @@ class _Run:
                 "scope_not_finished", connector=self.name, stream=spec.name, scopes=open_scopes
             )
         outcome.status = "succeeded"
+
+    def _opening(self, spec: StreamSpec, known: _Opening | None = None) -> _Opening:
+        """How `spec`'s read opens now, read on the run's connection (reads only). `known`:
+        the opening its read-ahead took, whose fingerprints are kept (they are the
+        configuration's; the connector is not asked while that read uses it)."""
+        assert self.conn is not None
+        if known is not None:
+            fingerprint, read_key = known.fingerprint, known.read_key
+        else:
+            fingerprint = self.connector.stream_fingerprint(spec.name)
+            read_key = self._read_key(spec.name, fingerprint)
+        with Session(bind=self.conn) as session:
+            state = self._stored_state(session, spec.name)
+            scope = self._scope_key(session)
+            request = self._request(session, spec, state.checkpoint, scope)
+        return _Opening(fingerprint, read_key, state, scope, request)
+
+    @staticmethod
+    def _retires(opening: _Opening) -> bool:
+        """The stream's configured object changed since its state was stored (not in a
+        re-sync of a scope): the old stream retires (see `_stream`)."""
+        fingerprint, stored = opening.fingerprint, opening.state.fingerprint
+        return (
+            not opening.scope
+            and fingerprint is not None
+            and stored is not None
+            and fingerprint != stored
+        )
+
+    def _prefetch(self, spec: StreamSpec, request: ReadRequest) -> Prefetch[Page]:
+        return Prefetch(
+            lambda: self.connector.extract(spec.name, request),
+            self.settings.prefetch_pages if self.connector.reads_ahead else 0,
+            self.cancel,
+            name=f"prefetch-{self.name}-{spec.name}",
+        )
+
+    def _read_ahead(self, spec: StreamSpec | None) -> None:
+        """Open the read of `spec`, the stream the run reads next, now: the stream before has
+        read to its end (its producer no longer uses the connector) and writes its last
+        batch, its ScopeEnd and its state, while `spec`'s producer fetches its first pages
+        (up to `prefetch_pages`). Its pages are written only when the runner gets to it,
+        after the stream before has committed; `_stream` then reads its opening again, and
+        drops the read when the ledger says otherwise by then.
+
+        Only where the stream opens with reads alone and nothing else depends on the order:
+        a kind that reads ahead, a run of the streams' own scopes (not a dry run, not a
+        re-sync of a project or period), not a retirement nor a cut-off full read to
+        continue (both write before their first page). Else the stream opens in its turn."""
+        if (
+            spec is None
+            or self._ahead is not None
+            or self.dry_run
+            or self.scope_kind
+            or not self.connector.reads_ahead
+            or self.settings.prefetch_pages <= 0
+        ):
+            return
+        try:
+            opening = self._opening(spec)
+        except Exception as exc:  # noqa: BLE001 - the stream's own start raises it in its turn
+            log.info("read_ahead_skipped", connector=self.name, stream=spec.name, error=str(exc))
+            return
+        continues = not self.full and self.since is None and _resumes(opening.state, spec.name)
+        if opening.scope or self._retires(opening) or continues:
+            return
+        pages = self._prefetch(spec, opening.request)
+        self._ahead = _Ahead(spec, opening, pages)
+        pages.start()
+        log.info("sync_stream_read_ahead", connector=self.name, stream=spec.name,
+                 cursor=summary(opening.request.cursor))  # fmt: skip
+
+    def _drop_ahead(self) -> None:
+        """Close the read opened ahead (its producer stops within its current page and is
+        joined): none of its pages is written."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.pages.close()
 
     def _advance(self, outcome: StreamResult, best: Cursor | None, checkpoint: Cursor) -> Cursor:
         """The furthest checkpoint: never lower than the one we have. A page below a checkpoint

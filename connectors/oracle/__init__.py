@@ -77,6 +77,10 @@ class OracleConnector(Connector):
     kind: ClassVar[str] = "oracle"
     settings_model = OracleSettings
     streams: Mapping[str, StreamSpec] = STREAMS
+    #: Its reads wait on the database (EBS: statements over a SQLAlchemy pool of python-oracledb
+    #: connections, each read on a connection of its own) or on Fusion's REST pages (one httpx
+    #: client, its token exchange locked); the runner makes no other call during a sync.
+    reads_ahead: ClassVar[bool] = True
     example_settings: ClassVar[dict[str, Any]] = {
         "url": "oracle+oracledb://apps_ro@ebs.example.com:1521/?service_name=EBS",
         "password": "example",

@@ -104,6 +104,11 @@ class SapConnector(Connector):
     settings_model = SapSettings
     streams: Mapping[str, StreamSpec] = STREAMS
     counts_zero_lines: ClassVar[bool] = False  # a totals line at zero is in no source count
+    #: Its reads wait on RFC calls or OData pages, and everything a read uses (the RFC
+    #: connection, the OData client, the layouts and keys it caches) is the read's alone while
+    #: it runs: the runner makes no other call during a sync (`control_totals`, `check` are
+    #: verify's and the CLI's, on a connector of their own).
+    reads_ahead: ClassVar[bool] = True
     example_settings: ClassVar[dict[str, Any]] = {
         "rfc": {"ashost": "sap.example.com", "sysnr": "00", "client": "100", "user": "PMO"},
         "controlling_area": "1000",
