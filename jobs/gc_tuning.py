@@ -9,9 +9,10 @@ process, alternated): 15-25% of the first load's client CPU and about 30% of an 
 re-run's went to it (docs/benchmarks.md, issue 25).
 
 `tune_for_batches` (once a process, at its first sync): one full collection, then
-`gc.freeze()` (what is alive then lives as long as the process: never walked again) and a
-young-generation threshold of 50,000. Cyclic garbage is still collected, later and in larger
-passes; a process whose code set its own thresholds keeps them.
+`gc.freeze()`: what is alive then lives as long as the process, and the collector never walks
+it again. The thresholds stay CPython's: a young threshold of 10,000 or 50,000 as well saved
+no more CPU than the freeze alone (alternated, docs/benchmarks.md) and let more cyclic garbage
+wait between collections (a higher peak of memory in small runs).
 """
 
 from __future__ import annotations
@@ -23,31 +24,25 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-#: CPython's default thresholds; any other setting is the process owner's and is kept.
-_DEFAULT = (700, 10, 10)
-#: Young collections after this many new container objects; old ones as CPython's ratios.
-THRESHOLDS = (50_000, 20, 10)
-
 _done = False
 _lock = threading.Lock()
 
 
 def tune_for_batches() -> bool:
-    """Freeze what is alive and raise the young threshold, once a process. True when it did
-    now; False when it had (or the thresholds are not CPython's defaults: left alone)."""
+    """Collect, then freeze what is alive, once a process. True when it did now; False when
+    it had, or when the process turned the collector off (left alone)."""
     global _done
     with _lock:
         if _done:
             return False
         _done = True
-        if gc.get_threshold() != _DEFAULT or not gc.isenabled():
-            log.debug("gc_left_alone", thresholds=gc.get_threshold(), enabled=gc.isenabled())
+        if not gc.isenabled():
+            log.debug("gc_left_alone", enabled=False)
             return False
         gc.collect()
         gc.freeze()
-        gc.set_threshold(*THRESHOLDS)
-        log.debug("gc_tuned", frozen=gc.get_freeze_count(), thresholds=THRESHOLDS)
+        log.debug("gc_frozen", frozen=gc.get_freeze_count())
         return True
 
 
-__all__ = ["THRESHOLDS", "tune_for_batches"]
+__all__ = ["tune_for_batches"]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import staging
+from pmo_ledger.ledger.db import make_engine, session_factory
 from pmo_ledger.ledger.staging import stage_line
 
 _AT = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
@@ -94,12 +98,22 @@ def test_stage_holds_what_a_compiled_insert_stores(
     assert sorted(fast) == sorted(r["external_id"] for r in rows)
 
 
-def test_stage_values_on_sqlite_are_scaled_integers_and_texts(
-    session: Session, engine: Engine
-) -> None:
+@pytest.fixture
+def sqlite_session(sqlite_template: Path, tmp_path: Path) -> Iterator[Session]:
+    """A session on a migrated SQLite ledger only: what these tests check is SQLite's own
+    storage (PostgreSQL's COPY sends values as they are and takes a naive timestamp in the
+    session's zone)."""
+    path = tmp_path / "ledger.db"
+    shutil.copy(sqlite_template, path)
+    eng = make_engine(f"sqlite:///{path}")
+    with session_factory(eng)() as s:
+        yield s
+    eng.dispose()
+
+
+def test_stage_values_on_sqlite_are_scaled_integers_and_texts(sqlite_session: Session) -> None:
     """SQLite: the staged row of `_row("1")` as stored, value by value."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's storage of money, dates and timestamps")
+    session = sqlite_session
     staging.fill(session, stage_line, [_row("1")])
     row = (
         session.connection()
@@ -122,12 +136,9 @@ def test_stage_values_on_sqlite_are_scaled_integers_and_texts(
     )
 
 
-def test_naive_timestamp_in_the_stage_is_refused_data_on_sqlite(
-    session: Session, engine: Engine
-) -> None:
+def test_naive_timestamp_in_the_stage_is_refused_data_on_sqlite(sqlite_session: Session) -> None:
     """SQLite: a naive timestamp raises DataError, the class the writer bisects down to the
     record, not a bare ValueError."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's COPY takes the timestamp in the session's zone")
+    session = sqlite_session
     with pytest.raises(DataError):
         staging.fill(session, stage_line, [_row("1", source_modified_at=datetime(2026, 3, 4))])  # noqa: DTZ001 - the refused value
