@@ -124,14 +124,20 @@ def fill(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> i
     ensure(session, table)
     session.execute(delete(table))
     count = append(session, table, rows)
-    if count and session.get_bind().dialect.name == "postgresql":
-        # TEMP tables have no statistics: without them the planner guesses a size and may
-        # choose a nested loop over a whole ledger table. The row count and the indexed
-        # columns are what the joins need; sampling every column would cost more than it helps.
+    if count:
+        _analyze(session, table)
+    return count
+
+
+def _analyze(session: Session, table: Table) -> None:
+    """PostgreSQL: statistics of a just-filled stage. TEMP tables have none: without them the
+    planner guesses a size and may choose a nested loop over a whole ledger table. The row
+    count and the indexed columns are what the joins need; sampling every column would cost
+    more than it helps."""
+    if session.get_bind().dialect.name == "postgresql":
         indexed = {c.name for index in table.indexes for c in index.columns}
         columns = f" ({', '.join(sorted(indexed))})" if indexed else ""
         session.execute(text(f"ANALYZE {table.name}{columns}"))
-    return count
 
 
 def append(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -302,9 +308,8 @@ def fill_keys(session: Session, keys: Sequence[str]) -> int:
     ensure(session, table)
     session.execute(delete(table))
     count = _append_strings(session, table, ("external_id",), keys, 1)
-    if count and session.get_bind().dialect.name == "postgresql":
-        indexed = {c.name for index in table.indexes for c in index.columns}
-        session.execute(text(f"ANALYZE {table.name} ({', '.join(sorted(indexed))})"))
+    if count:
+        _analyze(session, table)
     return count
 
 

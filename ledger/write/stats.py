@@ -53,10 +53,8 @@ class ApplyStats:
                 currency = r.currency
                 if currency:
                     sums[currency] = get(currency, zero) + amount
-        if sums:
-            per = self.amounts.setdefault(outcome, {})
-            for currency, amount in sums.items():
-                per[currency] = per.get(currency, zero) + amount
+        for currency, amount in sums.items():
+            self.count(outcome, currency, amount)
 
     def add(self, other: ApplyStats) -> None:
         for name in (
