@@ -7,6 +7,10 @@ load (30,000 lines of 42 columns: 0.5 s of 1.8 s). Here a
 column whose values are all of the plain type its common case expects is converted by one
 expression per value with no call between, giving exactly the value the processor gives;
 any other column goes through the processor itself, value by value, as before.
+
+A column that holds one and the same value in every row (a batch's source, stream, run, time)
+is written into the INSERT as an SQL literal when its value is an integer or a plain ASCII text
+(`constant`): sqlite3 then binds it once for the statement, not once a row.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ _NONE = type(None)
 
 def sqlite_rows(
     table: Table, rows: Sequence[Mapping[str, Any]], dialect: Dialect
-) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+) -> tuple[list[str], dict[str, str], Iterator[tuple[Any, ...]]]:
     """The column names of `rows` (the keys of the first, or of all when they differ: a
-    missing key is NULL) and their values as tuples, after each column's SQLite bind
-    processing."""
+    missing key is NULL) to bind, their values as tuples, after each column's SQLite bind
+    processing, and the columns whose one value in every row is written as an SQL literal
+    (`constant`), by name. At least one column is bound (it says how many rows)."""
     names = list(rows[0])
     raw: Iterable[Sequence[Any]]
     if set(map(len, rows)) == {len(names)}:  # rows of one stage share keys
@@ -40,16 +45,56 @@ def sqlite_rows(
     else:
         names = list(dict.fromkeys(k for row in rows for k in row))
         raw = ([row.get(n) for row in rows] for n in names)
-    kept, columns = [], []
+    kept: list[str] = []
+    columns: list[Sequence[Any]] = []
+    literals: dict[str, str] = {}
+    first: tuple[str, Sequence[Any]] | None = None  # the first constant column
     for name, values in zip(names, raw, strict=True):
         column = table.c[name]
         if column.server_default is None and values.count(None) == len(values):
             continue  # NULL in every row: left out, NULL all the same, and nothing to bind
-        kept.append(name)
-        columns.append(_converted(column.type, values, dialect))
-    if not kept:  # every value NULL: one column says how many rows
-        kept, columns = names[:1], [[None] * len(rows)]
-    return kept, zip(*columns, strict=True)
+        converted = _converted(column.type, values, dialect)
+        literal = constant(converted) if len(converted) > 1 else None
+        if literal is None:
+            kept.append(name)
+            columns.append(converted)
+            continue
+        literals[name] = literal
+        first = first or (name, converted)
+    if not kept:  # every value NULL or constant: one bound column says how many rows
+        if first is None:
+            kept, columns = names[:1], [[None] * len(rows)]
+        else:
+            del literals[first[0]]
+            kept, columns = [first[0]], [first[1]]
+    return kept, literals, zip(*columns, strict=True)
+
+
+#: The integers SQLite stores as such (a bound one beyond them is refused, a literal one
+#: would become a REAL).
+_INT64 = range(-(2**63), 2**63)
+
+
+def constant(values: Sequence[Any]) -> str | None:
+    """The SQL literal of the one value every item of `values` holds, or None: `values`
+    differ, or their value is not an integer (bool included: sqlite3 binds it as 1/0) in
+    SQLite's range, nor a text of printable ASCII. A literal is stored exactly as the bound
+    value is (the column's affinity applies to both)."""
+    first = values[0]
+    kind = type(first)
+    if kind is str:
+        if not (first.isascii() and first.isprintable()):
+            return None
+        text = "'" + first.replace("'", "''") + "'"
+    elif kind is int or kind is bool:
+        if first not in _INT64:
+            return None
+        text = str(int(first))
+    else:
+        return None
+    if values.count(first) != len(values) or len(set(map(type, values))) != 1:
+        return None
+    return text
 
 
 #: SQLite's DATETIME storage format (sqlalchemy.dialects.sqlite.DATETIME), positional.
