@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Final
 
 from sqlalchemy import and_, select
@@ -21,7 +23,7 @@ from pmo_ledger.ledger.fx.rates import RateBook, RateHit
 from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
-from pmo_ledger.ledger.types import UtcDateTime
+from pmo_ledger.ledger.types import MAX_AMOUNT, UtcDateTime
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter, join_lines
 from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
@@ -52,12 +54,18 @@ _LENGTHS = {
 }
 
 
+#: The text fields' values of a record in `_LENGTHS`' order, and (name, limit) pairs.
+_TEXTS = attrgetter(*_LENGTHS)
+_LIMITS = tuple(_LENGTHS.items())
+_NUMBERS = ("amount", "hours", "quantity", "base_amount")
+_NUMBERS_OF = attrgetter(*_NUMBERS)
+
+
 def validate(record: ActualRecord) -> tuple[str, str] | None:
     """(reason, detail) when the record cannot enter the ledger, else None."""
     if not record.external_id:
         return "missing_key", "the record has no external id"
-    for name, limit in _LENGTHS.items():
-        value = getattr(record, name)
+    for (name, limit), value in zip(_LIMITS, _TEXTS(record), strict=True):
         if value is not None and len(value) > limit:
             return "value_too_long", f"{name} is {len(value)} characters, at most {limit}"
     if not isinstance(record.posted_on, date) or isinstance(record.posted_on, datetime):
@@ -66,15 +74,21 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
         return "bad_kind", f"kind must be cost or revenue, got {record.kind!r}"
     if record.amount is None and record.hours is None:
         return "missing_amount", "neither an amount nor hours"
-    for name in ("amount", "hours", "quantity", "base_amount"):
-        problem = number_problem(name, getattr(record, name))
+    for name, value in zip(_NUMBERS, _NUMBERS_OF(record), strict=True):
+        # The common case inline: None, or a finite Decimal in range (`number_problem` says
+        # None for it); anything else gets `number_problem`'s own answer.
+        if value is None or (
+            value.__class__ is Decimal and value.is_finite() and -MAX_AMOUNT <= value <= MAX_AMOUNT
+        ):
+            continue
+        problem = number_problem(name, value)
         if problem is not None:
             return problem
     if record.amount is not None and not is_currency(record.currency):
         if record.currency is None:
             return "missing_currency", f"amount {record.amount} has no currency"
         return "unknown_currency", f"unknown currency {record.currency!r}"
-    return period_problem(record.period)
+    return None if record.period is None else period_problem(record.period)
 
 
 #: A stored line's slim version (`stored_versions`), the driver's row as it is: (external_id,
@@ -376,6 +390,7 @@ def build_line(
     rate = rate_valid_from = fx_source = None
     stale = False
     base = None
+    late = ctx.periods.is_closed(period)
     if r.base_amount is not None:
         base, fx_source = r.base_amount, "source"
     elif amount is not None and currency is not None:
@@ -386,7 +401,7 @@ def build_line(
             and old["rate"] is not None
             and old["currency"] == currency
             and old["period"] == period
-            and ctx.periods.is_closed(period)
+            and late
         )
         if kept:
             assert old is not None
@@ -435,7 +450,7 @@ def build_line(
         "valuation_rate": valuation_rate,
         "counts_amount": auth.counts(ctx.source, auth.money_measure(r.kind, cost_type), pid),
         "counts_hours": r.hours is not None and auth.counts(ctx.source, "hours", pid),
-        "late": ctx.periods.is_closed(period),
+        "late": late,
         "description": r.description,
         "source_modified_at": r.source_modified_at,
         "source_url": r.source_url,
