@@ -112,6 +112,14 @@ def changed_at(version: StoredVersion) -> datetime | None:
     return value
 
 
+def has_lines(session: Session, source: str, stream: str) -> bool:
+    """Whether any line of (source, stream), deleted or not, is stored (one probe of the key's
+    unique index)."""
+    t = table_of(ActualLine)
+    first = select(t.c.id).where(t.c.source == source, t.c.stream == stream).limit(1)
+    return session.execute(first).first() is not None
+
+
 def stored_versions(
     session: Session, source: str, stream: str, keys: Iterable[str]
 ) -> dict[str, StoredVersion]:
@@ -186,9 +194,13 @@ def apply_actuals(
     # First the slim stored versions: an unchanged record (the bulk of any re-read) is settled
     # by its hash, without validating it, reading its line or resolving anything for it. Its
     # content is that of a live line, which was valid: validation reads only hashed fields.
-    slim = stored_versions(s, source, stream, [*latest, *deletions])
+    # A stream with no line yet (its first batch) has no stored version to look up: its keys
+    # are not staged, and the open quarantine entries (if any) stage them themselves.
+    keys = [*latest, *deletions]
+    known = has_lines(s, source, stream)
+    slim = stored_versions(s, source, stream, keys) if known else {}
     # The same keys are still staged: the open quarantine entries join them as they are.
-    open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions], staged=True)
+    open_q = quarantine.open_entries(s, source, stream, keys, staged=known)
     loaded: dict[str, datetime | None] = {}
     digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}
