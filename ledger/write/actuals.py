@@ -226,7 +226,7 @@ def apply_actuals(
             invalid[key] = r
             held.append(held_item(r.external_id, problem[0], problem[1], r))
             stats.count("quarantined", r.currency, r.amount)
-    for key, r in list(valid.items()):
+    for key, r in list(valid.items()) if slim else ():
         v = get(key)
         if v is not None and older_version(r.source_modified_at, changed_at(v)):
             del valid[key]  # a retry or late page never goes back in time
@@ -324,9 +324,12 @@ def apply_actuals(
             reason = "restate" if live else "insert"
             stats.entries += writer.add(LineChange(old["id"] if old else None, old, new, reason))
             stats.written += 1
-            outcome = "inserted" if reason == "insert" else "restated"
-            setattr(stats, outcome, getattr(stats, outcome) + 1)
-            stats.count(outcome, new["currency"], new["amount"])
+            if live:
+                stats.restated += 1
+                stats.count("restated", new["currency"], new["amount"])
+            else:
+                stats.inserted += 1
+                stats.count("inserted", new["currency"], new["amount"])
             if placement.mapped:
                 loaded[key] = r.source_modified_at
             else:
