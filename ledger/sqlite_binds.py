@@ -82,6 +82,7 @@ def constant(values: Sequence[Any]) -> str | None:
     value is (the column's affinity applies to both)."""
     first = values[0]
     kind = type(first)
+    text: str
     if kind is str:
         if not (first.isascii() and first.isprintable()):
             return None
