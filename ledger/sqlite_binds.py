@@ -15,6 +15,7 @@ is written into the INSERT as an SQL literal when its value is an integer or a p
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -51,7 +52,11 @@ def sqlite_rows(
     first: tuple[str, Sequence[Any]] | None = None  # the first constant column
     for name, values in zip(names, raw, strict=True):
         column = table.c[name]
-        if column.server_default is None and values.count(None) == len(values):
+        if (
+            values[0] is None
+            and column.server_default is None
+            and values.count(None) == len(values)
+        ):
             continue  # NULL in every row: left out, NULL all the same, and nothing to bind
         converted = _converted(column.type, values, dialect)
         literal = constant(converted) if len(converted) > 1 else None
@@ -109,12 +114,14 @@ def _converted(column_type: Any, values: Sequence[Any], dialect: Dialect) -> Seq
     if not types:
         return values
     if types == {Decimal} and isinstance(column_type, ExactDecimal):
-        # ExactDecimal.process_bind_param on SQLite: quantized half up, then x10^scale.
+        # ExactDecimal.process_bind_param on SQLite: quantized half up, then x10^scale. The
+        # quantize through a copy of the current context set to half up is the same operation
+        # (same precision and traps) without a keyword argument parsed per value.
         quantum, factor = column_type.quantum, column_type.factor
-        return [
-            None if v is None else int(v.quantize(quantum, rounding=ROUND_HALF_UP) * factor)
-            for v in values
-        ]
+        half_up = decimal.getcontext().copy()
+        half_up.rounding = ROUND_HALF_UP
+        quantize = half_up.quantize
+        return [None if v is None else int(quantize(v, quantum) * factor) for v in values]
     if types == {datetime} and isinstance(column_type, UtcDateTime):
         # UtcDateTime then SQLite's DATETIME: the UTC wall time in its storage format. Each
         # distinct value once (a batch's `updated_at` is one value).
