@@ -109,6 +109,10 @@ _DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 def _converted(column_type: Any, values: Sequence[Any], dialect: Dialect) -> Sequence[Any]:
     """`values` as the column type's bind processor makes them (None stays None)."""
+    if not isinstance(column_type, _FAST):
+        # No fast path for this type (a text, an integer): its processor if it has one,
+        # without looking at the values' types first.
+        return _processed(column_type, values, dialect)
     types = set(map(type, values))
     types.discard(_NONE)
     if not types:
@@ -137,6 +141,15 @@ def _converted(column_type: Any, values: Sequence[Any], dialect: Dialect) -> Seq
         return [None if v is None else v.isoformat() for v in values]  # "YYYY-MM-DD"
     elif types == {bool} and isinstance(column_type, Boolean):
         return values  # sqlite3 binds True and False as 1 and 0, as the processor's int() does
+    return _processed(column_type, values, dialect)
+
+
+#: The column types `_converted` has a path of its own for (when the values' types fit).
+_FAST = (ExactDecimal, UtcDateTime, Date, Boolean)
+
+
+def _processed(column_type: Any, values: Sequence[Any], dialect: Dialect) -> Sequence[Any]:
+    """`values` through the column type's bind processor, value by value (None stays None)."""
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
         return values
