@@ -16,7 +16,7 @@ is written into the INSERT as an SQL literal when its value is an integer or a p
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from operator import itemgetter
@@ -31,20 +31,28 @@ _NONE = type(None)
 
 
 def sqlite_rows(
-    table: Table, rows: Sequence[Mapping[str, Any]], dialect: Dialect
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    dialect: Dialect,
+    only: Collection[str] | None = None,
 ) -> tuple[list[str], dict[str, str], Iterator[tuple[Any, ...]]]:
     """The column names of `rows` (the keys of the first, or of all when they differ: a
-    missing key is NULL) to bind, their values as tuples, after each column's SQLite bind
-    processing, and the columns whose one value in every row is written as an SQL literal
-    (`constant`), by name. At least one column is bound (it says how many rows)."""
+    missing key is NULL; with `only`, those of them) to bind, their values as tuples, after
+    each column's SQLite bind processing, and the columns whose one value in every row is
+    written as an SQL literal (`constant`), by name. At least one column is bound (it says
+    how many rows)."""
     names = list(rows[0])
     raw: Iterable[Sequence[Any]]
     if set(map(len, rows)) == {len(names)}:  # rows of one stage share keys
+        if only is not None:
+            names = [n for n in names if n in only]
         # A list a column, not a tuple a row: 42 objects for the collector to count, not
         # 50,000 (each full collection walks the whole heap: 0.1-0.2 s).
         raw = (list(map(itemgetter(name), rows)) for name in names)
     else:
         names = list(dict.fromkeys(k for row in rows for k in row))
+        if only is not None:
+            names = [n for n in names if n in only]
         raw = ([row.get(n) for row in rows] for n in names)
     kept: list[str] = []
     columns: list[Sequence[Any]] = []

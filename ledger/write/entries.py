@@ -283,15 +283,6 @@ class LineWriter:
         s = self.session
         self._keep_chunk()
         st = staging.stage_line
-        if self._chunks:
-            # The stage holds the chunks written ahead: add the rest to it.
-            n_lines = staging.append(s, st, self._lines)
-            if n_lines > self._inserts:
-                s.execute(text(f"ANALYZE {st.name} (line_id)"))
-            rest: tuple[Any, ...] = (st.c.chunk.is_(None),)
-        else:
-            n_lines = staging.fill(s, st, self._lines)
-            rest = ()
         cols = list(LINE_COLUMNS)
         # PostgreSQL: new lines and their entries in one statement (no join back to the lines)
         # when every new line has its derived entry, all with one reason, and no other line
@@ -316,8 +307,34 @@ class LineWriter:
         if not self._pg and one_reason:
             above = s.scalar(select(func.max(_al.c.id)))
             ranged = above is None or above < _ROWID_ROOM
+        # SQLite, when the flush is only such new lines and enough of them that the aggregates
+        # are marked stale (not refreshed from the stage): the lines go straight into
+        # actual_line, not through the stage.
+        direct = (
+            ranged
+            and not self._chunks
+            and self._inserts == len(self._lines)
+            and not self._entries
+            and self._derived >= self.inline_max
+        )
+        if self._chunks:
+            # The stage holds the chunks written ahead: add the rest to it.
+            n_lines = staging.append(s, st, self._lines)
+            if n_lines > self._inserts:
+                s.execute(text(f"ANALYZE {st.name} (line_id)"))
+            rest: tuple[Any, ...] = (st.c.chunk.is_(None),)
+        elif direct:
+            n_lines = len(self._lines)
+            rest = ()
+        else:
+            n_lines = staging.fill(s, st, self._lines)
+            rest = ()
         if together:
             s.execute(_insert_with_entries(and_(st.c.action == "insert", *rest), reasons.pop()))
+        elif direct:
+            staging.insert_rows(
+                s, _al, st, self._lines, {"created_at": "updated_at", "first_run_id": "last_run_id"}
+            )
         elif self._inserts:
             s.execute(
                 insert(_al).from_select(

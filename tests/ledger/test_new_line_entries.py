@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger.models import ActualLine, LedgerEntry
-from tests.builders import T0, actual, add_project, load
+from tests.builders import T0, actual, add_project, load, settings
 
 
 def _entries(session: Session) -> list[tuple[str, str, Decimal | None, Decimal | None, str]]:
@@ -51,3 +51,43 @@ def test_new_lines_entries_name_their_lines_in_order(session: Session) -> None:
     ]
     ids = dict(session.execute(select(ActualLine.external_id, ActualLine.id)).tuples().all())
     assert ids["c"] < ids["b"] < ids["d"] < ids["e"]
+
+
+def _raw(session: Session, table: str, stream: str) -> list[tuple[object, ...]]:
+    """The stored values as the driver reads them (SQLite: the integers and texts), with the
+    line's key, not its id or stream."""
+    key = "l.external_id" if table == "ledger_entry" else "external_id"
+    source = (
+        "ledger_entry e JOIN actual_line l ON l.id = e.line_id"
+        if table == "ledger_entry"
+        else "actual_line l"
+    )
+    rows = session.connection().exec_driver_sql(
+        f"SELECT {key}, {'e' if table == 'ledger_entry' else 'l'}.* FROM {source}"
+        f" WHERE l.stream = '{stream}' ORDER BY {'e' if table == 'ledger_entry' else 'l'}.id"
+    )
+    names = list(rows.keys())
+    drop = {i for i, n in enumerate(names) if n in ("id", "line_id", "stream")}
+    return [tuple(v for i, v in enumerate(r) if i not in drop) for r in rows]
+
+
+def test_new_lines_straight_into_the_table_store_what_the_stage_stores(session: Session) -> None:
+    """A flush of new lines only, at least `aggregate_inline_max` of them, goes straight into
+    actual_line on SQLite (not through the stage): the same lines and entries, value for value,
+    as the same records staged (a batch below it)."""
+    add_project(session, "P1")
+    load(session, [actual("seed", "1.00")], at=T0)
+    records = [
+        actual("a", "1.005"),
+        actual("b", "-2.50", currency="EUR", description="o'neil caf\u00e9"),
+        actual("c", None, hours=Decimal("7.5"), currency=None),
+        actual("d", "3.00", base_amount=Decimal("2.75"), project_ref="NOPE"),
+        actual("e", "4.00", project_ref=None, task_ref="T-1", quantity=Decimal("2"), uom="ea"),
+    ]
+    at = T0 + timedelta(hours=1)
+    load(session, records, stream="direct", cfg=settings(aggregate_inline_max=1), at=at)
+    load(session, records, stream="staged", cfg=settings(aggregate_inline_max=1000), at=at)
+    for table in ("actual_line", "ledger_entry"):
+        direct, staged = _raw(session, table, "direct"), _raw(session, table, "staged")
+        assert direct == staged
+        assert [r[0] for r in direct] == ["a", "b", "c", "d", "e"]
