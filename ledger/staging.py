@@ -7,6 +7,7 @@ are private to the connection, so concurrent writers never see each other's stag
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -255,6 +256,38 @@ def _copy(
     with _copying(session, f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in values:
             copy.write_row(row)
+
+
+def copy_text(
+    session: Session, table: Table, rows: list[Mapping[str, Any]]
+) -> tuple[list[str], bytes]:
+    """PostgreSQL: `rows` (as `append` takes them) as their column names and the COPY text
+    that `append_text` loads into `table`. psycopg formats them as its COPY would, into a
+    buffer (a `Copy` with a `FileWriter`, its documented way to make COPY data without a
+    server): no statement runs, so the writer formats a chunk while the statement before it is
+    still in flight on the connection. A value the driver cannot format raises as `append`
+    would (`_wrapped`)."""
+    from psycopg import Copy  # PostgreSQL only: imported when used
+    from psycopg.copy import FileWriter
+
+    names, values = _processed(session, table, rows)
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    dbapi: Any = session.connection().connection.dbapi_connection
+    buffer = io.BytesIO()
+    try:
+        with dbapi.cursor() as cur, Copy(cur, writer=FileWriter(buffer)) as copy:
+            for row in values:
+                copy.write_row(row)
+    except (_driver_error(session), OverflowError, ValueError) as exc:
+        raise _wrapped(sql, exc) from exc
+    return names, buffer.getvalue()
+
+
+def append_text(session: Session, table: Table, names: Sequence[str], data: bytes) -> None:
+    """PostgreSQL: append COPY text made by `copy_text` (for `names`) to `table`."""
+    ensure(session, table)
+    with _copying(session, f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        copy.write(data)
 
 
 @contextmanager
