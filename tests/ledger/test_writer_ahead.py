@@ -146,6 +146,26 @@ def test_a_record_refused_in_a_chunk_in_flight_is_quarantined_alone(
 
 
 @pytest.mark.postgres
+def test_a_value_refused_while_its_chunk_is_formatted_is_quarantined_alone(
+    pg: Engine, sent: list[str]
+) -> None:
+    """A description with a NUL character, which PostgreSQL's text cannot hold, in the chunk
+    formatted while the one before it is in flight: the batch is bisected, that record alone
+    is held as db_rejected, every other record loads once."""
+    keys = ["a", "b", "c", "nul", "d", "e", "f"]
+    with session_factory(pg)() as session:
+        add_project(session, "P1")
+        records = [actual(k, description="a\x00b" if k == "nul" else k) for k in keys]
+        load(session, records, at=T0)
+        held = session.execute(select(Quarantine.external_id, Quarantine.reason)).all()
+        assert [tuple(h) for h in held] == [("nul", "db_rejected")]
+        loaded = session.execute(select(ActualLine.external_id, ActualLine.description)).all()
+        assert sorted(tuple(r) for r in loaded) == sorted((k, k) for k in keys if k != "nul")
+        assert len(_lines_and_entries(session)) == 6
+        assert_entries_match_lines(session)
+
+
+@pytest.mark.postgres
 def test_an_error_in_the_build_loop_waits_for_the_statement_in_flight(
     pg: Engine, sent: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
