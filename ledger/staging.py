@@ -119,11 +119,23 @@ def ensure(session: Session, table: Table) -> None:
         session.execute(CreateIndex(index, if_not_exists=True))
 
 
+def empty(session: Session, table: Table) -> None:
+    """Empty a stage (created if needed). PostgreSQL: TRUNCATE, a new empty file. A DELETE
+    leaves every row dead in a TEMP table, which autovacuum never visits, so each batch's
+    stage grew by the rows of the ones before, and its scans, COPYs and ANALYZEs with it (a
+    DELETE of stage_line took 14 ms in the first batch of a 1,000,000-line load and 80 ms in
+    the twentieth). SQLite: DELETE, which it runs as a truncate."""
+    ensure(session, table)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"TRUNCATE {table.name}"))
+    else:
+        session.execute(delete(table))
+
+
 def fill(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
     """Empty `table` and load `rows` (COPY on PostgreSQL, one executemany on SQLite). Returns
     the row count."""
-    ensure(session, table)
-    session.execute(delete(table))
+    empty(session, table)
     count = append(session, table, rows)
     if count:
         _analyze(session, table)
@@ -338,8 +350,7 @@ def fill_keys(session: Session, keys: Sequence[str]) -> int:
     """`fill` of `stage_key`'s external_id with `keys` (distinct strings), the lookups' hot path:
     no dict per key, no bind processing; on PostgreSQL one COPY of the keys' text."""
     table = stage_key
-    ensure(session, table)
-    session.execute(delete(table))
+    empty(session, table)
     count = _append_strings(session, table, ("external_id",), keys, 1)
     if count:
         _analyze(session, table)

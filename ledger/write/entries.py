@@ -269,8 +269,7 @@ class LineWriter:
             raise
         self._ahead.collect()
         if self._chunks == 1:
-            staging.ensure(self.session, st)
-            self.session.execute(st.delete())
+            staging.empty(self.session, st)
         staging.append_text(self.session, st, names, data)
         stmt = _insert_with_entries(st.c.chunk == self._chunks, self._chunk_reason)
         dialect = self.session.get_bind().dialect
