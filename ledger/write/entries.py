@@ -199,6 +199,10 @@ class LineWriter:
                 pass
             raise
         else:
+            if self._chunk and self._ahead_ok:
+                # The last chunk goes ahead too: its text is formatted while the one before
+                # it is still being written (the flush would format it with the server idle).
+                self._send_chunk()
             self._ahead.close()
         finally:
             self._ahead = None
