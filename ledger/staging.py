@@ -7,6 +7,7 @@ are private to the connection, so concurrent writers never see each other's stag
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -118,11 +119,23 @@ def ensure(session: Session, table: Table) -> None:
         session.execute(CreateIndex(index, if_not_exists=True))
 
 
+def empty(session: Session, table: Table) -> None:
+    """Empty a stage (created if needed). PostgreSQL: TRUNCATE, a new empty file. A DELETE
+    leaves every row dead in a TEMP table, which autovacuum never visits, so each batch's
+    stage grew by the rows of the ones before, and its scans, COPYs and ANALYZEs with it (a
+    DELETE of stage_line took 14 ms in the first batch of a 1,000,000-line load and 80 ms in
+    the twentieth). SQLite: DELETE, which it runs as a truncate."""
+    ensure(session, table)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"TRUNCATE {table.name}"))
+    else:
+        session.execute(delete(table))
+
+
 def fill(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
     """Empty `table` and load `rows` (COPY on PostgreSQL, one executemany on SQLite). Returns
     the row count."""
-    ensure(session, table)
-    session.execute(delete(table))
+    empty(session, table)
     count = append(session, table, rows)
     if count:
         _analyze(session, table)
@@ -297,6 +310,38 @@ def _copy(
             copy.write_row(row)
 
 
+def copy_text(
+    session: Session, table: Table, rows: list[Mapping[str, Any]]
+) -> tuple[list[str], bytes]:
+    """PostgreSQL: `rows` (as `append` takes them) as their column names and the COPY text
+    that `append_text` loads into `table`. psycopg formats them as its COPY would, into a
+    buffer (a `Copy` with a `FileWriter`, its documented way to make COPY data without a
+    server): no statement runs, so the writer formats a chunk while the statement before it is
+    still in flight on the connection. A value the driver cannot format raises as `append`
+    would (`_wrapped`)."""
+    from psycopg import Copy  # PostgreSQL only: imported when used
+    from psycopg.copy import FileWriter
+
+    names, values = _processed(session, table, rows)
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    dbapi: Any = session.connection().connection.dbapi_connection
+    buffer = io.BytesIO()
+    try:
+        with dbapi.cursor() as cur, Copy(cur, writer=FileWriter(buffer)) as copy:
+            for row in values:
+                copy.write_row(row)
+    except (_driver_error(session), OverflowError, ValueError) as exc:
+        raise _wrapped(sql, exc) from exc
+    return names, buffer.getvalue()
+
+
+def append_text(session: Session, table: Table, names: Sequence[str], data: bytes) -> None:
+    """PostgreSQL: append COPY text made by `copy_text` (for `names`) to `table`."""
+    ensure(session, table)
+    with _copying(session, f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        copy.write(data)
+
+
 @contextmanager
 def _copying(session: Session, sql: str) -> Iterator[psycopg.Copy]:
     """PostgreSQL: the COPY `sql` on the session's connection. A driver error, or a value the
@@ -345,8 +390,7 @@ def fill_keys(session: Session, keys: Sequence[str]) -> int:
     """`fill` of `stage_key`'s external_id with `keys` (distinct strings), the lookups' hot path:
     no dict per key, no bind processing; on PostgreSQL one COPY of the keys' text."""
     table = stage_key
-    ensure(session, table)
-    session.execute(delete(table))
+    empty(session, table)
     count = _append_strings(session, table, ("external_id",), keys, 1)
     if count:
         _analyze(session, table)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, insert, literal, select, text, true, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import aggregates, staging
@@ -47,6 +48,9 @@ LINE_COLUMNS = tuple(
 )
 #: New lines a writer sends ahead at a time on PostgreSQL (`LineWriter.writing_ahead`).
 AHEAD_CHUNK = 10_000
+#: The first chunk of a block is smaller (at most `AHEAD_CHUNK`): the server starts writing
+#: sooner, as it is idle until the first chunk goes.
+AHEAD_FIRST = 2_000
 
 _al = table_of(ActualLine)
 _le = table_of(LedgerEntry)
@@ -173,9 +177,10 @@ class LineWriter:
 
     @contextmanager
     def writing_ahead(self) -> Iterator[None]:
-        """PostgreSQL: while open, each `AHEAD_CHUNK` new lines (with their one derived entry)
-        are copied to the stage and inserted by a statement sent without waiting, so the server
-        writes them while Python builds the next chunk. The block must not use the session
+        """PostgreSQL: while open, each `AHEAD_CHUNK` new lines (`AHEAD_FIRST` the first time)
+        with their one derived entry are copied to the stage and inserted by a statement sent
+        without waiting, so the server writes them while Python builds and formats the next
+        chunk. The block must not use the session
         itself (a guard collects the statement in flight before any statement through it).
         Leaving the block collects the statement in flight: its error (IntegrityError,
         DataError...) is raised there, or at the next chunk, inside the caller's savepoint.
@@ -197,6 +202,10 @@ class LineWriter:
                 pass
             raise
         else:
+            if self._chunk and self._ahead_ok:
+                # The last chunk goes ahead too: its text is formatted while the one before
+                # it is still being written (the flush would format it with the server idle).
+                self._send_chunk()
             self._ahead.close()
         finally:
             self._ahead = None
@@ -219,7 +228,8 @@ class LineWriter:
                 if change.line_id is None and self._chunk_reason in (None, change.reason):
                     self._chunk.append(new)
                     self._chunk_reason = change.reason
-                    if len(self._chunk) >= AHEAD_CHUNK:
+                    size = min(AHEAD_FIRST, AHEAD_CHUNK) if not self._chunks else AHEAD_CHUNK
+                    if len(self._chunk) >= size:
                         self._send_chunk()
                     return 1
                 self._ahead_ok = False  # sent later than a line staged after it: wait
@@ -251,18 +261,23 @@ class LineWriter:
         return len(self._lines) + len(self._chunk) + self._sent
 
     def _send_chunk(self) -> None:
-        """Copy the chunk to the stage (after the one in flight is done) and send its insert."""
+        """Format the chunk's COPY text while the statement before it is still in flight,
+        then, once that one is done, copy it to the stage and send the chunk's insert."""
         assert self._ahead is not None and self._chunk_reason is not None
         rows, self._chunk = self._chunk, []
         self._chunks += 1
         for row in rows:
             row["chunk"] = self._chunks
+        st = staging.stage_line
+        try:
+            names, data = staging.copy_text(self.session, st, rows)
+        except DBAPIError:
+            self._ahead.collect()  # the statement in flight was sent first: its error first
+            raise
         self._ahead.collect()
         if self._chunks == 1:
-            staging.ensure(self.session, staging.stage_line)
-            self.session.execute(staging.stage_line.delete())
-        staging.append(self.session, staging.stage_line, rows)
-        st = staging.stage_line
+            staging.empty(self.session, st)
+        staging.append_text(self.session, st, names, data)
         stmt = _insert_with_entries(st.c.chunk == self._chunks, self._chunk_reason)
         dialect = self.session.get_bind().dialect
         sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))

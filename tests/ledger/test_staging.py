@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -192,3 +192,43 @@ def test_naive_timestamp_in_the_stage_is_refused_data_on_sqlite(sqlite_session: 
     session = sqlite_session
     with pytest.raises(DataError):
         staging.fill(session, stage_line, [_row("1", source_modified_at=datetime(2026, 3, 4))])  # noqa: DTZ001 - the refused value
+
+
+@pytest.fixture
+def pg_session(pg: Engine) -> Iterator[Session]:
+    """A session on a migrated PostgreSQL ledger only (`copy_text` is PostgreSQL's)."""
+    with session_factory(pg)() as s:
+        yield s
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("rows", [_ROWS, _MIXED], ids=["one_type", "mixed_types"])
+def test_copy_text_made_off_the_connection_stores_what_a_compiled_insert_stores(
+    pg_session: Session, rows: list[dict[str, Any]]
+) -> None:
+    """PostgreSQL: the COPY text `copy_text` formats without a statement (the writer does it
+    while one is in flight), loaded by `append_text`, stores the same values as SQLAlchemy's
+    compiled INSERT of the same rows."""
+    session = pg_session
+    staging.ensure(session, stage_line)
+    names, data = staging.copy_text(session, stage_line, [{**r, "external_id": "t" + r["external_id"]} for r in rows])  # fmt: skip
+    assert data.count(b"\n") == len(rows)
+    staging.append_text(session, stage_line, names, data)
+    session.execute(insert(stage_line), [{**r, "external_id": "c" + r["external_id"]} for r in rows])  # fmt: skip
+    text_rows, compiled = _stored(session, "t"), _stored(session, "c")
+    assert text_rows == compiled
+    assert sorted(text_rows) == sorted(r["external_id"] for r in rows)
+
+
+@pytest.mark.postgres
+def test_text_copy_text_cannot_hold_is_refused_data_and_stages_nothing(
+    pg_session: Session,
+) -> None:
+    """PostgreSQL: a value PostgreSQL's text cannot hold (a NUL character) raises DataError
+    from `copy_text`, the class the writer bisects down to the record, before anything is
+    sent: the stage keeps what it held."""
+    session = pg_session
+    staging.fill(session, stage_line, [_row("kept")])
+    with pytest.raises(DataError, match="NUL"):
+        staging.copy_text(session, stage_line, [_row("1"), _row("2", description="a\x00b")])
+    assert list(_stored(session, "k")) == ["ept"]

@@ -59,11 +59,12 @@ def _entry_line_order(session: Session) -> list[str]:
 def test_lines_written_ahead_keep_their_order_ids_and_entries(
     session: Session, engine: Engine, sent: list[str]
 ) -> None:
-    """Seven new lines in chunks of two: lines and entries in the records' order, one each."""
+    """Seven new lines in chunks of two (the last chunk, of one, goes ahead too when the
+    block ends): lines and entries in the records' order, one each."""
     add_project(session, "P1")
     keys = [f"a{i}" for i in range(7)]
     load(session, [actual(k, f"{i + 1}.00") for i, k in enumerate(keys)], at=T0)
-    assert len(sent) == (3 if engine.dialect.name == "postgresql" else 0)
+    assert len(sent) == (4 if engine.dialect.name == "postgresql" else 0)
     assert _lines_and_entries(session) == [
         (k, "insert", Decimal(f"{i + 1}.0000")) for i, k in enumerate(keys)
     ]
@@ -83,7 +84,8 @@ def test_a_restated_line_between_new_ones_keeps_every_entry_in_order(
         [actual("n1"), actual("old", "5.00"), actual("n2"), actual("n3"), actual("n4")],
         at=T0.replace(hour=1),
     )
-    assert len(sent) == (2 if engine.dialect.name == "postgresql" else 0)
+    # One chunk for 'old' in the first load, two for n1-n4 in the second.
+    assert len(sent) == (3 if engine.dialect.name == "postgresql" else 0)
     assert _entry_line_order(session) == ["old", "n1", "n2", "n3", "n4", "old"]
     assert_entries_match_lines(session)
 
@@ -143,6 +145,26 @@ def test_a_record_refused_in_a_chunk_in_flight_is_quarantined_alone(
     assert session.scalar(select(LedgerEntry.id).where(LedgerEntry.reason != "insert")) is None
     assert len(_lines_and_entries(session)) == 6
     assert_entries_match_lines(session)
+
+
+@pytest.mark.postgres
+def test_a_value_refused_while_its_chunk_is_formatted_is_quarantined_alone(
+    pg: Engine, sent: list[str]
+) -> None:
+    """A description with a NUL character, which PostgreSQL's text cannot hold, in the chunk
+    formatted while the one before it is in flight: the batch is bisected, that record alone
+    is held as db_rejected, every other record loads once."""
+    keys = ["a", "b", "c", "nul", "d", "e", "f"]
+    with session_factory(pg)() as session:
+        add_project(session, "P1")
+        records = [actual(k, description="a\x00b" if k == "nul" else k) for k in keys]
+        load(session, records, at=T0)
+        held = session.execute(select(Quarantine.external_id, Quarantine.reason)).all()
+        assert [tuple(h) for h in held] == [("nul", "db_rejected")]
+        loaded = session.execute(select(ActualLine.external_id, ActualLine.description)).all()
+        assert sorted(tuple(r) for r in loaded) == sorted((k, k) for k in keys if k != "nul")
+        assert len(_lines_and_entries(session)) == 6
+        assert_entries_match_lines(session)
 
 
 @pytest.mark.postgres
