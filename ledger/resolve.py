@@ -184,6 +184,9 @@ class Authority:
         self.auth: AuthoritySettings = settings.authority
         self.labor = set(settings.labor_cost_types)
         self._scopes: dict[int, dict[str, str | None]] = {}
+        #: `counts` by (source, measure, project): a batch asks it twice a line, of few
+        #: projects. Emptied when a scope is loaded (an override may then apply).
+        self._counts: dict[tuple[str, str, int], bool] = {}
 
     def load_scopes(self, session: Session, project_ids: Iterable[int]) -> None:
         """Portfolio, program and project codes of these projects (for overrides)."""
@@ -200,6 +203,7 @@ class Authority:
         )
         for pid, code, program, portfolio in rows:
             self._scopes[pid] = {"project": code, "program": program, "portfolio": portfolio}
+            self._counts.clear()
 
     def source_for(self, measure: str, project_id: int) -> str | None:
         """The authority for `measure` on `project_id`, or None when any source counts."""
@@ -221,10 +225,17 @@ class Authority:
 
     def counts(self, source: str, measure: str, project_id: int) -> bool:
         """Does `source`'s value of `measure` count on this project? Never on UNMAPPED."""
+        key = (source, measure, project_id)
+        known = self._counts.get(key)
+        if known is not None:
+            return known
         if project_id == UNMAPPED_ID:
-            return False
-        owner = self.source_for(measure, project_id)
-        return owner is None or owner == source
+            counted = False
+        else:
+            owner = self.source_for(measure, project_id)
+            counted = owner is None or owner == source
+        self._counts[key] = counted
+        return counted
 
     def creates_projects(self, source: str) -> bool:
         """Only the `projects` authority creates ledger projects."""

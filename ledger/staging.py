@@ -240,16 +240,56 @@ def _executemany(
     rows: list[Mapping[str, Any]],
 ) -> None:
     """SQLite: one DBAPI executemany of processed values (`sqlite_binds`: a column at a
-    time; a value its column refuses raises as a refused row of the INSERT would)."""
+    time, a column of one value in every row written into the statement as a literal; a value
+    its column refuses raises as a refused row of the INSERT would)."""
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     cur = cast("sqlite3.Cursor", dbapi.cursor())
     sql = f"INSERT INTO {table.name}"
     try:
         try:
-            names, values = sqlite_rows(table, rows, session.get_bind().dialect)
-            marks = ", ".join("?" for _ in names)
-            sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - our own names
+            names, literals, values = sqlite_rows(table, rows, session.get_bind().dialect)
+            marks = ", ".join(["?" for _ in names] + list(literals.values()))
+            columns = ", ".join([*names, *literals])
+            sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608 - our own names and literals
+            cur.executemany(sql, values)
+        except (_driver_error(session), OverflowError, ValueError) as exc:
+            raise _wrapped(sql, exc) from exc
+    finally:
+        cur.close()
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    like: Table,
+    rows: Sequence[Mapping[str, Any]],
+    copies: Mapping[str, str],
+) -> None:
+    """SQLite: `rows` (values of `like`'s columns, processed as `like`'s) inserted straight
+    into `table` with one executemany, as `fill` of a stage then `INSERT INTO table ... SELECT`
+    of the columns `table` has would store them; each of `copies` (a column of `table`) takes
+    the value of the column it names. A value refused raises as in `fill`."""
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    cur = cast("sqlite3.Cursor", dbapi.cursor())
+    sql = f"INSERT INTO {table.name}"
+    try:
+        try:
+            names, literals, values = sqlite_rows(
+                like, rows, session.get_bind().dialect, only=set(table.c.keys())
+            )
+            marks = [f"?{i}" for i in range(1, len(names) + 1)] + list(literals.values())
+            columns = [*names, *literals]
+            for target, origin in copies.items():
+                columns.append(target)
+                if origin in literals:
+                    marks.append(literals[origin])
+                elif origin in names:
+                    marks.append(f"?{names.index(origin) + 1}")
+                else:
+                    marks.append("NULL")  # NULL in every row (left out)
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"  # noqa: S608 - our own names and literals
             cur.executemany(sql, values)
         except (_driver_error(session), OverflowError, ValueError) as exc:
             raise _wrapped(sql, exc) from exc

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Final
 
 from sqlalchemy import and_, select
@@ -21,7 +23,7 @@ from pmo_ledger.ledger.fx.rates import RateBook, RateHit
 from pmo_ledger.ledger.models import UNMAPPED_ID, ActualLine, table_of
 from pmo_ledger.ledger.records import ActualRecord, older_version
 from pmo_ledger.ledger.resolve import UNMAPPED, Placement, resolve_keys, resolve_projects
-from pmo_ledger.ledger.types import UtcDateTime
+from pmo_ledger.ledger.types import MAX_AMOUNT, UtcDateTime
 from pmo_ledger.ledger.write.context import WriteContext
 from pmo_ledger.ledger.write.entries import LINE_COLUMNS, LineChange, LineWriter, join_lines
 from pmo_ledger.ledger.write.hashing import HASH_VERSION, content_hash
@@ -52,12 +54,18 @@ _LENGTHS = {
 }
 
 
+#: The text fields' values of a record in `_LENGTHS`' order, and (name, limit) pairs.
+_TEXTS = attrgetter(*_LENGTHS)
+_LIMITS = tuple(_LENGTHS.items())
+_NUMBERS = ("amount", "hours", "quantity", "base_amount")
+_NUMBERS_OF = attrgetter(*_NUMBERS)
+
+
 def validate(record: ActualRecord) -> tuple[str, str] | None:
     """(reason, detail) when the record cannot enter the ledger, else None."""
     if not record.external_id:
         return "missing_key", "the record has no external id"
-    for name, limit in _LENGTHS.items():
-        value = getattr(record, name)
+    for (name, limit), value in zip(_LIMITS, _TEXTS(record), strict=True):
         if value is not None and len(value) > limit:
             return "value_too_long", f"{name} is {len(value)} characters, at most {limit}"
     if not isinstance(record.posted_on, date) or isinstance(record.posted_on, datetime):
@@ -66,15 +74,21 @@ def validate(record: ActualRecord) -> tuple[str, str] | None:
         return "bad_kind", f"kind must be cost or revenue, got {record.kind!r}"
     if record.amount is None and record.hours is None:
         return "missing_amount", "neither an amount nor hours"
-    for name in ("amount", "hours", "quantity", "base_amount"):
-        problem = number_problem(name, getattr(record, name))
+    for name, value in zip(_NUMBERS, _NUMBERS_OF(record), strict=True):
+        # The common case inline: None, or a finite Decimal in range (`number_problem` says
+        # None for it); anything else gets `number_problem`'s own answer.
+        if value is None or (
+            value.__class__ is Decimal and value.is_finite() and -MAX_AMOUNT <= value <= MAX_AMOUNT
+        ):
+            continue
+        problem = number_problem(name, value)
         if problem is not None:
             return problem
     if record.amount is not None and not is_currency(record.currency):
         if record.currency is None:
             return "missing_currency", f"amount {record.amount} has no currency"
         return "unknown_currency", f"unknown currency {record.currency!r}"
-    return period_problem(record.period)
+    return None if record.period is None else period_problem(record.period)
 
 
 #: A stored line's slim version (`stored_versions`), the driver's row as it is: (external_id,
@@ -96,6 +110,14 @@ def changed_at(version: StoredVersion) -> datetime | None:
     if isinstance(value, str):
         return _CHANGED_AT.process_result_value(value, None)
     return value
+
+
+def has_lines(session: Session, source: str, stream: str) -> bool:
+    """Whether any line of (source, stream), deleted or not, is stored (one probe of the key's
+    unique index)."""
+    t = table_of(ActualLine)
+    first = select(t.c.id).where(t.c.source == source, t.c.stream == stream).limit(1)
+    return session.execute(first).first() is not None
 
 
 def stored_versions(
@@ -172,9 +194,13 @@ def apply_actuals(
     # First the slim stored versions: an unchanged record (the bulk of any re-read) is settled
     # by its hash, without validating it, reading its line or resolving anything for it. Its
     # content is that of a live line, which was valid: validation reads only hashed fields.
-    slim = stored_versions(s, source, stream, [*latest, *deletions])
+    # A stream with no line yet (its first batch) has no stored version to look up: its keys
+    # are not staged, and the open quarantine entries (if any) stage them themselves.
+    keys = [*latest, *deletions]
+    known = has_lines(s, source, stream)
+    slim = stored_versions(s, source, stream, keys) if known else {}
     # The same keys are still staged: the open quarantine entries join them as they are.
-    open_q = quarantine.open_entries(s, source, stream, [*latest, *deletions], staged=True)
+    open_q = quarantine.open_entries(s, source, stream, keys, staged=known)
     loaded: dict[str, datetime | None] = {}
     digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}
@@ -200,7 +226,7 @@ def apply_actuals(
             invalid[key] = r
             held.append(held_item(r.external_id, problem[0], problem[1], r))
             stats.count("quarantined", r.currency, r.amount)
-    for key, r in list(valid.items()):
+    for key, r in list(valid.items()) if slim else ():
         v = get(key)
         if v is not None and older_version(r.source_modified_at, changed_at(v)):
             del valid[key]  # a retry or late page never goes back in time
@@ -298,9 +324,12 @@ def apply_actuals(
             reason = "restate" if live else "insert"
             stats.entries += writer.add(LineChange(old["id"] if old else None, old, new, reason))
             stats.written += 1
-            outcome = "inserted" if reason == "insert" else "restated"
-            setattr(stats, outcome, getattr(stats, outcome) + 1)
-            stats.count(outcome, new["currency"], new["amount"])
+            if live:
+                stats.restated += 1
+                stats.count("restated", new["currency"], new["amount"])
+            else:
+                stats.inserted += 1
+                stats.count("inserted", new["currency"], new["amount"])
             if placement.mapped:
                 loaded[key] = r.source_modified_at
             else:
@@ -376,6 +405,7 @@ def build_line(
     rate = rate_valid_from = fx_source = None
     stale = False
     base = None
+    late = ctx.periods.is_closed(period)
     if r.base_amount is not None:
         base, fx_source = r.base_amount, "source"
     elif amount is not None and currency is not None:
@@ -386,7 +416,7 @@ def build_line(
             and old["rate"] is not None
             and old["currency"] == currency
             and old["period"] == period
-            and ctx.periods.is_closed(period)
+            and late
         )
         if kept:
             assert old is not None
@@ -435,7 +465,7 @@ def build_line(
         "valuation_rate": valuation_rate,
         "counts_amount": auth.counts(ctx.source, auth.money_measure(r.kind, cost_type), pid),
         "counts_hours": r.hours is not None and auth.counts(ctx.source, "hours", pid),
-        "late": ctx.periods.is_closed(period),
+        "late": late,
         "description": r.description,
         "source_modified_at": r.source_modified_at,
         "source_url": r.source_url,

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, insert, literal, select, text, true, update
+from sqlalchemy import and_, func, insert, literal, select, text, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -54,6 +54,9 @@ AHEAD_FIRST = 2_000
 
 _al = table_of(ActualLine)
 _le = table_of(LedgerEntry)
+#: SQLite gives a new row the largest id plus one until the largest is 2**63 - 1 (then a
+#: random free one): the entries are read back by id range only far below that.
+_ROWID_ROOM = 2**62
 
 
 def join_lines(session: Session, stage: Any, key: Sequence[Any], columns: Sequence[Any]) -> Any:
@@ -295,33 +298,58 @@ class LineWriter:
         s = self.session
         self._keep_chunk()
         st = staging.stage_line
-        if self._chunks:
-            # The stage holds the chunks written ahead: add the rest to it.
-            n_lines = staging.append(s, st, self._lines)
-            if n_lines > self._inserts:
-                s.execute(text(f"ANALYZE {st.name} (line_id)"))
-            rest: tuple[Any, ...] = (st.c.chunk.is_(None),)
-        else:
-            n_lines = staging.fill(s, st, self._lines)
-            rest = ()
         cols = list(LINE_COLUMNS)
         # PostgreSQL: new lines and their entries in one statement (no join back to the lines)
         # when every new line has its derived entry, all with one reason, and no other line
         # derives one (its entry would come before theirs).
         reasons = (
             {r["entry_reason"] for r in self._lines if r["action"] == "insert"}
-            if self._pg
+            if self._inserts and self._derived == self._inserts
             else set()
         )
-        together = (
-            self._pg
-            and self._inserts
+        one_reason = (
+            bool(self._inserts)
             and self._derived == self._inserts
             and len(reasons) == 1
             and None not in reasons
         )
+        together = self._pg and one_reason
+        # SQLite, in the same case: the new lines' entries are read back from the lines this
+        # INSERT adds, the ids above the largest before it (given in the stage's order, the
+        # largest plus one each), not joined back through the key index.
+        above: int | None = None
+        ranged = False
+        if not self._pg and one_reason:
+            above = s.scalar(select(func.max(_al.c.id)))
+            ranged = above is None or above < _ROWID_ROOM
+        # SQLite, when the flush is only such new lines and enough of them that the aggregates
+        # are marked stale (not refreshed from the stage): the lines go straight into
+        # actual_line, not through the stage.
+        direct = (
+            ranged
+            and not self._chunks
+            and self._inserts == len(self._lines)
+            and not self._entries
+            and self._derived >= self.inline_max
+        )
+        if self._chunks:
+            # The stage holds the chunks written ahead: add the rest to it.
+            n_lines = staging.append(s, st, self._lines)
+            if n_lines > self._inserts:
+                s.execute(text(f"ANALYZE {st.name} (line_id)"))
+            rest: tuple[Any, ...] = (st.c.chunk.is_(None),)
+        elif direct:
+            n_lines = len(self._lines)
+            rest = ()
+        else:
+            n_lines = staging.fill(s, st, self._lines)
+            rest = ()
         if together:
             s.execute(_insert_with_entries(and_(st.c.action == "insert", *rest), reasons.pop()))
+        elif direct:
+            staging.insert_rows(
+                s, _al, st, self._lines, {"created_at": "updated_at", "first_run_id": "last_run_id"}
+            )
         elif self._inserts:
             s.execute(
                 insert(_al).from_select(
@@ -338,7 +366,26 @@ class LineWriter:
                 .where(_al.c.id == st.c.line_id, st.c.action == "update")
             )
         entry_cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
-        if self._derived and not together:
+        if ranged:
+            from_line = {
+                **{d: _al.c[d] for d in LINE_DIMENSIONS},
+                "source": _al.c.source,
+                "amount_delta": _al.c.amount,
+                "base_delta": _al.c.base_amount,
+                "hours_delta": _al.c.hours,
+                "run_id": _al.c.last_run_id,
+                "recorded_at": _al.c.updated_at,
+                "reason": literal(reasons.pop()),
+            }
+            s.execute(
+                insert(_le).from_select(
+                    ["line_id", *entry_cols],
+                    select(_al.c.id, *[from_line[c] for c in entry_cols])
+                    .where(true() if above is None else _al.c.id > above)
+                    .order_by(_al.c.id),
+                )
+            )
+        elif self._derived and not together:
             derived = {
                 **{d: st.c[d] for d in LINE_DIMENSIONS},
                 "source": st.c.source,

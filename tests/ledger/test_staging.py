@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import staging
 from pmo_ledger.ledger.db import make_engine, session_factory
+from pmo_ledger.ledger.sqlite_binds import constant
 from pmo_ledger.ledger.staging import stage_line
 
 _AT = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
@@ -72,6 +73,21 @@ _MIXED = [
         deleted_at=datetime(2026, 3, 5, tzinfo=UTC),
     ),
 ]
+#: Columns of one value in every row (SQLite writes an integer or a plain ASCII text into the
+#: INSERT as a literal): a quote in a text, a text that is not ASCII (bound), a Boolean and an
+#: integer equal to it (not one value: bound), an integer beyond SQLite's (bound, refused).
+_CONSTANT = [
+    _row(
+        k,
+        source="o'neil -- x",
+        description="caf\u00e9",
+        counts_amount=flag,
+        task_id=7,
+        role="",
+        stream="actuals\n",
+    )
+    for k, flag in (("6", True), ("7", 1), ("8", True))
+]
 
 
 def _stored(session: Session, prefix: str) -> dict[str, tuple[Any, ...]]:
@@ -84,7 +100,9 @@ def _stored(session: Session, prefix: str) -> dict[str, tuple[Any, ...]]:
     return {r[at][len(prefix) :]: tuple(v for i, v in enumerate(r) if i != at) for r in rows}
 
 
-@pytest.mark.parametrize("rows", [_ROWS, _MIXED], ids=["one_type", "mixed_types"])
+@pytest.mark.parametrize(
+    "rows", [_ROWS, _MIXED, _CONSTANT], ids=["one_type", "mixed_types", "constant"]
+)
 def test_stage_holds_what_a_compiled_insert_stores(
     session: Session, rows: list[dict[str, Any]]
 ) -> None:
@@ -96,6 +114,38 @@ def test_stage_holds_what_a_compiled_insert_stores(
     fast, compiled = _stored(session, "f"), _stored(session, "c")
     assert fast == compiled
     assert sorted(fast) == sorted(r["external_id"] for r in rows)
+
+
+def test_constant_columns_are_sqlite_literals_only_for_plain_values() -> None:
+    """`constant`: the literal of a column's one value, None when it is not one value of one
+    type, or not an integer in SQLite's range nor printable ASCII text."""
+    assert constant(["o'neil", "o'neil"]) == "'o''neil'"
+    assert constant([7, 7, 7]) == "7"
+    assert constant([True, True]) == "1"
+    assert constant([False, False]) == "0"
+    assert constant([-(2**63), -(2**63)]) == str(-(2**63))
+    assert constant([True, 1]) is None  # equal, but not one type
+    assert constant([1, 2]) is None
+    assert constant(["a", "b"]) is None
+    assert constant([2**63, 2**63]) is None  # bound: refused, never a REAL
+    assert constant(["caf\u00e9", "caf\u00e9"]) is None
+    assert constant(["a\nb", "a\nb"]) is None
+    assert constant([1.5, 1.5]) is None
+    assert constant([None, None]) is None
+
+
+def test_stage_of_constant_columns_on_sqlite_binds_one_and_stores_all(
+    sqlite_session: Session,
+) -> None:
+    """SQLite: two rows alike in every column still stage as two rows (one column stays bound),
+    with the literal values as they would be bound."""
+    session = sqlite_session
+    rows = [{"source": "erp", "stream": "actuals", "project_id": 3}] * 2
+    assert staging.fill(session, stage_line, rows) == 2
+    stored = session.connection().exec_driver_sql(
+        "SELECT source, stream, project_id, typeof(project_id) FROM stage_line"
+    )
+    assert [tuple(r) for r in stored] == [("erp", "actuals", 3, "integer")] * 2
 
 
 @pytest.fixture
