@@ -168,7 +168,7 @@ def append(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) ->
 def _processed(
     session: Session,
     table: Table,
-    rows: list[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
 ) -> tuple[list[str], Iterator[Sequence[Any]]]:
     """Column names and rows of values after each column type's bind processing, as a compiled
     INSERT would send them (`dialect_impl`: the bare TypeDecorator would hand Numeric values
@@ -311,7 +311,7 @@ def _copy(
 
 
 def copy_text(
-    session: Session, table: Table, rows: list[Mapping[str, Any]]
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], bytes]:
     """PostgreSQL: `rows` (as `append` takes them) as their column names and the COPY text
     that `append_text` loads into `table`. psycopg formats them as its COPY would, into a
