@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from pmo_ledger.ledger import staging
-from pmo_ledger.ledger.db import work_mem
+from pmo_ledger.ledger.db import local_setting, work_mem
 from pmo_ledger.ledger.models import ActualLine, ActualPeriodTotal, AggregateState, table_of
 from pmo_ledger.ledger.staging import stage_entry, stage_line, stage_total
 from pmo_ledger.ledger.upsert import upsert
@@ -108,10 +108,15 @@ REBUILD_WORK_MEM = "256MB"
 
 
 def rebuild(session: Session, source: str | None = None, *, now: datetime) -> None:
-    """Rebuild the aggregates of `source` (None: every source) set-based; clear its flag."""
+    """Rebuild the aggregates of `source` (None: every source) set-based; clear its flag.
+
+    PostgreSQL groups by hashing (`enable_sort` off for the rebuild): right after a load,
+    `actual_line` has no statistics yet (autovacuum has not analyzed it), the planner takes it
+    for a few rows and sorted every line to group them (EXPLAIN ANALYZE, 1,000,000 lines in
+    1,404 groups, no statistics: sort and group 2.36 s, hash 0.75 s)."""
     where = literal(True) if source is None else _al.c.source == source
     mine = literal(True) if source is None else _apt.c.source == source
-    with work_mem(session, REBUILD_WORK_MEM):
+    with work_mem(session, REBUILD_WORK_MEM), local_setting(session, "enable_sort", "off"):
         if session.get_bind().dialect.name == "postgresql" and session.scalar(
             select(exists(select(literal(1)).select_from(_apt).where(mine)))
         ):
