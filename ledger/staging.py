@@ -241,22 +241,9 @@ def _executemany(
 ) -> None:
     """SQLite: one DBAPI executemany of processed values (`sqlite_binds`: a column at a
     time, a column of one value in every row written into the statement as a literal; a value
-    its column refuses raises as a refused row of the INSERT would)."""
-    dbapi = session.connection().connection.dbapi_connection
-    assert dbapi is not None
-    cur = cast("sqlite3.Cursor", dbapi.cursor())
-    sql = f"INSERT INTO {table.name}"
-    try:
-        try:
-            names, literals, values = sqlite_rows(table, rows, session.get_bind().dialect)
-            marks = ", ".join(["?" for _ in names] + list(literals.values()))
-            columns = ", ".join([*names, *literals])
-            sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608 - our own names and literals
-            cur.executemany(sql, values)
-        except (_driver_error(session), OverflowError, ValueError) as exc:
-            raise _wrapped(sql, exc) from exc
-    finally:
-        cur.close()
+    its column refuses raises as a refused row of the INSERT would): `insert_rows` into the
+    stage itself."""
+    insert_rows(session, table, table, rows, {})
 
 
 def insert_rows(
