@@ -141,8 +141,7 @@ def _rewrite_differences(session: Session, where: object, mine: object) -> None:
     slow as deleting and inserting, or slower (5.3-6.3 s against 4.4-5.2 s); with nothing
     stored yet the groups are simply inserted. On SQLite, which has neither cost, it was slower
     than deleting and inserting (5.2 s -> 6.3 s, medians of four runs), so SQLite does that."""
-    staging.ensure(session, stage_total)
-    session.execute(delete(stage_total))
+    staging.empty(session, stage_total)
     session.execute(insert(stage_total).from_select(_TARGET, _grouped(where)))  # type: ignore[arg-type]
     key = tuple_(*[_apt.c[g] for g in _GROUP])
     staged = select(*[stage_total.c[g] for g in _GROUP])

@@ -134,9 +134,10 @@ def stage(
     `STAGE_COLUMNS`, `staging.copy_out`; PostgreSQL), each joined to the stored variance of its
     key. Rules never share keys (the rule is part of the key), so one run's rules may be staged
     in several calls."""
-    staging.ensure(session, _st)
-    if not append:
-        session.execute(_st.delete())
+    if append:
+        staging.ensure(session, _st)
+    else:
+        staging.empty(session, _st)
     staging.fill(
         session,
         _py,

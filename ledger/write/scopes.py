@@ -144,8 +144,7 @@ def forget_all_scopes(session: Session) -> None:
     """Empty `scope_seen`. It lives on a connection, and a pooled connection outlives a run:
     a run that stopped inside a scope leaves that scope's keys there for whoever gets the
     connection next, where they would count as listed."""
-    staging.ensure(session, staging.scope_seen)
-    session.execute(staging.scope_seen.delete())
+    staging.empty(session, staging.scope_seen)
 
 
 def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> None:
