@@ -301,7 +301,7 @@ def copy_text(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], bytes]:
     """PostgreSQL: `rows` (as `append` takes them) as their column names and the COPY text
-    that `append_text` loads into `table`. psycopg formats them as its COPY would, into a
+    that `copy_in` loads into `table`. psycopg formats them as its COPY would, into a
     buffer (a `Copy` with a `FileWriter`, its documented way to make COPY data without a
     server): no statement runs, so the writer formats a chunk while the statement before it is
     still in flight on the connection. A value the driver cannot format raises as `append`
@@ -320,13 +320,6 @@ def copy_text(
     except (_driver_error(session), OverflowError, ValueError) as exc:
         raise _wrapped(sql, exc) from exc
     return names, buffer.getvalue()
-
-
-def append_text(session: Session, table: Table, names: Sequence[str], data: bytes) -> None:
-    """PostgreSQL: append COPY text made by `copy_text` (for `names`) to `table`."""
-    ensure(session, table)
-    with _copying(session, f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-        copy.write(data)
 
 
 @contextmanager
@@ -365,8 +358,8 @@ def copy_out(session: Session, query: Any) -> list[bytes]:
 def copy_in(
     session: Session, table: Table, columns: Sequence[str], blocks: Iterable[bytes]
 ) -> None:
-    """PostgreSQL: append COPY text blocks (`copy_out`, with `columns` in its order) to
-    `table`."""
+    """PostgreSQL: append COPY text blocks (`copy_out`'s or `copy_text`'s, with `columns` in
+    their order) to `table`."""
     ensure(session, table)
     with _copying(session, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for block in blocks:

@@ -277,7 +277,7 @@ class LineWriter:
         self._ahead.collect()
         if self._chunks == 1:
             staging.empty(self.session, st)
-        staging.append_text(self.session, st, names, data)
+        staging.copy_in(self.session, st, names, [data])
         stmt = _insert_with_entries(st.c.chunk == self._chunks, self._chunk_reason)
         dialect = self.session.get_bind().dialect
         sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
@@ -351,14 +351,7 @@ class LineWriter:
                 s, _al, st, self._lines, {"created_at": "updated_at", "first_run_id": "last_run_id"}
             )
         elif self._inserts:
-            s.execute(
-                insert(_al).from_select(
-                    [*cols, "created_at", "first_run_id"],
-                    select(*[st.c[c] for c in cols], st.c.updated_at, st.c.last_run_id).where(
-                        st.c.action == "insert", *rest
-                    ),
-                )
-            )
+            s.execute(_insert_staged_lines(and_(st.c.action == "insert", *rest)))
         if n_lines > self._inserts:
             s.execute(
                 update(_al)
@@ -367,16 +360,7 @@ class LineWriter:
             )
         entry_cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
         if ranged:
-            from_line = {
-                **{d: _al.c[d] for d in LINE_DIMENSIONS},
-                "source": _al.c.source,
-                "amount_delta": _al.c.amount,
-                "base_delta": _al.c.base_amount,
-                "hours_delta": _al.c.hours,
-                "run_id": _al.c.last_run_id,
-                "recorded_at": _al.c.updated_at,
-                "reason": literal(reasons.pop()),
-            }
+            from_line = _whole_version_entry(_al.c, literal(reasons.pop()))
             s.execute(
                 insert(_le).from_select(
                     ["line_id", *entry_cols],
@@ -386,16 +370,7 @@ class LineWriter:
                 )
             )
         elif self._derived and not together:
-            derived = {
-                **{d: st.c[d] for d in LINE_DIMENSIONS},
-                "source": st.c.source,
-                "amount_delta": st.c.amount,
-                "base_delta": st.c.base_amount,
-                "hours_delta": st.c.hours,
-                "run_id": st.c.last_run_id,
-                "recorded_at": st.c.updated_at,
-                "reason": st.c.entry_reason,
-            }
+            derived = _whole_version_entry(st.c, st.c.entry_reason)
             lines, line = join_lines(
                 s, st, (st.c.source, st.c.stream, st.c.external_id), [_al.c.id]
             )
@@ -448,18 +423,37 @@ class LineWriter:
         self._ahead_ok = False
 
 
+def _whole_version_entry(line: Any, reason: Any) -> dict[str, Any]:
+    """The entry that is a line's whole version, by entry column, from `line`'s columns (the
+    stage's, the lines an INSERT returned, or actual_line's) and the `reason` expression."""
+    return {
+        **{d: line[d] for d in LINE_DIMENSIONS},
+        "source": line.source,
+        "amount_delta": line.amount,
+        "base_delta": line.base_amount,
+        "hours_delta": line.hours,
+        "run_id": line.last_run_id,
+        "recorded_at": line.updated_at,
+        "reason": reason,
+    }
+
+
+def _insert_staged_lines(where: Any) -> Any:
+    """INSERT into actual_line the staged lines matching `where` (created now, by this run)."""
+    st = staging.stage_line
+    cols = list(LINE_COLUMNS)
+    return insert(_al).from_select(
+        [*cols, "created_at", "first_run_id"],
+        select(*[st.c[c] for c in cols], st.c.updated_at, st.c.last_run_id).where(where),
+    )
+
+
 def _insert_with_entries(where: Any, reason: str) -> Any:
     """PostgreSQL: INSERT the staged new lines matching `where` and, in the same statement,
     their one entry each (the whole version, `reason`) from the rows the insert returns, in
     the lines' order (`WITH ins AS (INSERT ... RETURNING ...) INSERT INTO ledger_entry ...`)."""
-    st = staging.stage_line
-    cols = list(LINE_COLUMNS)
     ins = (
-        insert(_al)
-        .from_select(
-            [*cols, "created_at", "first_run_id"],
-            select(*[st.c[c] for c in cols], st.c.updated_at, st.c.last_run_id).where(where),
-        )
+        _insert_staged_lines(where)
         .returning(
             _al.c.id,
             _al.c.source,
@@ -472,16 +466,7 @@ def _insert_with_entries(where: Any, reason: str) -> Any:
         )
         .cte("ins")
     )
-    derived = {
-        **{d: ins.c[d] for d in LINE_DIMENSIONS},
-        "source": ins.c.source,
-        "amount_delta": ins.c.amount,
-        "base_delta": ins.c.base_amount,
-        "hours_delta": ins.c.hours,
-        "run_id": ins.c.last_run_id,
-        "recorded_at": ins.c.updated_at,
-        "reason": literal(reason),
-    }
+    derived = _whole_version_entry(ins.c, literal(reason))
     entry_cols = [c.name for c in _le.columns if c.name not in ("id", "line_id")]
     return (
         insert(_le)

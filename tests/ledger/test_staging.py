@@ -207,13 +207,13 @@ def test_copy_text_made_off_the_connection_stores_what_a_compiled_insert_stores(
     pg_session: Session, rows: list[dict[str, Any]]
 ) -> None:
     """PostgreSQL: the COPY text `copy_text` formats without a statement (the writer does it
-    while one is in flight), loaded by `append_text`, stores the same values as SQLAlchemy's
+    while one is in flight), loaded by `copy_in`, stores the same values as SQLAlchemy's
     compiled INSERT of the same rows."""
     session = pg_session
     staging.ensure(session, stage_line)
     names, data = staging.copy_text(session, stage_line, [{**r, "external_id": "t" + r["external_id"]} for r in rows])  # fmt: skip
     assert data.count(b"\n") == len(rows)
-    staging.append_text(session, stage_line, names, data)
+    staging.copy_in(session, stage_line, names, [data])
     session.execute(insert(stage_line), [{**r, "external_id": "c" + r["external_id"]} for r in rows])  # fmt: skip
     text_rows, compiled = _stored(session, "t"), _stored(session, "c")
     assert text_rows == compiled
