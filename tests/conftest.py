@@ -63,16 +63,44 @@ def pg_database() -> Iterator[str]:
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
+    with admin.connect() as conn:
+        # A test database needs no commit to wait for its WAL on disk (a crash loses it anyway).
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+#: Empties every table and restarts the sequences a test advanced, in one round trip. Rows
+#: are deleted with triggers and foreign-key checks off (`replica`): a test leaves a few rows,
+#: and a TRUNCATE of the ~40 tables (new files for each) cost 80-250 ms a test.
+_EMPTY = """
+DO $$
+DECLARE
+    t text;
+    s text;
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    FOREACH t IN ARRAY string_to_array(:tables, ',') LOOP
+        EXECUTE 'DELETE FROM ' || quote_ident(t);
+    END LOOP;
+    FOR s IN
+        SELECT quote_ident(sequencename) FROM pg_sequences
+        WHERE schemaname = current_schema() AND last_value IS NOT NULL
+    LOOP
+        EXECUTE 'ALTER SEQUENCE ' || s || ' RESTART';
+    END LOOP;
+END
+$$
+"""
+
+
 def _empty_postgres(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    tables = ",".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # (A DO block takes no parameters: the names are ours, written in as a literal.)
+        conn.exec_driver_sql(_EMPTY.replace(":tables", f"'{tables}'"))
         conn.execute(
             text(
                 "INSERT INTO project (id, code, name, created_at, updated_at) "
