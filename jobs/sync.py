@@ -67,6 +67,7 @@ from pmo_ledger.ledger.models import Project, ProjectLink, SyncRun, SyncState, u
 from pmo_ledger.ledger.time.calendar import period_key
 from pmo_ledger.ledger.time.periods import PeriodIndex
 from pmo_ledger.ledger.write import (
+    WrittenKeys,
     apply_batch,
     end_scope,
     forget_all_scopes,
@@ -598,6 +599,7 @@ class _Run:
         pre_scope: Cursor | None = stored
         open_scopes: list[str] = []
         buffer = _Buffer()
+        written = WrittenKeys()  # the keys this read writes, while its stream began empty
         # Only a full read of the stream's own scope resumes (not a re-sync, not a retirement).
         resumable = not self.scope and not retired
         resume_at: Cursor | None = None  # the furthest Page.resume this read has reached
@@ -656,6 +658,7 @@ class _Run:
                         run_id=outcome.run_id,
                         deletion_kind=spec.deletes,
                         open_scopes=open_scopes,
+                        written=written,
                     )
                     outcome.stats.add(result.stats)
                 if scope_end is not None and scope_end.key in open_scopes:

@@ -5,7 +5,8 @@ Per batch, the sync runner (jobs/sync.py) needs:
 - `apply_batch(session, settings, source, stream, records, deletions, rejected, ...)` applies
   one batch of a (source, stream) and returns a `BatchResult` (its `ApplyStats`, the lines
   converted by new rates, what it held in quarantine). Keys it reads inside an open scope
-  (`open_scopes=`) count as listed for that scope's end.
+  (`open_scopes=`) count as listed for that scope's end; `written=` (a `WrittenKeys` the
+  runner keeps per stream read) spares a first load the lookup of keys it never wrote.
 - `end_scope(session, settings, source, stream, scope_key, ...)` applies a ScopeEnd: reverses
   the scope's live lines the source did not list, unless the mass-delete guard stops it.
 - `store_checkpoint(session, source, stream, ...)` writes the stream's `sync_state`: its
@@ -27,8 +28,8 @@ Inside the package: `batch` (apply_batch, savepoint bisection), `record_writer` 
 every non-money record type fills in, and its driver), one module per record type
 (`structure`, `resources`, `tasks`, `progress`, `budgets`, `forecasts`, `actuals`), and their
 parts (`context`, `keyed_rows`, `entries`, `budget_history`, `conversion`, `mapping`,
-`valuation`, `hashing`, `scopes`, `checkpoint`, `stats`). docs/architecture.md, "Adding a record
-type", says how a new record type joins.
+`valuation`, `hashing`, `scopes`, `checkpoint`, `stats`, `written_keys`).
+docs/architecture.md, "Adding a record type", says how a new record type joins.
 """
 
 from pmo_ledger.ledger.write.batch import BatchResult, apply_batch
@@ -53,6 +54,7 @@ from pmo_ledger.ledger.write.scopes import (
     save_listed,
 )
 from pmo_ledger.ledger.write.stats import ApplyStats
+from pmo_ledger.ledger.write.written_keys import WrittenKeys
 
 __all__ = [
     "ApplyStats",
@@ -61,6 +63,7 @@ __all__ = [
     "MappingCheck",
     "MappingError",
     "Move",
+    "WrittenKeys",
     "add_mappings",
     "apply_batch",
     "end_scope",

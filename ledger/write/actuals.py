@@ -196,11 +196,19 @@ def apply_actuals(
     # content is that of a live line, which was valid: validation reads only hashed fields.
     # A stream with no line yet (its first batch) has no stored version to look up: its keys
     # are not staged, and the open quarantine entries (if any) stage them themselves.
+    # In a run that began with the stream empty, only keys it wrote itself can be stored
+    # (ledger/write/written_keys.py): a first load looks up almost none.
     keys = [*latest, *deletions]
-    known = has_lines(s, source, stream)
-    slim = stored_versions(s, source, stream, keys) if known else {}
-    # The same keys are still staged: the open quarantine entries join them as they are.
-    open_q = quarantine.open_entries(s, source, stream, keys, staged=known)
+    written = ctx.written
+    if written is not None and written.began_empty(lambda: has_lines(s, source, stream)):
+        lookup = written.may_hold(keys)
+        written.add(latest)
+    else:
+        lookup = keys if has_lines(s, source, stream) else []
+    slim = stored_versions(s, source, stream, lookup) if lookup else {}
+    # All the keys staged by that lookup: the open quarantine entries join them as they are.
+    staged = bool(lookup) and lookup is keys
+    open_q = quarantine.open_entries(s, source, stream, keys, staged=staged)
     loaded: dict[str, datetime | None] = {}
     digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}

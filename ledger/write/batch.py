@@ -51,6 +51,7 @@ from pmo_ledger.ledger.write.scopes import record_seen
 from pmo_ledger.ledger.write.stats import ApplyStats
 from pmo_ledger.ledger.write.structure import ProjectWriter
 from pmo_ledger.ledger.write.tasks import DependencyWriter, TaskWriter
+from pmo_ledger.ledger.write.written_keys import WrittenKeys
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +107,7 @@ def apply_batch(
     recorded_at: datetime | None = None,
     deletion_kind: str = "actual",
     open_scopes: Sequence[str] = (),
+    written: WrittenKeys | None = None,
 ) -> BatchResult:
     """Apply one batch of `source`/`stream`. Never commits. Raises ValueError for an unknown
     deletion_kind; database errors are bisected down to quarantined records.
@@ -113,10 +115,13 @@ def apply_batch(
     `open_scopes` are the scopes the source opened and has not ended (ScopeStart without its
     ScopeEnd yet): the keys of the batch's actual records and of its rejected records count
     as listed in each of them, for `end_scope`.
+
+    `written`: the run's keys of this stream (ledger/write/written_keys.py), kept from batch
+    to batch by the runner; a caller that is not a run of the stream's lease passes none.
     """
     if deletion_kind not in DELETION_KINDS:
         raise ValueError(f"deletion_kind must be one of {', '.join(DELETION_KINDS)}")
-    ctx = WriteContext(session, settings, source, run_id, recorded_at or utcnow())
+    ctx = WriteContext(session, settings, source, run_id, recorded_at or utcnow(), written)
     result = BatchResult(ctx.recorded_at)
     held = [Held(r.external_id, r.reason, None, r.payload, payload_kind="raw") for r in rejected]
     items: list[Record | Deletion] = [*records, *(Deletion(k) for k in deletions)]

@@ -12,6 +12,7 @@ from pmo_ledger.ledger.resolve import Authority
 from pmo_ledger.ledger.settings import LedgerSettings
 from pmo_ledger.ledger.time.calendar import fiscal_year_of, year_bounds
 from pmo_ledger.ledger.time.periods import PeriodIndex, ensure_periods
+from pmo_ledger.ledger.write.written_keys import WrittenKeys
 
 
 @dataclass
@@ -23,6 +24,8 @@ class WriteContext:
     source: str
     run_id: int | None = None
     recorded_at: datetime = field(default_factory=utcnow)
+    #: The keys this run wrote to a stream that began it empty (the runner's; None elsewhere).
+    written: WrittenKeys | None = None
     _periods: PeriodIndex | None = None
     _period_of_day: dict[date, str | None] = field(default_factory=dict)
     _authority: Authority | None = None
