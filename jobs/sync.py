@@ -73,6 +73,7 @@ from pmo_ledger.ledger.write import (
     forget_all_scopes,
     forget_resume,
     forget_scope,
+    has_lines,
     restore_listed,
     save_listed,
     store_checkpoint,
@@ -600,6 +601,10 @@ class _Run:
         open_scopes: list[str] = []
         buffer = _Buffer()
         written = WrittenKeys()  # the keys this read writes, while its stream began empty
+        # The stream's own scope, opened in this run while the stream held no line: every line
+        # it will hold at the ScopeEnd is one this scope listed, so its keys are not recorded
+        # and its end reverses nothing (`_opens_fresh`).
+        fresh: set[str] = set()
         # Only a full read of the stream's own scope resumes (not a re-sync, not a retirement).
         resumable = not self.scope and not retired
         resume_at: Cursor | None = None  # the furthest Page.resume this read has reached
@@ -657,14 +662,17 @@ class _Run:
                         buffer.rejected,
                         run_id=outcome.run_id,
                         deletion_kind=spec.deletes,
-                        open_scopes=open_scopes,
+                        open_scopes=[k for k in open_scopes if k not in fresh],
                         written=written,
                     )
                     outcome.stats.add(result.stats)
                 if scope_end is not None and scope_end.key in open_scopes:
-                    store = self._end_scope(
-                        session, spec, scope_end.key, outcome, pre_scope, best, retired
-                    )
+                    if scope_end.key in fresh:
+                        fresh.discard(scope_end.key)  # nothing unseen to reverse
+                    else:
+                        store = self._end_scope(
+                            session, spec, scope_end.key, outcome, pre_scope, best, retired
+                        )
                     open_scopes.remove(scope_end.key)
                     if scope_end.key == spec.name:
                         resume_waiting = False
@@ -685,7 +693,15 @@ class _Run:
                         fingerprint=fingerprint,
                     )
                 if stopping and resumable and resume_at and spec.name in open_scopes:
-                    self._keep_resume(session, spec.name, resume_at, outcome, fingerprint, read_key)
+                    self._keep_resume(
+                        session,
+                        spec.name,
+                        resume_at,
+                        outcome,
+                        fingerprint,
+                        read_key,
+                        from_lines=spec.name in fresh,
+                    )
                 if done and not self.dry_run and not self.scope:
                     store_checkpoint(
                         session,
@@ -763,6 +779,8 @@ class _Run:
                         pre_scope = committed
                         open_scopes.append(key)
                         self._forget_seen(key)  # an earlier opening's keys are not this one's
+                        if key == spec.name and self._opens_fresh(spec.name):
+                            fresh.add(key)
                         if key == spec.name:
                             resume_at = None  # a new full read: an older one's position is void
                     elif page.scope.restarted:
@@ -770,6 +788,9 @@ class _Run:
                         if buffer:
                             flush()
                         self._restart(spec.name, key)
+                        # The lines the first part wrote are not all listed again: from here
+                        # on the keys are recorded, and the end reverses what is not.
+                        fresh.discard(key)
                         if key == spec.name:
                             resume_at, resume_waiting = None, False
                 buffer.add(page)
@@ -1108,6 +1129,14 @@ class _Run:
             reason="the connector could not continue it and reads it from the start",
         )
 
+    def _opens_fresh(self, stream: str) -> bool:
+        """Whether `stream` holds no line (deleted ones included) as its own scope opens.
+        Then every line it holds at the ScopeEnd was written from a page of this scope (only
+        this run writes its streams, under its lease; the batch before the ScopeStart is
+        committed): none can be unseen, and `scope_seen` need not hold its keys."""
+        with self._tx() as session:
+            return not has_lines(session, self.name, stream)
+
     def _forget_seen(self, key: str) -> None:
         """Scope `key` opens: what `scope_seen` holds for it is an earlier opening's."""
         with self._tx() as session:
@@ -1127,12 +1156,16 @@ class _Run:
         outcome: StreamResult,
         fingerprint: str | None,
         read_key: str,
+        *,
+        from_lines: bool = False,
     ) -> None:
         """A full read of `stream` stops before its ScopeEnd: keep the keys it listed, where
-        it continues and what read it is, in the transaction of its last batch."""
+        it continues and what read it is, in the transaction of its last batch. `from_lines`:
+        the scope opened on an empty stream (`_opens_fresh`), its keys were not recorded: what
+        it listed is every line the stream holds."""
         if self.dry_run:
             return
-        listed = save_listed(session, self.name, stream, stream)
+        listed = save_listed(session, self.name, stream, stream, from_lines=from_lines)
         resume = {
             "scope": stream,
             "token": resume_at.to_json(),

@@ -6,7 +6,8 @@ Per batch, the sync runner (jobs/sync.py) needs:
   one batch of a (source, stream) and returns a `BatchResult` (its `ApplyStats`, the lines
   converted by new rates, what it held in quarantine). Keys it reads inside an open scope
   (`open_scopes=`) count as listed for that scope's end; `written=` (a `WrittenKeys` the
-  runner keeps per stream read) spares a first load the lookup of keys it never wrote.
+  runner keeps per stream read) spares a first load the lookup of keys it never wrote;
+  `has_lines(session, source, stream)` says whether a stream holds any line yet.
 - `end_scope(session, settings, source, stream, scope_key, ...)` applies a ScopeEnd: reverses
   the scope's live lines the source did not list, unless the mass-delete guard stops it.
 - `store_checkpoint(session, source, stream, ...)` writes the stream's `sync_state`: its
@@ -32,6 +33,7 @@ parts (`context`, `keyed_rows`, `entries`, `budget_history`, `conversion`, `mapp
 docs/architecture.md, "Adding a record type", says how a new record type joins.
 """
 
+from pmo_ledger.ledger.write.actuals import has_lines
 from pmo_ledger.ledger.write.batch import BatchResult, apply_batch
 from pmo_ledger.ledger.write.checkpoint import forget_resume, store_checkpoint
 from pmo_ledger.ledger.write.mapping import (
@@ -70,6 +72,7 @@ __all__ = [
     "forget_all_scopes",
     "forget_resume",
     "forget_scope",
+    "has_lines",
     "match_rule",
     "read_mapping_csv",
     "remap",

@@ -153,14 +153,23 @@ def record_seen(session: Session, scope_key: str, external_ids: list[str]) -> No
     staging.append_keyed(session, staging.scope_seen, columns, scope_key, external_ids)
 
 
-def save_listed(session: Session, source: str, stream: str, scope_key: str) -> int:
+def save_listed(
+    session: Session, source: str, stream: str, scope_key: str, *, from_lines: bool = False
+) -> int:
     """Keep the keys seen so far in an open scope (`scope_seen`, which holds those restored
-    from earlier runs too) for a later run: they replace what was kept. Returns how many."""
+    from earlier runs too) for a later run: they replace what was kept. Returns how many.
+
+    `from_lines`: the stream's own scope opened on an empty stream, whose keys the runner did
+    not record (every line the stream holds now was listed by it): its lines' keys are kept."""
     staging.ensure(session, staging.scope_seen)
     drop_listed(session, source, stream, scope_key)
     seen = staging.scope_seen
     keys = (
-        select(literal(source), literal(stream), seen.c.scope_key, seen.c.external_id)
+        select(literal(source), literal(stream), literal(scope_key), _al.c.external_id).where(
+            _al.c.source == source, _al.c.stream == stream
+        )
+        if from_lines
+        else select(literal(source), literal(stream), seen.c.scope_key, seen.c.external_id)
         .where(seen.c.scope_key == scope_key)
         .distinct()
     )

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import Engine, delete, event, func, select
 from sqlalchemy.orm import Session
 
-from pmo_ledger.connectors.base import Cursor, Page, ReadRequest, ScopeStart
+from pmo_ledger.connectors.base import Cursor, Page, ReadRequest, ScopeEnd, ScopeStart
 from pmo_ledger.connectors.errors import SourceError, StreamConfigError
 from pmo_ledger.jobs.app import App
 from pmo_ledger.jobs.config import parse_config
@@ -342,3 +342,89 @@ def test_a_since_run_while_a_full_read_waits_has_not_finished(
     assert order_of(last) == ["actuals", "a"]
     assert last.requests[0][1].resume == Cursor("token", "4")
     assert source.read == ["k5", "k6", "k7", "k8"]
+
+
+# --- a scope opened on an empty stream (a first load) records no keys ------------------------
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(scope, number of keys) of each batch's `record_seen`."""
+    from pmo_ledger.ledger.write import batch
+
+    calls: list[tuple[str, int]] = []
+    real = batch.record_seen
+
+    def spy(session: Session, scope_key: str, external_ids: list[str]) -> None:
+        calls.append((scope_key, len(external_ids)))
+        real(session, scope_key, external_ids)
+
+    monkeypatch.setattr(batch, "record_seen", spy)
+    return calls
+
+
+def test_a_first_load_records_no_keys_and_its_next_full_read_reverses(
+    engine: Engine, tmp_path: Path, recorded: list[tuple[str, int]]
+) -> None:
+    """The stream's own scope opens on an empty stream: its keys are not recorded (every line
+    at its end is one it listed) and its end reverses nothing. The next full read opens on a
+    stream with lines: its keys are recorded, and the one line it no longer lists goes."""
+    app = make_app(engine, tmp_path)
+    source = FullRead(list(KEYS))
+    streams = {"projects": lambda r: [projects("A")], "actuals": source}
+    first = run_sync(app, "s1", connector=connector(streams))
+    assert first.status == "succeeded", first.message
+    assert recorded == []
+    assert first.streams[-1].reversed == 0
+    assert live_keys(engine) == KEYS
+    source.keys = [k for k in KEYS if k != "k5"]
+    again = run_sync(app, "s1", connector=connector(streams), full=True)
+    assert again.status == "succeeded", again.message
+    assert recorded == [("actuals", 7)]
+    assert again.streams[-1].reversed == 1
+    assert live_keys(engine) == [k for k in KEYS if k != "k5"]
+
+
+def test_a_cut_off_first_load_keeps_its_lines_as_listed(
+    engine: Engine, tmp_path: Path, recorded: list[tuple[str, int]]
+) -> None:
+    """A first load stops after two pages: with no key recorded, what it listed is the lines
+    it wrote (k1-k4), kept for the next run, which continues after them and reverses none."""
+    app = make_app(engine, tmp_path)
+    source = FullRead(list(KEYS))
+    source.stop_after = 2
+    streams = {"projects": lambda r: [projects("A")], "actuals": source}
+    cut = run_sync(app, "s1", connector=connector(streams))
+    assert cut.status == "partial"
+    assert recorded == []
+    with Session(engine) as s:
+        kept = s.scalars(select(ScopeListed.external_id).order_by(ScopeListed.external_id))
+        assert list(kept) == ["k1", "k2", "k3", "k4"]
+    source.stop_after, source.read = None, []
+    resumed = run_sync(app, "s1", connector=connector(streams))
+    assert resumed.status == "succeeded", resumed.message
+    assert source.read == ["k5", "k6", "k7", "k8"]
+    assert resumed.streams[-1].reversed == 0
+    assert live_keys(engine) == KEYS
+
+
+def test_a_first_load_started_over_reverses_what_its_first_part_alone_listed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A first load's source starts its read over (ScopeStart restarted) after writing k1-k4,
+    and no longer lists k2: from the restart the keys are recorded, and the end reverses k2."""
+    app = make_app(engine, tmp_path)
+    keys = list(KEYS)
+
+    def read(request: ReadRequest) -> Iterator[Page]:
+        yield Page(scope=ScopeStart("actuals"))
+        yield Page(records=[line(k, "1.00") for k in keys[:4]])
+        yield Page(scope=ScopeStart("actuals", restarted=True))
+        yield Page(records=[line(k, "1.00") for k in keys if k != "k2"])
+        yield Page(scope=ScopeEnd("actuals"))
+
+    streams = {"projects": lambda r: [projects("A")], "actuals": read}
+    result = run_sync(app, "s1", connector=connector(streams))
+    assert result.status == "succeeded", result.message
+    assert result.streams[-1].reversed == 1
+    assert live_keys(engine) == [k for k in KEYS if k != "k2"]
