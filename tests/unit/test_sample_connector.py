@@ -420,16 +420,17 @@ def test_fast_record_equals_the_dataclass_constructor() -> None:
     assert actual is not slow_actual  # the record type is still the one it knows
 
 
-def test_iterating_200k_actuals_keeps_memory_small() -> None:
-    """Lines are generated page by page: the peak stays far below the stream's size."""
-    conn = sample(actuals=200_000)
+def test_iterating_100k_actuals_keeps_memory_small() -> None:
+    """Lines are generated page by page: the peak stays far below the stream's size (held
+    at once, 100,000 lines take about 41 MB under tracemalloc)."""
+    conn = sample(actuals=100_000)
     tracemalloc.start()
     try:
         n = sum(len(p.records) for p in conn.extract("actuals", ReadRequest()))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert n == 200_000
+    assert n == 100_000
     assert peak < 20_000_000
 
 
