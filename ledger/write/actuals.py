@@ -203,12 +203,13 @@ def apply_actuals(
     if written is not None and written.began_empty(lambda: has_lines(s, source, stream)):
         lookup = written.may_hold(keys)
         written.add(latest)
+        staged_all = False  # (only the keys the filter may hold are staged)
     else:
-        lookup = keys if has_lines(s, source, stream) else []
+        staged_all = has_lines(s, source, stream)
+        lookup = keys if staged_all else []
     slim = stored_versions(s, source, stream, lookup) if lookup else {}
-    # All the keys staged by that lookup: the open quarantine entries join them as they are.
-    staged = bool(lookup) and lookup is keys
-    open_q = quarantine.open_entries(s, source, stream, keys, staged=staged)
+    # When every key was staged by that lookup, the open quarantine entries join them as they are.
+    open_q = quarantine.open_entries(s, source, stream, keys, staged=staged_all)
     loaded: dict[str, datetime | None] = {}
     digests: dict[str, str] = {}
     valid: dict[str, ActualRecord] = {}
