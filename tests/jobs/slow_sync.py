@@ -1,7 +1,9 @@
 """A sync of a slow scripted source in its own process (for the two-process lease test).
 
-    python -m tests.jobs.slow_sync URL TMPDIR PAGES SECONDS
-Prints the run's status, or the AlreadyRunning message, and exits 0 / 3.
+    python -m tests.jobs.slow_sync URL TMPDIR PAGES SECONDS [GATE]
+Prints the run's status, or the AlreadyRunning message, and exits 0 / 3. With GATE (a file
+path), every page after the first waits until that file exists (at most 30 s) instead of
+SECONDS: the test holds the run as long as it needs and no longer.
 """
 
 from __future__ import annotations
@@ -19,11 +21,17 @@ from tests.jobs.scripted import ScriptedConnector, line, make_app, projects
 
 def main() -> int:
     url, tmp, pages, pause = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    gate = Path(sys.argv[5]) if len(sys.argv) > 5 else None
     configure_logging("json", "WARNING")  # logs to stderr; stdout carries the answer
 
     def slow(request: object) -> object:
         for i in range(pages):
-            time.sleep(pause)
+            if gate is None or i == 0:
+                time.sleep(pause)
+            else:
+                deadline = time.monotonic() + 30
+                while not gate.exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
             yield Page(records=[line(f"p{i}", "1.00")], checkpoint=Cursor("offset", i + 1))
 
     connector = ScriptedConnector({"projects": lambda r: [projects("A")], "actuals": slow})

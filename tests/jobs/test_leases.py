@@ -35,13 +35,15 @@ def test_two_processes_one_loads_the_other_is_refused(engine: Engine, tmp_path: 
     url = engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "tests.jobs.slow_sync", url, str(tmp_path)]
-    first = subprocess.Popen([*cmd, "8", "1.0"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    gate = tmp_path / "go-on"  # the first run holds its lease until the second was refused
+    first = subprocess.Popen([*cmd, "8", "0.2", str(gate)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while _scalar(engine, "SELECT count(*) FROM sync_lock WHERE run_id IS NOT NULL") == 0:
         assert time.monotonic() < deadline, "the first process never took the lease"
         assert first.poll() is None, first.communicate()
         time.sleep(0.05)
     second = subprocess.run([*cmd, "1", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    gate.touch()
     out, _ = first.communicate(timeout=60)
     started = _scalar(engine, "SELECT started_at FROM sync_run WHERE id = 1")
     since = started if not isinstance(started, str) else datetime.fromisoformat(started)

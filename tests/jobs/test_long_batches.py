@@ -22,8 +22,8 @@ from pmo_ledger.ledger.models import SyncLock, SyncRun, utcnow
 from pmo_ledger.ledger.records import ActualRecord
 from tests.jobs.scripted import ScriptedConnector, line, make_app, projects
 
-TTL = timedelta(seconds=2)
-SLOW = 2.5  # seconds in every batch of actuals: longer than the TTL
+TTL = timedelta(seconds=1)
+SLOW = 1.25  # seconds in every batch of actuals: longer than the TTL
 
 
 def _scalar(engine: Engine, sql: str) -> Any:
@@ -57,10 +57,10 @@ def _pages(*keys: str, start: int = 0) -> Any:
 def test_a_batch_longer_than_the_ttl_commits_and_so_does_the_next_run(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """TTL 2 s, a batch of 2.5 s: the run succeeds, and so does the next one (a retry failed
+    """TTL 1 s, a batch of 1.25 s: the run succeeds, and so does the next one (a retry failed
     the same way every time), each leaving the lease free and fresh for the next."""
     _slow_writer(monkeypatch)
-    app = make_app(engine, tmp_path, lease_ttl="2s", batch_rows=1)
+    app = make_app(engine, tmp_path, lease_ttl="1s", batch_rows=1)
     first = run_sync(app, "s1", connector=ScriptedConnector(
         {"projects": lambda r: [projects("A")], "actuals": _pages("t1")}))  # fmt: skip
     assert (first.status, first.message) == ("succeeded", "2 stream(s), 2 records read")
@@ -112,7 +112,7 @@ def test_a_lease_taken_during_a_slow_batch_stops_the_run(
         intruder.join(10)  # SQLite: it took the lease once the first batch committed
         yield Page(records=[line("t2")], checkpoint=Cursor("offset", 2))
 
-    app = make_app(engine, tmp_path, lease_ttl="2s", batch_rows=1)
+    app = make_app(engine, tmp_path, lease_ttl="1s", batch_rows=1)
     result = run_sync(app, "s1", streams=["actuals"], connector=ScriptedConnector({"actuals": actuals}))
     assert taken == [None]
     assert result.status == "failed"

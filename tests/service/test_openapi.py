@@ -84,15 +84,20 @@ MALFORMED = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("label", "path", "body", "field"), MALFORMED)
-def test_a_body_no_model_can_hold_is_a_422_naming_the_field(
-    api_schema: Any, label: str, path: dict[str, Any], body: bytes, field: list[str]
-) -> None:
-    case = api_schema.find_operation_by_label(label).Case(
-        path_parameters=path, media_type="application/json"
-    )
+def test_a_body_no_model_can_hold_is_a_422_naming_the_field(api_schema: Any) -> None:
+    """Every body of MALFORMED, on one synced ledger (a ledger each would cost a sync and a
+    reconcile apiece): each answer is a 422 naming its field, as the spec says."""
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    answer = case.call(headers=headers, data=body)
-    assert answer.status_code == 422, answer.content
-    assert [e["loc"] for e in answer.json()["detail"]] == [field]
-    case.validate_response(answer)  # as the spec says, like the generated cases
+    wrong = []
+    for label, path, body, field in MALFORMED:
+        case = api_schema.find_operation_by_label(label).Case(
+            path_parameters=path, media_type="application/json"
+        )
+        answer = case.call(headers=headers, data=body)
+        if answer.status_code != 422:
+            wrong.append((label, body, answer.status_code, answer.content))
+            continue
+        if [e["loc"] for e in answer.json()["detail"]] != [field]:
+            wrong.append((label, body, answer.json()["detail"]))
+        case.validate_response(answer)  # as the spec says, like the generated cases
+    assert wrong == []
