@@ -7,10 +7,12 @@ client never re-logs in by itself, so `_call` does it: once per expired session,
 credentials allow it (not for a bare access token).
 
 The HTTP session sets connect/read timeouts on every call, retries timeouts and 5xx with
-exponential backoff (urllib3 `Retry`), and verifies TLS with `ca_bundle` per request, so that
-`REQUESTS_CA_BUNDLE` in the environment cannot override it (requests lets the environment win
-over a session's `verify`). JSON numbers are parsed as Decimal: Salesforce writes doubles the
-Java way (`9.9213206E7`).
+exponential backoff (urllib3 `Retry`; `CallRetry` never retries a refused SOAP login, whose
+fault is an HTTP 500, nor a certificate TLS could not verify: another try would only repeat
+them, and each refused login counts toward the user's lockout), and verifies TLS with
+`ca_bundle` per request, so that `REQUESTS_CA_BUNDLE` in the environment cannot override it
+(requests lets the environment win over a session's `verify`). JSON numbers are parsed as
+Decimal: Salesforce writes doubles the Java way (`9.9213206E7`).
 
 Errors (the one translation table, `ERRORS`, rows of the connector kit's `ErrorTable`):
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -60,6 +63,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 from simple_salesforce.login import SalesforceLogin, token_login
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from pmo_ledger.connectors.errors import (
@@ -71,6 +75,7 @@ from pmo_ledger.connectors.errors import (
     StreamTransientError,
 )
 from pmo_ledger.connectors.kit.errors import ErrorRule, ErrorTable, Fault
+from pmo_ledger.connectors.kit.http import tls_error
 from pmo_ledger.connectors.salesforce.describe import Described
 from pmo_ledger.connectors.salesforce.settings import SalesforceSettings
 from pmo_ledger.ledger.time.dates import http_date, utc_timestamp
@@ -119,10 +124,42 @@ class HttpSession(requests.Session):
         return response
 
 
+#: The SOAP login's path (`/services/Soap/u/{version}`): every fault it answers is an HTTP 500.
+SOAP_LOGIN = "/services/Soap/u/"
+
+
+class CallRetry(Retry):
+    """urllib3's Retry, but never for what another try would only repeat:
+    - a SOAP login answered 500: that is its fault (INVALID_LOGIN, LOGIN_MUST_USE_SECURITY_
+      TOKEN...), and Salesforce locks the user out after 3, 5 or 10 invalid login attempts
+      (the org's password policy). The answer goes to simple-salesforce's error handler as it
+      is (`raise_on_status=False`);
+    - a certificate TLS could not verify (a handshake cut off is still tried again, as the
+      connector kit does: `kit.http.tls_error`)."""
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        if response is not None and response.status == 500 and url and SOAP_LOGIN in url:
+            raise MaxRetryError(_pool, url, ResponseError("a SOAP login fault is not retried"))
+        if error is not None and (
+            tls_error(error) is not None
+            or any(isinstance(arg, ssl.SSLCertVerificationError) for arg in error.args)
+        ):
+            raise MaxRetryError(_pool, url or "", error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def http_session(settings: SalesforceSettings, connect: float, read: float) -> HttpSession:
     """The session every call of one connector uses (login, REST, Bulk 2.0)."""
     http = HttpSession((connect, read), str(settings.ca_bundle) if settings.ca_bundle else None)
-    retry = Retry(
+    retry = CallRetry(
         total=settings.max_retries,
         connect=settings.max_retries,
         read=settings.max_retries,

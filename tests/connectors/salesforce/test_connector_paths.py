@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
+from urllib3.util.retry import Retry
 
 from pmo_ledger.connectors.base import ConnectorContext
 from pmo_ledger.connectors.errors import ConnectorConfigError, ConnectorTransientError
@@ -91,12 +92,30 @@ def test_every_login_flow_reaches_the_org(
 
 
 def test_a_refused_login_is_a_config_error_naming_the_code(server: SandboxServer) -> None:
+    """The SOAP fault (HTTP 500) is sent once, never retried: each refused login counts
+    toward the user's lockout (3, 5 or 10 invalid attempts, the org's password policy)."""
     conn = connector(server, username=server.user.username, password="wrong", security_token="")
+    assert conn.settings.max_retries == 3  # the default retries of a 5xx
     with pytest.raises(
         ConnectorConfigError,
         match=r"^Salesforce refused the login: INVALID_LOGIN: Invalid username, password, secur",
     ):
         conn.check()
+    assert [(r.method, r.path.split("/")[2], r.status) for r in server.requests] == [
+        ("POST", "Soap", 500)
+    ]
+
+
+def test_a_500_of_a_rest_call_is_still_retried(server: SandboxServer) -> None:
+    """Only the SOAP login's 500 is final: a REST call's 500 is tried again (with backoff)."""
+    user = server.user
+    conn = connector(server, username=user.username, password=user.password,
+                     security_token=user.security_token, backoff_seconds=0)  # fmt: skip
+    conn.client.instance  # noqa: B018 - logs in
+    server.clear_log()
+    server.fail_next(2, status=500)
+    conn.check()
+    assert [r.status for r in server.requests][:3] == [500, 500, 200]
 
 
 def test_ca_bundle_wins_over_the_environment(
@@ -111,8 +130,11 @@ def test_ca_bundle_wins_over_the_environment(
     creds = {"username": user.username, "password": user.password,
              "security_token": user.security_token}  # fmt: skip
     connector(server, **creds).check()
+    waits: list[object] = []
+    monkeypatch.setattr(Retry, "sleep", lambda self, response=None: waits.append(response))
     with pytest.raises(ConnectorConfigError, match=r"TLS verification failed.*set ca_bundle"):
         connector(server, ca_bundle=None, **creds).check()
+    assert waits == []  # a refused certificate is not tried again (max_retries is 3)
 
 
 def test_5xx_answers_are_retried_with_backoff_then_reported(
