@@ -5,7 +5,9 @@ connector's error table.
   is tried again up to `RetryPolicy.attempts` times in all. A `Retry-After` (seconds or an HTTP
   date) is waited out as stated; without one the waits grow exponentially from `backoff` to at
   most `max_backoff`. A `Retry-After` longer than `max_retry_after` is not waited out: the call
-  fails at once with a ConnectorTransientError whose `retry_at` is the stated time.
+  fails at once with a ConnectorTransientError whose `retry_at` is the stated time. An answer
+  whose body the error table maps to a ConnectorConfigError (a refused login, whatever its
+  status) is not retried.
 - **TLS**: `ca_bundle` (a PEM file) is the only trust anchor when set; the environment's CA
   variables cannot override it. A refused certificate is a ConnectorConfigError naming
   `ca_bundle`, and is not retried.
@@ -305,7 +307,15 @@ class HttpClient:
         self.server_date = http_date(response.headers.get("Date")) or self.server_date
         if response.status_code in self.retry.statuses:
             wait = retry_after_seconds(response.headers.get("Retry-After"), self.clock())
-            raise RetryableAnswer(response, wait)
+            answer = RetryableAnswer(response, wait)
+            row = self.errors.match(self._fault(answer))
+            if row is not None and issubclass(row.error, ConnectorConfigError):
+                # A refusal the table knows by its body (credentials, access) is never tried
+                # again, whatever its status (Workfront may answer an AuthenticationException
+                # with a 500): another try would fail the same way, and each refused login
+                # counts toward the user's lockout.
+                return response
+            raise answer
         return response
 
     # --- retries -------------------------------------------------------------------------

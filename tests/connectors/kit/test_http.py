@@ -23,6 +23,7 @@ from pmo_ledger.connectors.errors import (
     ConnectorTransientError,
     SourceError,
 )
+from pmo_ledger.connectors.kit.errors import ErrorRule
 from pmo_ledger.connectors.kit.http import HttpClient, RetryPolicy, retry_after_seconds
 from tests.connectors.kit.example_hours import vendor_error
 from tests.connectors.kit.local_server import Answer, Seen, scripted, serving, url
@@ -129,6 +130,32 @@ def test_a_4xx_is_not_retried(waits: Waits) -> None:
     assert waits.seconds == []
     assert len(server.seen) == 1
     assert "check the credentials of connectors.wf" in str(err.value)
+
+
+def test_a_refusal_the_table_knows_is_not_retried_whatever_its_status(waits: Waits) -> None:
+    """A 500 whose body the connector's table maps to a refusal (Workfront's
+    AuthenticationException) fails at once: one call, no wait. A 500 with any other body is
+    still tried again."""
+    refused = ErrorRule(
+        ConnectorConfigError, "{what}: refused ({detail})", code="AuthenticationException"
+    )
+    body = {
+        "error": {
+            "class": "com.attask.common.AuthenticationException",
+            "message": "Invalid username or password",
+        }
+    }
+    with serving(scripted(Answer(500, body))) as server:
+        with client(url(server), waits, vendor_error=vendor_error, errors=(refused,)) as http:
+            with pytest.raises(ConnectorConfigError) as err:
+                http.request("POST", "/login", what="wf: login")
+    assert str(err.value) == "wf: login: refused (Invalid username or password)"
+    assert (len(server.seen), waits.seconds) == (1, [])
+    other = {"error": {"class": "java.lang.NullPointerException", "message": "oops"}}
+    with serving(scripted(Answer(500, other), OK)) as server:
+        with client(url(server), waits, vendor_error=vendor_error, errors=(refused,)) as http:
+            assert http.get_json("/hour/search")["data"][0]["ID"] == "a1"
+    assert (len(server.seen), waits.seconds) == (2, [0.5])
 
 
 def test_a_vendor_error_in_a_200_body_is_an_error(waits: Waits) -> None:
