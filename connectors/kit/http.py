@@ -167,12 +167,16 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 def tls_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     """The certificate the client could not verify, behind a transport error (httpx wraps it
-    in a ConnectError). Other TLS failures (a handshake cut off by a busy load balancer or a
-    restarting server: SSLEOFError, SSLZeroReturnError) are network errors, tried again."""
+    in a ConnectError as its cause; urllib3 in an SSLError as its argument). Other TLS failures
+    (a handshake cut off by a busy load balancer or a restarting server: SSLEOFError,
+    SSLZeroReturnError) are network errors, tried again."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError):
             return seen
+        wrapped = next((a for a in seen.args if isinstance(a, ssl.SSLCertVerificationError)), None)
+        if wrapped is not None:
+            return wrapped
         seen = seen.__cause__ or seen.__context__
     return None
 

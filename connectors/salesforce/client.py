@@ -42,7 +42,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -148,10 +147,7 @@ class CallRetry(Retry):
     ) -> Retry:
         if response is not None and response.status == 500 and url and SOAP_LOGIN in url:
             raise MaxRetryError(_pool, url, ResponseError("a SOAP login fault is not retried"))
-        if error is not None and (
-            tls_error(error) is not None
-            or any(isinstance(arg, ssl.SSLCertVerificationError) for arg in error.args)
-        ):
+        if error is not None and tls_error(error) is not None:
             raise MaxRetryError(_pool, url or "", error) from error
         return super().increment(method, url, response, error, _pool, _stacktrace)
 

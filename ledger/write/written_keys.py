@@ -55,4 +55,3 @@ class WrittenKeys:
         if self._bloom is None:
             self._bloom = Bloom(CAPACITY, ERROR_RATE)
         self._bloom.update(keys)
-

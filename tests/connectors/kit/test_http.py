@@ -323,3 +323,20 @@ def test_from_settings_reads_base_url_ca_bundle_attempts_and_the_timeout_overrid
     assert (shared.http.timeout.read, shared.http.timeout.connect) == (90.0, 5.0)
     with pytest.raises(ValueError, match="wf: no base_url to call"):
         HttpClient.from_settings(Settings(base_url=None), name="wf")
+
+
+def test_tls_error_finds_a_refused_certificate_as_a_cause_or_as_an_argument() -> None:
+    """httpx raises the certificate error as a ConnectError's cause, urllib3 wraps it as its
+    SSLError's argument: both are found. A handshake cut off is no certificate error."""
+    import httpx
+    from urllib3.exceptions import SSLError as Urllib3SSLError
+
+    from pmo_ledger.connectors.kit.http import tls_error
+
+    refused = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    try:
+        raise httpx.ConnectError("connect failed") from refused
+    except httpx.ConnectError as exc:
+        assert tls_error(exc) is refused
+    assert tls_error(Urllib3SSLError(refused)) is refused
+    assert tls_error(Urllib3SSLError(ssl.SSLEOFError(8, "EOF occurred"))) is None
